@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MatchpalConfig(AppConfig):
+    name = "matchpal"
+    verbose_name = "Matchpal tenancy"

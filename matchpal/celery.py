@@ -1,0 +1,19 @@
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "matchpal.settings")
+
+app = Celery("matchpal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Periodic jobs live here, in code (django-celery-beat does not declare Django 6.1 support).
+# Every job is safe to run twice.
+app.conf.beat_schedule = {
+    "purge-expired-invitations": {
+        "task": "matchpal.tasks.purge_expired_invitations",
+        "schedule": crontab(hour=3, minute=15),
+    },
+}

@@ -1,0 +1,75 @@
+"""The demo organization that `make run` seeds the first time. Later issues extend it."""
+
+from decimal import Decimal
+
+from allauth.account.models import EmailAddress
+from django.db import transaction
+
+from matchpal.models import Membership, Organization, Role, ServiceType, User
+from matchpal.services import DEFAULT_SERVICE_TYPES
+
+DEMO_SLUG = "northside"
+DEMO_PASSWORD = "matchpal-demo"
+DEMO_ADMIN = "admin@northside.example"
+
+PROVIDERS = [
+    # name, email, services, pay rate, bio
+    ("Amara Okafor", "amara.okafor@northside.example", ["Tutoring"], "32.00",
+     "Maths and physics tutor; former secondary-school teacher."),
+    ("Daniel Reyes", "daniel.reyes@northside.example", ["Advising"], "45.00",
+     "College admissions advisor, ten years of application seasons."),
+    ("Hannah Lindqvist", "hannah.lindqvist@northside.example", ["Tutoring", "Advising"], "38.00",
+     "Writing and essay coach; also advises on course selection."),
+]
+
+STUDENTS = [
+    # name, email, guardian, guardian email, has login
+    ("Maya Patel", "maya.patel@example.net", "Priya Patel", "priya.patel@example.net", True),
+    ("Lucas Bennett", "lucas.bennett@example.net", "Sarah Bennett", "sarah.bennett@example.net", True),
+    ("Sofia Marquez", "sofia.marquez@example.net", "Elena Marquez", "elena.marquez@example.net", False),
+    ("Ethan Kim", "ethan.kim@example.net", "Grace Kim", "grace.kim@example.net", False),
+    ("Olivia Novak", "olivia.novak@example.net", "", "", False),
+    ("Noah Williams", "noah.williams@example.net", "James Williams", "james.w@example.net", False),
+    ("Aisha Rahman", "aisha.rahman@example.net", "Farah Rahman", "farah.rahman@example.net", False),
+    ("Leo Fischer", "leo.fischer@example.net", "Anna Fischer", "anna.fischer@example.net", False),
+    ("Chloe Dubois", "chloe.dubois@example.net", "", "", False),
+    ("Samuel Adeyemi", "samuel.adeyemi@example.net", "Ngozi Adeyemi", "ngozi.a@example.net", False),
+]
+
+
+def _login(email: str, name: str) -> User:
+    user = User.objects.create_user(email=email, password=DEMO_PASSWORD, name=name)
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+    return user
+
+
+@transaction.atomic
+def seed_demo() -> Organization | None:
+    """Create the demo organization unless it exists; return it, or None if it existed."""
+    from providers.models import Provider, ProviderService
+    from students.models import Student
+
+    if Organization.objects.filter(slug=DEMO_SLUG).exists():
+        return None
+    org = Organization.objects.create(name="Northside Learning Center", slug=DEMO_SLUG,
+                                      time_zone="America/New_York")
+    types = {name: ServiceType.objects.create(organization=org, name=name)
+             for name in DEFAULT_SERVICE_TYPES}
+    admin = _login(DEMO_ADMIN, "Rosa Delgado")
+    Membership.objects.create(user=admin, organization=org, role=Role.ADMIN)
+    for name, email, services, rate, bio in PROVIDERS:
+        user = _login(email, name)
+        Membership.objects.create(user=user, organization=org, role=Role.PROVIDER)
+        provider = Provider.objects.create(organization=org, user=user, name=name, email=email,
+                                           bio=bio, default_pay_rate=Decimal(rate))
+        for service in services:
+            ProviderService.objects.create(organization=org, provider=provider,
+                                           service_type=types[service])
+    for name, email, guardian, guardian_email, has_login in STUDENTS:
+        user = None
+        if has_login:
+            user = _login(email, name)
+            Membership.objects.create(user=user, organization=org, role=Role.STUDENT)
+        Student.objects.create(organization=org, user=user, name=name, email=email,
+                               guardian_name=guardian, guardian_email=guardian_email)
+    return org

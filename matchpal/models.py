@@ -1,0 +1,286 @@
+"""Tenancy: users, organizations (the tenant) with their policy, memberships and invitations."""
+
+import secrets
+import uuid
+import zoneinfo
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra: object) -> "User":
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> "User":
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> "User":
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra)
+
+    def get_by_natural_key(self, username: str | None) -> "User":
+        return self.get(email__iexact=username)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who can sign in. Email is the login; it is unique whatever its case."""
+
+    email = models.EmailField("email address", max_length=254, unique=True)
+    name = models.CharField(max_length=150, blank=True)
+    is_staff = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.email
+
+    def get_full_name(self) -> str:
+        return self.name or self.email
+
+    def get_short_name(self) -> str:
+        return self.name.split(" ")[0] if self.name else self.email
+
+
+TIME_ZONE_CHOICES = sorted((tz, tz) for tz in zoneinfo.available_timezones() if "/" in tz)
+
+
+class Charge(models.TextChoices):
+    NONE = "none", "No charge"
+    FULL = "full", "Charge the full duration"
+
+
+class InsufficientHours(models.TextChoices):
+    REFUSE = "refuse", "Refuse the session"
+    DRAW = "draw", "Draw the shortfall from the student's available balance"
+
+
+class Organization(models.Model):
+    """The tenant. Its policy fields are the center's own rules (DESIGN §5)."""
+
+    name = models.CharField(max_length=150)
+    slug = models.SlugField(max_length=60, unique=True)
+    time_zone = models.CharField(max_length=64, default="UTC", choices=TIME_ZONE_CHOICES)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # Sessions: durations
+    duration_step_minutes = models.PositiveSmallIntegerField(default=5)
+    min_session_minutes = models.PositiveSmallIntegerField(default=5)
+    max_session_minutes = models.PositiveSmallIntegerField(default=180)
+    notes_min_length = models.PositiveSmallIntegerField(
+        default=0, help_text="Minimum length of a session's notes, in characters."
+    )
+    logging_grace_hours = models.PositiveSmallIntegerField(
+        default=72, help_text="After this many hours past its start only an admin can log it."
+    )
+    # Sessions: limits (blank = no limit)
+    max_sessions_per_pair_per_day = models.PositiveSmallIntegerField(null=True, blank=True)
+    weekly_max_minutes_per_student_service = models.PositiveIntegerField(null=True, blank=True)
+    weekly_max_minutes_per_provider = models.PositiveIntegerField(null=True, blank=True)
+    # Charges
+    no_show_charge = models.CharField(max_length=8, choices=Charge, default=Charge.NONE)
+    late_cancellation_window_hours = models.PositiveSmallIntegerField(default=24)
+    late_cancellation_charge = models.CharField(max_length=8, choices=Charge, default=Charge.NONE)
+    insufficient_hours = models.CharField(
+        max_length=8, choices=InsufficientHours, default=InsufficientHours.REFUSE
+    )
+    require_student_confirmation = models.BooleanField(
+        default=False,
+        help_text="A completed session counts toward provider earnings once the student confirms.",
+    )
+    proposal_response_days = models.PositiveSmallIntegerField(
+        default=7, help_text="Unanswered proposals are declined after this many days."
+    )
+    booking_students_may_request = models.BooleanField(default=True)
+    booking_auto_accept = models.BooleanField(default=True)
+    low_balance_threshold_minutes = models.PositiveIntegerField(default=120)
+    revision_minutes = models.PositiveSmallIntegerField(default=60)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(duration_step_minutes__gte=1),
+                name="org_duration_step_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_session_minutes__gte=1)
+                & Q(max_session_minutes__gte=models.F("min_session_minutes")),
+                name="org_session_bounds_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(proposal_response_days__gte=1), name="org_response_days_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    PROVIDER = "provider", "Provider"
+    STUDENT = "student", "Student"
+
+
+class Membership(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="membership_unique"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} of {self.organization}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def is_provider(self) -> bool:
+        return self.role == Role.PROVIDER
+
+    @property
+    def is_student(self) -> bool:
+        return self.role == Role.STUDENT
+
+
+def _invitation_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _invitation_expiry():  # type: ignore[no-untyped-def]
+    return timezone.now() + timedelta(days=settings.MATCHPAL_INVITATION_DAYS)
+
+
+class Invitation(models.Model):
+    """A single-use, expiring link that makes the person who opens it a member.
+
+    An invitation may be for a Student or Provider record: accepting it links the login to
+    that record (the students and providers apps do the linking, see their `services`).
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Role)
+    token = models.CharField(max_length=64, unique=True, default=_invitation_token, editable=False)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                   related_name="+")
+    # The record the login will be linked to (lazy references: no import of those apps).
+    student = models.ForeignKey("students.Student", on_delete=models.CASCADE, null=True,
+                                blank=True, related_name="invitations")
+    provider = models.ForeignKey("providers.Provider", on_delete=models.CASCADE, null=True,
+                                 blank=True, related_name="invitations")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(default=_invitation_expiry)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                    null=True, blank=True, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="invitation_role_valid"),
+            models.CheckConstraint(
+                condition=~(Q(student__isnull=False) & Q(provider__isnull=False)),
+                name="invitation_one_record",
+            ),
+            models.CheckConstraint(
+                condition=Q(student__isnull=True) | Q(role=Role.STUDENT),
+                name="invitation_student_role",
+            ),
+            models.CheckConstraint(
+                condition=Q(provider__isnull=True) | Q(role=Role.PROVIDER),
+                name="invitation_provider_role",
+            ),
+            models.CheckConstraint(
+                condition=Q(accepted_at__isnull=True) | Q(revoked_at__isnull=True),
+                name="invitation_not_accepted_and_revoked",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email} to {self.organization} as {self.role}"
+
+    @property
+    def is_pending(self) -> bool:
+        return (self.accepted_at is None and self.revoked_at is None
+                and self.expires_at > timezone.now())
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
+
+
+class ServiceType(models.Model):
+    """What a center offers (Tutoring, Advising, …). Per organization.
+
+    It lives in the tenancy layer because providers, packages, grants and relationships all
+    refer to it and a new organization is created with its defaults.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="service_types")
+    name = models.CharField(max_length=60)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "organization", name="service_type_name_unique"),
+            # Target of composite foreign keys from other tenant tables.
+            models.UniqueConstraint(fields=["organization", "id"], name="service_type_org_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

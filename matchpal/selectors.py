@@ -1,0 +1,46 @@
+"""Tenant-scoped reads of memberships and invitations."""
+
+import uuid
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from matchpal.models import Invitation, Membership, Organization, User
+
+
+def memberships_of_user(*, user: User) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user).select_related("organization")
+
+
+def member_list(*, organization: Organization) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(organization=organization)
+        .select_related("user")
+        .order_by("role", "user__email")
+    )
+
+
+def member_get(*, organization: Organization, public_id: uuid.UUID) -> Membership:
+    membership = member_list(organization=organization).filter(public_id=public_id).first()
+    if membership is None:
+        raise Http404("No such member.")
+    return membership
+
+
+def pending_invitations(*, organization: Organization) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        organization=organization, accepted_at__isnull=True, revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).select_related("invited_by")
+
+
+def invitation_get(*, organization: Organization, public_id: uuid.UUID) -> Invitation:
+    invitation = Invitation.objects.filter(organization=organization, public_id=public_id).first()
+    if invitation is None:
+        raise Http404("No such invitation.")
+    return invitation
+
+
+def invitation_by_token(*, token: str) -> Invitation | None:
+    return Invitation.objects.select_related("organization").filter(token=token).first()

@@ -1,0 +1,198 @@
+"""Tenancy writes: organizations, memberships, invitations. Each runs in one transaction."""
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+
+from matchpal.errors import ConflictError, DomainError
+from matchpal.models import Invitation, Membership, Organization, Role, ServiceType, User
+
+DEFAULT_SERVICE_TYPES = ("Tutoring", "Advising")
+RESERVED_SLUGS = frozenset({"new", "admin", "accounts", "static", "api"})
+
+# Called inside the acceptance transaction with (invitation, user): the students and providers
+# apps register theirs in AppConfig.ready() to link the login to the invited record. This keeps
+# imports pointing one way (students/providers → matchpal).
+InvitationHandler = Callable[[Invitation, User], None]
+_invitation_handlers: list[InvitationHandler] = []
+
+
+def register_invitation_handler(handler: InvitationHandler) -> None:
+    if handler not in _invitation_handlers:
+        _invitation_handlers.append(handler)
+
+
+class OrganizationCreationDisabled(DomainError):
+    pass
+
+
+class InvitationInvalid(DomainError):
+    pass
+
+
+class LastAdminError(ConflictError):
+    pass
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:50] or "org"
+    if base in RESERVED_SLUGS:
+        base = f"{base}-org"
+    slug, n = base, 2
+    while Organization.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def organization_create(*, actor: User, name: str, time_zone: str = "UTC",
+                        slug: str | None = None) -> Organization:
+    """Create an organization with its default service types; the actor becomes its admin."""
+    if not settings.MATCHPAL_ALLOW_ORG_CREATION and not actor.is_superuser:
+        raise OrganizationCreationDisabled(
+            "Creating organizations is turned off on this server; ask its operator."
+        )
+    with transaction.atomic():
+        organization = Organization.objects.create(
+            name=name.strip(), slug=slug or _unique_slug(name), time_zone=time_zone
+        )
+        ServiceType.objects.bulk_create(
+            ServiceType(organization=organization, name=n) for n in DEFAULT_SERVICE_TYPES
+        )
+        Membership.objects.create(user=actor, organization=organization, role=Role.ADMIN)
+    return organization
+
+
+def organization_update(*, actor: User, organization: Organization,
+                        fields: dict[str, object]) -> Organization:
+    with transaction.atomic():
+        for field, value in fields.items():
+            setattr(organization, field, value)
+        organization.full_clean()
+        organization.save(update_fields=list(fields))
+    return organization
+
+
+def _send_invitation_email(invitation_id: int, accept_url: str) -> None:
+    invitation = Invitation.objects.select_related("organization", "invited_by").get(
+        pk=invitation_id
+    )
+    context = {"invitation": invitation, "accept_url": accept_url}
+    send_mail(
+        subject=f"[Matchpal] You are invited to {invitation.organization.name}",
+        message=render_to_string("matchpal/email/invitation.txt", context),
+        from_email=None,
+        recipient_list=[invitation.email],
+    )
+
+
+def invitation_create(*, actor: User, organization: Organization, email: str, role: str,
+                      base_url: str, student_id: int | None = None,
+                      provider_id: int | None = None) -> Invitation:
+    """Invite `email` with `role`; the email goes out after commit.
+
+    A pending invitation of the same person to the same organization is revoked, so only the
+    newest link works.
+    """
+    email = email.strip()
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise ConflictError(f"{email} is already a member of {organization.name}.")
+    now = timezone.now()
+    with transaction.atomic():
+        Invitation.objects.filter(
+            organization=organization, email__iexact=email, accepted_at__isnull=True,
+            revoked_at__isnull=True,
+        ).update(revoked_at=now)
+        invitation = Invitation.objects.create(
+            organization=organization, email=email, role=role, invited_by=actor,
+            student_id=student_id, provider_id=provider_id,
+        )
+        accept_url = base_url.rstrip("/") + reverse("invitation_accept", args=[invitation.token])
+        transaction.on_commit(lambda: _send_invitation_email(invitation.pk, accept_url))
+    return invitation
+
+
+def invitation_revoke(*, actor: User, invitation: Invitation) -> None:
+    updated = Invitation.objects.filter(
+        pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    if not updated:
+        raise ConflictError("This invitation was already accepted or revoked.")
+
+
+def invitation_accept(*, user: User, token: str) -> Membership:
+    """Make `user` a member through the invitation; single use, refused once expired."""
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update().select_related("organization")
+            .filter(token=token).first()
+        )
+        if invitation is None or invitation.revoked_at is not None:
+            raise InvitationInvalid("This invitation link is not valid. Ask for a new one.")
+        if invitation.accepted_at is not None:
+            raise InvitationInvalid("This invitation has already been used.")
+        if invitation.expires_at <= timezone.now():
+            raise InvitationInvalid("This invitation has expired. Ask for a new one.")
+        membership = Membership.objects.filter(
+            user=user, organization=invitation.organization
+        ).first()
+        if membership is None:
+            membership = Membership.objects.create(
+                user=user, organization=invitation.organization, role=invitation.role
+            )
+        invitation.accepted_at = timezone.now()
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+        for handler in _invitation_handlers:
+            handler(invitation, user)
+    return membership
+
+
+def _lock_admins(organization: Organization) -> int:
+    # Locking every admin row serialises concurrent demotions, so two admins demoting each
+    # other at once cannot leave the organization without one.
+    return len(
+        Membership.objects.select_for_update()
+        .filter(organization=organization, role=Role.ADMIN)
+        .values_list("pk", flat=True)
+    )
+
+
+def membership_change_role(*, actor: User, membership: Membership, role: str) -> Membership:
+    if role not in Role.values:
+        raise DomainError(f"“{role}” is not a role.")
+    with transaction.atomic():
+        admins = _lock_admins(membership.organization)
+        membership.refresh_from_db(fields=["role"])
+        if membership.role == Role.ADMIN and role != Role.ADMIN and admins <= 1:
+            raise LastAdminError(
+                "This is the organization's last admin; make someone else an admin first."
+            )
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def membership_remove(*, actor: User, membership: Membership) -> None:
+    with transaction.atomic():
+        admins = _lock_admins(membership.organization)
+        membership.refresh_from_db(fields=["role"])
+        if membership.role == Role.ADMIN and admins <= 1:
+            raise LastAdminError(
+                "This is the organization's last admin; make someone else an admin first."
+            )
+        membership.delete()
+
+
+def purge_expired_invitations(*, older_than_days: int = 30) -> int:
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted, _ = Invitation.objects.filter(
+        accepted_at__isnull=True, expires_at__lt=cutoff
+    ).delete()
+    return deleted

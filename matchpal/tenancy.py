@@ -1,0 +1,76 @@
+"""Resolving `/o/<org_slug>/…` into `request.organization` and `request.membership`.
+
+A tenant view is wrapped in `tenant_view(...)`: it consumes the `org_slug` URL argument, finds
+the signed-in user's membership of that organization in one query, and answers
+
+- anonymous users with a redirect to sign in;
+- non-members with 404 (nobody learns that another tenant, or its objects, exist);
+- members whose role may not use the view with 403.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any, cast
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponseBase
+
+from matchpal.models import Membership, Organization, Role
+
+if TYPE_CHECKING:
+    from matchpal.models import User
+
+
+class TenantRequest(HttpRequest):
+    """What a tenant view receives; type checkers catch a view that forgets the decorator."""
+
+    user: "User"
+    organization: Organization
+    membership: Membership
+
+
+TenantView = Callable[..., HttpResponseBase]
+
+ALL_ROLES = frozenset(Role.values)
+
+
+def membership_for(*, user: Any, org_slug: str) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return (
+        Membership.objects.select_related("organization")
+        .filter(user=user, organization__slug=org_slug)
+        .first()
+    )
+
+
+def tenant_view(*roles: str) -> Callable[[TenantView], TenantView]:
+    """Decorate a view under `/o/<org_slug>/`; `roles` may use it (default: every member)."""
+    allowed = frozenset(roles) if roles else ALL_ROLES
+    unknown = allowed - ALL_ROLES
+    if unknown:
+        raise ValueError(f"Unknown roles: {sorted(unknown)}")
+
+    def decorator(view: TenantView) -> TenantView:
+        @wraps(view)
+        def wrapper(request: HttpRequest, org_slug: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            membership = membership_for(user=request.user, org_slug=org_slug)
+            if membership is None:
+                raise Http404("No such organization.")
+            tenant_request = cast(TenantRequest, request)
+            tenant_request.organization = membership.organization
+            tenant_request.membership = membership
+            if membership.role not in allowed:
+                raise PermissionDenied("Your role in this organization may not do this.")
+            return view(tenant_request, *args, **kwargs)
+
+        wrapper.tenant_roles = allowed  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+admin_required = tenant_view(Role.ADMIN)

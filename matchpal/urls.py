@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from matchpal import views
+from reports import views as report_views
+
+tenant_patterns = [
+    path("", report_views.home, name="org_home"),
+    path("settings/", views.organization_settings, name="org_settings"),
+    path("members/", views.member_list, name="members"),
+    path("members/invite/", views.member_invite, name="member_invite"),
+    path("members/<uuid:public_id>/role/", views.member_change_role, name="member_change_role"),
+    path("members/<uuid:public_id>/remove/", views.member_remove, name="member_remove"),
+    path("invitations/<uuid:public_id>/revoke/", views.invitation_revoke,
+         name="invitation_revoke"),
+    path("students/", include("students.urls")),
+    path("providers/", include("providers.urls")),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("orgs/", views.organization_list, name="organization_list"),
+    path("orgs/new/", views.organization_create, name="organization_create"),
+    path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("o/<slug:org_slug>/", include(tenant_patterns)),
+]

@@ -1,0 +1,173 @@
+import uuid
+
+from allauth.account.adapter import get_adapter
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
+
+from matchpal import selectors, services
+from matchpal.errors import DomainError
+from matchpal.forms import InvitationForm, OrganizationCreateForm, OrganizationSettingsForm, RoleForm
+from matchpal.tenancy import TenantRequest, admin_required
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    """A trivial view: load balancers' probe and the benchmarks' baseline."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """`/`: the signed-in user's organization, or the list of them; sign-in otherwise."""
+    if not request.user.is_authenticated:
+        return redirect("account_login")
+    memberships = list(selectors.memberships_of_user(user=request.user)[:2])
+    if len(memberships) == 1:
+        return redirect("org_home", org_slug=memberships[0].organization.slug)
+    return redirect("organization_list")
+
+
+@login_required
+def organization_list(request: HttpRequest) -> HttpResponse:
+    memberships = selectors.memberships_of_user(user=request.user)
+    return render(request, "matchpal/organization_list.html", {
+        "memberships": memberships,
+        "can_create": settings.MATCHPAL_ALLOW_ORG_CREATION or request.user.is_superuser,
+    })
+
+
+@login_required
+def organization_create(request: HttpRequest) -> HttpResponse:
+    if not (settings.MATCHPAL_ALLOW_ORG_CREATION or request.user.is_superuser):
+        messages.error(request, "Creating organizations is turned off on this server.")
+        return redirect("organization_list")
+    form = OrganizationCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            organization = services.organization_create(actor=request.user, **form.cleaned_data)
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, f"{organization.name} was created; you are its admin.")
+            return redirect("org_home", org_slug=organization.slug)
+    return render(request, "matchpal/organization_create.html", {"form": form})
+
+
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = selectors.invitation_by_token(token=token)
+    if invitation is None or not invitation.is_pending:
+        request.session.pop("pending_invitation", None)
+        return render(request, "matchpal/invitation_invalid.html",
+                      {"invitation": invitation}, status=404 if invitation is None else 410)
+    if not request.user.is_authenticated:
+        # The link was emailed to this address: following it proves the address, so signing up
+        # through it needs no second verification email.
+        get_adapter(request).stash_verified_email(request, invitation.email)
+        request.session["pending_invitation"] = token
+        signup_url = reverse("account_signup") + "?" + urlencode({"email": invitation.email})
+        return render(request, "matchpal/invitation_accept.html",
+                      {"invitation": invitation, "signup_url": signup_url})
+    email_matches = request.user.email.lower() == invitation.email.lower()
+    if request.method == "POST" and email_matches:
+        try:
+            membership = services.invitation_accept(user=request.user, token=token)
+        except DomainError as error:
+            messages.error(request, error.message)
+            return redirect("home")
+        request.session.pop("pending_invitation", None)
+        messages.success(request, f"Welcome to {membership.organization.name}.")
+        return redirect("org_home", org_slug=membership.organization.slug)
+    return render(request, "matchpal/invitation_accept.html",
+                  {"invitation": invitation, "email_matches": email_matches})
+
+
+@admin_required
+def organization_settings(request: TenantRequest) -> HttpResponse:
+    organization = request.organization
+    form = OrganizationSettingsForm(request.POST or None, instance=organization)
+    if request.method == "POST" and form.is_valid():
+        services.organization_update(
+            actor=request.user, organization=organization,
+            fields={name: form.cleaned_data[name] for name in form.changed_data},
+        )
+        messages.success(request, "Settings saved.")
+        return redirect("org_settings", org_slug=organization.slug)
+    return render(request, "matchpal/settings.html", {"form": form})
+
+
+@admin_required
+def member_list(request: TenantRequest) -> HttpResponse:
+    return render(request, "matchpal/members.html", {
+        "members": selectors.member_list(organization=request.organization),
+        "invitations": selectors.pending_invitations(organization=request.organization),
+        "invite_form": InvitationForm(),
+        "role_form": RoleForm(),
+    })
+
+
+@admin_required
+def member_invite(request: TenantRequest) -> HttpResponse:
+    form = InvitationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation = services.invitation_create(
+                actor=request.user, organization=request.organization,
+                base_url=request.build_absolute_uri("/"), **form.cleaned_data,
+            )
+        except DomainError as error:
+            form.add_error("email", error.message)
+        else:
+            messages.success(request, f"An invitation was sent to {invitation.email}.")
+            return redirect("members", org_slug=request.organization.slug)
+    return render(request, "matchpal/member_invite.html", {"form": form}, status=
+                  400 if request.method == "POST" else 200)
+
+
+@require_POST
+@admin_required
+def member_change_role(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    membership = selectors.member_get(organization=request.organization, public_id=public_id)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a role: admin, provider or student.")
+    else:
+        try:
+            services.membership_change_role(actor=request.user, membership=membership,
+                                            role=form.cleaned_data["role"])
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"{membership.user} is now {membership.get_role_display()}.")
+    return redirect("members", org_slug=request.organization.slug)
+
+
+@require_POST
+@admin_required
+def member_remove(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    membership = selectors.member_get(organization=request.organization, public_id=public_id)
+    try:
+        services.membership_remove(actor=request.user, membership=membership)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{membership.user} is no longer a member.")
+        if membership.user_id == request.user.pk:
+            return redirect("home")
+    return redirect("members", org_slug=request.organization.slug)
+
+
+@require_POST
+@admin_required
+def invitation_revoke(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    invitation = selectors.invitation_get(organization=request.organization, public_id=public_id)
+    try:
+        services.invitation_revoke(actor=request.user, invitation=invitation)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"The invitation of {invitation.email} was revoked.")
+    return redirect("members", org_slug=request.organization.slug)

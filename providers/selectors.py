@@ -1,0 +1,33 @@
+"""Tenant-scoped reads of providers: the organization is always part of the query."""
+
+import uuid
+
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+
+from matchpal.models import Organization, ServiceType, User
+from providers.models import Provider
+
+
+def service_types(*, organization: Organization, active_only: bool = True) -> QuerySet[ServiceType]:
+    qs = ServiceType.objects.filter(organization=organization)
+    return qs.filter(is_active=True) if active_only else qs
+
+
+def provider_list(*, organization: Organization) -> QuerySet[Provider]:
+    return (
+        Provider.objects.filter(organization=organization)
+        .select_related("user")
+        .prefetch_related(Prefetch("service_types", queryset=ServiceType.objects.order_by("name")))
+    )
+
+
+def provider_get(*, organization: Organization, public_id: uuid.UUID) -> Provider:
+    provider = provider_list(organization=organization).filter(public_id=public_id).first()
+    if provider is None:
+        raise Http404("No such provider.")
+    return provider
+
+
+def provider_for_user(*, organization: Organization, user: User) -> Provider | None:
+    return provider_list(organization=organization).filter(user=user).first()

@@ -1,0 +1,115 @@
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+
+from matchpal.errors import ConflictError, DomainError
+from matchpal.models import Invitation, Organization, Role, ServiceType, User
+from matchpal.services import invitation_create
+from providers.models import Provider, ProviderService, ProviderStatus
+
+EDITABLE_FIELDS = ("name", "email", "phone", "bio", "default_pay_rate")
+SELF_EDITABLE_FIELDS = ("name", "phone", "bio")
+
+
+class DuplicateProviderEmail(DomainError):
+    def __init__(self, email: str) -> None:
+        super().__init__(f"Another provider of this organization already uses {email}.",
+                         field="email")
+
+
+def _set_service_types(provider: Provider, service_types: Iterable[ServiceType]) -> None:
+    chosen = list(service_types)
+    if any(st.organization_id != provider.organization_id for st in chosen):
+        raise DomainError("A service type of another organization was chosen.",
+                          field="service_types")
+    ProviderService.objects.filter(provider=provider).exclude(service_type__in=chosen).delete()
+    existing = set(ProviderService.objects.filter(provider=provider)
+                   .values_list("service_type_id", flat=True))
+    ProviderService.objects.bulk_create(
+        ProviderService(organization_id=provider.organization_id, provider=provider,
+                        service_type=st)
+        for st in chosen if st.pk not in existing
+    )
+
+
+def _save(provider: Provider, service_types: Iterable[ServiceType] | None,
+          update_fields: list[str] | None = None) -> Provider:
+    try:
+        with transaction.atomic():
+            provider.save(update_fields=update_fields)
+            if service_types is not None:
+                _set_service_types(provider, service_types)
+    except IntegrityError as exc:
+        if "provider_email_unique_in_org" in str(exc):
+            raise DuplicateProviderEmail(provider.email) from exc
+        raise
+    return provider
+
+
+def provider_create(*, actor: User, organization: Organization, name: str, email: str = "",
+                    phone: str = "", bio: str = "", default_pay_rate: Decimal = Decimal("0"),
+                    service_types: Iterable[ServiceType] = ()) -> Provider:
+    provider = Provider(organization=organization, name=name.strip(), email=email.strip(),
+                        phone=phone, bio=bio, default_pay_rate=default_pay_rate)
+    return _save(provider, service_types)
+
+
+def provider_update(*, actor: User, provider: Provider,
+                    service_types: Iterable[ServiceType] | None = None,
+                    **fields: object) -> Provider:
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable: {sorted(unknown)}")
+    for field, value in fields.items():
+        setattr(provider, field, value.strip() if isinstance(value, str) and field in ("name", "email") else value)
+    return _save(provider, service_types, update_fields=[*fields, "updated_at"])
+
+
+def provider_update_own_profile(*, actor: User, provider: Provider, **fields: str) -> Provider:
+    if provider.user_id != actor.pk:
+        raise DomainError("You can only edit your own profile.")
+    unknown = set(fields) - set(SELF_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable by the provider: {sorted(unknown)}")
+    return provider_update(actor=actor, provider=provider, **fields)
+
+
+def provider_set_status(*, actor: User, provider: Provider, status: str) -> Provider:
+    """Deactivate or reactivate. Providers are never deleted: their history stays."""
+    provider.status = status
+    return _save(provider, None, update_fields=["status", "updated_at"])
+
+
+def provider_invite(*, actor: User, provider: Provider, base_url: str) -> Invitation:
+    if provider.user_id is not None:
+        raise ConflictError(f"{provider.name} can already sign in.")
+    if not provider.email:
+        raise DomainError(f"Add an email address to {provider.name} before inviting them.")
+    if provider.status != ProviderStatus.ACTIVE:
+        raise ConflictError(f"{provider.name} is inactive; reactivate them first.")
+    return invitation_create(actor=actor, organization=provider.organization,
+                             email=provider.email, role=Role.PROVIDER, base_url=base_url,
+                             provider_id=provider.pk)
+
+
+def provider_link_invited_user(invitation: Invitation, user: User) -> None:
+    """Link the login to the invited record, or to the record with its email, or a new one."""
+    if invitation.role != Role.PROVIDER:
+        return
+    records = Provider.objects.select_for_update().filter(
+        organization_id=invitation.organization_id)
+    provider = None
+    if invitation.provider_id is not None:
+        provider = records.filter(pk=invitation.provider_id).first()
+    if provider is None:
+        provider = records.filter(email__iexact=user.email, user__isnull=True).first()
+    if provider is None:
+        if records.filter(user=user).exists():
+            return
+        provider = Provider(organization_id=invitation.organization_id,
+                            name=user.name or user.email.split("@")[0], email=user.email)
+    if provider.user_id not in (None, user.pk):
+        raise ConflictError("This provider record is already linked to another login.")
+    provider.user = user
+    provider.save()

@@ -1,0 +1,21 @@
+from django.http import HttpResponse
+from django.shortcuts import render
+
+from matchpal.tenancy import TenantRequest, tenant_view
+from providers.selectors import provider_for_user
+from reports import selectors
+from students.selectors import student_for_user
+
+
+@tenant_view()
+def home(request: TenantRequest) -> HttpResponse:
+    """The organization's home page, one per role."""
+    organization, membership = request.organization, request.membership
+    if membership.is_admin:
+        context = selectors.admin_dashboard(organization=organization)
+        return render(request, "reports/home_admin.html", context)
+    if membership.is_provider:
+        provider = provider_for_user(organization=organization, user=request.user)
+        return render(request, "reports/home_provider.html", {"provider": provider})
+    student = student_for_user(organization=organization, user=request.user)
+    return render(request, "reports/home_student.html", {"student": student})

@@ -1,0 +1,12 @@
+from django.contrib import admin
+
+from students.models import Student
+
+
+@admin.register(Student)
+class StudentAdmin(admin.ModelAdmin):
+    list_display = ["name", "email", "organization", "status"]
+    list_filter = ["status", "organization"]
+    search_fields = ["name", "email"]
+    readonly_fields = ["public_id", "created_at", "updated_at"]
+    list_select_related = ["organization"]

@@ -1,0 +1,60 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.urls import reverse
+
+from matchpal.models import Organization
+
+
+class StudentStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+
+
+class Student(models.Model):
+    """A student of one organization, with or without a login (`user`)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT,
+                                     related_name="students")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                             blank=True, related_name="student_records")
+    name = models.CharField(max_length=150)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    guardian_name = models.CharField(max_length=150, blank=True)
+    guardian_email = models.EmailField(blank=True)
+    status = models.CharField(max_length=10, choices=StudentStatus, default=StudentStatus.ACTIVE)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["organization", "status", "name"])]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "id"], name="student_org_id"),
+            models.UniqueConstraint(
+                "organization", Lower("email"), condition=~Q(email=""),
+                name="student_email_unique_in_org",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "user"], condition=Q(user__isnull=False),
+                name="student_one_record_per_user",
+            ),
+            models.CheckConstraint(condition=Q(status__in=StudentStatus.values),
+                                   name="student_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("students:detail", args=[self.organization.slug, self.public_id])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == StudentStatus.ACTIVE

@@ -1,0 +1,81 @@
+from django.db import IntegrityError, transaction
+
+from matchpal.errors import ConflictError, DomainError
+from matchpal.models import Invitation, Organization, Role, User
+from matchpal.services import invitation_create
+from students.models import Student, StudentStatus
+
+EDITABLE_FIELDS = ("name", "email", "phone", "guardian_name", "guardian_email", "notes")
+
+
+class DuplicateStudentEmail(DomainError):
+    def __init__(self, email: str) -> None:
+        super().__init__(f"Another student of this organization already uses {email}.",
+                         field="email")
+
+
+def _save(student: Student, update_fields: list[str] | None = None) -> Student:
+    try:
+        with transaction.atomic():
+            student.save(update_fields=update_fields)
+    except IntegrityError as exc:
+        if "student_email_unique_in_org" in str(exc):
+            raise DuplicateStudentEmail(student.email) from exc
+        raise
+    return student
+
+
+def student_create(*, actor: User, organization: Organization, name: str, email: str = "",
+                   phone: str = "", guardian_name: str = "", guardian_email: str = "",
+                   notes: str = "") -> Student:
+    student = Student(organization=organization, name=name.strip(), email=email.strip(),
+                      phone=phone, guardian_name=guardian_name, guardian_email=guardian_email,
+                      notes=notes)
+    return _save(student)
+
+
+def student_update(*, actor: User, student: Student, **fields: str) -> Student:
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable: {sorted(unknown)}")
+    for field, value in fields.items():
+        setattr(student, field, value.strip() if field in ("name", "email") else value)
+    return _save(student, update_fields=[*fields, "updated_at"])
+
+
+def student_set_status(*, actor: User, student: Student, status: str) -> Student:
+    """Deactivate or reactivate. Students are never deleted: their history stays."""
+    student.status = status
+    return _save(student, update_fields=["status", "updated_at"])
+
+
+def student_invite(*, actor: User, student: Student, base_url: str) -> Invitation:
+    if student.user_id is not None:
+        raise ConflictError(f"{student.name} can already sign in.")
+    if not student.email:
+        raise DomainError(f"Add an email address to {student.name} before inviting them.")
+    if student.status != StudentStatus.ACTIVE:
+        raise ConflictError(f"{student.name} is inactive; reactivate them first.")
+    return invitation_create(actor=actor, organization=student.organization, email=student.email,
+                             role=Role.STUDENT, base_url=base_url, student_id=student.pk)
+
+
+def student_link_invited_user(invitation: Invitation, user: User) -> None:
+    """Link the login to the invited record, or to the record with its email, or a new one."""
+    if invitation.role != Role.STUDENT:
+        return
+    records = Student.objects.select_for_update().filter(organization_id=invitation.organization_id)
+    student = None
+    if invitation.student_id is not None:
+        student = records.filter(pk=invitation.student_id).first()
+    if student is None:
+        student = records.filter(email__iexact=user.email, user__isnull=True).first()
+    if student is None:
+        if records.filter(user=user).exists():
+            return
+        student = Student(organization_id=invitation.organization_id,
+                          name=user.name or user.email.split("@")[0], email=user.email)
+    if student.user_id not in (None, user.pk):
+        raise ConflictError("This student record is already linked to another login.")
+    student.user = user
+    student.save()

@@ -1,0 +1,98 @@
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from matchpal.errors import DomainError
+from matchpal.models import Role
+from matchpal.tenancy import TenantRequest, admin_required, tenant_view
+from students import selectors, services
+from students.filters import StudentFilter
+from students.forms import StudentForm
+from students.models import StudentStatus
+
+
+@admin_required
+def student_list(request: TenantRequest) -> HttpResponse:
+    filterset = StudentFilter(request.GET, queryset=selectors.student_list(
+        organization=request.organization))
+    page = Paginator(filterset.qs, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "students/list.html", {"filter": filterset, "page": page})
+
+
+@admin_required
+def student_create(request: TenantRequest) -> HttpResponse:
+    form = StudentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            student = services.student_create(actor=request.user,
+                                              organization=request.organization,
+                                              **form.cleaned_data)
+        except DomainError as error:
+            form.add_error(error.field, error.message)
+        else:
+            messages.success(request, f"{student.name} was added.")
+            return redirect(student.get_absolute_url())
+    return render(request, "students/form.html", {"form": form, "student": None})
+
+
+@tenant_view()
+def student_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    student = selectors.student_get(organization=request.organization, public_id=public_id)
+    if not request.membership.is_admin and student.user_id != request.user.pk:
+        raise PermissionDenied
+    invitations = student.invitations.filter(organization=request.organization).order_by(
+        "-created_at")[:5] if request.membership.is_admin else []
+    return render(request, "students/detail.html",
+                  {"student": student, "invitations": invitations})
+
+
+@admin_required
+def student_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    student = selectors.student_get(organization=request.organization, public_id=public_id)
+    form = StudentForm(request.POST or None, instance=student)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.student_update(actor=request.user, student=student, **form.cleaned_data)
+        except DomainError as error:
+            form.add_error(error.field, error.message)
+        else:
+            messages.success(request, f"{student.name} was saved.")
+            return redirect(student.get_absolute_url())
+    return render(request, "students/form.html", {"form": form, "student": student})
+
+
+@require_POST
+@admin_required
+def student_set_status(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    student = selectors.student_get(organization=request.organization, public_id=public_id)
+    active = request.POST.get("status") == StudentStatus.ACTIVE
+    services.student_set_status(actor=request.user, student=student,
+                                status=StudentStatus.ACTIVE if active else StudentStatus.INACTIVE)
+    messages.success(request, f"{student.name} is now {'active' if active else 'inactive'}.")
+    return redirect(student.get_absolute_url())
+
+
+@require_POST
+@admin_required
+def student_invite(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    student = selectors.student_get(organization=request.organization, public_id=public_id)
+    try:
+        invitation = services.student_invite(actor=request.user, student=student,
+                                             base_url=request.build_absolute_uri("/"))
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"An invitation was sent to {invitation.email}.")
+    return redirect(student.get_absolute_url())
+
+
+@tenant_view(Role.STUDENT)
+def my_profile(request: TenantRequest) -> HttpResponse:
+    student = selectors.student_for_user(organization=request.organization, user=request.user)
+    return render(request, "students/me.html", {"student": student})

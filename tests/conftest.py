@@ -1,0 +1,93 @@
+"""Personas: an admin, a provider and a student of organization A, and an admin of B."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from matchpal.models import Membership, Organization, Role, User
+from providers.models import Provider
+from students.models import Student
+from tests.factories import (
+    MembershipFactory,
+    OrganizationFactory,
+    ProviderFactory,
+    StudentFactory,
+    UserFactory,
+)
+
+
+@dataclass
+class Tenant:
+    organization: Organization
+    admin: User
+    provider_user: User
+    student_user: User
+    provider: Provider
+    student: Student
+
+
+def make_tenant(name: str, slug: str) -> Tenant:
+    org = OrganizationFactory(name=name, slug=slug)
+    admin = UserFactory(email=f"admin@{slug}.example")
+    provider_user = UserFactory(email=f"provider@{slug}.example")
+    student_user = UserFactory(email=f"student@{slug}.example")
+    MembershipFactory(user=admin, organization=org, role=Role.ADMIN)
+    MembershipFactory(user=provider_user, organization=org, role=Role.PROVIDER)
+    MembershipFactory(user=student_user, organization=org, role=Role.STUDENT)
+    provider = ProviderFactory(organization=org, user=provider_user, email=provider_user.email)
+    student = StudentFactory(organization=org, user=student_user, email=student_user.email)
+    return Tenant(org, admin, provider_user, student_user, provider, student)
+
+
+@pytest.fixture
+def tenant_a(db: None) -> Tenant:
+    return make_tenant("Alpha Tutoring", "alpha")
+
+
+@pytest.fixture
+def tenant_b(db: None) -> Tenant:
+    return make_tenant("Beta Advising", "beta")
+
+
+@pytest.fixture
+def org_a(tenant_a: Tenant) -> Organization:
+    return tenant_a.organization
+
+
+def client_for(user: User | None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+@pytest.fixture
+def admin_client_a(tenant_a: Tenant) -> Client:
+    return client_for(tenant_a.admin)
+
+
+@pytest.fixture
+def provider_client_a(tenant_a: Tenant) -> Client:
+    return client_for(tenant_a.provider_user)
+
+
+@pytest.fixture
+def student_client_a(tenant_a: Tenant) -> Client:
+    return client_for(tenant_a.student_user)
+
+
+@pytest.fixture
+def admin_client_b(tenant_b: Tenant) -> Client:
+    return client_for(tenant_b.admin)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    # Rate-limit counters live in the cache (Redis in tests): start every test from zero.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+__all__ = ["Membership", "Tenant", "client_for", "make_tenant"]
