@@ -16,4 +16,8 @@ app.conf.beat_schedule = {
         "task": "matchpal.tasks.purge_expired_invitations",
         "schedule": crontab(hour=3, minute=15),
     },
+    "expire-due-grants": {
+        "task": "grants.tasks.expire_due_grants",
+        "schedule": crontab(hour=0, minute=5),
+    },
 }

@@ -40,6 +40,9 @@ INSTALLED_APPS = [
     "matchpal",
     "students",
     "providers",
+    "grants",
+    "relationships",
+    "sessions_app",
     "reports",
 ]
 
@@ -237,3 +240,4 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+AXES_VERBOSE = False

@@ -1,6 +1,7 @@
 """factory-boy factories. Related objects stay inside one organization."""
 
 import factory
+from django.utils import timezone
 from allauth.account.models import EmailAddress
 
 from matchpal.models import Membership, Organization, Role, ServiceType, User
@@ -81,3 +82,45 @@ class ProviderFactory(factory.django.DjangoModelFactory):
                 organization=self.organization, provider=self,
                 service_type=ServiceType.objects.get(organization=self.organization, name=name),
             )
+
+
+# --- Ledger ------------------------------------------------------------------------------
+
+
+class RelationshipFactory(factory.django.DjangoModelFactory):
+    """A relationship of a student and a provider of the same organization."""
+
+    class Meta:
+        model = "relationships.Relationship"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    student = factory.SubFactory(StudentFactory, organization=factory.SelfAttribute("..organization"))
+    provider = factory.SubFactory(ProviderFactory,
+                                  organization=factory.SelfAttribute("..organization"))
+    service_type = factory.LazyAttribute(
+        lambda o: ServiceType.objects.get(organization=o.organization, name="Tutoring"))
+    unit = "minutes"
+    status = "paired"
+
+
+class SessionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "sessions_app.Session"
+
+    relationship = factory.SubFactory(RelationshipFactory)
+    organization = factory.SelfAttribute("relationship.organization")
+    starts_at = factory.LazyFunction(timezone.now)
+    duration_minutes = 60
+    status = "completed"
+
+
+def make_grant(*, student, minutes: int = 600, service_types=("Tutoring",), unit: str = "minutes",
+               expires_at=None, valid_from=None, actor=None, reference: str = "Test grant"):
+    """A grant made the only way grants are made: through the ledger service."""
+    from grants import services
+
+    types = list(ServiceType.objects.filter(organization=student.organization,
+                                            name__in=service_types))
+    return services.grant_create(actor=actor, student=student, quantity=minutes, unit=unit,
+                                 service_types=types, expires_at=expires_at,
+                                 valid_from=valid_from, reference=reference)

@@ -1,0 +1,27 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from grants.reconcile import find_differences
+from matchpal.models import Organization
+
+
+class Command(BaseCommand):
+    help = ("Recompute every grant and allocation from the ledger and print each difference; "
+            "exit status 1 if there is one.")
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--organization", metavar="SLUG", help="Only this organization.")
+
+    def handle(self, *args: object, **options: object) -> None:
+        organization_id = None
+        if options["organization"]:
+            org = Organization.objects.filter(slug=options["organization"]).first()
+            if org is None:
+                raise CommandError(f"No organization with the slug “{options['organization']}”.")
+            organization_id = org.pk
+        differences = find_differences(organization_id=organization_id)
+        for difference in differences:
+            self.stdout.write(str(difference))
+        if differences:
+            raise CommandError(f"{len(differences)} difference(s) between balances and ledger.",
+                               returncode=1)
+        self.stdout.write(self.style.SUCCESS("Balances match the ledger."))

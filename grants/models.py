@@ -1,0 +1,276 @@
+"""The hours ledger (DESIGN §3). Quantities are integer minutes, or whole sessions.
+
+Balance columns (`Grant.total/used/held`, `Allocation.held/consumed`) are written only by
+`grants.services`, always together with the `GrantEntry` rows that explain them. The database
+keeps the invariants: CHECK constraints on the columns, unique idempotency keys, composite
+tenant keys, and a trigger that makes `GrantEntry` append-only.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from matchpal.models import Organization, ServiceType
+from students.models import Student
+
+
+class Unit(models.TextChoices):
+    MINUTES = "minutes", "Minutes"
+    SESSIONS = "sessions", "Sessions"
+
+
+class Package(models.Model):
+    """What a center sells: N minutes or N sessions of some service types."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT,
+                                     related_name="packages")
+    name = models.CharField(max_length=150)
+    quantity = models.PositiveIntegerField(help_text="Minutes, or sessions, per package.")
+    unit = models.CharField(max_length=10, choices=Unit, default=Unit.MINUTES)
+    service_types = models.ManyToManyField(ServiceType, through="PackageServiceType",
+                                           related_name="packages")
+    validity_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Hours expire this many days after purchase; blank: never."
+    )
+    price = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "id"], name="package_org_id"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="package_quantity_positive"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="package_price_not_negative"),
+            models.CheckConstraint(condition=Q(unit__in=Unit.values), name="package_unit_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("grants:package_edit", args=[self.organization.slug, self.public_id])
+
+
+class PackageServiceType(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    package = models.ForeignKey(Package, on_delete=models.CASCADE)
+    service_type = models.ForeignKey(ServiceType, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["package", "service_type"],
+                                    name="package_service_type_unique"),
+        ]
+
+
+class ShopKey(models.TextChoices):
+    PRODUCT = "product", "Product id"
+    VARIATION = "variation", "Variation id"
+    SKU = "sku", "SKU"
+
+
+class PackageShopMapping(models.Model):
+    """A shop product id, variation id or SKU that sells this package (one package per key)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="shop_mappings")
+    kind = models.CharField(max_length=10, choices=ShopKey)
+    value = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["kind", "value"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "kind", "value"],
+                                    name="package_shop_key_unique"),
+            models.CheckConstraint(condition=Q(kind__in=ShopKey.values),
+                                   name="package_shop_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.value}"
+
+
+class GrantStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
+
+class GrantSource(models.TextChoices):
+    MANUAL = "manual", "Added by an admin"
+    WOOCOMMERCE = "woocommerce", "WooCommerce order"
+    TRANSFER = "transfer", "Transfer"
+
+
+class GrantQuerySet(models.QuerySet["Grant"]):
+    def usable(self, *, at=None):  # type: ignore[no-untyped-def]
+        """Active grants valid at `at` (now by default): they may be held and consumed."""
+        at = at or timezone.now()
+        return self.filter(status=GrantStatus.ACTIVE, valid_from__lte=at).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=at)
+        )
+
+    def soonest_expiry_first(self):  # type: ignore[no-untyped-def]
+        return self.order_by(F("expires_at").asc(nulls_last=True), "id")
+
+
+class Grant(models.Model):
+    """Hours on a student's account. `available = total − used − held`."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT,
+                                     related_name="grants")
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="grants")
+    package = models.ForeignKey(Package, on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="grants")
+    service_types = models.ManyToManyField(ServiceType, through="GrantServiceType",
+                                           related_name="grants")
+    unit = models.CharField(max_length=10, choices=Unit, default=Unit.MINUTES)
+    total = models.IntegerField(default=0)
+    used = models.IntegerField(default=0)
+    held = models.IntegerField(default=0)
+    valid_from = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=GrantStatus, default=GrantStatus.ACTIVE)
+    source = models.CharField(max_length=12, choices=GrantSource, default=GrantSource.MANUAL)
+    reference = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+
+    objects = GrantQuerySet.as_manager()
+
+    class Meta:
+        ordering = [F("expires_at").asc(nulls_last=True), "id"]
+        indexes = [models.Index(fields=["organization", "student", "status"]),
+                   models.Index(fields=["status", "expires_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "id"], name="grant_org_id"),
+            models.CheckConstraint(condition=Q(used__gte=0), name="grant_used_not_negative"),
+            models.CheckConstraint(condition=Q(held__gte=0), name="grant_held_not_negative"),
+            models.CheckConstraint(condition=Q(total__gte=F("used") + F("held")),
+                                   name="grant_used_plus_held_within_total"),
+            models.CheckConstraint(condition=Q(status__in=GrantStatus.values),
+                                   name="grant_status_valid"),
+            models.CheckConstraint(condition=Q(source__in=GrantSource.values),
+                                   name="grant_source_valid"),
+            models.CheckConstraint(condition=Q(unit__in=Unit.values), name="grant_unit_valid"),
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True) | Q(expires_at__gt=F("valid_from")),
+                name="grant_expires_after_valid_from",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student}: {self.total} {self.unit} ({self.reference or self.source})"
+
+    @property
+    def available(self) -> int:
+        return self.total - self.used - self.held
+
+    def is_usable(self, at=None) -> bool:  # type: ignore[no-untyped-def]
+        at = at or timezone.now()
+        return (self.status == GrantStatus.ACTIVE and self.valid_from <= at
+                and (self.expires_at is None or self.expires_at > at))
+
+
+class GrantServiceType(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    grant = models.ForeignKey(Grant, on_delete=models.PROTECT)
+    service_type = models.ForeignKey(ServiceType, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["grant", "service_type"],
+                                    name="grant_service_type_unique"),
+        ]
+
+
+class Allocation(models.Model):
+    """A relationship's hold on one grant: `held` still reserved, `consumed` by its sessions."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    relationship = models.ForeignKey("relationships.Relationship", on_delete=models.PROTECT,
+                                     related_name="allocations")
+    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="allocations")
+    held = models.IntegerField(default=0)
+    consumed = models.IntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["relationship", "grant"],
+                                    name="allocation_relationship_grant_unique"),
+            models.UniqueConstraint(fields=["organization", "id"], name="allocation_org_id"),
+            models.CheckConstraint(condition=Q(held__gte=0), name="allocation_held_not_negative"),
+            models.CheckConstraint(condition=Q(consumed__gte=0),
+                                   name="allocation_consumed_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Hold of {self.held} on grant {self.grant_id} for relationship {self.relationship_id}"
+
+
+class EntryKind(models.TextChoices):
+    CREDIT = "credit", "Credit"
+    ADJUST = "adjust", "Adjustment"
+    HOLD = "hold", "Hold"
+    RELEASE = "release", "Release"
+    CONSUME = "consume", "Consumed"
+    RESTORE = "restore", "Restored"
+    TRANSFER_IN = "transfer_in", "Transfer in"
+    TRANSFER_OUT = "transfer_out", "Transfer out"
+    REFUND = "refund", "Refund"
+    EXPIRE = "expire", "Expired"
+    EXTEND = "extend", "Extended"
+
+
+class GrantEntry(models.Model):
+    """One change to a grant: signed deltas of total, used and held. Append-only.
+
+    When `allocation` is set, the same `used_delta`/`held_delta` apply to that allocation's
+    `consumed`/`held`, so every balance column is the sum of its entries.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="entries")
+    allocation = models.ForeignKey(Allocation, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="entries")
+    kind = models.CharField(max_length=14, choices=EntryKind)
+    total_delta = models.IntegerField(default=0)
+    used_delta = models.IntegerField(default=0)
+    held_delta = models.IntegerField(default=0)
+    # Lazy references for history: the ledger never imports those apps.
+    relationship = models.ForeignKey("relationships.Relationship", on_delete=models.PROTECT,
+                                     null=True, blank=True, related_name="+")
+    session = models.ForeignKey("sessions_app.Session", on_delete=models.PROTECT, null=True,
+                                blank=True, related_name="grant_entries")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                              blank=True, related_name="+")
+    reason = models.CharField(max_length=500, blank=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "grant entries"
+        indexes = [models.Index(fields=["grant", "created_at"]),
+                   models.Index(fields=["session", "grant"])]
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"],
+                                    condition=Q(idempotency_key__isnull=False),
+                                    name="grant_entry_idempotency_key_unique"),
+            models.CheckConstraint(condition=Q(kind__in=EntryKind.values),
+                                   name="grant_entry_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return (f"{self.kind} on grant {self.grant_id}: total {self.total_delta:+}, "
+                f"used {self.used_delta:+}, held {self.held_delta:+}")

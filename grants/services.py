@@ -1,0 +1,667 @@
+"""Every write that changes hours. Each service runs in its own transaction, locks the rows it
+changes (grants by id, then allocations: one order everywhere, so concurrent writers queue
+instead of deadlocking), writes the ledger entries that explain the change, and raises a
+`LedgerError` whose message is fit to show a person.
+
+Callers pass relationship and session objects in; this module never imports those apps.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from grants.models import (
+    Allocation,
+    EntryKind,
+    Grant,
+    GrantEntry,
+    GrantServiceType,
+    GrantSource,
+    GrantStatus,
+    Package,
+    Unit,
+)
+from matchpal.errors import DomainError
+from matchpal.models import ServiceType
+from matchpal.quantities import format_quantity
+
+if TYPE_CHECKING:
+    from matchpal.models import User
+    from students.models import Student
+
+
+class RelationshipLike(Protocol):
+    pk: int
+    organization_id: int
+    student_id: int
+    service_type_id: int
+    unit: str
+
+
+class SessionLike(Protocol):
+    pk: int
+    organization_id: int
+
+
+class LedgerError(DomainError):
+    """A ledger rule refused the change."""
+
+
+class InsufficientHours(LedgerError):
+    def __init__(self, message: str, *, shortfall: int) -> None:
+        super().__init__(message)
+        self.shortfall = shortfall
+
+
+class AlreadyApplied(LedgerError):
+    """The same request (idempotency key) was applied before; nothing changed this time."""
+
+    def __init__(self) -> None:
+        super().__init__("This was already applied; nothing changed.")
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+MAX_ATTEMPTS = 4
+
+
+def _retry_on_conflict(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run `fn` again (a bounded number of times) when PostgreSQL aborts it for a conflict."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if transaction.get_connection().in_atomic_block:
+            # Inside a caller's transaction a conflict aborts the caller's work too: only the
+            # outermost transaction can be retried, so let the error go up to it.
+            return fn(*args, **kwargs)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return fn(*args, **kwargs)
+            except OperationalError as exc:
+                sqlstate = getattr(exc.__cause__, "sqlstate", None)
+                if sqlstate not in RETRYABLE_SQLSTATES or attempt == MAX_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def q(value: int, unit: str) -> str:
+    return format_quantity(value, unit)
+
+
+def _positive(quantity: int, what: str = "The quantity") -> None:
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+        raise LedgerError(f"{what} must be a whole number above zero.")
+
+
+@dataclass
+class _Entry:
+    grant: Grant
+    kind: str
+    total: int = 0
+    used: int = 0
+    held: int = 0
+    allocation: Allocation | None = None
+    relationship_id: int | None = None
+
+
+class _Posting:
+    """The entries of one operation: applies them to the locked rows and writes them."""
+
+    def __init__(self, *, actor: User | None, reason: str = "", idempotency_key: str | None,
+                 relationship: RelationshipLike | None = None,
+                 session: SessionLike | None = None) -> None:
+        self.actor = actor
+        self.reason = reason.strip()
+        self.key = idempotency_key or None
+        self.relationship = relationship
+        self.session = session
+        self.entries: list[_Entry] = []
+
+    def add(self, grant: Grant, kind: str, *, total: int = 0, used: int = 0, held: int = 0,
+            allocation: Allocation | None = None, relationship_id: int | None = None) -> None:
+        grant.total += total
+        grant.used += used
+        grant.held += held
+        if allocation is not None:
+            allocation.held += held
+            allocation.consumed += used
+        if relationship_id is None and self.relationship is not None:
+            relationship_id = self.relationship.pk
+        self.entries.append(_Entry(grant, kind, total, used, held, allocation, relationship_id))
+
+    def write(self) -> list[GrantEntry]:
+        now = timezone.now()
+        grants = {id(e.grant): e.grant for e in self.entries}
+        allocations = {id(e.allocation): e.allocation for e in self.entries if e.allocation}
+        rows = [
+            GrantEntry(
+                organization_id=e.grant.organization_id, grant=e.grant, allocation=e.allocation,
+                kind=e.kind, total_delta=e.total, used_delta=e.used, held_delta=e.held,
+                relationship_id=e.relationship_id,
+                session_id=self.session.pk if self.session else None,
+                actor=self.actor, reason=self.reason, created_at=now,
+                idempotency_key=(None if self.key is None
+                                 else self.key if n == 0 else f"{self.key}:{n + 1}"),
+            )
+            for n, e in enumerate(self.entries)
+        ]
+        try:
+            with transaction.atomic():
+                created = GrantEntry.objects.bulk_create(rows)
+        except IntegrityError as exc:
+            if "grant_entry_idempotency_key_unique" in str(exc):
+                raise AlreadyApplied from exc
+            raise
+        for grant in grants.values():
+            grant.save(update_fields=["total", "used", "held", "status", "expires_at"])
+        for allocation in allocations.values():
+            allocation.save(update_fields=["held", "consumed"])
+        return created
+
+
+def _ensure_new(key: str | None) -> None:
+    # A fast path only: the unique constraint on the key is what guarantees "once".
+    if key and GrantEntry.objects.filter(idempotency_key=key).exists():
+        raise AlreadyApplied
+
+
+def _lock_grants(query: Q | None = None, ids: Iterable[int] = ()) -> dict[int, Grant]:
+    condition = Q(pk__in=list(ids))
+    if query is not None:
+        condition |= query
+    locked = Grant.objects.select_for_update(of=("self",)).filter(condition).order_by("pk")
+    return {g.pk: g for g in locked}
+
+
+def _soonest_expiry_first(grants: Iterable[Grant]) -> list[Grant]:
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(grants, key=lambda g: (g.expires_at or far, g.pk))
+
+
+# --- Grants ------------------------------------------------------------------------------
+
+
+@_retry_on_conflict
+def grant_create(*, actor: User | None, student: Student, quantity: int, unit: str,
+                 service_types: Sequence[ServiceType], package: Package | None = None,
+                 valid_from: datetime | None = None, expires_at: datetime | None = None,
+                 source: str = GrantSource.MANUAL, reference: str = "", reason: str = "",
+                 idempotency_key: str | None = None) -> Grant:
+    """Credit a student with `quantity` minutes (or sessions) of the given service types."""
+    _positive(quantity)
+    if unit not in Unit.values:
+        raise LedgerError(f"“{unit}” is not a unit.")
+    if not service_types:
+        raise LedgerError("Choose at least one service type the hours cover.")
+    if any(st.organization_id != student.organization_id for st in service_types):
+        raise LedgerError("A service type of another organization was chosen.")
+    valid_from = valid_from or timezone.now()
+    if expires_at is not None and expires_at <= valid_from:
+        raise LedgerError("The expiry must be after the start of validity.")
+    with transaction.atomic():
+        _ensure_new(idempotency_key)
+        grant = Grant.objects.create(
+            organization_id=student.organization_id, student=student, package=package,
+            unit=unit, valid_from=valid_from, expires_at=expires_at, source=source,
+            reference=reference.strip(), created_by=actor,
+        )
+        GrantServiceType.objects.bulk_create(
+            GrantServiceType(organization_id=student.organization_id, grant=grant,
+                             service_type=st) for st in service_types
+        )
+        posting = _Posting(actor=actor, reason=reason or reference, idempotency_key=idempotency_key)
+        posting.add(grant, EntryKind.CREDIT, total=quantity)
+        posting.write()
+    return grant
+
+
+def grant_from_package(*, actor: User | None, student: Student, package: Package, count: int = 1,
+                       valid_from: datetime | None = None, source: str = GrantSource.MANUAL,
+                       reference: str = "", reason: str = "",
+                       idempotency_key: str | None = None) -> Grant:
+    """Credit `count` × the package's quantity; it expires after the package's validity."""
+    _positive(count, "The number of packages")
+    if package.organization_id != student.organization_id:
+        raise LedgerError("That package belongs to another organization.")
+    valid_from = valid_from or timezone.now()
+    expires_at = (valid_from + timedelta(days=package.validity_days)
+                  if package.validity_days else None)
+    return grant_create(
+        actor=actor, student=student, quantity=package.quantity * count, unit=package.unit,
+        service_types=list(package.service_types.all()), package=package,
+        valid_from=valid_from, expires_at=expires_at, source=source, reference=reference,
+        reason=reason or f"{count} × {package.name}", idempotency_key=idempotency_key,
+    )
+
+
+@_retry_on_conflict
+def grant_adjust(*, actor: User, grant: Grant, delta: int, reason: str,
+                 idempotency_key: str | None = None) -> Grant:
+    """Raise or lower a grant's total; never below what is used and held."""
+    if not isinstance(delta, int) or delta == 0:
+        raise LedgerError("The adjustment must be a whole number other than zero.")
+    if not reason.strip():
+        raise LedgerError("Give a reason for the adjustment.")
+    with transaction.atomic(durable=True):
+        _ensure_new(idempotency_key)
+        locked = _lock_grants(ids=[grant.pk])[grant.pk]
+        floor = locked.used + locked.held
+        if locked.total + delta < floor:
+            raise LedgerError(
+                f"This grant has {q(locked.used, locked.unit)} used and "
+                f"{q(locked.held, locked.unit)} held, so its total cannot go below "
+                f"{q(floor, locked.unit)}. Release holds first."
+            )
+        posting = _Posting(actor=actor, reason=reason, idempotency_key=idempotency_key)
+        posting.add(locked, EntryKind.ADJUST, total=delta)
+        posting.write()
+    return locked
+
+
+@_retry_on_conflict
+def grant_transfer(*, actor: User, from_grant: Grant, quantity: int, reason: str,
+                   to_grant: Grant | None = None,
+                   to_service_types: Sequence[ServiceType] | None = None,
+                   idempotency_key: str | None = None) -> Grant:
+    """Move unused, unheld hours to another grant of the student (or a new one), atomically."""
+    _positive(quantity)
+    if not reason.strip():
+        raise LedgerError("Give a reason for the transfer.")
+    if to_grant is None and not to_service_types:
+        raise LedgerError("Choose the grant, or the service types, the hours move to.")
+    if to_grant is not None:
+        if to_grant.pk == from_grant.pk:
+            raise LedgerError("Choose a different grant to transfer to.")
+        if to_grant.student_id != from_grant.student_id:
+            raise LedgerError("Hours can only move between grants of the same student.")
+        if to_grant.unit != from_grant.unit:
+            raise LedgerError("Both grants must count the same unit (minutes or sessions).")
+    with transaction.atomic(durable=True):
+        _ensure_new(idempotency_key)
+        # Both grants locked in id order, whichever direction the transfer goes.
+        locked = _lock_grants(ids=[from_grant.pk] + ([to_grant.pk] if to_grant else []))
+        source = locked[from_grant.pk]
+        if quantity > source.available:
+            raise InsufficientHours(
+                f"Only {q(max(source.available, 0), source.unit)} of this grant are unused and "
+                f"not held; release holds first to transfer more.",
+                shortfall=quantity - max(source.available, 0),
+            )
+        if to_grant is not None:
+            target = locked[to_grant.pk]
+            if target.status != GrantStatus.ACTIVE:
+                raise LedgerError("The grant receiving the hours is not active.")
+        else:
+            types = list(to_service_types or [])
+            if any(st.organization_id != source.organization_id for st in types):
+                raise LedgerError("A service type of another organization was chosen.")
+            target = Grant.objects.create(
+                organization_id=source.organization_id, student_id=source.student_id,
+                unit=source.unit, valid_from=source.valid_from, expires_at=source.expires_at,
+                source=GrantSource.TRANSFER, reference=f"Transfer from {source.reference or 'grant'}"[:200],
+                created_by=actor,
+            )
+            GrantServiceType.objects.bulk_create(
+                GrantServiceType(organization_id=source.organization_id, grant=target,
+                                 service_type=st) for st in types
+            )
+        posting = _Posting(actor=actor, reason=reason, idempotency_key=idempotency_key)
+        posting.add(source, EntryKind.TRANSFER_OUT, total=-quantity)
+        posting.add(target, EntryKind.TRANSFER_IN, total=quantity)
+        posting.write()
+    return target
+
+
+@_retry_on_conflict
+def grant_refund(*, actor: User | None, grant: Grant, quantity: int, reason: str,
+                 reference: str = "", idempotency_key: str | None = None) -> Grant:
+    """Take back unused, unheld hours (the money goes back elsewhere); reference and reason kept."""
+    _positive(quantity)
+    if not reason.strip():
+        raise LedgerError("Give a reason for the refund.")
+    with transaction.atomic():
+        _ensure_new(idempotency_key)
+        locked = _lock_grants(ids=[grant.pk])[grant.pk]
+        if quantity > locked.available:
+            raise InsufficientHours(
+                f"Only {q(max(locked.available, 0), locked.unit)} of this grant are unused and "
+                f"not held; release holds first to refund more.",
+                shortfall=quantity - max(locked.available, 0),
+            )
+        posting = _Posting(actor=actor, reason=" — ".join(filter(None, [reason.strip(),
+                                                                      reference.strip()])),
+                           idempotency_key=idempotency_key)
+        posting.add(locked, EntryKind.REFUND, total=-quantity)
+        if locked.total == 0 and locked.used == 0:
+            locked.status = GrantStatus.REVOKED
+        posting.write()
+    return locked
+
+
+@_retry_on_conflict
+def grant_extend(*, actor: User, grant: Grant, expires_at: datetime | None, reason: str,
+                 idempotency_key: str | None = None) -> Grant:
+    """Move the expiry later (or remove it); an expired grant becomes active again."""
+    if not reason.strip():
+        raise LedgerError("Give a reason for the extension.")
+    now = timezone.now()
+    if expires_at is not None and expires_at <= now:
+        raise LedgerError("The new expiry must be in the future.")
+    with transaction.atomic(durable=True):
+        _ensure_new(idempotency_key)
+        locked = _lock_grants(ids=[grant.pk])[grant.pk]
+        if locked.status == GrantStatus.REVOKED:
+            raise LedgerError("A revoked grant cannot be extended.")
+        if (expires_at is not None and locked.expires_at is not None
+                and expires_at <= locked.expires_at):
+            raise LedgerError(
+                f"The new expiry must be after the current one "
+                f"({timezone.localtime(locked.expires_at):%Y-%m-%d %H:%M})."
+            )
+        locked.expires_at = expires_at
+        locked.status = GrantStatus.ACTIVE
+        posting = _Posting(actor=actor, reason=reason, idempotency_key=idempotency_key)
+        posting.add(locked, EntryKind.EXTEND)
+        posting.write()
+    return locked
+
+
+@_retry_on_conflict
+def grant_expire(*, actor: User | None, grant: Grant, reason: str = "Expired") -> Grant:
+    """Mark a grant expired and release what relationships still hold on it."""
+    with transaction.atomic(durable=True):
+        locked = _lock_grants(ids=[grant.pk])[grant.pk]
+        if locked.status != GrantStatus.ACTIVE:
+            return locked
+        allocations = list(Allocation.objects.select_for_update()
+                           .filter(grant=locked, held__gt=0).order_by("pk"))
+        posting = _Posting(actor=actor, reason=reason, idempotency_key=None)
+        for allocation in allocations:
+            posting.add(locked, EntryKind.RELEASE, held=-allocation.held, allocation=allocation,
+                        relationship_id=allocation.relationship_id)
+        locked.status = GrantStatus.EXPIRED
+        posting.add(locked, EntryKind.EXPIRE)
+        posting.write()
+    return locked
+
+
+def expire_due_grants(*, now: datetime | None = None) -> int:
+    """The daily job: expire every active grant whose date has passed. Safe to run twice."""
+    now = now or timezone.now()
+    due = list(Grant.objects.filter(status=GrantStatus.ACTIVE, expires_at__lte=now)
+               .order_by("pk").values_list("pk", flat=True))
+    for pk in due:
+        grant_expire(actor=None, grant=Grant(pk=pk), reason="Expired on its date")
+    return len(due)
+
+
+# --- Holds ---------------------------------------------------------------------------------
+
+
+def _candidate_grants(relationship: RelationshipLike, at: datetime) -> Q:
+    return (
+        Q(organization_id=relationship.organization_id, student_id=relationship.student_id,
+          unit=relationship.unit, status=GrantStatus.ACTIVE, valid_from__lte=at,
+          grantservicetype__service_type_id=relationship.service_type_id)
+        & (Q(expires_at__isnull=True) | Q(expires_at__gt=at))
+    )
+
+
+def _allocations_of(relationship: RelationshipLike) -> dict[int, Allocation]:
+    return {
+        a.grant_id: a
+        for a in Allocation.objects.select_for_update().filter(relationship_id=relationship.pk)
+        .order_by("pk")
+    }
+
+
+@_retry_on_conflict
+def hold(*, actor: User | None, relationship: RelationshipLike, quantity: int, reason: str = "",
+         idempotency_key: str | None = None) -> int:
+    """Reserve `quantity` for the relationship from the student's grants covering its service
+    type, soonest expiry first, across as many grants as it takes. All or nothing."""
+    _positive(quantity)
+    now = timezone.now()
+    with transaction.atomic():
+        _ensure_new(idempotency_key)
+        ids = Grant.objects.filter(_candidate_grants(relationship, now)).values_list("pk", flat=True)
+        grants = _lock_grants(ids=ids)
+        # Re-check after locking: another transaction may have expired one meanwhile.
+        usable = [g for g in _soonest_expiry_first(grants.values()) if g.is_usable(now)]
+        available = sum(max(g.available, 0) for g in usable)
+        if available < quantity:
+            raise InsufficientHours(
+                f"Only {q(available, relationship.unit)} are available for this service; "
+                f"holding {q(quantity, relationship.unit)} needs "
+                f"{q(quantity - available, relationship.unit)} more.",
+                shortfall=quantity - available,
+            )
+        allocations = _allocations_of(relationship)
+        posting = _Posting(actor=actor, reason=reason, idempotency_key=idempotency_key,
+                           relationship=relationship)
+        remaining = quantity
+        for grant in usable:
+            take = min(remaining, grant.available)
+            if take <= 0:
+                continue
+            allocation = allocations.get(grant.pk)
+            if allocation is None:
+                allocation = Allocation.objects.create(
+                    organization_id=relationship.organization_id, relationship_id=relationship.pk,
+                    grant=grant)
+                allocations[grant.pk] = allocation
+            posting.add(grant, EntryKind.HOLD, held=take, allocation=allocation)
+            remaining -= take
+            if remaining == 0:
+                break
+        posting.write()
+    return quantity
+
+
+@_retry_on_conflict
+def release(*, actor: User | None, relationship: RelationshipLike, quantity: int | None = None,
+            reason: str = "", idempotency_key: str | None = None) -> int:
+    """Give back all (`quantity=None`) or part of what the relationship holds. The hold on the
+    latest-expiring grant goes first, so the hours that expire soonest stay reserved."""
+    if quantity is not None:
+        _positive(quantity)
+    with transaction.atomic():
+        _ensure_new(idempotency_key)
+        grant_ids = Allocation.objects.filter(relationship_id=relationship.pk, held__gt=0
+                                              ).values_list("grant_id", flat=True)
+        grants = _lock_grants(ids=grant_ids)
+        allocations = _allocations_of(relationship)
+        holding = [allocations[g.pk] for g in reversed(_soonest_expiry_first(grants.values()))
+                   if g.pk in allocations and allocations[g.pk].held > 0]
+        total_held = sum(a.held for a in holding)
+        wanted = total_held if quantity is None else quantity
+        if wanted > total_held:
+            raise LedgerError(
+                f"This relationship holds only {q(total_held, relationship.unit)}; "
+                f"it cannot release {q(wanted, relationship.unit)}."
+            )
+        posting = _Posting(actor=actor, reason=reason, idempotency_key=idempotency_key,
+                           relationship=relationship)
+        remaining = wanted
+        for allocation in holding:
+            take = min(remaining, allocation.held)
+            if take <= 0:
+                break
+            posting.add(grants[allocation.grant_id], EntryKind.RELEASE, held=-take,
+                        allocation=allocation)
+            remaining -= take
+        if posting.entries:
+            posting.write()
+    return wanted
+
+
+# --- Sessions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Consumption:
+    grant_id: int
+    quantity: int
+    from_hold: bool
+
+
+@_retry_on_conflict
+def consume(*, actor: User | None, relationship: RelationshipLike, session: SessionLike,
+            quantity: int, at: datetime, draw_shortfall: bool = False,
+            idempotency_key: str | None = None) -> list[Consumption]:
+    """Consume `quantity` for a session held at `at`.
+
+    First from the relationship's holds on grants valid at `at`, soonest expiry first; when
+    those are short, `draw_shortfall` (the organization's policy) decides: refuse, or draw the
+    rest from the student's available balance on grants covering the service. What came from
+    which grant is recorded on the ledger, so `restore` gives back exactly that.
+    """
+    _positive(quantity)
+    unit = relationship.unit
+    with transaction.atomic():
+        _ensure_new(idempotency_key)
+        held_ids = Allocation.objects.filter(relationship_id=relationship.pk).values_list(
+            "grant_id", flat=True)
+        extra = _candidate_grants(relationship, at) if draw_shortfall else None
+        grants = _lock_grants(extra, ids=held_ids)
+        allocations = _allocations_of(relationship)
+        valid = [g for g in _soonest_expiry_first(grants.values()) if g.is_usable(at)]
+        on_hold = sum(allocations[g.pk].held for g in valid if g.pk in allocations)
+        drawable = 0
+        if draw_shortfall:
+            drawable = sum(max(g.available, 0) for g in valid)
+        if on_hold + drawable < quantity:
+            if draw_shortfall:
+                message = (f"The relationship's hold and the student's available balance cover "
+                           f"{q(on_hold + drawable, unit)}; the session needs {q(quantity, unit)}.")
+            else:
+                message = (f"Only {q(on_hold, unit)} remain on this relationship; "
+                           f"the session needs {q(quantity, unit)}.")
+            raise InsufficientHours(message, shortfall=quantity - on_hold - drawable)
+        posting = _Posting(actor=actor, idempotency_key=idempotency_key,
+                           relationship=relationship, session=session)
+        result: list[Consumption] = []
+        remaining = quantity
+        for grant in valid:
+            allocation = allocations.get(grant.pk)
+            take = min(remaining, allocation.held) if allocation else 0
+            if take > 0:
+                posting.add(grant, EntryKind.CONSUME, used=take, held=-take, allocation=allocation)
+                result.append(Consumption(grant.pk, take, True))
+                remaining -= take
+            if remaining == 0:
+                break
+        for grant in valid if remaining else []:
+            take = min(remaining, max(grant.available, 0))
+            if take <= 0:
+                continue
+            allocation = allocations.get(grant.pk)
+            if allocation is None:
+                allocation = Allocation.objects.create(
+                    organization_id=relationship.organization_id, relationship_id=relationship.pk,
+                    grant=grant)
+                allocations[grant.pk] = allocation
+            posting.add(grant, EntryKind.CONSUME, used=take, allocation=allocation)
+            result.append(Consumption(grant.pk, take, False))
+            remaining -= take
+            if remaining == 0:
+                break
+        posting.reason = "Drawn from the available balance" if any(
+            not c.from_hold for c in result) else ""
+        posting.write()
+    return result
+
+
+def consumed_for_session(*, session: SessionLike) -> dict[int, int]:
+    """What a session has consumed, net of restores, per grant id."""
+    rows = (GrantEntry.objects.filter(session_id=session.pk, allocation__isnull=False)
+            .values("grant_id").annotate(net=Sum("used_delta")).order_by())
+    return {row["grant_id"]: row["net"] for row in rows if row["net"]}
+
+
+@_retry_on_conflict
+def restore(*, actor: User | None, relationship: RelationshipLike, session: SessionLike,
+            quantity: int | None = None, to_hold: bool = True, reason: str = "",
+            idempotency_key: str | None = None) -> int:
+    """Give back what a session consumed: all of it (`quantity=None`, a cancellation) or part
+    (a shortened session), to exactly the grants it came from, the last consumed first.
+
+    With `to_hold` (the relationship still runs) the hours return to its hold where the grant
+    is still usable; otherwise, or on an expired grant, they return to the grant's balance.
+    """
+    if quantity is not None:
+        _positive(quantity)
+    now = timezone.now()
+    with transaction.atomic():
+        _ensure_new(idempotency_key)
+        net = consumed_for_session(session=session)
+        grants = _lock_grants(ids=net.keys())
+        allocations = _allocations_of(relationship)
+        # Re-read under the locks: a concurrent restore may have committed meanwhile.
+        net = consumed_for_session(session=session)
+        total = sum(net.values())
+        wanted = total if quantity is None else quantity
+        if wanted > total:
+            raise LedgerError(
+                f"This session consumed {q(total, relationship.unit)}; "
+                f"{q(wanted, relationship.unit)} cannot be restored."
+            )
+        posting = _Posting(actor=actor, reason=reason, idempotency_key=idempotency_key,
+                           relationship=relationship, session=session)
+        remaining = wanted
+        for grant in reversed(_soonest_expiry_first(g for g in grants.values() if g.pk in net)):
+            take = min(remaining, net[grant.pk])
+            if take <= 0:
+                continue
+            back_to_hold = to_hold and grant.is_usable(now)
+            posting.add(grant, EntryKind.RESTORE, used=-take, held=take if back_to_hold else 0,
+                        allocation=allocations[grant.pk])
+            remaining -= take
+            if remaining == 0:
+                break
+        if posting.entries:
+            posting.write()
+    return wanted
+
+
+# --- Reading a student's balance (columns only, never the ledger) ------------------------
+
+
+@dataclass(frozen=True)
+class Balance:
+    service_type: ServiceType
+    unit: str
+    available: int
+    held: int
+    used: int
+
+
+def student_balances(*, student: Student, grants: Sequence[Grant] | None = None) -> list[Balance]:
+    """Available/held/used per service type and unit over the student's usable grants.
+
+    A grant covering several service types counts under each of them."""
+    if grants is None:
+        grants = list(Grant.objects.filter(student=student).prefetch_related("service_types"))
+    now = timezone.now()
+    sums: dict[tuple[int, str], list[Any]] = {}
+    for grant in grants:
+        usable = grant.is_usable(now)
+        for st in grant.service_types.all():
+            row = sums.setdefault((st.pk, grant.unit), [st, 0, 0, 0])
+            row[1] += max(grant.available, 0) if usable else 0
+            row[2] += grant.held
+            row[3] += grant.used
+    return [Balance(row[0], unit, row[1], row[2], row[3])
+            for (_, unit), row in sorted(sums.items(), key=lambda kv: (kv[1][0].name, kv[0][1]))]
