@@ -27,6 +27,8 @@ from grants.models import (
     GrantSource,
     GrantStatus,
     Package,
+    PackageServiceType,
+    PackageShopMapping,
     Unit,
 )
 from matchpal.errors import DomainError
@@ -34,7 +36,7 @@ from matchpal.models import ServiceType
 from matchpal.quantities import format_quantity
 
 if TYPE_CHECKING:
-    from matchpal.models import User
+    from matchpal.models import Organization, User
     from students.models import Student
 
 
@@ -229,15 +231,16 @@ def grant_create(*, actor: User | None, student: Student, quantity: int, unit: s
 
 def grant_from_package(*, actor: User | None, student: Student, package: Package, count: int = 1,
                        valid_from: datetime | None = None, source: str = GrantSource.MANUAL,
-                       reference: str = "", reason: str = "",
+                       reference: str = "", reason: str = "", expires_at: datetime | None = None,
                        idempotency_key: str | None = None) -> Grant:
-    """Credit `count` × the package's quantity; it expires after the package's validity."""
+    """Credit `count` × the package's quantity; it expires after the package's validity
+    unless `expires_at` says otherwise."""
     _positive(count, "The number of packages")
     if package.organization_id != student.organization_id:
         raise LedgerError("That package belongs to another organization.")
     valid_from = valid_from or timezone.now()
-    expires_at = (valid_from + timedelta(days=package.validity_days)
-                  if package.validity_days else None)
+    if expires_at is None and package.validity_days:
+        expires_at = valid_from + timedelta(days=package.validity_days)
     return grant_create(
         actor=actor, student=student, quantity=package.quantity * count, unit=package.unit,
         service_types=list(package.service_types.all()), package=package,
@@ -665,3 +668,51 @@ def student_balances(*, student: Student, grants: Sequence[Grant] | None = None)
             row[3] += grant.used
     return [Balance(row[0], unit, row[1], row[2], row[3])
             for (_, unit), row in sorted(sums.items(), key=lambda kv: (kv[1][0].name, kv[0][1]))]
+
+
+# --- Packages ----------------------------------------------------------------------------
+
+
+def _set_package_links(package: Package, service_types: Sequence[ServiceType],
+                       shop_keys: Sequence[tuple[str, str]]) -> None:
+    if any(st.organization_id != package.organization_id for st in service_types):
+        raise LedgerError("A service type of another organization was chosen.")
+    PackageServiceType.objects.filter(package=package).delete()
+    PackageServiceType.objects.bulk_create(
+        PackageServiceType(organization_id=package.organization_id, package=package,
+                           service_type=st) for st in service_types
+    )
+    PackageShopMapping.objects.filter(package=package).delete()
+    try:
+        with transaction.atomic():
+            PackageShopMapping.objects.bulk_create(
+                PackageShopMapping(organization_id=package.organization_id, package=package,
+                                   kind=kind, value=value) for kind, value in shop_keys
+            )
+    except IntegrityError as exc:
+        raise LedgerError("One of the shop ids or SKUs already sells another package.") from exc
+
+
+def package_save(*, actor: User, organization: Organization, package: Package | None = None,
+                 name: str, quantity: int, unit: str, service_types: Sequence[ServiceType],
+                 validity_days: int | None, price: Any,
+                 shop_keys: Sequence[tuple[str, str]] = ()) -> Package:
+    """Create or edit a package with its service types and shop mapping. Grants already made
+    from it keep their own quantity, unit and expiry."""
+    _positive(quantity)
+    if not service_types:
+        raise LedgerError("Choose the service types this package covers.")
+    with transaction.atomic():
+        package = package or Package(organization=organization)
+        package.name, package.quantity, package.unit = name.strip(), quantity, unit
+        package.validity_days, package.price = validity_days, price
+        package.save()
+        _set_package_links(package, service_types, shop_keys)
+    return package
+
+
+def package_set_active(*, actor: User, package: Package, active: bool) -> Package:
+    """Deactivate (no longer offered or mapped to new orders) or reactivate; never deleted."""
+    package.is_active = active
+    package.save(update_fields=["is_active"])
+    return package

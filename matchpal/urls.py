@@ -15,6 +15,7 @@ tenant_patterns = [
          name="invitation_revoke"),
     path("students/", include("students.urls")),
     path("providers/", include("providers.urls")),
+    path("", include("grants.urls")),
 ]
 
 urlpatterns = [

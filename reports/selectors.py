@@ -2,6 +2,9 @@
 
 from django.db.models import Count, Q
 
+from grants import selectors as ledger
+from grants.selectors import low_balance_students
+from grants.services import student_balances
 from matchpal.models import Membership, Organization
 from matchpal.selectors import pending_invitations
 from providers.models import Provider, ProviderStatus
@@ -27,7 +30,18 @@ def admin_dashboard(*, organization: Organization) -> dict[str, object]:
         "providers": providers,
         "members": members,
         "pending_invitations": pending_invitations(organization=organization).count(),
+        "low_balance": low_balance_students(organization=organization),
         "recent_students": list(
             Student.objects.filter(organization=organization).order_by("-created_at")[:5]
         ),
+    }
+
+
+def student_dashboard(*, organization: Organization, student: Student) -> dict[str, object]:
+    grants = list(ledger.grant_list(organization=organization, student=student))
+    return {
+        "student": student,
+        "balances": student_balances(student=student, grants=grants),
+        "holds": ledger.holds_of_student(organization=organization, student=student),
+        "history": list(ledger.history(organization=organization, student=student)[:10]),
     }

@@ -18,4 +18,6 @@ def home(request: TenantRequest) -> HttpResponse:
         provider = provider_for_user(organization=organization, user=request.user)
         return render(request, "reports/home_provider.html", {"provider": provider})
     student = student_for_user(organization=organization, user=request.user)
-    return render(request, "reports/home_student.html", {"student": student})
+    context = (selectors.student_dashboard(organization=organization, student=student)
+               if student else {"student": None})
+    return render(request, "reports/home_student.html", context)

@@ -1,0 +1,280 @@
+"""Forms for the ledger's admin actions. Forms that spend or move hours carry an idempotency
+token (a hidden field made on GET) so a double click applies once."""
+
+import uuid
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.utils import timezone
+
+from grants.models import Grant, GrantStatus, Package, PackageShopMapping, ShopKey, Unit
+from matchpal.models import Organization, ServiceType
+
+MEASURES = [("hours", "hours"), ("minutes", "minutes")]
+
+
+class IdempotentForm(forms.Form):
+    token = forms.CharField(widget=forms.HiddenInput, initial=lambda: uuid.uuid4().hex)
+
+    def idempotency_key(self, action: str) -> str:
+        return f"form:{action}:{self.cleaned_data['token']}"
+
+    def clean_token(self) -> str:
+        token = self.cleaned_data["token"]
+        try:
+            return uuid.UUID(token).hex
+        except ValueError:
+            raise forms.ValidationError("The form expired; reload the page and try again.") from None
+
+
+class QuantityMixin(forms.Form):
+    """An amount in hours or minutes (minute grants), or in sessions (session grants)."""
+
+    amount = forms.IntegerField(min_value=1, max_value=100_000)
+    measure = forms.ChoiceField(choices=MEASURES, initial="hours", required=False, label="Unit")
+
+    def set_unit(self, unit: str) -> None:
+        self.unit = unit
+        if unit == Unit.SESSIONS:
+            self.fields["measure"].widget = forms.HiddenInput()
+            self.fields["amount"].label = "Sessions"
+
+    def quantity(self) -> int:
+        amount = self.cleaned_data["amount"]
+        if getattr(self, "unit", Unit.MINUTES) == Unit.SESSIONS:
+            return amount
+        return amount * 60 if self.cleaned_data.get("measure", "hours") != "minutes" else amount
+
+
+def end_of_day(day, organization: Organization) -> datetime:  # type: ignore[no-untyped-def]
+    """An expiry date means "usable through that day" in the organization's time zone."""
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=organization.tz)
+
+
+class GrantCreateForm(IdempotentForm, QuantityMixin):
+    package = forms.ModelChoiceField(queryset=Package.objects.none(), required=False,
+                                     empty_label="Custom quantity",
+                                     help_text="Choose a package, or enter a custom quantity.")
+    count = forms.IntegerField(min_value=1, max_value=100, initial=1, required=False,
+                               label="Number of packages")
+    amount = forms.IntegerField(min_value=1, max_value=100_000, required=False)
+    unit = forms.ChoiceField(choices=[("hours", "hours"), ("minutes", "minutes"),
+                                      ("sessions", "sessions")], initial="hours", required=False,
+                             label="Unit")
+    service_types = forms.ModelMultipleChoiceField(queryset=ServiceType.objects.none(),
+                                                   required=False,
+                                                   widget=forms.CheckboxSelectMultiple)
+    expires_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
+                                 help_text="Blank: the package's validity, or never.")
+    reference = forms.CharField(max_length=200, required=False,
+                                help_text="Order number, invoice or note.")
+
+    field_order = ["package", "count", "amount", "unit", "service_types", "expires_on",
+                   "reference", "token"]
+
+    def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        del self.fields["measure"]
+        self.organization = organization
+        self.fields["package"].queryset = Package.objects.filter(organization=organization,
+                                                                 is_active=True)
+        self.fields["service_types"].queryset = ServiceType.objects.filter(
+            organization=organization, is_active=True)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("package") is None:
+            if not data.get("amount"):
+                self.add_error("amount", "Enter a quantity, or choose a package.")
+            if not data.get("service_types"):
+                self.add_error("service_types", "Choose the service types these hours cover.")
+        expires_on = data.get("expires_on")
+        if expires_on and end_of_day(expires_on, self.organization) <= timezone.now():
+            self.add_error("expires_on", "The expiry must be in the future.")
+        return data
+
+    def custom_quantity(self) -> tuple[int, str]:
+        amount, unit = self.cleaned_data["amount"], self.cleaned_data.get("unit") or "hours"
+        if unit == "hours":
+            return amount * 60, Unit.MINUTES
+        if unit == "minutes":
+            return amount, Unit.MINUTES
+        return amount, Unit.SESSIONS
+
+    def expires_at(self) -> datetime | None:
+        day = self.cleaned_data.get("expires_on")
+        return end_of_day(day, self.organization) if day else None
+
+
+class AdjustForm(IdempotentForm, QuantityMixin):
+    direction = forms.ChoiceField(choices=[("up", "Add"), ("down", "Remove")],
+                                  widget=forms.RadioSelect, initial="up")
+    reason = forms.CharField(max_length=500)
+    field_order = ["direction", "amount", "measure", "reason", "token"]
+
+    def delta(self) -> int:
+        sign = 1 if self.cleaned_data["direction"] == "up" else -1
+        return sign * self.quantity()
+
+
+class TransferForm(IdempotentForm, QuantityMixin):
+    to_grant = forms.ModelChoiceField(queryset=Grant.objects.none(), required=False,
+                                      empty_label="A new grant for the service types below",
+                                      label="Move to")
+    to_service_types = forms.ModelMultipleChoiceField(
+        queryset=ServiceType.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
+        label="Service types of the new grant")
+    reason = forms.CharField(max_length=500)
+    field_order = ["amount", "measure", "to_grant", "to_service_types", "reason", "token"]
+
+    def __init__(self, *args: object, grant: Grant, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.set_unit(grant.unit)
+        self.fields["to_grant"].queryset = (
+            Grant.objects.filter(organization_id=grant.organization_id, student_id=grant.student_id,
+                                 unit=grant.unit, status=GrantStatus.ACTIVE)
+            .exclude(pk=grant.pk).prefetch_related("service_types")
+        )
+        self.fields["to_grant"].label_from_instance = lambda g: (
+            f"{', '.join(st.name for st in g.service_types.all())} — {g.reference or g.get_source_display()}"
+        )
+        self.fields["to_service_types"].queryset = ServiceType.objects.filter(
+            organization_id=grant.organization_id, is_active=True)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("to_grant") is None and not data.get("to_service_types"):
+            self.add_error("to_service_types",
+                           "Choose a grant to move the hours to, or the service types of a new one.")
+        return data
+
+
+class RefundForm(IdempotentForm, QuantityMixin):
+    reference = forms.CharField(max_length=200, required=False,
+                                help_text="Refund number or note from the payment system.")
+    reason = forms.CharField(max_length=500)
+    field_order = ["amount", "measure", "reference", "reason", "token"]
+
+
+class ExtendForm(IdempotentForm):
+    expires_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
+                                 label="Usable through")
+    no_expiry = forms.BooleanField(required=False, label="Never expires")
+    reason = forms.CharField(max_length=500)
+
+    def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.organization = organization
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if not data.get("no_expiry") and not data.get("expires_on"):
+            self.add_error("expires_on", "Choose the new last day, or tick “Never expires”.")
+        return data
+
+    def expires_at(self) -> datetime | None:
+        if self.cleaned_data.get("no_expiry"):
+            return None
+        return end_of_day(self.cleaned_data["expires_on"], self.organization)
+
+
+class ReleaseForm(IdempotentForm):
+    amount = forms.IntegerField(min_value=1, max_value=100_000, required=False,
+                                help_text="Blank: release the whole hold.")
+    measure = forms.ChoiceField(choices=MEASURES, initial="hours", required=False, label="Unit")
+    reason = forms.CharField(max_length=500)
+
+    def quantity(self, unit: str) -> int | None:
+        amount = self.cleaned_data.get("amount")
+        if amount is None:
+            return None
+        if unit == Unit.SESSIONS or self.cleaned_data.get("measure") == "minutes":
+            return amount
+        return amount * 60
+
+
+def _split_keys(raw: str) -> list[str]:
+    return sorted({part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()})
+
+
+class PackageForm(forms.ModelForm):
+    amount = forms.IntegerField(min_value=1, max_value=100_000, label="Quantity")
+    measure = forms.ChoiceField(choices=[("hours", "hours"), ("minutes", "minutes"),
+                                         ("sessions", "sessions")], label="Unit")
+    service_types = forms.ModelMultipleChoiceField(queryset=ServiceType.objects.none(),
+                                                   widget=forms.CheckboxSelectMultiple)
+    product_ids = forms.CharField(required=False, label="Shop product ids",
+                                  help_text="Comma-separated WooCommerce product ids.")
+    variation_ids = forms.CharField(required=False, label="Shop variation ids")
+    skus = forms.CharField(required=False, label="Shop SKUs")
+
+    class Meta:
+        model = Package
+        fields = ["name", "service_types", "validity_days", "price"]
+
+    field_order = ["name", "amount", "measure", "service_types", "validity_days", "price",
+                   "product_ids", "variation_ids", "skus"]
+
+    def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.organization = organization
+        self.fields["service_types"].queryset = ServiceType.objects.filter(
+            organization=organization, is_active=True)
+        package = self.instance
+        if package.pk:
+            if package.unit == Unit.SESSIONS:
+                self.initial.update(amount=package.quantity, measure="sessions")
+            elif package.quantity % 60 == 0:
+                self.initial.update(amount=package.quantity // 60, measure="hours")
+            else:
+                self.initial.update(amount=package.quantity, measure="minutes")
+            keys: dict[str, list[str]] = {k: [] for k in ShopKey.values}
+            for mapping in package.shop_mappings.all():
+                keys[mapping.kind].append(mapping.value)
+            self.initial.update(product_ids=", ".join(keys[ShopKey.PRODUCT]),
+                                variation_ids=", ".join(keys[ShopKey.VARIATION]),
+                                skus=", ".join(keys[ShopKey.SKU]))
+
+    def _clean_ids(self, name: str) -> list[str]:
+        values = _split_keys(self.cleaned_data.get(name, ""))
+        bad = [v for v in values if not v.isdigit() or v == "0"]
+        if bad:
+            raise forms.ValidationError(f"Shop ids are positive whole numbers; “{bad[0]}” is not.")
+        return values
+
+    def clean_product_ids(self) -> list[str]:
+        return self._clean_ids("product_ids")
+
+    def clean_variation_ids(self) -> list[str]:
+        return self._clean_ids("variation_ids")
+
+    def clean_skus(self) -> list[str]:
+        return _split_keys(self.cleaned_data.get("skus", ""))
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        others = PackageShopMapping.objects.filter(organization=self.organization).select_related(
+            "package")
+        if self.instance.pk:
+            others = others.exclude(package=self.instance)
+        taken = {(m.kind, m.value): m.package.name for m in others}
+        for field, kind in (("product_ids", ShopKey.PRODUCT), ("variation_ids", ShopKey.VARIATION),
+                            ("skus", ShopKey.SKU)):
+            for value in data.get(field) or []:
+                if (kind, value) in taken:
+                    self.add_error(field, f"{ShopKey(kind).label} {value} already sells "
+                                          f"“{taken[(kind, value)]}”.")
+        return data
+
+    def quantity_and_unit(self) -> tuple[int, str]:
+        amount, measure = self.cleaned_data["amount"], self.cleaned_data["measure"]
+        if measure == "hours":
+            return amount * 60, Unit.MINUTES
+        if measure == "minutes":
+            return amount, Unit.MINUTES
+        return amount, Unit.SESSIONS
+
+    def shop_keys(self) -> list[tuple[str, str]]:
+        return ([(ShopKey.PRODUCT, v) for v in self.cleaned_data["product_ids"]]
+                + [(ShopKey.VARIATION, v) for v in self.cleaned_data["variation_ids"]]
+                + [(ShopKey.SKU, v) for v in self.cleaned_data["skus"]])

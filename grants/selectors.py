@@ -1,0 +1,121 @@
+"""Tenant-scoped reads of the ledger. Balances come from the grant columns, never from sums
+of the ledger; history pages paginate in SQL."""
+
+import uuid
+from typing import Any
+
+from django.db.models import F, Prefetch, Q, QuerySet, Sum, Window
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils import timezone
+
+from grants.models import Allocation, Grant, GrantEntry, GrantStatus, Package, Unit
+from matchpal.models import Organization, ServiceType
+from students.models import Student, StudentStatus
+
+
+def package_list(*, organization: Organization) -> QuerySet[Package]:
+    return Package.objects.filter(organization=organization).prefetch_related(
+        Prefetch("service_types", queryset=ServiceType.objects.order_by("name")),
+        "shop_mappings",
+    )
+
+
+def package_get(*, organization: Organization, public_id: uuid.UUID) -> Package:
+    package = package_list(organization=organization).filter(public_id=public_id).first()
+    if package is None:
+        raise Http404("No such package.")
+    return package
+
+
+def active_packages(*, organization: Organization) -> QuerySet[Package]:
+    return package_list(organization=organization).filter(is_active=True)
+
+
+def grant_list(*, organization: Organization, student: Student) -> QuerySet[Grant]:
+    return (
+        Grant.objects.filter(organization=organization, student=student)
+        .select_related("package")
+        .prefetch_related(Prefetch("service_types", queryset=ServiceType.objects.order_by("name")))
+    )
+
+
+def grant_get(*, organization: Organization, public_id: uuid.UUID) -> Grant:
+    grant = (
+        Grant.objects.filter(organization=organization, public_id=public_id)
+        .select_related("student", "package", "organization")
+        .prefetch_related("service_types")
+        .first()
+    )
+    if grant is None:
+        raise Http404("No such grant.")
+    return grant
+
+
+def holds_of_student(*, organization: Organization, student: Student) -> list[dict[str, object]]:
+    """Each relationship's current hold: "Reserved for <provider>: 4 h 30 min"."""
+    rows = (
+        Allocation.objects.filter(organization=organization, grant__student=student)
+        .values("relationship_id", "relationship__public_id", "relationship__provider__name",
+                "relationship__service_type__name", "relationship__status", "grant__unit")
+        .annotate(held=Sum("held"), consumed=Sum("consumed"))
+        .order_by("relationship__provider__name", "relationship_id")
+    )
+    return [
+        {
+            "relationship_id": row["relationship_id"],
+            "relationship_public_id": row["relationship__public_id"],
+            "provider": row["relationship__provider__name"],
+            "service_type": row["relationship__service_type__name"],
+            "status": row["relationship__status"],
+            "unit": row["grant__unit"],
+            "held": row["held"],
+            "consumed": row["consumed"],
+        }
+        for row in rows
+        if row["held"]
+    ]
+
+
+def history(*, organization: Organization, student: Student) -> QuerySet[GrantEntry]:
+    """The student's ledger, newest first, with the available balance after each entry (per
+    unit), computed by a window function so any page of it costs the same."""
+    change = F("total_delta") - F("used_delta") - F("held_delta")
+    return (
+        GrantEntry.objects.filter(organization=organization, grant__student=student)
+        .select_related("grant", "actor", "relationship__provider", "session")
+        .annotate(
+            running=Window(Sum(change), partition_by=[F("grant__unit")],
+                           order_by=[F("created_at").asc(), F("id").asc()]),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def low_balance_students(*, organization: Organization, limit: int = 10) -> list[Student]:
+    """Active students with hours on account whose available minutes fell below the threshold."""
+    now = timezone.now()
+    usable = (Q(grants__status=GrantStatus.ACTIVE, grants__unit=Unit.MINUTES,
+                grants__valid_from__lte=now)
+              & (Q(grants__expires_at__isnull=True) | Q(grants__expires_at__gt=now)))
+    return list(
+        Student.objects.filter(organization=organization, status=StudentStatus.ACTIVE,
+                               grants__unit=Unit.MINUTES)
+        .annotate(available=Coalesce(
+            Sum(F("grants__total") - F("grants__used") - F("grants__held"), filter=usable), 0))
+        .filter(available__lt=organization.low_balance_threshold_minutes)
+        .order_by("available", "name")[:limit]
+    )
+
+
+def holding_relationship(*, organization: Organization, public_id: uuid.UUID) -> Any:
+    """A relationship of the organization that has allocations, found through the ledger's
+    lazy reference (the grants app never imports the relationships app)."""
+    allocation = (
+        Allocation.objects.filter(organization=organization, relationship__public_id=public_id)
+        .select_related("relationship__student", "relationship__provider")
+        .first()
+    )
+    if allocation is None:
+        raise Http404("No such hold.")
+    return allocation.relationship
