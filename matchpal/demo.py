@@ -1,9 +1,11 @@
 """The demo organization that `make run` seeds the first time. Later issues extend it."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 from allauth.account.models import EmailAddress
 from django.db import transaction
+from django.utils import timezone
 
 from matchpal.models import Membership, Organization, Role, ServiceType, User
 from matchpal.services import DEFAULT_SERVICE_TYPES
@@ -37,6 +39,19 @@ STUDENTS = [
 ]
 
 
+PACKAGES = [
+    # name, minutes, services, validity days, price, WooCommerce product id
+    ("Tutoring 10 hours", 600, ["Tutoring"], 180, "450.00", "101"),
+    ("Tutoring 20 hours", 1200, ["Tutoring"], 365, "860.00", "102"),
+    ("Advising 5 hours", 300, ["Advising"], 365, "375.00", "201"),
+    ("College application bundle", 900, ["Tutoring", "Advising"], 365, "690.00", "301"),
+]
+
+# student index → (package index, days ago bought); a few students get two grants.
+PURCHASES = [(0, 0, 40), (0, 2, 20), (1, 1, 60), (2, 0, 10), (3, 3, 90), (4, 0, 170),
+             (5, 2, 5), (6, 3, 30), (7, 0, 100), (9, 1, 15)]
+
+
 def _login(email: str, name: str) -> User:
     user = User.objects.create_user(email=email, password=DEMO_PASSWORD, name=name)
     EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
@@ -65,11 +80,35 @@ def seed_demo() -> Organization | None:
         for service in services:
             ProviderService.objects.create(organization=org, provider=provider,
                                            service_type=types[service])
+    students = []
     for name, email, guardian, guardian_email, has_login in STUDENTS:
         user = None
         if has_login:
             user = _login(email, name)
             Membership.objects.create(user=user, organization=org, role=Role.STUDENT)
-        Student.objects.create(organization=org, user=user, name=name, email=email,
-                               guardian_name=guardian, guardian_email=guardian_email)
+        students.append(Student.objects.create(
+            organization=org, user=user, name=name, email=email, guardian_name=guardian,
+            guardian_email=guardian_email))
+    _seed_ledger(org, admin, types, students)
     return org
+
+
+def _seed_ledger(org: Organization, admin: User, types: dict[str, ServiceType],
+                 students: list) -> None:  # type: ignore[type-arg]
+    from grants import services as ledger
+    from grants.models import GrantSource, ShopKey
+
+    packages = [
+        ledger.package_save(actor=admin, organization=org, name=name, quantity=minutes,
+                            unit="minutes", service_types=[types[t] for t in services],
+                            validity_days=days, price=Decimal(price),
+                            shop_keys=[(ShopKey.PRODUCT, product)])
+        for name, minutes, services, days, price, product in PACKAGES
+    ]
+    now = timezone.now()
+    for student_index, package_index, days_ago in PURCHASES:
+        ledger.grant_from_package(
+            actor=admin, student=students[student_index], package=packages[package_index],
+            valid_from=now - timedelta(days=days_ago), source=GrantSource.WOOCOMMERCE,
+            reference=f"Order #{4100 + student_index * 7 + package_index}",
+        )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponseBase
+from django.utils import timezone
 
 from matchpal.models import Membership, Organization, Role
 
@@ -65,7 +66,9 @@ def tenant_view(*roles: str) -> Callable[[TenantView], TenantView]:
             tenant_request.membership = membership
             if membership.role not in allowed:
                 raise PermissionDenied("Your role in this organization may not do this.")
-            return view(tenant_request, *args, **kwargs)
+            # Times on tenant pages are the organization's local times.
+            with timezone.override(membership.organization.tz):
+                return view(tenant_request, *args, **kwargs)
 
         wrapper.tenant_roles = allowed  # type: ignore[attr-defined]
         return wrapper
