@@ -174,9 +174,10 @@ class Grant(models.Model):
     def available(self) -> int:
         return self.total - self.used - self.held
 
-    def is_usable(self, at=None) -> bool:  # type: ignore[no-untyped-def]
+    def is_usable(self, at=None, *, valid_by=None) -> bool:  # type: ignore[no-untyped-def]
+        """Active, not expired at `at`, and valid from `valid_by` (default `at`) at the latest."""
         at = at or timezone.now()
-        return (self.status == GrantStatus.ACTIVE and self.valid_from <= at
+        return (self.status == GrantStatus.ACTIVE and self.valid_from <= (valid_by or at)
                 and (self.expires_at is None or self.expires_at > at))
 
 

@@ -32,11 +32,11 @@ from grants.models import (
     Unit,
 )
 from matchpal.errors import DomainError
-from matchpal.models import ServiceType
+from matchpal.models import Organization, ServiceType
 from matchpal.quantities import format_quantity
 
 if TYPE_CHECKING:
-    from matchpal.models import Organization, User
+    from matchpal.models import User
     from students.models import Student
 
 
@@ -413,10 +413,11 @@ def expire_due_grants(*, now: datetime | None = None) -> int:
 # --- Holds ---------------------------------------------------------------------------------
 
 
-def _candidate_grants(relationship: RelationshipLike, at: datetime) -> Q:
+def _candidate_grants(relationship: RelationshipLike, at: datetime,
+                      valid_by: datetime | None = None) -> Q:
     return (
         Q(organization_id=relationship.organization_id, student_id=relationship.student_id,
-          unit=relationship.unit, status=GrantStatus.ACTIVE, valid_from__lte=at,
+          unit=relationship.unit, status=GrantStatus.ACTIVE, valid_from__lte=valid_by or at,
           grantservicetype__service_type_id=relationship.service_type_id)
         & (Q(expires_at__isnull=True) | Q(expires_at__gt=at))
     )
@@ -526,21 +527,28 @@ def consume(*, actor: User | None, relationship: RelationshipLike, session: Sess
             idempotency_key: str | None = None) -> list[Consumption]:
     """Consume `quantity` for a session held at `at`.
 
-    First from the relationship's holds on grants valid at `at`, soonest expiry first; when
+    First from the relationship's holds on grants valid on the session's date (already valid
+    that day, in the organization's time zone, and not expired at `at`), soonest expiry first;
+    when
     those are short, `draw_shortfall` (the organization's policy) decides: refuse, or draw the
     rest from the student's available balance on grants covering the service. What came from
     which grant is recorded on the ledger, so `restore` gives back exactly that.
     """
     _positive(quantity)
     unit = relationship.unit
+    # "Valid on the session's date": a grant bought later that day covers a morning session.
+    tz = Organization.objects.only("time_zone").get(pk=relationship.organization_id).tz
+    day_end = (timezone.localtime(at, tz) + timedelta(days=1)).replace(
+        hour=0, minute=0, second=0, microsecond=0)
     with transaction.atomic():
         _ensure_new(idempotency_key)
         held_ids = Allocation.objects.filter(relationship_id=relationship.pk).values_list(
             "grant_id", flat=True)
-        extra = _candidate_grants(relationship, at) if draw_shortfall else None
+        extra = _candidate_grants(relationship, at, day_end) if draw_shortfall else None
         grants = _lock_grants(extra, ids=held_ids)
         allocations = _allocations_of(relationship)
-        valid = [g for g in _soonest_expiry_first(grants.values()) if g.is_usable(at)]
+        valid = [g for g in _soonest_expiry_first(grants.values())
+                 if g.is_usable(at, valid_by=day_end)]
         on_hold = sum(allocations[g.pk].held for g in valid if g.pk in allocations)
         drawable = 0
         if draw_shortfall:

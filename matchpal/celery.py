@@ -16,6 +16,10 @@ app.conf.beat_schedule = {
         "task": "matchpal.tasks.purge_expired_invitations",
         "schedule": crontab(hour=3, minute=15),
     },
+    "decline-stale-proposals": {
+        "task": "relationships.tasks.decline_stale_proposals",
+        "schedule": crontab(minute=20),
+    },
     "expire-due-grants": {
         "task": "grants.tasks.expire_due_grants",
         "schedule": crontab(hour=0, minute=5),

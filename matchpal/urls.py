@@ -16,6 +16,8 @@ tenant_patterns = [
     path("students/", include("students.urls")),
     path("providers/", include("providers.urls")),
     path("", include("grants.urls")),
+    path("relationships/", include("relationships.urls")),
+    path("", include("sessions_app.urls")),
 ]
 
 urlpatterns = [

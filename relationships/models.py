@@ -1,5 +1,7 @@
 import uuid
+from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -29,8 +31,9 @@ class Unit(models.TextChoices):
 class Relationship(models.Model):
     """A student–provider pairing for one service type; it holds hours from the student's grants.
 
-    The ledger issue needs only its identity; the lifecycle (proposal, acceptance, history,
-    rates) comes with the relationships issue.
+    Lifecycle (DESIGN §4): proposed → paired | declined | cancelled; paired → completed |
+    cancelled. Every change goes through `relationships.services` and is kept in
+    `RelationshipStatusChange`.
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -45,6 +48,16 @@ class Relationship(models.Model):
     unit = models.CharField(max_length=10, choices=Unit, default=Unit.MINUTES)
     status = models.CharField(max_length=12, choices=RelationshipStatus,
                               default=RelationshipStatus.PROPOSED)
+    # Money per hour: what the provider earns and what the client is charged.
+    provider_pay_rate = models.DecimalField(max_digits=8, decimal_places=2,
+                                            default=Decimal("0.00"))
+    client_rate = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.00"))
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                    null=True, blank=True, related_name="+")
+    respond_by = models.DateTimeField(null=True, blank=True,
+                                      help_text="Unanswered proposals are declined after this.")
+    paired_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -55,14 +68,43 @@ class Relationship(models.Model):
                                    name="relationship_status_valid"),
             models.CheckConstraint(condition=Q(unit__in=Unit.values),
                                    name="relationship_unit_valid"),
+            models.CheckConstraint(condition=Q(provider_pay_rate__gte=0, client_rate__gte=0),
+                                   name="relationship_rates_not_negative"),
+            # One live pairing of a student and a provider per service type.
+            models.UniqueConstraint(
+                fields=["student", "provider", "service_type"],
+                condition=Q(status__in=["proposed", "paired"]),
+                name="relationship_one_live_pairing",
+            ),
         ]
+        indexes = [models.Index(fields=["organization", "status", "-created_at"])]
 
     def __str__(self) -> str:
         return f"{self.student} with {self.provider} ({self.service_type})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("relationships:detail", args=[self.organization.slug, self.public_id])
 
     @property
     def holds_hours(self) -> bool:
         return self.status in HOLDING_STATUSES
 
-    def get_absolute_url(self) -> str:
-        return reverse("students:detail", args=[self.organization.slug, self.student.public_id])
+
+class RelationshipStatusChange(models.Model):
+    """The history of a relationship: who changed its status, when and why."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    relationship = models.ForeignKey(Relationship, on_delete=models.PROTECT,
+                                     related_name="status_changes")
+    from_status = models.CharField(max_length=12, choices=RelationshipStatus, blank=True)
+    to_status = models.CharField(max_length=12, choices=RelationshipStatus)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                              blank=True, related_name="+")
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or 'new'} → {self.to_status}"

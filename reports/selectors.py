@@ -1,11 +1,13 @@
 """Read-only figures for the role dashboards. Fixed query counts whatever the data size."""
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q, Sum, Window
 
 from grants import selectors as ledger
 from grants.selectors import low_balance_students
 from grants.services import student_balances
 from matchpal.models import Membership, Organization
+from relationships import selectors as relationships
+from sessions_app import selectors as sessions
 from matchpal.selectors import pending_invitations
 from providers.models import Provider, ProviderStatus
 from students.models import Student, StudentStatus
@@ -35,6 +37,32 @@ def admin_dashboard(*, organization: Organization) -> dict[str, object]:
             Student.objects.filter(organization=organization).order_by("-created_at")[:5]
         ),
     }
+
+
+def provider_dashboard(*, organization: Organization,
+                       membership: Membership) -> dict[str, object]:
+    week, month = sessions.week_and_month_starts(organization)
+    return {
+        "proposals": list(relationships.proposals_for_provider(organization=organization,
+                                                               membership=membership)),
+        "paired": list(relationships.paired_for_provider(organization=organization,
+                                                         membership=membership)),
+        "to_log": list(sessions.to_log(organization=organization, membership=membership)[:20]),
+        "week_minutes": sessions.delivered_minutes(organization=organization,
+                                                   membership=membership, since=week),
+        "month_minutes": sessions.delivered_minutes(organization=organization,
+                                                    membership=membership, since=month),
+    }
+
+
+def student_sessions(*, organization: Organization, membership: Membership,
+                     limit: int = 20) -> list[object]:
+    """The student's recent sessions, newest first, with the running total of hours used."""
+    rows = (sessions.session_list(organization=organization, membership=membership)
+            .annotate(running=Window(Sum("charged_minutes"),
+                                     order_by=[F("starts_at").asc(), F("id").asc()]))
+            .order_by("-starts_at", "-id")[:limit])
+    return list(rows)
 
 
 def student_dashboard(*, organization: Organization, student: Student) -> dict[str, object]:

@@ -1,7 +1,10 @@
 import uuid
+from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
 from matchpal.models import Organization
 from relationships.models import Relationship
@@ -14,9 +17,21 @@ class SessionStatus(models.TextChoices):
     NO_SHOW = "no_show", "No-show"
 
 
+class SessionKind(models.TextChoices):
+    TUTORING = "tutoring", "Tutoring"
+    ADVISING = "advising", "Advising"
+    REVISION = "revision", "Revision"
+    OTHER = "other", "Other"
+
+
+class NoShowParty(models.TextChoices):
+    STUDENT = "student", "The student"
+    PROVIDER = "provider", "The provider"
+
+
 class Session(models.Model):
-    """A meeting of a relationship. The ledger consumes hours for it; the full lifecycle comes
-    with the sessions issue."""
+    """A meeting of a relationship (DESIGN §4). Hours move only through `grants.services`,
+    called by `sessions_app.services`; `charged_minutes` mirrors what the ledger consumed."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT,
@@ -25,17 +40,59 @@ class Session(models.Model):
                                      related_name="sessions")
     starts_at = models.DateTimeField()
     duration_minutes = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=SessionKind, default=SessionKind.TUTORING)
+    mode = models.CharField(max_length=120, blank=True, help_text="Online, at the center, …")
     status = models.CharField(max_length=10, choices=SessionStatus,
                               default=SessionStatus.COMPLETED)
+    notes = models.TextField(blank=True, help_text="The recap the student can read.")
+    internal_note = models.TextField(blank=True)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    cancellation_reason = models.CharField(max_length=500, blank=True)
+    no_show_party = models.CharField(max_length=10, choices=NoShowParty, blank=True)
+    no_show_explanation = models.CharField(max_length=500, blank=True)
+    charged_minutes = models.PositiveIntegerField(
+        default=0, help_text="What the ledger consumed for this session, net of restores.")
+    logged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                  null=True, blank=True, related_name="+")
+    logged_at = models.DateTimeField(null=True, blank=True)
+    student_confirmed_at = models.DateTimeField(null=True, blank=True)
+    disputed_at = models.DateTimeField(null=True, blank=True)
+    dispute_reason = models.CharField(max_length=500, blank=True)
+    report_sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-starts_at", "-id"]
+        indexes = [models.Index(fields=["organization", "status", "-starts_at"]),
+                   models.Index(fields=["relationship", "starts_at"])]
         constraints = [
             models.UniqueConstraint(fields=["organization", "id"], name="session_org_id"),
             models.CheckConstraint(condition=Q(duration_minutes__gte=1),
                                    name="session_duration_positive"),
+            models.CheckConstraint(condition=Q(status__in=SessionStatus.values),
+                                   name="session_status_valid"),
+            models.CheckConstraint(condition=Q(rating__isnull=True) | Q(rating__range=(1, 5)),
+                                   name="session_rating_1_to_5"),
+            # The same meeting cannot be logged twice (cancelled ones do not count).
+            models.UniqueConstraint(fields=["relationship", "starts_at"],
+                                    condition=~Q(status="cancelled"),
+                                    name="session_unique_start_per_relationship"),
         ]
 
     def __str__(self) -> str:
         return f"{self.relationship} on {self.starts_at:%Y-%m-%d %H:%M}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("sessions_app:detail", args=[self.organization.slug, self.public_id])
+
+    @property
+    def hours(self) -> Decimal:
+        return Decimal(self.duration_minutes) / 60
+
+    @property
+    def provider_earnings(self) -> Decimal:
+        return (self.hours * self.relationship.provider_pay_rate).quantize(Decimal("0.01"))
+
+    @property
+    def client_amount(self) -> Decimal:
+        return (self.hours * self.relationship.client_rate).quantize(Decimal("0.01"))

@@ -1,0 +1,57 @@
+"""Tenant-scoped reads of sessions, narrowed to what the member's role may see."""
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.db.models import Q, QuerySet, Sum
+from django.http import Http404
+from django.utils import timezone
+
+from matchpal.models import Membership, Organization
+from sessions_app.models import Session, SessionStatus
+from sessions_app.services import earnings_filter
+
+
+def visible_to(membership: Membership) -> Q:
+    if membership.is_admin:
+        return Q()
+    if membership.is_provider:
+        return Q(relationship__provider__user_id=membership.user_id)
+    return Q(relationship__student__user_id=membership.user_id)
+
+
+def session_list(*, organization: Organization, membership: Membership) -> QuerySet[Session]:
+    return (
+        Session.objects.filter(visible_to(membership), organization=organization)
+        .select_related("relationship__student", "relationship__provider",
+                        "relationship__service_type", "relationship__organization")
+        .order_by("-starts_at", "-id")
+    )
+
+
+def session_get(*, organization: Organization, membership: Membership,
+                public_id: uuid.UUID) -> Session:
+    session = session_list(organization=organization, membership=membership).filter(
+        public_id=public_id).first()
+    if session is None:
+        raise Http404("No such session.")
+    return session
+
+
+def to_log(*, organization: Organization, membership: Membership) -> QuerySet[Session]:
+    """Scheduled sessions whose start has passed: the provider still has to log them."""
+    return session_list(organization=organization, membership=membership).filter(
+        status=SessionStatus.SCHEDULED, starts_at__lte=timezone.now()).order_by("starts_at")
+
+
+def delivered_minutes(*, organization: Organization, membership: Membership,
+                      since: datetime) -> int:
+    return session_list(organization=organization, membership=membership).filter(
+        earnings_filter(organization), starts_at__gte=since,
+    ).aggregate(m=Sum("duration_minutes"))["m"] or 0
+
+
+def week_and_month_starts(organization: Organization) -> tuple[datetime, datetime]:
+    local = timezone.localtime(timezone.now(), organization.tz).replace(
+        hour=0, minute=0, second=0, microsecond=0)
+    return local - timedelta(days=local.weekday()), local.replace(day=1)
