@@ -48,8 +48,8 @@ PACKAGES = [
 ]
 
 # student index → (package index, days ago bought); a few students get two grants.
-PURCHASES = [(0, 0, 40), (0, 2, 20), (1, 1, 60), (2, 0, 10), (3, 3, 90), (4, 0, 170),
-             (5, 2, 5), (6, 3, 30), (7, 0, 100), (9, 1, 15)]
+PURCHASES = [(0, 0, 120), (0, 2, 115), (1, 1, 130), (2, 0, 112), (3, 3, 140), (4, 0, 170),
+             (5, 2, 5), (6, 3, 125), (7, 0, 100), (9, 1, 15)]
 
 
 def _login(email: str, name: str) -> User:
@@ -90,6 +90,7 @@ def seed_demo() -> Organization | None:
             organization=org, user=user, name=name, email=email, guardian_name=guardian,
             guardian_email=guardian_email))
     _seed_ledger(org, admin, types, students)
+    _seed_relationships(org, admin, types, students)
     return org
 
 
@@ -112,3 +113,77 @@ def _seed_ledger(org: Organization, admin: User, types: dict[str, ServiceType],
             valid_from=now - timedelta(days=days_ago), source=GrantSource.WOOCOMMERCE,
             reference=f"Order #{4100 + student_index * 7 + package_index}",
         )
+
+
+# (student index, provider index, service, hours allocated, final status)
+RELATIONSHIPS = [
+    (0, 0, "Tutoring", 8, "paired"),
+    (0, 1, "Advising", 4, "paired"),
+    (1, 2, "Tutoring", 10, "paired"),
+    (2, 0, "Tutoring", 3, "paired"),
+    (3, 0, "Tutoring", 6, "completed"),
+    (4, 2, "Tutoring", 5, "proposed"),
+    (5, 1, "Advising", 2, "declined"),
+    (6, 2, "Advising", 4, "cancelled"),
+    (7, 0, "Tutoring", 6, "proposed"),
+]
+
+NOTES = [
+    "Worked through factoring quadratics; homework: exercises 4-12.",
+    "Reviewed the essay outline and tightened the thesis statement.",
+    "Practice test section 2; timing improved by four minutes.",
+    "Discussed the college list and application deadlines.",
+    "Covered Newton's laws with worked examples; quiz next week.",
+]
+
+
+def _seed_relationships(org: Organization, admin: User, types: dict[str, ServiceType],
+                        students: list) -> None:  # type: ignore[type-arg]
+    """A lived-in center: relationships in every state and a few months of sessions."""
+    from providers.models import Provider
+    from relationships import services as pairing
+    from relationships.models import Relationship
+    from sessions_app import services as sessions
+    from sessions_app.models import Session
+
+    providers = list(Provider.objects.filter(organization=org).order_by("pk"))
+    now = timezone.now()
+    for n, (si, pi, service, hours, status) in enumerate(RELATIONSHIPS):
+        provider = providers[pi]
+        relationship = pairing.relationship_propose(
+            actor=admin, organization=org, student=students[si], provider=provider,
+            service_type=types[service], quantity=hours * 60,
+            client_rate=Decimal("60.00") if service == "Tutoring" else Decimal("85.00"))
+        if status == "proposed":
+            continue
+        if status == "declined":
+            pairing.relationship_decline(actor=provider.user, relationship=relationship,
+                                         reason="My schedule is full this term.")
+            continue
+        pairing.relationship_accept(actor=provider.user, relationship=relationship)
+        # Pretend the pairing happened months ago so the history has depth.
+        paired_at = now - timedelta(days=100 - n * 5)
+        Relationship.objects.filter(pk=relationship.pk).update(paired_at=paired_at)
+        relationship.refresh_from_db()
+        starts = [paired_at + timedelta(days=7 * week + 1, hours=2)
+                  for week in range(12) if paired_at + timedelta(days=7 * week + 1) < now]
+        for week, start in enumerate(starts[: hours - 1]):
+            session = sessions.session_log(
+                actor=admin, relationship=relationship, starts_at=start,
+                duration=60 if week % 3 else 45,
+                kind="advising" if service == "Advising" else "tutoring",
+                mode="Online" if week % 2 else "At the center", notes=NOTES[week % len(NOTES)])
+            Session.objects.filter(pk=session.pk).update(logged_by=provider.user)
+            if week == 2:
+                sessions.session_cancel(actor=admin, session=session, reason="Student was ill")
+        if status == "paired":
+            sessions.session_log(actor=admin, relationship=relationship,
+                                 starts_at=now + timedelta(days=2, hours=n), duration=60,
+                                 kind="advising" if service == "Advising" else "tutoring",
+                                 scheduled=True)
+        if status == "completed":
+            pairing.relationship_complete(actor=admin, relationship=relationship,
+                                          reason="Exam passed")
+        if status == "cancelled":
+            pairing.relationship_cancel(actor=admin, relationship=relationship,
+                                        reason="The family moved away")

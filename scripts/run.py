@@ -19,6 +19,15 @@ def main() -> int:
     port = os.environ.get("PORT", "8000")
     env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "true"),
            "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "matchpal.settings"}
+    # The banner reads the demo logins from matchpal.demo, which imports models: set Django up
+    # in this process too, with the children's environment (DEBUG on unless set, so no
+    # SECRET_KEY is needed), before anything starts, so a failure here orphans no child.
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from matchpal.demo import DEMO_ADMIN, DEMO_PASSWORD, PROVIDERS, STUDENTS
+
     manage = [PY, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
     subprocess.run([*manage, "seed_demo"], env=env, check=True, cwd=ROOT)
@@ -32,8 +41,6 @@ def main() -> int:
     procs: dict[str, subprocess.Popen[bytes]] = {}
     for name, cmd in commands.items():
         procs[name] = subprocess.Popen(cmd, env=env, cwd=ROOT)
-
-    from matchpal.demo import DEMO_ADMIN, DEMO_PASSWORD, PROVIDERS, STUDENTS
 
     student = next(s for s in STUDENTS if s[4])
     print(f"""

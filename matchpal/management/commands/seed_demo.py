@@ -1,13 +1,19 @@
 from django.core.management.base import BaseCommand
+from django.test.utils import override_settings
 
 from matchpal import demo
 
+# The demo's people are fictional: seeding proposes and logs through the real services, which
+# email on commit, so the emails go nowhere while it runs.
+QUIET = {"default": {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"}}
+
 
 class Command(BaseCommand):
-    help = "Create the demo organization (once) with an admin, providers and students."
+    help = "Create the demo organization (once): admin, providers, students, hours, sessions."
 
     def handle(self, *args: object, **options: object) -> None:
-        org = demo.seed_demo()
+        with override_settings(MAILERS=QUIET):
+            org = demo.seed_demo()
         if org is None:
             self.stdout.write("The demo organization exists already; nothing changed.")
         else:
