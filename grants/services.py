@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
 from grants.models import (
@@ -367,6 +367,9 @@ def grant_extend(*, actor: User, grant: Grant, expires_at: datetime | None, reas
         locked = _lock_grants(ids=[grant.pk])[grant.pk]
         if locked.status == GrantStatus.REVOKED:
             raise LedgerError("A revoked grant cannot be extended.")
+        if expires_at is not None and locked.expires_at is None:
+            # No date is later than "never": that would shorten the grant, not extend it.
+            raise LedgerError("This grant never expires; an extension cannot give it an expiry.")
         if (expires_at is not None and locked.expires_at is not None
                 and expires_at <= locked.expires_at):
             raise LedgerError(
@@ -382,11 +385,17 @@ def grant_extend(*, actor: User, grant: Grant, expires_at: datetime | None, reas
 
 
 @_retry_on_conflict
-def grant_expire(*, actor: User | None, grant: Grant, reason: str = "Expired") -> Grant:
-    """Mark a grant expired and release what relationships still hold on it."""
+def grant_expire(*, actor: User | None, grant: Grant, reason: str = "Expired",
+                 due_at: datetime | None = None) -> Grant:
+    """Mark a grant expired and release what relationships still hold on it.
+
+    With `due_at` (the daily job), only if its expiry has passed by then: it is re-read under
+    the lock, because an admin may have extended it since the job listed it."""
     with transaction.atomic(durable=True):
         locked = _lock_grants(ids=[grant.pk])[grant.pk]
         if locked.status != GrantStatus.ACTIVE:
+            return locked
+        if due_at is not None and (locked.expires_at is None or locked.expires_at > due_at):
             return locked
         allocations = list(Allocation.objects.select_for_update()
                            .filter(grant=locked, held__gt=0).order_by("pk"))
@@ -406,7 +415,7 @@ def expire_due_grants(*, now: datetime | None = None) -> int:
     due = list(Grant.objects.filter(status=GrantStatus.ACTIVE, expires_at__lte=now)
                .order_by("pk").values_list("pk", flat=True))
     for pk in due:
-        grant_expire(actor=None, grant=Grant(pk=pk), reason="Expired on its date")
+        grant_expire(actor=None, grant=Grant(pk=pk), reason="Expired on its date", due_at=now)
     return len(due)
 
 
@@ -620,8 +629,16 @@ def restore(*, actor: User | None, relationship: RelationshipLike, session: Sess
         net = consumed_for_session(session=session)
         grants = _lock_grants(ids=net.keys())
         allocations = _allocations_of(relationship)
-        # Re-read under the locks: a concurrent restore may have committed meanwhile.
-        net = consumed_for_session(session=session)
+        # Re-read under the locks: a concurrent restore may have committed meanwhile. The last
+        # consumed goes back first: holds are consumed soonest expiry first and any shortfall is
+        # drawn after them, so the order is that of the consume entries, not of the expiries.
+        rows = (GrantEntry.objects.filter(session_id=session.pk, allocation__isnull=False)
+                .values("grant_id")
+                .annotate(net=Sum("used_delta"),
+                          last=Max("pk", filter=Q(kind=EntryKind.CONSUME)))
+                .order_by())
+        net = {row["grant_id"]: row["net"] for row in rows if row["net"]}
+        last_consumed = {row["grant_id"]: row["last"] or 0 for row in rows}
         total = sum(net.values())
         wanted = total if quantity is None else quantity
         if wanted > total:
@@ -632,7 +649,8 @@ def restore(*, actor: User | None, relationship: RelationshipLike, session: Sess
         posting = _Posting(actor=actor, reason=reason, idempotency_key=idempotency_key,
                            relationship=relationship, session=session)
         remaining = wanted
-        for grant in reversed(_soonest_expiry_first(g for g in grants.values() if g.pk in net)):
+        for grant in sorted((g for g in grants.values() if g.pk in net),
+                            key=lambda g: last_consumed[g.pk], reverse=True):
             take = min(remaining, net[grant.pk])
             if take <= 0:
                 continue
@@ -652,15 +670,19 @@ def restore(*, actor: User | None, relationship: RelationshipLike, session: Sess
 
 @dataclass(frozen=True)
 class Balance:
+    """A student's hours of one service type and unit, over usable grants:
+    `remaining` (not yet used) = `held` (reserved for relationships) + `available`."""
+
     service_type: ServiceType
     unit: str
+    remaining: int
     available: int
     held: int
     used: int
 
 
 def student_balances(*, student: Student, grants: Sequence[Grant] | None = None) -> list[Balance]:
-    """Available/held/used per service type and unit over the student's usable grants.
+    """Balances per service type and unit, from the grant columns (never the ledger).
 
     A grant covering several service types counts under each of them."""
     if grants is None:
@@ -670,11 +692,13 @@ def student_balances(*, student: Student, grants: Sequence[Grant] | None = None)
     for grant in grants:
         usable = grant.is_usable(now)
         for st in grant.service_types.all():
-            row = sums.setdefault((st.pk, grant.unit), [st, 0, 0, 0])
-            row[1] += max(grant.available, 0) if usable else 0
-            row[2] += grant.held
-            row[3] += grant.used
-    return [Balance(row[0], unit, row[1], row[2], row[3])
+            row = sums.setdefault((st.pk, grant.unit), [st, 0, 0, 0, 0])
+            if usable:
+                row[1] += grant.total - grant.used
+                row[2] += max(grant.available, 0)
+            row[3] += grant.held
+            row[4] += grant.used
+    return [Balance(row[0], unit, row[1], row[2], row[3], row[4])
             for (_, unit), row in sorted(sums.items(), key=lambda kv: (kv[1][0].name, kv[0][1]))]
 
 

@@ -179,7 +179,9 @@ def test_student_sees_balances_holds_and_running_history(tenant_a: Tenant) -> No
     for url in (f"/o/{tenant_a.organization.slug}/",
                 f"/o/{tenant_a.organization.slug}/my/hours/"):
         page = client.get(url).content.decode()
-        assert '<div class="mp-stat" data-testid="available-tutoring">3 h 30 min</div>' in page
+        assert '<div class="mp-stat" data-testid="remaining-tutoring">5 h</div>' in page
+        assert '<span data-testid="held-tutoring">1 h 30 min</span>' in page
+        assert '<span data-testid="available-tutoring">3 h 30 min</span>' in page
         assert f"Reserved for {tenant_a.provider.name} (Tutoring)" in page
     history = client.get(f"/o/{tenant_a.organization.slug}/my/hours/").context["history"]
     assert [(e.kind, e.running) for e in history] == [("hold", 210), ("credit", 300)]
