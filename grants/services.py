@@ -748,3 +748,13 @@ def package_set_active(*, actor: User, package: Package, active: bool) -> Packag
     package.is_active = active
     package.save(update_fields=["is_active"])
     return package
+
+
+def package_add_shop_key(*, actor: User, package: Package, kind: str, value: str) -> None:
+    """Map one more shop product id, variation id or SKU to the package."""
+    try:
+        with transaction.atomic():
+            PackageShopMapping.objects.create(organization_id=package.organization_id,
+                                              package=package, kind=kind, value=value)
+    except IntegrityError as exc:
+        raise LedgerError(f"That {kind} already sells another package.") from exc

@@ -20,6 +20,10 @@ app.conf.beat_schedule = {
         "task": "relationships.tasks.decline_stale_proposals",
         "schedule": crontab(minute=20),
     },
+    "woocommerce-catch-up": {
+        "task": "integrations.woocommerce.tasks.sync_stores",
+        "schedule": crontab(minute="*/15"),
+    },
     "expire-due-grants": {
         "task": "grants.tasks.expire_due_grants",
         "schedule": crontab(hour=0, minute=5),

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "grants",
     "relationships",
     "sessions_app",
+    "integrations",
     "reports",
 ]
 

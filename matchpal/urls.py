@@ -18,6 +18,7 @@ tenant_patterns = [
     path("", include("grants.urls")),
     path("relationships/", include("relationships.urls")),
     path("", include("sessions_app.urls")),
+    path("shop/", include("integrations.woocommerce.urls")),
 ]
 
 urlpatterns = [
@@ -29,4 +30,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("o/<slug:org_slug>/", include(tenant_patterns)),
+    path("hooks/woocommerce/", include(("integrations.woocommerce.urls_webhook", "woocommerce_hooks"),
+                                       namespace="woocommerce_hooks")),
 ]
