@@ -13,6 +13,9 @@ from matchpal.services import DEFAULT_SERVICE_TYPES
 DEMO_SLUG = "northside"
 DEMO_PASSWORD = "matchpal-demo"
 DEMO_ADMIN = "admin@northside.example"
+# The demo shop (docs/woocommerce.md posts a sample order to it with curl).
+DEMO_STORE_TOKEN = "northside-demo"
+DEMO_STORE_SECRET = "NorthsideDemoWebhookSecret2026abcdefXYZ7"
 
 PROVIDERS = [
     # name, email, services, pay rate, bio
@@ -91,7 +94,16 @@ def seed_demo() -> Organization | None:
             guardian_email=guardian_email))
     _seed_ledger(org, admin, types, students)
     _seed_relationships(org, admin, types, students)
+    _seed_store(org)
     return org
+
+
+def _seed_store(org: Organization) -> None:
+    from integrations.woocommerce.models import Store
+
+    Store.objects.create(organization=org, name="Northside shop",
+                         store_url="https://shop.northside.example/",
+                         webhook_secret=DEMO_STORE_SECRET, delivery_token=DEMO_STORE_TOKEN)
 
 
 def _seed_ledger(org: Organization, admin: User, types: dict[str, ServiceType],

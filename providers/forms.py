@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django import forms
 
 from matchpal.models import Organization
@@ -18,6 +20,14 @@ class ProviderForm(forms.ModelForm):
     def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["service_types"].queryset = service_types(organization=organization)
+
+    def clean_default_pay_rate(self) -> Decimal:
+        # Mirrors the provider_pay_rate_not_negative constraint, whose own message would be
+        # "Constraint … is violated."
+        rate: Decimal = self.cleaned_data["default_pay_rate"]
+        if rate < 0:
+            raise forms.ValidationError("The pay rate cannot be negative.")
+        return rate
 
 
 class OwnProfileForm(forms.ModelForm):

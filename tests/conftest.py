@@ -84,10 +84,16 @@ def admin_client_b(tenant_b: Tenant) -> Client:
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
-    # Rate-limit counters live in the cache (Redis in tests): start every test from zero.
+    # Rate-limit counters live in the cache (Redis in tests): start every test from zero. Only
+    # this worker's keys go: the Redis database is shared with other workers and with Celery.
+    from django.conf import settings
     from django.core.cache import cache
 
-    cache.clear()
+    client = cache._cache.get_client(None, write=True)
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
+    if keys:
+        client.delete(*keys)
 
 
 __all__ = ["Membership", "Tenant", "client_for", "make_tenant"]

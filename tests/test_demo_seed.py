@@ -1,0 +1,106 @@
+"""`manage.py seed_demo`: the demo organization that `make run` seeds, created once."""
+
+from io import StringIO
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.apps import apps
+from django.contrib.auth import SESSION_KEY
+from django.core.management import call_command
+from django.test import Client
+
+from matchpal import demo
+from matchpal.models import Membership, Organization, Role, ServiceType, User
+from providers.models import Provider
+from students.models import Student
+
+pytestmark = pytest.mark.django_db
+
+
+def seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def row_counts() -> dict[str, int]:
+    return {model._meta.label: model._default_manager.count() for model in apps.get_models()}
+
+
+def test_seed_creates_the_demo_organization() -> None:
+    output = seed()
+
+    assert output == "Seeded demo organization “Northside Learning Center”.\n"
+    org = Organization.objects.get(slug=demo.DEMO_SLUG)
+    assert (org.name, org.time_zone) == ("Northside Learning Center", "America/New_York")
+    assert sorted(ServiceType.objects.filter(organization=org).values_list("name", flat=True)) == [
+        "Advising", "Tutoring"]
+
+    roles = sorted(Membership.objects.filter(organization=org).values_list("role", flat=True))
+    assert roles.count(Role.ADMIN) == 1
+    assert roles.count(Role.PROVIDER) == 3
+    admin = Membership.objects.get(organization=org, role=Role.ADMIN).user
+    assert admin.email == demo.DEMO_ADMIN
+
+    providers = Provider.objects.filter(organization=org)
+    assert providers.count() == 3
+    assert all(p.user is not None and p.user.email == p.email for p in providers)
+    assert {p.email: sorted(p.service_types.values_list("name", flat=True)) for p in providers} == {
+        email: sorted(services) for _, email, services, _, _ in demo.PROVIDERS}
+
+    students = Student.objects.filter(organization=org)
+    assert students.count() == 10
+    assert sorted(students.values_list("email", flat=True)) == sorted(
+        email for _, email, *_ in demo.STUDENTS)
+    with_login = [s for s in students if s.user_id]
+    assert sorted(s.email for s in with_login) == sorted(
+        email for _, email, _, _, has_login in demo.STUDENTS if has_login)
+    assert roles.count(Role.STUDENT) == len(with_login)
+
+    # Every demo login has its address verified, so the password works at once.
+    logins = User.objects.filter(memberships__organization=org)
+    assert logins.count() == 1 + 3 + len(with_login)
+    assert all(user.check_password(demo.DEMO_PASSWORD) for user in logins)
+    assert EmailAddress.objects.filter(user__in=logins, verified=True, primary=True).count() == (
+        logins.count())
+
+
+@pytest.mark.parametrize(("email", "template"), [
+    (demo.DEMO_ADMIN, "reports/home_admin.html"),
+    (demo.PROVIDERS[0][1], "reports/home_provider.html"),
+    (demo.STUDENTS[0][1], "reports/home_student.html"),
+])
+def test_demo_password_signs_in_over_http(email: str, template: str) -> None:
+    seed()
+    client = Client()
+
+    response = client.post("/accounts/login/", {"login": email, "password": demo.DEMO_PASSWORD})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert client.session[SESSION_KEY] == str(User.objects.get(email=email).pk)
+    assert client.get("/")["Location"] == f"/o/{demo.DEMO_SLUG}/"
+    home = client.get(f"/o/{demo.DEMO_SLUG}/")
+    assert home.status_code == 200
+    assert home.templates[0].name == template
+
+
+def test_seeding_twice_changes_nothing() -> None:
+    seed()
+    before = row_counts()
+    org_before = Organization.objects.values().get(slug=demo.DEMO_SLUG)
+
+    output = seed()
+
+    assert output == "The demo organization exists already; nothing changed.\n"
+    assert row_counts() == before
+    assert Organization.objects.values().get(slug=demo.DEMO_SLUG) == org_before
+
+
+def test_seeded_balances_match_the_ledger() -> None:
+    seed()
+    out = StringIO()
+
+    call_command("reconcile_grants", organization=demo.DEMO_SLUG, stdout=out)
+
+    assert out.getvalue() == "Balances match the ledger.\n"
