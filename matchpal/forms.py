@@ -20,6 +20,8 @@ POLICY_FIELDS = [
 
 
 class OrganizationSettingsForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES)
+
     class Meta:
         model = Organization
         fields = ["name", "time_zone", *POLICY_FIELDS]

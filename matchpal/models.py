@@ -6,6 +6,7 @@ import zoneinfo
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models import Q
@@ -68,7 +69,16 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.name.split(" ")[0] if self.name else self.email
 
 
-TIME_ZONE_CHOICES = sorted((tz, tz) for tz in zoneinfo.available_timezones() if "/" in tz)
+# Offered in forms. Not a model `choices`: the list comes from the machine's time-zone data,
+# which must not make migrations differ between machines.
+TIME_ZONE_CHOICES = [("UTC", "UTC")] + sorted(
+    (tz, tz) for tz in zoneinfo.available_timezones() if "/" in tz
+)
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"“{value}” is not a time zone.")
 
 
 class Charge(models.TextChoices):
@@ -86,7 +96,7 @@ class Organization(models.Model):
 
     name = models.CharField(max_length=150)
     slug = models.SlugField(max_length=60, unique=True)
-    time_zone = models.CharField(max_length=64, default="UTC", choices=TIME_ZONE_CHOICES)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     created_at = models.DateTimeField(auto_now_add=True)
 
     # Sessions: durations

@@ -51,9 +51,7 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
-# "Etc/UTC", not "UTC": the settings form only offers TIME_ZONE_CHOICES (Area/Location names),
-# so an organization created with "UTC" could never save its settings page.
-def organization_create(*, actor: User, name: str, time_zone: str = "Etc/UTC",
+def organization_create(*, actor: User, name: str, time_zone: str = "UTC",
                         slug: str | None = None) -> Organization:
     """Create an organization with its default service types; the actor becomes its admin."""
     if not settings.MATCHPAL_ALLOW_ORG_CREATION and not actor.is_superuser:

@@ -731,7 +731,7 @@ class TestSettingsPage:
 
         assert response.status_code == 302
         org.refresh_from_db()
-        assert (org.time_zone, org.notes_min_length) == ("Etc/UTC", 10)
+        assert (org.time_zone, org.notes_min_length) == ("UTC", 10)
 
     def test_clearing_an_optional_limit_saves_no_limit(self, admin_client_a,  # type: ignore[no-untyped-def]
                                                       tenant_a: Tenant) -> None:
