@@ -30,6 +30,7 @@ lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	DEBUG=true $(UV) run --frozen python manage.py makemigrations --check --dry-run
+	DEBUG=true $(UV) run --frozen mypy
 
 clean:
 	rm -rf var .tools

@@ -2,6 +2,7 @@
 
 import secrets
 import uuid
+from typing import ClassVar
 import zoneinfo
 from datetime import timedelta
 
@@ -52,7 +53,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         constraints = [

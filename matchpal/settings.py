@@ -88,7 +88,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "matchpal.sqlite3",
+            "NAME": str(VAR_DIR / "matchpal.sqlite3"),
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
         }
     }
@@ -140,7 +140,7 @@ if REDIS_URL:
                           "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                          "LOCATION": VAR_DIR / "cache"}}
+                          "LOCATION": str(VAR_DIR / "cache")}}
 
 # --- Email (Django 6.1 mailers) ---------------------------------------------------------
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Matchpal <no-reply@matchpal.localhost>")
@@ -184,9 +184,8 @@ ACCOUNT_RATE_LIMITS = {
     "confirm_email": "1/3m/key",
     "request_login_code": "20/m/ip,3/m/key",
 }
-ACCOUNT_RATE_LIMITS_ENABLED = env_bool("ACCOUNT_RATE_LIMITS_ENABLED", True)
-if not ACCOUNT_RATE_LIMITS_ENABLED:
-    ACCOUNT_RATE_LIMITS = False
+if not env_bool("ACCOUNT_RATE_LIMITS_ENABLED", True):
+    ACCOUNT_RATE_LIMITS = False  # type: ignore[assignment]  # allauth's switch for "no limits"
 
 # --- Brute-force protection of every login, the Django admin's included (django-axes) ----
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)

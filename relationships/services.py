@@ -24,7 +24,7 @@ from students.models import Student, StudentStatus
 S = RelationshipStatus
 
 # Allowed transitions (DESIGN §4).
-TRANSITIONS = {
+TRANSITIONS: dict[str, set[str]] = {
     S.PROPOSED: {S.PAIRED, S.DECLINED, S.CANCELLED},
     S.PAIRED: {S.COMPLETED, S.CANCELLED},
 }

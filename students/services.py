@@ -25,7 +25,7 @@ def _save(student: Student, update_fields: list[str] | None = None) -> Student:
     return student
 
 
-def student_create(*, actor: User, organization: Organization, name: str, email: str = "",
+def student_create(*, actor: User | None, organization: Organization, name: str, email: str = "",
                    phone: str = "", guardian_name: str = "", guardian_email: str = "",
                    notes: str = "") -> Student:
     student = Student(organization=organization, name=name.strip(), email=email.strip(),

@@ -353,7 +353,8 @@ def process_delivery(delivery_id: int) -> None:
     if delivery.status != DeliveryStatus.RECEIVED:
         return  # already handled (a task can run twice)
     store = delivery.store
-    status, outcome = DeliveryStatus.PROCESSED, ""
+    status: str = DeliveryStatus.PROCESSED
+    outcome = ""
     try:
         payload = json.loads(bytes(delivery.body))
     except ValueError:
@@ -462,6 +463,6 @@ def error_link_student(*, actor: User, error: OrderError, student: Student) -> s
         raise DomainError("There is no order to link.")
     if student.organization_id != error.organization_id:
         raise DomainError("That student belongs to another organization.")
-    Order.objects.filter(pk=error.order_id).update(student=student)
+    Order.objects.filter(pk=error.order.pk).update(student=student)
     error.order.refresh_from_db()
     return reprocess(actor=actor, error=error, note=f"Linked to {student.name}")
