@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -152,6 +153,27 @@ def invitation_accept(*, user: User, token: str) -> Membership:
         for handler in _invitation_handlers:
             handler(invitation, user)
     return membership
+
+
+def link_invited_record(*, invitation: Invitation, user: User, model: type[Any],
+                        record_id: int | None, label: str) -> None:
+    """Link the new login to the record an invitation was for; failing that, to the
+    organization's record with the same email and no login; failing that, to a new record.
+
+    `model` is the Student or Provider model, passed in by its app's invitation handler."""
+    records = model.objects.select_for_update().filter(organization_id=invitation.organization_id)
+    record = records.filter(pk=record_id).first() if record_id is not None else None
+    if record is None:
+        record = records.filter(email__iexact=user.email, user__isnull=True).first()
+    if record is None:
+        if records.filter(user=user).exists():
+            return
+        record = model(organization_id=invitation.organization_id,
+                       name=user.name or user.email.split("@")[0], email=user.email)
+    if record.user_id not in (None, user.pk):
+        raise ConflictError(f"This {label} record is already linked to another login.")
+    record.user = user
+    record.save()
 
 
 def _lock_admins(organization: Organization) -> int:

@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 
 from matchpal.errors import ConflictError, DomainError
 from matchpal.models import Invitation, Organization, Role, ServiceType, User
-from matchpal.services import invitation_create
+from matchpal.services import invitation_create, link_invited_record
 from providers.models import Provider, ProviderService, ProviderStatus
 
 EDITABLE_FIELDS = ("name", "email", "phone", "bio", "default_pay_rate")
@@ -94,22 +94,7 @@ def provider_invite(*, actor: User, provider: Provider, base_url: str) -> Invita
 
 
 def provider_link_invited_user(invitation: Invitation, user: User) -> None:
-    """Link the login to the invited record, or to the record with its email, or a new one."""
-    if invitation.role != Role.PROVIDER:
-        return
-    records = Provider.objects.select_for_update().filter(
-        organization_id=invitation.organization_id)
-    provider = None
-    if invitation.provider_id is not None:
-        provider = records.filter(pk=invitation.provider_id).first()
-    if provider is None:
-        provider = records.filter(email__iexact=user.email, user__isnull=True).first()
-    if provider is None:
-        if records.filter(user=user).exists():
-            return
-        provider = Provider(organization_id=invitation.organization_id,
-                            name=user.name or user.email.split("@")[0], email=user.email)
-    if provider.user_id not in (None, user.pk):
-        raise ConflictError("This provider record is already linked to another login.")
-    provider.user = user
-    provider.save()
+    """Accepting a provider invitation links the login to a provider record."""
+    if invitation.role == Role.PROVIDER:
+        link_invited_record(invitation=invitation, user=user, model=Provider,
+                            record_id=invitation.provider_id, label="provider")

@@ -2,7 +2,7 @@ from django.db import IntegrityError, transaction
 
 from matchpal.errors import ConflictError, DomainError
 from matchpal.models import Invitation, Organization, Role, User
-from matchpal.services import invitation_create
+from matchpal.services import invitation_create, link_invited_record
 from students.models import Student, StudentStatus
 
 EDITABLE_FIELDS = ("name", "email", "phone", "guardian_name", "guardian_email", "notes")
@@ -61,21 +61,7 @@ def student_invite(*, actor: User, student: Student, base_url: str) -> Invitatio
 
 
 def student_link_invited_user(invitation: Invitation, user: User) -> None:
-    """Link the login to the invited record, or to the record with its email, or a new one."""
-    if invitation.role != Role.STUDENT:
-        return
-    records = Student.objects.select_for_update().filter(organization_id=invitation.organization_id)
-    student = None
-    if invitation.student_id is not None:
-        student = records.filter(pk=invitation.student_id).first()
-    if student is None:
-        student = records.filter(email__iexact=user.email, user__isnull=True).first()
-    if student is None:
-        if records.filter(user=user).exists():
-            return
-        student = Student(organization_id=invitation.organization_id,
-                          name=user.name or user.email.split("@")[0], email=user.email)
-    if student.user_id not in (None, user.pk):
-        raise ConflictError("This student record is already linked to another login.")
-    student.user = user
-    student.save()
+    """Accepting a student invitation links the login to a student record."""
+    if invitation.role == Role.STUDENT:
+        link_invited_record(invitation=invitation, user=user, model=Student,
+                            record_id=invitation.student_id, label="student")
