@@ -1,0 +1,427 @@
+"""Pinned query counts of the list pages and the role home pages (DESIGN §7).
+
+Each page is requested with 3 rows of what it lists, then with 30 (more than a page of
+`MATCHPAL_PAGE_SIZE`), and must run exactly the pinned number of queries both times: a count
+that grows with the rows is an N+1 to fix in the page's selector, not a number to raise here.
+The pinned numbers include the request's own overhead (session, user, membership).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+
+from grants.services import hold, package_save
+from integrations.woocommerce.models import Delivery, Order, OrderError, Store
+from matchpal.models import Invitation, Membership, Role, ServiceType
+from providers.models import ProviderService
+from sessions_app.services import session_log
+from students.models import Student
+from tests.conftest import Tenant, client_for
+from tests.factories import (
+    MembershipFactory,
+    OrganizationFactory,
+    ProviderFactory,
+    RelationshipFactory,
+    StudentFactory,
+    UserFactory,
+    make_grant,
+)
+
+SIZES = (3, 30)
+
+
+def _hours_ago(hours: int) -> datetime:
+    return timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours)
+
+
+# --- Growing what each page lists to exactly n rows -------------------------------------------
+
+
+def grow_students(tenant: Tenant, n: int) -> None:
+    org = tenant.organization
+    for i in range(Student.objects.filter(organization=org).count(), n):
+        # Every other student can sign in, so the "Login" column has both kinds.
+        user = UserFactory(email=f"s{i}@alpha.example") if i % 2 else None
+        StudentFactory(organization=org, user=user)
+
+
+def grow_providers(tenant: Tenant, n: int) -> None:
+    org = tenant.organization
+    for i in range(org.providers.count(), n):
+        user = UserFactory(email=f"p{i}@alpha.example") if i % 2 else None
+        ProviderFactory(organization=org, user=user, services=["Tutoring", "Advising"])
+
+
+def grow_members(tenant: Tenant, n: int) -> None:
+    org = tenant.organization
+    roles = [Role.PROVIDER, Role.STUDENT, Role.ADMIN]
+    for i in range(Membership.objects.filter(organization=org).count(), n):
+        MembershipFactory(
+            organization=org, role=roles[i % 3], user=UserFactory(email=f"m{i}@alpha.example")
+        )
+
+
+def grow_invitations(tenant: Tenant, n: int) -> None:
+    org = tenant.organization
+    for i in range(Invitation.objects.filter(organization=org).count(), n):
+        Invitation.objects.create(
+            organization=org,
+            email=f"invitee{i}@alpha.example",
+            role=Role.STUDENT,
+            invited_by=tenant.admin,
+        )
+
+
+def grow_members_page(tenant: Tenant, n: int) -> None:
+    grow_members(tenant, n)
+    grow_invitations(tenant, n)
+
+
+def grow_admin_home(tenant: Tenant, n: int) -> None:
+    """n students (each with 1 h on account: all under the low-balance threshold), providers,
+    members and pending invitations."""
+    grow_students(tenant, n)
+    for student in Student.objects.filter(organization=tenant.organization, grants=None):
+        make_grant(student=student, minutes=60)
+    grow_providers(tenant, n)
+    grow_members(tenant, n)
+    grow_invitations(tenant, n)
+
+
+def _student_with_hours(tenant: Tenant, minutes: int, service_type: str = "Tutoring") -> Student:
+    student = StudentFactory(organization=tenant.organization)
+    make_grant(
+        student=student,
+        minutes=minutes,
+        service_types=(service_type,),
+        valid_from=timezone.now() - timedelta(days=30),
+    )
+    return student
+
+
+def grow_provider_home(tenant: Tenant, n: int) -> None:
+    """The provider persona has n proposals awaiting an answer and n paired students, each
+    with a session delivered an hour ago and one scheduled two hours ago, still to log."""
+    org, provider = tenant.organization, tenant.provider
+    tutoring = ServiceType.objects.get(organization=org, name="Tutoring")
+    for _ in range(provider.relationships.filter(status="proposed").count(), n):
+        proposal = RelationshipFactory(
+            organization=org,
+            provider=provider,
+            status="proposed",
+            student=_student_with_hours(tenant, 120),
+        )
+        hold(actor=None, relationship=proposal, quantity=30)
+    for _ in range(provider.relationships.filter(status="paired").count(), n):
+        paired = RelationshipFactory(
+            organization=org,
+            provider=provider,
+            service_type=tutoring,
+            student=_student_with_hours(tenant, 240),
+        )
+        hold(actor=None, relationship=paired, quantity=180)
+        for hours_ago, scheduled in ((1, False), (2, True)):
+            session_log(
+                actor=tenant.admin,
+                relationship=paired,
+                starts_at=_hours_ago(hours_ago),
+                duration=60,
+                scheduled=scheduled,
+            )
+
+
+def grow_student_home(tenant: Tenant, n: int) -> None:
+    """The student persona has n grants of 2 h and n relationships each holding 1 h, of which
+    a 30-minute session an hour ago used half."""
+    org, student = tenant.organization, tenant.student
+    for i in range(student.grants.count(), n):
+        name = ["Tutoring", "Advising"][i % 2]
+        make_grant(
+            student=student,
+            minutes=120,
+            service_types=(name,),
+            valid_from=timezone.now() - timedelta(days=30),
+        )
+        relationship = RelationshipFactory(
+            organization=org,
+            student=student,
+            provider=ProviderFactory(organization=org, services=[name]),
+            service_type=ServiceType.objects.get(organization=org, name=name),
+        )
+        hold(actor=None, relationship=relationship, quantity=60)
+        session_log(
+            actor=tenant.admin, relationship=relationship, starts_at=_hours_ago(1), duration=30
+        )
+
+
+def grow_relationships(tenant: Tenant, n: int) -> None:
+    """n relationships, each of its own student and provider, each holding 1 h."""
+    org = tenant.organization
+    for _ in range(org.relationships.count(), n):
+        relationship = RelationshipFactory(
+            organization=org,
+            student=_student_with_hours(tenant, 120),
+            provider=ProviderFactory(organization=org),
+        )
+        hold(actor=None, relationship=relationship, quantity=60)
+
+
+def grow_sessions(tenant: Tenant, n: int) -> None:
+    """n relationships with a 1-hour session each, delivered an hour ago."""
+    grow_relationships(tenant, n)
+    for relationship in tenant.organization.relationships.filter(sessions=None):
+        session_log(
+            actor=tenant.admin, relationship=relationship, starts_at=_hours_ago(1), duration=60
+        )
+
+
+def grow_packages(tenant: Tenant, n: int) -> None:
+    """n packages covering both service types, each sold by a product id and a SKU."""
+    org = tenant.organization
+    both = list(org.service_types.all())
+    for i in range(org.packages.count(), n):
+        package_save(
+            actor=tenant.admin,
+            organization=org,
+            name=f"Package {i:02}",
+            quantity=600,
+            unit="minutes",
+            service_types=both,
+            validity_days=365,
+            price=Decimal("300.00"),
+            shop_keys=[("product", str(100 + i)), ("sku", f"SKU-{i}")],
+        )
+
+
+def _shop(tenant: Tenant, i: int) -> Store:
+    org = tenant.organization
+    return Store.objects.get_or_create(
+        organization=org,
+        name=f"Shop {i:02}",
+        defaults={
+            "store_url": f"https://shop{i}.alpha.example/",
+            "consumer_key": "ck" if i % 2 else "",
+            "consumer_secret": "cs" if i % 2 else "",
+        },
+    )[0]
+
+
+def grow_stores(tenant: Tenant, n: int) -> None:
+    """n shops (every other one with API keys), each with an open order error."""
+    for i in range(n):
+        store = _shop(tenant, i)
+        OrderError.objects.get_or_create(
+            organization=tenant.organization,
+            store=store,
+            kind="unknown_product",
+            subject="line:1",
+            defaults={"message": "Product 1 is not mapped."},
+        )
+
+
+def grow_order_errors(tenant: Tenant, n: int) -> None:
+    """n open errors over three shops; every other one is about a known order."""
+    org = tenant.organization
+    for i in range(OrderError.objects.filter(organization=org).count(), n):
+        store = _shop(tenant, i % 3)
+        order = (
+            Order.objects.create(
+                organization=org, store=store, order_id=1000 + i, number=str(1000 + i)
+            )
+            if i % 2
+            else None
+        )
+        OrderError.objects.create(
+            organization=org,
+            store=store,
+            order=order,
+            kind="customer_not_found",
+            subject=f"order:{1000 + i}",
+            message=f"No student for order {1000 + i}.",
+        )
+
+
+def grow_deliveries(tenant: Tenant, n: int) -> None:
+    """n deliveries over three shops."""
+    org = tenant.organization
+    for i in range(Delivery.objects.filter(organization=org).count(), n):
+        Delivery.objects.create(
+            organization=org,
+            store=_shop(tenant, i % 3),
+            topic="order.updated",
+            delivery_id=str(i),
+            body=b"{}",
+            signature_valid=True,
+            status="processed",
+            outcome="Granted",
+        )
+
+
+def grow_organizations(tenant: Tenant, n: int) -> None:
+    """The admin persona is a member of n organizations."""
+    admin = tenant.admin
+    for i in range(admin.memberships.count(), n):
+        MembershipFactory(
+            user=admin,
+            organization=OrganizationFactory(),
+            role=[Role.ADMIN, Role.PROVIDER, Role.STUDENT][i % 3],
+        )
+
+
+# --- What each page must show at n rows ---------------------------------------------------------
+
+
+def shows_a_page_of(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    page = response.context["page"]
+    assert page.paginator.count == n
+    assert len(page.object_list) == min(n, settings.MATCHPAL_PAGE_SIZE)
+
+
+def shows_providers(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    shows_a_page_of(n, response)
+    # Every service type of every provider on the page is shown.
+    shown = [p.pk for p in response.context["page"].object_list]
+    assert response.content.decode().count('<span class="badge text-bg-info me-1">') == (
+        ProviderService.objects.filter(provider__in=shown).count()
+    )
+
+
+def shows_members(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert len(response.context["members"]) == n
+    assert len(response.context["invitations"]) == n
+
+
+def shows_admin_figures(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    context = response.context
+    assert len(context["low_balance"]) == min(n, 10)
+    # The personas can sign in, then every odd-numbered addition: (n - 1) // 2 cannot.
+    assert context["students"] == {"active": n, "inactive": 0, "without_login": (n - 1) // 2}
+    assert context["providers"] == {"active": n, "without_login": (n - 1) // 2}
+    assert sum(context["members"].values()) == n
+    assert context["pending_invitations"] == n
+    assert len(context["recent_students"]) == min(n, 5)
+
+
+def shows_provider_home(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    context = response.context
+    assert context["provider"].user_id == response.wsgi_request.user.pk
+    assert len(context["proposals"]) == n
+    assert len(context["paired"]) == n
+    assert len(context["to_log"]) == min(n, 20)
+    assert (context["week_minutes"], context["month_minutes"]) == (60 * n, 60 * n)
+
+
+def shows_student(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    context = response.context
+    # n grants of 2 h, alternately tutoring and advising; per grant 1 h reserved, 30 min used.
+    tutoring, advising = (n + 1) // 2, n // 2
+    balances = [
+        (b.service_type.name, b.remaining, b.available, b.held, b.used) for b in context["balances"]
+    ]
+    assert balances == [
+        ("Advising", 90 * advising, 60 * advising, 30 * advising, 30 * advising),
+        ("Tutoring", 90 * tutoring, 60 * tutoring, 30 * tutoring, 30 * tutoring),
+    ]
+    assert len(context["holds"]) == n
+    assert len(context["sessions"]) == min(n, 20)
+    assert len(context["history"]) == min(3 * n, 10)  # credit, hold and consume per grant
+
+
+def shows_stores(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert len(response.context["stores"]) == n
+    assert response.context["open_errors"] == n
+
+
+def shows_organizations(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert len(response.context["memberships"]) == n
+
+
+@dataclass(frozen=True)
+class Page:
+    persona: str
+    path: Callable[[Tenant], str]
+    grow: Callable[[Tenant, int], None]
+    shows: Callable[..., None]
+
+
+def _org(suffix: str) -> Callable[[Tenant], str]:
+    return lambda t: f"/o/{t.organization.slug}/{suffix}"
+
+
+PAGES = {
+    "students:list": Page(Role.ADMIN, _org("students/"), grow_students, shows_a_page_of),
+    "providers:list": Page(Role.ADMIN, _org("providers/"), grow_providers, shows_providers),
+    "members": Page(Role.ADMIN, _org("members/"), grow_members_page, shows_members),
+    "org_home[admin]": Page(Role.ADMIN, _org(""), grow_admin_home, shows_admin_figures),
+    "org_home[provider]": Page(Role.PROVIDER, _org(""), grow_provider_home, shows_provider_home),
+    "org_home[student]": Page(Role.STUDENT, _org(""), grow_student_home, shows_student),
+    "organization_list": Page(
+        Role.ADMIN, lambda t: "/orgs/", grow_organizations, shows_organizations
+    ),
+    "relationships:list": Page(
+        Role.ADMIN, _org("relationships/"), grow_relationships, shows_a_page_of
+    ),
+    "sessions_app:list": Page(Role.ADMIN, _org("sessions/"), grow_sessions, shows_a_page_of),
+    "grants:package_list": Page(Role.ADMIN, _org("packages/"), grow_packages, shows_a_page_of),
+    "woocommerce:store_list": Page(Role.ADMIN, _org("shop/"), grow_stores, shows_stores),
+    "woocommerce:error_list": Page(
+        Role.ADMIN, _org("shop/errors/"), grow_order_errors, shows_a_page_of
+    ),
+    "woocommerce:delivery_list": Page(
+        Role.ADMIN, _org("shop/deliveries/"), grow_deliveries, shows_a_page_of
+    ),
+}
+
+# Each count includes the request's own 3 queries (session, user, membership of the tenant;
+# organization_list has no tenant, so 2). The same number at 3 rows and at 30.
+PINNED = {
+    "students:list": 5,
+    "providers:list": 7,
+    "members": 5,
+    "org_home[admin]": 9,
+    "org_home[provider]": 10,
+    "org_home[student]": 9,
+    "organization_list": 3,
+    "relationships:list": 8,
+    "sessions_app:list": 7,
+    "grants:package_list": 7,
+    "woocommerce:store_list": 5,
+    "woocommerce:error_list": 5,
+    "woocommerce:delivery_list": 5,
+}
+
+
+def _client(tenant: Tenant, persona: str) -> Client:
+    user = {
+        Role.ADMIN: tenant.admin,
+        Role.PROVIDER: tenant.provider_user,
+        Role.STUDENT: tenant.student_user,
+    }[persona]
+    return client_for(user)
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_the_page_runs_the_pinned_queries_at_3_and_at_30_rows(
+    name: str,
+    tenant_a: Tenant,
+    django_assert_num_queries,
+    time_machine,
+) -> None:
+    # A Wednesday noon in the organization's time zone: "this week" and "this month" hold
+    # every session of the past hours.
+    time_machine.move_to(datetime(2026, 11, 18, 17, 0, tzinfo=UTC))
+    page = PAGES[name]
+    client, path = _client(tenant_a, page.persona), page.path(tenant_a)
+
+    for size in SIZES:
+        page.grow(tenant_a, size)
+        with django_assert_num_queries(PINNED[name], info=f"{name} with {size} rows"):
+            response = client.get(path)
+        assert response.status_code == 200
+        page.shows(size, response)
