@@ -296,6 +296,10 @@ def grant_transfer(*, actor: User, from_grant: Grant, quantity: int, reason: str
         # Both grants locked in id order, whichever direction the transfer goes.
         locked = _lock_grants(ids=[from_grant.pk] + ([to_grant.pk] if to_grant else []))
         source = locked[from_grant.pk]
+        if source.status == GrantStatus.EXPIRED:
+            raise LedgerError("This grant has expired; extend it before moving its hours.")
+        if source.status != GrantStatus.ACTIVE:
+            raise LedgerError("This grant is revoked; its hours cannot move.")
         if quantity > source.available:
             raise InsufficientHours(
                 f"Only {q(max(source.available, 0), source.unit)} of this grant are unused and "

@@ -2,10 +2,25 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
-from matchpal.models import Organization, ServiceType
+from matchpal.models import Membership, Organization, ServiceType
 from providers.models import Provider
 from relationships.models import Relationship, RelationshipStatus
+from relationships.selectors import visible_to
 from students.models import Student
+
+
+def people_of(*, organization: Organization,
+              membership: Membership) -> dict[str, QuerySet[Student] | QuerySet[Provider]]:
+    """The students and providers a member may pick in a filter: all of them for an admin, the
+    people of their own relationships for a provider (DESIGN §2: the center's other students
+    are not theirs to know about)."""
+    students = Student.objects.filter(organization=organization)
+    providers = Provider.objects.filter(organization=organization)
+    if not membership.is_admin:
+        theirs = Relationship.objects.filter(visible_to(membership), organization=organization)
+        students = students.filter(pk__in=theirs.values("student_id"))
+        providers = providers.filter(pk__in=theirs.values("provider_id"))
+    return {"students": students, "providers": providers}
 
 
 class RelationshipFilter(django_filters.FilterSet):
@@ -33,12 +48,14 @@ class RelationshipFilter(django_filters.FilterSet):
         fields = ["q", "status", "service_type", "provider", "student", "created_after",
                   "created_before"]
 
-    def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
+    def __init__(self, *args: object, organization: Organization, membership: Membership,
+                 **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.filters["service_type"].queryset = ServiceType.objects.filter(
             organization=organization)
-        self.filters["provider"].queryset = Provider.objects.filter(organization=organization)
-        self.filters["student"].queryset = Student.objects.filter(organization=organization)
+        people = people_of(organization=organization, membership=membership)
+        self.filters["provider"].queryset = people["providers"]
+        self.filters["student"].queryset = people["students"]
 
     def search(self, queryset: QuerySet[Relationship], name: str,
                value: str) -> QuerySet[Relationship]:

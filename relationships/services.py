@@ -121,6 +121,9 @@ def relationship_propose(*, actor: User, organization: Organization, student: St
                 to=[student.email, student.guardian_email])
     except IntegrityError as exc:
         if "relationship_one_live_pairing" in str(exc):
+            # The same form submitted twice meets the first one's live pairing before the
+            # ledger sees the repeated key: tell it as "already applied", not as a conflict.
+            ledger._ensure_new(idempotency_key)
             raise ConflictError(
                 f"{student.name} and {provider.name} already have a live "
                 f"{service_type.name.lower()} relationship.") from exc
@@ -155,9 +158,10 @@ def relationship_decline(*, actor: User | None, relationship: Relationship,
                 and not _is_admin(actor, relationship):
             raise RelationshipError("Only the provider of this proposal can decline it.")
         _end(relationship, S.DECLINED, actor=actor, reason=reason or "Declined")
+        because = f": {reason.strip().rstrip('.')}" if reason.strip() else ""
         _tell(relationship, f"{relationship.provider.name} declined",
               f"{relationship.provider.name} declined to work with {relationship.student.name}"
-              f"{': ' + reason if reason else '.'} The reserved hours are available again.",
+              f"{because}. The reserved hours are available again.",
               provider=False)
     return relationship
 

@@ -14,13 +14,14 @@ from matchpal.tenancy import TenantRequest, admin_required, tenant_view
 from relationships import selectors, services
 from relationships.filters import RelationshipFilter
 from relationships.forms import AllocationForm, OptionalReasonForm, ProposeForm, ReasonForm
+from relationships.models import Unit
 
 
 
 @tenant_view(Role.ADMIN, Role.PROVIDER)
 def relationship_list(request: TenantRequest) -> HttpResponse:
     filterset = RelationshipFilter(
-        request.GET, organization=request.organization,
+        request.GET, organization=request.organization, membership=request.membership,
         queryset=selectors.relationship_list(organization=request.organization,
                                              membership=request.membership).order_by(
             "-created_at", "-id"))
@@ -129,9 +130,11 @@ def relationship_complete(request: TenantRequest, public_id: uuid.UUID) -> HttpR
 
 @admin_required
 def relationship_allocation(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    # A relationship counting sessions takes the amount as sessions, whatever the measure.
     return _act(request, public_id, lambda r, d: services.relationship_change_allocation(
         actor=request.user, relationship=r,
-        quantity=d["amount"] if d["measure"] == "minutes" else d["amount"] * 60,
+        quantity=d["amount"] if r.unit == Unit.SESSIONS or d["measure"] == "minutes"
+        else d["amount"] * 60,
         reason=d["reason"]), "The allocation was changed.", form_class=AllocationForm,
         template="relationships/reason_form.html", title="Change the allocation")
 

@@ -1,8 +1,9 @@
 import django_filters
 from django import forms
 
-from matchpal.models import Organization
+from matchpal.models import Membership, Organization
 from providers.models import Provider
+from relationships.filters import people_of
 from sessions_app.models import Session, SessionKind, SessionStatus
 from students.models import Student
 
@@ -29,7 +30,9 @@ class SessionFilter(django_filters.FilterSet):
         model = Session
         fields = ["student", "provider", "status", "kind", "date_from", "date_to"]
 
-    def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
+    def __init__(self, *args: object, organization: Organization, membership: Membership,
+                 **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.filters["student"].queryset = Student.objects.filter(organization=organization)
-        self.filters["provider"].queryset = Provider.objects.filter(organization=organization)
+        people = people_of(organization=organization, membership=membership)
+        self.filters["student"].queryset = people["students"]
+        self.filters["provider"].queryset = people["providers"]

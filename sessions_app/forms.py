@@ -40,9 +40,10 @@ class LogSessionForm(forms.Form):
         self.fields["date"].initial = now.date()
         self.fields["time"].initial = now.replace(minute=0, second=0, microsecond=0).time()
         minimum = organization.notes_min_length
-        self.fields["notes"].widget.attrs.update({"data-min-length": minimum,
-                                                  "minlength": minimum or None})
+        self.fields["notes"].widget.attrs["data-min-length"] = minimum
         if minimum:
+            # Only when there is one: a None attribute would render as minlength="None".
+            self.fields["notes"].widget.attrs["minlength"] = minimum
             self.fields["notes"].help_text = f"At least {minimum} characters."
 
     def starts_at(self) -> datetime:

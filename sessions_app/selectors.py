@@ -8,6 +8,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from matchpal.models import Membership, Organization
+from relationships.models import RelationshipStatus
 from sessions_app.models import Session, SessionStatus
 from sessions_app.services import earnings_filter
 
@@ -39,9 +40,11 @@ def session_get(*, organization: Organization, membership: Membership,
 
 
 def to_log(*, organization: Organization, membership: Membership) -> QuerySet[Session]:
-    """Scheduled sessions whose start has passed: the provider still has to log them."""
+    """Scheduled sessions whose start has passed: the provider still has to log them. Only on
+    paired relationships: an ended one's sessions can no longer be logged."""
     return session_list(organization=organization, membership=membership).filter(
-        status=SessionStatus.SCHEDULED, starts_at__lte=timezone.now()).order_by("starts_at")
+        status=SessionStatus.SCHEDULED, starts_at__lte=timezone.now(),
+        relationship__status=RelationshipStatus.PAIRED).order_by("starts_at")
 
 
 def delivered_minutes(*, organization: Organization, membership: Membership,

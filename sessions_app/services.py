@@ -229,7 +229,8 @@ def _lock_session(session: Session) -> tuple[Session, Relationship]:
 
 @_tells_admins_of_shortfall
 def session_complete(*, actor: User, session: Session, duration: int | None = None,
-                     notes: str | None = None, review_minutes: int | None = None) -> Session:
+                     notes: str | None = None, review_minutes: int | None = None,
+                     mode: str | None = None, internal_note: str | None = None) -> Session:
     """A scheduled session took place: record its duration and notes, consume its hours."""
     with transaction.atomic():
         session, relationship = _lock_session(session)
@@ -247,8 +248,12 @@ def session_complete(*, actor: User, session: Session, duration: int | None = No
                     exclude=session)
         session.status = St.COMPLETED
         session.logged_by, session.logged_at = actor, timezone.now()
+        if mode is not None:
+            session.mode = mode
+        if internal_note is not None:
+            session.internal_note = internal_note
         session.save(update_fields=["duration_minutes", "notes", "status", "logged_by",
-                                    "logged_at"])
+                                    "logged_at", "mode", "internal_note"])
         _consume(session, relationship, charge_for(
             organization=relationship.organization, kind=session.kind,
             duration=session.duration_minutes, review_minutes=review_minutes), actor)
@@ -315,7 +320,8 @@ def session_cancel(*, actor: User, session: Session, reason: str) -> Session:
         charge = late and org.late_cancellation_charge == Charge.FULL
         if charge and session.status == St.SCHEDULED and relationship.status == \
                 RelationshipStatus.PAIRED:
-            _consume(session, relationship, session.duration_minutes, actor)
+            _consume(session, relationship, charge_for(
+                organization=org, kind=session.kind, duration=session.duration_minutes), actor)
         elif not charge:
             _restore_all(session, relationship, actor, f"Cancelled: {reason}")
         session.status = St.CANCELLED
@@ -340,7 +346,8 @@ def session_no_show(*, actor: User, session: Session, party: str,
         org = relationship.organization
         charge = party == NoShowParty.STUDENT and org.no_show_charge == Charge.FULL
         if charge and not session.charged_minutes:
-            _consume(session, relationship, session.duration_minutes, actor)
+            _consume(session, relationship, charge_for(
+                organization=org, kind=session.kind, duration=session.duration_minutes), actor)
         elif not charge:
             _restore_all(session, relationship, actor, "No-show")
         session.status = St.NO_SHOW

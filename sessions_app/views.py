@@ -25,6 +25,7 @@ STAFF = (Role.ADMIN, Role.PROVIDER)
 @tenant_view(*STAFF)
 def session_list(request: TenantRequest) -> HttpResponse:
     filterset = SessionFilter(request.GET, organization=request.organization,
+                              membership=request.membership,
                               queryset=selectors.session_list(organization=request.organization,
                                                               membership=request.membership))
     page = Paginator(filterset.qs, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -109,13 +110,15 @@ def session_complete(request: TenantRequest, public_id: uuid.UUID) -> HttpRespon
     def make_form(session: Session) -> EditSessionForm:
         form = EditSessionForm(request.POST or None, organization=request.organization,
                                initial={"duration": session.duration_minutes,
-                                        "mode": session.mode, "notes": session.notes})
+                                        "mode": session.mode, "notes": session.notes,
+                                        "internal_note": session.internal_note})
         return form
 
     return _act(request, public_id, make_form=make_form, title="Log this session",
                 success="Session logged.",
                 action=lambda s, d: services.session_complete(
-                    actor=request.user, session=s, duration=d["duration"], notes=d["notes"]))
+                    actor=request.user, session=s, duration=d["duration"], notes=d["notes"],
+                    mode=d["mode"], internal_note=d["internal_note"]))
 
 
 @tenant_view(*STAFF)

@@ -3,6 +3,7 @@ and secret (HTTP Basic over HTTPS, as WooCommerce expects)."""
 
 import base64
 import json
+import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import datetime
@@ -15,7 +16,9 @@ PAGE_SIZE = 50
 
 
 class ShopAPIError(Exception):
-    pass
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the shop's HTTP status when it answered, None when it did not
 
 
 def _get(store: Store, path: str, params: dict[str, Any] | None = None) -> tuple[Any, dict]:
@@ -32,6 +35,9 @@ def _get(store: Store, path: str, params: dict[str, Any] | None = None) -> tuple
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
             return json.loads(response.read()), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        raise ShopAPIError(f"The shop's API answered {path} with {exc.code}: {exc.reason}",
+                           status=exc.code) from exc
     except (OSError, ValueError) as exc:
         raise ShopAPIError(f"The shop's API did not answer {path}: {exc}") from exc
 

@@ -33,7 +33,7 @@ from matchpal.models import User
 from matchpal.notifications import notify_admins
 from matchpal.quantities import format_quantity
 from students.models import Student
-from students.services import student_create
+from students.services import DuplicateStudentEmail, student_create
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,12 @@ def record_error(*, store: Store, kind: str, message: str, order: Order | None =
                  subject: str = "", payload: Any = None,
                  delivery: Delivery | None = None) -> OrderError | None:
     """Open an error for an admin (once per open subject) and tell the admins about it."""
+    if order is None and OrderError.objects.filter(
+            store=store, order__isnull=True, kind=kind, subject=str(subject)[:100],
+            resolved_at__isnull=True).exists():
+        # The unique constraint treats NULL orders as distinct, so it cannot stop a repeated
+        # delivery about no known order from opening (and emailing) the same problem again.
+        return None
     try:
         with transaction.atomic():
             error = OrderError.objects.create(
@@ -125,8 +131,13 @@ def _customer(store: Store, order: Order, payload: dict[str, Any]) -> Student | 
         return None
     name = " ".join(filter(None, [(billing.get("first_name") or "").strip(),
                                   (billing.get("last_name") or "").strip()])) or email
-    return student_create(actor=None, organization=store.organization, name=name, email=email,
-                          phone=(billing.get("phone") or "")[:40])
+    try:
+        return student_create(actor=None, organization=store.organization, name=name,
+                              email=email, phone=(billing.get("phone") or "")[:40])
+    except DuplicateStudentEmail:
+        # Another order of the same new customer, in another worker, created the student
+        # after our lookup (the order lock does not cover two orders): use that student.
+        return Student.objects.get(organization_id=store.organization_id, email__iexact=email)
 
 
 def _package_for(store: Store, line: dict[str, Any]):  # type: ignore[no-untyped-def]
@@ -167,13 +178,16 @@ def _fulfil(store: Store, order: Order, payload: dict[str, Any]) -> list[str]:
         if line_id in done:
             continue
         package = _package_for(store, line)
-        if package is None:
+        if package is None or not package.is_active:
+            # A package no longer offered is not mapped to new orders (grants.services).
+            problem = ("is not mapped to a package." if package is None else
+                       f"is mapped to “{package.name}”, which is no longer offered: reactivate "
+                       "it or map the line to another package.")
             record_error(store=store, order=order, kind=ErrorKind.UNKNOWN_PRODUCT,
                          subject=f"line:{line_id}", payload=line,
                          message=f"“{line.get('name', '?')}” (product {line.get('product_id')}, "
                                  f"variation {line.get('variation_id')}, SKU "
-                                 f"{line.get('sku') or '—'}) in {order.reference} is not "
-                                 "mapped to a package.")
+                                 f"{line.get('sku') or '—'}) in {order.reference} {problem}")
             continue
         try:
             grant = ledger.grant_from_package(
@@ -265,6 +279,17 @@ def _partial_refunds(store: Store, order: Order, payload: dict[str, Any]) -> lis
     for refund in new:
         refund_id = order_id_of(refund["id"])
         detail = details.get(refund_id) or {}
+        if not any(-int(item.get("quantity") or 0) > 0 for item in detail.get("line_items") or []):
+            # An amount refunded without line quantities (or a refund the API did not list):
+            # whether hours go back is a person's decision, never a silent "nothing".
+            record_error(
+                store=store, order=order, kind=ErrorKind.PARTIAL_REFUND,
+                subject=f"refund:{refund_id}", payload=detail or refund,
+                message=(f"{order.reference}: partial refund #{refund_id} of "
+                         f"{str(refund.get('total', '')).lstrip('-')} "
+                         f"({refund.get('reason') or 'no reason given'}) names no refunded "
+                         "quantities; decide whether hours go back, then resolve."))
+            notes.append("partial refund left for an admin")
         for item in detail.get("line_items") or []:
             line_id = _refunded_item_id(item)
             if line_id is None:  # match by product/variation when the meta is missing
@@ -323,7 +348,10 @@ def apply_order(*, store: Store, payload: dict[str, Any], force: bool = False) -
             notes += _full_refund(store, order, status)
         elif status in store.paid_statuses:
             notes += _fulfil(store, order, payload)
-            notes += _partial_refunds(store, order, payload)
+            if order.student_id is not None:
+                # Without a customer nothing was granted, so a refund has nothing to take
+                # back yet: it is settled when the order is reprocessed after linking.
+                notes += _partial_refunds(store, order, payload)
         else:
             notes.append(f"status {status or 'unknown'}: nothing to grant")
         order.save()
@@ -353,17 +381,16 @@ def process_delivery(delivery_id: int) -> None:
     if delivery.status != DeliveryStatus.RECEIVED:
         return  # already handled (a task can run twice)
     store = delivery.store
-    status: str = DeliveryStatus.PROCESSED
-    outcome = ""
+    status: str
     try:
         payload = json.loads(bytes(delivery.body))
     except ValueError:
-        payload = None
         status, outcome = DeliveryStatus.FAILED, "The body is not JSON."
         record_error(store=store, kind=ErrorKind.INVALID_DATA, subject=f"delivery:{delivery.pk}",
                      delivery=delivery, payload={"body": delivery.body_text[:2000]},
                      message=f"A {delivery.topic or 'delivery'} did not contain valid JSON.")
-    if payload is not None:
+    else:
+        # Any JSON goes to _route, `null` included: it is not an order and is recorded so.
         status, outcome = _route(store, delivery, payload)
     Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.RECEIVED).update(
         status=status, outcome=outcome[:500], processed_at=timezone.now())
@@ -380,7 +407,18 @@ def _route(store: Store, delivery: Delivery, payload: Any) -> tuple[str, str]:
     elif topic.startswith("action."):
         order_id = order_id_of(payload.get("arg")) if isinstance(payload, dict) else None
         if order_id and store.has_api_keys:
-            payload = client.fetch_order(store, order_id)
+            try:
+                payload = client.fetch_order(store, order_id)
+            except client.ShopAPIError as exc:
+                if exc.status != 404:
+                    raise  # the shop did not answer: the task retries
+                # Deleted since: retrying cannot help, and the delivery must not stay
+                # "received" for ever.
+                record_error(store=store, kind=ErrorKind.INVALID_DATA,
+                             subject=f"action:{order_id}", delivery=delivery, payload=payload,
+                             message=f"{topic} for order {order_id}: the shop has no such "
+                                     "order (404); it may have been deleted.")
+                return DeliveryStatus.IGNORED, f"order {order_id} not found in the shop"
         elif order_id:
             record_error(store=store, kind=ErrorKind.INVALID_DATA, subject=f"action:{order_id}",
                          delivery=delivery, payload=payload,

@@ -87,7 +87,7 @@ def error_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
         try:
             if action == "resolve":
                 services.error_resolve(actor=request.user, error=error, note=data["note"])
-                outcome = "Marked resolved."
+                outcome = "marked resolved"  # shown as "Done: marked resolved."
             elif action == "map":
                 outcome = services.error_map_product(actor=request.user, error=error,
                                                      package=data["package"])

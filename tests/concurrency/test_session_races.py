@@ -1,0 +1,307 @@
+"""Sessions logged, edited and cancelled at the same moment, against real PostgreSQL
+transactions (DESIGN §3 invariants 1 and 4, §4).
+
+Every writer runs in its own thread with its own connection, waits at a barrier so all start
+together, and closes its connection when done. After each race the reconciliation must find
+nothing and every balance must be exact to the minute.
+"""
+
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+from django.utils import timezone
+
+from grants.models import Grant, GrantEntry
+from grants.reconcile import find_differences
+from matchpal.errors import ConflictError
+from matchpal.models import InsufficientHours, Notification, Role
+from relationships import services as relationships
+from relationships.models import Relationship
+from sessions_app import services
+from sessions_app.models import Session, SessionStatus
+from sessions_app.services import NotEnoughHours, SessionRuleError
+from tests.conftest import Tenant
+from tests.factories import MembershipFactory, ProviderFactory, UserFactory, make_grant
+
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
+
+DUPLICATE = "A session of this relationship at this start time already exists."
+
+
+def run_together(*calls: Callable[[], Any], timeout: float = 60) -> list[tuple[str, Any]]:
+    """Run each call in its own thread, all released at once by a barrier. Returns, in order,
+    ("ok", result) or ("error", exception) per call."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[tuple[str, Any]] = [("missing", None)] * len(calls)
+
+    def worker(index: int, call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            outcomes[index] = ("ok", call())
+        except Exception as exc:
+            outcomes[index] = ("error", exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, call), daemon=True)
+               for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(t.is_alive() for t in threads), "a writer is still waiting: a lock never freed"
+    assert all(status != "missing" for status, _ in outcomes)
+    return outcomes
+
+
+def balance(grant: Grant) -> tuple[int, int, int]:
+    grant.refresh_from_db()
+    return grant.total, grant.used, grant.held
+
+
+def ledger_net(session: Session) -> int:
+    """What the ledger says the session consumed, net of restores."""
+    return GrantEntry.objects.filter(session=session).aggregate(n=Sum("used_delta"))["n"] or 0
+
+
+def paired(tenant: Tenant, *, provider=None, provider_user=None,  # type: ignore[no-untyped-def]
+           minutes: int) -> Relationship:
+    """A relationship proposed by the admin (holding `minutes`), accepted by the provider, and
+    paired a day ago so that sessions of the last hours may be logged on it."""
+    relationship = relationships.relationship_propose(
+        actor=tenant.admin, organization=tenant.organization, student=tenant.student,
+        provider=provider or tenant.provider, service_type=tenant.provider.service_types.get(),
+        quantity=minutes)
+    relationships.relationship_accept(actor=provider_user or tenant.provider_user,
+                                      relationship=relationship)
+    Relationship.objects.filter(pk=relationship.pk).update(
+        paired_at=timezone.now() - timedelta(days=1))
+    relationship.refresh_from_db()
+    return relationship
+
+
+def second_provider(tenant: Tenant):  # type: ignore[no-untyped-def]
+    user = UserFactory(email="second.provider@alpha.example")
+    MembershipFactory(user=user, organization=tenant.organization, role=Role.PROVIDER)
+    return ProviderFactory(organization=tenant.organization, user=user, email=user.email), user
+
+
+def hours_ago(hours: float) -> datetime:
+    return (timezone.now() - timedelta(hours=hours)).replace(second=0, microsecond=0)
+
+
+# --- (a) the last hour ---------------------------------------------------------------------
+
+
+def test_two_sessions_racing_for_the_last_hour_of_a_hold(tenant_a: Tenant) -> None:
+    grant = make_grant(student=tenant_a.student, minutes=1200,
+                       valid_from=timezone.now() - timedelta(days=30))
+    rel = paired(tenant_a, minutes=60)
+    rounds = 5
+    winners = set()
+
+    for round_ in range(rounds):
+        # Exactly one hour left on the hold; two sessions of one hour each, logged at once
+        # (the provider and the admin, different start times).
+        assert relationships.allocated(rel)["held"] == 60
+        first, second = hours_ago(10 + 2 * round_), hours_ago(11 + 2 * round_)
+        outcomes = run_together(
+            partial(services.session_log, actor=tenant_a.provider_user, relationship=rel,
+                    starts_at=first, duration=60, notes="Fractions"),
+            partial(services.session_log, actor=tenant_a.admin, relationship=rel,
+                    starts_at=second, duration=60, notes="Decimals"),
+        )
+
+        statuses = [status for status, _ in outcomes]
+        assert sorted(statuses) == ["error", "ok"]
+        winner = statuses.index("ok")
+        winners.add(winner)
+        error = outcomes[1 - winner][1]
+        assert type(error) is NotEnoughHours
+        assert str(error) == "Only 0 min remain on this relationship; the session needs 1 h."
+        session = outcomes[winner][1]
+        assert session.starts_at == (first, second)[winner]
+        assert session.charged_minutes == 60
+        # Only the winner's session exists; the loser's was rolled back.
+        assert not Session.objects.filter(relationship=rel,
+                                          starts_at=(first, second)[1 - winner]).exists()
+        assert Session.objects.filter(relationship=rel).count() == round_ + 1
+        assert ledger_net(session) == 60
+
+        used = 60 * (round_ + 1)
+        assert balance(grant) == (1200, used, 0)
+        assert relationships.allocated(rel) == {"held": 0, "consumed": used, "allocated": used}
+        # The refusal told the admin, in a transaction of its own that survived the rollback.
+        assert Notification.objects.filter(user=tenant_a.admin).count() == round_ + 1
+        assert find_differences() == []
+
+        # Top the hold up to one hour again for the next round.
+        relationships.relationship_change_allocation(actor=tenant_a.admin, relationship=rel,
+                                                     quantity=used + 60)
+
+    assert balance(grant) == (1200, 60 * rounds, 60)
+    assert find_differences() == []
+
+
+def test_two_providers_drawing_the_last_hour_of_the_students_balance(tenant_a: Tenant) -> None:
+    org = tenant_a.organization
+    org.insufficient_hours = InsufficientHours.DRAW
+    org.save(update_fields=["insufficient_hours"])
+    other, other_user = second_provider(tenant_a)
+    # 30 min held by each relationship, one hour free: each provider logs 1 h 30 min, which
+    # needs its own 30 min plus the same free hour.
+    grant = make_grant(student=tenant_a.student, minutes=120,
+                       valid_from=timezone.now() - timedelta(days=30))
+    rel_a = paired(tenant_a, minutes=30)
+    rel_b = paired(tenant_a, provider=other, provider_user=other_user, minutes=30)
+    assert balance(grant) == (120, 0, 60)
+
+    outcomes = run_together(
+        partial(services.session_log, actor=tenant_a.provider_user, relationship=rel_a,
+                starts_at=hours_ago(3), duration=90),
+        partial(services.session_log, actor=other_user, relationship=rel_b,
+                starts_at=hours_ago(3), duration=90),
+    )
+
+    statuses = [status for status, _ in outcomes]
+    assert sorted(statuses) == ["error", "ok"]
+    winner = statuses.index("ok")
+    won, lost = (rel_a, rel_b) if winner == 0 else (rel_b, rel_a)
+    error = outcomes[1 - winner][1]
+    assert type(error) is NotEnoughHours
+    assert str(error) == ("The relationship's hold and the student's available balance cover "
+                          "30 min; the session needs 1 h 30 min.")
+    session = outcomes[winner][1]
+    assert session.charged_minutes == 90 == ledger_net(session)
+    assert Session.objects.count() == 1
+    # No overdraw: the winner used its 30 min and the free hour; the loser keeps its hold.
+    assert balance(grant) == (120, 90, 30)
+    assert relationships.allocated(won) == {"held": 0, "consumed": 90, "allocated": 90}
+    assert relationships.allocated(lost) == {"held": 30, "consumed": 0, "allocated": 30}
+    assert find_differences() == []
+
+
+# --- (b) an edit racing a cancellation -----------------------------------------------------
+
+
+def test_admin_edit_racing_provider_cancellation(tenant_a: Tenant) -> None:
+    grant = make_grant(student=tenant_a.student, minutes=1200,
+                       valid_from=timezone.now() - timedelta(days=30))
+    rel = paired(tenant_a, minutes=600)
+    orders = set()
+
+    for round_ in range(8):
+        logged = services.session_log(actor=tenant_a.provider_user, relationship=rel,
+                                      starts_at=hours_ago(5 + round_), duration=60)
+        assert balance(grant) == (1200, 60, 540)
+        new_duration = 90 if round_ % 2 else 30  # lengthened (consumes) or shortened (restores)
+
+        edit, cancel = run_together(
+            partial(services.session_edit, actor=tenant_a.admin,
+                    session=Session.objects.get(pk=logged.pk), duration=new_duration),
+            partial(services.session_cancel, actor=tenant_a.provider_user,
+                    session=Session.objects.get(pk=logged.pk), reason="Student ill"),
+        )
+
+        session = Session.objects.get(pk=logged.pk)
+        assert cancel[0] == "ok"
+        if edit[0] == "ok":
+            orders.add("edit first")
+        else:
+            orders.add("cancel first")
+            assert type(edit[1]) is ConflictError
+            assert str(edit[1]) == "A cancelled session cannot be edited."
+            assert session.duration_minutes == 60
+        # Cancelled either way: nothing consumed for it, and the ledger agrees.
+        assert session.status == SessionStatus.CANCELLED
+        assert session.charged_minutes == 0
+        assert ledger_net(session) == 0
+        entries = GrantEntry.objects.filter(session=session)
+        consumed = sum(e.used_delta for e in entries if e.kind == "consume")
+        restored = -sum(e.used_delta for e in entries if e.kind == "restore")
+        assert consumed == restored == (max(new_duration, 60) if edit[0] == "ok" else 60)
+        assert all(e.used_delta > 0 for e in entries if e.kind == "consume")
+        assert all(e.used_delta < 0 for e in entries if e.kind == "restore")
+        # One restore for the cancellation (plus one for a shortening that went first).
+        assert entries.filter(kind="restore", reason="Cancelled: Student ill").count() == 1
+        # Every minute went back to the relationship's hold: nothing lost, nothing doubled.
+        assert balance(grant) == (1200, 0, 600)
+        assert relationships.allocated(rel) == {"held": 600, "consumed": 0, "allocated": 600}
+        assert find_differences() == []
+
+    assert orders <= {"edit first", "cancel first"}
+
+
+def test_admin_edit_racing_provider_cancellation_of_a_charged_late_cancellation(
+        tenant_a: Tenant) -> None:
+    """With late cancellations charged in full, a cancelled completed session keeps its charge:
+    whatever the order, what the session was charged equals what the ledger consumed for it,
+    and that is its final duration."""
+    org = tenant_a.organization
+    org.late_cancellation_charge = "full"
+    org.save(update_fields=["late_cancellation_charge"])
+    grant = make_grant(student=tenant_a.student, minutes=1200,
+                       valid_from=timezone.now() - timedelta(days=30))
+    rel = paired(tenant_a, minutes=600)
+    charged_total = 0
+
+    for round_ in range(6):
+        logged = services.session_log(actor=tenant_a.provider_user, relationship=rel,
+                                      starts_at=hours_ago(5 + round_), duration=60)
+        new_duration = 90 if round_ % 2 else 30
+
+        edit, cancel = run_together(
+            partial(services.session_edit, actor=tenant_a.admin,
+                    session=Session.objects.get(pk=logged.pk), duration=new_duration),
+            partial(services.session_cancel, actor=tenant_a.provider_user,
+                    session=Session.objects.get(pk=logged.pk), reason="Too late"),
+        )
+
+        session = Session.objects.get(pk=logged.pk)
+        assert cancel[0] == "ok"
+        assert session.status == SessionStatus.CANCELLED
+        if edit[0] == "ok":
+            assert session.duration_minutes == new_duration
+        else:
+            assert type(edit[1]) is ConflictError
+            assert session.duration_minutes == 60
+        assert session.charged_minutes == session.duration_minutes == ledger_net(session)
+        charged_total += session.charged_minutes
+        assert balance(grant) == (1200, charged_total, 600 - charged_total)
+        assert find_differences() == []
+
+
+# --- (c) the same session twice --------------------------------------------------------------
+
+
+def test_the_same_session_logged_twice_at_once_exists_once(tenant_a: Tenant) -> None:
+    grant = make_grant(student=tenant_a.student, minutes=1200,
+                       valid_from=timezone.now() - timedelta(days=30))
+    rel = paired(tenant_a, minutes=600)
+
+    for round_ in range(5):
+        start = hours_ago(4 + round_)
+        outcomes = run_together(
+            partial(services.session_log, actor=tenant_a.provider_user, relationship=rel,
+                    starts_at=start, duration=45, notes="Essay outline"),
+            partial(services.session_log, actor=tenant_a.admin, relationship=rel,
+                    starts_at=start, duration=45, notes="Essay outline"),
+        )
+
+        assert sorted(status for status, _ in outcomes) == ["error", "ok"]
+        [error] = [value for status, value in outcomes if status == "error"]
+        assert type(error) is SessionRuleError
+        assert str(error) == DUPLICATE
+        assert Session.objects.filter(relationship=rel, starts_at=start).count() == 1
+        session = Session.objects.get(relationship=rel, starts_at=start)
+        assert session.charged_minutes == 45 == ledger_net(session)
+        assert balance(grant) == (1200, 45 * (round_ + 1), 600 - 45 * (round_ + 1))
+        assert find_differences() == []
+
+    assert Session.objects.filter(relationship=rel).count() == 5

@@ -1,0 +1,3 @@
+from tests.relationships.support import clock
+
+__all__ = ["clock"]
