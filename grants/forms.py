@@ -24,7 +24,9 @@ class IdempotentForm(forms.Form):
         try:
             return uuid.UUID(token).hex
         except ValueError:
-            raise forms.ValidationError("The form expired; reload the page and try again.") from None
+            raise forms.ValidationError(
+                "The form expired; reload the page and try again."
+            ) from None
 
 
 class QuantityMixin(forms.Form):
@@ -52,34 +54,55 @@ def end_of_day(day, organization: Organization) -> datetime:  # type: ignore[no-
 
 
 class GrantCreateForm(IdempotentForm, QuantityMixin):
-    package = forms.ModelChoiceField(queryset=Package.objects.none(), required=False,
-                                     empty_label="Custom quantity",
-                                     help_text="Choose a package, or enter a custom quantity.")
-    count = forms.IntegerField(min_value=1, max_value=100, initial=1, required=False,
-                               label="Number of packages")
+    package = forms.ModelChoiceField(
+        queryset=Package.objects.none(),
+        required=False,
+        empty_label="Custom quantity",
+        help_text="Choose a package, or enter a custom quantity.",
+    )
+    count = forms.IntegerField(
+        min_value=1, max_value=100, initial=1, required=False, label="Number of packages"
+    )
     amount = forms.IntegerField(min_value=1, max_value=100_000, required=False)
-    unit = forms.ChoiceField(choices=[("hours", "hours"), ("minutes", "minutes"),
-                                      ("sessions", "sessions")], initial="hours", required=False,
-                             label="Unit")
-    service_types = forms.ModelMultipleChoiceField(queryset=ServiceType.objects.none(),
-                                                   required=False,
-                                                   widget=forms.CheckboxSelectMultiple)
-    expires_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
-                                 help_text="Blank: the package's validity, or never.")
-    reference = forms.CharField(max_length=200, required=False,
-                                help_text="Order number, invoice or note.")
+    unit = forms.ChoiceField(
+        choices=[("hours", "hours"), ("minutes", "minutes"), ("sessions", "sessions")],
+        initial="hours",
+        required=False,
+        label="Unit",
+    )
+    service_types = forms.ModelMultipleChoiceField(
+        queryset=ServiceType.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    expires_on = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Blank: the package's validity, or never.",
+    )
+    reference = forms.CharField(
+        max_length=200, required=False, help_text="Order number, invoice or note."
+    )
 
-    field_order = ["package", "count", "amount", "unit", "service_types", "expires_on",
-                   "reference", "token"]
+    field_order = [
+        "package",
+        "count",
+        "amount",
+        "unit",
+        "service_types",
+        "expires_on",
+        "reference",
+        "token",
+    ]
 
     def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         del self.fields["measure"]
         self.organization = organization
-        self.fields["package"].queryset = Package.objects.filter(organization=organization,
-                                                                 is_active=True)
+        self.fields["package"].queryset = Package.objects.filter(
+            organization=organization, is_active=True
+        )
         self.fields["service_types"].queryset = ServiceType.objects.filter(
-            organization=organization, is_active=True)
+            organization=organization, is_active=True
+        )
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
@@ -107,8 +130,9 @@ class GrantCreateForm(IdempotentForm, QuantityMixin):
 
 
 class AdjustForm(IdempotentForm, QuantityMixin):
-    direction = forms.ChoiceField(choices=[("up", "Add"), ("down", "Remove")],
-                                  widget=forms.RadioSelect, initial="up")
+    direction = forms.ChoiceField(
+        choices=[("up", "Add"), ("down", "Remove")], widget=forms.RadioSelect, initial="up"
+    )
     reason = forms.CharField(max_length=500)
     field_order = ["direction", "amount", "measure", "reason", "token"]
 
@@ -118,12 +142,18 @@ class AdjustForm(IdempotentForm, QuantityMixin):
 
 
 class TransferForm(IdempotentForm, QuantityMixin):
-    to_grant = forms.ModelChoiceField(queryset=Grant.objects.none(), required=False,
-                                      empty_label="A new grant for the service types below",
-                                      label="Move to")
+    to_grant = forms.ModelChoiceField(
+        queryset=Grant.objects.none(),
+        required=False,
+        empty_label="A new grant for the service types below",
+        label="Move to",
+    )
     to_service_types = forms.ModelMultipleChoiceField(
-        queryset=ServiceType.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
-        label="Service types of the new grant")
+        queryset=ServiceType.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Service types of the new grant",
+    )
     reason = forms.CharField(max_length=500)
     field_order = ["amount", "measure", "to_grant", "to_service_types", "reason", "token"]
 
@@ -131,34 +161,45 @@ class TransferForm(IdempotentForm, QuantityMixin):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.set_unit(grant.unit)
         self.fields["to_grant"].queryset = (
-            Grant.objects.filter(organization_id=grant.organization_id, student_id=grant.student_id,
-                                 unit=grant.unit, status=GrantStatus.ACTIVE)
-            .exclude(pk=grant.pk).prefetch_related("service_types")
+            Grant.objects.filter(
+                organization_id=grant.organization_id,
+                student_id=grant.student_id,
+                unit=grant.unit,
+                status=GrantStatus.ACTIVE,
+            )
+            .exclude(pk=grant.pk)
+            .prefetch_related("service_types")
         )
         self.fields["to_grant"].label_from_instance = lambda g: (
-            f"{', '.join(st.name for st in g.service_types.all())} — {g.reference or g.get_source_display()}"
+            f"{', '.join(st.name for st in g.service_types.all())} — "
+            f"{g.reference or g.get_source_display()}"
         )
         self.fields["to_service_types"].queryset = ServiceType.objects.filter(
-            organization_id=grant.organization_id, is_active=True)
+            organization_id=grant.organization_id, is_active=True
+        )
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
         if data.get("to_grant") is None and not data.get("to_service_types"):
-            self.add_error("to_service_types",
-                           "Choose a grant to move the hours to, or the service types of a new one.")
+            self.add_error(
+                "to_service_types",
+                "Choose a grant to move the hours to, or the service types of a new one.",
+            )
         return data
 
 
 class RefundForm(IdempotentForm, QuantityMixin):
-    reference = forms.CharField(max_length=200, required=False,
-                                help_text="Refund number or note from the payment system.")
+    reference = forms.CharField(
+        max_length=200, required=False, help_text="Refund number or note from the payment system."
+    )
     reason = forms.CharField(max_length=500)
     field_order = ["amount", "measure", "reference", "reason", "token"]
 
 
 class ExtendForm(IdempotentForm):
-    expires_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
-                                 label="Usable through")
+    expires_on = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Usable through"
+    )
     no_expiry = forms.BooleanField(required=False, label="Never expires")
     reason = forms.CharField(max_length=500)
 
@@ -179,8 +220,9 @@ class ExtendForm(IdempotentForm):
 
 
 class ReleaseForm(IdempotentForm):
-    amount = forms.IntegerField(min_value=1, max_value=100_000, required=False,
-                                help_text="Blank: release the whole hold.")
+    amount = forms.IntegerField(
+        min_value=1, max_value=100_000, required=False, help_text="Blank: release the whole hold."
+    )
     measure = forms.ChoiceField(choices=MEASURES, initial="hours", required=False, label="Unit")
     reason = forms.CharField(max_length=500)
 
@@ -199,12 +241,17 @@ def _split_keys(raw: str) -> list[str]:
 
 class PackageForm(forms.ModelForm):
     amount = forms.IntegerField(min_value=1, max_value=100_000, label="Quantity")
-    measure = forms.ChoiceField(choices=[("hours", "hours"), ("minutes", "minutes"),
-                                         ("sessions", "sessions")], label="Unit")
-    service_types = forms.ModelMultipleChoiceField(queryset=ServiceType.objects.none(),
-                                                   widget=forms.CheckboxSelectMultiple)
-    product_ids = forms.CharField(required=False, label="Shop product ids",
-                                  help_text="Comma-separated WooCommerce product ids.")
+    measure = forms.ChoiceField(
+        choices=[("hours", "hours"), ("minutes", "minutes"), ("sessions", "sessions")], label="Unit"
+    )
+    service_types = forms.ModelMultipleChoiceField(
+        queryset=ServiceType.objects.none(), widget=forms.CheckboxSelectMultiple
+    )
+    product_ids = forms.CharField(
+        required=False,
+        label="Shop product ids",
+        help_text="Comma-separated WooCommerce product ids.",
+    )
     variation_ids = forms.CharField(required=False, label="Shop variation ids")
     skus = forms.CharField(required=False, label="Shop SKUs")
 
@@ -212,14 +259,24 @@ class PackageForm(forms.ModelForm):
         model = Package
         fields = ["name", "service_types", "validity_days", "price"]
 
-    field_order = ["name", "amount", "measure", "service_types", "validity_days", "price",
-                   "product_ids", "variation_ids", "skus"]
+    field_order = [
+        "name",
+        "amount",
+        "measure",
+        "service_types",
+        "validity_days",
+        "price",
+        "product_ids",
+        "variation_ids",
+        "skus",
+    ]
 
     def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.organization = organization
         self.fields["service_types"].queryset = ServiceType.objects.filter(
-            organization=organization, is_active=True)
+            organization=organization, is_active=True
+        )
         package = self.instance
         if package.pk:
             if package.unit == Unit.SESSIONS:
@@ -231,9 +288,11 @@ class PackageForm(forms.ModelForm):
             keys: dict[str, list[str]] = {k: [] for k in ShopKey.values}
             for mapping in package.shop_mappings.all():
                 keys[mapping.kind].append(mapping.value)
-            self.initial.update(product_ids=", ".join(keys[ShopKey.PRODUCT]),
-                                variation_ids=", ".join(keys[ShopKey.VARIATION]),
-                                skus=", ".join(keys[ShopKey.SKU]))
+            self.initial.update(
+                product_ids=", ".join(keys[ShopKey.PRODUCT]),
+                variation_ids=", ".join(keys[ShopKey.VARIATION]),
+                skus=", ".join(keys[ShopKey.SKU]),
+            )
 
     def _clean_ids(self, name: str) -> list[str]:
         values = _split_keys(self.cleaned_data.get(name, ""))
@@ -254,16 +313,22 @@ class PackageForm(forms.ModelForm):
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
         others = PackageShopMapping.objects.filter(organization=self.organization).select_related(
-            "package")
+            "package"
+        )
         if self.instance.pk:
             others = others.exclude(package=self.instance)
         taken = {(m.kind, m.value): m.package.name for m in others}
-        for field, kind in (("product_ids", ShopKey.PRODUCT), ("variation_ids", ShopKey.VARIATION),
-                            ("skus", ShopKey.SKU)):
+        for field, kind in (
+            ("product_ids", ShopKey.PRODUCT),
+            ("variation_ids", ShopKey.VARIATION),
+            ("skus", ShopKey.SKU),
+        ):
             for value in data.get(field) or []:
                 if (kind, value) in taken:
-                    self.add_error(field, f"{ShopKey(kind).label} {value} already sells "
-                                          f"“{taken[(kind, value)]}”.")
+                    self.add_error(
+                        field,
+                        f"{ShopKey(kind).label} {value} already sells “{taken[(kind, value)]}”.",
+                    )
         return data
 
     def quantity_and_unit(self) -> tuple[int, str]:
@@ -275,6 +340,8 @@ class PackageForm(forms.ModelForm):
         return amount, Unit.SESSIONS
 
     def shop_keys(self) -> list[tuple[str, str]]:
-        return ([(ShopKey.PRODUCT, v) for v in self.cleaned_data["product_ids"]]
-                + [(ShopKey.VARIATION, v) for v in self.cleaned_data["variation_ids"]]
-                + [(ShopKey.SKU, v) for v in self.cleaned_data["skus"]])
+        return (
+            [(ShopKey.PRODUCT, v) for v in self.cleaned_data["product_ids"]]
+            + [(ShopKey.VARIATION, v) for v in self.cleaned_data["variation_ids"]]
+            + [(ShopKey.SKU, v) for v in self.cleaned_data["skus"]]
+        )

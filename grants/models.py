@@ -27,13 +27,15 @@ class Package(models.Model):
     """What a center sells: N minutes or N sessions of some service types."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT,
-                                     related_name="packages")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="packages"
+    )
     name = models.CharField(max_length=150)
     quantity = models.PositiveIntegerField(help_text="Minutes, or sessions, per package.")
     unit = models.CharField(max_length=10, choices=Unit, default=Unit.MINUTES)
-    service_types = models.ManyToManyField(ServiceType, through="PackageServiceType",
-                                           related_name="packages")
+    service_types = models.ManyToManyField(
+        ServiceType, through="PackageServiceType", related_name="packages"
+    )
     validity_days = models.PositiveIntegerField(
         null=True, blank=True, help_text="Hours expire this many days after purchase; blank: never."
     )
@@ -64,9 +66,13 @@ class PackageServiceType(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["package", "service_type"],
-                                    name="package_service_type_unique"),
+            models.UniqueConstraint(
+                fields=["package", "service_type"], name="package_service_type_unique"
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"package {self.package_id} covers service type {self.service_type_id}"
 
 
 class ShopKey(models.TextChoices):
@@ -86,10 +92,12 @@ class PackageShopMapping(models.Model):
     class Meta:
         ordering = ["kind", "value"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "kind", "value"],
-                                    name="package_shop_key_unique"),
-            models.CheckConstraint(condition=Q(kind__in=ShopKey.values),
-                                   name="package_shop_kind_valid"),
+            models.UniqueConstraint(
+                fields=["organization", "kind", "value"], name="package_shop_key_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=ShopKey.values), name="package_shop_kind_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -124,13 +132,14 @@ class Grant(models.Model):
     """Hours on a student's account. `available = total − used − held`."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT,
-                                     related_name="grants")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="grants")
     student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="grants")
-    package = models.ForeignKey(Package, on_delete=models.PROTECT, null=True, blank=True,
-                                related_name="grants")
-    service_types = models.ManyToManyField(ServiceType, through="GrantServiceType",
-                                           related_name="grants")
+    package = models.ForeignKey(
+        Package, on_delete=models.PROTECT, null=True, blank=True, related_name="grants"
+    )
+    service_types = models.ManyToManyField(
+        ServiceType, through="GrantServiceType", related_name="grants"
+    )
     unit = models.CharField(max_length=10, choices=Unit, default=Unit.MINUTES)
     total = models.IntegerField(default=0)
     used = models.IntegerField(default=0)
@@ -141,25 +150,32 @@ class Grant(models.Model):
     source = models.CharField(max_length=12, choices=GrantSource, default=GrantSource.MANUAL)
     reference = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
-                                   null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     objects = GrantQuerySet.as_manager()
 
     class Meta:
         ordering = [F("expires_at").asc(nulls_last=True), "id"]
-        indexes = [models.Index(fields=["organization", "student", "status"]),
-                   models.Index(fields=["status", "expires_at"])]
+        indexes = [
+            models.Index(fields=["organization", "student", "status"]),
+            models.Index(fields=["status", "expires_at"]),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["organization", "id"], name="grant_org_id"),
             models.CheckConstraint(condition=Q(used__gte=0), name="grant_used_not_negative"),
             models.CheckConstraint(condition=Q(held__gte=0), name="grant_held_not_negative"),
-            models.CheckConstraint(condition=Q(total__gte=F("used") + F("held")),
-                                   name="grant_used_plus_held_within_total"),
-            models.CheckConstraint(condition=Q(status__in=GrantStatus.values),
-                                   name="grant_status_valid"),
-            models.CheckConstraint(condition=Q(source__in=GrantSource.values),
-                                   name="grant_source_valid"),
+            models.CheckConstraint(
+                condition=Q(total__gte=F("used") + F("held")),
+                name="grant_used_plus_held_within_total",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=GrantStatus.values), name="grant_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=GrantSource.values), name="grant_source_valid"
+            ),
             models.CheckConstraint(condition=Q(unit__in=Unit.values), name="grant_unit_valid"),
             models.CheckConstraint(
                 condition=Q(expires_at__isnull=True) | Q(expires_at__gt=F("valid_from")),
@@ -177,8 +193,11 @@ class Grant(models.Model):
     def is_usable(self, at=None, *, valid_by=None) -> bool:  # type: ignore[no-untyped-def]
         """Active, not expired at `at`, and valid from `valid_by` (default `at`) at the latest."""
         at = at or timezone.now()
-        return (self.status == GrantStatus.ACTIVE and self.valid_from <= (valid_by or at)
-                and (self.expires_at is None or self.expires_at > at))
+        return (
+            self.status == GrantStatus.ACTIVE
+            and self.valid_from <= (valid_by or at)
+            and (self.expires_at is None or self.expires_at > at)
+        )
 
 
 class GrantServiceType(models.Model):
@@ -188,17 +207,22 @@ class GrantServiceType(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["grant", "service_type"],
-                                    name="grant_service_type_unique"),
+            models.UniqueConstraint(
+                fields=["grant", "service_type"], name="grant_service_type_unique"
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"grant {self.grant_id} covers service type {self.service_type_id}"
 
 
 class Allocation(models.Model):
     """A relationship's hold on one grant: `held` still reserved, `consumed` by its sessions."""
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    relationship = models.ForeignKey("relationships.Relationship", on_delete=models.PROTECT,
-                                     related_name="allocations")
+    relationship = models.ForeignKey(
+        "relationships.Relationship", on_delete=models.PROTECT, related_name="allocations"
+    )
     grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="allocations")
     held = models.IntegerField(default=0)
     consumed = models.IntegerField(default=0)
@@ -207,16 +231,20 @@ class Allocation(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["relationship", "grant"],
-                                    name="allocation_relationship_grant_unique"),
+            models.UniqueConstraint(
+                fields=["relationship", "grant"], name="allocation_relationship_grant_unique"
+            ),
             models.UniqueConstraint(fields=["organization", "id"], name="allocation_org_id"),
             models.CheckConstraint(condition=Q(held__gte=0), name="allocation_held_not_negative"),
-            models.CheckConstraint(condition=Q(consumed__gte=0),
-                                   name="allocation_consumed_not_negative"),
+            models.CheckConstraint(
+                condition=Q(consumed__gte=0), name="allocation_consumed_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"Hold of {self.held} on grant {self.grant_id} for relationship {self.relationship_id}"
+        return (
+            f"Hold of {self.held} on grant {self.grant_id} for relationship {self.relationship_id}"
+        )
 
 
 class EntryKind(models.TextChoices):
@@ -242,19 +270,31 @@ class GrantEntry(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="entries")
-    allocation = models.ForeignKey(Allocation, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="entries")
+    allocation = models.ForeignKey(
+        Allocation, on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+    )
     kind = models.CharField(max_length=14, choices=EntryKind)
     total_delta = models.IntegerField(default=0)
     used_delta = models.IntegerField(default=0)
     held_delta = models.IntegerField(default=0)
     # Lazy references for history: the ledger never imports those apps.
-    relationship = models.ForeignKey("relationships.Relationship", on_delete=models.PROTECT,
-                                     null=True, blank=True, related_name="+")
-    session = models.ForeignKey("sessions_app.Session", on_delete=models.PROTECT, null=True,
-                                blank=True, related_name="grant_entries")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
-                              blank=True, related_name="+")
+    relationship = models.ForeignKey(
+        "relationships.Relationship",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    session = models.ForeignKey(
+        "sessions_app.Session",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="grant_entries",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     reason = models.CharField(max_length=500, blank=True)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -262,16 +302,23 @@ class GrantEntry(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name_plural = "grant entries"
-        indexes = [models.Index(fields=["grant", "created_at"]),
-                   models.Index(fields=["session", "grant"])]
+        indexes = [
+            models.Index(fields=["grant", "created_at"]),
+            models.Index(fields=["session", "grant"]),
+        ]
         constraints = [
-            models.UniqueConstraint(fields=["idempotency_key"],
-                                    condition=Q(idempotency_key__isnull=False),
-                                    name="grant_entry_idempotency_key_unique"),
-            models.CheckConstraint(condition=Q(kind__in=EntryKind.values),
-                                   name="grant_entry_kind_valid"),
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="grant_entry_idempotency_key_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=EntryKind.values), name="grant_entry_kind_valid"
+            ),
         ]
 
     def __str__(self) -> str:
-        return (f"{self.kind} on grant {self.grant_id}: total {self.total_delta:+}, "
-                f"used {self.used_delta:+}, held {self.held_delta:+}")
+        return (
+            f"{self.kind} on grant {self.grant_id}: total {self.total_delta:+}, "
+            f"used {self.used_delta:+}, held {self.held_delta:+}"
+        )

@@ -17,13 +17,20 @@ class Difference:
     from_ledger: int
 
     def __str__(self) -> str:
-        return (f"{self.what} {self.pk}: {self.column} is {self.stored}, "
-                f"the ledger says {self.from_ledger}")
+        return (
+            f"{self.what} {self.pk}: {self.column} is {self.stored}, "
+            f"the ledger says {self.from_ledger}"
+        )
 
 
 def _entry_sum(field: str, **match: object) -> Coalesce:
-    rows = (GrantEntry.objects.filter(**match).order_by().values(*match.keys())
-            .annotate(s=Sum(field)).values("s"))
+    rows = (
+        GrantEntry.objects.filter(**match)
+        .order_by()
+        .values(*match.keys())
+        .annotate(s=Sum(field))
+        .values("s")
+    )
     return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
 
 
@@ -37,22 +44,38 @@ def find_differences(*, organization_id: int | None = None) -> list[Difference]:
             l_total=_entry_sum("total_delta", grant=OuterRef("pk")),
             l_used=_entry_sum("used_delta", grant=OuterRef("pk")),
             l_held=_entry_sum("held_delta", grant=OuterRef("pk")),
-            a_held=Coalesce(Subquery(
-                Allocation.objects.filter(grant=OuterRef("pk")).order_by().values("grant")
-                .annotate(s=Sum("held")).values("s"), output_field=IntegerField()), Value(0)),
+            a_held=Coalesce(
+                Subquery(
+                    Allocation.objects.filter(grant=OuterRef("pk"))
+                    .order_by()
+                    .values("grant")
+                    .annotate(s=Sum("held"))
+                    .values("s"),
+                    output_field=IntegerField(),
+                ),
+                Value(0),
+            ),
         )
-        .filter(~Q(total=F("l_total")) | ~Q(used=F("l_used")) | ~Q(held=F("l_held"))
-                | ~Q(held=F("a_held")))
+        .filter(
+            ~Q(total=F("l_total"))
+            | ~Q(used=F("l_used"))
+            | ~Q(held=F("l_held"))
+            | ~Q(held=F("a_held"))
+        )
         .values_list("pk", "total", "used", "held", "l_total", "l_used", "l_held", "a_held")
     )
     for pk, total, used, held, l_total, l_used, l_held, a_held in grants:
-        for column, stored, computed in (("total", total, l_total), ("used", used, l_used),
-                                         ("held", held, l_held)):
+        for column, stored, computed in (
+            ("total", total, l_total),
+            ("used", used, l_used),
+            ("held", held, l_held),
+        ):
             if stored != computed:
                 differences.append(Difference("grant", pk, column, stored, computed))
         if held != a_held:
-            differences.append(Difference("grant", pk, "held (sum of its allocations)",
-                                          held, a_held))
+            differences.append(
+                Difference("grant", pk, "held (sum of its allocations)", held, a_held)
+            )
 
     allocations = (
         Allocation.objects.filter(scope)

@@ -56,8 +56,14 @@ def holds_of_student(*, organization: Organization, student: Student) -> list[di
     """Each relationship's current hold: "Reserved for <provider>: 4 h 30 min"."""
     rows = (
         Allocation.objects.filter(organization=organization, grant__student=student)
-        .values("relationship_id", "relationship__public_id", "relationship__provider__name",
-                "relationship__service_type__name", "relationship__status", "grant__unit")
+        .values(
+            "relationship_id",
+            "relationship__public_id",
+            "relationship__provider__name",
+            "relationship__service_type__name",
+            "relationship__status",
+            "grant__unit",
+        )
         .annotate(held=Sum("held"), consumed=Sum("consumed"))
         .order_by("relationship__provider__name", "relationship_id")
     )
@@ -85,8 +91,11 @@ def history(*, organization: Organization, student: Student) -> QuerySet[GrantEn
         GrantEntry.objects.filter(organization=organization, grant__student=student)
         .select_related("grant", "actor", "relationship__provider", "session")
         .annotate(
-            running=Window(Sum(change), partition_by=[F("grant__unit")],
-                           order_by=[F("created_at").asc(), F("id").asc()]),
+            running=Window(
+                Sum(change),
+                partition_by=[F("grant__unit")],
+                order_by=[F("created_at").asc(), F("id").asc()],
+            ),
         )
         .order_by("-created_at", "-id")
     )
@@ -95,14 +104,18 @@ def history(*, organization: Organization, student: Student) -> QuerySet[GrantEn
 def low_balance_students(*, organization: Organization, limit: int = 10) -> list[Student]:
     """Active students with hours on account whose available minutes fell below the threshold."""
     now = timezone.now()
-    usable = (Q(grants__status=GrantStatus.ACTIVE, grants__unit=Unit.MINUTES,
-                grants__valid_from__lte=now)
-              & (Q(grants__expires_at__isnull=True) | Q(grants__expires_at__gt=now)))
+    usable = Q(
+        grants__status=GrantStatus.ACTIVE, grants__unit=Unit.MINUTES, grants__valid_from__lte=now
+    ) & (Q(grants__expires_at__isnull=True) | Q(grants__expires_at__gt=now))
     return list(
-        Student.objects.filter(organization=organization, status=StudentStatus.ACTIVE,
-                               grants__unit=Unit.MINUTES)
-        .annotate(available=Coalesce(
-            Sum(F("grants__total") - F("grants__used") - F("grants__held"), filter=usable), 0))
+        Student.objects.filter(
+            organization=organization, status=StudentStatus.ACTIVE, grants__unit=Unit.MINUTES
+        )
+        .annotate(
+            available=Coalesce(
+                Sum(F("grants__total") - F("grants__used") - F("grants__held"), filter=usable), 0
+            )
+        )
         .filter(available__lt=organization.low_balance_threshold_minutes)
         .order_by("available", "name")[:limit]
     )

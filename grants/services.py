@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Max, Q, Sum
@@ -70,14 +70,11 @@ class AlreadyApplied(LedgerError):
         super().__init__("This was already applied; nothing changed.")
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 MAX_ATTEMPTS = 4
 
 
-def _retry_on_conflict(fn: Callable[P, R]) -> Callable[P, R]:
+def _retry_on_conflict[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
     """Run `fn` again (a bounded number of times) when PostgreSQL aborts it for a conflict."""
 
     @functools.wraps(fn)
@@ -121,9 +118,15 @@ class _Entry:
 class _Posting:
     """The entries of one operation: applies them to the locked rows and writes them."""
 
-    def __init__(self, *, actor: User | None, reason: str = "", idempotency_key: str | None,
-                 relationship: RelationshipLike | None = None,
-                 session: SessionLike | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        actor: User | None,
+        reason: str = "",
+        idempotency_key: str | None,
+        relationship: RelationshipLike | None = None,
+        session: SessionLike | None = None,
+    ) -> None:
         self.actor = actor
         self.reason = reason.strip()
         self.key = idempotency_key or None
@@ -131,8 +134,17 @@ class _Posting:
         self.session = session
         self.entries: list[_Entry] = []
 
-    def add(self, grant: Grant, kind: str, *, total: int = 0, used: int = 0, held: int = 0,
-            allocation: Allocation | None = None, relationship_id: int | None = None) -> None:
+    def add(
+        self,
+        grant: Grant,
+        kind: str,
+        *,
+        total: int = 0,
+        used: int = 0,
+        held: int = 0,
+        allocation: Allocation | None = None,
+        relationship_id: int | None = None,
+    ) -> None:
         grant.total += total
         grant.used += used
         grant.held += held
@@ -149,13 +161,21 @@ class _Posting:
         allocations = {id(e.allocation): e.allocation for e in self.entries if e.allocation}
         rows = [
             GrantEntry(
-                organization_id=e.grant.organization_id, grant=e.grant, allocation=e.allocation,
-                kind=e.kind, total_delta=e.total, used_delta=e.used, held_delta=e.held,
+                organization_id=e.grant.organization_id,
+                grant=e.grant,
+                allocation=e.allocation,
+                kind=e.kind,
+                total_delta=e.total,
+                used_delta=e.used,
+                held_delta=e.held,
                 relationship_id=e.relationship_id,
                 session_id=self.session.pk if self.session else None,
-                actor=self.actor, reason=self.reason, created_at=now,
-                idempotency_key=(None if self.key is None
-                                 else self.key if n == 0 else f"{self.key}:{n + 1}"),
+                actor=self.actor,
+                reason=self.reason,
+                created_at=now,
+                idempotency_key=(
+                    None if self.key is None else self.key if n == 0 else f"{self.key}:{n + 1}"
+                ),
             )
             for n, e in enumerate(self.entries)
         ]
@@ -196,11 +216,21 @@ def _soonest_expiry_first(grants: Iterable[Grant]) -> list[Grant]:
 
 
 @_retry_on_conflict
-def grant_create(*, actor: User | None, student: Student, quantity: int, unit: str,
-                 service_types: Sequence[ServiceType], package: Package | None = None,
-                 valid_from: datetime | None = None, expires_at: datetime | None = None,
-                 source: str = GrantSource.MANUAL, reference: str = "", reason: str = "",
-                 idempotency_key: str | None = None) -> Grant:
+def grant_create(
+    *,
+    actor: User | None,
+    student: Student,
+    quantity: int,
+    unit: str,
+    service_types: Sequence[ServiceType],
+    package: Package | None = None,
+    valid_from: datetime | None = None,
+    expires_at: datetime | None = None,
+    source: str = GrantSource.MANUAL,
+    reference: str = "",
+    reason: str = "",
+    idempotency_key: str | None = None,
+) -> Grant:
     """Credit a student with `quantity` minutes (or sessions) of the given service types."""
     _positive(quantity)
     if unit not in Unit.values:
@@ -215,13 +245,19 @@ def grant_create(*, actor: User | None, student: Student, quantity: int, unit: s
     with transaction.atomic():
         _ensure_new(idempotency_key)
         grant = Grant.objects.create(
-            organization_id=student.organization_id, student=student, package=package,
-            unit=unit, valid_from=valid_from, expires_at=expires_at, source=source,
-            reference=reference.strip(), created_by=actor,
+            organization_id=student.organization_id,
+            student=student,
+            package=package,
+            unit=unit,
+            valid_from=valid_from,
+            expires_at=expires_at,
+            source=source,
+            reference=reference.strip(),
+            created_by=actor,
         )
         GrantServiceType.objects.bulk_create(
-            GrantServiceType(organization_id=student.organization_id, grant=grant,
-                             service_type=st) for st in service_types
+            GrantServiceType(organization_id=student.organization_id, grant=grant, service_type=st)
+            for st in service_types
         )
         posting = _Posting(actor=actor, reason=reason or reference, idempotency_key=idempotency_key)
         posting.add(grant, EntryKind.CREDIT, total=quantity)
@@ -229,10 +265,19 @@ def grant_create(*, actor: User | None, student: Student, quantity: int, unit: s
     return grant
 
 
-def grant_from_package(*, actor: User | None, student: Student, package: Package, count: int = 1,
-                       valid_from: datetime | None = None, source: str = GrantSource.MANUAL,
-                       reference: str = "", reason: str = "", expires_at: datetime | None = None,
-                       idempotency_key: str | None = None) -> Grant:
+def grant_from_package(
+    *,
+    actor: User | None,
+    student: Student,
+    package: Package,
+    count: int = 1,
+    valid_from: datetime | None = None,
+    source: str = GrantSource.MANUAL,
+    reference: str = "",
+    reason: str = "",
+    expires_at: datetime | None = None,
+    idempotency_key: str | None = None,
+) -> Grant:
     """Credit `count` × the package's quantity; it expires after the package's validity
     unless `expires_at` says otherwise."""
     _positive(count, "The number of packages")
@@ -242,16 +287,25 @@ def grant_from_package(*, actor: User | None, student: Student, package: Package
     if expires_at is None and package.validity_days:
         expires_at = valid_from + timedelta(days=package.validity_days)
     return grant_create(
-        actor=actor, student=student, quantity=package.quantity * count, unit=package.unit,
-        service_types=list(package.service_types.all()), package=package,
-        valid_from=valid_from, expires_at=expires_at, source=source, reference=reference,
-        reason=reason or f"{count} × {package.name}", idempotency_key=idempotency_key,
+        actor=actor,
+        student=student,
+        quantity=package.quantity * count,
+        unit=package.unit,
+        service_types=list(package.service_types.all()),
+        package=package,
+        valid_from=valid_from,
+        expires_at=expires_at,
+        source=source,
+        reference=reference,
+        reason=reason or f"{count} × {package.name}",
+        idempotency_key=idempotency_key,
     )
 
 
 @_retry_on_conflict
-def grant_adjust(*, actor: User, grant: Grant, delta: int, reason: str,
-                 idempotency_key: str | None = None) -> Grant:
+def grant_adjust(
+    *, actor: User, grant: Grant, delta: int, reason: str, idempotency_key: str | None = None
+) -> Grant:
     """Raise or lower a grant's total; never below what is used and held."""
     if not isinstance(delta, int) or delta == 0:
         raise LedgerError("The adjustment must be a whole number other than zero.")
@@ -274,10 +328,16 @@ def grant_adjust(*, actor: User, grant: Grant, delta: int, reason: str,
 
 
 @_retry_on_conflict
-def grant_transfer(*, actor: User, from_grant: Grant, quantity: int, reason: str,
-                   to_grant: Grant | None = None,
-                   to_service_types: Sequence[ServiceType] | None = None,
-                   idempotency_key: str | None = None) -> Grant:
+def grant_transfer(
+    *,
+    actor: User,
+    from_grant: Grant,
+    quantity: int,
+    reason: str,
+    to_grant: Grant | None = None,
+    to_service_types: Sequence[ServiceType] | None = None,
+    idempotency_key: str | None = None,
+) -> Grant:
     """Move unused, unheld hours to another grant of the student (or a new one), atomically."""
     _positive(quantity)
     if not reason.strip():
@@ -315,14 +375,20 @@ def grant_transfer(*, actor: User, from_grant: Grant, quantity: int, reason: str
             if any(st.organization_id != source.organization_id for st in types):
                 raise LedgerError("A service type of another organization was chosen.")
             target = Grant.objects.create(
-                organization_id=source.organization_id, student_id=source.student_id,
-                unit=source.unit, valid_from=source.valid_from, expires_at=source.expires_at,
-                source=GrantSource.TRANSFER, reference=f"Transfer from {source.reference or 'grant'}"[:200],
+                organization_id=source.organization_id,
+                student_id=source.student_id,
+                unit=source.unit,
+                valid_from=source.valid_from,
+                expires_at=source.expires_at,
+                source=GrantSource.TRANSFER,
+                reference=f"Transfer from {source.reference or 'grant'}"[:200],
                 created_by=actor,
             )
             GrantServiceType.objects.bulk_create(
-                GrantServiceType(organization_id=source.organization_id, grant=target,
-                                 service_type=st) for st in types
+                GrantServiceType(
+                    organization_id=source.organization_id, grant=target, service_type=st
+                )
+                for st in types
             )
         posting = _Posting(actor=actor, reason=reason, idempotency_key=idempotency_key)
         posting.add(source, EntryKind.TRANSFER_OUT, total=-quantity)
@@ -332,8 +398,15 @@ def grant_transfer(*, actor: User, from_grant: Grant, quantity: int, reason: str
 
 
 @_retry_on_conflict
-def grant_refund(*, actor: User | None, grant: Grant, quantity: int, reason: str,
-                 reference: str = "", idempotency_key: str | None = None) -> Grant:
+def grant_refund(
+    *,
+    actor: User | None,
+    grant: Grant,
+    quantity: int,
+    reason: str,
+    reference: str = "",
+    idempotency_key: str | None = None,
+) -> Grant:
     """Take back unused, unheld hours (the money goes back elsewhere); reference and reason kept."""
     _positive(quantity)
     if not reason.strip():
@@ -347,9 +420,11 @@ def grant_refund(*, actor: User | None, grant: Grant, quantity: int, reason: str
                 f"not held; release holds first to refund more.",
                 shortfall=quantity - max(locked.available, 0),
             )
-        posting = _Posting(actor=actor, reason=" — ".join(filter(None, [reason.strip(),
-                                                                      reference.strip()])),
-                           idempotency_key=idempotency_key)
+        posting = _Posting(
+            actor=actor,
+            reason=" — ".join(filter(None, [reason.strip(), reference.strip()])),
+            idempotency_key=idempotency_key,
+        )
         posting.add(locked, EntryKind.REFUND, total=-quantity)
         if locked.total == 0 and locked.used == 0:
             locked.status = GrantStatus.REVOKED
@@ -358,8 +433,14 @@ def grant_refund(*, actor: User | None, grant: Grant, quantity: int, reason: str
 
 
 @_retry_on_conflict
-def grant_extend(*, actor: User, grant: Grant, expires_at: datetime | None, reason: str,
-                 idempotency_key: str | None = None) -> Grant:
+def grant_extend(
+    *,
+    actor: User,
+    grant: Grant,
+    expires_at: datetime | None,
+    reason: str,
+    idempotency_key: str | None = None,
+) -> Grant:
     """Move the expiry later (or remove it); an expired grant becomes active again."""
     if not reason.strip():
         raise LedgerError("Give a reason for the extension.")
@@ -374,8 +455,11 @@ def grant_extend(*, actor: User, grant: Grant, expires_at: datetime | None, reas
         if expires_at is not None and locked.expires_at is None:
             # No date is later than "never": that would shorten the grant, not extend it.
             raise LedgerError("This grant never expires; an extension cannot give it an expiry.")
-        if (expires_at is not None and locked.expires_at is not None
-                and expires_at <= locked.expires_at):
+        if (
+            expires_at is not None
+            and locked.expires_at is not None
+            and expires_at <= locked.expires_at
+        ):
             raise LedgerError(
                 f"The new expiry must be after the current one "
                 f"({timezone.localtime(locked.expires_at):%Y-%m-%d %H:%M})."
@@ -389,8 +473,9 @@ def grant_extend(*, actor: User, grant: Grant, expires_at: datetime | None, reas
 
 
 @_retry_on_conflict
-def grant_expire(*, actor: User | None, grant: Grant, reason: str = "Expired",
-                 due_at: datetime | None = None) -> Grant:
+def grant_expire(
+    *, actor: User | None, grant: Grant, reason: str = "Expired", due_at: datetime | None = None
+) -> Grant:
     """Mark a grant expired and release what relationships still hold on it.
 
     With `due_at` (the daily job), only if its expiry has passed by then: it is re-read under
@@ -401,12 +486,18 @@ def grant_expire(*, actor: User | None, grant: Grant, reason: str = "Expired",
             return locked
         if due_at is not None and (locked.expires_at is None or locked.expires_at > due_at):
             return locked
-        allocations = list(Allocation.objects.select_for_update()
-                           .filter(grant=locked, held__gt=0).order_by("pk"))
+        allocations = list(
+            Allocation.objects.select_for_update().filter(grant=locked, held__gt=0).order_by("pk")
+        )
         posting = _Posting(actor=actor, reason=reason, idempotency_key=None)
         for allocation in allocations:
-            posting.add(locked, EntryKind.RELEASE, held=-allocation.held, allocation=allocation,
-                        relationship_id=allocation.relationship_id)
+            posting.add(
+                locked,
+                EntryKind.RELEASE,
+                held=-allocation.held,
+                allocation=allocation,
+                relationship_id=allocation.relationship_id,
+            )
         locked.status = GrantStatus.EXPIRED
         posting.add(locked, EntryKind.EXPIRE)
         posting.write()
@@ -416,8 +507,11 @@ def grant_expire(*, actor: User | None, grant: Grant, reason: str = "Expired",
 def expire_due_grants(*, now: datetime | None = None) -> int:
     """The daily job: expire every active grant whose date has passed. Safe to run twice."""
     now = now or timezone.now()
-    due = list(Grant.objects.filter(status=GrantStatus.ACTIVE, expires_at__lte=now)
-               .order_by("pk").values_list("pk", flat=True))
+    due = list(
+        Grant.objects.filter(status=GrantStatus.ACTIVE, expires_at__lte=now)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     for pk in due:
         grant_expire(actor=None, grant=Grant(pk=pk), reason="Expired on its date", due_at=now)
     return len(due)
@@ -426,34 +520,46 @@ def expire_due_grants(*, now: datetime | None = None) -> int:
 # --- Holds ---------------------------------------------------------------------------------
 
 
-def _candidate_grants(relationship: RelationshipLike, at: datetime,
-                      valid_by: datetime | None = None) -> Q:
-    return (
-        Q(organization_id=relationship.organization_id, student_id=relationship.student_id,
-          unit=relationship.unit, status=GrantStatus.ACTIVE, valid_from__lte=valid_by or at,
-          grantservicetype__service_type_id=relationship.service_type_id)
-        & (Q(expires_at__isnull=True) | Q(expires_at__gt=at))
-    )
+def _candidate_grants(
+    relationship: RelationshipLike, at: datetime, valid_by: datetime | None = None
+) -> Q:
+    return Q(
+        organization_id=relationship.organization_id,
+        student_id=relationship.student_id,
+        unit=relationship.unit,
+        status=GrantStatus.ACTIVE,
+        valid_from__lte=valid_by or at,
+        grantservicetype__service_type_id=relationship.service_type_id,
+    ) & (Q(expires_at__isnull=True) | Q(expires_at__gt=at))
 
 
 def _allocations_of(relationship: RelationshipLike) -> dict[int, Allocation]:
     return {
         a.grant_id: a
-        for a in Allocation.objects.select_for_update().filter(relationship_id=relationship.pk)
+        for a in Allocation.objects.select_for_update()
+        .filter(relationship_id=relationship.pk)
         .order_by("pk")
     }
 
 
 @_retry_on_conflict
-def hold(*, actor: User | None, relationship: RelationshipLike, quantity: int, reason: str = "",
-         idempotency_key: str | None = None) -> int:
+def hold(
+    *,
+    actor: User | None,
+    relationship: RelationshipLike,
+    quantity: int,
+    reason: str = "",
+    idempotency_key: str | None = None,
+) -> int:
     """Reserve `quantity` for the relationship from the student's grants covering its service
     type, soonest expiry first, across as many grants as it takes. All or nothing."""
     _positive(quantity)
     now = timezone.now()
     with transaction.atomic():
         _ensure_new(idempotency_key)
-        ids = Grant.objects.filter(_candidate_grants(relationship, now)).values_list("pk", flat=True)
+        ids = Grant.objects.filter(_candidate_grants(relationship, now)).values_list(
+            "pk", flat=True
+        )
         grants = _lock_grants(ids=ids)
         # Re-check after locking: another transaction may have expired one meanwhile.
         usable = [g for g in _soonest_expiry_first(grants.values()) if g.is_usable(now)]
@@ -466,8 +572,9 @@ def hold(*, actor: User | None, relationship: RelationshipLike, quantity: int, r
                 shortfall=quantity - available,
             )
         allocations = _allocations_of(relationship)
-        posting = _Posting(actor=actor, reason=reason, idempotency_key=idempotency_key,
-                           relationship=relationship)
+        posting = _Posting(
+            actor=actor, reason=reason, idempotency_key=idempotency_key, relationship=relationship
+        )
         remaining = quantity
         for grant in usable:
             take = min(remaining, grant.available)
@@ -476,8 +583,10 @@ def hold(*, actor: User | None, relationship: RelationshipLike, quantity: int, r
             allocation = allocations.get(grant.pk)
             if allocation is None:
                 allocation = Allocation.objects.create(
-                    organization_id=relationship.organization_id, relationship_id=relationship.pk,
-                    grant=grant)
+                    organization_id=relationship.organization_id,
+                    relationship_id=relationship.pk,
+                    grant=grant,
+                )
                 allocations[grant.pk] = allocation
             posting.add(grant, EntryKind.HOLD, held=take, allocation=allocation)
             remaining -= take
@@ -488,20 +597,30 @@ def hold(*, actor: User | None, relationship: RelationshipLike, quantity: int, r
 
 
 @_retry_on_conflict
-def release(*, actor: User | None, relationship: RelationshipLike, quantity: int | None = None,
-            reason: str = "", idempotency_key: str | None = None) -> int:
+def release(
+    *,
+    actor: User | None,
+    relationship: RelationshipLike,
+    quantity: int | None = None,
+    reason: str = "",
+    idempotency_key: str | None = None,
+) -> int:
     """Give back all (`quantity=None`) or part of what the relationship holds. The hold on the
     latest-expiring grant goes first, so the hours that expire soonest stay reserved."""
     if quantity is not None:
         _positive(quantity)
     with transaction.atomic():
         _ensure_new(idempotency_key)
-        grant_ids = Allocation.objects.filter(relationship_id=relationship.pk, held__gt=0
-                                              ).values_list("grant_id", flat=True)
+        grant_ids = Allocation.objects.filter(
+            relationship_id=relationship.pk, held__gt=0
+        ).values_list("grant_id", flat=True)
         grants = _lock_grants(ids=grant_ids)
         allocations = _allocations_of(relationship)
-        holding = [allocations[g.pk] for g in reversed(_soonest_expiry_first(grants.values()))
-                   if g.pk in allocations and allocations[g.pk].held > 0]
+        holding = [
+            allocations[g.pk]
+            for g in reversed(_soonest_expiry_first(grants.values()))
+            if g.pk in allocations and allocations[g.pk].held > 0
+        ]
         total_held = sum(a.held for a in holding)
         wanted = total_held if quantity is None else quantity
         if wanted > total_held:
@@ -509,15 +628,17 @@ def release(*, actor: User | None, relationship: RelationshipLike, quantity: int
                 f"This relationship holds only {q(total_held, relationship.unit)}; "
                 f"it cannot release {q(wanted, relationship.unit)}."
             )
-        posting = _Posting(actor=actor, reason=reason, idempotency_key=idempotency_key,
-                           relationship=relationship)
+        posting = _Posting(
+            actor=actor, reason=reason, idempotency_key=idempotency_key, relationship=relationship
+        )
         remaining = wanted
         for allocation in holding:
             take = min(remaining, allocation.held)
             if take <= 0:
                 break
-            posting.add(grants[allocation.grant_id], EntryKind.RELEASE, held=-take,
-                        allocation=allocation)
+            posting.add(
+                grants[allocation.grant_id], EntryKind.RELEASE, held=-take, allocation=allocation
+            )
             remaining -= take
         if posting.entries:
             posting.write()
@@ -535,9 +656,16 @@ class Consumption:
 
 
 @_retry_on_conflict
-def consume(*, actor: User | None, relationship: RelationshipLike, session: SessionLike,
-            quantity: int, at: datetime, draw_shortfall: bool = False,
-            idempotency_key: str | None = None) -> list[Consumption]:
+def consume(
+    *,
+    actor: User | None,
+    relationship: RelationshipLike,
+    session: SessionLike,
+    quantity: int,
+    at: datetime,
+    draw_shortfall: bool = False,
+    idempotency_key: str | None = None,
+) -> list[Consumption]:
     """Consume `quantity` for a session held at `at`.
 
     First from the relationship's holds on grants valid on the session's date (already valid
@@ -552,30 +680,38 @@ def consume(*, actor: User | None, relationship: RelationshipLike, session: Sess
     # "Valid on the session's date": a grant bought later that day covers a morning session.
     tz = Organization.objects.only("time_zone").get(pk=relationship.organization_id).tz
     day_end = (timezone.localtime(at, tz) + timedelta(days=1)).replace(
-        hour=0, minute=0, second=0, microsecond=0)
+        hour=0, minute=0, second=0, microsecond=0
+    )
     with transaction.atomic():
         _ensure_new(idempotency_key)
         held_ids = Allocation.objects.filter(relationship_id=relationship.pk).values_list(
-            "grant_id", flat=True)
+            "grant_id", flat=True
+        )
         extra = _candidate_grants(relationship, at, day_end) if draw_shortfall else None
         grants = _lock_grants(extra, ids=held_ids)
         allocations = _allocations_of(relationship)
-        valid = [g for g in _soonest_expiry_first(grants.values())
-                 if g.is_usable(at, valid_by=day_end)]
+        valid = [
+            g for g in _soonest_expiry_first(grants.values()) if g.is_usable(at, valid_by=day_end)
+        ]
         on_hold = sum(allocations[g.pk].held for g in valid if g.pk in allocations)
         drawable = 0
         if draw_shortfall:
             drawable = sum(max(g.available, 0) for g in valid)
         if on_hold + drawable < quantity:
             if draw_shortfall:
-                message = (f"The relationship's hold and the student's available balance cover "
-                           f"{q(on_hold + drawable, unit)}; the session needs {q(quantity, unit)}.")
+                message = (
+                    f"The relationship's hold and the student's available balance cover "
+                    f"{q(on_hold + drawable, unit)}; the session needs {q(quantity, unit)}."
+                )
             else:
-                message = (f"Only {q(on_hold, unit)} remain on this relationship; "
-                           f"the session needs {q(quantity, unit)}.")
+                message = (
+                    f"Only {q(on_hold, unit)} remain on this relationship; "
+                    f"the session needs {q(quantity, unit)}."
+                )
             raise InsufficientHours(message, shortfall=quantity - on_hold - drawable)
-        posting = _Posting(actor=actor, idempotency_key=idempotency_key,
-                           relationship=relationship, session=session)
+        posting = _Posting(
+            actor=actor, idempotency_key=idempotency_key, relationship=relationship, session=session
+        )
         result: list[Consumption] = []
         remaining = quantity
         for grant in valid:
@@ -594,31 +730,45 @@ def consume(*, actor: User | None, relationship: RelationshipLike, session: Sess
             allocation = allocations.get(grant.pk)
             if allocation is None:
                 allocation = Allocation.objects.create(
-                    organization_id=relationship.organization_id, relationship_id=relationship.pk,
-                    grant=grant)
+                    organization_id=relationship.organization_id,
+                    relationship_id=relationship.pk,
+                    grant=grant,
+                )
                 allocations[grant.pk] = allocation
             posting.add(grant, EntryKind.CONSUME, used=take, allocation=allocation)
             result.append(Consumption(grant.pk, take, False))
             remaining -= take
             if remaining == 0:
                 break
-        posting.reason = "Drawn from the available balance" if any(
-            not c.from_hold for c in result) else ""
+        posting.reason = (
+            "Drawn from the available balance" if any(not c.from_hold for c in result) else ""
+        )
         posting.write()
     return result
 
 
 def consumed_for_session(*, session: SessionLike) -> dict[int, int]:
     """What a session has consumed, net of restores, per grant id."""
-    rows = (GrantEntry.objects.filter(session_id=session.pk, allocation__isnull=False)
-            .values("grant_id").annotate(net=Sum("used_delta")).order_by())
+    rows = (
+        GrantEntry.objects.filter(session_id=session.pk, allocation__isnull=False)
+        .values("grant_id")
+        .annotate(net=Sum("used_delta"))
+        .order_by()
+    )
     return {row["grant_id"]: row["net"] for row in rows if row["net"]}
 
 
 @_retry_on_conflict
-def restore(*, actor: User | None, relationship: RelationshipLike, session: SessionLike,
-            quantity: int | None = None, to_hold: bool = True, reason: str = "",
-            idempotency_key: str | None = None) -> int:
+def restore(
+    *,
+    actor: User | None,
+    relationship: RelationshipLike,
+    session: SessionLike,
+    quantity: int | None = None,
+    to_hold: bool = True,
+    reason: str = "",
+    idempotency_key: str | None = None,
+) -> int:
     """Give back what a session consumed: all of it (`quantity=None`, a cancellation) or part
     (a shortened session), to exactly the grants it came from, the last consumed first.
 
@@ -636,11 +786,12 @@ def restore(*, actor: User | None, relationship: RelationshipLike, session: Sess
         # Re-read under the locks: a concurrent restore may have committed meanwhile. The last
         # consumed goes back first: holds are consumed soonest expiry first and any shortfall is
         # drawn after them, so the order is that of the consume entries, not of the expiries.
-        rows = (GrantEntry.objects.filter(session_id=session.pk, allocation__isnull=False)
-                .values("grant_id")
-                .annotate(net=Sum("used_delta"),
-                          last=Max("pk", filter=Q(kind=EntryKind.CONSUME)))
-                .order_by())
+        rows = (
+            GrantEntry.objects.filter(session_id=session.pk, allocation__isnull=False)
+            .values("grant_id")
+            .annotate(net=Sum("used_delta"), last=Max("pk", filter=Q(kind=EntryKind.CONSUME)))
+            .order_by()
+        )
         net = {row["grant_id"]: row["net"] for row in rows if row["net"]}
         last_consumed = {row["grant_id"]: row["last"] or 0 for row in rows}
         total = sum(net.values())
@@ -650,17 +801,30 @@ def restore(*, actor: User | None, relationship: RelationshipLike, session: Sess
                 f"This session consumed {q(total, relationship.unit)}; "
                 f"{q(wanted, relationship.unit)} cannot be restored."
             )
-        posting = _Posting(actor=actor, reason=reason, idempotency_key=idempotency_key,
-                           relationship=relationship, session=session)
+        posting = _Posting(
+            actor=actor,
+            reason=reason,
+            idempotency_key=idempotency_key,
+            relationship=relationship,
+            session=session,
+        )
         remaining = wanted
-        for grant in sorted((g for g in grants.values() if g.pk in net),
-                            key=lambda g: last_consumed[g.pk], reverse=True):
+        for grant in sorted(
+            (g for g in grants.values() if g.pk in net),
+            key=lambda g: last_consumed[g.pk],
+            reverse=True,
+        ):
             take = min(remaining, net[grant.pk])
             if take <= 0:
                 continue
             back_to_hold = to_hold and grant.is_usable(now)
-            posting.add(grant, EntryKind.RESTORE, used=-take, held=take if back_to_hold else 0,
-                        allocation=allocations[grant.pk])
+            posting.add(
+                grant,
+                EntryKind.RESTORE,
+                used=-take,
+                held=take if back_to_hold else 0,
+                allocation=allocations[grant.pk],
+            )
             remaining -= take
             if remaining == 0:
                 break
@@ -702,37 +866,53 @@ def student_balances(*, student: Student, grants: Sequence[Grant] | None = None)
                 row[2] += max(grant.available, 0)
             row[3] += grant.held
             row[4] += grant.used
-    return [Balance(row[0], unit, row[1], row[2], row[3], row[4])
-            for (_, unit), row in sorted(sums.items(), key=lambda kv: (kv[1][0].name, kv[0][1]))]
+    return [
+        Balance(row[0], unit, row[1], row[2], row[3], row[4])
+        for (_, unit), row in sorted(sums.items(), key=lambda kv: (kv[1][0].name, kv[0][1]))
+    ]
 
 
 # --- Packages ----------------------------------------------------------------------------
 
 
-def _set_package_links(package: Package, service_types: Sequence[ServiceType],
-                       shop_keys: Sequence[tuple[str, str]]) -> None:
+def _set_package_links(
+    package: Package, service_types: Sequence[ServiceType], shop_keys: Sequence[tuple[str, str]]
+) -> None:
     if any(st.organization_id != package.organization_id for st in service_types):
         raise LedgerError("A service type of another organization was chosen.")
     PackageServiceType.objects.filter(package=package).delete()
     PackageServiceType.objects.bulk_create(
-        PackageServiceType(organization_id=package.organization_id, package=package,
-                           service_type=st) for st in service_types
+        PackageServiceType(
+            organization_id=package.organization_id, package=package, service_type=st
+        )
+        for st in service_types
     )
     PackageShopMapping.objects.filter(package=package).delete()
     try:
         with transaction.atomic():
             PackageShopMapping.objects.bulk_create(
-                PackageShopMapping(organization_id=package.organization_id, package=package,
-                                   kind=kind, value=value) for kind, value in shop_keys
+                PackageShopMapping(
+                    organization_id=package.organization_id, package=package, kind=kind, value=value
+                )
+                for kind, value in shop_keys
             )
     except IntegrityError as exc:
         raise LedgerError("One of the shop ids or SKUs already sells another package.") from exc
 
 
-def package_save(*, actor: User, organization: Organization, package: Package | None = None,
-                 name: str, quantity: int, unit: str, service_types: Sequence[ServiceType],
-                 validity_days: int | None, price: Any,
-                 shop_keys: Sequence[tuple[str, str]] = ()) -> Package:
+def package_save(
+    *,
+    actor: User,
+    organization: Organization,
+    package: Package | None = None,
+    name: str,
+    quantity: int,
+    unit: str,
+    service_types: Sequence[ServiceType],
+    validity_days: int | None,
+    price: Any,
+    shop_keys: Sequence[tuple[str, str]] = (),
+) -> Package:
     """Create or edit a package with its service types and shop mapping. Grants already made
     from it keep their own quantity, unit and expiry."""
     _positive(quantity)
@@ -758,7 +938,8 @@ def package_add_shop_key(*, actor: User, package: Package, kind: str, value: str
     """Map one more shop product id, variation id or SKU to the package."""
     try:
         with transaction.atomic():
-            PackageShopMapping.objects.create(organization_id=package.organization_id,
-                                              package=package, kind=kind, value=value)
+            PackageShopMapping.objects.create(
+                organization_id=package.organization_id, package=package, kind=kind, value=value
+            )
     except IntegrityError as exc:
         raise LedgerError(f"That {kind} already sells another package.") from exc

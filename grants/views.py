@@ -64,11 +64,17 @@ def _package_form(request: TenantRequest, package: object | None) -> HttpRespons
 
         def save() -> str:
             saved = services.package_save(
-                actor=request.user, organization=request.organization, package=package,
-                name=form.cleaned_data["name"], quantity=quantity, unit=unit,
+                actor=request.user,
+                organization=request.organization,
+                package=package,
+                name=form.cleaned_data["name"],
+                quantity=quantity,
+                unit=unit,
                 service_types=list(form.cleaned_data["service_types"]),
                 validity_days=form.cleaned_data["validity_days"],
-                price=form.cleaned_data["price"], shop_keys=form.shop_keys())
+                price=form.cleaned_data["price"],
+                shop_keys=form.shop_keys(),
+            )
             return f"Package “{saved.name}” was saved."
 
         if _apply(request, form, save):
@@ -93,7 +99,9 @@ def package_set_active(request: TenantRequest, public_id: uuid.UUID) -> HttpResp
     package = selectors.package_get(organization=request.organization, public_id=public_id)
     active = request.POST.get("active") == "1"
     services.package_set_active(actor=request.user, package=package, active=active)
-    messages.success(request, f"“{package.name}” is {'offered again' if active else 'no longer offered'}.")
+    messages.success(
+        request, f"“{package.name}” is {'offered again' if active else 'no longer offered'}."
+    )
     return redirect("grants:package_list", org_slug=request.organization.slug)
 
 
@@ -102,8 +110,10 @@ def package_set_active(request: TenantRequest, public_id: uuid.UUID) -> HttpResp
 
 def _hours_context(request: TenantRequest, student: object) -> dict[str, object]:
     grants = list(selectors.grant_list(organization=request.organization, student=student))
-    history = Paginator(selectors.history(organization=request.organization, student=student),
-                        settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
+    history = Paginator(
+        selectors.history(organization=request.organization, student=student),
+        settings.MATCHPAL_PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
     return {
         "student": student,
         "grants": grants,
@@ -137,43 +147,82 @@ def grant_create(request: TenantRequest, student_id: uuid.UUID) -> HttpResponse:
             key = form.idempotency_key("grant_create")
             if data["package"] is not None:
                 grant = services.grant_from_package(
-                    actor=request.user, student=student, package=data["package"],
-                    count=data["count"] or 1, reference=data["reference"],
-                    expires_at=form.expires_at(), idempotency_key=key)
+                    actor=request.user,
+                    student=student,
+                    package=data["package"],
+                    count=data["count"] or 1,
+                    reference=data["reference"],
+                    expires_at=form.expires_at(),
+                    idempotency_key=key,
+                )
             else:
                 quantity, unit = form.custom_quantity()
                 grant = services.grant_create(
-                    actor=request.user, student=student, quantity=quantity, unit=unit,
-                    service_types=list(data["service_types"]), expires_at=form.expires_at(),
-                    reference=data["reference"], idempotency_key=key)
+                    actor=request.user,
+                    student=student,
+                    quantity=quantity,
+                    unit=unit,
+                    service_types=list(data["service_types"]),
+                    expires_at=form.expires_at(),
+                    reference=data["reference"],
+                    idempotency_key=key,
+                )
             return f"{format_quantity(grant.total, grant.unit)} were added to {student.name}."
 
         if _apply(request, form, create):
             return redirect(_hours_url(request, student.public_id))
-    return render(request, "grants/action_form.html", {
-        "form": form, "student": student, "title": f"Add hours for {student.name}",
-        "submit": "Add hours"})
+    return render(
+        request,
+        "grants/action_form.html",
+        {
+            "form": form,
+            "student": student,
+            "title": f"Add hours for {student.name}",
+            "submit": "Add hours",
+        },
+    )
 
 
-def _grant_action(request: TenantRequest, public_id: uuid.UUID, *,
-                  make_form: Callable[[Grant], Any], title: str, submit: str,
-                  run: Callable[[Grant, Any], str]) -> HttpResponse:
+def _grant_action(
+    request: TenantRequest,
+    public_id: uuid.UUID,
+    *,
+    make_form: Callable[[Grant], Any],
+    title: str,
+    submit: str,
+    run: Callable[[Grant, Any], str],
+) -> HttpResponse:
     grant = selectors.grant_get(organization=request.organization, public_id=public_id)
     form = make_form(grant)
-    if request.method == "POST" and form.is_valid():
-        if _apply(request, form, lambda: run(grant, form)):
-            return redirect(_hours_url(request, grant.student.public_id))
-    return render(request, "grants/action_form.html", {
-        "form": form, "student": grant.student, "grant": grant,
-        "title": title.format(student=grant.student.name), "submit": submit})
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _apply(request, form, lambda: run(grant, form))
+    ):
+        return redirect(_hours_url(request, grant.student.public_id))
+    return render(
+        request,
+        "grants/action_form.html",
+        {
+            "form": form,
+            "student": grant.student,
+            "grant": grant,
+            "title": title.format(student=grant.student.name),
+            "submit": submit,
+        },
+    )
 
 
 @admin_required
 def grant_adjust(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     def run(grant: Grant, form: AdjustForm) -> str:
-        services.grant_adjust(actor=request.user, grant=grant, delta=form.delta(),
-                              reason=form.cleaned_data["reason"],
-                              idempotency_key=form.idempotency_key("adjust"))
+        services.grant_adjust(
+            actor=request.user,
+            grant=grant,
+            delta=form.delta(),
+            reason=form.cleaned_data["reason"],
+            idempotency_key=form.idempotency_key("adjust"),
+        )
         return f"The grant was adjusted by {format_quantity(form.delta(), grant.unit)}."
 
     def make_form(grant: Grant) -> AdjustForm:
@@ -181,32 +230,51 @@ def grant_adjust(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
         form.set_unit(grant.unit)
         return form
 
-    return _grant_action(request, public_id, make_form=make_form, submit="Adjust",
-                         title="Adjust a grant of {student}", run=run)
+    return _grant_action(
+        request,
+        public_id,
+        make_form=make_form,
+        submit="Adjust",
+        title="Adjust a grant of {student}",
+        run=run,
+    )
 
 
 @admin_required
 def grant_transfer(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     def run(grant: Grant, form: TransferForm) -> str:
         services.grant_transfer(
-            actor=request.user, from_grant=grant, quantity=form.quantity(),
+            actor=request.user,
+            from_grant=grant,
+            quantity=form.quantity(),
             to_grant=form.cleaned_data["to_grant"],
             to_service_types=list(form.cleaned_data["to_service_types"]),
-            reason=form.cleaned_data["reason"], idempotency_key=form.idempotency_key("transfer"))
+            reason=form.cleaned_data["reason"],
+            idempotency_key=form.idempotency_key("transfer"),
+        )
         return f"{format_quantity(form.quantity(), grant.unit)} were transferred."
 
-    return _grant_action(request, public_id, submit="Transfer", run=run,
-                         make_form=lambda grant: TransferForm(request.POST or None, grant=grant),
-                         title="Transfer hours of {student}")
+    return _grant_action(
+        request,
+        public_id,
+        submit="Transfer",
+        run=run,
+        make_form=lambda grant: TransferForm(request.POST or None, grant=grant),
+        title="Transfer hours of {student}",
+    )
 
 
 @admin_required
 def grant_refund(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     def run(grant: Grant, form: RefundForm) -> str:
-        services.grant_refund(actor=request.user, grant=grant, quantity=form.quantity(),
-                              reference=form.cleaned_data["reference"],
-                              reason=form.cleaned_data["reason"],
-                              idempotency_key=form.idempotency_key("refund"))
+        services.grant_refund(
+            actor=request.user,
+            grant=grant,
+            quantity=form.quantity(),
+            reference=form.cleaned_data["reference"],
+            reason=form.cleaned_data["reason"],
+            idempotency_key=form.idempotency_key("refund"),
+        )
         return f"{format_quantity(form.quantity(), grant.unit)} were refunded."
 
     def make_form(grant: Grant) -> RefundForm:
@@ -214,39 +282,65 @@ def grant_refund(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
         form.set_unit(grant.unit)
         return form
 
-    return _grant_action(request, public_id, make_form=make_form, submit="Refund",
-                         title="Refund hours of {student}", run=run)
+    return _grant_action(
+        request,
+        public_id,
+        make_form=make_form,
+        submit="Refund",
+        title="Refund hours of {student}",
+        run=run,
+    )
 
 
 @admin_required
 def grant_extend(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     def run(grant: Grant, form: ExtendForm) -> str:
-        services.grant_extend(actor=request.user, grant=grant, expires_at=form.expires_at(),
-                              reason=form.cleaned_data["reason"],
-                              idempotency_key=form.idempotency_key("extend"))
+        services.grant_extend(
+            actor=request.user,
+            grant=grant,
+            expires_at=form.expires_at(),
+            reason=form.cleaned_data["reason"],
+            idempotency_key=form.idempotency_key("extend"),
+        )
         return "The expiry was extended."
 
     return _grant_action(
-        request, public_id, submit="Extend", run=run, title="Extend a grant of {student}",
-        make_form=lambda grant: ExtendForm(request.POST or None, organization=request.organization))
+        request,
+        public_id,
+        submit="Extend",
+        run=run,
+        title="Extend a grant of {student}",
+        make_form=lambda grant: ExtendForm(request.POST or None, organization=request.organization),
+    )
 
 
 @admin_required
 def hold_release(request: TenantRequest, relationship_id: uuid.UUID) -> HttpResponse:
-    relationship = selectors.holding_relationship(organization=request.organization,
-                                                  public_id=relationship_id)
+    relationship = selectors.holding_relationship(
+        organization=request.organization, public_id=relationship_id
+    )
     form = ReleaseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+
         def run() -> str:
             released = services.release(
-                actor=request.user, relationship=relationship,
-                quantity=form.quantity(relationship.unit), reason=form.cleaned_data["reason"],
-                idempotency_key=f"form:release:{form.cleaned_data['token']}")
+                actor=request.user,
+                relationship=relationship,
+                quantity=form.quantity(relationship.unit),
+                reason=form.cleaned_data["reason"],
+                idempotency_key=f"form:release:{form.cleaned_data['token']}",
+            )
             return f"{format_quantity(released, relationship.unit)} were released."
 
         if _apply(request, form, run):
             return redirect(_hours_url(request, relationship.student.public_id))
-    return render(request, "grants/action_form.html", {
-        "form": form, "student": relationship.student,
-        "title": f"Release hours reserved for {relationship.provider.name}",
-        "submit": "Release"})
+    return render(
+        request,
+        "grants/action_form.html",
+        {
+            "form": form,
+            "student": relationship.student,
+            "title": f"Release hours reserved for {relationship.provider.name}",
+            "submit": "Release",
+        },
+    )

@@ -14,8 +14,16 @@ class CompositeForeignKey(migrations.operations.base.Operation):
     reduces_to_sql = True
     reversible = True
 
-    def __init__(self, *, table: str, column: str, ref_table: str, name: str,
-                 org_column: str = "organization_id", ref_org_column: str = "organization_id") -> None:
+    def __init__(
+        self,
+        *,
+        table: str,
+        column: str,
+        ref_table: str,
+        name: str,
+        org_column: str = "organization_id",
+        ref_org_column: str = "organization_id",
+    ) -> None:
         self.table = table
         self.column = column
         self.ref_table = ref_table
@@ -49,7 +57,12 @@ class CompositeForeignKey(migrations.operations.base.Operation):
         return (
             self.__class__.__name__,
             [],
-            {"table": self.table, "column": self.column, "ref_table": self.ref_table,
-             "name": self.name, "org_column": self.org_column,
-             "ref_org_column": self.ref_org_column},
+            {
+                "table": self.table,
+                "column": self.column,
+                "ref_table": self.ref_table,
+                "name": self.name,
+                "org_column": self.org_column,
+                "ref_org_column": self.ref_org_column,
+            },
         )

@@ -19,19 +19,46 @@ DEMO_STORE_SECRET = "NorthsideDemoWebhookSecret2026abcdefXYZ7"
 
 PROVIDERS = [
     # name, email, services, pay rate, bio
-    ("Amara Okafor", "amara.okafor@northside.example", ["Tutoring"], "32.00",
-     "Maths and physics tutor; former secondary-school teacher."),
-    ("Daniel Reyes", "daniel.reyes@northside.example", ["Advising"], "45.00",
-     "College admissions advisor, ten years of application seasons."),
-    ("Hannah Lindqvist", "hannah.lindqvist@northside.example", ["Tutoring", "Advising"], "38.00",
-     "Writing and essay coach; also advises on course selection."),
+    (
+        "Amara Okafor",
+        "amara.okafor@northside.example",
+        ["Tutoring"],
+        "32.00",
+        "Maths and physics tutor; former secondary-school teacher.",
+    ),
+    (
+        "Daniel Reyes",
+        "daniel.reyes@northside.example",
+        ["Advising"],
+        "45.00",
+        "College admissions advisor, ten years of application seasons.",
+    ),
+    (
+        "Hannah Lindqvist",
+        "hannah.lindqvist@northside.example",
+        ["Tutoring", "Advising"],
+        "38.00",
+        "Writing and essay coach; also advises on course selection.",
+    ),
 ]
 
 STUDENTS = [
     # name, email, guardian, guardian email, has login
     ("Maya Patel", "maya.patel@example.net", "Priya Patel", "priya.patel@example.net", True),
-    ("Lucas Bennett", "lucas.bennett@example.net", "Sarah Bennett", "sarah.bennett@example.net", True),
-    ("Sofia Marquez", "sofia.marquez@example.net", "Elena Marquez", "elena.marquez@example.net", False),
+    (
+        "Lucas Bennett",
+        "lucas.bennett@example.net",
+        "Sarah Bennett",
+        "sarah.bennett@example.net",
+        True,
+    ),
+    (
+        "Sofia Marquez",
+        "sofia.marquez@example.net",
+        "Elena Marquez",
+        "elena.marquez@example.net",
+        False,
+    ),
     ("Ethan Kim", "ethan.kim@example.net", "Grace Kim", "grace.kim@example.net", False),
     ("Olivia Novak", "olivia.novak@example.net", "", "", False),
     ("Noah Williams", "noah.williams@example.net", "James Williams", "james.w@example.net", False),
@@ -51,8 +78,18 @@ PACKAGES = [
 ]
 
 # student index → (package index, days ago bought); a few students get two grants.
-PURCHASES = [(0, 0, 120), (0, 2, 115), (1, 1, 130), (2, 0, 112), (3, 3, 140), (4, 0, 170),
-             (5, 2, 5), (6, 3, 125), (7, 0, 100), (9, 1, 15)]
+PURCHASES = [
+    (0, 0, 120),
+    (0, 2, 115),
+    (1, 1, 130),
+    (2, 0, 112),
+    (3, 3, 140),
+    (4, 0, 170),
+    (5, 2, 5),
+    (6, 3, 125),
+    (7, 0, 100),
+    (9, 1, 15),
+]
 
 
 def _login(email: str, name: str) -> User:
@@ -69,29 +106,46 @@ def seed_demo() -> Organization | None:
 
     if Organization.objects.filter(slug=DEMO_SLUG).exists():
         return None
-    org = Organization.objects.create(name="Northside Learning Center", slug=DEMO_SLUG,
-                                      time_zone="America/New_York")
-    types = {name: ServiceType.objects.create(organization=org, name=name)
-             for name in DEFAULT_SERVICE_TYPES}
+    org = Organization.objects.create(
+        name="Northside Learning Center", slug=DEMO_SLUG, time_zone="America/New_York"
+    )
+    types = {
+        name: ServiceType.objects.create(organization=org, name=name)
+        for name in DEFAULT_SERVICE_TYPES
+    }
     admin = _login(DEMO_ADMIN, "Rosa Delgado")
     Membership.objects.create(user=admin, organization=org, role=Role.ADMIN)
     for name, email, services, rate, bio in PROVIDERS:
         user = _login(email, name)
         Membership.objects.create(user=user, organization=org, role=Role.PROVIDER)
-        provider = Provider.objects.create(organization=org, user=user, name=name, email=email,
-                                           bio=bio, default_pay_rate=Decimal(rate))
+        provider = Provider.objects.create(
+            organization=org,
+            user=user,
+            name=name,
+            email=email,
+            bio=bio,
+            default_pay_rate=Decimal(rate),
+        )
         for service in services:
-            ProviderService.objects.create(organization=org, provider=provider,
-                                           service_type=types[service])
+            ProviderService.objects.create(
+                organization=org, provider=provider, service_type=types[service]
+            )
     students = []
     for name, email, guardian, guardian_email, has_login in STUDENTS:
         user = None
         if has_login:
             user = _login(email, name)
             Membership.objects.create(user=user, organization=org, role=Role.STUDENT)
-        students.append(Student.objects.create(
-            organization=org, user=user, name=name, email=email, guardian_name=guardian,
-            guardian_email=guardian_email))
+        students.append(
+            Student.objects.create(
+                organization=org,
+                user=user,
+                name=name,
+                email=email,
+                guardian_name=guardian,
+                guardian_email=guardian_email,
+            )
+        )
     _seed_ledger(org, admin, types, students)
     _seed_relationships(org, admin, types, students)
     _seed_store(org)
@@ -101,28 +155,43 @@ def seed_demo() -> Organization | None:
 def _seed_store(org: Organization) -> None:
     from integrations.woocommerce.models import Store
 
-    Store.objects.create(organization=org, name="Northside shop",
-                         store_url="https://shop.northside.example/",
-                         webhook_secret=DEMO_STORE_SECRET, delivery_token=DEMO_STORE_TOKEN)
+    Store.objects.create(
+        organization=org,
+        name="Northside shop",
+        store_url="https://shop.northside.example/",
+        webhook_secret=DEMO_STORE_SECRET,
+        delivery_token=DEMO_STORE_TOKEN,
+    )
 
 
-def _seed_ledger(org: Organization, admin: User, types: dict[str, ServiceType],
-                 students: list) -> None:  # type: ignore[type-arg]
+def _seed_ledger(
+    org: Organization, admin: User, types: dict[str, ServiceType], students: list
+) -> None:  # type: ignore[type-arg]
     from grants import services as ledger
     from grants.models import GrantSource, ShopKey
 
     packages = [
-        ledger.package_save(actor=admin, organization=org, name=name, quantity=minutes,
-                            unit="minutes", service_types=[types[t] for t in services],
-                            validity_days=days, price=Decimal(price),
-                            shop_keys=[(ShopKey.PRODUCT, product)])
+        ledger.package_save(
+            actor=admin,
+            organization=org,
+            name=name,
+            quantity=minutes,
+            unit="minutes",
+            service_types=[types[t] for t in services],
+            validity_days=days,
+            price=Decimal(price),
+            shop_keys=[(ShopKey.PRODUCT, product)],
+        )
         for name, minutes, services, days, price, product in PACKAGES
     ]
     now = timezone.now()
     for student_index, package_index, days_ago in PURCHASES:
         ledger.grant_from_package(
-            actor=admin, student=students[student_index], package=packages[package_index],
-            valid_from=now - timedelta(days=days_ago), source=GrantSource.WOOCOMMERCE,
+            actor=admin,
+            student=students[student_index],
+            package=packages[package_index],
+            valid_from=now - timedelta(days=days_ago),
+            source=GrantSource.WOOCOMMERCE,
             reference=f"Order #{4100 + student_index * 7 + package_index}",
         )
 
@@ -149,8 +218,9 @@ NOTES = [
 ]
 
 
-def _seed_relationships(org: Organization, admin: User, types: dict[str, ServiceType],
-                        students: list) -> None:  # type: ignore[type-arg]
+def _seed_relationships(
+    org: Organization, admin: User, types: dict[str, ServiceType], students: list
+) -> None:  # type: ignore[type-arg]
     """A lived-in center: relationships in every state and a few months of sessions."""
     from providers.models import Provider
     from relationships import services as pairing
@@ -163,39 +233,60 @@ def _seed_relationships(org: Organization, admin: User, types: dict[str, Service
     for n, (si, pi, service, hours, status) in enumerate(RELATIONSHIPS):
         provider = providers[pi]
         relationship = pairing.relationship_propose(
-            actor=admin, organization=org, student=students[si], provider=provider,
-            service_type=types[service], quantity=hours * 60,
-            client_rate=Decimal("60.00") if service == "Tutoring" else Decimal("85.00"))
+            actor=admin,
+            organization=org,
+            student=students[si],
+            provider=provider,
+            service_type=types[service],
+            quantity=hours * 60,
+            client_rate=Decimal("60.00") if service == "Tutoring" else Decimal("85.00"),
+        )
         if status == "proposed":
             continue
         if status == "declined":
-            pairing.relationship_decline(actor=provider.user, relationship=relationship,
-                                         reason="My schedule is full this term.")
+            pairing.relationship_decline(
+                actor=provider.user,
+                relationship=relationship,
+                reason="My schedule is full this term.",
+            )
             continue
         pairing.relationship_accept(actor=provider.user, relationship=relationship)
         # Pretend the pairing happened months ago so the history has depth.
         paired_at = now - timedelta(days=100 - n * 5)
         Relationship.objects.filter(pk=relationship.pk).update(paired_at=paired_at)
         relationship.refresh_from_db()
-        starts = [paired_at + timedelta(days=7 * week + 1, hours=2)
-                  for week in range(12) if paired_at + timedelta(days=7 * week + 1) < now]
+        starts = [
+            paired_at + timedelta(days=7 * week + 1, hours=2)
+            for week in range(12)
+            if paired_at + timedelta(days=7 * week + 1) < now
+        ]
         for week, start in enumerate(starts[: hours - 1]):
             session = sessions.session_log(
-                actor=admin, relationship=relationship, starts_at=start,
+                actor=admin,
+                relationship=relationship,
+                starts_at=start,
                 duration=60 if week % 3 else 45,
                 kind="advising" if service == "Advising" else "tutoring",
-                mode="Online" if week % 2 else "At the center", notes=NOTES[week % len(NOTES)])
+                mode="Online" if week % 2 else "At the center",
+                notes=NOTES[week % len(NOTES)],
+            )
             Session.objects.filter(pk=session.pk).update(logged_by=provider.user)
             if week == 2:
                 sessions.session_cancel(actor=admin, session=session, reason="Student was ill")
         if status == "paired":
-            sessions.session_log(actor=admin, relationship=relationship,
-                                 starts_at=now + timedelta(days=2, hours=n), duration=60,
-                                 kind="advising" if service == "Advising" else "tutoring",
-                                 scheduled=True)
+            sessions.session_log(
+                actor=admin,
+                relationship=relationship,
+                starts_at=now + timedelta(days=2, hours=n),
+                duration=60,
+                kind="advising" if service == "Advising" else "tutoring",
+                scheduled=True,
+            )
         if status == "completed":
-            pairing.relationship_complete(actor=admin, relationship=relationship,
-                                          reason="Exam passed")
+            pairing.relationship_complete(
+                actor=admin, relationship=relationship, reason="Exam passed"
+            )
         if status == "cancelled":
-            pairing.relationship_cancel(actor=admin, relationship=relationship,
-                                        reason="The family moved away")
+            pairing.relationship_cancel(
+                actor=admin, relationship=relationship, reason="The family moved away"
+            )

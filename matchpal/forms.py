@@ -9,12 +9,23 @@ class OrganizationCreateForm(forms.Form):
 
 
 POLICY_FIELDS = [
-    "duration_step_minutes", "min_session_minutes", "max_session_minutes", "notes_min_length",
-    "logging_grace_hours", "max_sessions_per_pair_per_day",
-    "weekly_max_minutes_per_student_service", "weekly_max_minutes_per_provider",
-    "no_show_charge", "late_cancellation_window_hours", "late_cancellation_charge",
-    "insufficient_hours", "require_student_confirmation", "proposal_response_days",
-    "booking_students_may_request", "booking_auto_accept", "low_balance_threshold_minutes",
+    "duration_step_minutes",
+    "min_session_minutes",
+    "max_session_minutes",
+    "notes_min_length",
+    "logging_grace_hours",
+    "max_sessions_per_pair_per_day",
+    "weekly_max_minutes_per_student_service",
+    "weekly_max_minutes_per_provider",
+    "no_show_charge",
+    "late_cancellation_window_hours",
+    "late_cancellation_charge",
+    "insufficient_hours",
+    "require_student_confirmation",
+    "proposal_response_days",
+    "booking_students_may_request",
+    "booking_auto_accept",
+    "low_balance_threshold_minutes",
     "revision_minutes",
 ]
 
@@ -35,8 +46,9 @@ class OrganizationSettingsForm(forms.ModelForm):
         if low is not None and low < 1:
             self.add_error("min_session_minutes", "The minimum must be at least 1 minute.")
         if low is not None and high is not None and high < low:
-            self.add_error("max_session_minutes",
-                           f"The maximum ({high} min) is below the minimum ({low} min).")
+            self.add_error(
+                "max_session_minutes", f"The maximum ({high} min) is below the minimum ({low} min)."
+            )
         if cleaned.get("proposal_response_days") == 0:
             self.add_error("proposal_response_days", "Give providers at least one day to respond.")
         return cleaned

@@ -2,13 +2,13 @@
 
 import secrets
 import uuid
-from typing import ClassVar
 import zoneinfo
 from datetime import timedelta
+from typing import ClassVar
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -72,9 +72,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 # Offered in forms. Not a model `choices`: the list comes from the machine's time-zone data,
 # which must not make migrations differ between machines.
-TIME_ZONE_CHOICES = [("UTC", "UTC")] + sorted(
-    (tz, tz) for tz in zoneinfo.available_timezones() if "/" in tz
-)
+TIME_ZONE_CHOICES = [
+    ("UTC", "UTC"),
+    *sorted((tz, tz) for tz in zoneinfo.available_timezones() if "/" in tz),
+]
 
 
 def validate_time_zone(value: str) -> None:
@@ -166,10 +167,12 @@ class Role(models.TextChoices):
 
 class Membership(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="memberships")
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
-                                     related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.CharField(max_length=10, choices=Role)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -212,23 +215,36 @@ class Invitation(models.Model):
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
-                                     related_name="invitations")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
     email = models.EmailField()
     role = models.CharField(max_length=10, choices=Role)
     token = models.CharField(max_length=64, unique=True, default=_invitation_token, editable=False)
-    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                                   related_name="+")
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     # The record the login will be linked to (lazy references: no import of those apps).
-    student = models.ForeignKey("students.Student", on_delete=models.CASCADE, null=True,
-                                blank=True, related_name="invitations")
-    provider = models.ForeignKey("providers.Provider", on_delete=models.CASCADE, null=True,
-                                 blank=True, related_name="invitations")
+    student = models.ForeignKey(
+        "students.Student",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="invitations",
+    )
+    provider = models.ForeignKey(
+        "providers.Provider",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="invitations",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(default=_invitation_expiry)
     accepted_at = models.DateTimeField(null=True, blank=True)
-    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
-                                    null=True, blank=True, related_name="+")
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -258,8 +274,11 @@ class Invitation(models.Model):
 
     @property
     def is_pending(self) -> bool:
-        return (self.accepted_at is None and self.revoked_at is None
-                and self.expires_at > timezone.now())
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > timezone.now()
+        )
 
     @property
     def status(self) -> str:
@@ -280,8 +299,9 @@ class ServiceType(models.Model):
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
-                                     related_name="service_types")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="service_types"
+    )
     name = models.CharField(max_length=60)
     is_active = models.BooleanField(default=True)
 
@@ -300,10 +320,12 @@ class ServiceType(models.Model):
 class Notification(models.Model):
     """An in-app notice for one member (e.g. an admin told that a session lacked hours)."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
-                                     related_name="notifications")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="notifications")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="notifications"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
     text = models.CharField(max_length=500)
     link = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -30,7 +30,9 @@ def member_get(*, organization: Organization, public_id: uuid.UUID) -> Membershi
 
 def pending_invitations(*, organization: Organization) -> QuerySet[Invitation]:
     return Invitation.objects.filter(
-        organization=organization, accepted_at__isnull=True, revoked_at__isnull=True,
+        organization=organization,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
         expires_at__gt=timezone.now(),
     ).select_related("invited_by")
 

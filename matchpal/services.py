@@ -52,8 +52,9 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
-def organization_create(*, actor: User, name: str, time_zone: str = "UTC",
-                        slug: str | None = None) -> Organization:
+def organization_create(
+    *, actor: User, name: str, time_zone: str = "UTC", slug: str | None = None
+) -> Organization:
     """Create an organization with its default service types; the actor becomes its admin."""
     if not settings.MATCHPAL_ALLOW_ORG_CREATION and not actor.is_superuser:
         raise OrganizationCreationDisabled(
@@ -70,8 +71,9 @@ def organization_create(*, actor: User, name: str, time_zone: str = "UTC",
     return organization
 
 
-def organization_update(*, actor: User, organization: Organization,
-                        fields: dict[str, object]) -> Organization:
+def organization_update(
+    *, actor: User, organization: Organization, fields: dict[str, object]
+) -> Organization:
     with transaction.atomic():
         for field, value in fields.items():
             setattr(organization, field, value)
@@ -93,9 +95,16 @@ def _send_invitation_email(invitation_id: int, accept_url: str) -> None:
     )
 
 
-def invitation_create(*, actor: User, organization: Organization, email: str, role: str,
-                      base_url: str, student_id: int | None = None,
-                      provider_id: int | None = None) -> Invitation:
+def invitation_create(
+    *,
+    actor: User,
+    organization: Organization,
+    email: str,
+    role: str,
+    base_url: str,
+    student_id: int | None = None,
+    provider_id: int | None = None,
+) -> Invitation:
     """Invite `email` with `role`; the email goes out after commit.
 
     A pending invitation of the same person to the same organization is revoked, so only the
@@ -107,12 +116,18 @@ def invitation_create(*, actor: User, organization: Organization, email: str, ro
     now = timezone.now()
     with transaction.atomic():
         Invitation.objects.filter(
-            organization=organization, email__iexact=email, accepted_at__isnull=True,
+            organization=organization,
+            email__iexact=email,
+            accepted_at__isnull=True,
             revoked_at__isnull=True,
         ).update(revoked_at=now)
         invitation = Invitation.objects.create(
-            organization=organization, email=email, role=role, invited_by=actor,
-            student_id=student_id, provider_id=provider_id,
+            organization=organization,
+            email=email,
+            role=role,
+            invited_by=actor,
+            student_id=student_id,
+            provider_id=provider_id,
         )
         accept_url = base_url.rstrip("/") + reverse("invitation_accept", args=[invitation.token])
         transaction.on_commit(lambda: _send_invitation_email(invitation.pk, accept_url))
@@ -131,8 +146,10 @@ def invitation_accept(*, user: User, token: str) -> Membership:
     """Make `user` a member through the invitation; single use, refused once expired."""
     with transaction.atomic():
         invitation = (
-            Invitation.objects.select_for_update().select_related("organization")
-            .filter(token=token).first()
+            Invitation.objects.select_for_update()
+            .select_related("organization")
+            .filter(token=token)
+            .first()
         )
         if invitation is None or invitation.revoked_at is not None:
             raise InvitationInvalid("This invitation link is not valid. Ask for a new one.")
@@ -155,8 +172,9 @@ def invitation_accept(*, user: User, token: str) -> Membership:
     return membership
 
 
-def link_invited_record(*, invitation: Invitation, user: User, model: type[Any],
-                        record_id: int | None, label: str) -> None:
+def link_invited_record(
+    *, invitation: Invitation, user: User, model: type[Any], record_id: int | None, label: str
+) -> None:
     """Link the new login to the record an invitation was for; failing that, to the
     organization's record with the same email and no login; failing that, to a new record.
 
@@ -168,8 +186,11 @@ def link_invited_record(*, invitation: Invitation, user: User, model: type[Any],
     if record is None:
         if records.filter(user=user).exists():
             return
-        record = model(organization_id=invitation.organization_id,
-                       name=user.name or user.email.split("@")[0], email=user.email)
+        record = model(
+            organization_id=invitation.organization_id,
+            name=user.name or user.email.split("@")[0],
+            email=user.email,
+        )
     if record.user_id not in (None, user.pk):
         raise ConflictError(f"This {label} record is already linked to another login.")
     record.user = user
@@ -214,7 +235,5 @@ def membership_remove(*, actor: User, membership: Membership) -> None:
 
 def purge_expired_invitations(*, older_than_days: int = 30) -> int:
     cutoff = timezone.now() - timedelta(days=older_than_days)
-    deleted, _ = Invitation.objects.filter(
-        accepted_at__isnull=True, expires_at__lt=cutoff
-    ).delete()
+    deleted, _ = Invitation.objects.filter(accepted_at__isnull=True, expires_at__lt=cutoff).delete()
     return deleted

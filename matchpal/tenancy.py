@@ -55,7 +55,9 @@ def tenant_view(*roles: str) -> Callable[[TenantView], TenantView]:
 
     def decorator(view: TenantView) -> TenantView:
         @wraps(view)
-        def wrapper(request: HttpRequest, org_slug: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        def wrapper(
+            request: HttpRequest, org_slug: str, *args: Any, **kwargs: Any
+        ) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             membership = membership_for(user=request.user, org_slug=org_slug)

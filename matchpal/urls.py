@@ -11,8 +11,7 @@ tenant_patterns = [
     path("members/invite/", views.member_invite, name="member_invite"),
     path("members/<uuid:public_id>/role/", views.member_change_role, name="member_change_role"),
     path("members/<uuid:public_id>/remove/", views.member_remove, name="member_remove"),
-    path("invitations/<uuid:public_id>/revoke/", views.invitation_revoke,
-         name="invitation_revoke"),
+    path("invitations/<uuid:public_id>/revoke/", views.invitation_revoke, name="invitation_revoke"),
     path("students/", include("students.urls")),
     path("providers/", include("providers.urls")),
     path("", include("grants.urls")),
@@ -30,6 +29,11 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("o/<slug:org_slug>/", include(tenant_patterns)),
-    path("hooks/woocommerce/", include(("integrations.woocommerce.urls_webhook", "woocommerce_hooks"),
-                                       namespace="woocommerce_hooks")),
+    path(
+        "hooks/woocommerce/",
+        include(
+            ("integrations.woocommerce.urls_webhook", "woocommerce_hooks"),
+            namespace="woocommerce_hooks",
+        ),
+    ),
 ]

@@ -12,7 +12,12 @@ from django.views.decorators.http import require_POST
 
 from matchpal import selectors, services
 from matchpal.errors import DomainError
-from matchpal.forms import InvitationForm, OrganizationCreateForm, OrganizationSettingsForm, RoleForm
+from matchpal.forms import (
+    InvitationForm,
+    OrganizationCreateForm,
+    OrganizationSettingsForm,
+    RoleForm,
+)
 from matchpal.tenancy import TenantRequest, admin_required
 
 
@@ -34,10 +39,14 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def organization_list(request: HttpRequest) -> HttpResponse:
     memberships = selectors.memberships_of_user(user=request.user)
-    return render(request, "matchpal/organization_list.html", {
-        "memberships": memberships,
-        "can_create": settings.MATCHPAL_ALLOW_ORG_CREATION or request.user.is_superuser,
-    })
+    return render(
+        request,
+        "matchpal/organization_list.html",
+        {
+            "memberships": memberships,
+            "can_create": settings.MATCHPAL_ALLOW_ORG_CREATION or request.user.is_superuser,
+        },
+    )
 
 
 @login_required
@@ -61,16 +70,23 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     invitation = selectors.invitation_by_token(token=token)
     if invitation is None or not invitation.is_pending:
         request.session.pop("pending_invitation", None)
-        return render(request, "matchpal/invitation_invalid.html",
-                      {"invitation": invitation}, status=404 if invitation is None else 410)
+        return render(
+            request,
+            "matchpal/invitation_invalid.html",
+            {"invitation": invitation},
+            status=404 if invitation is None else 410,
+        )
     if not request.user.is_authenticated:
         # The link was emailed to this address: following it proves the address, so signing up
         # through it needs no second verification email.
         get_adapter(request).stash_verified_email(request, invitation.email)
         request.session["pending_invitation"] = token
         signup_url = reverse("account_signup") + "?" + urlencode({"email": invitation.email})
-        return render(request, "matchpal/invitation_accept.html",
-                      {"invitation": invitation, "signup_url": signup_url})
+        return render(
+            request,
+            "matchpal/invitation_accept.html",
+            {"invitation": invitation, "signup_url": signup_url},
+        )
     email_matches = request.user.email.lower() == invitation.email.lower()
     if request.method == "POST" and email_matches:
         try:
@@ -81,8 +97,11 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         request.session.pop("pending_invitation", None)
         messages.success(request, f"Welcome to {membership.organization.name}.")
         return redirect("org_home", org_slug=membership.organization.slug)
-    return render(request, "matchpal/invitation_accept.html",
-                  {"invitation": invitation, "email_matches": email_matches})
+    return render(
+        request,
+        "matchpal/invitation_accept.html",
+        {"invitation": invitation, "email_matches": email_matches},
+    )
 
 
 @admin_required
@@ -91,7 +110,8 @@ def organization_settings(request: TenantRequest) -> HttpResponse:
     form = OrganizationSettingsForm(request.POST or None, instance=organization)
     if request.method == "POST" and form.is_valid():
         services.organization_update(
-            actor=request.user, organization=organization,
+            actor=request.user,
+            organization=organization,
             fields={name: form.cleaned_data[name] for name in form.changed_data},
         )
         messages.success(request, "Settings saved.")
@@ -101,12 +121,16 @@ def organization_settings(request: TenantRequest) -> HttpResponse:
 
 @admin_required
 def member_list(request: TenantRequest) -> HttpResponse:
-    return render(request, "matchpal/members.html", {
-        "members": selectors.member_list(organization=request.organization),
-        "invitations": selectors.pending_invitations(organization=request.organization),
-        "invite_form": InvitationForm(),
-        "role_form": RoleForm(),
-    })
+    return render(
+        request,
+        "matchpal/members.html",
+        {
+            "members": selectors.member_list(organization=request.organization),
+            "invitations": selectors.pending_invitations(organization=request.organization),
+            "invite_form": InvitationForm(),
+            "role_form": RoleForm(),
+        },
+    )
 
 
 @admin_required
@@ -115,16 +139,22 @@ def member_invite(request: TenantRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             invitation = services.invitation_create(
-                actor=request.user, organization=request.organization,
-                base_url=request.build_absolute_uri("/"), **form.cleaned_data,
+                actor=request.user,
+                organization=request.organization,
+                base_url=request.build_absolute_uri("/"),
+                **form.cleaned_data,
             )
         except DomainError as error:
             form.add_error("email", error.message)
         else:
             messages.success(request, f"An invitation was sent to {invitation.email}.")
             return redirect("members", org_slug=request.organization.slug)
-    return render(request, "matchpal/member_invite.html", {"form": form}, status=
-                  400 if request.method == "POST" else 200)
+    return render(
+        request,
+        "matchpal/member_invite.html",
+        {"form": form},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @require_POST
@@ -136,8 +166,9 @@ def member_change_role(request: TenantRequest, public_id: uuid.UUID) -> HttpResp
         messages.error(request, "Choose a role: admin, provider or student.")
     else:
         try:
-            services.membership_change_role(actor=request.user, membership=membership,
-                                            role=form.cleaned_data["role"])
+            services.membership_change_role(
+                actor=request.user, membership=membership, role=form.cleaned_data["role"]
+            )
         except DomainError as error:
             messages.error(request, error.message)
         else:

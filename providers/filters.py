@@ -9,8 +9,10 @@ class ProviderFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
     status = django_filters.ChoiceFilter(choices=ProviderStatus.choices, empty_label="Any status")
     service_type = django_filters.ModelChoiceFilter(
-        field_name="service_types", queryset=ServiceType.objects.none(),
-        to_field_name="public_id", empty_label="Any service",
+        field_name="service_types",
+        queryset=ServiceType.objects.none(),
+        to_field_name="public_id",
+        empty_label="Any service",
     )
 
     class Meta:
@@ -20,7 +22,8 @@ class ProviderFilter(django_filters.FilterSet):
     def __init__(self, *args: object, organization: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.filters["service_type"].queryset = ServiceType.objects.filter(
-            organization=organization)
+            organization=organization
+        )
 
     def search(self, queryset: QuerySet[Provider], name: str, value: str) -> QuerySet[Provider]:
         value = value.strip()

@@ -14,27 +14,35 @@ SELF_EDITABLE_FIELDS = ("name", "phone", "bio")
 
 class DuplicateProviderEmail(DomainError):
     def __init__(self, email: str) -> None:
-        super().__init__(f"Another provider of this organization already uses {email}.",
-                         field="email")
+        super().__init__(
+            f"Another provider of this organization already uses {email}.", field="email"
+        )
 
 
 def _set_service_types(provider: Provider, service_types: Iterable[ServiceType]) -> None:
     chosen = list(service_types)
     if any(st.organization_id != provider.organization_id for st in chosen):
-        raise DomainError("A service type of another organization was chosen.",
-                          field="service_types")
+        raise DomainError(
+            "A service type of another organization was chosen.", field="service_types"
+        )
     ProviderService.objects.filter(provider=provider).exclude(service_type__in=chosen).delete()
-    existing = set(ProviderService.objects.filter(provider=provider)
-                   .values_list("service_type_id", flat=True))
+    existing = set(
+        ProviderService.objects.filter(provider=provider).values_list("service_type_id", flat=True)
+    )
     ProviderService.objects.bulk_create(
-        ProviderService(organization_id=provider.organization_id, provider=provider,
-                        service_type=st)
-        for st in chosen if st.pk not in existing
+        ProviderService(
+            organization_id=provider.organization_id, provider=provider, service_type=st
+        )
+        for st in chosen
+        if st.pk not in existing
     )
 
 
-def _save(provider: Provider, service_types: Iterable[ServiceType] | None,
-          update_fields: list[str] | None = None) -> Provider:
+def _save(
+    provider: Provider,
+    service_types: Iterable[ServiceType] | None,
+    update_fields: list[str] | None = None,
+) -> Provider:
     try:
         with transaction.atomic():
             provider.save(update_fields=update_fields)
@@ -47,22 +55,44 @@ def _save(provider: Provider, service_types: Iterable[ServiceType] | None,
     return provider
 
 
-def provider_create(*, actor: User, organization: Organization, name: str, email: str = "",
-                    phone: str = "", bio: str = "", default_pay_rate: Decimal = Decimal("0"),
-                    service_types: Iterable[ServiceType] = ()) -> Provider:
-    provider = Provider(organization=organization, name=name.strip(), email=email.strip(),
-                        phone=phone, bio=bio, default_pay_rate=default_pay_rate)
+def provider_create(
+    *,
+    actor: User,
+    organization: Organization,
+    name: str,
+    email: str = "",
+    phone: str = "",
+    bio: str = "",
+    default_pay_rate: Decimal = Decimal("0"),
+    service_types: Iterable[ServiceType] = (),
+) -> Provider:
+    provider = Provider(
+        organization=organization,
+        name=name.strip(),
+        email=email.strip(),
+        phone=phone,
+        bio=bio,
+        default_pay_rate=default_pay_rate,
+    )
     return _save(provider, service_types)
 
 
-def provider_update(*, actor: User, provider: Provider,
-                    service_types: Iterable[ServiceType] | None = None,
-                    **fields: object) -> Provider:
+def provider_update(
+    *,
+    actor: User,
+    provider: Provider,
+    service_types: Iterable[ServiceType] | None = None,
+    **fields: object,
+) -> Provider:
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"Not editable: {sorted(unknown)}")
     for field, value in fields.items():
-        setattr(provider, field, value.strip() if isinstance(value, str) and field in ("name", "email") else value)
+        setattr(
+            provider,
+            field,
+            value.strip() if isinstance(value, str) and field in ("name", "email") else value,
+        )
     return _save(provider, service_types, update_fields=[*fields, "updated_at"])
 
 
@@ -88,13 +118,23 @@ def provider_invite(*, actor: User, provider: Provider, base_url: str) -> Invita
         raise DomainError(f"Add an email address to {provider.name} before inviting them.")
     if provider.status != ProviderStatus.ACTIVE:
         raise ConflictError(f"{provider.name} is inactive; reactivate them first.")
-    return invitation_create(actor=actor, organization=provider.organization,
-                             email=provider.email, role=Role.PROVIDER, base_url=base_url,
-                             provider_id=provider.pk)
+    return invitation_create(
+        actor=actor,
+        organization=provider.organization,
+        email=provider.email,
+        role=Role.PROVIDER,
+        base_url=base_url,
+        provider_id=provider.pk,
+    )
 
 
 def provider_link_invited_user(invitation: Invitation, user: User) -> None:
     """Accepting a provider invitation links the login to a provider record."""
     if invitation.role == Role.PROVIDER:
-        link_invited_record(invitation=invitation, user=user, model=Provider,
-                            record_id=invitation.provider_id, label="provider")
+        link_invited_record(
+            invitation=invitation,
+            user=user,
+            model=Provider,
+            record_id=invitation.provider_id,
+            label="provider",
+        )

@@ -21,11 +21,13 @@ from providers.models import ProviderStatus
 @admin_required
 def provider_list(request: TenantRequest) -> HttpResponse:
     filterset = ProviderFilter(
-        request.GET, queryset=selectors.provider_list(organization=request.organization),
+        request.GET,
+        queryset=selectors.provider_list(organization=request.organization),
         organization=request.organization,
     )
     page = Paginator(filterset.qs.distinct(), settings.MATCHPAL_PAGE_SIZE).get_page(
-        request.GET.get("page"))
+        request.GET.get("page")
+    )
     return render(request, "providers/list.html", {"filter": filterset, "page": page})
 
 
@@ -34,9 +36,9 @@ def provider_create(request: TenantRequest) -> HttpResponse:
     form = ProviderForm(request.POST or None, organization=request.organization)
     if request.method == "POST" and form.is_valid():
         try:
-            provider = services.provider_create(actor=request.user,
-                                                organization=request.organization,
-                                                **form.cleaned_data)
+            provider = services.provider_create(
+                actor=request.user, organization=request.organization, **form.cleaned_data
+            )
         except DomainError as error:
             form.add_error(error.field, error.message)
         else:
@@ -50,17 +52,20 @@ def provider_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpRespons
     provider = selectors.provider_get(organization=request.organization, public_id=public_id)
     if not request.membership.is_admin and provider.user_id != request.user.pk:
         raise PermissionDenied
-    invitations = provider.invitations.filter(organization=request.organization).order_by(
-        "-created_at")[:5] if request.membership.is_admin else []
-    return render(request, "providers/detail.html",
-                  {"provider": provider, "invitations": invitations})
+    invitations = (
+        provider.invitations.filter(organization=request.organization).order_by("-created_at")[:5]
+        if request.membership.is_admin
+        else []
+    )
+    return render(
+        request, "providers/detail.html", {"provider": provider, "invitations": invitations}
+    )
 
 
 @admin_required
 def provider_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     provider = selectors.provider_get(organization=request.organization, public_id=public_id)
-    form = ProviderForm(request.POST or None, instance=provider,
-                        organization=request.organization)
+    form = ProviderForm(request.POST or None, instance=provider, organization=request.organization)
     if request.method == "POST" and form.is_valid():
         try:
             services.provider_update(actor=request.user, provider=provider, **form.cleaned_data)
@@ -77,8 +82,11 @@ def provider_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
 def provider_set_status(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     provider = selectors.provider_get(organization=request.organization, public_id=public_id)
     active = request.POST.get("status") == ProviderStatus.ACTIVE
-    services.provider_set_status(actor=request.user, provider=provider,
-                                 status=ProviderStatus.ACTIVE if active else ProviderStatus.INACTIVE)
+    services.provider_set_status(
+        actor=request.user,
+        provider=provider,
+        status=ProviderStatus.ACTIVE if active else ProviderStatus.INACTIVE,
+    )
     messages.success(request, f"{provider.name} is now {'active' if active else 'inactive'}.")
     return redirect(provider.get_absolute_url())
 
@@ -88,8 +96,9 @@ def provider_set_status(request: TenantRequest, public_id: uuid.UUID) -> HttpRes
 def provider_invite(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     provider = selectors.provider_get(organization=request.organization, public_id=public_id)
     try:
-        invitation = services.provider_invite(actor=request.user, provider=provider,
-                                              base_url=request.build_absolute_uri("/"))
+        invitation = services.provider_invite(
+            actor=request.user, provider=provider, base_url=request.build_absolute_uri("/")
+        )
     except DomainError as error:
         messages.error(request, error.message)
     else:
@@ -104,8 +113,9 @@ def my_profile(request: TenantRequest) -> HttpResponse:
         return render(request, "providers/me.html", {"provider": None, "form": None})
     form = OwnProfileForm(request.POST or None, instance=provider)
     if request.method == "POST" and form.is_valid():
-        services.provider_update_own_profile(actor=request.user, provider=provider,
-                                             **form.cleaned_data)
+        services.provider_update_own_profile(
+            actor=request.user, provider=provider, **form.cleaned_data
+        )
         messages.success(request, "Your profile was saved.")
         return redirect(reverse("providers:me", args=[request.organization.slug]))
     return render(request, "providers/me.html", {"provider": provider, "form": form})

@@ -9,8 +9,9 @@ from relationships.selectors import visible_to
 from students.models import Student
 
 
-def people_of(*, organization: Organization,
-              membership: Membership) -> dict[str, QuerySet[Student] | QuerySet[Provider]]:
+def people_of(
+    *, organization: Organization, membership: Membership
+) -> dict[str, QuerySet[Student] | QuerySet[Provider]]:
     """The students and providers a member may pick in a filter: all of them for an admin, the
     people of their own relationships for a provider (DESIGN §2: the center's other students
     are not theirs to know about)."""
@@ -25,42 +26,60 @@ def people_of(*, organization: Organization,
 
 class RelationshipFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
-    status = django_filters.ChoiceFilter(choices=RelationshipStatus.choices,
-                                         empty_label="Any status")
-    service_type = django_filters.ModelChoiceFilter(queryset=ServiceType.objects.none(),
-                                                    to_field_name="public_id",
-                                                    empty_label="Any service")
-    provider = django_filters.ModelChoiceFilter(queryset=Provider.objects.none(),
-                                                to_field_name="public_id",
-                                                empty_label="Any provider")
-    student = django_filters.ModelChoiceFilter(queryset=Student.objects.none(),
-                                               to_field_name="public_id",
-                                               empty_label="Any student")
-    created_after = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte",
-                                              label="Created from",
-                                              widget=forms.DateInput(attrs={"type": "date"}))
-    created_before = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte",
-                                               label="Created until",
-                                               widget=forms.DateInput(attrs={"type": "date"}))
+    status = django_filters.ChoiceFilter(
+        choices=RelationshipStatus.choices, empty_label="Any status"
+    )
+    service_type = django_filters.ModelChoiceFilter(
+        queryset=ServiceType.objects.none(), to_field_name="public_id", empty_label="Any service"
+    )
+    provider = django_filters.ModelChoiceFilter(
+        queryset=Provider.objects.none(), to_field_name="public_id", empty_label="Any provider"
+    )
+    student = django_filters.ModelChoiceFilter(
+        queryset=Student.objects.none(), to_field_name="public_id", empty_label="Any student"
+    )
+    created_after = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__gte",
+        label="Created from",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    created_before = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__lte",
+        label="Created until",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
 
     class Meta:
         model = Relationship
-        fields = ["q", "status", "service_type", "provider", "student", "created_after",
-                  "created_before"]
+        fields = [
+            "q",
+            "status",
+            "service_type",
+            "provider",
+            "student",
+            "created_after",
+            "created_before",
+        ]
 
-    def __init__(self, *args: object, organization: Organization, membership: Membership,
-                 **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, organization: Organization, membership: Membership, **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.filters["service_type"].queryset = ServiceType.objects.filter(
-            organization=organization)
+            organization=organization
+        )
         people = people_of(organization=organization, membership=membership)
         self.filters["provider"].queryset = people["providers"]
         self.filters["student"].queryset = people["students"]
 
-    def search(self, queryset: QuerySet[Relationship], name: str,
-               value: str) -> QuerySet[Relationship]:
+    def search(
+        self, queryset: QuerySet[Relationship], name: str, value: str
+    ) -> QuerySet[Relationship]:
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(Q(student__name__icontains=value)
-                               | Q(provider__name__icontains=value))
+        return queryset.filter(
+            Q(student__name__icontains=value) | Q(provider__name__icontains=value)
+        )

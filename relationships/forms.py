@@ -14,22 +14,42 @@ class ProposeForm(IdempotentForm):
     service_type = forms.ModelChoiceField(queryset=ServiceType.objects.none())
     amount = forms.IntegerField(min_value=1, max_value=100_000, label="Hours to allocate")
     measure = forms.ChoiceField(choices=MEASURES, initial="hours", label="Unit")
-    provider_pay_rate = forms.DecimalField(min_value=Decimal(0), max_digits=8, decimal_places=2,
-                                           required=False,
-                                           help_text="Per hour. Blank: the provider's default.")
-    client_rate = forms.DecimalField(min_value=Decimal(0), max_digits=8, decimal_places=2,
-                                     initial=Decimal("0.00"), help_text="Per hour.")
-    field_order = ["student", "provider", "service_type", "amount", "measure",
-                   "provider_pay_rate", "client_rate", "token"]
+    provider_pay_rate = forms.DecimalField(
+        min_value=Decimal(0),
+        max_digits=8,
+        decimal_places=2,
+        required=False,
+        help_text="Per hour. Blank: the provider's default.",
+    )
+    client_rate = forms.DecimalField(
+        min_value=Decimal(0),
+        max_digits=8,
+        decimal_places=2,
+        initial=Decimal("0.00"),
+        help_text="Per hour.",
+    )
+    field_order = [
+        "student",
+        "provider",
+        "service_type",
+        "amount",
+        "measure",
+        "provider_pay_rate",
+        "client_rate",
+        "token",
+    ]
 
     def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["student"].queryset = Student.objects.filter(
-            organization=organization, status=StudentStatus.ACTIVE)
+            organization=organization, status=StudentStatus.ACTIVE
+        )
         self.fields["provider"].queryset = Provider.objects.filter(
-            organization=organization, status=ProviderStatus.ACTIVE)
+            organization=organization, status=ProviderStatus.ACTIVE
+        )
         self.fields["service_type"].queryset = ServiceType.objects.filter(
-            organization=organization, is_active=True)
+            organization=organization, is_active=True
+        )
 
     def quantity(self) -> int:
         amount = self.cleaned_data["amount"]
@@ -41,8 +61,9 @@ class ReasonForm(forms.Form):
 
 
 class OptionalReasonForm(forms.Form):
-    reason = forms.CharField(max_length=500, required=False,
-                             widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class AllocationForm(forms.Form):

@@ -37,25 +37,28 @@ class Relationship(models.Model):
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT,
-                                     related_name="relationships")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="relationships"
+    )
     student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="relationships")
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT,
-                                 related_name="relationships")
-    service_type = models.ForeignKey(ServiceType, on_delete=models.PROTECT,
-                                     related_name="relationships")
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="relationships")
+    service_type = models.ForeignKey(
+        ServiceType, on_delete=models.PROTECT, related_name="relationships"
+    )
     # A relationship holds grants of one unit: minutes, or whole sessions.
     unit = models.CharField(max_length=10, choices=Unit, default=Unit.MINUTES)
-    status = models.CharField(max_length=12, choices=RelationshipStatus,
-                              default=RelationshipStatus.PROPOSED)
+    status = models.CharField(
+        max_length=12, choices=RelationshipStatus, default=RelationshipStatus.PROPOSED
+    )
     # Money per hour: what the provider earns and what the client is charged.
-    provider_pay_rate = models.DecimalField(max_digits=8, decimal_places=2,
-                                            default=Decimal("0.00"))
+    provider_pay_rate = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.00"))
     client_rate = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.00"))
-    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
-                                    null=True, blank=True, related_name="+")
-    respond_by = models.DateTimeField(null=True, blank=True,
-                                      help_text="Unanswered proposals are declined after this.")
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    respond_by = models.DateTimeField(
+        null=True, blank=True, help_text="Unanswered proposals are declined after this."
+    )
     paired_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -64,12 +67,16 @@ class Relationship(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "id"], name="relationship_org_id"),
-            models.CheckConstraint(condition=Q(status__in=RelationshipStatus.values),
-                                   name="relationship_status_valid"),
-            models.CheckConstraint(condition=Q(unit__in=Unit.values),
-                                   name="relationship_unit_valid"),
-            models.CheckConstraint(condition=Q(provider_pay_rate__gte=0, client_rate__gte=0),
-                                   name="relationship_rates_not_negative"),
+            models.CheckConstraint(
+                condition=Q(status__in=RelationshipStatus.values), name="relationship_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(unit__in=Unit.values), name="relationship_unit_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(provider_pay_rate__gte=0, client_rate__gte=0),
+                name="relationship_rates_not_negative",
+            ),
             # One live pairing of a student and a provider per service type.
             models.UniqueConstraint(
                 fields=["student", "provider", "service_type"],
@@ -94,12 +101,14 @@ class RelationshipStatusChange(models.Model):
     """The history of a relationship: who changed its status, when and why."""
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    relationship = models.ForeignKey(Relationship, on_delete=models.PROTECT,
-                                     related_name="status_changes")
+    relationship = models.ForeignKey(
+        Relationship, on_delete=models.PROTECT, related_name="status_changes"
+    )
     from_status = models.CharField(max_length=12, choices=RelationshipStatus, blank=True)
     to_status = models.CharField(max_length=12, choices=RelationshipStatus)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                              blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -18,34 +18,49 @@ def visible_to(membership: Membership) -> Q:
     return Q(student__user_id=membership.user_id)
 
 
-def relationship_list(*, organization: Organization,
-                      membership: Membership) -> QuerySet[Relationship]:
+def relationship_list(
+    *, organization: Organization, membership: Membership
+) -> QuerySet[Relationship]:
     return (
         Relationship.objects.filter(visible_to(membership), organization=organization)
         .select_related("student", "provider", "service_type")
-        .annotate(held=Coalesce(Sum("allocations__held"), 0),
-                  consumed=Coalesce(Sum("allocations__consumed"), 0))
+        .annotate(
+            held=Coalesce(Sum("allocations__held"), 0),
+            consumed=Coalesce(Sum("allocations__consumed"), 0),
+        )
     )
 
 
-def relationship_get(*, organization: Organization, membership: Membership,
-                     public_id: uuid.UUID) -> Relationship:
+def relationship_get(
+    *, organization: Organization, membership: Membership, public_id: uuid.UUID
+) -> Relationship:
     """A relationship the member may see; otherwise 404 (another provider's pairing is not
     theirs to know about)."""
-    relationship = relationship_list(organization=organization, membership=membership).filter(
-        public_id=public_id).first()
+    relationship = (
+        relationship_list(organization=organization, membership=membership)
+        .filter(public_id=public_id)
+        .first()
+    )
     if relationship is None:
         raise Http404("No such relationship.")
     return relationship
 
 
-def proposals_for_provider(*, organization: Organization,
-                           membership: Membership) -> QuerySet[Relationship]:
-    return relationship_list(organization=organization, membership=membership).filter(
-        status=RelationshipStatus.PROPOSED).order_by("respond_by")
+def proposals_for_provider(
+    *, organization: Organization, membership: Membership
+) -> QuerySet[Relationship]:
+    return (
+        relationship_list(organization=organization, membership=membership)
+        .filter(status=RelationshipStatus.PROPOSED)
+        .order_by("respond_by")
+    )
 
 
-def paired_for_provider(*, organization: Organization,
-                        membership: Membership) -> QuerySet[Relationship]:
-    return relationship_list(organization=organization, membership=membership).filter(
-        status=RelationshipStatus.PAIRED).order_by("student__name")
+def paired_for_provider(
+    *, organization: Organization, membership: Membership
+) -> QuerySet[Relationship]:
+    return (
+        relationship_list(organization=organization, membership=membership)
+        .filter(status=RelationshipStatus.PAIRED)
+        .order_by("student__name")
+    )

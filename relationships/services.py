@@ -35,10 +35,11 @@ class RelationshipError(DomainError):
 
 
 def _lock(relationship: Relationship) -> Relationship:
-    return (Relationship.objects.select_for_update().select_related("student", "provider",
-                                                                     "service_type",
-                                                                     "organization")
-            .get(pk=relationship.pk))
+    return (
+        Relationship.objects.select_for_update()
+        .select_related("student", "provider", "service_type", "organization")
+        .get(pk=relationship.pk)
+    )
 
 
 def _move(relationship: Relationship, to: str, *, actor: User | None, reason: str = "") -> None:
@@ -48,8 +49,13 @@ def _move(relationship: Relationship, to: str, *, actor: User | None, reason: st
             f"it cannot become {RelationshipStatus(to).label.lower()}."
         )
     RelationshipStatusChange.objects.create(
-        organization_id=relationship.organization_id, relationship=relationship,
-        from_status=relationship.status, to_status=to, actor=actor, reason=reason.strip())
+        organization_id=relationship.organization_id,
+        relationship=relationship,
+        from_status=relationship.status,
+        to_status=to,
+        actor=actor,
+        reason=reason.strip(),
+    )
     relationship.status = to
     now = timezone.now()
     if to == S.PAIRED:
@@ -66,8 +72,14 @@ def allocated(relationship: Relationship) -> dict[str, int]:
     return {"held": held, "consumed": consumed, "allocated": held + consumed}
 
 
-def _tell(relationship: Relationship, subject: str, body: str, *, student: bool = True,
-          provider: bool = True) -> None:
+def _tell(
+    relationship: Relationship,
+    subject: str,
+    body: str,
+    *,
+    student: bool = True,
+    provider: bool = True,
+) -> None:
     to = []
     if student:
         to.append(relationship.student.email)
@@ -76,11 +88,19 @@ def _tell(relationship: Relationship, subject: str, body: str, *, student: bool 
     send_email_on_commit(subject=subject, body=body, to=to)
 
 
-def relationship_propose(*, actor: User, organization: Organization, student: Student,
-                         provider: Provider, service_type: ServiceType, quantity: int,
-                         provider_pay_rate: Decimal | None = None,
-                         client_rate: Decimal = Decimal("0"), unit: str = "minutes",
-                         idempotency_key: str | None = None) -> Relationship:
+def relationship_propose(
+    *,
+    actor: User,
+    organization: Organization,
+    student: Student,
+    provider: Provider,
+    service_type: ServiceType,
+    quantity: int,
+    provider_pay_rate: Decimal | None = None,
+    client_rate: Decimal = Decimal("0"),
+    unit: str = "minutes",
+    idempotency_key: str | None = None,
+) -> Relationship:
     """Pair a student with a provider; `quantity` is held at once or the proposal is refused."""
     for record in (student, provider, service_type):
         if record.organization_id != organization.pk:
@@ -96,29 +116,50 @@ def relationship_propose(*, actor: User, organization: Organization, student: St
     try:
         with transaction.atomic():
             relationship = Relationship.objects.create(
-                organization=organization, student=student, provider=provider,
-                service_type=service_type, unit=unit, proposed_by=actor,
-                provider_pay_rate=provider_pay_rate, client_rate=client_rate,
+                organization=organization,
+                student=student,
+                provider=provider,
+                service_type=service_type,
+                unit=unit,
+                proposed_by=actor,
+                provider_pay_rate=provider_pay_rate,
+                client_rate=client_rate,
                 respond_by=timezone.now() + timedelta(days=organization.proposal_response_days),
             )
             RelationshipStatusChange.objects.create(
-                organization=organization, relationship=relationship, from_status="",
-                to_status=S.PROPOSED, actor=actor, reason="Proposed")
-            ledger.hold(actor=actor, relationship=relationship, quantity=quantity,
-                        reason="Proposal", idempotency_key=idempotency_key)
+                organization=organization,
+                relationship=relationship,
+                from_status="",
+                to_status=S.PROPOSED,
+                actor=actor,
+                reason="Proposed",
+            )
+            ledger.hold(
+                actor=actor,
+                relationship=relationship,
+                quantity=quantity,
+                reason="Proposal",
+                idempotency_key=idempotency_key,
+            )
             amount = format_quantity(quantity, unit)
             send_email_on_commit(
                 subject=f"New {service_type.name.lower()} proposal: {student.name}",
-                body=(f"{organization.name} proposes that you work with {student.name} "
-                      f"({service_type.name}, {amount}). Please accept or decline on Matchpal "
-                      f"by {timezone.localtime(relationship.respond_by, organization.tz):%b %d}."),
-                to=[provider.email])
+                body=(
+                    f"{organization.name} proposes that you work with {student.name} "
+                    f"({service_type.name}, {amount}). Please accept or decline on Matchpal "
+                    f"by {timezone.localtime(relationship.respond_by, organization.tz):%b %d}."
+                ),
+                to=[provider.email],
+            )
             send_email_on_commit(
                 subject=f"You are matched with {provider.name}",
-                body=(f"{organization.name} has proposed {provider.name} for your "
-                      f"{service_type.name.lower()}; {amount} are reserved for it. You will "
-                      f"hear from us when {provider.name} accepts."),
-                to=[student.email, student.guardian_email])
+                body=(
+                    f"{organization.name} has proposed {provider.name} for your "
+                    f"{service_type.name.lower()}; {amount} are reserved for it. You will "
+                    f"hear from us when {provider.name} accepts."
+                ),
+                to=[student.email, student.guardian_email],
+            )
     except IntegrityError as exc:
         if "relationship_one_live_pairing" in str(exc):
             # The same form submitted twice meets the first one's live pairing before the
@@ -126,7 +167,8 @@ def relationship_propose(*, actor: User, organization: Organization, student: St
             ledger._ensure_new(idempotency_key)
             raise ConflictError(
                 f"{student.name} and {provider.name} already have a live "
-                f"{service_type.name.lower()} relationship.") from exc
+                f"{service_type.name.lower()} relationship."
+            ) from exc
         raise
     return relationship
 
@@ -137,32 +179,45 @@ def relationship_accept(*, actor: User, relationship: Relationship) -> Relations
         if relationship.provider.user_id != actor.pk and not _is_admin(actor, relationship):
             raise RelationshipError("Only the provider of this proposal can accept it.")
         _move(relationship, S.PAIRED, actor=actor, reason="Accepted")
-        _tell(relationship, f"{relationship.provider.name} accepted",
-              f"{relationship.provider.name} accepted to work with {relationship.student.name} "
-              f"({relationship.service_type.name}).")
+        _tell(
+            relationship,
+            f"{relationship.provider.name} accepted",
+            f"{relationship.provider.name} accepted to work with {relationship.student.name} "
+            f"({relationship.service_type.name}).",
+        )
     return relationship
 
 
 def _end(relationship: Relationship, to: str, *, actor: User | None, reason: str) -> None:
     _move(relationship, to, actor=actor, reason=reason)
-    ledger.release(actor=actor, relationship=relationship,
-                   reason=f"{RelationshipStatus(to).label}: {reason}".strip(": "))
+    ledger.release(
+        actor=actor,
+        relationship=relationship,
+        reason=f"{RelationshipStatus(to).label}: {reason}".strip(": "),
+    )
 
 
-def relationship_decline(*, actor: User | None, relationship: Relationship,
-                         reason: str = "") -> Relationship:
+def relationship_decline(
+    *, actor: User | None, relationship: Relationship, reason: str = ""
+) -> Relationship:
     """The provider declines (optionally saying why); every held hour goes back."""
     with transaction.atomic():
         relationship = _lock(relationship)
-        if actor is not None and relationship.provider.user_id != actor.pk \
-                and not _is_admin(actor, relationship):
+        if (
+            actor is not None
+            and relationship.provider.user_id != actor.pk
+            and not _is_admin(actor, relationship)
+        ):
             raise RelationshipError("Only the provider of this proposal can decline it.")
         _end(relationship, S.DECLINED, actor=actor, reason=reason or "Declined")
         because = f": {reason.strip().rstrip('.')}" if reason.strip() else ""
-        _tell(relationship, f"{relationship.provider.name} declined",
-              f"{relationship.provider.name} declined to work with {relationship.student.name}"
-              f"{because}. The reserved hours are available again.",
-              provider=False)
+        _tell(
+            relationship,
+            f"{relationship.provider.name} declined",
+            f"{relationship.provider.name} declined to work with {relationship.student.name}"
+            f"{because}. The reserved hours are available again.",
+            provider=False,
+        )
     return relationship
 
 
@@ -172,23 +227,28 @@ def relationship_cancel(*, actor: User, relationship: Relationship, reason: str)
     with transaction.atomic():
         relationship = _lock(relationship)
         _end(relationship, S.CANCELLED, actor=actor, reason=reason)
-        _tell(relationship, "Relationship cancelled",
-              f"The {relationship.service_type.name.lower()} relationship of "
-              f"{relationship.student.name} with {relationship.provider.name} was cancelled: "
-              f"{reason}")
+        _tell(
+            relationship,
+            "Relationship cancelled",
+            f"The {relationship.service_type.name.lower()} relationship of "
+            f"{relationship.student.name} with {relationship.provider.name} was cancelled: "
+            f"{reason}",
+        )
     return relationship
 
 
-def relationship_complete(*, actor: User, relationship: Relationship,
-                          reason: str = "") -> Relationship:
+def relationship_complete(
+    *, actor: User, relationship: Relationship, reason: str = ""
+) -> Relationship:
     with transaction.atomic():
         relationship = _lock(relationship)
         _end(relationship, S.COMPLETED, actor=actor, reason=reason or "Completed")
     return relationship
 
 
-def relationship_change_allocation(*, actor: User, relationship: Relationship, quantity: int,
-                                   reason: str = "") -> Relationship:
+def relationship_change_allocation(
+    *, actor: User, relationship: Relationship, quantity: int, reason: str = ""
+) -> Relationship:
     """Raise or lower what the relationship has (held + consumed); never below consumed."""
     with transaction.atomic():
         relationship = _lock(relationship)
@@ -199,27 +259,36 @@ def relationship_change_allocation(*, actor: User, relationship: Relationship, q
         if quantity < current["consumed"]:
             raise RelationshipError(
                 f"{format_quantity(current['consumed'], unit)} are already consumed; "
-                f"the allocation cannot go below that.")
+                f"the allocation cannot go below that."
+            )
         difference = quantity - current["allocated"]
         if difference > 0:
-            ledger.hold(actor=actor, relationship=relationship, quantity=difference,
-                        reason=reason or "Allocation raised")
+            ledger.hold(
+                actor=actor,
+                relationship=relationship,
+                quantity=difference,
+                reason=reason or "Allocation raised",
+            )
         elif difference < 0:
-            ledger.release(actor=actor, relationship=relationship, quantity=-difference,
-                           reason=reason or "Allocation lowered")
+            ledger.release(
+                actor=actor,
+                relationship=relationship,
+                quantity=-difference,
+                reason=reason or "Allocation lowered",
+            )
     return relationship
 
 
 def decline_stale_proposals(*, now=None) -> int:  # type: ignore[no-untyped-def]
     """The periodic job: proposals unanswered past their response window are declined."""
     now = now or timezone.now()
-    stale = list(Relationship.objects.filter(status=S.PROPOSED, respond_by__lte=now)
-                 .order_by("pk"))
+    stale = list(Relationship.objects.filter(status=S.PROPOSED, respond_by__lte=now).order_by("pk"))
     done = 0
     for relationship in stale:
         try:
-            relationship_decline(actor=None, relationship=relationship,
-                                 reason="No answer within the response window")
+            relationship_decline(
+                actor=None, relationship=relationship, reason="No answer within the response window"
+            )
         except ConflictError:
             continue  # answered meanwhile
         done += 1
@@ -227,5 +296,6 @@ def decline_stale_proposals(*, now=None) -> int:  # type: ignore[no-untyped-def]
 
 
 def _is_admin(actor: User, relationship: Relationship) -> bool:
-    return actor.memberships.filter(organization_id=relationship.organization_id,
-                                    role="admin").exists()
+    return actor.memberships.filter(
+        organization_id=relationship.organization_id, role="admin"
+    ).exists()

@@ -17,14 +17,16 @@ from relationships.forms import AllocationForm, OptionalReasonForm, ProposeForm,
 from relationships.models import Unit
 
 
-
 @tenant_view(Role.ADMIN, Role.PROVIDER)
 def relationship_list(request: TenantRequest) -> HttpResponse:
     filterset = RelationshipFilter(
-        request.GET, organization=request.organization, membership=request.membership,
-        queryset=selectors.relationship_list(organization=request.organization,
-                                             membership=request.membership).order_by(
-            "-created_at", "-id"))
+        request.GET,
+        organization=request.organization,
+        membership=request.membership,
+        queryset=selectors.relationship_list(
+            organization=request.organization, membership=request.membership
+        ).order_by("-created_at", "-id"),
+    )
     page = Paginator(filterset.qs, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "relationships/list.html", {"filter": filterset, "page": page})
 
@@ -40,46 +42,69 @@ def relationship_propose(request: TenantRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             relationship = services.relationship_propose(
-                actor=request.user, organization=request.organization, student=data["student"],
-                provider=data["provider"], service_type=data["service_type"],
-                quantity=form.quantity(), provider_pay_rate=data["provider_pay_rate"],
+                actor=request.user,
+                organization=request.organization,
+                student=data["student"],
+                provider=data["provider"],
+                service_type=data["service_type"],
+                quantity=form.quantity(),
+                provider_pay_rate=data["provider_pay_rate"],
                 client_rate=data["client_rate"],
-                idempotency_key=form.idempotency_key("propose"))
+                idempotency_key=form.idempotency_key("propose"),
+            )
         except AlreadyApplied as notice:
             messages.info(request, notice.message)
             return redirect("relationships:list", org_slug=request.organization.slug)
         except DomainError as error:
             form.add_error(None, error.message)
         else:
-            messages.success(request, f"{relationship.provider.name} was asked to work with "
-                                      f"{relationship.student.name}.")
+            messages.success(
+                request,
+                f"{relationship.provider.name} was asked to work with {relationship.student.name}.",
+            )
             return redirect(relationship.get_absolute_url())
     return render(request, "relationships/propose.html", {"form": form})
 
 
 @tenant_view()
 def relationship_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    relationship = selectors.relationship_get(organization=request.organization,
-                                              membership=request.membership, public_id=public_id)
+    relationship = selectors.relationship_get(
+        organization=request.organization, membership=request.membership, public_id=public_id
+    )
     sessions = Paginator(
         relationship.sessions.filter(organization=request.organization)
-        .select_related("logged_by").order_by("-starts_at", "-id"),
-        settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
-    history = relationship.status_changes.filter(
-        organization=request.organization).select_related("actor")
-    return render(request, "relationships/detail.html", {
-        "relationship": relationship,
-        "sessions": sessions,
-        "history": history,
-        "is_own_provider": relationship.provider.user_id == request.user.pk,
-        "allocated": relationship.held + relationship.consumed,
-    })
+        .select_related("logged_by")
+        .order_by("-starts_at", "-id"),
+        settings.MATCHPAL_PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
+    history = relationship.status_changes.filter(organization=request.organization).select_related(
+        "actor"
+    )
+    return render(
+        request,
+        "relationships/detail.html",
+        {
+            "relationship": relationship,
+            "sessions": sessions,
+            "history": history,
+            "is_own_provider": relationship.provider.user_id == request.user.pk,
+            "allocated": relationship.held + relationship.consumed,
+        },
+    )
 
 
-def _act(request: TenantRequest, public_id: uuid.UUID, action, success: str,  # type: ignore[no-untyped-def]
-         form_class=None, template: str | None = None, title: str = "") -> HttpResponse:
-    relationship = selectors.relationship_get(organization=request.organization,
-                                              membership=request.membership, public_id=public_id)
+def _act(
+    request: TenantRequest,
+    public_id: uuid.UUID,
+    action,
+    success: str,  # type: ignore[no-untyped-def]
+    form_class=None,
+    template: str | None = None,
+    title: str = "",
+) -> HttpResponse:
+    relationship = selectors.relationship_get(
+        organization=request.organization, membership=request.membership, public_id=public_id
+    )
     form = form_class(request.POST or None) if form_class else None
     if request.method == "POST" and (form is None or form.is_valid()):
         try:
@@ -92,51 +117,85 @@ def _act(request: TenantRequest, public_id: uuid.UUID, action, success: str,  # 
         else:
             messages.success(request, success)
             return redirect(relationship.get_absolute_url())
-    return render(request, template or "relationships/reason_form.html",
-                  {"form": form, "relationship": relationship, "title": title})
+    return render(
+        request,
+        template or "relationships/reason_form.html",
+        {"form": form, "relationship": relationship, "title": title},
+    )
 
 
 @require_POST
 @tenant_view(Role.ADMIN, Role.PROVIDER)
 def relationship_accept(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(request, public_id, lambda r, _: services.relationship_accept(
-        actor=request.user, relationship=r), "You accepted the proposal.")
+    return _act(
+        request,
+        public_id,
+        lambda r, _: services.relationship_accept(actor=request.user, relationship=r),
+        "You accepted the proposal.",
+    )
 
 
 @tenant_view(Role.ADMIN, Role.PROVIDER)
 def relationship_decline(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(request, public_id, lambda r, d: services.relationship_decline(
-        actor=request.user, relationship=r, reason=d["reason"]), "The proposal was declined.",
-        form_class=OptionalReasonForm, template="relationships/reason_form.html",
-        title="Decline the proposal")
+    return _act(
+        request,
+        public_id,
+        lambda r, d: services.relationship_decline(
+            actor=request.user, relationship=r, reason=d["reason"]
+        ),
+        "The proposal was declined.",
+        form_class=OptionalReasonForm,
+        template="relationships/reason_form.html",
+        title="Decline the proposal",
+    )
 
 
 @admin_required
 def relationship_cancel(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(request, public_id, lambda r, d: services.relationship_cancel(
-        actor=request.user, relationship=r, reason=d["reason"]),
-        "The relationship was cancelled and its hold released.", form_class=ReasonForm,
-        template="relationships/reason_form.html", title="Cancel the relationship")
+    return _act(
+        request,
+        public_id,
+        lambda r, d: services.relationship_cancel(
+            actor=request.user, relationship=r, reason=d["reason"]
+        ),
+        "The relationship was cancelled and its hold released.",
+        form_class=ReasonForm,
+        template="relationships/reason_form.html",
+        title="Cancel the relationship",
+    )
 
 
 @admin_required
 def relationship_complete(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(request, public_id, lambda r, d: services.relationship_complete(
-        actor=request.user, relationship=r, reason=d["reason"]),
+    return _act(
+        request,
+        public_id,
+        lambda r, d: services.relationship_complete(
+            actor=request.user, relationship=r, reason=d["reason"]
+        ),
         "The relationship is completed; unused hours were released.",
-        form_class=OptionalReasonForm, template="relationships/reason_form.html",
-        title="Complete the relationship")
+        form_class=OptionalReasonForm,
+        template="relationships/reason_form.html",
+        title="Complete the relationship",
+    )
 
 
 @admin_required
 def relationship_allocation(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     # A relationship counting sessions takes the amount as sessions, whatever the measure.
-    return _act(request, public_id, lambda r, d: services.relationship_change_allocation(
-        actor=request.user, relationship=r,
-        quantity=d["amount"] if r.unit == Unit.SESSIONS or d["measure"] == "minutes"
-        else d["amount"] * 60,
-        reason=d["reason"]), "The allocation was changed.", form_class=AllocationForm,
-        template="relationships/reason_form.html", title="Change the allocation")
-
-
-
+    return _act(
+        request,
+        public_id,
+        lambda r, d: services.relationship_change_allocation(
+            actor=request.user,
+            relationship=r,
+            quantity=d["amount"]
+            if r.unit == Unit.SESSIONS or d["measure"] == "minutes"
+            else d["amount"] * 60,
+            reason=d["reason"],
+        ),
+        "The allocation was changed.",
+        form_class=AllocationForm,
+        template="relationships/reason_form.html",
+        title="Change the allocation",
+    )

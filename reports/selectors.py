@@ -6,10 +6,10 @@ from grants import selectors as ledger
 from grants.selectors import low_balance_students
 from grants.services import student_balances
 from matchpal.models import Membership, Organization
-from relationships import selectors as relationships
-from sessions_app import selectors as sessions
 from matchpal.selectors import pending_invitations
 from providers.models import Provider, ProviderStatus
+from relationships import selectors as relationships
+from sessions_app import selectors as sessions
 from students.models import Student, StudentStatus
 
 
@@ -25,7 +25,9 @@ def admin_dashboard(*, organization: Organization) -> dict[str, object]:
     )
     members = dict(
         Membership.objects.filter(organization=organization)
-        .values_list("role").annotate(n=Count("pk")).values_list("role", "n")
+        .values_list("role")
+        .annotate(n=Count("pk"))
+        .values_list("role", "n")
     )
     return {
         "students": students,
@@ -39,29 +41,36 @@ def admin_dashboard(*, organization: Organization) -> dict[str, object]:
     }
 
 
-def provider_dashboard(*, organization: Organization,
-                       membership: Membership) -> dict[str, object]:
+def provider_dashboard(*, organization: Organization, membership: Membership) -> dict[str, object]:
     week, month = sessions.week_and_month_starts(organization)
     return {
-        "proposals": list(relationships.proposals_for_provider(organization=organization,
-                                                               membership=membership)),
-        "paired": list(relationships.paired_for_provider(organization=organization,
-                                                         membership=membership)),
+        "proposals": list(
+            relationships.proposals_for_provider(organization=organization, membership=membership)
+        ),
+        "paired": list(
+            relationships.paired_for_provider(organization=organization, membership=membership)
+        ),
         "to_log": list(sessions.to_log(organization=organization, membership=membership)[:20]),
-        "week_minutes": sessions.delivered_minutes(organization=organization,
-                                                   membership=membership, since=week),
-        "month_minutes": sessions.delivered_minutes(organization=organization,
-                                                    membership=membership, since=month),
+        "week_minutes": sessions.delivered_minutes(
+            organization=organization, membership=membership, since=week
+        ),
+        "month_minutes": sessions.delivered_minutes(
+            organization=organization, membership=membership, since=month
+        ),
     }
 
 
-def student_sessions(*, organization: Organization, membership: Membership,
-                     limit: int = 20) -> list[object]:
+def student_sessions(
+    *, organization: Organization, membership: Membership, limit: int = 20
+) -> list[object]:
     """The student's recent sessions, newest first, with the running total of hours used."""
-    rows = (sessions.session_list(organization=organization, membership=membership)
-            .annotate(running=Window(Sum("charged_minutes"),
-                                     order_by=[F("starts_at").asc(), F("id").asc()]))
-            .order_by("-starts_at", "-id")[:limit])
+    rows = (
+        sessions.session_list(organization=organization, membership=membership)
+        .annotate(
+            running=Window(Sum("charged_minutes"), order_by=[F("starts_at").asc(), F("id").asc()])
+        )
+        .order_by("-starts_at", "-id")[:limit]
+    )
     return list(rows)
 
 

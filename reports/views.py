@@ -19,9 +19,13 @@ def home(request: TenantRequest) -> HttpResponse:
         context = selectors.provider_dashboard(organization=organization, membership=membership)
         return render(request, "reports/home_provider.html", {"provider": provider, **context})
     student = student_for_user(organization=organization, user=request.user)
-    context = (selectors.student_dashboard(organization=organization, student=student)
-               if student else {"student": None})
+    context = (
+        selectors.student_dashboard(organization=organization, student=student)
+        if student
+        else {"student": None}
+    )
     if student:
-        context["sessions"] = selectors.student_sessions(organization=organization,
-                                                         membership=membership)
+        context["sessions"] = selectors.student_sessions(
+            organization=organization, membership=membership
+        )
     return render(request, "reports/home_student.html", context)

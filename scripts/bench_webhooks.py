@@ -51,17 +51,34 @@ def php_json(payload: Any) -> bytes:
 def order(order_id: int, product_id: int, email: str) -> dict[str, Any]:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return {
-        "id": order_id, "parent_id": 0, "number": str(order_id), "status": "processing",
-        "currency": "USD", "customer_id": 0, "total": "450.00",
-        "date_created_gmt": now, "date_modified_gmt": now, "date_paid_gmt": now,
+        "id": order_id,
+        "parent_id": 0,
+        "number": str(order_id),
+        "status": "processing",
+        "currency": "USD",
+        "customer_id": 0,
+        "total": "450.00",
+        "date_created_gmt": now,
+        "date_modified_gmt": now,
+        "date_paid_gmt": now,
         "date_completed_gmt": None,
-        "billing": {"first_name": "Bench", "last_name": "Customer", "email": email,
-                    "phone": ""},
-        "line_items": [{"id": order_id * 10 + 1, "name": "Tutoring – 10 hours",
-                        "product_id": product_id, "variation_id": 0, "quantity": 1,
-                        "sku": None, "subtotal": "450.00", "total": "450.00", "price": 450,
-                        "meta_data": []}],
-        "refunds": [], "meta_data": [],
+        "billing": {"first_name": "Bench", "last_name": "Customer", "email": email, "phone": ""},
+        "line_items": [
+            {
+                "id": order_id * 10 + 1,
+                "name": "Tutoring – 10 hours",
+                "product_id": product_id,
+                "variation_id": 0,
+                "quantity": 1,
+                "sku": None,
+                "subtotal": "450.00",
+                "total": "450.00",
+                "price": 450,
+                "meta_data": [],
+            }
+        ],
+        "refunds": [],
+        "meta_data": [],
     }
 
 
@@ -76,8 +93,9 @@ def percentile(values: list[float], p: float) -> float:
 
 def ensure_loopback(host: str) -> None:
     addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_loopback
-                                for a in addresses):
+    if not addresses or not all(
+        ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses
+    ):
         sys.exit(f"Refusing to benchmark {host}: loopback addresses only.")
 
 
@@ -92,8 +110,13 @@ class Client:
         self.prefix = parts.path.rstrip("/")
         self.timeout = timeout
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, float, float]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, float, float]:
         """(status, seconds, wall-clock time of the answer)."""
         connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         start = time.perf_counter()
@@ -109,8 +132,9 @@ class Client:
         return status, time.perf_counter() - start, time.time()
 
 
-def run_phase(count: int, threads: int, deadline: float,
-              one: Any) -> list[tuple[int, int, float, float]]:
+def run_phase(
+    count: int, threads: int, deadline: float, one: Any
+) -> list[tuple[int, int, float, float]]:
     """Call one(i) for i in range(count) from `threads` threads until done or the deadline."""
     results: list[tuple[int, int, float, float]] = []
     lock = threading.Lock()
@@ -136,18 +160,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="the store's delivery token")
-    parser.add_argument("--secret", default=None,
-                        help="the store's webhook secret (default: the demo store's)")
-    parser.add_argument("--product", type=int, default=DEFAULT_PRODUCT,
-                        help="a shop product id mapped to a package")
+    parser.add_argument(
+        "--secret", default=None, help="the store's webhook secret (default: the demo store's)"
+    )
+    parser.add_argument(
+        "--product", type=int, default=DEFAULT_PRODUCT, help="a shop product id mapped to a package"
+    )
     parser.add_argument("-n", "--count", type=int, default=2000, help="deliveries to post")
     parser.add_argument("--threads", type=int, default=4, help="concurrent client threads")
-    parser.add_argument("--max-seconds", type=float, default=300,
-                        help="stop posting after this long (per phase)")
-    parser.add_argument("--drain-timeout", type=float, default=900,
-                        help="stop waiting for grants after this long")
-    parser.add_argument("--email", default="bench.customer@example.net",
-                        help="billing email of every order (one student gets every grant)")
+    parser.add_argument(
+        "--max-seconds", type=float, default=300, help="stop posting after this long (per phase)"
+    )
+    parser.add_argument(
+        "--drain-timeout", type=float, default=900, help="stop waiting for grants after this long"
+    )
+    parser.add_argument(
+        "--email",
+        default="bench.customer@example.net",
+        help="billing email of every order (one student gets every grant)",
+    )
     parser.add_argument("--label", default="", help="a name for the setup, shown in the output")
     args = parser.parse_args()
     if not 1 <= args.count <= 100_000 or not 1 <= args.threads <= 32:
@@ -175,23 +206,34 @@ def main() -> int:
 
     def deliver(i: int) -> tuple[int, float, float]:
         body = bodies[i]
-        return client.request("POST", hook, body, {
-            "Content-Type": "application/json",
-            "User-Agent": "WooCommerce/10.5.0 Hookshot (WordPress/6.9)",
-            "X-WC-Webhook-Source": "https://shop.example.org/",
-            "X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Resource": "order",
-            "X-WC-Webhook-Event": "created", "X-WC-Webhook-ID": "1",
-            "X-WC-Webhook-Delivery-ID": secrets.token_hex(16),
-            "X-WC-Webhook-Signature": sign(body, secret),
-        })
+        return client.request(
+            "POST",
+            hook,
+            body,
+            {
+                "Content-Type": "application/json",
+                "User-Agent": "WooCommerce/10.5.0 Hookshot (WordPress/6.9)",
+                "X-WC-Webhook-Source": "https://shop.example.org/",
+                "X-WC-Webhook-Topic": "order.created",
+                "X-WC-Webhook-Resource": "order",
+                "X-WC-Webhook-Event": "created",
+                "X-WC-Webhook-ID": "1",
+                "X-WC-Webhook-Delivery-ID": secrets.token_hex(16),
+                "X-WC-Webhook-Signature": sign(body, secret),
+            },
+        )
 
     status, _, _ = client.request("GET", "/healthz")
     if status != 200:
         sys.exit(f"{args.url}/healthz answered {status}: is the server running?")
 
     # 1. The baseline: a trivial view, idle server.
-    health = run_phase(args.count, args.threads, time.monotonic() + args.max_seconds,
-                       lambda _i: client.request("GET", "/healthz"))
+    health = run_phase(
+        args.count,
+        args.threads,
+        time.monotonic() + args.max_seconds,
+        lambda _i: client.request("GET", "/healthz"),
+    )
     # 2. The deliveries (the worker starts draining them meanwhile).
     started = time.monotonic()
     posted = run_phase(args.count, args.threads, started + args.max_seconds, deliver)
@@ -205,8 +247,9 @@ def main() -> int:
     while len(granted) < len(wanted) and time.monotonic() < drain_deadline:
         missing = [ref for ref, oid in wanted.items() if oid not in granted]
         for start in range(0, len(missing), 500):
-            rows = Grant.objects.filter(reference__in=missing[start:start + 500]).values_list(
-                "reference", "created_at")
+            rows = Grant.objects.filter(reference__in=missing[start : start + 500]).values_list(
+                "reference", "created_at"
+            )
             for reference, created_at in rows:
                 granted[wanted[reference]] = created_at
         close_old_connections()
@@ -222,21 +265,31 @@ def main() -> int:
 
     label = f" — {args.label}" if args.label else ""
     print(f"\n### Webhook benchmark{label}\n")
-    print(f"{len(posted)} deliveries posted ({failures} not answered 200) from {args.threads} "
-          f"threads in {post_seconds:.1f} s ({len(posted) / post_seconds:.0f}/s); "
-          f"{len(granted)} of {len(acked)} granted. Machine: {platform.machine()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}.\n")
+    print(
+        f"{len(posted)} deliveries posted ({failures} not answered 200) from {args.threads} "
+        f"threads in {post_seconds:.1f} s ({len(posted) / post_seconds:.0f}/s); "
+        f"{len(granted)} of {len(acked)} granted. Machine: {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}.\n"
+    )
     print("| measure | n | p50 | p95 | p99 |")
     print("|---|---:|---:|---:|---:|")
-    print(f"| webhook acknowledgement | {len(ack_ms)} | {percentile(ack_ms, 50):.1f} ms | "
-          f"{percentile(ack_ms, 95):.1f} ms | {percentile(ack_ms, 99):.1f} ms |")
-    print(f"| /healthz (baseline, idle) | {len(health_ms)} | {percentile(health_ms, 50):.1f} ms | "
-          f"{percentile(health_ms, 95):.1f} ms | — |")
-    print(f"| acknowledgement → grant | {len(to_grant)} | {percentile(to_grant, 50):.2f} s | "
-          f"{percentile(to_grant, 95):.2f} s | — |")
-    print(f"| drain: first acknowledgement → last grant | {len(granted)} | "
-          f"{last_grant - first_ack:.1f} s total | "
-          f"{len(granted) / max(last_grant - first_ack, 1e-9):.1f} grants/s | — |")
+    print(
+        f"| webhook acknowledgement | {len(ack_ms)} | {percentile(ack_ms, 50):.1f} ms | "
+        f"{percentile(ack_ms, 95):.1f} ms | {percentile(ack_ms, 99):.1f} ms |"
+    )
+    print(
+        f"| /healthz (baseline, idle) | {len(health_ms)} | {percentile(health_ms, 50):.1f} ms | "
+        f"{percentile(health_ms, 95):.1f} ms | — |"
+    )
+    print(
+        f"| acknowledgement → grant | {len(to_grant)} | {percentile(to_grant, 50):.2f} s | "
+        f"{percentile(to_grant, 95):.2f} s | — |"
+    )
+    print(
+        f"| drain: first acknowledgement → last grant | {len(granted)} | "
+        f"{last_grant - first_ack:.1f} s total | "
+        f"{len(granted) / max(last_grant - first_ack, 1e-9):.1f} grants/s | — |"
+    )
     return 0 if failures == 0 and len(granted) == len(acked) else 1
 
 

@@ -17,8 +17,12 @@ PY = sys.executable
 
 def main() -> int:
     port = os.environ.get("PORT", "8000")
-    env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "true"),
-           "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "matchpal.settings"}
+    env = {
+        **os.environ,
+        "DEBUG": os.environ.get("DEBUG", "true"),
+        "PYTHONUNBUFFERED": "1",
+        "DJANGO_SETTINGS_MODULE": "matchpal.settings",
+    }
     # The banner reads the demo logins from matchpal.demo, which imports models: set Django up
     # in this process too, with the children's environment (DEBUG on unless set, so no
     # SECRET_KEY is needed), before anything starts, so a failure here orphans no child.
@@ -34,8 +38,18 @@ def main() -> int:
 
     commands = {
         "web": [*manage, "runserver", f"0.0.0.0:{port}", "--noreload"],
-        "worker": [PY, "-m", "celery", "-A", "matchpal", "worker", "--loglevel=INFO",
-                   "--concurrency=1", "--without-gossip", "--without-mingle"],
+        "worker": [
+            PY,
+            "-m",
+            "celery",
+            "-A",
+            "matchpal",
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=1",
+            "--without-gossip",
+            "--without-mingle",
+        ],
         "beat": [PY, "-m", "celery", "-A", "matchpal", "beat", "--loglevel=INFO"],
     }
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -43,7 +57,8 @@ def main() -> int:
         procs[name] = subprocess.Popen(cmd, env=env, cwd=ROOT)
 
     student = next(s for s in STUDENTS if s[4])
-    print(f"""
+    print(
+        f"""
   Matchpal is running: http://localhost:{port}/
 
   Demo logins (password for all: {DEMO_PASSWORD})
@@ -52,7 +67,9 @@ def main() -> int:
     student   {student[1]}
 
   Emails are printed here. Ctrl-C stops the web server, the worker and beat.
-""", flush=True)
+""",
+        flush=True,
+    )
 
     stopping = False
 
@@ -66,8 +83,10 @@ def main() -> int:
     while not stopping:
         for name, proc in procs.items():
             if proc.poll() is not None:
-                print(f"{name} exited with status {proc.returncode}; stopping the rest.",
-                      file=sys.stderr)
+                print(
+                    f"{name} exited with status {proc.returncode}; stopping the rest.",
+                    file=sys.stderr,
+                )
                 stopping, code = True, proc.returncode or 1
                 break
         time.sleep(0.5)

@@ -9,29 +9,40 @@ from students.models import Student
 
 
 class SessionFilter(django_filters.FilterSet):
-    student = django_filters.ModelChoiceFilter(field_name="relationship__student",
-                                               queryset=Student.objects.none(),
-                                               to_field_name="public_id",
-                                               empty_label="Any student")
-    provider = django_filters.ModelChoiceFilter(field_name="relationship__provider",
-                                                queryset=Provider.objects.none(),
-                                                to_field_name="public_id",
-                                                empty_label="Any provider")
+    student = django_filters.ModelChoiceFilter(
+        field_name="relationship__student",
+        queryset=Student.objects.none(),
+        to_field_name="public_id",
+        empty_label="Any student",
+    )
+    provider = django_filters.ModelChoiceFilter(
+        field_name="relationship__provider",
+        queryset=Provider.objects.none(),
+        to_field_name="public_id",
+        empty_label="Any provider",
+    )
     status = django_filters.ChoiceFilter(choices=SessionStatus.choices, empty_label="Any status")
     kind = django_filters.ChoiceFilter(choices=SessionKind.choices, empty_label="Any kind")
-    date_from = django_filters.DateFilter(field_name="starts_at", lookup_expr="date__gte",
-                                          label="From",
-                                          widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = django_filters.DateFilter(field_name="starts_at", lookup_expr="date__lte",
-                                        label="Until",
-                                        widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = django_filters.DateFilter(
+        field_name="starts_at",
+        lookup_expr="date__gte",
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    date_to = django_filters.DateFilter(
+        field_name="starts_at",
+        lookup_expr="date__lte",
+        label="Until",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
 
     class Meta:
         model = Session
         fields = ["student", "provider", "status", "kind", "date_from", "date_to"]
 
-    def __init__(self, *args: object, organization: Organization, membership: Membership,
-                 **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, organization: Organization, membership: Membership, **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         people = people_of(organization=organization, membership=membership)
         self.filters["student"].queryset = people["students"]

@@ -11,8 +11,9 @@ from sessions_app.models import NoShowParty, SessionKind
 def duration_choices(organization: Organization) -> list[tuple[int, str]]:
     step = organization.duration_step_minutes
     first = -(-organization.min_session_minutes // step) * step
-    return [(m, format_minutes(m)) for m in range(first, organization.max_session_minutes + 1,
-                                                  step)]
+    return [
+        (m, format_minutes(m)) for m in range(first, organization.max_session_minutes + 1, step)
+    ]
 
 
 class LogSessionForm(forms.Form):
@@ -20,14 +21,23 @@ class LogSessionForm(forms.Form):
     time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}), label="Start time")
     duration = forms.TypedChoiceField(coerce=int, choices=())
     kind = forms.ChoiceField(choices=SessionKind.choices)
-    mode = forms.CharField(max_length=120, required=False, label="Where",
-                           widget=forms.TextInput(attrs={"placeholder": "Online, at the center…"}))
-    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}),
-                            label="Notes for the student")
-    internal_note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
-                                    label="Internal note (admins and you only)")
-    schedule = forms.BooleanField(required=False,
-                                  label="Still to come: schedule it instead of logging it")
+    mode = forms.CharField(
+        max_length=120,
+        required=False,
+        label="Where",
+        widget=forms.TextInput(attrs={"placeholder": "Online, at the center…"}),
+    )
+    notes = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4}), label="Notes for the student"
+    )
+    internal_note = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Internal note (admins and you only)",
+    )
+    schedule = forms.BooleanField(
+        required=False, label="Still to come: schedule it instead of logging it"
+    )
 
     def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -47,8 +57,9 @@ class LogSessionForm(forms.Form):
             self.fields["notes"].help_text = f"At least {minimum} characters."
 
     def starts_at(self) -> datetime:
-        return datetime.combine(self.cleaned_data["date"], self.cleaned_data["time"],
-                                tzinfo=self.organization.tz)
+        return datetime.combine(
+            self.cleaned_data["date"], self.cleaned_data["time"], tzinfo=self.organization.tz
+        )
 
 
 class EditSessionForm(forms.Form):
@@ -67,12 +78,15 @@ class CancelForm(forms.Form):
 
 
 class NoShowForm(forms.Form):
-    party = forms.ChoiceField(choices=NoShowParty.choices, widget=forms.RadioSelect,
-                              label="Who did not come")
-    explanation = forms.CharField(max_length=500, required=False,
-                                  widget=forms.Textarea(attrs={"rows": 2}))
+    party = forms.ChoiceField(
+        choices=NoShowParty.choices, widget=forms.RadioSelect, label="Who did not come"
+    )
+    explanation = forms.CharField(
+        max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class DisputeForm(forms.Form):
-    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
-                             label="What is wrong?")
+    reason = forms.CharField(
+        max_length=500, widget=forms.Textarea(attrs={"rows": 2}), label="What is wrong?"
+    )

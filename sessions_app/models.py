@@ -34,16 +34,17 @@ class Session(models.Model):
     called by `sessions_app.services`; `charged_minutes` mirrors what the ledger consumed."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT,
-                                     related_name="sessions")
-    relationship = models.ForeignKey(Relationship, on_delete=models.PROTECT,
-                                     related_name="sessions")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="sessions"
+    )
+    relationship = models.ForeignKey(
+        Relationship, on_delete=models.PROTECT, related_name="sessions"
+    )
     starts_at = models.DateTimeField()
     duration_minutes = models.PositiveIntegerField()
     kind = models.CharField(max_length=10, choices=SessionKind, default=SessionKind.TUTORING)
     mode = models.CharField(max_length=120, blank=True, help_text="Online, at the center, …")
-    status = models.CharField(max_length=10, choices=SessionStatus,
-                              default=SessionStatus.COMPLETED)
+    status = models.CharField(max_length=10, choices=SessionStatus, default=SessionStatus.COMPLETED)
     notes = models.TextField(blank=True, help_text="The recap the student can read.")
     internal_note = models.TextField(blank=True)
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -51,9 +52,11 @@ class Session(models.Model):
     no_show_party = models.CharField(max_length=10, choices=NoShowParty, blank=True)
     no_show_explanation = models.CharField(max_length=500, blank=True)
     charged_minutes = models.PositiveIntegerField(
-        default=0, help_text="What the ledger consumed for this session, net of restores.")
-    logged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
-                                  null=True, blank=True, related_name="+")
+        default=0, help_text="What the ledger consumed for this session, net of restores."
+    )
+    logged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     logged_at = models.DateTimeField(null=True, blank=True)
     student_confirmed_at = models.DateTimeField(null=True, blank=True)
     disputed_at = models.DateTimeField(null=True, blank=True)
@@ -63,20 +66,28 @@ class Session(models.Model):
 
     class Meta:
         ordering = ["-starts_at", "-id"]
-        indexes = [models.Index(fields=["organization", "status", "-starts_at"]),
-                   models.Index(fields=["relationship", "starts_at"])]
+        indexes = [
+            models.Index(fields=["organization", "status", "-starts_at"]),
+            models.Index(fields=["relationship", "starts_at"]),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["organization", "id"], name="session_org_id"),
-            models.CheckConstraint(condition=Q(duration_minutes__gte=1),
-                                   name="session_duration_positive"),
-            models.CheckConstraint(condition=Q(status__in=SessionStatus.values),
-                                   name="session_status_valid"),
-            models.CheckConstraint(condition=Q(rating__isnull=True) | Q(rating__range=(1, 5)),
-                                   name="session_rating_1_to_5"),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__gte=1), name="session_duration_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=SessionStatus.values), name="session_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__range=(1, 5)),
+                name="session_rating_1_to_5",
+            ),
             # The same meeting cannot be logged twice (cancelled ones do not count).
-            models.UniqueConstraint(fields=["relationship", "starts_at"],
-                                    condition=~Q(status="cancelled"),
-                                    name="session_unique_start_per_relationship"),
+            models.UniqueConstraint(
+                fields=["relationship", "starts_at"],
+                condition=~Q(status="cancelled"),
+                name="session_unique_start_per_relationship",
+            ),
         ]
 
     def __str__(self) -> str:

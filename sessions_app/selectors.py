@@ -24,16 +24,24 @@ def visible_to(membership: Membership) -> Q:
 def session_list(*, organization: Organization, membership: Membership) -> QuerySet[Session]:
     return (
         Session.objects.filter(visible_to(membership), organization=organization)
-        .select_related("relationship__student", "relationship__provider",
-                        "relationship__service_type", "relationship__organization")
+        .select_related(
+            "relationship__student",
+            "relationship__provider",
+            "relationship__service_type",
+            "relationship__organization",
+        )
         .order_by("-starts_at", "-id")
     )
 
 
-def session_get(*, organization: Organization, membership: Membership,
-                public_id: uuid.UUID) -> Session:
-    session = session_list(organization=organization, membership=membership).filter(
-        public_id=public_id).first()
+def session_get(
+    *, organization: Organization, membership: Membership, public_id: uuid.UUID
+) -> Session:
+    session = (
+        session_list(organization=organization, membership=membership)
+        .filter(public_id=public_id)
+        .first()
+    )
     if session is None:
         raise Http404("No such session.")
     return session
@@ -42,19 +50,33 @@ def session_get(*, organization: Organization, membership: Membership,
 def to_log(*, organization: Organization, membership: Membership) -> QuerySet[Session]:
     """Scheduled sessions whose start has passed: the provider still has to log them. Only on
     paired relationships: an ended one's sessions can no longer be logged."""
-    return session_list(organization=organization, membership=membership).filter(
-        status=SessionStatus.SCHEDULED, starts_at__lte=timezone.now(),
-        relationship__status=RelationshipStatus.PAIRED).order_by("starts_at")
+    return (
+        session_list(organization=organization, membership=membership)
+        .filter(
+            status=SessionStatus.SCHEDULED,
+            starts_at__lte=timezone.now(),
+            relationship__status=RelationshipStatus.PAIRED,
+        )
+        .order_by("starts_at")
+    )
 
 
-def delivered_minutes(*, organization: Organization, membership: Membership,
-                      since: datetime) -> int:
-    return session_list(organization=organization, membership=membership).filter(
-        earnings_filter(organization), starts_at__gte=since,
-    ).aggregate(m=Sum("duration_minutes"))["m"] or 0
+def delivered_minutes(
+    *, organization: Organization, membership: Membership, since: datetime
+) -> int:
+    return (
+        session_list(organization=organization, membership=membership)
+        .filter(
+            earnings_filter(organization),
+            starts_at__gte=since,
+        )
+        .aggregate(m=Sum("duration_minutes"))["m"]
+        or 0
+    )
 
 
 def week_and_month_starts(organization: Organization) -> tuple[datetime, datetime]:
     local = timezone.localtime(timezone.now(), organization.tz).replace(
-        hour=0, minute=0, second=0, microsecond=0)
+        hour=0, minute=0, second=0, microsecond=0
+    )
     return local - timedelta(days=local.weekday()), local.replace(day=1)

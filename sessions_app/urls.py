@@ -12,8 +12,7 @@ urlpatterns = [
     path("sessions/<uuid:public_id>/complete/", views.session_complete, name="complete"),
     path("sessions/<uuid:public_id>/cancel/", views.session_cancel, name="cancel"),
     path("sessions/<uuid:public_id>/no-show/", views.session_no_show, name="no_show"),
-    path("sessions/<uuid:public_id>/send-report/", views.session_send_report,
-         name="send_report"),
+    path("sessions/<uuid:public_id>/send-report/", views.session_send_report, name="send_report"),
     path("sessions/<uuid:public_id>/confirm/", views.session_confirm, name="confirm"),
     path("sessions/<uuid:public_id>/dispute/", views.session_dispute, name="dispute"),
 ]

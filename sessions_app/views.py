@@ -24,53 +24,78 @@ STAFF = (Role.ADMIN, Role.PROVIDER)
 
 @tenant_view(*STAFF)
 def session_list(request: TenantRequest) -> HttpResponse:
-    filterset = SessionFilter(request.GET, organization=request.organization,
-                              membership=request.membership,
-                              queryset=selectors.session_list(organization=request.organization,
-                                                              membership=request.membership))
+    filterset = SessionFilter(
+        request.GET,
+        organization=request.organization,
+        membership=request.membership,
+        queryset=selectors.session_list(
+            organization=request.organization, membership=request.membership
+        ),
+    )
     page = Paginator(filterset.qs, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "sessions_app/list.html", {"filter": filterset, "page": page})
 
 
 @tenant_view(*STAFF)
 def session_log(request: TenantRequest, relationship_id: uuid.UUID) -> HttpResponse:
-    relationship = relationship_get(organization=request.organization,
-                                    membership=request.membership, public_id=relationship_id)
+    relationship = relationship_get(
+        organization=request.organization, membership=request.membership, public_id=relationship_id
+    )
     form = LogSessionForm(request.POST or None, organization=request.organization)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             session = services.session_log(
-                actor=request.user, relationship=relationship, starts_at=form.starts_at(),
-                duration=data["duration"], kind=data["kind"], mode=data["mode"],
-                notes=data["notes"], internal_note=data["internal_note"],
-                scheduled=data["schedule"])
+                actor=request.user,
+                relationship=relationship,
+                starts_at=form.starts_at(),
+                duration=data["duration"],
+                kind=data["kind"],
+                mode=data["mode"],
+                notes=data["notes"],
+                internal_note=data["internal_note"],
+                scheduled=data["schedule"],
+            )
         except DomainError as error:
             form.add_error(None, error.message)
         else:
-            messages.success(request, "Session scheduled." if data["schedule"]
-                             else "Session logged.")
+            messages.success(
+                request, "Session scheduled." if data["schedule"] else "Session logged."
+            )
             return redirect(session.get_absolute_url())
     return render(request, "sessions_app/log.html", {"form": form, "relationship": relationship})
 
 
 @tenant_view()
 def session_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    session = selectors.session_get(organization=request.organization,
-                                    membership=request.membership, public_id=public_id)
-    return render(request, "sessions_app/detail.html", {
-        "session": session,
-        "counts_for_earnings": services.counts_for_earnings(session, request.organization),
-        "can_see_internal_note": request.membership.is_admin
-        or session.relationship.provider.user_id == request.user.pk,
-    })
+    session = selectors.session_get(
+        organization=request.organization, membership=request.membership, public_id=public_id
+    )
+    return render(
+        request,
+        "sessions_app/detail.html",
+        {
+            "session": session,
+            "counts_for_earnings": services.counts_for_earnings(session, request.organization),
+            "can_see_internal_note": request.membership.is_admin
+            or session.relationship.provider.user_id == request.user.pk,
+        },
+    )
 
 
-def _act(request: TenantRequest, public_id: uuid.UUID, *, action: Callable[[Session, Any], Any],
-         success: str, make_form: Callable[[Session], Any] | None = None, title: str = "",
-         roles: tuple[str, ...] = STAFF) -> HttpResponse:
-    session = selectors.session_get(organization=request.organization,
-                                    membership=request.membership, public_id=public_id)
+def _act(
+    request: TenantRequest,
+    public_id: uuid.UUID,
+    *,
+    action: Callable[[Session, Any], Any],
+    success: str,
+    make_form: Callable[[Session], Any] | None = None,
+    title: str = "",
+    roles: tuple[str, ...] = STAFF,
+) -> HttpResponse:
+    session = selectors.session_get(
+        organization=request.organization, membership=request.membership, public_id=public_id
+    )
     if request.membership.role not in roles:
         raise PermissionDenied
     form = make_form(session) if make_form else None
@@ -87,75 +112,135 @@ def _act(request: TenantRequest, public_id: uuid.UUID, *, action: Callable[[Sess
             return redirect(session.get_absolute_url())
     if form is None:
         return redirect(session.get_absolute_url())
-    return render(request, "sessions_app/action_form.html",
-                  {"form": form, "session": session, "title": title})
+    return render(
+        request, "sessions_app/action_form.html", {"form": form, "session": session, "title": title}
+    )
 
 
 @tenant_view(*STAFF)
 def session_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     def make_form(session: Session) -> EditSessionForm:
-        return EditSessionForm(request.POST or None, organization=request.organization, initial={
-            "duration": session.duration_minutes, "mode": session.mode, "notes": session.notes,
-            "internal_note": session.internal_note})
+        return EditSessionForm(
+            request.POST or None,
+            organization=request.organization,
+            initial={
+                "duration": session.duration_minutes,
+                "mode": session.mode,
+                "notes": session.notes,
+                "internal_note": session.internal_note,
+            },
+        )
 
-    return _act(request, public_id, make_form=make_form, title="Edit the session",
-                success="Session saved.",
-                action=lambda s, d: services.session_edit(
-                    actor=request.user, session=s, duration=d["duration"], notes=d["notes"],
-                    internal_note=d["internal_note"], mode=d["mode"]))
+    return _act(
+        request,
+        public_id,
+        make_form=make_form,
+        title="Edit the session",
+        success="Session saved.",
+        action=lambda s, d: services.session_edit(
+            actor=request.user,
+            session=s,
+            duration=d["duration"],
+            notes=d["notes"],
+            internal_note=d["internal_note"],
+            mode=d["mode"],
+        ),
+    )
 
 
 @tenant_view(*STAFF)
 def session_complete(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     def make_form(session: Session) -> EditSessionForm:
-        form = EditSessionForm(request.POST or None, organization=request.organization,
-                               initial={"duration": session.duration_minutes,
-                                        "mode": session.mode, "notes": session.notes,
-                                        "internal_note": session.internal_note})
+        form = EditSessionForm(
+            request.POST or None,
+            organization=request.organization,
+            initial={
+                "duration": session.duration_minutes,
+                "mode": session.mode,
+                "notes": session.notes,
+                "internal_note": session.internal_note,
+            },
+        )
         return form
 
-    return _act(request, public_id, make_form=make_form, title="Log this session",
-                success="Session logged.",
-                action=lambda s, d: services.session_complete(
-                    actor=request.user, session=s, duration=d["duration"], notes=d["notes"],
-                    mode=d["mode"], internal_note=d["internal_note"]))
+    return _act(
+        request,
+        public_id,
+        make_form=make_form,
+        title="Log this session",
+        success="Session logged.",
+        action=lambda s, d: services.session_complete(
+            actor=request.user,
+            session=s,
+            duration=d["duration"],
+            notes=d["notes"],
+            mode=d["mode"],
+            internal_note=d["internal_note"],
+        ),
+    )
 
 
 @tenant_view(*STAFF)
 def session_cancel(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(request, public_id, make_form=lambda s: CancelForm(request.POST or None),
-                title="Cancel the session", success="Session cancelled.",
-                action=lambda s, d: services.session_cancel(actor=request.user, session=s,
-                                                            reason=d["reason"]))
+    return _act(
+        request,
+        public_id,
+        make_form=lambda s: CancelForm(request.POST or None),
+        title="Cancel the session",
+        success="Session cancelled.",
+        action=lambda s, d: services.session_cancel(
+            actor=request.user, session=s, reason=d["reason"]
+        ),
+    )
 
 
 @tenant_view(*STAFF)
 def session_no_show(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(request, public_id, make_form=lambda s: NoShowForm(request.POST or None),
-                title="Mark a no-show", success="No-show recorded.",
-                action=lambda s, d: services.session_no_show(
-                    actor=request.user, session=s, party=d["party"],
-                    explanation=d["explanation"]))
+    return _act(
+        request,
+        public_id,
+        make_form=lambda s: NoShowForm(request.POST or None),
+        title="Mark a no-show",
+        success="No-show recorded.",
+        action=lambda s, d: services.session_no_show(
+            actor=request.user, session=s, party=d["party"], explanation=d["explanation"]
+        ),
+    )
 
 
 @require_POST
 @tenant_view(*STAFF)
 def session_send_report(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(request, public_id, success="The report was sent to the student and guardian.",
-                action=lambda s, d: services.session_send_report(actor=request.user, session=s))
+    return _act(
+        request,
+        public_id,
+        success="The report was sent to the student and guardian.",
+        action=lambda s, d: services.session_send_report(actor=request.user, session=s),
+    )
 
 
 @require_POST
 @tenant_view(Role.STUDENT)
 def session_confirm(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(request, public_id, roles=(Role.STUDENT,), success="Thank you for confirming.",
-                action=lambda s, d: services.session_confirm(actor=request.user, session=s))
+    return _act(
+        request,
+        public_id,
+        roles=(Role.STUDENT,),
+        success="Thank you for confirming.",
+        action=lambda s, d: services.session_confirm(actor=request.user, session=s),
+    )
 
 
 @tenant_view(Role.STUDENT)
 def session_dispute(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(request, public_id, roles=(Role.STUDENT,),
-                make_form=lambda s: DisputeForm(request.POST or None),
-                title="Dispute this session", success="Your message was sent to the center.",
-                action=lambda s, d: services.session_dispute(actor=request.user, session=s,
-                                                             reason=d["reason"]))
+    return _act(
+        request,
+        public_id,
+        roles=(Role.STUDENT,),
+        make_form=lambda s: DisputeForm(request.POST or None),
+        title="Dispute this session",
+        success="Your message was sent to the center.",
+        action=lambda s, d: services.session_dispute(
+            actor=request.user, session=s, reason=d["reason"]
+        ),
+    )

@@ -18,10 +18,16 @@ class Student(models.Model):
     """A student of one organization, with or without a login (`user`)."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT,
-                                     related_name="students")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                             blank=True, related_name="student_records")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="students"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="student_records",
+    )
     name = models.CharField(max_length=150)
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
@@ -38,15 +44,19 @@ class Student(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organization", "id"], name="student_org_id"),
             models.UniqueConstraint(
-                "organization", Lower("email"), condition=~Q(email=""),
+                "organization",
+                Lower("email"),
+                condition=~Q(email=""),
                 name="student_email_unique_in_org",
             ),
             models.UniqueConstraint(
-                fields=["organization", "user"], condition=Q(user__isnull=False),
+                fields=["organization", "user"],
+                condition=Q(user__isnull=False),
                 name="student_one_record_per_user",
             ),
-            models.CheckConstraint(condition=Q(status__in=StudentStatus.values),
-                                   name="student_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=StudentStatus.values), name="student_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -10,8 +10,9 @@ EDITABLE_FIELDS = ("name", "email", "phone", "guardian_name", "guardian_email", 
 
 class DuplicateStudentEmail(DomainError):
     def __init__(self, email: str) -> None:
-        super().__init__(f"Another student of this organization already uses {email}.",
-                         field="email")
+        super().__init__(
+            f"Another student of this organization already uses {email}.", field="email"
+        )
 
 
 def _save(student: Student, update_fields: list[str] | None = None) -> Student:
@@ -25,12 +26,26 @@ def _save(student: Student, update_fields: list[str] | None = None) -> Student:
     return student
 
 
-def student_create(*, actor: User | None, organization: Organization, name: str, email: str = "",
-                   phone: str = "", guardian_name: str = "", guardian_email: str = "",
-                   notes: str = "") -> Student:
-    student = Student(organization=organization, name=name.strip(), email=email.strip(),
-                      phone=phone, guardian_name=guardian_name, guardian_email=guardian_email,
-                      notes=notes)
+def student_create(
+    *,
+    actor: User | None,
+    organization: Organization,
+    name: str,
+    email: str = "",
+    phone: str = "",
+    guardian_name: str = "",
+    guardian_email: str = "",
+    notes: str = "",
+) -> Student:
+    student = Student(
+        organization=organization,
+        name=name.strip(),
+        email=email.strip(),
+        phone=phone,
+        guardian_name=guardian_name,
+        guardian_email=guardian_email,
+        notes=notes,
+    )
     return _save(student)
 
 
@@ -56,12 +71,23 @@ def student_invite(*, actor: User, student: Student, base_url: str) -> Invitatio
         raise DomainError(f"Add an email address to {student.name} before inviting them.")
     if student.status != StudentStatus.ACTIVE:
         raise ConflictError(f"{student.name} is inactive; reactivate them first.")
-    return invitation_create(actor=actor, organization=student.organization, email=student.email,
-                             role=Role.STUDENT, base_url=base_url, student_id=student.pk)
+    return invitation_create(
+        actor=actor,
+        organization=student.organization,
+        email=student.email,
+        role=Role.STUDENT,
+        base_url=base_url,
+        student_id=student.pk,
+    )
 
 
 def student_link_invited_user(invitation: Invitation, user: User) -> None:
     """Accepting a student invitation links the login to a student record."""
     if invitation.role == Role.STUDENT:
-        link_invited_record(invitation=invitation, user=user, model=Student,
-                            record_id=invitation.student_id, label="student")
+        link_invited_record(
+            invitation=invitation,
+            user=user,
+            model=Student,
+            record_id=invitation.student_id,
+            label="student",
+        )

@@ -19,8 +19,9 @@ from students.models import StudentStatus
 
 @admin_required
 def student_list(request: TenantRequest) -> HttpResponse:
-    filterset = StudentFilter(request.GET, queryset=selectors.student_list(
-        organization=request.organization))
+    filterset = StudentFilter(
+        request.GET, queryset=selectors.student_list(organization=request.organization)
+    )
     page = Paginator(filterset.qs, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "students/list.html", {"filter": filterset, "page": page})
 
@@ -30,9 +31,9 @@ def student_create(request: TenantRequest) -> HttpResponse:
     form = StudentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            student = services.student_create(actor=request.user,
-                                              organization=request.organization,
-                                              **form.cleaned_data)
+            student = services.student_create(
+                actor=request.user, organization=request.organization, **form.cleaned_data
+            )
         except DomainError as error:
             form.add_error(error.field, error.message)
         else:
@@ -46,10 +47,12 @@ def student_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse
     student = selectors.student_get(organization=request.organization, public_id=public_id)
     if not request.membership.is_admin and student.user_id != request.user.pk:
         raise PermissionDenied
-    invitations = student.invitations.filter(organization=request.organization).order_by(
-        "-created_at")[:5] if request.membership.is_admin else []
-    return render(request, "students/detail.html",
-                  {"student": student, "invitations": invitations})
+    invitations = (
+        student.invitations.filter(organization=request.organization).order_by("-created_at")[:5]
+        if request.membership.is_admin
+        else []
+    )
+    return render(request, "students/detail.html", {"student": student, "invitations": invitations})
 
 
 @admin_required
@@ -72,8 +75,11 @@ def student_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
 def student_set_status(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     student = selectors.student_get(organization=request.organization, public_id=public_id)
     active = request.POST.get("status") == StudentStatus.ACTIVE
-    services.student_set_status(actor=request.user, student=student,
-                                status=StudentStatus.ACTIVE if active else StudentStatus.INACTIVE)
+    services.student_set_status(
+        actor=request.user,
+        student=student,
+        status=StudentStatus.ACTIVE if active else StudentStatus.INACTIVE,
+    )
     messages.success(request, f"{student.name} is now {'active' if active else 'inactive'}.")
     return redirect(student.get_absolute_url())
 
@@ -83,8 +89,9 @@ def student_set_status(request: TenantRequest, public_id: uuid.UUID) -> HttpResp
 def student_invite(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     student = selectors.student_get(organization=request.organization, public_id=public_id)
     try:
-        invitation = services.student_invite(actor=request.user, student=student,
-                                             base_url=request.build_absolute_uri("/"))
+        invitation = services.student_invite(
+            actor=request.user, student=student, base_url=request.build_absolute_uri("/")
+        )
     except DomainError as error:
         messages.error(request, error.message)
     else:

@@ -1,8 +1,8 @@
 """factory-boy factories. Related objects stay inside one organization."""
 
 import factory
-from django.utils import timezone
 from allauth.account.models import EmailAddress
+from django.utils import timezone
 
 from matchpal.models import Membership, Organization, Role, ServiceType, User
 from providers.models import Provider, ProviderService
@@ -79,7 +79,8 @@ class ProviderFactory(factory.django.DjangoModelFactory):
             return
         for name in extracted if extracted is not None else ["Tutoring"]:
             ProviderService.objects.create(
-                organization=self.organization, provider=self,
+                organization=self.organization,
+                provider=self,
                 service_type=ServiceType.objects.get(organization=self.organization, name=name),
             )
 
@@ -94,11 +95,15 @@ class RelationshipFactory(factory.django.DjangoModelFactory):
         model = "relationships.Relationship"
 
     organization = factory.SubFactory(OrganizationFactory)
-    student = factory.SubFactory(StudentFactory, organization=factory.SelfAttribute("..organization"))
-    provider = factory.SubFactory(ProviderFactory,
-                                  organization=factory.SelfAttribute("..organization"))
+    student = factory.SubFactory(
+        StudentFactory, organization=factory.SelfAttribute("..organization")
+    )
+    provider = factory.SubFactory(
+        ProviderFactory, organization=factory.SelfAttribute("..organization")
+    )
     service_type = factory.LazyAttribute(
-        lambda o: ServiceType.objects.get(organization=o.organization, name="Tutoring"))
+        lambda o: ServiceType.objects.get(organization=o.organization, name="Tutoring")
+    )
     unit = "minutes"
     status = "paired"
 
@@ -114,13 +119,30 @@ class SessionFactory(factory.django.DjangoModelFactory):
     status = "completed"
 
 
-def make_grant(*, student, minutes: int = 600, service_types=("Tutoring",), unit: str = "minutes",
-               expires_at=None, valid_from=None, actor=None, reference: str = "Test grant"):
+def make_grant(
+    *,
+    student,
+    minutes: int = 600,
+    service_types=("Tutoring",),
+    unit: str = "minutes",
+    expires_at=None,
+    valid_from=None,
+    actor=None,
+    reference: str = "Test grant",
+):
     """A grant made the only way grants are made: through the ledger service."""
     from grants import services
 
-    types = list(ServiceType.objects.filter(organization=student.organization,
-                                            name__in=service_types))
-    return services.grant_create(actor=actor, student=student, quantity=minutes, unit=unit,
-                                 service_types=types, expires_at=expires_at,
-                                 valid_from=valid_from, reference=reference)
+    types = list(
+        ServiceType.objects.filter(organization=student.organization, name__in=service_types)
+    )
+    return services.grant_create(
+        actor=actor,
+        student=student,
+        quantity=minutes,
+        unit=unit,
+        service_types=types,
+        expires_at=expires_at,
+        valid_from=valid_from,
+        reference=reference,
+    )

@@ -34,7 +34,9 @@ def test_seed_creates_the_demo_organization() -> None:
     org = Organization.objects.get(slug=demo.DEMO_SLUG)
     assert (org.name, org.time_zone) == ("Northside Learning Center", "America/New_York")
     assert sorted(ServiceType.objects.filter(organization=org).values_list("name", flat=True)) == [
-        "Advising", "Tutoring"]
+        "Advising",
+        "Tutoring",
+    ]
 
     roles = sorted(Membership.objects.filter(organization=org).values_list("role", flat=True))
     assert roles.count(Role.ADMIN) == 1
@@ -46,15 +48,18 @@ def test_seed_creates_the_demo_organization() -> None:
     assert providers.count() == 3
     assert all(p.user is not None and p.user.email == p.email for p in providers)
     assert {p.email: sorted(p.service_types.values_list("name", flat=True)) for p in providers} == {
-        email: sorted(services) for _, email, services, _, _ in demo.PROVIDERS}
+        email: sorted(services) for _, email, services, _, _ in demo.PROVIDERS
+    }
 
     students = Student.objects.filter(organization=org)
     assert students.count() == 10
     assert sorted(students.values_list("email", flat=True)) == sorted(
-        email for _, email, *_ in demo.STUDENTS)
+        email for _, email, *_ in demo.STUDENTS
+    )
     with_login = [s for s in students if s.user_id]
     assert sorted(s.email for s in with_login) == sorted(
-        email for _, email, _, _, has_login in demo.STUDENTS if has_login)
+        email for _, email, _, _, has_login in demo.STUDENTS if has_login
+    )
     assert roles.count(Role.STUDENT) == len(with_login)
 
     # Every demo login has its address verified, so the password works at once.
@@ -62,14 +67,18 @@ def test_seed_creates_the_demo_organization() -> None:
     assert logins.count() == 1 + 3 + len(with_login)
     assert all(user.check_password(demo.DEMO_PASSWORD) for user in logins)
     assert EmailAddress.objects.filter(user__in=logins, verified=True, primary=True).count() == (
-        logins.count())
+        logins.count()
+    )
 
 
-@pytest.mark.parametrize(("email", "template"), [
-    (demo.DEMO_ADMIN, "reports/home_admin.html"),
-    (demo.PROVIDERS[0][1], "reports/home_provider.html"),
-    (demo.STUDENTS[0][1], "reports/home_student.html"),
-])
+@pytest.mark.parametrize(
+    ("email", "template"),
+    [
+        (demo.DEMO_ADMIN, "reports/home_admin.html"),
+        (demo.PROVIDERS[0][1], "reports/home_provider.html"),
+        (demo.STUDENTS[0][1], "reports/home_student.html"),
+    ],
+)
 def test_demo_password_signs_in_over_http(email: str, template: str) -> None:
     seed()
     client = Client()

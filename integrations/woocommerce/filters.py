@@ -6,8 +6,11 @@ from integrations.woocommerce.models import Delivery, DeliveryStatus, ErrorKind,
 class OrderErrorFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=ErrorKind.choices, empty_label="Any kind")
     state = django_filters.ChoiceFilter(
-        choices=[("open", "Open"), ("resolved", "Resolved")], method="by_state",
-        empty_label="Open and resolved", label="State")
+        choices=[("open", "Open"), ("resolved", "Resolved")],
+        method="by_state",
+        empty_label="Open and resolved",
+        label="State",
+    )
 
     class Meta:
         model = OrderError

@@ -31,18 +31,21 @@ def default_paid_statuses() -> list[str]:
 
 class Store(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT,
-                                     related_name="woocommerce_stores")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="woocommerce_stores"
+    )
     name = models.CharField(max_length=150)
     store_url = models.URLField(help_text="The shop's home page, e.g. https://shop.example.org/")
     webhook_secret = models.CharField(max_length=100, default=new_webhook_secret)
-    delivery_token = models.CharField(max_length=64, unique=True, default=new_delivery_token,
-                                      editable=False)
+    delivery_token = models.CharField(
+        max_length=64, unique=True, default=new_delivery_token, editable=False
+    )
     consumer_key = models.CharField(max_length=200, blank=True)
     consumer_secret = models.CharField(max_length=200, blank=True)
     paid_statuses = models.JSONField(default=default_paid_statuses)
     create_unknown_customers = models.BooleanField(
-        default=True, help_text="An order from an unknown email creates a new student.")
+        default=True, help_text="An order from an unknown email creates a new student."
+    )
     is_active = models.BooleanField(default=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -90,8 +93,9 @@ class Delivery(models.Model):
     headers = models.JSONField(default=dict)
     body = models.BinaryField()
     signature_valid = models.BooleanField(default=False)
-    status = models.CharField(max_length=10, choices=DeliveryStatus,
-                              default=DeliveryStatus.RECEIVED)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus, default=DeliveryStatus.RECEIVED
+    )
     outcome = models.CharField(max_length=500, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
@@ -99,8 +103,9 @@ class Delivery(models.Model):
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["organization", "status", "-received_at"])]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=DeliveryStatus.values),
-                                   name="woo_delivery_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=DeliveryStatus.values), name="woo_delivery_status_valid"
+            ),
         ]
         verbose_name_plural = "deliveries"
 
@@ -122,8 +127,9 @@ class Order(models.Model):
     status = models.CharField(max_length=40, blank=True)
     billing_email = models.CharField(max_length=254, blank=True)
     billing_name = models.CharField(max_length=200, blank=True)
-    student = models.ForeignKey("students.Student", on_delete=models.PROTECT, null=True,
-                                blank=True, related_name="+")
+    student = models.ForeignKey(
+        "students.Student", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     date_modified_gmt = models.DateTimeField(null=True, blank=True)
     payload = models.JSONField(default=dict)
     fulfilled_at = models.DateTimeField(null=True, blank=True)
@@ -163,10 +169,13 @@ class OrderLineGrant(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["store", "order_id_in_shop", "line_item_id"],
-                                    name="woo_one_grant_per_line"),
-            models.CheckConstraint(condition=Q(refunded_quantity__lte=models.F("quantity")),
-                                   name="woo_refunded_within_quantity"),
+            models.UniqueConstraint(
+                fields=["store", "order_id_in_shop", "line_item_id"], name="woo_one_grant_per_line"
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_quantity__lte=models.F("quantity")),
+                name="woo_refunded_within_quantity",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -188,10 +197,12 @@ class OrderError(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="errors")
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True,
-                              related_name="errors")
-    delivery = models.ForeignKey(Delivery, on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="errors")
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, null=True, blank=True, related_name="errors"
+    )
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.PROTECT, null=True, blank=True, related_name="errors"
+    )
     kind = models.CharField(max_length=20, choices=ErrorKind)
     # What the error is about (a line item id, a refund id…): one open error per subject.
     subject = models.CharField(max_length=100, blank=True)
@@ -199,19 +210,23 @@ class OrderError(models.Model):
     payload = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
-                                    null=True, blank=True, related_name="+")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     resolution_note = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["organization", "resolved_at", "kind"])]
         constraints = [
-            models.CheckConstraint(condition=Q(kind__in=ErrorKind.values),
-                                   name="woo_error_kind_valid"),
-            models.UniqueConstraint(fields=["store", "order", "kind", "subject"],
-                                    condition=Q(resolved_at__isnull=True),
-                                    name="woo_one_open_error_per_subject"),
+            models.CheckConstraint(
+                condition=Q(kind__in=ErrorKind.values), name="woo_error_kind_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["store", "order", "kind", "subject"],
+                condition=Q(resolved_at__isnull=True),
+                name="woo_one_open_error_per_subject",
+            ),
         ]
 
     def __str__(self) -> str:

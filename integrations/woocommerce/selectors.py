@@ -20,25 +20,32 @@ def store_get(*, organization: Organization, public_id: uuid.UUID) -> Store:
 
 def error_list(*, organization: Organization) -> QuerySet[OrderError]:
     return OrderError.objects.filter(organization=organization).select_related(
-        "store", "order", "resolved_by")
+        "store", "order", "resolved_by"
+    )
 
 
 def error_get(*, organization: Organization, public_id: uuid.UUID) -> OrderError:
-    error = error_list(organization=organization).filter(public_id=public_id).select_related(
-        "store__organization", "order__student").first()
+    error = (
+        error_list(organization=organization)
+        .filter(public_id=public_id)
+        .select_related("store__organization", "order__student")
+        .first()
+    )
     if error is None:
         raise Http404("No such order error.")
     return error
 
 
 def delivery_list(*, organization: Organization) -> QuerySet[Delivery]:
-    return Delivery.objects.filter(organization=organization).select_related("store").defer(
-        "body")
+    return Delivery.objects.filter(organization=organization).select_related("store").defer("body")
 
 
 def delivery_get(*, organization: Organization, public_id: uuid.UUID) -> Delivery:
-    delivery = Delivery.objects.filter(organization=organization, public_id=public_id
-                                       ).select_related("store").first()
+    delivery = (
+        Delivery.objects.filter(organization=organization, public_id=public_id)
+        .select_related("store")
+        .first()
+    )
     if delivery is None:
         raise Http404("No such delivery.")
     return delivery

@@ -7,6 +7,7 @@ constraint per store, order and line item, plus the ledger's idempotency key) an
 whatever a person must decide into an `OrderError`.
 """
 
+import contextlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -71,30 +72,54 @@ def order_id_of(value: Any) -> int | None:
 
 
 def is_order(payload: Any) -> bool:
-    return (isinstance(payload, dict) and "code" not in payload
-            and isinstance(payload.get("id"), int) and not isinstance(payload.get("id"), bool)
-            and payload["id"] > 0)
+    return (
+        isinstance(payload, dict)
+        and "code" not in payload
+        and isinstance(payload.get("id"), int)
+        and not isinstance(payload.get("id"), bool)
+        and payload["id"] > 0
+    )
 
 
 # --- Errors --------------------------------------------------------------------------------
 
 
-def record_error(*, store: Store, kind: str, message: str, order: Order | None = None,
-                 subject: str = "", payload: Any = None,
-                 delivery: Delivery | None = None) -> OrderError | None:
+def record_error(
+    *,
+    store: Store,
+    kind: str,
+    message: str,
+    order: Order | None = None,
+    subject: str = "",
+    payload: Any = None,
+    delivery: Delivery | None = None,
+) -> OrderError | None:
     """Open an error for an admin (once per open subject) and tell the admins about it."""
-    if order is None and OrderError.objects.filter(
-            store=store, order__isnull=True, kind=kind, subject=str(subject)[:100],
-            resolved_at__isnull=True).exists():
+    if (
+        order is None
+        and OrderError.objects.filter(
+            store=store,
+            order__isnull=True,
+            kind=kind,
+            subject=str(subject)[:100],
+            resolved_at__isnull=True,
+        ).exists()
+    ):
         # The unique constraint treats NULL orders as distinct, so it cannot stop a repeated
         # delivery about no known order from opening (and emailing) the same problem again.
         return None
     try:
         with transaction.atomic():
             error = OrderError.objects.create(
-                organization_id=store.organization_id, store=store, order=order, kind=kind,
-                subject=str(subject)[:100], message=message[:500],
-                payload=payload if payload is not None else {}, delivery=delivery)
+                organization_id=store.organization_id,
+                store=store,
+                order=order,
+                kind=kind,
+                subject=str(subject)[:100],
+                message=message[:500],
+                payload=payload if payload is not None else {},
+                delivery=delivery,
+            )
     except IntegrityError:
         return None  # the same problem is already open
     notify_admins(
@@ -114,26 +139,52 @@ def _customer(store: Store, order: Order, payload: dict[str, Any]) -> Student | 
     billing = payload.get("billing") or {}
     email = (billing.get("email") or "").strip()
     if email:
-        student = Student.objects.filter(organization_id=store.organization_id,
-                                         email__iexact=email).first()
+        student = Student.objects.filter(
+            organization_id=store.organization_id, email__iexact=email
+        ).first()
         if student is not None:
             return student
     if not email:
-        record_error(store=store, order=order, kind=ErrorKind.CUSTOMER_NOT_FOUND,
-                     subject="no-email", payload=payload,
-                     message=f"{order.reference} has no billing email; link it to a student.")
+        record_error(
+            store=store,
+            order=order,
+            kind=ErrorKind.CUSTOMER_NOT_FOUND,
+            subject="no-email",
+            payload=payload,
+            message=f"{order.reference} has no billing email; link it to a student.",
+        )
         return None
     if not store.create_unknown_customers:
-        record_error(store=store, order=order, kind=ErrorKind.CUSTOMER_NOT_FOUND,
-                     subject=email.lower(), payload=payload,
-                     message=f"No student has the email {email} ({order.reference}); link the "
-                             "order to a student.")
+        record_error(
+            store=store,
+            order=order,
+            kind=ErrorKind.CUSTOMER_NOT_FOUND,
+            subject=email.lower(),
+            payload=payload,
+            message=f"No student has the email {email} ({order.reference}); link the "
+            "order to a student.",
+        )
         return None
-    name = " ".join(filter(None, [(billing.get("first_name") or "").strip(),
-                                  (billing.get("last_name") or "").strip()])) or email
+    name = (
+        " ".join(
+            filter(
+                None,
+                [
+                    (billing.get("first_name") or "").strip(),
+                    (billing.get("last_name") or "").strip(),
+                ],
+            )
+        )
+        or email
+    )
     try:
-        return student_create(actor=None, organization=store.organization, name=name,
-                              email=email, phone=(billing.get("phone") or "")[:40])
+        return student_create(
+            actor=None,
+            organization=store.organization,
+            name=name,
+            email=email,
+            phone=(billing.get("phone") or "")[:40],
+        )
     except DuplicateStudentEmail:
         # Another order of the same new customer, in another worker, created the student
         # after our lookup (the order lock does not cover two orders): use that student.
@@ -150,9 +201,14 @@ def _package_for(store: Store, line: dict[str, Any]):  # type: ignore[no-untyped
         keys.append((ShopKey.PRODUCT, str(product)))
     if line.get("sku"):
         keys.append((ShopKey.SKU, str(line["sku"])))
-    mappings = {(m.kind, m.value): m.package for m in PackageShopMapping.objects.filter(
-        organization_id=store.organization_id, kind__in=[k for k, _ in keys],
-        value__in=[v for _, v in keys]).select_related("package")}
+    mappings = {
+        (m.kind, m.value): m.package
+        for m in PackageShopMapping.objects.filter(
+            organization_id=store.organization_id,
+            kind__in=[k for k, _ in keys],
+            value__in=[v for _, v in keys],
+        ).select_related("package")
+    }
     for key in keys:  # variation first, then product, then SKU
         if key in mappings:
             return mappings[key]
@@ -171,44 +227,70 @@ def _fulfil(store: Store, order: Order, payload: dict[str, Any]) -> list[str]:
         line_id = order_id_of(line.get("id"))
         quantity = line.get("quantity")
         if line_id is None or not isinstance(quantity, int) or quantity < 1:
-            record_error(store=store, order=order, kind=ErrorKind.INVALID_DATA,
-                         subject=f"line:{line.get('id')}", payload=line,
-                         message=f"{order.reference} has a line without a valid id or quantity.")
+            record_error(
+                store=store,
+                order=order,
+                kind=ErrorKind.INVALID_DATA,
+                subject=f"line:{line.get('id')}",
+                payload=line,
+                message=f"{order.reference} has a line without a valid id or quantity.",
+            )
             continue
         if line_id in done:
             continue
         package = _package_for(store, line)
         if package is None or not package.is_active:
             # A package no longer offered is not mapped to new orders (grants.services).
-            problem = ("is not mapped to a package." if package is None else
-                       f"is mapped to “{package.name}”, which is no longer offered: reactivate "
-                       "it or map the line to another package.")
-            record_error(store=store, order=order, kind=ErrorKind.UNKNOWN_PRODUCT,
-                         subject=f"line:{line_id}", payload=line,
-                         message=f"“{line.get('name', '?')}” (product {line.get('product_id')}, "
-                                 f"variation {line.get('variation_id')}, SKU "
-                                 f"{line.get('sku') or '—'}) in {order.reference} {problem}")
+            problem = (
+                "is not mapped to a package."
+                if package is None
+                else f"is mapped to “{package.name}”, which is no longer offered: reactivate "
+                "it or map the line to another package."
+            )
+            record_error(
+                store=store,
+                order=order,
+                kind=ErrorKind.UNKNOWN_PRODUCT,
+                subject=f"line:{line_id}",
+                payload=line,
+                message=f"“{line.get('name', '?')}” (product {line.get('product_id')}, "
+                f"variation {line.get('variation_id')}, SKU "
+                f"{line.get('sku') or '—'}) in {order.reference} {problem}",
+            )
             continue
         try:
             grant = ledger.grant_from_package(
-                actor=None, student=student, package=package, count=quantity,
-                valid_from=min(paid_at, timezone.now()), source=GrantSource.WOOCOMMERCE,
-                reference=order.reference, reason=f"{quantity} × {package.name}",
-                idempotency_key=f"woo:{store.pk}:{order.order_id}:{line_id}")
+                actor=None,
+                student=student,
+                package=package,
+                count=quantity,
+                valid_from=min(paid_at, timezone.now()),
+                source=GrantSource.WOOCOMMERCE,
+                reference=order.reference,
+                reason=f"{quantity} × {package.name}",
+                idempotency_key=f"woo:{store.pk}:{order.order_id}:{line_id}",
+            )
         except ledger.AlreadyApplied:
             continue
         OrderLineGrant.objects.create(
-            organization_id=store.organization_id, store=store, order=order,
-            order_id_in_shop=order.order_id, line_item_id=line_id, package=package,
-            quantity=quantity, grant=grant)
+            organization_id=store.organization_id,
+            store=store,
+            order=order,
+            order_id_in_shop=order.order_id,
+            line_item_id=line_id,
+            package=package,
+            quantity=quantity,
+            grant=grant,
+        )
         notes.append(f"granted {format_quantity(grant.total, grant.unit)} for line {line_id}")
     if order.fulfilled_at is None and order.line_grants.exists():
         order.fulfilled_at = timezone.now()
     return notes
 
 
-def _take_back(store: Store, order: Order, line_grant: OrderLineGrant, packages: int,
-               why: str, subject: str) -> str:
+def _take_back(
+    store: Store, order: Order, line_grant: OrderLineGrant, packages: int, why: str, subject: str
+) -> str:
     """Refund `packages` of a line's grant: what is unused and unheld goes back; the rest is
     an error for an admin, never removed silently."""
     grant = Grant.objects.get(pk=line_grant.grant_id)
@@ -218,19 +300,28 @@ def _take_back(store: Store, order: Order, line_grant: OrderLineGrant, packages:
     amount = wanted * line_grant.package.quantity
     refundable = min(amount, max(grant.available, 0))
     if refundable:
-        ledger.grant_refund(actor=None, grant=grant, quantity=refundable, reason=why,
-                            reference=order.reference)
+        ledger.grant_refund(
+            actor=None, grant=grant, quantity=refundable, reason=why, reference=order.reference
+        )
     if refundable < amount:
         grant.refresh_from_db()
         record_error(
-            store=store, order=order, kind=ErrorKind.REFUND_CONFLICT,
+            store=store,
+            order=order,
+            kind=ErrorKind.REFUND_CONFLICT,
             subject=f"{subject}:line:{line_grant.line_item_id}",
-            payload={"line_item_id": line_grant.line_item_id, "wanted": amount,
-                     "refunded": refundable},
-            message=(f"{order.reference}: the shop refunded {format_quantity(amount, grant.unit)}"
-                     f" but only {format_quantity(refundable, grant.unit)} were unused; "
-                     f"{format_quantity(grant.used, grant.unit)} are used and "
-                     f"{format_quantity(grant.held, grant.unit)} held. Settle the rest."))
+            payload={
+                "line_item_id": line_grant.line_item_id,
+                "wanted": amount,
+                "refunded": refundable,
+            },
+            message=(
+                f"{order.reference}: the shop refunded {format_quantity(amount, grant.unit)}"
+                f" but only {format_quantity(refundable, grant.unit)} were unused; "
+                f"{format_quantity(grant.used, grant.unit)} are used and "
+                f"{format_quantity(grant.held, grant.unit)} held. Settle the rest."
+            ),
+        )
     line_grant.refunded_quantity += wanted
     line_grant.save(update_fields=["refunded_quantity"])
     return f"refunded {format_quantity(refundable, grant.unit)} of line {line_grant.line_item_id}"
@@ -239,8 +330,14 @@ def _take_back(store: Store, order: Order, line_grant: OrderLineGrant, packages:
 def _full_refund(store: Store, order: Order, status: str) -> list[str]:
     notes = []
     for line_grant in order.line_grants.select_related("package").order_by("pk"):
-        note = _take_back(store, order, line_grant, line_grant.quantity,
-                          f"Order {status} in the shop", subject="full")
+        note = _take_back(
+            store,
+            order,
+            line_grant,
+            line_grant.quantity,
+            f"Order {status} in the shop",
+            subject="full",
+        )
         if note:
             notes.append(note)
     order.refunded_at = order.refunded_at or timezone.now()
@@ -257,20 +354,29 @@ def _refunded_item_id(item: dict[str, Any]) -> int | None:
 
 
 def _partial_refunds(store: Store, order: Order, payload: dict[str, Any]) -> list[str]:
-    new = [r for r in payload.get("refunds") or []
-           if order_id_of(r.get("id")) and order_id_of(r.get("id")) not in order.handled_refund_ids]
+    new = [
+        r
+        for r in payload.get("refunds") or []
+        if order_id_of(r.get("id")) and order_id_of(r.get("id")) not in order.handled_refund_ids
+    ]
     if not new:
         return []
     notes: list[str] = []
     if not store.has_api_keys:
         for refund in new:
             record_error(
-                store=store, order=order, kind=ErrorKind.PARTIAL_REFUND,
-                subject=f"refund:{refund['id']}", payload=refund,
-                message=(f"{order.reference}: partial refund #{refund['id']} of "
-                         f"{str(refund.get('total', '')).lstrip('-')} "
-                         f"({refund.get('reason') or 'no reason given'}). Which lines it covers "
-                         "is not in the webhook; take back the hours by hand, then resolve."))
+                store=store,
+                order=order,
+                kind=ErrorKind.PARTIAL_REFUND,
+                subject=f"refund:{refund['id']}",
+                payload=refund,
+                message=(
+                    f"{order.reference}: partial refund #{refund['id']} of "
+                    f"{str(refund.get('total', '')).lstrip('-')} "
+                    f"({refund.get('reason') or 'no reason given'}). Which lines it covers "
+                    "is not in the webhook; take back the hours by hand, then resolve."
+                ),
+            )
             order.handled_refund_ids.append(order_id_of(refund["id"]))
         return ["partial refund left for an admin"]
     details = {order_id_of(r.get("id")): r for r in client.fetch_refunds(store, order.order_id)}
@@ -283,25 +389,41 @@ def _partial_refunds(store: Store, order: Order, payload: dict[str, Any]) -> lis
             # An amount refunded without line quantities (or a refund the API did not list):
             # whether hours go back is a person's decision, never a silent "nothing".
             record_error(
-                store=store, order=order, kind=ErrorKind.PARTIAL_REFUND,
-                subject=f"refund:{refund_id}", payload=detail or refund,
-                message=(f"{order.reference}: partial refund #{refund_id} of "
-                         f"{str(refund.get('total', '')).lstrip('-')} "
-                         f"({refund.get('reason') or 'no reason given'}) names no refunded "
-                         "quantities; decide whether hours go back, then resolve."))
+                store=store,
+                order=order,
+                kind=ErrorKind.PARTIAL_REFUND,
+                subject=f"refund:{refund_id}",
+                payload=detail or refund,
+                message=(
+                    f"{order.reference}: partial refund #{refund_id} of "
+                    f"{str(refund.get('total', '')).lstrip('-')} "
+                    f"({refund.get('reason') or 'no reason given'}) names no refunded "
+                    "quantities; decide whether hours go back, then resolve."
+                ),
+            )
             notes.append("partial refund left for an admin")
         for item in detail.get("line_items") or []:
             line_id = _refunded_item_id(item)
             if line_id is None:  # match by product/variation when the meta is missing
-                line_id = next((lid for lid, li in lines.items()
-                                if li.get("product_id") == item.get("product_id")
-                                and li.get("variation_id", 0) == item.get("variation_id", 0)),
-                               None)
+                line_id = next(
+                    (
+                        lid
+                        for lid, li in lines.items()
+                        if li.get("product_id") == item.get("product_id")
+                        and li.get("variation_id", 0) == item.get("variation_id", 0)
+                    ),
+                    None,
+                )
             count = -int(item.get("quantity") or 0)
             if line_id in line_grants and count > 0:
-                note = _take_back(store, order, line_grants[line_id], count,
-                                  f"Partial refund #{refund_id} in the shop",
-                                  subject=f"refund:{refund_id}")
+                note = _take_back(
+                    store,
+                    order,
+                    line_grants[line_id],
+                    count,
+                    f"Partial refund #{refund_id} in the shop",
+                    subject=f"refund:{refund_id}",
+                )
                 if note:
                     notes.append(note)
         order.handled_refund_ids.append(refund_id)
@@ -314,12 +436,16 @@ def _partial_refunds(store: Store, order: Order, payload: dict[str, Any]) -> lis
 def _lock_order(store: Store, order_id: int) -> Order:
     try:
         with transaction.atomic():
-            Order.objects.get_or_create(store=store, order_id=order_id,
-                                        defaults={"organization_id": store.organization_id})
+            Order.objects.get_or_create(
+                store=store, order_id=order_id, defaults={"organization_id": store.organization_id}
+            )
     except IntegrityError:
         pass  # another worker created it first
-    return Order.objects.select_for_update(of=("self",)).select_related("student").get(
-        store=store, order_id=order_id)
+    return (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("student")
+        .get(store=store, order_id=order_id)
+    )
 
 
 def apply_order(*, store: Store, payload: dict[str, Any], force: bool = False) -> str:
@@ -337,14 +463,16 @@ def apply_order(*, store: Store, payload: dict[str, Any], force: bool = False) -
         order.number = str(payload.get("number") or payload["id"])[:64]
         order.status = str(payload.get("status") or "")[:40]
         order.billing_email = (billing.get("email") or "")[:254]
-        order.billing_name = " ".join(filter(None, [billing.get("first_name"),
-                                                    billing.get("last_name")]))[:200]
+        order.billing_name = " ".join(
+            filter(None, [billing.get("first_name"), billing.get("last_name")])
+        )[:200]
         order.date_modified_gmt = modified or order.date_modified_gmt
         order.payload = payload
         status = order.status
         notes: list[str] = []
-        if status in FULL_REFUND_STATUSES or (status in REVERSED_AFTER_PAYMENT
-                                              and order.fulfilled_at):
+        if status in FULL_REFUND_STATUSES or (
+            status in REVERSED_AFTER_PAYMENT and order.fulfilled_at
+        ):
             notes += _full_refund(store, order, status)
         elif status in store.paid_statuses:
             notes += _fulfil(store, order, payload)
@@ -363,15 +491,25 @@ def order_deleted(*, store: Store, payload: Any, delivery: Delivery | None) -> s
     if order_id is None:
         raise ValueError("order.deleted without an order id")
     with transaction.atomic():
-        order = Order.objects.select_for_update(of=("self",)).filter(store=store, order_id=order_id).first()
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .filter(store=store, order_id=order_id)
+            .first()
+        )
         if order is None:
             return f"order {order_id} was never seen; nothing to review"
         order.deleted_in_shop_at = timezone.now()
         order.save(update_fields=["deleted_in_shop_at", "updated_at"])
-        record_error(store=store, order=order, kind=ErrorKind.ORDER_DELETED, subject="deleted",
-                     payload=payload, delivery=delivery,
-                     message=f"{order.reference} was moved to the trash in the shop; check "
-                             "whether its hours should stay.")
+        record_error(
+            store=store,
+            order=order,
+            kind=ErrorKind.ORDER_DELETED,
+            subject="deleted",
+            payload=payload,
+            delivery=delivery,
+            message=f"{order.reference} was moved to the trash in the shop; check "
+            "whether its hours should stay.",
+        )
     return f"{order.reference} flagged for review"
 
 
@@ -386,22 +524,29 @@ def process_delivery(delivery_id: int) -> None:
         payload = json.loads(bytes(delivery.body))
     except ValueError:
         status, outcome = DeliveryStatus.FAILED, "The body is not JSON."
-        record_error(store=store, kind=ErrorKind.INVALID_DATA, subject=f"delivery:{delivery.pk}",
-                     delivery=delivery, payload={"body": delivery.body_text[:2000]},
-                     message=f"A {delivery.topic or 'delivery'} did not contain valid JSON.")
+        record_error(
+            store=store,
+            kind=ErrorKind.INVALID_DATA,
+            subject=f"delivery:{delivery.pk}",
+            delivery=delivery,
+            payload={"body": delivery.body_text[:2000]},
+            message=f"A {delivery.topic or 'delivery'} did not contain valid JSON.",
+        )
     else:
         # Any JSON goes to _route, `null` included: it is not an order and is recorded so.
         status, outcome = _route(store, delivery, payload)
     Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.RECEIVED).update(
-        status=status, outcome=outcome[:500], processed_at=timezone.now())
+        status=status, outcome=outcome[:500], processed_at=timezone.now()
+    )
 
 
 def _route(store: Store, delivery: Delivery, payload: Any) -> tuple[str, str]:
     topic = delivery.topic
     if topic == "order.deleted":
         try:
-            return DeliveryStatus.PROCESSED, order_deleted(store=store, payload=payload,
-                                                           delivery=delivery)
+            return DeliveryStatus.PROCESSED, order_deleted(
+                store=store, payload=payload, delivery=delivery
+            )
         except ValueError:
             pass
     elif topic.startswith("action."):
@@ -414,33 +559,55 @@ def _route(store: Store, delivery: Delivery, payload: Any) -> tuple[str, str]:
                     raise  # the shop did not answer: the task retries
                 # Deleted since: retrying cannot help, and the delivery must not stay
                 # "received" for ever.
-                record_error(store=store, kind=ErrorKind.INVALID_DATA,
-                             subject=f"action:{order_id}", delivery=delivery, payload=payload,
-                             message=f"{topic} for order {order_id}: the shop has no such "
-                                     "order (404); it may have been deleted.")
+                record_error(
+                    store=store,
+                    kind=ErrorKind.INVALID_DATA,
+                    subject=f"action:{order_id}",
+                    delivery=delivery,
+                    payload=payload,
+                    message=f"{topic} for order {order_id}: the shop has no such "
+                    "order (404); it may have been deleted.",
+                )
                 return DeliveryStatus.IGNORED, f"order {order_id} not found in the shop"
         elif order_id:
-            record_error(store=store, kind=ErrorKind.INVALID_DATA, subject=f"action:{order_id}",
-                         delivery=delivery, payload=payload,
-                         message=f"{topic} for order {order_id} carries no order; add the "
-                                 "store's API keys so Matchpal can fetch it.")
+            record_error(
+                store=store,
+                kind=ErrorKind.INVALID_DATA,
+                subject=f"action:{order_id}",
+                delivery=delivery,
+                payload=payload,
+                message=f"{topic} for order {order_id} carries no order; add the "
+                "store's API keys so Matchpal can fetch it.",
+            )
             return DeliveryStatus.IGNORED, "an action without API keys to fetch the order"
     if not is_order(payload):
         code = payload.get("code") if isinstance(payload, dict) else None
-        record_error(store=store, kind=ErrorKind.INVALID_DATA,
-                     subject=f"delivery:{delivery.pk}", delivery=delivery,
-                     payload=payload if isinstance(payload, dict) else {"body": payload},
-                     message=(f"The shop sent an error instead of an order: {code} — "
-                              f"{payload.get('message', '')}" if code else
-                              f"A {topic or 'delivery'} without an order id."))
+        record_error(
+            store=store,
+            kind=ErrorKind.INVALID_DATA,
+            subject=f"delivery:{delivery.pk}",
+            delivery=delivery,
+            payload=payload if isinstance(payload, dict) else {"body": payload},
+            message=(
+                f"The shop sent an error instead of an order: {code} — {payload.get('message', '')}"
+                if code
+                else f"A {topic or 'delivery'} without an order id."
+            ),
+        )
         return DeliveryStatus.IGNORED, f"not an order ({code or 'no id'})"
     try:
         return DeliveryStatus.PROCESSED, apply_order(store=store, payload=payload)
     except OrderSkipped as skipped:
         return DeliveryStatus.IGNORED, str(skipped)
     except DomainError as error:
-        record_error(store=store, kind=ErrorKind.INVALID_DATA, subject=f"order:{payload['id']}",
-                     delivery=delivery, payload=payload, message=error.message)
+        record_error(
+            store=store,
+            kind=ErrorKind.INVALID_DATA,
+            subject=f"order:{payload['id']}",
+            delivery=delivery,
+            payload=payload,
+            message=error.message,
+        )
         return DeliveryStatus.FAILED, error.message
 
 
@@ -452,10 +619,8 @@ def sync_store(*, store: Store, now: datetime | None = None) -> int:
     orders = client.orders_modified_since(store, since)
     for payload in orders:
         if is_order(payload):
-            try:
+            with contextlib.suppress(OrderSkipped):
                 apply_order(store=store, payload=payload)
-            except OrderSkipped:
-                pass
     Store.objects.filter(pk=store.pk).update(last_synced_at=now)
     return len(orders)
 
@@ -467,7 +632,8 @@ def error_resolve(*, actor: User, error: OrderError, note: str) -> OrderError:
     if not note.strip():
         raise DomainError("Say how it was settled.")
     updated = OrderError.objects.filter(pk=error.pk, resolved_at__isnull=True).update(
-        resolved_at=timezone.now(), resolved_by=actor, resolution_note=note.strip()[:500])
+        resolved_at=timezone.now(), resolved_by=actor, resolution_note=note.strip()[:500]
+    )
     if not updated:
         raise DomainError("This error is already resolved.")
     error.refresh_from_db()
@@ -486,14 +652,21 @@ def error_map_product(*, actor: User, error: OrderError, package: Any) -> str:
     """Map the line's variation (or product) to a package, then reprocess the order."""
     line = error.payload or {}
     variation, product = order_id_of(line.get("variation_id")), order_id_of(line.get("product_id"))
-    kind, value = ((ShopKey.VARIATION, str(variation)) if variation
-                   else (ShopKey.PRODUCT, str(product)) if product
-                   else (ShopKey.SKU, str(line.get("sku") or "")))
+    kind, value = (
+        (ShopKey.VARIATION, str(variation))
+        if variation
+        else (ShopKey.PRODUCT, str(product))
+        if product
+        else (ShopKey.SKU, str(line.get("sku") or ""))
+    )
     if not value:
         raise DomainError("This line has no product id, variation id or SKU to map.")
     ledger.package_add_shop_key(actor=actor, package=package, kind=kind, value=value)
-    return reprocess(actor=actor, error=error,
-                     note=f"Mapped {ShopKey(kind).label.lower()} {value} to {package.name}")
+    return reprocess(
+        actor=actor,
+        error=error,
+        note=f"Mapped {ShopKey(kind).label.lower()} {value} to {package.name}",
+    )
 
 
 def error_link_student(*, actor: User, error: OrderError, student: Student) -> str:

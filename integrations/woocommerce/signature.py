@@ -14,5 +14,6 @@ def is_valid(body: bytes, secret: str, signature: str | None) -> bool:
     """Compare over the exact raw bytes, in constant time; re-serialised JSON never matches."""
     if not signature:
         return False
-    return hmac.compare_digest(sign(body, secret).encode("ascii"),
-                               signature.strip().encode("ascii", errors="replace"))
+    return hmac.compare_digest(
+        sign(body, secret).encode("ascii"), signature.strip().encode("ascii", errors="replace")
+    )

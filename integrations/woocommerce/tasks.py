@@ -11,15 +11,18 @@ def process_delivery(delivery_id: int) -> None:
 
 @shared_task
 def sync_store(store_id: int) -> int:
-    return services.sync_store(store=Store.objects.select_related("organization").get(
-        pk=store_id))
+    return services.sync_store(store=Store.objects.select_related("organization").get(pk=store_id))
 
 
 @shared_task
 def sync_stores() -> int:
     """Every 15 minutes: catch up on orders of every active store with API keys."""
-    stores = Store.objects.filter(is_active=True).exclude(consumer_key="").exclude(
-        consumer_secret="").values_list("pk", flat=True)
+    stores = (
+        Store.objects.filter(is_active=True)
+        .exclude(consumer_key="")
+        .exclude(consumer_secret="")
+        .values_list("pk", flat=True)
+    )
     for store_id in stores:
         sync_store.delay(store_id)
     return len(stores)

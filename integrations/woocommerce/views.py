@@ -21,10 +21,14 @@ from matchpal.tenancy import TenantRequest, admin_required
 @admin_required
 def store_list(request: TenantRequest) -> HttpResponse:
     stores = selectors.store_list(organization=request.organization)
-    open_errors = selectors.error_list(organization=request.organization).filter(
-        resolved_at__isnull=True).count()
-    return render(request, "woocommerce/store_list.html",
-                  {"stores": stores, "open_errors": open_errors})
+    open_errors = (
+        selectors.error_list(organization=request.organization)
+        .filter(resolved_at__isnull=True)
+        .count()
+    )
+    return render(
+        request, "woocommerce/store_list.html", {"stores": stores, "open_errors": open_errors}
+    )
 
 
 @admin_required
@@ -32,8 +36,11 @@ def store_create(request: TenantRequest) -> HttpResponse:
     form = StoreForm(request.POST or None, instance=Store(organization=request.organization))
     if request.method == "POST" and form.is_valid():
         store = form.save()
-        messages.success(request, "The store is connected: finish the setup in WooCommerce "
-                                  "with the URL and secret below.")
+        messages.success(
+            request,
+            "The store is connected: finish the setup in WooCommerce "
+            "with the URL and secret below.",
+        )
         return redirect(store.get_absolute_url())
     return render(request, "woocommerce/store_form.html", {"form": form, "store": None})
 
@@ -52,20 +59,26 @@ def store_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
 @admin_required
 def store_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     store = selectors.store_get(organization=request.organization, public_id=public_id)
-    return render(request, "woocommerce/store_detail.html", {
-        "store": store,
-        "delivery_url": request.build_absolute_uri(store.delivery_path),
-        "recent": selectors.delivery_list(organization=request.organization).filter(
-            store=store)[:10],
-    })
+    return render(
+        request,
+        "woocommerce/store_detail.html",
+        {
+            "store": store,
+            "delivery_url": request.build_absolute_uri(store.delivery_path),
+            "recent": selectors.delivery_list(organization=request.organization).filter(
+                store=store
+            )[:10],
+        },
+    )
 
 
 @admin_required
 def error_list(request: TenantRequest) -> HttpResponse:
     data = request.GET.copy()
     data.setdefault("state", "open")
-    filterset = OrderErrorFilter(data, queryset=selectors.error_list(
-        organization=request.organization))
+    filterset = OrderErrorFilter(
+        data, queryset=selectors.error_list(organization=request.organization)
+    )
     page = Paginator(filterset.qs, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "woocommerce/error_list.html", {"filter": filterset, "page": page})
 
@@ -76,10 +89,12 @@ def error_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     org = request.organization
     forms = {
         "resolve": ResolveForm(request.POST if request.POST.get("action") == "resolve" else None),
-        "map": MapProductForm(request.POST if request.POST.get("action") == "map" else None,
-                              organization=org),
-        "link": LinkStudentForm(request.POST if request.POST.get("action") == "link" else None,
-                                organization=org),
+        "map": MapProductForm(
+            request.POST if request.POST.get("action") == "map" else None, organization=org
+        ),
+        "link": LinkStudentForm(
+            request.POST if request.POST.get("action") == "link" else None, organization=org
+        ),
     }
     action = request.POST.get("action")
     if request.method == "POST" and action in forms and forms[action].is_valid():
@@ -89,27 +104,35 @@ def error_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
                 services.error_resolve(actor=request.user, error=error, note=data["note"])
                 outcome = "marked resolved"  # shown as "Done: marked resolved."
             elif action == "map":
-                outcome = services.error_map_product(actor=request.user, error=error,
-                                                     package=data["package"])
+                outcome = services.error_map_product(
+                    actor=request.user, error=error, package=data["package"]
+                )
             else:
-                outcome = services.error_link_student(actor=request.user, error=error,
-                                                      student=data["student"])
+                outcome = services.error_link_student(
+                    actor=request.user, error=error, student=data["student"]
+                )
         except DomainError as problem:
             forms[action].add_error(None, problem.message)
         else:
             messages.success(request, f"Done: {outcome}.")
             return redirect("woocommerce:error_list", org_slug=org.slug)
-    return render(request, "woocommerce/error_detail.html", {
-        "error": error, "forms": forms,
-        "can_map": error.kind == ErrorKind.UNKNOWN_PRODUCT and error.resolved_at is None,
-        "can_link": error.kind == ErrorKind.CUSTOMER_NOT_FOUND and error.resolved_at is None,
-    })
+    return render(
+        request,
+        "woocommerce/error_detail.html",
+        {
+            "error": error,
+            "forms": forms,
+            "can_map": error.kind == ErrorKind.UNKNOWN_PRODUCT and error.resolved_at is None,
+            "can_link": error.kind == ErrorKind.CUSTOMER_NOT_FOUND and error.resolved_at is None,
+        },
+    )
 
 
 @admin_required
 def delivery_list(request: TenantRequest) -> HttpResponse:
-    filterset = DeliveryFilter(request.GET, queryset=selectors.delivery_list(
-        organization=request.organization))
+    filterset = DeliveryFilter(
+        request.GET, queryset=selectors.delivery_list(organization=request.organization)
+    )
     page = Paginator(filterset.qs, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "woocommerce/delivery_list.html", {"filter": filterset, "page": page})
 

@@ -11,9 +11,18 @@ from integrations.woocommerce.models import Delivery, DeliveryStatus, Store
 from integrations.woocommerce.tasks import process_delivery
 
 MAX_BODY_BYTES = 1024 * 1024  # orders are a few KB; anything near this is not an order
-KEPT_HEADERS = ("X-WC-Webhook-Source", "X-WC-Webhook-Topic", "X-WC-Webhook-Resource",
-                "X-WC-Webhook-Event", "X-WC-Webhook-ID", "X-WC-Webhook-Delivery-ID",
-                "X-WC-Webhook-Signature", "User-Agent", "Content-Type", "Content-Length")
+KEPT_HEADERS = (
+    "X-WC-Webhook-Source",
+    "X-WC-Webhook-Topic",
+    "X-WC-Webhook-Resource",
+    "X-WC-Webhook-Event",
+    "X-WC-Webhook-ID",
+    "X-WC-Webhook-Delivery-ID",
+    "X-WC-Webhook-Signature",
+    "User-Agent",
+    "Content-Type",
+    "Content-Length",
+)
 
 
 def _headers(request: HttpRequest) -> dict[str, str]:
@@ -22,16 +31,21 @@ def _headers(request: HttpRequest) -> dict[str, str]:
 
 def _is_ping(request: HttpRequest, body: bytes) -> bool:
     # Saving a webhook as active posts `webhook_id=<N>` form-encoded, unsigned, no X-WC headers.
-    return ("X-WC-Webhook-Signature" not in request.headers
-            and request.content_type == "application/x-www-form-urlencoded"
-            and body.startswith(b"webhook_id="))
+    return (
+        "X-WC-Webhook-Signature" not in request.headers
+        and request.content_type == "application/x-www-form-urlencoded"
+        and body.startswith(b"webhook_id=")
+    )
 
 
 @csrf_exempt  # a signed server-to-server POST; this view alone is exempt
 @require_POST
 def webhook(request: HttpRequest, token: str) -> HttpResponse:
-    store = Store.objects.filter(delivery_token=token, is_active=True).only(
-        "pk", "organization_id", "webhook_secret").first()
+    store = (
+        Store.objects.filter(delivery_token=token, is_active=True)
+        .only("pk", "organization_id", "webhook_secret")
+        .first()
+    )
     if store is None:
         return HttpResponse("Unknown webhook URL.", status=404, content_type="text/plain")
     declared = request.META.get("CONTENT_LENGTH") or "0"
@@ -42,14 +56,24 @@ def webhook(request: HttpRequest, token: str) -> HttpResponse:
         return HttpResponse("Body too large.", status=413, content_type="text/plain")
     headers = _headers(request)
     if _is_ping(request, body):
-        Delivery.objects.create(organization_id=store.organization_id, store=store,
-                                topic="ping", headers=headers, body=body,
-                                status=DeliveryStatus.PING, outcome="Activation ping answered.")
+        Delivery.objects.create(
+            organization_id=store.organization_id,
+            store=store,
+            topic="ping",
+            headers=headers,
+            body=body,
+            status=DeliveryStatus.PING,
+            outcome="Activation ping answered.",
+        )
         return HttpResponse("ok", content_type="text/plain")
-    valid = signature.is_valid(body, store.webhook_secret,
-                               request.headers.get("X-WC-Webhook-Signature"))
+    valid = signature.is_valid(
+        body, store.webhook_secret, request.headers.get("X-WC-Webhook-Signature")
+    )
     delivery = Delivery(
-        organization_id=store.organization_id, store=store, headers=headers, body=body,
+        organization_id=store.organization_id,
+        store=store,
+        headers=headers,
+        body=body,
         topic=request.headers.get("X-WC-Webhook-Topic", "")[:100],
         delivery_id=request.headers.get("X-WC-Webhook-Delivery-ID", "")[:64],
         webhook_id=request.headers.get("X-WC-Webhook-ID", "")[:32],

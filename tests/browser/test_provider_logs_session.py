@@ -50,14 +50,20 @@ def center(transactional_db: None) -> Center:
     MembershipFactory(user=admin, organization=organization, role=Role.ADMIN)
     provider_user = UserFactory(email="priya@lakeside.example", name="Priya Nair")
     MembershipFactory(user=provider_user, organization=organization, role=Role.PROVIDER)
-    provider = ProviderFactory(organization=organization, user=provider_user, name="Priya Nair",
-                               email=provider_user.email)
+    provider = ProviderFactory(
+        organization=organization, user=provider_user, name="Priya Nair", email=provider_user.email
+    )
     student_user = UserFactory(email="maya@lakeside.example", name="Maya Patel")
     MembershipFactory(user=student_user, organization=organization, role=Role.STUDENT)
-    student = StudentFactory(organization=organization, user=student_user, name="Maya Patel",
-                             email=student_user.email)
-    grant = make_grant(student=student, minutes=600, reference="Ten hours",
-                       valid_from=timezone.now() - timedelta(days=30))
+    student = StudentFactory(
+        organization=organization, user=student_user, name="Maya Patel", email=student_user.email
+    )
+    grant = make_grant(
+        student=student,
+        minutes=600,
+        reference="Ten hours",
+        valid_from=timezone.now() - timedelta(days=30),
+    )
     return Center(organization, admin, provider, student, grant)
 
 
@@ -73,7 +79,8 @@ def available_from_the_ledger(student: Student) -> str:
     """What the student's Tutoring card should say is free to book: total − used − held, each
     summed from the ledger entries (not the balance columns the page reads)."""
     sums = GrantEntry.objects.filter(grant__student=student).aggregate(
-        total=Sum("total_delta"), used=Sum("used_delta"), held=Sum("held_delta"))
+        total=Sum("total_delta"), used=Sum("used_delta"), held=Sum("held_delta")
+    )
     return format_minutes(sums["total"] - sums["used"] - sums["held"])
 
 
@@ -96,8 +103,13 @@ def test_provider_accepts_logs_a_session_and_the_student_sees_it(
     # An admin proposes Priya for Maya's tutoring: 1 h 30 min are held from the grant.
     tutoring = ServiceType.objects.get(organization=center.organization, name="Tutoring")
     proposal = relationships.relationship_propose(
-        actor=center.admin, organization=center.organization, student=center.student,
-        provider=center.provider, service_type=tutoring, quantity=90)
+        actor=center.admin,
+        organization=center.organization,
+        student=center.student,
+        provider=center.provider,
+        service_type=tutoring,
+        quantity=90,
+    )
     center.grant.refresh_from_db()
     assert (center.grant.total, center.grant.used, center.grant.held) == (600, 0, 90)
 
@@ -116,8 +128,7 @@ def test_provider_accepts_logs_a_session_and_the_student_sees_it(
     proposal.refresh_from_db()
     assert proposal.status == "paired"
     # Paired a day ago, so that a session of two hours ago may be logged.
-    Relationship.objects.filter(pk=proposal.pk).update(
-        paired_at=timezone.now() - timedelta(days=1))
+    Relationship.objects.filter(pk=proposal.pk).update(paired_at=timezone.now() - timedelta(days=1))
 
     # …and, from their home page, logs the session for that student.
     page.goto(f"{base}/o/{SLUG}/")
@@ -137,9 +148,13 @@ def test_provider_accepts_logs_a_session_and_the_student_sees_it(
     session = Session.objects.get(relationship=proposal)
     assert page.url == f"{base}/o/{SLUG}/sessions/{session.public_id}/"
     assert timezone.localtime(session.starts_at, center.organization.tz).strftime(
-        "%Y-%m-%d %H:%M") == start.strftime("%Y-%m-%d %H:%M")
+        "%Y-%m-%d %H:%M"
+    ) == start.strftime("%Y-%m-%d %H:%M")
     assert (session.status, session.duration_minutes, session.charged_minutes) == (
-        "completed", 90, 90)
+        "completed",
+        90,
+        90,
+    )
     assert session.notes == "Quadratic equations: factoring and the discriminant."
     # The hold paid for the session: 1 h 30 min used, nothing held any more.
     center.grant.refresh_from_db()

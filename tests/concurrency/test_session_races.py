@@ -49,8 +49,9 @@ def run_together(*calls: Callable[[], Any], timeout: float = 60) -> list[tuple[s
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=worker, args=(i, call), daemon=True)
-               for i, call in enumerate(calls)]
+    threads = [
+        threading.Thread(target=worker, args=(i, call), daemon=True) for i, call in enumerate(calls)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -70,18 +71,29 @@ def ledger_net(session: Session) -> int:
     return GrantEntry.objects.filter(session=session).aggregate(n=Sum("used_delta"))["n"] or 0
 
 
-def paired(tenant: Tenant, *, provider=None, provider_user=None,  # type: ignore[no-untyped-def]
-           minutes: int) -> Relationship:
+def paired(
+    tenant: Tenant,
+    *,
+    provider=None,
+    provider_user=None,  # type: ignore[no-untyped-def]
+    minutes: int,
+) -> Relationship:
     """A relationship proposed by the admin (holding `minutes`), accepted by the provider, and
     paired a day ago so that sessions of the last hours may be logged on it."""
     relationship = relationships.relationship_propose(
-        actor=tenant.admin, organization=tenant.organization, student=tenant.student,
-        provider=provider or tenant.provider, service_type=tenant.provider.service_types.get(),
-        quantity=minutes)
-    relationships.relationship_accept(actor=provider_user or tenant.provider_user,
-                                      relationship=relationship)
+        actor=tenant.admin,
+        organization=tenant.organization,
+        student=tenant.student,
+        provider=provider or tenant.provider,
+        service_type=tenant.provider.service_types.get(),
+        quantity=minutes,
+    )
+    relationships.relationship_accept(
+        actor=provider_user or tenant.provider_user, relationship=relationship
+    )
     Relationship.objects.filter(pk=relationship.pk).update(
-        paired_at=timezone.now() - timedelta(days=1))
+        paired_at=timezone.now() - timedelta(days=1)
+    )
     relationship.refresh_from_db()
     return relationship
 
@@ -100,8 +112,9 @@ def hours_ago(hours: float) -> datetime:
 
 
 def test_two_sessions_racing_for_the_last_hour_of_a_hold(tenant_a: Tenant) -> None:
-    grant = make_grant(student=tenant_a.student, minutes=1200,
-                       valid_from=timezone.now() - timedelta(days=30))
+    grant = make_grant(
+        student=tenant_a.student, minutes=1200, valid_from=timezone.now() - timedelta(days=30)
+    )
     rel = paired(tenant_a, minutes=60)
     rounds = 5
     winners = set()
@@ -112,10 +125,22 @@ def test_two_sessions_racing_for_the_last_hour_of_a_hold(tenant_a: Tenant) -> No
         assert relationships.allocated(rel)["held"] == 60
         first, second = hours_ago(10 + 2 * round_), hours_ago(11 + 2 * round_)
         outcomes = run_together(
-            partial(services.session_log, actor=tenant_a.provider_user, relationship=rel,
-                    starts_at=first, duration=60, notes="Fractions"),
-            partial(services.session_log, actor=tenant_a.admin, relationship=rel,
-                    starts_at=second, duration=60, notes="Decimals"),
+            partial(
+                services.session_log,
+                actor=tenant_a.provider_user,
+                relationship=rel,
+                starts_at=first,
+                duration=60,
+                notes="Fractions",
+            ),
+            partial(
+                services.session_log,
+                actor=tenant_a.admin,
+                relationship=rel,
+                starts_at=second,
+                duration=60,
+                notes="Decimals",
+            ),
         )
 
         statuses = [status for status, _ in outcomes]
@@ -129,8 +154,9 @@ def test_two_sessions_racing_for_the_last_hour_of_a_hold(tenant_a: Tenant) -> No
         assert session.starts_at == (first, second)[winner]
         assert session.charged_minutes == 60
         # Only the winner's session exists; the loser's was rolled back.
-        assert not Session.objects.filter(relationship=rel,
-                                          starts_at=(first, second)[1 - winner]).exists()
+        assert not Session.objects.filter(
+            relationship=rel, starts_at=(first, second)[1 - winner]
+        ).exists()
         assert Session.objects.filter(relationship=rel).count() == round_ + 1
         assert ledger_net(session) == 60
 
@@ -142,8 +168,9 @@ def test_two_sessions_racing_for_the_last_hour_of_a_hold(tenant_a: Tenant) -> No
         assert find_differences() == []
 
         # Top the hold up to one hour again for the next round.
-        relationships.relationship_change_allocation(actor=tenant_a.admin, relationship=rel,
-                                                     quantity=used + 60)
+        relationships.relationship_change_allocation(
+            actor=tenant_a.admin, relationship=rel, quantity=used + 60
+        )
 
     assert balance(grant) == (1200, 60 * rounds, 60)
     assert find_differences() == []
@@ -156,17 +183,28 @@ def test_two_providers_drawing_the_last_hour_of_the_students_balance(tenant_a: T
     other, other_user = second_provider(tenant_a)
     # 30 min held by each relationship, one hour free: each provider logs 1 h 30 min, which
     # needs its own 30 min plus the same free hour.
-    grant = make_grant(student=tenant_a.student, minutes=120,
-                       valid_from=timezone.now() - timedelta(days=30))
+    grant = make_grant(
+        student=tenant_a.student, minutes=120, valid_from=timezone.now() - timedelta(days=30)
+    )
     rel_a = paired(tenant_a, minutes=30)
     rel_b = paired(tenant_a, provider=other, provider_user=other_user, minutes=30)
     assert balance(grant) == (120, 0, 60)
 
     outcomes = run_together(
-        partial(services.session_log, actor=tenant_a.provider_user, relationship=rel_a,
-                starts_at=hours_ago(3), duration=90),
-        partial(services.session_log, actor=other_user, relationship=rel_b,
-                starts_at=hours_ago(3), duration=90),
+        partial(
+            services.session_log,
+            actor=tenant_a.provider_user,
+            relationship=rel_a,
+            starts_at=hours_ago(3),
+            duration=90,
+        ),
+        partial(
+            services.session_log,
+            actor=other_user,
+            relationship=rel_b,
+            starts_at=hours_ago(3),
+            duration=90,
+        ),
     )
 
     statuses = [status for status, _ in outcomes]
@@ -175,8 +213,10 @@ def test_two_providers_drawing_the_last_hour_of_the_students_balance(tenant_a: T
     won, lost = (rel_a, rel_b) if winner == 0 else (rel_b, rel_a)
     error = outcomes[1 - winner][1]
     assert type(error) is NotEnoughHours
-    assert str(error) == ("The relationship's hold and the student's available balance cover "
-                          "30 min; the session needs 1 h 30 min.")
+    assert str(error) == (
+        "The relationship's hold and the student's available balance cover "
+        "30 min; the session needs 1 h 30 min."
+    )
     session = outcomes[winner][1]
     assert session.charged_minutes == 90 == ledger_net(session)
     assert Session.objects.count() == 1
@@ -191,22 +231,35 @@ def test_two_providers_drawing_the_last_hour_of_the_students_balance(tenant_a: T
 
 
 def test_admin_edit_racing_provider_cancellation(tenant_a: Tenant) -> None:
-    grant = make_grant(student=tenant_a.student, minutes=1200,
-                       valid_from=timezone.now() - timedelta(days=30))
+    grant = make_grant(
+        student=tenant_a.student, minutes=1200, valid_from=timezone.now() - timedelta(days=30)
+    )
     rel = paired(tenant_a, minutes=600)
     orders = set()
 
     for round_ in range(8):
-        logged = services.session_log(actor=tenant_a.provider_user, relationship=rel,
-                                      starts_at=hours_ago(5 + round_), duration=60)
+        logged = services.session_log(
+            actor=tenant_a.provider_user,
+            relationship=rel,
+            starts_at=hours_ago(5 + round_),
+            duration=60,
+        )
         assert balance(grant) == (1200, 60, 540)
         new_duration = 90 if round_ % 2 else 30  # lengthened (consumes) or shortened (restores)
 
         edit, cancel = run_together(
-            partial(services.session_edit, actor=tenant_a.admin,
-                    session=Session.objects.get(pk=logged.pk), duration=new_duration),
-            partial(services.session_cancel, actor=tenant_a.provider_user,
-                    session=Session.objects.get(pk=logged.pk), reason="Student ill"),
+            partial(
+                services.session_edit,
+                actor=tenant_a.admin,
+                session=Session.objects.get(pk=logged.pk),
+                duration=new_duration,
+            ),
+            partial(
+                services.session_cancel,
+                actor=tenant_a.provider_user,
+                session=Session.objects.get(pk=logged.pk),
+                reason="Student ill",
+            ),
         )
 
         session = Session.objects.get(pk=logged.pk)
@@ -239,28 +292,42 @@ def test_admin_edit_racing_provider_cancellation(tenant_a: Tenant) -> None:
 
 
 def test_admin_edit_racing_provider_cancellation_of_a_charged_late_cancellation(
-        tenant_a: Tenant) -> None:
+    tenant_a: Tenant,
+) -> None:
     """With late cancellations charged in full, a cancelled completed session keeps its charge:
     whatever the order, what the session was charged equals what the ledger consumed for it,
     and that is its final duration."""
     org = tenant_a.organization
     org.late_cancellation_charge = "full"
     org.save(update_fields=["late_cancellation_charge"])
-    grant = make_grant(student=tenant_a.student, minutes=1200,
-                       valid_from=timezone.now() - timedelta(days=30))
+    grant = make_grant(
+        student=tenant_a.student, minutes=1200, valid_from=timezone.now() - timedelta(days=30)
+    )
     rel = paired(tenant_a, minutes=600)
     charged_total = 0
 
     for round_ in range(6):
-        logged = services.session_log(actor=tenant_a.provider_user, relationship=rel,
-                                      starts_at=hours_ago(5 + round_), duration=60)
+        logged = services.session_log(
+            actor=tenant_a.provider_user,
+            relationship=rel,
+            starts_at=hours_ago(5 + round_),
+            duration=60,
+        )
         new_duration = 90 if round_ % 2 else 30
 
         edit, cancel = run_together(
-            partial(services.session_edit, actor=tenant_a.admin,
-                    session=Session.objects.get(pk=logged.pk), duration=new_duration),
-            partial(services.session_cancel, actor=tenant_a.provider_user,
-                    session=Session.objects.get(pk=logged.pk), reason="Too late"),
+            partial(
+                services.session_edit,
+                actor=tenant_a.admin,
+                session=Session.objects.get(pk=logged.pk),
+                duration=new_duration,
+            ),
+            partial(
+                services.session_cancel,
+                actor=tenant_a.provider_user,
+                session=Session.objects.get(pk=logged.pk),
+                reason="Too late",
+            ),
         )
 
         session = Session.objects.get(pk=logged.pk)
@@ -281,17 +348,30 @@ def test_admin_edit_racing_provider_cancellation_of_a_charged_late_cancellation(
 
 
 def test_the_same_session_logged_twice_at_once_exists_once(tenant_a: Tenant) -> None:
-    grant = make_grant(student=tenant_a.student, minutes=1200,
-                       valid_from=timezone.now() - timedelta(days=30))
+    grant = make_grant(
+        student=tenant_a.student, minutes=1200, valid_from=timezone.now() - timedelta(days=30)
+    )
     rel = paired(tenant_a, minutes=600)
 
     for round_ in range(5):
         start = hours_ago(4 + round_)
         outcomes = run_together(
-            partial(services.session_log, actor=tenant_a.provider_user, relationship=rel,
-                    starts_at=start, duration=45, notes="Essay outline"),
-            partial(services.session_log, actor=tenant_a.admin, relationship=rel,
-                    starts_at=start, duration=45, notes="Essay outline"),
+            partial(
+                services.session_log,
+                actor=tenant_a.provider_user,
+                relationship=rel,
+                starts_at=start,
+                duration=45,
+                notes="Essay outline",
+            ),
+            partial(
+                services.session_log,
+                actor=tenant_a.admin,
+                relationship=rel,
+                starts_at=start,
+                duration=45,
+                notes="Essay outline",
+            ),
         )
 
         assert sorted(status for status, _ in outcomes) == ["error", "ok"]

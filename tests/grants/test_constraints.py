@@ -32,13 +32,15 @@ def violates(constraint: str):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def ledger(tenant_a):  # type: ignore[no-untyped-def]
     """A grant of 600 minutes with a hold of 100 and a session that consumed 40 of it."""
-    rel = RelationshipFactory(organization=tenant_a.organization, student=tenant_a.student,
-                              provider=tenant_a.provider)
+    rel = RelationshipFactory(
+        organization=tenant_a.organization, student=tenant_a.student, provider=tenant_a.provider
+    )
     grant = make_grant(student=tenant_a.student, minutes=600)
     services.hold(actor=None, relationship=rel, quantity=100, idempotency_key="hold-1")
     session = SessionFactory(relationship=rel)
-    services.consume(actor=None, relationship=rel, session=session, quantity=40,
-                     at=session.starts_at)
+    services.consume(
+        actor=None, relationship=rel, session=session, quantity=40, at=session.starts_at
+    )
     grant.refresh_from_db()
     assert (grant.total, grant.used, grant.held) == (600, 40, 60)
     return grant, rel, session, Allocation.objects.get()
@@ -76,8 +78,10 @@ def test_grant_checks_refuse_raw_updates(ledger, update, constraint) -> None:
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("update", "constraint"),
-    [({"held": -1}, "allocation_held_not_negative"),
-     ({"consumed": -1}, "allocation_consumed_not_negative")],
+    [
+        ({"held": -1}, "allocation_held_not_negative"),
+        ({"consumed": -1}, "allocation_consumed_not_negative"),
+    ],
 )
 def test_allocation_checks_refuse_raw_updates(ledger, update, constraint) -> None:
     allocation = ledger[3]
@@ -91,12 +95,17 @@ def test_allocation_checks_refuse_raw_updates(ledger, update, constraint) -> Non
 def test_an_idempotency_key_is_unique(ledger) -> None:
     grant = ledger[0]
     with violates("grant_entry_idempotency_key_unique"), transaction.atomic():
-        GrantEntry.objects.create(organization_id=grant.organization_id, grant=grant,
-                                  kind="adjust", idempotency_key="hold-1")
+        GrantEntry.objects.create(
+            organization_id=grant.organization_id,
+            grant=grant,
+            kind="adjust",
+            idempotency_key="hold-1",
+        )
     # Entries without a key are many.
     for _ in range(2):
-        GrantEntry.objects.create(organization_id=grant.organization_id, grant=grant,
-                                  kind="adjust", idempotency_key=None)
+        GrantEntry.objects.create(
+            organization_id=grant.organization_id, grant=grant, kind="adjust", idempotency_key=None
+        )
     assert GrantEntry.objects.filter(idempotency_key=None).count() == 2 + 2  # credit, consume
 
 
@@ -104,8 +113,9 @@ def test_an_idempotency_key_is_unique(ledger) -> None:
 def test_a_relationship_has_one_allocation_per_grant(ledger) -> None:
     grant, rel, _, _ = ledger
     with violates("allocation_relationship_grant_unique"), transaction.atomic():
-        Allocation.objects.create(organization_id=grant.organization_id, relationship=rel,
-                                  grant=grant)
+        Allocation.objects.create(
+            organization_id=grant.organization_id, relationship=rel, grant=grant
+        )
     assert Allocation.objects.count() == 1
 
 
@@ -113,8 +123,7 @@ def test_a_relationship_has_one_allocation_per_grant(ledger) -> None:
 def test_entry_kind_is_checked(ledger) -> None:
     grant = ledger[0]
     with violates("grant_entry_kind_valid"), transaction.atomic():
-        GrantEntry.objects.create(organization_id=grant.organization_id, grant=grant,
-                                  kind="gift")
+        GrantEntry.objects.create(organization_id=grant.organization_id, grant=grant, kind="gift")
 
 
 # --- The ledger is append-only -----------------------------------------------------------------
@@ -132,8 +141,11 @@ def test_entries_cannot_be_updated(ledger) -> None:
     entry.reason = "Rewritten history"
     with pytest.raises(IntegrityError, match="UPDATE refused"), transaction.atomic():
         entry.save()
-    with pytest.raises(IntegrityError, match="UPDATE refused"), transaction.atomic(), \
-            connection.cursor() as cursor:
+    with (
+        pytest.raises(IntegrityError, match="UPDATE refused"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("UPDATE grants_grantentry SET reason = 'x'")
     entry.refresh_from_db()
     assert (entry.used_delta, entry.reason) == (40, "")
@@ -142,13 +154,18 @@ def test_entries_cannot_be_updated(ledger) -> None:
 @pytest.mark.django_db
 def test_entries_cannot_be_deleted(ledger) -> None:
     entry = GrantEntry.objects.filter(kind="credit").get()
-    with pytest.raises(IntegrityError, match="grant entries are append-only: DELETE refused"), \
-            transaction.atomic():
+    with (
+        pytest.raises(IntegrityError, match="grant entries are append-only: DELETE refused"),
+        transaction.atomic(),
+    ):
         GrantEntry.objects.filter(pk=entry.pk).delete()
     with pytest.raises(IntegrityError, match="DELETE refused"), transaction.atomic():
         entry.delete()
-    with pytest.raises(IntegrityError, match="DELETE refused"), transaction.atomic(), \
-            connection.cursor() as cursor:
+    with (
+        pytest.raises(IntegrityError, match="DELETE refused"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("DELETE FROM grants_grantentry")
     assert GrantEntry.objects.count() == 3  # credit, hold, consume
     assert_reconciled()
@@ -160,10 +177,8 @@ def test_entries_cannot_be_deleted(ledger) -> None:
 @pytest.fixture
 def two_tenants(db):  # type: ignore[no-untyped-def]
     a, b = make_tenant("Alpha Tutoring", "alpha"), make_tenant("Beta Advising", "beta")
-    rel_a = RelationshipFactory(organization=a.organization, student=a.student,
-                                provider=a.provider)
-    rel_b = RelationshipFactory(organization=b.organization, student=b.student,
-                                provider=b.provider)
+    rel_a = RelationshipFactory(organization=a.organization, student=a.student, provider=a.provider)
+    rel_b = RelationshipFactory(organization=b.organization, student=b.student, provider=b.provider)
     return a, b, rel_a, rel_b, make_grant(student=a.student), make_grant(student=b.student)
 
 
@@ -171,32 +186,62 @@ def cross_tenant_rows(a, b, rel_a, rel_b, grant_a, grant_b):  # type: ignore[no-
     """name → (the constraint, a function writing a row of A that points into B)."""
     org = a.organization.pk
     return {
-        "grant of a student of B": ("grant_student_same_org", lambda: Grant.objects.create(
-            organization_id=org, student=b.student, unit="minutes")),
-        "allocation of a grant of B": ("allocation_grant_same_org", lambda: (
-            Allocation.objects.create(organization_id=org, relationship=rel_a, grant=grant_b))),
+        "grant of a student of B": (
+            "grant_student_same_org",
+            lambda: Grant.objects.create(organization_id=org, student=b.student, unit="minutes"),
+        ),
+        "allocation of a grant of B": (
+            "allocation_grant_same_org",
+            lambda: Allocation.objects.create(
+                organization_id=org, relationship=rel_a, grant=grant_b
+            ),
+        ),
         "allocation of a relationship of B": (
-            "allocation_relationship_same_org", lambda: Allocation.objects.create(
-                organization_id=org, relationship=rel_b, grant=grant_a)),
-        "entry of a grant of B": ("entry_grant_same_org", lambda: GrantEntry.objects.create(
-            organization_id=org, grant=grant_b, kind="adjust")),
-        "entry of a session of B": ("entry_session_same_org", lambda: GrantEntry.objects.create(
-            organization_id=org, grant=grant_a, kind="adjust",
-            session=SessionFactory(relationship=rel_b))),
+            "allocation_relationship_same_org",
+            lambda: Allocation.objects.create(
+                organization_id=org, relationship=rel_b, grant=grant_a
+            ),
+        ),
+        "entry of a grant of B": (
+            "entry_grant_same_org",
+            lambda: GrantEntry.objects.create(organization_id=org, grant=grant_b, kind="adjust"),
+        ),
+        "entry of a session of B": (
+            "entry_session_same_org",
+            lambda: GrantEntry.objects.create(
+                organization_id=org,
+                grant=grant_a,
+                kind="adjust",
+                session=SessionFactory(relationship=rel_b),
+            ),
+        ),
         "grant covering a service type of B": (
-            "grant_st_type_same_org", lambda: GrantServiceType.objects.create(
-                organization_id=org, grant=grant_a,
-                service_type=service_type(b.organization, "Advising"))),
+            "grant_st_type_same_org",
+            lambda: GrantServiceType.objects.create(
+                organization_id=org,
+                grant=grant_a,
+                service_type=service_type(b.organization, "Advising"),
+            ),
+        ),
         "relationship with a provider of B": (
-            "relationship_provider_same_org", lambda: Relationship.objects.create(
-                organization_id=org, student=a.student, provider=b.provider,
-                service_type=service_type(a.organization))),
+            "relationship_provider_same_org",
+            lambda: Relationship.objects.create(
+                organization_id=org,
+                student=a.student,
+                provider=b.provider,
+                service_type=service_type(a.organization),
+            ),
+        ),
     }
 
 
 CROSS_TENANT_CASES = [
-    "grant of a student of B", "allocation of a grant of B", "allocation of a relationship of B",
-    "entry of a grant of B", "entry of a session of B", "grant covering a service type of B",
+    "grant of a student of B",
+    "allocation of a grant of B",
+    "allocation of a relationship of B",
+    "entry of a grant of B",
+    "entry of a session of B",
+    "grant covering a service type of B",
     "relationship with a provider of B",
 ]
 
@@ -215,8 +260,12 @@ def test_composite_tenant_keys_accept_rows_of_the_same_org(two_tenants) -> None:
     a, _, rel_a, _, grant_a, _ = two_tenants
     org = a.organization.pk
     Grant.objects.create(organization_id=org, student=a.student, unit="minutes")
-    GrantEntry.objects.create(organization_id=org, grant=grant_a, kind="adjust",
-                              session=SessionFactory(relationship=rel_a))
+    GrantEntry.objects.create(
+        organization_id=org,
+        grant=grant_a,
+        kind="adjust",
+        session=SessionFactory(relationship=rel_a),
+    )
     Allocation.objects.create(organization_id=org, relationship=rel_a, grant=grant_a)
     connection.check_constraints()  # no error
 
@@ -227,8 +276,7 @@ def test_composite_tenant_key_made_immediate_refuses_at_the_insert(two_tenants) 
     with violates("grant_student_same_org"), transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS grant_student_same_org IMMEDIATE")
-        Grant.objects.create(organization_id=a.organization.pk, student=b.student,
-                             unit="minutes")
+        Grant.objects.create(organization_id=a.organization.pk, student=b.student, unit="minutes")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -236,8 +284,9 @@ def test_composite_tenant_key_refuses_at_commit() -> None:
     a, b = make_tenant("Alpha Tutoring", "alpha"), make_tenant("Beta Advising", "beta")
     grant_b = make_grant(student=b.student)
     with violates("entry_grant_same_org"), transaction.atomic():
-        GrantEntry.objects.create(organization_id=a.organization.pk, grant=grant_b,
-                                  kind="adjust", total_delta=60)
+        GrantEntry.objects.create(
+            organization_id=a.organization.pk, grant=grant_b, kind="adjust", total_delta=60
+        )
     assert list(GrantEntry.objects.values_list("kind", flat=True)) == ["credit"]
     assert_reconciled()
 
@@ -313,15 +362,23 @@ def test_reconcile_exit_status_from_the_command_line() -> None:
     db = connection.settings_dict
     env = os.environ | {
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": (f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:"
-                         f"{db['PORT']}/{db['NAME']}"),
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        ),
     }
 
     assert reconcile() == "Balances match the ledger.\n"
     Grant.objects.filter(pk=grant.pk).update(used=5)
 
-    broken = subprocess.run([sys.executable, "manage.py", "reconcile_grants"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60, check=False)
+    broken = subprocess.run(
+        [sys.executable, "manage.py", "reconcile_grants"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
     assert broken.returncode == 1
     assert broken.stdout == f"grant {grant.pk}: used is 5, the ledger says 0\n"

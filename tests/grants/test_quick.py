@@ -11,8 +11,9 @@ def test_hold_consume_restore_round_trip() -> None:
     g1 = make_grant(student=rel.student, minutes=120)
     services.hold(actor=None, relationship=rel, quantity=90)
     session = SessionFactory(relationship=rel, duration_minutes=60)
-    used = services.consume(actor=None, relationship=rel, session=session, quantity=60,
-                            at=session.starts_at)
+    used = services.consume(
+        actor=None, relationship=rel, session=session, quantity=60, at=session.starts_at
+    )
     assert [(c.grant_id, c.quantity) for c in used] == [(g1.pk, 60)]
     g1.refresh_from_db()
     assert (g1.total, g1.used, g1.held, g1.available) == (120, 60, 30, 30)

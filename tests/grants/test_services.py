@@ -61,8 +61,9 @@ def admin(tenant_a):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def rel(tenant_a):  # type: ignore[no-untyped-def]
-    return RelationshipFactory(organization=tenant_a.organization, student=tenant_a.student,
-                               provider=tenant_a.provider)
+    return RelationshipFactory(
+        organization=tenant_a.organization, student=tenant_a.student, provider=tenant_a.provider
+    )
 
 
 @pytest.fixture
@@ -83,10 +84,18 @@ def three_grants(student):  # type: ignore[no-untyped-def]
 
 
 def consume(rel, quantity, *, at=None, draw_shortfall=False, **kwargs):  # type: ignore[no-untyped-def]
-    session = SessionFactory(relationship=rel, duration_minutes=quantity,
-                             starts_at=at or timezone.now())
-    result = services.consume(actor=None, relationship=rel, session=session, quantity=quantity,
-                              at=session.starts_at, draw_shortfall=draw_shortfall, **kwargs)
+    session = SessionFactory(
+        relationship=rel, duration_minutes=quantity, starts_at=at or timezone.now()
+    )
+    result = services.consume(
+        actor=None,
+        relationship=rel,
+        session=session,
+        quantity=quantity,
+        at=session.starts_at,
+        draw_shortfall=draw_shortfall,
+        **kwargs,
+    )
     return session, result
 
 
@@ -98,10 +107,17 @@ def test_grant_create_credits_the_student_with_one_entry(org, student, admin) ->
     valid_from = timezone.now() - DAY
     expires_at = valid_from + 30 * DAY
 
-    grant = services.grant_create(actor=admin, student=student, quantity=600, unit="minutes",
-                                  service_types=types, valid_from=valid_from,
-                                  expires_at=expires_at, reference="  Voucher 17 ",
-                                  reason="Scholarship")
+    grant = services.grant_create(
+        actor=admin,
+        student=student,
+        quantity=600,
+        unit="minutes",
+        service_types=types,
+        valid_from=valid_from,
+        expires_at=expires_at,
+        reference="  Voucher 17 ",
+        reason="Scholarship",
+    )
 
     grant.refresh_from_db()
     assert (grant.total, grant.used, grant.held, grant.available) == (600, 0, 0, 600)
@@ -113,16 +129,31 @@ def test_grant_create_credits_the_student_with_one_entry(org, student, admin) ->
     assert sorted(grant.service_types.values_list("name", flat=True)) == ["Advising", "Tutoring"]
     entry = GrantEntry.objects.get()
     assert (entry.grant_id, entry.kind, entry.total_delta, entry.used_delta, entry.held_delta) == (
-        grant.pk, EntryKind.CREDIT, 600, 0, 0)
+        grant.pk,
+        EntryKind.CREDIT,
+        600,
+        0,
+        0,
+    )
     assert (entry.organization_id, entry.actor, entry.reason) == (org.pk, admin, "Scholarship")
     assert (entry.allocation, entry.relationship, entry.session, entry.idempotency_key) == (
-        None, None, None, None)
+        None,
+        None,
+        None,
+        None,
+    )
     assert_reconciled()
 
 
 def test_grant_create_reason_defaults_to_the_reference(org, student) -> None:
-    grant = services.grant_create(actor=None, student=student, quantity=90, unit="minutes",
-                                  service_types=[service_type(org)], reference=" Order 5 ")
+    grant = services.grant_create(
+        actor=None,
+        student=student,
+        quantity=90,
+        unit="minutes",
+        service_types=[service_type(org)],
+        reference=" Order 5 ",
+    )
     assert entries(grant) == [("credit", 90, 0, 0)]
     assert GrantEntry.objects.get().reason == "Order 5"
     assert GrantEntry.objects.get().actor is None
@@ -144,8 +175,14 @@ def test_grant_create_reason_defaults_to_the_reference(org, student) -> None:
 )
 def test_grant_create_refusals(org, student, admin, kwargs, message) -> None:
     valid_from = timezone.now()
-    args = {"actor": admin, "student": student, "quantity": 60, "unit": "minutes",
-            "service_types": [service_type(org)], "valid_from": valid_from}
+    args = {
+        "actor": admin,
+        "student": student,
+        "quantity": 60,
+        "unit": "minutes",
+        "service_types": [service_type(org)],
+        "valid_from": valid_from,
+    }
     if kwargs.pop("foreign_type", False):
         args["service_types"] = [service_type(org), service_type(OrganizationFactory())]
     if kwargs.get("expires_at") == "at valid_from":
@@ -162,17 +199,32 @@ def test_grant_create_refusals(org, student, admin, kwargs, message) -> None:
 
 
 def test_grant_from_package_multiplies_and_copies(org, student, admin) -> None:
-    package = make_package(org, name="Ten hours", quantity=600, validity_days=90,
-                           service_types=("Tutoring", "Advising"))
+    package = make_package(
+        org,
+        name="Ten hours",
+        quantity=600,
+        validity_days=90,
+        service_types=("Tutoring", "Advising"),
+    )
     valid_from = timezone.now() - 2 * DAY
 
-    grant = services.grant_from_package(actor=admin, student=student, package=package, count=3,
-                                        valid_from=valid_from, source=GrantSource.WOOCOMMERCE,
-                                        reference="Order 1001")
+    grant = services.grant_from_package(
+        actor=admin,
+        student=student,
+        package=package,
+        count=3,
+        valid_from=valid_from,
+        source=GrantSource.WOOCOMMERCE,
+        reference="Order 1001",
+    )
 
     assert balance(grant) == (1800, 0, 0)
     assert (grant.unit, grant.package_id, grant.source, grant.reference) == (
-        "minutes", package.pk, "woocommerce", "Order 1001")
+        "minutes",
+        package.pk,
+        "woocommerce",
+        "Order 1001",
+    )
     assert grant.valid_from == valid_from
     assert grant.expires_at == valid_from + timedelta(days=90)
     assert sorted(grant.service_types.values_list("name", flat=True)) == ["Advising", "Tutoring"]
@@ -182,11 +234,18 @@ def test_grant_from_package_multiplies_and_copies(org, student, admin) -> None:
 
 
 def test_grant_from_package_of_sessions_without_validity_never_expires(org, student) -> None:
-    package = make_package(org, name="Five sessions", quantity=5, unit="sessions",
-                           validity_days=None, service_types=("Advising",))
+    package = make_package(
+        org,
+        name="Five sessions",
+        quantity=5,
+        unit="sessions",
+        validity_days=None,
+        service_types=("Advising",),
+    )
 
-    grant = services.grant_from_package(actor=None, student=student, package=package, count=2,
-                                        reason="Paid in cash")
+    grant = services.grant_from_package(
+        actor=None, student=student, package=package, count=2, reason="Paid in cash"
+    )
 
     assert balance(grant) == (10, 0, 0)
     assert (grant.unit, grant.expires_at) == ("sessions", None)
@@ -200,8 +259,9 @@ def test_grant_from_package_of_another_organization_is_refused(student) -> None:
     with refused(LedgerError, "That package belongs to another organization."):
         services.grant_from_package(actor=None, student=student, package=package)
     with refused(LedgerError, "The number of packages must be a whole number above zero."):
-        services.grant_from_package(actor=None, student=student,
-                                    package=make_package(student.organization), count=0)
+        services.grant_from_package(
+            actor=None, student=student, package=make_package(student.organization), count=0
+        )
     assert (Grant.objects.count(), GrantEntry.objects.count()) == (0, 0)
 
 
@@ -218,7 +278,9 @@ def test_adjust_up_and_down_with_a_reason(student, admin) -> None:
     assert balance(grant) == (490, 0, 0)
     assert entries(grant) == [("credit", 600, 0, 0), ("adjust", 90, 0, 0), ("adjust", -200, 0, 0)]
     assert list(GrantEntry.objects.filter(kind="adjust").values_list("reason", "actor")) == [
-        ("Bonus", admin.pk), ("Typo in order", admin.pk)]
+        ("Bonus", admin.pk),
+        ("Typo in order", admin.pk),
+    ]
     assert_reconciled()
 
 
@@ -245,8 +307,11 @@ def test_adjust_below_used_plus_held_is_refused(student, admin, rel) -> None:
     assert balance(grant) == (600, 100, 200)
     before = snapshot()
 
-    with refused(LedgerError, "This grant has 1 h 40 min used and 3 h 20 min held, so its total "
-                              "cannot go below 5 h. Release holds first."):
+    with refused(
+        LedgerError,
+        "This grant has 1 h 40 min used and 3 h 20 min held, so its total "
+        "cannot go below 5 h. Release holds first.",
+    ):
         services.grant_adjust(actor=admin, grant=grant, delta=-301, reason="Too much")
     assert snapshot() == before
 
@@ -263,15 +328,31 @@ def test_transfer_between_two_grants_is_one_pair_of_entries(student, admin) -> N
     tutoring = make_grant(student=student, minutes=600, service_types=("Tutoring",))
     advising = make_grant(student=student, minutes=120, service_types=("Advising",))
 
-    target = services.grant_transfer(actor=admin, from_grant=tutoring, to_grant=advising,
-                                     quantity=90, reason="Switching to advising")
+    target = services.grant_transfer(
+        actor=admin,
+        from_grant=tutoring,
+        to_grant=advising,
+        quantity=90,
+        reason="Switching to advising",
+    )
 
     assert target.pk == advising.pk
     assert balance(tutoring) == (510, 0, 0)
     assert balance(advising) == (210, 0, 0)
-    pair = list(GrantEntry.objects.filter(kind__startswith="transfer").order_by("pk").values_list(
-        "grant_id", "kind", "total_delta", "used_delta", "held_delta", "reason", "actor",
-        "created_at"))
+    pair = list(
+        GrantEntry.objects.filter(kind__startswith="transfer")
+        .order_by("pk")
+        .values_list(
+            "grant_id",
+            "kind",
+            "total_delta",
+            "used_delta",
+            "held_delta",
+            "reason",
+            "actor",
+            "created_at",
+        )
+    )
     assert [row[:7] for row in pair] == [
         (tutoring.pk, "transfer_out", -90, 0, 0, "Switching to advising", admin.pk),
         (advising.pk, "transfer_in", 90, 0, 0, "Switching to advising", admin.pk),
@@ -282,17 +363,24 @@ def test_transfer_between_two_grants_is_one_pair_of_entries(student, admin) -> N
 
 def test_transfer_to_a_new_grant_of_other_service_types(org, student, admin) -> None:
     expires_at = timezone.now() + 60 * DAY
-    tutoring = make_grant(student=student, minutes=600, expires_at=expires_at,
-                          reference="Order 7")
+    tutoring = make_grant(student=student, minutes=600, expires_at=expires_at, reference="Order 7")
 
-    new = services.grant_transfer(actor=admin, from_grant=tutoring, quantity=150,
-                                  reason="Advising instead",
-                                  to_service_types=[service_type(org, "Advising")])
+    new = services.grant_transfer(
+        actor=admin,
+        from_grant=tutoring,
+        quantity=150,
+        reason="Advising instead",
+        to_service_types=[service_type(org, "Advising")],
+    )
 
     assert balance(tutoring) == (450, 0, 0)
     assert balance(new) == (150, 0, 0)
     assert (new.student_id, new.unit, new.source, new.status) == (
-        student.pk, "minutes", "transfer", "active")
+        student.pk,
+        "minutes",
+        "transfer",
+        "active",
+    )
     assert (new.valid_from, new.expires_at) == (tutoring.valid_from, expires_at)
     assert (new.reference, new.created_by) == ("Transfer from Order 7", admin)
     assert list(new.service_types.values_list("name", flat=True)) == ["Advising"]
@@ -307,15 +395,19 @@ def test_transfer_over_the_available_balance_is_refused(student, admin, rel) -> 
     services.hold(actor=None, relationship=rel, quantity=560)
     before = snapshot()
 
-    with refused(InsufficientHours, "Only 40 min of this grant are unused and not held; release "
-                                    "holds first to transfer more.") as info:
-        services.grant_transfer(actor=admin, from_grant=source, to_grant=target, quantity=60,
-                                reason="Move")
+    with refused(
+        InsufficientHours,
+        "Only 40 min of this grant are unused and not held; release holds first to transfer more.",
+    ) as info:
+        services.grant_transfer(
+            actor=admin, from_grant=source, to_grant=target, quantity=60, reason="Move"
+        )
     assert info.value.shortfall == 20
     assert snapshot() == before
 
-    services.grant_transfer(actor=admin, from_grant=source, to_grant=target, quantity=40,
-                            reason="Move what is free")
+    services.grant_transfer(
+        actor=admin, from_grant=source, to_grant=target, quantity=40, reason="Move what is free"
+    )
     assert balance(source) == (560, 0, 560)
     assert balance(target) == (100, 0, 0)
     assert_reconciled()
@@ -336,8 +428,10 @@ def test_transfer_refusals(org, student, admin) -> None:
         ({"to_grant": source}, "Choose a different grant to transfer to."),
         ({"to_grant": expired}, "The grant receiving the hours is not active."),
         ({}, "Choose the grant, or the service types, the hours move to."),
-        ({"to_service_types": [service_type(OrganizationFactory(), "Advising")]},
-         "A service type of another organization was chosen."),
+        (
+            {"to_service_types": [service_type(OrganizationFactory(), "Advising")]},
+            "A service type of another organization was chosen.",
+        ),
         ({"to_grant": advising, "reason": " "}, "Give a reason for the transfer."),
         ({"to_grant": advising, "quantity": 0}, "The quantity must be a whole number above zero."),
     ]
@@ -355,8 +449,9 @@ def test_refund_takes_back_unused_unheld_hours_and_keeps_reference(student, admi
     grant = make_grant(student=student, minutes=600)
     services.hold(actor=None, relationship=rel, quantity=200)
 
-    returned = services.grant_refund(actor=admin, grant=grant, quantity=100,
-                                     reason="Family moved ", reference=" Refund R-55")
+    returned = services.grant_refund(
+        actor=admin, grant=grant, quantity=100, reason="Family moved ", reference=" Refund R-55"
+    )
 
     assert (returned.total, returned.status) == (500, "active")
     assert balance(grant) == (500, 0, 200)
@@ -366,8 +461,10 @@ def test_refund_takes_back_unused_unheld_hours_and_keeps_reference(student, admi
     assert grant.reference == "Test grant"
 
     before = snapshot()
-    with refused(InsufficientHours, "Only 5 h of this grant are unused and not held; release "
-                                    "holds first to refund more.") as info:
+    with refused(
+        InsufficientHours,
+        "Only 5 h of this grant are unused and not held; release holds first to refund more.",
+    ) as info:
         services.grant_refund(actor=admin, grant=grant, quantity=301, reason="Too much")
     assert info.value.shortfall == 1
     with refused(LedgerError, "Give a reason for the refund."):
@@ -383,8 +480,10 @@ def test_refund_of_everything_unused_revokes_the_grant(student, admin, rel) -> N
 
     grant.refresh_from_db()
     assert (grant.total, grant.used, grant.held, grant.status) == (0, 0, 0, "revoked")
-    with refused(InsufficientHours, "Only 0 min are available for this service; holding 10 min "
-                                    "needs 10 min more."):
+    with refused(
+        InsufficientHours,
+        "Only 0 min are available for this service; holding 10 min needs 10 min more.",
+    ):
         services.hold(actor=None, relationship=rel, quantity=10)
     assert_reconciled()
 
@@ -428,8 +527,9 @@ def test_extend_refusals(student, admin) -> None:
     with refused(LedgerError, "Give a reason for the extension."):
         services.grant_extend(actor=admin, grant=grant, expires_at=current + DAY, reason=" ")
     with refused(LedgerError, "The new expiry must be in the future."):
-        services.grant_extend(actor=admin, grant=grant, expires_at=timezone.now() - DAY,
-                              reason="Oops")
+        services.grant_extend(
+            actor=admin, grant=grant, expires_at=timezone.now() - DAY, reason="Oops"
+        )
     shown = f"{timezone.localtime(current):%Y-%m-%d %H:%M}"
     for earlier in (current, current - DAY):
         with refused(LedgerError, f"The new expiry must be after the current one ({shown})."):
@@ -441,8 +541,9 @@ def test_extend_cannot_give_a_never_expiring_grant_an_expiry(student, admin) -> 
     grant = make_grant(student=student, minutes=600)
     before = snapshot()
     with refused(LedgerError, "This grant never expires; an extension cannot give it an expiry."):
-        services.grant_extend(actor=admin, grant=grant, expires_at=timezone.now() + 5 * DAY,
-                              reason="Shorter, in fact")
+        services.grant_extend(
+            actor=admin, grant=grant, expires_at=timezone.now() + 5 * DAY, reason="Shorter, in fact"
+        )
     assert snapshot() == before
 
 
@@ -451,8 +552,9 @@ def test_extend_makes_an_expired_grant_active_again(student, admin, rel) -> None
     services.grant_expire(actor=admin, grant=grant)
     assert Grant.objects.get(pk=grant.pk).status == "expired"
 
-    services.grant_extend(actor=admin, grant=grant, expires_at=timezone.now() + 20 * DAY,
-                          reason="Goodwill")
+    services.grant_extend(
+        actor=admin, grant=grant, expires_at=timezone.now() + 20 * DAY, reason="Goodwill"
+    )
 
     assert Grant.objects.get(pk=grant.pk).status == "active"
     services.hold(actor=None, relationship=rel, quantity=60)
@@ -464,15 +566,17 @@ def test_a_revoked_grant_cannot_be_extended(student, admin) -> None:
     grant = make_grant(student=student, minutes=60, expires_at=timezone.now() + DAY)
     services.grant_refund(actor=admin, grant=grant, quantity=60, reason="Refunded")
     with refused(LedgerError, "A revoked grant cannot be extended."):
-        services.grant_extend(actor=admin, grant=grant, expires_at=timezone.now() + 9 * DAY,
-                              reason="No")
+        services.grant_extend(
+            actor=admin, grant=grant, expires_at=timezone.now() + 9 * DAY, reason="No"
+        )
 
 
 # --- grant_expire / expire_due_grants --------------------------------------------------------
 
 
-def test_expire_releases_every_hold_and_blocks_holding_and_consuming(student, admin, rel,
-                                                                     rel2) -> None:
+def test_expire_releases_every_hold_and_blocks_holding_and_consuming(
+    student, admin, rel, rel2
+) -> None:
     grant = make_grant(student=student, minutes=600, expires_at=timezone.now() + 10 * DAY)
     services.hold(actor=None, relationship=rel, quantity=100)
     services.hold(actor=None, relationship=rel2, quantity=50)
@@ -486,21 +590,32 @@ def test_expire_releases_every_hold_and_blocks_holding_and_consuming(student, ad
     assert (grant.total, grant.used, grant.held, grant.status) == (600, 30, 0, "expired")
     assert allocation(rel, grant) == (0, 30)
     assert allocation(rel2, grant) == (0, 0)
-    new = list(GrantEntry.objects.filter(pk__gt=GrantEntry.objects.order_by("pk")[count - 1].pk)
-               .order_by("pk").values_list("kind", "held_delta", "relationship", "reason"))
-    assert new == [("release", -70, rel.pk, "Expired early"),
-                   ("release", -50, rel2.pk, "Expired early"),
-                   ("expire", 0, None, "Expired early")]
+    new = list(
+        GrantEntry.objects.filter(pk__gt=GrantEntry.objects.order_by("pk")[count - 1].pk)
+        .order_by("pk")
+        .values_list("kind", "held_delta", "relationship", "reason")
+    )
+    assert new == [
+        ("release", -70, rel.pk, "Expired early"),
+        ("release", -50, rel2.pk, "Expired early"),
+        ("expire", 0, None, "Expired early"),
+    ]
 
     before = snapshot()
-    with refused(InsufficientHours, "Only 0 min are available for this service; holding 10 min "
-                                    "needs 10 min more."):
+    with refused(
+        InsufficientHours,
+        "Only 0 min are available for this service; holding 10 min needs 10 min more.",
+    ):
         services.hold(actor=None, relationship=rel, quantity=10)
-    with refused(InsufficientHours, "Only 0 min remain on this relationship; the session needs "
-                                    "10 min."):
+    with refused(
+        InsufficientHours, "Only 0 min remain on this relationship; the session needs 10 min."
+    ):
         consume(rel, 10)
-    with refused(InsufficientHours, "The relationship's hold and the student's available balance "
-                                    "cover 0 min; the session needs 10 min."):
+    with refused(
+        InsufficientHours,
+        "The relationship's hold and the student's available balance "
+        "cover 0 min; the session needs 10 min.",
+    ):
         consume(rel, 10, draw_shortfall=True)
     # Expiring again changes nothing.
     services.grant_expire(actor=admin, grant=grant)
@@ -538,15 +653,19 @@ def test_expire_due_grants_runs_daily_and_is_idempotent(student, rel) -> None:
         clock.shift(30 * DAY)
         assert services.expire_due_grants() == 1
         assert list(Grant.objects.order_by("pk").values_list("status", flat=True)) == [
-            "expired", "expired", "active"]
+            "expired",
+            "expired",
+            "active",
+        ]
         assert balance(later) == (100, 0, 0)
         assert balance(never) == (100, 0, 0)
         assert services.expire_due_grants() == 0
     assert_reconciled()
 
 
-def test_expire_due_grants_spares_a_grant_extended_after_it_was_listed(student, admin,
-                                                                       monkeypatch) -> None:
+def test_expire_due_grants_spares_a_grant_extended_after_it_was_listed(
+    student, admin, monkeypatch
+) -> None:
     with time_machine.travel(datetime(2031, 3, 1, 9, 0, tzinfo=UTC), tick=False) as clock:
         grant = make_grant(student=student, minutes=100, expires_at=timezone.now() + DAY)
         clock.shift(2 * DAY)
@@ -555,8 +674,9 @@ def test_expire_due_grants_spares_a_grant_extended_after_it_was_listed(student, 
 
         def admin_extends_meanwhile(**kwargs):  # type: ignore[no-untyped-def]
             # The job has listed the grant as due; an admin extends it before the job locks it.
-            services.grant_extend(actor=admin, grant=grant, expires_at=new_expiry,
-                                  reason="Extended by the admin")
+            services.grant_extend(
+                actor=admin, grant=grant, expires_at=new_expiry, reason="Extended by the admin"
+            )
             return real_expire(**kwargs)
 
         monkeypatch.setattr(services, "grant_expire", admin_extends_meanwhile)
@@ -571,16 +691,20 @@ def test_expire_due_grants_spares_a_grant_extended_after_it_was_listed(student, 
 # --- hold / release ----------------------------------------------------------------------------
 
 
-def test_hold_takes_the_soonest_expiring_grants_first(org, student, admin, rel,
-                                                      three_grants) -> None:
+def test_hold_takes_the_soonest_expiring_grants_first(
+    org, student, admin, rel, three_grants
+) -> None:
     sooner, later, never = three_grants
     now = timezone.now()
     never_held = [
-        make_grant(student=student, minutes=900, service_types=("Advising",),
-                   expires_at=now + DAY),
+        make_grant(student=student, minutes=900, service_types=("Advising",), expires_at=now + DAY),
         make_grant(student=student, minutes=9, unit="sessions", expires_at=now + DAY),
-        make_grant(student=student, minutes=900, valid_from=now - 30 * DAY,
-                   expires_at=now - timedelta(minutes=1)),  # past its date, job not run yet
+        make_grant(
+            student=student,
+            minutes=900,
+            valid_from=now - 30 * DAY,
+            expires_at=now - timedelta(minutes=1),
+        ),  # past its date, job not run yet
         make_grant(student=student, minutes=900, valid_from=now + DAY),  # not valid yet
         make_grant(student=StudentFactory(organization=org), minutes=900, expires_at=now + DAY),
     ]
@@ -594,8 +718,11 @@ def test_hold_takes_the_soonest_expiring_grants_first(org, student, admin, rel,
     assert balance(later) == (100, 0, 100)
     assert balance(never) == (500, 0, 40)
     assert [allocation(rel, g) for g in (sooner, later, never)] == [(60, 0), (100, 0), (40, 0)]
-    assert list(GrantEntry.objects.filter(kind="hold").order_by("pk").values_list(
-        "grant_id", "held_delta", "relationship", "reason", "actor")) == [
+    assert list(
+        GrantEntry.objects.filter(kind="hold")
+        .order_by("pk")
+        .values_list("grant_id", "held_delta", "relationship", "reason", "actor")
+    ) == [
         (sooner.pk, 60, rel.pk, "Paired", admin.pk),
         (later.pk, 100, rel.pk, "Paired", admin.pk),
         (never.pk, 40, rel.pk, "Paired", admin.pk),
@@ -610,8 +737,10 @@ def test_hold_refused_states_the_shortfall(student, rel, rel2, three_grants) -> 
     services.hold(actor=None, relationship=rel2, quantity=100)  # 560 min remain available
     before = snapshot()
 
-    with refused(InsufficientHours, "Only 9 h 20 min are available for this service; holding "
-                                    "10 h needs 40 min more.") as info:
+    with refused(
+        InsufficientHours,
+        "Only 9 h 20 min are available for this service; holding 10 h needs 40 min more.",
+    ) as info:
         services.hold(actor=None, relationship=rel, quantity=600)
 
     assert info.value.shortfall == 40
@@ -637,11 +766,12 @@ def test_release_part_gives_back_the_latest_expiring_hold_first(rel, three_grant
     assert services.release(actor=None, relationship=rel, quantity=50, reason="Fewer") == 50
 
     assert [allocation(rel, g) for g in (sooner, later, never)] == [(60, 0), (90, 0), (0, 0)]
-    assert [balance(g) for g in (sooner, later, never)] == [(60, 0, 60), (100, 0, 90),
-                                                            (500, 0, 0)]
-    assert list(GrantEntry.objects.filter(kind="release").order_by("pk").values_list(
-        "grant_id", "held_delta", "relationship", "reason")) == [
-        (never.pk, -40, rel.pk, "Fewer"), (later.pk, -10, rel.pk, "Fewer")]
+    assert [balance(g) for g in (sooner, later, never)] == [(60, 0, 60), (100, 0, 90), (500, 0, 0)]
+    assert list(
+        GrantEntry.objects.filter(kind="release")
+        .order_by("pk")
+        .values_list("grant_id", "held_delta", "relationship", "reason")
+    ) == [(never.pk, -40, rel.pk, "Fewer"), (later.pk, -10, rel.pk, "Fewer")]
 
     assert services.release(actor=None, relationship=rel) == 150
 
@@ -656,8 +786,9 @@ def test_release_beyond_what_is_held_is_refused(rel, rel2, three_grants) -> None
     services.hold(actor=None, relationship=rel2, quantity=100)
     before = snapshot()
 
-    with refused(LedgerError, "This relationship holds only 3 h 20 min; it cannot release "
-                              "3 h 21 min."):
+    with refused(
+        LedgerError, "This relationship holds only 3 h 20 min; it cannot release 3 h 21 min."
+    ):
         services.release(actor=None, relationship=rel, quantity=201)
 
     assert snapshot() == before
@@ -681,13 +812,13 @@ def test_consume_from_holds_soonest_expiry_first(rel, three_grants) -> None:
     session, result = consume(rel, 90)
 
     assert result == [Consumption(sooner.pk, 60, True), Consumption(later.pk, 30, True)]
-    assert [balance(g) for g in (sooner, later, never)] == [(60, 60, 0), (100, 30, 70),
-                                                            (500, 0, 0)]
+    assert [balance(g) for g in (sooner, later, never)] == [(60, 60, 0), (100, 30, 70), (500, 0, 0)]
     assert [allocation(rel, g) for g in (sooner, later)] == [(0, 60), (70, 30)]
-    assert list(GrantEntry.objects.filter(kind="consume").order_by("pk").values_list(
-        "grant_id", "used_delta", "held_delta", "session", "relationship", "reason")) == [
-        (sooner.pk, 60, -60, session.pk, rel.pk, ""),
-        (later.pk, 30, -30, session.pk, rel.pk, "")]
+    assert list(
+        GrantEntry.objects.filter(kind="consume")
+        .order_by("pk")
+        .values_list("grant_id", "used_delta", "held_delta", "session", "relationship", "reason")
+    ) == [(sooner.pk, 60, -60, session.pk, rel.pk, ""), (later.pk, 30, -30, session.pk, rel.pk, "")]
     assert services.consumed_for_session(session=session) == {sooner.pk: 60, later.pk: 30}
     assert_reconciled()
 
@@ -705,8 +836,9 @@ def test_consume_uses_only_holds_valid_on_the_session_date(rel, three_grants) ->
     assert balance(later) == (100, 90, 10)
 
     before = snapshot()
-    with refused(InsufficientHours, "Only 10 min remain on this relationship; the session needs "
-                                    "20 min.") as info:
+    with refused(
+        InsufficientHours, "Only 10 min remain on this relationship; the session needs 20 min."
+    ) as info:
         consume(rel, 20, at=in_two_weeks + timedelta(hours=2))
     assert info.value.shortfall == 10
     assert snapshot()[:2] == before[:2]
@@ -717,13 +849,18 @@ def test_consume_uses_only_holds_valid_on_the_session_date(rel, three_grants) ->
 def test_consume_draws_from_grants_valid_by_the_end_of_the_session_day(student, rel) -> None:
     """The organization is in New York (UTC−5 in early March): the session is at 08:00 there."""
     at = datetime(2031, 3, 1, 13, 0, tzinfo=UTC)
-    same_day = make_grant(student=student, minutes=100,
-                          valid_from=datetime(2031, 3, 1, 20, 0, tzinfo=UTC))  # 15:00 local
-    make_grant(student=student, minutes=500,
-               valid_from=datetime(2031, 3, 2, 6, 0, tzinfo=UTC))  # 01:00 local, next day
+    same_day = make_grant(
+        student=student, minutes=100, valid_from=datetime(2031, 3, 1, 20, 0, tzinfo=UTC)
+    )  # 15:00 local
+    make_grant(
+        student=student, minutes=500, valid_from=datetime(2031, 3, 2, 6, 0, tzinfo=UTC)
+    )  # 01:00 local, next day
 
-    with refused(InsufficientHours, "The relationship's hold and the student's available balance "
-                                    "cover 1 h 40 min; the session needs 1 h 41 min."):
+    with refused(
+        InsufficientHours,
+        "The relationship's hold and the student's available balance "
+        "cover 1 h 40 min; the session needs 1 h 41 min.",
+    ):
         consume(rel, 101, at=at, draw_shortfall=True)
     _, result = consume(rel, 100, at=at + timedelta(minutes=5), draw_shortfall=True)
 
@@ -737,8 +874,9 @@ def test_consume_refused_when_the_hold_is_short(student, rel) -> None:
     services.hold(actor=None, relationship=rel, quantity=60)
     before = snapshot()
 
-    with refused(InsufficientHours, "Only 1 h remain on this relationship; the session needs "
-                                    "1 h 30 min.") as info:
+    with refused(
+        InsufficientHours, "Only 1 h remain on this relationship; the session needs 1 h 30 min."
+    ) as info:
         consume(rel, 90)
 
     assert info.value.shortfall == 30
@@ -751,8 +889,9 @@ def test_consume_draws_the_shortfall_from_the_available_balance(student, rel) ->
     later = make_grant(student=student, minutes=600, expires_at=now + 30 * DAY)
     services.hold(actor=None, relationship=rel, quantity=60)
     sooner = make_grant(student=student, minutes=100, expires_at=now + 10 * DAY)
-    advising = make_grant(student=student, minutes=500, service_types=("Advising",),
-                          expires_at=now + 5 * DAY)
+    advising = make_grant(
+        student=student, minutes=500, service_types=("Advising",), expires_at=now + 5 * DAY
+    )
 
     _, result = consume(rel, 90, draw_shortfall=True)
 
@@ -762,10 +901,14 @@ def test_consume_draws_the_shortfall_from_the_available_balance(student, rel) ->
     assert balance(advising) == (500, 0, 0)
     assert allocation(rel, later) == (0, 60)
     assert allocation(rel, sooner) == (0, 30)
-    assert list(GrantEntry.objects.filter(kind="consume").order_by("pk").values_list(
-        "grant_id", "used_delta", "held_delta", "reason")) == [
+    assert list(
+        GrantEntry.objects.filter(kind="consume")
+        .order_by("pk")
+        .values_list("grant_id", "used_delta", "held_delta", "reason")
+    ) == [
         (later.pk, 60, -60, "Drawn from the available balance"),
-        (sooner.pk, 30, 0, "Drawn from the available balance")]
+        (sooner.pk, 30, 0, "Drawn from the available balance"),
+    ]
     assert_reconciled()
 
 
@@ -775,8 +918,11 @@ def test_consume_with_draw_still_refused_when_both_are_short(student, rel) -> No
     services.hold(actor=None, relationship=rel, quantity=60)
     before = snapshot()
 
-    with refused(InsufficientHours, "The relationship's hold and the student's available balance "
-                                    "cover 1 h 40 min; the session needs 2 h.") as info:
+    with refused(
+        InsufficientHours,
+        "The relationship's hold and the student's available balance "
+        "cover 1 h 40 min; the session needs 2 h.",
+    ) as info:
         consume(rel, 120, draw_shortfall=True)
 
     assert info.value.shortfall == 20
@@ -795,8 +941,9 @@ def test_restore_all_on_cancellation(rel, three_grants, to_hold) -> None:
     other_session, _ = consume(rel, 20)  # from `later`, not restored
     assert [balance(g) for g in (sooner, later)] == [(60, 60, 0), (100, 50, 50)]
 
-    restored = services.restore(actor=None, relationship=rel, session=session, to_hold=to_hold,
-                                reason="Cancelled")
+    restored = services.restore(
+        actor=None, relationship=rel, session=session, to_hold=to_hold, reason="Cancelled"
+    )
 
     assert restored == 90
     if to_hold:
@@ -806,10 +953,14 @@ def test_restore_all_on_cancellation(rel, three_grants, to_hold) -> None:
         assert [balance(g) for g in (sooner, later)] == [(60, 0, 0), (100, 20, 50)]
         assert [allocation(rel, g) for g in (sooner, later)] == [(0, 0), (50, 20)]
     back = 1 if to_hold else 0
-    assert list(GrantEntry.objects.filter(kind="restore").order_by("pk").values_list(
-        "grant_id", "used_delta", "held_delta", "session", "reason")) == [
+    assert list(
+        GrantEntry.objects.filter(kind="restore")
+        .order_by("pk")
+        .values_list("grant_id", "used_delta", "held_delta", "session", "reason")
+    ) == [
         (later.pk, -30, 30 * back, session.pk, "Cancelled"),
-        (sooner.pk, -60, 60 * back, session.pk, "Cancelled")]
+        (sooner.pk, -60, 60 * back, session.pk, "Cancelled"),
+    ]
     assert balance(never) == (500, 0, 0)
     assert services.consumed_for_session(session=session) == {}
     assert services.consumed_for_session(session=other_session) == {later.pk: 20}
@@ -837,8 +988,7 @@ def test_restore_part_gives_back_the_last_consumed_grant_first(rel, three_grants
     assert snapshot() == before
 
     assert services.restore(actor=None, relationship=rel, session=session, quantity=50) == 50
-    assert [balance(g) for g in (sooner, later, never)] == [(60, 0, 60), (100, 0, 100),
-                                                            (500, 0, 0)]
+    assert [balance(g) for g in (sooner, later, never)] == [(60, 0, 60), (100, 0, 100), (500, 0, 0)]
     assert_reconciled()
 
 
@@ -885,14 +1035,18 @@ def test_sessions_unit_consumes_one_per_session(org, student, rel) -> None:
     s1, r1 = consume(rel_s, 1)
     _, r2 = consume(rel_s, 1)
     assert r1 == r2 == [Consumption(pack.pk, 1, True)]
-    with refused(InsufficientHours, "Only 0 sessions remain on this relationship; the session "
-                                    "needs 1 session."):
+    with refused(
+        InsufficientHours,
+        "Only 0 sessions remain on this relationship; the session needs 1 session.",
+    ):
         consume(rel_s, 1)
     _, r3 = consume(rel_s, 1, draw_shortfall=True)
     assert r3 == [Consumption(pack.pk, 1, False)]
     assert balance(pack) == (5, 3, 0)
-    with refused(InsufficientHours, "Only 2 sessions are available for this service; holding "
-                                    "3 sessions needs 1 session more.") as info:
+    with refused(
+        InsufficientHours,
+        "Only 2 sessions are available for this service; holding 3 sessions needs 1 session more.",
+    ) as info:
         services.hold(actor=None, relationship=rel_s, quantity=3)
     assert info.value.shortfall == 1
 
@@ -910,8 +1064,14 @@ def test_sessions_unit_consumes_one_per_session(org, student, rel) -> None:
 
 
 def test_create_with_the_same_key_twice_applies_once(org, student, admin) -> None:
-    args = {"actor": admin, "student": student, "quantity": 600, "unit": "minutes",
-            "service_types": [service_type(org)], "idempotency_key": "woo:77:line:1"}
+    args = {
+        "actor": admin,
+        "student": student,
+        "quantity": 600,
+        "unit": "minutes",
+        "service_types": [service_type(org)],
+        "idempotency_key": "woo:77:line:1",
+    }
     services.grant_create(**args)
     before = snapshot()
 
@@ -926,12 +1086,14 @@ def test_create_with_the_same_key_twice_applies_once(org, student, admin) -> Non
 
 def test_adjust_with_the_same_key_twice_applies_once(student, admin) -> None:
     grant = make_grant(student=student, minutes=600)
-    services.grant_adjust(actor=admin, grant=grant, delta=30, reason="Gift",
-                          idempotency_key="form:abc")
+    services.grant_adjust(
+        actor=admin, grant=grant, delta=30, reason="Gift", idempotency_key="form:abc"
+    )
     before = snapshot()
     with refused(AlreadyApplied, "This was already applied; nothing changed."):
-        services.grant_adjust(actor=admin, grant=grant, delta=30, reason="Gift",
-                              idempotency_key="form:abc")
+        services.grant_adjust(
+            actor=admin, grant=grant, delta=30, reason="Gift", idempotency_key="form:abc"
+        )
     assert snapshot() == before
     assert balance(grant) == (630, 0, 0)
 
@@ -940,60 +1102,127 @@ def test_multi_entry_operations_number_their_keys(student, admin, rel, three_gra
     sooner, later, never = three_grants
     services.hold(actor=None, relationship=rel, quantity=200, idempotency_key="hold:1")
     session = SessionFactory(relationship=rel)
-    services.consume(actor=None, relationship=rel, session=session, quantity=90,
-                     at=session.starts_at, idempotency_key="consume:1")
+    services.consume(
+        actor=None,
+        relationship=rel,
+        session=session,
+        quantity=90,
+        at=session.starts_at,
+        idempotency_key="consume:1",
+    )
     target = make_grant(student=student, minutes=10, service_types=("Advising",))
-    services.grant_transfer(actor=admin, from_grant=never, to_grant=target, quantity=100,
-                            reason="Move", idempotency_key="transfer:1")
-    assert list(GrantEntry.objects.exclude(idempotency_key=None).order_by("pk").values_list(
-        "idempotency_key", "kind", "grant_id")) == [
-        ("hold:1", "hold", sooner.pk), ("hold:1:2", "hold", later.pk),
+    services.grant_transfer(
+        actor=admin,
+        from_grant=never,
+        to_grant=target,
+        quantity=100,
+        reason="Move",
+        idempotency_key="transfer:1",
+    )
+    assert list(
+        GrantEntry.objects.exclude(idempotency_key=None)
+        .order_by("pk")
+        .values_list("idempotency_key", "kind", "grant_id")
+    ) == [
+        ("hold:1", "hold", sooner.pk),
+        ("hold:1:2", "hold", later.pk),
         ("hold:1:3", "hold", never.pk),
-        ("consume:1", "consume", sooner.pk), ("consume:1:2", "consume", later.pk),
-        ("transfer:1", "transfer_out", never.pk), ("transfer:1:2", "transfer_in", target.pk),
+        ("consume:1", "consume", sooner.pk),
+        ("consume:1:2", "consume", later.pk),
+        ("transfer:1", "transfer_out", never.pk),
+        ("transfer:1:2", "transfer_in", target.pk),
     ]
     before = snapshot()
 
     with refused(AlreadyApplied, "This was already applied; nothing changed."):
         services.hold(actor=None, relationship=rel, quantity=200, idempotency_key="hold:1")
     with refused(AlreadyApplied, "This was already applied; nothing changed."):
-        services.consume(actor=None, relationship=rel, session=SessionFactory(relationship=rel),
-                         quantity=90, at=timezone.now(), idempotency_key="consume:1")
+        services.consume(
+            actor=None,
+            relationship=rel,
+            session=SessionFactory(relationship=rel),
+            quantity=90,
+            at=timezone.now(),
+            idempotency_key="consume:1",
+        )
     with refused(AlreadyApplied, "This was already applied; nothing changed."):
-        services.grant_transfer(actor=admin, from_grant=never, to_grant=target, quantity=100,
-                                reason="Move", idempotency_key="transfer:1")
+        services.grant_transfer(
+            actor=admin,
+            from_grant=never,
+            to_grant=target,
+            quantity=100,
+            reason="Move",
+            idempotency_key="transfer:1",
+        )
 
     assert snapshot() == before
     assert_reconciled()
 
 
-def test_the_unique_key_holds_even_without_the_fast_path(org, student, admin, rel,
-                                                         monkeypatch) -> None:
+def test_the_unique_key_holds_even_without_the_fast_path(
+    org, student, admin, rel, monkeypatch
+) -> None:
     """The check before the write is only a shortcut: the unique constraint decides."""
     grant = make_grant(student=student, minutes=600)
     target = make_grant(student=student, minutes=10, service_types=("Advising",))
     services.hold(actor=None, relationship=rel, quantity=100, idempotency_key="h")
-    services.grant_transfer(actor=admin, from_grant=grant, to_grant=target, quantity=60,
-                            reason="Move", idempotency_key="t")
+    services.grant_transfer(
+        actor=admin,
+        from_grant=grant,
+        to_grant=target,
+        quantity=60,
+        reason="Move",
+        idempotency_key="t",
+    )
     session = SessionFactory(relationship=rel)
-    services.consume(actor=None, relationship=rel, session=session, quantity=30,
-                     at=session.starts_at, idempotency_key="c")
-    services.grant_create(actor=admin, student=student, quantity=60, unit="minutes",
-                          service_types=[service_type(org)], idempotency_key="g")
+    services.consume(
+        actor=None,
+        relationship=rel,
+        session=session,
+        quantity=30,
+        at=session.starts_at,
+        idempotency_key="c",
+    )
+    services.grant_create(
+        actor=admin,
+        student=student,
+        quantity=60,
+        unit="minutes",
+        service_types=[service_type(org)],
+        idempotency_key="g",
+    )
     monkeypatch.setattr(services, "_ensure_new", lambda key: None)
     before = snapshot()
 
     calls = [
         lambda: services.hold(actor=None, relationship=rel, quantity=100, idempotency_key="h"),
-        lambda: services.grant_transfer(actor=admin, from_grant=grant, to_grant=target,
-                                        quantity=60, reason="Move", idempotency_key="t"),
-        lambda: services.consume(actor=None, relationship=rel, session=session, quantity=30,
-                                 at=session.starts_at, idempotency_key="c"),
-        lambda: services.grant_create(actor=admin, student=student, quantity=60,
-                                      unit="minutes", service_types=[service_type(org)],
-                                      idempotency_key="g"),
-        lambda: services.grant_adjust(actor=admin, grant=grant, delta=5, reason="x",
-                                      idempotency_key="g"),
+        lambda: services.grant_transfer(
+            actor=admin,
+            from_grant=grant,
+            to_grant=target,
+            quantity=60,
+            reason="Move",
+            idempotency_key="t",
+        ),
+        lambda: services.consume(
+            actor=None,
+            relationship=rel,
+            session=session,
+            quantity=30,
+            at=session.starts_at,
+            idempotency_key="c",
+        ),
+        lambda: services.grant_create(
+            actor=admin,
+            student=student,
+            quantity=60,
+            unit="minutes",
+            service_types=[service_type(org)],
+            idempotency_key="g",
+        ),
+        lambda: services.grant_adjust(
+            actor=admin, grant=grant, delta=5, reason="x", idempotency_key="g"
+        ),
     ]
     for call in calls:
         with refused(AlreadyApplied, "This was already applied; nothing changed."):
@@ -1019,8 +1248,10 @@ def test_student_balances_per_service_type_and_unit(org, student, rel) -> None:
     services.grant_expire(actor=None, grant=expiring)
     assert balance(tutoring) == (600, 40, 60)
 
-    rows = [(b.service_type.name, b.unit, b.remaining, b.available, b.held, b.used)
-            for b in services.student_balances(student=student)]
+    rows = [
+        (b.service_type.name, b.unit, b.remaining, b.available, b.held, b.used)
+        for b in services.student_balances(student=student)
+    ]
 
     # The expired grant counts in `used` only; a grant of two services counts under each.
     assert rows == [
@@ -1040,8 +1271,9 @@ def test_hours_of_an_expired_grant_cannot_be_transferred_back_to_life(db: None) 
     other = make_grant(student=student, minutes=60)
     services.grant_expire(actor=None, grant=expired)
     with pytest.raises(services.LedgerError) as refused:
-        services.grant_transfer(actor=None, from_grant=expired, to_grant=other, quantity=60,
-                                reason="Try")
+        services.grant_transfer(
+            actor=None, from_grant=expired, to_grant=other, quantity=60, reason="Try"
+        )
     assert str(refused.value) == "This grant has expired; extend it before moving its hours."
     expired.refresh_from_db()
     other.refresh_from_db()

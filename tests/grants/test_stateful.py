@@ -67,8 +67,11 @@ class MGrant:
         return self.total - self.used - self.held
 
     def usable(self, at: datetime, valid_by: datetime | None = None) -> bool:
-        return (self.status == "active" and self.valid_from <= (valid_by or at)
-                and (self.expires_at is None or self.expires_at > at))
+        return (
+            self.status == "active"
+            and self.valid_from <= (valid_by or at)
+            and (self.expires_at is None or self.expires_at > at)
+        )
 
     def expiry_key(self) -> tuple[datetime, int]:
         return (self.expires_at or NEVER, self.pk)
@@ -105,24 +108,28 @@ class Model:
     def adjust(self, pk: int, delta: int) -> None:
         g = self.grants[pk]
         if g.total + delta < g.used + g.held:
-            raise Refusal(LedgerError,
-                          f"This grant has {q(g.used, 'minutes')} used and "
-                          f"{q(g.held, 'minutes')} held, so its total cannot go below "
-                          f"{q(g.used + g.held, 'minutes')}. Release holds first.")
+            raise Refusal(
+                LedgerError,
+                f"This grant has {q(g.used, 'minutes')} used and "
+                f"{q(g.held, 'minutes')} held, so its total cannot go below "
+                f"{q(g.used + g.held, 'minutes')}. Release holds first.",
+            )
         g.total += delta
 
     def _take_out(self, g: MGrant, quantity: int, what: str) -> None:
         if quantity > g.available:
             free = max(g.available, 0)
-            raise Refusal(InsufficientHours,
-                          f"Only {q(free, 'minutes')} of this grant are unused and not held; "
-                          f"release holds first to {what} more.", quantity - free)
+            raise Refusal(
+                InsufficientHours,
+                f"Only {q(free, 'minutes')} of this grant are unused and not held; "
+                f"release holds first to {what} more.",
+                quantity - free,
+            )
 
     @staticmethod
     def _movable(source: MGrant) -> None:
         if source.status == "expired":
-            raise Refusal(LedgerError, "This grant has expired; extend it before moving its "
-                                       "hours.")
+            raise Refusal(LedgerError, "This grant has expired; extend it before moving its hours.")
         if source.status != "active":
             raise Refusal(LedgerError, "This grant is revoked; its hours cannot move.")
 
@@ -157,11 +164,15 @@ class Model:
         if g.status == "revoked":
             raise Refusal(LedgerError, "A revoked grant cannot be extended.")
         if expires_at is not None and g.expires_at is None:
-            raise Refusal(LedgerError,
-                          "This grant never expires; an extension cannot give it an expiry.")
+            raise Refusal(
+                LedgerError, "This grant never expires; an extension cannot give it an expiry."
+            )
         if expires_at is not None and g.expires_at is not None and expires_at <= g.expires_at:
-            raise Refusal(LedgerError, f"The new expiry must be after the current one "
-                                       f"({timezone.localtime(g.expires_at):%Y-%m-%d %H:%M}).")
+            raise Refusal(
+                LedgerError,
+                f"The new expiry must be after the current one "
+                f"({timezone.localtime(g.expires_at):%Y-%m-%d %H:%M}).",
+            )
         g.expires_at = expires_at
         g.status = "active"
 
@@ -178,14 +189,19 @@ class Model:
     # --- holds ----------------------------------------------------------------------------
 
     def hold(self, rel: str, quantity: int, now: datetime) -> None:
-        usable = sorted((g for g in self.grants.values() if rel in g.types and g.usable(now)),
-                        key=MGrant.expiry_key)
+        usable = sorted(
+            (g for g in self.grants.values() if rel in g.types and g.usable(now)),
+            key=MGrant.expiry_key,
+        )
         available = sum(max(g.available, 0) for g in usable)
         if available < quantity:
-            raise Refusal(InsufficientHours,
-                          f"Only {q(available, 'minutes')} are available for this service; "
-                          f"holding {q(quantity, 'minutes')} needs "
-                          f"{q(quantity - available, 'minutes')} more.", quantity - available)
+            raise Refusal(
+                InsufficientHours,
+                f"Only {q(available, 'minutes')} are available for this service; "
+                f"holding {q(quantity, 'minutes')} needs "
+                f"{q(quantity - available, 'minutes')} more.",
+                quantity - available,
+            )
         remaining = quantity
         for g in usable:
             take = min(remaining, g.available)
@@ -198,13 +214,19 @@ class Model:
                 break
 
     def release(self, rel: str, quantity: int | None) -> int:
-        holding = sorted((self.grants[g] for (r, g), a in self.allocations.items()
-                          if r == rel and a[0] > 0), key=MGrant.expiry_key, reverse=True)
+        holding = sorted(
+            (self.grants[g] for (r, g), a in self.allocations.items() if r == rel and a[0] > 0),
+            key=MGrant.expiry_key,
+            reverse=True,
+        )
         total_held = sum(self.allocations[(rel, g.pk)][0] for g in holding)
         wanted = total_held if quantity is None else quantity
         if wanted > total_held:
-            raise Refusal(LedgerError, f"This relationship holds only {q(total_held, 'minutes')}; "
-                                       f"it cannot release {q(wanted, 'minutes')}.")
+            raise Refusal(
+                LedgerError,
+                f"This relationship holds only {q(total_held, 'minutes')}; "
+                f"it cannot release {q(wanted, 'minutes')}.",
+            )
         remaining = wanted
         for g in holding:
             alloc = self.allocations[(rel, g.pk)]
@@ -218,24 +240,36 @@ class Model:
 
     # --- sessions -------------------------------------------------------------------------
 
-    def consume(self, session: MSession, quantity: int, at: datetime, day_end: datetime,
-                draw: bool) -> list[Consumption]:
+    def consume(
+        self, session: MSession, quantity: int, at: datetime, day_end: datetime, draw: bool
+    ) -> list[Consumption]:
         rel = session.rel
         held_ids = {g for (r, g) in self.allocations if r == rel}
-        candidates = {g.pk for g in self.grants.values()
-                      if draw and rel in g.types and g.usable(at, day_end)}
-        valid = sorted((self.grants[pk] for pk in held_ids | candidates
-                        if self.grants[pk].usable(at, day_end)), key=MGrant.expiry_key)
+        candidates = {
+            g.pk for g in self.grants.values() if draw and rel in g.types and g.usable(at, day_end)
+        }
+        valid = sorted(
+            (
+                self.grants[pk]
+                for pk in held_ids | candidates
+                if self.grants[pk].usable(at, day_end)
+            ),
+            key=MGrant.expiry_key,
+        )
         on_hold = sum(self.allocations[(rel, g.pk)][0] for g in valid if g.pk in held_ids)
         drawable = sum(max(g.available, 0) for g in valid) if draw else 0
         if on_hold + drawable < quantity:
             if draw:
-                message = (f"The relationship's hold and the student's available balance cover "
-                           f"{q(on_hold + drawable, 'minutes')}; the session needs "
-                           f"{q(quantity, 'minutes')}.")
+                message = (
+                    f"The relationship's hold and the student's available balance cover "
+                    f"{q(on_hold + drawable, 'minutes')}; the session needs "
+                    f"{q(quantity, 'minutes')}."
+                )
             else:
-                message = (f"Only {q(on_hold, 'minutes')} remain on this relationship; "
-                           f"the session needs {q(quantity, 'minutes')}.")
+                message = (
+                    f"Only {q(on_hold, 'minutes')} remain on this relationship; "
+                    f"the session needs {q(quantity, 'minutes')}."
+                )
             raise Refusal(InsufficientHours, message, quantity - on_hold - drawable)
         result = []
         remaining = quantity
@@ -269,14 +303,16 @@ class Model:
         self.seq += 1
         session.consumed.append((self.seq, grant, quantity))
 
-    def restore(self, session: MSession, quantity: int | None, to_hold: bool,
-                now: datetime) -> int:
+    def restore(self, session: MSession, quantity: int | None, to_hold: bool, now: datetime) -> int:
         net = session.net()
         total = sum(net.values())
         wanted = total if quantity is None else quantity
         if wanted > total:
-            raise Refusal(LedgerError, f"This session consumed {q(total, 'minutes')}; "
-                                       f"{q(wanted, 'minutes')} cannot be restored.")
+            raise Refusal(
+                LedgerError,
+                f"This session consumed {q(total, 'minutes')}; "
+                f"{q(wanted, 'minutes')} cannot be restored.",
+            )
         last = {grant: seq for seq, grant, _ in session.consumed}  # the latest seq per grant
         remaining = wanted
         for pk in sorted(net, key=lambda pk: last[pk], reverse=True):
@@ -307,8 +343,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self.org = OrganizationFactory()
         self.student = StudentFactory(organization=self.org)
         self.types = {st.name: st for st in ServiceType.objects.filter(organization=self.org)}
-        self.rels = {name: RelationshipFactory(organization=self.org, student=self.student,
-                                               service_type=self.types[name]) for name in TYPES}
+        self.rels = {
+            name: RelationshipFactory(
+                organization=self.org, student=self.student, service_type=self.types[name]
+            )
+            for name in TYPES
+        }
         self.model = Model()
         self.clock = timezone.now()  # session times, all distinct
 
@@ -334,59 +374,94 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # --- grants ---------------------------------------------------------------------------
 
-    @initialize(target=grants, minutes=st.lists(st.integers(30, 300), min_size=2, max_size=3),
-                expiry=st.sampled_from([None, 3, 10, 30]))
+    @initialize(
+        target=grants,
+        minutes=st.lists(st.integers(30, 300), min_size=2, max_size=3),
+        expiry=st.sampled_from([None, 3, 10, 30]),
+    )
     def first_grants(self, minutes: list[int], expiry: int | None):  # type: ignore[no-untyped-def]
         """Start with a grant covering both services (so the relationships compete for it) and
         one or two tutoring grants."""
         both = self.create(minutes[0], expiry, TYPES)
         return multiple(both, *(self.create(m, None, ("Tutoring",)) for m in minutes[1:]))
 
-    @rule(target=grants, minutes=st.integers(1, 300), expiry=st.sampled_from([None, 3, 10, 30]),
-          types=st.sampled_from([("Tutoring",), ("Advising",), TYPES]))
+    @rule(
+        target=grants,
+        minutes=st.integers(1, 300),
+        expiry=st.sampled_from([None, 3, 10, 30]),
+        types=st.sampled_from([("Tutoring",), ("Advising",), TYPES]),
+    )
     def create(self, minutes: int, expiry: int | None, types: tuple[str, ...]) -> int:
         expires_at = None if expiry is None else timezone.now() + expiry * DAY
-        grant = services.grant_create(actor=None, student=self.student, quantity=minutes,
-                                      unit="minutes", expires_at=expires_at,
-                                      service_types=[self.types[t] for t in types])
-        self.model.grants[grant.pk] = MGrant(grant.pk, minutes, 0, 0, "active", expires_at,
-                                             grant.valid_from, frozenset(types))
+        grant = services.grant_create(
+            actor=None,
+            student=self.student,
+            quantity=minutes,
+            unit="minutes",
+            expires_at=expires_at,
+            service_types=[self.types[t] for t in types],
+        )
+        self.model.grants[grant.pk] = MGrant(
+            grant.pk, minutes, 0, 0, "active", expires_at, grant.valid_from, frozenset(types)
+        )
         return grant.pk
 
     @rule(grant=grants, delta=st.integers(-250, 250).filter(bool))
     def adjust(self, grant: int, delta: int) -> None:
-        self.apply(lambda m: m.adjust(grant, delta),
-                   lambda: services.grant_adjust(actor=None, grant=Grant(pk=grant), delta=delta,
-                                                 reason="Stateful"))
+        self.apply(
+            lambda m: m.adjust(grant, delta),
+            lambda: services.grant_adjust(
+                actor=None, grant=Grant(pk=grant), delta=delta, reason="Stateful"
+            ),
+        )
 
     @rule(src=grants, dst=grants, quantity=st.integers(1, 200))
     def transfer(self, src: int, dst: int, quantity: int) -> None:
-        self.apply(lambda m: m.transfer(src, dst, quantity),
-                   lambda: services.grant_transfer(
-                       actor=None, from_grant=self.db_grant(src), to_grant=self.db_grant(dst),
-                       quantity=quantity, reason="Stateful"))
+        self.apply(
+            lambda m: m.transfer(src, dst, quantity),
+            lambda: services.grant_transfer(
+                actor=None,
+                from_grant=self.db_grant(src),
+                to_grant=self.db_grant(dst),
+                quantity=quantity,
+                reason="Stateful",
+            ),
+        )
 
-    @rule(target=grants, src=grants, quantity=st.integers(1, 200),
-          types=st.sampled_from([("Tutoring",), ("Advising",), TYPES]))
+    @rule(
+        target=grants,
+        src=grants,
+        quantity=st.integers(1, 200),
+        types=st.sampled_from([("Tutoring",), ("Advising",), TYPES]),
+    )
     def transfer_to_new_grant(self, src: int, quantity: int, types: tuple[str, ...]):  # type: ignore[no-untyped-def]
         outcome = self.apply(
             lambda m: m.transfer_new(src, quantity),
             lambda: services.grant_transfer(
-                actor=None, from_grant=self.db_grant(src), quantity=quantity, reason="Stateful",
-                to_service_types=[self.types[t] for t in types]))
+                actor=None,
+                from_grant=self.db_grant(src),
+                quantity=quantity,
+                reason="Stateful",
+                to_service_types=[self.types[t] for t in types],
+            ),
+        )
         if outcome is Refusal:
             return multiple()
         new = outcome[1]
         source = self.model.grants[src]
-        self.model.grants[new.pk] = MGrant(new.pk, quantity, 0, 0, "active", source.expires_at,
-                                           source.valid_from, frozenset(types))
+        self.model.grants[new.pk] = MGrant(
+            new.pk, quantity, 0, 0, "active", source.expires_at, source.valid_from, frozenset(types)
+        )
         return new.pk
 
     @rule(grant=grants, quantity=st.integers(1, 200))
     def refund(self, grant: int, quantity: int) -> None:
-        self.apply(lambda m: m.refund(grant, quantity),
-                   lambda: services.grant_refund(actor=None, grant=Grant(pk=grant),
-                                                 quantity=quantity, reason="Stateful"))
+        self.apply(
+            lambda m: m.refund(grant, quantity),
+            lambda: services.grant_refund(
+                actor=None, grant=Grant(pk=grant), quantity=quantity, reason="Stateful"
+            ),
+        )
 
     @rule(grant=grants, change=st.sampled_from(["never", "-5", "+5", "+20", "in 40 days"]))
     def extend(self, grant: int, change: str) -> None:
@@ -398,61 +473,86 @@ class LedgerMachine(RuleBasedStateMachine):
             new = now + 40 * DAY
         else:
             new = (current or now) + int(change) * DAY
-        self.apply(lambda m: m.extend(grant, new, now),
-                   lambda: services.grant_extend(actor=None, grant=Grant(pk=grant),
-                                                 expires_at=new, reason="Stateful"))
+        self.apply(
+            lambda m: m.extend(grant, new, now),
+            lambda: services.grant_extend(
+                actor=None, grant=Grant(pk=grant), expires_at=new, reason="Stateful"
+            ),
+        )
 
     @rule(grant=grants)
     def expire(self, grant: int) -> None:
-        self.apply(lambda m: m.expire(grant),
-                   lambda: services.grant_expire(actor=None, grant=Grant(pk=grant)))
+        self.apply(
+            lambda m: m.expire(grant),
+            lambda: services.grant_expire(actor=None, grant=Grant(pk=grant)),
+        )
 
     # --- holds ----------------------------------------------------------------------------
 
     @rule(rel=st.sampled_from(TYPES), quantity=st.integers(1, 150))
     def hold(self, rel: str, quantity: int) -> None:
         now = timezone.now()
-        outcome = self.apply(lambda m: m.hold(rel, quantity, now),
-                             lambda: services.hold(actor=None, relationship=self.rels[rel],
-                                                   quantity=quantity))
+        outcome = self.apply(
+            lambda m: m.hold(rel, quantity, now),
+            lambda: services.hold(actor=None, relationship=self.rels[rel], quantity=quantity),
+        )
         if outcome is not Refusal:
             assert outcome[1] == quantity
 
     @rule(rel=st.sampled_from(TYPES), quantity=st.none() | st.integers(1, 150))
     def release(self, rel: str, quantity: int | None) -> None:
-        outcome = self.apply(lambda m: m.release(rel, quantity),
-                             lambda: services.release(actor=None, relationship=self.rels[rel],
-                                                      quantity=quantity))
+        outcome = self.apply(
+            lambda m: m.release(rel, quantity),
+            lambda: services.release(actor=None, relationship=self.rels[rel], quantity=quantity),
+        )
         if outcome is not Refusal:
             assert outcome[1] == outcome[0]
 
     # --- sessions -------------------------------------------------------------------------
 
-    @rule(target=sessions, rel=st.sampled_from(TYPES), quantity=st.integers(1, 120),
-          draw=st.booleans(), days_ahead=st.sampled_from([0, 5, 20]))
+    @rule(
+        target=sessions,
+        rel=st.sampled_from(TYPES),
+        quantity=st.integers(1, 120),
+        draw=st.booleans(),
+        days_ahead=st.sampled_from([0, 5, 20]),
+    )
     def consume(self, rel: str, quantity: int, draw: bool, days_ahead: int):  # type: ignore[no-untyped-def]
         self.clock += timedelta(minutes=1)
         at = self.clock + days_ahead * DAY
-        session = SessionFactory(relationship=self.rels[rel], starts_at=at,
-                                 duration_minutes=quantity)
+        session = SessionFactory(
+            relationship=self.rels[rel], starts_at=at, duration_minutes=quantity
+        )
         day_end = (timezone.localtime(at, self.org.tz) + DAY).replace(
-            hour=0, minute=0, second=0, microsecond=0)
+            hour=0, minute=0, second=0, microsecond=0
+        )
         msession = MSession(session.pk, rel)
 
         def predict(m: Model) -> list[Consumption]:
             m.sessions[session.pk] = msession_copy = copy.deepcopy(msession)
             return m.consume(msession_copy, quantity, at, day_end, draw)
 
-        outcome = self.apply(predict, lambda: services.consume(
-            actor=None, relationship=self.rels[rel], session=session, quantity=quantity, at=at,
-            draw_shortfall=draw))
+        outcome = self.apply(
+            predict,
+            lambda: services.consume(
+                actor=None,
+                relationship=self.rels[rel],
+                session=session,
+                quantity=quantity,
+                at=at,
+                draw_shortfall=draw,
+            ),
+        )
         if outcome is Refusal:
             return multiple()
         assert outcome[1] == outcome[0]
         return session.pk
 
-    @rule(session=sessions, portion=st.sampled_from(["all", "one", "half", "over"]),
-          to_hold=st.booleans())
+    @rule(
+        session=sessions,
+        portion=st.sampled_from(["all", "one", "half", "over"]),
+        to_hold=st.booleans(),
+    )
     def restore(self, session: int, portion: str, to_hold: bool) -> None:
         """A cancellation ("all"), a session shortened by one minute or by half, or more than
         is left to restore."""
@@ -462,9 +562,14 @@ class LedgerMachine(RuleBasedStateMachine):
         quantity = {"all": None, "one": 1, "half": max(left // 2, 1), "over": left + 1}[portion]
         outcome = self.apply(
             lambda m: m.restore(m.sessions[session], quantity, to_hold, now),
-            lambda: services.restore(actor=None, relationship=self.rels[msession.rel],
-                                     session=Session.objects.get(pk=session), quantity=quantity,
-                                     to_hold=to_hold))
+            lambda: services.restore(
+                actor=None,
+                relationship=self.rels[msession.rel],
+                session=Session.objects.get(pk=session),
+                quantity=quantity,
+                to_hold=to_hold,
+            ),
+        )
         if outcome is not Refusal:
             assert outcome[1] == outcome[0]
 
@@ -475,20 +580,30 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @invariant()
     def database_equals_model(self) -> None:
-        rows = {pk: rest for pk, *rest in Grant.objects.filter(organization=self.org)
-                .values_list("pk", "total", "used", "held", "status", "expires_at")}
-        assert rows == {g.pk: [g.total, g.used, g.held, g.status, g.expires_at]
-                        for g in self.model.grants.values()}
+        rows = {
+            pk: rest
+            for pk, *rest in Grant.objects.filter(organization=self.org).values_list(
+                "pk", "total", "used", "held", "status", "expires_at"
+            )
+        }
+        assert rows == {
+            g.pk: [g.total, g.used, g.held, g.status, g.expires_at]
+            for g in self.model.grants.values()
+        }
         rel_names = {r.pk: name for name, r in self.rels.items()}
-        allocations = {(rel_names[r], g): [held, consumed] for r, g, held, consumed
-                       in Allocation.objects.filter(organization=self.org)
-                       .values_list("relationship", "grant", "held", "consumed")}
+        allocations = {
+            (rel_names[r], g): [held, consumed]
+            for r, g, held, consumed in Allocation.objects.filter(
+                organization=self.org
+            ).values_list("relationship", "grant", "held", "consumed")
+        }
         assert allocations == self.model.allocations
 
     @invariant()
     def balances_within_bounds_and_reconciled(self) -> None:
         for total, used, held in Grant.objects.filter(organization=self.org).values_list(
-                "total", "used", "held"):
+            "total", "used", "held"
+        ):
             assert used >= 0
             assert held >= 0
             assert used + held <= total
@@ -499,6 +614,11 @@ class LedgerMachine(RuleBasedStateMachine):
 def test_ledger_state_machine() -> None:
     run_state_machine_as_test(
         LedgerMachine,
-        settings=settings(max_examples=20, stateful_step_count=25, deadline=None,
-                          database=None, suppress_health_check=list(HealthCheck)),
+        settings=settings(
+            max_examples=20,
+            stateful_step_count=25,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        ),
     )

@@ -28,8 +28,13 @@ def test_admin_adds_custom_hours_once_despite_a_double_click(tenant_a: Tenant) -
     client = client_for(tenant_a.admin)
     url = hours_url(tenant_a) + "add/"
     tutoring = ServiceType.objects.get(organization=tenant_a.organization, name="Tutoring")
-    data = {"token": token_of(client.get(url)), "amount": "3", "unit": "hours",
-            "service_types": [tutoring.pk], "reference": "Invoice 17"}
+    data = {
+        "token": token_of(client.get(url)),
+        "amount": "3",
+        "unit": "hours",
+        "service_types": [tutoring.pk],
+        "reference": "Invoice 17",
+    }
     first = client.post(url, data)
     second = client.post(url, data)
     assert first.status_code == second.status_code == 302
@@ -43,12 +48,25 @@ def test_admin_adds_custom_hours_once_despite_a_double_click(tenant_a: Tenant) -
 def test_adding_hours_from_a_package_uses_its_validity(tenant_a: Tenant) -> None:
     client = client_for(tenant_a.admin)
     package = services.package_save(
-        actor=tenant_a.admin, organization=tenant_a.organization, name="Ten hours",
-        quantity=600, unit="minutes", validity_days=90, price="450.00",
-        service_types=list(ServiceType.objects.filter(organization=tenant_a.organization)))
+        actor=tenant_a.admin,
+        organization=tenant_a.organization,
+        name="Ten hours",
+        quantity=600,
+        unit="minutes",
+        validity_days=90,
+        price="450.00",
+        service_types=list(ServiceType.objects.filter(organization=tenant_a.organization)),
+    )
     url = hours_url(tenant_a) + "add/"
-    response = client.post(url, {"token": token_of(client.get(url)), "package": package.pk,
-                                 "count": "2", "reference": "Order 9"})
+    response = client.post(
+        url,
+        {
+            "token": token_of(client.get(url)),
+            "package": package.pk,
+            "count": "2",
+            "reference": "Order 9",
+        },
+    )
     assert response.status_code == 302
     grant = Grant.objects.get(student=tenant_a.student)
     assert grant.total == 1200
@@ -59,8 +77,7 @@ def test_adding_hours_from_a_package_uses_its_validity(tenant_a: Tenant) -> None
 def test_add_hours_form_errors_rerender_and_save_nothing(tenant_a: Tenant) -> None:
     client = client_for(tenant_a.admin)
     url = hours_url(tenant_a) + "add/"
-    response = client.post(url, {"token": token_of(client.get(url)), "amount": "",
-                                 "unit": "hours"})
+    response = client.post(url, {"token": token_of(client.get(url)), "amount": "", "unit": "hours"})
     assert response.status_code == 200
     form = response.context["form"]
     assert form.errors["amount"] == ["Enter a quantity, or choose a package."]
@@ -70,13 +87,22 @@ def test_add_hours_form_errors_rerender_and_save_nothing(tenant_a: Tenant) -> No
 
 def test_adjust_down_below_used_and_held_is_refused_with_the_rule(tenant_a: Tenant) -> None:
     grant = make_grant(student=tenant_a.student, minutes=120)
-    relationship = RelationshipFactory(organization=tenant_a.organization,
-                                       student=tenant_a.student, provider=tenant_a.provider)
+    relationship = RelationshipFactory(
+        organization=tenant_a.organization, student=tenant_a.student, provider=tenant_a.provider
+    )
     services.hold(actor=None, relationship=relationship, quantity=90)
     client = client_for(tenant_a.admin)
     url = f"/o/{tenant_a.organization.slug}/grants/{grant.public_id}/adjust/"
-    response = client.post(url, {"token": token_of(client.get(url)), "direction": "down",
-                                 "amount": "1", "measure": "hours", "reason": "Typo"})
+    response = client.post(
+        url,
+        {
+            "token": token_of(client.get(url)),
+            "direction": "down",
+            "amount": "1",
+            "measure": "hours",
+            "reason": "Typo",
+        },
+    )
     assert response.status_code == 200
     assert response.context["form"].non_field_errors() == [
         "This grant has 0 min used and 1 h 30 min held, so its total cannot go below "
@@ -88,29 +114,65 @@ def test_adjust_down_below_used_and_held_is_refused_with_the_rule(tenant_a: Tena
 
 def test_transfer_refund_extend_and_release_through_the_pages(tenant_a: Tenant) -> None:
     org = tenant_a.organization
-    tutoring = make_grant(student=tenant_a.student, minutes=600,
-                          expires_at=timezone.now() + timedelta(days=30))
+    tutoring = make_grant(
+        student=tenant_a.student, minutes=600, expires_at=timezone.now() + timedelta(days=30)
+    )
     advising = make_grant(student=tenant_a.student, minutes=60, service_types=("Advising",))
-    relationship = RelationshipFactory(organization=org, student=tenant_a.student,
-                                       provider=tenant_a.provider)
+    relationship = RelationshipFactory(
+        organization=org, student=tenant_a.student, provider=tenant_a.provider
+    )
     services.hold(actor=None, relationship=relationship, quantity=120)
     client = client_for(tenant_a.admin)
 
     url = f"/o/{org.slug}/grants/{tutoring.public_id}/transfer/"
-    assert client.post(url, {"token": token_of(client.get(url)), "amount": "2",
-                             "measure": "hours", "to_grant": advising.pk,
-                             "reason": "Switching to advising"}).status_code == 302
+    assert (
+        client.post(
+            url,
+            {
+                "token": token_of(client.get(url)),
+                "amount": "2",
+                "measure": "hours",
+                "to_grant": advising.pk,
+                "reason": "Switching to advising",
+            },
+        ).status_code
+        == 302
+    )
     url = f"/o/{org.slug}/grants/{tutoring.public_id}/refund/"
-    assert client.post(url, {"token": token_of(client.get(url)), "amount": "30",
-                             "measure": "minutes", "reference": "R-1",
-                             "reason": "Moved away"}).status_code == 302
+    assert (
+        client.post(
+            url,
+            {
+                "token": token_of(client.get(url)),
+                "amount": "30",
+                "measure": "minutes",
+                "reference": "R-1",
+                "reason": "Moved away",
+            },
+        ).status_code
+        == 302
+    )
     url = f"/o/{org.slug}/grants/{tutoring.public_id}/extend/"
     new_day = (timezone.now() + timedelta(days=60)).date()
-    assert client.post(url, {"token": token_of(client.get(url)), "expires_on": new_day,
-                             "reason": "Illness"}).status_code == 302
+    assert (
+        client.post(
+            url, {"token": token_of(client.get(url)), "expires_on": new_day, "reason": "Illness"}
+        ).status_code
+        == 302
+    )
     url = f"/o/{org.slug}/holds/{relationship.public_id}/release/"
-    assert client.post(url, {"token": token_of(client.get(url)), "amount": "45",
-                             "measure": "minutes", "reason": "Fewer sessions"}).status_code == 302
+    assert (
+        client.post(
+            url,
+            {
+                "token": token_of(client.get(url)),
+                "amount": "45",
+                "measure": "minutes",
+                "reason": "Fewer sessions",
+            },
+        ).status_code
+        == 302
+    )
 
     tutoring.refresh_from_db()
     advising.refresh_from_db()
@@ -126,8 +188,10 @@ def test_refund_more_than_available_rerenders_with_the_amount_left(tenant_a: Ten
     grant = make_grant(student=tenant_a.student, minutes=60)
     client = client_for(tenant_a.admin)
     url = f"/o/{tenant_a.organization.slug}/grants/{grant.public_id}/refund/"
-    response = client.post(url, {"token": token_of(client.get(url)), "amount": "2",
-                                 "measure": "hours", "reason": "Refund"})
+    response = client.post(
+        url,
+        {"token": token_of(client.get(url)), "amount": "2", "measure": "hours", "reason": "Refund"},
+    )
     assert response.status_code == 200
     assert response.context["form"].non_field_errors() == [
         "Only 1 h of this grant are unused and not held; release holds first to refund more."
@@ -138,28 +202,47 @@ def test_package_create_with_shop_mapping_and_duplicate_key_error(tenant_a: Tena
     client = client_for(tenant_a.admin)
     url = f"/o/{tenant_a.organization.slug}/packages/new/"
     tutoring = ServiceType.objects.get(organization=tenant_a.organization, name="Tutoring")
-    data = {"name": "Ten hours", "amount": "10", "measure": "hours",
-            "service_types": [tutoring.pk], "validity_days": "180", "price": "450.00",
-            "product_ids": "101, 102", "variation_ids": "", "skus": "TUT-10"}
+    data = {
+        "name": "Ten hours",
+        "amount": "10",
+        "measure": "hours",
+        "service_types": [tutoring.pk],
+        "validity_days": "180",
+        "price": "450.00",
+        "product_ids": "101, 102",
+        "variation_ids": "",
+        "skus": "TUT-10",
+    }
     assert client.post(url, data).status_code == 302
     package = Package.objects.get(organization=tenant_a.organization)
     assert (package.quantity, package.unit) == (600, "minutes")
     assert sorted(PackageShopMapping.objects.values_list("kind", "value")) == [
-        ("product", "101"), ("product", "102"), ("sku", "TUT-10")]
+        ("product", "101"),
+        ("product", "102"),
+        ("sku", "TUT-10"),
+    ]
     response = client.post(url, {**data, "name": "Other", "product_ids": "102"})
     assert response.status_code == 200
     assert response.context["form"].errors["product_ids"] == [
-        "Product id 102 already sells “Ten hours”."]
+        "Product id 102 already sells “Ten hours”."
+    ]
     response = client.post(url, {**data, "name": "Bad", "product_ids": "abc"})
     assert response.context["form"].errors["product_ids"] == [
-        "Shop ids are positive whole numbers; “abc” is not."]
+        "Shop ids are positive whole numbers; “abc” is not."
+    ]
 
 
 def test_package_deactivate_and_reactivate(tenant_a: Tenant) -> None:
     package = services.package_save(
-        actor=tenant_a.admin, organization=tenant_a.organization, name="P", quantity=60,
-        unit="minutes", validity_days=None, price=0,
-        service_types=list(ServiceType.objects.filter(organization=tenant_a.organization)))
+        actor=tenant_a.admin,
+        organization=tenant_a.organization,
+        name="P",
+        quantity=60,
+        unit="minutes",
+        validity_days=None,
+        price=0,
+        service_types=list(ServiceType.objects.filter(organization=tenant_a.organization)),
+    )
     client = client_for(tenant_a.admin)
     url = f"/o/{tenant_a.organization.slug}/packages/{package.public_id}/active/"
     client.post(url, {"active": "0"})
@@ -172,12 +255,12 @@ def test_package_deactivate_and_reactivate(tenant_a: Tenant) -> None:
 
 def test_student_sees_balances_holds_and_running_history(tenant_a: Tenant) -> None:
     make_grant(student=tenant_a.student, minutes=300)
-    relationship = RelationshipFactory(organization=tenant_a.organization,
-                                       student=tenant_a.student, provider=tenant_a.provider)
+    relationship = RelationshipFactory(
+        organization=tenant_a.organization, student=tenant_a.student, provider=tenant_a.provider
+    )
     services.hold(actor=None, relationship=relationship, quantity=90)
     client = client_for(tenant_a.student_user)
-    for url in (f"/o/{tenant_a.organization.slug}/",
-                f"/o/{tenant_a.organization.slug}/my/hours/"):
+    for url in (f"/o/{tenant_a.organization.slug}/", f"/o/{tenant_a.organization.slug}/my/hours/"):
         page = client.get(url).content.decode()
         assert '<div class="mp-stat" data-testid="remaining-tutoring">5 h</div>' in page
         assert '<span data-testid="held-tutoring">1 h 30 min</span>' in page
@@ -195,7 +278,8 @@ def test_low_balance_students_are_flagged_on_the_admin_home(tenant_a: Tenant) ->
     StudentFactory(organization=org)  # no hours at all: not flagged
     home = client_for(tenant_a.admin).get(f"/o/{org.slug}/")
     assert [(s.name, s.available) for s in home.context["low_balance"]] == [
-        (tenant_a.student.name, 60)]
+        (tenant_a.student.name, 60)
+    ]
 
 
 def _fill_history(t: Tenant, rows: int) -> None:
@@ -205,8 +289,9 @@ def _fill_history(t: Tenant, rows: int) -> None:
 
 
 @pytest.mark.parametrize("rows", [3, 30])
-def test_hours_pages_run_a_fixed_number_of_queries(tenant_a: Tenant, rows: int,
-                                                   django_assert_num_queries) -> None:
+def test_hours_pages_run_a_fixed_number_of_queries(
+    tenant_a: Tenant, rows: int, django_assert_num_queries
+) -> None:
     _fill_history(tenant_a, rows)
     admin, student = client_for(tenant_a.admin), client_for(tenant_a.student_user)
     # The same at 3 and 30 ledger entries: balances come from the columns, history pages.

@@ -24,23 +24,35 @@ from tests.integrations import woo
 SAME_SECRET = object()
 
 
-def make_package(tenant: Tenant, *, name: str, quantity: int, unit: str = "minutes",
-                 keys: list[tuple[str, str]], validity_days: int | None = None) -> Package:
+def make_package(
+    tenant: Tenant,
+    *,
+    name: str,
+    quantity: int,
+    unit: str = "minutes",
+    keys: list[tuple[str, str]],
+    validity_days: int | None = None,
+) -> Package:
     """A package made the way an admin makes one (validity none by default: the deliveries are
     dated March 2026, and an expiring grant would not stay usable for the hold tests)."""
     org = tenant.organization
     return ledger.package_save(
-        actor=tenant.admin, organization=org, name=name, quantity=quantity, unit=unit,
-        validity_days=validity_days, price="450.00",
+        actor=tenant.admin,
+        organization=org,
+        name=name,
+        quantity=quantity,
+        unit=unit,
+        validity_days=validity_days,
+        price="450.00",
         service_types=list(ServiceType.objects.filter(organization=org, name="Tutoring")),
-        shop_keys=keys)
+        shop_keys=keys,
+    )
 
 
 @pytest.fixture
 def ten_hours(tenant_a: Tenant) -> Package:
     """Product 101 sells ten hours."""
-    return make_package(tenant_a, name="Ten hours", quantity=600,
-                        keys=[(ShopKey.PRODUCT, "101")])
+    return make_package(tenant_a, name="Ten hours", quantity=600, keys=[(ShopKey.PRODUCT, "101")])
 
 
 @dataclass
@@ -56,14 +68,25 @@ class Shop:
     def url(self) -> str:
         return self.store.delivery_path
 
-    def post(self, payload: Any = None, *, topic: str = "order.updated", body: bytes | None = None,
-             secret: Any = SAME_SECRET, url: str | None = None):  # type: ignore[no-untyped-def]
+    def post(
+        self,
+        payload: Any = None,
+        *,
+        topic: str = "order.updated",
+        body: bytes | None = None,
+        secret: Any = SAME_SECRET,
+        url: str | None = None,
+    ):  # type: ignore[no-untyped-def]
         """Post a delivery; the task enqueued on commit runs at once (eager Celery)."""
         with self.capture(execute=True) as callbacks:
-            response = woo.post(self.client, url or self.url, topic=topic, payload=payload,
-                                body=body,
-                                secret=self.store.webhook_secret if secret is SAME_SECRET
-                                else secret)
+            response = woo.post(
+                self.client,
+                url or self.url,
+                topic=topic,
+                payload=payload,
+                body=body,
+                secret=self.store.webhook_secret if secret is SAME_SECRET else secret,
+            )
         self.callbacks = callbacks
         return response
 
@@ -71,9 +94,12 @@ class Shop:
         """WooCommerce's activation ping: form-encoded, unsigned, no X-WC headers."""
         with self.capture(execute=True) as callbacks:
             response = self.client.generic(
-                "POST", url or self.url, b"webhook_id=7",
+                "POST",
+                url or self.url,
+                b"webhook_id=7",
                 content_type="application/x-www-form-urlencoded",
-                HTTP_USER_AGENT="WooCommerce/10.5.0 Hookshot (WordPress/6.9)")
+                HTTP_USER_AGENT="WooCommerce/10.5.0 Hookshot (WordPress/6.9)",
+            )
         self.callbacks = callbacks
         return response
 
@@ -81,14 +107,18 @@ class Shop:
         return Delivery.objects.filter(store=self.store).order_by("-pk").first()
 
     def statuses(self) -> list[tuple[str, str]]:
-        return list(Delivery.objects.filter(store=self.store).order_by("pk")
-                    .values_list("status", "outcome"))
+        return list(
+            Delivery.objects.filter(store=self.store)
+            .order_by("pk")
+            .values_list("status", "outcome")
+        )
 
 
 @pytest.fixture
 def shop(tenant_a: Tenant, ten_hours: Package, django_capture_on_commit_callbacks) -> Shop:
-    store = Store.objects.create(organization=tenant_a.organization, name="Alpha shop",
-                                 store_url="https://shop.example.org/")
+    store = Store.objects.create(
+        organization=tenant_a.organization, name="Alpha shop", store_url="https://shop.example.org/"
+    )
     return Shop(store=store, capture=django_capture_on_commit_callbacks)
 
 
@@ -139,13 +169,20 @@ def shop_api() -> Iterator[ShopAPI]:
             request = ShopRequest(
                 path=parts.path,
                 query={k: v[0] for k, v in parse_qs(parts.query).items()},
-                headers=dict(self.headers.items()))
+                headers=dict(self.headers.items()),
+            )
             api.requests.append(request)
             route = api.routes.get(parts.path)
             if route is None:
-                status, body, headers = 404, {"code": "rest_no_route",
-                                              "message": "No route was found.",
-                                              "data": {"status": 404}}, {}
+                status, body, headers = (
+                    404,
+                    {
+                        "code": "rest_no_route",
+                        "message": "No route was found.",
+                        "data": {"status": 404},
+                    },
+                    {},
+                )
             else:
                 status, body, headers = route(request)
             data = json.dumps(body).encode()

@@ -38,37 +38,56 @@ def messages_of(response) -> list[str]:  # type: ignore[no-untyped-def]
 # --- Stores ----------------------------------------------------------------------------------
 
 
-def test_store_create_then_detail_shows_url_secret_and_setup_steps(admin_client_a: Client,
-                                                                   tenant_a: Tenant) -> None:
+def test_store_create_then_detail_shows_url_secret_and_setup_steps(
+    admin_client_a: Client, tenant_a: Tenant
+) -> None:
     assert admin_client_a.get(f"{SHOP}new/").status_code == 200
 
-    response = admin_client_a.post(f"{SHOP}new/", {
-        "name": "Alpha shop", "store_url": "https://shop.alpha.example/",
-        "paid_statuses": ["processing", "completed"], "create_unknown_customers": "on",
-        "is_active": "on"})
+    response = admin_client_a.post(
+        f"{SHOP}new/",
+        {
+            "name": "Alpha shop",
+            "store_url": "https://shop.alpha.example/",
+            "paid_statuses": ["processing", "completed"],
+            "create_unknown_customers": "on",
+            "is_active": "on",
+        },
+    )
 
     store = Store.objects.get()
     assert response.status_code == 302
     assert response.url == f"{SHOP}{store.public_id}/"
     assert (store.organization, store.name, store.paid_statuses, store.has_api_keys) == (
-        tenant_a.organization, "Alpha shop", ["processing", "completed"], False)
+        tenant_a.organization,
+        "Alpha shop",
+        ["processing", "completed"],
+        False,
+    )
     assert re.fullmatch(r"[A-Za-z0-9]{40}", store.webhook_secret)  # WordPress-safe
-    assert messages_of(response) == ["The store is connected: finish the setup in WooCommerce "
-                                     "with the URL and secret below."]
+    assert messages_of(response) == [
+        "The store is connected: finish the setup in WooCommerce with the URL and secret below."
+    ]
 
     page = admin_client_a.get(response.url).content.decode()
     assert f'value="http://testserver/hooks/woocommerce/{store.delivery_token}/"' in page
     assert f'value="{store.webhook_secret}"' in page
-    for step in ("WooCommerce → Settings → Advanced → Webhooks", "Order created",
-                 "Order updated", "Order deleted", "Order restored",
-                 "WP REST API Integration v3", "not even its final slash"):
+    for step in (
+        "WooCommerce → Settings → Advanced → Webhooks",
+        "Order created",
+        "Order updated",
+        "Order deleted",
+        "Order restored",
+        "WP REST API Integration v3",
+        "not even its final slash",
+    ):
         assert step in page
     assert "Nothing received yet." in page
 
 
 def test_store_create_requires_a_paid_status(admin_client_a: Client) -> None:
-    response = admin_client_a.post(f"{SHOP}new/", {"name": "Shop",
-                                                   "store_url": "https://s.example/"})
+    response = admin_client_a.post(
+        f"{SHOP}new/", {"name": "Shop", "store_url": "https://s.example/"}
+    )
 
     assert response.status_code == 200
     assert response.context["form"].errors == {"paid_statuses": ["This field is required."]}
@@ -79,15 +98,26 @@ def test_store_edit_keeps_secret_and_url(admin_client_a: Client, shop: Shop) -> 
     store = shop.store
     before = (store.webhook_secret, store.delivery_token)
 
-    response = admin_client_a.post(f"{SHOP}{store.public_id}/edit/", {
-        "name": "Renamed", "store_url": "https://shop.example.org/",
-        "paid_statuses": ["completed"], "consumer_key": CONSUMER_KEY,
-        "consumer_secret": CONSUMER_SECRET, "is_active": "on"})
+    response = admin_client_a.post(
+        f"{SHOP}{store.public_id}/edit/",
+        {
+            "name": "Renamed",
+            "store_url": "https://shop.example.org/",
+            "paid_statuses": ["completed"],
+            "consumer_key": CONSUMER_KEY,
+            "consumer_secret": CONSUMER_SECRET,
+            "is_active": "on",
+        },
+    )
 
     assert response.status_code == 302
     store.refresh_from_db()
-    assert (store.name, store.paid_statuses, store.create_unknown_customers,
-            store.has_api_keys) == ("Renamed", ["completed"], False, True)
+    assert (
+        store.name,
+        store.paid_statuses,
+        store.create_unknown_customers,
+        store.has_api_keys,
+    ) == ("Renamed", ["completed"], False, True)
     assert (store.webhook_secret, store.delivery_token) == before
     assert messages_of(response) == ["Store settings saved."]
 
@@ -114,8 +144,9 @@ def test_store_list_counts_open_errors(admin_client_a: Client, shop: Shop) -> No
     assert response.context["open_errors"] == 1
 
 
-def test_store_sync_runs_the_catch_up(admin_client_a: Client, keyed_shop: Shop,
-                                      shop_api: ShopAPI) -> None:
+def test_store_sync_runs_the_catch_up(
+    admin_client_a: Client, keyed_shop: Shop, shop_api: ShopAPI
+) -> None:
     shop_api.json("orders", [woo.order(status="completed")], {"X-WP-TotalPages": "1"})
 
     response = admin_client_a.post(f"{SHOP}{keyed_shop.store.public_id}/sync/")
@@ -128,8 +159,7 @@ def test_store_sync_runs_the_catch_up(admin_client_a: Client, keyed_shop: Shop,
     assert find_differences() == []
 
 
-def test_store_sync_without_keys_says_what_is_missing(admin_client_a: Client,
-                                                      shop: Shop) -> None:
+def test_store_sync_without_keys_says_what_is_missing(admin_client_a: Client, shop: Shop) -> None:
     response = admin_client_a.post(f"{SHOP}{shop.store.public_id}/sync/")
 
     assert response.status_code == 302
@@ -144,22 +174,34 @@ def test_store_sync_without_keys_says_what_is_missing(admin_client_a: Client,
 def errors(shop: Shop) -> dict[str, OrderError]:
     """An unknown product (order 727), a missing customer (order 728, store creating none at
     the time), and a resolved invalid-data error."""
-    shop.post(woo.order(order_id=727, status="completed",
-                        lines=[woo.line(item_id=315, product_id=999, sku=None,
-                                        name="Tutoring – 3 hours")]))
+    shop.post(
+        woo.order(
+            order_id=727,
+            status="completed",
+            lines=[woo.line(item_id=315, product_id=999, sku=None, name="Tutoring – 3 hours")],
+        )
+    )
     Store.objects.filter(pk=shop.store.pk).update(create_unknown_customers=False)
     shop.store.refresh_from_db()
-    shop.post(woo.order(order_id=728, status="completed", email="nobody@example.net",
-                        lines=[woo.line(item_id=316)]))
+    shop.post(
+        woo.order(
+            order_id=728,
+            status="completed",
+            email="nobody@example.net",
+            lines=[woo.line(item_id=316)],
+        )
+    )
     shop.post(body=b"not json")
     invalid = OrderError.objects.get(kind=ErrorKind.INVALID_DATA)
-    OrderError.objects.filter(pk=invalid.pk).update(resolution_note="Checked",
-                                                    resolved_at=invalid.created_at)
+    OrderError.objects.filter(pk=invalid.pk).update(
+        resolution_note="Checked", resolved_at=invalid.created_at
+    )
     return {e.kind: e for e in OrderError.objects.all()}
 
 
 def test_error_list_shows_open_errors_by_default_and_filters_by_kind(
-        admin_client_a: Client, errors: dict[str, OrderError]) -> None:
+    admin_client_a: Client, errors: dict[str, OrderError]
+) -> None:
     def listed(query: str = "") -> list[str]:
         response = admin_client_a.get(f"{SHOP}errors/{query}")
         assert response.status_code == 200
@@ -175,7 +217,8 @@ def test_error_list_shows_open_errors_by_default_and_filters_by_kind(
 
 
 def test_error_detail_shows_the_payload_and_the_right_actions(
-        admin_client_a: Client, errors: dict[str, OrderError]) -> None:
+    admin_client_a: Client, errors: dict[str, OrderError]
+) -> None:
     unknown = admin_client_a.get(f"{SHOP}errors/{errors['unknown_product'].public_id}/")
     missing = admin_client_a.get(f"{SHOP}errors/{errors['customer_not_found'].public_id}/")
 
@@ -185,75 +228,88 @@ def test_error_detail_shows_the_payload_and_the_right_actions(
 
 
 def test_map_the_product_to_a_package_and_reprocess(
-        admin_client_a: Client, errors: dict[str, OrderError], ten_hours: Package,
-        tenant_a: Tenant) -> None:
+    admin_client_a: Client, errors: dict[str, OrderError], ten_hours: Package, tenant_a: Tenant
+) -> None:
     error = errors["unknown_product"]
 
-    response = admin_client_a.post(f"{SHOP}errors/{error.public_id}/",
-                                   {"action": "map", "package": ten_hours.pk})
+    response = admin_client_a.post(
+        f"{SHOP}errors/{error.public_id}/", {"action": "map", "package": ten_hours.pk}
+    )
 
     assert response.status_code == 302
     assert response.url == f"{SHOP}errors/"
     assert messages_of(response) == ["Done: granted 10 h for line 315."]
-    assert PackageShopMapping.objects.filter(package=ten_hours, kind=ShopKey.PRODUCT,
-                                             value="999").exists()
+    assert PackageShopMapping.objects.filter(
+        package=ten_hours, kind=ShopKey.PRODUCT, value="999"
+    ).exists()
     [grant] = grants_of(727)
     assert (grant.total, grant.student.email) == (600, "maya@example.net")
     error.refresh_from_db()
     assert (error.resolved_by, error.resolution_note) == (
-        tenant_a.admin, "Mapped product id 999 to Ten hours")
+        tenant_a.admin,
+        "Mapped product id 999 to Ten hours",
+    )
     assert error.resolved_at is not None
     assert find_differences() == []
 
 
 def test_map_a_variation_maps_the_variation_not_its_product(
-        admin_client_a: Client, shop: Shop, ten_hours: Package) -> None:
-    shop.post(woo.order(status="completed", lines=[woo.line(product_id=777, variation_id=778,
-                                                            sku=None)]))
+    admin_client_a: Client, shop: Shop, ten_hours: Package
+) -> None:
+    shop.post(
+        woo.order(status="completed", lines=[woo.line(product_id=777, variation_id=778, sku=None)])
+    )
     error = OrderError.objects.get()
 
-    response = admin_client_a.post(f"{SHOP}errors/{error.public_id}/",
-                                   {"action": "map", "package": ten_hours.pk})
+    response = admin_client_a.post(
+        f"{SHOP}errors/{error.public_id}/", {"action": "map", "package": ten_hours.pk}
+    )
 
     assert response.status_code == 302
-    assert list(PackageShopMapping.objects.filter(package=ten_hours).values_list(
-        "kind", "value")) == [(ShopKey.PRODUCT, "101"), (ShopKey.VARIATION, "778")]
+    assert list(
+        PackageShopMapping.objects.filter(package=ten_hours).values_list("kind", "value")
+    ) == [(ShopKey.PRODUCT, "101"), (ShopKey.VARIATION, "778")]
     assert [g.total for g in grants_of()] == [600]
     assert find_differences() == []
 
 
 def test_map_to_a_key_that_sells_another_package_is_refused(
-        admin_client_a: Client, errors: dict[str, OrderError], ten_hours: Package,
-        tenant_a: Tenant) -> None:
+    admin_client_a: Client, errors: dict[str, OrderError], ten_hours: Package, tenant_a: Tenant
+) -> None:
     from tests.integrations.conftest import make_package
 
     other = make_package(tenant_a, name="Mugs", quantity=1, keys=[])
-    PackageShopMapping.objects.create(organization=tenant_a.organization, package=other,
-                                      kind=ShopKey.PRODUCT, value="999")
+    PackageShopMapping.objects.create(
+        organization=tenant_a.organization, package=other, kind=ShopKey.PRODUCT, value="999"
+    )
     # The line's product is now mapped, but to a package no longer offered.
     package_set_active(actor=tenant_a.admin, package=other, active=False)
     error = errors["unknown_product"]
 
-    response = admin_client_a.post(f"{SHOP}errors/{error.public_id}/",
-                                   {"action": "map", "package": ten_hours.pk})
+    response = admin_client_a.post(
+        f"{SHOP}errors/{error.public_id}/", {"action": "map", "package": ten_hours.pk}
+    )
 
     assert response.status_code == 200
     assert response.context["forms"]["map"].non_field_errors() == [
-        "That product already sells another package."]
+        "That product already sells another package."
+    ]
     assert not Grant.objects.exists()
     error.refresh_from_db()
     assert error.resolved_at is None
 
 
 def test_map_to_a_package_of_another_organization_is_refused(
-        admin_client_a: Client, errors: dict[str, OrderError], tenant_b: Tenant) -> None:
+    admin_client_a: Client, errors: dict[str, OrderError], tenant_b: Tenant
+) -> None:
     from tests.integrations.conftest import make_package
 
     foreign = make_package(tenant_b, name="Beta hours", quantity=600, keys=[])
     error = errors["unknown_product"]
 
-    response = admin_client_a.post(f"{SHOP}errors/{error.public_id}/",
-                                   {"action": "map", "package": foreign.pk})
+    response = admin_client_a.post(
+        f"{SHOP}errors/{error.public_id}/", {"action": "map", "package": foreign.pk}
+    )
 
     assert response.status_code == 200
     assert "package" in response.context["forms"]["map"].errors
@@ -263,11 +319,13 @@ def test_map_to_a_package_of_another_organization_is_refused(
 
 
 def test_link_the_order_to_a_student_and_reprocess(
-        admin_client_a: Client, errors: dict[str, OrderError], tenant_a: Tenant) -> None:
+    admin_client_a: Client, errors: dict[str, OrderError], tenant_a: Tenant
+) -> None:
     error = errors["customer_not_found"]
 
-    response = admin_client_a.post(f"{SHOP}errors/{error.public_id}/",
-                                   {"action": "link", "student": tenant_a.student.pk})
+    response = admin_client_a.post(
+        f"{SHOP}errors/{error.public_id}/", {"action": "link", "student": tenant_a.student.pk}
+    )
 
     assert response.status_code == 302
     assert messages_of(response) == ["Done: granted 10 h for line 316."]
@@ -279,19 +337,22 @@ def test_link_the_order_to_a_student_and_reprocess(
 
 
 def test_link_to_a_student_of_another_organization_is_refused(
-        admin_client_a: Client, errors: dict[str, OrderError], tenant_b: Tenant) -> None:
+    admin_client_a: Client, errors: dict[str, OrderError], tenant_b: Tenant
+) -> None:
     error = errors["customer_not_found"]
 
-    response = admin_client_a.post(f"{SHOP}errors/{error.public_id}/",
-                                   {"action": "link", "student": tenant_b.student.pk})
+    response = admin_client_a.post(
+        f"{SHOP}errors/{error.public_id}/", {"action": "link", "student": tenant_b.student.pk}
+    )
 
     assert response.status_code == 200
     assert "student" in response.context["forms"]["link"].errors
     assert not Grant.objects.exists()
 
 
-def test_mark_resolved_requires_a_note(admin_client_a: Client, errors: dict[str, OrderError],
-                                       tenant_a: Tenant) -> None:
+def test_mark_resolved_requires_a_note(
+    admin_client_a: Client, errors: dict[str, OrderError], tenant_a: Tenant
+) -> None:
     error = errors["unknown_product"]
     url = f"{SHOP}errors/{error.public_id}/"
 
@@ -323,7 +384,8 @@ def test_resolving_twice_is_refused(admin_client_a: Client, errors: dict[str, Or
 
     assert again.status_code == 200
     assert again.context["forms"]["resolve"].non_field_errors() == [
-        "This error is already resolved."]
+        "This error is already resolved."
+    ]
     error.refresh_from_db()
     assert error.resolution_note == "First"
 
@@ -339,25 +401,33 @@ def deliveries(shop: Shop) -> None:
     shop.post({"id": 727}, topic="order.deleted")
 
 
-def test_delivery_log_filters_by_status_topic_and_signature(admin_client_a: Client,
-                                                            deliveries: None) -> None:
+def test_delivery_log_filters_by_status_topic_and_signature(
+    admin_client_a: Client, deliveries: None
+) -> None:
     def listed(query: str = "") -> list[tuple[str, str]]:
         response = admin_client_a.get(f"{SHOP}deliveries/{query}")
         assert response.status_code == 200
         return [(d.topic, d.status) for d in response.context["page"]]
 
-    assert listed() == [("order.deleted", "processed"), ("order.updated", "rejected"),
-                        ("order.created", "processed"), ("ping", "ping")]
+    assert listed() == [
+        ("order.deleted", "processed"),
+        ("order.updated", "rejected"),
+        ("order.created", "processed"),
+        ("ping", "ping"),
+    ]
     assert listed("?status=rejected") == [("order.updated", "rejected")]
     assert listed("?topic=deleted") == [("order.deleted", "processed")]
     assert listed("?signature_valid=false") == [("order.updated", "rejected"), ("ping", "ping")]
-    assert listed("?signature_valid=true&topic=order.") == [("order.deleted", "processed"),
-                                                            ("order.created", "processed")]
+    assert listed("?signature_valid=true&topic=order.") == [
+        ("order.deleted", "processed"),
+        ("order.created", "processed"),
+    ]
     assert find_differences() == []
 
 
-def test_delivery_detail_shows_headers_and_the_exact_body(admin_client_a: Client,
-                                                          deliveries: None) -> None:
+def test_delivery_detail_shows_headers_and_the_exact_body(
+    admin_client_a: Client, deliveries: None
+) -> None:
     delivery = Delivery.objects.get(topic="order.created")
 
     response = admin_client_a.get(f"{SHOP}deliveries/{delivery.public_id}/")
@@ -377,9 +447,16 @@ def console_urls(shop: Shop) -> list[str]:
     store = shop.store
     shop.post(woo.order(status="completed", lines=[woo.line(product_id=999)]))
     error, delivery = OrderError.objects.get(), Delivery.objects.get()
-    return [SHOP, f"{SHOP}new/", f"{SHOP}errors/", f"{SHOP}errors/{error.public_id}/",
-            f"{SHOP}deliveries/", f"{SHOP}deliveries/{delivery.public_id}/",
-            f"{SHOP}{store.public_id}/", f"{SHOP}{store.public_id}/edit/"]
+    return [
+        SHOP,
+        f"{SHOP}new/",
+        f"{SHOP}errors/",
+        f"{SHOP}errors/{error.public_id}/",
+        f"{SHOP}deliveries/",
+        f"{SHOP}deliveries/{delivery.public_id}/",
+        f"{SHOP}{store.public_id}/",
+        f"{SHOP}{store.public_id}/edit/",
+    ]
 
 
 def test_admin_sees_every_console_page(admin_client_a: Client, shop: Shop) -> None:
@@ -403,11 +480,19 @@ def test_another_tenants_admin_gets_404(shop: Shop, admin_client_b: Client) -> N
     # Through their own organization's URLs, A's objects do not exist either.
     error, delivery, store = OrderError.objects.get(), Delivery.objects.get(), shop.store
     beta = "/o/beta/shop/"
-    for url in (f"{beta}errors/{error.public_id}/", f"{beta}deliveries/{delivery.public_id}/",
-                f"{beta}{store.public_id}/", f"{beta}{store.public_id}/edit/"):
+    for url in (
+        f"{beta}errors/{error.public_id}/",
+        f"{beta}deliveries/{delivery.public_id}/",
+        f"{beta}{store.public_id}/",
+        f"{beta}{store.public_id}/edit/",
+    ):
         assert admin_client_b.get(url).status_code == 404, url
-    assert admin_client_b.post(f"{beta}errors/{error.public_id}/",
-                               {"action": "resolve", "note": "x"}).status_code == 404
+    assert (
+        admin_client_b.post(
+            f"{beta}errors/{error.public_id}/", {"action": "resolve", "note": "x"}
+        ).status_code
+        == 404
+    )
     assert admin_client_b.post(f"{beta}{store.public_id}/sync/").status_code == 404
     error.refresh_from_db()
     assert error.resolved_at is None
@@ -429,33 +514,55 @@ def grow_errors(shop: Shop, n: int) -> None:
     admin = UserFactory()
     kinds = list(ErrorKind.values)
     for i in range(OrderError.objects.count(), n):
-        order = (Order.objects.create(organization_id=org_id, store=store, order_id=2000 + i,
-                                      number=f"A-{2000 + i}") if i % 2 else None)
+        order = (
+            Order.objects.create(
+                organization_id=org_id, store=store, order_id=2000 + i, number=f"A-{2000 + i}"
+            )
+            if i % 2
+            else None
+        )
         OrderError.objects.create(
-            organization_id=org_id, store=store, order=order, kind=kinds[i % len(kinds)],
-            subject=f"s{i}", message=f"Problem {i}", payload={"id": i},
-            resolved_by=admin if i % 5 == 0 else None)
+            organization_id=org_id,
+            store=store,
+            order=order,
+            kind=kinds[i % len(kinds)],
+            subject=f"s{i}",
+            message=f"Problem {i}",
+            payload={"id": i},
+            resolved_by=admin if i % 5 == 0 else None,
+        )
 
 
 def grow_deliveries(shop: Shop, n: int) -> None:
     statuses = list(DeliveryStatus.values)
     for i in range(Delivery.objects.count(), n):
         Delivery.objects.create(
-            organization_id=shop.store.organization_id, store=shop.store,
-            topic="order.updated", body=woo.php_json(woo.order(order_id=3000 + i)),
-            headers={"X-WC-Webhook-Topic": "order.updated"}, signature_valid=i % 3 != 0,
-            status=statuses[i % len(statuses)], outcome=f"outcome {i}")
+            organization_id=shop.store.organization_id,
+            store=shop.store,
+            topic="order.updated",
+            body=woo.php_json(woo.order(order_id=3000 + i)),
+            headers={"X-WC-Webhook-Topic": "order.updated"},
+            signature_valid=i % 3 != 0,
+            status=statuses[i % len(statuses)],
+            outcome=f"outcome {i}",
+        )
 
 
-PINNED = {"errors/": 5, "errors/?kind=unknown_product&state=": 5,
-          "deliveries/": 5, "deliveries/?status=processed&signature_valid=true": 5}
+PINNED = {
+    "errors/": 5,
+    "errors/?kind=unknown_product&state=": 5,
+    "deliveries/": 5,
+    "deliveries/?status=processed&signature_valid=true": 5,
+}
 
 
 @pytest.mark.parametrize("page", list(PINNED))
-def test_console_lists_run_a_pinned_number_of_queries(admin_client_a: Client, shop: Shop,
-                                                      page: str) -> None:
-    grow: Callable[[Shop, int], None] = grow_errors if page.startswith("errors") else (
-        grow_deliveries)
+def test_console_lists_run_a_pinned_number_of_queries(
+    admin_client_a: Client, shop: Shop, page: str
+) -> None:
+    grow: Callable[[Shop, int], None] = (
+        grow_errors if page.startswith("errors") else (grow_deliveries)
+    )
     counts = []
     for rows in (3, 30):
         grow(shop, rows)
@@ -470,10 +577,12 @@ def test_console_lists_run_a_pinned_number_of_queries(admin_client_a: Client, sh
 
 
 def test_a_student_created_elsewhere_does_not_change_the_link_choices_of_another_org(
-        admin_client_a: Client, errors: dict[str, OrderError], tenant_b: Tenant) -> None:
+    admin_client_a: Client, errors: dict[str, OrderError], tenant_b: Tenant
+) -> None:
     StudentFactory(organization=tenant_b.organization, name="Beta Only Student")
 
     page = admin_client_a.get(
-        f"{SHOP}errors/{errors['customer_not_found'].public_id}/").content.decode()
+        f"{SHOP}errors/{errors['customer_not_found'].public_id}/"
+    ).content.decode()
 
     assert "Beta Only Student" not in page

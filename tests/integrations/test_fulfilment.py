@@ -50,21 +50,39 @@ def granted(order_id: int = 727) -> list[tuple[str, int, str]]:
 @pytest.mark.django_db
 def test_created_pending_then_updated_completed_grants_once(shop: Shop, tenant_a: Tenant) -> None:
     email = tenant_a.student.email
-    assert shop.post(woo.order(status="pending", email=email, modified="2026-03-10T14:20:00"),
-                     topic="order.created").status_code == 200
+    assert (
+        shop.post(
+            woo.order(status="pending", email=email, modified="2026-03-10T14:20:00"),
+            topic="order.created",
+        ).status_code
+        == 200
+    )
     assert not Grant.objects.exists()
 
-    assert shop.post(woo.order(status="completed", email=email, modified="2026-03-10T14:22:00"),
-                     topic="order.updated").status_code == 200
+    assert (
+        shop.post(
+            woo.order(status="completed", email=email, modified="2026-03-10T14:22:00"),
+            topic="order.updated",
+        ).status_code
+        == 200
+    )
 
     [grant] = grants_of()
     assert (grant.student, grant.total, grant.unit, grant.source, grant.package.name) == (
-        tenant_a.student, 600, "minutes", GrantSource.WOOCOMMERCE, "Ten hours")
+        tenant_a.student,
+        600,
+        "minutes",
+        GrantSource.WOOCOMMERCE,
+        "Ten hours",
+    )
     assert grant.valid_from == datetime(2026, 3, 10, 14, 21, tzinfo=UTC)  # the payment date
     assert list(GrantEntry.objects.values_list("kind", "total_delta", "idempotency_key")) == [
-        (EntryKind.CREDIT, 600, f"woo:{shop.store.pk}:727:315")]
-    assert shop.statuses() == [("processed", "status pending: nothing to grant"),
-                               ("processed", "granted 10 h for line 315")]
+        (EntryKind.CREDIT, 600, f"woo:{shop.store.pk}:727:315")
+    ]
+    assert shop.statuses() == [
+        ("processed", "status pending: nothing to grant"),
+        ("processed", "granted 10 h for line 315"),
+    ]
     order = Order.objects.get()
     assert (order.status, order.student, order.number) == ("completed", tenant_a.student, "727")
     assert order.fulfilled_at is not None
@@ -105,7 +123,9 @@ def test_completed_before_pending_grants_once_and_ignores_the_stale_snapshot(sho
     assert shop.statuses() == [("processed", "granted 10 h for line 315"), ("ignored", OLDER)]
     order = Order.objects.get()
     assert (order.status, order.date_modified_gmt) == (
-        "completed", datetime(2026, 3, 10, 14, 22, tzinfo=UTC))
+        "completed",
+        datetime(2026, 3, 10, 14, 22, tzinfo=UTC),
+    )
     assert find_differences() == []
 
 
@@ -126,17 +146,21 @@ def test_same_second_tie_applies_different_content_and_ignores_identical(shop: S
     shop.post(woo.order(status="completed", modified=second))
     shop.post(woo.order(status="completed", modified=second))
 
-    assert shop.statuses() == [("processed", "granted 10 h for line 315"),
-                               ("processed", "nothing new"),
-                               ("ignored", SAME_AGAIN)]
+    assert shop.statuses() == [
+        ("processed", "granted 10 h for line 315"),
+        ("processed", "nothing new"),
+        ("ignored", SAME_AGAIN),
+    ]
     assert Order.objects.get().status == "completed"
     assert [g.total for g in grants_of()] == [600]
     assert find_differences() == []
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("status", ["checkout-draft", "pending", "on-hold", "failed", "cancelled",
-                                    "trash", "my-custom-status"])
+@pytest.mark.parametrize(
+    "status",
+    ["checkout-draft", "pending", "on-hold", "failed", "cancelled", "trash", "my-custom-status"],
+)
 def test_unpaid_statuses_never_grant(shop: Shop, status: str) -> None:
     response = shop.post(woo.order(status=status), topic="order.created")
 
@@ -157,8 +181,9 @@ def test_checkout_draft_then_pending_never_grant(shop: Shop) -> None:
 
 @pytest.mark.django_db
 def test_on_hold_grants_when_the_store_counts_it_as_paid(shop: Shop) -> None:
-    Store.objects.filter(pk=shop.store.pk).update(paid_statuses=["on-hold", "processing",
-                                                                 "completed"])
+    Store.objects.filter(pk=shop.store.pk).update(
+        paid_statuses=["on-hold", "processing", "completed"]
+    )
 
     shop.post(woo.order(status="on-hold"))
 
@@ -183,8 +208,9 @@ def run_together(*calls: Callable[[], Any]) -> list[tuple[str, Any]]:
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=worker, args=(i, c), daemon=True)
-               for i, c in enumerate(calls)]
+    threads = [
+        threading.Thread(target=worker, args=(i, c), daemon=True) for i, c in enumerate(calls)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -196,16 +222,22 @@ def run_together(*calls: Callable[[], Any]) -> list[tuple[str, Any]]:
 def stored_delivery(store: Store, payload: Any, topic: str = "order.updated") -> Delivery:
     """A verified delivery, as the endpoint stores it before the task runs."""
     body = woo.php_json(payload)
-    return Delivery.objects.create(organization_id=store.organization_id, store=store,
-                                   topic=topic, body=body, signature_valid=True,
-                                   headers={"X-WC-Webhook-Topic": topic})
+    return Delivery.objects.create(
+        organization_id=store.organization_id,
+        store=store,
+        topic=topic,
+        body=body,
+        signature_valid=True,
+        headers={"X-WC-Webhook-Topic": topic},
+    )
 
 
 @pytest.mark.concurrency
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_processing_two_copies_at_once_grant_once(shop: Shop) -> None:
-    payload = woo.order(status="completed", email="new.customer@example.net",
-                        first_name="Nia", last_name="Cole")
+    payload = woo.order(
+        status="completed", email="new.customer@example.net", first_name="Nia", last_name="Cole"
+    )
     copies = [stored_delivery(shop.store, payload) for _ in range(2)]
 
     outcomes = run_together(*[lambda d=d: services.process_delivery(d.pk) for d in copies])
@@ -213,7 +245,9 @@ def test_two_workers_processing_two_copies_at_once_grant_once(shop: Shop) -> Non
     assert outcomes == [("ok", None), ("ok", None)]
     assert granted() == [("new.customer@example.net", 600, "minutes")]
     assert sorted(Delivery.objects.values_list("status", "outcome")) == [
-        ("ignored", SAME_AGAIN), ("processed", "granted 10 h for line 315")]
+        ("ignored", SAME_AGAIN),
+        ("processed", "granted 10 h for line 315"),
+    ]
     assert Student.objects.filter(email="new.customer@example.net").count() == 1
     assert OrderLineGrant.objects.count() == 1
     assert not OrderError.objects.exists()
@@ -234,16 +268,25 @@ def test_two_orders_of_one_new_customer_at_once_grant_both(shop: Shop, monkeypat
 
     monkeypatch.setattr(services, "student_create", create_after_both_looked)
     deliveries = [
-        stored_delivery(shop.store, woo.order(order_id=order_id, status="completed",
-                                              email="Twice.Buyer@example.net",
-                                              lines=[woo.line(item_id=item_id)]))
-        for order_id, item_id in ((727, 315), (728, 316))]
+        stored_delivery(
+            shop.store,
+            woo.order(
+                order_id=order_id,
+                status="completed",
+                email="Twice.Buyer@example.net",
+                lines=[woo.line(item_id=item_id)],
+            ),
+        )
+        for order_id, item_id in ((727, 315), (728, 316))
+    ]
 
     outcomes = run_together(*[lambda d=d: services.process_delivery(d.pk) for d in deliveries])
 
     assert outcomes == [("ok", None), ("ok", None)]
     assert list(Delivery.objects.order_by("pk").values_list("status", "outcome")) == [
-        ("processed", "granted 10 h for line 315"), ("processed", "granted 10 h for line 316")]
+        ("processed", "granted 10 h for line 315"),
+        ("processed", "granted 10 h for line 316"),
+    ]
     [student] = Student.objects.filter(email__iexact="twice.buyer@example.net")
     assert [g.student for g in grants_of(727) + grants_of(728)] == [student, student]
     assert not OrderError.objects.exists()
@@ -255,16 +298,28 @@ def test_two_orders_of_one_new_customer_at_once_grant_both(shop: Shop, monkeypat
 
 @pytest.mark.django_db
 def test_multi_line_order_with_quantity_variation_and_sku_mappings(
-        shop: Shop, tenant_a: Tenant, ten_hours: Package) -> None:
-    evening = make_package(tenant_a, name="Five evening hours", quantity=300,
-                           keys=[(ShopKey.VARIATION, "2021")])
-    advising = make_package(tenant_a, name="Four advising sessions", quantity=4,
-                            unit="sessions", keys=[(ShopKey.SKU, "ADV-4")])
+    shop: Shop, tenant_a: Tenant, ten_hours: Package
+) -> None:
+    evening = make_package(
+        tenant_a, name="Five evening hours", quantity=300, keys=[(ShopKey.VARIATION, "2021")]
+    )
+    advising = make_package(
+        tenant_a,
+        name="Four advising sessions",
+        quantity=4,
+        unit="sessions",
+        keys=[(ShopKey.SKU, "ADV-4")],
+    )
     lines = [
         woo.line(item_id=315, product_id=101, quantity=2, total="900.00"),
         # A variation of product 101: its own mapping wins over the product's.
-        woo.line(item_id=316, product_id=101, variation_id=2021, sku="TUT-EVE",
-                 name="Tutoring – evenings"),
+        woo.line(
+            item_id=316,
+            product_id=101,
+            variation_id=2021,
+            sku="TUT-EVE",
+            name="Tutoring – evenings",
+        ),
         # A variation nobody mapped: the parent product's mapping applies.
         woo.line(item_id=317, product_id=101, variation_id=2022, sku="TUT-WKD"),
         woo.line(item_id=318, product_id=555, sku="ADV-4", name="Advising × 4"),
@@ -272,11 +327,17 @@ def test_multi_line_order_with_quantity_variation_and_sku_mappings(
 
     shop.post(woo.order(status="processing", lines=lines, email=tenant_a.student.email))
 
-    assert shop.statuses() == [("processed", "granted 20 h for line 315; granted 5 h for line "
-                                             "316; granted 10 h for line 317; granted 4 sessions "
-                                             "for line 318")]
+    assert shop.statuses() == [
+        (
+            "processed",
+            "granted 20 h for line 315; granted 5 h for line "
+            "316; granted 10 h for line 317; granted 4 sessions "
+            "for line 318",
+        )
+    ]
     rows = OrderLineGrant.objects.order_by("line_item_id").values_list(
-        "line_item_id", "package", "quantity", "grant__total", "grant__unit", "grant__reference")
+        "line_item_id", "package", "quantity", "grant__total", "grant__unit", "grant__reference"
+    )
     assert list(rows) == [
         (315, ten_hours.pk, 2, 1200, "minutes", "Order #727"),
         (316, evening.pk, 1, 300, "minutes", "Order #727"),
@@ -284,13 +345,15 @@ def test_multi_line_order_with_quantity_variation_and_sku_mappings(
         (318, advising.pk, 1, 4, "sessions", "Order #727"),
     ]
     assert OrderLineGrant.objects.get(line_item_id=315).grant.entries.get().reason == (
-        "2 × Ten hours")
+        "2 × Ten hours"
+    )
     assert find_differences() == []
 
 
 @pytest.mark.django_db
 def test_unknown_product_opens_an_error_grants_nothing_and_tells_the_admins(
-        shop: Shop, tenant_a: Tenant, mailoutbox) -> None:
+    shop: Shop, tenant_a: Tenant, mailoutbox
+) -> None:
     lines = [woo.line(item_id=315, product_id=999, sku=None, name="Gift card")]
 
     response = shop.post(woo.order(status="completed", lines=lines))
@@ -298,13 +361,19 @@ def test_unknown_product_opens_an_error_grants_nothing_and_tells_the_admins(
     assert response.status_code == 200
     assert not Grant.objects.exists()
     error = OrderError.objects.get()
-    message = ("“Gift card” (product 999, variation 0, SKU —) in Order #727 is not mapped to a "
-               "package.")
+    message = (
+        "“Gift card” (product 999, variation 0, SKU —) in Order #727 is not mapped to a package."
+    )
     assert (error.kind, error.subject, error.message, error.order) == (
-        ErrorKind.UNKNOWN_PRODUCT, "line:315", message, Order.objects.get())
+        ErrorKind.UNKNOWN_PRODUCT,
+        "line:315",
+        message,
+        Order.objects.get(),
+    )
     assert error.payload == lines[0]
     assert list(Notification.objects.values_list("user", "text", "link")) == [
-        (tenant_a.admin.pk, f"Alpha shop: Unknown product — {message}", "/o/alpha/shop/errors/")]
+        (tenant_a.admin.pk, f"Alpha shop: Unknown product — {message}", "/o/alpha/shop/errors/")
+    ]
     [email] = mailoutbox
     assert email.to == [tenant_a.admin.email]
     assert email.subject == "[Matchpal] " + f"Alpha shop: Unknown product — {message}"[:120]
@@ -324,13 +393,15 @@ def test_a_mapped_line_is_granted_beside_an_unknown_one(shop: Shop) -> None:
 
     assert [g.total for g in grants_of()] == [600]
     assert list(OrderError.objects.values_list("kind", "subject")) == [
-        (ErrorKind.UNKNOWN_PRODUCT, "line:316")]
+        (ErrorKind.UNKNOWN_PRODUCT, "line:316")
+    ]
     assert find_differences() == []
 
 
 @pytest.mark.django_db
-def test_a_package_no_longer_offered_is_not_granted(shop: Shop, tenant_a: Tenant,
-                                                    ten_hours: Package) -> None:
+def test_a_package_no_longer_offered_is_not_granted(
+    shop: Shop, tenant_a: Tenant, ten_hours: Package
+) -> None:
     package_set_active(actor=tenant_a.admin, package=ten_hours, active=False)
 
     shop.post(woo.order(status="completed"))
@@ -341,7 +412,8 @@ def test_a_package_no_longer_offered_is_not_granted(shop: Shop, tenant_a: Tenant
         ErrorKind.UNKNOWN_PRODUCT,
         "“Tutoring – 10 hours” (product 101, variation 0, SKU TUT-10) in Order #727 is mapped "
         "to “Ten hours”, which is no longer offered: reactivate it or map the line to another "
-        "package.")
+        "package.",
+    )
 
 
 @pytest.mark.django_db
@@ -352,7 +424,8 @@ def test_a_line_without_a_valid_quantity_is_an_invalid_data_error(shop: Shop) ->
 
     assert not Grant.objects.exists()
     assert list(OrderError.objects.values_list("kind", "message")) == [
-        (ErrorKind.INVALID_DATA, "Order #727 has a line without a valid id or quantity.")]
+        (ErrorKind.INVALID_DATA, "Order #727 has a line without a valid id or quantity.")
+    ]
 
 
 # --- Customers -------------------------------------------------------------------------------
@@ -366,7 +439,10 @@ def test_a_new_customer_becomes_a_student(shop: Shop, tenant_a: Tenant) -> None:
 
     student = Student.objects.get(email="maya@example.net")
     assert (student.organization, student.name, student.phone) == (
-        tenant_a.organization, "Maya Patel", "+1 555 0100")
+        tenant_a.organization,
+        "Maya Patel",
+        "+1 555 0100",
+    )
     assert Student.objects.filter(organization=tenant_a.organization).count() == before + 1
     assert granted() == [("maya@example.net", 600, "minutes")]
     assert Order.objects.get().student == student
@@ -385,8 +461,7 @@ def test_an_existing_customer_is_matched_case_insensitively(shop: Shop, tenant_a
 
 
 @pytest.mark.django_db
-def test_a_student_of_another_organization_is_never_matched(shop: Shop,
-                                                            tenant_b: Tenant) -> None:
+def test_a_student_of_another_organization_is_never_matched(shop: Shop, tenant_b: Tenant) -> None:
     shop.post(woo.order(status="completed", email=tenant_b.student.email))
 
     [grant] = grants_of()
@@ -407,8 +482,10 @@ def test_unknown_customer_is_an_error_when_the_store_creates_none(shop: Shop) ->
     assert shop.statuses() == [("processed", "waiting for a customer")]
     error = OrderError.objects.get()
     assert (error.kind, error.subject, error.message) == (
-        ErrorKind.CUSTOMER_NOT_FOUND, "maya@example.net",
-        "No student has the email Maya@Example.net (Order #727); link the order to a student.")
+        ErrorKind.CUSTOMER_NOT_FOUND,
+        "maya@example.net",
+        "No student has the email Maya@Example.net (Order #727); link the order to a student.",
+    )
 
 
 @pytest.mark.django_db
@@ -421,37 +498,63 @@ def test_an_order_without_billing_email_waits_for_a_customer(shop: Shop) -> None
     assert not Grant.objects.exists()
     error = OrderError.objects.get()
     assert (error.kind, error.subject, error.message) == (
-        ErrorKind.CUSTOMER_NOT_FOUND, "no-email",
-        "Order #727 has no billing email; link it to a student.")
+        ErrorKind.CUSTOMER_NOT_FOUND,
+        "no-email",
+        "Order #727 has no billing email; link it to a student.",
+    )
 
 
 # --- Catch-up through the REST API -----------------------------------------------------------
 
 
 @pytest.mark.django_db
-def test_sync_store_catches_up_every_page_once(keyed_shop: Shop, shop_api: ShopAPI,
-                                               tenant_a: Tenant) -> None:
+def test_sync_store_catches_up_every_page_once(
+    keyed_shop: Shop, shop_api: ShopAPI, tenant_a: Tenant
+) -> None:
     StudentFactory(organization=tenant_a.organization, email="lee@example.net")
     pages = {
-        "1": [woo.order(order_id=727, status="completed"),
-              woo.order(order_id=728, status="pending", email="lee@example.net",
-                        lines=[woo.line(item_id=316)])],
-        "2": [woo.order(order_id=729, status="processing", email="lee@example.net",
-                        lines=[woo.line(item_id=317, quantity=2)])],
+        "1": [
+            woo.order(order_id=727, status="completed"),
+            woo.order(
+                order_id=728,
+                status="pending",
+                email="lee@example.net",
+                lines=[woo.line(item_id=316)],
+            ),
+        ],
+        "2": [
+            woo.order(
+                order_id=729,
+                status="processing",
+                email="lee@example.net",
+                lines=[woo.line(item_id=317, quantity=2)],
+            )
+        ],
     }
     shop_api.routes["/wp-json/wc/v3/orders"] = lambda request: (
-        200, pages.get(request.query.get("page", "1"), []),
-        {"X-WP-Total": "3", "X-WP-TotalPages": "2"})
+        200,
+        pages.get(request.query.get("page", "1"), []),
+        {"X-WP-Total": "3", "X-WP-TotalPages": "2"},
+    )
     now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
     store = Store.objects.select_related("organization").get(pk=keyed_shop.store.pk)
 
     assert services.sync_store(store=store, now=now) == 3
 
     assert [(r.path, r.query) for r in shop_api.requests] == [
-        ("/wp-json/wc/v3/orders", {"modified_after": "2026-11-15T12:00:00",
-                                   "dates_are_gmt": "true", "per_page": "50", "page": page,
-                                   "orderby": "modified", "order": "asc"})
-        for page in ("1", "2")]
+        (
+            "/wp-json/wc/v3/orders",
+            {
+                "modified_after": "2026-11-15T12:00:00",
+                "dates_are_gmt": "true",
+                "per_page": "50",
+                "page": page,
+                "orderby": "modified",
+                "order": "asc",
+            },
+        )
+        for page in ("1", "2")
+    ]
     assert {r.basic_auth for r in shop_api.requests} == {(CONSUMER_KEY, CONSUMER_SECRET)}
     assert granted(727) == [("maya@example.net", 600, "minutes")]
     assert granted(728) == []
@@ -465,8 +568,12 @@ def test_sync_store_catches_up_every_page_once(keyed_shop: Shop, shop_api: ShopA
     assert services.sync_store(store=store, now=later) == 3
     assert shop_api.requests[0].query["modified_after"] == "2026-11-22T12:00:00"
     assert Grant.objects.filter(source=GrantSource.WOOCOMMERCE).count() == 2
-    assert GrantEntry.objects.filter(kind=EntryKind.CREDIT,
-                                     grant__source=GrantSource.WOOCOMMERCE).count() == 2
+    assert (
+        GrantEntry.objects.filter(
+            kind=EntryKind.CREDIT, grant__source=GrantSource.WOOCOMMERCE
+        ).count()
+        == 2
+    )
     store.refresh_from_db()
     assert store.last_synced_at == later
     assert find_differences() == []
@@ -485,12 +592,14 @@ def test_sync_after_a_delivery_finds_nothing_new(keyed_shop: Shop, shop_api: Sho
 
 
 @pytest.mark.django_db
-def test_sync_stores_task_syncs_only_active_stores_with_keys(keyed_shop: Shop, shop_api: ShopAPI,
-                                                             tenant_a: Tenant) -> None:
+def test_sync_stores_task_syncs_only_active_stores_with_keys(
+    keyed_shop: Shop, shop_api: ShopAPI, tenant_a: Tenant
+) -> None:
     from integrations.woocommerce.tasks import sync_stores
 
-    Store.objects.create(organization=tenant_a.organization, name="No keys",
-                         store_url="https://nokeys.example/")
+    Store.objects.create(
+        organization=tenant_a.organization, name="No keys", store_url="https://nokeys.example/"
+    )
     shop_api.json("orders", [woo.order(status="completed")], {"X-WP-TotalPages": "1"})
 
     assert sync_stores.delay().get() == 1

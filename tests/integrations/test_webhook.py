@@ -32,7 +32,11 @@ def test_activation_ping_gets_exactly_200_and_is_not_an_order(shop: Shop) -> Non
     assert shop.callbacks == []  # nothing enqueued
     delivery = shop.last_delivery()
     assert (delivery.topic, delivery.status, delivery.outcome, delivery.signature_valid) == (
-        "ping", "ping", "Activation ping answered.", False)
+        "ping",
+        "ping",
+        "Activation ping answered.",
+        False,
+    )
     assert bytes(delivery.body) == b"webhook_id=7"
     assert not any(name.startswith("X-WC") for name in delivery.headers)
     assert not Order.objects.exists()
@@ -51,8 +55,13 @@ def test_ping_is_answered_on_the_url_without_the_final_slash_too(shop: Shop) -> 
 
 def test_delivery_is_stored_with_its_exact_bytes_and_headers(shop: Shop) -> None:
     payload = woo.order(email="zoe.muller@example.net", first_name="Zoë", last_name="Müller")
-    payload["meta_data"] = [{"id": 1, "key": "_wc_order_attribution_source_url",
-                             "value": "https://shop.example.org/checkout/"}]
+    payload["meta_data"] = [
+        {
+            "id": 1,
+            "key": "_wc_order_attribution_source_url",
+            "value": "https://shop.example.org/checkout/",
+        }
+    ]
     body = woo.php_json(payload)
     # As PHP writes it: slashes and non-ASCII escaped.
     assert b"checkout\\/" in body
@@ -65,7 +74,10 @@ def test_delivery_is_stored_with_its_exact_bytes_and_headers(shop: Shop) -> None
     delivery = shop.last_delivery()
     assert bytes(delivery.body) == body
     assert (delivery.topic, delivery.webhook_id, delivery.signature_valid) == (
-        "order.created", "7", True)
+        "order.created",
+        "7",
+        True,
+    )
     assert re.fullmatch(r"[0-9a-f]{32}", delivery.delivery_id)
     assert delivery.headers["X-WC-Webhook-Resource"] == "order"
     assert delivery.headers["X-WC-Webhook-Event"] == "created"
@@ -81,8 +93,9 @@ def test_delivery_is_stored_with_its_exact_bytes_and_headers(shop: Shop) -> None
 
 
 @pytest.mark.parametrize("secret", ["not-the-secret", None], ids=["wrong", "missing"])
-def test_bad_or_missing_signature_is_401_recorded_and_not_processed(shop: Shop,
-                                                                    secret: str | None) -> None:
+def test_bad_or_missing_signature_is_401_recorded_and_not_processed(
+    shop: Shop, secret: str | None
+) -> None:
     response = shop.post(woo.order(status="completed"), secret=secret)
 
     assert response.status_code == 401
@@ -99,16 +112,20 @@ def test_a_signature_over_reserialised_json_does_not_match(shop: Shop) -> None:
     other_bytes = body.replace(b"\\/", b"/").replace(b",", b", ")  # same JSON, other bytes
     headers = woo.headers(topic="order.updated", secret=shop.store.webhook_secret, body=other_bytes)
 
-    response = shop.client.generic("POST", shop.url, body, content_type="application/json",
-                                   **headers)
+    response = shop.client.generic(
+        "POST", shop.url, body, content_type="application/json", **headers
+    )
 
     assert response.status_code == 401
     assert shop.statuses() == [("rejected", REJECTED)]
 
 
 def test_another_stores_secret_is_refused(shop: Shop, tenant_a: Tenant) -> None:
-    other = Store.objects.create(organization=tenant_a.organization, name="Other shop",
-                                 store_url="https://other.example.org/")
+    other = Store.objects.create(
+        organization=tenant_a.organization,
+        name="Other shop",
+        store_url="https://other.example.org/",
+    )
 
     response = shop.post(woo.order(status="completed"), secret=other.webhook_secret)
 
@@ -119,8 +136,9 @@ def test_another_stores_secret_is_refused(shop: Shop, tenant_a: Tenant) -> None:
 
 
 def test_a_foreign_tenants_secret_is_refused(shop: Shop, tenant_b: Tenant) -> None:
-    foreign = Store.objects.create(organization=tenant_b.organization, name="Beta shop",
-                                   store_url="https://beta.example.org/")
+    foreign = Store.objects.create(
+        organization=tenant_b.organization, name="Beta shop", store_url="https://beta.example.org/"
+    )
 
     response = shop.post(woo.order(status="completed"), secret=foreign.webhook_secret)
 
@@ -176,17 +194,22 @@ def test_csrf_is_enforced_elsewhere_but_not_on_the_webhook(shop: Shop, tenant_a:
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(tenant_a.admin, backend="django.contrib.auth.backends.ModelBackend")
 
-    refused = browser.post("/o/alpha/shop/new/", {"name": "Sneaky", "store_url":
-                                                  "https://evil.example/"})
+    refused = browser.post(
+        "/o/alpha/shop/new/", {"name": "Sneaky", "store_url": "https://evil.example/"}
+    )
     assert refused.status_code == 403
     assert Store.objects.count() == 1
 
     strict = Client(enforce_csrf_checks=True)
     body = woo.php_json(woo.order(status="completed"))
     with shop.capture(execute=True):
-        response = strict.generic("POST", shop.url, body, content_type="application/json",
-                                  **woo.headers(topic="order.created",
-                                                secret=shop.store.webhook_secret, body=body))
+        response = strict.generic(
+            "POST",
+            shop.url,
+            body,
+            content_type="application/json",
+            **woo.headers(topic="order.created", secret=shop.store.webhook_secret, body=body),
+        )
     assert response.status_code == 200
     assert len(grants_of()) == 1
     assert find_differences() == []
@@ -203,20 +226,40 @@ def test_malformed_json_is_answered_200_then_failed_with_an_error(shop: Shop) ->
     assert (delivery.status, delivery.outcome) == ("failed", "The body is not JSON.")
     error = OrderError.objects.get()
     assert (error.kind, error.message, error.delivery) == (
-        ErrorKind.INVALID_DATA, "A order.created did not contain valid JSON.", delivery)
+        ErrorKind.INVALID_DATA,
+        "A order.created did not contain valid JSON.",
+        delivery,
+    )
     assert error.payload == {"body": '{"id":727,"status":"completed",'}
     assert not Order.objects.exists()
 
 
-@pytest.mark.parametrize(("body", "code", "message"), [
-    ({"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.",
-      "data": {"status": 404}}, "woocommerce_rest_shop_order_invalid_id", "Invalid ID."),
-    ({"code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot view this resource.",
-      "data": {"status": 401}}, "woocommerce_rest_cannot_view",
-     "Sorry, you cannot view this resource."),
-])
-def test_an_error_body_is_answered_200_ignored_and_recorded(shop: Shop, body: dict, code: str,
-                                                            message: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        (
+            {
+                "code": "woocommerce_rest_shop_order_invalid_id",
+                "message": "Invalid ID.",
+                "data": {"status": 404},
+            },
+            "woocommerce_rest_shop_order_invalid_id",
+            "Invalid ID.",
+        ),
+        (
+            {
+                "code": "woocommerce_rest_cannot_view",
+                "message": "Sorry, you cannot view this resource.",
+                "data": {"status": 401},
+            },
+            "woocommerce_rest_cannot_view",
+            "Sorry, you cannot view this resource.",
+        ),
+    ],
+)
+def test_an_error_body_is_answered_200_ignored_and_recorded(
+    shop: Shop, body: dict, code: str, message: str
+) -> None:
     response = shop.post(body)
 
     assert response.status_code == 200
@@ -224,13 +267,19 @@ def test_an_error_body_is_answered_200_ignored_and_recorded(shop: Shop, body: di
     assert (delivery.status, delivery.outcome) == ("ignored", f"not an order ({code})")
     error = OrderError.objects.get()
     assert (error.kind, error.message, error.payload, error.order) == (
-        ErrorKind.INVALID_DATA, f"The shop sent an error instead of an order: {code} — {message}",
-        body, None)
+        ErrorKind.INVALID_DATA,
+        f"The shop sent an error instead of an order: {code} — {message}",
+        body,
+        None,
+    )
     assert not Order.objects.exists()
 
 
-@pytest.mark.parametrize("body", [{"id": "727"}, {"id": 0}, {"id": True}, [1, 2], "727"],
-                         ids=["string-id", "zero-id", "bool-id", "list", "string"])
+@pytest.mark.parametrize(
+    "body",
+    [{"id": "727"}, {"id": 0}, {"id": True}, [1, 2], "727"],
+    ids=["string-id", "zero-id", "bool-id", "list", "string"],
+)
 def test_an_order_topic_without_an_integer_id_is_ignored(shop: Shop, body: object) -> None:
     response = shop.post(body)
 
@@ -253,8 +302,9 @@ def test_a_json_null_body_is_not_taken_for_a_processed_delivery(shop: Shop) -> N
 # --- order.deleted ---------------------------------------------------------------------------
 
 
-def test_order_deleted_with_a_string_id_flags_the_known_order(shop: Shop, tenant_a: Tenant,
-                                                              mailoutbox) -> None:
+def test_order_deleted_with_a_string_id_flags_the_known_order(
+    shop: Shop, tenant_a: Tenant, mailoutbox
+) -> None:
     shop.post(woo.order(status="completed"), topic="order.created")
     mailoutbox.clear()
 
@@ -267,8 +317,11 @@ def test_order_deleted_with_a_string_id_flags_the_known_order(shop: Shop, tenant
     assert order.deleted_in_shop_at is not None
     error = OrderError.objects.get()
     assert (error.kind, error.order, error.delivery, error.message) == (
-        ErrorKind.ORDER_DELETED, order, delivery,
-        "Order #727 was moved to the trash in the shop; check whether its hours should stay.")
+        ErrorKind.ORDER_DELETED,
+        order,
+        delivery,
+        "Order #727 was moved to the trash in the shop; check whether its hours should stay.",
+    )
     # The hours stay until an admin decides.
     assert [g.total for g in grants_of()] == [600]
     assert [m.to for m in mailoutbox] == [[tenant_a.admin.email]]
@@ -305,8 +358,10 @@ def test_order_restored_applies_the_full_order(shop: Shop) -> None:
 
 
 def test_action_without_api_keys_is_ignored_and_recorded(shop: Shop) -> None:
-    response = shop.post({"action": "woocommerce_payment_complete", "arg": 727},
-                         topic="action.woocommerce_payment_complete")
+    response = shop.post(
+        {"action": "woocommerce_payment_complete", "arg": 727},
+        topic="action.woocommerce_payment_complete",
+    )
 
     assert response.status_code == 200
     assert shop.statuses() == [("ignored", "an action without API keys to fetch the order")]
@@ -314,15 +369,19 @@ def test_action_without_api_keys_is_ignored_and_recorded(shop: Shop) -> None:
     assert (error.kind, error.message) == (
         ErrorKind.INVALID_DATA,
         "action.woocommerce_payment_complete for order 727 carries no order; add the store's "
-        "API keys so Matchpal can fetch it.")
+        "API keys so Matchpal can fetch it.",
+    )
     assert not Grant.objects.exists()
 
 
 def test_a_repeated_action_without_api_keys_opens_one_error_and_tells_once(
-        shop: Shop, mailoutbox) -> None:
+    shop: Shop, mailoutbox
+) -> None:
     for _ in range(3):
-        shop.post({"action": "woocommerce_payment_complete", "arg": 727},
-                  topic="action.woocommerce_payment_complete")
+        shop.post(
+            {"action": "woocommerce_payment_complete", "arg": 727},
+            topic="action.woocommerce_payment_complete",
+        )
 
     assert [s for s, _ in shop.statuses()] == ["ignored"] * 3
     assert OrderError.objects.count() == 1
@@ -330,12 +389,15 @@ def test_a_repeated_action_without_api_keys_opens_one_error_and_tells_once(
     assert len(mailoutbox) == 1
 
 
-def test_action_with_api_keys_fetches_the_order_and_grants(keyed_shop: Shop,
-                                                           shop_api: ShopAPI) -> None:
+def test_action_with_api_keys_fetches_the_order_and_grants(
+    keyed_shop: Shop, shop_api: ShopAPI
+) -> None:
     shop_api.json("orders/727", woo.order(status="processing"))
 
-    response = keyed_shop.post({"action": "woocommerce_payment_complete", "arg": 727},
-                               topic="action.woocommerce_payment_complete")
+    response = keyed_shop.post(
+        {"action": "woocommerce_payment_complete", "arg": 727},
+        topic="action.woocommerce_payment_complete",
+    )
 
     assert response.status_code == 200
     assert keyed_shop.statuses() == [("processed", "granted 10 h for line 315")]
@@ -347,10 +409,13 @@ def test_action_with_api_keys_fetches_the_order_and_grants(keyed_shop: Shop,
 
 
 def test_action_for_an_order_the_shop_no_longer_has_is_ignored_and_recorded(
-        keyed_shop: Shop, shop_api: ShopAPI) -> None:
+    keyed_shop: Shop, shop_api: ShopAPI
+) -> None:
     # Nothing served at orders/727: the shop answers 404, as for a deleted order.
-    response = keyed_shop.post({"action": "woocommerce_payment_complete", "arg": "727"},
-                               topic="action.woocommerce_payment_complete")
+    response = keyed_shop.post(
+        {"action": "woocommerce_payment_complete", "arg": "727"},
+        topic="action.woocommerce_payment_complete",
+    )
 
     assert response.status_code == 200
     assert keyed_shop.statuses() == [("ignored", "order 727 not found in the shop")]
@@ -358,20 +423,27 @@ def test_action_for_an_order_the_shop_no_longer_has_is_ignored_and_recorded(
     assert (error.kind, error.message) == (
         ErrorKind.INVALID_DATA,
         "action.woocommerce_payment_complete for order 727: the shop has no such order (404); "
-        "it may have been deleted.")
+        "it may have been deleted.",
+    )
     assert not Grant.objects.exists()
 
 
-def test_action_when_the_shop_fails_is_left_for_the_retry(keyed_shop: Shop,
-                                                          shop_api: ShopAPI) -> None:
+def test_action_when_the_shop_fails_is_left_for_the_retry(
+    keyed_shop: Shop, shop_api: ShopAPI
+) -> None:
     from celery.exceptions import Retry
 
     shop_api.routes["/wp-json/wc/v3/orders/727"] = lambda _request: (
-        503, {"code": "service_unavailable"}, {})
+        503,
+        {"code": "service_unavailable"},
+        {},
+    )
 
     with pytest.raises(Retry):  # eager Celery shows the retry the worker would schedule
-        keyed_shop.post({"action": "woocommerce_payment_complete", "arg": 727},
-                        topic="action.woocommerce_payment_complete")
+        keyed_shop.post(
+            {"action": "woocommerce_payment_complete", "arg": 727},
+            topic="action.woocommerce_payment_complete",
+        )
 
     assert keyed_shop.last_delivery().status == "received"
     assert not OrderError.objects.exists()

@@ -40,20 +40,25 @@ def test_a_signed_delivery_is_granted_by_a_real_worker(shop: Shop) -> None:
 
     task_received.connect(on_received, weak=False)
     try:
-        with start_worker(celery_app, pool="solo", perform_ping_check=False,
-                          shutdown_timeout=30):
+        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
             body = woo.php_json(woo.order(status="completed"))
             response = shop.client.generic(
-                "POST", shop.url, body, content_type="application/json",
-                **woo.headers(topic="order.created", secret=shop.store.webhook_secret,
-                              body=body))
+                "POST",
+                shop.url,
+                body,
+                content_type="application/json",
+                **woo.headers(topic="order.created", secret=shop.store.webhook_secret, body=body),
+            )
             assert response.status_code == 200
             # Answered before the work: the delivery is stored, not yet processed.
             assert Delivery.objects.get().status in ("received", "processed")
 
-            assert wait_for(lambda: Delivery.objects.filter(status="processed").exists()
-                            and Grant.objects.filter(reference="Order #727").exists()), (
-                f"not processed in time: {list(Delivery.objects.values('status', 'outcome'))}")
+            assert wait_for(
+                lambda: (
+                    Delivery.objects.filter(status="processed").exists()
+                    and Grant.objects.filter(reference="Order #727").exists()
+                )
+            ), f"not processed in time: {list(Delivery.objects.values('status', 'outcome'))}"
     finally:
         task_received.disconnect(on_received)
         celery_app.conf.task_always_eager, celery_app.conf.worker_hijack_root_logger = saved
@@ -61,8 +66,11 @@ def test_a_signed_delivery_is_granted_by_a_real_worker(shop: Shop) -> None:
     assert "integrations.woocommerce.tasks.process_delivery" in received
 
     [grant] = grants_of()
-    assert (grant.total, grant.source, grant.student.email) == (600, "woocommerce",
-                                                               "maya@example.net")
+    assert (grant.total, grant.source, grant.student.email) == (
+        600,
+        "woocommerce",
+        "maya@example.net",
+    )
     delivery = Delivery.objects.get()
     assert (delivery.status, delivery.outcome) == ("processed", "granted 10 h for line 315")
     assert delivery.processed_at is not None

@@ -11,7 +11,9 @@ def _private_cache(settings) -> None:  # type: ignore[no-untyped-def]
     workers, other runs on the same machine), which would reset or inflate the counters in the
     middle of a test that counts failed sign-ins.
     """
-    settings.CACHES = {"default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": f"matchpal-tests-{uuid.uuid4()}",
-    }}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"matchpal-tests-{uuid.uuid4()}",
+        }
+    }

@@ -201,8 +201,9 @@ def test_password_reset_sends_a_working_link() -> None:
     response = client.get(link_in(message))
     assert response.status_code == 302
     form_url = response["Location"]
-    response = client.post(form_url, {"password1": "a-brand-new-pass-42",
-                                      "password2": "a-brand-new-pass-42"})
+    response = client.post(
+        form_url, {"password1": "a-brand-new-pass-42", "password2": "a-brand-new-pass-42"}
+    )
     assert response.status_code == 302
     assert response["Location"] == "/accounts/password/reset/key/done/"
 
@@ -223,7 +224,8 @@ def test_password_reset_for_unknown_email_sends_no_reset_link() -> None:
     assert response.status_code == 302
     assert response["Location"] == "/accounts/password/reset/done/"
     assert [(m.to, m.subject) for m in mail.outbox] == [
-        (["nobody@example.com"], "[Matchpal] Unknown Account")]
+        (["nobody@example.com"], "[Matchpal] Unknown Account")
+    ]
     assert "/accounts/password/reset/key/" not in mail.outbox[0].body
 
 
@@ -233,17 +235,24 @@ def test_password_reset_for_unknown_email_sends_no_reset_link() -> None:
 def test_sign_up_creates_an_unverified_address_and_sends_a_confirmation() -> None:
     client = Client()
 
-    response = client.post("/accounts/signup/", {
-        "email": "newcomer@example.com", "password1": "a-long-pass-phrase-9",
-        "password2": "a-long-pass-phrase-9",
-    })
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "email": "newcomer@example.com",
+            "password1": "a-long-pass-phrase-9",
+            "password2": "a-long-pass-phrase-9",
+        },
+    )
 
     assert response.status_code == 302
     assert response["Location"] == "/accounts/confirm-email/"
     user = User.objects.get(email="newcomer@example.com")
     address = EmailAddress.objects.get(user=user)
     assert (address.email, address.verified, address.primary) == (
-        "newcomer@example.com", False, True)
+        "newcomer@example.com",
+        False,
+        True,
+    )
     assert signed_in_user_id(client) is None  # mandatory verification: not signed in yet
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
@@ -267,10 +276,14 @@ def test_sign_up_with_a_taken_email_in_another_case_does_not_create_a_user() -> 
     UserFactory(email="taken@example.com")
     client = Client()
 
-    client.post("/accounts/signup/", {
-        "email": "TAKEN@example.com", "password1": "a-long-pass-phrase-9",
-        "password2": "a-long-pass-phrase-9",
-    })
+    client.post(
+        "/accounts/signup/",
+        {
+            "email": "TAKEN@example.com",
+            "password1": "a-long-pass-phrase-9",
+            "password2": "a-long-pass-phrase-9",
+        },
+    )
 
     assert User.objects.filter(email__iexact="taken@example.com").count() == 1
     assert signed_in_user_id(client) is None
@@ -353,8 +366,9 @@ def staff_user() -> User:
 
 
 def admin_login(client: Client, email: str, password: str):  # type: ignore[no-untyped-def]
-    return client.post("/admin/login/?next=/admin/", {
-        "username": email, "password": password, "next": "/admin/"})
+    return client.post(
+        "/admin/login/?next=/admin/", {"username": email, "password": password, "next": "/admin/"}
+    )
 
 
 def test_admin_login_works_before_any_failure(staff_user: User) -> None:

@@ -50,10 +50,12 @@ def messages_of(response) -> list[str]:  # type: ignore[no-untyped-def]
     return [str(m) for m in get_messages(response.wsgi_request)._queued_messages]
 
 
-def invite(organization: Organization, actor: User, email: str, role: str = Role.PROVIDER,
-           **kwargs: object) -> Invitation:
-    return services.invitation_create(actor=actor, organization=organization, email=email,
-                                      role=role, base_url=BASE_URL, **kwargs)
+def invite(
+    organization: Organization, actor: User, email: str, role: str = Role.PROVIDER, **kwargs: object
+) -> Invitation:
+    return services.invitation_create(
+        actor=actor, organization=organization, email=email, role=role, base_url=BASE_URL, **kwargs
+    )
 
 
 # === Services ==============================================================================
@@ -64,15 +66,21 @@ class TestOrganizationCreate:
     def test_creates_default_service_types_and_makes_the_creator_admin(self) -> None:
         user = UserFactory()
 
-        org = services.organization_create(actor=user, name="  Riverside Tutors ",
-                                           time_zone="Europe/Paris")
+        org = services.organization_create(
+            actor=user, name="  Riverside Tutors ", time_zone="Europe/Paris"
+        )
 
         assert (org.name, org.slug, org.time_zone) == (
-            "Riverside Tutors", "riverside-tutors", "Europe/Paris")
-        assert sorted(ServiceType.objects.filter(organization=org)
-                      .values_list("name", flat=True)) == ["Advising", "Tutoring"]
-        assert list(Membership.objects.filter(organization=org)
-                    .values_list("user", "role")) == [(user.pk, Role.ADMIN)]
+            "Riverside Tutors",
+            "riverside-tutors",
+            "Europe/Paris",
+        )
+        assert sorted(
+            ServiceType.objects.filter(organization=org).values_list("name", flat=True)
+        ) == ["Advising", "Tutoring"]
+        assert list(Membership.objects.filter(organization=org).values_list("user", "role")) == [
+            (user.pk, Role.ADMIN)
+        ]
 
     def test_default_service_types_are_per_organization(self) -> None:
         user = UserFactory()
@@ -81,13 +89,16 @@ class TestOrganizationCreate:
 
         assert ServiceType.objects.filter(name="Tutoring").count() == 2
         assert {st.organization_id for st in ServiceType.objects.filter(name="Advising")} == {
-            first.pk, second.pk}
+            first.pk,
+            second.pk,
+        }
 
     def test_slugs_are_unique(self) -> None:
         user = UserFactory()
 
-        slugs = [services.organization_create(actor=user, name="Bright Minds").slug
-                 for _ in range(3)]
+        slugs = [
+            services.organization_create(actor=user, name="Bright Minds").slug for _ in range(3)
+        ]
 
         assert slugs == ["bright-minds", "bright-minds-2", "bright-minds-3"]
 
@@ -129,8 +140,9 @@ class TestOrganizationCreate:
 
 @pytest.mark.django_db
 class TestInvitationCreate:
-    def test_email_goes_out_on_commit(self, tenant_a: Tenant,
-                                      django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    def test_email_goes_out_on_commit(
+        self, tenant_a: Tenant, django_capture_on_commit_callbacks
+    ) -> None:  # type: ignore[no-untyped-def]
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             invitation = invite(tenant_a.organization, tenant_a.admin, " new.tutor@example.com ")
         # Nothing is sent before the transaction commits.
@@ -161,13 +173,16 @@ class TestInvitationCreate:
         assert invitation.expires_at <= timezone.now() + timedelta(days=3)
 
     def test_reinviting_revokes_the_pending_invitation(
-        self, tenant_a: Tenant, django_capture_on_commit_callbacks  # type: ignore[no-untyped-def]
+        self,
+        tenant_a: Tenant,
+        django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
     ) -> None:
         with django_capture_on_commit_callbacks(execute=True):
             first = invite(tenant_a.organization, tenant_a.admin, "twice@example.com")
         with django_capture_on_commit_callbacks(execute=True):
-            second = invite(tenant_a.organization, tenant_a.admin, "TWICE@example.com",
-                            role=Role.STUDENT)
+            second = invite(
+                tenant_a.organization, tenant_a.admin, "TWICE@example.com", role=Role.STUDENT
+            )
 
         first.refresh_from_db()
         assert first.status == "revoked"
@@ -175,8 +190,9 @@ class TestInvitationCreate:
         assert first.token != second.token
         assert len(mail.outbox) == 2
         with pytest.raises(InvitationInvalid, match=re.escape(NOT_VALID)):
-            services.invitation_accept(user=UserFactory(email="twice@example.com"),
-                                       token=first.token)
+            services.invitation_accept(
+                user=UserFactory(email="twice@example.com"), token=first.token
+            )
 
     def test_reinviting_in_another_organization_leaves_the_first_alone(
         self, tenant_a: Tenant, tenant_b: Tenant
@@ -187,20 +203,25 @@ class TestInvitationCreate:
         in_a.refresh_from_db()
         assert in_a.status == "pending"
 
-    def test_a_member_cannot_be_invited_again(self, tenant_a: Tenant,
-                                              django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
-        with (django_capture_on_commit_callbacks(execute=True),
-              pytest.raises(ConflictError) as excinfo):
+    def test_a_member_cannot_be_invited_again(
+        self, tenant_a: Tenant, django_capture_on_commit_callbacks
+    ) -> None:  # type: ignore[no-untyped-def]
+        with (
+            django_capture_on_commit_callbacks(execute=True),
+            pytest.raises(ConflictError) as excinfo,
+        ):
             invite(tenant_a.organization, tenant_a.admin, "PROVIDER@alpha.example")
 
         assert str(excinfo.value) == "PROVIDER@alpha.example is already a member of Alpha Tutoring."
         assert not Invitation.objects.exists()
         assert mail.outbox == []
 
-    def test_a_member_of_another_organization_can_be_invited(self, tenant_a: Tenant,
-                                                             tenant_b: Tenant) -> None:
-        invitation = invite(tenant_a.organization, tenant_a.admin, tenant_b.admin.email,
-                            role=Role.ADMIN)
+    def test_a_member_of_another_organization_can_be_invited(
+        self, tenant_a: Tenant, tenant_b: Tenant
+    ) -> None:
+        invitation = invite(
+            tenant_a.organization, tenant_a.admin, tenant_b.admin.email, role=Role.ADMIN
+        )
 
         assert invitation.status == "pending"
 
@@ -208,14 +229,18 @@ class TestInvitationCreate:
 @pytest.mark.django_db
 class TestInvitationAccept:
     def test_creates_the_membership_and_is_single_use(self, tenant_a: Tenant) -> None:
-        invitation = invite(tenant_a.organization, tenant_a.admin, "joiner@example.com",
-                            role=Role.ADMIN)
+        invitation = invite(
+            tenant_a.organization, tenant_a.admin, "joiner@example.com", role=Role.ADMIN
+        )
         user = UserFactory(email="joiner@example.com")
 
         membership = services.invitation_accept(user=user, token=invitation.token)
 
         assert (membership.user, membership.organization, membership.role) == (
-            user, tenant_a.organization, Role.ADMIN)
+            user,
+            tenant_a.organization,
+            Role.ADMIN,
+        )
         invitation.refresh_from_db()
         assert invitation.accepted_by == user
         assert invitation.status == "accepted"
@@ -229,11 +254,13 @@ class TestInvitationAccept:
     def test_expired(self, tenant_a: Tenant) -> None:
         invitation = invite(tenant_a.organization, tenant_a.admin, "late@example.com")
         Invitation.objects.filter(pk=invitation.pk).update(
-            expires_at=timezone.now() - timedelta(seconds=1))
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
 
         with pytest.raises(InvitationInvalid) as excinfo:
-            services.invitation_accept(user=UserFactory(email="late@example.com"),
-                                       token=invitation.token)
+            services.invitation_accept(
+                user=UserFactory(email="late@example.com"), token=invitation.token
+            )
 
         assert str(excinfo.value) == EXPIRED
         assert not Membership.objects.filter(user__email="late@example.com").exists()
@@ -243,8 +270,9 @@ class TestInvitationAccept:
         services.invitation_revoke(actor=tenant_a.admin, invitation=invitation)
 
         with pytest.raises(InvitationInvalid) as excinfo:
-            services.invitation_accept(user=UserFactory(email="revoked@example.com"),
-                                       token=invitation.token)
+            services.invitation_accept(
+                user=UserFactory(email="revoked@example.com"), token=invitation.token
+            )
 
         assert str(excinfo.value) == NOT_VALID
         assert not Membership.objects.filter(user__email="revoked@example.com").exists()
@@ -268,8 +296,13 @@ class TestInvitationAccept:
 
     def test_student_invitation_links_its_student_record(self, tenant_a: Tenant) -> None:
         student = StudentFactory(organization=tenant_a.organization, email="kid@example.net")
-        invitation = invite(tenant_a.organization, tenant_a.admin, student.email,
-                            role=Role.STUDENT, student_id=student.pk)
+        invitation = invite(
+            tenant_a.organization,
+            tenant_a.admin,
+            student.email,
+            role=Role.STUDENT,
+            student_id=student.pk,
+        )
         user = UserFactory(email="kid@example.net")
 
         services.invitation_accept(user=user, token=invitation.token)
@@ -280,8 +313,13 @@ class TestInvitationAccept:
 
     def test_provider_invitation_links_its_provider_record(self, tenant_a: Tenant) -> None:
         provider = ProviderFactory(organization=tenant_a.organization, email="tutor@example.org")
-        invitation = invite(tenant_a.organization, tenant_a.admin, provider.email,
-                            role=Role.PROVIDER, provider_id=provider.pk)
+        invitation = invite(
+            tenant_a.organization,
+            tenant_a.admin,
+            provider.email,
+            role=Role.PROVIDER,
+            provider_id=provider.pk,
+        )
         user = UserFactory(email="tutor@example.org")
 
         membership = services.invitation_accept(user=user, token=invitation.token)
@@ -296,11 +334,13 @@ class TestInvitationAccept:
     def test_student_invitation_without_a_record_links_the_one_with_the_same_email(
         self, tenant_a: Tenant, tenant_b: Tenant
     ) -> None:
-        other_org_same_email = StudentFactory(organization=tenant_b.organization,
-                                              email="same@example.net")
+        other_org_same_email = StudentFactory(
+            organization=tenant_b.organization, email="same@example.net"
+        )
         record = StudentFactory(organization=tenant_a.organization, email="Same@Example.net")
-        invitation = invite(tenant_a.organization, tenant_a.admin, "same@example.net",
-                            role=Role.STUDENT)
+        invitation = invite(
+            tenant_a.organization, tenant_a.admin, "same@example.net", role=Role.STUDENT
+        )
         user = UserFactory(email="same@example.net")
 
         services.invitation_accept(user=user, token=invitation.token)
@@ -311,21 +351,26 @@ class TestInvitationAccept:
         assert other_org_same_email.user is None
 
     def test_student_invitation_without_a_record_creates_one(self, tenant_a: Tenant) -> None:
-        invitation = invite(tenant_a.organization, tenant_a.admin, "fresh@example.net",
-                            role=Role.STUDENT)
+        invitation = invite(
+            tenant_a.organization, tenant_a.admin, "fresh@example.net", role=Role.STUDENT
+        )
         user = UserFactory(email="fresh@example.net", name="Fresh Face")
 
         services.invitation_accept(user=user, token=invitation.token)
 
         student = Student.objects.get(organization=tenant_a.organization, user=user)
         assert (student.name, student.email, student.status) == (
-            "Fresh Face", "fresh@example.net", "active")
+            "Fresh Face",
+            "fresh@example.net",
+            "active",
+        )
 
     def test_created_record_is_named_after_the_email_when_the_user_has_no_name(
         self, tenant_a: Tenant
     ) -> None:
-        invitation = invite(tenant_a.organization, tenant_a.admin, "nameless@example.net",
-                            role=Role.STUDENT)
+        invitation = invite(
+            tenant_a.organization, tenant_a.admin, "nameless@example.net", role=Role.STUDENT
+        )
         user = UserFactory(email="nameless@example.net", name="")
 
         services.invitation_accept(user=user, token=invitation.token)
@@ -335,12 +380,18 @@ class TestInvitationAccept:
     def test_a_record_linked_to_another_login_rolls_the_acceptance_back(
         self, tenant_a: Tenant
     ) -> None:
-        invitation = invite(tenant_a.organization, tenant_a.admin, "late@example.net",
-                            role=Role.STUDENT, student_id=tenant_a.student.pk)
+        invitation = invite(
+            tenant_a.organization,
+            tenant_a.admin,
+            "late@example.net",
+            role=Role.STUDENT,
+            student_id=tenant_a.student.pk,
+        )
         user = UserFactory(email="late@example.net")
 
-        with pytest.raises(ConflictError,
-                           match=r"This student record is already linked to another login\."):
+        with pytest.raises(
+            ConflictError, match=r"This student record is already linked to another login\."
+        ):
             services.invitation_accept(user=user, token=invitation.token)
 
         invitation.refresh_from_db()
@@ -354,8 +405,9 @@ class TestLastAdmin:
         membership = Membership.objects.get(user=tenant_a.admin)
 
         with pytest.raises(LastAdminError) as excinfo:
-            services.membership_change_role(actor=tenant_a.admin, membership=membership,
-                                            role=Role.PROVIDER)
+            services.membership_change_role(
+                actor=tenant_a.admin, membership=membership, role=Role.PROVIDER
+            )
 
         assert str(excinfo.value) == LAST_ADMIN
         membership.refresh_from_db()
@@ -375,46 +427,54 @@ class TestLastAdmin:
         second = MembershipFactory(organization=tenant_a.organization, role=Role.ADMIN)
         third = MembershipFactory(organization=tenant_a.organization, role=Role.ADMIN)
 
-        services.membership_change_role(actor=tenant_a.admin, membership=second,
-                                        role=Role.STUDENT)
+        services.membership_change_role(actor=tenant_a.admin, membership=second, role=Role.STUDENT)
         services.membership_remove(actor=tenant_a.admin, membership=third)
 
         second.refresh_from_db()
         assert second.role == Role.STUDENT
         assert not Membership.objects.filter(pk=third.pk).exists()
-        assert list(Membership.objects.filter(organization=tenant_a.organization,
-                                              role=Role.ADMIN)
-                    .values_list("user", flat=True)) == [tenant_a.admin.pk]
+        assert list(
+            Membership.objects.filter(
+                organization=tenant_a.organization, role=Role.ADMIN
+            ).values_list("user", flat=True)
+        ) == [tenant_a.admin.pk]
 
     def test_non_admins_can_change_freely(self, tenant_a: Tenant) -> None:
         membership = Membership.objects.get(user=tenant_a.provider_user)
 
-        services.membership_change_role(actor=tenant_a.admin, membership=membership,
-                                        role=Role.ADMIN)
-        services.membership_change_role(actor=tenant_a.admin, membership=membership,
-                                        role=Role.STUDENT)
-        services.membership_remove(actor=tenant_a.admin,
-                                   membership=Membership.objects.get(user=tenant_a.student_user))
+        services.membership_change_role(
+            actor=tenant_a.admin, membership=membership, role=Role.ADMIN
+        )
+        services.membership_change_role(
+            actor=tenant_a.admin, membership=membership, role=Role.STUDENT
+        )
+        services.membership_remove(
+            actor=tenant_a.admin, membership=Membership.objects.get(user=tenant_a.student_user)
+        )
 
         membership.refresh_from_db()
         assert membership.role == Role.STUDENT
         assert Membership.objects.filter(organization=tenant_a.organization).count() == 2
 
-    def test_admins_of_another_organization_do_not_count(self, tenant_a: Tenant,
-                                                         tenant_b: Tenant) -> None:
+    def test_admins_of_another_organization_do_not_count(
+        self, tenant_a: Tenant, tenant_b: Tenant
+    ) -> None:
         MembershipFactory(organization=tenant_b.organization, role=Role.ADMIN)
 
         with pytest.raises(LastAdminError, match=re.escape(LAST_ADMIN)):
             services.membership_change_role(
-                actor=tenant_a.admin, membership=Membership.objects.get(user=tenant_a.admin),
-                role=Role.PROVIDER)
+                actor=tenant_a.admin,
+                membership=Membership.objects.get(user=tenant_a.admin),
+                role=Role.PROVIDER,
+            )
 
     def test_an_unknown_role_is_refused(self, tenant_a: Tenant) -> None:
         membership = Membership.objects.get(user=tenant_a.provider_user)
 
         with pytest.raises(DomainError) as excinfo:
-            services.membership_change_role(actor=tenant_a.admin, membership=membership,
-                                            role="owner")
+            services.membership_change_role(
+                actor=tenant_a.admin, membership=membership, role="owner"
+            )
 
         assert str(excinfo.value) == "“owner” is not a role."
 
@@ -445,8 +505,10 @@ def _run_in_threads(*targets):  # type: ignore[no-untyped-def]
 class TestTwoAdminsDemoteEachOther:
     def _two_admins(self) -> tuple[Organization, User, User]:
         org = OrganizationFactory(name="Race Center", slug="race")
-        first, second = UserFactory(email="first@race.example"), UserFactory(
-            email="second@race.example")
+        first, second = (
+            UserFactory(email="first@race.example"),
+            UserFactory(email="second@race.example"),
+        )
         MembershipFactory(user=first, organization=org, role=Role.ADMIN)
         MembershipFactory(user=second, organization=org, role=Role.ADMIN)
         return org, first, second
@@ -457,16 +519,17 @@ class TestTwoAdminsDemoteEachOther:
             close_old_connections()
             membership = Membership.objects.select_related("organization").get(user=target)
             barrier.wait(timeout=10)
-            services.membership_change_role(actor=actor, membership=membership,
-                                            role=Role.PROVIDER)
+            services.membership_change_role(actor=actor, membership=membership, role=Role.PROVIDER)
+
         return run
 
     def test_exactly_one_succeeds_at_the_same_moment(self) -> None:
         org, first, second = self._two_admins()
         barrier = threading.Barrier(2)
 
-        outcomes = _run_in_threads(self._demote(first, second, barrier),
-                                   self._demote(second, first, barrier))
+        outcomes = _run_in_threads(
+            self._demote(first, second, barrier), self._demote(second, first, barrier)
+        )
 
         assert sorted(type(o).__name__ for o in outcomes) == ["LastAdminError", "NoneType"]
         refused = next(o for o in outcomes if o is not None)
@@ -483,8 +546,9 @@ class TestTwoAdminsDemoteEachOther:
             close_old_connections()
             membership = Membership.objects.select_related("organization").get(user=second)
             with transaction.atomic():
-                services.membership_change_role(actor=first, membership=membership,
-                                                role=Role.PROVIDER)
+                services.membership_change_role(
+                    actor=first, membership=membership, role=Role.PROVIDER
+                )
                 first_locked.set()
                 assert release_first.wait(timeout=10)
 
@@ -493,8 +557,9 @@ class TestTwoAdminsDemoteEachOther:
             assert first_locked.wait(timeout=10)
             membership = Membership.objects.select_related("organization").get(user=first)
             try:
-                services.membership_change_role(actor=second, membership=membership,
-                                                role=Role.PROVIDER)
+                services.membership_change_role(
+                    actor=second, membership=membership, role=Role.PROVIDER
+                )
             finally:
                 second_done.set()
 
@@ -511,8 +576,11 @@ class TestTwoAdminsDemoteEachOther:
         assert outcomes[2] is None
         assert isinstance(outcomes[1], LastAdminError)
         assert str(outcomes[1]) == LAST_ADMIN
-        assert list(Membership.objects.filter(organization=org, role=Role.ADMIN)
-                    .values_list("user__email", flat=True)) == ["first@race.example"]
+        assert list(
+            Membership.objects.filter(organization=org, role=Role.ADMIN).values_list(
+                "user__email", flat=True
+            )
+        ) == ["first@race.example"]
 
     def test_two_removals_at_once_leave_one_admin(self) -> None:
         org, first, second = self._two_admins()
@@ -524,6 +592,7 @@ class TestTwoAdminsDemoteEachOther:
                 membership = Membership.objects.select_related("organization").get(user=target)
                 barrier.wait(timeout=10)
                 services.membership_remove(actor=target, membership=membership)
+
             return run
 
         outcomes = _run_in_threads(remove(first), remove(second))
@@ -549,10 +618,10 @@ class TestHomeAndOrganizationSwitching:
         assert response.status_code == 302
         assert response["Location"] == "/o/alpha/"
 
-    def test_several_organizations_go_to_the_list(self, tenant_a: Tenant,
-                                                  tenant_b: Tenant) -> None:
-        MembershipFactory(user=tenant_a.admin, organization=tenant_b.organization,
-                          role=Role.STUDENT)
+    def test_several_organizations_go_to_the_list(self, tenant_a: Tenant, tenant_b: Tenant) -> None:
+        MembershipFactory(
+            user=tenant_a.admin, organization=tenant_b.organization, role=Role.STUDENT
+        )
 
         response = client_for(tenant_a.admin).get("/")
 
@@ -564,16 +633,20 @@ class TestHomeAndOrganizationSwitching:
 
         assert response["Location"] == "/orgs/"
 
-    def test_the_list_shows_each_membership_with_its_role(self, tenant_a: Tenant,
-                                                          tenant_b: Tenant) -> None:
-        MembershipFactory(user=tenant_a.admin, organization=tenant_b.organization,
-                          role=Role.STUDENT)
+    def test_the_list_shows_each_membership_with_its_role(
+        self, tenant_a: Tenant, tenant_b: Tenant
+    ) -> None:
+        MembershipFactory(
+            user=tenant_a.admin, organization=tenant_b.organization, role=Role.STUDENT
+        )
 
         response = client_for(tenant_a.admin).get("/orgs/")
 
         assert response.status_code == 200
         assert [(m.organization.slug, m.role) for m in response.context["memberships"]] == [
-            ("alpha", Role.ADMIN), ("beta", Role.STUDENT)]
+            ("alpha", Role.ADMIN),
+            ("beta", Role.STUDENT),
+        ]
         html = response.content.decode()
         assert 'href="/o/alpha/"' in html
         assert 'href="/o/beta/"' in html
@@ -586,10 +659,12 @@ class TestHomeAndOrganizationSwitching:
         assert response.status_code == 302
         assert response["Location"] == "/accounts/login/?next=/orgs/"
 
-    def test_switching_to_each_listed_organization_works(self, tenant_a: Tenant,
-                                                         tenant_b: Tenant) -> None:
-        MembershipFactory(user=tenant_a.admin, organization=tenant_b.organization,
-                          role=Role.STUDENT)
+    def test_switching_to_each_listed_organization_works(
+        self, tenant_a: Tenant, tenant_b: Tenant
+    ) -> None:
+        MembershipFactory(
+            user=tenant_a.admin, organization=tenant_b.organization, role=Role.STUDENT
+        )
         client = client_for(tenant_a.admin)
 
         admin_home = client.get("/o/alpha/")
@@ -612,8 +687,9 @@ class TestOrganizationCreateView:
         client = client_for(user)
 
         assert client.get("/orgs/new/").status_code == 200
-        response = client.post("/orgs/new/", {"name": "Harbor Learning",
-                                              "time_zone": "America/Chicago"})
+        response = client.post(
+            "/orgs/new/", {"name": "Harbor Learning", "time_zone": "America/Chicago"}
+        )
 
         assert response.status_code == 302
         assert response["Location"] == "/o/harbor-learning/"
@@ -631,8 +707,9 @@ class TestOrganizationCreateView:
         assert response.status_code == 200
         assert response.context["form"].errors == {
             "name": ["This field is required."],
-            "time_zone": ["Select a valid choice. Mars/Olympus is not one of the available "
-                          "choices."],
+            "time_zone": [
+                "Select a valid choice. Mars/Olympus is not one of the available choices."
+            ],
         }
         assert not Organization.objects.exists()
 
@@ -698,10 +775,16 @@ class TestSettingsPage:
 
     def test_saves_policy_fields(self, admin_client_a, tenant_a: Tenant) -> None:  # type: ignore[no-untyped-def]
         data = settings_data(
-            tenant_a.organization, duration_step_minutes=15, min_session_minutes=30,
-            max_session_minutes=120, notes_min_length=150, max_sessions_per_pair_per_day=2,
-            no_show_charge="full", insufficient_hours="draw",
-            require_student_confirmation=True, booking_auto_accept=False,
+            tenant_a.organization,
+            duration_step_minutes=15,
+            min_session_minutes=30,
+            max_session_minutes=120,
+            notes_min_length=150,
+            max_sessions_per_pair_per_day=2,
+            no_show_charge="full",
+            insufficient_hours="draw",
+            require_student_confirmation=True,
+            booking_auto_accept=False,
             time_zone="Europe/London",
         )
 
@@ -711,10 +794,18 @@ class TestSettingsPage:
         assert response["Location"] == self.URL
         assert messages_of(response) == ["Settings saved."]
         org = Organization.objects.get(pk=tenant_a.organization.pk)
-        assert (org.duration_step_minutes, org.min_session_minutes, org.max_session_minutes,
-                org.notes_min_length, org.max_sessions_per_pair_per_day) == (15, 30, 120, 150, 2)
+        assert (
+            org.duration_step_minutes,
+            org.min_session_minutes,
+            org.max_session_minutes,
+            org.notes_min_length,
+            org.max_sessions_per_pair_per_day,
+        ) == (15, 30, 120, 150, 2)
         assert (org.no_show_charge, org.insufficient_hours, org.time_zone) == (
-            "full", "draw", "Europe/London")
+            "full",
+            "draw",
+            "Europe/London",
+        )
         assert org.require_student_confirmation is True
         assert org.booking_auto_accept is False
         # Untouched fields keep their values.
@@ -726,17 +817,22 @@ class TestSettingsPage:
         user = UserFactory()
         org = services.organization_create(actor=user, name="Default Zone")
 
-        response = client_for(user).post(f"/o/{org.slug}/settings/",
-                                         settings_data(org, notes_min_length=10))
+        response = client_for(user).post(
+            f"/o/{org.slug}/settings/", settings_data(org, notes_min_length=10)
+        )
 
         assert response.status_code == 302
         org.refresh_from_db()
         assert (org.time_zone, org.notes_min_length) == ("UTC", 10)
 
-    def test_clearing_an_optional_limit_saves_no_limit(self, admin_client_a,  # type: ignore[no-untyped-def]
-                                                      tenant_a: Tenant) -> None:
+    def test_clearing_an_optional_limit_saves_no_limit(
+        self,
+        admin_client_a,  # type: ignore[no-untyped-def]
+        tenant_a: Tenant,
+    ) -> None:
         Organization.objects.filter(pk=tenant_a.organization.pk).update(
-            weekly_max_minutes_per_provider=600)
+            weekly_max_minutes_per_provider=600
+        )
         org = Organization.objects.get(pk=tenant_a.organization.pk)
 
         admin_client_a.post(self.URL, settings_data(org, weekly_max_minutes_per_provider=""))
@@ -744,24 +840,50 @@ class TestSettingsPage:
         org.refresh_from_db()
         assert org.weekly_max_minutes_per_provider is None
 
-    @pytest.mark.parametrize(("changes", "field", "error"), [
-        ({"min_session_minutes": 30, "max_session_minutes": 10}, "max_session_minutes",
-         "The maximum (10 min) is below the minimum (30 min)."),
-        ({"duration_step_minutes": 0}, "duration_step_minutes",
-         "The duration step must be at least 1 minute."),
-        ({"min_session_minutes": 0}, "min_session_minutes",
-         "The minimum must be at least 1 minute."),
-        ({"proposal_response_days": 0}, "proposal_response_days",
-         "Give providers at least one day to respond."),
-        ({"max_session_minutes": "two hours"}, "max_session_minutes", "Enter a whole number."),
-        ({"logging_grace_hours": "-1"}, "logging_grace_hours",
-         "Ensure this value is greater than or equal to 0."),
-        ({"no_show_charge": "half"}, "no_show_charge",
-         "Select a valid choice. half is not one of the available choices."),
-        ({"name": ""}, "name", "This field is required."),
-    ])
+    @pytest.mark.parametrize(
+        ("changes", "field", "error"),
+        [
+            (
+                {"min_session_minutes": 30, "max_session_minutes": 10},
+                "max_session_minutes",
+                "The maximum (10 min) is below the minimum (30 min).",
+            ),
+            (
+                {"duration_step_minutes": 0},
+                "duration_step_minutes",
+                "The duration step must be at least 1 minute.",
+            ),
+            (
+                {"min_session_minutes": 0},
+                "min_session_minutes",
+                "The minimum must be at least 1 minute.",
+            ),
+            (
+                {"proposal_response_days": 0},
+                "proposal_response_days",
+                "Give providers at least one day to respond.",
+            ),
+            ({"max_session_minutes": "two hours"}, "max_session_minutes", "Enter a whole number."),
+            (
+                {"logging_grace_hours": "-1"},
+                "logging_grace_hours",
+                "Ensure this value is greater than or equal to 0.",
+            ),
+            (
+                {"no_show_charge": "half"},
+                "no_show_charge",
+                "Select a valid choice. half is not one of the available choices.",
+            ),
+            ({"name": ""}, "name", "This field is required."),
+        ],
+    )
     def test_invalid_input_re_renders_with_the_error_and_saves_nothing(
-        self, admin_client_a, tenant_a: Tenant, changes, field, error  # type: ignore[no-untyped-def]
+        self,
+        admin_client_a,
+        tenant_a: Tenant,
+        changes,
+        field,
+        error,  # type: ignore[no-untyped-def]
     ) -> None:
         before = Organization.objects.filter(pk=tenant_a.organization.pk).values().get()
         data = settings_data(tenant_a.organization, notes_min_length=99, **changes)
@@ -774,8 +896,13 @@ class TestSettingsPage:
         assert messages_of(response) == []
         assert Organization.objects.filter(pk=tenant_a.organization.pk).values().get() == before
 
-    def test_admins_only(self, provider_client_a, student_client_a, admin_client_b,  # type: ignore[no-untyped-def]
-                         tenant_a: Tenant) -> None:
+    def test_admins_only(
+        self,
+        provider_client_a,
+        student_client_a,
+        admin_client_b,  # type: ignore[no-untyped-def]
+        tenant_a: Tenant,
+    ) -> None:
         data = settings_data(tenant_a.organization, name="Hijacked")
 
         assert provider_client_a.get(self.URL).status_code == 403
@@ -786,8 +913,11 @@ class TestSettingsPage:
 
 @pytest.mark.django_db
 class TestMembersPage:
-    def test_lists_members_and_pending_invitations(self, admin_client_a,  # type: ignore[no-untyped-def]
-                                                   tenant_a: Tenant) -> None:
+    def test_lists_members_and_pending_invitations(
+        self,
+        admin_client_a,  # type: ignore[no-untyped-def]
+        tenant_a: Tenant,
+    ) -> None:
         pending = invite(tenant_a.organization, tenant_a.admin, "pending@example.com")
         revoked = invite(tenant_a.organization, tenant_a.admin, "gone@example.com")
         services.invitation_revoke(actor=tenant_a.admin, invitation=revoked)
@@ -798,7 +928,10 @@ class TestMembersPage:
 
         assert response.status_code == 200
         assert [m.user.email for m in response.context["members"]] == [
-            "admin@alpha.example", "provider@alpha.example", "student@alpha.example"]
+            "admin@alpha.example",
+            "provider@alpha.example",
+            "student@alpha.example",
+        ]
         assert list(response.context["invitations"]) == [pending]
         html = response.content.decode()
         assert "pending@example.com" in html
@@ -809,15 +942,19 @@ class TestMembersPage:
         self, admin_client_a, tenant_a: Tenant, django_capture_on_commit_callbacks
     ) -> None:
         with django_capture_on_commit_callbacks(execute=True):
-            response = admin_client_a.post("/o/alpha/members/invite/",
-                                           {"email": "helper@example.com", "role": "admin"})
+            response = admin_client_a.post(
+                "/o/alpha/members/invite/", {"email": "helper@example.com", "role": "admin"}
+            )
 
         assert response.status_code == 302
         assert response["Location"] == "/o/alpha/members/"
         assert messages_of(response) == ["An invitation was sent to helper@example.com."]
         invitation = Invitation.objects.get(email="helper@example.com")
         assert (invitation.organization, invitation.role, invitation.invited_by) == (
-            tenant_a.organization, Role.ADMIN, tenant_a.admin)
+            tenant_a.organization,
+            Role.ADMIN,
+            tenant_a.admin,
+        )
         assert len(mail.outbox) == 1
         assert mail.outbox[0].to == ["helper@example.com"]
         assert f"http://testserver/invitations/{invitation.token}/" in mail.outbox[0].body
@@ -828,18 +965,21 @@ class TestMembersPage:
         self, admin_client_a, tenant_a: Tenant, django_capture_on_commit_callbacks
     ) -> None:
         with django_capture_on_commit_callbacks(execute=True):
-            response = admin_client_a.post("/o/alpha/members/invite/",
-                                           {"email": "student@alpha.example", "role": "admin"})
+            response = admin_client_a.post(
+                "/o/alpha/members/invite/", {"email": "student@alpha.example", "role": "admin"}
+            )
 
         assert response.status_code == 400
         assert response.context["form"].errors == {
-            "email": ["student@alpha.example is already a member of Alpha Tutoring."]}
+            "email": ["student@alpha.example is already a member of Alpha Tutoring."]
+        }
         assert not Invitation.objects.exists()
         assert mail.outbox == []
 
     def test_invite_with_a_bad_email_or_role_is_refused(self, admin_client_a) -> None:  # type: ignore[no-untyped-def]
-        response = admin_client_a.post("/o/alpha/members/invite/",
-                                       {"email": "not-an-email", "role": "owner"})
+        response = admin_client_a.post(
+            "/o/alpha/members/invite/", {"email": "not-an-email", "role": "owner"}
+        )
 
         assert response.status_code == 400
         assert response.context["form"].errors == {
@@ -853,8 +993,9 @@ class TestMembersPage:
         tenant_a.provider_user.save()
         membership = Membership.objects.get(user=tenant_a.provider_user)
 
-        response = admin_client_a.post(f"/o/alpha/members/{membership.public_id}/role/",
-                                       {"role": "admin"})
+        response = admin_client_a.post(
+            f"/o/alpha/members/{membership.public_id}/role/", {"role": "admin"}
+        )
 
         assert response.status_code == 302
         assert response["Location"] == "/o/alpha/members/"
@@ -862,12 +1003,16 @@ class TestMembersPage:
         membership.refresh_from_db()
         assert membership.role == Role.ADMIN
 
-    def test_change_role_of_the_last_admin_shows_the_error(self, admin_client_a,  # type: ignore[no-untyped-def]
-                                                           tenant_a: Tenant) -> None:
+    def test_change_role_of_the_last_admin_shows_the_error(
+        self,
+        admin_client_a,  # type: ignore[no-untyped-def]
+        tenant_a: Tenant,
+    ) -> None:
         membership = Membership.objects.get(user=tenant_a.admin)
 
-        response = admin_client_a.post(f"/o/alpha/members/{membership.public_id}/role/",
-                                       {"role": "student"})
+        response = admin_client_a.post(
+            f"/o/alpha/members/{membership.public_id}/role/", {"role": "student"}
+        )
 
         assert messages_of(response) == [LAST_ADMIN]
         membership.refresh_from_db()
@@ -876,8 +1021,9 @@ class TestMembersPage:
     def test_change_to_an_unknown_role(self, admin_client_a, tenant_a: Tenant) -> None:  # type: ignore[no-untyped-def]
         membership = Membership.objects.get(user=tenant_a.student_user)
 
-        response = admin_client_a.post(f"/o/alpha/members/{membership.public_id}/role/",
-                                       {"role": "owner"})
+        response = admin_client_a.post(
+            f"/o/alpha/members/{membership.public_id}/role/", {"role": "owner"}
+        )
 
         assert messages_of(response) == ["Choose a role: admin, provider or student."]
         membership.refresh_from_db()
@@ -896,8 +1042,11 @@ class TestMembersPage:
         # The removed person loses access at once.
         assert client_for(tenant_a.student_user).get("/o/alpha/").status_code == 404
 
-    def test_removing_the_last_admin_is_refused(self, admin_client_a,  # type: ignore[no-untyped-def]
-                                                tenant_a: Tenant) -> None:
+    def test_removing_the_last_admin_is_refused(
+        self,
+        admin_client_a,  # type: ignore[no-untyped-def]
+        tenant_a: Tenant,
+    ) -> None:
         membership = Membership.objects.get(user=tenant_a.admin)
 
         response = admin_client_a.post(f"/o/alpha/members/{membership.public_id}/remove/")
@@ -932,41 +1081,67 @@ class TestMembersPage:
         membership = Membership.objects.get(user=tenant_a.student_user)
         invitation = invite(tenant_a.organization, tenant_a.admin, "x@example.com")
 
-        assert admin_client_a.get(
-            f"/o/alpha/members/{membership.public_id}/remove/").status_code == 405
-        assert admin_client_a.get(
-            f"/o/alpha/members/{membership.public_id}/role/").status_code == 405
-        assert admin_client_a.get(
-            f"/o/alpha/invitations/{invitation.public_id}/revoke/").status_code == 405
+        assert (
+            admin_client_a.get(f"/o/alpha/members/{membership.public_id}/remove/").status_code
+            == 405
+        )
+        assert (
+            admin_client_a.get(f"/o/alpha/members/{membership.public_id}/role/").status_code == 405
+        )
+        assert (
+            admin_client_a.get(f"/o/alpha/invitations/{invitation.public_id}/revoke/").status_code
+            == 405
+        )
         assert Membership.objects.filter(pk=membership.pk).exists()
 
-    def test_other_roles_get_403(self, provider_client_a, student_client_a,  # type: ignore[no-untyped-def]
-                                 tenant_a: Tenant) -> None:
+    def test_other_roles_get_403(
+        self,
+        provider_client_a,
+        student_client_a,  # type: ignore[no-untyped-def]
+        tenant_a: Tenant,
+    ) -> None:
         membership = Membership.objects.get(user=tenant_a.admin)
         for client in (provider_client_a, student_client_a):
             assert client.get("/o/alpha/members/").status_code == 403
-            assert client.post("/o/alpha/members/invite/",
-                               {"email": "x@example.com", "role": "admin"}).status_code == 403
-            assert client.post(f"/o/alpha/members/{membership.public_id}/remove/"
-                               ).status_code == 403
+            assert (
+                client.post(
+                    "/o/alpha/members/invite/", {"email": "x@example.com", "role": "admin"}
+                ).status_code
+                == 403
+            )
+            assert (
+                client.post(f"/o/alpha/members/{membership.public_id}/remove/").status_code == 403
+            )
         assert Membership.objects.filter(pk=membership.pk).exists()
         assert not Invitation.objects.exists()
 
-    def test_another_tenant_gets_404(self, admin_client_b, tenant_a: Tenant,  # type: ignore[no-untyped-def]
-                                     tenant_b: Tenant) -> None:
+    def test_another_tenant_gets_404(
+        self,
+        admin_client_b,
+        tenant_a: Tenant,  # type: ignore[no-untyped-def]
+        tenant_b: Tenant,
+    ) -> None:
         a_member = Membership.objects.get(user=tenant_a.student_user)
         a_invitation = invite(tenant_a.organization, tenant_a.admin, "x@example.com")
 
         assert admin_client_b.get("/o/alpha/members/").status_code == 404
-        assert admin_client_b.post(f"/o/alpha/members/{a_member.public_id}/remove/"
-                                   ).status_code == 404
+        assert (
+            admin_client_b.post(f"/o/alpha/members/{a_member.public_id}/remove/").status_code == 404
+        )
         # A's objects through B's own URLs: the same 404.
-        assert admin_client_b.post(f"/o/beta/members/{a_member.public_id}/remove/"
-                                   ).status_code == 404
-        assert admin_client_b.post(f"/o/beta/members/{a_member.public_id}/role/",
-                                   {"role": "admin"}).status_code == 404
-        assert admin_client_b.post(f"/o/beta/invitations/{a_invitation.public_id}/revoke/"
-                                   ).status_code == 404
+        assert (
+            admin_client_b.post(f"/o/beta/members/{a_member.public_id}/remove/").status_code == 404
+        )
+        assert (
+            admin_client_b.post(
+                f"/o/beta/members/{a_member.public_id}/role/", {"role": "admin"}
+            ).status_code
+            == 404
+        )
+        assert (
+            admin_client_b.post(f"/o/beta/invitations/{a_invitation.public_id}/revoke/").status_code
+            == 404
+        )
         a_member.refresh_from_db()
         a_invitation.refresh_from_db()
         assert a_member.role == Role.STUDENT
@@ -979,8 +1154,13 @@ class TestInvitationAcceptancePages:
         self, tenant_a: Tenant, django_capture_on_commit_callbacks
     ) -> None:
         student = StudentFactory(organization=tenant_a.organization, email="newbie@example.net")
-        invitation = invite(tenant_a.organization, tenant_a.admin, student.email,
-                            role=Role.STUDENT, student_id=student.pk)
+        invitation = invite(
+            tenant_a.organization,
+            tenant_a.admin,
+            student.email,
+            role=Role.STUDENT,
+            student_id=student.pk,
+        )
         link = f"/invitations/{invitation.token}/"
         client = Client()
 
@@ -995,17 +1175,23 @@ class TestInvitationAcceptancePages:
         assert client.get(signup_url).context["form"].initial["email"] == "newbie@example.net"
 
         with django_capture_on_commit_callbacks(execute=True):
-            response = client.post(signup_url, {"email": "newbie@example.net",
-                                                "password1": "a-long-pass-phrase-9",
-                                                "password2": "a-long-pass-phrase-9"})
+            response = client.post(
+                signup_url,
+                {
+                    "email": "newbie@example.net",
+                    "password1": "a-long-pass-phrase-9",
+                    "password2": "a-long-pass-phrase-9",
+                },
+            )
 
         # No verification email: the invitation proved the address.
         assert response.status_code == 302
         assert response["Location"] == link
         assert mail.outbox == []
         user = User.objects.get(email="newbie@example.net")
-        assert EmailAddress.objects.filter(user=user, email="newbie@example.net",
-                                           verified=True).exists()
+        assert EmailAddress.objects.filter(
+            user=user, email="newbie@example.net", verified=True
+        ).exists()
         assert client.session[SESSION_KEY] == str(user.pk)
         assert not Membership.objects.filter(user=user).exists()
 
@@ -1016,8 +1202,7 @@ class TestInvitationAcceptancePages:
         assert response["Location"] == "/o/alpha/"
         assert messages_of(response) == ["Welcome to Alpha Tutoring."]
         membership = Membership.objects.get(user=user)
-        assert (membership.organization, membership.role) == (tenant_a.organization,
-                                                              Role.STUDENT)
+        assert (membership.organization, membership.role) == (tenant_a.organization, Role.STUDENT)
         student.refresh_from_db()
         assert student.user == user
         assert "pending_invitation" not in client.session
@@ -1034,16 +1219,21 @@ class TestInvitationAcceptancePages:
         client = Client()
         client.get(f"/invitations/{invitation.token}/")
 
-        response = client.post("/accounts/signup/", {"email": "someone.else@example.com",
-                                                     "password1": "a-long-pass-phrase-9",
-                                                     "password2": "a-long-pass-phrase-9"})
+        response = client.post(
+            "/accounts/signup/",
+            {
+                "email": "someone.else@example.com",
+                "password1": "a-long-pass-phrase-9",
+                "password2": "a-long-pass-phrase-9",
+            },
+        )
 
         assert response["Location"] == f"/invitations/{invitation.token}/"
         user = User.objects.get(email="invited@example.com")
         assert client.session[SESSION_KEY] == str(user.pk)
-        assert set(EmailAddress.objects.filter(user=user)
-                   .values_list("email", "verified", "primary")) == {
-            ("invited@example.com", True, True), ("someone.else@example.com", False, False)}
+        assert set(
+            EmailAddress.objects.filter(user=user).values_list("email", "verified", "primary")
+        ) == {("invited@example.com", True, True), ("someone.else@example.com", False, False)}
         assert mail.outbox == []
         assert client.post(f"/invitations/{invitation.token}/")["Location"] == "/o/alpha/"
 
@@ -1054,9 +1244,14 @@ class TestInvitationAcceptancePages:
         invite(tenant_a.organization, tenant_a.admin, "invited@example.com")
         fresh = Client()
 
-        response = fresh.post("/accounts/signup/", {"email": "invited@example.com",
-                                                    "password1": "a-long-pass-phrase-9",
-                                                    "password2": "a-long-pass-phrase-9"})
+        response = fresh.post(
+            "/accounts/signup/",
+            {
+                "email": "invited@example.com",
+                "password1": "a-long-pass-phrase-9",
+                "password2": "a-long-pass-phrase-9",
+            },
+        )
 
         assert response["Location"] == "/accounts/confirm-email/"
         assert EmailAddress.objects.get(email="invited@example.com").verified is False
@@ -1066,23 +1261,28 @@ class TestInvitationAcceptancePages:
     def test_existing_user_signs_in_and_comes_back_to_the_invitation(
         self, tenant_a: Tenant, tenant_b: Tenant
     ) -> None:
-        invitation = invite(tenant_a.organization, tenant_a.admin, tenant_b.admin.email,
-                            role=Role.PROVIDER)
+        invitation = invite(
+            tenant_a.organization, tenant_a.admin, tenant_b.admin.email, role=Role.PROVIDER
+        )
         link = f"/invitations/{invitation.token}/"
         client = Client()
         client.get(link)
 
-        response = client.post("/accounts/login/", {"login": tenant_b.admin.email,
-                                                    "password": PASSWORD})
+        response = client.post(
+            "/accounts/login/", {"login": tenant_b.admin.email, "password": PASSWORD}
+        )
 
         assert response["Location"] == link
         response = client.post(link)
         assert response["Location"] == "/o/alpha/"
-        assert Membership.objects.get(user=tenant_b.admin,
-                                      organization=tenant_a.organization).role == Role.PROVIDER
+        assert (
+            Membership.objects.get(user=tenant_b.admin, organization=tenant_a.organization).role
+            == Role.PROVIDER
+        )
         # The provider invitation without a record created one for the new provider.
-        assert Provider.objects.filter(organization=tenant_a.organization,
-                                       user=tenant_b.admin).exists()
+        assert Provider.objects.filter(
+            organization=tenant_a.organization, user=tenant_b.admin
+        ).exists()
 
     def test_signed_in_with_another_email_sees_a_warning_and_cannot_accept(
         self, tenant_a: Tenant, tenant_b: Tenant
@@ -1096,11 +1296,14 @@ class TestInvitationAcceptancePages:
         for response in (page, post):
             assert response.status_code == 200
             assert response.context["email_matches"] is False
-            assert ("This invitation is for intended@example.com, but you are signed in as "
-                    "admin@beta.example.") in response.content.decode()
+            assert (
+                "This invitation is for intended@example.com, but you are signed in as "
+                "admin@beta.example."
+            ) in response.content.decode()
             assert "Accept the invitation" not in response.content.decode()
-        assert not Membership.objects.filter(user=tenant_b.admin,
-                                             organization=tenant_a.organization).exists()
+        assert not Membership.objects.filter(
+            user=tenant_b.admin, organization=tenant_a.organization
+        ).exists()
         invitation.refresh_from_db()
         assert invitation.status == "pending"
 
@@ -1147,7 +1350,8 @@ class TestInvitationAcceptancePages:
 
         assert response.status_code == 404
         assert "The link is not valid. Check that you copied all of it." in (
-            response.content.decode())
+            response.content.decode()
+        )
 
     def test_an_invalid_link_forgets_the_pending_invitation(self, tenant_a: Tenant) -> None:
         invitation = invite(tenant_a.organization, tenant_a.admin, "x@example.com")

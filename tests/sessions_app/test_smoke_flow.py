@@ -12,19 +12,30 @@ from tests.factories import make_grant
 
 
 @pytest.mark.django_db
-def test_propose_accept_log_pages(tenant_a: Tenant, django_capture_on_commit_callbacks, mailoutbox) -> None:
+def test_propose_accept_log_pages(
+    tenant_a: Tenant, django_capture_on_commit_callbacks, mailoutbox
+) -> None:
     org = tenant_a.organization
-    grant = make_grant(student=tenant_a.student, minutes=600,
-                       valid_from=timezone.now() - timedelta(days=2))
+    grant = make_grant(
+        student=tenant_a.student, minutes=600, valid_from=timezone.now() - timedelta(days=2)
+    )
     tutoring = ServiceType.objects.get(organization=org, name="Tutoring")
     admin = client_for(tenant_a.admin)
     r = admin.get(f"/o/{org.slug}/relationships/new/")
     token = r.context["form"]["token"].value()
     with django_capture_on_commit_callbacks(execute=True):
-        r = admin.post(f"/o/{org.slug}/relationships/new/", {
-            "student": tenant_a.student.pk, "provider": tenant_a.provider.pk,
-            "service_type": tutoring.pk, "amount": "5", "measure": "hours",
-            "client_rate": "60", "token": token})
+        r = admin.post(
+            f"/o/{org.slug}/relationships/new/",
+            {
+                "student": tenant_a.student.pk,
+                "provider": tenant_a.provider.pk,
+                "service_type": tutoring.pk,
+                "amount": "5",
+                "measure": "hours",
+                "client_rate": "60",
+                "token": token,
+            },
+        )
     assert r.status_code == 302, r.context["form"].errors
     rel = tenant_a.student.relationships.get()
     assert len(mailoutbox) == 2
@@ -36,14 +47,26 @@ def test_propose_accept_log_pages(tenant_a: Tenant, django_capture_on_commit_cal
     assert rel.status == "paired"
     type(rel).objects.filter(pk=rel.pk).update(paired_at=timezone.now() - timedelta(days=1))
     start = timezone.localtime(timezone.now() - timedelta(hours=2), org.tz)
-    r = provider.post(f"/o/{org.slug}/relationships/{rel.public_id}/log/", {
-        "date": start.date().isoformat(), "time": start.strftime("%H:%M"), "duration": "90",
-        "kind": "tutoring", "mode": "Online", "notes": "Quadratics"})
+    r = provider.post(
+        f"/o/{org.slug}/relationships/{rel.public_id}/log/",
+        {
+            "date": start.date().isoformat(),
+            "time": start.strftime("%H:%M"),
+            "duration": "90",
+            "kind": "tutoring",
+            "mode": "Online",
+            "notes": "Quadratics",
+        },
+    )
     assert r.status_code == 302, r.context["form"].errors
     grant.refresh_from_db()
     assert (grant.used, grant.held) == (90, 210)
-    for url in [f"/o/{org.slug}/", f"/o/{org.slug}/relationships/", f"/o/{org.slug}/sessions/",
-                f"/o/{org.slug}/relationships/{rel.public_id}/"]:
+    for url in [
+        f"/o/{org.slug}/",
+        f"/o/{org.slug}/relationships/",
+        f"/o/{org.slug}/sessions/",
+        f"/o/{org.slug}/relationships/{rel.public_id}/",
+    ]:
         assert provider.get(url).status_code == 200, url
         assert admin.get(url).status_code == 200, url
     student = client_for(tenant_a.student_user)
@@ -52,7 +75,9 @@ def test_propose_accept_log_pages(tenant_a: Tenant, django_capture_on_commit_cal
     assert [s.running for s in page.context["sessions"]] == [90]
     session = rel.sessions.get()
     with pytest.raises(services.SessionRuleError):
-        services.session_log(actor=tenant_a.provider_user, relationship=rel, starts_at=session.starts_at, duration=60)
+        services.session_log(
+            actor=tenant_a.provider_user, relationship=rel, starts_at=session.starts_at, duration=60
+        )
     services.session_edit(actor=tenant_a.admin, session=session, duration=60)
     grant.refresh_from_db()
     assert (grant.used, grant.held) == (60, 240)

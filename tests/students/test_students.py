@@ -33,9 +33,14 @@ def detail_url(student: Student) -> str:
 
 
 def form_data(**overrides: str) -> dict[str, str]:
-    data = {"name": "Iris Chen", "email": "iris.chen@example.net", "phone": "555-0101",
-            "guardian_name": "Mei Chen", "guardian_email": "mei.chen@example.net",
-            "notes": "Prefers mornings."}
+    data = {
+        "name": "Iris Chen",
+        "email": "iris.chen@example.net",
+        "phone": "555-0101",
+        "guardian_name": "Mei Chen",
+        "guardian_email": "mei.chen@example.net",
+        "notes": "Prefers mornings.",
+    }
     data.update(overrides)
     return data
 
@@ -60,18 +65,33 @@ class TestCreate:
     def test_admin_creates_a_student(self, admin_client_a, tenant_a: Tenant) -> None:  # type: ignore[no-untyped-def]
         assert admin_client_a.get(NEW).status_code == 200
 
-        response = admin_client_a.post(NEW, form_data(name="  Iris Chen ",
-                                                      email=" iris.chen@example.net "))
+        response = admin_client_a.post(
+            NEW, form_data(name="  Iris Chen ", email=" iris.chen@example.net ")
+        )
 
-        student = Student.objects.get(organization=tenant_a.organization,
-                                      email="iris.chen@example.net")
+        student = Student.objects.get(
+            organization=tenant_a.organization, email="iris.chen@example.net"
+        )
         assert response.status_code == 302
         assert response["Location"] == detail_url(student)
         assert messages_of(response) == ["Iris Chen was added."]
-        assert (student.name, student.phone, student.guardian_name, student.guardian_email,
-                student.notes, student.status, student.user) == (
-            "Iris Chen", "555-0101", "Mei Chen", "mei.chen@example.net", "Prefers mornings.",
-            StudentStatus.ACTIVE, None)
+        assert (
+            student.name,
+            student.phone,
+            student.guardian_name,
+            student.guardian_email,
+            student.notes,
+            student.status,
+            student.user,
+        ) == (
+            "Iris Chen",
+            "555-0101",
+            "Mei Chen",
+            "mei.chen@example.net",
+            "Prefers mornings.",
+            StudentStatus.ACTIVE,
+            None,
+        )
 
     def test_only_a_name_is_required(self, admin_client_a, tenant_a: Tenant) -> None:  # type: ignore[no-untyped-def]
         response = admin_client_a.post(NEW, {"name": "No Email"})
@@ -86,15 +106,27 @@ class TestCreate:
 
         assert Student.objects.filter(email="").count() == 2
 
-    @pytest.mark.parametrize(("data", "errors"), [
-        (form_data(name=""), {"name": ["This field is required."]}),
-        (form_data(email="not-an-email"), {"email": ["Enter a valid email address."]}),
-        (form_data(name="", guardian_email="nope"), {
-            "name": ["This field is required."],
-            "guardian_email": ["Enter a valid email address."]}),
-    ])
-    def test_invalid_form_re_renders_with_messages(self, admin_client_a, tenant_a: Tenant,  # type: ignore[no-untyped-def]
-                                                   data, errors) -> None:
+    @pytest.mark.parametrize(
+        ("data", "errors"),
+        [
+            (form_data(name=""), {"name": ["This field is required."]}),
+            (form_data(email="not-an-email"), {"email": ["Enter a valid email address."]}),
+            (
+                form_data(name="", guardian_email="nope"),
+                {
+                    "name": ["This field is required."],
+                    "guardian_email": ["Enter a valid email address."],
+                },
+            ),
+        ],
+    )
+    def test_invalid_form_re_renders_with_messages(
+        self,
+        admin_client_a,
+        tenant_a: Tenant,  # type: ignore[no-untyped-def]
+        data,
+        errors,
+    ) -> None:
         response = admin_client_a.post(NEW, data)
 
         assert response.status_code == 200
@@ -105,8 +137,11 @@ class TestCreate:
                 assert message in html
         assert Student.objects.filter(organization=tenant_a.organization).count() == 1
 
-    def test_duplicate_email_in_the_organization_is_refused(self, admin_client_a,  # type: ignore[no-untyped-def]
-                                                             tenant_a: Tenant) -> None:
+    def test_duplicate_email_in_the_organization_is_refused(
+        self,
+        admin_client_a,  # type: ignore[no-untyped-def]
+        tenant_a: Tenant,
+    ) -> None:
         StudentFactory(organization=tenant_a.organization, email="taken@example.net")
 
         response = admin_client_a.post(NEW, form_data(email="TAKEN@example.net"))
@@ -119,9 +154,12 @@ class TestCreate:
         assert Student.objects.filter(organization=tenant_a.organization).count() == 2
         assert not Student.objects.filter(name="Iris Chen").exists()
 
-    def test_same_email_in_another_organization_is_allowed(self, admin_client_a,  # type: ignore[no-untyped-def]
-                                                           tenant_a: Tenant,
-                                                           tenant_b: Tenant) -> None:
+    def test_same_email_in_another_organization_is_allowed(
+        self,
+        admin_client_a,  # type: ignore[no-untyped-def]
+        tenant_a: Tenant,
+        tenant_b: Tenant,
+    ) -> None:
         StudentFactory(organization=tenant_b.organization, email="shared@example.net")
 
         response = admin_client_a.post(NEW, form_data(email="shared@example.net"))
@@ -129,8 +167,13 @@ class TestCreate:
         assert response.status_code == 302
         assert Student.objects.filter(email="shared@example.net").count() == 2
 
-    def test_other_roles_and_tenants_cannot_create(self, provider_client_a, student_client_a,  # type: ignore[no-untyped-def]
-                                                   admin_client_b, tenant_a: Tenant) -> None:
+    def test_other_roles_and_tenants_cannot_create(
+        self,
+        provider_client_a,
+        student_client_a,  # type: ignore[no-untyped-def]
+        admin_client_b,
+        tenant_a: Tenant,
+    ) -> None:
         assert provider_client_a.post(NEW, form_data()).status_code == 403
         assert student_client_a.post(NEW, form_data()).status_code == 403
         assert admin_client_b.post(NEW, form_data()).status_code == 404
@@ -143,32 +186,44 @@ class TestCreate:
 class TestServices:
     def test_duplicate_email_raises_the_domain_error(self, tenant_a: Tenant) -> None:
         with pytest.raises(DuplicateStudentEmail) as excinfo:
-            services.student_create(actor=tenant_a.admin, organization=tenant_a.organization,
-                                    name="Copy", email="Student@Alpha.example")
+            services.student_create(
+                actor=tenant_a.admin,
+                organization=tenant_a.organization,
+                name="Copy",
+                email="Student@Alpha.example",
+            )
 
         assert excinfo.value.field == "email"
         assert str(excinfo.value) == (
-            "Another student of this organization already uses Student@Alpha.example.")
+            "Another student of this organization already uses Student@Alpha.example."
+        )
         assert isinstance(excinfo.value, DomainError)
 
     def test_update_refuses_fields_that_are_not_editable(self, tenant_a: Tenant) -> None:
         with pytest.raises(ValueError, match=r"Not editable: \['status', 'user'\]"):
-            services.student_update(actor=tenant_a.admin, student=tenant_a.student,
-                                    status="inactive", user="x")
+            services.student_update(
+                actor=tenant_a.admin, student=tenant_a.student, status="inactive", user="x"
+            )
 
     def test_the_database_refuses_a_duplicate_email_whatever_its_case(
         self, tenant_a: Tenant
     ) -> None:
-        with pytest.raises(IntegrityError, match="student_email_unique_in_org"), \
-                transaction.atomic():
-            Student.objects.create(organization=tenant_a.organization, name="Raw",
-                                   email="STUDENT@alpha.example")
+        with (
+            pytest.raises(IntegrityError, match="student_email_unique_in_org"),
+            transaction.atomic(),
+        ):
+            Student.objects.create(
+                organization=tenant_a.organization, name="Raw", email="STUDENT@alpha.example"
+            )
 
     def test_one_record_per_login_in_an_organization(self, tenant_a: Tenant) -> None:
-        with pytest.raises(IntegrityError, match="student_one_record_per_user"), \
-                transaction.atomic():
-            Student.objects.create(organization=tenant_a.organization, name="Twin",
-                                   user=tenant_a.student_user)
+        with (
+            pytest.raises(IntegrityError, match="student_one_record_per_user"),
+            transaction.atomic(),
+        ):
+            Student.objects.create(
+                organization=tenant_a.organization, name="Twin", user=tenant_a.student_user
+            )
 
 
 class TestEdit:
@@ -177,18 +232,26 @@ class TestEdit:
         url = detail_url(student) + "edit/"
         assert admin_client_a.get(url).context["form"].instance == student
 
-        response = admin_client_a.post(url, form_data(name=" Renamed ", email="new@example.net",
-                                                      notes=""))
+        response = admin_client_a.post(
+            url, form_data(name=" Renamed ", email="new@example.net", notes="")
+        )
 
         assert response.status_code == 302
         assert response["Location"] == detail_url(student)
         assert messages_of(response) == ["Renamed was saved."]
         student.refresh_from_db()
         assert (student.name, student.email, student.notes, student.user) == (
-            "Renamed", "new@example.net", "", tenant_a.student_user)
+            "Renamed",
+            "new@example.net",
+            "",
+            tenant_a.student_user,
+        )
 
-    def test_duplicate_email_on_edit_is_refused_and_nothing_saved(self, admin_client_a,  # type: ignore[no-untyped-def]
-                                                                  tenant_a: Tenant) -> None:
+    def test_duplicate_email_on_edit_is_refused_and_nothing_saved(
+        self,
+        admin_client_a,  # type: ignore[no-untyped-def]
+        tenant_a: Tenant,
+    ) -> None:
         other = StudentFactory(organization=tenant_a.organization, email="other@example.net")
         url = detail_url(tenant_a.student) + "edit/"
         before = Student.objects.filter(pk=tenant_a.student.pk).values().get()
@@ -197,7 +260,8 @@ class TestEdit:
 
         assert response.status_code == 200
         assert response.context["form"].errors == {
-            "email": [str(DuplicateStudentEmail("Other@example.net"))]}
+            "email": [str(DuplicateStudentEmail("Other@example.net"))]
+        }
         assert Student.objects.filter(pk=tenant_a.student.pk).values().get() == before
         other.refresh_from_db()
         assert other.email == "other@example.net"
@@ -210,11 +274,18 @@ class TestEdit:
 
         assert response.status_code == 200
         assert response.context["form"].errors == {
-            "name": ["This field is required."], "email": ["Enter a valid email address."]}
+            "name": ["This field is required."],
+            "email": ["Enter a valid email address."],
+        }
         assert Student.objects.filter(pk=tenant_a.student.pk).values().get() == before
 
-    def test_only_admins_edit(self, student_client_a, provider_client_a, admin_client_b,  # type: ignore[no-untyped-def]
-                              tenant_a: Tenant) -> None:
+    def test_only_admins_edit(
+        self,
+        student_client_a,
+        provider_client_a,
+        admin_client_b,  # type: ignore[no-untyped-def]
+        tenant_a: Tenant,
+    ) -> None:
         url = detail_url(tenant_a.student) + "edit/"
 
         assert student_client_a.post(url, form_data(name="Me")).status_code == 403
@@ -239,8 +310,11 @@ class TestDetail:
         assert "Allergic to cats." in html
         assert "Invite to sign in" in html
 
-    def test_student_sees_own_detail_without_internal_notes(self, student_client_a,  # type: ignore[no-untyped-def]
-                                                           tenant_a: Tenant) -> None:
+    def test_student_sees_own_detail_without_internal_notes(
+        self,
+        student_client_a,  # type: ignore[no-untyped-def]
+        tenant_a: Tenant,
+    ) -> None:
         Student.objects.filter(pk=tenant_a.student.pk).update(notes="Internal remark.")
 
         response = student_client_a.get(detail_url(tenant_a.student))
@@ -251,30 +325,40 @@ class TestDetail:
         assert "Internal remark." not in response.content.decode()
         assert "Deactivate" not in response.content.decode()
 
-    def test_student_cannot_see_another_student(self, student_client_a,  # type: ignore[no-untyped-def]
-                                                tenant_a: Tenant) -> None:
+    def test_student_cannot_see_another_student(
+        self,
+        student_client_a,  # type: ignore[no-untyped-def]
+        tenant_a: Tenant,
+    ) -> None:
         other = StudentFactory(organization=tenant_a.organization)
 
         assert student_client_a.get(detail_url(other)).status_code == 403
 
-    def test_provider_cannot_see_a_student_record_page(self, provider_client_a,  # type: ignore[no-untyped-def]
-                                                       tenant_a: Tenant) -> None:
+    def test_provider_cannot_see_a_student_record_page(
+        self,
+        provider_client_a,  # type: ignore[no-untyped-def]
+        tenant_a: Tenant,
+    ) -> None:
         assert provider_client_a.get(detail_url(tenant_a.student)).status_code == 403
 
     def test_another_tenant_gets_404(self, admin_client_b, tenant_a: Tenant) -> None:  # type: ignore[no-untyped-def]
         assert admin_client_b.get(detail_url(tenant_a.student)).status_code == 404
-        assert admin_client_b.get(
-            f"/o/beta/students/{tenant_a.student.public_id}/").status_code == 404
+        assert (
+            admin_client_b.get(f"/o/beta/students/{tenant_a.student.public_id}/").status_code == 404
+        )
 
-    @pytest.mark.parametrize("tail", ["not-a-uuid/", "12345/", "0000/edit/",
-                                      "e0d5f0a1-zzzz-4bd7-9f71-0b5a7a2e3c11/"])
+    @pytest.mark.parametrize(
+        "tail", ["not-a-uuid/", "12345/", "0000/edit/", "e0d5f0a1-zzzz-4bd7-9f71-0b5a7a2e3c11/"]
+    )
     def test_malformed_uuids_are_404(self, admin_client_a, tail: str) -> None:  # type: ignore[no-untyped-def]
         assert admin_client_a.get(LIST + tail).status_code == 404
 
     def test_unknown_uuid_is_404(self, admin_client_a) -> None:  # type: ignore[no-untyped-def]
         assert admin_client_a.get(f"{LIST}{uuid.uuid4()}/").status_code == 404
-        assert admin_client_a.post(f"{LIST}{uuid.uuid4()}/status/",
-                                   {"status": "inactive"}).status_code == 404
+        assert (
+            admin_client_a.post(f"{LIST}{uuid.uuid4()}/status/", {"status": "inactive"}).status_code
+            == 404
+        )
 
 
 class TestMyProfile:
@@ -318,8 +402,12 @@ class TestMyProfile:
 
 
 class TestList:
-    def test_lists_the_organizations_students_only(self, admin_client_a, tenant_a: Tenant,  # type: ignore[no-untyped-def]
-                                                   tenant_b: Tenant) -> None:
+    def test_lists_the_organizations_students_only(
+        self,
+        admin_client_a,
+        tenant_a: Tenant,  # type: ignore[no-untyped-def]
+        tenant_b: Tenant,
+    ) -> None:
         StudentFactory(organization=tenant_a.organization, name="Aaron Alpha")
 
         response = admin_client_a.get(LIST)
@@ -329,24 +417,33 @@ class TestList:
         assert names == sorted([tenant_a.student.name, "Aaron Alpha"])
         assert tenant_b.student.name not in response.content.decode()
 
-    @pytest.mark.parametrize(("query", "expected"), [
-        ({"q": "zelda"}, ["Zelda Quinn"]),
-        ({"q": "  ZELDA  "}, ["Zelda Quinn"]),
-        ({"q": "yorick@"}, ["Yorick Bell"]),
-        ({"q": "example.org"}, ["Xena Park", "Yorick Bell"]),
-        ({"q": "nobody"}, []),
-        ({"status": "inactive"}, ["Xena Park"]),
-        ({"status": "active", "q": "example.org"}, ["Yorick Bell"]),
-        ({"q": ""}, ["Student A", "Xena Park", "Yorick Bell", "Zelda Quinn"]),
-    ])
+    @pytest.mark.parametrize(
+        ("query", "expected"),
+        [
+            ({"q": "zelda"}, ["Zelda Quinn"]),
+            ({"q": "  ZELDA  "}, ["Zelda Quinn"]),
+            ({"q": "yorick@"}, ["Yorick Bell"]),
+            ({"q": "example.org"}, ["Xena Park", "Yorick Bell"]),
+            ({"q": "nobody"}, []),
+            ({"status": "inactive"}, ["Xena Park"]),
+            ({"status": "active", "q": "example.org"}, ["Yorick Bell"]),
+            ({"q": ""}, ["Student A", "Xena Park", "Yorick Bell", "Zelda Quinn"]),
+        ],
+    )
     def test_filters(self, admin_client_a, tenant_a: Tenant, query, expected) -> None:  # type: ignore[no-untyped-def]
         Student.objects.filter(pk=tenant_a.student.pk).update(name="Student A")
-        StudentFactory(organization=tenant_a.organization, name="Zelda Quinn",
-                       email="zq@example.net")
-        StudentFactory(organization=tenant_a.organization, name="Yorick Bell",
-                       email="yorick@example.org")
-        StudentFactory(organization=tenant_a.organization, name="Xena Park",
-                       email="xena@example.org", status=StudentStatus.INACTIVE)
+        StudentFactory(
+            organization=tenant_a.organization, name="Zelda Quinn", email="zq@example.net"
+        )
+        StudentFactory(
+            organization=tenant_a.organization, name="Yorick Bell", email="yorick@example.org"
+        )
+        StudentFactory(
+            organization=tenant_a.organization,
+            name="Xena Park",
+            email="xena@example.org",
+            status=StudentStatus.INACTIVE,
+        )
 
         response = admin_client_a.get(LIST, query)
 
@@ -358,7 +455,8 @@ class TestList:
 
         assert response.status_code == 200
         assert response.context["filter"].errors == {
-            "status": ["Select a valid choice. expelled is not one of the available choices."]}
+            "status": ["Select a valid choice. expelled is not one of the available choices."]
+        }
 
     def test_pagination(self, admin_client_a, tenant_a: Tenant, settings) -> None:  # type: ignore[no-untyped-def]
         assert settings.MATCHPAL_PAGE_SIZE == 25
@@ -376,7 +474,8 @@ class TestList:
         assert second.context["page"].number == 2
         assert len(second.context["page"]) == 2
         all_names = [s.name for s in first.context["page"]] + [
-            s.name for s in second.context["page"]]
+            s.name for s in second.context["page"]
+        ]
         assert len(set(all_names)) == 27
         assert beyond.context["page"].number == 2
 
@@ -401,8 +500,11 @@ class TestList:
 
 
 class TestStatus:
-    def test_deactivate_then_reactivate_never_deletes(self, admin_client_a,  # type: ignore[no-untyped-def]
-                                                      tenant_a: Tenant) -> None:
+    def test_deactivate_then_reactivate_never_deletes(
+        self,
+        admin_client_a,  # type: ignore[no-untyped-def]
+        tenant_a: Tenant,
+    ) -> None:
         student = tenant_a.student
         url = detail_url(student) + "status/"
 
@@ -428,8 +530,12 @@ class TestStatus:
         tenant_a.student.refresh_from_db()
         assert tenant_a.student.status == StudentStatus.INACTIVE
 
-    def test_needs_post_and_an_admin(self, admin_client_a, student_client_a,  # type: ignore[no-untyped-def]
-                                     tenant_a: Tenant) -> None:
+    def test_needs_post_and_an_admin(
+        self,
+        admin_client_a,
+        student_client_a,  # type: ignore[no-untyped-def]
+        tenant_a: Tenant,
+    ) -> None:
         url = detail_url(tenant_a.student) + "status/"
 
         assert admin_client_a.get(url).status_code == 405
@@ -445,8 +551,9 @@ class TestInvite:
     def test_invite_sends_the_email_on_commit(  # type: ignore[no-untyped-def]
         self, admin_client_a, tenant_a: Tenant, django_capture_on_commit_callbacks
     ) -> None:
-        student = StudentFactory(organization=tenant_a.organization, name="Nora Vance",
-                                 email="nora@example.net")
+        student = StudentFactory(
+            organization=tenant_a.organization, name="Nora Vance", email="nora@example.net"
+        )
 
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             response = admin_client_a.post(detail_url(student) + "invite/")
@@ -456,10 +563,21 @@ class TestInvite:
         assert response["Location"] == detail_url(student)
         assert messages_of(response) == ["An invitation was sent to nora@example.net."]
         invitation = Invitation.objects.get()
-        assert (invitation.organization, invitation.email, invitation.role, invitation.student,
-                invitation.provider, invitation.invited_by) == (
-            tenant_a.organization, "nora@example.net", Role.STUDENT, student, None,
-            tenant_a.admin)
+        assert (
+            invitation.organization,
+            invitation.email,
+            invitation.role,
+            invitation.student,
+            invitation.provider,
+            invitation.invited_by,
+        ) == (
+            tenant_a.organization,
+            "nora@example.net",
+            Role.STUDENT,
+            student,
+            None,
+            tenant_a.admin,
+        )
         assert len(mail.outbox) == 1
         assert mail.outbox[0].to == ["nora@example.net"]
         assert f"http://testserver/invitations/{invitation.token}/" in mail.outbox[0].body
@@ -469,8 +587,9 @@ class TestInvite:
 
     def test_accepting_links_the_record(self, tenant_a: Tenant) -> None:
         student = StudentFactory(organization=tenant_a.organization, email="link@example.net")
-        invitation = services.student_invite(actor=tenant_a.admin, student=student,
-                                             base_url=BASE_URL)
+        invitation = services.student_invite(
+            actor=tenant_a.admin, student=student, base_url=BASE_URL
+        )
         user = UserFactory(email="link@example.net")
 
         client = client_for(user)
@@ -482,15 +601,25 @@ class TestInvite:
         assert client.get("/o/alpha/students/me/").context["student"] == student
         assert client.get(detail_url(student)).status_code == 200
 
-    @pytest.mark.parametrize(("setup", "message"), [
-        ("no_email", "Add an email address to Quiet Kid before inviting them."),
-        ("has_login", "Quiet Kid can already sign in."),
-        ("inactive", "Quiet Kid is inactive; reactivate them first."),
-    ])
-    def test_refused(self, admin_client_a, tenant_a: Tenant,  # type: ignore[no-untyped-def]
-                     django_capture_on_commit_callbacks, setup: str, message: str) -> None:
-        student = StudentFactory(organization=tenant_a.organization, name="Quiet Kid",
-                                 email="quiet@example.net")
+    @pytest.mark.parametrize(
+        ("setup", "message"),
+        [
+            ("no_email", "Add an email address to Quiet Kid before inviting them."),
+            ("has_login", "Quiet Kid can already sign in."),
+            ("inactive", "Quiet Kid is inactive; reactivate them first."),
+        ],
+    )
+    def test_refused(
+        self,
+        admin_client_a,
+        tenant_a: Tenant,  # type: ignore[no-untyped-def]
+        django_capture_on_commit_callbacks,
+        setup: str,
+        message: str,
+    ) -> None:
+        student = StudentFactory(
+            organization=tenant_a.organization, name="Quiet Kid", email="quiet@example.net"
+        )
         if setup == "no_email":
             Student.objects.filter(pk=student.pk).update(email="")
         elif setup == "has_login":
@@ -508,8 +637,9 @@ class TestInvite:
 
     def test_service_errors_are_domain_errors(self, tenant_a: Tenant) -> None:
         with pytest.raises(ConflictError) as conflict:
-            services.student_invite(actor=tenant_a.admin, student=tenant_a.student,
-                                    base_url=BASE_URL)
+            services.student_invite(
+                actor=tenant_a.admin, student=tenant_a.student, base_url=BASE_URL
+            )
         assert str(conflict.value) == f"{tenant_a.student.name} can already sign in."
         no_email = StudentFactory(organization=tenant_a.organization, name="Blank", email="")
         with pytest.raises(DomainError) as excinfo:
@@ -517,16 +647,22 @@ class TestInvite:
         assert str(excinfo.value) == "Add an email address to Blank before inviting them."
         assert not isinstance(excinfo.value, ConflictError)
 
-    def test_only_admins_invite(self, provider_client_a, student_client_a, admin_client_b,  # type: ignore[no-untyped-def]
-                                tenant_a: Tenant) -> None:
+    def test_only_admins_invite(
+        self,
+        provider_client_a,
+        student_client_a,
+        admin_client_b,  # type: ignore[no-untyped-def]
+        tenant_a: Tenant,
+    ) -> None:
         student = StudentFactory(organization=tenant_a.organization)
         url = detail_url(student) + "invite/"
 
         assert provider_client_a.post(url).status_code == 403
         assert student_client_a.post(url).status_code == 403
         assert admin_client_b.post(url).status_code == 404
-        assert admin_client_b.post(f"/o/beta/students/{student.public_id}/invite/"
-                                   ).status_code == 404
+        assert (
+            admin_client_b.post(f"/o/beta/students/{student.public_id}/invite/").status_code == 404
+        )
         assert not Invitation.objects.exists()
 
 
@@ -538,21 +674,34 @@ class TestCompositeKeys:
         self, tenant_a: Tenant, tenant_b: Tenant
     ) -> None:
         with pytest.raises(IntegrityError, match="invitation_student_same_org"):
-            create_and_check(Invitation, organization=tenant_a.organization,
-                             email="x@example.net", role=Role.STUDENT, student=tenant_b.student)
+            create_and_check(
+                Invitation,
+                organization=tenant_a.organization,
+                email="x@example.net",
+                role=Role.STUDENT,
+                student=tenant_b.student,
+            )
 
         assert not Invitation.objects.exists()
 
     def test_an_invitation_for_its_own_tenants_student_is_fine(self, tenant_a: Tenant) -> None:
-        create_and_check(Invitation, organization=tenant_a.organization, email="x@example.net",
-                         role=Role.STUDENT, student=tenant_a.student)
+        create_and_check(
+            Invitation,
+            organization=tenant_a.organization,
+            email="x@example.net",
+            role=Role.STUDENT,
+            student=tenant_a.student,
+        )
 
         assert Invitation.objects.count() == 1
 
     def test_an_invitation_cannot_be_for_a_student_with_another_role(
         self, tenant_a: Tenant
     ) -> None:
-        with pytest.raises(IntegrityError, match="invitation_student_role"), \
-                transaction.atomic():
-            Invitation.objects.create(organization=tenant_a.organization, email="x@example.net",
-                                      role=Role.PROVIDER, student=tenant_a.student)
+        with pytest.raises(IntegrityError, match="invitation_student_role"), transaction.atomic():
+            Invitation.objects.create(
+                organization=tenant_a.organization,
+                email="x@example.net",
+                role=Role.PROVIDER,
+                student=tenant_a.student,
+            )

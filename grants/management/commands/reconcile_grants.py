@@ -5,8 +5,10 @@ from matchpal.models import Organization
 
 
 class Command(BaseCommand):
-    help = ("Recompute every grant and allocation from the ledger and print each difference; "
-            "exit status 1 if there is one.")
+    help = (
+        "Recompute every grant and allocation from the ledger and print each difference; "
+        "exit status 1 if there is one."
+    )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("--organization", metavar="SLUG", help="Only this organization.")
@@ -22,6 +24,7 @@ class Command(BaseCommand):
         for difference in differences:
             self.stdout.write(str(difference))
         if differences:
-            raise CommandError(f"{len(differences)} difference(s) between balances and ledger.",
-                               returncode=1)
+            raise CommandError(
+                f"{len(differences)} difference(s) between balances and ledger.", returncode=1
+            )
         self.stdout.write(self.style.SUCCESS("Balances match the ledger."))
