@@ -98,7 +98,11 @@ class Relationship(models.Model):
 
 
 class RelationshipStatusChange(models.Model):
-    """The history of a relationship: who changed its status, when and why."""
+    """The history of a relationship: who changed its status or its allocation, when and why.
+
+    An allocation change keeps the status (from = to) and records the allocation (held +
+    consumed, in the relationship's unit) before and after.
+    """
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     relationship = models.ForeignKey(
@@ -110,10 +114,26 @@ class RelationshipStatusChange(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     reason = models.CharField(max_length=500, blank=True)
+    allocation_before = models.PositiveIntegerField(null=True, blank=True)
+    allocation_after = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            # Both or neither: a row is a status change or an allocation change.
+            models.CheckConstraint(
+                condition=Q(allocation_before__isnull=True, allocation_after__isnull=True)
+                | Q(allocation_before__isnull=False, allocation_after__isnull=False),
+                name="relationship_change_allocation_pair",
+            ),
+        ]
 
     def __str__(self) -> str:
+        if self.is_allocation_change:
+            return f"allocation {self.allocation_before} → {self.allocation_after}"
         return f"{self.from_status or 'new'} → {self.to_status}"
+
+    @property
+    def is_allocation_change(self) -> bool:
+        return self.allocation_after is not None

@@ -1,5 +1,6 @@
 """Relationship lifecycle. Holds move through `grants.services` in the same transaction."""
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -34,9 +35,27 @@ class RelationshipError(DomainError):
     pass
 
 
+# What must also happen, in the same transaction, when a relationship ends. Sessions belong
+# to sessions_app, which imports this module and never the reverse (DESIGN §1), so it registers
+# its rule here (see `sessions_app.apps`) rather than this module reaching into its table.
+type EndHook = Callable[..., object]
+_END_HOOKS: list[EndHook] = []
+
+
+def on_relationship_end[H: EndHook](hook: H) -> H:
+    """Register `hook(relationship=…, actor=…, reason=…)`, run when a relationship ends."""
+    if hook not in _END_HOOKS:
+        _END_HOOKS.append(hook)
+    return hook
+
+
 def _lock(relationship: Relationship) -> Relationship:
+    # `of=("self",)`: only the relationship row. Without it PostgreSQL also locks the joined
+    # organization, student and provider rows FOR UPDATE, and every insert that references
+    # them (a session, a notification, a history row) waits on the foreign-key check: a
+    # session logged on another relationship of the student could then deadlock with this.
     return (
-        Relationship.objects.select_for_update()
+        Relationship.objects.select_for_update(of=("self",))
         .select_related("student", "provider", "service_type", "organization")
         .get(pk=relationship.pk)
     )
@@ -190,6 +209,8 @@ def relationship_accept(*, actor: User, relationship: Relationship) -> Relations
 
 def _end(relationship: Relationship, to: str, *, actor: User | None, reason: str) -> None:
     _move(relationship, to, actor=actor, reason=reason)
+    for hook in _END_HOOKS:
+        hook(relationship=relationship, actor=actor, reason=reason)
     ledger.release(
         actor=actor,
         relationship=relationship,
@@ -197,17 +218,29 @@ def _end(relationship: Relationship, to: str, *, actor: User | None, reason: str
     )
 
 
+UNANSWERED = "No answer within the response window"
+
+
+def response_window_days(relationship: Relationship) -> int:
+    """The days the provider was given to answer: those of the policy when it was proposed."""
+    if relationship.respond_by is None:
+        return relationship.organization.proposal_response_days
+    # `respond_by` is set a moment before the row's `created_at`: round to whole days.
+    return max(1, round((relationship.respond_by - relationship.created_at) / timedelta(days=1)))
+
+
 def relationship_decline(
     *, actor: User | None, relationship: Relationship, reason: str = ""
 ) -> Relationship:
-    """The provider declines (optionally saying why); every held hour goes back."""
+    """The provider declines (optionally saying why); every held hour goes back. Without an
+    actor it is the response-window job declining an unanswered proposal."""
     with transaction.atomic():
         relationship = _lock(relationship)
-        if (
-            actor is not None
-            and relationship.provider.user_id != actor.pk
-            and not _is_admin(actor, relationship)
-        ):
+        if actor is None:
+            _end(relationship, S.DECLINED, actor=None, reason=reason or UNANSWERED)
+            _tell_unanswered(relationship)
+            return relationship
+        if relationship.provider.user_id != actor.pk and not _is_admin(actor, relationship):
             raise RelationshipError("Only the provider of this proposal can decline it.")
         _end(relationship, S.DECLINED, actor=actor, reason=reason or "Declined")
         because = f": {reason.strip().rstrip('.')}" if reason.strip() else ""
@@ -219,6 +252,29 @@ def relationship_decline(
             provider=False,
         )
     return relationship
+
+
+def _tell_unanswered(relationship: Relationship) -> None:
+    # Nobody declined: the student must not read that the provider did, and the provider, who
+    # may simply have missed the proposal, learns that it is gone.
+    days = response_window_days(relationship)
+    provider, student = relationship.provider, relationship.student
+    _tell(
+        relationship,
+        f"No answer from {provider.name}",
+        f"{provider.name} did not answer within {days} days; "
+        "the reserved hours are available again.",
+        provider=False,
+    )
+    _tell(
+        relationship,
+        f"Proposal declined: {student.name}",
+        f"The proposal to work with {student.name} "
+        f"({relationship.service_type.name.lower()}) was not answered within {days} days, so "
+        f"it was declined automatically. Ask {relationship.organization.name} if you would "
+        "still like to take it on.",
+        student=False,
+    )
 
 
 def relationship_cancel(*, actor: User, relationship: Relationship, reason: str) -> Relationship:
@@ -262,20 +318,25 @@ def relationship_change_allocation(
                 f"the allocation cannot go below that."
             )
         difference = quantity - current["allocated"]
+        if difference == 0:
+            return relationship
+        reason = reason.strip() or ("Allocation raised" if difference > 0 else "Allocation lowered")
         if difference > 0:
-            ledger.hold(
-                actor=actor,
-                relationship=relationship,
-                quantity=difference,
-                reason=reason or "Allocation raised",
-            )
-        elif difference < 0:
+            ledger.hold(actor=actor, relationship=relationship, quantity=difference, reason=reason)
+        else:
             ledger.release(
-                actor=actor,
-                relationship=relationship,
-                quantity=-difference,
-                reason=reason or "Allocation lowered",
+                actor=actor, relationship=relationship, quantity=-difference, reason=reason
             )
+        RelationshipStatusChange.objects.create(
+            organization_id=relationship.organization_id,
+            relationship=relationship,
+            from_status=relationship.status,
+            to_status=relationship.status,
+            actor=actor,
+            reason=reason,
+            allocation_before=current["allocated"],
+            allocation_after=quantity,
+        )
     return relationship
 
 
@@ -286,9 +347,7 @@ def decline_stale_proposals(*, now=None) -> int:  # type: ignore[no-untyped-def]
     done = 0
     for relationship in stale:
         try:
-            relationship_decline(
-                actor=None, relationship=relationship, reason="No answer within the response window"
-            )
+            relationship_decline(actor=None, relationship=relationship, reason=UNANSWERED)
         except ConflictError:
             continue  # answered meanwhile
         done += 1

@@ -63,11 +63,19 @@ def provider_dashboard(*, organization: Organization, membership: Membership) ->
 def student_sessions(
     *, organization: Organization, membership: Membership, limit: int = 20
 ) -> list[object]:
-    """The student's recent sessions, newest first, with the running total of hours used."""
+    """The student's recent sessions, newest first, with the running total of hours used.
+
+    One total per unit: `charged_minutes` holds minutes for a relationship counting minutes but
+    whole sessions for one counting sessions, and the two never add up.
+    """
     rows = (
         sessions.session_list(organization=organization, membership=membership)
         .annotate(
-            running=Window(Sum("charged_minutes"), order_by=[F("starts_at").asc(), F("id").asc()])
+            running=Window(
+                Sum("charged_minutes"),
+                partition_by=[F("relationship__unit")],
+                order_by=[F("starts_at").asc(), F("id").asc()],
+            )
         )
         .order_by("-starts_at", "-id")[:limit]
     )

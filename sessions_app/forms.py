@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from matchpal.models import Organization
 from matchpal.quantities import format_minutes
-from sessions_app.models import NoShowParty, SessionKind
+from sessions_app.models import NoShowParty, Session, SessionKind, SessionStatus
 
 
 def duration_choices(organization: Organization) -> list[tuple[int, str]]:
@@ -16,11 +16,36 @@ def duration_choices(organization: Organization) -> list[tuple[int, str]]:
     ]
 
 
+def _notes_minimum(field: forms.Field, minimum: int) -> None:
+    """The notes' required length, for the live counter (static/js/notes-counter.js) and the
+    browser; the rule itself is checked by the service."""
+    field.widget.attrs["data-min-length"] = minimum
+    if minimum:
+        # Only when there is one: a None attribute would render as minlength="None".
+        field.widget.attrs["minlength"] = minimum
+        field.help_text = f"At least {minimum} characters."
+
+
+def _review_minutes_field(organization: Organization) -> forms.IntegerField:
+    return forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Review time (minutes)",
+        help_text=(
+            "Revisions only: the time the review took. Blank: the center's fixed "
+            f"{format_minutes(organization.revision_minutes)}."
+        ),
+        # static/js/kind-fields.js shows it only while the kind is "revision".
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "data-kind-only": "revision"}),
+    )
+
+
 class LogSessionForm(forms.Form):
     date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}), label="Start time")
     duration = forms.TypedChoiceField(coerce=int, choices=())
     kind = forms.ChoiceField(choices=SessionKind.choices)
+    review_minutes = forms.IntegerField(required=False)  # with the policy's wording: __init__
     mode = forms.CharField(
         max_length=120,
         required=False,
@@ -49,12 +74,16 @@ class LogSessionForm(forms.Form):
         self.fields["duration"].initial = default
         self.fields["date"].initial = now.date()
         self.fields["time"].initial = now.replace(minute=0, second=0, microsecond=0).time()
-        minimum = organization.notes_min_length
-        self.fields["notes"].widget.attrs["data-min-length"] = minimum
-        if minimum:
-            # Only when there is one: a None attribute would render as minlength="None".
-            self.fields["notes"].widget.attrs["minlength"] = minimum
-            self.fields["notes"].help_text = f"At least {minimum} characters."
+        self.fields["review_minutes"] = _review_minutes_field(organization)
+        _notes_minimum(self.fields["notes"], organization.notes_min_length)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        # The field is on the form whatever the kind (hidden by script for the others): a
+        # value typed before switching the kind away from revision does not count.
+        if data.get("kind") != SessionKind.REVISION:
+            data["review_minutes"] = None
+        return data
 
     def starts_at(self) -> datetime:
         return datetime.combine(
@@ -63,14 +92,37 @@ class LogSessionForm(forms.Form):
 
 
 class EditSessionForm(forms.Form):
+    """Edit a session, or complete a scheduled one (`completing`): the review time only for a
+    revision, the internal note only for someone allowed to change it."""
+
     duration = forms.TypedChoiceField(coerce=int, choices=())
     mode = forms.CharField(max_length=120, required=False)
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
-    internal_note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    internal_note = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Internal note (admins and you only)",
+    )
 
-    def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
+    def __init__(
+        self,
+        *args: object,
+        organization: Organization,
+        session: Session,
+        completing: bool,
+        internal_note: bool,
+        **kwargs: object,
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["duration"].choices = duration_choices(organization)
+        # A scheduled session being edited needs no notes yet.
+        notes_due = completing or session.status == SessionStatus.COMPLETED
+        _notes_minimum(self.fields["notes"], organization.notes_min_length if notes_due else 0)
+        if session.kind == SessionKind.REVISION:
+            self.fields["review_minutes"] = _review_minutes_field(organization)
+        if not internal_note:
+            del self.fields["internal_note"]
+        self.order_fields(["duration", "review_minutes", "mode", "notes", "internal_note"])
 
 
 class CancelForm(forms.Form):

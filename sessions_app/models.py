@@ -46,13 +46,26 @@ class Session(models.Model):
     mode = models.CharField(max_length=120, blank=True, help_text="Online, at the center, …")
     status = models.CharField(max_length=10, choices=SessionStatus, default=SessionStatus.COMPLETED)
     notes = models.TextField(blank=True, help_text="The recap the student can read.")
+    # Seen and changed only by admins and whoever wrote it last (DESIGN §2).
     internal_note = models.TextField(blank=True)
+    internal_note_author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    review_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="A revision's actual review time; blank: the policy's fixed value.",
+    )
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
     cancellation_reason = models.CharField(max_length=500, blank=True)
     no_show_party = models.CharField(max_length=10, choices=NoShowParty, blank=True)
     no_show_explanation = models.CharField(max_length=500, blank=True)
     charged_minutes = models.PositiveIntegerField(
         default=0, help_text="What the ledger consumed for this session, net of restores."
+    )
+    charge_shortfall = models.PositiveIntegerField(
+        default=0,
+        help_text="Of a charged late cancellation or no-show, what the hours could not cover.",
     )
     logged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -81,6 +94,11 @@ class Session(models.Model):
             models.CheckConstraint(
                 condition=Q(rating__isnull=True) | Q(rating__range=(1, 5)),
                 name="session_rating_1_to_5",
+            ),
+            models.CheckConstraint(
+                condition=Q(review_minutes__isnull=True)
+                | Q(review_minutes__gte=1, kind="revision"),
+                name="session_review_minutes_of_a_revision",
             ),
             # The same meeting cannot be logged twice (cancelled ones do not count).
             models.UniqueConstraint(

@@ -39,12 +39,25 @@ def session_get(
 ) -> Session:
     session = (
         session_list(organization=organization, membership=membership)
+        .select_related("logged_by", "internal_note_author")
         .filter(public_id=public_id)
         .first()
     )
     if session is None:
         raise Http404("No such session.")
     return session
+
+
+def internal_note_visible(session: Session, membership: Membership) -> bool:
+    """Admins and the note's author (DESIGN §2): not the session's provider as such."""
+    return membership.is_admin or session.internal_note_author_id == membership.user_id
+
+
+def internal_note_editable(session: Session, membership: Membership) -> bool:
+    """Who may see it, or any of the session's staff while there is none to overwrite."""
+    if membership.is_student:
+        return False
+    return not session.internal_note or internal_note_visible(session, membership)
 
 
 def to_log(*, organization: Organization, membership: Membership) -> QuerySet[Session]:

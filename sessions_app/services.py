@@ -1,9 +1,11 @@
 """Session lifecycle and each center's rules (DESIGN §4–5). Hours move only through
 `grants.services`, inside the same transaction as the session's own change."""
 
+import enum
 import functools
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Final
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
@@ -14,11 +16,37 @@ from grants import services as ledger
 from matchpal.errors import ConflictError, DomainError
 from matchpal.models import Charge, InsufficientHours, Membership, Organization, Role, User
 from matchpal.notifications import notify_admins, send_email_on_commit
-from matchpal.quantities import format_minutes
+from matchpal.quantities import format_minutes, format_quantity
+from providers.models import Provider
+from relationships import services as relationships
 from relationships.models import Relationship, RelationshipStatus, Unit
 from sessions_app.models import NoShowParty, Session, SessionKind, SessionStatus
+from students.models import Student
 
 St = SessionStatus
+
+NO_SHOW_NOT_STARTED: Final = (
+    "This session has not started yet, so nobody can have missed it; cancel it instead."
+)
+DISPUTE_NOT_COMPLETED: Final = "Only a completed session can be disputed."
+INTERNAL_NOTE_NOT_YOURS: Final = (
+    "The internal note was written by someone else; only they or an admin can change it."
+)
+REVIEW_TIME_ONLY_FOR_REVISIONS: Final = "Only a revision records a review time."
+
+
+def review_time_out_of_range(organization: Organization) -> str:
+    return (
+        f"A review time is between 1 minute and {format_minutes(organization.max_session_minutes)}."
+    )
+
+
+class _Keep(enum.Enum):
+    KEEP = "keep"
+
+
+# "Leave it as it is", where None means "clear it" (the review time falls back to the policy).
+KEEP: Final = _Keep.KEEP
 
 
 class SessionRuleError(DomainError):
@@ -88,6 +116,7 @@ def check_rules(
     role: str,
     completing: bool,
     exclude: Session | None = None,
+    review_minutes: int | None = None,
 ) -> None:
     """Every rule of the organization's policy, each with its own message."""
     org = organization
@@ -103,6 +132,12 @@ def check_rules(
         raise SessionRuleError(
             f"A session lasts at most {format_minutes(org.max_session_minutes)}."
         )
+    if review_minutes is not None:
+        if kind != SessionKind.REVISION:
+            raise SessionRuleError(REVIEW_TIME_ONLY_FOR_REVISIONS)
+        # Actual time, so not in the duration's steps; bounded like a session.
+        if not 1 <= review_minutes <= org.max_session_minutes:
+            raise SessionRuleError(review_time_out_of_range(org))
     if completing:
         if starts_at > now:
             raise SessionRuleError(
@@ -174,16 +209,33 @@ def check_rules(
 def charge_for(
     *, organization: Organization, kind: str, duration: int, review_minutes: int | None = None
 ) -> int:
-    """Minutes a completed session consumes: its duration, or for a revision the policy's
-    fixed value unless the actual review time is recorded."""
+    """Minutes a completed session consumes: its duration, or for a revision its recorded
+    review time, else the policy's fixed value."""
     if kind == SessionKind.REVISION:
         return review_minutes or organization.revision_minutes
     return duration
 
 
+def _charge_of(session: Session, organization: Organization) -> int:
+    return charge_for(
+        organization=organization,
+        kind=session.kind,
+        duration=session.duration_minutes,
+        review_minutes=session.review_minutes,
+    )
+
+
+def _quantity(relationship: Relationship, minutes: int) -> int:
+    return 1 if relationship.unit == Unit.SESSIONS else minutes
+
+
+def _draws(organization: Organization) -> bool:
+    return organization.insufficient_hours == InsufficientHours.DRAW
+
+
 def _consume(session: Session, relationship: Relationship, minutes: int, actor: User) -> None:
     org = relationship.organization
-    quantity = 1 if relationship.unit == Unit.SESSIONS else minutes
+    quantity = _quantity(relationship, minutes)
     try:
         ledger.consume(
             actor=actor,
@@ -191,7 +243,7 @@ def _consume(session: Session, relationship: Relationship, minutes: int, actor: 
             session=session,
             quantity=quantity,
             at=session.starts_at,
-            draw_shortfall=org.insufficient_hours == InsufficientHours.DRAW,
+            draw_shortfall=_draws(org),
         )
     except ledger.InsufficientHours as error:
         # The refusal rolls back the session; the notice must survive it, so it goes out in
@@ -209,12 +261,103 @@ def _consume(session: Session, relationship: Relationship, minutes: int, actor: 
     session.save(update_fields=["charged_minutes"])
 
 
+def _charge(session: Session, relationship: Relationship, actor: User, what: str) -> None:
+    """Charge a late cancellation or a student's no-show what the session would have consumed,
+    as far as the hours cover it.
+
+    Never refused for lack of hours: the cancellation or the absence happened, and refusing to
+    record it would leave a session that did not take place on the books. The relationship's
+    hold pays first and, when the policy draws, the student's available balance; what neither
+    covers is not charged: it is kept on the session (`charge_shortfall`) and the admins are
+    told, in this transaction, since nothing is rolled back.
+    """
+    org = relationship.organization
+    wanted = _quantity(relationship, _charge_of(session, org))
+    quantity = wanted
+    while quantity > 0:
+        try:
+            ledger.consume(
+                actor=actor,
+                relationship=relationship,
+                session=session,
+                quantity=quantity,
+                at=session.starts_at,
+                draw_shortfall=_draws(org),
+            )
+        except ledger.InsufficientHours as error:
+            # Ask again for what the hours cover; the grants are locked again by the retry,
+            # so it can only come out lower if a concurrent writer took some meanwhile.
+            quantity -= error.shortfall
+        else:
+            break
+    charged = max(quantity, 0)
+    session.charged_minutes += charged
+    session.charge_shortfall = wanted - charged
+    if session.charge_shortfall:
+        unit = relationship.unit
+        notify_admins(
+            organization=org,
+            text=(
+                f"The {what} of {relationship.student.name}'s session of "
+                f"{timezone.localtime(session.starts_at, org.tz):%b %d} with "
+                f"{relationship.provider.name} was charged {format_quantity(charged, unit)} "
+                f"instead of {format_quantity(wanted, unit)}: the hours did not cover the rest."
+            ),
+            link=reverse("sessions_app:detail", args=[org.slug, session.public_id]),
+        )
+
+
 def _lock_relationship(relationship: Relationship) -> Relationship:
     return (
         Relationship.objects.select_for_update(of=("self",))
         .select_related("organization", "student", "provider", "service_type")
         .get(pk=relationship.pk)
     )
+
+
+def _lock_session(session: Session) -> tuple[Session, Relationship]:
+    """The relationship, then the session: the order of every session write."""
+    relationship = _lock_relationship(session.relationship)
+    locked = Session.objects.select_for_update(of=("self",)).get(pk=session.pk)
+    locked.relationship = relationship
+    return locked, relationship
+
+
+def _lock_people(relationship: Relationship) -> None:
+    """Serialise the writers whose rules count other relationships' sessions.
+
+    The per-pair daily limit and the weekly maximums sum sessions of every relationship of the
+    student or of the provider, which the relationship's own lock does not cover: two writers
+    would each count before the other's insert and both pass. Locking the student, then the
+    provider, makes the second one wait and count again. Taken after the relationship (and
+    session) lock and before the ledger's grant locks, the one order of every session write.
+    NO KEY UPDATE: only these writers need to queue, not inserts that merely reference the rows
+    (a proposal, a grant from the shop).
+    """
+    org = relationship.organization
+    if org.max_sessions_per_pair_per_day or org.weekly_max_minutes_per_student_service:
+        list(
+            Student.objects.select_for_update(of=("self",), no_key=True)
+            .filter(pk=relationship.student_id)
+            .values_list("pk", flat=True)
+        )
+    if org.weekly_max_minutes_per_provider:
+        list(
+            Provider.objects.select_for_update(of=("self",), no_key=True)
+            .filter(pk=relationship.provider_id)
+            .values_list("pk", flat=True)
+        )
+
+
+def _write_internal_note(session: Session, text: str | None, *, actor: User, role: str) -> None:
+    """Only an admin or the note's author may change it; whoever writes it becomes its author
+    (a provider who did not write it cannot see it, so must not overwrite it blind)."""
+    if text is None or text == session.internal_note:
+        return
+    if session.internal_note and role != Role.ADMIN and session.internal_note_author_id != actor.pk:
+        raise SessionRuleError(INTERNAL_NOTE_NOT_YOURS)
+    session.internal_note = text
+    session.internal_note_author = actor if text else None
 
 
 @_tells_admins_of_shortfall
@@ -237,6 +380,7 @@ def session_log(
         role = _check_actor(actor, relationship)
         if relationship.status != RelationshipStatus.PAIRED:
             raise SessionRuleError("Sessions can be logged only on a paired relationship.")
+        _lock_people(relationship)
         check_rules(
             organization=relationship.organization,
             relationship=relationship,
@@ -246,6 +390,7 @@ def session_log(
             kind=kind,
             role=role,
             completing=not scheduled,
+            review_minutes=review_minutes,
         )
         now = timezone.now()
         try:
@@ -259,6 +404,8 @@ def session_log(
                     mode=mode,
                     notes=notes,
                     internal_note=internal_note,
+                    internal_note_author=actor if internal_note else None,
+                    review_minutes=review_minutes,
                     status=St.SCHEDULED if scheduled else St.COMPLETED,
                     logged_by=None if scheduled else actor,
                     logged_at=None if scheduled else now,
@@ -270,25 +417,8 @@ def session_log(
                 ) from exc
             raise
         if not scheduled:
-            _consume(
-                session,
-                relationship,
-                charge_for(
-                    organization=relationship.organization,
-                    kind=kind,
-                    duration=duration,
-                    review_minutes=review_minutes,
-                ),
-                actor,
-            )
+            _consume(session, relationship, _charge_of(session, relationship.organization), actor)
     return session
-
-
-def _lock_session(session: Session) -> tuple[Session, Relationship]:
-    relationship = _lock_relationship(session.relationship)
-    locked = Session.objects.select_for_update(of=("self",)).get(pk=session.pk)
-    locked.relationship = relationship
-    return locked, relationship
 
 
 @_tells_admins_of_shortfall
@@ -298,7 +428,7 @@ def session_complete(
     session: Session,
     duration: int | None = None,
     notes: str | None = None,
-    review_minutes: int | None = None,
+    review_minutes: int | _Keep | None = KEEP,
     mode: str | None = None,
     internal_note: str | None = None,
 ) -> Session:
@@ -312,8 +442,11 @@ def session_complete(
             )
         if relationship.status != RelationshipStatus.PAIRED:
             raise SessionRuleError("Sessions can be logged only on a paired relationship.")
+        _lock_people(relationship)
         session.duration_minutes = duration or session.duration_minutes
         session.notes = session.notes if notes is None else notes
+        if not isinstance(review_minutes, _Keep):
+            session.review_minutes = review_minutes
         check_rules(
             organization=relationship.organization,
             relationship=relationship,
@@ -324,35 +457,27 @@ def session_complete(
             role=role,
             completing=True,
             exclude=session,
+            review_minutes=session.review_minutes,
         )
+        _write_internal_note(session, internal_note, actor=actor, role=role)
         session.status = St.COMPLETED
         session.logged_by, session.logged_at = actor, timezone.now()
         if mode is not None:
             session.mode = mode
-        if internal_note is not None:
-            session.internal_note = internal_note
         session.save(
             update_fields=[
                 "duration_minutes",
                 "notes",
+                "review_minutes",
                 "status",
                 "logged_by",
                 "logged_at",
                 "mode",
                 "internal_note",
+                "internal_note_author",
             ]
         )
-        _consume(
-            session,
-            relationship,
-            charge_for(
-                organization=relationship.organization,
-                kind=session.kind,
-                duration=session.duration_minutes,
-                review_minutes=review_minutes,
-            ),
-            actor,
-        )
+        _consume(session, relationship, _charge_of(session, relationship.organization), actor)
     return session
 
 
@@ -365,8 +490,10 @@ def session_edit(
     notes: str | None = None,
     internal_note: str | None = None,
     mode: str | None = None,
+    review_minutes: int | _Keep | None = KEEP,
 ) -> Session:
-    """Edit a completed session; a new duration consumes or restores the difference."""
+    """Edit a session. On a completed one a new duration (or a revision's new review time)
+    consumes or restores the difference."""
     with transaction.atomic():
         session, relationship = _lock_session(session)
         role = _check_actor(actor, relationship)
@@ -374,10 +501,13 @@ def session_edit(
             raise ConflictError(
                 f"A {session.get_status_display().lower()} session cannot be edited."
             )
+        org = relationship.organization
+        _lock_people(relationship)
         new_duration = duration or session.duration_minutes
         new_notes = session.notes if notes is None else notes
+        new_review = session.review_minutes if isinstance(review_minutes, _Keep) else review_minutes
         check_rules(
-            organization=relationship.organization,
+            organization=org,
             relationship=relationship,
             starts_at=session.starts_at,
             duration=new_duration,
@@ -386,32 +516,48 @@ def session_edit(
             role=role,
             completing=session.status == St.COMPLETED,
             exclude=session,
+            review_minutes=new_review,
         )
-        if (
-            session.status == St.COMPLETED
-            and relationship.unit == Unit.MINUTES
-            and session.kind != SessionKind.REVISION
-        ):
-            difference = new_duration - session.duration_minutes
-            if difference > 0:
-                _consume(session, relationship, difference, actor)
-            elif difference < 0:
-                ledger.restore(
-                    actor=actor,
-                    relationship=relationship,
-                    session=session,
-                    quantity=-difference,
-                    to_hold=relationship.holds_hours,
-                    reason="Session shortened",
+        _write_internal_note(session, internal_note, actor=actor, role=role)
+        difference = 0
+        if session.status == St.COMPLETED and relationship.unit == Unit.MINUTES:
+            if session.kind != SessionKind.REVISION:
+                difference = new_duration - session.duration_minutes
+            elif new_review != session.review_minutes:
+                # Only a new review time reprices a revision; its duration does not count.
+                target = charge_for(
+                    organization=org,
+                    kind=session.kind,
+                    duration=new_duration,
+                    review_minutes=new_review,
                 )
-                session.charged_minutes += difference
+                difference = target - session.charged_minutes
+        if difference > 0:
+            _consume(session, relationship, difference, actor)
+        elif difference < 0:
+            ledger.restore(
+                actor=actor,
+                relationship=relationship,
+                session=session,
+                quantity=-difference,
+                to_hold=relationship.holds_hours,
+                reason="Session shortened",
+            )
+            session.charged_minutes += difference
         session.duration_minutes, session.notes = new_duration, new_notes
-        if internal_note is not None:
-            session.internal_note = internal_note
+        session.review_minutes = new_review
         if mode is not None:
             session.mode = mode
         session.save(
-            update_fields=["duration_minutes", "notes", "internal_note", "mode", "charged_minutes"]
+            update_fields=[
+                "duration_minutes",
+                "notes",
+                "review_minutes",
+                "internal_note",
+                "internal_note_author",
+                "mode",
+                "charged_minutes",
+            ]
         )
     return session
 
@@ -426,11 +572,17 @@ def _restore_all(session: Session, relationship: Relationship, actor: User, reas
             reason=reason,
         )
         session.charged_minutes = 0
+    session.charge_shortfall = 0
 
 
-@_tells_admins_of_shortfall
 def session_cancel(*, actor: User, session: Session, reason: str) -> Session:
-    """Cancel; consumed hours come back, unless a late cancellation is charged by policy."""
+    """Cancel a session, with a reason.
+
+    Only a scheduled session of a paired relationship, cancelled less than the policy's window
+    before it starts, is charged (when the policy says so; as far as the hours cover it).
+    Anything else gives back every hour it consumed: cancelling a completed or no-show session
+    corrects a record (a session logged by mistake), whatever the timing.
+    """
     if not reason.strip():
         raise SessionRuleError("Give a reason for the cancellation.")
     with transaction.atomic():
@@ -442,30 +594,26 @@ def session_cancel(*, actor: User, session: Session, reason: str) -> Session:
         late = session.starts_at - timezone.now() < timedelta(
             hours=org.late_cancellation_window_hours
         )
-        charge = late and org.late_cancellation_charge == Charge.FULL
         if (
-            charge
-            and session.status == St.SCHEDULED
+            session.status == St.SCHEDULED
+            and late
+            and org.late_cancellation_charge == Charge.FULL
             and relationship.status == RelationshipStatus.PAIRED
         ):
-            _consume(
-                session,
-                relationship,
-                charge_for(organization=org, kind=session.kind, duration=session.duration_minutes),
-                actor,
-            )
-        elif not charge:
+            _charge(session, relationship, actor, "late cancellation")
+        else:
             _restore_all(session, relationship, actor, f"Cancelled: {reason}")
         session.status = St.CANCELLED
         session.cancellation_reason = reason.strip()
-        session.save(update_fields=["status", "cancellation_reason", "charged_minutes"])
+        session.save(
+            update_fields=["status", "cancellation_reason", "charged_minutes", "charge_shortfall"]
+        )
     return session
 
 
-@_tells_admins_of_shortfall
 def session_no_show(*, actor: User, session: Session, party: str, explanation: str = "") -> Session:
-    """Someone did not come. Charged per policy when the student was absent; never when the
-    provider was."""
+    """Someone did not come. Charged per policy when the student was absent (as far as the
+    hours cover it); never when the provider was."""
     if party not in NoShowParty.values:
         raise SessionRuleError("Say who did not come: the student or the provider.")
     with transaction.atomic():
@@ -473,29 +621,47 @@ def session_no_show(*, actor: User, session: Session, party: str, explanation: s
         _check_actor(actor, relationship)
         if session.status in (St.CANCELLED, St.NO_SHOW):
             raise ConflictError(f"This session is already {session.get_status_display().lower()}.")
+        if session.starts_at > timezone.now():
+            raise SessionRuleError(NO_SHOW_NOT_STARTED)
         org = relationship.organization
         charge = party == NoShowParty.STUDENT and org.no_show_charge == Charge.FULL
         if charge and not session.charged_minutes:
-            _consume(
-                session,
-                relationship,
-                charge_for(organization=org, kind=session.kind, duration=session.duration_minutes),
-                actor,
-            )
+            _charge(session, relationship, actor, "no-show")
         elif not charge:
             _restore_all(session, relationship, actor, "No-show")
         session.status = St.NO_SHOW
         session.no_show_party, session.no_show_explanation = party, explanation.strip()
         session.save(
-            update_fields=["status", "no_show_party", "no_show_explanation", "charged_minutes"]
+            update_fields=[
+                "status",
+                "no_show_party",
+                "no_show_explanation",
+                "charged_minutes",
+                "charge_shortfall",
+            ]
         )
     return session
+
+
+@relationships.on_relationship_end
+def cancel_sessions_to_come(*, relationship: Relationship, actor: User | None, reason: str) -> int:
+    """An ended relationship keeps no appointments: its scheduled sessions still to come are
+    cancelled, saying why. They consumed nothing and its holds are released right after, so no
+    hours move. Sessions already due stay scheduled: some may have taken place, and an admin
+    decides."""
+    label = RelationshipStatus(relationship.status).label.lower()
+    because = f"The relationship was {label}"
+    if reason.strip() and reason.strip().lower() != label:
+        because += f": {reason.strip()}"
+    return Session.objects.filter(
+        relationship=relationship, status=St.SCHEDULED, starts_at__gt=timezone.now()
+    ).update(status=St.CANCELLED, cancellation_reason=because[:500])
 
 
 def session_confirm(*, actor: User, session: Session) -> Session:
     with transaction.atomic():
         session = (
-            Session.objects.select_for_update()
+            Session.objects.select_for_update(of=("self",))
             .select_related("relationship__student")
             .get(pk=session.pk)
         )
@@ -513,12 +679,14 @@ def session_dispute(*, actor: User, session: Session, reason: str) -> Session:
         raise SessionRuleError("Say what is wrong with this session.")
     with transaction.atomic():
         session = (
-            Session.objects.select_for_update()
+            Session.objects.select_for_update(of=("self",))
             .select_related("relationship__student", "relationship__provider", "organization")
             .get(pk=session.pk)
         )
         if session.relationship.student.user_id != actor.pk:
             raise SessionRuleError("Only the student can dispute their session.")
+        if session.status != St.COMPLETED:
+            raise ConflictError(DISPUTE_NOT_COMPLETED)
         session.disputed_at, session.dispute_reason = timezone.now(), reason.strip()
         session.student_confirmed_at = None
         session.save(update_fields=["disputed_at", "dispute_reason", "student_confirmed_at"])
@@ -537,22 +705,18 @@ def session_dispute(*, actor: User, session: Session, reason: str) -> Session:
 def session_send_report(*, actor: User, session: Session) -> Session:
     """Email the session's notes to the student and the guardian; the sending is recorded."""
     with transaction.atomic():
-        session = (
-            Session.objects.select_for_update()
-            .select_related("relationship__student", "relationship__provider", "organization")
-            .get(pk=session.pk)
-        )
-        _check_actor(actor, session.relationship)
+        session, relationship = _lock_session(session)
+        _check_actor(actor, relationship)
         if session.status != St.COMPLETED:
             raise ConflictError("Only a completed session has a report to send.")
         if not session.notes.strip():
             raise SessionRuleError("Write the session's notes before sending the report.")
-        student = session.relationship.student
-        when = timezone.localtime(session.starts_at, session.organization.tz)
+        student = relationship.student
+        when = timezone.localtime(session.starts_at, relationship.organization.tz)
         send_email_on_commit(
-            subject=f"Session report: {when:%b %d} with {session.relationship.provider.name}",
+            subject=f"Session report: {when:%b %d} with {relationship.provider.name}",
             body=(
-                f"{session.relationship.provider.name} — {when:%A %b %d, %H:%M}, "
+                f"{relationship.provider.name} — {when:%A %b %d, %H:%M}, "
                 f"{format_minutes(session.duration_minutes)}\n\n{session.notes}"
             ),
             to=[student.email, student.guardian_email],

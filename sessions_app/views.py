@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from matchpal.errors import DomainError
@@ -54,6 +55,7 @@ def session_log(request: TenantRequest, relationship_id: uuid.UUID) -> HttpRespo
                 mode=data["mode"],
                 notes=data["notes"],
                 internal_note=data["internal_note"],
+                review_minutes=data["review_minutes"],
                 scheduled=data["schedule"],
             )
         except DomainError as error:
@@ -77,8 +79,9 @@ def session_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse
         {
             "session": session,
             "counts_for_earnings": services.counts_for_earnings(session, request.organization),
-            "can_see_internal_note": request.membership.is_admin
-            or session.relationship.provider.user_id == request.user.pk,
+            "can_see_internal_note": selectors.internal_note_visible(session, request.membership),
+            # Nobody can have missed a session that has not started: no "No-show" before then.
+            "started": session.starts_at <= timezone.now(),
         },
     )
 
@@ -117,24 +120,41 @@ def _act(
     )
 
 
+def _edit_form(request: TenantRequest, session: Session, *, completing: bool) -> EditSessionForm:
+    """The edit or complete form, showing what the session already has so that saving it loses
+    nothing; the internal note only to whoever may change it (it is not even pre-filled for a
+    provider who did not write it)."""
+    internal_note = selectors.internal_note_editable(session, request.membership)
+    return EditSessionForm(
+        request.POST or None,
+        organization=request.organization,
+        session=session,
+        completing=completing,
+        internal_note=internal_note,
+        initial={
+            "duration": session.duration_minutes,
+            "review_minutes": session.review_minutes,
+            "mode": session.mode,
+            "notes": session.notes,
+            "internal_note": session.internal_note if internal_note else "",
+        },
+    )
+
+
+def _optional(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields the form may leave out: absent means "leave it as it is"."""
+    return {
+        "internal_note": data.get("internal_note"),
+        "review_minutes": data.get("review_minutes", services.KEEP),
+    }
+
+
 @tenant_view(*STAFF)
 def session_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    def make_form(session: Session) -> EditSessionForm:
-        return EditSessionForm(
-            request.POST or None,
-            organization=request.organization,
-            initial={
-                "duration": session.duration_minutes,
-                "mode": session.mode,
-                "notes": session.notes,
-                "internal_note": session.internal_note,
-            },
-        )
-
     return _act(
         request,
         public_id,
-        make_form=make_form,
+        make_form=lambda s: _edit_form(request, s, completing=False),
         title="Edit the session",
         success="Session saved.",
         action=lambda s, d: services.session_edit(
@@ -142,31 +162,18 @@ def session_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
             session=s,
             duration=d["duration"],
             notes=d["notes"],
-            internal_note=d["internal_note"],
             mode=d["mode"],
+            **_optional(d),
         ),
     )
 
 
 @tenant_view(*STAFF)
 def session_complete(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    def make_form(session: Session) -> EditSessionForm:
-        form = EditSessionForm(
-            request.POST or None,
-            organization=request.organization,
-            initial={
-                "duration": session.duration_minutes,
-                "mode": session.mode,
-                "notes": session.notes,
-                "internal_note": session.internal_note,
-            },
-        )
-        return form
-
     return _act(
         request,
         public_id,
-        make_form=make_form,
+        make_form=lambda s: _edit_form(request, s, completing=True),
         title="Log this session",
         success="Session logged.",
         action=lambda s, d: services.session_complete(
@@ -175,7 +182,7 @@ def session_complete(request: TenantRequest, public_id: uuid.UUID) -> HttpRespon
             duration=d["duration"],
             notes=d["notes"],
             mode=d["mode"],
-            internal_note=d["internal_note"],
+            **_optional(d),
         ),
     )
 

@@ -27,7 +27,13 @@ from sessions_app import services
 from sessions_app.models import Session, SessionStatus
 from sessions_app.services import NotEnoughHours, SessionRuleError
 from tests.conftest import Tenant
-from tests.factories import MembershipFactory, ProviderFactory, UserFactory, make_grant
+from tests.factories import (
+    MembershipFactory,
+    ProviderFactory,
+    StudentFactory,
+    UserFactory,
+    make_grant,
+)
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 
@@ -291,12 +297,11 @@ def test_admin_edit_racing_provider_cancellation(tenant_a: Tenant) -> None:
     assert orders <= {"edit first", "cancel first"}
 
 
-def test_admin_edit_racing_provider_cancellation_of_a_charged_late_cancellation(
-    tenant_a: Tenant,
-) -> None:
-    """With late cancellations charged in full, a cancelled completed session keeps its charge:
-    whatever the order, what the session was charged equals what the ledger consumed for it,
-    and that is its final duration."""
+def test_admin_edit_racing_a_charged_late_cancellation(tenant_a: Tenant) -> None:
+    """With late cancellations charged in full, a scheduled session cancelled inside the window
+    is charged what it would have consumed: whatever the order, what the session was charged
+    equals what the ledger consumed for it, and that is its final duration. (A completed one
+    cancelled gives everything back, charge or not: the race above.)"""
     org = tenant_a.organization
     org.late_cancellation_charge = "full"
     org.save(update_fields=["late_cancellation_charge"])
@@ -307,11 +312,14 @@ def test_admin_edit_racing_provider_cancellation_of_a_charged_late_cancellation(
     charged_total = 0
 
     for round_ in range(6):
-        logged = services.session_log(
+        scheduled = services.session_log(
             actor=tenant_a.provider_user,
             relationship=rel,
-            starts_at=hours_ago(5 + round_),
+            starts_at=(timezone.now() + timedelta(hours=2 + round_)).replace(
+                second=0, microsecond=0
+            ),
             duration=60,
+            scheduled=True,
         )
         new_duration = 90 if round_ % 2 else 30
 
@@ -319,26 +327,28 @@ def test_admin_edit_racing_provider_cancellation_of_a_charged_late_cancellation(
             partial(
                 services.session_edit,
                 actor=tenant_a.admin,
-                session=Session.objects.get(pk=logged.pk),
+                session=Session.objects.get(pk=scheduled.pk),
                 duration=new_duration,
             ),
             partial(
                 services.session_cancel,
                 actor=tenant_a.provider_user,
-                session=Session.objects.get(pk=logged.pk),
+                session=Session.objects.get(pk=scheduled.pk),
                 reason="Too late",
             ),
         )
 
-        session = Session.objects.get(pk=logged.pk)
+        session = Session.objects.get(pk=scheduled.pk)
         assert cancel[0] == "ok"
         assert session.status == SessionStatus.CANCELLED
         if edit[0] == "ok":
             assert session.duration_minutes == new_duration
         else:
             assert type(edit[1]) is ConflictError
+            assert str(edit[1]) == "A cancelled session cannot be edited."
             assert session.duration_minutes == 60
         assert session.charged_minutes == session.duration_minutes == ledger_net(session)
+        assert session.charge_shortfall == 0
         charged_total += session.charged_minutes
         assert balance(grant) == (1200, charged_total, 600 - charged_total)
         assert find_differences() == []
@@ -385,3 +395,160 @@ def test_the_same_session_logged_twice_at_once_exists_once(tenant_a: Tenant) -> 
         assert find_differences() == []
 
     assert Session.objects.filter(relationship=rel).count() == 5
+
+
+# --- (d) a relationship ending while another of its student logs -------------------------------
+
+
+def test_relationship_ending_racing_a_session_on_another_relationship_of_the_student(
+    tenant_a: Tenant,
+) -> None:
+    """The relationship services lock only the relationship row (`of=("self",)`): locking the
+    joined student and organization rows too made the session's inserts (foreign-key checks)
+    and the student lock of the session rules wait on them, and the two deadlocked."""
+    org = tenant_a.organization
+    # Rules that count the student's other sessions, so the logger locks the student row.
+    org.max_sessions_per_pair_per_day = 20
+    org.weekly_max_minutes_per_student_service = 6000
+    org.save(
+        update_fields=["max_sessions_per_pair_per_day", "weekly_max_minutes_per_student_service"]
+    )
+    other, other_user = second_provider(tenant_a)
+    grant = make_grant(
+        student=tenant_a.student, minutes=6000, valid_from=timezone.now() - timedelta(days=30)
+    )
+    logging = paired(tenant_a, provider=other, provider_user=other_user, minutes=1200)
+    used = 0
+
+    for round_ in range(8):
+        ending = paired(tenant_a, minutes=300)
+        ahead = services.session_log(
+            actor=tenant_a.provider_user,
+            relationship=ending,
+            starts_at=(timezone.now() + timedelta(days=2)).replace(second=0, microsecond=0),
+            duration=60,
+            scheduled=True,
+        )
+        end = (
+            partial(
+                relationships.relationship_cancel,
+                actor=tenant_a.admin,
+                relationship=Relationship.objects.get(pk=ending.pk),
+                reason="Moved away",
+            )
+            if round_ % 2
+            else partial(
+                relationships.relationship_complete,
+                actor=tenant_a.admin,
+                relationship=Relationship.objects.get(pk=ending.pk),
+            )
+        )
+        outcomes = run_together(
+            end,
+            partial(
+                services.session_log,
+                actor=other_user,
+                relationship=logging,
+                starts_at=hours_ago(2 + round_),
+                duration=45,
+            ),
+        )
+
+        assert [status for status, _ in outcomes] == ["ok", "ok"], outcomes
+        used += 45
+        ending.refresh_from_db()
+        assert ending.status == ("cancelled" if round_ % 2 else "completed")
+        assert relationships.allocated(ending) == {"held": 0, "consumed": 0, "allocated": 0}
+        ahead.refresh_from_db()
+        assert (ahead.status, ahead.charged_minutes) == (SessionStatus.CANCELLED, 0)
+        assert outcomes[1][1].charged_minutes == 45 == ledger_net(outcomes[1][1])
+        assert relationships.allocated(logging) == {
+            "held": 1200 - used,
+            "consumed": used,
+            "allocated": 1200,
+        }
+        assert balance(grant) == (6000, used, 1200 - used)
+        assert find_differences() == []
+
+
+# --- (e) the weekly maximums under concurrent logging ----------------------------------------
+
+
+@pytest.mark.parametrize("shared", ["provider", "student"])
+def test_two_relationships_logging_at_once_against_a_weekly_maximum(
+    tenant_a: Tenant, shared: str
+) -> None:
+    """Two relationships of one provider (or of one student), each logging 1 h at once against
+    a weekly maximum of 1 h: the count covers both relationships, so the second writer must
+    wait for the first (the provider or student row lock) and be refused."""
+    org = tenant_a.organization
+    other, other_user = second_provider(tenant_a)
+    if shared == "provider":
+        org.weekly_max_minutes_per_provider = 60
+        someone = StudentFactory(organization=org)
+        students = [tenant_a.student, someone]
+        providers = [(tenant_a.provider, tenant_a.provider_user)] * 2
+        message = f"This week {tenant_a.provider.name} already has 1 h; the weekly maximum is 1 h."
+    else:
+        org.weekly_max_minutes_per_student_service = 60
+        students = [tenant_a.student, tenant_a.student]
+        providers = [(tenant_a.provider, tenant_a.provider_user), (other, other_user)]
+        message = "This week the student already has 1 h of tutoring; the weekly maximum is 1 h."
+    org.save()
+    grants = [
+        make_grant(student=student, minutes=600, valid_from=timezone.now() - timedelta(days=30))
+        for student in dict.fromkeys(students)
+    ]
+    rels = []
+    for student, (provider, user) in zip(students, providers, strict=True):
+        relationship = relationships.relationship_propose(
+            actor=tenant_a.admin,
+            organization=org,
+            student=student,
+            provider=provider,
+            service_type=tenant_a.provider.service_types.get(),
+            quantity=300,
+        )
+        relationships.relationship_accept(actor=user, relationship=relationship)
+        Relationship.objects.filter(pk=relationship.pk).update(
+            paired_at=timezone.now() - timedelta(days=1)
+        )
+        relationship.refresh_from_db()
+        rels.append(relationship)
+    winners = set()
+
+    for round_ in range(5):
+        start = hours_ago(2 + round_)
+        outcomes = run_together(
+            *(
+                partial(
+                    services.session_log,
+                    actor=tenant_a.admin,
+                    relationship=relationship,
+                    starts_at=start,
+                    duration=60,
+                )
+                for relationship in rels
+            )
+        )
+
+        statuses = [status for status, _ in outcomes]
+        assert sorted(statuses) == ["error", "ok"]
+        winner = statuses.index("ok")
+        winners.add(winner)
+        error = outcomes[1 - winner][1]
+        assert type(error) is SessionRuleError
+        assert str(error) == message
+        assert not Session.objects.filter(
+            relationship=rels[1 - winner], status="completed"
+        ).exists()
+        session = outcomes[winner][1]
+        assert session.charged_minutes == 60 == ledger_net(session)
+        assert sum(balance(g)[1] for g in grants) == 60
+        assert find_differences() == []
+        # Free the week again for the next round (cancelled sessions do not count).
+        services.session_cancel(actor=tenant_a.admin, session=session, reason="Next round")
+        assert sum(balance(g)[1] for g in grants) == 0
+
+    assert Session.objects.filter(status="completed").count() == 0
+    assert find_differences() == []

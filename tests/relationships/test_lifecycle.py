@@ -584,6 +584,112 @@ def test_lowering_the_allocation_releases_and_never_below_what_is_consumed(
     assert find_differences() == []
 
 
+def allocation_history(relationship: Relationship) -> list[tuple[object, ...]]:
+    return [
+        (c.from_status, c.to_status, c.actor, c.reason, c.allocation_before, c.allocation_after)
+        for c in RelationshipStatusChange.objects.filter(relationship=relationship)
+        if c.is_allocation_change
+    ]
+
+
+def test_allocation_changes_are_in_the_history(tenant_a: Tenant, admin_client_a) -> None:
+    past_grant(tenant_a.student, 600)
+    rel = paired(tenant_a, quantity=300)
+    session_services.session_log(
+        actor=tenant_a.provider_user, relationship=rel, starts_at=at(10, 15), duration=90
+    )
+    admin = tenant_a.admin
+    services.relationship_change_allocation(
+        actor=admin, relationship=rel, quantity=420, reason="  More exams "
+    )
+    services.relationship_change_allocation(actor=admin, relationship=rel, quantity=120)
+    # No change, no entry.
+    services.relationship_change_allocation(actor=admin, relationship=rel, quantity=120)
+    with pytest.raises(RelationshipError):
+        services.relationship_change_allocation(actor=admin, relationship=rel, quantity=60)
+    assert allocation_history(rel) == [
+        ("paired", "paired", admin, "More exams", 300, 420),
+        ("paired", "paired", admin, "Allocation lowered", 420, 120),
+    ]
+    # The status history itself is unchanged by them.
+    assert [h[:2] for h in history(rel)] == [
+        ("", "proposed"),
+        ("proposed", "paired"),
+        ("paired", "paired"),
+        ("paired", "paired"),
+    ]
+    assert set(
+        RelationshipStatusChange.objects.filter(relationship=rel).values_list(
+            "organization", "created_at"
+        )
+    ) == {(tenant_a.organization.pk, NOW)}
+
+    html = admin_client_a.get(rel.get_absolute_url()).content.decode()
+    assert f"Jun 11, 2025 12:00 — Allocation 5 h → 7 h by {admin}: More exams</li>" in html
+    assert f"Jun 11, 2025 12:00 — Allocation 7 h → 2 h by {admin}: Allocation lowered</li>" in html
+    assert f"Jun 11, 2025 12:00 — Paired by {admin}: Accepted</li>" in html
+    assert find_differences() == []
+
+
+def test_the_allocation_page_writes_the_history(tenant_a: Tenant, admin_client_a) -> None:
+    past_grant(tenant_a.student, 600, unit="sessions")
+    rel = paired(tenant_a, quantity=4, unit="sessions")
+    admin_client_a.post(
+        url(tenant_a.organization, f"{rel.public_id}/allocation/"),
+        {"amount": "6", "measure": "hours", "reason": "Two more"},
+    )
+    assert allocation_history(rel) == [("paired", "paired", tenant_a.admin, "Two more", 4, 6)]
+    html = admin_client_a.get(rel.get_absolute_url()).content.decode()
+    assert f"Allocation 4 sessions → 6 sessions by {tenant_a.admin}: Two more</li>" in html
+
+
+def test_an_ended_relationship_cancels_its_sessions_to_come(tenant_a: Tenant) -> None:
+    set_policy(tenant_a.organization, late_cancellation_charge="full")
+    grant = past_grant(tenant_a.student, 900)
+    sessions = session_services
+    for how, reason, because in (
+        ("cancel", "Moved away", "The relationship was cancelled: Moved away"),
+        ("complete", "", "The relationship was completed"),
+        ("complete", "Exam passed", "The relationship was completed: Exam passed"),
+    ):
+        rel = paired(tenant_a, quantity=300)
+        done = sessions.session_log(
+            actor=tenant_a.admin, relationship=rel, starts_at=at(10, 9), duration=60
+        )
+        due = sessions.session_log(
+            actor=tenant_a.admin, relationship=rel, starts_at=at(11, 9), duration=60, scheduled=True
+        )
+        soon = sessions.session_log(
+            actor=tenant_a.admin,
+            relationship=rel,
+            starts_at=NOW + timedelta(hours=2),  # inside the late window: still not charged
+            duration=60,
+            scheduled=True,
+        )
+        later = sessions.session_log(
+            actor=tenant_a.admin, relationship=rel, starts_at=at(18, 9), duration=90, scheduled=True
+        )
+        end = {"cancel": services.relationship_cancel, "complete": services.relationship_complete}
+        end[how](actor=tenant_a.admin, relationship=rel, reason=reason)
+
+        assert dict(rel.sessions.values_list("pk", "status")) == {
+            done.pk: "completed",
+            due.pk: "scheduled",  # already due: it may have taken place; an admin decides
+            soon.pk: "cancelled",
+            later.pk: "cancelled",
+        }
+        assert set(
+            rel.sessions.filter(status="cancelled").values_list(
+                "cancellation_reason", "charged_minutes", "charge_shortfall"
+            )
+        ) == {(because, 0, 0)}
+        # No hours moved for them; the hold is released as before.
+        assert entries(session__in=[soon, later]) == []
+        assert holds(rel) == [(grant.pk, 0, 60)]
+    assert balance(grant) == (900, 180, 0)
+    assert find_differences() == []
+
+
 def test_an_ended_relationship_holds_no_allocation(tenant_a: Tenant) -> None:
     grant = past_grant(tenant_a.student, 600)
     rel = propose(tenant_a, quantity=300)
@@ -619,21 +725,25 @@ def test_stale_proposals_are_declined_once(
     for rel in (stale, answered, fresh):
         rel.refresh_from_db()
     assert (stale.status, answered.status, fresh.status) == ("declined", "paired", "proposed")
-    assert history(stale)[-1] == (
-        "proposed",
-        "declined",
-        None,
-        "No answer within the response window",
-    )
+    assert history(stale)[-1] == ("proposed", "declined", None, services.UNANSWERED)
     assert balance(grant) == (900, 0, 90)
     assert holds(stale) == [(grant.pk, 0, 0)]
+    # Nobody declined: the student is not told the provider did, and the provider is told.
+    provider, student = tenant_a.provider, tenant_a.student
     assert mails(mailoutbox) == [
         (
-            f"[Matchpal] {tenant_a.provider.name} declined",
-            f"{tenant_a.provider.name} declined to work with {tenant_a.student.name}: No answer "
-            "within the response window. The reserved hours are available again.",
-            [tenant_a.student.email],
-        )
+            f"[Matchpal] No answer from {provider.name}",
+            f"{provider.name} did not answer within 7 days; "
+            "the reserved hours are available again.",
+            [student.email],
+        ),
+        (
+            f"[Matchpal] Proposal declined: {student.name}",
+            f"The proposal to work with {student.name} (tutoring) was not answered within 7 "
+            f"days, so it was declined automatically. Ask {tenant_a.organization.name} if you "
+            "would still like to take it on.",
+            [provider.email],
+        ),
     ]
 
     # Safe to run twice: nothing more to do, nothing written.

@@ -296,20 +296,23 @@ def test_late_cancellation_charged_in_full(tenant_a: Tenant, rel, grant) -> None
     assert entries(session=inside) == [(CONSUME, 0, 90, -90)]
     assert balance(grant) == (900, 90, 510)
 
-    # Completed (so already started): keeps its charge.
+    # Completed, so inside the window too, but cancelling it corrects a wrong log: every
+    # consumed minute comes back, to the hold.
     done = log(tenant_a, rel, at(10, 15), 60)
-    services.session_cancel(actor=tenant_a.admin, session=done, reason="Left after 5 min")
-    done = fresh(done)
-    assert (done.status, done.charged_minutes) == ("cancelled", 60)
-    assert entries(session=done) == [(CONSUME, 0, 60, -60)]
     assert balance(grant) == (900, 150, 450)
+    services.session_cancel(actor=tenant_a.admin, session=done, reason="Logged by mistake")
+    done = fresh(done)
+    assert (done.status, done.charged_minutes, done.charge_shortfall) == ("cancelled", 0, 0)
+    assert entries(session=done) == [(CONSUME, 0, 60, -60), (RESTORE, 0, -60, 60)]
+    assert balance(grant) == (900, 90, 510)
 
     # Scheduled 25 h ahead: outside the window, nothing charged.
     outside = log(tenant_a, rel, NOW + timedelta(hours=25), 60, scheduled=True)
     services.session_cancel(actor=tenant_a.admin, session=outside, reason="Trip")
     assert fresh(outside).charged_minutes == 0
     assert entries(session=outside) == []
-    assert balance(grant) == (900, 150, 450)
+    assert balance(grant) == (900, 90, 510)
+    assert holds(rel) == [(grant.pk, 510, 90)]
     assert find_differences() == []
 
 

@@ -213,13 +213,67 @@ def test_student_home_sessions_running_total_and_balance(
     assert '<div class="mp-stat" data-testid="remaining-tutoring">13 h 15 min</div>' in html
     assert '<span data-testid="held-tutoring">8 h 15 min</span>' in html
     assert '<span data-testid="available-tutoring">5 h</span>' in html
-    assert (
-        f"Reserved for {escape(tenant_a.provider.name)} (Tutoring): "
-        "<strong>8 h 15 min</strong>" in html
-    )
-    # A completed session not yet confirmed has its Confirm button.
+    assert f"Reserved for {escape(tenant_a.provider.name)}: 8 h 15 min" in html
+    # A completed session not yet confirmed has its Confirm button and its Dispute link.
     assert f'action="/o/{org.slug}/sessions/{last.public_id}/confirm/"' in html
-    assert f'action="/o/{org.slug}/sessions/{ahead.public_id}/confirm/"' not in html
+    assert f'href="/o/{org.slug}/sessions/{last.public_id}/dispute/">Dispute</a>' in html
+    for other in (ahead, cancelled):
+        assert f"/sessions/{other.public_id}/confirm/" not in html
+        assert f"/sessions/{other.public_id}/dispute/" not in html
+    assert find_differences() == []
+
+
+def test_student_home_dispute_for_unconfirmed_completed_sessions(
+    tenant_a: Tenant, student_client_a
+) -> None:
+    org = tenant_a.organization
+    past_grant(tenant_a.student, 900)
+    rel = paired(tenant_a, quantity=600)
+    confirmed = log(tenant_a, rel, at(9, 10), 60)
+    services.session_confirm(actor=tenant_a.student_user, session=confirmed)
+    open_ = log(tenant_a, rel, at(10, 10), 60)
+    disputed = log(tenant_a, rel, at(10, 14), 60)
+    services.session_dispute(actor=tenant_a.student_user, session=disputed, reason="Shorter")
+    ahead = log(tenant_a, rel, at(13, 9), 60, scheduled=True)
+
+    html = student_client_a.get(home(org)).content.decode()
+    dispute = f"/o/{org.slug}/sessions/{{}}/dispute/"
+    assert f'href="{dispute.format(open_.public_id)}">Dispute</a>' in html
+    for session in (confirmed, disputed, ahead):
+        assert dispute.format(session.public_id) not in html
+    assert '<span class="small text-secondary">Disputed</span>' in html
+
+    # The link leads to the dispute form; a session not completed cannot be disputed.
+    response = student_client_a.post(dispute.format(open_.public_id), {"reason": "Not 1 h"})
+    assert response.status_code == 302
+    response = student_client_a.post(dispute.format(ahead.public_id), {"reason": "Never booked"})
+    assert response.context["form"].non_field_errors() == [services.DISPUTE_NOT_COMPLETED]
+    ahead.refresh_from_db()
+    assert (ahead.disputed_at, ahead.dispute_reason) == (None, "")
+
+
+def test_student_home_running_totals_per_unit(tenant_a: Tenant, student_client_a) -> None:
+    """Minutes and whole sessions never add up: one running total for each."""
+    org = tenant_a.organization
+    past_grant(tenant_a.student, 900)
+    past_grant(tenant_a.student, 10, unit="sessions", service_types=("Advising",))
+    tenant_a.provider.service_types.add(
+        ServiceType.objects.get(organization=org, name="Advising"),
+        through_defaults={"organization": org},
+    )
+    minutes = paired(tenant_a, quantity=600)
+    counted = paired(tenant_a, quantity=4, unit="sessions", service_type="Advising")
+    first = log(tenant_a, minutes, at(9, 10), 60)
+    one = log(tenant_a, counted, at(9, 14), 90)
+    second = log(tenant_a, minutes, at(10, 10), 45)
+    two = log(tenant_a, counted, at(10, 14), 30)
+
+    response = student_client_a.get(home(org))
+    rows = [(s.pk, s.charged_minutes, s.running) for s in response.context["sessions"]]
+    assert rows == [(two.pk, 1, 2), (second.pk, 45, 105), (one.pk, 1, 1), (first.pk, 60, 60)]
+    html = response.content.decode()
+    assert '<td class="text-end">1 session</td><td class="text-end">2 sessions</td>' in html
+    assert '<td class="text-end">45 min</td><td class="text-end">1 h 45 min</td>' in html
     assert find_differences() == []
 
 

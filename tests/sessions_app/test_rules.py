@@ -668,9 +668,11 @@ def test_policy_draw_takes_the_shortfall_from_the_available_balance(
     }
     assert not Notification.objects.exists()
     assert mailoutbox == []
-    # Cancelling gives back exactly what was consumed.
+    # Cancelling gives back exactly what was consumed: the hold's 60 min to the hold, the
+    # 30 min drawn to the available balance (grants.services.restore).
     services.session_cancel(actor=tenant_a.admin, session=session, reason="Wrong day")
-    assert balance(grant) == (900, 0, 90)
+    assert balance(grant) == (900, 0, 60)
+    assert holds(short_rel) == [(grant.pk, 60, 0)]
     assert find_differences() == []
 
 
@@ -684,8 +686,8 @@ def test_policy_draw_across_grants(tenant_a: Tenant) -> None:
     assert (balance(first), balance(second)) == ((60, 60, 0), (300, 40, 0))
     assert holds(rel) == [(first.pk, 0, 60), (second.pk, 0, 40)]
     services.session_edit(actor=tenant_a.provider_user, session=session, duration=80)
-    # The last consumed goes back first.
-    assert (balance(first), balance(second)) == ((60, 60, 0), (300, 20, 20))
+    # The last consumed goes back first: minutes drawn from the balance, back to the balance.
+    assert (balance(first), balance(second)) == ((60, 60, 0), (300, 20, 0))
     assert find_differences() == []
 
 

@@ -88,6 +88,7 @@ SNAPSHOT_SQL = "SELECT " + ", ".join(
             "duration_minutes",
             "kind",
             "charged_minutes",
+            "charge_shortfall",
             "notes",
             "cancellation_reason",
             "no_show_party",
@@ -349,6 +350,10 @@ class SessionMachine(RuleBasedStateMachine):
         }
         total, used, all_held = before
         assert self.totals() == (total, used, all_held - held["held"])
+        # Its appointments still to come went with it.
+        assert not relationship.sessions.filter(
+            status=SessionStatus.SCHEDULED, starts_at__gt=timezone.now()
+        ).exists()
 
     @precondition(lambda self: self.some("relationship", *HOLDING_STATUSES))
     @rule(
@@ -480,7 +485,7 @@ class SessionMachine(RuleBasedStateMachine):
     @rule(pick=PICK, who=ACTORS, reason=st.sampled_from(["Exam week", " "]))
     def cancel_session(self, pick: tuple[int, bool], who: str, reason: str) -> None:
         session = self.session(pick, *CANCELLABLE)
-        was, charged = session.status, session.charged_minutes
+        was = session.status
         paired = session.relationship.status == RS.PAIRED
         if (
             self.attempt(
@@ -496,15 +501,19 @@ class SessionMachine(RuleBasedStateMachine):
         session.refresh_from_db()
         assert session.status == SessionStatus.CANCELLED
         late = session.starts_at - now < timedelta(hours=self.org.late_cancellation_window_hours)
-        if late and self.org.late_cancellation_charge == Charge.FULL:
-            if was == SessionStatus.SCHEDULED and paired:
-                assert session.charged_minutes == sessions.charge_for(
-                    organization=self.org, kind=session.kind, duration=session.duration_minutes
-                )
-            else:
-                assert session.charged_minutes == charged
+        if (
+            late
+            and self.org.late_cancellation_charge == Charge.FULL
+            and was == SessionStatus.SCHEDULED
+            and paired
+        ):
+            # Charged in full as far as the hours cover it; never refused.
+            assert session.charged_minutes + session.charge_shortfall == sessions.charge_for(
+                organization=self.org, kind=session.kind, duration=session.duration_minutes
+            )
         else:
-            assert session.charged_minutes == 0
+            # Cancelling a completed or no-show session corrects a record: all of it back.
+            assert (session.charged_minutes, session.charge_shortfall) == (0, 0)
 
     @precondition(lambda self: self.some("session", *EDITABLE))
     @rule(pick=PICK, party=st.sampled_from(NoShowParty.values), who=ACTORS)
@@ -527,14 +536,16 @@ class SessionMachine(RuleBasedStateMachine):
         session.refresh_from_db()
         assert (session.status, session.no_show_party) == (SessionStatus.NO_SHOW, party)
         if party == NoShowParty.STUDENT and self.org.no_show_charge == Charge.FULL:
-            assert session.charged_minutes == (
+            # A completed session keeps its charge; a scheduled one is charged as far as the
+            # hours cover it, never refused.
+            assert session.charged_minutes + session.charge_shortfall == (
                 charged
                 or sessions.charge_for(
                     organization=self.org, kind=session.kind, duration=session.duration_minutes
                 )
             )
         else:
-            assert session.charged_minutes == 0
+            assert (session.charged_minutes, session.charge_shortfall) == (0, 0)
 
     # --- grants ------------------------------------------------------------------------------
 
@@ -593,12 +604,15 @@ class SessionMachine(RuleBasedStateMachine):
                 "kind",
                 "duration_minutes",
                 "charged_minutes",
+                "charge_shortfall",
                 "net",
                 "no_show_party",
             )
         ):
             assert row["charged_minutes"] == row["net"], row
             status, charged = row["status"], row["charged_minutes"]
+            if status in (SessionStatus.SCHEDULED, SessionStatus.COMPLETED):
+                assert row["charge_shortfall"] == 0, row
             if status == SessionStatus.SCHEDULED:
                 assert charged == 0, row
             elif status == SessionStatus.COMPLETED:
