@@ -1,19 +1,68 @@
 """Read-only figures for the role dashboards. Fixed query counts whatever the data size."""
 
 from django.db.models import Count, F, Q, Sum, Window
+from django.utils import timezone
 
 from grants import selectors as ledger
 from grants.selectors import low_balance_students
 from grants.services import student_balances
+from integrations.woocommerce.models import OrderError
 from matchpal.models import Membership, Organization
 from matchpal.selectors import pending_invitations
 from providers.models import Provider, ProviderStatus
 from relationships import selectors as relationships
+from relationships.models import RelationshipStatus
 from sessions_app import selectors as sessions
+from sessions_app.models import SessionStatus
 from students.models import Student, StudentStatus
 
+ATTENTION_ROWS = 5
 
-def admin_dashboard(*, organization: Organization) -> dict[str, object]:
+
+def needs_attention(*, organization: Organization, membership: Membership) -> dict[str, object]:
+    """What an admin should look at today: proposals still unanswered, disputed sessions,
+    sessions past their start that nobody logged, open shop order errors, and this week's
+    delivered hours. Five queries whatever the amount of data."""
+    week, _ = sessions.week_and_month_starts(organization)
+    visible = sessions.session_list(organization=organization, membership=membership)
+    proposals = relationships.relationship_list(
+        organization=organization, membership=membership
+    ).filter(status=RelationshipStatus.PROPOSED)
+    disputed = visible.filter(
+        status=SessionStatus.COMPLETED,
+        disputed_at__isnull=False,
+        student_confirmed_at__isnull=True,
+    )
+    counts = visible.aggregate(
+        disputed=Count(
+            "pk",
+            filter=Q(
+                status=SessionStatus.COMPLETED,
+                disputed_at__isnull=False,
+                student_confirmed_at__isnull=True,
+            ),
+        ),
+        to_log=Count("pk", filter=Q(status=SessionStatus.SCHEDULED, starts_at__lte=timezone.now())),
+        week_sessions=Count("pk", filter=Q(status=SessionStatus.COMPLETED, starts_at__gte=week)),
+        week_minutes=Sum(
+            "duration_minutes", filter=Q(status=SessionStatus.COMPLETED, starts_at__gte=week)
+        ),
+    )
+    return {
+        "proposals": list(proposals.order_by("respond_by", "id")[:ATTENTION_ROWS]),
+        "proposal_count": proposals.count(),
+        "disputed": list(disputed.order_by("-disputed_at", "-id")[:ATTENTION_ROWS]),
+        "disputed_count": counts["disputed"],
+        "to_log": counts["to_log"],
+        "week_sessions": counts["week_sessions"],
+        "week_minutes": counts["week_minutes"] or 0,
+        "open_order_errors": OrderError.objects.filter(
+            organization=organization, resolved_at__isnull=True
+        ).count(),
+    }
+
+
+def admin_dashboard(*, organization: Organization, membership: Membership) -> dict[str, object]:
     students = Student.objects.filter(organization=organization).aggregate(
         active=Count("pk", filter=Q(status=StudentStatus.ACTIVE)),
         inactive=Count("pk", filter=Q(status=StudentStatus.INACTIVE)),
@@ -38,6 +87,7 @@ def admin_dashboard(*, organization: Organization) -> dict[str, object]:
         "recent_students": list(
             Student.objects.filter(organization=organization).order_by("-created_at")[:5]
         ),
+        "attention": needs_attention(organization=organization, membership=membership),
     }
 
 

@@ -12,7 +12,7 @@ def home(request: TenantRequest) -> HttpResponse:
     """The organization's home page, one per role."""
     organization, membership = request.organization, request.membership
     if membership.is_admin:
-        context = selectors.admin_dashboard(organization=organization)
+        context = selectors.admin_dashboard(organization=organization, membership=membership)
         return render(request, "reports/home_admin.html", context)
     if membership.is_provider:
         provider = provider_for_user(organization=organization, user=request.user)
