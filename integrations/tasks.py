@@ -1,2 +1,7 @@
 # Celery's autodiscovery looks for <app>.tasks; the integrations keep theirs in their folders.
-from integrations.woocommerce.tasks import process_delivery, sync_store, sync_stores  # noqa: F401
+from integrations.woocommerce.tasks import (  # noqa: F401
+    process_delivery,
+    requeue_stuck_deliveries,
+    sync_store,
+    sync_stores,
+)

@@ -20,6 +20,10 @@ app.conf.beat_schedule = {
         "task": "relationships.tasks.decline_stale_proposals",
         "schedule": crontab(minute=20),
     },
+    "woocommerce-requeue-stuck-deliveries": {
+        "task": "integrations.woocommerce.tasks.requeue_stuck_deliveries",
+        "schedule": crontab(minute="*/5"),
+    },
     "woocommerce-catch-up": {
         "task": "integrations.woocommerce.tasks.sync_stores",
         "schedule": crontab(minute="*/15"),

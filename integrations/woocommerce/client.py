@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -16,9 +17,27 @@ PAGE_SIZE = 50
 
 
 class ShopAPIError(Exception):
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, error: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status  # the shop's HTTP status when it answered, None when it did not
+        # WooCommerce's error object ({"code": …, "message": …}) when the shop sent one:
+        # revoked keys, missing rights — something an admin must fix, unlike a timeout.
+        self.error = error
+
+
+def _describe(error: dict[str, Any]) -> str:
+    message = str(error.get("message") or "").strip().rstrip(".")
+    return f"{error['code']} ({message})" if message else str(error["code"])
+
+
+def _error_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) and body.get("code") else None
 
 
 def _get(store: Store, path: str, params: dict[str, Any] | None = None) -> tuple[Any, dict]:
@@ -39,8 +58,12 @@ def _get(store: Store, path: str, params: dict[str, Any] | None = None) -> tuple
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
             return json.loads(response.read()), dict(response.headers)
     except urllib.error.HTTPError as exc:
+        error = _error_object(exc.read())
+        detail = _describe(error) if error else exc.reason
         raise ShopAPIError(
-            f"The shop's API answered {path} with {exc.code}: {exc.reason}", status=exc.code
+            f"The shop's API answered {path} with {exc.code}: {detail}",
+            status=exc.code,
+            error=error,
         ) from exc
     except (OSError, ValueError) as exc:
         raise ShopAPIError(f"The shop's API did not answer {path}: {exc}") from exc
@@ -56,16 +79,16 @@ def fetch_refunds(store: Store, order_id: int) -> list[dict[str, Any]]:
     return refunds
 
 
-def orders_modified_since(store: Store, since: datetime) -> list[dict[str, Any]]:
-    """Every order modified after `since` (UTC), all pages."""
-    orders: list[dict[str, Any]] = []
+def order_pages(store: Store, *, modified_after: datetime) -> Iterator[list[Any]]:
+    """The orders modified after `modified_after` (UTC), oldest first, one page at a time, so
+    a caller keeps what it applied when a later page fails."""
     page = 1
     while True:
         batch, headers = _get(
             store,
             "orders",
             {
-                "modified_after": since.strftime("%Y-%m-%dT%H:%M:%S"),
+                "modified_after": modified_after.strftime("%Y-%m-%dT%H:%M:%S"),
                 "dates_are_gmt": "true",
                 "per_page": PAGE_SIZE,
                 "page": page,
@@ -73,8 +96,18 @@ def orders_modified_since(store: Store, since: datetime) -> list[dict[str, Any]]
                 "order": "asc",
             },
         )
-        orders.extend(batch)
+        if not isinstance(batch, list):
+            # A 200 whose body is not a list of orders (an error object from a security
+            # plugin, a maintenance page's JSON): never read a dict's keys as orders.
+            error = batch if isinstance(batch, dict) and batch.get("code") else None
+            raise ShopAPIError(
+                "The shop's API answered orders with "
+                + (_describe(error) if error else "something other than a list of orders"),
+                status=200,
+                error=error or {"code": "not_a_list", "message": str(batch)[:200]},
+            )
+        yield batch
         total_pages = int(headers.get("X-WP-TotalPages") or headers.get("x-wp-totalpages") or 1)
         if page >= total_pages or not batch:
-            return orders
+            return
         page += 1

@@ -98,10 +98,21 @@ class Delivery(models.Model):
     )
     outcome = models.CharField(max_length=500, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # The sweeper leaves a `received` delivery alone until then: a retry is scheduled, or it
+    # was just enqueued again (services.deliveries_requeue).
+    sweep_after = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        indexes = [models.Index(fields=["organization", "status", "-received_at"])]
+        indexes = [
+            models.Index(fields=["organization", "status", "-received_at"]),
+            # The sweeper's query: the few deliveries still waiting, across organizations.
+            models.Index(
+                fields=["received_at"],
+                condition=Q(status="received"),
+                name="woo_delivery_waiting",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=DeliveryStatus.values), name="woo_delivery_status_valid"
@@ -189,6 +200,7 @@ class ErrorKind(models.TextChoices):
     REFUND_CONFLICT = "refund_conflict", "Refund conflict"
     PARTIAL_REFUND = "partial_refund", "Partial refund to settle"
     ORDER_DELETED = "order_deleted", "Order deleted in the shop"
+    PROCESSING_FAILED = "processing_failed", "Processing failed"
 
 
 class OrderError(models.Model):

@@ -10,10 +10,12 @@ whatever a person must decide into an `OrderError`.
 import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -41,9 +43,25 @@ log = logging.getLogger(__name__)
 FULL_REFUND_STATUSES = {"refunded"}
 REVERSED_AFTER_PAYMENT = {"cancelled", "failed"}
 
+# The catch-up asks the shop for orders modified since a few minutes before the last one it
+# handled: a shop clock behind ours, or an order saved just as the last run asked, would
+# otherwise fall between two runs. Applying an order twice changes nothing.
+SYNC_OVERLAP = timedelta(minutes=5)
+FIRST_SYNC_WINDOW = timedelta(days=7)
+# A delivery still `received` this long after it arrived lost its task (the broker was down
+# when the endpoint enqueued it, or Redis dropped the message): the sweeper enqueues it again,
+# then leaves it alone for REQUEUE_PAUSE so a long worker backlog is not enqueued over and over.
+STUCK_AFTER = timedelta(minutes=5)
+REQUEUE_PAUSE = timedelta(minutes=15)
+REQUEUE_BATCH = 500
+
 
 class OrderSkipped(Exception):
     """The snapshot changes nothing (stale or a duplicate); the reason is its message."""
+
+
+class ReprocessFailed(DomainError):
+    """Reprocessing an order stopped; nothing it did was kept."""
 
 
 # --- Parsing -------------------------------------------------------------------------------
@@ -596,7 +614,7 @@ def _route(store: Store, delivery: Delivery, payload: Any) -> tuple[str, str]:
         )
         return DeliveryStatus.IGNORED, f"not an order ({code or 'no id'})"
     try:
-        return DeliveryStatus.PROCESSED, apply_order(store=store, payload=payload)
+        outcome = apply_order(store=store, payload=payload)
     except OrderSkipped as skipped:
         return DeliveryStatus.IGNORED, str(skipped)
     except DomainError as error:
@@ -609,20 +627,233 @@ def _route(store: Store, delivery: Delivery, payload: Any) -> tuple[str, str]:
             message=error.message,
         )
         return DeliveryStatus.FAILED, error.message
+    _settle_failures(store, payload["id"], note="A later snapshot of the order went through.")
+    return DeliveryStatus.PROCESSED, outcome
+
+
+def _settle_failures(store: Store, order_id: int, *, note: str) -> None:
+    """A snapshot carries the order's whole state, so once a newer one is applied, what an
+    earlier one failed to apply is done: close those errors instead of leaving them to an
+    admin. (Failures of `order.deleted` have their own subject and stay open.)"""
+    OrderError.objects.filter(
+        store=store,
+        kind=ErrorKind.PROCESSING_FAILED,
+        subject=f"order:{order_id}",
+        resolved_at__isnull=True,
+    ).update(resolved_at=timezone.now(), resolution_note=note)
+
+
+def _failure_subject(topic: str, payload: Any) -> tuple[str, int | None]:
+    order_id = None
+    if isinstance(payload, dict):
+        order_id = order_id_of(payload.get("id")) or order_id_of(payload.get("arg"))
+    if order_id is None:
+        return "", None
+    return f"{'deleted' if topic == 'order.deleted' else 'order'}:{order_id}", order_id
+
+
+def delivery_fail(*, delivery_id: int, reason: str) -> bool:
+    """End a delivery that could not be processed as `failed`, with an error for an admin,
+    instead of leaving it `received` for ever. False when another run settled it first.
+
+    The sweeper never takes a failed delivery again: its failure is already an open error
+    (processing it every few minutes would only repeat it), and for a store with API keys the
+    catch-up passes recently modified orders through fulfilment anyway."""
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(of=("self",))
+            .select_related("store__organization")
+            .filter(pk=delivery_id, status=DeliveryStatus.RECEIVED)
+            .first()
+        )
+        if delivery is None:
+            return False
+        delivery.status = DeliveryStatus.FAILED
+        delivery.outcome = f"Gave up: {reason}"[:500]
+        delivery.processed_at = timezone.now()
+        delivery.save(update_fields=["status", "outcome", "processed_at"])
+        try:
+            payload: Any = json.loads(bytes(delivery.body))
+        except ValueError:
+            payload = None
+        subject, order_id = _failure_subject(delivery.topic, payload)
+        order = (
+            Order.objects.filter(store=delivery.store, order_id=order_id).first()
+            if order_id
+            else None
+        )
+        about = f" for order {order_id}" if order_id else ""
+        record_error(
+            store=delivery.store,
+            kind=ErrorKind.PROCESSING_FAILED,
+            order=order,
+            subject=subject or f"delivery:{delivery.pk}",
+            delivery=delivery,
+            payload=payload if isinstance(payload, dict) else {"body": delivery.body_text[:2000]},
+            message=(
+                f"The {delivery.topic or 'webhook'} delivery{about} could not be processed: "
+                f"{reason}. Nothing from it was applied. Check the order in the shop and "
+                "settle it by hand, then resolve."
+            ),
+        )
+    return True
+
+
+def delivery_postpone_sweep(*, delivery_id: int, until: datetime) -> None:
+    """A retry is scheduled: the sweeper must not start a second chain of attempts meanwhile."""
+    Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.RECEIVED).update(
+        sweep_after=until
+    )
+
+
+def deliveries_to_requeue(*, now: datetime | None = None, limit: int = REQUEUE_BATCH) -> list[int]:
+    """Claim the deliveries whose task was lost, oldest first, for the sweeper to enqueue.
+
+    Safe to run twice at once: rows are claimed under SKIP LOCKED and marked with
+    `sweep_after`, so a second run finds other rows or none. Enqueueing one twice anyway costs
+    nothing: `process_delivery` returns at once for a delivery that is no longer `received`."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(status=DeliveryStatus.RECEIVED, received_at__lte=now - STUCK_AFTER)
+            .filter(Q(sweep_after__isnull=True) | Q(sweep_after__lte=now))
+            .order_by("received_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        Delivery.objects.filter(pk__in=ids).update(sweep_after=now + REQUEUE_PAUSE)
+    return ids
+
+
+def deliveries_release(*, ids: list[int]) -> None:
+    """The sweeper could not enqueue these after all (the broker is still down): let the next
+    run take them at once instead of after REQUEUE_PAUSE."""
+    Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.RECEIVED).update(sweep_after=None)
 
 
 def sync_store(*, store: Store, now: datetime | None = None) -> int:
     """Catch up on orders modified since the last sync (WooCommerce never retries a lost
-    delivery). Returns how many orders were passed through fulfilment."""
+    delivery); returns how many orders the shop sent.
+
+    One bad order never stalls the batch: it becomes an order error and the rest go through.
+    `last_synced_at` then moves to the newest modification date the shop reported for what
+    was really handled, never past an order to try again (the shop's own clock, so ours
+    does not matter), and the next run asks from SYNC_OVERLAP before it."""
     now = now or timezone.now()
-    since = store.last_synced_at or (now - timedelta(days=7))
-    orders = client.orders_modified_since(store, since)
-    for payload in orders:
-        if is_order(payload):
-            with contextlib.suppress(OrderSkipped):
-                apply_order(store=store, payload=payload)
-    Store.objects.filter(pk=store.pk).update(last_synced_at=now)
-    return len(orders)
+    since = (store.last_synced_at or now - FIRST_SYNC_WINDOW) - SYNC_OVERLAP
+    progress = _SyncProgress(synced_to=store.last_synced_at)
+    try:
+        for page in client.order_pages(store, modified_after=since):
+            for payload in page:
+                progress.add(payload, handled=_sync_order(store, payload))
+    except client.ShopAPIError as exc:
+        if exc.error is None:
+            raise  # the shop did not answer: the next run asks again from the same point
+        # The shop answered with an error object (revoked keys, missing read rights…):
+        # retrying will not help until an admin acts.
+        code = exc.error.get("code", "")
+        record_error(
+            store=store,
+            kind=ErrorKind.PROCESSING_FAILED,
+            subject=f"sync:{code}"[:100],
+            payload=exc.error,
+            message=f"The catch-up stopped: {exc}. Check the store's REST API keys (they need "
+            "read access to orders) and the shop's security plugins, then resolve.",
+        )
+    finally:
+        store.last_synced_at = progress.watermark()
+        Store.objects.filter(pk=store.pk).update(last_synced_at=store.last_synced_at)
+    return progress.count
+
+
+class _SyncProgress:
+    """What the catch-up may mark as synced: the newest handled modification date, unless an
+    order must be fetched again, then from that order's date."""
+
+    def __init__(self, *, synced_to: datetime | None) -> None:
+        self.synced_to = synced_to
+        self.count = 0
+        self.newest: datetime | None = None
+        self.retry_from: datetime | None = None
+        self.retry_undated = False
+
+    def add(self, payload: Any, *, handled: bool) -> None:
+        self.count += 1
+        modified = (
+            parse_gmt(payload.get("date_modified_gmt")) if isinstance(payload, dict) else None
+        )
+        if handled:
+            if modified and (self.newest is None or modified > self.newest):
+                self.newest = modified
+        elif modified is None:
+            self.retry_undated = True
+        elif self.retry_from is None or modified < self.retry_from:
+            self.retry_from = modified
+
+    def watermark(self) -> datetime | None:
+        if self.retry_undated:
+            return self.synced_to  # nowhere to place it: ask for the same span again
+        if self.retry_from is not None:
+            return self.retry_from  # possibly earlier than before: so it is asked for again
+        if self.newest is not None and (self.synced_to is None or self.newest > self.synced_to):
+            return self.newest
+        return self.synced_to
+
+
+def _sync_order(store: Store, payload: Any) -> bool:
+    """Apply one order the catch-up fetched; False when it must be fetched again next time."""
+    if not is_order(payload):
+        code = payload.get("code") if isinstance(payload, dict) else None
+        record_error(
+            store=store,
+            kind=ErrorKind.INVALID_DATA,
+            subject=f"sync:{code or 'no-id'}"[:100],
+            payload=payload if isinstance(payload, dict) else {"body": payload},
+            message=(
+                f"The catch-up got an error instead of an order: {code} — "
+                f"{payload.get('message', '')}"
+                if code
+                else "The catch-up got an entry without an order id."
+            ),
+        )
+        return True  # recorded for an admin; fetching it again would change nothing
+    order_id = payload["id"]
+    try:
+        apply_order(store=store, payload=payload)
+    except OrderSkipped:
+        return True
+    except DomainError as error:
+        record_error(
+            store=store,
+            kind=ErrorKind.INVALID_DATA,
+            subject=f"order:{order_id}",
+            payload=payload,
+            message=error.message,
+        )
+        return True  # our rules refused this snapshot; the same snapshot again would too
+    except Exception as exc:
+        # The shop's API failing on the refunds, or a bug: nothing was applied (apply_order
+        # is one transaction), the order is fetched again next run, the admin is told once.
+        if not isinstance(exc, client.ShopAPIError):
+            log.exception("Catch-up of order %s of store %s failed", order_id, store.pk)
+        why = str(exc) if isinstance(exc, client.ShopAPIError) else unexpected_reason(exc)
+        record_error(
+            store=store,
+            order=Order.objects.filter(store=store, order_id=order_id).first(),
+            kind=ErrorKind.PROCESSING_FAILED,
+            subject=f"order:{order_id}",
+            payload=payload,
+            message=f"Order #{payload.get('number') or order_id} could not be applied by the "
+            f"catch-up: {why}. Nothing from it was applied; the next catch-up tries again and "
+            "closes this error once it goes through.",
+        )
+        return False
+    _settle_failures(store, order_id, note="Applied by a later catch-up.")
+    return True
+
+
+def unexpected_reason(exc: Exception) -> str:
+    return f"an unexpected error ({type(exc).__name__}: {exc}); the details are in the log"
 
 
 # --- The admin's console ------------------------------------------------------------------
@@ -640,12 +871,43 @@ def error_resolve(*, actor: User, error: OrderError, note: str) -> OrderError:
     return error
 
 
-def reprocess(*, actor: User, error: OrderError, note: str) -> str:
-    """Resolve the error and apply its order's latest snapshot again."""
+@contextlib.contextmanager
+def _all_or_nothing(error: OrderError) -> Iterator[None]:
+    """Reprocessing keeps nothing unless it all goes through: when applying the order fails,
+    the error stays open (and a mapping or link made for it is undone), and the admin is
+    told why in words instead of a server error."""
+    try:
+        with transaction.atomic():
+            yield
+    except Exception as exc:
+        error.refresh_from_db()
+        if error.order is not None:
+            error.order.refresh_from_db()
+        if isinstance(exc, DomainError):
+            raise
+        if isinstance(exc, client.ShopAPIError):
+            raise ReprocessFailed(
+                f"The order was not reprocessed and nothing changed: {exc}. Try again in a "
+                "few minutes."
+            ) from exc
+        log.exception("Reprocessing order error %s failed", error.pk)
+        raise ReprocessFailed(
+            "Reprocessing stopped on an unexpected error and nothing changed; the details "
+            "are in the server log."
+        ) from exc
+
+
+def _reprocess(*, actor: User, error: OrderError, note: str) -> str:
     if error.order is None or not is_order(error.order.payload):
         raise DomainError("There is no order to reprocess for this error.")
     error_resolve(actor=actor, error=error, note=note)
     return apply_order(store=error.store, payload=error.order.payload, force=True)
+
+
+def reprocess(*, actor: User, error: OrderError, note: str) -> str:
+    """Resolve the error and apply its order's latest snapshot again, all or nothing."""
+    with _all_or_nothing(error):
+        return _reprocess(actor=actor, error=error, note=note)
 
 
 def error_map_product(*, actor: User, error: OrderError, package: Any) -> str:
@@ -661,12 +923,13 @@ def error_map_product(*, actor: User, error: OrderError, package: Any) -> str:
     )
     if not value:
         raise DomainError("This line has no product id, variation id or SKU to map.")
-    ledger.package_add_shop_key(actor=actor, package=package, kind=kind, value=value)
-    return reprocess(
-        actor=actor,
-        error=error,
-        note=f"Mapped {ShopKey(kind).label.lower()} {value} to {package.name}",
-    )
+    with _all_or_nothing(error):
+        ledger.package_add_shop_key(actor=actor, package=package, kind=kind, value=value)
+        return _reprocess(
+            actor=actor,
+            error=error,
+            note=f"Mapped {ShopKey(kind).label.lower()} {value} to {package.name}",
+        )
 
 
 def error_link_student(*, actor: User, error: OrderError, student: Student) -> str:
@@ -674,6 +937,7 @@ def error_link_student(*, actor: User, error: OrderError, student: Student) -> s
         raise DomainError("There is no order to link.")
     if student.organization_id != error.organization_id:
         raise DomainError("That student belongs to another organization.")
-    Order.objects.filter(pk=error.order.pk).update(student=student)
-    error.order.refresh_from_db()
-    return reprocess(actor=actor, error=error, note=f"Linked to {student.name}")
+    with _all_or_nothing(error):
+        Order.objects.filter(pk=error.order.pk).update(student=student)
+        error.order.refresh_from_db()
+        return _reprocess(actor=actor, error=error, note=f"Linked to {student.name}")

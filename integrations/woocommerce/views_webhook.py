@@ -1,6 +1,9 @@
 """The delivery endpoint: verify, store, enqueue, answer. Nothing else happens in the request,
 so WooCommerce (which never retries and disables a webhook after failures) gets its 200 fast."""
 
+import logging
+from functools import partial
+
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -9,6 +12,8 @@ from django.views.decorators.http import require_POST
 from integrations.woocommerce import signature
 from integrations.woocommerce.models import Delivery, DeliveryStatus, Store
 from integrations.woocommerce.tasks import process_delivery
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024  # orders are a few KB; anything near this is not an order
 KEPT_HEADERS = (
@@ -27,6 +32,16 @@ KEPT_HEADERS = (
 
 def _headers(request: HttpRequest) -> dict[str, str]:
     return {name: request.headers[name] for name in KEPT_HEADERS if name in request.headers}
+
+
+def _enqueue(delivery_id: int) -> None:
+    try:
+        process_delivery.delay(delivery_id)
+    except Exception:
+        # The delivery is stored: an error answer now would lose nothing but would count
+        # towards WooCommerce disabling the webhook. The sweeper enqueues it again within
+        # minutes (tasks.requeue_stuck_deliveries).
+        log.exception("Enqueueing WooCommerce delivery %s failed; the sweeper will.", delivery_id)
 
 
 def _is_ping(request: HttpRequest, body: bytes) -> bool:
@@ -84,7 +99,7 @@ def webhook(request: HttpRequest, token: str) -> HttpResponse:
     with transaction.atomic():
         delivery.save()
         if valid:
-            transaction.on_commit(lambda: process_delivery.delay(delivery.pk))
+            transaction.on_commit(partial(_enqueue, delivery.pk))
     if not valid:
         return HttpResponse("Invalid signature.", status=401, content_type="text/plain")
     return HttpResponse("ok", content_type="text/plain")

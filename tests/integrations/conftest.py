@@ -3,7 +3,10 @@ connected store, deliveries posted the way WooCommerce posts them (with the task
 commit, as the worker would), and a local HTTP server playing the shop's REST API."""
 
 import base64
+import contextlib
 import json
+import math
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +20,7 @@ from django.test import Client
 from grants import services as ledger
 from grants.models import Grant, Package, ShopKey
 from integrations.woocommerce.models import Delivery, Store
+from matchpal.celery import app as celery_app
 from matchpal.models import ServiceType
 from tests.conftest import Tenant
 from tests.integrations import woo
@@ -158,6 +162,34 @@ class ShopAPI:
         """Serve `body` at `/wp-json/wc/v3/<path>`."""
         self.routes[f"/wp-json/wc/v3/{path}"] = lambda _request: (200, body, headers or {})
 
+    def orders(self, orders: list[Any]) -> None:
+        """Serve `orders` (a list the test may change between runs) at `/orders` the way
+        WooCommerce answers the catch-up: modified after `modified_after`, oldest first,
+        `per_page` a page, with the X-WP-Total and X-WP-TotalPages headers. An entry without
+        a date (an error object a plugin slipped in) is always listed."""
+
+        def route(request: ShopRequest) -> tuple[int, Any, dict[str, str]]:
+            after = request.query.get("modified_after", "")
+            matching = sorted(
+                (
+                    o
+                    for o in orders
+                    if "date_modified_gmt" not in o or o["date_modified_gmt"] > after
+                ),
+                key=lambda o: o.get("date_modified_gmt") or "",
+            )
+            per_page, page = int(request.query["per_page"]), int(request.query["page"])
+            return (
+                200,
+                matching[(page - 1) * per_page : page * per_page],
+                {
+                    "X-WP-Total": str(len(matching)),
+                    "X-WP-TotalPages": str(max(1, math.ceil(len(matching) / per_page))),
+                },
+            )
+
+        self.routes["/wp-json/wc/v3/orders"] = route
+
 
 @pytest.fixture
 def shop_api() -> Iterator[ShopAPI]:
@@ -220,3 +252,31 @@ def keyed_shop(shop: Shop, shop_api: ShopAPI) -> Shop:
     shop.store.consumer_key, shop.store.consumer_secret = CONSUMER_KEY, CONSUMER_SECRET
     shop.store.save()
     return shop
+
+
+# --- A broker that is down -----------------------------------------------------------------
+
+
+def _reset_broker_pools() -> None:
+    # What Celery itself does after a fork: the next publish takes a pool for the URL set now
+    # (kombu keeps one per URL, so the real broker's pool is found again afterwards).
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@contextlib.contextmanager
+def broker_down() -> Iterator[str]:
+    """Celery publishing for real (not eagerly) to a Redis URL on a loopback port where nothing
+    listens (the port stays bound, so nothing else takes it): every enqueue fails as it would
+    with Redis down."""
+    with socket.socket() as reserved:
+        reserved.bind(("127.0.0.1", 0))
+        url = f"redis://127.0.0.1:{reserved.getsockname()[1]}/0"
+        saved = (celery_app.conf.broker_url, celery_app.conf.task_always_eager)
+        celery_app.conf.broker_url, celery_app.conf.task_always_eager = url, False
+        _reset_broker_pools()
+        try:
+            yield url
+        finally:
+            celery_app.conf.broker_url, celery_app.conf.task_always_eager = saved
+            _reset_broker_pools()

@@ -350,6 +350,98 @@ def test_link_to_a_student_of_another_organization_is_refused(
     assert not Grant.objects.exists()
 
 
+def test_link_and_reprocess_when_the_shop_fails_changes_nothing_and_says_why(
+    admin_client_a: Client, keyed_shop: Shop, shop_api: ShopAPI, tenant_a: Tenant
+) -> None:
+    # An unknown customer's order with a partial refund: the refund waits for the customer,
+    # and linking one fetches its lines, which fails while the shop's API is down.
+    Store.objects.filter(pk=keyed_shop.store.pk).update(create_unknown_customers=False)
+    keyed_shop.store.refresh_from_db()
+    keyed_shop.post(
+        woo.order(
+            status="completed",
+            email="nobody@example.net",
+            refunds=[{"id": 1240, "reason": "Changed plans", "total": "-450.00"}],
+        )
+    )
+    error = OrderError.objects.get(kind=ErrorKind.CUSTOMER_NOT_FOUND)
+    shop_api.routes["/wp-json/wc/v3/orders/727/refunds"] = lambda _r: (500, {}, {})
+    url = f"{SHOP}errors/{error.public_id}/"
+
+    response = admin_client_a.post(url, {"action": "link", "student": tenant_a.student.pk})
+
+    assert response.status_code == 200
+    assert response.context["forms"]["link"].non_field_errors() == [
+        "The order was not reprocessed and nothing changed: The shop's API answered "
+        "orders/727/refunds with 500: Internal Server Error. Try again in a few minutes."
+    ]
+    assert "Try again in a few minutes." in response.content.decode()
+    assert response.context["can_link"] is True  # still open: the form is offered again
+    error.refresh_from_db()
+    assert (error.resolved_at, error.resolved_by, error.resolution_note) == (None, None, "")
+    assert Order.objects.get().student is None
+    assert not Grant.objects.exists()
+
+    # The shop is back: the same action goes through.
+    shop_api.json(
+        "orders/727/refunds",
+        [
+            {
+                "id": 1240,
+                "amount": "450.00",
+                "line_items": [
+                    {"id": 330, "product_id": 101, "quantity": -1, "refunded_item_id": 315}
+                ],
+            }
+        ],
+    )
+    done = admin_client_a.post(url, {"action": "link", "student": tenant_a.student.pk})
+
+    assert done.status_code == 302
+    assert messages_of(done) == ["Done: granted 10 h for line 315; refunded 10 h of line 315."]
+    error.refresh_from_db()
+    assert error.resolution_note == f"Linked to {tenant_a.student.name}"
+    [grant] = grants_of()
+    assert (grant.student, grant.total) == (tenant_a.student, 0)
+    assert find_differences() == []
+
+
+def test_link_on_an_error_resolved_meanwhile_leaves_the_order_alone(
+    admin_client_a: Client, errors: dict[str, OrderError], tenant_a: Tenant
+) -> None:
+    # Another admin settled it while this page was open.
+    error = errors["customer_not_found"]
+    url = f"{SHOP}errors/{error.public_id}/"
+    admin_client_a.post(url, {"action": "resolve", "note": "Refunded in the shop"})
+    other = StudentFactory(organization=tenant_a.organization)
+
+    response = admin_client_a.post(url, {"action": "link", "student": other.pk})
+
+    assert response.status_code == 200
+    assert response.context["forms"]["link"].non_field_errors() == [
+        "This error is already resolved."
+    ]
+    assert Order.objects.get(order_id=728).student is None  # the link was undone with it
+    assert not Grant.objects.exists()
+
+
+def test_map_on_an_error_resolved_meanwhile_leaves_no_mapping_behind(
+    admin_client_a: Client, errors: dict[str, OrderError], ten_hours: Package
+) -> None:
+    error = errors["unknown_product"]
+    url = f"{SHOP}errors/{error.public_id}/"
+    admin_client_a.post(url, {"action": "resolve", "note": "Sold a gift card"})
+
+    response = admin_client_a.post(url, {"action": "map", "package": ten_hours.pk})
+
+    assert response.status_code == 200
+    assert response.context["forms"]["map"].non_field_errors() == [
+        "This error is already resolved."
+    ]
+    assert not PackageShopMapping.objects.filter(kind=ShopKey.PRODUCT, value="999").exists()
+    assert not Grant.objects.exists()
+
+
 def test_mark_resolved_requires_a_note(
     admin_client_a: Client, errors: dict[str, OrderError], tenant_a: Tenant
 ) -> None:

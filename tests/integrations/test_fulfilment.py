@@ -1,9 +1,10 @@
 """Order → grant: once per line whatever arrives twice, late, out of order or at the same time;
-lines mapped by variation, product or SKU; customers found or created; the catch-up sync."""
+lines mapped by variation, product or SKU; customers found or created. The catch-up through
+the REST API is in test_sync.py."""
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,13 +25,9 @@ from integrations.woocommerce.models import (
 from matchpal.models import Notification
 from students.models import Student
 from tests.conftest import Tenant
-from tests.factories import StudentFactory
 from tests.integrations import woo
 from tests.integrations.conftest import (
-    CONSUMER_KEY,
-    CONSUMER_SECRET,
     Shop,
-    ShopAPI,
     grants_of,
     make_package,
 )
@@ -502,107 +499,3 @@ def test_an_order_without_billing_email_waits_for_a_customer(shop: Shop) -> None
         "no-email",
         "Order #727 has no billing email; link it to a student.",
     )
-
-
-# --- Catch-up through the REST API -----------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_sync_store_catches_up_every_page_once(
-    keyed_shop: Shop, shop_api: ShopAPI, tenant_a: Tenant
-) -> None:
-    StudentFactory(organization=tenant_a.organization, email="lee@example.net")
-    pages = {
-        "1": [
-            woo.order(order_id=727, status="completed"),
-            woo.order(
-                order_id=728,
-                status="pending",
-                email="lee@example.net",
-                lines=[woo.line(item_id=316)],
-            ),
-        ],
-        "2": [
-            woo.order(
-                order_id=729,
-                status="processing",
-                email="lee@example.net",
-                lines=[woo.line(item_id=317, quantity=2)],
-            )
-        ],
-    }
-    shop_api.routes["/wp-json/wc/v3/orders"] = lambda request: (
-        200,
-        pages.get(request.query.get("page", "1"), []),
-        {"X-WP-Total": "3", "X-WP-TotalPages": "2"},
-    )
-    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-    store = Store.objects.select_related("organization").get(pk=keyed_shop.store.pk)
-
-    assert services.sync_store(store=store, now=now) == 3
-
-    assert [(r.path, r.query) for r in shop_api.requests] == [
-        (
-            "/wp-json/wc/v3/orders",
-            {
-                "modified_after": "2026-11-15T12:00:00",
-                "dates_are_gmt": "true",
-                "per_page": "50",
-                "page": page,
-                "orderby": "modified",
-                "order": "asc",
-            },
-        )
-        for page in ("1", "2")
-    ]
-    assert {r.basic_auth for r in shop_api.requests} == {(CONSUMER_KEY, CONSUMER_SECRET)}
-    assert granted(727) == [("maya@example.net", 600, "minutes")]
-    assert granted(728) == []
-    assert granted(729) == [("lee@example.net", 1200, "minutes")]
-    store.refresh_from_db()
-    assert store.last_synced_at == now
-
-    # Again, later: the shop answers the same orders, nothing new is granted.
-    shop_api.requests.clear()
-    later = now + timedelta(minutes=15)
-    assert services.sync_store(store=store, now=later) == 3
-    assert shop_api.requests[0].query["modified_after"] == "2026-11-22T12:00:00"
-    assert Grant.objects.filter(source=GrantSource.WOOCOMMERCE).count() == 2
-    assert (
-        GrantEntry.objects.filter(
-            kind=EntryKind.CREDIT, grant__source=GrantSource.WOOCOMMERCE
-        ).count()
-        == 2
-    )
-    store.refresh_from_db()
-    assert store.last_synced_at == later
-    assert find_differences() == []
-
-
-@pytest.mark.django_db
-def test_sync_after_a_delivery_finds_nothing_new(keyed_shop: Shop, shop_api: ShopAPI) -> None:
-    payload = woo.order(status="completed")
-    keyed_shop.post(payload)
-    shop_api.json("orders", [payload], {"X-WP-TotalPages": "1"})
-
-    services.sync_store(store=keyed_shop.store)
-
-    assert [g.total for g in grants_of()] == [600]
-    assert find_differences() == []
-
-
-@pytest.mark.django_db
-def test_sync_stores_task_syncs_only_active_stores_with_keys(
-    keyed_shop: Shop, shop_api: ShopAPI, tenant_a: Tenant
-) -> None:
-    from integrations.woocommerce.tasks import sync_stores
-
-    Store.objects.create(
-        organization=tenant_a.organization, name="No keys", store_url="https://nokeys.example/"
-    )
-    shop_api.json("orders", [woo.order(status="completed")], {"X-WP-TotalPages": "1"})
-
-    assert sync_stores.delay().get() == 1
-
-    assert [g.total for g in grants_of()] == [600]
-    assert find_differences() == []
