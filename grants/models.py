@@ -235,6 +235,9 @@ class Allocation(models.Model):
                 fields=["relationship", "grant"], name="allocation_relationship_grant_unique"
             ),
             models.UniqueConstraint(fields=["organization", "id"], name="allocation_org_id"),
+            # The target of the entries' (grant, allocation) key: an entry's allocation is one
+            # of its own grant's.
+            models.UniqueConstraint(fields=["grant", "id"], name="allocation_grant_id"),
             models.CheckConstraint(condition=Q(held__gte=0), name="allocation_held_not_negative"),
             models.CheckConstraint(
                 condition=Q(consumed__gte=0), name="allocation_consumed_not_negative"
@@ -266,6 +269,13 @@ class GrantEntry(models.Model):
 
     When `allocation` is set, the same `used_delta`/`held_delta` apply to that allocation's
     `consumed`/`held`, so every balance column is the sum of its entries.
+
+    `usable_delta` is what the entry changed in the student's *usable* balance: the available
+    hours of active grants. It equals `total − used − held` of the deltas while the grant stays
+    active; an expiry takes the grant's whole available balance out (an extension that
+    re-activates it puts it back), and changes to an inactive grant count zero. Summed per
+    grant it is the grant's available balance when active and 0 otherwise (reconcile_grants
+    checks this), so a running sum over a student's entries is the history's "available after".
     """
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
@@ -277,6 +287,7 @@ class GrantEntry(models.Model):
     total_delta = models.IntegerField(default=0)
     used_delta = models.IntegerField(default=0)
     held_delta = models.IntegerField(default=0)
+    usable_delta = models.IntegerField(default=0)
     # Lazy references for history: the ledger never imports those apps.
     relationship = models.ForeignKey(
         "relationships.Relationship",

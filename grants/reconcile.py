@@ -1,11 +1,16 @@
-"""Recompute every balance column from the ledger, in one aggregated SQL pass per table."""
+"""Recompute every balance column from the ledger, in one aggregated SQL pass.
+
+One statement: a GROUP BY over the entries per grant and one per allocation, each joined to
+its rows (a hash join, not a correlated subquery per row), so the cost is a fixed number of
+scans of the ledger however many grants there are. scripts/bench_reconcile.py measures it on
+a large organization; docs/ledger.md has the figures.
+"""
 
 from dataclasses import dataclass
 
-from django.db.models import F, IntegerField, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db import connection
 
-from grants.models import Allocation, Grant, GrantEntry
+from grants.models import GrantStatus
 
 
 @dataclass(frozen=True)
@@ -23,48 +28,89 @@ class Difference:
         )
 
 
-def _entry_sum(field: str, **match: object) -> Coalesce:
-    rows = (
-        GrantEntry.objects.filter(**match)
-        .order_by()
-        .values(*match.keys())
-        .annotate(s=Sum(field))
-        .values("s")
-    )
-    return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
+# Portable SQL (PostgreSQL, and the embedded SQLite of `make run`). Grouping the entries once
+# by (grant, allocation) and regrouping that per grant reads the table once but was slower on
+# PostgreSQL (the regrouping sums bigints as numerics); two plain GROUP BYs also run in
+# parallel workers. `{scope}` is unqualified: in every FROM only the base table has an
+# organization_id.
+_DIFFERENCES = """
+WITH per_grant AS (
+    SELECT grant_id, SUM(total_delta) AS total, SUM(used_delta) AS used,
+           SUM(held_delta) AS held, SUM(usable_delta) AS usable
+      FROM grants_grantentry
+     WHERE {scope}
+     GROUP BY grant_id
+), per_allocation AS (
+    SELECT allocation_id, SUM(held_delta) AS held, SUM(used_delta) AS consumed
+      FROM grants_grantentry
+     WHERE {scope} AND allocation_id IS NOT NULL
+     GROUP BY allocation_id
+), held_by_allocations AS (
+    SELECT grant_id, SUM(held) AS held
+      FROM grants_allocation
+     WHERE {scope}
+     GROUP BY grant_id
+), grant_rows AS (
+    SELECT g.id, g.total, g.used, g.held,
+           COALESCE(l.total, 0) AS l_total, COALESCE(l.used, 0) AS l_used,
+           COALESCE(l.held, 0) AS l_held, COALESCE(a.held, 0) AS a_held,
+           CASE WHEN g.status = %(active)s
+                THEN COALESCE(l.total - l.used - l.held, 0) ELSE 0 END AS usable,
+           COALESCE(l.usable, 0) AS l_usable
+      FROM grants_grant g
+      LEFT JOIN per_grant l ON l.grant_id = g.id
+      LEFT JOIN held_by_allocations a ON a.grant_id = g.id
+     WHERE {scope}
+), allocation_rows AS (
+    SELECT al.id, al.held, al.consumed,
+           COALESCE(p.held, 0) AS l_held, COALESCE(p.consumed, 0) AS l_consumed
+      FROM grants_allocation al
+      LEFT JOIN per_allocation p ON p.allocation_id = al.id
+     WHERE {scope}
+)
+SELECT 0, id, total, used, held, l_total, l_used, l_held, a_held, usable, l_usable
+  FROM grant_rows
+ WHERE total <> l_total OR used <> l_used OR held <> l_held OR held <> a_held
+       OR usable <> l_usable
+UNION ALL
+SELECT 1, id, NULL, consumed, held, NULL, l_consumed, l_held, NULL, NULL, NULL
+  FROM allocation_rows
+ WHERE held <> l_held OR consumed <> l_consumed
+ORDER BY 1, 2
+"""
+
+
+def differences_query(*, organization_id: int | None = None) -> tuple[str, dict[str, object]]:
+    scope = "TRUE" if organization_id is None else "organization_id = %(organization)s"
+    params = {"active": GrantStatus.ACTIVE.value, "organization": organization_id}
+    return _DIFFERENCES.format(scope=scope), params
 
 
 def find_differences(*, organization_id: int | None = None) -> list[Difference]:
-    scope = Q() if organization_id is None else Q(organization_id=organization_id)
-    differences: list[Difference] = []
+    with connection.cursor() as cursor:
+        cursor.execute(*differences_query(organization_id=organization_id))
+        rows = cursor.fetchall()
 
-    grants = (
-        Grant.objects.filter(scope)
-        .annotate(
-            l_total=_entry_sum("total_delta", grant=OuterRef("pk")),
-            l_used=_entry_sum("used_delta", grant=OuterRef("pk")),
-            l_held=_entry_sum("held_delta", grant=OuterRef("pk")),
-            a_held=Coalesce(
-                Subquery(
-                    Allocation.objects.filter(grant=OuterRef("pk"))
-                    .order_by()
-                    .values("grant")
-                    .annotate(s=Sum("held"))
-                    .values("s"),
-                    output_field=IntegerField(),
-                ),
-                Value(0),
-            ),
-        )
-        .filter(
-            ~Q(total=F("l_total"))
-            | ~Q(used=F("l_used"))
-            | ~Q(held=F("l_held"))
-            | ~Q(held=F("a_held"))
-        )
-        .values_list("pk", "total", "used", "held", "l_total", "l_used", "l_held", "a_held")
-    )
-    for pk, total, used, held, l_total, l_used, l_held, a_held in grants:
+    differences: list[Difference] = []
+    for (
+        is_allocation,
+        pk,
+        total,
+        used,
+        held,
+        l_total,
+        l_used,
+        l_held,
+        a_held,
+        usable,
+        l_usable,
+    ) in rows:
+        if is_allocation:
+            if held != l_held:
+                differences.append(Difference("allocation", pk, "held", held, l_held))
+            if used != l_used:
+                differences.append(Difference("allocation", pk, "consumed", used, l_used))
+            continue
         for column, stored, computed in (
             ("total", total, l_total),
             ("used", used, l_used),
@@ -76,19 +122,10 @@ def find_differences(*, organization_id: int | None = None) -> list[Difference]:
             differences.append(
                 Difference("grant", pk, "held (sum of its allocations)", held, a_held)
             )
-
-    allocations = (
-        Allocation.objects.filter(scope)
-        .annotate(
-            l_held=_entry_sum("held_delta", allocation=OuterRef("pk")),
-            l_consumed=_entry_sum("used_delta", allocation=OuterRef("pk")),
-        )
-        .filter(~Q(held=F("l_held")) | ~Q(consumed=F("l_consumed")))
-        .values_list("pk", "held", "consumed", "l_held", "l_consumed")
-    )
-    for pk, held, consumed, l_held, l_consumed in allocations:
-        if held != l_held:
-            differences.append(Difference("allocation", pk, "held", held, l_held))
-        if consumed != l_consumed:
-            differences.append(Difference("allocation", pk, "consumed", consumed, l_consumed))
+        if usable != l_usable:
+            # The usable deltas disagree with the grant's status: the history's running
+            # balance would be wrong.
+            differences.append(
+                Difference("grant", pk, "usable balance (available while active)", usable, l_usable)
+            )
     return differences

@@ -84,15 +84,16 @@ def holds_of_student(*, organization: Organization, student: Student) -> list[di
 
 
 def history(*, organization: Organization, student: Student) -> QuerySet[GrantEntry]:
-    """The student's ledger, newest first, with the available balance after each entry (per
-    unit), computed by a window function so any page of it costs the same."""
-    change = F("total_delta") - F("used_delta") - F("held_delta")
+    """The student's ledger, newest first, with the usable balance after each entry (per
+    unit): the sum of `usable_delta`, so an expiry takes the grant's hours out and an
+    extension puts them back, as on the balance cards. One window function over the student's
+    entries, so any page of it costs the same."""
     return (
         GrantEntry.objects.filter(organization=organization, grant__student=student)
         .select_related("grant", "actor", "relationship__provider", "session")
         .annotate(
             running=Window(
-                Sum(change),
+                Sum("usable_delta"),
                 partition_by=[F("grant__unit")],
                 order_by=[F("created_at").asc(), F("id").asc()],
             ),

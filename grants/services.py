@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Max, Q, Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from grants.models import (
@@ -70,6 +70,9 @@ class AlreadyApplied(LedgerError):
         super().__init__("This was already applied; nothing changed.")
 
 
+ADJUST_REVOKED = "This grant was refunded in full and is revoked; add a new grant instead."
+REFUND_REVOKED = "This grant was refunded in full already; nothing is left to refund."
+
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 MAX_ATTEMPTS = 4
 
@@ -111,8 +114,14 @@ class _Entry:
     total: int = 0
     used: int = 0
     held: int = 0
+    usable: int = 0
     allocation: Allocation | None = None
     relationship_id: int | None = None
+
+
+def _usable(grant: Grant) -> int:
+    """What the grant adds to the student's usable balance (see `GrantEntry.usable_delta`)."""
+    return grant.available if grant.status == GrantStatus.ACTIVE else 0
 
 
 class _Posting:
@@ -144,16 +153,25 @@ class _Posting:
         held: int = 0,
         allocation: Allocation | None = None,
         relationship_id: int | None = None,
+        status: str | None = None,
     ) -> None:
+        """One entry on a locked grant. A status change goes through here too (`status`), so
+        the entry records what it did to the student's usable balance."""
+        before = _usable(grant)
         grant.total += total
         grant.used += used
         grant.held += held
+        if status is not None:
+            grant.status = status
+        usable = _usable(grant) - before
         if allocation is not None:
             allocation.held += held
             allocation.consumed += used
         if relationship_id is None and self.relationship is not None:
             relationship_id = self.relationship.pk
-        self.entries.append(_Entry(grant, kind, total, used, held, allocation, relationship_id))
+        self.entries.append(
+            _Entry(grant, kind, total, used, held, usable, allocation, relationship_id)
+        )
 
     def write(self) -> list[GrantEntry]:
         now = timezone.now()
@@ -168,6 +186,7 @@ class _Posting:
                 total_delta=e.total,
                 used_delta=e.used,
                 held_delta=e.held,
+                usable_delta=e.usable,
                 relationship_id=e.relationship_id,
                 session_id=self.session.pk if self.session else None,
                 actor=self.actor,
@@ -205,6 +224,10 @@ def _lock_grants(query: Q | None = None, ids: Iterable[int] = ()) -> dict[int, G
         condition |= query
     locked = Grant.objects.select_for_update(of=("self",)).filter(condition).order_by("pk")
     return {g.pk: g for g in locked}
+
+
+def _past_expiry(grant: Grant, now: datetime) -> bool:
+    return grant.expires_at is not None and grant.expires_at <= now
 
 
 def _soonest_expiry_first(grants: Iterable[Grant]) -> list[Grant]:
@@ -314,6 +337,9 @@ def grant_adjust(
     with transaction.atomic(durable=True):
         _ensure_new(idempotency_key)
         locked = _lock_grants(ids=[grant.pk])[grant.pk]
+        if locked.status == GrantStatus.REVOKED:
+            # Revoked = refunded in full: bringing it back would blur what was paid back.
+            raise LedgerError(ADJUST_REVOKED)
         floor = locked.used + locked.held
         if locked.total + delta < floor:
             raise LedgerError(
@@ -356,7 +382,9 @@ def grant_transfer(
         # Both grants locked in id order, whichever direction the transfer goes.
         locked = _lock_grants(ids=[from_grant.pk] + ([to_grant.pk] if to_grant else []))
         source = locked[from_grant.pk]
-        if source.status == GrantStatus.EXPIRED:
+        now = timezone.now()
+        # Past its date is expired, whether or not the daily job has marked it yet.
+        if source.status == GrantStatus.EXPIRED or _past_expiry(source, now):
             raise LedgerError("This grant has expired; extend it before moving its hours.")
         if source.status != GrantStatus.ACTIVE:
             raise LedgerError("This grant is revoked; its hours cannot move.")
@@ -368,7 +396,7 @@ def grant_transfer(
             )
         if to_grant is not None:
             target = locked[to_grant.pk]
-            if target.status != GrantStatus.ACTIVE:
+            if target.status != GrantStatus.ACTIVE or _past_expiry(target, now):
                 raise LedgerError("The grant receiving the hours is not active.")
         else:
             types = list(to_service_types or [])
@@ -414,6 +442,8 @@ def grant_refund(
     with transaction.atomic():
         _ensure_new(idempotency_key)
         locked = _lock_grants(ids=[grant.pk])[grant.pk]
+        if locked.status == GrantStatus.REVOKED:
+            raise LedgerError(REFUND_REVOKED)
         if quantity > locked.available:
             raise InsufficientHours(
                 f"Only {q(max(locked.available, 0), locked.unit)} of this grant are unused and "
@@ -425,9 +455,13 @@ def grant_refund(
             reason=" — ".join(filter(None, [reason.strip(), reference.strip()])),
             idempotency_key=idempotency_key,
         )
-        posting.add(locked, EntryKind.REFUND, total=-quantity)
-        if locked.total == 0 and locked.used == 0:
-            locked.status = GrantStatus.REVOKED
+        refunded_in_full = locked.total == quantity and locked.used == 0
+        posting.add(
+            locked,
+            EntryKind.REFUND,
+            total=-quantity,
+            status=GrantStatus.REVOKED if refunded_in_full else None,
+        )
         posting.write()
     return locked
 
@@ -465,9 +499,8 @@ def grant_extend(
                 f"({timezone.localtime(locked.expires_at):%Y-%m-%d %H:%M})."
             )
         locked.expires_at = expires_at
-        locked.status = GrantStatus.ACTIVE
         posting = _Posting(actor=actor, reason=reason, idempotency_key=idempotency_key)
-        posting.add(locked, EntryKind.EXTEND)
+        posting.add(locked, EntryKind.EXTEND, status=GrantStatus.ACTIVE)
         posting.write()
     return locked
 
@@ -498,8 +531,7 @@ def grant_expire(
                 allocation=allocation,
                 relationship_id=allocation.relationship_id,
             )
-        locked.status = GrantStatus.EXPIRED
-        posting.add(locked, EntryKind.EXPIRE)
+        posting.add(locked, EntryKind.EXPIRE, status=GrantStatus.EXPIRED)
         posting.write()
     return locked
 
@@ -758,6 +790,58 @@ def consumed_for_session(*, session: SessionLike) -> dict[int, int]:
     return {row["grant_id"]: row["net"] for row in rows if row["net"]}
 
 
+@dataclass
+class _Piece:
+    quantity: int
+    from_hold: bool
+
+
+class _SessionConsumption:
+    """What a session consumed, per grant a stack of pieces with the last consumed on top.
+
+    A restore gives back from the top, so minutes drawn from the available balance (consumed
+    after the hold ran out) come back before those that came out of the hold."""
+
+    def __init__(self) -> None:
+        self.pieces: dict[int, list[_Piece]] = {}
+        self.last_consumed: dict[int, int] = {}  # grant id → its latest consume entry
+
+    @classmethod
+    def read(cls, session: SessionLike) -> _SessionConsumption:
+        consumed = cls()
+        rows = (
+            GrantEntry.objects.filter(session_id=session.pk, allocation__isnull=False)
+            .order_by("pk")
+            .values_list("pk", "grant_id", "kind", "used_delta", "held_delta")
+        )
+        for pk, grant_id, kind, used, held in rows:
+            if kind == EntryKind.CONSUME:
+                consumed.pieces.setdefault(grant_id, []).append(_Piece(used, held < 0))
+                consumed.last_consumed[grant_id] = pk
+            elif used:
+                consumed.give_back(grant_id, -used)
+        return consumed
+
+    @property
+    def net(self) -> dict[int, int]:
+        net = {g: sum(p.quantity for p in pieces) for g, pieces in self.pieces.items()}
+        return {g: n for g, n in net.items() if n}
+
+    def give_back(self, grant_id: int, quantity: int) -> int:
+        """Take `quantity` off the top of the grant's stack; returns how much of it came from
+        the hold."""
+        pieces, from_hold = self.pieces[grant_id], 0
+        while quantity:
+            top = pieces[-1]
+            take = min(quantity, top.quantity)
+            top.quantity -= take
+            quantity -= take
+            from_hold += take if top.from_hold else 0
+            if top.quantity == 0:
+                pieces.pop()
+        return from_hold
+
+
 @_retry_on_conflict
 def restore(
     *,
@@ -772,28 +856,20 @@ def restore(
     """Give back what a session consumed: all of it (`quantity=None`, a cancellation) or part
     (a shortened session), to exactly the grants it came from, the last consumed first.
 
-    With `to_hold` (the relationship still runs) the hours return to its hold where the grant
-    is still usable; otherwise, or on an expired grant, they return to the grant's balance.
+    With `to_hold` (the relationship still runs) the hours that came out of its hold return to
+    it where the grant is still usable; hours drawn from the available balance, or restored
+    with `to_hold=False` or to an expired grant, return to the grant's balance.
     """
     if quantity is not None:
         _positive(quantity)
     now = timezone.now()
     with transaction.atomic():
         _ensure_new(idempotency_key)
-        net = consumed_for_session(session=session)
-        grants = _lock_grants(ids=net.keys())
+        grants = _lock_grants(ids=consumed_for_session(session=session).keys())
         allocations = _allocations_of(relationship)
-        # Re-read under the locks: a concurrent restore may have committed meanwhile. The last
-        # consumed goes back first: holds are consumed soonest expiry first and any shortfall is
-        # drawn after them, so the order is that of the consume entries, not of the expiries.
-        rows = (
-            GrantEntry.objects.filter(session_id=session.pk, allocation__isnull=False)
-            .values("grant_id")
-            .annotate(net=Sum("used_delta"), last=Max("pk", filter=Q(kind=EntryKind.CONSUME)))
-            .order_by()
-        )
-        net = {row["grant_id"]: row["net"] for row in rows if row["net"]}
-        last_consumed = {row["grant_id"]: row["last"] or 0 for row in rows}
+        # Re-read under the locks: a concurrent restore may have committed meanwhile.
+        consumed = _SessionConsumption.read(session)
+        net = consumed.net
         total = sum(net.values())
         wanted = total if quantity is None else quantity
         if wanted > total:
@@ -809,20 +885,27 @@ def restore(
             session=session,
         )
         remaining = wanted
+        # The last consumed goes back first: holds are consumed soonest expiry first and any
+        # shortfall is drawn after them, so the order is that of the consume entries, not of
+        # the expiries.
         for grant in sorted(
             (g for g in grants.values() if g.pk in net),
-            key=lambda g: last_consumed[g.pk],
+            key=lambda g: consumed.last_consumed[g.pk],
             reverse=True,
         ):
             take = min(remaining, net[grant.pk])
             if take <= 0:
                 continue
-            back_to_hold = to_hold and grant.is_usable(now)
+            from_hold = consumed.give_back(grant.pk, take)
+            # Only what came out of the hold returns to it; what was drawn from the available
+            # balance goes back there, or the relationship would end up holding more than it
+            # reserved.
+            back_to_hold = from_hold if to_hold and grant.is_usable(now) else 0
             posting.add(
                 grant,
                 EntryKind.RESTORE,
                 used=-take,
-                held=take if back_to_hold else 0,
+                held=back_to_hold,
                 allocation=allocations[grant.pk],
             )
             remaining -= take

@@ -4,21 +4,25 @@ Every thread opens its own connection, waits at a barrier so all start together,
 connection when done. After each race the reconciliation must find nothing.
 """
 
+import queue
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
+import psycopg
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from grants import services
 from grants.models import Grant, GrantEntry
 from grants.services import AlreadyApplied, Consumption, InsufficientHours, LedgerError
 from tests.factories import RelationshipFactory, SessionFactory, make_grant
-from tests.grants.ledger_support import assert_reconciled, balance, service_type
+from tests.grants.ledger_support import assert_reconciled, balance, service_type, snapshot
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 
@@ -282,4 +286,191 @@ def test_two_restores_of_the_same_session_at_once_restore_once(rel) -> None:
         assert balance(grant) == (600, 30 * (i + 1), 600 - 30 * (i + 1))
 
     assert GrantEntry.objects.filter(kind="restore").count() == 8
+    assert_reconciled()
+
+
+# --- The bounded retry, against real conflicts ---------------------------------------------------
+#
+# A second connection (plain psycopg, outside Django) takes row locks in the opposite order of the
+# service's, so PostgreSQL itself detects a deadlock (SQLSTATE 40P01) or times a lock out. The
+# only instrument is a spy on `_lock_grants` that records how each attempt ended: the database
+# is never mocked. Setting deadlock_timeout takes a superuser, as the Makefile's test database
+# user is.
+
+
+def other_connection(**settings: str) -> psycopg.Connection:
+    db = connection.settings_dict
+    other = psycopg.connect(
+        dbname=db["NAME"],
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        host=db["HOST"],
+        port=db["PORT"] or None,
+        autocommit=True,
+    )
+    for name, value in settings.items():
+        other.execute(f"SET {name} = '{value}'")
+    return other
+
+
+@pytest.fixture
+def attempts(monkeypatch) -> list[str | None]:  # type: ignore[no-untyped-def]
+    """Per call of `_lock_grants` (once per attempt of a service): None when it got its locks,
+    else the SQLSTATE PostgreSQL aborted it with."""
+    outcomes: list[str | None] = []
+    real = services._lock_grants
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        outcomes.append(None)
+        try:
+            return real(*args, **kwargs)
+        except OperationalError as exc:
+            outcomes[-1] = getattr(exc.__cause__, "sqlstate", "?")
+            raise
+
+    monkeypatch.setattr(services, "_lock_grants", spy)
+    return outcomes
+
+
+@contextmanager
+def in_a_thread(call: Callable[[], Any], **settings: str) -> Iterator[tuple[int, queue.Queue]]:
+    """Run `call` on its own Django connection (with these session settings); yields the
+    backend's pid and a queue receiving ("ok", result) or ("error", exception)."""
+    pids: queue.Queue = queue.Queue()
+    done: queue.Queue = queue.Queue()
+
+    def worker() -> None:
+        try:
+            with connection.cursor() as cursor:
+                for name, value in settings.items():
+                    cursor.execute(f"SET {name} = '{value}'")
+                cursor.execute("SELECT pg_backend_pid()")
+                pids.put(cursor.fetchone()[0])
+            done.put(("ok", call()))
+        except Exception as exc:
+            done.put(("error", exc))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    try:
+        yield pids.get(timeout=10), done
+    finally:
+        thread.join(30)
+        assert not thread.is_alive(), "the service never finished"
+
+
+def wait_until_blocked(pid: int) -> None:
+    """Until that backend waits for a row lock."""
+    with other_connection() as monitor:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            row = monitor.execute(
+                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid]
+            ).fetchone()
+            if row and row[0] == "Lock":
+                return
+            time.sleep(0.005)
+    raise AssertionError(f"backend {pid} never waited for a lock")
+
+
+def deadlock(pid: int, other: psycopg.Connection, first: Grant, second: Grant) -> None:
+    """`other` holds `second`; once the service (backend `pid`) holds `first` and waits for
+    `second`, `other` asks for `first`: a cycle. The service waited first, and its deadlock
+    timeout (1 s) is far shorter than the other's (30 s), so PostgreSQL aborts the service's
+    transaction, not the other's. Returns when the other holds both, then lets them go."""
+    wait_until_blocked(pid)
+    other.execute("SELECT 1 FROM grants_grant WHERE id = %s FOR UPDATE", [first.pk])
+    other.rollback()
+
+
+def test_a_real_deadlock_is_retried_and_the_transfer_applies_once(rel, tenant_a, attempts) -> None:
+    a = make_grant(student=rel.student, minutes=1000, service_types=("Tutoring",))
+    b = make_grant(student=rel.student, minutes=1000, service_types=("Advising",))
+    assert a.pk < b.pk  # the service locks a, then b
+    other = other_connection(deadlock_timeout="30s")
+    other.autocommit = False
+    other.execute("SELECT 1 FROM grants_grant WHERE id = %s FOR UPDATE", [b.pk])
+    transfer = partial(
+        services.grant_transfer,
+        actor=tenant_a.admin,
+        from_grant=a,
+        to_grant=b,
+        quantity=7,
+        reason="Through a deadlock",
+    )
+
+    with in_a_thread(transfer, deadlock_timeout="1s") as (pid, done):
+        deadlock(pid, other, first=a, second=b)
+        status, result = done.get(timeout=30)
+    other.close()
+
+    assert status == "ok", result
+    assert attempts == ["40P01", None]  # aborted by PostgreSQL once, then through
+    assert (balance(a), balance(b)) == ((993, 0, 0), (1007, 0, 0))
+    assert GrantEntry.objects.filter(kind__in=["transfer_out", "transfer_in"]).count() == 2
+    assert_reconciled()
+
+
+def test_a_deadlock_inside_the_callers_transaction_is_not_retried(rel, attempts) -> None:
+    """`hold` joins its caller's transaction: a deadlock has aborted the caller's work too, so
+    the error goes up to whoever owns the outermost transaction."""
+    first = make_grant(
+        student=rel.student, minutes=100, expires_at=timezone.now() + timedelta(days=1)
+    )
+    second = make_grant(student=rel.student, minutes=100)
+    assert first.pk < second.pk
+    before = snapshot()
+    other = other_connection(deadlock_timeout="30s")
+    other.autocommit = False
+    other.execute("SELECT 1 FROM grants_grant WHERE id = %s FOR UPDATE", [second.pk])
+
+    def caller() -> int:
+        with transaction.atomic():
+            return services.hold(actor=None, relationship=rel, quantity=150)
+
+    with in_a_thread(caller, deadlock_timeout="1s") as (pid, done):
+        deadlock(pid, other, first=first, second=second)
+        status, error = done.get(timeout=30)
+    other.close()
+
+    assert status == "error"
+    assert type(error) is OperationalError
+    assert error.__cause__.sqlstate == "40P01"
+    assert attempts == ["40P01"]
+    assert snapshot() == before
+    # Retried by its owner, the whole operation goes through.
+    assert services.hold(actor=None, relationship=rel, quantity=150) == 150
+    assert (balance(first), balance(second)) == ((100, 0, 100), (100, 0, 50))
+    assert_reconciled()
+
+
+def test_a_lock_timeout_is_not_retried(rel, tenant_a, attempts) -> None:
+    """Only conflicts PostgreSQL resolves by aborting one side (40P01, 40001) are retried; a
+    lock wait that timed out (55P03) would only time out again."""
+    grant = make_grant(student=rel.student, minutes=600)
+    before = snapshot()
+    other = other_connection()
+    other.autocommit = False
+    other.execute("SELECT 1 FROM grants_grant WHERE id = %s FOR UPDATE", [grant.pk])
+    adjust = partial(
+        services.grant_adjust, actor=tenant_a.admin, grant=grant, delta=60, reason="Blocked"
+    )
+
+    started = time.monotonic()
+    with in_a_thread(adjust, lock_timeout="300ms") as (_, done):
+        status, error = done.get(timeout=30)
+    elapsed = time.monotonic() - started
+    other.rollback()
+    other.close()
+
+    assert status == "error"
+    assert type(error) is OperationalError
+    assert error.__cause__.sqlstate == "55P03"
+    assert attempts == ["55P03"]  # one attempt, not four
+    assert elapsed < 4 * 0.3
+    assert snapshot() == before
+    services.grant_adjust(actor=tenant_a.admin, grant=grant, delta=60, reason="Free now")
+    assert balance(grant) == (660, 0, 0)
     assert_reconciled()

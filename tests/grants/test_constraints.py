@@ -15,11 +15,20 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from grants import services
-from grants.models import Allocation, Grant, GrantEntry, GrantServiceType
+from grants.models import (
+    Allocation,
+    Grant,
+    GrantEntry,
+    GrantServiceType,
+    Package,
+    PackageServiceType,
+    PackageShopMapping,
+)
+from grants.reconcile import differences_query, find_differences
 from relationships.models import Relationship
 from tests.conftest import make_tenant
-from tests.factories import RelationshipFactory, SessionFactory, make_grant
-from tests.grants.ledger_support import assert_reconciled, service_type
+from tests.factories import RelationshipFactory, SessionFactory, StudentFactory, make_grant
+from tests.grants.ledger_support import assert_reconciled, make_package, service_type
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,6 +36,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def violates(constraint: str):  # type: ignore[no-untyped-def]
     """The write fails with IntegrityError naming this constraint (and its savepoint is gone)."""
     return pytest.raises(IntegrityError, match=constraint)
+
+
+def check_now(constraint: str) -> None:
+    """Check one deferred constraint now, as the commit would: only this one, so a row that
+    breaks several rules proves each of them separately."""
+    with connection.cursor() as cursor:
+        cursor.execute(f'SET CONSTRAINTS "{constraint}" IMMEDIATE')
 
 
 @pytest.fixture
@@ -126,6 +142,83 @@ def test_entry_kind_is_checked(ledger) -> None:
         GrantEntry.objects.create(organization_id=grant.organization_id, grant=grant, kind="gift")
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("update", "constraint"),
+    [
+        ({"quantity": 0}, "package_quantity_positive"),
+        ({"price": "-0.01"}, "package_price_not_negative"),
+        ({"unit": "hours"}, "package_unit_valid"),
+    ],
+)
+def test_package_checks_refuse_raw_updates(tenant_a, update, constraint) -> None:
+    package = make_package(tenant_a.organization)
+    with violates(constraint), transaction.atomic():
+        Package.objects.filter(pk=package.pk).update(**update)
+    with violates(constraint), transaction.atomic():
+        Package.objects.create(
+            organization=tenant_a.organization,
+            **{"name": "Bad", "quantity": 60, "unit": "minutes", "price": "10.00", **update},
+        )
+    package.refresh_from_db()
+    assert (package.quantity, str(package.price), package.unit) == (600, "450.00", "minutes")
+    Package.objects.filter(pk=package.pk).update(quantity=1, price=0, unit="sessions")
+
+
+@pytest.mark.django_db
+def test_a_shop_key_has_a_valid_kind_and_sells_one_package_per_organization(
+    tenant_a, tenant_b
+) -> None:
+    package, other = make_package(tenant_a.organization), make_package(tenant_a.organization)
+    org = tenant_a.organization
+    PackageShopMapping.objects.create(organization=org, package=package, kind="sku", value="T-10")
+    with violates("package_shop_kind_valid"), transaction.atomic():
+        PackageShopMapping.objects.create(
+            organization=org, package=package, kind="ean", value="4006381333931"
+        )
+    with violates("package_shop_kind_valid"), transaction.atomic():
+        PackageShopMapping.objects.filter(package=package).update(kind="barcode")
+    with violates("package_shop_key_unique"), transaction.atomic():
+        PackageShopMapping.objects.create(organization=org, package=other, kind="sku", value="T-10")
+    with violates("package_shop_key_unique"), transaction.atomic():
+        PackageShopMapping.objects.create(
+            organization=org, package=package, kind="sku", value="T-10"
+        )
+    # The same value as another kind, or in another organization's shop, is another key.
+    PackageShopMapping.objects.create(organization=org, package=other, kind="product", value="T-10")
+    PackageShopMapping.objects.create(
+        organization=tenant_b.organization,
+        package=make_package(tenant_b.organization),
+        kind="sku",
+        value="T-10",
+    )
+    assert PackageShopMapping.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_a_grant_or_package_covers_a_service_type_once(tenant_a) -> None:
+    org = tenant_a.organization
+    grant = make_grant(student=tenant_a.student, service_types=("Tutoring",))
+    package = make_package(org, service_types=("Tutoring",))
+    tutoring, advising = service_type(org), service_type(org, "Advising")
+    with violates("grant_service_type_unique"), transaction.atomic():
+        GrantServiceType.objects.create(organization=org, grant=grant, service_type=tutoring)
+    with violates("package_service_type_unique"), transaction.atomic():
+        PackageServiceType.objects.create(organization=org, package=package, service_type=tutoring)
+    # Moving an existing link onto a type already covered is the same duplicate.
+    GrantServiceType.objects.create(organization=org, grant=grant, service_type=advising)
+    with violates("grant_service_type_unique"), transaction.atomic():
+        GrantServiceType.objects.filter(grant=grant, service_type=advising).update(
+            service_type=tutoring
+        )
+    PackageServiceType.objects.create(organization=org, package=package, service_type=advising)
+    with violates("package_service_type_unique"), transaction.atomic():
+        PackageServiceType.objects.filter(package=package, service_type=advising).update(
+            service_type=tutoring
+        )
+    assert sorted(grant.service_types.values_list("name", flat=True)) == ["Advising", "Tutoring"]
+
+
 # --- The ledger is append-only -----------------------------------------------------------------
 
 
@@ -185,6 +278,12 @@ def two_tenants(db):  # type: ignore[no-untyped-def]
 def cross_tenant_rows(a, b, rel_a, rel_b, grant_a, grant_b):  # type: ignore[no-untyped-def]
     """name → (the constraint, a function writing a row of A that points into B)."""
     org = a.organization.pk
+    package_a, package_b = make_package(a.organization), make_package(b.organization)
+
+    def allocation_of_b() -> Allocation:
+        services.hold(actor=None, relationship=rel_b, quantity=30)
+        return Allocation.objects.get(relationship=rel_b)
+
     return {
         "grant of a student of B": (
             "grant_student_same_org",
@@ -223,6 +322,52 @@ def cross_tenant_rows(a, b, rel_a, rel_b, grant_a, grant_b):  # type: ignore[no-
                 service_type=service_type(b.organization, "Advising"),
             ),
         ),
+        "grant from a package of B": (
+            "grant_package_same_org",
+            lambda: Grant.objects.create(
+                organization_id=org, student=a.student, package=package_b, unit="minutes"
+            ),
+        ),
+        "grant covering link to a grant of B": (
+            "grant_st_grant_same_org",
+            lambda: GrantServiceType.objects.create(
+                organization_id=org, grant=grant_b, service_type=service_type(a.organization)
+            ),
+        ),
+        "package covering link to a package of B": (
+            "package_st_package_same_org",
+            lambda: PackageServiceType.objects.create(
+                organization_id=org,
+                package=package_b,
+                service_type=service_type(a.organization, "Advising"),
+            ),
+        ),
+        "package covering a service type of B": (
+            "package_st_type_same_org",
+            lambda: PackageServiceType.objects.create(
+                organization_id=org,
+                package=package_a,
+                service_type=service_type(b.organization, "Advising"),
+            ),
+        ),
+        "shop key selling a package of B": (
+            "package_shop_same_org",
+            lambda: PackageShopMapping.objects.create(
+                organization_id=org, package=package_b, kind="sku", value="B-1"
+            ),
+        ),
+        "entry of an allocation of B": (
+            "entry_allocation_same_org",
+            lambda: GrantEntry.objects.create(
+                organization_id=org, grant=grant_a, allocation=allocation_of_b(), kind="adjust"
+            ),
+        ),
+        "entry of a relationship of B": (
+            "entry_relationship_same_org",
+            lambda: GrantEntry.objects.create(
+                organization_id=org, grant=grant_a, relationship=rel_b, kind="adjust"
+            ),
+        ),
         "relationship with a provider of B": (
             "relationship_provider_same_org",
             lambda: Relationship.objects.create(
@@ -237,11 +382,18 @@ def cross_tenant_rows(a, b, rel_a, rel_b, grant_a, grant_b):  # type: ignore[no-
 
 CROSS_TENANT_CASES = [
     "grant of a student of B",
+    "grant from a package of B",
+    "grant covering link to a grant of B",
+    "grant covering a service type of B",
+    "package covering link to a package of B",
+    "package covering a service type of B",
+    "shop key selling a package of B",
     "allocation of a grant of B",
     "allocation of a relationship of B",
     "entry of a grant of B",
+    "entry of an allocation of B",
+    "entry of a relationship of B",
     "entry of a session of B",
-    "grant covering a service type of B",
     "relationship with a provider of B",
 ]
 
@@ -252,7 +404,7 @@ def test_composite_tenant_keys_refuse_rows_pointing_into_another_org(two_tenants
     constraint, write = cross_tenant_rows(*two_tenants)[case]
     with violates(constraint), transaction.atomic():
         write()  # accepted for now: the key is deferred…
-        connection.check_constraints()  # …and refused when checked, as at commit
+        check_now(constraint)  # …and refused when checked, as at commit
 
 
 @pytest.mark.django_db
@@ -288,6 +440,92 @@ def test_composite_tenant_key_refuses_at_commit() -> None:
             organization_id=a.organization.pk, grant=grant_b, kind="adjust", total_delta=60
         )
     assert list(GrantEntry.objects.values_list("kind", flat=True)) == ["credit"]
+    assert_reconciled()
+
+
+# --- One student per allocation, one grant per entry and its allocation -----------------------
+
+
+@pytest.fixture
+def two_students(tenant_a):  # type: ignore[no-untyped-def]
+    """The persona's relationship holding 60 of her grant, and a second student of the same
+    organization with a grant and a relationship of his own (the tenant keys all agree)."""
+    org = tenant_a.organization
+    rel = RelationshipFactory(
+        organization=org, student=tenant_a.student, provider=tenant_a.provider
+    )
+    grant = make_grant(student=tenant_a.student, minutes=600)
+    services.hold(actor=None, relationship=rel, quantity=60)
+    other = StudentFactory(organization=org)
+    other_rel = RelationshipFactory(organization=org, student=other)
+    other_grant = make_grant(student=other, minutes=300)
+    return rel, grant, Allocation.objects.get(relationship=rel), other, other_rel, other_grant
+
+
+@pytest.mark.django_db
+def test_an_allocation_holds_a_grant_of_its_relationships_student(two_students) -> None:
+    rel, grant, allocation, other, other_rel, other_grant = two_students
+    org = grant.organization_id
+    attempts = {
+        "a hold on another student's grant": lambda: Allocation.objects.create(
+            organization_id=org, relationship=rel, grant=other_grant
+        ),
+        "an allocation moved to another student's grant": lambda: Allocation.objects.filter(
+            pk=allocation.pk
+        ).update(grant=other_grant),
+        "an allocation moved to another student's relationship": lambda: Allocation.objects.filter(
+            pk=allocation.pk
+        ).update(relationship=other_rel),
+        "a held grant given to another student": lambda: Grant.objects.filter(pk=grant.pk).update(
+            student=other
+        ),
+        "a holding relationship given to another student": lambda: Relationship.objects.filter(
+            pk=rel.pk
+        ).update(student=other),
+    }
+    for name, attempt in attempts.items():
+        with violates("allocation_same_student"), transaction.atomic():
+            attempt()  # deferred, like the tenant keys…
+            check_now("allocation_same_student")  # …refused when checked, as at commit
+        assert Allocation.objects.get().grant_id == grant.pk, name
+    # A grant nobody holds may still move to another student; both sides agreeing is fine.
+    Grant.objects.filter(pk=other_grant.pk).update(student=rel.student)
+    Allocation.objects.create(organization_id=org, relationship=rel, grant=other_grant)
+    connection.check_constraints()
+    with violates("allocation_same_student"), transaction.atomic():
+        Grant.objects.filter(pk=other_grant.pk).update(student=other)  # now it is held
+        connection.check_constraints()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_allocation_of_another_student_is_refused_at_commit(tenant_a) -> None:
+    org = tenant_a.organization
+    rel = RelationshipFactory(
+        organization=org, student=tenant_a.student, provider=tenant_a.provider
+    )
+    other_grant = make_grant(student=StudentFactory(organization=org))
+    with violates("allocation_same_student"), transaction.atomic():
+        Allocation.objects.create(organization_id=org.pk, relationship=rel, grant=other_grant)
+    assert not Allocation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_entrys_allocation_is_one_of_its_grants(two_students) -> None:
+    rel, grant, allocation, *_ = two_students
+    second = make_grant(student=rel.student, minutes=120)
+    org = grant.organization_id
+    with violates("entry_allocation_same_grant"), transaction.atomic():
+        GrantEntry.objects.create(
+            organization_id=org, grant=second, allocation=allocation, kind="hold", held_delta=10
+        )
+        connection.check_constraints()
+    # Nor can the allocation move to another grant of the student under its entries.
+    with violates("entry_allocation_same_grant"), transaction.atomic():
+        Allocation.objects.filter(pk=allocation.pk).update(grant=second)
+        check_now("entry_allocation_same_grant")
+    assert list(
+        GrantEntry.objects.filter(allocation=allocation).values_list("grant_id", flat=True)
+    ) == [grant.pk]
     assert_reconciled()
 
 
@@ -383,3 +621,51 @@ def test_reconcile_exit_status_from_the_command_line() -> None:
     assert broken.returncode == 1
     assert broken.stdout == f"grant {grant.pk}: used is 5, the ledger says 0\n"
     assert "1 difference(s) between balances and ledger." in broken.stderr
+
+
+@pytest.mark.django_db
+def test_reconcile_reports_a_status_the_ledger_does_not_explain(ledger) -> None:
+    grant = ledger[0]
+    # Expired without its expiry entry: the history would still count its 500 available.
+    Grant.objects.filter(pk=grant.pk).update(status="expired")
+
+    out, error = reconcile_fails()
+
+    assert out == (
+        f"grant {grant.pk}: usable balance (available while active) is 0, the ledger says 500\n"
+    )
+    assert str(error) == "1 difference(s) between balances and ledger."
+    Grant.objects.filter(pk=grant.pk).update(status="active")
+    services.grant_expire(actor=None, grant=grant)
+    assert reconcile() == "Balances match the ledger.\n"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("scoped", [False, True])
+def test_reconcile_is_one_statement_with_no_subquery_per_row(
+    ledger, tenant_b, scoped, django_assert_num_queries
+) -> None:
+    for n in range(3):  # more rows must not mean more queries or more scans
+        make_grant(student=tenant_b.student, minutes=60 + n)
+    org_id = ledger[0].organization_id if scoped else None
+    with django_assert_num_queries(1):
+        assert find_differences(organization_id=org_id) == []
+
+    sql, params = differences_query(organization_id=org_id)
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+
+    def nodes(node):  # type: ignore[no-untyped-def]
+        yield node
+        for child in node.get("Plans", []):
+            yield from nodes(child)
+
+    every = list(nodes(plan[0]["Plan"]))
+    # No correlated subquery evaluated per grant or allocation…
+    assert [n["Subplan Name"] for n in every if "SubPlan" in n.get("Subplan Name", "")] == []
+    # …and the entries are read by two scans, one per GROUP BY (per grant, per allocation),
+    # each once (loops = 1), whatever the number of rows.
+    scans = [n for n in every if n.get("Relation Name") == "grants_grantentry"]
+    assert len(scans) == 2
+    assert [n["Actual Loops"] for n in scans] == [1, 1]

@@ -9,7 +9,14 @@ from django.utils import timezone
 
 from grants import services
 from grants.models import Allocation, EntryKind, Grant, GrantEntry, GrantSource
-from grants.services import AlreadyApplied, Consumption, InsufficientHours, LedgerError
+from grants.services import (
+    ADJUST_REVOKED,
+    REFUND_REVOKED,
+    AlreadyApplied,
+    Consumption,
+    InsufficientHours,
+    LedgerError,
+)
 from tests.factories import (
     OrganizationFactory,
     RelationshipFactory,
@@ -497,6 +504,43 @@ def test_refund_of_the_rest_of_a_partly_used_grant_keeps_it_active(student, admi
 
     grant.refresh_from_db()
     assert (grant.total, grant.used, grant.held, grant.status) == (100, 100, 0, "active")
+    assert_reconciled()
+
+
+def test_a_revoked_grant_cannot_be_adjusted_or_refunded_again(student, admin, rel) -> None:
+    """Revoked means refunded in full: the money went back. An admin who wants to give the
+    student hours again adds a new grant, so the refunded one stays a closed record."""
+    grant = make_grant(student=student, minutes=120)
+    services.grant_refund(actor=admin, grant=grant, quantity=120, reason="Order cancelled")
+    before = snapshot()
+
+    for delta in (60, -1):
+        with refused(LedgerError, ADJUST_REVOKED):
+            services.grant_adjust(actor=admin, grant=grant, delta=delta, reason="Goodwill")
+    with refused(LedgerError, REFUND_REVOKED):
+        services.grant_refund(actor=admin, grant=grant, quantity=1, reason="Again")
+
+    assert snapshot() == before
+    assert Grant.objects.get(pk=grant.pk).status == "revoked"
+    # Nothing of it can be held either; a new grant is what brings hours back.
+    with refused(
+        InsufficientHours,
+        "Only 0 min are available for this service; holding 1 min needs 1 min more.",
+    ):
+        services.hold(actor=None, relationship=rel, quantity=1)
+    make_grant(student=student, minutes=60)
+    assert services.hold(actor=None, relationship=rel, quantity=60) == 60
+
+
+def test_an_expired_grant_may_still_be_corrected_and_refunded(student, admin) -> None:
+    """Unlike revoked, expired hours were paid for: an admin corrects a typo or refunds them."""
+    grant = make_grant(student=student, minutes=120, expires_at=timezone.now() + DAY)
+    services.grant_expire(actor=None, grant=grant)
+
+    services.grant_adjust(actor=admin, grant=grant, delta=-20, reason="Typo")
+    services.grant_refund(actor=admin, grant=grant, quantity=100, reason="Refund the rest")
+
+    assert (balance(grant), Grant.objects.get(pk=grant.pk).status) == ((0, 0, 0), "revoked")
     assert_reconciled()
 
 
@@ -1009,6 +1053,68 @@ def test_restore_part_after_a_draw_gives_back_the_drawn_hours_first(student, rel
     assert_reconciled()
 
 
+def held_by(rel) -> int:
+    return sum(a.held for a in Allocation.objects.filter(relationship=rel))
+
+
+def test_restore_to_the_hold_gives_drawn_minutes_back_to_available(student, rel) -> None:
+    now = timezone.now()
+    later = make_grant(student=student, minutes=600, expires_at=now + 30 * DAY)
+    services.hold(actor=None, relationship=rel, quantity=60)
+    sooner = make_grant(student=student, minutes=100, expires_at=now + 10 * DAY)
+    session, result = consume(rel, 90, draw_shortfall=True)
+    assert result == [Consumption(later.pk, 60, True), Consumption(sooner.pk, 30, False)]
+    assert held_by(rel) == 0
+
+    assert services.restore(actor=None, relationship=rel, session=session, to_hold=True) == 90
+
+    # The relationship held 60 and gets 60 back, not 90: the 30 drawn go back to available.
+    assert held_by(rel) == 60
+    assert balance(later) == (600, 0, 60)
+    assert balance(sooner) == (100, 0, 0)
+    assert (allocation(rel, later), allocation(rel, sooner)) == ((60, 0), (0, 0))
+    assert entries(kind="restore") == [("restore", 0, -30, 0), ("restore", 0, -60, 60)]
+    assert_reconciled()
+
+
+def test_restore_to_the_hold_of_one_grant_both_held_and_drawn_from(student, rel) -> None:
+    grant = make_grant(student=student, minutes=600)
+    services.hold(actor=None, relationship=rel, quantity=60)
+    session, result = consume(rel, 90, draw_shortfall=True)
+    assert result == [Consumption(grant.pk, 60, True), Consumption(grant.pk, 30, False)]
+    assert balance(grant) == (600, 90, 0)
+
+    # Shortened by 20 min: those are drawn minutes (consumed last), back to available.
+    services.restore(actor=None, relationship=rel, session=session, quantity=20, to_hold=True)
+    assert (balance(grant), allocation(rel, grant)) == ((600, 70, 0), (0, 70))
+    # 30 more: the last 10 drawn, then 20 that came out of the hold and go back to it.
+    services.restore(actor=None, relationship=rel, session=session, quantity=30, to_hold=True)
+    assert (balance(grant), allocation(rel, grant)) == ((600, 40, 20), (20, 40))
+    # The rest, cancelled: all out of the hold.
+    services.restore(actor=None, relationship=rel, session=session, to_hold=True)
+    assert (balance(grant), allocation(rel, grant)) == ((600, 0, 60), (60, 0))
+    assert held_by(rel) == 60  # exactly what it held before the session
+    assert entries(kind="restore") == [
+        ("restore", 0, -20, 0),
+        ("restore", 0, -30, 20),
+        ("restore", 0, -40, 40),
+    ]
+    assert_reconciled()
+
+
+def test_restore_to_the_hold_after_a_partial_restore_to_the_balance(student, rel) -> None:
+    grant = make_grant(student=student, minutes=600)
+    services.hold(actor=None, relationship=rel, quantity=30)
+    session, _ = consume(rel, 50, draw_shortfall=True)  # 30 from the hold, 20 drawn
+    # A first restore, not to the hold, takes the 20 drawn off the top…
+    services.restore(actor=None, relationship=rel, session=session, quantity=20, to_hold=False)
+    assert balance(grant) == (600, 30, 0)
+    # …so what is left came out of the hold, and goes back to it.
+    services.restore(actor=None, relationship=rel, session=session, to_hold=True)
+    assert (balance(grant), allocation(rel, grant)) == ((600, 0, 30), (30, 0))
+    assert_reconciled()
+
+
 def test_restore_to_an_expired_grant_goes_to_its_balance_not_a_hold(student, rel) -> None:
     grant = make_grant(student=student, minutes=600, expires_at=timezone.now() + 10 * DAY)
     services.hold(actor=None, relationship=rel, quantity=60)
@@ -1259,6 +1365,36 @@ def test_student_balances_per_service_type_and_unit(org, student, rel) -> None:
         ("Advising", "sessions", 5, 5, 0, 0),
         ("Tutoring", "minutes", 560 + 120, 500 + 120, 60, 40 + 30),
     ]
+    assert_reconciled()
+
+
+def test_a_grant_past_its_date_cannot_move_hours_before_the_job_expires_it(
+    student, admin, rel
+) -> None:
+    with time_machine.travel(datetime(2031, 3, 1, 9, 0, tzinfo=UTC), tick=False) as clock:
+        due = make_grant(student=student, minutes=120, expires_at=timezone.now() + DAY)
+        other = make_grant(student=student, minutes=60, service_types=("Advising",))
+        clock.shift(DAY)  # exactly its expiry: the daily job has not run yet
+        assert Grant.objects.get(pk=due.pk).status == "active"
+        before = snapshot()
+
+        for to in ({"to_grant": other}, {"to_service_types": [service_type(student.organization)]}):
+            with refused(LedgerError, "This grant has expired; extend it before moving its hours."):
+                services.grant_transfer(
+                    actor=admin, from_grant=due, quantity=60, reason="Rescue", **to
+                )
+        # Nor can hours move into it, to vanish at the next run of the job.
+        with refused(LedgerError, "The grant receiving the hours is not active."):
+            services.grant_transfer(
+                actor=admin, from_grant=other, to_grant=due, quantity=30, reason="Top up"
+            )
+        assert snapshot() == before
+
+        clock.shift(-timedelta(seconds=1))  # a second before its expiry it may still move
+        services.grant_transfer(
+            actor=admin, from_grant=due, to_grant=other, quantity=60, reason="In time"
+        )
+        assert (balance(due), balance(other)) == ((60, 0, 0), (120, 0, 0))
     assert_reconciled()
 
 

@@ -30,7 +30,14 @@ from hypothesis.stateful import (
 from grants import services
 from grants.models import Allocation, Grant
 from grants.reconcile import find_differences
-from grants.services import Consumption, InsufficientHours, LedgerError, q
+from grants.services import (
+    ADJUST_REVOKED,
+    REFUND_REVOKED,
+    Consumption,
+    InsufficientHours,
+    LedgerError,
+    q,
+)
 from matchpal.models import ServiceType
 from sessions_app.models import Session
 from tests.factories import (
@@ -81,16 +88,27 @@ class MGrant:
 class MSession:
     pk: int
     rel: str
-    consumed: list[tuple[int, int, int]] = field(default_factory=list)  # (seq, grant, quantity)
-    restored: dict[int, int] = field(default_factory=dict)
+    # Per grant, what is left of each consumption as [quantity, came from the hold], the last
+    # consumed on top; and the seq of the grant's last consumption.
+    stacks: dict[int, list[list]] = field(default_factory=dict)
+    last: dict[int, int] = field(default_factory=dict)
 
     def net(self) -> dict[int, int]:
-        net: dict[int, int] = {}
-        for _, grant, quantity in self.consumed:
-            net[grant] = net.get(grant, 0) + quantity
-        for grant, quantity in self.restored.items():
-            net[grant] -= quantity
+        net = {g: sum(quantity for quantity, _ in pieces) for g, pieces in self.stacks.items()}
         return {g: n for g, n in net.items() if n}
+
+    def give_back(self, grant: int, quantity: int) -> int:
+        """Off the top of the grant's stack; returns the part that came from the hold."""
+        from_hold = 0
+        while quantity:
+            top = self.stacks[grant][-1]
+            take = min(quantity, top[0])
+            top[0] -= take
+            quantity -= take
+            from_hold += take if top[1] else 0
+            if top[0] == 0:
+                self.stacks[grant].pop()
+        return from_hold
 
 
 @dataclass
@@ -107,6 +125,8 @@ class Model:
 
     def adjust(self, pk: int, delta: int) -> None:
         g = self.grants[pk]
+        if g.status == "revoked":
+            raise Refusal(LedgerError, ADJUST_REVOKED)
         if g.total + delta < g.used + g.held:
             raise Refusal(
                 LedgerError,
@@ -127,31 +147,36 @@ class Model:
             )
 
     @staticmethod
-    def _movable(source: MGrant) -> None:
-        if source.status == "expired":
+    def _movable(source: MGrant, now: datetime) -> None:
+        past_date = source.expires_at is not None and source.expires_at <= now
+        if source.status == "expired" or past_date:
             raise Refusal(LedgerError, "This grant has expired; extend it before moving its hours.")
         if source.status != "active":
             raise Refusal(LedgerError, "This grant is revoked; its hours cannot move.")
 
-    def transfer(self, src: int, dst: int, quantity: int) -> None:
+    def transfer(self, src: int, dst: int, quantity: int, now: datetime) -> None:
         if src == dst:
             raise Refusal(LedgerError, "Choose a different grant to transfer to.")
         source, target = self.grants[src], self.grants[dst]
-        self._movable(source)
+        self._movable(source, now)
         self._take_out(source, quantity, "transfer")
-        if target.status != "active":
+        if target.status != "active" or (
+            target.expires_at is not None and target.expires_at <= now
+        ):
             raise Refusal(LedgerError, "The grant receiving the hours is not active.")
         source.total -= quantity
         target.total += quantity
 
-    def transfer_new(self, src: int, quantity: int) -> None:
+    def transfer_new(self, src: int, quantity: int, now: datetime) -> None:
         source = self.grants[src]
-        self._movable(source)
+        self._movable(source, now)
         self._take_out(source, quantity, "transfer")
         source.total -= quantity
 
     def refund(self, pk: int, quantity: int) -> None:
         g = self.grants[pk]
+        if g.status == "revoked":
+            raise Refusal(LedgerError, REFUND_REVOKED)
         self._take_out(g, quantity, "refund")
         g.total -= quantity
         if g.total == 0 and g.used == 0:
@@ -281,7 +306,7 @@ class Model:
                 alloc[1] += take
                 g.held -= take
                 g.used += take
-                self._consumed(session, g.pk, take)
+                self._consumed(session, g.pk, take, from_hold=True)
                 result.append(Consumption(g.pk, take, True))
                 remaining -= take
             if remaining == 0:
@@ -292,16 +317,17 @@ class Model:
                 continue
             self.alloc(rel, g.pk)[1] += take
             g.used += take
-            self._consumed(session, g.pk, take)
+            self._consumed(session, g.pk, take, from_hold=False)
             result.append(Consumption(g.pk, take, False))
             remaining -= take
             if remaining == 0:
                 break
         return result
 
-    def _consumed(self, session: MSession, grant: int, quantity: int) -> None:
+    def _consumed(self, session: MSession, grant: int, quantity: int, *, from_hold: bool) -> None:
         self.seq += 1
-        session.consumed.append((self.seq, grant, quantity))
+        session.stacks.setdefault(grant, []).append([quantity, from_hold])
+        session.last[grant] = self.seq
 
     def restore(self, session: MSession, quantity: int | None, to_hold: bool, now: datetime) -> int:
         net = session.net()
@@ -313,20 +339,20 @@ class Model:
                 f"This session consumed {q(total, 'minutes')}; "
                 f"{q(wanted, 'minutes')} cannot be restored.",
             )
-        last = {grant: seq for seq, grant, _ in session.consumed}  # the latest seq per grant
         remaining = wanted
-        for pk in sorted(net, key=lambda pk: last[pk], reverse=True):
+        for pk in sorted(net, key=lambda pk: session.last[pk], reverse=True):
             take = min(remaining, net[pk])
             if take <= 0:
                 continue
             g = self.grants[pk]
-            back = take if to_hold and g.usable(now) else 0
+            # Only what came out of the hold goes back to it; drawn minutes go back to available.
+            from_hold = session.give_back(pk, take)
+            back = from_hold if to_hold and g.usable(now) else 0
             g.used -= take
             g.held += back
             alloc = self.allocations[(session.rel, pk)]
             alloc[1] -= take
             alloc[0] += back
-            session.restored[pk] = session.restored.get(pk, 0) + take
             remaining -= take
             if remaining == 0:
                 break
@@ -418,7 +444,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(src=grants, dst=grants, quantity=st.integers(1, 200))
     def transfer(self, src: int, dst: int, quantity: int) -> None:
         self.apply(
-            lambda m: m.transfer(src, dst, quantity),
+            lambda m: m.transfer(src, dst, quantity, timezone.now()),
             lambda: services.grant_transfer(
                 actor=None,
                 from_grant=self.db_grant(src),
@@ -436,7 +462,7 @@ class LedgerMachine(RuleBasedStateMachine):
     )
     def transfer_to_new_grant(self, src: int, quantity: int, types: tuple[str, ...]):  # type: ignore[no-untyped-def]
         outcome = self.apply(
-            lambda m: m.transfer_new(src, quantity),
+            lambda m: m.transfer_new(src, quantity, timezone.now()),
             lambda: services.grant_transfer(
                 actor=None,
                 from_grant=self.db_grant(src),

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django.utils.html import escape
 
 from grants import services
 from grants.models import EntryKind, Grant, GrantEntry, Package, PackageShopMapping
@@ -181,7 +182,12 @@ def test_transfer_refund_extend_and_release_through_the_pages(tenant_a: Tenant) 
     assert advising.total == 180
     assert find_differences() == []
     page = client.get(hours_url(tenant_a)).content.decode()
-    assert f"Reserved for {tenant_a.provider.name} (Tutoring): <strong>1 h 15 min</strong>" in page
+    # The issue's wording exactly; the service type is a badge beside it.
+    provider = escape(tenant_a.provider.name)
+    assert (
+        f'<span class="fw-semibold" data-testid="hold">Reserved for {provider}: 1 h 15 min</span>'
+        ' <span class="badge text-bg-light">Tutoring</span>'
+    ) in page
 
 
 def test_refund_more_than_available_rerenders_with_the_amount_left(tenant_a: Tenant) -> None:
@@ -265,7 +271,9 @@ def test_student_sees_balances_holds_and_running_history(tenant_a: Tenant) -> No
         assert '<div class="mp-stat" data-testid="remaining-tutoring">5 h</div>' in page
         assert '<span data-testid="held-tutoring">1 h 30 min</span>' in page
         assert '<span data-testid="available-tutoring">3 h 30 min</span>' in page
-        assert f"Reserved for {tenant_a.provider.name} (Tutoring)" in page
+        assert (
+            f'data-testid="hold">Reserved for {escape(tenant_a.provider.name)}: 1 h 30 min<' in page
+        )
     history = client.get(f"/o/{tenant_a.organization.slug}/my/hours/").context["history"]
     assert [(e.kind, e.running) for e in history] == [("hold", 210), ("credit", 300)]
 
