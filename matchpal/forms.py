@@ -61,3 +61,7 @@ class InvitationForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+class ServiceTypeForm(forms.Form):
+    name = forms.CharField(max_length=60, help_text="For example Tutoring, Advising or Coaching.")

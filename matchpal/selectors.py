@@ -2,15 +2,19 @@
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from matchpal.models import Invitation, Membership, Organization, User
+from matchpal.models import Invitation, Membership, Organization, ServiceType, User
 
 
 def memberships_of_user(*, user: User) -> QuerySet[Membership]:
-    return Membership.objects.filter(user=user).select_related("organization")
+    return (
+        Membership.objects.filter(user=user)
+        .select_related("organization")
+        .order_by("organization__name", "organization__slug")
+    )
 
 
 def member_list(*, organization: Organization) -> QuerySet[Membership]:
@@ -29,12 +33,16 @@ def member_get(*, organization: Organization, public_id: uuid.UUID) -> Membershi
 
 
 def pending_invitations(*, organization: Organization) -> QuerySet[Invitation]:
-    return Invitation.objects.filter(
-        organization=organization,
-        accepted_at__isnull=True,
-        revoked_at__isnull=True,
-        expires_at__gt=timezone.now(),
-    ).select_related("invited_by")
+    return (
+        Invitation.objects.filter(
+            organization=organization,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("invited_by")
+        .order_by("-created_at", "-pk")
+    )
 
 
 def invitation_get(*, organization: Organization, public_id: uuid.UUID) -> Invitation:
@@ -46,3 +54,21 @@ def invitation_get(*, organization: Organization, public_id: uuid.UUID) -> Invit
 
 def invitation_by_token(*, token: str) -> Invitation | None:
     return Invitation.objects.select_related("organization").filter(token=token).first()
+
+
+def service_type_list(*, organization: Organization) -> QuerySet[ServiceType]:
+    """Active ones first, each with the number of providers who offer it."""
+    return (
+        ServiceType.objects.filter(organization=organization)
+        .annotate(provider_count=Count("providers"))
+        .order_by("-is_active", "name", "pk")
+    )
+
+
+def service_type_get(*, organization: Organization, public_id: uuid.UUID) -> ServiceType:
+    service_type = ServiceType.objects.filter(
+        organization=organization, public_id=public_id
+    ).first()
+    if service_type is None:
+        raise Http404("No such service type.")
+    return service_type

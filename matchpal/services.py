@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -40,6 +40,13 @@ class InvitationInvalid(DomainError):
 
 class LastAdminError(ConflictError):
     pass
+
+
+class DuplicateServiceType(ConflictError):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"This organization already has a service type called “{name}”.", field="name"
+        )
 
 
 def _unique_slug(name: str) -> str:
@@ -237,3 +244,50 @@ def purge_expired_invitations(*, older_than_days: int = 30) -> int:
     cutoff = timezone.now() - timedelta(days=older_than_days)
     deleted, _ = Invitation.objects.filter(accepted_at__isnull=True, expires_at__lt=cutoff).delete()
     return deleted
+
+
+# --- Service types ----------------------------------------------------------------------------
+# Never deleted: providers, packages, grants and relationships refer to them (PROTECT foreign
+# keys), and their history must keep its name. Renaming fixes a typo; deactivating retires one
+# (forms stop offering it, what already uses it goes on working).
+
+
+def _service_type_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise DomainError("Give the service type a name.", field="name")
+    return name
+
+
+def _service_type_save(service_type: ServiceType, update_fields: list[str] | None = None) -> None:
+    try:
+        with transaction.atomic():
+            service_type.save(update_fields=update_fields)
+    except IntegrityError as exc:
+        # The case-insensitive unique name; checked here rather than before the write so two
+        # admins adding the same name at once get this message too.
+        if "service_type_name_unique" in str(exc):
+            raise DuplicateServiceType(service_type.name) from exc
+        raise
+
+
+def service_type_create(*, actor: User, organization: Organization, name: str) -> ServiceType:
+    service_type = ServiceType(organization=organization, name=_service_type_name(name))
+    _service_type_save(service_type)
+    return service_type
+
+
+def service_type_rename(*, actor: User, service_type: ServiceType, name: str) -> ServiceType:
+    old_name, service_type.name = service_type.name, _service_type_name(name)
+    try:
+        _service_type_save(service_type, update_fields=["name"])
+    except DomainError:
+        service_type.name = old_name  # the caller's object still says what the database holds
+        raise
+    return service_type
+
+
+def service_type_set_active(*, actor: User, service_type: ServiceType, active: bool) -> ServiceType:
+    service_type.is_active = active
+    _service_type_save(service_type, update_fields=["is_active"])
+    return service_type

@@ -202,6 +202,9 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
+# The "username" axes counts is the account's email, read from whichever form signed in:
+# allauth's (`login`, authenticated as `email`) or the admin's (`username`).
+AXES_USERNAME_CALLABLE = "matchpal.accounts.axes_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 

@@ -1,9 +1,12 @@
 import uuid
+from typing import Any
 
 from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +20,7 @@ from matchpal.forms import (
     OrganizationCreateForm,
     OrganizationSettingsForm,
     RoleForm,
+    ServiceTypeForm,
 )
 from matchpal.tenancy import TenantRequest, admin_required
 
@@ -36,14 +40,17 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("organization_list")
 
 
+def _page(request: HttpRequest, queryset: QuerySet[Any], param: str = "page") -> Page[Any]:
+    return Paginator(queryset, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get(param))
+
+
 @login_required
 def organization_list(request: HttpRequest) -> HttpResponse:
-    memberships = selectors.memberships_of_user(user=request.user)
     return render(
         request,
         "matchpal/organization_list.html",
         {
-            "memberships": memberships,
+            "page": _page(request, selectors.memberships_of_user(user=request.user)),
             "can_create": settings.MATCHPAL_ALLOW_ORG_CREATION or request.user.is_superuser,
         },
     )
@@ -125,8 +132,13 @@ def member_list(request: TenantRequest) -> HttpResponse:
         request,
         "matchpal/members.html",
         {
-            "members": selectors.member_list(organization=request.organization),
-            "invitations": selectors.pending_invitations(organization=request.organization),
+            # Two lists on one page, each paged by its own query parameter.
+            "members": _page(request, selectors.member_list(organization=request.organization)),
+            "invitations": _page(
+                request,
+                selectors.pending_invitations(organization=request.organization),
+                param="invitations_page",
+            ),
             "invite_form": InvitationForm(),
             "role_form": RoleForm(),
         },
@@ -202,3 +214,69 @@ def invitation_revoke(request: TenantRequest, public_id: uuid.UUID) -> HttpRespo
     else:
         messages.success(request, f"The invitation of {invitation.email} was revoked.")
     return redirect("members", org_slug=request.organization.slug)
+
+
+@admin_required
+def service_type_list(request: TenantRequest) -> HttpResponse:
+    return render(
+        request,
+        "matchpal/service_types.html",
+        {"page": _page(request, selectors.service_type_list(organization=request.organization))},
+    )
+
+
+@admin_required
+def service_type_create(request: TenantRequest) -> HttpResponse:
+    form = ServiceTypeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            service_type = services.service_type_create(
+                actor=request.user, organization=request.organization, **form.cleaned_data
+            )
+        except DomainError as error:
+            form.add_error(error.field, error.message)
+        else:
+            messages.success(request, f"{service_type.name} was added.")
+            return redirect("service_type_list", org_slug=request.organization.slug)
+    return render(request, "matchpal/service_type_form.html", {"form": form, "service_type": None})
+
+
+@admin_required
+def service_type_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    service_type = selectors.service_type_get(
+        organization=request.organization, public_id=public_id
+    )
+    old_name = service_type.name
+    form = ServiceTypeForm(request.POST or None, initial={"name": service_type.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.service_type_rename(
+                actor=request.user, service_type=service_type, **form.cleaned_data
+            )
+        except DomainError as error:
+            form.add_error(error.field, error.message)
+        else:
+            messages.success(request, f"{old_name} is now called {service_type.name}.")
+            return redirect("service_type_list", org_slug=request.organization.slug)
+    return render(
+        request, "matchpal/service_type_form.html", {"form": form, "service_type": service_type}
+    )
+
+
+@require_POST
+@admin_required
+def service_type_set_active(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    service_type = selectors.service_type_get(
+        organization=request.organization, public_id=public_id
+    )
+    active = request.POST.get("active") == "1"
+    services.service_type_set_active(actor=request.user, service_type=service_type, active=active)
+    if active:
+        messages.success(request, f"{service_type.name} is offered again.")
+    else:
+        messages.success(
+            request,
+            f"{service_type.name} is deactivated: new providers, packages, grants and "
+            "relationships cannot use it; what already does keeps it.",
+        )
+    return redirect("service_type_list", org_slug=request.organization.slug)

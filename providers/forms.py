@@ -2,13 +2,18 @@ from decimal import Decimal
 
 from django import forms
 
-from matchpal.models import Organization
+from matchpal.models import Organization, ServiceType
 from providers.models import Provider
-from providers.selectors import service_types
+from providers.selectors import service_types_for_form
+
+
+class ServiceTypeChoices(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: ServiceType) -> str:  # type: ignore[override]
+        return obj.name if obj.is_active else f"{obj.name} (inactive)"
 
 
 class ProviderForm(forms.ModelForm):
-    service_types = forms.ModelMultipleChoiceField(
+    service_types = ServiceTypeChoices(
         queryset=None, required=False, widget=forms.CheckboxSelectMultiple
     )
 
@@ -19,7 +24,11 @@ class ProviderForm(forms.ModelForm):
 
     def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["service_types"].queryset = service_types(organization=organization)
+        # The active types, and the deactivated ones this provider already offers: saving the
+        # form must not silently take those away.
+        self.fields["service_types"].queryset = service_types_for_form(
+            organization=organization, provider=self.instance if self.instance.pk else None
+        )
 
     def clean_default_pay_rate(self) -> Decimal:
         # Mirrors the provider_pay_rate_not_negative constraint, whose own message would be

@@ -2,16 +2,24 @@
 
 import uuid
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from matchpal.models import Organization, ServiceType, User
-from providers.models import Provider
+from providers.models import Provider, ProviderService
 
 
-def service_types(*, organization: Organization, active_only: bool = True) -> QuerySet[ServiceType]:
-    qs = ServiceType.objects.filter(organization=organization)
-    return qs.filter(is_active=True) if active_only else qs
+def service_types_for_form(
+    *, organization: Organization, provider: Provider | None = None
+) -> QuerySet[ServiceType]:
+    """What a provider form offers: the active service types, plus the deactivated ones that
+    `provider` already offers."""
+    offered = Q(is_active=True)
+    if provider is not None:
+        offered |= Q(
+            pk__in=ProviderService.objects.filter(provider=provider).values("service_type_id")
+        )
+    return ServiceType.objects.filter(organization=organization).filter(offered).order_by("name")
 
 
 def provider_list(*, organization: Organization) -> QuerySet[Provider]:

@@ -15,6 +15,16 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
 
+def preparation(manage: list[str], *, debug: bool) -> list[list[str]]:
+    """What runs before the servers start: migrate, seed once, and with DEBUG off collect the
+    static files, since WhiteNoise then serves only STATIC_ROOT and the hashed-manifest storage
+    fails every page (a 500 naming the missing manifest entry) until collectstatic has run."""
+    commands = [[*manage, "migrate", "--noinput", "-v", "0"], [*manage, "seed_demo"]]
+    if not debug:
+        commands.append([*manage, "collectstatic", "--noinput", "-v", "0"])
+    return commands
+
+
 def main() -> int:
     port = os.environ.get("PORT", "8000")
     env = {
@@ -30,11 +40,13 @@ def main() -> int:
     import django
 
     django.setup()
+    from django.conf import settings
+
     from matchpal.demo import DEMO_ADMIN, DEMO_PASSWORD, PROVIDERS, STUDENTS
 
     manage = [PY, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
-    subprocess.run([*manage, "seed_demo"], env=env, check=True, cwd=ROOT)
+    for command in preparation(manage, debug=settings.DEBUG):
+        subprocess.run(command, env=env, check=True, cwd=ROOT)
 
     commands = {
         "web": [*manage, "runserver", f"0.0.0.0:{port}", "--noreload"],

@@ -47,7 +47,7 @@ from grants.models import Grant, Package
 from integrations.woocommerce.forms import StoreForm
 from integrations.woocommerce.models import Delivery, ErrorKind, OrderError, Store
 from matchpal.forms import OrganizationSettingsForm
-from matchpal.models import Invitation, Membership, Organization, Role, User
+from matchpal.models import Invitation, Membership, Organization, Role, ServiceType, User
 from providers.forms import OwnProfileForm, ProviderForm
 from providers.models import Provider
 from relationships.models import Relationship
@@ -236,6 +236,21 @@ KWARGS.register(
 KWARGS.register("invitation_revoke", "public_id", lambda t: pending_invitation(t).public_id)
 
 
+def isolation_service_type(tenant: Tenant) -> ServiceType:
+    """An active service type of its own, so renaming or deactivating it disturbs no other URL's
+    objects (Tutoring and Advising are in the personas' grants and relationships)."""
+    return ServiceType.objects.get_or_create(
+        organization=tenant.organization, name="Isolation service"
+    )[0]
+
+
+KWARGS.register(
+    ("service_type_edit", "service_type_set_active"),
+    "public_id",
+    lambda t: isolation_service_type(t).public_id,
+)
+
+
 # --- What a POST to each tenant URL carries -------------------------------------------------
 
 FormData = Callable[[Tenant], dict[str, object]]
@@ -323,6 +338,10 @@ POSTS.register(
 POSTS.register("member_change_role", lambda t: {"role": Role.ADMIN}, changes=True, post_only=True)
 POSTS.register("member_remove", changes=True, post_only=True)
 POSTS.register("invitation_revoke", changes=True, post_only=True)
+POSTS.register("service_type_list", changes=False)
+POSTS.register("service_type_create", lambda t: {"name": "Planted service"}, changes=True)
+POSTS.register("service_type_edit", lambda t: {"name": "Renamed by a stranger"}, changes=True)
+POSTS.register("service_type_set_active", lambda t: {"active": "0"}, changes=True, post_only=True)
 
 POSTS.register("students:list", changes=False)
 POSTS.register(

@@ -118,3 +118,56 @@ def test_env_example_documents_every_setting() -> None:
         re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
     )
     assert read - documented == set(), "add these to .env.example, with a comment each"
+
+
+def environment_variables_read() -> dict[str, str]:
+    """Every environment variable the app and its tooling read → where: the settings' env_*
+    calls, `make run`'s script, and docker-compose.yml's ${…} substitutions."""
+    sources = {
+        "matchpal/settings.py": r"env_(?:str|bool|int|list)\(\s*\"([A-Z0-9_]+)\"",
+        "scripts/run.py": r"os\.environ\.get\(\s*\"([A-Z0-9_]+)\"",
+        "docker-compose.yml": r"\$\{([A-Z0-9_]+)",
+    }
+    found: dict[str, str] = {}
+    for path, pattern in sources.items():
+        names = re.findall(pattern, (ROOT / path).read_text())
+        assert names, f"no environment variables found in {path}"
+        found |= dict.fromkeys(names, path)
+    return found
+
+
+def readme_configuration() -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = re.search(r"^## Configuration\n(.*?)(?=^## )", readme, re.MULTILINE | re.DOTALL)
+    assert section, "README.md has no '## Configuration' section"
+    return section.group(1)
+
+
+def test_the_readme_documents_every_environment_variable() -> None:
+    read = environment_variables_read()
+    assert {"DEBUG", "PORT", "POSTGRES_PASSWORD"} <= set(read)
+    # The first cell of each row of the configuration table names one or more variables.
+    rows = re.findall(r"^\|([^|\n]*)\|", readme_configuration(), re.MULTILINE)
+    documented = {name for cell in rows for name in re.findall(r"`([A-Z][A-Z0-9_]*)`", cell)}
+
+    missing = {name: where for name, where in read.items() if name not in documented}
+
+    assert missing == {}, "add a row for each to the Configuration table of README.md"
+
+
+def test_the_readme_describes_make_lint_as_the_makefile_runs_it() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    lint = re.search(r"^lint:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert lint
+    steps = {
+        "ruff check": "ruff check",
+        "ruff format --check": "ruff format --check",
+        "makemigrations --check": "makemigrations --check",
+        "mypy": "mypy",
+    }
+    description = re.search(r"`make lint` \(([^)]*)\)", (ROOT / "README.md").read_text())
+    assert description
+    text = " ".join(description.group(1).split())
+
+    for step, words in steps.items():
+        assert (step in lint.group(1)) == (words in text), step

@@ -3,9 +3,12 @@
 Each page is requested with 3 rows of what it lists, then with 30 (more than a page of
 `MATCHPAL_PAGE_SIZE`), and must run exactly the pinned number of queries both times: a count
 that grows with the rows is an N+1 to fix in the page's selector, not a number to raise here.
-The pinned numbers include the request's own overhead (session, user, membership).
+The pinned numbers include the request's own overhead (session, user, membership). Which pages
+must be here is checked at the bottom: every URL named like a list and every tenant page that
+paginates.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +16,7 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.core.paginator import Page as DjangoPage
 from django.test import Client
 from django.utils import timezone
 
@@ -20,6 +24,7 @@ from grants.services import hold, package_save
 from integrations.woocommerce.models import Delivery, Order, OrderError, Store
 from matchpal.models import Invitation, Membership, Role, ServiceType
 from providers.models import ProviderService
+from relationships.models import Relationship
 from sessions_app.services import session_log
 from students.models import Student
 from tests.conftest import Tenant, client_for
@@ -31,6 +36,14 @@ from tests.factories import (
     StudentFactory,
     UserFactory,
     make_grant,
+)
+from tests.isolation import (
+    KWARGS,
+    POSTS,
+    all_routes,
+    persona_client,
+    registry_problems,
+    tenant_routes,
 )
 
 SIZES = (3, 30)
@@ -160,6 +173,35 @@ def grow_student_home(tenant: Tenant, n: int) -> None:
         )
 
 
+def _sessions_relationship(tenant: Tenant) -> Relationship:
+    """The personas' tutoring relationship, holding 30 h: room for every session below."""
+    org = tenant.organization
+    relationship = Relationship.objects.filter(
+        organization=org, student=tenant.student, provider=tenant.provider
+    ).first()
+    if relationship is None:
+        make_grant(
+            student=tenant.student, minutes=1800, valid_from=timezone.now() - timedelta(days=30)
+        )
+        relationship = RelationshipFactory(
+            organization=org, student=tenant.student, provider=tenant.provider
+        )
+        hold(actor=None, relationship=relationship, quantity=1800)
+    return relationship
+
+
+def grow_relationship_sessions(tenant: Tenant, n: int) -> None:
+    """n half-hour sessions of the personas' relationship, one an hour over the past hours."""
+    relationship = _sessions_relationship(tenant)
+    for i in range(relationship.sessions.count(), n):
+        session_log(
+            actor=tenant.admin,
+            relationship=relationship,
+            starts_at=_hours_ago(i + 1),
+            duration=30,
+        )
+
+
 def grow_relationships(tenant: Tenant, n: int) -> None:
     """n relationships, each of its own student and provider, each holding 1 h."""
     org = tenant.organization
@@ -263,6 +305,14 @@ def grow_deliveries(tenant: Tenant, n: int) -> None:
         )
 
 
+def grow_service_types(tenant: Tenant, n: int) -> None:
+    """n service types (Tutoring and Advising included), each added one offered by a provider."""
+    org = tenant.organization
+    for i in range(org.service_types.count(), n):
+        ServiceType.objects.create(organization=org, name=f"Service {i:02}")
+        ProviderFactory(organization=org, services=[f"Service {i:02}"])
+
+
 def grow_organizations(tenant: Tenant, n: int) -> None:
     """The admin persona is a member of n organizations."""
     admin = tenant.admin
@@ -293,8 +343,11 @@ def shows_providers(n: int, response) -> None:  # type: ignore[no-untyped-def]
 
 
 def shows_members(n: int, response) -> None:  # type: ignore[no-untyped-def]
-    assert len(response.context["members"]) == n
-    assert len(response.context["invitations"]) == n
+    # Two lists, each a page of its own.
+    for name in ("members", "invitations"):
+        page = response.context[name]
+        assert page.paginator.count == n, name
+        assert len(page.object_list) == min(n, settings.MATCHPAL_PAGE_SIZE), name
 
 
 def shows_admin_figures(n: int, response) -> None:  # type: ignore[no-untyped-def]
@@ -338,8 +391,29 @@ def shows_stores(n: int, response) -> None:  # type: ignore[no-untyped-def]
     assert response.context["open_errors"] == n
 
 
-def shows_organizations(n: int, response) -> None:  # type: ignore[no-untyped-def]
-    assert len(response.context["memberships"]) == n
+def shows_service_types(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    shows_a_page_of(n, response)
+    # Tutoring is offered by the provider persona, each added type by a provider of its own.
+    counts = {st.name: st.provider_count for st in response.context["page"].object_list}
+    assert counts == {name: 0 if name == "Advising" else 1 for name in counts}
+
+
+def shows_hours(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    """The student persona's hours page (theirs or the admin's view of it): n grants, n holds
+    and the ledger history, a page of the 3 entries per grant (credit, hold, consume)."""
+    context = response.context
+    assert context["student"].user_id is not None
+    assert len(context["grants"]) == n
+    assert len(context["holds"]) == n
+    history = context["history"]
+    assert history.paginator.count == 3 * n
+    assert len(history.object_list) == min(3 * n, settings.MATCHPAL_PAGE_SIZE)
+
+
+def shows_relationship_sessions(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    sessions = response.context["sessions"]
+    assert sessions.paginator.count == n
+    assert len(sessions.object_list) == min(n, settings.MATCHPAL_PAGE_SIZE)
 
 
 @dataclass(frozen=True)
@@ -361,8 +435,22 @@ PAGES = {
     "org_home[admin]": Page(Role.ADMIN, _org(""), grow_admin_home, shows_admin_figures),
     "org_home[provider]": Page(Role.PROVIDER, _org(""), grow_provider_home, shows_provider_home),
     "org_home[student]": Page(Role.STUDENT, _org(""), grow_student_home, shows_student),
-    "organization_list": Page(
-        Role.ADMIN, lambda t: "/orgs/", grow_organizations, shows_organizations
+    "service_type_list": Page(
+        Role.ADMIN, _org("service-types/"), grow_service_types, shows_service_types
+    ),
+    "organization_list": Page(Role.ADMIN, lambda t: "/orgs/", grow_organizations, shows_a_page_of),
+    "grants:student_hours": Page(
+        Role.ADMIN,
+        lambda t: f"/o/{t.organization.slug}/students/{t.student.public_id}/hours/",
+        grow_student_home,
+        shows_hours,
+    ),
+    "grants:my_hours": Page(Role.STUDENT, _org("my/hours/"), grow_student_home, shows_hours),
+    "relationships:detail": Page(
+        Role.ADMIN,
+        lambda t: f"/o/{t.organization.slug}/relationships/{_sessions_relationship(t).public_id}/",
+        grow_relationship_sessions,
+        shows_relationship_sessions,
     ),
     "relationships:list": Page(
         Role.ADMIN, _org("relationships/"), grow_relationships, shows_a_page_of
@@ -379,15 +467,20 @@ PAGES = {
 }
 
 # Each count includes the request's own 3 queries (session, user, membership of the tenant;
-# organization_list has no tenant, so 2). The same number at 3 rows and at 30.
+# organization_list has no tenant, so 2). A paginated list adds 2 (its count and its rows);
+# the members page has two. The same number at 3 rows and at 30.
 PINNED = {
     "students:list": 5,
     "providers:list": 7,
-    "members": 5,
-    "org_home[admin]": 9,
+    "members": 7,
+    "service_type_list": 5,
+    "org_home[admin]": 14,
     "org_home[provider]": 10,
     "org_home[student]": 9,
-    "organization_list": 3,
+    "organization_list": 4,
+    "grants:student_hours": 9,
+    "grants:my_hours": 9,
+    "relationships:detail": 7,
     "relationships:list": 8,
     "sessions_app:list": 7,
     "grants:package_list": 7,
@@ -425,3 +518,57 @@ def test_the_page_runs_the_pinned_queries_at_3_and_at_30_rows(
             response = client.get(path)
         assert response.status_code == 200
         page.shows(size, response)
+
+
+# --- No list page goes unpinned -----------------------------------------------------------------
+#
+# Two rules, either of which puts a page in PAGES (and its count in PINNED):
+# - by name: every routed URL whose name ends in `list` ("students:list", "grants:package_list",
+#   "organization_list");
+# - by behaviour: every tenant page that paginates, i.e. whose context holds a Paginator page
+#   when the role that uses it GETs it (so a list page named otherwise, like "members", is
+#   caught too).
+# without exception: a detail page with a paged list of its own (a relationship's sessions) is
+# pinned like any list.
+
+LIST_NAME = re.compile(r"(?:^|[:_])list$")
+
+
+def _pinned() -> set[str]:
+    return {name.split("[", 1)[0] for name in PAGES}
+
+
+def test_every_url_named_like_a_list_is_pinned() -> None:
+    named_lists = {
+        route.name
+        for route in all_routes()
+        # Django's own admin is not ours to pin.
+        if route.name and LIST_NAME.search(route.name) and not route.name.startswith("admin:")
+    }
+    assert {"students:list", "organization_list"} <= named_lists
+
+    assert sorted(named_lists - _pinned()) == [], (
+        "list pages without a pinned query count: add them to PAGES and PINNED"
+    )
+    assert set(PINNED) == set(PAGES)
+
+
+def test_every_tenant_page_that_paginates_is_pinned(tenant_a: Tenant) -> None:
+    problems = registry_problems(tenant_routes())
+    if problems:
+        pytest.fail("\n".join(problems))
+    paginating = set()
+    for route in tenant_routes():
+        spec = POSTS.spec_for(route.name)
+        if spec.post_only:
+            continue
+        path = route.path(tenant_a.organization.slug, KWARGS.fill(route, tenant_a))
+        response = persona_client(tenant_a, spec.by).get(path)
+        assert response.status_code == 200, (route.name, response.status_code)
+        values = [v for context in response.context or [] for v in context.flatten().values()]
+        if any(isinstance(value, DjangoPage) for value in values):
+            paginating.add(route.name)
+    assert {"students:list", "members"} <= paginating
+
+    unpinned = paginating - _pinned()
+    assert sorted(unpinned) == [], "paginated pages without a pinned query count"

@@ -422,3 +422,49 @@ def test_axes_counts_failures_per_username_and_ip(settings, staff_user: User) ->
     response = admin_login(client, "staff@example.com", PASSWORD)
     assert response.status_code == 302
     assert signed_in_user_id(client) == str(staff_user.pk)
+
+
+def test_axes_locks_the_email_and_address_of_failed_sign_ins_on_the_sign_in_page(settings) -> None:  # type: ignore[no-untyped-def]
+    # Below allauth's own limit of 5 failures per address, so axes is what refuses here.
+    settings.AXES_FAILURE_LIMIT = 3
+    target = UserFactory(email="target@example.com")
+    bystander = UserFactory(email="bystander@example.com")
+    client = Client(REMOTE_ADDR="203.0.113.7")
+
+    # The case of the address does not make a new counter: it is one account.
+    for login in ("target@example.com", "Target@Example.com"):
+        response = sign_in(client, login, "guess")
+        assert response.context["form"].non_field_errors() == [MISMATCH]
+    response = sign_in(client, "TARGET@example.com", "guess")  # the third failure locks
+    assert response.status_code == 429
+
+    attempt = AccessAttempt.objects.get()
+    assert (attempt.username, attempt.ip_address) == ("target@example.com", "203.0.113.7")
+    # Locked: even the right password is refused, with axes' message.
+    response = sign_in(client, "target@example.com", PASSWORD)
+    assert response.status_code == 429
+    assert AXES_LOCKED in response.content.decode()
+    assert signed_in_user_id(client) is None
+
+    # Another account from the same address signs in: the lock is per email and address.
+    response = sign_in(Client(REMOTE_ADDR="203.0.113.7"), "bystander@example.com", PASSWORD)
+    assert response.status_code == 302
+    assert response.wsgi_request.user == bystander
+    # And the same account from another address too.
+    elsewhere = Client(REMOTE_ADDR="198.51.100.1")
+    assert sign_in(elsewhere, "target@example.com", PASSWORD).status_code == 302
+    assert signed_in_user_id(elsewhere) == str(target.pk)
+
+
+def test_a_successful_sign_in_clears_the_accounts_failures(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.AXES_FAILURE_LIMIT = 3
+    UserFactory(email="forgetful@example.com")
+    client = Client()
+
+    sign_in(client, "Forgetful@Example.com", "guess")
+    sign_in(client, "forgetful@example.com", "guess")
+    assert AccessAttempt.objects.get().failures_since_start == 2
+    assert sign_in(client, "forgetful@example.com", PASSWORD).status_code == 302
+
+    # AXES_RESET_ON_SUCCESS: the success cleared the counter the failures had built up.
+    assert not AccessAttempt.objects.exists()

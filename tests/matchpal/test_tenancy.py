@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from matchpal import services
 from matchpal.errors import ConflictError, DomainError
-from matchpal.forms import OrganizationSettingsForm
+from matchpal.forms import POLICY_FIELDS, OrganizationSettingsForm
 from matchpal.models import Invitation, Membership, Organization, Role, ServiceType, User
 from matchpal.services import (
     InvitationInvalid,
@@ -58,6 +58,31 @@ def invite(
     )
 
 
+# DESIGN §5, field by field: the policy a new organization starts with. Blank limits (None) are
+# "no limit". Every policy field of the settings form must be here, so a new one gets its
+# default written down too.
+DESIGN_POLICY_DEFAULTS = {
+    "duration_step_minutes": 5,
+    "min_session_minutes": 5,
+    "max_session_minutes": 180,
+    "notes_min_length": 0,
+    "logging_grace_hours": 72,
+    "max_sessions_per_pair_per_day": None,
+    "weekly_max_minutes_per_student_service": None,
+    "weekly_max_minutes_per_provider": None,
+    "no_show_charge": "none",
+    "late_cancellation_window_hours": 24,
+    "late_cancellation_charge": "none",
+    "insufficient_hours": "refuse",
+    "require_student_confirmation": False,
+    "proposal_response_days": 7,
+    "booking_students_may_request": True,
+    "booking_auto_accept": True,
+    "low_balance_threshold_minutes": 120,
+    "revision_minutes": 60,
+}
+
+
 # === Services ==============================================================================
 
 
@@ -81,6 +106,24 @@ class TestOrganizationCreate:
         assert list(Membership.objects.filter(organization=org).values_list("user", "role")) == [
             (user.pk, Role.ADMIN)
         ]
+
+    def test_a_new_organization_has_every_design_policy_default_exactly(self) -> None:
+        assert set(DESIGN_POLICY_DEFAULTS) == set(POLICY_FIELDS)
+        identity = {"id", "name", "slug", "time_zone", "created_at"}
+        assert {f.name for f in Organization._meta.concrete_fields} - identity == set(POLICY_FIELDS)
+
+        org = services.organization_create(actor=UserFactory(), name="Fresh Start")
+        org.refresh_from_db()  # what the database holds, not what the instance was given
+
+        assert {field: getattr(org, field) for field in POLICY_FIELDS} == DESIGN_POLICY_DEFAULTS
+        assert org.time_zone == "UTC"
+
+    def test_the_settings_form_starts_from_the_same_defaults(self) -> None:
+        org = services.organization_create(actor=UserFactory(), name="Fresh Start")
+
+        form = OrganizationSettingsForm(instance=org)
+
+        assert {f: form[f].value() for f in POLICY_FIELDS} == DESIGN_POLICY_DEFAULTS
 
     def test_default_service_types_are_per_organization(self) -> None:
         user = UserFactory()
@@ -643,7 +686,7 @@ class TestHomeAndOrganizationSwitching:
         response = client_for(tenant_a.admin).get("/orgs/")
 
         assert response.status_code == 200
-        assert [(m.organization.slug, m.role) for m in response.context["memberships"]] == [
+        assert [(m.organization.slug, m.role) for m in response.context["page"]] == [
             ("alpha", Role.ADMIN),
             ("beta", Role.STUDENT),
         ]
@@ -652,6 +695,24 @@ class TestHomeAndOrganizationSwitching:
         assert 'href="/o/beta/"' in html
         assert "Alpha Tutoring" in html
         assert "Beta Advising" in html
+
+    def test_the_list_is_paginated(self, tenant_a: Tenant, settings) -> None:  # type: ignore[no-untyped-def]
+        settings.MATCHPAL_PAGE_SIZE = 2
+        for name in ("Beta Center", "Gamma Center"):
+            MembershipFactory(
+                user=tenant_a.admin, organization=OrganizationFactory(name=name), role=Role.STUDENT
+            )
+        client = client_for(tenant_a.admin)
+
+        first, second = client.get("/orgs/"), client.get("/orgs/?page=2")
+
+        assert [m.organization.name for m in first.context["page"]] == [
+            "Alpha Tutoring",
+            "Beta Center",
+        ]
+        assert [m.organization.name for m in second.context["page"]] == ["Gamma Center"]
+        assert 'href="?page=2"' in first.content.decode()
+        assert "Page 2 of 2" in second.content.decode()
 
     def test_the_list_needs_a_login(self, db: None) -> None:
         response = Client().get("/orgs/")
@@ -937,6 +998,27 @@ class TestMembersPage:
         assert "pending@example.com" in html
         assert "gone@example.com" not in html
         assert "old@example.com" not in html
+
+    def test_members_and_invitations_are_paged_each_by_its_own_parameter(
+        self,
+        admin_client_a,  # type: ignore[no-untyped-def]
+        tenant_a: Tenant,
+        settings,  # type: ignore[no-untyped-def]
+    ) -> None:
+        settings.MATCHPAL_PAGE_SIZE = 2
+        for email in ("pending1@example.com", "pending2@example.com", "pending3@example.com"):
+            invite(tenant_a.organization, tenant_a.admin, email)
+
+        response = admin_client_a.get("/o/alpha/members/?page=2&invitations_page=2")
+
+        # Members by role then email; invitations newest first.
+        assert [m.user.email for m in response.context["members"]] == ["student@alpha.example"]
+        assert [i.email for i in response.context["invitations"]] == ["pending1@example.com"]
+        html = response.content.decode()
+        # Going back on one list keeps the other list's page.
+        assert 'href="?page=1&amp;invitations_page=2"' in html
+        assert 'href="?page=2&amp;invitations_page=1"' in html
+        assert html.count("Page 2 of 2") == 2
 
     def test_invite_sends_the_email_and_lists_the_invitation(  # type: ignore[no-untyped-def]
         self, admin_client_a, tenant_a: Tenant, django_capture_on_commit_callbacks
