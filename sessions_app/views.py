@@ -34,7 +34,12 @@ def session_list(request: TenantRequest) -> HttpResponse:
         ),
     )
     page = Paginator(filterset.qs, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "sessions_app/list.html", {"filter": filterset, "page": page})
+    # "now" hides the no-show action on sessions that have not started yet.
+    return render(
+        request,
+        "sessions_app/list.html",
+        {"filter": filterset, "page": page, "now": timezone.now()},
+    )
 
 
 @tenant_view(*STAFF)

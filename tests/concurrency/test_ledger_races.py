@@ -23,34 +23,9 @@ from grants.models import Grant, GrantEntry
 from grants.services import AlreadyApplied, Consumption, InsufficientHours, LedgerError
 from tests.factories import RelationshipFactory, SessionFactory, make_grant
 from tests.grants.ledger_support import assert_reconciled, balance, service_type, snapshot
+from tests.threads import run_together
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
-
-
-def run_together(*calls: Callable[[], Any], timeout: float = 60) -> list[tuple[str, Any]]:
-    """Run each call in its own thread, all released at once. Returns, in order, ("ok", result)
-    or ("error", exception) per call."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list[tuple[str, Any]] = [("missing", None)] * len(calls)
-
-    def worker(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            outcomes[index] = ("ok", call())
-        except Exception as exc:
-            outcomes[index] = ("error", exc)
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=worker, args=(i, call), daemon=True) for i, call in enumerate(calls)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(t.is_alive() for t in threads), "a writer is still waiting: a lock never freed"
-    return outcomes
 
 
 def oks(outcomes: list[tuple[str, Any]]) -> list[Any]:

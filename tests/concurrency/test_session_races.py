@@ -6,14 +6,10 @@ together, and closes its connection when done. After each race the reconciliatio
 nothing and every balance must be exact to the minute.
 """
 
-import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -34,37 +30,11 @@ from tests.factories import (
     UserFactory,
     make_grant,
 )
+from tests.threads import run_together
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 
 DUPLICATE = "A session of this relationship at this start time already exists."
-
-
-def run_together(*calls: Callable[[], Any], timeout: float = 60) -> list[tuple[str, Any]]:
-    """Run each call in its own thread, all released at once by a barrier. Returns, in order,
-    ("ok", result) or ("error", exception) per call."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list[tuple[str, Any]] = [("missing", None)] * len(calls)
-
-    def worker(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            outcomes[index] = ("ok", call())
-        except Exception as exc:
-            outcomes[index] = ("error", exc)
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=worker, args=(i, call), daemon=True) for i, call in enumerate(calls)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(t.is_alive() for t in threads), "a writer is still waiting: a lock never freed"
-    assert all(status != "missing" for status, _ in outcomes)
-    return outcomes
 
 
 def balance(grant: Grant) -> tuple[int, int, int]:

@@ -3,12 +3,10 @@ lines mapped by variation, product or SKU; customers found or created. The catch
 the REST API is in test_sync.py."""
 
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from grants.models import EntryKind, Grant, GrantEntry, GrantSource, Package, ShopKey
 from grants.reconcile import find_differences
@@ -31,6 +29,7 @@ from tests.integrations.conftest import (
     grants_of,
     make_package,
 )
+from tests.threads import run_together
 
 SAME_AGAIN = "The same snapshot again; nothing to do."
 OLDER = "An older snapshot than the one applied; ignored."
@@ -189,31 +188,6 @@ def test_on_hold_grants_when_the_store_counts_it_as_paid(shop: Shop) -> None:
 
 
 # --- Two workers, two copies, one grant (PostgreSQL, real threads) --------------------------
-
-
-def run_together(*calls: Callable[[], Any]) -> list[tuple[str, Any]]:
-    """Each call in its own thread and connection, all released at once by a barrier."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list[tuple[str, Any]] = [("missing", None)] * len(calls)
-
-    def worker(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            outcomes[index] = ("ok", call())
-        except Exception as exc:
-            outcomes[index] = ("error", exc)
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=worker, args=(i, c), daemon=True) for i, c in enumerate(calls)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(t.is_alive() for t in threads), "a worker is still waiting for a lock"
-    return outcomes
 
 
 def stored_delivery(store: Store, payload: Any, topic: str = "order.updated") -> Delivery:

@@ -360,6 +360,20 @@ def test_admin_sessions_list_paginates(tenant_a: Tenant, admin_client_a, setting
     assert listed(admin_client_a, org, page="3") == made[6:]
 
 
+def test_the_sessions_list_offers_no_show_only_once_a_session_has_started(
+    tenant_a: Tenant, admin_client_a
+) -> None:
+    org = tenant_a.organization
+    past_grant(tenant_a.student, 900)
+    rel = paired(tenant_a, quantity=600)
+    started = log(tenant_a, rel, NOW - timedelta(hours=2), 30)
+    ahead = log(tenant_a, rel, NOW + timedelta(days=1), 30, scheduled=True)
+    html = admin_client_a.get(sessions_url(org)).content.decode()
+    assert f"/o/{org.slug}/sessions/{started.public_id}/no-show/" in html
+    assert f"/o/{org.slug}/sessions/{ahead.public_id}/no-show/" not in html
+    assert f"/o/{org.slug}/sessions/{ahead.public_id}/cancel/" in html
+
+
 def test_students_may_not_list_sessions(tenant_a: Tenant, student_client_a, admin_client_b) -> None:
     org = tenant_a.organization
     assert student_client_a.get(sessions_url(org)).status_code == 403
