@@ -207,14 +207,19 @@ def test_student_home_sessions_running_total_and_balance(
         (first.pk, 60, 60),
     ]
     html = response.content.decode()
-    assert '<td class="text-end">45 min</td><td class="text-end">1 h 45 min</td>' in html
-    assert '<td class="text-end">1 h</td><td class="text-end">1 h</td>' in html
+    assert "45 min used · 1 h 45 min used so far" in html
+    assert "1 h used · 1 h used so far" in html
     # The balance: 15 h bought, 1 h 45 min used, 8 h 15 min reserved, 5 h free.
     assert '<div class="mp-stat" data-testid="remaining-tutoring">13 h 15 min</div>' in html
     assert '<span data-testid="held-tutoring">8 h 15 min</span>' in html
     assert '<span data-testid="available-tutoring">5 h</span>' in html
     assert f"Reserved for {escape(tenant_a.provider.name)}: 8 h 15 min" in html
-    # A completed session not yet confirmed has its Confirm button and its Dispute link.
+    # A completed session not yet confirmed has its Dispute link; Confirm only where the
+    # center counts confirmed sessions alone.
+    assert f'href="/o/{org.slug}/sessions/{last.public_id}/dispute/">Dispute</a>' in html
+    assert f"/sessions/{last.public_id}/confirm/" not in html
+    set_policy(org, require_student_confirmation=True)
+    html = student_client_a.get(home(org)).content.decode()
     assert f'action="/o/{org.slug}/sessions/{last.public_id}/confirm/"' in html
     assert f'href="/o/{org.slug}/sessions/{last.public_id}/dispute/">Dispute</a>' in html
     for other in (ahead, cancelled):
@@ -272,8 +277,8 @@ def test_student_home_running_totals_per_unit(tenant_a: Tenant, student_client_a
     rows = [(s.pk, s.charged_minutes, s.running) for s in response.context["sessions"]]
     assert rows == [(two.pk, 1, 2), (second.pk, 45, 105), (one.pk, 1, 1), (first.pk, 60, 60)]
     html = response.content.decode()
-    assert '<td class="text-end">1 session</td><td class="text-end">2 sessions</td>' in html
-    assert '<td class="text-end">45 min</td><td class="text-end">1 h 45 min</td>' in html
+    assert "1 session used · 2 sessions used so far" in html
+    assert "45 min used · 1 h 45 min used so far" in html
     assert find_differences() == []
 
 
