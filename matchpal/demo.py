@@ -273,6 +273,33 @@ def _seed_relationships(
             Session.objects.filter(pk=session.pk).update(logged_by=provider.user)
             if week == 2:
                 sessions.session_cancel(actor=admin, session=session, reason="Student was ill")
+            if week == 4 and n == 2:
+                sessions.session_no_show(
+                    actor=admin,
+                    session=session,
+                    party="student",
+                    explanation="No answer on the phone; the family was told.",
+                )
+        if n == 0 and students[si].user is not None and starts:
+            # The student disagrees with the latest session: the admin home shows it.
+            latest = Session.objects.filter(relationship=relationship, status="completed").latest(
+                "starts_at"
+            )
+            sessions.session_dispute(
+                actor=students[si].user,
+                session=latest,
+                reason="We finished 15 minutes early that day.",
+            )
+        if n == 1:
+            # A meeting yesterday that the provider has not logged yet.
+            sessions.session_log(
+                actor=admin,
+                relationship=relationship,
+                starts_at=now - timedelta(days=1, hours=3),
+                duration=60,
+                kind="advising",
+                scheduled=True,
+            )
         if status == "paired":
             sessions.session_log(
                 actor=admin,

@@ -113,3 +113,31 @@ def test_seeded_balances_match_the_ledger() -> None:
     call_command("reconcile_grants", organization=demo.DEMO_SLUG, stdout=out)
 
     assert out.getvalue() == "Balances match the ledger.\n"
+
+
+def test_the_demo_center_is_lived_in() -> None:
+    """Relationships in every state, months of sessions in every status, a dispute and a
+    session still to log, so `make run` opens on a center with a history."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from relationships.models import Relationship, RelationshipStatus
+    from sessions_app.models import Session, SessionStatus
+
+    seed()
+    org = Organization.objects.get(slug=demo.DEMO_SLUG)
+    states = set(Relationship.objects.filter(organization=org).values_list("status", flat=True))
+    assert states == set(RelationshipStatus.values)
+
+    sessions = Session.objects.filter(organization=org)
+    assert set(sessions.values_list("status", flat=True)) == set(SessionStatus.values)
+    completed = sessions.filter(status=SessionStatus.COMPLETED)
+    assert completed.count() >= 20
+    oldest = completed.order_by("starts_at").first()
+    assert oldest is not None and oldest.starts_at < timezone.now() - timedelta(days=60)
+    assert sessions.filter(status=SessionStatus.NO_SHOW, no_show_party="student").count() == 1
+    disputed = sessions.get(disputed_at__isnull=False)
+    assert disputed.relationship.student.email == demo.STUDENTS[0][1]
+    to_log = sessions.filter(status=SessionStatus.SCHEDULED, starts_at__lt=timezone.now())
+    assert to_log.count() == 1
