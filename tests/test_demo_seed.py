@@ -135,7 +135,8 @@ def test_the_demo_center_is_lived_in() -> None:
     completed = sessions.filter(status=SessionStatus.COMPLETED)
     assert completed.count() >= 20
     oldest = completed.order_by("starts_at").first()
-    assert oldest is not None and oldest.starts_at < timezone.now() - timedelta(days=60)
+    assert oldest is not None
+    assert oldest.starts_at < timezone.now() - timedelta(days=60)
     assert sessions.filter(status=SessionStatus.NO_SHOW, no_show_party="student").count() == 1
     disputed = sessions.get(disputed_at__isnull=False)
     assert disputed.relationship.student.email == demo.STUDENTS[0][1]
