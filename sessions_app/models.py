@@ -75,6 +75,10 @@ class Session(models.Model):
     disputed_at = models.DateTimeField(null=True, blank=True)
     dispute_reason = models.CharField(max_length=500, blank=True)
     report_sent_at = models.DateTimeField(null=True, blank=True)
+    report_sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    report_sent_to = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

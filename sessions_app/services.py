@@ -702,6 +702,12 @@ def session_dispute(*, actor: User, session: Session, reason: str) -> Session:
     return session
 
 
+REPORT_NO_RECIPIENT = (
+    "Neither the student nor the guardian has an email address: add one to the student's "
+    "record to send the report."
+)
+
+
 def session_send_report(*, actor: User, session: Session) -> Session:
     """Email the session's notes to the student and the guardian; the sending is recorded."""
     with transaction.atomic():
@@ -712,6 +718,9 @@ def session_send_report(*, actor: User, session: Session) -> Session:
         if not session.notes.strip():
             raise SessionRuleError("Write the session's notes before sending the report.")
         student = relationship.student
+        recipients = sorted({a for a in (student.email, student.guardian_email) if a})
+        if not recipients:
+            raise SessionRuleError(REPORT_NO_RECIPIENT)
         when = timezone.localtime(session.starts_at, relationship.organization.tz)
         send_email_on_commit(
             subject=f"Session report: {when:%b %d} with {relationship.provider.name}",
@@ -719,10 +728,11 @@ def session_send_report(*, actor: User, session: Session) -> Session:
                 f"{relationship.provider.name} — {when:%A %b %d, %H:%M}, "
                 f"{format_minutes(session.duration_minutes)}\n\n{session.notes}"
             ),
-            to=[student.email, student.guardian_email],
+            to=recipients,
         )
-        session.report_sent_at = timezone.now()
-        session.save(update_fields=["report_sent_at"])
+        session.report_sent_at, session.report_sent_by = timezone.now(), actor
+        session.report_sent_to = ", ".join(recipients)[:500]
+        session.save(update_fields=["report_sent_at", "report_sent_by", "report_sent_to"])
     return session
 
 

@@ -609,7 +609,9 @@ def test_send_report_to_the_student_and_guardian(
     session = log(tenant_a, rel, at(10, 15, 30), 90, notes="Worked on essay structure.")
     with django_capture_on_commit_callbacks(execute=True):
         services.session_send_report(actor=tenant_a.provider_user, session=session)
-    assert fresh(session).report_sent_at == NOW
+    sent = fresh(session)
+    assert (sent.report_sent_at, sent.report_sent_by) == (NOW, tenant_a.provider_user)
+    assert sent.report_sent_to == ", ".join(sorted([student.email, student.guardian_email]))
     assert mails(mailoutbox) == [
         (
             f"[Matchpal] Session report: Jun 10 with {provider.name}",
@@ -632,6 +634,23 @@ def test_a_report_needs_notes_and_a_completed_session(
             services.session_send_report(actor=tenant_a.admin, session=scheduled)
         assert conflict.value.message == "Only a completed session has a report to send."
     assert (fresh(silent).report_sent_at, fresh(scheduled).report_sent_at) == (None, None)
+    assert mailoutbox == []
+
+
+def test_a_report_needs_an_address_to_go_to(
+    tenant_a: Tenant, rel, django_capture_on_commit_callbacks, mailoutbox
+) -> None:
+    session = log(tenant_a, rel, at(10, 15), notes="Fractions")
+    type(tenant_a.student).objects.filter(pk=tenant_a.student.pk).update(
+        email="", guardian_email=""
+    )
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(SessionRuleError) as refused,
+    ):
+        services.session_send_report(actor=tenant_a.admin, session=session)
+    assert refused.value.message == services.REPORT_NO_RECIPIENT
+    assert fresh(session).report_sent_at is None
     assert mailoutbox == []
 
 
