@@ -54,8 +54,12 @@ def _lock(relationship: Relationship) -> Relationship:
     # organization, student and provider rows FOR UPDATE, and every insert that references
     # them (a session, a notification, a history row) waits on the foreign-key check: a
     # session logged on another relationship of the student could then deadlock with this.
+    # `no_key`: FOR NO KEY UPDATE still serializes the writers of this relationship, but lets
+    # the KEY SHARE of foreign-key checks through; with FOR UPDATE, a grant expiry (grant
+    # locked, then a release entry naming this relationship, checked at commit) deadlocks
+    # with a cancel holding this row and waiting for the grant.
     return (
-        Relationship.objects.select_for_update(of=("self",))
+        Relationship.objects.select_for_update(of=("self",), no_key=True)
         .select_related("student", "provider", "service_type", "organization")
         .get(pk=relationship.pk)
     )

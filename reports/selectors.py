@@ -42,7 +42,15 @@ def needs_attention(*, organization: Organization, membership: Membership) -> di
                 student_confirmed_at__isnull=True,
             ),
         ),
-        to_log=Count("pk", filter=Q(status=SessionStatus.SCHEDULED, starts_at__lte=timezone.now())),
+        # As the provider's home lists them: only paired relationships' sessions can be logged.
+        to_log=Count(
+            "pk",
+            filter=Q(
+                status=SessionStatus.SCHEDULED,
+                starts_at__lte=timezone.now(),
+                relationship__status=RelationshipStatus.PAIRED,
+            ),
+        ),
         week_sessions=Count("pk", filter=Q(status=SessionStatus.COMPLETED, starts_at__gte=week)),
         week_minutes=Sum(
             "duration_minutes", filter=Q(status=SessionStatus.COMPLETED, starts_at__gte=week)

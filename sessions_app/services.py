@@ -308,8 +308,10 @@ def _charge(session: Session, relationship: Relationship, actor: User, what: str
 
 
 def _lock_relationship(relationship: Relationship) -> Relationship:
+    # NO KEY UPDATE, as relationships.services._lock explains: foreign-key checks on this row
+    # (ledger entries written by a grant expiry) must not wait for it.
     return (
-        Relationship.objects.select_for_update(of=("self",))
+        Relationship.objects.select_for_update(of=("self",), no_key=True)
         .select_related("organization", "student", "provider", "service_type")
         .get(pk=relationship.pk)
     )
@@ -624,7 +626,13 @@ def session_no_show(*, actor: User, session: Session, party: str, explanation: s
         if session.starts_at > timezone.now():
             raise SessionRuleError(NO_SHOW_NOT_STARTED)
         org = relationship.organization
-        charge = party == NoShowParty.STUDENT and org.no_show_charge == Charge.FULL
+        # As with a late cancellation, only a live pairing charges: an ended relationship's
+        # hours have gone back to the student.
+        charge = (
+            party == NoShowParty.STUDENT
+            and org.no_show_charge == Charge.FULL
+            and relationship.status == RelationshipStatus.PAIRED
+        )
         if charge and not session.charged_minutes:
             _charge(session, relationship, actor, "no-show")
         elif not charge:

@@ -15,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
 from grants import services as ledger
-from grants.models import Grant, GrantSource, PackageShopMapping, ShopKey
+from grants.models import EntryKind, Grant, GrantEntry, GrantSource, PackageShopMapping, ShopKey
 from integrations.woocommerce import client
 from integrations.woocommerce.models import (
     Delivery,
@@ -311,11 +311,21 @@ def _take_back(
 ) -> str:
     """Refund `packages` of a line's grant: what is unused and unheld goes back; the rest is
     an error for an admin, never removed silently."""
-    grant = Grant.objects.get(pk=line_grant.grant_id)
+    # Locked so that what is refundable cannot shrink (a hold, a session) before the refund
+    # takes it: the order is locked already, and nothing locks a grant and then an order.
+    grant = Grant.objects.select_for_update(of=("self",)).get(pk=line_grant.grant_id)
     wanted = min(packages, line_grant.quantity - line_grant.refunded_quantity)
     if wanted <= 0:
         return ""
-    amount = wanted * line_grant.package.quantity
+    # The package's size when it was sold (its credit), not its size today: an admin may have
+    # changed the package since.
+    credited = (
+        GrantEntry.objects.filter(grant=grant, kind=EntryKind.CREDIT).aggregate(
+            n=Sum("total_delta")
+        )["n"]
+        or 0
+    )
+    amount = wanted * (credited // line_grant.quantity)
     refundable = min(amount, max(grant.available, 0))
     if refundable:
         ledger.grant_refund(

@@ -2,6 +2,7 @@ import logging
 from datetime import timedelta
 
 from celery import Task, shared_task
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from integrations.woocommerce import client, services
@@ -17,12 +18,15 @@ RETRY_BASE_SECONDS = 30
 def process_delivery(self: Task, delivery_id: int) -> None:
     try:
         services.process_delivery(delivery_id)
-    except client.ShopAPIError as exc:
+    except (client.ShopAPIError, OperationalError, InterfaceError) as exc:
+        # The shop's API, or our own database (a deadlock victim, a dropped connection, a
+        # failover), failed for now: the same work can succeed on a later attempt.
         attempts = self.request.retries + 1
+        what = "the shop's API" if isinstance(exc, client.ShopAPIError) else "the database"
         if self.request.retries >= MAX_RETRIES:
             log.warning("Giving up on WooCommerce delivery %s: %s", delivery_id, exc)
             services.delivery_fail(
-                delivery_id=delivery_id, reason=f"the shop's API failed {attempts} times ({exc})"
+                delivery_id=delivery_id, reason=f"{what} failed {attempts} times ({exc})"
             )
             return
         countdown = RETRY_BASE_SECONDS * 2**self.request.retries

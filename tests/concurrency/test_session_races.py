@@ -6,6 +6,8 @@ together, and closes its connection when done. After each race the reconciliatio
 nothing and every balance must be exact to the minute.
 """
 
+import threading
+import time
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -13,6 +15,7 @@ import pytest
 from django.db.models import Sum
 from django.utils import timezone
 
+from grants import services as ledger
 from grants.models import Grant, GrantEntry
 from grants.reconcile import find_differences
 from matchpal.errors import ConflictError
@@ -30,6 +33,7 @@ from tests.factories import (
     UserFactory,
     make_grant,
 )
+from tests.grants.ledger_support import assert_reconciled
 from tests.threads import run_together
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
@@ -522,3 +526,86 @@ def test_two_relationships_logging_at_once_against_a_weekly_maximum(
 
     assert Session.objects.filter(status="completed").count() == 0
     assert find_differences() == []
+
+
+# --- (f) a grant expiring while a relationship holding on it is written ------------------------
+
+
+@pytest.mark.parametrize("writer", ["cancel", "log"])
+def test_grant_expiry_racing_a_write_on_a_relationship_holding_on_it(
+    tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch, writer: str
+) -> None:
+    """The expiry locks the grant and writes release entries naming the relationship, whose
+    foreign-key check (KEY SHARE on the relationship) runs at commit; the cancel (or the
+    session log) locks the relationship and then waits for the grant. The relationship is
+    locked FOR NO KEY UPDATE, which lets that check through: with FOR UPDATE the two
+    deadlocked. The timing is forced: the expiry sleeps after writing its entries, before
+    committing, and the writer starts only once they are written."""
+    expiring = make_grant(
+        student=tenant_a.student,
+        minutes=300,
+        valid_from=timezone.now() - timedelta(days=30),
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    lasting = make_grant(
+        student=tenant_a.student, minutes=900, valid_from=timezone.now() - timedelta(days=30)
+    )
+    rel = paired(tenant_a, minutes=600)
+    # Soonest expiry first: all of the expiring grant, the rest from the lasting one.
+    assert balance(expiring) == (300, 0, 300)
+    assert balance(lasting) == (900, 0, 300)
+
+    written = threading.Event()
+    expiry_thread: list[int] = []
+    real_write = ledger._Posting.write
+
+    def write(self):  # type: ignore[no-untyped-def]
+        rows = real_write(self)
+        if expiry_thread and threading.get_ident() == expiry_thread[0]:
+            written.set()
+            time.sleep(1)  # still inside the expiry's transaction: the grant stays locked
+        return rows
+
+    monkeypatch.setattr(ledger._Posting, "write", write)
+
+    def expire() -> Grant:
+        expiry_thread.append(threading.get_ident())
+        return ledger.grant_expire(actor=None, grant=Grant(pk=expiring.pk))
+
+    def cancel() -> Relationship:
+        assert written.wait(10)
+        return relationships.relationship_cancel(
+            actor=tenant_a.admin,
+            relationship=Relationship.objects.get(pk=rel.pk),
+            reason="Moved away",
+        )
+
+    def log() -> Session:
+        assert written.wait(10)
+        return services.session_log(
+            actor=tenant_a.provider_user,
+            relationship=Relationship.objects.get(pk=rel.pk),
+            starts_at=hours_ago(2),
+            duration=60,
+        )
+
+    outcomes = run_together(expire, cancel if writer == "cancel" else log)
+
+    assert [status for status, _ in outcomes] == ["ok", "ok"], outcomes
+    expiring.refresh_from_db()
+    assert expiring.status == "expired"
+    assert balance(expiring) == (300, 0, 0)
+    rel.refresh_from_db()
+    if writer == "cancel":
+        assert rel.status == "cancelled"
+        assert balance(lasting) == (900, 0, 0)
+        assert relationships.allocated(rel) == {"held": 0, "consumed": 0, "allocated": 0}
+    else:
+        # The expired grant's hold was gone: the hour came out of the lasting one.
+        session = outcomes[1][1]
+        assert rel.status == "paired"
+        assert session.charged_minutes == 60 == ledger_net(session)
+        assert GrantEntry.objects.filter(session=session, grant=expiring).count() == 0
+        assert balance(lasting) == (900, 60, 240)
+        assert relationships.allocated(rel) == {"held": 240, "consumed": 60, "allocated": 300}
+    assert_reconciled()

@@ -176,3 +176,78 @@ def test_an_unexpected_error_ends_the_delivery_failed_with_an_error(
     assert Notification.objects.filter(user=tenant_a.admin).count() == 1
     assert not grants_of()
     assert any(isinstance(r.exc_info and r.exc_info[1], AttributeError) for r in caplog.records)
+
+
+# --- Our own database fails for a moment -----------------------------------------------------
+
+
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+def test_a_database_error_is_retried_and_the_order_granted(shop: Shop) -> None:
+    """A lock timeout (PostgreSQL's 55P03, an OperationalError, like a deadlock victim or a
+    dropped connection) is retried like a shop failure, not failed for good: the order row is
+    held by another connection for a moment, and a later attempt grants it."""
+    import threading
+
+    import psycopg
+    from celery.exceptions import Retry
+    from django.db import connection
+
+    from integrations.woocommerce.models import Order
+    from tests.integrations.test_fulfilment import stored_delivery
+
+    shop.post(woo.order(status="pending", modified="2026-03-10T14:21:05"))
+    order = Order.objects.get()
+    delivery = stored_delivery(
+        shop.store, woo.order(status="completed", modified="2026-03-10T14:25:00")
+    )
+
+    settings = connection.get_connection_params()
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_order_row() -> None:
+        with psycopg.connect(**settings) as other, other.transaction():
+            other.execute(
+                f"SELECT 1 FROM {Order._meta.db_table} WHERE id = %s FOR UPDATE", [order.pk]
+            )
+            locked.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_order_row, daemon=True)
+    holder.start()
+    assert locked.wait(10)
+    attempts: list[int] = []
+    real = services.process_delivery
+
+    def counted(delivery_id: int) -> None:
+        attempts.append(delivery_id)
+        if len(attempts) == 2:
+            release.set()  # the other connection commits while attempt 2 waits for the lock
+            holder.join(10)
+        real(delivery_id)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '300ms'")
+    try:
+        services.process_delivery = counted  # type: ignore[assignment]
+        # The first attempt meets the lock, gives up after 300 ms and schedules a retry (eager
+        # Celery raises it here); the delivery waits, "received", its sweep postponed.
+        with pytest.raises(Retry):
+            process_delivery.apply(args=[delivery.pk])
+        delivery.refresh_from_db()
+        assert delivery.status == "received"
+        assert delivery.sweep_after is not None
+        # The retry, as the worker runs it 30 s later.
+        process_delivery.apply(args=[delivery.pk], retries=1)
+    finally:
+        services.process_delivery = real  # type: ignore[assignment]
+        release.set()
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+
+    delivery.refresh_from_db()
+    assert len(attempts) == 2  # the first timed out on the lock; the second went through
+    assert (delivery.status, delivery.outcome) == ("processed", "granted 10 h for line 315")
+    assert len(grants_of()) == 1
+    assert not OrderError.objects.exists()
+    assert find_differences() == []

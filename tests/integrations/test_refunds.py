@@ -162,6 +162,22 @@ def test_full_refund_before_any_use_refunds_every_unused_hour(shop: Shop, custom
     assert find_differences() == []
 
 
+def test_a_refund_takes_back_the_package_size_sold_not_todays(
+    shop: Shop, customer: str, ten_hours: Package
+) -> None:
+    shop.post(woo.order(status="completed", email=customer, modified=PAID))
+    [grant] = grants_of()
+    # The center resizes the package after the sale: the refund still returns what was sold.
+    Package.objects.filter(pk=ten_hours.pk).update(quantity=900)
+
+    shop.post(woo.order(status="refunded", email=customer, modified=LATER, refunds=[refund()]))
+
+    assert entries() == [(EntryKind.CREDIT, 600), (EntryKind.REFUND, -600)]
+    assert balance(grant) == (0, 0, 0, GrantStatus.REVOKED)
+    assert not OrderError.objects.exists()
+    assert find_differences() == []
+
+
 def test_full_refund_after_use_refunds_only_the_unused_part_and_says_so(
     shop: Shop, tenant_a: Tenant, customer: str, mailoutbox
 ) -> None:

@@ -75,3 +75,17 @@ def test_resolved_errors_and_confirmed_disputes_drop_off(tenant_a: Tenant) -> No
     Session.objects.filter(disputed_at__isnull=False).update(status="cancelled")
     figures = attention(tenant_a)
     assert (figures["open_order_errors"], figures["disputed_count"]) == (0, 0)
+
+
+@pytest.mark.parametrize(("status", "counted"), [("paired", 1), ("completed", 0), ("cancelled", 0)])
+def test_only_a_paired_relationships_past_scheduled_sessions_are_to_log(
+    tenant_a: Tenant, status: str, counted: int
+) -> None:
+    """As the provider's home lists them: an ended relationship's sessions cannot be logged."""
+    rel = RelationshipFactory(organization=tenant_a.organization, status=status)
+    now = timezone.now()
+    SessionFactory(relationship=rel, starts_at=now - timedelta(hours=3), status="scheduled")
+    # Neither still to come nor already logged: never counted.
+    SessionFactory(relationship=rel, starts_at=now + timedelta(hours=3), status="scheduled")
+    SessionFactory(relationship=rel, starts_at=now - timedelta(hours=5))
+    assert attention(tenant_a)["to_log"] == counted

@@ -259,3 +259,34 @@ def test_a_session_still_to_come_cannot_be_a_no_show(tenant_a: Tenant, admin_cli
     assert charged(started) == ("no_show", 60, 0)
     assert balance(grant) == (900, 60, 540)
     assert find_differences() == []
+
+
+@pytest.mark.parametrize("end", ["complete", "cancel"])
+def test_a_student_no_show_of_an_ended_relationship_is_not_charged(
+    tenant_a: Tenant, end: str
+) -> None:
+    """As with a late cancellation: the relationship's hours went back to the student when it
+    ended, so a session already due and marked a no-show afterwards charges nothing."""
+    set_policy(tenant_a.organization, no_show_charge="full")
+    grant = past_grant(tenant_a.student, 900)
+    rel = paired(tenant_a, quantity=600)
+    due = log(tenant_a, rel, at(11, 9), 60, scheduled=True)  # 3 h ago, never logged
+    if end == "complete":
+        rel_services.relationship_complete(actor=tenant_a.admin, relationship=rel)
+    else:
+        rel_services.relationship_cancel(actor=tenant_a.admin, relationship=rel, reason="Moved")
+    assert fresh(due).status == "scheduled"
+    assert balance(grant) == (900, 0, 0)
+    before = entries(grant=grant)
+    told_before = Notification.objects.count()
+
+    services.session_no_show(actor=tenant_a.admin, session=due, party="student")
+
+    assert charged(due) == ("no_show", 0, 0)
+    assert fresh(due).no_show_party == "student"
+    assert entries(session=due) == []
+    assert entries(grant=grant) == before
+    assert balance(grant) == (900, 0, 0)
+    assert holds(rel) == [(grant.pk, 0, 0)]
+    assert Notification.objects.count() == told_before  # nothing short: nobody is told
+    assert find_differences() == []
