@@ -381,7 +381,41 @@ def _refunded_item_id(item: dict[str, Any]) -> int | None:
     return None
 
 
-def _partial_refunds(store: Store, order: Order, payload: dict[str, Any]) -> list[str]:
+RefundDetails = dict[int | None, Any] | client.ShopAPIError | None
+
+
+def _refund_details(store: Store, payload: dict[str, Any]) -> RefundDetails:
+    """The shop's account of the order's refunds, fetched before the order row is locked (no
+    network I/O under a lock), when a paid snapshot lists a refund this order has not handled.
+    Handled ids only grow, so this unlocked read predicts at least every refund the locked
+    pass will find new. None when nothing needs fetching; the shop's error when the fetch
+    failed, raised only if the locked pass needs the details (a refund of an order whose
+    customer is unknown waits for the customer, not for the shop)."""
+    if not store.has_api_keys or str(payload.get("status") or "") not in store.paid_statuses:
+        return None
+    listed = {order_id_of(r.get("id")) for r in payload.get("refunds") or []} - {None}
+    order_id = order_id_of(payload.get("id"))
+    if not listed or order_id is None:
+        return None
+    handled = (
+        Order.objects.filter(store=store, order_id=order_id)
+        .values_list("handled_refund_ids", flat=True)
+        .first()
+    )
+    if not listed - set(handled or []):
+        return None
+    try:
+        return {order_id_of(r.get("id")): r for r in client.fetch_refunds(store, order_id)}
+    except client.ShopAPIError as exc:
+        return exc
+
+
+def _partial_refunds(
+    store: Store,
+    order: Order,
+    payload: dict[str, Any],
+    details: RefundDetails,
+) -> list[str]:
     new = [
         r
         for r in payload.get("refunds") or []
@@ -407,7 +441,10 @@ def _partial_refunds(store: Store, order: Order, payload: dict[str, Any]) -> lis
             )
             order.handled_refund_ids.append(order_id_of(refund["id"]))
         return ["partial refund left for an admin"]
-    details = {order_id_of(r.get("id")): r for r in client.fetch_refunds(store, order.order_id)}
+    if isinstance(details, client.ShopAPIError):
+        raise details  # the delivery's task retries; the reprocess form says so
+    if details is None:  # not foreseen before the lock (cannot happen; see _refund_details)
+        details = {order_id_of(r.get("id")): r for r in client.fetch_refunds(store, order.order_id)}
     line_grants = {lg.line_item_id: lg for lg in order.line_grants.select_related("package")}
     lines = {order_id_of(li.get("id")): li for li in payload.get("line_items") or []}
     for refund in new:
@@ -478,6 +515,7 @@ def _lock_order(store: Store, order_id: int) -> Order:
 
 def apply_order(*, store: Store, payload: dict[str, Any], force: bool = False) -> str:
     """Apply one snapshot of an order; returns what happened, for the delivery log."""
+    refund_details = _refund_details(store, payload)
     with transaction.atomic():
         order = _lock_order(store, payload["id"])
         modified = parse_gmt(payload.get("date_modified_gmt"))
@@ -507,7 +545,7 @@ def apply_order(*, store: Store, payload: dict[str, Any], force: bool = False) -
             if order.student_id is not None:
                 # Without a customer nothing was granted, so a refund has nothing to take
                 # back yet: it is settled when the order is reprocessed after linking.
-                notes += _partial_refunds(store, order, payload)
+                notes += _partial_refunds(store, order, payload, refund_details)
         else:
             notes.append(f"status {status or 'unknown'}: nothing to grant")
         order.save()

@@ -477,6 +477,45 @@ def test_partial_refund_with_api_keys_takes_back_the_refunded_lines(
     assert find_differences() == []
 
 
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+def test_refunds_are_fetched_from_the_shop_before_the_order_is_locked(
+    keyed_shop: Shop, shop_api: ShopAPI, customer: str
+) -> None:
+    """No network I/O under a lock (STYLE): while the shop answers the refunds request,
+    another connection can still lock the order row."""
+    import psycopg
+    from django.db import connection
+
+    keyed_shop.post(woo.order(status="completed", email=customer, modified=PAID))
+    [grant] = grants_of()
+    order = Order.objects.get()
+    params = connection.get_connection_params()
+    seen: list[str] = []
+
+    def refunds(_request):  # type: ignore[no-untyped-def]
+        with psycopg.connect(**params) as other, other.transaction():
+            try:
+                other.execute(
+                    f"SELECT 1 FROM {Order._meta.db_table} WHERE id = %s FOR UPDATE NOWAIT",
+                    [order.pk],
+                )
+                seen.append("free")
+            except psycopg.errors.LockNotAvailable:
+                seen.append("locked")
+        return 200, [refund_detail(1240, [refunded_item(330, refunded_item_id=315)])], {}
+
+    shop_api.routes["/wp-json/wc/v3/orders/727/refunds"] = refunds
+    keyed_shop.post(
+        woo.order(status="completed", email=customer, modified=LATER, refunds=[refund()])
+    )
+
+    assert seen == ["free"]
+    assert keyed_shop.statuses()[-1] == ("processed", "refunded 10 h of line 315")
+    assert balance(grant) == (0, 0, 0, GrantStatus.REVOKED)
+    assert find_differences() == []
+
+
 def test_partial_refund_of_used_hours_is_a_conflict_for_an_admin(
     keyed_shop: Shop,
     shop_api: ShopAPI,
