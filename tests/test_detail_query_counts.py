@@ -12,12 +12,9 @@ tenant URL named like a detail or an own profile, and the settings page.
 """
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-from django.test import Client
 
 from grants.services import hold
 from integrations.woocommerce.models import Delivery, OrderError
@@ -25,9 +22,10 @@ from matchpal.models import Invitation, Role, ServiceType
 from providers.models import ProviderService
 from sessions_app.models import Session
 from sessions_app.services import session_log
-from tests.conftest import Tenant, client_for
+from tests.conftest import Tenant
 from tests.factories import RelationshipFactory
 from tests.isolation import tenant_routes
+from tests.query_pins import Page, assert_pinned_at_every_size, org_path
 from tests.test_query_counts import (
     PINNED as LIST_PINNED,
 )
@@ -43,9 +41,6 @@ from tests.test_query_counts import (
     grow_student_home,
     grow_students,
 )
-
-SIZES = (3, 30)
-
 
 # --- Growing what is around each page to exactly n rows ---------------------------------------
 
@@ -270,21 +265,6 @@ def shows_settings(n: int, response) -> None:  # type: ignore[no-untyped-def]
     assert organization.name in _html(response)
 
 
-@dataclass(frozen=True)
-class Page:
-    persona: str
-    path: Callable[[Tenant], str]
-    grow: Callable[[Tenant, int], None]
-    shows: Callable[..., None]
-
-
-def _org(suffix: str | Callable[[Tenant], str]) -> Callable[[Tenant], str]:
-    def path(t: Tenant) -> str:
-        return f"/o/{t.organization.slug}/{suffix(t) if callable(suffix) else suffix}"
-
-    return path
-
-
 def _latest_session(t: Tenant) -> Session:
     return _sessions_relationship(t).sessions.order_by("-starts_at").first()
 
@@ -292,77 +272,77 @@ def _latest_session(t: Tenant) -> Session:
 PAGES = {
     "students:detail[admin]": Page(
         Role.ADMIN,
-        _org(lambda t: f"students/{t.student.public_id}/"),
+        org_path(lambda t: f"students/{t.student.public_id}/"),
         grow_student_detail,
         shows_student_detail,
     ),
     "students:detail[student]": Page(
         Role.STUDENT,
-        _org(lambda t: f"students/{t.student.public_id}/"),
+        org_path(lambda t: f"students/{t.student.public_id}/"),
         grow_student_detail,
         shows_student_detail,
     ),
     "students:me": Page(
-        Role.STUDENT, _org("students/me/"), grow_student_detail, shows_own_student_profile
+        Role.STUDENT, org_path("students/me/"), grow_student_detail, shows_own_student_profile
     ),
     "providers:detail[admin]": Page(
         Role.ADMIN,
-        _org(lambda t: f"providers/{t.provider.public_id}/"),
+        org_path(lambda t: f"providers/{t.provider.public_id}/"),
         grow_provider_detail,
         shows_provider_detail,
     ),
     "providers:detail[provider]": Page(
         Role.PROVIDER,
-        _org(lambda t: f"providers/{t.provider.public_id}/"),
+        org_path(lambda t: f"providers/{t.provider.public_id}/"),
         grow_provider_detail,
         shows_provider_detail,
     ),
     "providers:me": Page(
-        Role.PROVIDER, _org("providers/me/"), grow_provider_detail, shows_own_provider_profile
+        Role.PROVIDER, org_path("providers/me/"), grow_provider_detail, shows_own_provider_profile
     ),
     "sessions_app:detail[admin]": Page(
         Role.ADMIN,
-        _org(lambda t: f"sessions/{_latest_session(t).public_id}/"),
+        org_path(lambda t: f"sessions/{_latest_session(t).public_id}/"),
         grow_session_detail,
         shows_session,
     ),
     "sessions_app:detail[provider]": Page(
         Role.PROVIDER,
-        _org(lambda t: f"sessions/{_latest_session(t).public_id}/"),
+        org_path(lambda t: f"sessions/{_latest_session(t).public_id}/"),
         grow_session_detail,
         shows_session,
     ),
     "sessions_app:detail[student]": Page(
         Role.STUDENT,
-        _org(lambda t: f"sessions/{_latest_session(t).public_id}/"),
+        org_path(lambda t: f"sessions/{_latest_session(t).public_id}/"),
         grow_session_detail,
         shows_session,
     ),
     "woocommerce:store_detail": Page(
         Role.ADMIN,
-        _org(lambda t: f"shop/{_shop(t, 0).public_id}/"),
+        org_path(lambda t: f"shop/{_shop(t, 0).public_id}/"),
         grow_store_deliveries,
         shows_store,
     ),
     "woocommerce:error_detail[map]": Page(
         Role.ADMIN,
-        _org(lambda t: f"shop/errors/{_error(t, 'unknown_product').public_id}/"),
+        org_path(lambda t: f"shop/errors/{_error(t, 'unknown_product').public_id}/"),
         grow_map_choices,
         shows_map_choices,
     ),
     "woocommerce:error_detail[link]": Page(
         Role.ADMIN,
-        _org(lambda t: f"shop/errors/{_error(t, 'customer_not_found').public_id}/"),
+        org_path(lambda t: f"shop/errors/{_error(t, 'customer_not_found').public_id}/"),
         grow_link_choices,
         shows_link_choices,
     ),
     "woocommerce:delivery_detail": Page(
         Role.ADMIN,
-        _org(lambda t: f"shop/deliveries/{_delivery(t).public_id}/"),
+        org_path(lambda t: f"shop/deliveries/{_delivery(t).public_id}/"),
         grow_delivery_detail,
         shows_delivery,
     ),
-    "org_settings": Page(Role.ADMIN, _org("settings/"), grow_settings, shows_settings),
+    "org_settings": Page(Role.ADMIN, org_path("settings/"), grow_settings, shows_settings),
 }
 
 # Each count includes the request's own 3 queries (session, user, membership of the tenant);
@@ -388,15 +368,6 @@ PINNED = {
 }
 
 
-def _client(tenant: Tenant, persona: str) -> Client:
-    user = {
-        Role.ADMIN: tenant.admin,
-        Role.PROVIDER: tenant.provider_user,
-        Role.STUDENT: tenant.student_user,
-    }[persona]
-    return client_for(user)
-
-
 @pytest.mark.parametrize("name", list(PAGES))
 def test_the_page_runs_the_pinned_queries_at_3_and_at_30_rows(
     name: str,
@@ -405,16 +376,9 @@ def test_the_page_runs_the_pinned_queries_at_3_and_at_30_rows(
     time_machine,
 ) -> None:
     time_machine.move_to(datetime(2026, 11, 18, 17, 0, tzinfo=UTC))
-    page = PAGES[name]
-    client = _client(tenant_a, page.persona)
-
-    for size in SIZES:
-        page.grow(tenant_a, size)
-        path = page.path(tenant_a)
-        with django_assert_num_queries(PINNED[name], info=f"{name} with {size} rows"):
-            response = client.get(path)
-        assert response.status_code == 200
-        page.shows(size, response)
+    assert_pinned_at_every_size(
+        name, PAGES[name], PINNED[name], tenant_a, django_assert_num_queries
+    )
 
 
 # --- No detail page goes unpinned ---------------------------------------------------------------

@@ -9,15 +9,12 @@ paginates.
 """
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.conf import settings
 from django.core.paginator import Page as DjangoPage
-from django.test import Client
 from django.utils import timezone
 
 from grants.services import hold, package_save
@@ -27,7 +24,7 @@ from providers.models import ProviderService
 from relationships.models import Relationship
 from sessions_app.services import session_log
 from students.models import Student
-from tests.conftest import Tenant, client_for
+from tests.conftest import Tenant
 from tests.factories import (
     MembershipFactory,
     OrganizationFactory,
@@ -45,8 +42,7 @@ from tests.isolation import (
     registry_problems,
     tenant_routes,
 )
-
-SIZES = (3, 30)
+from tests.query_pins import Page, assert_pinned_at_every_size, org_path
 
 
 def _hours_ago(hours: int) -> datetime:
@@ -416,27 +412,17 @@ def shows_relationship_sessions(n: int, response) -> None:  # type: ignore[no-un
     assert len(sessions.object_list) == min(n, settings.MATCHPAL_PAGE_SIZE)
 
 
-@dataclass(frozen=True)
-class Page:
-    persona: str
-    path: Callable[[Tenant], str]
-    grow: Callable[[Tenant, int], None]
-    shows: Callable[..., None]
-
-
-def _org(suffix: str) -> Callable[[Tenant], str]:
-    return lambda t: f"/o/{t.organization.slug}/{suffix}"
-
-
 PAGES = {
-    "students:list": Page(Role.ADMIN, _org("students/"), grow_students, shows_a_page_of),
-    "providers:list": Page(Role.ADMIN, _org("providers/"), grow_providers, shows_providers),
-    "members": Page(Role.ADMIN, _org("members/"), grow_members_page, shows_members),
-    "org_home[admin]": Page(Role.ADMIN, _org(""), grow_admin_home, shows_admin_figures),
-    "org_home[provider]": Page(Role.PROVIDER, _org(""), grow_provider_home, shows_provider_home),
-    "org_home[student]": Page(Role.STUDENT, _org(""), grow_student_home, shows_student),
+    "students:list": Page(Role.ADMIN, org_path("students/"), grow_students, shows_a_page_of),
+    "providers:list": Page(Role.ADMIN, org_path("providers/"), grow_providers, shows_providers),
+    "members": Page(Role.ADMIN, org_path("members/"), grow_members_page, shows_members),
+    "org_home[admin]": Page(Role.ADMIN, org_path(""), grow_admin_home, shows_admin_figures),
+    "org_home[provider]": Page(
+        Role.PROVIDER, org_path(""), grow_provider_home, shows_provider_home
+    ),
+    "org_home[student]": Page(Role.STUDENT, org_path(""), grow_student_home, shows_student),
     "service_type_list": Page(
-        Role.ADMIN, _org("service-types/"), grow_service_types, shows_service_types
+        Role.ADMIN, org_path("service-types/"), grow_service_types, shows_service_types
     ),
     "organization_list": Page(Role.ADMIN, lambda t: "/orgs/", grow_organizations, shows_a_page_of),
     "grants:student_hours": Page(
@@ -445,7 +431,7 @@ PAGES = {
         grow_student_home,
         shows_hours,
     ),
-    "grants:my_hours": Page(Role.STUDENT, _org("my/hours/"), grow_student_home, shows_hours),
+    "grants:my_hours": Page(Role.STUDENT, org_path("my/hours/"), grow_student_home, shows_hours),
     "relationships:detail": Page(
         Role.ADMIN,
         lambda t: f"/o/{t.organization.slug}/relationships/{_sessions_relationship(t).public_id}/",
@@ -453,16 +439,16 @@ PAGES = {
         shows_relationship_sessions,
     ),
     "relationships:list": Page(
-        Role.ADMIN, _org("relationships/"), grow_relationships, shows_a_page_of
+        Role.ADMIN, org_path("relationships/"), grow_relationships, shows_a_page_of
     ),
-    "sessions_app:list": Page(Role.ADMIN, _org("sessions/"), grow_sessions, shows_a_page_of),
-    "grants:package_list": Page(Role.ADMIN, _org("packages/"), grow_packages, shows_a_page_of),
-    "woocommerce:store_list": Page(Role.ADMIN, _org("shop/"), grow_stores, shows_stores),
+    "sessions_app:list": Page(Role.ADMIN, org_path("sessions/"), grow_sessions, shows_a_page_of),
+    "grants:package_list": Page(Role.ADMIN, org_path("packages/"), grow_packages, shows_a_page_of),
+    "woocommerce:store_list": Page(Role.ADMIN, org_path("shop/"), grow_stores, shows_stores),
     "woocommerce:error_list": Page(
-        Role.ADMIN, _org("shop/errors/"), grow_order_errors, shows_a_page_of
+        Role.ADMIN, org_path("shop/errors/"), grow_order_errors, shows_a_page_of
     ),
     "woocommerce:delivery_list": Page(
-        Role.ADMIN, _org("shop/deliveries/"), grow_deliveries, shows_a_page_of
+        Role.ADMIN, org_path("shop/deliveries/"), grow_deliveries, shows_a_page_of
     ),
 }
 
@@ -490,15 +476,6 @@ PINNED = {
 }
 
 
-def _client(tenant: Tenant, persona: str) -> Client:
-    user = {
-        Role.ADMIN: tenant.admin,
-        Role.PROVIDER: tenant.provider_user,
-        Role.STUDENT: tenant.student_user,
-    }[persona]
-    return client_for(user)
-
-
 @pytest.mark.parametrize("name", list(PAGES))
 def test_the_page_runs_the_pinned_queries_at_3_and_at_30_rows(
     name: str,
@@ -509,15 +486,9 @@ def test_the_page_runs_the_pinned_queries_at_3_and_at_30_rows(
     # A Wednesday noon in the organization's time zone: "this week" and "this month" hold
     # every session of the past hours.
     time_machine.move_to(datetime(2026, 11, 18, 17, 0, tzinfo=UTC))
-    page = PAGES[name]
-    client, path = _client(tenant_a, page.persona), page.path(tenant_a)
-
-    for size in SIZES:
-        page.grow(tenant_a, size)
-        with django_assert_num_queries(PINNED[name], info=f"{name} with {size} rows"):
-            response = client.get(path)
-        assert response.status_code == 200
-        page.shows(size, response)
+    assert_pinned_at_every_size(
+        name, PAGES[name], PINNED[name], tenant_a, django_assert_num_queries
+    )
 
 
 # --- No list page goes unpinned -----------------------------------------------------------------
