@@ -238,6 +238,11 @@ class Allocation(models.Model):
             # The target of the entries' (grant, allocation) key: an entry's allocation is one
             # of its own grant's.
             models.UniqueConstraint(fields=["grant", "id"], name="allocation_grant_id"),
+            # Likewise for (relationship, allocation): an entry naming both names the
+            # allocation's own relationship.
+            models.UniqueConstraint(
+                fields=["relationship", "id"], name="allocation_relationship_id"
+            ),
             models.CheckConstraint(condition=Q(held__gte=0), name="allocation_held_not_negative"),
             models.CheckConstraint(
                 condition=Q(consumed__gte=0), name="allocation_consumed_not_negative"

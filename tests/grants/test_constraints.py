@@ -529,6 +529,33 @@ def test_an_entrys_allocation_is_one_of_its_grants(two_students) -> None:
     assert_reconciled()
 
 
+@pytest.mark.django_db
+def test_an_entrys_allocation_is_one_of_its_relationships(two_students) -> None:
+    rel, grant, allocation, _, other_rel, _ = two_students
+    second = RelationshipFactory(
+        organization=grant.organization, student=rel.student, provider=other_rel.provider
+    )
+    org = grant.organization_id
+    with violates("entry_allocation_same_relationship"), transaction.atomic():
+        GrantEntry.objects.create(
+            organization_id=org,
+            grant=grant,
+            allocation=allocation,
+            relationship=second,
+            kind="hold",
+            held_delta=10,
+        )
+        connection.check_constraints()
+    # Nor can the allocation move to another relationship under its entries.
+    with violates("entry_allocation_same_relationship"), transaction.atomic():
+        Allocation.objects.filter(pk=allocation.pk).update(relationship=second)
+        check_now("entry_allocation_same_relationship")
+    assert set(
+        GrantEntry.objects.filter(allocation=allocation).values_list("relationship_id", flat=True)
+    ) == {rel.pk}
+    assert_reconciled()
+
+
 # --- reconcile_grants --------------------------------------------------------------------------
 
 
