@@ -4,6 +4,7 @@ import secrets
 import uuid
 import zoneinfo
 from datetime import timedelta
+from decimal import Decimal
 from typing import ClassVar
 
 from django.conf import settings
@@ -133,6 +134,18 @@ class Organization(models.Model):
     booking_auto_accept = models.BooleanField(default=True)
     low_balance_threshold_minutes = models.PositiveIntegerField(default=120)
     revision_minutes = models.PositiveSmallIntegerField(default=60)
+    # Money
+    pay_providers_for_charged_absences = models.BooleanField(
+        default=True,
+        help_text="Providers are paid for charged late cancellations and student no-shows.",
+    )
+    providers_see_client_amount = models.BooleanField(
+        default=False, help_text="Providers see what the client is charged for their sessions."
+    )
+    # Disputes
+    dispute_window_days = models.PositiveSmallIntegerField(
+        default=14, help_text="A student may dispute a session up to this many days after it."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -304,6 +317,12 @@ class ServiceType(models.Model):
     )
     name = models.CharField(max_length=60)
     is_active = models.BooleanField(default=True)
+    client_rate = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        help_text="What a client is charged per hour by default, in the organization's currency.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -311,6 +330,9 @@ class ServiceType(models.Model):
             models.UniqueConstraint(Lower("name"), "organization", name="service_type_name_unique"),
             # Target of composite foreign keys from other tenant tables.
             models.UniqueConstraint(fields=["organization", "id"], name="service_type_org_id"),
+            models.CheckConstraint(
+                condition=Q(client_rate__gte=0), name="service_type_client_rate_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -137,3 +137,37 @@ class RelationshipStatusChange(models.Model):
     @property
     def is_allocation_change(self) -> bool:
         return self.allocation_after is not None
+
+
+class RelationshipRateChange(models.Model):
+    """A change of a relationship's rates by an admin: before and after, who, when and why.
+    Sessions keep the rates they were logged at; only sessions logged afterwards use the new."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    relationship = models.ForeignKey(
+        Relationship, on_delete=models.PROTECT, related_name="rate_changes"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    provider_pay_rate_before = models.DecimalField(max_digits=8, decimal_places=2)
+    provider_pay_rate_after = models.DecimalField(max_digits=8, decimal_places=2)
+    client_rate_before = models.DecimalField(max_digits=8, decimal_places=2)
+    client_rate_after = models.DecimalField(max_digits=8, decimal_places=2)
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(provider_pay_rate_after__gte=0, client_rate_after__gte=0),
+                name="relationship_rate_change_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"pay {self.provider_pay_rate_before} → {self.provider_pay_rate_after}, "
+            f"client {self.client_rate_before} → {self.client_rate_after}"
+        )

@@ -29,6 +29,12 @@ class NoShowParty(models.TextChoices):
     PROVIDER = "provider", "The provider"
 
 
+class DisputeResolution(models.TextChoices):
+    KEPT = "kept", "Kept as logged"
+    EDITED = "edited", "Edited"
+    CANCELLED = "cancelled", "Cancelled"
+
+
 class Session(models.Model):
     """A meeting of a relationship (DESIGN §4). Hours move only through `grants.services`,
     called by `sessions_app.services`; `charged_minutes` mirrors what the ledger consumed."""
@@ -79,6 +85,16 @@ class Session(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     report_sent_to = models.CharField(max_length=500, blank=True)
+    dispute_resolved_at = models.DateTimeField(null=True, blank=True)
+    dispute_resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    dispute_resolution = models.CharField(max_length=10, choices=DisputeResolution, blank=True)
+    dispute_resolution_note = models.CharField(max_length=500, blank=True)
+    # The relationship's rates when the session was logged: a later rate change does not
+    # reprice it (issue 9, "money follows what was charged").
+    provider_pay_rate = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.00"))
+    client_rate = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.00"))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -98,6 +114,10 @@ class Session(models.Model):
             models.CheckConstraint(
                 condition=Q(rating__isnull=True) | Q(rating__range=(1, 5)),
                 name="session_rating_1_to_5",
+            ),
+            models.CheckConstraint(
+                condition=Q(provider_pay_rate__gte=0, client_rate__gte=0),
+                name="session_rates_not_negative",
             ),
             models.CheckConstraint(
                 condition=Q(review_minutes__isnull=True)
@@ -129,3 +149,40 @@ class Session(models.Model):
     @property
     def client_amount(self) -> Decimal:
         return (self.hours * self.relationship.client_rate).quantize(Decimal("0.01"))
+
+
+class SessionChangeKind(models.TextChoices):
+    EDITED = "edited", "Edited"
+    COMPLETED = "completed", "Logged"
+    RESCHEDULED = "rescheduled", "Rescheduled"
+    CANCELLED = "cancelled", "Cancelled"
+    NO_SHOW = "no_show", "Marked a no-show"
+    DISPUTE_RESOLVED = "dispute_resolved", "Dispute resolved"
+
+
+class SessionChange(models.Model):
+    """One change to a session: who made it, when, why, and each field from → to.
+
+    `changes` is a list of {"field": name, "label": shown name, "from": text, "to": text}; the
+    values are kept as the text a person read, so a later rule change cannot rewrite them.
+    Written by `sessions_app.services` in the transaction of the change itself.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="changes")
+    kind = models.CharField(max_length=20, choices=SessionChangeKind)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    changes = models.JSONField(default=list, blank=True)
+    # The change gave hours back after the logging grace window (the admins were told).
+    gave_back_after_window = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["session", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.actor} at {self.created_at:%Y-%m-%d %H:%M}"
