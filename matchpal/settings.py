@@ -213,6 +213,10 @@ AXES_ENABLED = env_bool("AXES_ENABLED", True)
 MATCHPAL_ALLOW_ORG_CREATION = env_bool("MATCHPAL_ALLOW_ORG_CREATION", True)
 MATCHPAL_INVITATION_DAYS = env_int("MATCHPAL_INVITATION_DAYS", 7)
 MATCHPAL_PAGE_SIZE = env_int("MATCHPAL_PAGE_SIZE", 25)
+# The shop's REST API is fetched at the store URL an admin typed: only public addresses, unless
+# a self-hosted center whose shop runs on its own network allows loopback and private ones
+# (never link-local, multicast or reserved ones; see matchpal/outbound.py).
+MATCHPAL_SHOP_ALLOW_PRIVATE_ADDRESSES = env_bool("MATCHPAL_SHOP_ALLOW_PRIVATE_ADDRESSES", False)
 
 # --- Celery -------------------------------------------------------------------------------
 if REDIS_URL:

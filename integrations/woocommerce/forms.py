@@ -1,7 +1,9 @@
 from django import forms
+from django.conf import settings
 
 from grants.models import Package
 from integrations.woocommerce.models import Store
+from matchpal import outbound
 from matchpal.models import Organization
 from students.models import Student
 
@@ -33,6 +35,25 @@ class StoreForm(forms.ModelForm):
             "access). With keys, Matchpal catches up on missed orders and "
             "settles partial refunds line by line.",
         }
+
+    def clean_store_url(self) -> str:
+        """Only a shop on a public address: Matchpal fetches this URL's REST API every 15
+        minutes, so an internal address would make the server fetch its own network. Checked
+        again at every request (client.py), as DNS can change."""
+        url = self.cleaned_data["store_url"]
+        # The typed text first: the URL field drops an empty "#" or "?" before we see it.
+        typed = str(self.data.get(self.add_prefix("store_url")) or "")
+        if "#" in typed:
+            raise forms.ValidationError(outbound.URL_FRAGMENT)
+        if "?" in typed:
+            raise forms.ValidationError(outbound.URL_QUERY)
+        try:
+            outbound.check_url_to_save(
+                url, allow_private=settings.MATCHPAL_SHOP_ALLOW_PRIVATE_ADDRESSES
+            )
+        except outbound.AddressRefused as refused:
+            raise forms.ValidationError(refused.message) from None
+        return url
 
 
 class ResolveForm(forms.Form):

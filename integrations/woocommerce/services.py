@@ -794,6 +794,16 @@ def sync_store(*, store: Store, now: datetime | None = None) -> int:
         for page in client.order_pages(store, modified_after=since):
             for payload in page:
                 progress.add(payload, handled=_sync_order(store, payload))
+    except client.ShopRefused as exc:
+        # The store URL or what the shop sends must change first: asking again every 15
+        # minutes changes nothing, so the admins are told (once while it stays open).
+        record_error(
+            store=store,
+            kind=ErrorKind.PROCESSING_FAILED,
+            subject=f"sync:{exc.code}",
+            payload={"store_url": store.store_url},
+            message=f"The catch-up stopped: {exc}. {exc.advice}, then resolve.",
+        )
     except client.ShopAPIError as exc:
         if exc.error is None:
             raise  # the shop did not answer: the next run asks again from the same point
@@ -851,16 +861,18 @@ class _SyncProgress:
 def _sync_order(store: Store, payload: Any) -> bool:
     """Apply one order the catch-up fetched; False when it must be fetched again next time."""
     if not is_order(payload):
-        code = payload.get("code") if isinstance(payload, dict) else None
+        # Only WooCommerce's own error object is shown, reduced to its code and message;
+        # anything else in the answer is not echoed to the admin's pages.
+        error = client.error_object(payload)
         record_error(
             store=store,
             kind=ErrorKind.INVALID_DATA,
-            subject=f"sync:{code or 'no-id'}"[:100],
-            payload=payload if isinstance(payload, dict) else {"body": payload},
+            subject=f"sync:{error['code'] if error else 'no-id'}"[:100],
+            payload=error or {},
             message=(
-                f"The catch-up got an error instead of an order: {code} — "
-                f"{payload.get('message', '')}"
-                if code
+                f"The catch-up got an error instead of an order: {error['code']} — "
+                f"{error['message']}"
+                if error
                 else "The catch-up got an entry without an order id."
             ),
         )
@@ -933,6 +945,10 @@ def _all_or_nothing(error: OrderError) -> Iterator[None]:
             error.order.refresh_from_db()
         if isinstance(exc, DomainError):
             raise
+        if isinstance(exc, client.ShopRefused):
+            raise ReprocessFailed(
+                f"The order was not reprocessed and nothing changed: {exc}. {exc.advice}."
+            ) from exc
         if isinstance(exc, client.ShopAPIError):
             raise ReprocessFailed(
                 f"The order was not reprocessed and nothing changed: {exc}. Try again in a "

@@ -18,6 +18,10 @@ RETRY_BASE_SECONDS = 30
 def process_delivery(self: Task, delivery_id: int) -> None:
     try:
         services.process_delivery(delivery_id)
+    except client.ShopRefused as exc:
+        # The store URL (or what the shop sends) must change first: no retry would help.
+        services.delivery_fail(delivery_id=delivery_id, reason=f"{exc} ({exc.advice.lower()})")
+        return
     except (client.ShopAPIError, OperationalError, InterfaceError) as exc:
         # The shop's API, or our own database (a deadlock victim, a dropped connection, a
         # failover), failed for now: the same work can succeed on a later attempt.

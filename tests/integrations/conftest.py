@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from grants import services as ledger
 from grants.models import Grant, Package, ShopKey
@@ -234,7 +234,10 @@ def shop_api() -> Iterator[ShopAPI]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield api
+        # The shop is played on loopback, which store URLs may point at only where the
+        # server allows private addresses (test_outbound.py: refused otherwise).
+        with override_settings(MATCHPAL_SHOP_ALLOW_PRIVATE_ADDRESSES=True):
+            yield api
     finally:
         server.shutdown()
         server.server_close()

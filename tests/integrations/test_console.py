@@ -373,7 +373,8 @@ def test_link_and_reprocess_when_the_shop_fails_changes_nothing_and_says_why(
     assert response.status_code == 200
     assert response.context["forms"]["link"].non_field_errors() == [
         "The order was not reprocessed and nothing changed: The shop's API answered "
-        "orders/727/refunds with 500: Internal Server Error. Try again in a few minutes."
+        "orders/727/refunds with 500 Internal Server Error (application/json, 2 bytes). Try "
+        "again in a few minutes."
     ]
     assert "Try again in a few minutes." in response.content.decode()
     assert response.context["can_link"] is True  # still open: the form is offered again
