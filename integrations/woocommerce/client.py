@@ -9,7 +9,6 @@ or as a summary (status, content type, size), never as the body of an answer nob
 """
 
 import base64
-import json
 import re
 import urllib.parse
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
+from integrations.woocommerce import bodies
 from integrations.woocommerce.models import Store
 from matchpal import outbound
 
@@ -56,8 +56,8 @@ def _describe(error: dict[str, Any]) -> str:
 
 def _error_object(raw: bytes) -> dict[str, Any] | None:
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
+        body = bodies.parse(raw)
+    except bodies.UnreadableBody:
         return None
     return error_object(body)
 
@@ -133,10 +133,12 @@ def _get(
             f"The shop's API answered {path} with {detail}", status=answer.status, error=error
         )
     try:
-        return json.loads(answer.body), answer
-    except (ValueError, RecursionError) as exc:
+        # Read like a delivery's body (bodies.py): the orders the catch-up applies are stored.
+        return bodies.parse(answer.body), answer
+    except bodies.UnreadableBody as exc:
         raise ShopAPIError(
-            f"The shop's API answered {path} with something other than JSON: {answer.summary()}",
+            f"The shop's API answered {path} with a body we cannot read ({exc.reason}): "
+            f"{answer.summary()}",
             status=answer.status,
         ) from exc
 

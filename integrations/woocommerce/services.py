@@ -8,20 +8,19 @@ whatever a person must decide into an `OrderError`.
 """
 
 import contextlib
-import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
 from grants import services as ledger
 from grants.models import EntryKind, Grant, GrantEntry, GrantSource, PackageShopMapping, ShopKey
-from integrations.woocommerce import client
+from integrations.woocommerce import bodies, client
 from integrations.woocommerce.models import (
     Delivery,
     DeliveryStatus,
@@ -78,13 +77,17 @@ def parse_gmt(value: Any) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
+# Ids are stored in bigint columns; a larger one is no shop's order id.
+MAX_ID = 2**63 - 1
+
+
 def order_id_of(value: Any) -> int | None:
     """An order id: an int, or (in `order.deleted`) a digit string."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int) and value > 0:
+    if isinstance(value, int) and 0 < value <= MAX_ID:
         return value
-    if isinstance(value, str) and value.isdigit() and int(value) > 0:
+    if isinstance(value, str) and value.isdigit() and len(value) < 20 and 0 < int(value) <= MAX_ID:
         return int(value)
     return None
 
@@ -95,7 +98,7 @@ def is_order(payload: Any) -> bool:
         and "code" not in payload
         and isinstance(payload.get("id"), int)
         and not isinstance(payload.get("id"), bool)
-        and payload["id"] > 0
+        and 0 < payload["id"] <= MAX_ID
     )
 
 
@@ -113,6 +116,8 @@ def record_error(
     delivery: Delivery | None = None,
 ) -> OrderError | None:
     """Open an error for an admin (once per open subject) and tell the admins about it."""
+    # Exception texts and payload values end up here: keep them storable (bodies.py).
+    message, subject = bodies.clean_text(message), bodies.clean_text(str(subject))
     if (
         order is None
         and OrderError.objects.filter(
@@ -586,23 +591,28 @@ def process_delivery(delivery_id: int) -> None:
         return  # already handled (a task can run twice)
     store = delivery.store
     status: str
+    raw = bytes(delivery.body)
     try:
-        payload = json.loads(bytes(delivery.body))
-    except ValueError:
-        status, outcome = DeliveryStatus.FAILED, "The body is not JSON."
+        payload = bodies.parse(raw)
+    except bodies.UnreadableBody as unreadable:
+        reason = unreadable.reason
+        status, outcome = DeliveryStatus.FAILED, f"{reason[0].upper()}{reason[1:]}."
+        what = delivery.topic or "delivery"
         record_error(
             store=store,
             kind=ErrorKind.INVALID_DATA,
             subject=f"delivery:{delivery.pk}",
             delivery=delivery,
-            payload={"body": delivery.body_text[:2000]},
-            message=f"A {delivery.topic or 'delivery'} did not contain valid JSON.",
+            payload={"body": bodies.excerpt(raw)},
+            message=f"A {what} did not contain valid JSON."
+            if unreadable.reason == bodies.NOT_JSON
+            else f"A {what} could not be read: {unreadable.reason}.",
         )
     else:
         # Any JSON goes to _route, `null` included: it is not an order and is recorded so.
         status, outcome = _route(store, delivery, payload)
     Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.RECEIVED).update(
-        status=status, outcome=outcome[:500], processed_at=timezone.now()
+        status=status, outcome=bodies.clean_text(outcome)[:500], processed_at=timezone.now()
     )
 
 
@@ -716,13 +726,15 @@ def delivery_fail(*, delivery_id: int, reason: str) -> bool:
         )
         if delivery is None:
             return False
+        reason = bodies.clean_text(reason)
         delivery.status = DeliveryStatus.FAILED
         delivery.outcome = f"Gave up: {reason}"[:500]
         delivery.processed_at = timezone.now()
         delivery.save(update_fields=["status", "outcome", "processed_at"])
+        raw = bytes(delivery.body)
         try:
-            payload: Any = json.loads(bytes(delivery.body))
-        except ValueError:
+            payload: Any = bodies.parse(raw)
+        except bodies.UnreadableBody:
             payload = None
         subject, order_id = _failure_subject(delivery.topic, payload)
         order = (
@@ -731,19 +743,31 @@ def delivery_fail(*, delivery_id: int, reason: str) -> bool:
             else None
         )
         about = f" for order {order_id}" if order_id else ""
-        record_error(
-            store=delivery.store,
-            kind=ErrorKind.PROCESSING_FAILED,
-            order=order,
-            subject=subject or f"delivery:{delivery.pk}",
-            delivery=delivery,
-            payload=payload if isinstance(payload, dict) else {"body": delivery.body_text[:2000]},
-            message=(
-                f"The {delivery.topic or 'webhook'} delivery{about} could not be processed: "
-                f"{reason}. Nothing from it was applied. Check the order in the shop and "
-                "settle it by hand, then resolve."
-            ),
+        message = (
+            f"The {delivery.topic or 'webhook'} delivery{about} could not be processed: "
+            f"{reason}. Nothing from it was applied. Check the order in the shop and settle it "
+            "by hand, then resolve."
         )
+
+        def record(payload: Any) -> None:
+            record_error(
+                store=delivery.store,
+                kind=ErrorKind.PROCESSING_FAILED,
+                order=order,
+                subject=subject or f"delivery:{delivery.pk}",
+                delivery=delivery,
+                payload=payload,
+                message=message,
+            )
+
+        try:
+            with transaction.atomic():
+                record(payload if isinstance(payload, dict) else {"body": bodies.excerpt(raw)})
+        except DatabaseError:
+            # Whatever the parsed body still holds that the database refuses, the failure is
+            # stored all the same, with the start of the raw body as text instead.
+            log.exception("Storing the failure of delivery %s with its body failed", delivery_id)
+            record({"body": bodies.excerpt(raw)})
     return True
 
 

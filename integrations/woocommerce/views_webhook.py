@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from integrations.woocommerce import signature
+from integrations.woocommerce import bodies, signature
 from integrations.woocommerce.models import Delivery, DeliveryStatus, Store
 from integrations.woocommerce.tasks import process_delivery
 
@@ -31,7 +31,12 @@ KEPT_HEADERS = (
 
 
 def _headers(request: HttpRequest) -> dict[str, str]:
-    return {name: request.headers[name] for name in KEPT_HEADERS if name in request.headers}
+    # Storable whatever arrives: a NUL would make the insert fail (bodies.clean_text).
+    return {
+        name: bodies.clean_text(request.headers[name])
+        for name in KEPT_HEADERS
+        if name in request.headers
+    }
 
 
 def _enqueue(delivery_id: int) -> None:
@@ -89,9 +94,9 @@ def webhook(request: HttpRequest, token: str) -> HttpResponse:
         store=store,
         headers=headers,
         body=body,
-        topic=request.headers.get("X-WC-Webhook-Topic", "")[:100],
-        delivery_id=request.headers.get("X-WC-Webhook-Delivery-ID", "")[:64],
-        webhook_id=request.headers.get("X-WC-Webhook-ID", "")[:32],
+        topic=headers.get("X-WC-Webhook-Topic", "")[:100],
+        delivery_id=headers.get("X-WC-Webhook-Delivery-ID", "")[:64],
+        webhook_id=headers.get("X-WC-Webhook-ID", "")[:32],
         signature_valid=valid,
         status=DeliveryStatus.RECEIVED if valid else DeliveryStatus.REJECTED,
         outcome="" if valid else "Missing or wrong signature; nothing was processed.",
