@@ -2,13 +2,17 @@
 and again at every request), no redirects, bounded answers, and no answer body on a page."""
 
 import contextlib
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -417,6 +421,79 @@ def test_an_answer_that_trickles_in_is_cut_off_at_the_deadline(
         "cut off"
     )
     assert time.monotonic() - started < 2
+
+
+@pytest.fixture
+def tls_server(local_server: LocalServer, tmp_path: Path) -> Iterator[tuple[int, Path, list]]:
+    """A TLS server on loopback with a certificate for shop.pinned.test only; yields its port,
+    the certificate (to trust) and the server names clients asked for (SNI)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    name = "shop.pinned.test"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", f"/CN={name}"),
+            *("-addext", f"subjectAltName=DNS:{name}"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    names: list = []
+    context.sni_callback = lambda _sock, name, _context: names.append(name)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            local_server.requests.append({"path": self.path, **dict(self.headers.items())})
+            local_server.answer(self)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd.server_address[1], cert, names
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+@override_settings(MATCHPAL_SHOP_ALLOW_PRIVATE_ADDRESSES=True)
+def test_https_to_the_pinned_address_sends_the_name_and_verifies_the_certificate_for_it(
+    local_shop: Store, local_server: LocalServer, tls_server, monkeypatch
+) -> None:
+    port, cert, names = tls_server
+    real_lookup, real_context = socket.getaddrinfo, ssl.create_default_context
+
+    def lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        pinned = host in ("shop.pinned.test", "other.pinned.test")
+        return real_lookup("127.0.0.1" if pinned else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    monkeypatch.setattr(ssl, "create_default_context", lambda: real_context(cafile=str(cert)))
+    local_server.answer = json_answer(woo.php_json(woo.order(status="completed")))
+    local_shop.store_url = f"https://shop.pinned.test:{port}/"
+
+    assert client.fetch_order(local_shop, 727)["id"] == 727
+    assert names == ["shop.pinned.test"]
+    assert local_server.requests[-1]["Host"] == f"shop.pinned.test:{port}"
+
+    # The same address under another name: the certificate is checked against the name.
+    local_shop.store_url = f"https://other.pinned.test:{port}/"
+    with pytest.raises(client.ShopAPIError) as failure:
+        client.fetch_order(local_shop, 727)
+    assert str(failure.value) == (
+        "The shop's API did not answer orders/727: the secure connection failed "
+        "(CERTIFICATE_VERIFY_FAILED)"
+    )
+    assert len(local_server.requests) == 1
 
 
 # --- What an admin sees of an unexpected answer --------------------------------------------
