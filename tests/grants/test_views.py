@@ -286,7 +286,7 @@ def test_low_balance_students_are_flagged_on_the_admin_home(tenant_a: Tenant) ->
     make_grant(student=rich, minutes=600)
     StudentFactory(organization=org)  # no hours at all: not flagged
     home = client_for(tenant_a.admin).get(f"/o/{org.slug}/")
-    assert [(s.name, s.available) for s in home.context["low_balance"]] == [
+    assert [(s.name, s.free_minutes) for s in home.context["low_balance"]] == [
         (tenant_a.student.name, 60)
     ]
 
