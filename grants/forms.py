@@ -221,7 +221,10 @@ class ExtendForm(IdempotentForm):
 
 class ReleaseForm(IdempotentForm):
     amount = forms.IntegerField(
-        min_value=1, max_value=100_000, required=False, help_text="Blank: release the whole hold."
+        min_value=1,
+        max_value=100_000,
+        required=False,
+        help_text="Blank: release all the reserved hours.",
     )
     measure = forms.ChoiceField(choices=MEASURES, initial="hours", required=False, label="Unit")
     reason = forms.CharField(max_length=500)

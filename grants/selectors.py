@@ -4,12 +4,23 @@ of the ledger; history pages paginate in SQL."""
 import uuid
 from typing import Any
 
-from django.db.models import F, Prefetch, Q, QuerySet, Sum, Window
+from django.db.models import (
+    BooleanField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    Window,
+)
 from django.db.models.functions import Coalesce
 from django.http import Http404
-from django.utils import timezone
 
-from grants.models import Allocation, Grant, GrantEntry, GrantStatus, Package, Unit
+from grants.models import Allocation, Grant, GrantEntry, Package, Unit
 from matchpal.models import Organization, ServiceType
 from students.models import Student, StudentStatus
 
@@ -102,23 +113,73 @@ def history(*, organization: Organization, student: Student) -> QuerySet[GrantEn
     )
 
 
+# `relationships.RelationshipStatus.PAIRED`, named here by value: the ledger reads relationships
+# through its lazy references and never imports that app.
+PAIRED = "paired"
+
+
+def _free_to_book(organization: Organization, unit: str) -> Coalesce:
+    """A student's Free to book of one unit: `available` summed over usable grants; 0 when all
+    their grants of the unit are unusable (expired, revoked, not yet valid), None without any."""
+    grants = Grant.objects.filter(organization=organization, student=OuterRef("pk"), unit=unit)
+    usable = (
+        grants.usable()
+        .order_by()
+        .values("student")
+        .annotate(free=Sum(F("total") - F("used") - F("held")))
+        .values("free")
+    )
+    any_grant = grants.order_by().annotate(zero=Value(0)).values("zero")[:1]
+    return Coalesce(Subquery(usable), Subquery(any_grant))
+
+
+def _lowest_reserve(organization: Organization) -> Subquery:
+    """Minutes still reserved on the student's paired relationship (counting minutes) that has
+    the fewest left; None without one."""
+    return Subquery(
+        Allocation.objects.filter(
+            organization=organization,
+            grant__student=OuterRef("pk"),
+            grant__unit=Unit.MINUTES,
+            relationship__status=PAIRED,
+        )
+        .order_by()
+        .values("relationship_id")
+        .annotate(reserved=Sum("held"))
+        .order_by("reserved")
+        .values("reserved")[:1]
+    )
+
+
+def with_balances(queryset: QuerySet[Student], *, organization: Organization) -> QuerySet[Student]:
+    """Each student with `free_minutes` and `free_sessions` (Free to book per unit, None
+    without grants of that unit), `lowest_reserve` (minutes) and `low_balance`, all in the one
+    query: the single definition of "low balance" (the admin home, the students list).
+
+    Low: an active student whose Free to book minutes fell below the organization's threshold,
+    or one of whose paired relationships has fewer minutes reserved than the threshold. The
+    threshold is in minutes: hours counted in sessions are not flagged."""
+    threshold = organization.low_balance_threshold_minutes
+    return queryset.annotate(
+        free_minutes=_free_to_book(organization, Unit.MINUTES),
+        free_sessions=_free_to_book(organization, Unit.SESSIONS),
+        lowest_reserve=_lowest_reserve(organization),
+    ).annotate(
+        low_balance=ExpressionWrapper(
+            Q(status=StudentStatus.ACTIVE)
+            & (Q(free_minutes__lt=threshold) | Q(lowest_reserve__lt=threshold)),
+            output_field=BooleanField(),
+        )
+    )
+
+
 def low_balance_students(*, organization: Organization, limit: int = 10) -> list[Student]:
-    """Active students with hours on account whose available minutes fell below the threshold."""
-    now = timezone.now()
-    usable = Q(
-        grants__status=GrantStatus.ACTIVE, grants__unit=Unit.MINUTES, grants__valid_from__lte=now
-    ) & (Q(grants__expires_at__isnull=True) | Q(grants__expires_at__gt=now))
+    """The flagged students (see `with_balances`), fewest minutes free to book first."""
+    students = Student.objects.filter(organization=organization, status=StudentStatus.ACTIVE)
     return list(
-        Student.objects.filter(
-            organization=organization, status=StudentStatus.ACTIVE, grants__unit=Unit.MINUTES
-        )
-        .annotate(
-            available=Coalesce(
-                Sum(F("grants__total") - F("grants__used") - F("grants__held"), filter=usable), 0
-            )
-        )
-        .filter(available__lt=organization.low_balance_threshold_minutes)
-        .order_by("available", "name")[:limit]
+        with_balances(students, organization=organization)
+        .filter(low_balance=True)
+        .order_by(F("free_minutes").asc(nulls_last=True), "name", "id")[:limit]
     )
 
 

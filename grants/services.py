@@ -344,8 +344,8 @@ def grant_adjust(
         if locked.total + delta < floor:
             raise LedgerError(
                 f"This grant has {q(locked.used, locked.unit)} used and "
-                f"{q(locked.held, locked.unit)} held, so its total cannot go below "
-                f"{q(floor, locked.unit)}. Release holds first."
+                f"{q(locked.held, locked.unit)} reserved, so its total cannot go below "
+                f"{q(floor, locked.unit)}. Release reserved hours first."
             )
         posting = _Posting(actor=actor, reason=reason, idempotency_key=idempotency_key)
         posting.add(locked, EntryKind.ADJUST, total=delta)
@@ -390,8 +390,8 @@ def grant_transfer(
             raise LedgerError("This grant is revoked; its hours cannot move.")
         if quantity > source.available:
             raise InsufficientHours(
-                f"Only {q(max(source.available, 0), source.unit)} of this grant are unused and "
-                f"not held; release holds first to transfer more.",
+                f"Only {q(max(source.available, 0), source.unit)} of this grant are free to "
+                f"book; release reserved hours first to transfer more.",
                 shortfall=quantity - max(source.available, 0),
             )
         if to_grant is not None:
@@ -446,8 +446,8 @@ def grant_refund(
             raise LedgerError(REFUND_REVOKED)
         if quantity > locked.available:
             raise InsufficientHours(
-                f"Only {q(max(locked.available, 0), locked.unit)} of this grant are unused and "
-                f"not held; release holds first to refund more.",
+                f"Only {q(max(locked.available, 0), locked.unit)} of this grant are free to "
+                f"book; release reserved hours first to refund more.",
                 shortfall=quantity - max(locked.available, 0),
             )
         posting = _Posting(
@@ -598,8 +598,8 @@ def hold(
         available = sum(max(g.available, 0) for g in usable)
         if available < quantity:
             raise InsufficientHours(
-                f"Only {q(available, relationship.unit)} are available for this service; "
-                f"holding {q(quantity, relationship.unit)} needs "
+                f"Only {q(available, relationship.unit)} are free to book for this service; "
+                f"reserving {q(quantity, relationship.unit)} needs "
                 f"{q(quantity - available, relationship.unit)} more.",
                 shortfall=quantity - available,
             )
@@ -732,12 +732,12 @@ def consume(
         if on_hold + drawable < quantity:
             if draw_shortfall:
                 message = (
-                    f"The relationship's hold and the student's available balance cover "
+                    f"The relationship's reserved hours and the student's hours free to book cover "
                     f"{q(on_hold + drawable, unit)}; the session needs {q(quantity, unit)}."
                 )
             else:
                 message = (
-                    f"Only {q(on_hold, unit)} remain on this relationship; "
+                    f"Only {q(on_hold, unit)} are reserved for this relationship; "
                     f"the session needs {q(quantity, unit)}."
                 )
             raise InsufficientHours(message, shortfall=quantity - on_hold - drawable)
@@ -773,7 +773,7 @@ def consume(
             if remaining == 0:
                 break
         posting.reason = (
-            "Drawn from the available balance" if any(not c.from_hold for c in result) else ""
+            "Drawn from the hours free to book" if any(not c.from_hold for c in result) else ""
         )
         posting.write()
     return result
@@ -922,7 +922,10 @@ def restore(
 @dataclass(frozen=True)
 class Balance:
     """A student's hours of one service type and unit, over usable grants:
-    `remaining` (not yet used) = `held` (reserved for relationships) + `available`."""
+    `remaining` (not yet used) = `held` (reserved for relationships) + `available`.
+
+    Pages say Total, Used, Reserved (`held`) and Free to book (`available`); the total is their
+    sum, so hours that expired unused are not counted in it."""
 
     service_type: ServiceType
     unit: str
@@ -930,6 +933,10 @@ class Balance:
     available: int
     held: int
     used: int
+
+    @property
+    def total(self) -> int:
+        return self.used + self.held + self.available
 
 
 def student_balances(*, student: Student, grants: Sequence[Grant] | None = None) -> list[Balance]:

@@ -1,6 +1,7 @@
 from django import forms
 
 from matchpal.models import TIME_ZONE_CHOICES, Organization, Role
+from matchpal.services import policy_errors
 
 
 class OrganizationCreateForm(forms.Form):
@@ -27,6 +28,9 @@ POLICY_FIELDS = [
     "booking_auto_accept",
     "low_balance_threshold_minutes",
     "revision_minutes",
+    "pay_providers_for_charged_absences",
+    "providers_see_client_amount",
+    "dispute_window_days",
 ]
 
 
@@ -39,18 +43,10 @@ class OrganizationSettingsForm(forms.ModelForm):
 
     def clean(self) -> dict[str, object]:
         cleaned = super().clean() or {}
-        step = cleaned.get("duration_step_minutes")
-        low, high = cleaned.get("min_session_minutes"), cleaned.get("max_session_minutes")
-        if step is not None and step < 1:
-            self.add_error("duration_step_minutes", "The duration step must be at least 1 minute.")
-        if low is not None and low < 1:
-            self.add_error("min_session_minutes", "The minimum must be at least 1 minute.")
-        if low is not None and high is not None and high < low:
-            self.add_error(
-                "max_session_minutes", f"The maximum ({high} min) is below the minimum ({low} min)."
-            )
-        if cleaned.get("proposal_response_days") == 0:
-            self.add_error("proposal_response_days", "Give providers at least one day to respond.")
+        # Fields that failed their own validation are absent, and left out of the joint rules.
+        values = {name: cleaned[name] for name in POLICY_FIELDS if name in cleaned}
+        for field, message in policy_errors(values).items():
+            self.add_error(field, message)
         return cleaned
 
 

@@ -91,7 +91,7 @@ class Charge(models.TextChoices):
 
 class InsufficientHours(models.TextChoices):
     REFUSE = "refuse", "Refuse the session"
-    DRAW = "draw", "Draw the shortfall from the student's available balance"
+    DRAW = "draw", "Draw the shortfall from the student's hours free to book"
 
 
 class Organization(models.Model):

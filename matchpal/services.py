@@ -5,6 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
@@ -14,6 +15,7 @@ from django.utils.text import slugify
 
 from matchpal.errors import ConflictError, DomainError
 from matchpal.models import Invitation, Membership, Organization, Role, ServiceType, User
+from matchpal.quantities import format_minutes
 
 DEFAULT_SERVICE_TYPES = ("Tutoring", "Advising")
 RESERVED_SLUGS = frozenset({"new", "admin", "accounts", "static", "api"})
@@ -78,12 +80,128 @@ def organization_create(
     return organization
 
 
+# --- The policy's rules, checked together ---------------------------------------------------
+
+# Upper bounds of the policy: beyond them a value is a typo, not a rule (and some would
+# overflow the week and day arithmetic of the session rules).
+MAX_SESSION_BOUND = 24 * 60  # minutes: a session lasts at most a day
+MAX_WEEK_MINUTES = 7 * 24 * 60
+MAX_SESSIONS_PER_DAY = 24
+MAX_NOTES_LENGTH = 2000
+MAX_GRACE_HOURS = 365 * 24
+MAX_LATE_WINDOW_HOURS = 30 * 24
+MAX_DAYS = 365  # response window, dispute window
+MAX_LOW_BALANCE_MINUTES = 1000 * 60
+
+STEP_TOO_SMALL = "The duration step must be at least 1 minute."
+MIN_TOO_SMALL = "The minimum must be at least 1 minute."
+MAX_TOO_LONG = f"A session lasts at most {format_minutes(MAX_SESSION_BOUND)}; lower the maximum."
+RESPONSE_DAYS_OUT_OF_RANGE = f"Give providers between 1 and {MAX_DAYS} days to respond."
+DISPUTE_DAYS_OUT_OF_RANGE = f"The dispute window is between 1 and {MAX_DAYS} days."
+NOTES_TOO_LONG = f"The notes' minimum length is at most {MAX_NOTES_LENGTH} characters."
+GRACE_TOO_LONG = f"The grace period is at most {MAX_GRACE_HOURS} hours (a year)."
+LATE_WINDOW_TOO_LONG = f"The late cancellation window is at most {MAX_LATE_WINDOW_HOURS} hours."
+LOW_BALANCE_TOO_HIGH = (
+    f"The low-balance threshold is at most {MAX_LOW_BALANCE_MINUTES} minutes "
+    f"({format_minutes(MAX_LOW_BALANCE_MINUTES)})."
+)
+SESSIONS_PER_DAY_OUT_OF_RANGE = (
+    f"Between 1 and {MAX_SESSIONS_PER_DAY} sessions a day; leave it blank for no limit."
+)
+
+
+def not_a_multiple(what: str, minutes: int, step: int) -> str:
+    return f"The {what} ({minutes} min) is not a multiple of the duration step ({step} min)."
+
+
+def max_below_min(high: int, low: int) -> str:
+    return f"The maximum ({high} min) is below the minimum ({low} min)."
+
+
+def revision_out_of_range(high: int) -> str:
+    return (
+        f"The revision value is between 1 minute and the session maximum ({format_minutes(high)})."
+    )
+
+
+def weekly_out_of_range(low: int) -> str:
+    return (
+        f"A weekly maximum is between the session minimum ({low} min) and "
+        f"{MAX_WEEK_MINUTES} minutes (a whole week); leave it blank for no limit."
+    )
+
+
+def policy_errors(values: dict[str, Any]) -> dict[str, str]:
+    """Every rule the policy's values must meet together, as {field: message}.
+
+    A field missing from `values` (it failed its own validation) is left out of the checks that
+    need it; a limit that is None means "no limit". One home for the settings form and for
+    `organization_update`."""
+    errors: dict[str, str] = {}
+
+    def given(name: str) -> bool:
+        return values.get(name) is not None
+
+    def refuse(name: str, message: str) -> None:
+        errors.setdefault(name, message)
+
+    step = values.get("duration_step_minutes")
+    low, high = values.get("min_session_minutes"), values.get("max_session_minutes")
+    if step is not None and step < 1:
+        refuse("duration_step_minutes", STEP_TOO_SMALL)
+        step = None
+    if low is not None and low < 1:
+        refuse("min_session_minutes", MIN_TOO_SMALL)
+        low = None
+    if high is not None and high > MAX_SESSION_BOUND:
+        refuse("max_session_minutes", MAX_TOO_LONG)
+        high = None
+    if step is not None:
+        if low is not None and low % step:
+            refuse("min_session_minutes", not_a_multiple("minimum", low, step))
+        if high is not None and high % step:
+            refuse("max_session_minutes", not_a_multiple("maximum", high, step))
+    if low is not None and high is not None and high < low:
+        refuse("max_session_minutes", max_below_min(high, low))
+        high = None
+    revision = values.get("revision_minutes")
+    if revision is not None and not 1 <= revision <= (high or MAX_SESSION_BOUND):
+        refuse("revision_minutes", revision_out_of_range(high or MAX_SESSION_BOUND))
+    per_day = values.get("max_sessions_per_pair_per_day")
+    if per_day is not None and not 1 <= per_day <= MAX_SESSIONS_PER_DAY:
+        refuse("max_sessions_per_pair_per_day", SESSIONS_PER_DAY_OUT_OF_RANGE)
+    # A weekly maximum below the session minimum would refuse every session.
+    for weekly in ("weekly_max_minutes_per_student_service", "weekly_max_minutes_per_provider"):
+        value = values.get(weekly)
+        if value is not None and not (low or 1) <= value <= MAX_WEEK_MINUTES:
+            refuse(weekly, weekly_out_of_range(low or 1))
+    bounds = [
+        ("proposal_response_days", 1, MAX_DAYS, RESPONSE_DAYS_OUT_OF_RANGE),
+        ("dispute_window_days", 1, MAX_DAYS, DISPUTE_DAYS_OUT_OF_RANGE),
+        ("notes_min_length", 0, MAX_NOTES_LENGTH, NOTES_TOO_LONG),
+        ("logging_grace_hours", 0, MAX_GRACE_HOURS, GRACE_TOO_LONG),
+        ("late_cancellation_window_hours", 0, MAX_LATE_WINDOW_HOURS, LATE_WINDOW_TOO_LONG),
+        ("low_balance_threshold_minutes", 0, MAX_LOW_BALANCE_MINUTES, LOW_BALANCE_TOO_HIGH),
+    ]
+    for name, lowest, highest, message in bounds:
+        if given(name) and not lowest <= values[name] <= highest:
+            refuse(name, message)
+    return errors
+
+
 def organization_update(
     *, actor: User, organization: Organization, fields: dict[str, object]
 ) -> Organization:
+    """Change the organization's name, time zone or policy; the policy's rules are checked
+    together (`policy_errors`), so no combination that breaks them is ever stored."""
     with transaction.atomic():
         for field, value in fields.items():
             setattr(organization, field, value)
+        errors = policy_errors(
+            {f.name: getattr(organization, f.name) for f in Organization._meta.concrete_fields}
+        )
+        if errors:
+            raise ValidationError(errors)
         organization.full_clean()
         organization.save(update_fields=list(fields))
     return organization

@@ -252,7 +252,7 @@ def relationship_decline(
             relationship,
             f"{relationship.provider.name} declined",
             f"{relationship.provider.name} declined to work with {relationship.student.name}"
-            f"{because}. The reserved hours are available again.",
+            f"{because}. The reserved hours are free to book again.",
             provider=False,
         )
     return relationship
@@ -267,7 +267,7 @@ def _tell_unanswered(relationship: Relationship) -> None:
         relationship,
         f"No answer from {provider.name}",
         f"{provider.name} did not answer within {days} days; "
-        "the reserved hours are available again.",
+        "the reserved hours are free to book again.",
         provider=False,
     )
     _tell(

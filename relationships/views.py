@@ -158,7 +158,7 @@ def relationship_cancel(request: TenantRequest, public_id: uuid.UUID) -> HttpRes
         lambda r, d: services.relationship_cancel(
             actor=request.user, relationship=r, reason=d["reason"]
         ),
-        "The relationship was cancelled and its hold released.",
+        "The relationship was cancelled; its reserved hours are free to book again.",
         form_class=ReasonForm,
         template="relationships/reason_form.html",
         title="Cancel the relationship",
@@ -173,7 +173,7 @@ def relationship_complete(request: TenantRequest, public_id: uuid.UUID) -> HttpR
         lambda r, d: services.relationship_complete(
             actor=request.user, relationship=r, reason=d["reason"]
         ),
-        "The relationship is completed; unused hours were released.",
+        "The relationship is completed; its reserved hours are free to book again.",
         form_class=OptionalReasonForm,
         template="relationships/reason_form.html",
         title="Complete the relationship",

@@ -1,6 +1,7 @@
 """Tenant-scoped reads of students: the organization is always part of the query."""
 
 import uuid
+from collections.abc import Callable
 
 from django.db.models import QuerySet
 from django.http import Http404
@@ -8,9 +9,24 @@ from django.http import Http404
 from matchpal.models import Organization, User
 from students.models import Student
 
+# Adds columns to the students list from an app above this one: the ledger registers
+# `grants.selectors.with_balances` in its AppConfig.ready(), so the list shows each student's
+# Free to book and low-balance flag without this app importing the ledger.
+ListAnnotator = Callable[..., QuerySet[Student]]
+_list_annotators: list[ListAnnotator] = []
+
+
+def register_list_annotator(annotator: ListAnnotator) -> None:
+    """`annotator(queryset, organization=…)` returns the queryset with its columns added."""
+    if annotator not in _list_annotators:
+        _list_annotators.append(annotator)
+
 
 def student_list(*, organization: Organization) -> QuerySet[Student]:
-    return Student.objects.filter(organization=organization).select_related("user")
+    students = Student.objects.filter(organization=organization).select_related("user")
+    for annotate in _list_annotators:
+        students = annotate(students, organization=organization)
+    return students
 
 
 def student_get(*, organization: Organization, public_id: uuid.UUID) -> Student:

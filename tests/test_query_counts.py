@@ -60,6 +60,25 @@ def grow_students(tenant: Tenant, n: int) -> None:
         StudentFactory(organization=org, user=user)
 
 
+def grow_students_with_balances(tenant: Tenant, n: int) -> None:
+    """n students, each with 3 h on account and a pairing holding 1 h (under the threshold);
+    every other one also with 4 sessions."""
+    org = tenant.organization
+    for i, student in enumerate(Student.objects.filter(organization=org, grants=None)):
+        make_grant(student=student, minutes=180)
+        if i % 2:
+            make_grant(student=student, minutes=4, unit="sessions")
+        pairing = RelationshipFactory(organization=org, student=student, provider=tenant.provider)
+        hold(actor=None, relationship=pairing, quantity=60)
+    for i in range(Student.objects.filter(organization=org).count(), n):
+        student = StudentFactory(organization=org)
+        make_grant(student=student, minutes=180 + i)
+        if i % 2:
+            make_grant(student=student, minutes=4, unit="sessions")
+        pairing = RelationshipFactory(organization=org, student=student, provider=tenant.provider)
+        hold(actor=None, relationship=pairing, quantity=60)
+
+
 def grow_providers(tenant: Tenant, n: int) -> None:
     org = tenant.organization
     for i in range(org.providers.count(), n):
@@ -329,6 +348,15 @@ def shows_a_page_of(n: int, response) -> None:  # type: ignore[no-untyped-def]
     assert len(page.object_list) == min(n, settings.MATCHPAL_PAGE_SIZE)
 
 
+def shows_students_by_balance(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    shows_a_page_of(n, response)
+    students = response.context["page"].object_list
+    free = [s.free_minutes for s in students]
+    assert free == sorted(free, reverse=True)
+    assert all(s.low_balance and s.lowest_reserve == 60 for s in students)
+    assert response.content.decode().count('data-testid="low-balance"') == len(students)
+
+
 def shows_providers(n: int, response) -> None:  # type: ignore[no-untyped-def]
     shows_a_page_of(n, response)
     # Every service type of every provider on the page is shown.
@@ -414,6 +442,12 @@ def shows_relationship_sessions(n: int, response) -> None:  # type: ignore[no-un
 
 PAGES = {
     "students:list": Page(Role.ADMIN, org_path("students/"), grow_students, shows_a_page_of),
+    "students:list[by balance]": Page(
+        Role.ADMIN,
+        org_path("students/?ordering=-free_minutes"),
+        grow_students_with_balances,
+        shows_students_by_balance,
+    ),
     "providers:list": Page(Role.ADMIN, org_path("providers/"), grow_providers, shows_providers),
     "members": Page(Role.ADMIN, org_path("members/"), grow_members_page, shows_members),
     "org_home[admin]": Page(Role.ADMIN, org_path(""), grow_admin_home, shows_admin_figures),
@@ -457,6 +491,7 @@ PAGES = {
 # the members page has two. The same number at 3 rows and at 30.
 PINNED = {
     "students:list": 5,
+    "students:list[by balance]": 5,
     "providers:list": 7,
     "members": 7,
     "service_type_list": 5,

@@ -352,7 +352,7 @@ def _take_back(
                 f"{order.reference}: the shop refunded {format_quantity(amount, grant.unit)}"
                 f" but only {format_quantity(refundable, grant.unit)} were unused; "
                 f"{format_quantity(grant.used, grant.unit)} are used and "
-                f"{format_quantity(grant.held, grant.unit)} held. Settle the rest."
+                f"{format_quantity(grant.held, grant.unit)} reserved. Settle the rest."
             ),
         )
     line_grant.refunded_quantity += wanted

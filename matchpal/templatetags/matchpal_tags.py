@@ -1,4 +1,7 @@
+from datetime import date, datetime, timedelta
+
 from django import template
+from django.utils import timezone
 
 from matchpal.quantities import format_quantity
 
@@ -14,6 +17,15 @@ def quantity(value: int | None, unit: str = "minutes") -> str:
 @register.filter
 def hours(value: int | None) -> str:
     return format_quantity(value, "minutes")
+
+
+@register.filter
+def last_day(value: datetime | None) -> date | None:
+    """The last day an expiry leaves usable, in the current (the organization's) time zone: an
+    expiry at midnight ends the day before, as the grant forms' "usable through that day"."""
+    if value is None:
+        return None
+    return timezone.localtime(value - timedelta(microseconds=1)).date()
 
 
 @register.simple_tag(takes_context=True)

@@ -172,13 +172,14 @@ def test_provider_accepts_logs_a_session_and_the_student_sees_it(
         expect(page.get_by_role("heading", name="Welcome, Maya Patel")).to_be_visible()
         expect(page.get_by_test_id("available-tutoring")).to_have_text(expected)
         expect(page.get_by_test_id("held-tutoring")).to_have_text("0 min")
-        expect(page.get_by_test_id("remaining-tutoring")).to_have_text("8 h 30 min")
+        expect(page.get_by_test_id("total-tutoring")).to_have_text("10 h")
+        expect(page.get_by_test_id("used-tutoring")).to_have_text("1 h 30 min")
         row = page.get_by_test_id("student-session").filter(has_text="Priya Nair")
         expect(row).to_have_count(1)
         expect(row.get_by_role("link", name=start.strftime("%b %-d, %H:%M"))).to_be_visible()
         expect(row.get_by_test_id("session-status")).to_have_text("Completed")
         expect(row.get_by_test_id("session-usage")).to_have_text(
-            "1 h 30 min used · 1 h 30 min used so far"
+            "1 h 30 min used · Used after it: 1 h 30 min"
         )
     finally:
         student_context.close()

@@ -72,7 +72,9 @@ def test_eight_writers_consume_from_a_hold_of_sixty(rel) -> None:
     assert len(errors(outcomes)) == 4
     for error in errors(outcomes):
         assert type(error) is InsufficientHours
-        assert str(error) == "Only 0 min remain on this relationship; the session needs 15 min."
+        assert (
+            str(error) == "Only 0 min are reserved for this relationship; the session needs 15 min."
+        )
         assert error.shortfall == 15
     assert balance(grant) == (600, 60, 0)
     assert GrantEntry.objects.filter(kind="consume").count() == 4
@@ -82,11 +84,11 @@ def test_eight_writers_consume_from_a_hold_of_sixty(rel) -> None:
 def test_a_hold_racing_an_adjustment_down(rel, tenant_a) -> None:
     grant = make_grant(student=rel.student, minutes=600)
     hold_refused = (
-        "Only 5 h are available for this service; holding 6 h 40 min needs 1 h 40 min more."
+        "Only 5 h are free to book for this service; reserving 6 h 40 min needs 1 h 40 min more."
     )
     adjust_refused = (
-        "This grant has 0 min used and 6 h 40 min held, so its total cannot go "
-        "below 6 h 40 min. Release holds first."
+        "This grant has 0 min used and 6 h 40 min reserved, so its total cannot go "
+        "below 6 h 40 min. Release reserved hours first."
     )
     winners = set()  # which one got the lock first, over the rounds
 

@@ -129,7 +129,7 @@ def test_two_sessions_racing_for_the_last_hour_of_a_hold(tenant_a: Tenant) -> No
         winners.add(winner)
         error = outcomes[1 - winner][1]
         assert type(error) is NotEnoughHours
-        assert str(error) == "Only 0 min remain on this relationship; the session needs 1 h."
+        assert str(error) == "Only 0 min are reserved for this relationship; the session needs 1 h."
         session = outcomes[winner][1]
         assert session.starts_at == (first, second)[winner]
         assert session.charged_minutes == 60
@@ -194,7 +194,7 @@ def test_two_providers_drawing_the_last_hour_of_the_students_balance(tenant_a: T
     error = outcomes[1 - winner][1]
     assert type(error) is NotEnoughHours
     assert str(error) == (
-        "The relationship's hold and the student's available balance cover "
+        "The relationship's reserved hours and the student's hours free to book cover "
         "30 min; the session needs 1 h 30 min."
     )
     session = outcomes[winner][1]

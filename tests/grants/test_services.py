@@ -316,8 +316,8 @@ def test_adjust_below_used_plus_held_is_refused(student, admin, rel) -> None:
 
     with refused(
         LedgerError,
-        "This grant has 1 h 40 min used and 3 h 20 min held, so its total "
-        "cannot go below 5 h. Release holds first.",
+        "This grant has 1 h 40 min used and 3 h 20 min reserved, so its total "
+        "cannot go below 5 h. Release reserved hours first.",
     ):
         services.grant_adjust(actor=admin, grant=grant, delta=-301, reason="Too much")
     assert snapshot() == before
@@ -404,7 +404,8 @@ def test_transfer_over_the_available_balance_is_refused(student, admin, rel) -> 
 
     with refused(
         InsufficientHours,
-        "Only 40 min of this grant are unused and not held; release holds first to transfer more.",
+        "Only 40 min of this grant are free to book; "
+        "release reserved hours first to transfer more.",
     ) as info:
         services.grant_transfer(
             actor=admin, from_grant=source, to_grant=target, quantity=60, reason="Move"
@@ -470,7 +471,7 @@ def test_refund_takes_back_unused_unheld_hours_and_keeps_reference(student, admi
     before = snapshot()
     with refused(
         InsufficientHours,
-        "Only 5 h of this grant are unused and not held; release holds first to refund more.",
+        "Only 5 h of this grant are free to book; release reserved hours first to refund more.",
     ) as info:
         services.grant_refund(actor=admin, grant=grant, quantity=301, reason="Too much")
     assert info.value.shortfall == 1
@@ -489,7 +490,7 @@ def test_refund_of_everything_unused_revokes_the_grant(student, admin, rel) -> N
     assert (grant.total, grant.used, grant.held, grant.status) == (0, 0, 0, "revoked")
     with refused(
         InsufficientHours,
-        "Only 0 min are available for this service; holding 10 min needs 10 min more.",
+        "Only 0 min are free to book for this service; reserving 10 min needs 10 min more.",
     ):
         services.hold(actor=None, relationship=rel, quantity=10)
     assert_reconciled()
@@ -525,7 +526,7 @@ def test_a_revoked_grant_cannot_be_adjusted_or_refunded_again(student, admin, re
     # Nothing of it can be held either; a new grant is what brings hours back.
     with refused(
         InsufficientHours,
-        "Only 0 min are available for this service; holding 1 min needs 1 min more.",
+        "Only 0 min are free to book for this service; reserving 1 min needs 1 min more.",
     ):
         services.hold(actor=None, relationship=rel, quantity=1)
     make_grant(student=student, minutes=60)
@@ -648,16 +649,17 @@ def test_expire_releases_every_hold_and_blocks_holding_and_consuming(
     before = snapshot()
     with refused(
         InsufficientHours,
-        "Only 0 min are available for this service; holding 10 min needs 10 min more.",
+        "Only 0 min are free to book for this service; reserving 10 min needs 10 min more.",
     ):
         services.hold(actor=None, relationship=rel, quantity=10)
     with refused(
-        InsufficientHours, "Only 0 min remain on this relationship; the session needs 10 min."
+        InsufficientHours,
+        "Only 0 min are reserved for this relationship; the session needs 10 min.",
     ):
         consume(rel, 10)
     with refused(
         InsufficientHours,
-        "The relationship's hold and the student's available balance "
+        "The relationship's reserved hours and the student's hours free to book "
         "cover 0 min; the session needs 10 min.",
     ):
         consume(rel, 10, draw_shortfall=True)
@@ -783,7 +785,7 @@ def test_hold_refused_states_the_shortfall(student, rel, rel2, three_grants) -> 
 
     with refused(
         InsufficientHours,
-        "Only 9 h 20 min are available for this service; holding 10 h needs 40 min more.",
+        "Only 9 h 20 min are free to book for this service; reserving 10 h needs 40 min more.",
     ) as info:
         services.hold(actor=None, relationship=rel, quantity=600)
 
@@ -881,7 +883,8 @@ def test_consume_uses_only_holds_valid_on_the_session_date(rel, three_grants) ->
 
     before = snapshot()
     with refused(
-        InsufficientHours, "Only 10 min remain on this relationship; the session needs 20 min."
+        InsufficientHours,
+        "Only 10 min are reserved for this relationship; the session needs 20 min.",
     ) as info:
         consume(rel, 20, at=in_two_weeks + timedelta(hours=2))
     assert info.value.shortfall == 10
@@ -902,7 +905,7 @@ def test_consume_draws_from_grants_valid_by_the_end_of_the_session_day(student, 
 
     with refused(
         InsufficientHours,
-        "The relationship's hold and the student's available balance "
+        "The relationship's reserved hours and the student's hours free to book "
         "cover 1 h 40 min; the session needs 1 h 41 min.",
     ):
         consume(rel, 101, at=at, draw_shortfall=True)
@@ -919,7 +922,8 @@ def test_consume_refused_when_the_hold_is_short(student, rel) -> None:
     before = snapshot()
 
     with refused(
-        InsufficientHours, "Only 1 h remain on this relationship; the session needs 1 h 30 min."
+        InsufficientHours,
+        "Only 1 h are reserved for this relationship; the session needs 1 h 30 min.",
     ) as info:
         consume(rel, 90)
 
@@ -950,8 +954,8 @@ def test_consume_draws_the_shortfall_from_the_available_balance(student, rel) ->
         .order_by("pk")
         .values_list("grant_id", "used_delta", "held_delta", "reason")
     ) == [
-        (later.pk, 60, -60, "Drawn from the available balance"),
-        (sooner.pk, 30, 0, "Drawn from the available balance"),
+        (later.pk, 60, -60, "Drawn from the hours free to book"),
+        (sooner.pk, 30, 0, "Drawn from the hours free to book"),
     ]
     assert_reconciled()
 
@@ -964,7 +968,7 @@ def test_consume_with_draw_still_refused_when_both_are_short(student, rel) -> No
 
     with refused(
         InsufficientHours,
-        "The relationship's hold and the student's available balance "
+        "The relationship's reserved hours and the student's hours free to book "
         "cover 1 h 40 min; the session needs 2 h.",
     ) as info:
         consume(rel, 120, draw_shortfall=True)
@@ -1143,7 +1147,7 @@ def test_sessions_unit_consumes_one_per_session(org, student, rel) -> None:
     assert r1 == r2 == [Consumption(pack.pk, 1, True)]
     with refused(
         InsufficientHours,
-        "Only 0 sessions remain on this relationship; the session needs 1 session.",
+        "Only 0 sessions are reserved for this relationship; the session needs 1 session.",
     ):
         consume(rel_s, 1)
     _, r3 = consume(rel_s, 1, draw_shortfall=True)
@@ -1151,7 +1155,8 @@ def test_sessions_unit_consumes_one_per_session(org, student, rel) -> None:
     assert balance(pack) == (5, 3, 0)
     with refused(
         InsufficientHours,
-        "Only 2 sessions are available for this service; holding 3 sessions needs 1 session more.",
+        "Only 2 sessions are free to book for this service; "
+        "reserving 3 sessions needs 1 session more.",
     ) as info:
         services.hold(actor=None, relationship=rel_s, quantity=3)
     assert info.value.shortfall == 1

@@ -131,8 +131,8 @@ class Model:
             raise Refusal(
                 LedgerError,
                 f"This grant has {q(g.used, 'minutes')} used and "
-                f"{q(g.held, 'minutes')} held, so its total cannot go below "
-                f"{q(g.used + g.held, 'minutes')}. Release holds first.",
+                f"{q(g.held, 'minutes')} reserved, so its total cannot go below "
+                f"{q(g.used + g.held, 'minutes')}. Release reserved hours first.",
             )
         g.total += delta
 
@@ -141,8 +141,8 @@ class Model:
             free = max(g.available, 0)
             raise Refusal(
                 InsufficientHours,
-                f"Only {q(free, 'minutes')} of this grant are unused and not held; "
-                f"release holds first to {what} more.",
+                f"Only {q(free, 'minutes')} of this grant are free to book; "
+                f"release reserved hours first to {what} more.",
                 quantity - free,
             )
 
@@ -222,8 +222,8 @@ class Model:
         if available < quantity:
             raise Refusal(
                 InsufficientHours,
-                f"Only {q(available, 'minutes')} are available for this service; "
-                f"holding {q(quantity, 'minutes')} needs "
+                f"Only {q(available, 'minutes')} are free to book for this service; "
+                f"reserving {q(quantity, 'minutes')} needs "
                 f"{q(quantity - available, 'minutes')} more.",
                 quantity - available,
             )
@@ -286,13 +286,13 @@ class Model:
         if on_hold + drawable < quantity:
             if draw:
                 message = (
-                    f"The relationship's hold and the student's available balance cover "
+                    f"The relationship's reserved hours and the student's hours free to book cover "
                     f"{q(on_hold + drawable, 'minutes')}; the session needs "
                     f"{q(quantity, 'minutes')}."
                 )
             else:
                 message = (
-                    f"Only {q(on_hold, 'minutes')} remain on this relationship; "
+                    f"Only {q(on_hold, 'minutes')} are reserved for this relationship; "
                     f"the session needs {q(quantity, 'minutes')}."
                 )
             raise Refusal(InsufficientHours, message, quantity - on_hold - drawable)

@@ -106,8 +106,8 @@ def test_adjust_down_below_used_and_held_is_refused_with_the_rule(tenant_a: Tena
     )
     assert response.status_code == 200
     assert response.context["form"].non_field_errors() == [
-        "This grant has 0 min used and 1 h 30 min held, so its total cannot go below "
-        "1 h 30 min. Release holds first."
+        "This grant has 0 min used and 1 h 30 min reserved, so its total cannot go below "
+        "1 h 30 min. Release reserved hours first."
     ]
     grant.refresh_from_db()
     assert grant.total == 120
@@ -200,7 +200,7 @@ def test_refund_more_than_available_rerenders_with_the_amount_left(tenant_a: Ten
     )
     assert response.status_code == 200
     assert response.context["form"].non_field_errors() == [
-        "Only 1 h of this grant are unused and not held; release holds first to refund more."
+        "Only 1 h of this grant are free to book; release reserved hours first to refund more."
     ]
 
 
@@ -268,9 +268,10 @@ def test_student_sees_balances_holds_and_running_history(tenant_a: Tenant) -> No
     client = client_for(tenant_a.student_user)
     for url in (f"/o/{tenant_a.organization.slug}/", f"/o/{tenant_a.organization.slug}/my/hours/"):
         page = client.get(url).content.decode()
-        assert '<div class="mp-stat" data-testid="remaining-tutoring">5 h</div>' in page
-        assert '<span data-testid="held-tutoring">1 h 30 min</span>' in page
-        assert '<span data-testid="available-tutoring">3 h 30 min</span>' in page
+        assert '<div class="mp-stat" data-testid="available-tutoring">3 h 30 min</div>' in page
+        assert 'Total <span data-testid="total-tutoring">5 h</span>' in page
+        assert 'Used <span data-testid="used-tutoring">0 min</span>' in page
+        assert 'Reserved <span data-testid="held-tutoring">1 h 30 min</span>' in page
         assert (
             f'data-testid="hold">Reserved for {escape(tenant_a.provider.name)}: 1 h 30 min<' in page
         )
@@ -285,7 +286,7 @@ def test_low_balance_students_are_flagged_on_the_admin_home(tenant_a: Tenant) ->
     make_grant(student=rich, minutes=600)
     StudentFactory(organization=org)  # no hours at all: not flagged
     home = client_for(tenant_a.admin).get(f"/o/{org.slug}/")
-    assert [(s.name, s.available) for s in home.context["low_balance"]] == [
+    assert [(s.name, s.free_minutes) for s in home.context["low_balance"]] == [
         (tenant_a.student.name, 60)
     ]
 

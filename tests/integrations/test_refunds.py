@@ -199,7 +199,7 @@ def test_full_refund_after_use_refunds_only_the_unused_part_and_says_so(
     )
     assert error.message == (
         "Order #727: the shop refunded 10 h but only 6 h were unused; "
-        "2 h are used and 2 h held. Settle the rest."
+        "2 h are used and 2 h reserved. Settle the rest."
     )
     assert [m.to for m in mailoutbox] == [[tenant_a.admin.email]]
 
@@ -226,7 +226,7 @@ def test_full_refund_when_everything_is_used_takes_nothing(
     assert entries() == [(EntryKind.CREDIT, 600)]
     assert OrderError.objects.get().message == (
         "Order #727: the shop refunded 10 h but only 0 min were unused; 10 h are used and "
-        "0 min held. Settle the rest."
+        "0 min reserved. Settle the rest."
     )
     assert find_differences() == []
 
@@ -551,7 +551,7 @@ def test_partial_refund_of_used_hours_is_a_conflict_for_an_admin(
     )
     assert error.message == (
         "Order #727: the shop refunded 10 h but only 0 min were unused; "
-        "16 h are used and 4 h held. Settle the rest."
+        "16 h are used and 4 h reserved. Settle the rest."
     )
     assert find_differences() == []
 

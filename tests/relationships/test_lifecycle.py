@@ -125,7 +125,7 @@ def test_propose_refused_with_the_shortfall_and_nothing_created(
         propose(tenant_a, quantity=420)
 
     assert refused.value.message == (
-        "Only 5 h are available for this service; holding 7 h needs 2 h more."
+        "Only 5 h are free to book for this service; reserving 7 h needs 2 h more."
     )
     assert refused.value.shortfall == 120
     assert not Relationship.objects.exists()
@@ -144,7 +144,7 @@ def test_propose_counts_only_what_other_relationships_do_not_hold(tenant_a: Tena
     with pytest.raises(InsufficientHours) as refused:
         propose(tenant_a, quantity=120, provider=second)
     assert refused.value.message == (
-        "Only 1 h 40 min are available for this service; holding 2 h needs 20 min more."
+        "Only 1 h 40 min are free to book for this service; reserving 2 h needs 20 min more."
     )
     assert balance(grant) == (600, 0, 500)
     assert find_differences() == []
@@ -340,7 +340,7 @@ def test_decline_with_a_reason_releases_every_hold_and_tells_the_student(
         (
             f"[Matchpal] {provider.name} declined",
             f"{provider.name} declined to work with {student.name}: Fully booked this term. "
-            "The reserved hours are available again.",
+            "The reserved hours are free to book again.",
             [student.email],
         )
     ]
@@ -358,7 +358,7 @@ def test_decline_without_a_reason(
     assert history(rel)[-1] == ("proposed", "declined", tenant_a.provider_user, "Declined")
     assert [m.body for m in mailoutbox] == [
         f"{tenant_a.provider.name} declined to work with {tenant_a.student.name}. "
-        "The reserved hours are available again."
+        "The reserved hours are free to book again."
     ]
     assert find_differences() == []
 
@@ -546,7 +546,7 @@ def test_raising_beyond_the_balance_is_refused(tenant_a: Tenant) -> None:
             actor=tenant_a.admin, relationship=rel, quantity=700
         )
     assert refused.value.message == (
-        "Only 5 h are available for this service; holding 6 h 40 min needs 1 h 40 min more."
+        "Only 5 h are free to book for this service; reserving 6 h 40 min needs 1 h 40 min more."
     )
     assert balance(grant) == (600, 0, 300)
     assert find_differences() == []
@@ -734,7 +734,7 @@ def test_stale_proposals_are_declined_once(
         (
             f"[Matchpal] No answer from {provider.name}",
             f"{provider.name} did not answer within 7 days; "
-            "the reserved hours are available again.",
+            "the reserved hours are free to book again.",
             [student.email],
         ),
         (
@@ -1009,7 +1009,7 @@ def test_the_propose_page_rerenders_with_errors(tenant_a: Tenant, admin_client_a
     # A rule of the services: shown as the form's own error, the form kept.
     response = admin_client_a.post(url(org, "new/"), {**propose_form(tenant_a), "token": token})
     assert response.status_code == 200
-    message = "Only 4 h are available for this service; holding 5 h needs 1 h more."
+    message = "Only 4 h are free to book for this service; reserving 5 h needs 1 h more."
     assert response.context["form"].non_field_errors() == [message]
     assert message in response.content.decode()
     assert response.context["form"]["amount"].value() == "5"
@@ -1142,7 +1142,7 @@ def test_admin_pages_cancel_complete_and_allocation(tenant_a: Tenant, admin_clie
     response = admin_client_a.post(base + "allocation/", {"amount": "700", "measure": "minutes"})
     assert response.status_code == 200
     assert response.context["form"].non_field_errors() == [
-        "Only 7 h are available for this service; holding 8 h 40 min needs 1 h 40 min more."
+        "Only 7 h are free to book for this service; reserving 8 h 40 min needs 1 h 40 min more."
     ]
 
     response = admin_client_a.post(base + "cancel/", {"reason": ""})
@@ -1176,7 +1176,8 @@ def test_the_allocation_page_of_a_relationship_counting_sessions(
         url(org, f"{rel.public_id}/allocation/"), {"amount": "11", "measure": "hours"}
     )
     assert response.context["form"].non_field_errors() == [
-        "Only 4 sessions are available for this service; holding 5 sessions needs 1 session more."
+        "Only 4 sessions are free to book for this service; "
+        "reserving 5 sessions needs 1 session more."
     ]
     detail = admin_client_a.get(url(org, f"{rel.public_id}/")).content.decode()
     assert '<div class="fs-5" data-testid="remaining">6 sessions</div>' in detail

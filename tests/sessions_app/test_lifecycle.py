@@ -498,7 +498,7 @@ def test_minute_grants_do_not_pay_for_a_sessions_relationship(tenant_a: Tenant) 
     with pytest.raises(NotEnoughHours) as refused:
         log(tenant_a, rel, at(11, 9))
     assert refused.value.message == (
-        "Only 0 sessions remain on this relationship; the session needs 1 session."
+        "Only 0 sessions are reserved for this relationship; the session needs 1 session."
     )
     assert find_differences() == []
 

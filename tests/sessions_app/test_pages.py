@@ -87,14 +87,14 @@ def test_provider_home(tenant_a: Tenant, provider_client_a) -> None:
     assert [s.pk for s in context["to_log"]] == [past_due.pk]
     html = response.content.decode()
     assert "Proposals awaiting your answer" in html
-    assert f"{bob.name}</a> · Tutoring · 1 h 30 min" in html
+    assert f"{bob.name}</a> · Tutoring · 1 h 30 min reserved" in html
     assert "answer by Jun 14" in html
     assert "answer by Jun 16" in html
     for proposal in (sooner, later):
         assert f'action="/o/{org.slug}/relationships/{proposal.public_id}/accept/"' in html
     for rel in (mine, cals):
         assert f'href="/o/{org.slug}/relationships/{rel.public_id}/log/">Log session</a>' in html
-    assert f'{cal.name}</a> · Tutoring · <span class="text-secondary">3 h 30 min left' in html
+    assert f'{cal.name}</a> · Tutoring · <span class="text-secondary">3 h 30 min reserved' in html
     assert "Past sessions still to log" in html
     assert f'href="/o/{org.slug}/sessions/{past_due.public_id}/complete/">Log it</a>' in html
     # Another provider sees their own proposal and nothing of these.
@@ -207,12 +207,13 @@ def test_student_home_sessions_running_total_and_balance(
         (first.pk, 60, 60),
     ]
     html = response.content.decode()
-    assert "45 min used · 1 h 45 min used so far" in html
-    assert "1 h used · 1 h used so far" in html
+    assert "45 min used · Used after it: 1 h 45 min" in html
+    assert "1 h used · Used after it: 1 h" in html
     # The balance: 15 h bought, 1 h 45 min used, 8 h 15 min reserved, 5 h free.
-    assert '<div class="mp-stat" data-testid="remaining-tutoring">13 h 15 min</div>' in html
-    assert '<span data-testid="held-tutoring">8 h 15 min</span>' in html
-    assert '<span data-testid="available-tutoring">5 h</span>' in html
+    assert '<div class="mp-stat" data-testid="available-tutoring">5 h</div>' in html
+    assert '<span data-testid="total-tutoring">15 h</span>' in html
+    assert '<span data-testid="used-tutoring">1 h 45 min</span>' in html
+    assert 'Reserved <span data-testid="held-tutoring">8 h 15 min</span>' in html
     assert f"Reserved for {escape(tenant_a.provider.name)}: 8 h 15 min" in html
     # A completed session not yet confirmed has its Dispute link; Confirm only where the
     # center counts confirmed sessions alone.
@@ -277,8 +278,8 @@ def test_student_home_running_totals_per_unit(tenant_a: Tenant, student_client_a
     rows = [(s.pk, s.charged_minutes, s.running) for s in response.context["sessions"]]
     assert rows == [(two.pk, 1, 2), (second.pk, 45, 105), (one.pk, 1, 1), (first.pk, 60, 60)]
     html = response.content.decode()
-    assert "1 session used · 2 sessions used so far" in html
-    assert "45 min used · 1 h 45 min used so far" in html
+    assert "1 session used · Used after it: 2 sessions" in html
+    assert "45 min used · Used after it: 1 h 45 min" in html
     assert find_differences() == []
 
 

@@ -547,7 +547,7 @@ def test_insufficient_hours_refused_and_the_admins_told(
     mailoutbox,
 ) -> None:
     admins = [tenant_a.admin, second_admin(tenant_a)]
-    message = "Only 1 h remain on this relationship; the session needs 1 h 30 min."
+    message = "Only 1 h are reserved for this relationship; the session needs 1 h 30 min."
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(NotEnoughHours) as raised:
         log(tenant_a, short_rel, at(10, 15), 90, notes="Essay plan")
     assert raised.value.message == message
@@ -571,7 +571,7 @@ def test_the_shortfall_notice_outlives_the_real_rollback(tenant_a: Tenant, mailo
     grant = past_grant(tenant_a.student, 900)
     rel = paired(tenant_a, quantity=60)
     mailoutbox.clear()  # the proposal's and acceptance's, sent on their commits
-    message = "Only 1 h remain on this relationship; the session needs 2 h."
+    message = "Only 1 h are reserved for this relationship; the session needs 2 h."
     refused(lambda: log(tenant_a, rel, at(10, 15), 120), message, NotEnoughHours)
     assert not Session.objects.exists()
     assert balance(grant) == (900, 0, 60)
@@ -586,7 +586,7 @@ def test_insufficient_hours_when_completing_or_lengthening(
     with django_capture_on_commit_callbacks(execute=True):
         refused(
             lambda: services.session_complete(actor=tenant_a.provider_user, session=scheduled),
-            "Only 1 h remain on this relationship; the session needs 1 h 15 min.",
+            "Only 1 h are reserved for this relationship; the session needs 1 h 15 min.",
             NotEnoughHours,
         )
     scheduled.refresh_from_db()
@@ -599,7 +599,7 @@ def test_insufficient_hours_when_completing_or_lengthening(
         tenant_a,
         [tenant_a.admin],
         short_rel,
-        "Only 1 h remain on this relationship; the session needs 1 h 15 min.",
+        "Only 1 h are reserved for this relationship; the session needs 1 h 15 min.",
         mailoutbox,
     )
 
@@ -607,7 +607,7 @@ def test_insufficient_hours_when_completing_or_lengthening(
     with django_capture_on_commit_callbacks(execute=True):
         refused(
             lambda: services.session_edit(actor=tenant_a.provider_user, session=done, duration=75),
-            "Only 15 min remain on this relationship; the session needs 30 min.",
+            "Only 15 min are reserved for this relationship; the session needs 30 min.",
             NotEnoughHours,
         )
     done.refresh_from_db()
@@ -631,7 +631,7 @@ def test_insufficient_hours_on_the_log_page(
             "notes": "Essay plan",
         },
     )
-    message = "Only 1 h remain on this relationship; the session needs 1 h 30 min."
+    message = "Only 1 h are reserved for this relationship; the session needs 1 h 30 min."
     assert response.status_code == 200
     assert response.context["form"].non_field_errors() == [message]
     assert not Session.objects.exists()
@@ -645,7 +645,7 @@ def test_a_grant_counts_only_from_the_day_it_is_valid(tenant_a: Tenant) -> None:
     log(tenant_a, rel, at(11, 7))
     refused(
         lambda: log(tenant_a, rel, at(10, 15)),
-        "Only 0 min remain on this relationship; the session needs 1 h.",
+        "Only 0 min are reserved for this relationship; the session needs 1 h.",
         NotEnoughHours,
     )
     assert balance(today) == (300, 60, 240)
@@ -664,7 +664,7 @@ def test_policy_draw_takes_the_shortfall_from_the_available_balance(
     assert holds(short_rel) == [(grant.pk, 0, 90)]
     assert entries(session=session) == [(CONSUME, 0, 60, -60), (CONSUME, 0, 30, 0)]
     assert set(GrantEntry.objects.filter(session=session).values_list("reason", flat=True)) == {
-        "Drawn from the available balance"
+        "Drawn from the hours free to book"
     }
     assert not Notification.objects.exists()
     assert mailoutbox == []
@@ -698,7 +698,7 @@ def test_policy_draw_still_refuses_beyond_the_balance(
     grant = past_grant(tenant_a.student, 100)
     rel = paired(tenant_a, quantity=60)
     message = (
-        "The relationship's hold and the student's available balance cover "
+        "The relationship's reserved hours and the student's hours free to book cover "
         "1 h 40 min; the session needs 2 h."
     )
     with django_capture_on_commit_callbacks(execute=True):
