@@ -8,12 +8,21 @@ from matchpal.quantities import format_minutes
 from sessions_app.models import NoShowParty, Session, SessionKind, SessionStatus
 
 
-def duration_choices(organization: Organization) -> list[tuple[int, str]]:
+def duration_choices(
+    organization: Organization, current: int | None = None
+) -> list[tuple[int, str]]:
+    """The policy's durations; with `current` (a stored session's duration) that value too,
+    labelled as recorded when today's steps no longer include it: a rule change never rewrites
+    a session, and saving its form unchanged must keep what it has."""
     step = organization.duration_step_minutes
     first = -(-organization.min_session_minutes // step) * step
-    return [
+    choices = [
         (m, format_minutes(m)) for m in range(first, organization.max_session_minutes + 1, step)
     ]
+    if current is not None and all(m != current for m, _ in choices):
+        choices.append((current, f"{format_minutes(current)} (as recorded)"))
+        choices.sort()
+    return choices
 
 
 def _notes_minimum(field: forms.Field, minimum: int) -> None:
@@ -114,7 +123,9 @@ class EditSessionForm(forms.Form):
         **kwargs: object,
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["duration"].choices = duration_choices(organization)
+        self.fields["duration"].choices = duration_choices(
+            organization, current=session.duration_minutes
+        )
         # A scheduled session being edited needs no notes yet.
         notes_due = completing or session.status == SessionStatus.COMPLETED
         _notes_minimum(self.fields["notes"], organization.notes_min_length if notes_due else 0)

@@ -3,12 +3,12 @@
 
 import enum
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Final
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -117,10 +117,69 @@ def check_rules(
     completing: bool,
     exclude: Session | None = None,
     review_minutes: int | None = None,
+    changed: Collection[str] | None = None,
 ) -> None:
-    """Every rule of the organization's policy, each with its own message."""
+    """Every rule of the organization's policy, each with its own message.
+
+    A new session (`changed` None) meets every rule. A change to a stored one (`exclude`) meets
+    the rules of what it changes (`changed`: "starts_at", "duration", "review_minutes", "notes",
+    "status" when it is being logged): a rule set after the session was logged does not refuse
+    an edit that leaves the value it governs alone.
+    """
     org = organization
     now = timezone.now()
+
+    def changes(field: str) -> bool:
+        return changed is None or field in changed
+
+    logging = completing and changes("status")
+    if changes("duration"):
+        _check_duration(org, duration)
+    if review_minutes is not None and changes("review_minutes"):
+        if kind != SessionKind.REVISION:
+            raise SessionRuleError(REVIEW_TIME_ONLY_FOR_REVISIONS)
+        # Actual time, so not in the duration's steps; bounded like a session.
+        if not 1 <= review_minutes <= org.max_session_minutes:
+            raise SessionRuleError(review_time_out_of_range(org))
+    if completing and (logging or changes("starts_at")):
+        if starts_at > now:
+            raise SessionRuleError(
+                "A session in the future cannot be logged as completed; schedule it instead."
+            )
+        if relationship.paired_at and starts_at < relationship.paired_at:
+            raise SessionRuleError(
+                "This session starts before the relationship was paired "
+                f"({timezone.localtime(relationship.paired_at, org.tz):%b %d, %Y %H:%M})."
+            )
+    notes_checked = completing and (logging or changes("notes"))
+    if notes_checked and len(notes.strip()) < org.notes_min_length:
+        raise SessionRuleError(
+            f"The notes need at least {org.notes_min_length} characters "
+            f"({len(notes.strip())} so far)."
+        )
+    if (
+        logging
+        and role != Role.ADMIN
+        and starts_at < now - timedelta(hours=org.logging_grace_hours)
+    ):
+        raise SessionRuleError(
+            f"Sessions can be logged up to {org.logging_grace_hours} hours after they "
+            "start; ask an admin to log this one."
+        )
+    moved = changes("starts_at")
+    # Only a change that adds minutes to a week can break its maximum.
+    longer = changes("duration") and (exclude is None or duration > exclude.duration_minutes)
+    if not (moved or longer):
+        return
+    live = Session.objects.filter(relationship__organization=org).exclude(status__in=[St.CANCELLED])
+    if exclude is not None:
+        live = live.exclude(pk=exclude.pk)
+    if moved:
+        _check_day(org, relationship, starts_at, live)
+    _check_week(org, relationship, starts_at, duration, live)
+
+
+def _check_duration(org: Organization, duration: int) -> None:
     if duration % org.duration_step_minutes:
         raise SessionRuleError(
             f"Durations are counted in steps of {org.duration_step_minutes} minutes; "
@@ -132,35 +191,11 @@ def check_rules(
         raise SessionRuleError(
             f"A session lasts at most {format_minutes(org.max_session_minutes)}."
         )
-    if review_minutes is not None:
-        if kind != SessionKind.REVISION:
-            raise SessionRuleError(REVIEW_TIME_ONLY_FOR_REVISIONS)
-        # Actual time, so not in the duration's steps; bounded like a session.
-        if not 1 <= review_minutes <= org.max_session_minutes:
-            raise SessionRuleError(review_time_out_of_range(org))
-    if completing:
-        if starts_at > now:
-            raise SessionRuleError(
-                "A session in the future cannot be logged as completed; schedule it instead."
-            )
-        if relationship.paired_at and starts_at < relationship.paired_at:
-            raise SessionRuleError(
-                "This session starts before the relationship was paired "
-                f"({timezone.localtime(relationship.paired_at, org.tz):%b %d, %Y %H:%M})."
-            )
-        if len(notes.strip()) < org.notes_min_length:
-            raise SessionRuleError(
-                f"The notes need at least {org.notes_min_length} characters "
-                f"({len(notes.strip())} so far)."
-            )
-        if role != Role.ADMIN and starts_at < now - timedelta(hours=org.logging_grace_hours):
-            raise SessionRuleError(
-                f"Sessions can be logged up to {org.logging_grace_hours} hours after they "
-                "start; ask an admin to log this one."
-            )
-    live = Session.objects.filter(relationship__organization=org).exclude(status__in=[St.CANCELLED])
-    if exclude is not None:
-        live = live.exclude(pk=exclude.pk)
+
+
+def _check_day(
+    org: Organization, relationship: Relationship, starts_at: datetime, live: QuerySet[Session]
+) -> None:
     if live.filter(relationship=relationship, starts_at=starts_at).exists():
         raise SessionRuleError("A session of this relationship at this start time already exists.")
     if org.max_sessions_per_pair_per_day:
@@ -176,6 +211,15 @@ def check_rules(
                 f"At most {org.max_sessions_per_pair_per_day} session(s) per student and "
                 "provider per day."
             )
+
+
+def _check_week(
+    org: Organization,
+    relationship: Relationship,
+    starts_at: datetime,
+    duration: int,
+    live: QuerySet[Session],
+) -> None:
     start, end = _week_bounds(starts_at, org)
     week = live.filter(starts_at__gte=start, starts_at__lt=end)
     if org.weekly_max_minutes_per_student_service:
@@ -362,6 +406,32 @@ def _write_internal_note(session: Session, text: str | None, *, actor: User, rol
     session.internal_note_author = actor if text else None
 
 
+def _changed(
+    session: Session,
+    *,
+    starts_at: datetime | None = None,
+    duration: int | None = None,
+    notes: str | None = None,
+    review_minutes: int | _Keep | None = KEEP,
+) -> set[str]:
+    """The fields a change gives a new value: the rules that apply to it (`check_rules`)."""
+    new = {
+        "starts_at": session.starts_at if starts_at is None else starts_at,
+        "duration": session.duration_minutes if duration is None else duration,
+        "notes": session.notes if notes is None else notes,
+        "review_minutes": (
+            session.review_minutes if isinstance(review_minutes, _Keep) else review_minutes
+        ),
+    }
+    old = {
+        "starts_at": session.starts_at,
+        "duration": session.duration_minutes,
+        "notes": session.notes,
+        "review_minutes": session.review_minutes,
+    }
+    return {field for field, value in new.items() if value != old[field]}
+
+
 @_tells_admins_of_shortfall
 def session_log(
     *,
@@ -445,22 +515,27 @@ def session_complete(
         if relationship.status != RelationshipStatus.PAIRED:
             raise SessionRuleError("Sessions can be logged only on a paired relationship.")
         _lock_people(relationship)
-        session.duration_minutes = duration or session.duration_minutes
-        session.notes = session.notes if notes is None else notes
-        if not isinstance(review_minutes, _Keep):
-            session.review_minutes = review_minutes
+        new_duration = duration or session.duration_minutes
+        new_notes = session.notes if notes is None else notes
+        new_review = session.review_minutes if isinstance(review_minutes, _Keep) else review_minutes
+        # Logging it: the notes, the time and the window are checked now; a duration or review
+        # time left as scheduled was checked then.
         check_rules(
             organization=relationship.organization,
             relationship=relationship,
             starts_at=session.starts_at,
-            duration=session.duration_minutes,
-            notes=session.notes,
+            duration=new_duration,
+            notes=new_notes,
             kind=session.kind,
             role=role,
             completing=True,
             exclude=session,
-            review_minutes=session.review_minutes,
+            review_minutes=new_review,
+            changed=_changed(session, duration=new_duration, review_minutes=new_review)
+            | {"status", "notes"},
         )
+        session.duration_minutes, session.notes = new_duration, new_notes
+        session.review_minutes = new_review
         _write_internal_note(session, internal_note, actor=actor, role=role)
         session.status = St.COMPLETED
         session.logged_by, session.logged_at = actor, timezone.now()
@@ -519,6 +594,9 @@ def session_edit(
             completing=session.status == St.COMPLETED,
             exclude=session,
             review_minutes=new_review,
+            changed=_changed(
+                session, duration=new_duration, notes=new_notes, review_minutes=new_review
+            ),
         )
         _write_internal_note(session, internal_note, actor=actor, role=role)
         difference = 0
