@@ -133,6 +133,11 @@ class EditSessionForm(forms.Form):
             self.fields["review_minutes"] = _review_minutes_field(organization)
         if not internal_note:
             del self.fields["internal_note"]
+        if not completing:
+            # Kept in the session's history beside what changed.
+            self.fields["reason"] = forms.CharField(
+                max_length=500, required=False, label="Why the change (optional)"
+            )
         self.order_fields(["duration", "review_minutes", "mode", "notes", "internal_note"])
 
 

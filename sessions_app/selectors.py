@@ -1,6 +1,7 @@
 """Tenant-scoped reads of sessions, narrowed to what the member's role may see."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet, Sum
@@ -9,8 +10,8 @@ from django.utils import timezone
 
 from matchpal.models import Membership, Organization
 from relationships.models import RelationshipStatus
-from sessions_app.models import Session, SessionStatus
-from sessions_app.services import earnings_filter
+from sessions_app.models import Session, SessionChange, SessionStatus
+from sessions_app.services import change_refusal, earnings_filter
 
 
 def visible_to(membership: Membership) -> Q:
@@ -39,7 +40,7 @@ def session_get(
 ) -> Session:
     session = (
         session_list(organization=organization, membership=membership)
-        .select_related("logged_by", "internal_note_author")
+        .select_related("logged_by", "internal_note_author", "report_sent_by")
         .filter(public_id=public_id)
         .first()
     )
@@ -93,3 +94,50 @@ def week_and_month_starts(organization: Organization) -> tuple[datetime, datetim
         hour=0, minute=0, second=0, microsecond=0
     )
     return local - timedelta(days=local.weekday()), local.replace(day=1)
+
+
+def session_history(*, session: Session) -> list[SessionChange]:
+    """The session's changes, oldest first, with who made them: one query."""
+    return list(SessionChange.objects.filter(session=session).select_related("actor"))
+
+
+@dataclass(frozen=True)
+class SessionActions:
+    """What a member may do to a session, as the services decide it: the pages offer exactly
+    these buttons, on every page alike."""
+
+    complete: bool = False
+    edit: bool = False
+    cancel: bool = False
+    no_show: bool = False
+
+
+def session_actions(session: Session, membership: Membership) -> SessionActions:
+    """Reads only the session and its relationship (with its provider and organization,
+    loaded by `session_list`): no query per row."""
+    if membership.is_student:
+        return SessionActions()
+    relationship = session.relationship
+    now = timezone.now()
+    started = session.starts_at <= now
+    may_change = (
+        change_refusal(
+            session=session,
+            relationship=relationship,
+            role=membership.role,
+            user_id=membership.user_id,
+        )
+        is None
+    )
+    # Logging a scheduled session: paired only, and a provider within the grace window.
+    may_log = relationship.status == RelationshipStatus.PAIRED and (
+        membership.is_admin
+        or now <= session.starts_at + timedelta(hours=relationship.organization.logging_grace_hours)
+    )
+    live = session.status in (SessionStatus.COMPLETED, SessionStatus.SCHEDULED)
+    return SessionActions(
+        complete=session.status == SessionStatus.SCHEDULED and started and may_log,
+        edit=may_change and live,
+        cancel=may_change and session.status != SessionStatus.CANCELLED,
+        no_show=may_change and live and started,
+    )

@@ -1,9 +1,10 @@
 """Session lifecycle and each center's rules (DESIGN §4–5). Hours move only through
 `grants.services`, inside the same transaction as the session's own change."""
 
+import copy
 import enum
 import functools
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -20,7 +21,14 @@ from matchpal.quantities import format_minutes, format_quantity
 from providers.models import Provider
 from relationships import services as relationships
 from relationships.models import Relationship, RelationshipStatus, Unit
-from sessions_app.models import NoShowParty, Session, SessionKind, SessionStatus
+from sessions_app.models import (
+    NoShowParty,
+    Session,
+    SessionChange,
+    SessionChangeKind,
+    SessionKind,
+    SessionStatus,
+)
 from students.models import Student
 
 St = SessionStatus
@@ -89,6 +97,49 @@ def _check_actor(actor: User, relationship: Relationship) -> str:
     if role == Role.PROVIDER and relationship.provider.user_id == actor.pk:
         return role
     raise SessionRuleError("Only this relationship's provider or an admin can log its sessions.")
+
+
+CHANGE_ONLY_OWN: Final = "Only this relationship's provider or an admin can change its sessions."
+CHANGE_NOT_PAIRED: Final = (
+    "This relationship is no longer paired: only an admin can change its sessions."
+)
+
+
+def change_window_passed(organization: Organization) -> str:
+    return (
+        f"Sessions can be changed up to {organization.logging_grace_hours} hours after they "
+        "start; ask an admin to change this one."
+    )
+
+
+def change_refusal(
+    *, session: Session, relationship: Relationship, role: str | None, user_id: int | None
+) -> str | None:
+    """Why this member may not edit, cancel, reschedule or mark a no-show on the session, or
+    None. Admins always may; a provider only on their own paired relationship, within the grace
+    window of logging (`logging_grace_hours` after the start). The pages ask it too, so they
+    offer only the buttons that work."""
+    if role == Role.ADMIN:
+        return None
+    if role != Role.PROVIDER or relationship.provider.user_id != user_id:
+        return CHANGE_ONLY_OWN
+    if relationship.status != RelationshipStatus.PAIRED:
+        return CHANGE_NOT_PAIRED
+    grace = timedelta(hours=relationship.organization.logging_grace_hours)
+    if timezone.now() > session.starts_at + grace:
+        return change_window_passed(relationship.organization)
+    return None
+
+
+def _check_change(actor: User, session: Session, relationship: Relationship) -> str:
+    role = _role(actor, relationship.organization)
+    refusal = change_refusal(
+        session=session, relationship=relationship, role=role, user_id=actor.pk
+    )
+    if refusal:
+        raise SessionRuleError(refusal)
+    assert role is not None
+    return role
 
 
 def _week_bounds(moment: datetime, organization: Organization) -> tuple[datetime, datetime]:
@@ -432,6 +483,101 @@ def _changed(
     return {field for field, value in new.items() if value != old[field]}
 
 
+# What a change records, in the order the history shows it.
+_TRACKED: Final = (
+    ("starts_at", "Start"),
+    ("duration_minutes", "Duration"),
+    ("review_minutes", "Review time"),
+    ("mode", "Where"),
+    ("notes", "Notes"),
+    ("internal_note", "Internal note"),
+    ("status", "Status"),
+    ("no_show_party", "No-show"),
+    ("charged_minutes", "Hours used"),
+)
+
+
+def _as_text(session: Session, field: str, relationship: Relationship) -> str:
+    """A value as a person read it: the history keeps text, so a later rule or time zone change
+    cannot rewrite what it says."""
+    value = getattr(session, field)
+    if field == "starts_at":
+        return f"{timezone.localtime(value, relationship.organization.tz):%b %d, %Y %H:%M}"
+    if field == "duration_minutes":
+        return format_minutes(value)
+    if field == "review_minutes":
+        return format_minutes(value) if value else ""
+    if field == "charged_minutes":
+        return format_quantity(value, relationship.unit)
+    if field == "status":
+        return St(value).label
+    if field == "no_show_party":
+        return NoShowParty(value).label if value else ""
+    return str(value)
+
+
+def _record(
+    session: Session,
+    relationship: Relationship,
+    *,
+    before: Session,
+    kind: str,
+    actor: User | None,
+    reason: str = "",
+    extra: Sequence[dict[str, str]] = (),
+) -> SessionChange | None:
+    """Write what the change did (each field from → to), in the change's own transaction.
+
+    A change that gives hours back after the grace window of logging (only an admin can make
+    one) is flagged and the admins are told: hours coming back late is what they watch for.
+    Nothing is written for an edit that changed nothing.
+    """
+    changes = [
+        {"field": field, "label": label, "from": old, "to": new}
+        for field, label in _TRACKED
+        if (old := _as_text(before, field, relationship))
+        != (new := _as_text(session, field, relationship))
+    ]
+    changes += extra
+    if not changes:
+        return None
+    org = relationship.organization
+    given_back = before.charged_minutes - session.charged_minutes
+    late = timezone.now() > before.starts_at + timedelta(hours=org.logging_grace_hours)
+    change = SessionChange.objects.create(
+        organization_id=org.pk,
+        session=session,
+        kind=kind,
+        actor=actor,
+        reason=reason.strip()[:500],
+        changes=changes,
+        gave_back_after_window=given_back > 0 and late,
+    )
+    if change.gave_back_after_window:
+        when = timezone.localtime(before.starts_at, org.tz)
+        notify_admins(
+            organization=org,
+            text=(
+                f"Hours given back after the {org.logging_grace_hours}-hour window: {actor} "
+                f"{_DID[kind]} {relationship.student.name}'s session of {when:%b %d} with "
+                f"{relationship.provider.name} ({format_quantity(given_back, relationship.unit)} "
+                "given back)."
+            ),
+            link=reverse("sessions_app:detail", args=[org.slug, session.public_id]),
+        )
+    return change
+
+
+_DID: Final = {
+    SessionChangeKind.EDITED: "edited",
+    SessionChangeKind.CANCELLED: "cancelled",
+    SessionChangeKind.NO_SHOW: "marked a no-show on",
+    SessionChangeKind.DISPUTE_RESOLVED: "resolved the dispute over",
+    SessionChangeKind.RESCHEDULED: "moved",
+    SessionChangeKind.COMPLETED: "logged",
+}
+
+
 @_tells_admins_of_shortfall
 def session_log(
     *,
@@ -508,6 +654,7 @@ def session_complete(
     with transaction.atomic():
         session, relationship = _lock_session(session)
         role = _check_actor(actor, relationship)
+        before = copy.copy(session)
         if session.status != St.SCHEDULED:
             raise ConflictError(
                 f"This session is {session.get_status_display().lower()}, not scheduled."
@@ -555,6 +702,7 @@ def session_complete(
             ]
         )
         _consume(session, relationship, _charge_of(session, relationship.organization), actor)
+        _record(session, relationship, before=before, kind=SessionChangeKind.COMPLETED, actor=actor)
     return session
 
 
@@ -568,78 +716,112 @@ def session_edit(
     internal_note: str | None = None,
     mode: str | None = None,
     review_minutes: int | _Keep | None = KEEP,
+    reason: str = "",
 ) -> Session:
     """Edit a session. On a completed one a new duration (or a revision's new review time)
-    consumes or restores the difference."""
+    consumes or restores the difference. Recorded in the session's history."""
     with transaction.atomic():
         session, relationship = _lock_session(session)
-        role = _check_actor(actor, relationship)
-        if session.status not in (St.COMPLETED, St.SCHEDULED):
-            raise ConflictError(
-                f"A {session.get_status_display().lower()} session cannot be edited."
-            )
-        org = relationship.organization
-        _lock_people(relationship)
-        new_duration = duration or session.duration_minutes
-        new_notes = session.notes if notes is None else notes
-        new_review = session.review_minutes if isinstance(review_minutes, _Keep) else review_minutes
-        check_rules(
-            organization=org,
-            relationship=relationship,
-            starts_at=session.starts_at,
-            duration=new_duration,
-            notes=new_notes,
-            kind=session.kind,
+        role = _check_change(actor, session, relationship)
+        before = copy.copy(session)
+        _edit(
+            session,
+            relationship,
+            actor=actor,
             role=role,
-            completing=session.status == St.COMPLETED,
-            exclude=session,
-            review_minutes=new_review,
-            changed=_changed(
-                session, duration=new_duration, notes=new_notes, review_minutes=new_review
-            ),
+            duration=duration,
+            notes=notes,
+            internal_note=internal_note,
+            mode=mode,
+            review_minutes=review_minutes,
         )
-        _write_internal_note(session, internal_note, actor=actor, role=role)
-        difference = 0
-        if session.status == St.COMPLETED and relationship.unit == Unit.MINUTES:
-            if session.kind != SessionKind.REVISION:
-                difference = new_duration - session.duration_minutes
-            elif new_review != session.review_minutes:
-                # Only a new review time reprices a revision; its duration does not count.
-                target = charge_for(
-                    organization=org,
-                    kind=session.kind,
-                    duration=new_duration,
-                    review_minutes=new_review,
-                )
-                difference = target - session.charged_minutes
-        if difference > 0:
-            _consume(session, relationship, difference, actor)
-        elif difference < 0:
-            ledger.restore(
-                actor=actor,
-                relationship=relationship,
-                session=session,
-                quantity=-difference,
-                to_hold=relationship.holds_hours,
-                reason="Session shortened",
-            )
-            session.charged_minutes += difference
-        session.duration_minutes, session.notes = new_duration, new_notes
-        session.review_minutes = new_review
-        if mode is not None:
-            session.mode = mode
-        session.save(
-            update_fields=[
-                "duration_minutes",
-                "notes",
-                "review_minutes",
-                "internal_note",
-                "internal_note_author",
-                "mode",
-                "charged_minutes",
-            ]
+        _record(
+            session,
+            relationship,
+            before=before,
+            kind=SessionChangeKind.EDITED,
+            actor=actor,
+            reason=reason,
         )
     return session
+
+
+def _edit(
+    session: Session,
+    relationship: Relationship,
+    *,
+    actor: User,
+    role: str,
+    duration: int | None,
+    notes: str | None,
+    internal_note: str | None,
+    mode: str | None,
+    review_minutes: int | _Keep | None,
+) -> None:
+    """The edit itself, on locked rows (`session_edit`, `session_resolve_dispute`)."""
+    if session.status not in (St.COMPLETED, St.SCHEDULED):
+        raise ConflictError(f"A {session.get_status_display().lower()} session cannot be edited.")
+    org = relationship.organization
+    _lock_people(relationship)
+    new_duration = duration or session.duration_minutes
+    new_notes = session.notes if notes is None else notes
+    new_review = session.review_minutes if isinstance(review_minutes, _Keep) else review_minutes
+    check_rules(
+        organization=org,
+        relationship=relationship,
+        starts_at=session.starts_at,
+        duration=new_duration,
+        notes=new_notes,
+        kind=session.kind,
+        role=role,
+        completing=session.status == St.COMPLETED,
+        exclude=session,
+        review_minutes=new_review,
+        changed=_changed(
+            session, duration=new_duration, notes=new_notes, review_minutes=new_review
+        ),
+    )
+    _write_internal_note(session, internal_note, actor=actor, role=role)
+    difference = 0
+    if session.status == St.COMPLETED and relationship.unit == Unit.MINUTES:
+        if session.kind != SessionKind.REVISION:
+            difference = new_duration - session.duration_minutes
+        elif new_review != session.review_minutes:
+            # Only a new review time reprices a revision; its duration does not count.
+            target = charge_for(
+                organization=org,
+                kind=session.kind,
+                duration=new_duration,
+                review_minutes=new_review,
+            )
+            difference = target - session.charged_minutes
+    if difference > 0:
+        _consume(session, relationship, difference, actor)
+    elif difference < 0:
+        ledger.restore(
+            actor=actor,
+            relationship=relationship,
+            session=session,
+            quantity=-difference,
+            to_hold=relationship.holds_hours,
+            reason="Session shortened",
+        )
+        session.charged_minutes += difference
+    session.duration_minutes, session.notes = new_duration, new_notes
+    session.review_minutes = new_review
+    if mode is not None:
+        session.mode = mode
+    session.save(
+        update_fields=[
+            "duration_minutes",
+            "notes",
+            "review_minutes",
+            "internal_note",
+            "internal_note_author",
+            "mode",
+            "charged_minutes",
+        ]
+    )
 
 
 def _restore_all(session: Session, relationship: Relationship, actor: User, reason: str) -> None:
@@ -667,28 +849,40 @@ def session_cancel(*, actor: User, session: Session, reason: str) -> Session:
         raise SessionRuleError("Give a reason for the cancellation.")
     with transaction.atomic():
         session, relationship = _lock_session(session)
-        _check_actor(actor, relationship)
-        if session.status == St.CANCELLED:
-            raise ConflictError("This session is already cancelled.")
-        org = relationship.organization
-        late = session.starts_at - timezone.now() < timedelta(
-            hours=org.late_cancellation_window_hours
-        )
-        if (
-            session.status == St.SCHEDULED
-            and late
-            and org.late_cancellation_charge == Charge.FULL
-            and relationship.status == RelationshipStatus.PAIRED
-        ):
-            _charge(session, relationship, actor, "late cancellation")
-        else:
-            _restore_all(session, relationship, actor, f"Cancelled: {reason}")
-        session.status = St.CANCELLED
-        session.cancellation_reason = reason.strip()
-        session.save(
-            update_fields=["status", "cancellation_reason", "charged_minutes", "charge_shortfall"]
+        _check_change(actor, session, relationship)
+        before = copy.copy(session)
+        _cancel(session, relationship, actor=actor, reason=reason)
+        _record(
+            session,
+            relationship,
+            before=before,
+            kind=SessionChangeKind.CANCELLED,
+            actor=actor,
+            reason=reason,
         )
     return session
+
+
+def _cancel(session: Session, relationship: Relationship, *, actor: User, reason: str) -> None:
+    """The cancellation itself, on locked rows (`session_cancel`, `session_resolve_dispute`)."""
+    if session.status == St.CANCELLED:
+        raise ConflictError("This session is already cancelled.")
+    org = relationship.organization
+    late = session.starts_at - timezone.now() < timedelta(hours=org.late_cancellation_window_hours)
+    if (
+        session.status == St.SCHEDULED
+        and late
+        and org.late_cancellation_charge == Charge.FULL
+        and relationship.status == RelationshipStatus.PAIRED
+    ):
+        _charge(session, relationship, actor, "late cancellation")
+    else:
+        _restore_all(session, relationship, actor, f"Cancelled: {reason}")
+    session.status = St.CANCELLED
+    session.cancellation_reason = reason.strip()
+    session.save(
+        update_fields=["status", "cancellation_reason", "charged_minutes", "charge_shortfall"]
+    )
 
 
 def session_no_show(*, actor: User, session: Session, party: str, explanation: str = "") -> Session:
@@ -698,7 +892,8 @@ def session_no_show(*, actor: User, session: Session, party: str, explanation: s
         raise SessionRuleError("Say who did not come: the student or the provider.")
     with transaction.atomic():
         session, relationship = _lock_session(session)
-        _check_actor(actor, relationship)
+        _check_change(actor, session, relationship)
+        before = copy.copy(session)
         if session.status in (St.CANCELLED, St.NO_SHOW):
             raise ConflictError(f"This session is already {session.get_status_display().lower()}.")
         if session.starts_at > timezone.now():
@@ -726,6 +921,14 @@ def session_no_show(*, actor: User, session: Session, party: str, explanation: s
                 "charge_shortfall",
             ]
         )
+        _record(
+            session,
+            relationship,
+            before=before,
+            kind=SessionChangeKind.NO_SHOW,
+            actor=actor,
+            reason=explanation,
+        )
     return session
 
 
@@ -739,9 +942,28 @@ def cancel_sessions_to_come(*, relationship: Relationship, actor: User | None, r
     because = f"The relationship was {label}"
     if reason.strip() and reason.strip().lower() != label:
         because += f": {reason.strip()}"
-    return Session.objects.filter(
+    to_come = Session.objects.filter(
         relationship=relationship, status=St.SCHEDULED, starts_at__gt=timezone.now()
-    ).update(status=St.CANCELLED, cancellation_reason=because[:500])
+    )
+    ids = list(to_come.values_list("pk", flat=True))
+    Session.objects.filter(pk__in=ids).update(
+        status=St.CANCELLED, cancellation_reason=because[:500]
+    )
+    status = [
+        {"field": "status", "label": "Status", "from": St.SCHEDULED.label, "to": St.CANCELLED.label}
+    ]
+    SessionChange.objects.bulk_create(
+        SessionChange(
+            organization_id=relationship.organization_id,
+            session_id=pk,
+            kind=SessionChangeKind.CANCELLED,
+            actor=actor,
+            reason=because[:500],
+            changes=status,
+        )
+        for pk in ids
+    )
+    return len(ids)
 
 
 def session_confirm(*, actor: User, session: Session) -> Session:

@@ -8,7 +8,6 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from matchpal.errors import DomainError
@@ -34,12 +33,7 @@ def session_list(request: TenantRequest) -> HttpResponse:
         ),
     )
     page = Paginator(filterset.qs, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
-    # "now" hides the no-show action on sessions that have not started yet.
-    return render(
-        request,
-        "sessions_app/list.html",
-        {"filter": filterset, "page": page, "now": timezone.now()},
-    )
+    return render(request, "sessions_app/list.html", {"filter": filterset, "page": page})
 
 
 @tenant_view(*STAFF)
@@ -85,8 +79,7 @@ def session_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse
             "session": session,
             "counts_for_earnings": services.counts_for_earnings(session, request.organization),
             "can_see_internal_note": selectors.internal_note_visible(session, request.membership),
-            # Nobody can have missed a session that has not started: no "No-show" before then.
-            "started": session.starts_at <= timezone.now(),
+            "history": selectors.session_history(session=session),
         },
     )
 
@@ -168,6 +161,7 @@ def session_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
             duration=d["duration"],
             notes=d["notes"],
             mode=d["mode"],
+            reason=d["reason"],
             **_optional(d),
         ),
     )
