@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import date, datetime
 
 from django import forms
 from django.utils import timezone
@@ -158,3 +158,42 @@ class DisputeForm(forms.Form):
     reason = forms.CharField(
         max_length=500, widget=forms.Textarea(attrs={"rows": 2}), label="What is wrong?"
     )
+
+
+def _bounded(day: date) -> date:
+    """A sane year (a year 1 or 9999 breaks the pages that compute weeks and expiry dates)."""
+    last = timezone.localdate().year + 10
+    if not 2000 <= day.year <= last:
+        raise forms.ValidationError(f"Choose a date between 2000 and {last}.")
+    return day
+
+
+class RescheduleForm(forms.Form):
+    """A new start for a scheduled session, or an admin's correction of a completed one's."""
+
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}), label="Start time")
+    reason = forms.CharField(max_length=500, required=False, label="Why (optional)")
+
+    def __init__(
+        self, *args: object, organization: Organization, session: Session, **kwargs: object
+    ) -> None:
+        local = timezone.localtime(session.starts_at, organization.tz)
+        kwargs.setdefault("initial", {"date": local.date(), "time": local.time()})
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.organization = organization
+
+    def clean_date(self) -> date:
+        return _bounded(self.cleaned_data["date"])
+
+    def starts_at(self) -> datetime:
+        return datetime.combine(
+            self.cleaned_data["date"], self.cleaned_data["time"], tzinfo=self.organization.tz
+        )
+
+
+class ChooseRelationshipForm(forms.Form):
+    """Which paired relationship to log or schedule a session of: its public id, never a key."""
+
+    relationship = forms.UUIDField(widget=forms.HiddenInput)
+    then = forms.ChoiceField(choices=[("log", "Log a session"), ("schedule", "Schedule a session")])

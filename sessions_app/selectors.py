@@ -9,7 +9,8 @@ from django.http import Http404
 from django.utils import timezone
 
 from matchpal.models import Membership, Organization
-from relationships.models import RelationshipStatus
+from relationships.models import Relationship, RelationshipStatus
+from relationships.selectors import relationship_list
 from sessions_app.models import Session, SessionChange, SessionStatus
 from sessions_app.services import change_refusal, earnings_filter
 
@@ -110,6 +111,7 @@ class SessionActions:
     edit: bool = False
     cancel: bool = False
     no_show: bool = False
+    reschedule: bool = False
 
 
 def session_actions(session: Session, membership: Membership) -> SessionActions:
@@ -140,4 +142,32 @@ def session_actions(session: Session, membership: Membership) -> SessionActions:
         edit=may_change and live,
         cancel=may_change and session.status != SessionStatus.CANCELLED,
         no_show=may_change and live and started,
+        # A scheduled session of a pairing moves; a completed one's date only an admin corrects.
+        reschedule=may_change
+        and (
+            (
+                session.status == SessionStatus.SCHEDULED
+                and relationship.status == RelationshipStatus.PAIRED
+            )
+            or (session.status == SessionStatus.COMPLETED and membership.is_admin)
+        ),
     )
+
+
+PICK_ROWS = 20
+
+
+def relationships_to_log(
+    *, organization: Organization, membership: Membership, query: str = ""
+) -> list[Relationship]:
+    """Paired relationships to log or schedule a session of, matching `query` on the student's
+    or the provider's name: the first PICK_ROWS + 1 (one more says "search to narrow"), never
+    every relationship of the center."""
+    rows = relationship_list(organization=organization, membership=membership).filter(
+        status=RelationshipStatus.PAIRED
+    )
+    if query.strip():
+        rows = rows.filter(
+            Q(student__name__icontains=query.strip()) | Q(provider__name__icontains=query.strip())
+        )
+    return list(rows.order_by("student__name", "provider__name", "id")[: PICK_ROWS + 1])

@@ -13,9 +13,18 @@ from django.db.models import Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from grants import selectors as ledger_selectors
 from grants import services as ledger
 from matchpal.errors import ConflictError, DomainError
-from matchpal.models import Charge, InsufficientHours, Membership, Organization, Role, User
+from matchpal.models import (
+    Charge,
+    InsufficientHours,
+    Membership,
+    Notification,
+    Organization,
+    Role,
+    User,
+)
 from matchpal.notifications import notify_admins, send_email_on_commit
 from matchpal.quantities import format_minutes, format_quantity
 from providers.models import Provider
@@ -821,6 +830,115 @@ def _edit(
             "mode",
             "charged_minutes",
         ]
+    )
+
+
+REDATE_ADMINS_ONLY: Final = "Only an admin can correct the date of a session already logged."
+LOG_NOT_PAIRED: Final = "Sessions can be logged only on a paired relationship."
+RESCHEDULE_NOT_PAIRED: Final = "Sessions can be rescheduled only on a paired relationship."
+REDATE_GRANT_NOT_VALID: Final = (
+    "This session used hours from a grant that was not valid on {date}; cancel it and log it "
+    "again on the right date."
+)
+
+
+def start_out_of_range(now: datetime) -> str:
+    return f"Choose a date between 2000 and {now.year + 10}."
+
+
+def session_reschedule(
+    *, actor: User, session: Session, starts_at: datetime, reason: str = ""
+) -> Session:
+    """Move a scheduled session to another start (every rule checked again for the new time),
+    or correct the date of a completed one (admins only). The ledger keeps its entries as they
+    are; a correction the session's grants did not cover on the new date is refused. The
+    student and the provider are told."""
+    now = timezone.now()
+    if not 2000 <= starts_at.year <= now.year + 10:
+        raise SessionRuleError(start_out_of_range(now))
+    with transaction.atomic():
+        session, relationship = _lock_session(session)
+        role = _check_change(actor, session, relationship)
+        completed = session.status == St.COMPLETED
+        if completed and role != Role.ADMIN:
+            raise SessionRuleError(REDATE_ADMINS_ONLY)
+        if not completed and session.status != St.SCHEDULED:
+            raise ConflictError(
+                f"A {session.get_status_display().lower()} session cannot be rescheduled."
+            )
+        if not completed and relationship.status != RelationshipStatus.PAIRED:
+            raise SessionRuleError(RESCHEDULE_NOT_PAIRED)
+        if starts_at == session.starts_at:
+            return session
+        _lock_people(relationship)
+        org = relationship.organization
+        check_rules(
+            organization=org,
+            relationship=relationship,
+            starts_at=starts_at,
+            duration=session.duration_minutes,
+            notes=session.notes,
+            kind=session.kind,
+            role=role,
+            completing=completed,
+            exclude=session,
+            review_minutes=session.review_minutes,
+            changed={"starts_at"},
+        )
+        if completed and ledger_selectors.session_grants_not_valid_on(
+            session=session, at=starts_at
+        ):
+            raise SessionRuleError(
+                REDATE_GRANT_NOT_VALID.format(
+                    date=f"{timezone.localtime(starts_at, org.tz):%b %d, %Y}"
+                )
+            )
+        before = copy.copy(session)
+        session.starts_at = starts_at
+        session.save(update_fields=["starts_at"])
+        _record(
+            session,
+            relationship,
+            before=before,
+            kind=SessionChangeKind.RESCHEDULED,
+            actor=actor,
+            reason=reason,
+        )
+        _tell_moved(session, relationship, before=before.starts_at, actor=actor, reason=reason)
+    return session
+
+
+def _tell_moved(
+    session: Session, relationship: Relationship, *, before: datetime, actor: User, reason: str
+) -> None:
+    """The student and the provider, by email after commit and in the app where they have a
+    login; not whoever made the change."""
+    org = relationship.organization
+    old = timezone.localtime(before, org.tz)
+    new = timezone.localtime(session.starts_at, org.tz)
+    student, provider = relationship.student, relationship.provider
+    if session.status == St.SCHEDULED:
+        subject = f"Session moved to {new:%b %d, %H:%M}"
+        text = (
+            f"The session of {student.name} with {provider.name} on {old:%b %d, %H:%M} moved to "
+            f"{new:%A %b %d, %H:%M}."
+        )
+    else:
+        subject = f"Session date corrected to {new:%b %d}"
+        text = (
+            f"The date of the session of {student.name} with {provider.name} was corrected from "
+            f"{old:%b %d, %H:%M} to {new:%b %d, %H:%M}."
+        )
+    body = f"{text}\n\nWhy: {reason.strip()}" if reason.strip() else text
+    people = [p for p in (student, provider) if p.user_id != actor.pk]
+    send_email_on_commit(subject=subject, body=body, to=[p.email for p in people])
+    link = reverse("sessions_app:detail", args=[org.slug, session.public_id])
+    users = Membership.objects.filter(
+        organization=org, user_id__in=[p.user_id for p in people if p.user_id]
+    ).values_list("user_id", flat=True)
+    Notification.objects.bulk_create(
+        Notification(organization=org, user_id=user_id, text=text[:500], link=link)
+        for user_id in users
     )
 
 

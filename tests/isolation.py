@@ -735,6 +735,22 @@ POSTS.register(
     },
     changes=True,
 )
+POSTS.register(
+    "sessions_app:new",
+    lambda t: {"relationship": str(holding_relationship(t).public_id), "then": "log"},
+    changes=False,
+)
+POSTS.register(
+    "sessions_app:reschedule",
+    lambda t: {
+        "date": (
+            timezone.localtime(timezone.now(), t.organization.tz).date() - timedelta(days=2)
+        ).isoformat(),
+        "time": "09:00",
+        "reason": "Planted move",
+    },
+    changes=True,
+)
 POSTS.register("sessions_app:cancel", lambda t: {"reason": "Planted cancellation"}, changes=True)
 POSTS.register(
     "sessions_app:no_show", lambda t: {"party": "student", "explanation": "Planted"}, changes=True

@@ -91,6 +91,8 @@ EXPECTED: dict[str, Expect] = {
     "relationships:allocation": ADMIN_FORM,
     "sessions_app:list": STAFF_PAGE,
     "sessions_app:log": STAFF_FORM,
+    "sessions_app:new": ADMIN_FORM,
+    "sessions_app:reschedule": Expect(get=(200, 200, 403), post=(302, 200, 403)),
     "sessions_app:detail": Expect(get=(200, 200, 200), post=(200, 200, 200)),
     "sessions_app:edit": STAFF_FORM,
     "sessions_app:complete": STAFF_FORM,
