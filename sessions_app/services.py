@@ -577,7 +577,7 @@ def _record(
     return change
 
 
-_DID: Final = {
+_DID: Final[dict[str, str]] = {
     SessionChangeKind.EDITED: "edited",
     SessionChangeKind.CANCELLED: "cancelled",
     SessionChangeKind.NO_SHOW: "marked a no-show on",
