@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from matchpal.models import Organization
 from matchpal.quantities import format_minutes
-from sessions_app.models import NoShowParty, Session, SessionKind, SessionStatus
+from sessions_app.models import DisputeResolution, NoShowParty, Session, SessionKind, SessionStatus
 
 
 def duration_choices(
@@ -197,3 +197,35 @@ class ChooseRelationshipForm(forms.Form):
 
     relationship = forms.UUIDField(widget=forms.HiddenInput)
     then = forms.ChoiceField(choices=[("log", "Log a session"), ("schedule", "Schedule a session")])
+
+
+class ResolveDisputeForm(forms.Form):
+    """An admin's answer to a dispute: keep, edit (a new duration, or review time for a
+    revision) or cancel, with a note the student reads."""
+
+    resolution = forms.ChoiceField(
+        choices=DisputeResolution.choices, widget=forms.RadioSelect, label="Resolve by"
+    )
+    duration = forms.TypedChoiceField(
+        coerce=int, choices=(), help_text="Used only when resolving by an edit."
+    )
+    note = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Note to the student",
+    )
+
+    def __init__(
+        self, *args: object, organization: Organization, session: Session, **kwargs: object
+    ) -> None:
+        kwargs.setdefault(
+            "initial",
+            {"duration": session.duration_minutes, "review_minutes": session.review_minutes},
+        )
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["duration"].choices = duration_choices(
+            organization, current=session.duration_minutes
+        )
+        if session.kind == SessionKind.REVISION:
+            self.fields["review_minutes"] = _review_minutes_field(organization)
+        self.order_fields(["resolution", "duration", "review_minutes", "note"])

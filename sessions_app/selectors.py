@@ -12,7 +12,12 @@ from matchpal.models import Membership, Organization
 from relationships.models import Relationship, RelationshipStatus
 from relationships.selectors import relationship_list
 from sessions_app.models import Session, SessionChange, SessionStatus
-from sessions_app.services import change_refusal, earnings_filter
+from sessions_app.services import (
+    change_refusal,
+    confirmation_offered,
+    dispute_refusal,
+    earnings_filter,
+)
 
 
 def visible_to(membership: Membership) -> Q:
@@ -21,6 +26,15 @@ def visible_to(membership: Membership) -> Q:
     if membership.is_provider:
         return Q(relationship__provider__user_id=membership.user_id)
     return Q(relationship__student__user_id=membership.user_id)
+
+
+def dispute_open() -> Q:
+    """Disputed by the student and not resolved by an admin (`Session.dispute_open`)."""
+    return Q(
+        status=SessionStatus.COMPLETED,
+        disputed_at__isnull=False,
+        dispute_resolved_at__isnull=True,
+    )
 
 
 def session_list(*, organization: Organization, membership: Membership) -> QuerySet[Session]:
@@ -41,7 +55,9 @@ def session_get(
 ) -> Session:
     session = (
         session_list(organization=organization, membership=membership)
-        .select_related("logged_by", "internal_note_author", "report_sent_by")
+        .select_related(
+            "logged_by", "internal_note_author", "report_sent_by", "dispute_resolved_by"
+        )
         .filter(public_id=public_id)
         .first()
     )
@@ -112,14 +128,20 @@ class SessionActions:
     cancel: bool = False
     no_show: bool = False
     reschedule: bool = False
+    resolve_dispute: bool = False
+    confirm: bool = False
+    dispute: bool = False
 
 
 def session_actions(session: Session, membership: Membership) -> SessionActions:
     """Reads only the session and its relationship (with its provider and organization,
     loaded by `session_list`): no query per row."""
-    if membership.is_student:
-        return SessionActions()
     relationship = session.relationship
+    if membership.is_student:
+        return SessionActions(
+            confirm=confirmation_offered(session, relationship.organization),
+            dispute=dispute_refusal(session, relationship.organization) is None,
+        )
     now = timezone.now()
     started = session.starts_at <= now
     may_change = (
@@ -151,6 +173,7 @@ def session_actions(session: Session, membership: Membership) -> SessionActions:
             )
             or (session.status == SessionStatus.COMPLETED and membership.is_admin)
         ),
+        resolve_dispute=membership.is_admin and session.dispute_open,
     )
 
 

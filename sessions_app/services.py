@@ -31,6 +31,7 @@ from providers.models import Provider
 from relationships import services as relationships
 from relationships.models import Relationship, RelationshipStatus, Unit
 from sessions_app.models import (
+    DisputeResolution,
     NoShowParty,
     Session,
     SessionChange,
@@ -1017,16 +1018,14 @@ def session_no_show(*, actor: User, session: Session, party: str, explanation: s
         if session.starts_at > timezone.now():
             raise SessionRuleError(NO_SHOW_NOT_STARTED)
         org = relationship.organization
-        # As with a late cancellation, only a live pairing charges: an ended relationship's
-        # hours have gone back to the student.
-        charge = (
-            party == NoShowParty.STUDENT
-            and org.no_show_charge == Charge.FULL
-            and relationship.status == RelationshipStatus.PAIRED
-        )
-        if charge and not session.charged_minutes:
+        charge = party == NoShowParty.STUDENT and org.no_show_charge == Charge.FULL
+        if charge and session.charged_minutes:
+            pass  # A completed session marked as a student no-show keeps what it was charged.
+        elif charge and relationship.status == RelationshipStatus.PAIRED:
+            # As with a late cancellation, only a live pairing charges anew: an ended
+            # relationship's hours have gone back to the student.
             _charge(session, relationship, actor, "no-show")
-        elif not charge:
+        else:
             _restore_all(session, relationship, actor, "No-show")
         session.status = St.NO_SHOW
         session.no_show_party, session.no_show_explanation = party, explanation.strip()
@@ -1095,9 +1094,48 @@ def session_confirm(*, actor: User, session: Session) -> Session:
             raise SessionRuleError("Only the student can confirm their session.")
         if session.status != St.COMPLETED:
             raise ConflictError("Only a completed session can be confirmed.")
-        session.student_confirmed_at, session.disputed_at = timezone.now(), None
+        session.student_confirmed_at = timezone.now()
+        if not session.dispute_resolved_at:
+            # Confirming withdraws an open dispute; a resolved one stays on the record.
+            session.disputed_at = None
         session.save(update_fields=["student_confirmed_at", "disputed_at"])
     return session
+
+
+DISPUTE_ALREADY_OPEN: Final = "You already disputed this session; the center will answer."
+DISPUTE_ALREADY_RESOLVED: Final = "The center already resolved a dispute about this session."
+
+
+def dispute_window_passed(session: Session, organization: Organization) -> str:
+    return (
+        f"Sessions can be disputed up to {organization.dispute_window_days} days after they "
+        f"take place; this one was on "
+        f"{timezone.localtime(session.starts_at, organization.tz):%b %d}. Contact the center."
+    )
+
+
+def dispute_refusal(session: Session, organization: Organization) -> str | None:
+    """Why the student may not dispute the session, or None: a completed session, inside the
+    center's window after it, not already disputed (open or resolved). The pages ask it too."""
+    if session.status != St.COMPLETED:
+        return DISPUTE_NOT_COMPLETED
+    if session.dispute_resolved_at:
+        return DISPUTE_ALREADY_RESOLVED
+    if session.disputed_at:
+        return DISPUTE_ALREADY_OPEN
+    if timezone.now() > session.starts_at + timedelta(days=organization.dispute_window_days):
+        return dispute_window_passed(session, organization)
+    return None
+
+
+def confirmation_offered(session: Session, organization: Organization) -> bool:
+    """Confirm is offered only where it counts (the center requires it for earnings), on a
+    completed session the student has not confirmed yet."""
+    return (
+        organization.require_student_confirmation
+        and session.status == St.COMPLETED
+        and session.student_confirmed_at is None
+    )
 
 
 def session_dispute(*, actor: User, session: Session, reason: str) -> Session:
@@ -1111,8 +1149,11 @@ def session_dispute(*, actor: User, session: Session, reason: str) -> Session:
         )
         if session.relationship.student.user_id != actor.pk:
             raise SessionRuleError("Only the student can dispute their session.")
-        if session.status != St.COMPLETED:
-            raise ConflictError(DISPUTE_NOT_COMPLETED)
+        refusal = dispute_refusal(session, session.organization)
+        if refusal == DISPUTE_NOT_COMPLETED:
+            raise ConflictError(refusal)
+        if refusal:
+            raise SessionRuleError(refusal)
         session.disputed_at, session.dispute_reason = timezone.now(), reason.strip()
         session.student_confirmed_at = None
         session.save(update_fields=["disputed_at", "dispute_reason", "student_confirmed_at"])
@@ -1126,6 +1167,124 @@ def session_dispute(*, actor: User, session: Session, reason: str) -> Session:
             ),
         )
     return session
+
+
+RESOLVE_ADMINS_ONLY: Final = "Only an admin can resolve a dispute."
+DISPUTE_NOT_OPEN: Final = "There is no open dispute about this session."
+RESOLUTION_NOTE_MISSING: Final = "Say how the dispute was resolved; the student reads it."
+RESOLUTION_UNKNOWN: Final = "Choose how to resolve the dispute: keep, edit or cancel the session."
+RESOLUTION_EDIT_UNCHANGED: Final = (
+    "To resolve it by an edit, change the duration (or the review time); otherwise keep the "
+    "session as logged."
+)
+
+
+@_tells_admins_of_shortfall
+def session_resolve_dispute(
+    *,
+    actor: User,
+    session: Session,
+    resolution: str,
+    note: str,
+    duration: int | None = None,
+    review_minutes: int | _Keep | None = KEEP,
+) -> Session:
+    """An admin ends a dispute: keeps the session as logged, edits it (the difference is
+    consumed or restored) or cancels it (every hour restored), with a note the student reads.
+    One history row says what changed; the student is told."""
+    note = note.strip()
+    if not note:
+        raise SessionRuleError(RESOLUTION_NOTE_MISSING)
+    if resolution not in DisputeResolution.values:
+        raise SessionRuleError(RESOLUTION_UNKNOWN)
+    with transaction.atomic():
+        session, relationship = _lock_session(session)
+        if _role(actor, relationship.organization) != Role.ADMIN:
+            raise SessionRuleError(RESOLVE_ADMINS_ONLY)
+        if not session.dispute_open:
+            raise ConflictError(DISPUTE_NOT_OPEN)
+        before = copy.copy(session)
+        if resolution == DisputeResolution.EDITED:
+            if not _changed(session, duration=duration, review_minutes=review_minutes):
+                raise SessionRuleError(RESOLUTION_EDIT_UNCHANGED)
+            _edit(
+                session,
+                relationship,
+                actor=actor,
+                role=Role.ADMIN,
+                duration=duration,
+                notes=None,
+                internal_note=None,
+                mode=None,
+                review_minutes=review_minutes,
+            )
+        elif resolution == DisputeResolution.CANCELLED:
+            _cancel(session, relationship, actor=actor, reason=f"Dispute: {note}"[:500])
+        session.dispute_resolved_at, session.dispute_resolved_by = timezone.now(), actor
+        session.dispute_resolution, session.dispute_resolution_note = resolution, note[:500]
+        session.save(
+            update_fields=[
+                "dispute_resolved_at",
+                "dispute_resolved_by",
+                "dispute_resolution",
+                "dispute_resolution_note",
+            ]
+        )
+        label = DisputeResolution(resolution).label
+        change = _record(
+            session,
+            relationship,
+            before=before,
+            kind=SessionChangeKind.DISPUTE_RESOLVED,
+            actor=actor,
+            reason=note,
+            extra=[
+                {"field": "dispute_resolution", "label": "Dispute", "from": "Open", "to": label}
+            ],
+        )
+        _tell_resolved(session, relationship, change)
+    return session
+
+
+def _tell_resolved(
+    session: Session, relationship: Relationship, change: SessionChange | None
+) -> None:
+    org = relationship.organization
+    when = timezone.localtime(session.starts_at, org.tz)
+    outcome = {
+        DisputeResolution.KEPT: "The session stays as logged.",
+        DisputeResolution.CANCELLED: "The session was cancelled and its hours given back.",
+    }.get(DisputeResolution(session.dispute_resolution), "")
+    if not outcome and change is not None:
+        outcome = (
+            "The session was changed: "
+            + "; ".join(
+                f"{c['label']} {c['from'] or '—'} → {c['to'] or '—'}"
+                for c in change.changes
+                if c["field"] in ("duration_minutes", "review_minutes", "charged_minutes")
+            )
+            + "."
+        )
+    text = (
+        f"Your dispute of the session of {when:%b %d} with {relationship.provider.name} was "
+        f"resolved. {outcome} {session.dispute_resolution_note}"
+    )
+    student = relationship.student
+    send_email_on_commit(
+        subject=f"Your dispute of the session of {when:%b %d} was resolved",
+        body=text,
+        to=[student.email],
+    )
+    if (
+        student.user_id
+        and Membership.objects.filter(organization=org, user_id=student.user_id).exists()
+    ):
+        Notification.objects.create(
+            organization=org,
+            user_id=student.user_id,
+            text=text[:500],
+            link=reverse("sessions_app:detail", args=[org.slug, session.public_id]),
+        )
 
 
 REPORT_NO_RECIPIENT = (

@@ -17,4 +17,7 @@ urlpatterns = [
     path("sessions/<uuid:public_id>/send-report/", views.session_send_report, name="send_report"),
     path("sessions/<uuid:public_id>/confirm/", views.session_confirm, name="confirm"),
     path("sessions/<uuid:public_id>/dispute/", views.session_dispute, name="dispute"),
+    path(
+        "sessions/<uuid:public_id>/resolve/", views.session_resolve_dispute, name="resolve_dispute"
+    ),
 ]

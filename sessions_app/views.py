@@ -27,6 +27,7 @@ from sessions_app.forms import (
     LogSessionForm,
     NoShowForm,
     RescheduleForm,
+    ResolveDisputeForm,
 )
 from sessions_app.models import Session
 
@@ -280,6 +281,28 @@ def session_no_show(request: TenantRequest, public_id: uuid.UUID) -> HttpRespons
         success="No-show recorded.",
         action=lambda s, d: services.session_no_show(
             actor=request.user, session=s, party=d["party"], explanation=d["explanation"]
+        ),
+    )
+
+
+@tenant_view(Role.ADMIN)
+def session_resolve_dispute(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    return _act(
+        request,
+        public_id,
+        roles=(Role.ADMIN,),
+        make_form=lambda s: ResolveDisputeForm(
+            request.POST or None, organization=request.organization, session=s
+        ),
+        title="Resolve the dispute",
+        success="Dispute resolved; the student was told.",
+        action=lambda s, d: services.session_resolve_dispute(
+            actor=request.user,
+            session=s,
+            resolution=d["resolution"],
+            note=d["note"],
+            duration=d["duration"],
+            review_minutes=d.get("review_minutes", services.KEEP),
         ),
     )
 

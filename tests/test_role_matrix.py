@@ -101,6 +101,7 @@ EXPECTED: dict[str, Expect] = {
     "sessions_app:send_report": Expect(get=(405, 405, 405), post=(302, 302, 403)),
     "sessions_app:confirm": Expect(get=(405, 405, 405), post=(403, 403, 302)),
     "sessions_app:dispute": Expect(get=(403, 403, 200), post=(403, 403, 302)),
+    "sessions_app:resolve_dispute": ADMIN_FORM,
     "woocommerce:store_list": ADMIN_PAGE,
     "woocommerce:store_create": ADMIN_FORM,
     "woocommerce:store_detail": ADMIN_PAGE,

@@ -28,6 +28,7 @@ from tests.relationships.support import (
     paired,
     past_grant,
     second_admin,
+    set_policy,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
@@ -296,3 +297,29 @@ def test_the_edit_page_records_the_reason(tenant_a: Tenant, rel, provider_client
         )
     ]
     assert client_for(tenant_a.admin).get(url).status_code == 200
+
+
+def test_the_provider_home_offers_log_it_only_within_the_window(
+    tenant_a: Tenant, rel, clock, provider_client_a
+) -> None:
+    session = log(tenant_a, rel, starts_at=at(10, 15), scheduled=True)
+    home = f"/o/{tenant_a.organization.slug}/"
+    complete = f'href="/o/{tenant_a.organization.slug}/sessions/{session.public_id}/complete/"'
+    assert complete in provider_client_a.get(home).content.decode()
+    clock.move_to(at(13, 15, 1))
+    html = provider_client_a.get(home).content.decode()
+    assert complete not in html
+    assert "Past the 72-hour window: an admin logs it" in html
+
+
+def test_a_completed_session_marked_a_student_no_show_keeps_its_charge_after_the_pairing(
+    tenant_a: Tenant, rel, grant
+) -> None:
+    set_policy(tenant_a.organization, no_show_charge="full")
+    session = log(tenant_a, rel, starts_at=at(10, 15))
+    rel_services.relationship_complete(actor=tenant_a.admin, relationship=rel, reason="Done")
+    services.session_no_show(actor=tenant_a.admin, session=session, party="student")
+    session = fresh(session)
+    assert (session.status, session.charged_minutes) == ("no_show", 60)
+    assert balance(grant) == (900, 60, 0)
+    assert find_differences() == []
