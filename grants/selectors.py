@@ -2,6 +2,7 @@
 of the ledger; history pages paginate in SQL."""
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import (
@@ -19,8 +20,10 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 
 from grants.models import Allocation, Grant, GrantEntry, Package, Unit
+from grants.services import consumed_for_session
 from matchpal.models import Organization, ServiceType
 from students.models import Student, StudentStatus
 
@@ -194,3 +197,19 @@ def holding_relationship(*, organization: Organization, public_id: uuid.UUID) ->
     if allocation is None:
         raise Http404("No such hold.")
     return allocation.relationship
+
+
+def session_grants_not_valid_on(*, session: Any, at: datetime) -> list[Grant]:
+    """Of the grants a session consumed from (net of restores), those not valid on `at`'s day
+    in the organization's time zone: as `services.consume` decides it (valid from before that
+    day ends, not expired at `at`), whatever the grant's status since."""
+    consumed = consumed_for_session(session=session)
+    grants = Grant.objects.filter(pk__in=list(consumed)).select_related("organization")
+    not_valid = []
+    for grant in grants:
+        day_end = (timezone.localtime(at, grant.organization.tz) + timedelta(days=1)).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        if grant.valid_from > day_end or (grant.expires_at and grant.expires_at <= at):
+            not_valid.append(grant)
+    return not_valid

@@ -281,10 +281,17 @@ def _seed_relationships(
                     explanation="No answer on the phone; the family was told.",
                 )
         if n == 0 and students[si].user is not None and starts:
-            # The student disagrees with the latest session: the admin home shows it.
-            latest = Session.objects.filter(relationship=relationship, status="completed").latest(
-                "starts_at"
+            # The student disagrees with a session two days ago (inside the dispute window):
+            # the admin home shows it.
+            latest = sessions.session_log(
+                actor=admin,
+                relationship=relationship,
+                starts_at=(now - timedelta(days=2)).replace(hour=15, minute=0, microsecond=0),
+                duration=45,
+                mode="Online",
+                notes=NOTES[0],
             )
+            Session.objects.filter(pk=latest.pk).update(logged_by=provider.user)
             sessions.session_dispute(
                 actor=students[si].user,
                 session=latest,

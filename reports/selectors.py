@@ -28,20 +28,9 @@ def needs_attention(*, organization: Organization, membership: Membership) -> di
     proposals = relationships.relationship_list(
         organization=organization, membership=membership
     ).filter(status=RelationshipStatus.PROPOSED)
-    disputed = visible.filter(
-        status=SessionStatus.COMPLETED,
-        disputed_at__isnull=False,
-        student_confirmed_at__isnull=True,
-    )
+    disputed = visible.filter(sessions.dispute_open())
     counts = visible.aggregate(
-        disputed=Count(
-            "pk",
-            filter=Q(
-                status=SessionStatus.COMPLETED,
-                disputed_at__isnull=False,
-                student_confirmed_at__isnull=True,
-            ),
-        ),
+        disputed=Count("pk", filter=sessions.dispute_open()),
         # As the provider's home lists them: only paired relationships' sessions can be logged.
         to_log=Count(
             "pk",

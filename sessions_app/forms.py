@@ -1,19 +1,28 @@
-from datetime import datetime
+from datetime import date, datetime
 
 from django import forms
 from django.utils import timezone
 
 from matchpal.models import Organization
 from matchpal.quantities import format_minutes
-from sessions_app.models import NoShowParty, Session, SessionKind, SessionStatus
+from sessions_app.models import DisputeResolution, NoShowParty, Session, SessionKind, SessionStatus
 
 
-def duration_choices(organization: Organization) -> list[tuple[int, str]]:
+def duration_choices(
+    organization: Organization, current: int | None = None
+) -> list[tuple[int, str]]:
+    """The policy's durations; with `current` (a stored session's duration) that value too,
+    labelled as recorded when today's steps no longer include it: a rule change never rewrites
+    a session, and saving its form unchanged must keep what it has."""
     step = organization.duration_step_minutes
     first = -(-organization.min_session_minutes // step) * step
-    return [
+    choices = [
         (m, format_minutes(m)) for m in range(first, organization.max_session_minutes + 1, step)
     ]
+    if current is not None and all(m != current for m, _ in choices):
+        choices.append((current, f"{format_minutes(current)} (as recorded)"))
+        choices.sort()
+    return choices
 
 
 def _notes_minimum(field: forms.Field, minimum: int) -> None:
@@ -114,7 +123,9 @@ class EditSessionForm(forms.Form):
         **kwargs: object,
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["duration"].choices = duration_choices(organization)
+        self.fields["duration"].choices = duration_choices(
+            organization, current=session.duration_minutes
+        )
         # A scheduled session being edited needs no notes yet.
         notes_due = completing or session.status == SessionStatus.COMPLETED
         _notes_minimum(self.fields["notes"], organization.notes_min_length if notes_due else 0)
@@ -122,6 +133,11 @@ class EditSessionForm(forms.Form):
             self.fields["review_minutes"] = _review_minutes_field(organization)
         if not internal_note:
             del self.fields["internal_note"]
+        if not completing:
+            # Kept in the session's history beside what changed.
+            self.fields["reason"] = forms.CharField(
+                max_length=500, required=False, label="Why the change (optional)"
+            )
         self.order_fields(["duration", "review_minutes", "mode", "notes", "internal_note"])
 
 
@@ -142,3 +158,74 @@ class DisputeForm(forms.Form):
     reason = forms.CharField(
         max_length=500, widget=forms.Textarea(attrs={"rows": 2}), label="What is wrong?"
     )
+
+
+def _bounded(day: date) -> date:
+    """A sane year (a year 1 or 9999 breaks the pages that compute weeks and expiry dates)."""
+    last = timezone.localdate().year + 10
+    if not 2000 <= day.year <= last:
+        raise forms.ValidationError(f"Choose a date between 2000 and {last}.")
+    return day
+
+
+class RescheduleForm(forms.Form):
+    """A new start for a scheduled session, or an admin's correction of a completed one's."""
+
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}), label="Start time")
+    reason = forms.CharField(max_length=500, required=False, label="Why (optional)")
+
+    def __init__(
+        self, *args: object, organization: Organization, session: Session, **kwargs: object
+    ) -> None:
+        local = timezone.localtime(session.starts_at, organization.tz)
+        kwargs.setdefault("initial", {"date": local.date(), "time": local.time()})
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.organization = organization
+
+    def clean_date(self) -> date:
+        return _bounded(self.cleaned_data["date"])
+
+    def starts_at(self) -> datetime:
+        return datetime.combine(
+            self.cleaned_data["date"], self.cleaned_data["time"], tzinfo=self.organization.tz
+        )
+
+
+class ChooseRelationshipForm(forms.Form):
+    """Which paired relationship to log or schedule a session of: its public id, never a key."""
+
+    relationship = forms.UUIDField(widget=forms.HiddenInput)
+    then = forms.ChoiceField(choices=[("log", "Log a session"), ("schedule", "Schedule a session")])
+
+
+class ResolveDisputeForm(forms.Form):
+    """An admin's answer to a dispute: keep, edit (a new duration, or review time for a
+    revision) or cancel, with a note the student reads."""
+
+    resolution = forms.ChoiceField(
+        choices=DisputeResolution.choices, widget=forms.RadioSelect, label="Resolve by"
+    )
+    duration = forms.TypedChoiceField(
+        coerce=int, choices=(), help_text="Used only when resolving by an edit."
+    )
+    note = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Note to the student",
+    )
+
+    def __init__(
+        self, *args: object, organization: Organization, session: Session, **kwargs: object
+    ) -> None:
+        kwargs.setdefault(
+            "initial",
+            {"duration": session.duration_minutes, "review_minutes": session.review_minutes},
+        )
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["duration"].choices = duration_choices(
+            organization, current=session.duration_minutes
+        )
+        if session.kind == SessionKind.REVISION:
+            self.fields["review_minutes"] = _review_minutes_field(organization)
+        self.order_fields(["resolution", "duration", "review_minutes", "note"])

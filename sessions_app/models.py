@@ -139,6 +139,15 @@ class Session(models.Model):
         return reverse("sessions_app:detail", args=[self.organization.slug, self.public_id])
 
     @property
+    def dispute_open(self) -> bool:
+        """The student disputes it and no admin has resolved it yet (the "Disputed" badge)."""
+        return (
+            self.status == SessionStatus.COMPLETED
+            and self.disputed_at is not None
+            and self.dispute_resolved_at is None
+        )
+
+    @property
     def hours(self) -> Decimal:
         return Decimal(self.duration_minutes) / 60
 

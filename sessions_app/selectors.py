@@ -1,6 +1,7 @@
 """Tenant-scoped reads of sessions, narrowed to what the member's role may see."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet, Sum
@@ -8,9 +9,15 @@ from django.http import Http404
 from django.utils import timezone
 
 from matchpal.models import Membership, Organization
-from relationships.models import RelationshipStatus
-from sessions_app.models import Session, SessionStatus
-from sessions_app.services import earnings_filter
+from relationships.models import Relationship, RelationshipStatus
+from relationships.selectors import relationship_list
+from sessions_app.models import Session, SessionChange, SessionStatus
+from sessions_app.services import (
+    change_refusal,
+    confirmation_offered,
+    dispute_refusal,
+    earnings_filter,
+)
 
 
 def visible_to(membership: Membership) -> Q:
@@ -19,6 +26,15 @@ def visible_to(membership: Membership) -> Q:
     if membership.is_provider:
         return Q(relationship__provider__user_id=membership.user_id)
     return Q(relationship__student__user_id=membership.user_id)
+
+
+def dispute_open() -> Q:
+    """Disputed by the student and not resolved by an admin (`Session.dispute_open`)."""
+    return Q(
+        status=SessionStatus.COMPLETED,
+        disputed_at__isnull=False,
+        dispute_resolved_at__isnull=True,
+    )
 
 
 def session_list(*, organization: Organization, membership: Membership) -> QuerySet[Session]:
@@ -39,7 +55,9 @@ def session_get(
 ) -> Session:
     session = (
         session_list(organization=organization, membership=membership)
-        .select_related("logged_by", "internal_note_author")
+        .select_related(
+            "logged_by", "internal_note_author", "report_sent_by", "dispute_resolved_by"
+        )
         .filter(public_id=public_id)
         .first()
     )
@@ -93,3 +111,86 @@ def week_and_month_starts(organization: Organization) -> tuple[datetime, datetim
         hour=0, minute=0, second=0, microsecond=0
     )
     return local - timedelta(days=local.weekday()), local.replace(day=1)
+
+
+def session_history(*, session: Session) -> list[SessionChange]:
+    """The session's changes, oldest first, with who made them: one query."""
+    return list(SessionChange.objects.filter(session=session).select_related("actor"))
+
+
+@dataclass(frozen=True)
+class SessionActions:
+    """What a member may do to a session, as the services decide it: the pages offer exactly
+    these buttons, on every page alike."""
+
+    complete: bool = False
+    edit: bool = False
+    cancel: bool = False
+    no_show: bool = False
+    reschedule: bool = False
+    resolve_dispute: bool = False
+    confirm: bool = False
+    dispute: bool = False
+
+
+def session_actions(session: Session, membership: Membership) -> SessionActions:
+    """Reads only the session and its relationship (with its provider and organization,
+    loaded by `session_list`): no query per row."""
+    relationship = session.relationship
+    if membership.is_student:
+        return SessionActions(
+            confirm=confirmation_offered(session, relationship.organization),
+            dispute=dispute_refusal(session, relationship.organization) is None,
+        )
+    now = timezone.now()
+    started = session.starts_at <= now
+    may_change = (
+        change_refusal(
+            session=session,
+            relationship=relationship,
+            role=membership.role,
+            user_id=membership.user_id,
+        )
+        is None
+    )
+    # Logging a scheduled session: paired only, and a provider within the grace window.
+    may_log = relationship.status == RelationshipStatus.PAIRED and (
+        membership.is_admin
+        or now <= session.starts_at + timedelta(hours=relationship.organization.logging_grace_hours)
+    )
+    live = session.status in (SessionStatus.COMPLETED, SessionStatus.SCHEDULED)
+    return SessionActions(
+        complete=session.status == SessionStatus.SCHEDULED and started and may_log,
+        edit=may_change and live,
+        cancel=may_change and session.status != SessionStatus.CANCELLED,
+        no_show=may_change and live and started,
+        # A scheduled session of a pairing moves; a completed one's date only an admin corrects.
+        reschedule=may_change
+        and (
+            (
+                session.status == SessionStatus.SCHEDULED
+                and relationship.status == RelationshipStatus.PAIRED
+            )
+            or (session.status == SessionStatus.COMPLETED and membership.is_admin)
+        ),
+        resolve_dispute=membership.is_admin and session.dispute_open,
+    )
+
+
+PICK_ROWS = 20
+
+
+def relationships_to_log(
+    *, organization: Organization, membership: Membership, query: str = ""
+) -> list[Relationship]:
+    """Paired relationships to log or schedule a session of, matching `query` on the student's
+    or the provider's name: the first PICK_ROWS + 1 (one more says "search to narrow"), never
+    every relationship of the center."""
+    rows = relationship_list(organization=organization, membership=membership).filter(
+        status=RelationshipStatus.PAIRED
+    )
+    if query.strip():
+        rows = rows.filter(
+            Q(student__name__icontains=query.strip()) | Q(provider__name__icontains=query.strip())
+        )
+    return list(rows.order_by("student__name", "provider__name", "id")[: PICK_ROWS + 1])

@@ -1,26 +1,44 @@
 """Session lifecycle and each center's rules (DESIGN §4–5). Hours move only through
 `grants.services`, inside the same transaction as the session's own change."""
 
+import copy
 import enum
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from grants import selectors as ledger_selectors
 from grants import services as ledger
 from matchpal.errors import ConflictError, DomainError
-from matchpal.models import Charge, InsufficientHours, Membership, Organization, Role, User
+from matchpal.models import (
+    Charge,
+    InsufficientHours,
+    Membership,
+    Notification,
+    Organization,
+    Role,
+    User,
+)
 from matchpal.notifications import notify_admins, send_email_on_commit
 from matchpal.quantities import format_minutes, format_quantity
 from providers.models import Provider
 from relationships import services as relationships
 from relationships.models import Relationship, RelationshipStatus, Unit
-from sessions_app.models import NoShowParty, Session, SessionKind, SessionStatus
+from sessions_app.models import (
+    DisputeResolution,
+    NoShowParty,
+    Session,
+    SessionChange,
+    SessionChangeKind,
+    SessionKind,
+    SessionStatus,
+)
 from students.models import Student
 
 St = SessionStatus
@@ -91,6 +109,49 @@ def _check_actor(actor: User, relationship: Relationship) -> str:
     raise SessionRuleError("Only this relationship's provider or an admin can log its sessions.")
 
 
+CHANGE_ONLY_OWN: Final = "Only this relationship's provider or an admin can change its sessions."
+CHANGE_NOT_PAIRED: Final = (
+    "This relationship is no longer paired: only an admin can change its sessions."
+)
+
+
+def change_window_passed(organization: Organization) -> str:
+    return (
+        f"Sessions can be changed up to {organization.logging_grace_hours} hours after they "
+        "start; ask an admin to change this one."
+    )
+
+
+def change_refusal(
+    *, session: Session, relationship: Relationship, role: str | None, user_id: int | None
+) -> str | None:
+    """Why this member may not edit, cancel, reschedule or mark a no-show on the session, or
+    None. Admins always may; a provider only on their own paired relationship, within the grace
+    window of logging (`logging_grace_hours` after the start). The pages ask it too, so they
+    offer only the buttons that work."""
+    if role == Role.ADMIN:
+        return None
+    if role != Role.PROVIDER or relationship.provider.user_id != user_id:
+        return CHANGE_ONLY_OWN
+    if relationship.status != RelationshipStatus.PAIRED:
+        return CHANGE_NOT_PAIRED
+    grace = timedelta(hours=relationship.organization.logging_grace_hours)
+    if timezone.now() > session.starts_at + grace:
+        return change_window_passed(relationship.organization)
+    return None
+
+
+def _check_change(actor: User, session: Session, relationship: Relationship) -> str:
+    role = _role(actor, relationship.organization)
+    refusal = change_refusal(
+        session=session, relationship=relationship, role=role, user_id=actor.pk
+    )
+    if refusal:
+        raise SessionRuleError(refusal)
+    assert role is not None
+    return role
+
+
 def _week_bounds(moment: datetime, organization: Organization) -> tuple[datetime, datetime]:
     local = timezone.localtime(moment, organization.tz)
     start = (local - timedelta(days=local.weekday())).replace(
@@ -117,10 +178,69 @@ def check_rules(
     completing: bool,
     exclude: Session | None = None,
     review_minutes: int | None = None,
+    changed: Collection[str] | None = None,
 ) -> None:
-    """Every rule of the organization's policy, each with its own message."""
+    """Every rule of the organization's policy, each with its own message.
+
+    A new session (`changed` None) meets every rule. A change to a stored one (`exclude`) meets
+    the rules of what it changes (`changed`: "starts_at", "duration", "review_minutes", "notes",
+    "status" when it is being logged): a rule set after the session was logged does not refuse
+    an edit that leaves the value it governs alone.
+    """
     org = organization
     now = timezone.now()
+
+    def changes(field: str) -> bool:
+        return changed is None or field in changed
+
+    logging = completing and changes("status")
+    if changes("duration"):
+        _check_duration(org, duration)
+    if review_minutes is not None and changes("review_minutes"):
+        if kind != SessionKind.REVISION:
+            raise SessionRuleError(REVIEW_TIME_ONLY_FOR_REVISIONS)
+        # Actual time, so not in the duration's steps; bounded like a session.
+        if not 1 <= review_minutes <= org.max_session_minutes:
+            raise SessionRuleError(review_time_out_of_range(org))
+    if completing and (logging or changes("starts_at")):
+        if starts_at > now:
+            raise SessionRuleError(
+                "A session in the future cannot be logged as completed; schedule it instead."
+            )
+        if relationship.paired_at and starts_at < relationship.paired_at:
+            raise SessionRuleError(
+                "This session starts before the relationship was paired "
+                f"({timezone.localtime(relationship.paired_at, org.tz):%b %d, %Y %H:%M})."
+            )
+    notes_checked = completing and (logging or changes("notes"))
+    if notes_checked and len(notes.strip()) < org.notes_min_length:
+        raise SessionRuleError(
+            f"The notes need at least {org.notes_min_length} characters "
+            f"({len(notes.strip())} so far)."
+        )
+    if (
+        logging
+        and role != Role.ADMIN
+        and starts_at < now - timedelta(hours=org.logging_grace_hours)
+    ):
+        raise SessionRuleError(
+            f"Sessions can be logged up to {org.logging_grace_hours} hours after they "
+            "start; ask an admin to log this one."
+        )
+    moved = changes("starts_at")
+    # Only a change that adds minutes to a week can break its maximum.
+    longer = changes("duration") and (exclude is None or duration > exclude.duration_minutes)
+    if not (moved or longer):
+        return
+    live = Session.objects.filter(relationship__organization=org).exclude(status__in=[St.CANCELLED])
+    if exclude is not None:
+        live = live.exclude(pk=exclude.pk)
+    if moved:
+        _check_day(org, relationship, starts_at, live)
+    _check_week(org, relationship, starts_at, duration, live)
+
+
+def _check_duration(org: Organization, duration: int) -> None:
     if duration % org.duration_step_minutes:
         raise SessionRuleError(
             f"Durations are counted in steps of {org.duration_step_minutes} minutes; "
@@ -132,35 +252,11 @@ def check_rules(
         raise SessionRuleError(
             f"A session lasts at most {format_minutes(org.max_session_minutes)}."
         )
-    if review_minutes is not None:
-        if kind != SessionKind.REVISION:
-            raise SessionRuleError(REVIEW_TIME_ONLY_FOR_REVISIONS)
-        # Actual time, so not in the duration's steps; bounded like a session.
-        if not 1 <= review_minutes <= org.max_session_minutes:
-            raise SessionRuleError(review_time_out_of_range(org))
-    if completing:
-        if starts_at > now:
-            raise SessionRuleError(
-                "A session in the future cannot be logged as completed; schedule it instead."
-            )
-        if relationship.paired_at and starts_at < relationship.paired_at:
-            raise SessionRuleError(
-                "This session starts before the relationship was paired "
-                f"({timezone.localtime(relationship.paired_at, org.tz):%b %d, %Y %H:%M})."
-            )
-        if len(notes.strip()) < org.notes_min_length:
-            raise SessionRuleError(
-                f"The notes need at least {org.notes_min_length} characters "
-                f"({len(notes.strip())} so far)."
-            )
-        if role != Role.ADMIN and starts_at < now - timedelta(hours=org.logging_grace_hours):
-            raise SessionRuleError(
-                f"Sessions can be logged up to {org.logging_grace_hours} hours after they "
-                "start; ask an admin to log this one."
-            )
-    live = Session.objects.filter(relationship__organization=org).exclude(status__in=[St.CANCELLED])
-    if exclude is not None:
-        live = live.exclude(pk=exclude.pk)
+
+
+def _check_day(
+    org: Organization, relationship: Relationship, starts_at: datetime, live: QuerySet[Session]
+) -> None:
     if live.filter(relationship=relationship, starts_at=starts_at).exists():
         raise SessionRuleError("A session of this relationship at this start time already exists.")
     if org.max_sessions_per_pair_per_day:
@@ -176,6 +272,15 @@ def check_rules(
                 f"At most {org.max_sessions_per_pair_per_day} session(s) per student and "
                 "provider per day."
             )
+
+
+def _check_week(
+    org: Organization,
+    relationship: Relationship,
+    starts_at: datetime,
+    duration: int,
+    live: QuerySet[Session],
+) -> None:
     start, end = _week_bounds(starts_at, org)
     week = live.filter(starts_at__gte=start, starts_at__lt=end)
     if org.weekly_max_minutes_per_student_service:
@@ -362,6 +467,127 @@ def _write_internal_note(session: Session, text: str | None, *, actor: User, rol
     session.internal_note_author = actor if text else None
 
 
+def _changed(
+    session: Session,
+    *,
+    starts_at: datetime | None = None,
+    duration: int | None = None,
+    notes: str | None = None,
+    review_minutes: int | _Keep | None = KEEP,
+) -> set[str]:
+    """The fields a change gives a new value: the rules that apply to it (`check_rules`)."""
+    new = {
+        "starts_at": session.starts_at if starts_at is None else starts_at,
+        "duration": session.duration_minutes if duration is None else duration,
+        "notes": session.notes if notes is None else notes,
+        "review_minutes": (
+            session.review_minutes if isinstance(review_minutes, _Keep) else review_minutes
+        ),
+    }
+    old = {
+        "starts_at": session.starts_at,
+        "duration": session.duration_minutes,
+        "notes": session.notes,
+        "review_minutes": session.review_minutes,
+    }
+    return {field for field, value in new.items() if value != old[field]}
+
+
+# What a change records, in the order the history shows it.
+_TRACKED: Final = (
+    ("starts_at", "Start"),
+    ("duration_minutes", "Duration"),
+    ("review_minutes", "Review time"),
+    ("mode", "Where"),
+    ("notes", "Notes"),
+    ("internal_note", "Internal note"),
+    ("status", "Status"),
+    ("no_show_party", "No-show"),
+    ("charged_minutes", "Hours used"),
+)
+
+
+def _as_text(session: Session, field: str, relationship: Relationship) -> str:
+    """A value as a person read it: the history keeps text, so a later rule or time zone change
+    cannot rewrite what it says."""
+    value = getattr(session, field)
+    if field == "starts_at":
+        return f"{timezone.localtime(value, relationship.organization.tz):%b %d, %Y %H:%M}"
+    if field == "duration_minutes":
+        return format_minutes(value)
+    if field == "review_minutes":
+        return format_minutes(value) if value else ""
+    if field == "charged_minutes":
+        return format_quantity(value, relationship.unit)
+    if field == "status":
+        return St(value).label
+    if field == "no_show_party":
+        return NoShowParty(value).label if value else ""
+    return str(value)
+
+
+def _record(
+    session: Session,
+    relationship: Relationship,
+    *,
+    before: Session,
+    kind: str,
+    actor: User | None,
+    reason: str = "",
+    extra: Sequence[dict[str, str]] = (),
+) -> SessionChange | None:
+    """Write what the change did (each field from → to), in the change's own transaction.
+
+    A change that gives hours back after the grace window of logging (only an admin can make
+    one) is flagged and the admins are told: hours coming back late is what they watch for.
+    Nothing is written for an edit that changed nothing.
+    """
+    changes = [
+        {"field": field, "label": label, "from": old, "to": new}
+        for field, label in _TRACKED
+        if (old := _as_text(before, field, relationship))
+        != (new := _as_text(session, field, relationship))
+    ]
+    changes += extra
+    if not changes:
+        return None
+    org = relationship.organization
+    given_back = before.charged_minutes - session.charged_minutes
+    late = timezone.now() > before.starts_at + timedelta(hours=org.logging_grace_hours)
+    change = SessionChange.objects.create(
+        organization_id=org.pk,
+        session=session,
+        kind=kind,
+        actor=actor,
+        reason=reason.strip()[:500],
+        changes=changes,
+        gave_back_after_window=given_back > 0 and late,
+    )
+    if change.gave_back_after_window:
+        when = timezone.localtime(before.starts_at, org.tz)
+        notify_admins(
+            organization=org,
+            text=(
+                f"Hours given back after the {org.logging_grace_hours}-hour window: {actor} "
+                f"{_DID[kind]} {relationship.student.name}'s session of {when:%b %d} with "
+                f"{relationship.provider.name} ({format_quantity(given_back, relationship.unit)} "
+                "given back)."
+            ),
+            link=reverse("sessions_app:detail", args=[org.slug, session.public_id]),
+        )
+    return change
+
+
+_DID: Final[dict[str, str]] = {
+    SessionChangeKind.EDITED: "edited",
+    SessionChangeKind.CANCELLED: "cancelled",
+    SessionChangeKind.NO_SHOW: "marked a no-show on",
+    SessionChangeKind.DISPUTE_RESOLVED: "resolved the dispute over",
+    SessionChangeKind.RESCHEDULED: "moved",
+    SessionChangeKind.COMPLETED: "logged",
+}
+
+
 @_tells_admins_of_shortfall
 def session_log(
     *,
@@ -438,6 +664,7 @@ def session_complete(
     with transaction.atomic():
         session, relationship = _lock_session(session)
         role = _check_actor(actor, relationship)
+        before = copy.copy(session)
         if session.status != St.SCHEDULED:
             raise ConflictError(
                 f"This session is {session.get_status_display().lower()}, not scheduled."
@@ -445,22 +672,27 @@ def session_complete(
         if relationship.status != RelationshipStatus.PAIRED:
             raise SessionRuleError("Sessions can be logged only on a paired relationship.")
         _lock_people(relationship)
-        session.duration_minutes = duration or session.duration_minutes
-        session.notes = session.notes if notes is None else notes
-        if not isinstance(review_minutes, _Keep):
-            session.review_minutes = review_minutes
+        new_duration = duration or session.duration_minutes
+        new_notes = session.notes if notes is None else notes
+        new_review = session.review_minutes if isinstance(review_minutes, _Keep) else review_minutes
+        # Logging it: the notes, the time and the window are checked now; a duration or review
+        # time left as scheduled was checked then.
         check_rules(
             organization=relationship.organization,
             relationship=relationship,
             starts_at=session.starts_at,
-            duration=session.duration_minutes,
-            notes=session.notes,
+            duration=new_duration,
+            notes=new_notes,
             kind=session.kind,
             role=role,
             completing=True,
             exclude=session,
-            review_minutes=session.review_minutes,
+            review_minutes=new_review,
+            changed=_changed(session, duration=new_duration, review_minutes=new_review)
+            | {"status", "notes"},
         )
+        session.duration_minutes, session.notes = new_duration, new_notes
+        session.review_minutes = new_review
         _write_internal_note(session, internal_note, actor=actor, role=role)
         session.status = St.COMPLETED
         session.logged_by, session.logged_at = actor, timezone.now()
@@ -480,6 +712,7 @@ def session_complete(
             ]
         )
         _consume(session, relationship, _charge_of(session, relationship.organization), actor)
+        _record(session, relationship, before=before, kind=SessionChangeKind.COMPLETED, actor=actor)
     return session
 
 
@@ -493,75 +726,221 @@ def session_edit(
     internal_note: str | None = None,
     mode: str | None = None,
     review_minutes: int | _Keep | None = KEEP,
+    reason: str = "",
 ) -> Session:
     """Edit a session. On a completed one a new duration (or a revision's new review time)
-    consumes or restores the difference."""
+    consumes or restores the difference. Recorded in the session's history."""
     with transaction.atomic():
         session, relationship = _lock_session(session)
-        role = _check_actor(actor, relationship)
-        if session.status not in (St.COMPLETED, St.SCHEDULED):
-            raise ConflictError(
-                f"A {session.get_status_display().lower()} session cannot be edited."
+        role = _check_change(actor, session, relationship)
+        before = copy.copy(session)
+        _edit(
+            session,
+            relationship,
+            actor=actor,
+            role=role,
+            duration=duration,
+            notes=notes,
+            internal_note=internal_note,
+            mode=mode,
+            review_minutes=review_minutes,
+        )
+        _record(
+            session,
+            relationship,
+            before=before,
+            kind=SessionChangeKind.EDITED,
+            actor=actor,
+            reason=reason,
+        )
+    return session
+
+
+def _edit(
+    session: Session,
+    relationship: Relationship,
+    *,
+    actor: User,
+    role: str,
+    duration: int | None,
+    notes: str | None,
+    internal_note: str | None,
+    mode: str | None,
+    review_minutes: int | _Keep | None,
+) -> None:
+    """The edit itself, on locked rows (`session_edit`, `session_resolve_dispute`)."""
+    if session.status not in (St.COMPLETED, St.SCHEDULED):
+        raise ConflictError(f"A {session.get_status_display().lower()} session cannot be edited.")
+    org = relationship.organization
+    _lock_people(relationship)
+    new_duration = duration or session.duration_minutes
+    new_notes = session.notes if notes is None else notes
+    new_review = session.review_minutes if isinstance(review_minutes, _Keep) else review_minutes
+    check_rules(
+        organization=org,
+        relationship=relationship,
+        starts_at=session.starts_at,
+        duration=new_duration,
+        notes=new_notes,
+        kind=session.kind,
+        role=role,
+        completing=session.status == St.COMPLETED,
+        exclude=session,
+        review_minutes=new_review,
+        changed=_changed(
+            session, duration=new_duration, notes=new_notes, review_minutes=new_review
+        ),
+    )
+    _write_internal_note(session, internal_note, actor=actor, role=role)
+    difference = 0
+    if session.status == St.COMPLETED and relationship.unit == Unit.MINUTES:
+        if session.kind != SessionKind.REVISION:
+            difference = new_duration - session.duration_minutes
+        elif new_review != session.review_minutes:
+            # Only a new review time reprices a revision; its duration does not count.
+            target = charge_for(
+                organization=org,
+                kind=session.kind,
+                duration=new_duration,
+                review_minutes=new_review,
             )
-        org = relationship.organization
+            difference = target - session.charged_minutes
+    if difference > 0:
+        _consume(session, relationship, difference, actor)
+    elif difference < 0:
+        ledger.restore(
+            actor=actor,
+            relationship=relationship,
+            session=session,
+            quantity=-difference,
+            to_hold=relationship.holds_hours,
+            reason="Session shortened",
+        )
+        session.charged_minutes += difference
+    session.duration_minutes, session.notes = new_duration, new_notes
+    session.review_minutes = new_review
+    if mode is not None:
+        session.mode = mode
+    session.save(
+        update_fields=[
+            "duration_minutes",
+            "notes",
+            "review_minutes",
+            "internal_note",
+            "internal_note_author",
+            "mode",
+            "charged_minutes",
+        ]
+    )
+
+
+REDATE_ADMINS_ONLY: Final = "Only an admin can correct the date of a session already logged."
+LOG_NOT_PAIRED: Final = "Sessions can be logged only on a paired relationship."
+RESCHEDULE_NOT_PAIRED: Final = "Sessions can be rescheduled only on a paired relationship."
+REDATE_GRANT_NOT_VALID: Final = (
+    "This session used hours from a grant that was not valid on {date}; cancel it and log it "
+    "again on the right date."
+)
+
+
+def start_out_of_range(now: datetime) -> str:
+    return f"Choose a date between 2000 and {now.year + 10}."
+
+
+def session_reschedule(
+    *, actor: User, session: Session, starts_at: datetime, reason: str = ""
+) -> Session:
+    """Move a scheduled session to another start (every rule checked again for the new time),
+    or correct the date of a completed one (admins only). The ledger keeps its entries as they
+    are; a correction the session's grants did not cover on the new date is refused. The
+    student and the provider are told."""
+    now = timezone.now()
+    if not 2000 <= starts_at.year <= now.year + 10:
+        raise SessionRuleError(start_out_of_range(now))
+    with transaction.atomic():
+        session, relationship = _lock_session(session)
+        role = _check_change(actor, session, relationship)
+        completed = session.status == St.COMPLETED
+        if completed and role != Role.ADMIN:
+            raise SessionRuleError(REDATE_ADMINS_ONLY)
+        if not completed and session.status != St.SCHEDULED:
+            raise ConflictError(
+                f"A {session.get_status_display().lower()} session cannot be rescheduled."
+            )
+        if not completed and relationship.status != RelationshipStatus.PAIRED:
+            raise SessionRuleError(RESCHEDULE_NOT_PAIRED)
+        if starts_at == session.starts_at:
+            return session
         _lock_people(relationship)
-        new_duration = duration or session.duration_minutes
-        new_notes = session.notes if notes is None else notes
-        new_review = session.review_minutes if isinstance(review_minutes, _Keep) else review_minutes
+        org = relationship.organization
         check_rules(
             organization=org,
             relationship=relationship,
-            starts_at=session.starts_at,
-            duration=new_duration,
-            notes=new_notes,
+            starts_at=starts_at,
+            duration=session.duration_minutes,
+            notes=session.notes,
             kind=session.kind,
             role=role,
-            completing=session.status == St.COMPLETED,
+            completing=completed,
             exclude=session,
-            review_minutes=new_review,
+            review_minutes=session.review_minutes,
+            changed={"starts_at"},
         )
-        _write_internal_note(session, internal_note, actor=actor, role=role)
-        difference = 0
-        if session.status == St.COMPLETED and relationship.unit == Unit.MINUTES:
-            if session.kind != SessionKind.REVISION:
-                difference = new_duration - session.duration_minutes
-            elif new_review != session.review_minutes:
-                # Only a new review time reprices a revision; its duration does not count.
-                target = charge_for(
-                    organization=org,
-                    kind=session.kind,
-                    duration=new_duration,
-                    review_minutes=new_review,
+        if completed and ledger_selectors.session_grants_not_valid_on(
+            session=session, at=starts_at
+        ):
+            raise SessionRuleError(
+                REDATE_GRANT_NOT_VALID.format(
+                    date=f"{timezone.localtime(starts_at, org.tz):%b %d, %Y}"
                 )
-                difference = target - session.charged_minutes
-        if difference > 0:
-            _consume(session, relationship, difference, actor)
-        elif difference < 0:
-            ledger.restore(
-                actor=actor,
-                relationship=relationship,
-                session=session,
-                quantity=-difference,
-                to_hold=relationship.holds_hours,
-                reason="Session shortened",
             )
-            session.charged_minutes += difference
-        session.duration_minutes, session.notes = new_duration, new_notes
-        session.review_minutes = new_review
-        if mode is not None:
-            session.mode = mode
-        session.save(
-            update_fields=[
-                "duration_minutes",
-                "notes",
-                "review_minutes",
-                "internal_note",
-                "internal_note_author",
-                "mode",
-                "charged_minutes",
-            ]
+        before = copy.copy(session)
+        session.starts_at = starts_at
+        session.save(update_fields=["starts_at"])
+        _record(
+            session,
+            relationship,
+            before=before,
+            kind=SessionChangeKind.RESCHEDULED,
+            actor=actor,
+            reason=reason,
         )
+        _tell_moved(session, relationship, before=before.starts_at, actor=actor, reason=reason)
     return session
+
+
+def _tell_moved(
+    session: Session, relationship: Relationship, *, before: datetime, actor: User, reason: str
+) -> None:
+    """The student and the provider, by email after commit and in the app where they have a
+    login; not whoever made the change."""
+    org = relationship.organization
+    old = timezone.localtime(before, org.tz)
+    new = timezone.localtime(session.starts_at, org.tz)
+    student, provider = relationship.student, relationship.provider
+    if session.status == St.SCHEDULED:
+        subject = f"Session moved to {new:%b %d, %H:%M}"
+        text = (
+            f"The session of {student.name} with {provider.name} on {old:%b %d, %H:%M} moved to "
+            f"{new:%A %b %d, %H:%M}."
+        )
+    else:
+        subject = f"Session date corrected to {new:%b %d}"
+        text = (
+            f"The date of the session of {student.name} with {provider.name} was corrected from "
+            f"{old:%b %d, %H:%M} to {new:%b %d, %H:%M}."
+        )
+    body = f"{text}\n\nWhy: {reason.strip()}" if reason.strip() else text
+    people = [p for p in (student, provider) if p.user_id != actor.pk]
+    send_email_on_commit(subject=subject, body=body, to=[p.email for p in people])
+    link = reverse("sessions_app:detail", args=[org.slug, session.public_id])
+    users = Membership.objects.filter(
+        organization=org, user_id__in=[p.user_id for p in people if p.user_id]
+    ).values_list("user_id", flat=True)
+    Notification.objects.bulk_create(
+        Notification(organization=org, user_id=user_id, text=text[:500], link=link)
+        for user_id in users
+    )
 
 
 def _restore_all(session: Session, relationship: Relationship, actor: User, reason: str) -> None:
@@ -589,28 +968,40 @@ def session_cancel(*, actor: User, session: Session, reason: str) -> Session:
         raise SessionRuleError("Give a reason for the cancellation.")
     with transaction.atomic():
         session, relationship = _lock_session(session)
-        _check_actor(actor, relationship)
-        if session.status == St.CANCELLED:
-            raise ConflictError("This session is already cancelled.")
-        org = relationship.organization
-        late = session.starts_at - timezone.now() < timedelta(
-            hours=org.late_cancellation_window_hours
-        )
-        if (
-            session.status == St.SCHEDULED
-            and late
-            and org.late_cancellation_charge == Charge.FULL
-            and relationship.status == RelationshipStatus.PAIRED
-        ):
-            _charge(session, relationship, actor, "late cancellation")
-        else:
-            _restore_all(session, relationship, actor, f"Cancelled: {reason}")
-        session.status = St.CANCELLED
-        session.cancellation_reason = reason.strip()
-        session.save(
-            update_fields=["status", "cancellation_reason", "charged_minutes", "charge_shortfall"]
+        _check_change(actor, session, relationship)
+        before = copy.copy(session)
+        _cancel(session, relationship, actor=actor, reason=reason)
+        _record(
+            session,
+            relationship,
+            before=before,
+            kind=SessionChangeKind.CANCELLED,
+            actor=actor,
+            reason=reason,
         )
     return session
+
+
+def _cancel(session: Session, relationship: Relationship, *, actor: User, reason: str) -> None:
+    """The cancellation itself, on locked rows (`session_cancel`, `session_resolve_dispute`)."""
+    if session.status == St.CANCELLED:
+        raise ConflictError("This session is already cancelled.")
+    org = relationship.organization
+    late = session.starts_at - timezone.now() < timedelta(hours=org.late_cancellation_window_hours)
+    if (
+        session.status == St.SCHEDULED
+        and late
+        and org.late_cancellation_charge == Charge.FULL
+        and relationship.status == RelationshipStatus.PAIRED
+    ):
+        _charge(session, relationship, actor, "late cancellation")
+    else:
+        _restore_all(session, relationship, actor, f"Cancelled: {reason}")
+    session.status = St.CANCELLED
+    session.cancellation_reason = reason.strip()
+    session.save(
+        update_fields=["status", "cancellation_reason", "charged_minutes", "charge_shortfall"]
+    )
 
 
 def session_no_show(*, actor: User, session: Session, party: str, explanation: str = "") -> Session:
@@ -620,22 +1011,21 @@ def session_no_show(*, actor: User, session: Session, party: str, explanation: s
         raise SessionRuleError("Say who did not come: the student or the provider.")
     with transaction.atomic():
         session, relationship = _lock_session(session)
-        _check_actor(actor, relationship)
+        _check_change(actor, session, relationship)
+        before = copy.copy(session)
         if session.status in (St.CANCELLED, St.NO_SHOW):
             raise ConflictError(f"This session is already {session.get_status_display().lower()}.")
         if session.starts_at > timezone.now():
             raise SessionRuleError(NO_SHOW_NOT_STARTED)
         org = relationship.organization
-        # As with a late cancellation, only a live pairing charges: an ended relationship's
-        # hours have gone back to the student.
-        charge = (
-            party == NoShowParty.STUDENT
-            and org.no_show_charge == Charge.FULL
-            and relationship.status == RelationshipStatus.PAIRED
-        )
-        if charge and not session.charged_minutes:
+        charge = party == NoShowParty.STUDENT and org.no_show_charge == Charge.FULL
+        if charge and session.charged_minutes:
+            pass  # A completed session marked as a student no-show keeps what it was charged.
+        elif charge and relationship.status == RelationshipStatus.PAIRED:
+            # As with a late cancellation, only a live pairing charges anew: an ended
+            # relationship's hours have gone back to the student.
             _charge(session, relationship, actor, "no-show")
-        elif not charge:
+        else:
             _restore_all(session, relationship, actor, "No-show")
         session.status = St.NO_SHOW
         session.no_show_party, session.no_show_explanation = party, explanation.strip()
@@ -647,6 +1037,14 @@ def session_no_show(*, actor: User, session: Session, party: str, explanation: s
                 "charged_minutes",
                 "charge_shortfall",
             ]
+        )
+        _record(
+            session,
+            relationship,
+            before=before,
+            kind=SessionChangeKind.NO_SHOW,
+            actor=actor,
+            reason=explanation,
         )
     return session
 
@@ -661,9 +1059,28 @@ def cancel_sessions_to_come(*, relationship: Relationship, actor: User | None, r
     because = f"The relationship was {label}"
     if reason.strip() and reason.strip().lower() != label:
         because += f": {reason.strip()}"
-    return Session.objects.filter(
+    to_come = Session.objects.filter(
         relationship=relationship, status=St.SCHEDULED, starts_at__gt=timezone.now()
-    ).update(status=St.CANCELLED, cancellation_reason=because[:500])
+    )
+    ids = list(to_come.values_list("pk", flat=True))
+    Session.objects.filter(pk__in=ids).update(
+        status=St.CANCELLED, cancellation_reason=because[:500]
+    )
+    status = [
+        {"field": "status", "label": "Status", "from": St.SCHEDULED.label, "to": St.CANCELLED.label}
+    ]
+    SessionChange.objects.bulk_create(
+        SessionChange(
+            organization_id=relationship.organization_id,
+            session_id=pk,
+            kind=SessionChangeKind.CANCELLED,
+            actor=actor,
+            reason=because[:500],
+            changes=status,
+        )
+        for pk in ids
+    )
+    return len(ids)
 
 
 def session_confirm(*, actor: User, session: Session) -> Session:
@@ -677,9 +1094,48 @@ def session_confirm(*, actor: User, session: Session) -> Session:
             raise SessionRuleError("Only the student can confirm their session.")
         if session.status != St.COMPLETED:
             raise ConflictError("Only a completed session can be confirmed.")
-        session.student_confirmed_at, session.disputed_at = timezone.now(), None
+        session.student_confirmed_at = timezone.now()
+        if not session.dispute_resolved_at:
+            # Confirming withdraws an open dispute; a resolved one stays on the record.
+            session.disputed_at = None
         session.save(update_fields=["student_confirmed_at", "disputed_at"])
     return session
+
+
+DISPUTE_ALREADY_OPEN: Final = "You already disputed this session; the center will answer."
+DISPUTE_ALREADY_RESOLVED: Final = "The center already resolved a dispute about this session."
+
+
+def dispute_window_passed(session: Session, organization: Organization) -> str:
+    return (
+        f"Sessions can be disputed up to {organization.dispute_window_days} days after they "
+        f"take place; this one was on "
+        f"{timezone.localtime(session.starts_at, organization.tz):%b %d}. Contact the center."
+    )
+
+
+def dispute_refusal(session: Session, organization: Organization) -> str | None:
+    """Why the student may not dispute the session, or None: a completed session, inside the
+    center's window after it, not already disputed (open or resolved). The pages ask it too."""
+    if session.status != St.COMPLETED:
+        return DISPUTE_NOT_COMPLETED
+    if session.dispute_resolved_at:
+        return DISPUTE_ALREADY_RESOLVED
+    if session.disputed_at:
+        return DISPUTE_ALREADY_OPEN
+    if timezone.now() > session.starts_at + timedelta(days=organization.dispute_window_days):
+        return dispute_window_passed(session, organization)
+    return None
+
+
+def confirmation_offered(session: Session, organization: Organization) -> bool:
+    """Confirm is offered only where it counts (the center requires it for earnings), on a
+    completed session the student has not confirmed yet."""
+    return (
+        organization.require_student_confirmation
+        and session.status == St.COMPLETED
+        and session.student_confirmed_at is None
+    )
 
 
 def session_dispute(*, actor: User, session: Session, reason: str) -> Session:
@@ -693,8 +1149,11 @@ def session_dispute(*, actor: User, session: Session, reason: str) -> Session:
         )
         if session.relationship.student.user_id != actor.pk:
             raise SessionRuleError("Only the student can dispute their session.")
-        if session.status != St.COMPLETED:
-            raise ConflictError(DISPUTE_NOT_COMPLETED)
+        refusal = dispute_refusal(session, session.organization)
+        if refusal == DISPUTE_NOT_COMPLETED:
+            raise ConflictError(refusal)
+        if refusal:
+            raise SessionRuleError(refusal)
         session.disputed_at, session.dispute_reason = timezone.now(), reason.strip()
         session.student_confirmed_at = None
         session.save(update_fields=["disputed_at", "dispute_reason", "student_confirmed_at"])
@@ -708,6 +1167,124 @@ def session_dispute(*, actor: User, session: Session, reason: str) -> Session:
             ),
         )
     return session
+
+
+RESOLVE_ADMINS_ONLY: Final = "Only an admin can resolve a dispute."
+DISPUTE_NOT_OPEN: Final = "There is no open dispute about this session."
+RESOLUTION_NOTE_MISSING: Final = "Say how the dispute was resolved; the student reads it."
+RESOLUTION_UNKNOWN: Final = "Choose how to resolve the dispute: keep, edit or cancel the session."
+RESOLUTION_EDIT_UNCHANGED: Final = (
+    "To resolve it by an edit, change the duration (or the review time); otherwise keep the "
+    "session as logged."
+)
+
+
+@_tells_admins_of_shortfall
+def session_resolve_dispute(
+    *,
+    actor: User,
+    session: Session,
+    resolution: str,
+    note: str,
+    duration: int | None = None,
+    review_minutes: int | _Keep | None = KEEP,
+) -> Session:
+    """An admin ends a dispute: keeps the session as logged, edits it (the difference is
+    consumed or restored) or cancels it (every hour restored), with a note the student reads.
+    One history row says what changed; the student is told."""
+    note = note.strip()
+    if not note:
+        raise SessionRuleError(RESOLUTION_NOTE_MISSING)
+    if resolution not in DisputeResolution.values:
+        raise SessionRuleError(RESOLUTION_UNKNOWN)
+    with transaction.atomic():
+        session, relationship = _lock_session(session)
+        if _role(actor, relationship.organization) != Role.ADMIN:
+            raise SessionRuleError(RESOLVE_ADMINS_ONLY)
+        if not session.dispute_open:
+            raise ConflictError(DISPUTE_NOT_OPEN)
+        before = copy.copy(session)
+        if resolution == DisputeResolution.EDITED:
+            if not _changed(session, duration=duration, review_minutes=review_minutes):
+                raise SessionRuleError(RESOLUTION_EDIT_UNCHANGED)
+            _edit(
+                session,
+                relationship,
+                actor=actor,
+                role=Role.ADMIN,
+                duration=duration,
+                notes=None,
+                internal_note=None,
+                mode=None,
+                review_minutes=review_minutes,
+            )
+        elif resolution == DisputeResolution.CANCELLED:
+            _cancel(session, relationship, actor=actor, reason=f"Dispute: {note}"[:500])
+        session.dispute_resolved_at, session.dispute_resolved_by = timezone.now(), actor
+        session.dispute_resolution, session.dispute_resolution_note = resolution, note[:500]
+        session.save(
+            update_fields=[
+                "dispute_resolved_at",
+                "dispute_resolved_by",
+                "dispute_resolution",
+                "dispute_resolution_note",
+            ]
+        )
+        label = DisputeResolution(resolution).label
+        change = _record(
+            session,
+            relationship,
+            before=before,
+            kind=SessionChangeKind.DISPUTE_RESOLVED,
+            actor=actor,
+            reason=note,
+            extra=[
+                {"field": "dispute_resolution", "label": "Dispute", "from": "Open", "to": label}
+            ],
+        )
+        _tell_resolved(session, relationship, change)
+    return session
+
+
+def _tell_resolved(
+    session: Session, relationship: Relationship, change: SessionChange | None
+) -> None:
+    org = relationship.organization
+    when = timezone.localtime(session.starts_at, org.tz)
+    outcome = {
+        DisputeResolution.KEPT: "The session stays as logged.",
+        DisputeResolution.CANCELLED: "The session was cancelled and its hours given back.",
+    }.get(DisputeResolution(session.dispute_resolution), "")
+    if not outcome and change is not None:
+        outcome = (
+            "The session was changed: "
+            + "; ".join(
+                f"{c['label']} {c['from'] or '—'} → {c['to'] or '—'}"
+                for c in change.changes
+                if c["field"] in ("duration_minutes", "review_minutes", "charged_minutes")
+            )
+            + "."
+        )
+    text = (
+        f"Your dispute of the session of {when:%b %d} with {relationship.provider.name} was "
+        f"resolved. {outcome} {session.dispute_resolution_note}"
+    )
+    student = relationship.student
+    send_email_on_commit(
+        subject=f"Your dispute of the session of {when:%b %d} was resolved",
+        body=text,
+        to=[student.email],
+    )
+    if (
+        student.user_id
+        and Membership.objects.filter(organization=org, user_id=student.user_id).exists()
+    ):
+        Notification.objects.create(
+            organization=org,
+            user_id=student.user_id,
+            text=text[:500],
+            link=reverse("sessions_app:detail", args=[org.slug, session.public_id]),
+        )
 
 
 REPORT_NO_RECIPIENT = (

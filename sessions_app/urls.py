@@ -6,13 +6,18 @@ app_name = "sessions_app"
 
 urlpatterns = [
     path("sessions/", views.session_list, name="list"),
+    path("sessions/new/", views.session_new, name="new"),
     path("relationships/<uuid:relationship_id>/log/", views.session_log, name="log"),
     path("sessions/<uuid:public_id>/", views.session_detail, name="detail"),
     path("sessions/<uuid:public_id>/edit/", views.session_edit, name="edit"),
     path("sessions/<uuid:public_id>/complete/", views.session_complete, name="complete"),
+    path("sessions/<uuid:public_id>/reschedule/", views.session_reschedule, name="reschedule"),
     path("sessions/<uuid:public_id>/cancel/", views.session_cancel, name="cancel"),
     path("sessions/<uuid:public_id>/no-show/", views.session_no_show, name="no_show"),
     path("sessions/<uuid:public_id>/send-report/", views.session_send_report, name="send_report"),
     path("sessions/<uuid:public_id>/confirm/", views.session_confirm, name="confirm"),
     path("sessions/<uuid:public_id>/dispute/", views.session_dispute, name="dispute"),
+    path(
+        "sessions/<uuid:public_id>/resolve/", views.session_resolve_dispute, name="resolve_dispute"
+    ),
 ]

@@ -1,5 +1,6 @@
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -8,16 +9,26 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from matchpal.errors import DomainError
 from matchpal.models import Role
 from matchpal.tenancy import TenantRequest, tenant_view
+from relationships.models import RelationshipStatus
 from relationships.selectors import relationship_get
 from sessions_app import selectors, services
 from sessions_app.filters import SessionFilter
-from sessions_app.forms import CancelForm, DisputeForm, EditSessionForm, LogSessionForm, NoShowForm
+from sessions_app.forms import (
+    CancelForm,
+    ChooseRelationshipForm,
+    DisputeForm,
+    EditSessionForm,
+    LogSessionForm,
+    NoShowForm,
+    RescheduleForm,
+    ResolveDisputeForm,
+)
 from sessions_app.models import Session
 
 STAFF = (Role.ADMIN, Role.PROVIDER)
@@ -34,12 +45,7 @@ def session_list(request: TenantRequest) -> HttpResponse:
         ),
     )
     page = Paginator(filterset.qs, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
-    # "now" hides the no-show action on sessions that have not started yet.
-    return render(
-        request,
-        "sessions_app/list.html",
-        {"filter": filterset, "page": page, "now": timezone.now()},
-    )
+    return render(request, "sessions_app/list.html", {"filter": filterset, "page": page})
 
 
 @tenant_view(*STAFF)
@@ -47,7 +53,9 @@ def session_log(request: TenantRequest, relationship_id: uuid.UUID) -> HttpRespo
     relationship = relationship_get(
         organization=request.organization, membership=request.membership, public_id=relationship_id
     )
-    form = LogSessionForm(request.POST or None, organization=request.organization)
+    # "Schedule a session" on the sessions list comes here with the box already ticked.
+    initial = {"schedule": True} if request.GET.get("schedule") else None
+    form = LogSessionForm(request.POST or None, organization=request.organization, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -73,6 +81,43 @@ def session_log(request: TenantRequest, relationship_id: uuid.UUID) -> HttpRespo
     return render(request, "sessions_app/log.html", {"form": form, "relationship": relationship})
 
 
+@tenant_view(Role.ADMIN)
+def session_new(request: TenantRequest) -> HttpResponse:
+    """ "Log a session" and "Schedule a session" from the sessions list: pick a paired
+    relationship (found by a name, not from a list of all), then its log page."""
+    form = ChooseRelationshipForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        relationship = relationship_get(
+            organization=request.organization,
+            membership=request.membership,
+            public_id=form.cleaned_data["relationship"],
+        )
+        if relationship.status != RelationshipStatus.PAIRED:
+            form.add_error(None, services.LOG_NOT_PAIRED)
+        else:
+            url = reverse(
+                "sessions_app:log", args=[request.organization.slug, relationship.public_id]
+            )
+            return redirect(
+                url + ("?schedule=1" if form.cleaned_data["then"] == "schedule" else "")
+            )
+    query = request.GET.get("q", "")[:100]
+    rows = selectors.relationships_to_log(
+        organization=request.organization, membership=request.membership, query=query
+    )
+    return render(
+        request,
+        "sessions_app/new.html",
+        {
+            "form": form,
+            "q": query,
+            "rows": rows[: selectors.PICK_ROWS],
+            "more": len(rows) > selectors.PICK_ROWS,
+            "then": "schedule" if request.GET.get("then") == "schedule" else "log",
+        },
+    )
+
+
 @tenant_view()
 def session_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     session = selectors.session_get(
@@ -85,8 +130,7 @@ def session_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse
             "session": session,
             "counts_for_earnings": services.counts_for_earnings(session, request.organization),
             "can_see_internal_note": selectors.internal_note_visible(session, request.membership),
-            # Nobody can have missed a session that has not started: no "No-show" before then.
-            "started": session.starts_at <= timezone.now(),
+            "history": selectors.session_history(session=session),
         },
     )
 
@@ -168,6 +212,7 @@ def session_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
             duration=d["duration"],
             notes=d["notes"],
             mode=d["mode"],
+            reason=d["reason"],
             **_optional(d),
         ),
     )
@@ -188,6 +233,26 @@ def session_complete(request: TenantRequest, public_id: uuid.UUID) -> HttpRespon
             notes=d["notes"],
             mode=d["mode"],
             **_optional(d),
+        ),
+    )
+
+
+@tenant_view(*STAFF)
+def session_reschedule(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    tz = request.organization.tz
+    return _act(
+        request,
+        public_id,
+        make_form=lambda s: RescheduleForm(
+            request.POST or None, organization=request.organization, session=s
+        ),
+        title="Change the date and time",
+        success="Session moved.",
+        action=lambda s, d: services.session_reschedule(
+            actor=request.user,
+            session=s,
+            starts_at=datetime.combine(d["date"], d["time"], tzinfo=tz),
+            reason=d["reason"],
         ),
     )
 
@@ -216,6 +281,28 @@ def session_no_show(request: TenantRequest, public_id: uuid.UUID) -> HttpRespons
         success="No-show recorded.",
         action=lambda s, d: services.session_no_show(
             actor=request.user, session=s, party=d["party"], explanation=d["explanation"]
+        ),
+    )
+
+
+@tenant_view(Role.ADMIN)
+def session_resolve_dispute(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    return _act(
+        request,
+        public_id,
+        roles=(Role.ADMIN,),
+        make_form=lambda s: ResolveDisputeForm(
+            request.POST or None, organization=request.organization, session=s
+        ),
+        title="Resolve the dispute",
+        success="Dispute resolved; the student was told.",
+        action=lambda s, d: services.session_resolve_dispute(
+            actor=request.user,
+            session=s,
+            resolution=d["resolution"],
+            note=d["note"],
+            duration=d["duration"],
+            review_minutes=d.get("review_minutes", services.KEEP),
         ),
     )
 

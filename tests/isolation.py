@@ -660,7 +660,45 @@ KWARGS.register(
     "public_id",
     lambda t: proposed_relationship(t).public_id,
 )
+
+
+def disputed_session(tenant: Tenant) -> Session:
+    """1 h of the student persona's tutoring with a tutor of its own (its own hold of 1 h from
+    `grant_of`, so the personas' relationship keeps its hours), 7 hours ago, logged and
+    disputed by the student."""
+    org = tenant.organization
+    session = Session.objects.filter(
+        organization=org, relationship__provider__email=f"dispute-tutor@{org.slug}.example"
+    ).first()
+    if session is None:
+        grant_of(tenant)
+        relationship = RelationshipFactory(
+            organization=org,
+            student=tenant.student,
+            provider=ProviderFactory(
+                organization=org,
+                name=f"Dispute Tutor of {org.slug}",
+                email=f"dispute-tutor@{org.slug}.example",
+            ),
+        )
+        grant_services.hold(actor=None, relationship=relationship, quantity=60)
+        session = session_services.session_log(
+            actor=tenant.admin,
+            relationship=relationship,
+            starts_at=_hours_ago(7),
+            duration=60,
+            notes="Essay structure",
+        )
+        session = session_services.session_dispute(
+            actor=tenant.student_user, session=session, reason="It was 30 minutes"
+        )
+    return session
+
+
 KWARGS.register("sessions_app:*", "public_id", lambda t: completed_session(t).public_id)
+KWARGS.register(
+    "sessions_app:resolve_dispute", "public_id", lambda t: disputed_session(t).public_id
+)
 KWARGS.register("sessions_app:complete", "public_id", lambda t: scheduled_session(t).public_id)
 
 POSTS.register("relationships:list", changes=False)
@@ -735,9 +773,30 @@ POSTS.register(
     },
     changes=True,
 )
+POSTS.register(
+    "sessions_app:new",
+    lambda t: {"relationship": str(holding_relationship(t).public_id), "then": "log"},
+    changes=False,
+)
+POSTS.register(
+    "sessions_app:reschedule",
+    lambda t: {
+        "date": (
+            timezone.localtime(timezone.now(), t.organization.tz).date() - timedelta(days=2)
+        ).isoformat(),
+        "time": "09:00",
+        "reason": "Planted move",
+    },
+    changes=True,
+)
 POSTS.register("sessions_app:cancel", lambda t: {"reason": "Planted cancellation"}, changes=True)
 POSTS.register(
     "sessions_app:no_show", lambda t: {"party": "student", "explanation": "Planted"}, changes=True
+)
+POSTS.register(
+    "sessions_app:resolve_dispute",
+    lambda t: {"resolution": "kept", "duration": "60", "note": "Checked with the provider"},
+    changes=True,
 )
 POSTS.register("sessions_app:send_report", changes=True, post_only=True)
 POSTS.register("sessions_app:confirm", changes=True, post_only=True, by=Role.STUDENT)

@@ -21,7 +21,7 @@ from integrations.woocommerce.models import Delivery, OrderError
 from matchpal.models import Invitation, Role, ServiceType
 from providers.models import ProviderService
 from sessions_app.models import Session
-from sessions_app.services import session_log
+from sessions_app.services import session_edit, session_log
 from tests.conftest import Tenant
 from tests.factories import RelationshipFactory
 from tests.isolation import tenant_routes
@@ -93,8 +93,12 @@ def grow_provider_detail(tenant: Tenant, n: int) -> None:
 
 
 def grow_session_detail(tenant: Tenant, n: int) -> None:
-    """The personas' relationship has n sessions (the one shown is the latest)."""
+    """The personas' relationship has n sessions; the one shown (the latest) has n changes in
+    its history, each by an admin."""
     grow_relationship_sessions(tenant, n)
+    latest = _latest_session(tenant)
+    for i in range(latest.changes.count(), n):
+        session_edit(actor=tenant.admin, session=latest, mode=f"Room {i}", reason=f"Moved {i}")
 
 
 def grow_store_deliveries(tenant: Tenant, n: int) -> None:
@@ -218,6 +222,8 @@ def shows_own_provider_profile(n: int, response) -> None:  # type: ignore[no-unt
 def shows_session(n: int, response) -> None:  # type: ignore[no-untyped-def]
     session = response.context["session"]
     assert session.relationship.sessions.count() == n
+    assert len(response.context["history"]) == n
+    assert f"Moved {n - 1}" in _html(response)
     html = _html(response)
     assert session.relationship.student.name in _html(response)
     assert session.relationship.provider.name in html
@@ -357,9 +363,10 @@ PINNED = {
     "providers:detail[admin]": 6,
     "providers:detail[provider]": 5,
     "providers:me": 5,
-    "sessions_app:detail[admin]": 4,
-    "sessions_app:detail[provider]": 4,
-    "sessions_app:detail[student]": 4,
+    # The session with its people and authors (1) and its history with who made each change (1).
+    "sessions_app:detail[admin]": 5,
+    "sessions_app:detail[provider]": 5,
+    "sessions_app:detail[student]": 5,
     "woocommerce:store_detail": 5,
     "woocommerce:error_detail[map]": 5,
     "woocommerce:error_detail[link]": 5,

@@ -229,7 +229,7 @@ def test_student_home_sessions_running_total_and_balance(
     assert find_differences() == []
 
 
-def test_student_home_dispute_for_unconfirmed_completed_sessions(
+def test_student_home_dispute_for_completed_sessions_not_yet_disputed(
     tenant_a: Tenant, student_client_a
 ) -> None:
     org = tenant_a.organization
@@ -244,10 +244,12 @@ def test_student_home_dispute_for_unconfirmed_completed_sessions(
 
     html = student_client_a.get(home(org)).content.decode()
     dispute = f"/o/{org.slug}/sessions/{{}}/dispute/"
-    assert f'href="{dispute.format(open_.public_id)}">Dispute</a>' in html
-    for session in (confirmed, disputed, ahead):
+    # A confirmed session can still be disputed inside the window (docs/rules.md).
+    for session in (open_, confirmed):
+        assert f'href="{dispute.format(session.public_id)}">Dispute</a>' in html
+    for session in (disputed, ahead):
         assert dispute.format(session.public_id) not in html
-    assert '<span class="small text-secondary">Disputed</span>' in html
+    assert 'data-testid="session-disputed">Disputed</span>' in html
 
     # The link leads to the dispute form; a session not completed cannot be disputed.
     response = student_client_a.post(dispute.format(open_.public_id), {"reason": "Not 1 h"})

@@ -520,6 +520,7 @@ class SessionMachine(RuleBasedStateMachine):
     def no_show(self, pick: tuple[int, bool], party: str, who: str) -> None:
         session = self.session(pick, *EDITABLE)
         charged = session.charged_minutes
+        paired = session.relationship.status == RS.PAIRED
         if (
             self.attempt(
                 "no-show",
@@ -535,9 +536,13 @@ class SessionMachine(RuleBasedStateMachine):
             return
         session.refresh_from_db()
         assert (session.status, session.no_show_party) == (SessionStatus.NO_SHOW, party)
-        if party == NoShowParty.STUDENT and self.org.no_show_charge == Charge.FULL:
-            # A completed session keeps its charge; a scheduled one is charged as far as the
-            # hours cover it, never refused.
+        if (
+            party == NoShowParty.STUDENT
+            and self.org.no_show_charge == Charge.FULL
+            and (charged or paired)
+        ):
+            # A completed session keeps its charge; a scheduled one of a live pairing is charged
+            # as far as the hours cover it, never refused.
             assert session.charged_minutes + session.charge_shortfall == (
                 charged
                 or sessions.charge_for(
