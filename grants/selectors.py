@@ -180,7 +180,7 @@ def low_balance_students(*, organization: Organization, limit: int = 10) -> list
     """The flagged students (see `with_balances`), fewest minutes free to book first."""
     students = Student.objects.filter(organization=organization, status=StudentStatus.ACTIVE)
     return list(
-        with_balances(students, organization=organization)
+        with_balances(students, organization=organization)  # type: ignore[misc]
         .filter(low_balance=True)
         .order_by(F("free_minutes").asc(nulls_last=True), "name", "id")[:limit]
     )
