@@ -8,6 +8,7 @@ from django import forms
 from django.utils import timezone
 
 from grants.models import Grant, GrantStatus, Package, PackageShopMapping, ShopKey, Unit
+from matchpal.fields import PublicIdChoiceField, PublicIdMultipleChoiceField
 from matchpal.models import Organization, ServiceType
 
 MEASURES = [("hours", "hours"), ("minutes", "minutes")]
@@ -54,7 +55,7 @@ def end_of_day(day, organization: Organization) -> datetime:  # type: ignore[no-
 
 
 class GrantCreateForm(IdempotentForm, QuantityMixin):
-    package = forms.ModelChoiceField(
+    package = PublicIdChoiceField(
         queryset=Package.objects.none(),
         required=False,
         empty_label="Custom quantity",
@@ -70,7 +71,7 @@ class GrantCreateForm(IdempotentForm, QuantityMixin):
         required=False,
         label="Unit",
     )
-    service_types = forms.ModelMultipleChoiceField(
+    service_types = PublicIdMultipleChoiceField(
         queryset=ServiceType.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
     expires_on = forms.DateField(
@@ -142,13 +143,13 @@ class AdjustForm(IdempotentForm, QuantityMixin):
 
 
 class TransferForm(IdempotentForm, QuantityMixin):
-    to_grant = forms.ModelChoiceField(
+    to_grant = PublicIdChoiceField(
         queryset=Grant.objects.none(),
         required=False,
         empty_label="A new grant for the service types below",
         label="Move to",
     )
-    to_service_types = forms.ModelMultipleChoiceField(
+    to_service_types = PublicIdMultipleChoiceField(
         queryset=ServiceType.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -247,7 +248,7 @@ class PackageForm(forms.ModelForm):
     measure = forms.ChoiceField(
         choices=[("hours", "hours"), ("minutes", "minutes"), ("sessions", "sessions")], label="Unit"
     )
-    service_types = forms.ModelMultipleChoiceField(
+    service_types = PublicIdMultipleChoiceField(
         queryset=ServiceType.objects.none(), widget=forms.CheckboxSelectMultiple
     )
     product_ids = forms.CharField(

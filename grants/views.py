@@ -20,7 +20,8 @@ from grants.forms import (
     ReleaseForm,
     TransferForm,
 )
-from grants.models import Grant
+from grants.models import Grant, GrantStatus
+from matchpal import confirmation
 from matchpal.errors import DomainError
 from matchpal.models import Role
 from matchpal.quantities import format_quantity
@@ -98,6 +99,15 @@ def package_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
 def package_set_active(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     package = selectors.package_get(organization=request.organization, public_id=public_id)
     active = request.POST.get("active") == "1"
+    if not active and not confirmation.is_confirmed(request):
+        return confirmation.ask(
+            request,
+            title=f"Stop offering “{package.name}”",
+            consequence="It can no longer be granted or sold. Grants already made from it "
+            "keep their hours. You can offer it again later.",
+            action_label="Stop offering",
+            cancel_url=reverse("grants:package_list", args=[request.organization.slug]),
+        )
     services.package_set_active(actor=request.user, package=package, active=active)
     messages.success(
         request, f"“{package.name}” is {'offered again' if active else 'no longer offered'}."
@@ -183,6 +193,12 @@ def grant_create(request: TenantRequest, student_id: uuid.UUID) -> HttpResponse:
     )
 
 
+REVOKED_NO_ACTIONS = (
+    "This grant was refunded in full and is revoked: it is a closed record and offers no "
+    "actions. Add a new grant to give the student hours again."
+)
+
+
 def _grant_action(
     request: TenantRequest,
     public_id: uuid.UUID,
@@ -193,6 +209,9 @@ def _grant_action(
     run: Callable[[Grant, Any], str],
 ) -> HttpResponse:
     grant = selectors.grant_get(organization=request.organization, public_id=public_id)
+    if grant.status == GrantStatus.REVOKED:
+        messages.error(request, REVOKED_NO_ACTIONS)
+        return redirect(_hours_url(request, grant.student.public_id))
     form = make_form(grant)
     if (
         request.method == "POST"

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from matchpal import selectors, services
+from matchpal import confirmation, selectors, services
 from matchpal.errors import DomainError
 from matchpal.forms import (
     InvitationForm,
@@ -192,6 +192,15 @@ def member_change_role(request: TenantRequest, public_id: uuid.UUID) -> HttpResp
 @admin_required
 def member_remove(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     membership = selectors.member_get(organization=request.organization, public_id=public_id)
+    if not confirmation.is_confirmed(request):
+        return confirmation.ask(
+            request,
+            title=f"Remove {membership.user} from {request.organization.name}",
+            consequence=f"{membership.user} loses access to this center at once. Their "
+            "history stays; they can be invited again later.",
+            action_label="Remove member",
+            cancel_url=reverse("members", args=[request.organization.slug]),
+        )
     try:
         services.membership_remove(actor=request.user, membership=membership)
     except DomainError as error:
@@ -207,6 +216,15 @@ def member_remove(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
 @admin_required
 def invitation_revoke(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     invitation = selectors.invitation_get(organization=request.organization, public_id=public_id)
+    if not confirmation.is_confirmed(request):
+        return confirmation.ask(
+            request,
+            title=f"Revoke the invitation of {invitation.email}",
+            consequence="The link in the invitation email stops working. You can invite "
+            "the same address again later.",
+            action_label="Revoke invitation",
+            cancel_url=reverse("members", args=[request.organization.slug]),
+        )
     try:
         services.invitation_revoke(actor=request.user, invitation=invitation)
     except DomainError as error:
@@ -270,6 +288,15 @@ def service_type_set_active(request: TenantRequest, public_id: uuid.UUID) -> Htt
         organization=request.organization, public_id=public_id
     )
     active = request.POST.get("active") == "1"
+    if not active and not confirmation.is_confirmed(request):
+        return confirmation.ask(
+            request,
+            title=f"Deactivate {service_type.name}",
+            consequence="New providers, packages, grants and relationships cannot use it; "
+            "what already does keeps it. You can offer it again later.",
+            action_label="Deactivate",
+            cancel_url=reverse("service_type_list", args=[request.organization.slug]),
+        )
     services.service_type_set_active(actor=request.user, service_type=service_type, active=active)
     if active:
         messages.success(request, f"{service_type.name} is offered again.")

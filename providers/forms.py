@@ -2,12 +2,13 @@ from decimal import Decimal
 
 from django import forms
 
+from matchpal.fields import PublicIdMultipleChoiceField
 from matchpal.models import Organization, ServiceType
 from providers.models import Provider
 from providers.selectors import service_types_for_form
 
 
-class ServiceTypeChoices(forms.ModelMultipleChoiceField):
+class ServiceTypeChoices(PublicIdMultipleChoiceField):
     def label_from_instance(self, obj: ServiceType) -> str:  # type: ignore[override]
         return obj.name if obj.is_active else f"{obj.name} (inactive)"
 

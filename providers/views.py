@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from matchpal import confirmation
 from matchpal.errors import DomainError
 from matchpal.models import Role
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
@@ -82,6 +83,15 @@ def provider_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
 def provider_set_status(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     provider = selectors.provider_get(organization=request.organization, public_id=public_id)
     active = request.POST.get("status") == ProviderStatus.ACTIVE
+    if not active and not confirmation.is_confirmed(request):
+        return confirmation.ask(
+            request,
+            title=f"Deactivate {provider.name}",
+            consequence=f"{provider.name} can no longer be proposed for new relationships. "
+            "Their relationships and sessions stay; you can reactivate them later.",
+            action_label="Deactivate",
+            cancel_url=provider.get_absolute_url(),
+        )
     services.provider_set_status(
         actor=request.user,
         provider=provider,

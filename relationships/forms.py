@@ -3,15 +3,16 @@ from decimal import Decimal
 from django import forms
 
 from grants.forms import MEASURES, IdempotentForm
+from matchpal.fields import PublicIdChoiceField
 from matchpal.models import Organization, ServiceType
 from providers.models import Provider, ProviderStatus
 from students.models import Student, StudentStatus
 
 
 class ProposeForm(IdempotentForm):
-    student = forms.ModelChoiceField(queryset=Student.objects.none())
-    provider = forms.ModelChoiceField(queryset=Provider.objects.none())
-    service_type = forms.ModelChoiceField(queryset=ServiceType.objects.none())
+    student = PublicIdChoiceField(queryset=Student.objects.none())
+    provider = PublicIdChoiceField(queryset=Provider.objects.none())
+    service_type = PublicIdChoiceField(queryset=ServiceType.objects.none())
     amount = forms.IntegerField(min_value=1, max_value=100_000, label="Hours to allocate")
     measure = forms.ChoiceField(choices=MEASURES, initial="hours", label="Unit")
     provider_pay_rate = forms.DecimalField(

@@ -8,6 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from matchpal import confirmation
 from matchpal.errors import DomainError
 from matchpal.models import Role
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
@@ -75,6 +76,15 @@ def student_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
 def student_set_status(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     student = selectors.student_get(organization=request.organization, public_id=public_id)
     active = request.POST.get("status") == StudentStatus.ACTIVE
+    if not active and not confirmation.is_confirmed(request):
+        return confirmation.ask(
+            request,
+            title=f"Deactivate {student.name}",
+            consequence=f"{student.name} can no longer be proposed for new relationships. "
+            "Their hours, relationships and sessions stay; you can reactivate them later.",
+            action_label="Deactivate",
+            cancel_url=student.get_absolute_url(),
+        )
     services.student_set_status(
         actor=request.user,
         student=student,

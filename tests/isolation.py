@@ -310,8 +310,10 @@ def form_data(form: forms.BaseForm, **overrides: object) -> dict[str, object]:
     return data
 
 
-def service_type_pks(tenant: Tenant) -> list[int]:
-    return list(tenant.organization.service_types.order_by("pk").values_list("pk", flat=True))
+def service_type_pks(tenant: Tenant) -> list[str]:
+    """The center's service types as a form posts them: public ids, never integer keys."""
+    ids = tenant.organization.service_types.order_by("pk").values_list("public_id", flat=True)
+    return [str(public_id) for public_id in ids]
 
 
 POSTS = PostRegistry()
@@ -336,12 +338,17 @@ POSTS.register(
     changes=True,
 )
 POSTS.register("member_change_role", lambda t: {"role": Role.ADMIN}, changes=True, post_only=True)
-POSTS.register("member_remove", changes=True, post_only=True)
-POSTS.register("invitation_revoke", changes=True, post_only=True)
+POSTS.register("member_remove", lambda t: {"confirm": "yes"}, changes=True, post_only=True)
+POSTS.register("invitation_revoke", lambda t: {"confirm": "yes"}, changes=True, post_only=True)
 POSTS.register("service_type_list", changes=False)
 POSTS.register("service_type_create", lambda t: {"name": "Planted service"}, changes=True)
 POSTS.register("service_type_edit", lambda t: {"name": "Renamed by a stranger"}, changes=True)
-POSTS.register("service_type_set_active", lambda t: {"active": "0"}, changes=True, post_only=True)
+POSTS.register(
+    "service_type_set_active",
+    lambda t: {"active": "0", "confirm": "yes"},
+    changes=True,
+    post_only=True,
+)
 
 POSTS.register("students:list", changes=False)
 POSTS.register(
@@ -366,7 +373,10 @@ POSTS.register(
     changes=True,
 )
 POSTS.register(
-    "students:set_status", lambda t: {"status": "inactive"}, changes=True, post_only=True
+    "students:set_status",
+    lambda t: {"status": "inactive", "confirm": "yes"},
+    changes=True,
+    post_only=True,
 )
 POSTS.register("students:invite", changes=True, post_only=True)
 
@@ -404,7 +414,10 @@ POSTS.register(
     changes=True,
 )
 POSTS.register(
-    "providers:set_status", lambda t: {"status": "inactive"}, changes=True, post_only=True
+    "providers:set_status",
+    lambda t: {"status": "inactive", "confirm": "yes"},
+    changes=True,
+    post_only=True,
 )
 POSTS.register("providers:invite", changes=True, post_only=True)
 
@@ -513,7 +526,12 @@ POSTS.register(
     ),
     changes=True,
 )
-POSTS.register("grants:package_set_active", lambda t: {"active": "0"}, changes=True, post_only=True)
+POSTS.register(
+    "grants:package_set_active",
+    lambda t: {"active": "0", "confirm": "yes"},
+    changes=True,
+    post_only=True,
+)
 POSTS.register("grants:student_hours", changes=False)
 POSTS.register("grants:my_hours", changes=False, by=Role.STUDENT)
 POSTS.register(
@@ -707,9 +725,9 @@ POSTS.register("relationships:list", changes=False)
 def _proposal(tenant: Tenant) -> dict[str, object]:
     grant_of(tenant)  # the student persona has tutoring hours to hold
     return {
-        "student": str(tenant.student.pk),
-        "provider": str(second_provider(tenant).pk),
-        "service_type": str(tenant.organization.service_types.get(name="Tutoring").pk),
+        "student": str(tenant.student.public_id),
+        "provider": str(second_provider(tenant).public_id),
+        "service_type": str(tenant.organization.service_types.get(name="Tutoring").public_id),
         "amount": "1",
         "measure": "hours",
         "provider_pay_rate": "",

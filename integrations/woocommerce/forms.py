@@ -4,6 +4,7 @@ from django.conf import settings
 from grants.models import Package
 from integrations.woocommerce.models import Store
 from matchpal import outbound
+from matchpal.fields import PublicIdChoiceField
 from matchpal.models import Organization
 from students.models import Student
 
@@ -61,7 +62,7 @@ class ResolveForm(forms.Form):
 
 
 class MapProductForm(forms.Form):
-    package = forms.ModelChoiceField(queryset=Package.objects.none())
+    package = PublicIdChoiceField(queryset=Package.objects.none())
 
     def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -71,7 +72,7 @@ class MapProductForm(forms.Form):
 
 
 class LinkStudentForm(forms.Form):
-    student = forms.ModelChoiceField(queryset=Student.objects.none())
+    student = PublicIdChoiceField(queryset=Student.objects.none())
 
     def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

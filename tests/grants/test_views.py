@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from django.utils.html import escape
 
-from grants import services
+from grants import services, views
 from grants.models import EntryKind, Grant, GrantEntry, Package, PackageShopMapping
 from grants.reconcile import find_differences
 from matchpal.models import ServiceType
@@ -33,7 +33,7 @@ def test_admin_adds_custom_hours_once_despite_a_double_click(tenant_a: Tenant) -
         "token": token_of(client.get(url)),
         "amount": "3",
         "unit": "hours",
-        "service_types": [tutoring.pk],
+        "service_types": [tutoring.public_id],
         "reference": "Invoice 17",
     }
     first = client.post(url, data)
@@ -63,7 +63,7 @@ def test_adding_hours_from_a_package_uses_its_validity(tenant_a: Tenant) -> None
         url,
         {
             "token": token_of(client.get(url)),
-            "package": package.pk,
+            "package": package.public_id,
             "count": "2",
             "reference": "Order 9",
         },
@@ -133,7 +133,7 @@ def test_transfer_refund_extend_and_release_through_the_pages(tenant_a: Tenant) 
                 "token": token_of(client.get(url)),
                 "amount": "2",
                 "measure": "hours",
-                "to_grant": advising.pk,
+                "to_grant": advising.public_id,
                 "reason": "Switching to advising",
             },
         ).status_code
@@ -212,7 +212,7 @@ def test_package_create_with_shop_mapping_and_duplicate_key_error(tenant_a: Tena
         "name": "Ten hours",
         "amount": "10",
         "measure": "hours",
-        "service_types": [tutoring.pk],
+        "service_types": [tutoring.public_id],
         "validity_days": "180",
         "price": "450.00",
         "product_ids": "101, 102",
@@ -251,7 +251,7 @@ def test_package_deactivate_and_reactivate(tenant_a: Tenant) -> None:
     )
     client = client_for(tenant_a.admin)
     url = f"/o/{tenant_a.organization.slug}/packages/{package.public_id}/active/"
-    client.post(url, {"active": "0"})
+    client.post(url, {"active": "0", "confirm": "yes"})
     package.refresh_from_db()
     assert package.is_active is False
     client.post(url, {"active": "1"})
@@ -311,3 +311,31 @@ def test_hours_pages_run_a_fixed_number_of_queries(
     with django_assert_num_queries(4):
         assert admin.get(f"/o/{tenant_a.organization.slug}/packages/").status_code == 200
     assert GrantEntry.objects.count() == rows + 1
+
+
+def test_a_revoked_grant_offers_no_actions(tenant_a: Tenant) -> None:
+    """Revoked means refunded in full: no Adjust/Transfer/Refund/Extend buttons, and each action
+    page refuses with a message instead of a form, so nothing changes even on a direct POST."""
+    client = client_for(tenant_a.admin)
+    revoked = make_grant(student=tenant_a.student, minutes=120)
+    services.grant_refund(actor=tenant_a.admin, grant=revoked, quantity=120, reason="Cancelled")
+    live = make_grant(student=tenant_a.student, minutes=60)
+    base = f"/o/{tenant_a.organization.slug}/grants/"
+
+    page = client.get(hours_url(tenant_a)).content.decode()
+    assert f"{base}{live.public_id}/adjust/" in page
+    for action in ("adjust", "transfer", "refund", "extend"):
+        assert f"{base}{revoked.public_id}/{action}/" not in page
+
+    entries = GrantEntry.objects.count()
+    for action in ("adjust", "transfer", "refund", "extend"):
+        url = f"{base}{revoked.public_id}/{action}/"
+        for response in (
+            client.get(url, follow=True),
+            client.post(url, {"quantity": "1", "delta": "1", "reason": "x"}, follow=True),
+        ):
+            assert response.redirect_chain[-1][0] == hours_url(tenant_a)
+            assert [str(m) for m in response.context["messages"]] == [views.REVOKED_NO_ACTIONS]
+    assert GrantEntry.objects.count() == entries
+    revoked.refresh_from_db()
+    assert revoked.status == "revoked"

@@ -233,7 +233,7 @@ def test_map_the_product_to_a_package_and_reprocess(
     error = errors["unknown_product"]
 
     response = admin_client_a.post(
-        f"{SHOP}errors/{error.public_id}/", {"action": "map", "package": ten_hours.pk}
+        f"{SHOP}errors/{error.public_id}/", {"action": "map", "package": ten_hours.public_id}
     )
 
     assert response.status_code == 302
@@ -262,7 +262,7 @@ def test_map_a_variation_maps_the_variation_not_its_product(
     error = OrderError.objects.get()
 
     response = admin_client_a.post(
-        f"{SHOP}errors/{error.public_id}/", {"action": "map", "package": ten_hours.pk}
+        f"{SHOP}errors/{error.public_id}/", {"action": "map", "package": ten_hours.public_id}
     )
 
     assert response.status_code == 302
@@ -287,7 +287,7 @@ def test_map_to_a_key_that_sells_another_package_is_refused(
     error = errors["unknown_product"]
 
     response = admin_client_a.post(
-        f"{SHOP}errors/{error.public_id}/", {"action": "map", "package": ten_hours.pk}
+        f"{SHOP}errors/{error.public_id}/", {"action": "map", "package": ten_hours.public_id}
     )
 
     assert response.status_code == 200
@@ -308,7 +308,7 @@ def test_map_to_a_package_of_another_organization_is_refused(
     error = errors["unknown_product"]
 
     response = admin_client_a.post(
-        f"{SHOP}errors/{error.public_id}/", {"action": "map", "package": foreign.pk}
+        f"{SHOP}errors/{error.public_id}/", {"action": "map", "package": foreign.public_id}
     )
 
     assert response.status_code == 200
@@ -324,7 +324,8 @@ def test_link_the_order_to_a_student_and_reprocess(
     error = errors["customer_not_found"]
 
     response = admin_client_a.post(
-        f"{SHOP}errors/{error.public_id}/", {"action": "link", "student": tenant_a.student.pk}
+        f"{SHOP}errors/{error.public_id}/",
+        {"action": "link", "student": tenant_a.student.public_id},
     )
 
     assert response.status_code == 302
@@ -342,7 +343,8 @@ def test_link_to_a_student_of_another_organization_is_refused(
     error = errors["customer_not_found"]
 
     response = admin_client_a.post(
-        f"{SHOP}errors/{error.public_id}/", {"action": "link", "student": tenant_b.student.pk}
+        f"{SHOP}errors/{error.public_id}/",
+        {"action": "link", "student": tenant_b.student.public_id},
     )
 
     assert response.status_code == 200
@@ -368,7 +370,7 @@ def test_link_and_reprocess_when_the_shop_fails_changes_nothing_and_says_why(
     shop_api.routes["/wp-json/wc/v3/orders/727/refunds"] = lambda _r: (500, {}, {})
     url = f"{SHOP}errors/{error.public_id}/"
 
-    response = admin_client_a.post(url, {"action": "link", "student": tenant_a.student.pk})
+    response = admin_client_a.post(url, {"action": "link", "student": tenant_a.student.public_id})
 
     assert response.status_code == 200
     assert response.context["forms"]["link"].non_field_errors() == [
@@ -396,7 +398,7 @@ def test_link_and_reprocess_when_the_shop_fails_changes_nothing_and_says_why(
             }
         ],
     )
-    done = admin_client_a.post(url, {"action": "link", "student": tenant_a.student.pk})
+    done = admin_client_a.post(url, {"action": "link", "student": tenant_a.student.public_id})
 
     assert done.status_code == 302
     assert messages_of(done) == ["Done: granted 10 h for line 315; refunded 10 h of line 315."]
@@ -416,7 +418,7 @@ def test_link_on_an_error_resolved_meanwhile_leaves_the_order_alone(
     admin_client_a.post(url, {"action": "resolve", "note": "Refunded in the shop"})
     other = StudentFactory(organization=tenant_a.organization)
 
-    response = admin_client_a.post(url, {"action": "link", "student": other.pk})
+    response = admin_client_a.post(url, {"action": "link", "student": other.public_id})
 
     assert response.status_code == 200
     assert response.context["forms"]["link"].non_field_errors() == [
@@ -433,7 +435,7 @@ def test_map_on_an_error_resolved_meanwhile_leaves_no_mapping_behind(
     url = f"{SHOP}errors/{error.public_id}/"
     admin_client_a.post(url, {"action": "resolve", "note": "Sold a gift card"})
 
-    response = admin_client_a.post(url, {"action": "map", "package": ten_hours.pk})
+    response = admin_client_a.post(url, {"action": "map", "package": ten_hours.public_id})
 
     assert response.status_code == 200
     assert response.context["forms"]["map"].non_field_errors() == [

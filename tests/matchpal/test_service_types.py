@@ -216,7 +216,7 @@ class TestPages:
     def test_deactivate_then_reactivate(self, admin_client_a: Client, tenant_a: Tenant) -> None:
         advising = of(tenant_a, "Advising")
 
-        response = admin_client_a.post(active_url(advising), {"active": "0"})
+        response = admin_client_a.post(active_url(advising), {"active": "0", "confirm": "yes"})
 
         assert response["Location"] == LIST
         assert messages_of(response) == [
@@ -287,13 +287,13 @@ def test_a_new_provider_cannot_be_given_a_deactivated_type(
 ) -> None:
     response = admin_client_a.post(
         "/o/alpha/providers/new/",
-        {"name": "Ravi Shah", "service_types": [advising_off.pk], "default_pay_rate": "40"},
+        {"name": "Ravi Shah", "service_types": [advising_off.public_id], "default_pay_rate": "40"},
     )
 
     assert response.status_code == 200
     assert response.context["form"].errors == {
         "service_types": [
-            f"Select a valid choice. {advising_off.pk} is not one of the available choices."
+            f"Select a valid choice. {advising_off.public_id} is not one of the available choices."
         ]
     }
 
@@ -311,7 +311,7 @@ def test_editing_a_provider_keeps_the_deactivated_type_they_offer(
         "name": provider.name,
         "email": provider.email,
         "phone": "",
-        "service_types": [advising_off.pk],
+        "service_types": [advising_off.public_id],
         "default_pay_rate": "40",
         "bio": "",
     }

@@ -1247,7 +1247,9 @@ class TestMembersPage:
         tenant_a.student_user.save()
         membership = Membership.objects.get(user=tenant_a.student_user)
 
-        response = admin_client_a.post(f"/o/alpha/members/{membership.public_id}/remove/")
+        response = admin_client_a.post(
+            f"/o/alpha/members/{membership.public_id}/remove/", {"confirm": "yes"}
+        )
 
         assert response["Location"] == "/o/alpha/members/"
         assert messages_of(response) == ["Sam Student is no longer a member."]
@@ -1262,7 +1264,9 @@ class TestMembersPage:
     ) -> None:
         membership = Membership.objects.get(user=tenant_a.admin)
 
-        response = admin_client_a.post(f"/o/alpha/members/{membership.public_id}/remove/")
+        response = admin_client_a.post(
+            f"/o/alpha/members/{membership.public_id}/remove/", {"confirm": "yes"}
+        )
 
         assert response["Location"] == "/o/alpha/members/"
         assert messages_of(response) == [LAST_ADMIN]
@@ -1272,7 +1276,9 @@ class TestMembersPage:
         MembershipFactory(organization=tenant_a.organization, role=Role.ADMIN)
         membership = Membership.objects.get(user=tenant_a.admin)
 
-        response = admin_client_a.post(f"/o/alpha/members/{membership.public_id}/remove/")
+        response = admin_client_a.post(
+            f"/o/alpha/members/{membership.public_id}/remove/", {"confirm": "yes"}
+        )
 
         assert response["Location"] == "/"
         assert not Membership.objects.filter(pk=membership.pk).exists()
@@ -1280,13 +1286,17 @@ class TestMembersPage:
     def test_revoke_invitation(self, admin_client_a, tenant_a: Tenant) -> None:  # type: ignore[no-untyped-def]
         invitation = invite(tenant_a.organization, tenant_a.admin, "maybe@example.com")
 
-        response = admin_client_a.post(f"/o/alpha/invitations/{invitation.public_id}/revoke/")
+        response = admin_client_a.post(
+            f"/o/alpha/invitations/{invitation.public_id}/revoke/", {"confirm": "yes"}
+        )
 
         assert response["Location"] == "/o/alpha/members/"
         assert messages_of(response) == ["The invitation of maybe@example.com was revoked."]
         invitation.refresh_from_db()
         assert invitation.status == "revoked"
-        again = admin_client_a.post(f"/o/alpha/invitations/{invitation.public_id}/revoke/")
+        again = admin_client_a.post(
+            f"/o/alpha/invitations/{invitation.public_id}/revoke/", {"confirm": "yes"}
+        )
         assert messages_of(again) == [ALREADY_DONE]
         assert Client().get(f"/invitations/{invitation.token}/").status_code == 410
 

@@ -51,7 +51,7 @@ def form_data(
         "name": "Ravi Shah",
         "email": "ravi@example.org",
         "phone": "555-0199",
-        "service_types": [service_type(tenant, n).pk for n in services_],
+        "service_types": [service_type(tenant, n).public_id for n in services_],
         "default_pay_rate": "41.50",
         "bio": "Chemistry tutor.",
     }
@@ -138,12 +138,12 @@ class TestCreate:
     ) -> None:
         foreign = service_type(tenant_b, "Tutoring")
 
-        response = admin_client_a.post(NEW, form_data(tenant_a, service_types=[foreign.pk]))
+        response = admin_client_a.post(NEW, form_data(tenant_a, service_types=[foreign.public_id]))
 
         assert response.status_code == 200
         assert response.context["form"].errors == {
             "service_types": [
-                f"Select a valid choice. {foreign.pk} is not one of the available choices."
+                f"Select a valid choice. {foreign.public_id} is not one of the available choices."
             ]
         }
         assert not Provider.objects.filter(email="ravi@example.org").exists()
@@ -470,7 +470,7 @@ class TestOwnProfile:
                 "email": "sneaky@example.org",
                 "default_pay_rate": "999.00",
                 "status": "inactive",
-                "service_types": [service_type(tenant_a, "Advising").pk],
+                "service_types": [service_type(tenant_a, "Advising").public_id],
             },
         )
 
@@ -651,7 +651,7 @@ class TestStatus:
         provider = tenant_a.provider
         url = detail_url(provider) + "status/"
 
-        response = admin_client_a.post(url, {"status": "inactive"})
+        response = admin_client_a.post(url, {"status": "inactive", "confirm": "yes"})
 
         assert response["Location"] == detail_url(provider)
         assert messages_of(response) == [f"{provider.name} is now inactive."]

@@ -931,9 +931,9 @@ def test_another_tenant_sees_nothing(tenant_a: Tenant, tenant_b: Tenant, admin_c
 def propose_form(tenant: Tenant, **overrides: str) -> dict[str, object]:
     org = tenant.organization
     data: dict[str, object] = {
-        "student": tenant.student.pk,
-        "provider": tenant.provider.pk,
-        "service_type": service(org).pk,
+        "student": tenant.student.public_id,
+        "provider": tenant.provider.public_id,
+        "service_type": service(org).public_id,
         "amount": "5",
         "measure": "hours",
         "provider_pay_rate": "",
@@ -948,10 +948,10 @@ def test_the_propose_page(
 ) -> None:
     org = tenant_a.organization
     grant = past_grant(tenant_a.student, 600)
-    page = admin_client_a.get(url(org, "new/"), {"student": tenant_a.student.pk})
+    page = admin_client_a.get(url(org, "new/"), {"student": tenant_a.student.public_id})
     assert page.status_code == 200
     form = page.context["form"]
-    assert form["student"].value() == str(tenant_a.student.pk)
+    assert form["student"].value() == str(tenant_a.student.public_id)
     token = form["token"].value()
 
     with django_capture_on_commit_callbacks(execute=True):

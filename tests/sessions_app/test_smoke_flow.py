@@ -27,9 +27,9 @@ def test_propose_accept_log_pages(
         r = admin.post(
             f"/o/{org.slug}/relationships/new/",
             {
-                "student": tenant_a.student.pk,
-                "provider": tenant_a.provider.pk,
-                "service_type": tutoring.pk,
+                "student": tenant_a.student.public_id,
+                "provider": tenant_a.provider.public_id,
+                "service_type": tutoring.public_id,
                 "amount": "5",
                 "measure": "hours",
                 "client_rate": "60",

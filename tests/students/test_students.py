@@ -508,7 +508,7 @@ class TestStatus:
         student = tenant_a.student
         url = detail_url(student) + "status/"
 
-        response = admin_client_a.post(url, {"status": "inactive"})
+        response = admin_client_a.post(url, {"status": "inactive", "confirm": "yes"})
 
         assert response.status_code == 302
         assert response["Location"] == detail_url(student)
@@ -525,7 +525,9 @@ class TestStatus:
         assert Student.objects.filter(pk=student.pk).exists()
 
     def test_anything_but_active_deactivates(self, admin_client_a, tenant_a: Tenant) -> None:  # type: ignore[no-untyped-def]
-        admin_client_a.post(detail_url(tenant_a.student) + "status/", {"status": "deleted"})
+        admin_client_a.post(
+            detail_url(tenant_a.student) + "status/", {"status": "deleted", "confirm": "yes"}
+        )
 
         tenant_a.student.refresh_from_db()
         assert tenant_a.student.status == StudentStatus.INACTIVE
