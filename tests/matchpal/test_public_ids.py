@@ -14,6 +14,7 @@ from django import forms
 from django.apps import apps
 from django.conf import settings
 
+from providers.forms import ProviderForm
 from relationships.forms import ProposeForm
 from tests.conftest import Tenant
 
@@ -119,3 +120,18 @@ def test_a_public_id_is_accepted(tenant_a: Tenant) -> None:
     form.is_valid()
     assert "student" not in form.errors
     assert form.cleaned_data["student"] == tenant_a.student
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "value", ["1", "not-a-uuid", "\x00", "00000000-0000-0000-0000-000000000000"]
+)
+def test_a_bad_id_in_a_multiple_choice_is_a_field_error(tenant_a: Tenant, value: str) -> None:
+    org = tenant_a.organization
+    tutoring = str(org.service_types.first().public_id)  # type: ignore[union-attr]
+    data = {"name": "Ravi", "email": "ravi@example.org", "default_pay_rate": "40"}
+    form = ProviderForm({**data, "service_types": [tutoring, value]}, organization=org)
+    assert not form.is_valid()
+    assert list(form.errors) == ["service_types"]
+    form = ProviderForm({**data, "service_types": [tutoring]}, organization=org)
+    assert form.is_valid(), form.errors
