@@ -28,7 +28,7 @@ def project_modules() -> list[str]:
             continue
         for module in pkgutil.walk_packages([config.path], prefix=f"{config.name}."):
             leaf = module.name.rsplit(".", 1)[-1]
-            if leaf in {"forms", "filters"} or leaf.startswith(("forms_", "filters_")):
+            if leaf.startswith(("forms", "filters", "views")):  # forms declared in views too
                 names.append(module.name)
     return names
 
