@@ -31,6 +31,7 @@ from grants.models import (
     PackageShopMapping,
     Unit,
 )
+from matchpal.constraints import violated_constraint
 from matchpal.errors import DomainError
 from matchpal.models import Organization, ServiceType
 from matchpal.quantities import format_quantity
@@ -202,7 +203,7 @@ class _Posting:
             with transaction.atomic():
                 created = GrantEntry.objects.bulk_create(rows)
         except IntegrityError as exc:
-            if "grant_entry_idempotency_key_unique" in str(exc):
+            if violated_constraint(exc) == "grant_entry_idempotency_key_unique":
                 raise AlreadyApplied from exc
             raise
         for grant in grants.values():

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from matchpal.constraints import violated_constraint
 from matchpal.errors import ConflictError, DomainError
 from matchpal.models import Invitation, Membership, Organization, Role, ServiceType, User
 from matchpal.quantities import format_minutes
@@ -384,7 +385,7 @@ def _service_type_save(service_type: ServiceType, update_fields: list[str] | Non
     except IntegrityError as exc:
         # The case-insensitive unique name; checked here rather than before the write so two
         # admins adding the same name at once get this message too.
-        if "service_type_name_unique" in str(exc):
+        if violated_constraint(exc) == "service_type_name_unique":
             raise DuplicateServiceType(service_type.name) from exc
         raise
 
