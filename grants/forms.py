@@ -8,6 +8,7 @@ from django import forms
 from django.utils import timezone
 
 from grants.models import Grant, GrantStatus, Package, PackageShopMapping, ShopKey, Unit
+from matchpal.constraints import ReadableModelForm
 from matchpal.models import Organization, ServiceType
 
 MEASURES = [("hours", "hours"), ("minutes", "minutes")]
@@ -242,7 +243,7 @@ def _split_keys(raw: str) -> list[str]:
     return sorted({part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()})
 
 
-class PackageForm(forms.ModelForm):
+class PackageForm(ReadableModelForm):
     amount = forms.IntegerField(min_value=1, max_value=100_000, label="Quantity")
     measure = forms.ChoiceField(
         choices=[("hours", "hours"), ("minutes", "minutes"), ("sessions", "sessions")], label="Unit"
