@@ -16,6 +16,7 @@ from django.utils.text import slugify
 from matchpal.constraints import violated_constraint
 from matchpal.errors import ConflictError, DomainError
 from matchpal.models import Invitation, Membership, Organization, Role, ServiceType, User
+from matchpal.notifications import email_subject
 from matchpal.quantities import format_minutes
 
 DEFAULT_SERVICE_TYPES = ("Tutoring", "Advising")
@@ -214,7 +215,7 @@ def _send_invitation_email(invitation_id: int, accept_url: str) -> None:
     )
     context = {"invitation": invitation, "accept_url": accept_url}
     send_mail(
-        subject=f"[Matchpal] You are invited to {invitation.organization.name}",
+        subject=email_subject(f"You are invited to {invitation.organization.name}"),
         message=render_to_string("matchpal/email/invitation.txt", context),
         from_email=None,
         recipient_list=[invitation.email],
