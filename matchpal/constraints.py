@@ -72,7 +72,10 @@ def _unique_by_columns() -> dict[tuple[str, frozenset[str]], str]:
         opts = model._meta
         for constraint in opts.constraints:
             if isinstance(constraint, models.UniqueConstraint) and constraint.fields:
-                columns = frozenset(opts.get_field(f).column for f in constraint.fields)
+                columns = frozenset(
+                    str(opts.get_field(f).column)  # type: ignore[union-attr]
+                    for f in constraint.fields
+                )
                 found[(opts.db_table, columns)] = constraint.name
     return found
 
@@ -81,7 +84,7 @@ class ReadableModelForm(forms.ModelForm):
     """A model form whose constraint checks read as MESSAGES, each on its field."""
 
     def validate_constraints(self) -> None:
-        exclude = self._get_validation_exclusions()
+        exclude = self._get_validation_exclusions()  # type: ignore[attr-defined]
         using = router.db_for_write(type(self.instance), instance=self.instance)
         for model, constraints in self.instance.get_constraints():
             for constraint in constraints:
