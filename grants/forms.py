@@ -7,7 +7,15 @@ from datetime import datetime, time, timedelta
 from django import forms
 from django.utils import timezone
 
-from grants.models import Grant, GrantStatus, Package, PackageShopMapping, ShopKey, Unit
+from grants.models import (
+    SHOP_KEY_MAX_LENGTH,
+    Grant,
+    GrantStatus,
+    Package,
+    PackageShopMapping,
+    ShopKey,
+    Unit,
+)
 from matchpal.constraints import ReadableModelForm
 from matchpal.models import Organization, ServiceType
 
@@ -240,7 +248,14 @@ class ReleaseForm(IdempotentForm):
 
 
 def _split_keys(raw: str) -> list[str]:
-    return sorted({part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()})
+    keys = sorted({part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()})
+    long = [key for key in keys if len(key) > SHOP_KEY_MAX_LENGTH]
+    if long:
+        raise forms.ValidationError(
+            f"A shop id or SKU has at most {SHOP_KEY_MAX_LENGTH} characters; "
+            f"“{long[0][:20]}…” has {len(long[0])}."
+        )
+    return keys
 
 
 class PackageForm(ReadableModelForm):

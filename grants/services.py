@@ -19,6 +19,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from grants.models import (
+    SHOP_KEY_MAX_LENGTH,
     Allocation,
     EntryKind,
     Grant,
@@ -966,11 +967,20 @@ def student_balances(*, student: Student, grants: Sequence[Grant] | None = None)
 # --- Packages ----------------------------------------------------------------------------
 
 
+def _check_shop_keys(shop_keys: Sequence[tuple[str, str]]) -> None:
+    for _kind, value in shop_keys:
+        if not value or len(value) > SHOP_KEY_MAX_LENGTH:
+            raise LedgerError(
+                f"A shop id or SKU has 1 to {SHOP_KEY_MAX_LENGTH} characters.", field="skus"
+            )
+
+
 def _set_package_links(
     package: Package, service_types: Sequence[ServiceType], shop_keys: Sequence[tuple[str, str]]
 ) -> None:
     if any(st.organization_id != package.organization_id for st in service_types):
         raise LedgerError("A service type of another organization was chosen.")
+    _check_shop_keys(shop_keys)
     PackageServiceType.objects.filter(package=package).delete()
     PackageServiceType.objects.bulk_create(
         PackageServiceType(
@@ -1027,6 +1037,7 @@ def package_set_active(*, actor: User, package: Package, active: bool) -> Packag
 
 def package_add_shop_key(*, actor: User, package: Package, kind: str, value: str) -> None:
     """Map one more shop product id, variation id or SKU to the package."""
+    _check_shop_keys([(kind, value)])
     try:
         with transaction.atomic():
             PackageShopMapping.objects.create(

@@ -71,3 +71,28 @@ def test_a_negative_package_price_is_a_field_error(tenant_a: Tenant) -> None:
         response.text,
     )
     assert not Package.objects.exists()
+
+
+@pytest.mark.sqlite
+def test_a_sku_over_100_characters_is_a_field_error(tenant_a: Tenant) -> None:
+    client = client_for(tenant_a.admin)
+    url = f"/o/{tenant_a.organization.slug}/packages/new/"
+    tutoring = ServiceType.objects.get(organization=tenant_a.organization, name="Tutoring")
+    data = {
+        "name": "Ten hours",
+        "amount": "10",
+        "measure": "hours",
+        "service_types": [tutoring.pk],
+        "validity_days": "180",
+        "price": "10.00",
+        "skus": "S" * 101,
+    }
+
+    response = client.post(url, data)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "skus": ["A shop id or SKU has at most 100 characters; “SSSSSSSSSSSSSSSSSSSS…” has 101."]
+    }
+    assert not Package.objects.exists()
+    assert client.post(url, {**data, "skus": "S" * 100}).status_code == 302
