@@ -5,10 +5,12 @@ import uuid
 from datetime import datetime, time, timedelta
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
 from grants.models import (
     SHOP_KEY_MAX_LENGTH,
+    VALIDITY_DAYS_MAX,
     Grant,
     GrantStatus,
     Package,
@@ -293,6 +295,10 @@ class PackageForm(ReadableModelForm):
     def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.organization = organization
+        validity = self.fields["validity_days"]
+        validity.min_value, validity.max_value = 1, VALIDITY_DAYS_MAX
+        validity.validators += [MinValueValidator(1), MaxValueValidator(VALIDITY_DAYS_MAX)]
+        validity.widget.attrs.update(min=1, max=VALIDITY_DAYS_MAX)
         self.fields["service_types"].queryset = ServiceType.objects.filter(
             organization=organization, is_active=True
         )

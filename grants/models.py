@@ -23,6 +23,10 @@ class Unit(models.TextChoices):
     SESSIONS = "sessions", "Sessions"
 
 
+# A package's validity: 1 day to 10 years (a larger one overflowed in expiry dates).
+VALIDITY_DAYS_MAX = 3650
+
+
 class Package(models.Model):
     """What a center sells: N minutes or N sessions of some service types."""
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from grants.models import (
     SHOP_KEY_MAX_LENGTH,
+    VALIDITY_DAYS_MAX,
     Allocation,
     EntryKind,
     Grant,
@@ -1019,6 +1020,10 @@ def package_save(
     _positive(quantity)
     if not service_types:
         raise LedgerError("Choose the service types this package covers.")
+    if validity_days is not None and not 1 <= validity_days <= VALIDITY_DAYS_MAX:
+        raise LedgerError(
+            f"A package is valid for 1 to {VALIDITY_DAYS_MAX} days.", field="validity_days"
+        )
     with transaction.atomic():
         package = package or Package(organization=organization)
         package.name, package.quantity, package.unit = name.strip(), quantity, unit

@@ -96,3 +96,27 @@ def test_a_sku_over_100_characters_is_a_field_error(tenant_a: Tenant) -> None:
     }
     assert not Package.objects.exists()
     assert client.post(url, {**data, "skus": "S" * 100}).status_code == 302
+
+
+@pytest.mark.parametrize("days", ["0", "3651"])
+def test_a_package_validity_outside_1_to_3650_days_is_a_field_error(
+    tenant_a: Tenant, days: str
+) -> None:
+    client = client_for(tenant_a.admin)
+    url = f"/o/{tenant_a.organization.slug}/packages/new/"
+    tutoring = ServiceType.objects.get(organization=tenant_a.organization, name="Tutoring")
+    data = {
+        "name": "Ten hours",
+        "amount": "10",
+        "measure": "hours",
+        "service_types": [tutoring.pk],
+        "validity_days": days,
+        "price": "10.00",
+    }
+
+    response = client.post(url, data)
+
+    assert response.status_code == 200
+    assert list(response.context["form"].errors) == ["validity_days"]
+    assert not Package.objects.exists()
+    assert client.post(url, {**data, "validity_days": "3650"}).status_code == 302
