@@ -15,10 +15,10 @@ SUBJECT_MAX = 150
 
 def email_subject(text: str) -> str:
     """The one place an email subject is made: names and reasons people typed become one line
-    (a newline in a header would make sending fail after the commit, losing the email), with
-    runs of spaces collapsed and the length capped."""
-    line = " ".join(_CONTROL.sub(" ", f"[Matchpal] {text}").split())
-    return line if len(line) <= SUBJECT_MAX else line[: SUBJECT_MAX - 1].rstrip() + "…"
+    (a newline in a header would make sending fail after the commit, losing the email), and
+    the length capped."""
+    line = _CONTROL.sub(" ", f"[Matchpal] {text}")
+    return line if len(line) <= SUBJECT_MAX else line[: SUBJECT_MAX - 1] + "…"
 
 
 def send_email_on_commit(*, subject: str, body: str, to: Iterable[str]) -> None:
@@ -47,5 +47,7 @@ def notify_admins(
         Notification(organization=organization, user=m.user, text=text[:500], link=link)
         for m in admins
     )
-    send_email_on_commit(subject=text, body=email_body or text, to=[m.user.email for m in admins])
+    send_email_on_commit(
+        subject=text[:120], body=email_body or text, to=[m.user.email for m in admins]
+    )
     return notifications
