@@ -5,9 +5,20 @@ import uuid
 from datetime import datetime, time, timedelta
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
-from grants.models import Grant, GrantStatus, Package, PackageShopMapping, ShopKey, Unit
+from grants.models import (
+    SHOP_KEY_MAX_LENGTH,
+    VALIDITY_DAYS_MAX,
+    Grant,
+    GrantStatus,
+    Package,
+    PackageShopMapping,
+    ShopKey,
+    Unit,
+)
+from matchpal.constraints import ReadableModelForm
 from matchpal.fields import PublicIdChoiceField, PublicIdMultipleChoiceField
 from matchpal.models import Organization, ServiceType
 
@@ -240,10 +251,17 @@ class ReleaseForm(IdempotentForm):
 
 
 def _split_keys(raw: str) -> list[str]:
-    return sorted({part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()})
+    keys = sorted({part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()})
+    long = [key for key in keys if len(key) > SHOP_KEY_MAX_LENGTH]
+    if long:
+        raise forms.ValidationError(
+            f"A shop id or SKU has at most {SHOP_KEY_MAX_LENGTH} characters; "
+            f"“{long[0][:20]}…” has {len(long[0])}."
+        )
+    return keys
 
 
-class PackageForm(forms.ModelForm):
+class PackageForm(ReadableModelForm):
     amount = forms.IntegerField(min_value=1, max_value=100_000, label="Quantity")
     measure = forms.ChoiceField(
         choices=[("hours", "hours"), ("minutes", "minutes"), ("sessions", "sessions")], label="Unit"
@@ -278,6 +296,10 @@ class PackageForm(forms.ModelForm):
     def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.organization = organization
+        validity = self.fields["validity_days"]
+        validity.min_value, validity.max_value = 1, VALIDITY_DAYS_MAX
+        validity.validators += [MinValueValidator(1), MaxValueValidator(VALIDITY_DAYS_MAX)]
+        validity.widget.attrs.update(min=1, max=VALIDITY_DAYS_MAX)
         self.fields["service_types"].queryset = ServiceType.objects.filter(
             organization=organization, is_active=True
         )

@@ -23,6 +23,10 @@ class Unit(models.TextChoices):
     SESSIONS = "sessions", "Sessions"
 
 
+# A package's validity: 1 day to 10 years (a larger one overflowed in expiry dates).
+VALIDITY_DAYS_MAX = 3650
+
+
 class Package(models.Model):
     """What a center sells: N minutes or N sessions of some service types."""
 
@@ -81,13 +85,16 @@ class ShopKey(models.TextChoices):
     SKU = "sku", "SKU"
 
 
+SHOP_KEY_MAX_LENGTH = 100
+
+
 class PackageShopMapping(models.Model):
     """A shop product id, variation id or SKU that sells this package (one package per key)."""
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="shop_mappings")
     kind = models.CharField(max_length=10, choices=ShopKey)
-    value = models.CharField(max_length=100)
+    value = models.CharField(max_length=SHOP_KEY_MAX_LENGTH)
 
     class Meta:
         ordering = ["kind", "value"]

@@ -19,6 +19,8 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from grants.models import (
+    SHOP_KEY_MAX_LENGTH,
+    VALIDITY_DAYS_MAX,
     Allocation,
     EntryKind,
     Grant,
@@ -31,6 +33,7 @@ from grants.models import (
     PackageShopMapping,
     Unit,
 )
+from matchpal.constraints import violated_constraint
 from matchpal.errors import DomainError
 from matchpal.models import Organization, ServiceType
 from matchpal.quantities import format_quantity
@@ -202,7 +205,7 @@ class _Posting:
             with transaction.atomic():
                 created = GrantEntry.objects.bulk_create(rows)
         except IntegrityError as exc:
-            if "grant_entry_idempotency_key_unique" in str(exc):
+            if violated_constraint(exc) == "grant_entry_idempotency_key_unique":
                 raise AlreadyApplied from exc
             raise
         for grant in grants.values():
@@ -965,11 +968,20 @@ def student_balances(*, student: Student, grants: Sequence[Grant] | None = None)
 # --- Packages ----------------------------------------------------------------------------
 
 
+def _check_shop_keys(shop_keys: Sequence[tuple[str, str]]) -> None:
+    for _kind, value in shop_keys:
+        if not value or len(value) > SHOP_KEY_MAX_LENGTH:
+            raise LedgerError(
+                f"A shop id or SKU has 1 to {SHOP_KEY_MAX_LENGTH} characters.", field="skus"
+            )
+
+
 def _set_package_links(
     package: Package, service_types: Sequence[ServiceType], shop_keys: Sequence[tuple[str, str]]
 ) -> None:
     if any(st.organization_id != package.organization_id for st in service_types):
         raise LedgerError("A service type of another organization was chosen.")
+    _check_shop_keys(shop_keys)
     PackageServiceType.objects.filter(package=package).delete()
     PackageServiceType.objects.bulk_create(
         PackageServiceType(
@@ -1008,6 +1020,10 @@ def package_save(
     _positive(quantity)
     if not service_types:
         raise LedgerError("Choose the service types this package covers.")
+    if validity_days is not None and not 1 <= validity_days <= VALIDITY_DAYS_MAX:
+        raise LedgerError(
+            f"A package is valid for 1 to {VALIDITY_DAYS_MAX} days.", field="validity_days"
+        )
     with transaction.atomic():
         package = package or Package(organization=organization)
         package.name, package.quantity, package.unit = name.strip(), quantity, unit
@@ -1026,6 +1042,7 @@ def package_set_active(*, actor: User, package: Package, active: bool) -> Packag
 
 def package_add_shop_key(*, actor: User, package: Package, kind: str, value: str) -> None:
     """Map one more shop product id, variation id or SKU to the package."""
+    _check_shop_keys([(kind, value)])
     try:
         with transaction.atomic():
             PackageShopMapping.objects.create(

@@ -1,5 +1,6 @@
 from django import forms
 
+from matchpal.constraints import ReadableModelForm
 from matchpal.models import TIME_ZONE_CHOICES, Organization, Role
 from matchpal.services import policy_errors
 
@@ -34,7 +35,7 @@ POLICY_FIELDS = [
 ]
 
 
-class OrganizationSettingsForm(forms.ModelForm):
+class OrganizationSettingsForm(ReadableModelForm):
     time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES)
 
     class Meta:

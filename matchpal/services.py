@@ -13,8 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from matchpal.constraints import violated_constraint
 from matchpal.errors import ConflictError, DomainError
 from matchpal.models import Invitation, Membership, Organization, Role, ServiceType, User
+from matchpal.notifications import email_subject
 from matchpal.quantities import format_minutes
 
 DEFAULT_SERVICE_TYPES = ("Tutoring", "Advising")
@@ -213,7 +215,7 @@ def _send_invitation_email(invitation_id: int, accept_url: str) -> None:
     )
     context = {"invitation": invitation, "accept_url": accept_url}
     send_mail(
-        subject=f"[Matchpal] You are invited to {invitation.organization.name}",
+        subject=email_subject(f"You are invited to {invitation.organization.name}"),
         message=render_to_string("matchpal/email/invitation.txt", context),
         from_email=None,
         recipient_list=[invitation.email],
@@ -384,7 +386,7 @@ def _service_type_save(service_type: ServiceType, update_fields: list[str] | Non
     except IntegrityError as exc:
         # The case-insensitive unique name; checked here rather than before the write so two
         # admins adding the same name at once get this message too.
-        if "service_type_name_unique" in str(exc):
+        if violated_constraint(exc) == "service_type_name_unique":
             raise DuplicateServiceType(service_type.name) from exc
         raise
 

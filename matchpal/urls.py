@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from matchpal import converters as converters  # registers <token:…>
 from matchpal import views
 from reports import views as report_views
 
@@ -33,7 +34,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("orgs/", views.organization_list, name="organization_list"),
     path("orgs/new/", views.organization_create, name="organization_create"),
-    path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("invitations/<token:token>/", views.invitation_accept, name="invitation_accept"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("o/<slug:org_slug>/", include(tenant_patterns)),

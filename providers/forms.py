@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from django import forms
 
+from matchpal.constraints import ReadableModelForm
 from matchpal.fields import PublicIdMultipleChoiceField
 from matchpal.models import Organization, ServiceType
 from providers.models import Provider
@@ -13,7 +14,7 @@ class ServiceTypeChoices(PublicIdMultipleChoiceField):
         return obj.name if obj.is_active else f"{obj.name} (inactive)"
 
 
-class ProviderForm(forms.ModelForm):
+class ProviderForm(ReadableModelForm):
     service_types = ServiceTypeChoices(
         queryset=None, required=False, widget=forms.CheckboxSelectMultiple
     )
@@ -40,7 +41,7 @@ class ProviderForm(forms.ModelForm):
         return rate
 
 
-class OwnProfileForm(forms.ModelForm):
+class OwnProfileForm(ReadableModelForm):
     class Meta:
         model = Provider
         fields = ["name", "phone", "bio"]

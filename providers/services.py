@@ -3,6 +3,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
+from matchpal.constraints import violated_constraint
 from matchpal.errors import ConflictError, DomainError
 from matchpal.models import Invitation, Organization, Role, ServiceType, User
 from matchpal.services import invitation_create, link_invited_record
@@ -49,7 +50,7 @@ def _save(
             if service_types is not None:
                 _set_service_types(provider, service_types)
     except IntegrityError as exc:
-        if "provider_email_unique_in_org" in str(exc):
+        if violated_constraint(exc) == "provider_email_unique_in_org":
             raise DuplicateProviderEmail(provider.email) from exc
         raise
     return provider

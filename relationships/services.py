@@ -9,6 +9,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from grants import services as ledger
+from matchpal.constraints import violated_constraint
 from matchpal.errors import ConflictError, DomainError
 from matchpal.models import Organization, ServiceType, User
 from matchpal.notifications import send_email_on_commit
@@ -184,13 +185,14 @@ def relationship_propose(
                 to=[student.email, student.guardian_email],
             )
     except IntegrityError as exc:
-        if "relationship_one_live_pairing" in str(exc):
+        if violated_constraint(exc) == "relationship_one_live_pairing":
             # The same form submitted twice meets the first one's live pairing before the
             # ledger sees the repeated key: tell it as "already applied", not as a conflict.
             ledger._ensure_new(idempotency_key)
             raise ConflictError(
                 f"{student.name} and {provider.name} already have a live "
-                f"{service_type.name.lower()} relationship."
+                f"{service_type.name.lower()} relationship.",
+                field="provider",
             ) from exc
         raise
     return relationship

@@ -56,7 +56,7 @@ def relationship_propose(request: TenantRequest) -> HttpResponse:
             messages.info(request, notice.message)
             return redirect("relationships:list", org_slug=request.organization.slug)
         except DomainError as error:
-            form.add_error(None, error.message)
+            form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
             messages.success(
                 request,

@@ -1,4 +1,4 @@
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django import forms
 from django.utils import timezone
@@ -49,6 +49,20 @@ def _review_minutes_field(organization: Organization) -> forms.IntegerField:
     )
 
 
+def default_start(organization: Organization, paired_at: datetime | None) -> datetime:
+    """The log form's preset start, local to the center: the start of the current hour, or the
+    pairing's acceptance (to the next minute) when that came later within the hour, so the
+    preset is never refused as before the pairing or in the future."""
+    now = timezone.localtime(timezone.now(), organization.tz)
+    start = now.replace(minute=0, second=0, microsecond=0)
+    if paired_at is not None:
+        accepted = timezone.localtime(paired_at, organization.tz)
+        if accepted.second or accepted.microsecond:
+            accepted = accepted.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        start = max(start, min(accepted, now.replace(second=0, microsecond=0)))
+    return start
+
+
 class LogSessionForm(forms.Form):
     date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}), label="Start time")
@@ -73,16 +87,22 @@ class LogSessionForm(forms.Form):
         required=False, label="Still to come: schedule it instead of logging it"
     )
 
-    def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
+    def __init__(
+        self,
+        *args: object,
+        organization: Organization,
+        paired_at: datetime | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.organization = organization
         choices = duration_choices(organization)
         self.fields["duration"].choices = choices
         default = 60 if any(m == 60 for m, _ in choices) else choices[0][0]
-        now = timezone.localtime(timezone.now(), organization.tz)
+        start = default_start(organization, paired_at)
         self.fields["duration"].initial = default
-        self.fields["date"].initial = now.date()
-        self.fields["time"].initial = now.replace(minute=0, second=0, microsecond=0).time()
+        self.fields["date"].initial = start.date()
+        self.fields["time"].initial = start.time()
         self.fields["review_minutes"] = _review_minutes_field(organization)
         _notes_minimum(self.fields["notes"], organization.notes_min_length)
 

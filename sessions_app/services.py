@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from grants import selectors as ledger_selectors
 from grants import services as ledger
+from matchpal.constraints import violated_constraint
 from matchpal.errors import ConflictError, DomainError
 from matchpal.models import (
     Charge,
@@ -639,7 +640,7 @@ def session_log(
                     logged_at=None if scheduled else now,
                 )
         except IntegrityError as exc:
-            if "session_unique_start_per_relationship" in str(exc):
+            if violated_constraint(exc) == "session_unique_start_per_relationship":
                 raise SessionRuleError(
                     "A session of this relationship at this start time already exists."
                 ) from exc

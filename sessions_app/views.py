@@ -55,7 +55,12 @@ def session_log(request: TenantRequest, relationship_id: uuid.UUID) -> HttpRespo
     )
     # "Schedule a session" on the sessions list comes here with the box already ticked.
     initial = {"schedule": True} if request.GET.get("schedule") else None
-    form = LogSessionForm(request.POST or None, organization=request.organization, initial=initial)
+    form = LogSessionForm(
+        request.POST or None,
+        organization=request.organization,
+        paired_at=relationship.paired_at,
+        initial=initial,
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

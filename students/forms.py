@@ -1,9 +1,10 @@
 from django import forms
 
+from matchpal.constraints import ReadableModelForm
 from students.models import Student
 
 
-class StudentForm(forms.ModelForm):
+class StudentForm(ReadableModelForm):
     class Meta:
         model = Student
         fields = ["name", "email", "phone", "guardian_name", "guardian_email", "notes"]

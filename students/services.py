@@ -1,5 +1,6 @@
 from django.db import IntegrityError, transaction
 
+from matchpal.constraints import violated_constraint
 from matchpal.errors import ConflictError, DomainError
 from matchpal.models import Invitation, Organization, Role, User
 from matchpal.services import invitation_create, link_invited_record
@@ -20,7 +21,7 @@ def _save(student: Student, update_fields: list[str] | None = None) -> Student:
         with transaction.atomic():
             student.save(update_fields=update_fields)
     except IntegrityError as exc:
-        if "student_email_unique_in_org" in str(exc):
+        if violated_constraint(exc) == "student_email_unique_in_org":
             raise DuplicateStudentEmail(student.email) from exc
         raise
     return student

@@ -4,6 +4,7 @@ from django.conf import settings
 from grants.models import Package
 from integrations.woocommerce.models import Store
 from matchpal import outbound
+from matchpal.constraints import ReadableModelForm
 from matchpal.fields import PublicIdChoiceField
 from matchpal.models import Organization
 from students.models import Student
@@ -11,7 +12,7 @@ from students.models import Student
 STATUS_CHOICES = [("processing", "processing"), ("completed", "completed"), ("on-hold", "on-hold")]
 
 
-class StoreForm(forms.ModelForm):
+class StoreForm(ReadableModelForm):
     paid_statuses = forms.MultipleChoiceField(
         choices=STATUS_CHOICES,
         widget=forms.CheckboxSelectMultiple,

@@ -1,6 +1,7 @@
 from datetime import date, datetime, timedelta
 
 from django import template
+from django.forms import BoundField
 from django.utils import timezone
 
 from matchpal.quantities import format_quantity
@@ -35,3 +36,13 @@ def page_query(context: template.Context, number: int, param: str = "page") -> s
     query = context["request"].GET.copy()
     query[param] = str(number)
     return "?" + query.urlencode()
+
+
+@register.filter
+def outlined(field: BoundField) -> str:
+    """`{{ field|outlined }}`: the widget, with Bootstrap's `is-invalid` outline when the field
+    has an error, so a refused value is marked where it was typed."""
+    if not field.errors:
+        return field.as_widget()
+    classes = field.field.widget.attrs.get("class", "")
+    return field.as_widget(attrs={"class": f"{classes} is-invalid".strip()})

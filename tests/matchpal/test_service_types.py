@@ -61,6 +61,7 @@ class TestServices:
         assert (st.name, st.is_active) == ("Test prep", True)
         assert st.organization == tenant_a.organization
 
+    @pytest.mark.sqlite
     def test_a_name_taken_in_any_case_is_refused(self, tenant_a: Tenant) -> None:
         with pytest.raises(DuplicateServiceType) as error:
             services.service_type_create(

@@ -282,6 +282,7 @@ class TestServices:
 
         assert type_names(tenant_a.provider) == ["Tutoring"]
 
+    @pytest.mark.sqlite
     def test_duplicate_email_raises_the_domain_error(self, tenant_a: Tenant) -> None:
         with pytest.raises(DuplicateProviderEmail) as excinfo:
             services.provider_create(

@@ -201,6 +201,7 @@ def test_propose_refuses_a_record_of_another_organization(
     assert not Allocation.objects.exists()
 
 
+@pytest.mark.sqlite
 def test_a_second_live_pairing_is_a_conflict(tenant_a: Tenant) -> None:
     grant = past_grant(tenant_a.student, 600)
     first = propose(tenant_a, quantity=120)

@@ -17,7 +17,7 @@ from sessions_app.services import (
     SessionRuleError,
     review_time_out_of_range,
 )
-from tests.conftest import Tenant
+from tests.conftest import Tenant, client_for
 from tests.relationships.support import at, balance, paired, past_grant, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
@@ -383,3 +383,23 @@ def test_the_counter_is_a_static_script_on_every_notes_form(
     # A form without notes does not load it.
     cancel = provider_client_a.get(page(tenant_a, scheduled, "cancel/")).content.decode()
     assert SCRIPT not in cancel
+
+
+# --- Default start time --------------------------------------------------------------------
+
+
+def test_the_log_forms_default_start_is_accepted_right_after_pairing(
+    tenant_a: Tenant, grant, clock
+) -> None:
+    rel = paired(tenant_a, quantity=600, paired_at=at(11, 11, 40))
+    clock.move_to(at(11, 11, 55))  # the hour began before the pairing was accepted
+    client = client_for(tenant_a.provider_user)
+
+    form = client.get(log_url(tenant_a, rel)).context["form"]
+    data = {name: form[name].value() for name in ("date", "time", "duration")}
+    data["kind"] = "tutoring"
+    data["notes"] = "Worked through fractions and ratios together." * 3
+    response = client.post(log_url(tenant_a, rel), data)
+
+    assert response.status_code == 302, response.context["form"].errors
+    assert Session.objects.get().starts_at == at(11, 11, 40)

@@ -414,6 +414,7 @@ def test_the_pairing_time_is_shown_in_the_centers_time_zone(tenant_a: Tenant, gr
 # --- Duplicates ------------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite
 def test_the_same_start_cannot_be_logged_twice(tenant_a: Tenant, rel, grant) -> None:
     message = "A session of this relationship at this start time already exists."
     first = log(tenant_a, rel, at(10, 15))

@@ -184,6 +184,7 @@ class TestCreate:
 
 
 class TestServices:
+    @pytest.mark.sqlite
     def test_duplicate_email_raises_the_domain_error(self, tenant_a: Tenant) -> None:
         with pytest.raises(DuplicateStudentEmail) as excinfo:
             services.student_create(
