@@ -3,6 +3,7 @@ from decimal import Decimal
 from django import forms
 
 from grants.forms import MEASURES, IdempotentForm
+from grants.models import Grant, GrantStatus, Unit
 from matchpal.models import Organization, ServiceType
 from providers.models import Provider, ProviderStatus
 from students.models import Student, StudentStatus
@@ -13,7 +14,12 @@ class ProposeForm(IdempotentForm):
     provider = forms.ModelChoiceField(queryset=Provider.objects.none())
     service_type = forms.ModelChoiceField(queryset=ServiceType.objects.none())
     amount = forms.IntegerField(min_value=1, max_value=100_000, label="Hours to allocate")
-    measure = forms.ChoiceField(choices=MEASURES, initial="hours", label="Unit")
+    measure = forms.ChoiceField(
+        choices=[*MEASURES, ("sessions", "sessions")],
+        initial="hours",
+        label="Unit",
+        help_text="Sessions are reserved from the student's grants in sessions only.",
+    )
     provider_pay_rate = forms.DecimalField(
         min_value=Decimal(0),
         max_digits=8,
@@ -51,9 +57,31 @@ class ProposeForm(IdempotentForm):
             organization=organization, is_active=True
         )
 
+    def clean(self) -> dict[str, object] | None:
+        data = super().clean() or {}
+        student, service_type = data.get("student"), data.get("service_type")
+        if data.get("measure") == "sessions" and student and service_type:
+            has_session_grants = Grant.objects.filter(
+                student=student,
+                unit=Unit.SESSIONS,
+                status=GrantStatus.ACTIVE,
+                grantservicetype__service_type=service_type,
+            ).exists()
+            if not has_session_grants:
+                self.add_error(
+                    "measure",
+                    f"{student.name} has no grant in sessions for {service_type.name}; "
+                    "propose in hours or minutes, or grant sessions first.",
+                )
+        return data
+
+    def unit(self) -> str:
+        return Unit.SESSIONS if self.cleaned_data["measure"] == "sessions" else Unit.MINUTES
+
     def quantity(self) -> int:
-        amount = self.cleaned_data["amount"]
-        return amount if self.cleaned_data["measure"] == "minutes" else amount * 60
+        """Minutes for a relationship counted in time; whole sessions for one in sessions."""
+        amount: int = self.cleaned_data["amount"]
+        return amount * 60 if self.cleaned_data["measure"] == "hours" else amount
 
 
 class ReasonForm(forms.Form):

@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from grants.services import AlreadyApplied
+from grants.services import AlreadyApplied, InsufficientHours
 from matchpal.errors import DomainError
 from matchpal.models import Role
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
@@ -50,11 +50,14 @@ def relationship_propose(request: TenantRequest) -> HttpResponse:
                 quantity=form.quantity(),
                 provider_pay_rate=data["provider_pay_rate"],
                 client_rate=data["client_rate"],
+                unit=form.unit(),
                 idempotency_key=form.idempotency_key("propose"),
             )
         except AlreadyApplied as notice:
             messages.info(request, notice.message)
             return redirect("relationships:list", org_slug=request.organization.slug)
+        except InsufficientHours as error:
+            form.add_error("amount", error.message)
         except DomainError as error:
             form.add_error(None, error.message)
         else:
