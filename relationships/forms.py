@@ -95,10 +95,22 @@ class OptionalReasonForm(forms.Form):
 
 
 class AllocationForm(forms.Form):
+    """The new allocation in the relationship's own unit: hours or minutes for one counted in
+    time, whole sessions (no unit to choose) for one counted in sessions."""
+
     amount = forms.IntegerField(min_value=0, max_value=100_000, label="New allocation")
     measure = forms.ChoiceField(choices=MEASURES, initial="hours", label="Unit")
     reason = forms.CharField(max_length=500, required=False)
 
+    def __init__(self, *args: object, unit: str = Unit.MINUTES, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.unit = unit
+        if unit == Unit.SESSIONS:
+            del self.fields["measure"]
+            self.fields["amount"].label = "New allocation (sessions)"
+
     def quantity(self) -> int:
-        amount = self.cleaned_data["amount"]
-        return amount if self.cleaned_data["measure"] == "minutes" else amount * 60
+        amount: int = self.cleaned_data["amount"]
+        if self.unit == Unit.SESSIONS or self.cleaned_data["measure"] == "minutes":
+            return amount
+        return amount * 60

@@ -106,3 +106,20 @@ def test_a_completed_session_consumes_one_and_cancelling_it_restores_one(
     session_services.session_cancel(actor=tenant_a.admin, session=session, reason="Wrong day")
     grant.refresh_from_db()
     assert (grant.used, grant.held) == (0, 3)
+
+
+def test_the_allocation_page_of_a_pairing_in_sessions_asks_for_sessions_only(
+    tenant_a: Tenant,
+) -> None:
+    grant = past_grant(tenant_a.student, 10, unit="sessions")
+    assert _post(tenant_a, "4", "sessions").status_code == 302
+    rel = Relationship.objects.get(student=tenant_a.student)
+    admin = client_for(tenant_a.admin)
+    page = f"/o/{tenant_a.organization.slug}/relationships/{rel.public_id}/allocation/"
+    form = admin.get(page).context["form"]
+    assert list(form.fields) == ["amount", "reason"]
+    assert form.fields["amount"].label == "New allocation (sessions)"
+    response = admin.post(page, {"amount": "6", "reason": "Exams"})
+    assert response.status_code == 302, response.context["form"].errors
+    grant.refresh_from_db()
+    assert (grant.used, grant.held) == (0, 6)
