@@ -60,19 +60,29 @@ class ProposeForm(IdempotentForm):
     def clean(self) -> dict[str, object] | None:
         data = super().clean() or {}
         student, service_type = data.get("student"), data.get("service_type")
-        if data.get("measure") == "sessions" and student and service_type:
-            has_session_grants = Grant.objects.filter(
+        measure = data.get("measure")
+        if not (student and service_type and measure):
+            return data
+        units = set(
+            Grant.objects.filter(
                 student=student,
-                unit=Unit.SESSIONS,
                 status=GrantStatus.ACTIVE,
                 grantservicetype__service_type=service_type,
-            ).exists()
-            if not has_session_grants:
-                self.add_error(
-                    "measure",
-                    f"{student.name} has no grant in sessions for {service_type.name}; "
-                    "propose in hours or minutes, or grant sessions first.",
-                )
+            ).values_list("unit", flat=True)
+        )
+        # Units never mix: say which unit the student's grants are in rather than a shortfall.
+        if measure == "sessions" and Unit.SESSIONS not in units:
+            self.add_error(
+                "measure",
+                f"{student.name} has no grant in sessions for {service_type.name}; "
+                "propose in hours or minutes, or grant sessions first.",
+            )
+        elif measure != "sessions" and units == {Unit.SESSIONS}:
+            self.add_error(
+                "measure",
+                f"{student.name}'s grants for {service_type.name} are in sessions; "
+                "propose in sessions.",
+            )
         return data
 
     def unit(self) -> str:

@@ -123,3 +123,15 @@ def test_the_allocation_page_of_a_pairing_in_sessions_asks_for_sessions_only(
     assert response.status_code == 302, response.context["form"].errors
     grant.refresh_from_db()
     assert (grant.used, grant.held) == (0, 6)
+
+
+def test_proposing_in_hours_to_a_student_with_only_session_grants_says_so(
+    tenant_a: Tenant,
+) -> None:
+    past_grant(tenant_a.student, 5, unit="sessions")
+    r = _post(tenant_a, "2", "hours")
+    assert r.status_code == 200
+    assert r.context["form"].errors["measure"] == [
+        f"{tenant_a.student.name}'s grants for Tutoring are in sessions; propose in sessions."
+    ]
+    assert not Relationship.objects.exists()
