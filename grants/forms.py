@@ -241,6 +241,14 @@ class ReleaseForm(IdempotentForm):
     measure = forms.ChoiceField(choices=MEASURES, initial="hours", required=False, label="Unit")
     reason = forms.CharField(max_length=500)
 
+    def __init__(self, *args: object, unit: str = Unit.MINUTES, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if unit == Unit.SESSIONS:
+            # A hold in sessions is released in whole sessions: there is no unit to choose.
+            self.fields["measure"].widget = forms.HiddenInput()
+            self.fields["amount"].label = "Sessions"
+            self.fields["amount"].help_text = "Blank: release all the reserved sessions."
+
     def quantity(self, unit: str) -> int | None:
         amount = self.cleaned_data.get("amount")
         if amount is None:

@@ -338,7 +338,7 @@ def hold_release(request: TenantRequest, relationship_id: uuid.UUID) -> HttpResp
     relationship = selectors.holding_relationship(
         organization=request.organization, public_id=relationship_id
     )
-    form = ReleaseForm(request.POST or None)
+    form = ReleaseForm(request.POST or None, unit=relationship.unit)
     if request.method == "POST" and form.is_valid():
 
         def run() -> str:

@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from grants.services import AlreadyApplied
+from grants.services import AlreadyApplied, InsufficientHours
 from matchpal.errors import DomainError
 from matchpal.models import Role
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
@@ -50,11 +50,14 @@ def relationship_propose(request: TenantRequest) -> HttpResponse:
                 quantity=form.quantity(),
                 provider_pay_rate=data["provider_pay_rate"],
                 client_rate=data["client_rate"],
+                unit=form.unit(),
                 idempotency_key=form.idempotency_key("propose"),
             )
         except AlreadyApplied as notice:
             messages.info(request, notice.message)
             return redirect("relationships:list", org_slug=request.organization.slug)
+        except InsufficientHours as error:
+            form.add_error("amount", error.message)
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
@@ -101,11 +104,13 @@ def _act(
     form_class=None,
     template: str | None = None,
     title: str = "",
+    form_kwargs=None,  # type: ignore[no-untyped-def]
 ) -> HttpResponse:
     relationship = selectors.relationship_get(
         organization=request.organization, membership=request.membership, public_id=public_id
     )
-    form = form_class(request.POST or None) if form_class else None
+    extra = form_kwargs(relationship) if form_kwargs else {}
+    form = form_class(request.POST or None, **extra) if form_class else None
     if request.method == "POST" and (form is None or form.is_valid()):
         try:
             action(relationship, form.cleaned_data if form else {})
@@ -182,7 +187,7 @@ def relationship_complete(request: TenantRequest, public_id: uuid.UUID) -> HttpR
 
 @admin_required
 def relationship_allocation(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    # A relationship counting sessions takes the amount as sessions, whatever the measure.
+    # A relationship counting sessions takes the amount as whole sessions, with no unit to pick.
     return _act(
         request,
         public_id,
@@ -190,7 +195,7 @@ def relationship_allocation(request: TenantRequest, public_id: uuid.UUID) -> Htt
             actor=request.user,
             relationship=r,
             quantity=d["amount"]
-            if r.unit == Unit.SESSIONS or d["measure"] == "minutes"
+            if r.unit == Unit.SESSIONS or d.get("measure") == "minutes"
             else d["amount"] * 60,
             reason=d["reason"],
         ),
@@ -198,4 +203,5 @@ def relationship_allocation(request: TenantRequest, public_id: uuid.UUID) -> Htt
         form_class=AllocationForm,
         template="relationships/reason_form.html",
         title="Change the allocation",
+        form_kwargs=lambda r: {"unit": r.unit},
     )

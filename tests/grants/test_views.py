@@ -339,3 +339,33 @@ def test_a_revoked_grant_offers_no_actions(tenant_a: Tenant) -> None:
     assert GrantEntry.objects.count() == entries
     revoked.refresh_from_db()
     assert revoked.status == "revoked"
+
+
+def test_releasing_a_hold_in_sessions_asks_for_sessions_without_a_unit(tenant_a: Tenant) -> None:
+    org = tenant_a.organization
+    grant = make_grant(
+        student=tenant_a.student,
+        minutes=5,
+        unit="sessions",
+        valid_from=timezone.now() - timedelta(days=1),
+    )
+    relationship = RelationshipFactory(
+        organization=org,
+        student=tenant_a.student,
+        provider=tenant_a.provider,
+        unit="sessions",
+        service_type=ServiceType.objects.get(organization=org, name="Tutoring"),
+    )
+    services.hold(actor=tenant_a.admin, relationship=relationship, quantity=3)
+    client = client_for(tenant_a.admin)
+    url = f"/o/{org.slug}/holds/{relationship.public_id}/release/"
+    page = client.get(url)
+    form = page.context["form"]
+    assert form.fields["measure"].widget.is_hidden
+    assert form.fields["amount"].label == "Sessions"
+    assert "hours" not in form.fields["amount"].help_text
+    response = client.post(url, {"token": token_of(page), "amount": "1", "reason": "Fewer"})
+    assert response.status_code == 302
+    grant.refresh_from_db()
+    assert (grant.total, grant.held) == (5, 2)
+    assert find_differences() == []

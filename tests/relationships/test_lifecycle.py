@@ -1007,11 +1007,11 @@ def test_the_propose_page_rerenders_with_errors(tenant_a: Tenant, admin_client_a
         "The form expired; reload the page and try again."
     ]
 
-    # A rule of the services: shown as the form's own error, the form kept.
+    # A shortfall found by the ledger: shown on the amount it concerns, the form kept.
     response = admin_client_a.post(url(org, "new/"), {**propose_form(tenant_a), "token": token})
     assert response.status_code == 200
     message = "Only 4 h are free to book for this service; reserving 5 h needs 1 h more."
-    assert response.context["form"].non_field_errors() == [message]
+    assert response.context["form"].errors["amount"] == [message]
     assert message in response.content.decode()
     assert response.context["form"]["amount"].value() == "5"
 
