@@ -15,6 +15,7 @@ from relationships import selectors, services
 from relationships.filters import RelationshipFilter
 from relationships.forms import AllocationForm, OptionalReasonForm, ProposeForm, ReasonForm
 from relationships.models import Unit
+from sessions_app import selectors as session_selectors
 
 
 @tenant_view(Role.ADMIN, Role.PROVIDER)
@@ -74,6 +75,7 @@ def relationship_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpRes
     sessions = Paginator(
         relationship.sessions.filter(organization=request.organization)
         .select_related("logged_by")
+        .with_money()
         .order_by("-starts_at", "-id"),
         settings.MATCHPAL_PAGE_SIZE,
     ).get_page(request.GET.get("page"))
@@ -89,6 +91,9 @@ def relationship_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpRes
             "history": history,
             "is_own_provider": relationship.provider.user_id == request.user.pk,
             "allocated": relationship.held + relationship.consumed,
+            "sees_client_amount": session_selectors.sees_client_amount(
+                request.membership, request.organization
+            ),
         },
     )
 
