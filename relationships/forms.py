@@ -66,6 +66,16 @@ class OptionalReasonForm(forms.Form):
     )
 
 
+class RatesForm(forms.Form):
+    provider_pay_rate = forms.DecimalField(
+        min_value=Decimal(0), max_digits=8, decimal_places=2, help_text="Per hour."
+    )
+    client_rate = forms.DecimalField(
+        min_value=Decimal(0), max_digits=8, decimal_places=2, help_text="Per hour."
+    )
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
 class AllocationForm(forms.Form):
     amount = forms.IntegerField(min_value=0, max_value=100_000, label="New allocation")
     measure = forms.ChoiceField(choices=MEASURES, initial="hours", label="Unit")

@@ -13,7 +13,13 @@ from matchpal.models import Role
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
 from relationships import selectors, services
 from relationships.filters import RelationshipFilter
-from relationships.forms import AllocationForm, OptionalReasonForm, ProposeForm, ReasonForm
+from relationships.forms import (
+    AllocationForm,
+    OptionalReasonForm,
+    ProposeForm,
+    RatesForm,
+    ReasonForm,
+)
 from relationships.models import Unit
 from sessions_app import selectors as session_selectors
 
@@ -203,4 +209,46 @@ def relationship_allocation(request: TenantRequest, public_id: uuid.UUID) -> Htt
         form_class=AllocationForm,
         template="relationships/reason_form.html",
         title="Change the allocation",
+    )
+
+
+@admin_required
+def relationship_rates(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Change the relationship's rates with a reason; shows their history."""
+    relationship = selectors.relationship_get(
+        organization=request.organization, membership=request.membership, public_id=public_id
+    )
+    form = RatesForm(
+        request.POST or None,
+        initial={
+            "provider_pay_rate": relationship.provider_pay_rate,
+            "client_rate": relationship.client_rate,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.relationship_change_rates(
+                actor=request.user,
+                relationship=relationship,
+                provider_pay_rate=form.cleaned_data["provider_pay_rate"],
+                client_rate=form.cleaned_data["client_rate"],
+                reason=form.cleaned_data["reason"],
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(
+                request, "The rates were changed; sessions already logged keep their rates."
+            )
+            return redirect(relationship.get_absolute_url())
+    return render(
+        request,
+        "relationships/rates.html",
+        {
+            "form": form,
+            "relationship": relationship,
+            "changes": relationship.rate_changes.filter(
+                organization=request.organization
+            ).select_related("actor"),
+        },
     )
