@@ -1,3 +1,4 @@
+import json
 import uuid
 
 from django.conf import settings
@@ -45,7 +46,9 @@ def relationship_propose(request: TenantRequest) -> HttpResponse:
         if request.GET.get(field):
             initial[field] = request.GET[field]
     form = ProposeForm(request.POST or None, organization=request.organization, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    # "Show the rates" re-renders the form with the rates that would be saved (no script needed).
+    previewing = "preview" in request.POST
+    if request.method == "POST" and form.is_valid() and not previewing:
         data = form.cleaned_data
         try:
             relationship = services.relationship_propose(
@@ -70,7 +73,15 @@ def relationship_propose(request: TenantRequest) -> HttpResponse:
                 f"{relationship.provider.name} was asked to work with {relationship.student.name}.",
             )
             return redirect(relationship.get_absolute_url())
-    return render(request, "relationships/propose.html", {"form": form})
+    return render(
+        request,
+        "relationships/propose.html",
+        {
+            "form": form,
+            "rates": form.rates() if request.method == "POST" else None,
+            "defaults": json.dumps(form.default_rates()),
+        },
+    )
 
 
 @tenant_view()
