@@ -70,6 +70,9 @@ def session_get(
     )
     if session is None:
         raise Http404("No such session.")
+    # The same row as the request's organization: its settings price the session (`money()`)
+    # without another query.
+    session.organization = organization
     return session
 
 
