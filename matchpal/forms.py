@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django import forms
 
 from matchpal.constraints import ReadableModelForm
@@ -62,3 +64,14 @@ class RoleForm(forms.Form):
 
 class ServiceTypeForm(forms.Form):
     name = forms.CharField(max_length=60, help_text="For example Tutoring, Advising or Coaching.")
+    client_rate = forms.DecimalField(
+        min_value=Decimal(0),
+        max_digits=8,
+        decimal_places=2,
+        required=False,
+        label="Client rate",
+        help_text=(
+            "Per hour; the default client rate of a new relationship of this type. "
+            "Blank: 0.00 for a new type, unchanged when editing."
+        ),
+    )

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -391,18 +392,36 @@ def _service_type_save(service_type: ServiceType, update_fields: list[str] | Non
         raise
 
 
-def service_type_create(*, actor: User, organization: Organization, name: str) -> ServiceType:
-    service_type = ServiceType(organization=organization, name=_service_type_name(name))
+def service_type_create(
+    *,
+    actor: User,
+    organization: Organization,
+    name: str,
+    client_rate: Decimal | None = None,
+) -> ServiceType:
+    service_type = ServiceType(
+        organization=organization,
+        name=_service_type_name(name),
+        client_rate=Decimal("0.00") if client_rate is None else client_rate,
+    )
     _service_type_save(service_type)
     return service_type
 
 
-def service_type_rename(*, actor: User, service_type: ServiceType, name: str) -> ServiceType:
-    old_name, service_type.name = service_type.name, _service_type_name(name)
+def service_type_rename(
+    *, actor: User, service_type: ServiceType, name: str, client_rate: Decimal | None = None
+) -> ServiceType:
+    """Rename a service type and, when given, change its default client rate (relationships
+    already proposed keep their own rates)."""
+    old = service_type.name, service_type.client_rate
+    service_type.name = _service_type_name(name)
+    if client_rate is not None:
+        service_type.client_rate = client_rate
     try:
-        _service_type_save(service_type, update_fields=["name"])
+        _service_type_save(service_type, update_fields=["name", "client_rate"])
     except DomainError:
-        service_type.name = old_name  # the caller's object still says what the database holds
+        # The caller's object still says what the database holds.
+        service_type.name, service_type.client_rate = old
         raise
     return service_type
 

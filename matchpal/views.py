@@ -265,7 +265,10 @@ def service_type_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpRespo
         organization=request.organization, public_id=public_id
     )
     old_name = service_type.name
-    form = ServiceTypeForm(request.POST or None, initial={"name": service_type.name})
+    form = ServiceTypeForm(
+        request.POST or None,
+        initial={"name": service_type.name, "client_rate": service_type.client_rate},
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.service_type_rename(
@@ -274,7 +277,10 @@ def service_type_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpRespo
         except DomainError as error:
             form.add_error(error.field, error.message)
         else:
-            messages.success(request, f"{old_name} is now called {service_type.name}.")
+            if old_name != service_type.name:
+                messages.success(request, f"{old_name} is now called {service_type.name}.")
+            else:
+                messages.success(request, f"{service_type.name} was saved.")
             return redirect("service_type_list", org_slug=request.organization.slug)
     return render(
         request, "matchpal/service_type_form.html", {"form": form, "service_type": service_type}

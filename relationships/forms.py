@@ -26,14 +26,19 @@ class ProposeForm(IdempotentForm):
         max_digits=8,
         decimal_places=2,
         required=False,
-        help_text="Per hour. Blank: the provider's default.",
+        help_text="Per hour. Blank: the provider's default pay rate.",
     )
     client_rate = forms.DecimalField(
         min_value=Decimal(0),
         max_digits=8,
         decimal_places=2,
-        initial=Decimal("0.00"),
-        help_text="Per hour.",
+        required=False,
+        help_text="Per hour. Blank: the service type's client rate.",
+    )
+    no_charge = forms.BooleanField(
+        required=False,
+        label="No charge / unpaid: save a rate of 0.00",
+        help_text="Needed when either rate comes to 0.00.",
     )
     field_order = [
         "student",
@@ -43,6 +48,7 @@ class ProposeForm(IdempotentForm):
         "measure",
         "provider_pay_rate",
         "client_rate",
+        "no_charge",
         "token",
     ]
 
@@ -94,6 +100,47 @@ class ProposeForm(IdempotentForm):
         amount: int = self.cleaned_data["amount"]
         return amount * 60 if self.cleaned_data["measure"] == "hours" else amount
 
+    def clean(self) -> dict[str, object]:
+        """Blank rates take their defaults (the provider's pay rate, the service type's client
+        rate); a rate of 0.00 is kept only when the admin ticks "No charge / unpaid"."""
+        data = super().clean() or {}
+        provider, service_type = data.get("provider"), data.get("service_type")
+        if data.get("provider_pay_rate") is None and isinstance(provider, Provider):
+            data["provider_pay_rate"] = provider.default_pay_rate
+        if data.get("client_rate") is None and isinstance(service_type, ServiceType):
+            data["client_rate"] = service_type.client_rate
+        if not data.get("no_charge"):
+            for name in ("provider_pay_rate", "client_rate"):
+                if data.get(name) == Decimal(0) and name not in self.errors:
+                    self.add_error(
+                        name,
+                        "This rate comes to 0.00: enter a rate, or tick "
+                        '"No charge / unpaid" to save 0.00.',
+                    )
+        return data
+
+    def rates(self) -> tuple[Decimal, Decimal] | None:
+        """The rates that would be saved, once both are known (shown before saving)."""
+        data = getattr(self, "cleaned_data", {})
+        pay, client = data.get("provider_pay_rate"), data.get("client_rate")
+        if isinstance(pay, Decimal) and isinstance(client, Decimal):
+            return pay.quantize(Decimal("0.01")), client.quantize(Decimal("0.01"))
+        return None
+
+    def default_rates(self) -> dict[str, dict[str, str]]:
+        """Each choice's default rate, keyed by the value the select posts (for the page's
+        script that shows the rates before saving)."""
+        return {
+            "provider": _defaults(self.fields["provider"], "default_pay_rate"),
+            "service_type": _defaults(self.fields["service_type"], "client_rate"),
+        }
+
+
+def _defaults(field: forms.Field, attribute: str) -> dict[str, str]:
+    assert isinstance(field, forms.ModelChoiceField)
+    key = field.to_field_name or "pk"
+    return {str(getattr(o, key)): str(getattr(o, attribute)) for o in field.queryset}
+
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
@@ -103,6 +150,16 @@ class OptionalReasonForm(forms.Form):
     reason = forms.CharField(
         max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class RatesForm(forms.Form):
+    provider_pay_rate = forms.DecimalField(
+        min_value=Decimal(0), max_digits=8, decimal_places=2, help_text="Per hour."
+    )
+    client_rate = forms.DecimalField(
+        min_value=Decimal(0), max_digits=8, decimal_places=2, help_text="Per hour."
+    )
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class AllocationForm(forms.Form):

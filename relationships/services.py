@@ -18,6 +18,7 @@ from providers.models import Provider, ProviderStatus
 from relationships.models import (
     HOLDING_STATUSES,
     Relationship,
+    RelationshipRateChange,
     RelationshipStatus,
     RelationshipStatusChange,
 )
@@ -342,6 +343,42 @@ def relationship_change_allocation(
             reason=reason,
             allocation_before=current["allocated"],
             allocation_after=quantity,
+        )
+    return relationship
+
+
+def relationship_change_rates(
+    *,
+    actor: User,
+    relationship: Relationship,
+    provider_pay_rate: Decimal,
+    client_rate: Decimal,
+    reason: str,
+) -> Relationship:
+    """An admin changes the relationship's rates, with a reason; the change (who, when,
+    before → after) is kept in the same transaction. Sessions already logged keep their own
+    rates; only sessions logged afterwards use the new ones (docs/rules.md, "Money")."""
+    reason = reason.strip()
+    if not reason:
+        raise RelationshipError("Say why the rates change.")
+    if provider_pay_rate < 0 or client_rate < 0:
+        raise RelationshipError("Rates cannot be negative.")
+    with transaction.atomic():
+        relationship = _lock(relationship)
+        before = (relationship.provider_pay_rate, relationship.client_rate)
+        if before == (provider_pay_rate, client_rate):
+            raise RelationshipError("These are already the relationship's rates.")
+        relationship.provider_pay_rate, relationship.client_rate = provider_pay_rate, client_rate
+        relationship.save(update_fields=["provider_pay_rate", "client_rate"])
+        RelationshipRateChange.objects.create(
+            organization_id=relationship.organization_id,
+            relationship=relationship,
+            actor=actor,
+            provider_pay_rate_before=before[0],
+            provider_pay_rate_after=provider_pay_rate,
+            client_rate_before=before[1],
+            client_rate_after=client_rate,
+            reason=reason,
         )
     return relationship
 

@@ -13,4 +13,5 @@ urlpatterns = [
     path("<uuid:public_id>/cancel/", views.relationship_cancel, name="cancel"),
     path("<uuid:public_id>/complete/", views.relationship_complete, name="complete"),
     path("<uuid:public_id>/allocation/", views.relationship_allocation, name="allocation"),
+    path("<uuid:public_id>/rates/", views.relationship_rates, name="rates"),
 ]

@@ -1,3 +1,4 @@
+import json
 import uuid
 
 from django.conf import settings
@@ -13,8 +14,15 @@ from matchpal.models import Role
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
 from relationships import selectors, services
 from relationships.filters import RelationshipFilter
-from relationships.forms import AllocationForm, OptionalReasonForm, ProposeForm, ReasonForm
+from relationships.forms import (
+    AllocationForm,
+    OptionalReasonForm,
+    ProposeForm,
+    RatesForm,
+    ReasonForm,
+)
 from relationships.models import Unit
+from sessions_app import selectors as session_selectors
 
 
 @tenant_view(Role.ADMIN, Role.PROVIDER)
@@ -38,7 +46,9 @@ def relationship_propose(request: TenantRequest) -> HttpResponse:
         if request.GET.get(field):
             initial[field] = request.GET[field]
     form = ProposeForm(request.POST or None, organization=request.organization, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    # "Show the rates" re-renders the form with the rates that would be saved (no script needed).
+    previewing = "preview" in request.POST
+    if request.method == "POST" and form.is_valid() and not previewing:
         data = form.cleaned_data
         try:
             relationship = services.relationship_propose(
@@ -66,7 +76,15 @@ def relationship_propose(request: TenantRequest) -> HttpResponse:
                 f"{relationship.provider.name} was asked to work with {relationship.student.name}.",
             )
             return redirect(relationship.get_absolute_url())
-    return render(request, "relationships/propose.html", {"form": form})
+    return render(
+        request,
+        "relationships/propose.html",
+        {
+            "form": form,
+            "rates": form.rates() if request.method == "POST" else None,
+            "defaults": json.dumps(form.default_rates()),
+        },
+    )
 
 
 @tenant_view()
@@ -77,6 +95,7 @@ def relationship_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpRes
     sessions = Paginator(
         relationship.sessions.filter(organization=request.organization)
         .select_related("logged_by")
+        .with_money()
         .order_by("-starts_at", "-id"),
         settings.MATCHPAL_PAGE_SIZE,
     ).get_page(request.GET.get("page"))
@@ -92,6 +111,9 @@ def relationship_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpRes
             "history": history,
             "is_own_provider": relationship.provider.user_id == request.user.pk,
             "allocated": relationship.held + relationship.consumed,
+            "sees_client_amount": session_selectors.sees_client_amount(
+                request.membership, request.organization
+            ),
         },
     )
 
@@ -204,4 +226,46 @@ def relationship_allocation(request: TenantRequest, public_id: uuid.UUID) -> Htt
         template="relationships/reason_form.html",
         title="Change the allocation",
         form_kwargs=lambda r: {"unit": r.unit},
+    )
+
+
+@admin_required
+def relationship_rates(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Change the relationship's rates with a reason; shows their history."""
+    relationship = selectors.relationship_get(
+        organization=request.organization, membership=request.membership, public_id=public_id
+    )
+    form = RatesForm(
+        request.POST or None,
+        initial={
+            "provider_pay_rate": relationship.provider_pay_rate,
+            "client_rate": relationship.client_rate,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.relationship_change_rates(
+                actor=request.user,
+                relationship=relationship,
+                provider_pay_rate=form.cleaned_data["provider_pay_rate"],
+                client_rate=form.cleaned_data["client_rate"],
+                reason=form.cleaned_data["reason"],
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(
+                request, "The rates were changed; sessions already logged keep their rates."
+            )
+            return redirect(relationship.get_absolute_url())
+    return render(
+        request,
+        "relationships/rates.html",
+        {
+            "form": form,
+            "relationship": relationship,
+            "changes": relationship.rate_changes.filter(
+                organization=request.organization
+            ).select_related("actor"),
+        },
     )

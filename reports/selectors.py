@@ -1,5 +1,7 @@
 """Read-only figures for the role dashboards. Fixed query counts whatever the data size."""
 
+from datetime import datetime
+
 from django.db.models import Count, F, Q, Sum, Window
 from django.utils import timezone
 
@@ -88,6 +90,19 @@ def admin_dashboard(*, organization: Organization, membership: Membership) -> di
     }
 
 
+def _earnings(
+    *, organization: Organization, membership: Membership, week: datetime, month: datetime
+) -> dict[str, object]:
+    this_week = sessions.earnings(organization=organization, membership=membership, since=week)
+    this_month = sessions.earnings(organization=organization, membership=membership, since=month)
+    return {
+        "week_minutes": this_week.minutes,
+        "week_earnings": this_week.amount,
+        "month_minutes": this_month.minutes,
+        "month_earnings": this_month.amount,
+    }
+
+
 def provider_dashboard(*, organization: Organization, membership: Membership) -> dict[str, object]:
     week, month = sessions.week_and_month_starts(organization)
     return {
@@ -98,12 +113,7 @@ def provider_dashboard(*, organization: Organization, membership: Membership) ->
             relationships.paired_for_provider(organization=organization, membership=membership)
         ),
         "to_log": list(sessions.to_log(organization=organization, membership=membership)[:20]),
-        "week_minutes": sessions.delivered_minutes(
-            organization=organization, membership=membership, since=week
-        ),
-        "month_minutes": sessions.delivered_minutes(
-            organization=organization, membership=membership, since=month
-        ),
+        **_earnings(organization=organization, membership=membership, week=week, month=month),
     }
 
 

@@ -1,13 +1,15 @@
 import uuid
-from decimal import Decimal
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, DecimalField, ExpressionWrapper, F, Q, Value, When
+from django.db.models.functions import Coalesce, Round
 from django.urls import reverse
 
 from matchpal.models import Organization
-from relationships.models import Relationship
+from relationships.models import Relationship, Unit
 
 
 class SessionStatus(models.TextChoices):
@@ -33,6 +35,88 @@ class DisputeResolution(models.TextChoices):
     KEPT = "kept", "Kept as logged"
     EDITED = "edited", "Edited"
     CANCELLED = "cancelled", "Cancelled"
+
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Money:
+    """What a session is worth: the minutes charged, the minutes the provider is paid for,
+    and the amounts at the session's own rates (docs/rules.md, "Money")."""
+
+    charged_minutes: int
+    paid_minutes: int
+    provider_earnings: Decimal
+    client_amount: Decimal
+
+
+def _amount(minutes: int, rate: Decimal) -> Decimal:
+    return (Decimal(minutes) * rate / 60).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _sql_amount(minutes: str, rate: str) -> Round:
+    return Round(
+        ExpressionWrapper(
+            F(minutes) * F(rate) / Value(60),
+            output_field=DecimalField(max_digits=14, decimal_places=4),
+        ),
+        2,
+        output_field=DecimalField(max_digits=12, decimal_places=2),
+    )
+
+
+class SessionQuerySet(models.QuerySet["Session"]):
+    def with_money(self) -> "SessionQuerySet":
+        """Annotate each session's money, the one definition `Session.money` mirrors.
+
+        `money_minutes`: the minutes actually charged to the student's hours (a relationship
+        counting sessions charges one session; its minutes are the session's charge: the
+        duration, or a revision's review time). `paid_minutes`: of those, what the provider is
+        paid for — a completed session once it counts (confirmed, where the center requires
+        confirmation), a charged late cancellation or student no-show when the center pays
+        providers for them. Amounts use the rates stored on the session.
+        """
+        charge = Case(
+            When(
+                kind=SessionKind.REVISION,
+                then=Coalesce(
+                    F("review_minutes"),
+                    F("organization__revision_minutes"),
+                    output_field=models.IntegerField(),
+                ),
+            ),
+            default=F("duration_minutes"),
+            output_field=models.IntegerField(),
+        )
+        counts = Q(status=SessionStatus.COMPLETED) & (
+            Q(organization__require_student_confirmation=False)
+            | Q(student_confirmed_at__isnull=False)
+        )
+        absence = Q(
+            status__in=[SessionStatus.CANCELLED, SessionStatus.NO_SHOW],
+            organization__pay_providers_for_charged_absences=True,
+        )
+        return self.annotate(
+            money_minutes=Case(
+                When(status=SessionStatus.SCHEDULED, then=Value(0)),
+                When(
+                    relationship__unit=Unit.SESSIONS,
+                    then=ExpressionWrapper(
+                        F("charged_minutes") * charge, output_field=models.IntegerField()
+                    ),
+                ),
+                default=F("charged_minutes"),
+                output_field=models.IntegerField(),
+            ),
+            paid_minutes=Case(
+                When(counts | absence, then=F("money_minutes")),
+                default=Value(0),
+                output_field=models.IntegerField(),
+            ),
+            provider_earnings=_sql_amount("paid_minutes", "provider_pay_rate"),
+            client_amount=_sql_amount("money_minutes", "client_rate"),
+        )
 
 
 class Session(models.Model):
@@ -97,6 +181,8 @@ class Session(models.Model):
     client_rate = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.00"))
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = SessionQuerySet.as_manager()
+
     class Meta:
         ordering = ["-starts_at", "-id"]
         indexes = [
@@ -152,12 +238,34 @@ class Session(models.Model):
         return Decimal(self.duration_minutes) / 60
 
     @property
-    def provider_earnings(self) -> Decimal:
-        return (self.hours * self.relationship.provider_pay_rate).quantize(Decimal("0.01"))
+    def counts_for_earnings(self) -> bool:
+        """A completed session the provider is paid for (confirmed, where required)."""
+        return self.status == SessionStatus.COMPLETED and (
+            not self.organization.require_student_confirmation or bool(self.student_confirmed_at)
+        )
 
-    @property
-    def client_amount(self) -> Decimal:
-        return (self.hours * self.relationship.client_rate).quantize(Decimal("0.01"))
+    def money(self) -> Money:
+        """This session's money in Python, mirroring `SessionQuerySet.with_money`."""
+        org = self.organization
+        minutes = 0
+        if self.status != SessionStatus.SCHEDULED:
+            minutes = self.charged_minutes
+            if self.relationship.unit == Unit.SESSIONS:
+                charge = self.duration_minutes
+                if self.kind == SessionKind.REVISION:
+                    charge = self.review_minutes or org.revision_minutes
+                minutes = self.charged_minutes * charge
+        absence = (
+            self.status in (SessionStatus.CANCELLED, SessionStatus.NO_SHOW)
+            and org.pay_providers_for_charged_absences
+        )
+        paid = minutes if self.counts_for_earnings or absence else 0
+        return Money(
+            charged_minutes=minutes,
+            paid_minutes=paid,
+            provider_earnings=_amount(paid, self.provider_pay_rate),
+            client_amount=_amount(minutes, self.client_rate),
+        )
 
 
 class SessionChangeKind(models.TextChoices):

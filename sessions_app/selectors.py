@@ -3,6 +3,7 @@
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
@@ -16,8 +17,14 @@ from sessions_app.services import (
     change_refusal,
     confirmation_offered,
     dispute_refusal,
-    earnings_filter,
 )
+
+
+def sees_client_amount(membership: Membership, organization: Organization) -> bool:
+    """Admins see what the client is charged; providers only where the center allows it."""
+    if membership.is_admin:
+        return True
+    return membership.is_provider and organization.providers_see_client_amount
 
 
 def visible_to(membership: Membership) -> Q:
@@ -63,6 +70,9 @@ def session_get(
     )
     if session is None:
         raise Http404("No such session.")
+    # The same row as the request's organization: its settings price the session (`money()`)
+    # without another query.
+    session.organization = organization
     return session
 
 
@@ -92,18 +102,22 @@ def to_log(*, organization: Organization, membership: Membership) -> QuerySet[Se
     )
 
 
-def delivered_minutes(
-    *, organization: Organization, membership: Membership, since: datetime
-) -> int:
-    return (
+@dataclass(frozen=True)
+class Earnings:
+    minutes: int
+    amount: Decimal
+
+
+def earnings(*, organization: Organization, membership: Membership, since: datetime) -> Earnings:
+    """What the sessions the member sees since `since` earned their providers: the minutes
+    paid and the amount, by `Session.objects.with_money` (docs/rules.md, "Money")."""
+    totals = (
         session_list(organization=organization, membership=membership)
-        .filter(
-            earnings_filter(organization),
-            starts_at__gte=since,
-        )
-        .aggregate(m=Sum("duration_minutes"))["m"]
-        or 0
+        .filter(starts_at__gte=since)
+        .with_money()
+        .aggregate(m=Sum("paid_minutes"), a=Sum("provider_earnings"))
     )
+    return Earnings(minutes=totals["m"] or 0, amount=totals["a"] or Decimal("0.00"))
 
 
 def week_and_month_starts(organization: Organization) -> tuple[datetime, datetime]:

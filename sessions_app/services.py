@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -367,6 +367,14 @@ def _consume(session: Session, relationship: Relationship, minutes: int, actor: 
     session.save(update_fields=["charged_minutes"])
 
 
+def _snapshot_rates(session: Session, relationship: Relationship) -> None:
+    """The session keeps the relationship's rates of the moment it is charged: a later rate
+    change does not reprice it."""
+    session.provider_pay_rate = relationship.provider_pay_rate
+    session.client_rate = relationship.client_rate
+    session.save(update_fields=["provider_pay_rate", "client_rate"])
+
+
 def _charge(session: Session, relationship: Relationship, actor: User, what: str) -> None:
     """Charge a late cancellation or a student's no-show what the session would have consumed,
     as far as the hours cover it.
@@ -378,6 +386,7 @@ def _charge(session: Session, relationship: Relationship, actor: User, what: str
     told, in this transaction, since nothing is rolled back.
     """
     org = relationship.organization
+    _snapshot_rates(session, relationship)
     wanted = _quantity(relationship, _charge_of(session, org))
     quantity = wanted
     while quantity > 0:
@@ -635,6 +644,8 @@ def session_log(
                     internal_note=internal_note,
                     internal_note_author=actor if internal_note else None,
                     review_minutes=review_minutes,
+                    provider_pay_rate=relationship.provider_pay_rate,
+                    client_rate=relationship.client_rate,
                     status=St.SCHEDULED if scheduled else St.COMPLETED,
                     logged_by=None if scheduled else actor,
                     logged_at=None if scheduled else now,
@@ -699,8 +710,12 @@ def session_complete(
         session.logged_by, session.logged_at = actor, timezone.now()
         if mode is not None:
             session.mode = mode
+        session.provider_pay_rate = relationship.provider_pay_rate
+        session.client_rate = relationship.client_rate
         session.save(
             update_fields=[
+                "provider_pay_rate",
+                "client_rate",
                 "duration_minutes",
                 "notes",
                 "review_minutes",
@@ -1320,16 +1335,3 @@ def session_send_report(*, actor: User, session: Session) -> Session:
         session.report_sent_to = ", ".join(recipients)[:500]
         session.save(update_fields=["report_sent_at", "report_sent_by", "report_sent_to"])
     return session
-
-
-def counts_for_earnings(session: Session, organization: Organization) -> bool:
-    if session.status != St.COMPLETED:
-        return False
-    return not organization.require_student_confirmation or bool(session.student_confirmed_at)
-
-
-def earnings_filter(organization: Organization) -> Q:
-    condition = Q(status=St.COMPLETED)
-    if organization.require_student_confirmation:
-        condition &= Q(student_confirmed_at__isnull=False)
-    return condition

@@ -133,7 +133,10 @@ def session_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse
         "sessions_app/detail.html",
         {
             "session": session,
-            "counts_for_earnings": services.counts_for_earnings(session, request.organization),
+            "money": session.money(),
+            "sees_client_amount": selectors.sees_client_amount(
+                request.membership, request.organization
+            ),
             "can_see_internal_note": selectors.internal_note_visible(session, request.membership),
             "history": selectors.session_history(session=session),
         },

@@ -754,6 +754,12 @@ POSTS.register(
     changes=True,
 )
 
+POSTS.register(
+    "relationships:rates",
+    lambda t: {"provider_pay_rate": "41.00", "client_rate": "52.00", "reason": "Planted raise"},
+    changes=True,
+)
+
 POSTS.register("sessions_app:list", changes=False)
 POSTS.register(
     "sessions_app:log",

@@ -89,6 +89,7 @@ EXPECTED: dict[str, Expect] = {
     "relationships:cancel": ADMIN_FORM,
     "relationships:complete": ADMIN_FORM,
     "relationships:allocation": ADMIN_FORM,
+    "relationships:rates": ADMIN_FORM,
     "sessions_app:list": STAFF_PAGE,
     "sessions_app:log": STAFF_FORM,
     "sessions_app:new": ADMIN_FORM,

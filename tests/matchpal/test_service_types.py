@@ -1,6 +1,8 @@
 """Service types: the admin's page under /o/<slug>/service-types/ — add, rename, deactivate —
 and what a deactivated type means for the forms of every app."""
 
+from decimal import Decimal
+
 import pytest
 from django.contrib.messages import get_messages
 from django.db import transaction
@@ -319,3 +321,30 @@ def test_editing_a_provider_keeps_the_deactivated_type_they_offer(
     assert admin_client_a.post(path, data).status_code == 302
 
     assert list(provider.service_types.all()) == [advising_off]
+
+
+def test_an_admin_sets_and_edits_a_service_types_client_rate(
+    tenant_a: Tenant, admin_client_a: Client
+) -> None:
+    slug = tenant_a.organization.slug
+    response = admin_client_a.post(
+        f"/o/{slug}/service-types/new/", {"name": "Coaching", "client_rate": "70.00"}
+    )
+    assert response.status_code == 302
+    coaching = of(tenant_a, "Coaching")
+    assert coaching.client_rate == Decimal("70.00")
+    form = admin_client_a.get(edit_url(coaching)).context["form"]
+    assert form.initial["client_rate"] == Decimal("70.00")
+    response = admin_client_a.post(edit_url(coaching), {"name": "Coaching", "client_rate": "72.50"})
+    assert messages_of(response) == ["Coaching was saved."]
+    coaching.refresh_from_db()
+    assert coaching.client_rate == Decimal("72.50")
+    assert "72.50" in admin_client_a.get(f"/o/{slug}/service-types/").content.decode()
+    # Blank keeps the rate; a negative one is refused on the field.
+    admin_client_a.post(edit_url(coaching), {"name": "Coaching", "client_rate": ""})
+    coaching.refresh_from_db()
+    assert coaching.client_rate == Decimal("72.50")
+    response = admin_client_a.post(edit_url(coaching), {"name": "Coaching", "client_rate": "-1"})
+    assert response.context["form"].errors == {
+        "client_rate": ["Ensure this value is greater than or equal to 0."]
+    }

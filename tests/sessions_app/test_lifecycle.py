@@ -511,9 +511,9 @@ def test_confirmation_required_before_the_session_counts(tenant_a: Tenant, rel) 
     provider_membership = membership(tenant_a.provider_user, org)
     session = log(tenant_a, rel, at(10, 15), 90)
     monday = at(9, 0)
-    assert services.counts_for_earnings(fresh(session), org) is False
+    assert fresh(session).counts_for_earnings is False
     assert (
-        selectors.delivered_minutes(organization=org, membership=provider_membership, since=monday)
+        selectors.earnings(organization=org, membership=provider_membership, since=monday).minutes
         == 0
     )
 
@@ -524,16 +524,16 @@ def test_confirmation_required_before_the_session_counts(tenant_a: Tenant, rel) 
     services.session_confirm(actor=tenant_a.student_user, session=session)
     session = fresh(session)
     assert session.student_confirmed_at == NOW
-    assert services.counts_for_earnings(session, org) is True
+    assert session.counts_for_earnings is True
     assert (
-        selectors.delivered_minutes(organization=org, membership=provider_membership, since=monday)
+        selectors.earnings(organization=org, membership=provider_membership, since=monday).minutes
         == 90
     )
     # Earlier than `since` does not count.
     assert (
-        selectors.delivered_minutes(
+        selectors.earnings(
             organization=org, membership=provider_membership, since=at(11, 0)
-        )
+        ).minutes
         == 0
     )
 
@@ -542,12 +542,12 @@ def test_without_confirmation_a_completed_session_counts_at_once(tenant_a: Tenan
     org = tenant_a.organization
     session = log(tenant_a, rel, at(10, 15), 90)
     scheduled = log(tenant_a, rel, at(11, 9), 60, scheduled=True)
-    assert services.counts_for_earnings(fresh(session), org) is True
-    assert services.counts_for_earnings(fresh(scheduled), org) is False
+    assert fresh(session).counts_for_earnings is True
+    assert fresh(scheduled).counts_for_earnings is False
     assert (
-        selectors.delivered_minutes(
+        selectors.earnings(
             organization=org, membership=membership(tenant_a.provider_user, org), since=at(9, 0)
-        )
+        ).minutes
         == 90
     )
 
@@ -585,7 +585,7 @@ def test_a_dispute_notifies_the_admins(
         "It lasted 45 minutes",
         None,
     )
-    assert services.counts_for_earnings(session, org) is False
+    assert session.counts_for_earnings is False
     text = (
         f"{tenant_a.student.name} disputes the session of Jun 10 with "
         f"{tenant_a.provider.name}: It lasted 45 minutes"
@@ -703,11 +703,12 @@ def test_earnings_and_client_amount_from_the_relationships_rates(
     session = log(tenant_a, rel, at(10, 15), 90)
     session = Session.objects.select_related("relationship").get(pk=session.pk)
     assert session.hours == Decimal("1.5")
-    assert session.provider_earnings == Decimal("60.00")
-    assert session.client_amount == Decimal("75.00")
+    assert session.money().provider_earnings == Decimal("60.00")
+    assert session.money().client_amount == Decimal("75.00")
     odd = log(tenant_a, rel, at(10, 9), 25)
     odd = Session.objects.select_related("relationship").get(pk=odd.pk)
-    assert (odd.provider_earnings, odd.client_amount) == (Decimal("16.67"), Decimal("20.83"))
+    money = odd.money()
+    assert (money.provider_earnings, money.client_amount) == (Decimal("16.67"), Decimal("20.83"))
 
     url = f"/o/{tenant_a.organization.slug}/sessions/{session.public_id}/"
     html = admin_client_a.get(url).content.decode()
