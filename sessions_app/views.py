@@ -106,7 +106,8 @@ def session_new(request: TenantRequest) -> HttpResponse:
             return redirect(
                 url + ("?schedule=1" if form.cleaned_data["then"] == "schedule" else "")
             )
-    query = request.GET.get("q", "")[:100]
+    # A NUL byte cannot reach PostgreSQL text; nobody types one on purpose.
+    query = request.GET.get("q", "").replace("\x00", "")[:100]
     rows = selectors.relationships_to_log(
         organization=request.organization, membership=request.membership, query=query
     )
