@@ -14,7 +14,7 @@ class ProposeForm(IdempotentForm):
     student = PublicIdChoiceField(queryset=Student.objects.none())
     provider = PublicIdChoiceField(queryset=Provider.objects.none())
     service_type = PublicIdChoiceField(queryset=ServiceType.objects.none())
-    amount = forms.IntegerField(min_value=1, max_value=100_000, label="Hours to allocate")
+    amount = forms.IntegerField(min_value=1, max_value=100_000, label="Amount to allocate")
     measure = forms.ChoiceField(
         choices=[*MEASURES, ("sessions", "sessions")],
         initial="hours",
@@ -64,12 +64,11 @@ class ProposeForm(IdempotentForm):
             organization=organization, is_active=True
         )
 
-    def clean(self) -> dict[str, object] | None:
-        data = super().clean() or {}
+    def _check_unit(self, data: dict[str, object]) -> None:
         student, service_type = data.get("student"), data.get("service_type")
         measure = data.get("measure")
-        if not (student and service_type and measure):
-            return data
+        if not (isinstance(student, Student) and isinstance(service_type, ServiceType) and measure):
+            return
         units = set(
             Grant.objects.filter(
                 student=student,
@@ -90,7 +89,6 @@ class ProposeForm(IdempotentForm):
                 f"{student.name}'s grants for {service_type.name} are in sessions; "
                 "propose in sessions.",
             )
-        return data
 
     def unit(self) -> str:
         return Unit.SESSIONS if self.cleaned_data["measure"] == "sessions" else Unit.MINUTES
@@ -104,6 +102,7 @@ class ProposeForm(IdempotentForm):
         """Blank rates take their defaults (the provider's pay rate, the service type's client
         rate); a rate of 0.00 is kept only when the admin ticks "No charge / unpaid"."""
         data = super().clean() or {}
+        self._check_unit(data)
         provider, service_type = data.get("provider"), data.get("service_type")
         if data.get("provider_pay_rate") is None and isinstance(provider, Provider):
             data["provider_pay_rate"] = provider.default_pay_rate
