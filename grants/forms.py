@@ -19,7 +19,7 @@ from grants.models import (
     Unit,
 )
 from matchpal.constraints import ReadableModelForm
-from matchpal.fields import PublicIdChoiceField, PublicIdMultipleChoiceField
+from matchpal.fields import BoundedDateField, PublicIdChoiceField, PublicIdMultipleChoiceField
 from matchpal.models import Organization, ServiceType
 
 MEASURES = [("hours", "hours"), ("minutes", "minutes")]
@@ -85,9 +85,8 @@ class GrantCreateForm(IdempotentForm, QuantityMixin):
     service_types = PublicIdMultipleChoiceField(
         queryset=ServiceType.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
-    expires_on = forms.DateField(
+    expires_on = BoundedDateField(
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Blank: the package's validity, or never.",
     )
     reference = forms.CharField(
@@ -209,9 +208,7 @@ class RefundForm(IdempotentForm, QuantityMixin):
 
 
 class ExtendForm(IdempotentForm):
-    expires_on = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Usable through"
-    )
+    expires_on = BoundedDateField(required=False, label="Usable through")
     no_expiry = forms.BooleanField(required=False, label="Never expires")
     reason = forms.CharField(max_length=500)
 
@@ -221,7 +218,11 @@ class ExtendForm(IdempotentForm):
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
-        if not data.get("no_expiry") and not data.get("expires_on"):
+        if (
+            not data.get("no_expiry")
+            and not data.get("expires_on")
+            and "expires_on" not in self.errors
+        ):
             self.add_error("expires_on", "Choose the new last day, or tick “Never expires”.")
         return data
 

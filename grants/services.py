@@ -33,6 +33,7 @@ from grants.models import (
     PackageShopMapping,
     Unit,
 )
+from matchpal.bounds import check_date
 from matchpal.constraints import violated_constraint
 from matchpal.errors import DomainError
 from matchpal.models import Organization, ServiceType
@@ -265,6 +266,8 @@ def grant_create(
         raise LedgerError("Choose at least one service type the hours cover.")
     if any(st.organization_id != student.organization_id for st in service_types):
         raise LedgerError("A service type of another organization was chosen.")
+    check_date(valid_from, field="valid_from", error=LedgerError)
+    check_date(expires_at, field="expires_on", error=LedgerError)
     valid_from = valid_from or timezone.now()
     if expires_at is not None and expires_at <= valid_from:
         raise LedgerError("The expiry must be after the start of validity.")
@@ -481,6 +484,7 @@ def grant_extend(
     """Move the expiry later (or remove it); an expired grant becomes active again."""
     if not reason.strip():
         raise LedgerError("Give a reason for the extension.")
+    check_date(expires_at, field="expires_on", error=LedgerError)
     now = timezone.now()
     if expires_at is not None and expires_at <= now:
         raise LedgerError("The new expiry must be in the future.")

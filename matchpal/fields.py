@@ -1,13 +1,20 @@
-"""Choice fields that post a model's public id (a UUID), never its integer primary key.
+"""Form fields every form of the project uses for ids, dates and names.
 
-Integer keys in a form tell anyone reading the page how many rows the center has and invite
-guessing; the public id is what every URL already uses. A malformed or foreign UUID is an
+Choice fields post a model's public id (a UUID), never its integer primary key. Integer keys
+in a form tell anyone reading the page how many rows the center has and invite guessing; the
+public id is what every URL already uses. A malformed or foreign UUID is an
 ordinary "Select a valid choice" field error.
+
+Date and date-time fields accept only the range of `matchpal.bounds` (1 Jan 2000 to 31 Dec of ten
+years ahead); a test walks every form and filter so that no unbounded date field is added.
 """
 
 from typing import Any
 
+import django_filters
 from django import forms
+
+from matchpal import bounds
 
 
 class PublicIdChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
@@ -20,3 +27,35 @@ class PublicIdMultipleChoiceField(forms.ModelMultipleChoiceField):  # type: igno
     def __init__(self, queryset: Any, **kwargs: Any) -> None:
         kwargs.setdefault("to_field_name", "public_id")
         super().__init__(queryset, **kwargs)
+
+
+class BoundedDateField(forms.DateField):
+    """A date between 1 Jan 2000 and 31 Dec of ten years ahead, shown as a date picker."""
+
+    widget = forms.DateInput(attrs={"type": "date"})
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value not in self.empty_values and not bounds.in_range(value):
+            raise forms.ValidationError(bounds.out_of_range(), code="date_out_of_range")
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        if getattr(widget, "input_type", None) == "date":
+            attrs |= {"min": bounds.first_day().isoformat(), "max": bounds.last_day().isoformat()}
+        return attrs
+
+
+class BoundedDateTimeField(forms.DateTimeField):
+    """A date and time whose date is in the range of BoundedDateField."""
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value not in self.empty_values and not bounds.in_range(value):
+            raise forms.ValidationError(bounds.out_of_range(), code="date_out_of_range")
+
+
+class BoundedDateFilter(django_filters.DateFilter):
+    """A filter date in the range of BoundedDateField (an error on the filter, never a 500)."""
+
+    field_class = BoundedDateField

@@ -1,7 +1,7 @@
 import django_filters
-from django import forms
 from django.db.models import Q, QuerySet
 
+from matchpal.fields import BoundedDateFilter
 from matchpal.models import Membership, Organization, ServiceType
 from providers.models import Provider
 from relationships.models import Relationship, RelationshipStatus
@@ -38,17 +38,15 @@ class RelationshipFilter(django_filters.FilterSet):
     student = django_filters.ModelChoiceFilter(
         queryset=Student.objects.none(), to_field_name="public_id", empty_label="Any student"
     )
-    created_after = django_filters.DateFilter(
+    created_after = BoundedDateFilter(
         field_name="created_at",
         lookup_expr="date__gte",
         label="Created from",
-        widget=forms.DateInput(attrs={"type": "date"}),
     )
-    created_before = django_filters.DateFilter(
+    created_before = BoundedDateFilter(
         field_name="created_at",
         lookup_expr="date__lte",
         label="Created until",
-        widget=forms.DateInput(attrs={"type": "date"}),
     )
 
     class Meta:

@@ -1,6 +1,6 @@
 import django_filters
-from django import forms
 
+from matchpal.fields import BoundedDateFilter
 from matchpal.models import Membership, Organization
 from providers.models import Provider
 from relationships.filters import people_of
@@ -23,17 +23,15 @@ class SessionFilter(django_filters.FilterSet):
     )
     status = django_filters.ChoiceFilter(choices=SessionStatus.choices, empty_label="Any status")
     kind = django_filters.ChoiceFilter(choices=SessionKind.choices, empty_label="Any kind")
-    date_from = django_filters.DateFilter(
+    date_from = BoundedDateFilter(
         field_name="starts_at",
         lookup_expr="date__gte",
         label="From",
-        widget=forms.DateInput(attrs={"type": "date"}),
     )
-    date_to = django_filters.DateFilter(
+    date_to = BoundedDateFilter(
         field_name="starts_at",
         lookup_expr="date__lte",
         label="Until",
-        widget=forms.DateInput(attrs={"type": "date"}),
     )
 
     class Meta:

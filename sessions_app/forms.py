@@ -1,8 +1,9 @@
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django import forms
 from django.utils import timezone
 
+from matchpal.fields import BoundedDateField
 from matchpal.models import Organization
 from matchpal.quantities import format_minutes
 from sessions_app.models import DisputeResolution, NoShowParty, Session, SessionKind, SessionStatus
@@ -64,7 +65,7 @@ def default_start(organization: Organization, paired_at: datetime | None) -> dat
 
 
 class LogSessionForm(forms.Form):
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    date = BoundedDateField()
     time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}), label="Start time")
     duration = forms.TypedChoiceField(coerce=int, choices=())
     kind = forms.ChoiceField(choices=SessionKind.choices)
@@ -180,18 +181,10 @@ class DisputeForm(forms.Form):
     )
 
 
-def _bounded(day: date) -> date:
-    """A sane year (a year 1 or 9999 breaks the pages that compute weeks and expiry dates)."""
-    last = timezone.localdate().year + 10
-    if not 2000 <= day.year <= last:
-        raise forms.ValidationError(f"Choose a date between 2000 and {last}.")
-    return day
-
-
 class RescheduleForm(forms.Form):
     """A new start for a scheduled session, or an admin's correction of a completed one's."""
 
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    date = BoundedDateField()
     time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}), label="Start time")
     reason = forms.CharField(max_length=500, required=False, label="Why (optional)")
 
@@ -202,9 +195,6 @@ class RescheduleForm(forms.Form):
         kwargs.setdefault("initial", {"date": local.date(), "time": local.time()})
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.organization = organization
-
-    def clean_date(self) -> date:
-        return _bounded(self.cleaned_data["date"])
 
     def starts_at(self) -> datetime:
         return datetime.combine(

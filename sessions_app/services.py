@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from grants import selectors as ledger_selectors
 from grants import services as ledger
+from matchpal.bounds import check_date
 from matchpal.constraints import violated_constraint
 from matchpal.errors import ConflictError, DomainError
 from matchpal.models import (
@@ -195,6 +196,8 @@ def check_rules(
         return changed is None or field in changed
 
     logging = completing and changes("status")
+    if changes("starts_at"):
+        check_date(starts_at, field="date", error=SessionRuleError)
     if changes("duration"):
         _check_duration(org, duration)
     if review_minutes is not None and changes("review_minutes"):
@@ -859,10 +862,6 @@ REDATE_GRANT_NOT_VALID: Final = (
 )
 
 
-def start_out_of_range(now: datetime) -> str:
-    return f"Choose a date between 2000 and {now.year + 10}."
-
-
 def session_reschedule(
     *, actor: User, session: Session, starts_at: datetime, reason: str = ""
 ) -> Session:
@@ -870,9 +869,7 @@ def session_reschedule(
     or correct the date of a completed one (admins only). The ledger keeps its entries as they
     are; a correction the session's grants did not cover on the new date is refused. The
     student and the provider are told."""
-    now = timezone.now()
-    if not 2000 <= starts_at.year <= now.year + 10:
-        raise SessionRuleError(start_out_of_range(now))
+    check_date(starts_at, field="date", error=SessionRuleError)
     with transaction.atomic():
         session, relationship = _lock_session(session)
         role = _check_change(actor, session, relationship)
