@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
 from grants.models import (
+    GRANT_MAX_TOTAL,
     SHOP_KEY_MAX_LENGTH,
     VALIDITY_DAYS_MAX,
     Grant,
@@ -17,6 +18,7 @@ from grants.models import (
     PackageShopMapping,
     ShopKey,
     Unit,
+    grant_too_large,
 )
 from matchpal.constraints import ReadableModelForm
 from matchpal.fields import BoundedDateField, PublicIdChoiceField, PublicIdMultipleChoiceField
@@ -118,10 +120,18 @@ class GrantCreateForm(IdempotentForm, QuantityMixin):
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
         if data.get("package") is None:
-            if not data.get("amount"):
+            if not data.get("amount") and "amount" not in self.errors:
                 self.add_error("amount", "Enter a quantity, or choose a package.")
             if not data.get("service_types"):
                 self.add_error("service_types", "Choose the service types these hours cover.")
+            if data.get("amount"):
+                quantity, unit = self.custom_quantity()
+                if quantity > GRANT_MAX_TOTAL[unit]:
+                    self.add_error("amount", grant_too_large(unit))
+        else:
+            package = data["package"]
+            if package.quantity * (data.get("count") or 1) > GRANT_MAX_TOTAL[package.unit]:
+                self.add_error("count", grant_too_large(package.unit))
         expires_on = data.get("expires_on")
         if expires_on and end_of_day(expires_on, self.organization) <= timezone.now():
             self.add_error("expires_on", "The expiry must be in the future.")

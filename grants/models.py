@@ -23,6 +23,17 @@ class Unit(models.TextChoices):
     SESSIONS = "sessions", "Sessions"
 
 
+# A grant's total is at most 100,000 hours or 10,000 sessions, in forms and in the ledger: far
+# more than any center sells, and far from the integer columns' range for every sum.
+GRANT_MAX_TOTAL = {Unit.MINUTES: 6_000_000, Unit.SESSIONS: 10_000}
+
+
+def grant_too_large(unit: str) -> str:
+    if unit == Unit.SESSIONS:
+        return "A grant holds at most 10,000 sessions."
+    return "A grant holds at most 100,000 hours."
+
+
 # A package's validity: 1 day to 10 years (a larger one overflowed in expiry dates).
 VALIDITY_DAYS_MAX = 3650
 

@@ -19,6 +19,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from grants.models import (
+    GRANT_MAX_TOTAL,
     SHOP_KEY_MAX_LENGTH,
     VALIDITY_DAYS_MAX,
     Allocation,
@@ -32,6 +33,7 @@ from grants.models import (
     PackageServiceType,
     PackageShopMapping,
     Unit,
+    grant_too_large,
 )
 from matchpal.bounds import check_date
 from matchpal.constraints import violated_constraint
@@ -262,6 +264,8 @@ def grant_create(
     _positive(quantity)
     if unit not in Unit.values:
         raise LedgerError(f"“{unit}” is not a unit.")
+    if quantity > GRANT_MAX_TOTAL[unit]:
+        raise LedgerError(grant_too_large(unit), field="amount")
     if not service_types:
         raise LedgerError("Choose at least one service type the hours cover.")
     if any(st.organization_id != student.organization_id for st in service_types):
@@ -312,6 +316,8 @@ def grant_from_package(
     _positive(count, "The number of packages")
     if package.organization_id != student.organization_id:
         raise LedgerError("That package belongs to another organization.")
+    if package.quantity * count > GRANT_MAX_TOTAL[package.unit]:
+        raise LedgerError(grant_too_large(package.unit), field="count")
     valid_from = valid_from or timezone.now()
     if expires_at is None and package.validity_days:
         expires_at = valid_from + timedelta(days=package.validity_days)
@@ -347,6 +353,8 @@ def grant_adjust(
             # Revoked = refunded in full: bringing it back would blur what was paid back.
             raise LedgerError(ADJUST_REVOKED)
         floor = locked.used + locked.held
+        if locked.total + delta > GRANT_MAX_TOTAL[locked.unit]:
+            raise LedgerError(grant_too_large(locked.unit), field="amount")
         if locked.total + delta < floor:
             raise LedgerError(
                 f"This grant has {q(locked.used, locked.unit)} used and "

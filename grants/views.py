@@ -35,14 +35,16 @@ def _hours_url(request: TenantRequest, student_public_id: uuid.UUID) -> str:
 
 def _apply(request: TenantRequest, form: object, action: Callable[[], str]) -> bool:
     """Run a ledger action: success message, "already applied" on a double submit, or the
-    domain error on the form. Returns True when the page should redirect."""
+    domain error on the form (on its field when the form has that field). Returns True when
+    the page should redirect."""
     try:
         message = action()
     except services.AlreadyApplied as notice:
         messages.info(request, notice.message)
         return True
     except DomainError as error:
-        form.add_error(None, error.message)  # type: ignore[attr-defined]
+        fields = form.fields  # type: ignore[attr-defined]
+        form.add_error(error.field if error.field in fields else None, error.message)  # type: ignore[attr-defined]
         return False
     messages.success(request, message)
     return True
