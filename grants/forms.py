@@ -21,7 +21,12 @@ from grants.models import (
     grant_too_large,
 )
 from matchpal.constraints import ReadableModelForm
-from matchpal.fields import BoundedDateField, PublicIdChoiceField, PublicIdMultipleChoiceField
+from matchpal.fields import (
+    BoundedDateField,
+    PublicIdChoiceField,
+    PublicIdMultipleChoiceField,
+    SingleLineField,
+)
 from matchpal.models import Organization, ServiceType
 
 MEASURES = [("hours", "hours"), ("minutes", "minutes")]
@@ -91,7 +96,7 @@ class GrantCreateForm(IdempotentForm, QuantityMixin):
         required=False,
         help_text="Blank: the package's validity, or never.",
     )
-    reference = forms.CharField(
+    reference = SingleLineField(
         max_length=200, required=False, help_text="Order number, invoice or note."
     )
 
@@ -154,7 +159,7 @@ class AdjustForm(IdempotentForm, QuantityMixin):
     direction = forms.ChoiceField(
         choices=[("up", "Add"), ("down", "Remove")], widget=forms.RadioSelect, initial="up"
     )
-    reason = forms.CharField(max_length=500)
+    reason = SingleLineField(max_length=500)
     field_order = ["direction", "amount", "measure", "reason", "token"]
 
     def delta(self) -> int:
@@ -175,7 +180,7 @@ class TransferForm(IdempotentForm, QuantityMixin):
         widget=forms.CheckboxSelectMultiple,
         label="Service types of the new grant",
     )
-    reason = forms.CharField(max_length=500)
+    reason = SingleLineField(max_length=500)
     field_order = ["amount", "measure", "to_grant", "to_service_types", "reason", "token"]
 
     def __init__(self, *args: object, grant: Grant, **kwargs: object) -> None:
@@ -210,17 +215,17 @@ class TransferForm(IdempotentForm, QuantityMixin):
 
 
 class RefundForm(IdempotentForm, QuantityMixin):
-    reference = forms.CharField(
+    reference = SingleLineField(
         max_length=200, required=False, help_text="Refund number or note from the payment system."
     )
-    reason = forms.CharField(max_length=500)
+    reason = SingleLineField(max_length=500)
     field_order = ["amount", "measure", "reference", "reason", "token"]
 
 
 class ExtendForm(IdempotentForm):
     expires_on = BoundedDateField(required=False, label="Usable through")
     no_expiry = forms.BooleanField(required=False, label="Never expires")
-    reason = forms.CharField(max_length=500)
+    reason = SingleLineField(max_length=500)
 
     def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -250,7 +255,7 @@ class ReleaseForm(IdempotentForm):
         help_text="Blank: release all the reserved hours.",
     )
     measure = forms.ChoiceField(choices=MEASURES, initial="hours", required=False, label="Unit")
-    reason = forms.CharField(max_length=500)
+    reason = SingleLineField(max_length=500)
 
     def __init__(self, *args: object, unit: str = Unit.MINUTES, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -299,6 +304,7 @@ class PackageForm(ReadableModelForm):
     class Meta:
         model = Package
         fields = ["name", "service_types", "validity_days", "price"]
+        field_classes = {"name": SingleLineField}
 
     field_order = [
         "name",

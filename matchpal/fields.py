@@ -9,6 +9,7 @@ Date and date-time fields accept only the range of `matchpal.bounds` (1 Jan 2000
 years ahead); a test walks every form and filter so that no unbounded date field is added.
 """
 
+import unicodedata
 from typing import Any
 
 import django_filters
@@ -59,3 +60,17 @@ class BoundedDateFilter(django_filters.DateFilter):
     """A filter date in the range of BoundedDateField (an error on the filter, never a 500)."""
 
     field_class = BoundedDateField
+
+
+ONE_LINE = "Enter this on one line, without line breaks or control characters."
+
+
+class SingleLineField(forms.CharField):
+    """Text that is shown on one line (a name, a short reason): surrounding whitespace is
+    stripped, and a line break or any other control character inside is a field error, so the
+    text can never break an email subject, a header or a one-line display."""
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value and any(unicodedata.category(char) in {"Cc", "Zl", "Zp"} for char in str(value)):
+            raise forms.ValidationError(ONE_LINE, code="multiline")

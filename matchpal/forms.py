@@ -3,12 +3,13 @@ from decimal import Decimal
 from django import forms
 
 from matchpal.constraints import ReadableModelForm
+from matchpal.fields import SingleLineField
 from matchpal.models import TIME_ZONE_CHOICES, Organization, Role
 from matchpal.services import policy_errors
 
 
 class OrganizationCreateForm(forms.Form):
-    name = forms.CharField(max_length=150, label="Organization name")
+    name = SingleLineField(max_length=150, label="Organization name")
     time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES, initial="America/New_York")
 
 
@@ -43,6 +44,7 @@ class OrganizationSettingsForm(ReadableModelForm):
     class Meta:
         model = Organization
         fields = ["name", "time_zone", *POLICY_FIELDS]
+        field_classes = {"name": SingleLineField}
 
     def clean(self) -> dict[str, object]:
         cleaned = super().clean() or {}
@@ -63,7 +65,7 @@ class RoleForm(forms.Form):
 
 
 class ServiceTypeForm(forms.Form):
-    name = forms.CharField(max_length=60, help_text="For example Tutoring, Advising or Coaching.")
+    name = SingleLineField(max_length=60, help_text="For example Tutoring, Advising or Coaching.")
     client_rate = forms.DecimalField(
         min_value=Decimal(0),
         max_digits=8,

@@ -3,7 +3,7 @@ from decimal import Decimal
 from django import forms
 
 from matchpal.constraints import ReadableModelForm
-from matchpal.fields import PublicIdMultipleChoiceField
+from matchpal.fields import PublicIdMultipleChoiceField, SingleLineField
 from matchpal.models import Organization, ServiceType
 from providers.models import Provider
 from providers.selectors import service_types_for_form
@@ -23,6 +23,7 @@ class ProviderForm(ReadableModelForm):
         model = Provider
         fields = ["name", "email", "phone", "service_types", "default_pay_rate", "bio"]
         widgets = {"bio": forms.Textarea(attrs={"rows": 3})}
+        field_classes = {"name": SingleLineField}
 
     def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -46,3 +47,4 @@ class OwnProfileForm(ReadableModelForm):
         model = Provider
         fields = ["name", "phone", "bio"]
         widgets = {"bio": forms.Textarea(attrs={"rows": 4})}
+        field_classes = {"name": SingleLineField}

@@ -4,7 +4,7 @@ from django import forms
 
 from grants.forms import MEASURES, IdempotentForm
 from grants.models import Grant, GrantStatus, Unit
-from matchpal.fields import PublicIdChoiceField
+from matchpal.fields import PublicIdChoiceField, SingleLineField
 from matchpal.models import Organization, ServiceType
 from providers.models import Provider, ProviderStatus
 from students.models import Student, StudentStatus
@@ -167,7 +167,7 @@ class AllocationForm(forms.Form):
 
     amount = forms.IntegerField(min_value=0, max_value=100_000, label="New allocation")
     measure = forms.ChoiceField(choices=MEASURES, initial="hours", label="Unit")
-    reason = forms.CharField(max_length=500, required=False)
+    reason = SingleLineField(max_length=500, required=False)
 
     def __init__(self, *args: object, unit: str = Unit.MINUTES, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 from django import forms
 from django.utils import timezone
 
-from matchpal.fields import BoundedDateField
+from matchpal.fields import BoundedDateField, SingleLineField
 from matchpal.models import Organization
 from matchpal.quantities import format_minutes
 from sessions_app.models import DisputeResolution, NoShowParty, Session, SessionKind, SessionStatus
@@ -186,7 +186,7 @@ class RescheduleForm(forms.Form):
 
     date = BoundedDateField()
     time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}), label="Start time")
-    reason = forms.CharField(max_length=500, required=False, label="Why (optional)")
+    reason = SingleLineField(max_length=500, required=False, label="Why (optional)")
 
     def __init__(
         self, *args: object, organization: Organization, session: Session, **kwargs: object

@@ -5,7 +5,7 @@ from grants.models import Package
 from integrations.woocommerce.models import Store
 from matchpal import outbound
 from matchpal.constraints import ReadableModelForm
-from matchpal.fields import PublicIdChoiceField
+from matchpal.fields import PublicIdChoiceField, SingleLineField
 from matchpal.models import Organization
 from students.models import Student
 
@@ -32,6 +32,7 @@ class StoreForm(ReadableModelForm):
             "is_active",
         ]
         widgets = {"consumer_secret": forms.PasswordInput(render_value=True)}
+        field_classes = {"name": SingleLineField}
         help_texts = {
             "consumer_key": "Optional: WooCommerce → Settings → Advanced → REST API (read "
             "access). With keys, Matchpal catches up on missed orders and "
