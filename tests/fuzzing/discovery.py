@@ -178,11 +178,14 @@ def page_paths(route: TenantRoute | None, name: str, tenant: Tenant) -> str | No
 
 
 def _project_apps() -> list[str]:
+    """The apps whose code lives in the checkout (a virtualenv inside it holds libraries)."""
     base = str(settings.BASE_DIR)
     return [
         config.name
         for config in apps.get_app_configs()
-        if str(config.path).startswith(base) and not config.name.startswith("tests")
+        if str(config.path).startswith(base)
+        and "site-packages" not in str(config.path)
+        and not config.name.startswith("tests")
     ]
 
 

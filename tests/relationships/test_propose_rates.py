@@ -30,9 +30,9 @@ def tutoring(tenant: Tenant) -> ServiceType:
 def form_data(client: Client, tenant: Tenant, **overrides: str) -> dict[str, object]:
     token = client.get(new_url(tenant)).context["form"]["token"].value()
     data: dict[str, object] = {
-        "student": tenant.student.pk,
-        "provider": tenant.provider.pk,
-        "service_type": tutoring(tenant).pk,
+        "student": tenant.student.public_id,
+        "provider": tenant.provider.public_id,
+        "service_type": tutoring(tenant).public_id,
         "amount": "2",
         "measure": "hours",
         "provider_pay_rate": "",

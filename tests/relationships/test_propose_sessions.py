@@ -23,9 +23,9 @@ def _post(tenant: Tenant, amount: str, measure: str):  # type: ignore[no-untyped
     return admin.post(
         url,
         {
-            "student": tenant.student.pk,
-            "provider": tenant.provider.pk,
-            "service_type": service(org).pk,
+            "student": tenant.student.public_id,
+            "provider": tenant.provider.public_id,
+            "service_type": service(org).public_id,
             "amount": amount,
             "measure": measure,
             "client_rate": "60",

@@ -17,9 +17,9 @@ pytestmark = pytest.mark.sqlite
 
 def _form(tenant: Tenant) -> dict[str, str]:
     return {
-        "student": str(tenant.student.pk),
-        "provider": str(tenant.provider.pk),
-        "service_type": str(service(tenant.organization).pk),
+        "student": str(tenant.student.public_id),
+        "provider": str(tenant.provider.public_id),
+        "service_type": str(service(tenant.organization).public_id),
         "amount": "1",
         "measure": "hours",
         "provider_pay_rate": "",
