@@ -25,7 +25,7 @@ class Unit(models.TextChoices):
 
 # A grant's total is at most 100,000 hours or 10,000 sessions, in forms and in the ledger: far
 # more than any center sells, and far from the integer columns' range for every sum.
-GRANT_MAX_TOTAL = {Unit.MINUTES: 6_000_000, Unit.SESSIONS: 10_000}
+GRANT_MAX_TOTAL: dict[str, int] = {Unit.MINUTES: 6_000_000, Unit.SESSIONS: 10_000}
 
 
 def grant_too_large(unit: str) -> str:
