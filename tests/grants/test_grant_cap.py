@@ -11,7 +11,7 @@ from matchpal.models import ServiceType
 from tests.conftest import Tenant, client_for
 from tests.factories import make_grant
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 HOURS = "A grant holds at most 100,000 hours."
 SESSIONS = "A grant holds at most 10,000 sessions."

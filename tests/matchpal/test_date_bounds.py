@@ -26,7 +26,7 @@ from tests.factories import make_grant
 from tests.matchpal.test_public_ids import project_classes
 from tests.relationships.support import paired, past_grant
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 MESSAGE = f"Enter a date between 1 Jan 2000 and 31 Dec {date.today().year + 10}."
 

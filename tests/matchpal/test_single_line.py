@@ -11,6 +11,8 @@ from students.models import Student
 from tests.conftest import Tenant, client_for
 from tests.matchpal.test_public_ids import project_classes
 
+pytestmark = pytest.mark.sqlite
+
 
 def one_line_text(name: str, field: forms.Field) -> bool:
     """A name, or a reason or reference typed into a one-line input."""
