@@ -363,6 +363,10 @@ class PackageForm(ReadableModelForm):
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
+        if data.get("amount") and data.get("measure"):
+            quantity, unit = self.quantity_and_unit()
+            if quantity > GRANT_MAX_TOTAL[unit]:
+                self.add_error("amount", grant_too_large(unit))
         others = PackageShopMapping.objects.filter(organization=self.organization).select_related(
             "package"
         )

@@ -1030,6 +1030,12 @@ def package_save(
     """Create or edit a package with its service types and shop mapping. Grants already made
     from it keep their own quantity, unit and expiry."""
     _positive(quantity)
+    if quantity > GRANT_MAX_TOTAL[unit]:
+        raise LedgerError(
+            "A package is granted whole, so it holds no more than a grant can: "
+            + grant_too_large(unit),
+            field="amount",
+        )
     if not service_types:
         raise LedgerError("Choose the service types this package covers.")
     if validity_days is not None and not 1 <= validity_days <= VALIDITY_DAYS_MAX:

@@ -5,7 +5,7 @@ error in the add-hours form, a LedgerError in the ledger, for adjustments too (d
 import pytest
 
 from grants import services
-from grants.models import Grant, Unit
+from grants.models import Grant, Package, Unit
 from grants.services import LedgerError
 from matchpal.models import ServiceType
 from tests.conftest import Tenant, client_for
@@ -105,3 +105,34 @@ def test_an_adjustment_cannot_push_a_total_past_the_cap(tenant_a: Tenant) -> Non
     assert response.context["form"].errors["amount"] == [HOURS]
     grant.refresh_from_db()
     assert grant.total == 6_000_000
+
+
+def test_a_package_holds_no_more_than_a_grant(tenant_a: Tenant) -> None:
+    """A package is granted whole: one past the cap could be saved but never granted."""
+    client = client_for(tenant_a.admin)
+    url = f"/o/{tenant_a.organization.slug}/packages/new/"
+    tutoring = types(tenant_a)[0]
+    response = client.post(
+        url,
+        {
+            "name": "Lifetime",
+            "amount": "10001",
+            "measure": "sessions",
+            "service_types": [tutoring.public_id],
+            "price": "10.00",
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["amount"] == [SESSIONS]
+    assert not Package.objects.filter(organization=tenant_a.organization).exists()
+    with pytest.raises(LedgerError, match="100,000 hours"):
+        services.package_save(
+            actor=tenant_a.admin,
+            organization=tenant_a.organization,
+            name="Lifetime",
+            quantity=6_000_001,
+            unit=Unit.MINUTES,
+            service_types=types(tenant_a),
+            validity_days=None,
+            price=None,
+        )
