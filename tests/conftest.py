@@ -1,8 +1,10 @@
 """Personas: an admin, a provider and a student of organization A, and an admin of B."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import time_machine
 from django.test import Client
 
 from matchpal.models import Membership, Organization, Role, User
@@ -15,6 +17,7 @@ from tests.factories import (
     StudentFactory,
     UserFactory,
 )
+from tests.support import NOW
 
 
 @dataclass
@@ -80,6 +83,13 @@ def student_client_a(tenant_a: Tenant) -> Client:
 @pytest.fixture
 def admin_client_b(tenant_b: Tenant) -> Client:
     return client_for(tenant_b.admin)
+
+
+@pytest.fixture
+def clock() -> Iterator[object]:
+    """Pins the clock at NOW; request it before any fixture that writes rows."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,7 @@ from grants import services
 from grants.models import Grant, GrantEntry
 from grants.services import AlreadyApplied, Consumption, InsufficientHours, LedgerError
 from tests.factories import RelationshipFactory, SessionFactory, make_grant
-from tests.grants.ledger_support import assert_reconciled, balance, service_type, snapshot
+from tests.support import assert_reconciled, balance, service_type, snapshot
 from tests.threads import run_together
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]

@@ -33,17 +33,12 @@ from tests.factories import (
     UserFactory,
     make_grant,
 )
-from tests.grants.ledger_support import assert_reconciled
+from tests.support import assert_reconciled, balance
 from tests.threads import run_together
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 
 DUPLICATE = "A session of this relationship at this start time already exists."
-
-
-def balance(grant: Grant) -> tuple[int, int, int]:
-    grant.refresh_from_db()
-    return grant.total, grant.used, grant.held
 
 
 def ledger_net(session: Session) -> int:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from grants import services
 from tests.conftest import Tenant, client_for
 from tests.factories import RelationshipFactory, SessionFactory, make_grant
-from tests.grants.ledger_support import assert_reconciled
+from tests.support import assert_reconciled
 
 pytestmark = pytest.mark.django_db
 

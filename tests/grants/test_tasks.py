@@ -11,7 +11,7 @@ from grants import services, tasks
 from grants.models import Grant
 from matchpal.celery import app
 from tests.factories import RelationshipFactory, make_grant
-from tests.grants.ledger_support import allocation, assert_reconciled, balance, entries
+from tests.support import allocation, assert_reconciled, balance, entries
 
 DAY = timedelta(days=1)
 TASK = "grants.tasks.expire_due_grants"

@@ -5,7 +5,6 @@ import re
 from collections.abc import Callable
 
 import pytest
-from django.contrib.messages import get_messages
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -25,14 +24,11 @@ from tests.conftest import Tenant
 from tests.factories import StudentFactory, UserFactory
 from tests.integrations import woo
 from tests.integrations.conftest import CONSUMER_KEY, CONSUMER_SECRET, Shop, ShopAPI, grants_of
+from tests.support import messages_of
 
 pytestmark = pytest.mark.django_db
 
 SHOP = "/o/alpha/shop/"
-
-
-def messages_of(response) -> list[str]:  # type: ignore[no-untyped-def]
-    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 # --- Stores ----------------------------------------------------------------------------------
@@ -64,7 +60,7 @@ def test_store_create_then_detail_shows_url_secret_and_setup_steps(
         False,
     )
     assert re.fullmatch(r"[A-Za-z0-9]{40}", store.webhook_secret)  # WordPress-safe
-    assert messages_of(response) == [
+    assert messages_of(response, earlier_too=True) == [
         "The store is connected: finish the setup in WooCommerce with the URL and secret below."
     ]
 
@@ -119,7 +115,7 @@ def test_store_edit_keeps_secret_and_url(admin_client_a: Client, shop: Shop) -> 
         store.has_api_keys,
     ) == ("Renamed", ["completed"], False, True)
     assert (store.webhook_secret, store.delivery_token) == before
-    assert messages_of(response) == ["Store settings saved."]
+    assert messages_of(response, earlier_too=True) == ["Store settings saved."]
 
 
 def test_store_detail_lists_recent_deliveries(admin_client_a: Client, shop: Shop) -> None:
@@ -152,7 +148,7 @@ def test_store_sync_runs_the_catch_up(
     response = admin_client_a.post(f"{SHOP}{keyed_shop.store.public_id}/sync/")
 
     assert response.status_code == 302
-    assert messages_of(response) == ["Catching up on orders in the background."]
+    assert messages_of(response, earlier_too=True) == ["Catching up on orders in the background."]
     assert [g.total for g in grants_of()] == [600]
     keyed_shop.store.refresh_from_db()
     assert keyed_shop.store.last_synced_at is not None
@@ -163,7 +159,7 @@ def test_store_sync_without_keys_says_what_is_missing(admin_client_a: Client, sh
     response = admin_client_a.post(f"{SHOP}{shop.store.public_id}/sync/")
 
     assert response.status_code == 302
-    assert messages_of(response) == ["Add the store's REST API keys first."]
+    assert messages_of(response, earlier_too=True) == ["Add the store's REST API keys first."]
     assert admin_client_a.get(f"{SHOP}{shop.store.public_id}/sync/").status_code == 405
 
 
@@ -238,7 +234,7 @@ def test_map_the_product_to_a_package_and_reprocess(
 
     assert response.status_code == 302
     assert response.url == f"{SHOP}errors/"
-    assert messages_of(response) == ["Done: granted 10 h for line 315."]
+    assert messages_of(response, earlier_too=True) == ["Done: granted 10 h for line 315."]
     assert PackageShopMapping.objects.filter(
         package=ten_hours, kind=ShopKey.PRODUCT, value="999"
     ).exists()
@@ -329,7 +325,7 @@ def test_link_the_order_to_a_student_and_reprocess(
     )
 
     assert response.status_code == 302
-    assert messages_of(response) == ["Done: granted 10 h for line 316."]
+    assert messages_of(response, earlier_too=True) == ["Done: granted 10 h for line 316."]
     assert [g.student for g in grants_of(728)] == [tenant_a.student]
     assert Order.objects.get(order_id=728).student == tenant_a.student
     error.refresh_from_db()
@@ -401,7 +397,9 @@ def test_link_and_reprocess_when_the_shop_fails_changes_nothing_and_says_why(
     done = admin_client_a.post(url, {"action": "link", "student": tenant_a.student.public_id})
 
     assert done.status_code == 302
-    assert messages_of(done) == ["Done: granted 10 h for line 315; refunded 10 h of line 315."]
+    assert messages_of(done, earlier_too=True) == [
+        "Done: granted 10 h for line 315; refunded 10 h of line 315."
+    ]
     error.refresh_from_db()
     assert error.resolution_note == f"Linked to {tenant_a.student.name}"
     [grant] = grants_of()
@@ -461,7 +459,7 @@ def test_mark_resolved_requires_a_note(
     done = admin_client_a.post(url, {"action": "resolve", "note": "  Sold a gift card  "})
 
     assert done.status_code == 302
-    assert messages_of(done) == ["Done: marked resolved."]
+    assert messages_of(done, earlier_too=True) == ["Done: marked resolved."]
     error.refresh_from_db()
     assert (error.resolved_by, error.resolution_note) == (tenant_a.admin, "Sold a gift card")
     assert not Grant.objects.exists()

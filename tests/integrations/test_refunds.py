@@ -23,6 +23,7 @@ from tests.integrations.conftest import (
     grants_of,
     make_package,
 )
+from tests.support import balance
 
 pytestmark = pytest.mark.django_db
 
@@ -99,7 +100,7 @@ def refunded_item(
     }
 
 
-def entries(order_id: int = 727) -> list[tuple[str, int]]:
+def order_entries(order_id: int = 727) -> list[tuple[str, int]]:
     """The ledger entries that changed the order's grants' totals (holds and uses left out)."""
     return list(
         GrantEntry.objects.filter(grant__reference=f"Order #{order_id}")
@@ -122,11 +123,6 @@ def use_hours(tenant: Tenant, *, hold: int, consume: int) -> None:
     )
 
 
-def balance(grant: Grant) -> tuple[int, int, int, str]:
-    grant.refresh_from_db()
-    return grant.total, grant.used, grant.held, grant.status
-
-
 @pytest.fixture
 def customer(tenant_a: Tenant) -> str:
     return tenant_a.student.email
@@ -145,10 +141,10 @@ def test_full_refund_before_any_use_refunds_every_unused_hour(shop: Shop, custom
 
     assert response.status_code == 200
     assert shop.statuses()[-1] == ("processed", "refunded 10 h of line 315")
-    assert entries() == [(EntryKind.CREDIT, 600), (EntryKind.REFUND, -600)]
+    assert order_entries() == [(EntryKind.CREDIT, 600), (EntryKind.REFUND, -600)]
     refund_entry = GrantEntry.objects.get(kind=EntryKind.REFUND)
     assert refund_entry.reason == "Order refunded in the shop — Order #727"
-    assert balance(grant) == (0, 0, 0, GrantStatus.REVOKED)
+    assert balance(grant, with_status=True) == (0, 0, 0, GrantStatus.REVOKED)
     assert OrderLineGrant.objects.get().refunded_quantity == 1
     assert Order.objects.get().refunded_at is not None
     assert not OrderError.objects.exists()
@@ -158,7 +154,7 @@ def test_full_refund_before_any_use_refunds_every_unused_hour(shop: Shop, custom
     shop.post(
         woo.order(status="refunded", email=customer, modified=LATER_STILL, refunds=[refund()])
     )
-    assert entries() == [(EntryKind.CREDIT, 600), (EntryKind.REFUND, -600)]
+    assert order_entries() == [(EntryKind.CREDIT, 600), (EntryKind.REFUND, -600)]
     assert find_differences() == []
 
 
@@ -172,8 +168,8 @@ def test_a_refund_takes_back_the_package_size_sold_not_todays(
 
     shop.post(woo.order(status="refunded", email=customer, modified=LATER, refunds=[refund()]))
 
-    assert entries() == [(EntryKind.CREDIT, 600), (EntryKind.REFUND, -600)]
-    assert balance(grant) == (0, 0, 0, GrantStatus.REVOKED)
+    assert order_entries() == [(EntryKind.CREDIT, 600), (EntryKind.REFUND, -600)]
+    assert balance(grant, with_status=True) == (0, 0, 0, GrantStatus.REVOKED)
     assert not OrderError.objects.exists()
     assert find_differences() == []
 
@@ -184,13 +180,13 @@ def test_full_refund_after_use_refunds_only_the_unused_part_and_says_so(
     shop.post(woo.order(status="completed", email=customer, modified=PAID))
     [grant] = grants_of()
     use_hours(tenant_a, hold=240, consume=120)  # 2 h used, 2 h still held, 6 h unused
-    assert balance(grant) == (600, 120, 120, GrantStatus.ACTIVE)
+    assert balance(grant, with_status=True) == (600, 120, 120, GrantStatus.ACTIVE)
 
     shop.post(woo.order(status="refunded", email=customer, modified=LATER, refunds=[refund()]))
 
     assert shop.statuses()[-1] == ("processed", "refunded 6 h of line 315")
-    assert balance(grant) == (240, 120, 120, GrantStatus.ACTIVE)
-    assert entries()[-1] == (EntryKind.REFUND, -360)
+    assert balance(grant, with_status=True) == (240, 120, 120, GrantStatus.ACTIVE)
+    assert order_entries()[-1] == (EntryKind.REFUND, -360)
     error = OrderError.objects.get()
     assert (error.kind, error.subject, error.payload) == (
         ErrorKind.REFUND_CONFLICT,
@@ -207,7 +203,7 @@ def test_full_refund_after_use_refunds_only_the_unused_part_and_says_so(
     shop.post(
         woo.order(status="refunded", email=customer, modified=LATER_STILL, refunds=[refund()])
     )
-    assert balance(grant) == (240, 120, 120, GrantStatus.ACTIVE)
+    assert balance(grant, with_status=True) == (240, 120, 120, GrantStatus.ACTIVE)
     assert OrderError.objects.count() == 1
     assert find_differences() == []
 
@@ -222,8 +218,8 @@ def test_full_refund_when_everything_is_used_takes_nothing(
     shop.post(woo.order(status="refunded", email=customer, modified=LATER, refunds=[refund()]))
 
     assert shop.statuses()[-1] == ("processed", "refunded 0 min of line 315")
-    assert balance(grant) == (600, 600, 0, GrantStatus.ACTIVE)
-    assert entries() == [(EntryKind.CREDIT, 600)]
+    assert balance(grant, with_status=True) == (600, 600, 0, GrantStatus.ACTIVE)
+    assert order_entries() == [(EntryKind.CREDIT, 600)]
     assert OrderError.objects.get().message == (
         "Order #727: the shop refunded 10 h but only 0 min were unused; 10 h are used and "
         "0 min reserved. Settle the rest."
@@ -240,11 +236,11 @@ def test_cancelled_or_failed_after_fulfilment_is_a_full_refund(
 
     shop.post(woo.order(status=status, email=customer, modified=LATER))
 
-    assert entries() == [(EntryKind.CREDIT, 600), (EntryKind.REFUND, -600)]
+    assert order_entries() == [(EntryKind.CREDIT, 600), (EntryKind.REFUND, -600)]
     assert GrantEntry.objects.get(kind=EntryKind.REFUND).reason == (
         f"Order {status} in the shop — Order #727"
     )
-    assert balance(grant) == (0, 0, 0, GrantStatus.REVOKED)
+    assert balance(grant, with_status=True) == (0, 0, 0, GrantStatus.REVOKED)
     assert find_differences() == []
 
 
@@ -275,7 +271,7 @@ def test_full_refund_of_a_multi_line_order(shop: Shop, tenant_a: Tenant, custome
         "processed",
         "refunded 20 h of line 315; refunded 5 h of line 316",
     )
-    assert [balance(g)[:3] for g in grants_of()] == [(0, 0, 0), (0, 0, 0)]
+    assert [balance(g, with_status=True)[:3] for g in grants_of()] == [(0, 0, 0), (0, 0, 0)]
     assert find_differences() == []
 
 
@@ -299,7 +295,7 @@ def test_partial_refund_without_api_keys_is_left_to_an_admin(
     )
 
     assert shop.statuses()[-1] == ("processed", "partial refund left for an admin")
-    assert entries() == [(EntryKind.CREDIT, 1200)]  # nothing changes in the ledger
+    assert order_entries() == [(EntryKind.CREDIT, 1200)]  # nothing changes in the ledger
     error = OrderError.objects.get()
     assert (error.kind, error.subject, error.order) == (
         ErrorKind.PARTIAL_REFUND,
@@ -364,7 +360,7 @@ def test_partial_refund_without_api_keys_is_left_to_an_admin(
             "then resolve.",
         ),
     ]
-    assert entries() == [(EntryKind.CREDIT, 1200)]
+    assert order_entries() == [(EntryKind.CREDIT, 1200)]
     assert find_differences() == []
 
 
@@ -405,8 +401,8 @@ def test_partial_refund_with_api_keys_takes_back_the_refunded_lines(
     assert request.path == "/wp-json/wc/v3/orders/727/refunds"
     assert request.basic_auth == (CONSUMER_KEY, CONSUMER_SECRET)
     assert keyed_shop.statuses()[-1] == ("processed", "refunded 10 h of line 315")
-    assert balance(ten) == (600, 0, 0, GrantStatus.ACTIVE)
-    assert balance(five) == (300, 0, 0, GrantStatus.ACTIVE)
+    assert balance(ten, with_status=True) == (600, 0, 0, GrantStatus.ACTIVE)
+    assert balance(five, with_status=True) == (300, 0, 0, GrantStatus.ACTIVE)
     assert GrantEntry.objects.get(kind=EntryKind.REFUND).reason == (
         "Partial refund #1240 in the shop — Order #727"
     )
@@ -427,7 +423,7 @@ def test_partial_refund_with_api_keys_takes_back_the_refunded_lines(
         )
     )
     assert len(shop_api.requests) == 1
-    assert balance(ten)[0] == 600
+    assert balance(ten, with_status=True)[0] == 600
 
     # A second refund whose item lacks `_refunded_item_id`: matched by product.
     shop_api.json(
@@ -451,8 +447,8 @@ def test_partial_refund_with_api_keys_takes_back_the_refunded_lines(
         )
     )
     assert keyed_shop.statuses()[-1] == ("processed", "refunded 5 h of line 316")
-    assert balance(five) == (0, 0, 0, GrantStatus.REVOKED)
-    assert balance(ten)[0] == 600
+    assert balance(five, with_status=True) == (0, 0, 0, GrantStatus.REVOKED)
+    assert balance(ten, with_status=True)[0] == 600
     assert Order.objects.get().handled_refund_ids == [1240, 1241]
 
     # Then the whole order is refunded: only what is left goes back.
@@ -465,8 +461,8 @@ def test_partial_refund_with_api_keys_takes_back_the_refunded_lines(
             refunds=[refund(1242, "-450.00"), refund(1241, "-225.00"), refund()],
         )
     )
-    assert balance(ten) == (0, 0, 0, GrantStatus.REVOKED)
-    assert entries() == [
+    assert balance(ten, with_status=True) == (0, 0, 0, GrantStatus.REVOKED)
+    assert order_entries() == [
         (EntryKind.CREDIT, 1200),
         (EntryKind.CREDIT, 300),
         (EntryKind.REFUND, -600),
@@ -512,7 +508,7 @@ def test_refunds_are_fetched_from_the_shop_before_the_order_is_locked(
 
     assert seen == ["free"]
     assert keyed_shop.statuses()[-1] == ("processed", "refunded 10 h of line 315")
-    assert balance(grant) == (0, 0, 0, GrantStatus.REVOKED)
+    assert balance(grant, with_status=True) == (0, 0, 0, GrantStatus.REVOKED)
     assert find_differences() == []
 
 
@@ -526,7 +522,7 @@ def test_partial_refund_of_used_hours_is_a_conflict_for_an_admin(
     ten, _five = grants_of()
     # Neither grant expires: the hold takes the lower id (line 315's grant) first.
     use_hours(tenant_a, hold=1200, consume=960)
-    assert balance(ten)[:3] == (1200, 960, 240)
+    assert balance(ten, with_status=True)[:3] == (1200, 960, 240)
     shop_api.json(
         "orders/727/refunds", [refund_detail(1240, [refunded_item(330, refunded_item_id=315)])]
     )
@@ -542,7 +538,7 @@ def test_partial_refund_of_used_hours_is_a_conflict_for_an_admin(
     )
 
     assert keyed_shop.statuses()[-1] == ("processed", "refunded 0 min of line 315")
-    assert balance(ten)[:3] == (1200, 960, 240)
+    assert balance(ten, with_status=True)[:3] == (1200, 960, 240)
     error = OrderError.objects.get()
     assert (error.kind, error.subject, error.payload) == (
         ErrorKind.REFUND_CONFLICT,
@@ -613,7 +609,7 @@ def test_a_refund_before_the_customer_is_known_is_settled_once_linked(
 
     assert outcome == "granted 20 h for line 315; refunded 10 h of line 315"
     [grant] = grants_of()
-    assert (grant.student, balance(grant)[:3]) == (tenant_a.student, (600, 0, 0))
+    assert (grant.student, balance(grant, with_status=True)[:3]) == (tenant_a.student, (600, 0, 0))
     assert find_differences() == []
 
 

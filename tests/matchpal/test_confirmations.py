@@ -14,7 +14,7 @@ from matchpal.models import Invitation, Membership, Role, ServiceType
 from providers.models import Provider, ProviderStatus
 from students.models import Student, StudentStatus
 from tests.conftest import Tenant
-from tests.grants.ledger_support import make_package
+from tests.support import make_package
 
 
 @dataclass

@@ -24,7 +24,7 @@ from sessions_app.services import SessionRuleError
 from tests.conftest import Tenant, client_for
 from tests.factories import make_grant
 from tests.matchpal.test_public_ids import project_classes
-from tests.relationships.support import paired, past_grant
+from tests.support import paired, past_grant
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 

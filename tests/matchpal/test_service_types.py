@@ -4,7 +4,6 @@ and what a deactivated type means for the forms of every app."""
 from decimal import Decimal
 
 import pytest
-from django.contrib.messages import get_messages
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.test import Client
@@ -19,16 +18,13 @@ from providers.models import ProviderService
 from relationships.forms import ProposeForm
 from tests.conftest import Tenant, client_for
 from tests.factories import ProviderFactory
+from tests.support import messages_of
 
 pytestmark = pytest.mark.django_db
 
 LIST = "/o/alpha/service-types/"
 NEW = "/o/alpha/service-types/new/"
 NO_NAME = "Give the service type a name."
-
-
-def messages_of(response) -> list[str]:  # type: ignore[no-untyped-def]
-    return [str(m) for m in get_messages(response.wsgi_request)._queued_messages]
 
 
 def of(tenant: Tenant, name: str) -> ServiceType:

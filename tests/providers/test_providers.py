@@ -5,7 +5,6 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.contrib.messages import get_messages
 from django.core import mail
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
@@ -17,6 +16,7 @@ from providers.models import Provider, ProviderService, ProviderStatus
 from providers.services import DuplicateProviderEmail
 from tests.conftest import Tenant, client_for
 from tests.factories import MembershipFactory, ProviderFactory, UserFactory
+from tests.support import messages_of
 
 pytestmark = pytest.mark.django_db
 
@@ -25,11 +25,6 @@ NEW = "/o/alpha/providers/new/"
 ME = "/o/alpha/providers/me/"
 BASE_URL = "http://testserver/"
 FOREIGN_TYPE = "A service type of another organization was chosen."
-
-
-def messages_of(response) -> list[str]:  # type: ignore[no-untyped-def]
-    """The messages added while handling this request (not those left by earlier ones)."""
-    return [str(m) for m in get_messages(response.wsgi_request)._queued_messages]
 
 
 def detail_url(provider: Provider) -> str:

@@ -12,7 +12,7 @@ from matchpal.models import ServiceType
 from providers.models import Provider
 from relationships.models import Relationship
 from tests.conftest import Tenant
-from tests.relationships.support import past_grant
+from tests.support import past_grant
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from grants.models import Allocation
 from relationships.models import Relationship
 from sessions_app import services as session_services
 from tests.conftest import Tenant, client_for
-from tests.relationships.support import past_grant, service
+from tests.support import past_grant, service_type
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def _post(tenant: Tenant, amount: str, measure: str):  # type: ignore[no-untyped
         {
             "student": tenant.student.public_id,
             "provider": tenant.provider.public_id,
-            "service_type": service(org).public_id,
+            "service_type": service_type(org).public_id,
             "amount": amount,
             "measure": measure,
             "client_rate": "60",

@@ -9,7 +9,7 @@ from relationships.models import Relationship, RelationshipRateChange
 from sessions_app import services as session_services
 from sessions_app.models import Session
 from tests.conftest import Tenant
-from tests.relationships.support import at, paired, past_grant
+from tests.support import at, paired, past_grant
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 

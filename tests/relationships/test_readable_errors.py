@@ -10,7 +10,7 @@ from django.test import Client
 from matchpal.constraints import violated_constraint
 from relationships.models import Relationship
 from tests.conftest import Tenant
-from tests.relationships.support import past_grant, propose, service
+from tests.support import past_grant, propose, service_type
 
 pytestmark = pytest.mark.sqlite
 
@@ -19,7 +19,7 @@ def _form(tenant: Tenant) -> dict[str, str]:
     return {
         "student": str(tenant.student.public_id),
         "provider": str(tenant.provider.public_id),
-        "service_type": str(service(tenant.organization).public_id),
+        "service_type": str(service_type(tenant.organization).public_id),
         "amount": "1",
         "measure": "hours",
         "provider_pay_rate": "",

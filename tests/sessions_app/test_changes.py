@@ -15,18 +15,19 @@ from sessions_app.models import Session, SessionChange
 from sessions_app.services import (
     CHANGE_NOT_PAIRED,
     CHANGE_ONLY_OWN,
-    SessionRuleError,
     change_window_passed,
 )
 from tests.conftest import Tenant, client_for
-from tests.relationships.support import (
+from tests.support import (
     NOW,
     at,
     balance,
+    log,
     mails,
     other_provider,
     paired,
     past_grant,
+    refused,
     second_admin,
     set_policy,
 )
@@ -47,18 +48,6 @@ def rel(tenant_a: Tenant, grant) -> Relationship:  # type: ignore[no-untyped-def
 def fresh(session: Session) -> Session:
     session.refresh_from_db()
     return session
-
-
-def log(tenant: Tenant, rel: Relationship, **kwargs: object) -> Session:
-    kwargs.setdefault("starts_at", at(10, 15))
-    kwargs.setdefault("duration", 60)
-    return services.session_log(actor=tenant.provider_user, relationship=rel, **kwargs)  # type: ignore[arg-type]
-
-
-def refused(action, message: str) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(SessionRuleError) as error:
-        action()
-    assert error.value.message == message
 
 
 def history(session: Session) -> list[tuple[str, object, str, list[dict[str, str]], bool]]:

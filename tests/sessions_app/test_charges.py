@@ -12,17 +12,17 @@ from grants.models import EntryKind
 from grants.reconcile import find_differences
 from matchpal.models import Notification
 from relationships import services as rel_services
-from relationships.models import Relationship
 from sessions_app import services
 from sessions_app.models import Session
 from sessions_app.services import NO_SHOW_NOT_STARTED, SessionRuleError
 from tests.conftest import Tenant
-from tests.relationships.support import (
+from tests.support import (
     NOW,
     at,
     balance,
     entries,
     holds,
+    log_as_admin,
     mails,
     paired,
     past_grant,
@@ -32,16 +32,6 @@ from tests.relationships.support import (
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
 CONSUME, RESTORE = EntryKind.CONSUME, EntryKind.RESTORE
-
-
-def log(tenant: Tenant, relationship: Relationship, starts_at, duration: int = 60, **kwargs):  # type: ignore[no-untyped-def]
-    return services.session_log(
-        actor=tenant.admin,
-        relationship=relationship,
-        starts_at=starts_at,
-        duration=duration,
-        **kwargs,
-    )
 
 
 def fresh(session: Session) -> Session:
@@ -78,7 +68,7 @@ def test_a_late_cancellation_short_of_hours_charges_what_the_hold_covers(
     set_policy(tenant_a.organization, late_cancellation_charge="full")
     grant = past_grant(tenant_a.student, 900)
     rel = paired(tenant_a, quantity=30)
-    session = log(tenant_a, rel, NOW + timedelta(hours=3), 90, scheduled=True)
+    session = log_as_admin(tenant_a, rel, NOW + timedelta(hours=3), 90, scheduled=True)
 
     with django_capture_on_commit_callbacks(execute=True):
         services.session_cancel(actor=tenant_a.provider_user, session=session, reason="Sick")
@@ -99,7 +89,7 @@ def test_with_the_draw_policy_the_balance_pays_what_the_hold_cannot(tenant_a: Te
     set_policy(tenant_a.organization, late_cancellation_charge="full", insufficient_hours="draw")
     grant = past_grant(tenant_a.student, 100)
     rel = paired(tenant_a, quantity=30)
-    session = log(tenant_a, rel, NOW + timedelta(hours=2), 120, scheduled=True)
+    session = log_as_admin(tenant_a, rel, NOW + timedelta(hours=2), 120, scheduled=True)
 
     services.session_cancel(actor=tenant_a.admin, session=session, reason="Exam moved")
 
@@ -116,8 +106,8 @@ def test_a_late_cancellation_with_nothing_left_is_cancelled_uncharged(tenant_a: 
     set_policy(tenant_a.organization, late_cancellation_charge="full")
     grant = past_grant(tenant_a.student, 900)
     rel = paired(tenant_a, quantity=60)
-    log(tenant_a, rel, at(10, 15), 60)  # uses the whole hold
-    session = log(tenant_a, rel, NOW + timedelta(hours=1), 45, scheduled=True)
+    log_as_admin(tenant_a, rel, at(10, 15), 60)  # uses the whole hold
+    session = log_as_admin(tenant_a, rel, NOW + timedelta(hours=1), 45, scheduled=True)
 
     services.session_cancel(actor=tenant_a.admin, session=session, reason="Sick")
 
@@ -133,8 +123,8 @@ def test_a_student_no_show_short_of_sessions_then_corrected(tenant_a: Tenant) ->
     set_policy(tenant_a.organization, no_show_charge="full")
     grant = past_grant(tenant_a.student, 5, unit="sessions")
     rel = paired(tenant_a, quantity=1, unit="sessions")
-    log(tenant_a, rel, at(10, 9))
-    absent = log(tenant_a, rel, at(11, 9), scheduled=True)
+    log_as_admin(tenant_a, rel, at(10, 9))
+    absent = log_as_admin(tenant_a, rel, at(11, 9), scheduled=True)
     assert balance(grant) == (5, 1, 0)
 
     services.session_no_show(actor=tenant_a.provider_user, session=absent, party="student")
@@ -156,7 +146,7 @@ def test_a_student_no_show_covered_in_full_tells_nobody(tenant_a: Tenant) -> Non
     set_policy(tenant_a.organization, no_show_charge="full")
     grant = past_grant(tenant_a.student, 900)
     rel = paired(tenant_a, quantity=600)
-    absent = log(tenant_a, rel, at(11, 9), 60, scheduled=True)
+    absent = log_as_admin(tenant_a, rel, at(11, 9), 60, scheduled=True)
     services.session_no_show(actor=tenant_a.admin, session=absent, party="student")
     assert charged(absent) == ("no_show", 60, 0)
     assert balance(grant) == (900, 60, 540)
@@ -169,7 +159,7 @@ def test_the_detail_page_shows_staff_what_was_not_charged(
     set_policy(tenant_a.organization, late_cancellation_charge="full")
     past_grant(tenant_a.student, 900)
     rel = paired(tenant_a, quantity=30)
-    session = log(tenant_a, rel, NOW + timedelta(hours=3), 90, scheduled=True)
+    session = log_as_admin(tenant_a, rel, NOW + timedelta(hours=3), 90, scheduled=True)
     services.session_cancel(actor=tenant_a.admin, session=session, reason="Sick")
     url = f"/o/{tenant_a.organization.slug}/sessions/{session.public_id}/"
     line = (
@@ -189,8 +179,8 @@ def test_cancelling_a_completed_or_no_show_session_always_restores(tenant_a: Ten
     set_policy(tenant_a.organization, late_cancellation_charge="full", no_show_charge="full")
     grant = past_grant(tenant_a.student, 900)
     rel = paired(tenant_a, quantity=600)
-    done = log(tenant_a, rel, at(11, 9), 90)  # started 3 h ago: inside the 24 h window
-    absent = log(tenant_a, rel, at(11, 10), 60, scheduled=True)
+    done = log_as_admin(tenant_a, rel, at(11, 9), 90)  # started 3 h ago: inside the 24 h window
+    absent = log_as_admin(tenant_a, rel, at(11, 10), 60, scheduled=True)
     services.session_no_show(actor=tenant_a.admin, session=absent, party="student")
     assert balance(grant) == (900, 150, 450)
 
@@ -215,7 +205,7 @@ def test_a_scheduled_session_of_an_ended_relationship_is_cancelled_uncharged(
     set_policy(tenant_a.organization, late_cancellation_charge="full")
     grant = past_grant(tenant_a.student, 900)
     rel = paired(tenant_a, quantity=600)
-    due = log(tenant_a, rel, at(11, 9), 60, scheduled=True)  # 3 h ago, never logged
+    due = log_as_admin(tenant_a, rel, at(11, 9), 60, scheduled=True)  # 3 h ago, never logged
     rel_services.relationship_complete(actor=tenant_a.admin, relationship=rel)
     assert fresh(due).status == "scheduled"
 
@@ -234,7 +224,7 @@ def test_a_session_still_to_come_cannot_be_a_no_show(tenant_a: Tenant, admin_cli
     set_policy(tenant_a.organization, no_show_charge="full")
     grant = past_grant(tenant_a.student, 900)
     rel = paired(tenant_a, quantity=600)
-    ahead = log(tenant_a, rel, NOW + timedelta(minutes=1), 60, scheduled=True)
+    ahead = log_as_admin(tenant_a, rel, NOW + timedelta(minutes=1), 60, scheduled=True)
     for party in ("student", "provider"):
         with pytest.raises(SessionRuleError) as refused:
             services.session_no_show(actor=tenant_a.admin, session=ahead, party=party)
@@ -248,7 +238,7 @@ def test_a_session_still_to_come_cannot_be_a_no_show(tenant_a: Tenant, admin_cli
     assert response.context["form"].non_field_errors() == [NO_SHOW_NOT_STARTED]
 
     # From its start on, it can.
-    started = log(tenant_a, rel, NOW, 60, scheduled=True)
+    started = log_as_admin(tenant_a, rel, NOW, 60, scheduled=True)
     assert (
         f"/sessions/{started.public_id}/no-show/"
         in admin_client_a.get(
@@ -270,7 +260,7 @@ def test_a_student_no_show_of_an_ended_relationship_is_not_charged(
     set_policy(tenant_a.organization, no_show_charge="full")
     grant = past_grant(tenant_a.student, 900)
     rel = paired(tenant_a, quantity=600)
-    due = log(tenant_a, rel, at(11, 9), 60, scheduled=True)  # 3 h ago, never logged
+    due = log_as_admin(tenant_a, rel, at(11, 9), 60, scheduled=True)  # 3 h ago, never logged
     if end == "complete":
         rel_services.relationship_complete(actor=tenant_a.admin, relationship=rel)
     else:

@@ -17,11 +17,10 @@ from sessions_app.services import (
     RESOLUTION_EDIT_UNCHANGED,
     RESOLUTION_NOTE_MISSING,
     RESOLVE_ADMINS_ONLY,
-    SessionRuleError,
     dispute_window_passed,
 )
 from tests.conftest import Tenant
-from tests.relationships.support import at, balance, mails, paired, past_grant, set_policy
+from tests.support import at, balance, log, mails, paired, past_grant, refused, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
@@ -41,21 +40,9 @@ def fresh(session: Session) -> Session:
     return session
 
 
-def log(tenant: Tenant, rel: Relationship, **kwargs: object) -> Session:
-    kwargs.setdefault("starts_at", at(10, 15))
-    kwargs.setdefault("duration", 60)
-    return services.session_log(actor=tenant.provider_user, relationship=rel, **kwargs)  # type: ignore[arg-type]
-
-
 def disputed(tenant: Tenant, rel: Relationship, **kwargs: object) -> Session:
     session = log(tenant, rel, **kwargs)
     return services.session_dispute(actor=tenant.student_user, session=session, reason="Shorter")
-
-
-def refused(action, message: str, error=SessionRuleError) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(error) as raised:
-        action()
-    assert raised.value.message == message
 
 
 # --- Who may dispute, and until when -----------------------------------------------------------

@@ -18,7 +18,7 @@ from sessions_app.services import (
     review_time_out_of_range,
 )
 from tests.conftest import Tenant, client_for
-from tests.relationships.support import at, balance, paired, past_grant, set_policy
+from tests.support import at, balance, paired, past_grant, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 

@@ -17,12 +17,13 @@ from sessions_app import selectors, services
 from sessions_app.models import Session
 from sessions_app.services import NotEnoughHours, SessionRuleError
 from tests.conftest import Tenant
-from tests.relationships.support import (
+from tests.support import (
     NOW,
     at,
     balance,
     entries,
     holds,
+    log,
     mails,
     membership,
     paired,
@@ -46,23 +47,6 @@ def rel(tenant_a: Tenant, grant) -> Relationship:  # type: ignore[no-untyped-def
     """Paired 30 days ago, holding 10 h of the student's 15 h, at 40.00/h pay and 50.00/h."""
     return paired(
         tenant_a, quantity=600, provider_pay_rate=Decimal("40.00"), client_rate=Decimal("50.00")
-    )
-
-
-def log(
-    tenant: Tenant,
-    relationship: Relationship,
-    starts_at,
-    duration: int = 60,  # type: ignore[no-untyped-def]
-    actor=None,
-    **kwargs,
-) -> Session:  # type: ignore[no-untyped-def]
-    return services.session_log(
-        actor=actor or tenant.provider_user,
-        relationship=relationship,
-        starts_at=starts_at,
-        duration=duration,
-        **kwargs,
     )
 
 

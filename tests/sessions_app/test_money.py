@@ -12,7 +12,7 @@ from relationships.models import Relationship
 from sessions_app import selectors, services
 from sessions_app.models import Money, Session
 from tests.conftest import Tenant
-from tests.relationships.support import at, membership, paired, past_grant, set_policy
+from tests.support import at, log_as_admin, membership, paired, past_grant, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
@@ -22,16 +22,6 @@ def rel(tenant_a: Tenant) -> Relationship:
     past_grant(tenant_a.student, 900)
     return paired(
         tenant_a, quantity=600, provider_pay_rate=Decimal("40.00"), client_rate=Decimal("50.00")
-    )
-
-
-def log(tenant: Tenant, relationship: Relationship, starts_at, duration: int = 60, **kwargs):  # type: ignore[no-untyped-def]
-    return services.session_log(
-        actor=tenant.admin,
-        relationship=relationship,
-        starts_at=starts_at,
-        duration=duration,
-        **kwargs,
     )
 
 
@@ -62,10 +52,10 @@ def set_rates(relationship: Relationship, pay: str, client: str) -> None:
 
 
 def test_a_session_keeps_the_rates_it_was_logged_at(tenant_a: Tenant, rel) -> None:
-    before = log(tenant_a, rel, at(10, 9), 90)
-    scheduled = log(tenant_a, rel, at(10, 14), 60, scheduled=True)
+    before = log_as_admin(tenant_a, rel, at(10, 9), 90)
+    scheduled = log_as_admin(tenant_a, rel, at(10, 14), 60, scheduled=True)
     set_rates(rel, "60.00", "80.00")
-    after = log(tenant_a, rel, at(10, 11), 30)
+    after = log_as_admin(tenant_a, rel, at(10, 11), 30)
     assert amounts(before) == (90, 90, Decimal("60.00"), Decimal("75.00"))
     assert amounts(after) == (30, 30, Decimal("30.00"), Decimal("40.00"))
     # Scheduled: nothing yet; completed: the rates of the moment it is logged.
@@ -76,18 +66,18 @@ def test_a_session_keeps_the_rates_it_was_logged_at(tenant_a: Tenant, rel) -> No
 
 
 def test_a_revision_is_worth_its_review_time(tenant_a: Tenant, rel) -> None:
-    reviewed = log(tenant_a, rel, at(10, 9), 90, kind="revision", review_minutes=30)
+    reviewed = log_as_admin(tenant_a, rel, at(10, 9), 90, kind="revision", review_minutes=30)
     assert amounts(reviewed) == (30, 30, Decimal("20.00"), Decimal("25.00"))
     set_policy(tenant_a.organization, revision_minutes=45)
-    fixed = log(tenant_a, rel, at(10, 14), 90, kind="revision")
+    fixed = log_as_admin(tenant_a, rel, at(10, 14), 90, kind="revision")
     assert amounts(fixed) == (45, 45, Decimal("30.00"), Decimal("37.50"))
 
 
 def test_a_cancelled_session_is_worth_nothing_unless_charged(tenant_a: Tenant, rel) -> None:
-    done = log(tenant_a, rel, at(10, 9), 60)
+    done = log_as_admin(tenant_a, rel, at(10, 9), 60)
     services.session_cancel(actor=tenant_a.admin, session=done, reason="Logged by mistake")
     assert amounts(done) == (0, 0, Decimal("0.00"), Decimal("0.00"))
-    early = log(tenant_a, rel, at(20, 9), 60, scheduled=True)
+    early = log_as_admin(tenant_a, rel, at(20, 9), 60, scheduled=True)
     services.session_cancel(actor=tenant_a.admin, session=early, reason="Holiday")
     assert amounts(early) == (0, 0, Decimal("0.00"), Decimal("0.00"))
 
@@ -96,13 +86,13 @@ def test_charged_absences_pay_the_provider_per_the_centers_setting(tenant_a: Ten
     org = set_policy(tenant_a.organization, late_cancellation_charge="full", no_show_charge="full")
     assert org.pay_providers_for_charged_absences is True
     now = at(11, 12)
-    late = log(tenant_a, rel, now + timedelta(hours=2), 60, scheduled=True)
+    late = log_as_admin(tenant_a, rel, now + timedelta(hours=2), 60, scheduled=True)
     services.session_cancel(actor=tenant_a.admin, session=late, reason="Ill")
     assert amounts(late) == (60, 60, Decimal("40.00"), Decimal("50.00"))
-    absent = log(tenant_a, rel, at(10, 9), 90)
+    absent = log_as_admin(tenant_a, rel, at(10, 9), 90)
     services.session_no_show(actor=tenant_a.admin, session=absent, party="student")
     assert amounts(absent) == (90, 90, Decimal("60.00"), Decimal("75.00"))
-    provider_absent = log(tenant_a, rel, at(10, 14), 30)
+    provider_absent = log_as_admin(tenant_a, rel, at(10, 14), 30)
     services.session_no_show(actor=tenant_a.admin, session=provider_absent, party="provider")
     assert amounts(provider_absent) == (0, 0, Decimal("0.00"), Decimal("0.00"))
 
@@ -114,7 +104,7 @@ def test_charged_absences_pay_the_provider_per_the_centers_setting(tenant_a: Ten
 
 def test_confirmation_rule_applies_to_completed_sessions(tenant_a: Tenant, rel) -> None:
     set_policy(tenant_a.organization, require_student_confirmation=True)
-    session = log(tenant_a, rel, at(10, 9), 90)
+    session = log_as_admin(tenant_a, rel, at(10, 9), 90)
     assert amounts(session) == (90, 0, Decimal("0.00"), Decimal("75.00"))
     services.session_confirm(actor=tenant_a.student_user, session=session)
     assert amounts(session) == (90, 90, Decimal("60.00"), Decimal("75.00"))
@@ -131,14 +121,14 @@ def test_a_relationship_counting_sessions_is_worth_the_sessions_minutes(
         provider_pay_rate=Decimal("40.00"),
         client_rate=Decimal("50.00"),
     )
-    session = log(tenant_a, rel, at(10, 9), 45)
+    session = log_as_admin(tenant_a, rel, at(10, 9), 45)
     assert Session.objects.get(pk=session.pk).charged_minutes == 1
     assert amounts(session) == (45, 45, Decimal("30.00"), Decimal("37.50"))
 
 
 def test_provider_home_shows_what_was_earned(tenant_a: Tenant, rel, provider_client_a) -> None:
     org = tenant_a.organization
-    log(tenant_a, rel, at(10, 9), 90)
+    log_as_admin(tenant_a, rel, at(10, 9), 90)
     set_rates(rel, "100.00", "100.00")
     earned = selectors.earnings(
         organization=org, membership=membership(tenant_a.provider_user, org), since=at(9, 0)
@@ -153,7 +143,7 @@ def test_providers_see_the_client_amount_only_where_allowed(
     tenant_a: Tenant, rel, provider_client_a, admin_client_a, allowed: bool
 ) -> None:
     set_policy(tenant_a.organization, providers_see_client_amount=allowed)
-    session = log(tenant_a, rel, at(10, 9), 90)
+    session = log_as_admin(tenant_a, rel, at(10, 9), 90)
     slug = tenant_a.organization.slug
     for url in (
         f"/o/{slug}/sessions/{session.public_id}/",

@@ -19,10 +19,11 @@ from sessions_app.forms import duration_choices
 from sessions_app.models import Session
 from tests.conftest import Tenant, client_for
 from tests.factories import ProviderFactory, RelationshipFactory, StudentFactory
-from tests.relationships.support import (
+from tests.support import (
     NOW,
     at,
     balance,
+    log_as_admin,
     other_provider,
     paired,
     past_grant,
@@ -31,23 +32,6 @@ from tests.relationships.support import (
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
-
-
-def log(
-    tenant: Tenant,
-    relationship: Relationship,
-    starts_at,
-    duration: int = 60,  # type: ignore[no-untyped-def]
-    actor=None,
-    **kwargs,
-) -> Session:  # type: ignore[no-untyped-def]
-    return services.session_log(
-        actor=actor or tenant.admin,
-        relationship=relationship,
-        starts_at=starts_at,
-        duration=duration,
-        **kwargs,
-    )
 
 
 def home(org: Organization) -> str:
@@ -73,9 +57,9 @@ def test_provider_home(tenant_a: Tenant, provider_client_a) -> None:
     cals = paired(tenant_a, quantity=300, student=cal)
     other_user, other = other_provider(tenant_a)
     not_mine = propose(tenant_a, quantity=60, provider=other)
-    past_due = log(tenant_a, mine, at(11, 9), scheduled=True)
-    log(tenant_a, mine, at(12, 9), scheduled=True)  # still to come
-    log(tenant_a, cals, at(10, 15), 90)
+    past_due = log_as_admin(tenant_a, mine, at(11, 9), scheduled=True)
+    log_as_admin(tenant_a, mine, at(12, 9), scheduled=True)  # still to come
+    log_as_admin(tenant_a, cals, at(10, 15), 90)
 
     response = provider_client_a.get(home(org))
     assert response.status_code == 200
@@ -111,12 +95,12 @@ def test_provider_home_lists_no_session_of_an_ended_relationship_to_log(
     org = tenant_a.organization
     past_grant(tenant_a.student, 900)
     ended = paired(tenant_a, quantity=300)
-    orphan = log(tenant_a, ended, at(11, 9), scheduled=True)
+    orphan = log_as_admin(tenant_a, ended, at(11, 9), scheduled=True)
     rel_services.relationship_cancel(actor=tenant_a.admin, relationship=ended, reason="Moved away")
     other_student = StudentFactory(organization=org)
     past_grant(other_student, 300)
     running = paired(tenant_a, quantity=120, student=other_student)
-    due = log(tenant_a, running, at(11, 10), scheduled=True)
+    due = log_as_admin(tenant_a, running, at(11, 10), scheduled=True)
     response = provider_client_a.get(home(org))
     assert [s.pk for s in response.context["to_log"]] == [due.pk]
     assert f"/sessions/{orphan.public_id}/complete/" not in response.content.decode()
@@ -129,19 +113,19 @@ def test_provider_home_hours_delivered_this_week_and_month(tenant_a: Tenant, clo
     org = tenant_a.organization
     past_grant(tenant_a.student, 1200, valid_from=NOW - timedelta(days=60))
     rel = paired(tenant_a, quantity=900, paired_at=NOW - timedelta(days=40))
-    log(tenant_a, rel, at(30, 10, month=5), 30)  # last month
-    log(tenant_a, rel, at(2, 10), 60)  # this month, last week
-    log(tenant_a, rel, at(8, 23, 30), 15)  # Sunday night: last week in New York
-    log(tenant_a, rel, at(9, 0, 0), 90)  # Monday midnight: this week
-    log(tenant_a, rel, at(11, 9), 45)
-    cancelled = log(tenant_a, rel, at(10, 9), 60)
+    log_as_admin(tenant_a, rel, at(30, 10, month=5), 30)  # last month
+    log_as_admin(tenant_a, rel, at(2, 10), 60)  # this month, last week
+    log_as_admin(tenant_a, rel, at(8, 23, 30), 15)  # Sunday night: last week in New York
+    log_as_admin(tenant_a, rel, at(9, 0, 0), 90)  # Monday midnight: this week
+    log_as_admin(tenant_a, rel, at(11, 9), 45)
+    cancelled = log_as_admin(tenant_a, rel, at(10, 9), 60)
     services.session_cancel(actor=tenant_a.admin, session=cancelled, reason="Sick")
-    absent = log(tenant_a, rel, at(10, 13), 60)
+    absent = log_as_admin(tenant_a, rel, at(10, 13), 60)
     services.session_no_show(actor=tenant_a.admin, session=absent, party="student")
-    log(tenant_a, rel, at(11, 8), 60, scheduled=True)
+    log_as_admin(tenant_a, rel, at(11, 8), 60, scheduled=True)
     # Another provider's hours are theirs.
     _, other = other_provider(tenant_a)
-    log(tenant_a, paired(tenant_a, quantity=120, provider=other), at(10, 10), 120)
+    log_as_admin(tenant_a, paired(tenant_a, quantity=120, provider=other), at(10, 10), 120)
 
     def figures() -> tuple[int, int, str]:
         # A new sign-in each time: the clock moves past the sign-in's expiry.
@@ -169,8 +153,8 @@ def test_provider_home_counts_confirmed_sessions_when_the_center_asks(
     org = set_policy(tenant_a.organization, require_student_confirmation=True)
     past_grant(tenant_a.student, 600)
     rel = paired(tenant_a, quantity=300)
-    first = log(tenant_a, rel, at(10, 9), 60)
-    log(tenant_a, rel, at(10, 15), 45)
+    first = log_as_admin(tenant_a, rel, at(10, 9), 60)
+    log_as_admin(tenant_a, rel, at(10, 15), 45)
     assert provider_client_a.get(home(org)).context["week_minutes"] == 0
     services.session_confirm(actor=tenant_a.student_user, session=first)
     response = provider_client_a.get(home(org))
@@ -186,15 +170,15 @@ def test_student_home_sessions_running_total_and_balance(
     org = tenant_a.organization
     grant = past_grant(tenant_a.student, 900)
     rel = paired(tenant_a, quantity=600)
-    first = log(tenant_a, rel, at(9, 10), 60)
-    cancelled = log(tenant_a, rel, at(10, 10), 90)
+    first = log_as_admin(tenant_a, rel, at(9, 10), 60)
+    cancelled = log_as_admin(tenant_a, rel, at(10, 10), 90)
     services.session_cancel(actor=tenant_a.admin, session=cancelled, reason="Sick")
-    last = log(tenant_a, rel, at(11, 9), 45)
-    ahead = log(tenant_a, rel, at(13, 9), 60, scheduled=True)
+    last = log_as_admin(tenant_a, rel, at(11, 9), 45)
+    ahead = log_as_admin(tenant_a, rel, at(13, 9), 60, scheduled=True)
     # Another student's session is not on this page.
     someone = StudentFactory(organization=org)
     past_grant(someone, 300)
-    log(tenant_a, paired(tenant_a, quantity=120, student=someone), at(10, 9), 60)
+    log_as_admin(tenant_a, paired(tenant_a, quantity=120, student=someone), at(10, 9), 60)
     assert balance(grant) == (900, 105, 495)
 
     response = student_client_a.get(home(org))
@@ -235,12 +219,12 @@ def test_student_home_dispute_for_completed_sessions_not_yet_disputed(
     org = tenant_a.organization
     past_grant(tenant_a.student, 900)
     rel = paired(tenant_a, quantity=600)
-    confirmed = log(tenant_a, rel, at(9, 10), 60)
+    confirmed = log_as_admin(tenant_a, rel, at(9, 10), 60)
     services.session_confirm(actor=tenant_a.student_user, session=confirmed)
-    open_ = log(tenant_a, rel, at(10, 10), 60)
-    disputed = log(tenant_a, rel, at(10, 14), 60)
+    open_ = log_as_admin(tenant_a, rel, at(10, 10), 60)
+    disputed = log_as_admin(tenant_a, rel, at(10, 14), 60)
     services.session_dispute(actor=tenant_a.student_user, session=disputed, reason="Shorter")
-    ahead = log(tenant_a, rel, at(13, 9), 60, scheduled=True)
+    ahead = log_as_admin(tenant_a, rel, at(13, 9), 60, scheduled=True)
 
     html = student_client_a.get(home(org)).content.decode()
     dispute = f"/o/{org.slug}/sessions/{{}}/dispute/"
@@ -271,10 +255,10 @@ def test_student_home_running_totals_per_unit(tenant_a: Tenant, student_client_a
     )
     minutes = paired(tenant_a, quantity=600)
     counted = paired(tenant_a, quantity=4, unit="sessions", service_type="Advising")
-    first = log(tenant_a, minutes, at(9, 10), 60)
-    one = log(tenant_a, counted, at(9, 14), 90)
-    second = log(tenant_a, minutes, at(10, 10), 45)
-    two = log(tenant_a, counted, at(10, 14), 30)
+    first = log_as_admin(tenant_a, minutes, at(9, 10), 60)
+    one = log_as_admin(tenant_a, counted, at(9, 14), 90)
+    second = log_as_admin(tenant_a, minutes, at(10, 10), 45)
+    two = log_as_admin(tenant_a, counted, at(10, 14), 30)
 
     response = student_client_a.get(home(org))
     rows = [(s.pk, s.charged_minutes, s.running) for s in response.context["sessions"]]
@@ -315,11 +299,11 @@ def test_admin_sessions_list_filters(tenant_a: Tenant, admin_client_a) -> None:
     ann_paul = paired(tenant_a, quantity=600)
     zed_other = paired(tenant_a, quantity=600, student=zed, provider=other)
     s = {
-        "a": log(tenant_a, ann_paul, at(2, 10), 60),
-        "b": log(tenant_a, ann_paul, at(9, 10), 30, kind="revision"),
-        "c": log(tenant_a, zed_other, at(9, 23, 30), 60),  # June 10 in UTC
-        "d": log(tenant_a, zed_other, at(10, 9), 45, kind="advising"),
-        "e": log(tenant_a, ann_paul, at(13, 9), 60, scheduled=True),
+        "a": log_as_admin(tenant_a, ann_paul, at(2, 10), 60),
+        "b": log_as_admin(tenant_a, ann_paul, at(9, 10), 30, kind="revision"),
+        "c": log_as_admin(tenant_a, zed_other, at(9, 23, 30), 60),  # June 10 in UTC
+        "d": log_as_admin(tenant_a, zed_other, at(10, 9), 45, kind="advising"),
+        "e": log_as_admin(tenant_a, ann_paul, at(13, 9), 60, scheduled=True),
     }
     services.session_cancel(actor=tenant_a.admin, session=s["d"], reason="Sick")
     pk = {key: session.pk for key, session in s.items()}
@@ -357,7 +341,7 @@ def test_admin_sessions_list_paginates(tenant_a: Tenant, admin_client_a, setting
     org = tenant_a.organization
     past_grant(tenant_a.student, 900)
     rel = paired(tenant_a, quantity=600)
-    made = [log(tenant_a, rel, NOW - timedelta(hours=2 + i), 30).pk for i in range(7)]
+    made = [log_as_admin(tenant_a, rel, NOW - timedelta(hours=2 + i), 30).pk for i in range(7)]
     first = admin_client_a.get(sessions_url(org), {"kind": "tutoring"})
     assert [s.pk for s in first.context["page"]] == made[:3]
     assert first.context["page"].paginator.num_pages == 3
@@ -374,8 +358,8 @@ def test_the_sessions_list_offers_no_show_only_once_a_session_has_started(
     org = tenant_a.organization
     past_grant(tenant_a.student, 900)
     rel = paired(tenant_a, quantity=600)
-    started = log(tenant_a, rel, NOW - timedelta(hours=2), 30)
-    ahead = log(tenant_a, rel, NOW + timedelta(days=1), 30, scheduled=True)
+    started = log_as_admin(tenant_a, rel, NOW - timedelta(hours=2), 30)
+    ahead = log_as_admin(tenant_a, rel, NOW + timedelta(days=1), 30, scheduled=True)
     html = admin_client_a.get(sessions_url(org)).content.decode()
     assert f"/o/{org.slug}/sessions/{started.public_id}/no-show/" in html
     assert f"/o/{org.slug}/sessions/{ahead.public_id}/no-show/" not in html
@@ -622,7 +606,7 @@ def grow_relationships(tenant: Tenant, n: int) -> str:
 def grow_sessions(tenant: Tenant, n: int) -> str:
     grow_relationships(tenant, n)
     for rel in tenant.organization.relationships.filter(sessions=None):
-        log(tenant, rel, NOW - timedelta(hours=3), 30)
+        log_as_admin(tenant, rel, NOW - timedelta(hours=3), 30)
     return f"/o/{tenant.organization.slug}/sessions/"
 
 
@@ -639,7 +623,7 @@ def grow_relationship_detail(tenant: Tenant, n: int) -> str:
     rel = _the_relationship(tenant)
     for i in range(rel.sessions.count(), n):
         actor = tenant.admin if i % 2 else tenant.provider_user
-        log(tenant, rel, NOW - timedelta(hours=2 + i), 30, actor=actor)
+        log_as_admin(tenant, rel, NOW - timedelta(hours=2 + i), 30, actor=actor)
     return f"/o/{tenant.organization.slug}/relationships/{rel.public_id}/"
 
 
@@ -662,8 +646,8 @@ def grow_provider_home(tenant: Tenant, n: int) -> str:
             student=_student_with_hours(tenant),
         )
         hold(actor=None, relationship=rel, quantity=180)
-        log(tenant, rel, NOW - timedelta(hours=1), 60)
-        log(tenant, rel, NOW - timedelta(hours=2), 60, scheduled=True)
+        log_as_admin(tenant, rel, NOW - timedelta(hours=1), 60)
+        log_as_admin(tenant, rel, NOW - timedelta(hours=2), 60, scheduled=True)
     return f"/o/{org.slug}/"
 
 
@@ -680,7 +664,7 @@ def grow_student_home(tenant: Tenant, n: int) -> str:
             service_type=ServiceType.objects.get(organization=org, name=name),
         )
         hold(actor=None, relationship=rel, quantity=60)
-        log(tenant, rel, NOW - timedelta(hours=1 + i), 30)
+        log_as_admin(tenant, rel, NOW - timedelta(hours=1 + i), 30)
     return f"/o/{org.slug}/"
 
 

@@ -16,18 +16,19 @@ from sessions_app.services import (
     REDATE_ADMINS_ONLY,
     REDATE_GRANT_NOT_VALID,
     RESCHEDULE_NOT_PAIRED,
-    SessionRuleError,
     change_window_passed,
 )
 from tests.conftest import Tenant, client_for
-from tests.relationships.support import (
+from tests.support import (
     NOW,
     at,
     balance,
     entries,
+    log,
     mails,
     paired,
     past_grant,
+    refused,
     set_policy,
 )
 from tests.test_query_counts import grow_relationships
@@ -48,18 +49,6 @@ def rel(tenant_a: Tenant, grant) -> Relationship:  # type: ignore[no-untyped-def
 def fresh(session: Session) -> Session:
     session.refresh_from_db()
     return session
-
-
-def log(tenant: Tenant, rel: Relationship, **kwargs: object) -> Session:
-    kwargs.setdefault("starts_at", at(10, 15))
-    kwargs.setdefault("duration", 60)
-    return services.session_log(actor=tenant.provider_user, relationship=rel, **kwargs)  # type: ignore[arg-type]
-
-
-def refused(action, message: str) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(SessionRuleError) as error:
-        action()
-    assert error.value.message == message
 
 
 def test_a_provider_reschedules_a_scheduled_session_and_both_sides_are_told(

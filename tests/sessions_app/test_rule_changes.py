@@ -8,9 +8,8 @@ from relationships.models import Relationship
 from sessions_app import services
 from sessions_app.forms import duration_choices
 from sessions_app.models import Session
-from sessions_app.services import SessionRuleError
 from tests.conftest import Tenant
-from tests.relationships.support import at, balance, paired, past_grant, set_policy
+from tests.support import at, balance, log, paired, past_grant, refused, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
@@ -28,18 +27,6 @@ def rel(tenant_a: Tenant, grant) -> Relationship:  # type: ignore[no-untyped-def
 def fresh(session: Session) -> Session:
     session.refresh_from_db()
     return session
-
-
-def log(tenant: Tenant, rel: Relationship, **kwargs: object) -> Session:
-    kwargs.setdefault("starts_at", at(10, 15))
-    kwargs.setdefault("duration", 60)
-    return services.session_log(actor=tenant.provider_user, relationship=rel, **kwargs)  # type: ignore[arg-type]
-
-
-def refused(action, message: str) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(SessionRuleError) as error:
-        action()
-    assert error.value.message == message
 
 
 def test_the_edit_form_keeps_a_duration_the_new_steps_no_longer_include(

@@ -17,21 +17,23 @@ from relationships import services as rel_services
 from relationships.models import Relationship
 from sessions_app import services
 from sessions_app.models import Session
-from sessions_app.services import NotEnoughHours, SessionRuleError
+from sessions_app.services import NotEnoughHours
 from tests.conftest import Tenant, client_for
 from tests.factories import ProviderFactory, StudentFactory
-from tests.relationships.support import (
+from tests.support import (
     NOW,
     at,
     balance,
     entries,
     holds,
+    log,
     mails,
     other_provider,
     pair,
     paired,
     past_grant,
     propose,
+    refused,
     second_admin,
     set_policy,
 )
@@ -50,29 +52,6 @@ def grant(tenant_a: Tenant):  # type: ignore[no-untyped-def]
 def rel(tenant_a: Tenant, grant) -> Relationship:  # type: ignore[no-untyped-def]
     """Paired 30 days ago, holding 10 h of the student's 15 h."""
     return paired(tenant_a, quantity=600)
-
-
-def log(
-    tenant: Tenant,
-    relationship: Relationship,
-    starts_at,
-    duration: int = 60,  # type: ignore[no-untyped-def]
-    actor=None,
-    **kwargs,
-) -> Session:  # type: ignore[no-untyped-def]
-    return services.session_log(
-        actor=actor or tenant.provider_user,
-        relationship=relationship,
-        starts_at=starts_at,
-        duration=duration,
-        **kwargs,
-    )
-
-
-def refused(call, message: str, error=SessionRuleError) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(error) as raised:
-        call()
-    assert raised.value.message == message
 
 
 def nothing_logged(grant, held: int = 600) -> None:  # type: ignore[no-untyped-def]

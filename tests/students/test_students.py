@@ -3,7 +3,6 @@
 import uuid
 
 import pytest
-from django.contrib.messages import get_messages
 from django.core import mail
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
@@ -15,17 +14,13 @@ from students.models import Student, StudentStatus
 from students.services import DuplicateStudentEmail
 from tests.conftest import Tenant, client_for
 from tests.factories import MembershipFactory, StudentFactory, UserFactory
+from tests.support import messages_of
 
 pytestmark = pytest.mark.django_db
 
 LIST = "/o/alpha/students/"
 NEW = "/o/alpha/students/new/"
 BASE_URL = "http://testserver/"
-
-
-def messages_of(response) -> list[str]:  # type: ignore[no-untyped-def]
-    """The messages added while handling this request (not those left by earlier ones)."""
-    return [str(m) for m in get_messages(response.wsgi_request)._queued_messages]
 
 
 def detail_url(student: Student) -> str:

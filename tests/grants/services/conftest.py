@@ -5,8 +5,8 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import RelationshipFactory, make_grant
-from tests.grants.ledger_support import assert_reconciled
 from tests.grants.services.support import DAY
+from tests.support import assert_reconciled
 
 
 @pytest.fixture(autouse=True)

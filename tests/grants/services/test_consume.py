@@ -9,8 +9,8 @@ from grants import services
 from grants.models import GrantEntry
 from grants.services import Consumption, InsufficientHours
 from tests.factories import make_grant
-from tests.grants.ledger_support import allocation, assert_reconciled, balance, snapshot
-from tests.grants.services.support import DAY, consume, refused
+from tests.grants.services.support import DAY, consume
+from tests.support import allocation, assert_reconciled, balance, raises_exactly, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def test_consume_uses_only_holds_valid_on_the_session_date(rel, three_grants) ->
     assert balance(later) == (100, 90, 10)
 
     before = snapshot()
-    with refused(
+    with raises_exactly(
         InsufficientHours,
         "Only 10 min are reserved for this relationship; the session needs 20 min.",
     ) as info:
@@ -67,7 +67,7 @@ def test_consume_draws_from_grants_valid_by_the_end_of_the_session_day(student, 
         student=student, minutes=500, valid_from=datetime(2031, 3, 2, 6, 0, tzinfo=UTC)
     )  # 01:00 local, next day
 
-    with refused(
+    with raises_exactly(
         InsufficientHours,
         "The relationship's reserved hours and the student's hours free to book "
         "cover 1 h 40 min; the session needs 1 h 41 min.",
@@ -85,7 +85,7 @@ def test_consume_refused_when_the_hold_is_short(student, rel) -> None:
     services.hold(actor=None, relationship=rel, quantity=60)
     before = snapshot()
 
-    with refused(
+    with raises_exactly(
         InsufficientHours,
         "Only 1 h are reserved for this relationship; the session needs 1 h 30 min.",
     ) as info:
@@ -130,7 +130,7 @@ def test_consume_with_draw_still_refused_when_both_are_short(student, rel) -> No
     services.hold(actor=None, relationship=rel, quantity=60)
     before = snapshot()
 
-    with refused(
+    with raises_exactly(
         InsufficientHours,
         "The relationship's reserved hours and the student's hours free to book "
         "cover 1 h 40 min; the session needs 2 h.",

@@ -6,8 +6,8 @@ from grants import services
 from grants.models import GrantEntry
 from grants.services import LedgerError
 from tests.factories import make_grant
-from tests.grants.ledger_support import assert_reconciled, balance, entries, snapshot
-from tests.grants.services.support import consume, refused
+from tests.grants.services.support import consume
+from tests.support import assert_reconciled, balance, entries, raises_exactly, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def test_adjust_up_and_down_with_a_reason(student, admin) -> None:
 )
 def test_adjust_refusals(student, admin, delta, reason, message) -> None:
     grant = make_grant(student=student, minutes=600)
-    with refused(LedgerError, message):
+    with raises_exactly(LedgerError, message):
         services.grant_adjust(actor=admin, grant=grant, delta=delta, reason=reason)
     assert entries(grant) == [("credit", 600, 0, 0)]
 
@@ -51,7 +51,7 @@ def test_adjust_below_used_plus_held_is_refused(student, admin, rel) -> None:
     assert balance(grant) == (600, 100, 200)
     before = snapshot()
 
-    with refused(
+    with raises_exactly(
         LedgerError,
         "This grant has 1 h 40 min used and 3 h 20 min reserved, so its total "
         "cannot go below 5 h. Release reserved hours first.",

@@ -9,14 +9,15 @@ from grants import services
 from grants.models import EntryKind, Grant, GrantEntry, GrantSource
 from grants.services import LedgerError
 from tests.factories import OrganizationFactory
-from tests.grants.ledger_support import (
+from tests.grants.services.support import DAY
+from tests.support import (
     assert_reconciled,
     balance,
     entries,
     make_package,
+    raises_exactly,
     service_type,
 )
-from tests.grants.services.support import DAY, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +110,7 @@ def test_grant_create_refusals(org, student, admin, kwargs, message) -> None:
     elif kwargs.get("expires_at") == "before valid_from":
         kwargs["expires_at"] = valid_from - DAY
     args.update(kwargs)
-    with refused(LedgerError, message):
+    with raises_exactly(LedgerError, message):
         services.grant_create(**args)
     assert (Grant.objects.count(), GrantEntry.objects.count()) == (0, 0)
 
@@ -172,9 +173,9 @@ def test_grant_from_package_of_sessions_without_validity_never_expires(org, stud
 
 def test_grant_from_package_of_another_organization_is_refused(student) -> None:
     package = make_package(OrganizationFactory())
-    with refused(LedgerError, "That package belongs to another organization."):
+    with raises_exactly(LedgerError, "That package belongs to another organization."):
         services.grant_from_package(actor=None, student=student, package=package)
-    with refused(LedgerError, "The number of packages must be a whole number above zero."):
+    with raises_exactly(LedgerError, "The number of packages must be a whole number above zero."):
         services.grant_from_package(
             actor=None, student=student, package=make_package(student.organization), count=0
         )

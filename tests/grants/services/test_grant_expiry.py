@@ -10,15 +10,16 @@ from grants import services
 from grants.models import Grant, GrantEntry
 from grants.services import InsufficientHours, LedgerError
 from tests.factories import StudentFactory, make_grant
-from tests.grants.ledger_support import (
+from tests.grants.services.support import DAY, consume
+from tests.support import (
     allocation,
     assert_reconciled,
     balance,
     entries,
+    raises_exactly,
     service_type,
     snapshot,
 )
-from tests.grants.services.support import DAY, consume, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -51,17 +52,17 @@ def test_expire_releases_every_hold_and_blocks_holding_and_consuming(
     ]
 
     before = snapshot()
-    with refused(
+    with raises_exactly(
         InsufficientHours,
         "Only 0 min are free to book for this service; reserving 10 min needs 10 min more.",
     ):
         services.hold(actor=None, relationship=rel, quantity=10)
-    with refused(
+    with raises_exactly(
         InsufficientHours,
         "Only 0 min are reserved for this relationship; the session needs 10 min.",
     ):
         consume(rel, 10)
-    with refused(
+    with raises_exactly(
         InsufficientHours,
         "The relationship's reserved hours and the student's hours free to book "
         "cover 0 min; the session needs 10 min.",
@@ -149,12 +150,14 @@ def test_a_grant_past_its_date_cannot_move_hours_before_the_job_expires_it(
         before = snapshot()
 
         for to in ({"to_grant": other}, {"to_service_types": [service_type(student.organization)]}):
-            with refused(LedgerError, "This grant has expired; extend it before moving its hours."):
+            with raises_exactly(
+                LedgerError, "This grant has expired; extend it before moving its hours."
+            ):
                 services.grant_transfer(
                     actor=admin, from_grant=due, quantity=60, reason="Rescue", **to
                 )
         # Nor can hours move into it, to vanish at the next run of the job.
-        with refused(LedgerError, "The grant receiving the hours is not active."):
+        with raises_exactly(LedgerError, "The grant receiving the hours is not active."):
             services.grant_transfer(
                 actor=admin, from_grant=other, to_grant=due, quantity=30, reason="Top up"
             )

@@ -7,8 +7,8 @@ from grants import services
 from grants.models import Grant, GrantEntry
 from grants.services import LedgerError
 from tests.factories import make_grant
-from tests.grants.ledger_support import assert_reconciled, balance, entries, snapshot
-from tests.grants.services.support import DAY, refused
+from tests.grants.services.support import DAY
+from tests.support import assert_reconciled, balance, entries, raises_exactly, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -34,15 +34,17 @@ def test_extend_refusals(student, admin) -> None:
     current = timezone.now() + 10 * DAY
     grant = make_grant(student=student, minutes=600, expires_at=current)
     before = snapshot()
-    with refused(LedgerError, "Give a reason for the extension."):
+    with raises_exactly(LedgerError, "Give a reason for the extension."):
         services.grant_extend(actor=admin, grant=grant, expires_at=current + DAY, reason=" ")
-    with refused(LedgerError, "The new expiry must be in the future."):
+    with raises_exactly(LedgerError, "The new expiry must be in the future."):
         services.grant_extend(
             actor=admin, grant=grant, expires_at=timezone.now() - DAY, reason="Oops"
         )
     shown = f"{timezone.localtime(current):%Y-%m-%d %H:%M}"
     for earlier in (current, current - DAY):
-        with refused(LedgerError, f"The new expiry must be after the current one ({shown})."):
+        with raises_exactly(
+            LedgerError, f"The new expiry must be after the current one ({shown})."
+        ):
             services.grant_extend(actor=admin, grant=grant, expires_at=earlier, reason="Shorter")
     assert snapshot() == before
 
@@ -50,7 +52,9 @@ def test_extend_refusals(student, admin) -> None:
 def test_extend_cannot_give_a_never_expiring_grant_an_expiry(student, admin) -> None:
     grant = make_grant(student=student, minutes=600)
     before = snapshot()
-    with refused(LedgerError, "This grant never expires; an extension cannot give it an expiry."):
+    with raises_exactly(
+        LedgerError, "This grant never expires; an extension cannot give it an expiry."
+    ):
         services.grant_extend(
             actor=admin, grant=grant, expires_at=timezone.now() + 5 * DAY, reason="Shorter, in fact"
         )
@@ -75,7 +79,7 @@ def test_extend_makes_an_expired_grant_active_again(student, admin, rel) -> None
 def test_a_revoked_grant_cannot_be_extended(student, admin) -> None:
     grant = make_grant(student=student, minutes=60, expires_at=timezone.now() + DAY)
     services.grant_refund(actor=admin, grant=grant, quantity=60, reason="Refunded")
-    with refused(LedgerError, "A revoked grant cannot be extended."):
+    with raises_exactly(LedgerError, "A revoked grant cannot be extended."):
         services.grant_extend(
             actor=admin, grant=grant, expires_at=timezone.now() + 9 * DAY, reason="No"
         )

@@ -7,8 +7,8 @@ from grants import services
 from grants.models import Grant, GrantEntry
 from grants.services import ADJUST_REVOKED, REFUND_REVOKED, InsufficientHours, LedgerError
 from tests.factories import make_grant
-from tests.grants.ledger_support import assert_reconciled, balance, snapshot
-from tests.grants.services.support import DAY, consume, refused
+from tests.grants.services.support import DAY, consume
+from tests.support import assert_reconciled, balance, raises_exactly, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -29,13 +29,13 @@ def test_refund_takes_back_unused_unheld_hours_and_keeps_reference(student, admi
     assert grant.reference == "Test grant"
 
     before = snapshot()
-    with refused(
+    with raises_exactly(
         InsufficientHours,
         "Only 5 h of this grant are free to book; release reserved hours first to refund more.",
     ) as info:
         services.grant_refund(actor=admin, grant=grant, quantity=301, reason="Too much")
     assert info.value.shortfall == 1
-    with refused(LedgerError, "Give a reason for the refund."):
+    with raises_exactly(LedgerError, "Give a reason for the refund."):
         services.grant_refund(actor=admin, grant=grant, quantity=10, reason="  ")
     assert snapshot() == before
     assert_reconciled()
@@ -48,7 +48,7 @@ def test_refund_of_everything_unused_revokes_the_grant(student, admin, rel) -> N
 
     grant.refresh_from_db()
     assert (grant.total, grant.used, grant.held, grant.status) == (0, 0, 0, "revoked")
-    with refused(
+    with raises_exactly(
         InsufficientHours,
         "Only 0 min are free to book for this service; reserving 10 min needs 10 min more.",
     ):
@@ -76,15 +76,15 @@ def test_a_revoked_grant_cannot_be_adjusted_or_refunded_again(student, admin, re
     before = snapshot()
 
     for delta in (60, -1):
-        with refused(LedgerError, ADJUST_REVOKED):
+        with raises_exactly(LedgerError, ADJUST_REVOKED):
             services.grant_adjust(actor=admin, grant=grant, delta=delta, reason="Goodwill")
-    with refused(LedgerError, REFUND_REVOKED):
+    with raises_exactly(LedgerError, REFUND_REVOKED):
         services.grant_refund(actor=admin, grant=grant, quantity=1, reason="Again")
 
     assert snapshot() == before
     assert Grant.objects.get(pk=grant.pk).status == "revoked"
     # Nothing of it can be held either; a new grant is what brings hours back.
-    with refused(
+    with raises_exactly(
         InsufficientHours,
         "Only 0 min are free to book for this service; reserving 1 min needs 1 min more.",
     ):

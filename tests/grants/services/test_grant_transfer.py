@@ -7,8 +7,15 @@ from grants import services
 from grants.models import GrantEntry
 from grants.services import InsufficientHours, LedgerError
 from tests.factories import OrganizationFactory, StudentFactory, make_grant
-from tests.grants.ledger_support import assert_reconciled, balance, entries, service_type, snapshot
-from tests.grants.services.support import DAY, refused
+from tests.grants.services.support import DAY
+from tests.support import (
+    assert_reconciled,
+    balance,
+    entries,
+    raises_exactly,
+    service_type,
+    snapshot,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +91,7 @@ def test_transfer_over_the_available_balance_is_refused(student, admin, rel) -> 
     services.hold(actor=None, relationship=rel, quantity=560)
     before = snapshot()
 
-    with refused(
+    with raises_exactly(
         InsufficientHours,
         "Only 40 min of this grant are free to book; "
         "release reserved hours first to transfer more.",
@@ -127,6 +134,6 @@ def test_transfer_refusals(org, student, admin) -> None:
     ]
     for kwargs, message in cases:
         args = {"actor": admin, "from_grant": source, "quantity": 30, "reason": "Move"} | kwargs
-        with refused(LedgerError, message):
+        with raises_exactly(LedgerError, message):
             services.grant_transfer(**args)
     assert snapshot() == before

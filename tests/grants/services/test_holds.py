@@ -9,8 +9,8 @@ from grants import services
 from grants.models import Allocation, GrantEntry
 from grants.services import InsufficientHours, LedgerError
 from tests.factories import StudentFactory, make_grant
-from tests.grants.ledger_support import allocation, assert_reconciled, balance, entries, snapshot
-from tests.grants.services.support import DAY, refused
+from tests.grants.services.support import DAY
+from tests.support import allocation, assert_reconciled, balance, entries, raises_exactly, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +61,7 @@ def test_hold_refused_states_the_shortfall(student, rel, rel2, three_grants) -> 
     services.hold(actor=None, relationship=rel2, quantity=100)  # 560 min remain available
     before = snapshot()
 
-    with refused(
+    with raises_exactly(
         InsufficientHours,
         "Only 9 h 20 min are free to book for this service; reserving 10 h needs 40 min more.",
     ) as info:
@@ -69,7 +69,7 @@ def test_hold_refused_states_the_shortfall(student, rel, rel2, three_grants) -> 
 
     assert info.value.shortfall == 40
     assert snapshot() == before
-    with refused(LedgerError, "The quantity must be a whole number above zero."):
+    with raises_exactly(LedgerError, "The quantity must be a whole number above zero."):
         services.hold(actor=None, relationship=rel, quantity=0)
 
 
@@ -110,7 +110,7 @@ def test_release_beyond_what_is_held_is_refused(rel, rel2, three_grants) -> None
     services.hold(actor=None, relationship=rel2, quantity=100)
     before = snapshot()
 
-    with refused(
+    with raises_exactly(
         LedgerError, "This relationship holds only 3 h 20 min; it cannot release 3 h 21 min."
     ):
         services.release(actor=None, relationship=rel, quantity=201)
@@ -122,5 +122,7 @@ def test_release_with_nothing_held_writes_nothing(student, rel) -> None:
     make_grant(student=student, minutes=600)
     assert services.release(actor=None, relationship=rel) == 0
     assert entries(kind="release") == []
-    with refused(LedgerError, "This relationship holds only 0 min; it cannot release 1 min."):
+    with raises_exactly(
+        LedgerError, "This relationship holds only 0 min; it cannot release 1 min."
+    ):
         services.release(actor=None, relationship=rel, quantity=1)

@@ -7,8 +7,7 @@ from grants import services
 from grants.models import Grant, GrantEntry
 from grants.services import AlreadyApplied
 from tests.factories import SessionFactory, make_grant
-from tests.grants.ledger_support import assert_reconciled, balance, service_type, snapshot
-from tests.grants.services.support import refused
+from tests.support import assert_reconciled, balance, raises_exactly, service_type, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +24,7 @@ def test_create_with_the_same_key_twice_applies_once(org, student, admin) -> Non
     services.grant_create(**args)
     before = snapshot()
 
-    with refused(AlreadyApplied, "This was already applied; nothing changed."):
+    with raises_exactly(AlreadyApplied, "This was already applied; nothing changed."):
         services.grant_create(**args)
 
     assert snapshot() == before
@@ -40,7 +39,7 @@ def test_adjust_with_the_same_key_twice_applies_once(student, admin) -> None:
         actor=admin, grant=grant, delta=30, reason="Gift", idempotency_key="form:abc"
     )
     before = snapshot()
-    with refused(AlreadyApplied, "This was already applied; nothing changed."):
+    with raises_exactly(AlreadyApplied, "This was already applied; nothing changed."):
         services.grant_adjust(
             actor=admin, grant=grant, delta=30, reason="Gift", idempotency_key="form:abc"
         )
@@ -84,9 +83,9 @@ def test_multi_entry_operations_number_their_keys(student, admin, rel, three_gra
     ]
     before = snapshot()
 
-    with refused(AlreadyApplied, "This was already applied; nothing changed."):
+    with raises_exactly(AlreadyApplied, "This was already applied; nothing changed."):
         services.hold(actor=None, relationship=rel, quantity=200, idempotency_key="hold:1")
-    with refused(AlreadyApplied, "This was already applied; nothing changed."):
+    with raises_exactly(AlreadyApplied, "This was already applied; nothing changed."):
         services.consume(
             actor=None,
             relationship=rel,
@@ -95,7 +94,7 @@ def test_multi_entry_operations_number_their_keys(student, admin, rel, three_gra
             at=timezone.now(),
             idempotency_key="consume:1",
         )
-    with refused(AlreadyApplied, "This was already applied; nothing changed."):
+    with raises_exactly(AlreadyApplied, "This was already applied; nothing changed."):
         services.grant_transfer(
             actor=admin,
             from_grant=never,
@@ -175,7 +174,7 @@ def test_the_unique_key_holds_even_without_the_fast_path(
         ),
     ]
     for call in calls:
-        with refused(AlreadyApplied, "This was already applied; nothing changed."):
+        with raises_exactly(AlreadyApplied, "This was already applied; nothing changed."):
             call()
 
     assert snapshot() == before

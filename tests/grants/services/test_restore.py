@@ -7,8 +7,8 @@ from grants import services
 from grants.models import Allocation, GrantEntry
 from grants.services import Consumption, LedgerError
 from tests.factories import make_grant
-from tests.grants.ledger_support import allocation, assert_reconciled, balance, entries, snapshot
-from tests.grants.services.support import DAY, consume, refused
+from tests.grants.services.support import DAY, consume
+from tests.support import allocation, assert_reconciled, balance, entries, raises_exactly, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +47,7 @@ def test_restore_all_on_cancellation(rel, three_grants, to_hold) -> None:
 
     before = snapshot()
     assert services.restore(actor=None, relationship=rel, session=session) == 0
-    with refused(LedgerError, "This session consumed 0 min; 1 min cannot be restored."):
+    with raises_exactly(LedgerError, "This session consumed 0 min; 1 min cannot be restored."):
         services.restore(actor=None, relationship=rel, session=session, quantity=1)
     assert snapshot() == before
     assert_reconciled()
@@ -63,7 +63,7 @@ def test_restore_part_gives_back_the_last_consumed_grant_first(rel, three_grants
     assert [balance(g) for g in (sooner, later)] == [(60, 50, 10), (100, 0, 100)]
     assert services.consumed_for_session(session=session) == {sooner.pk: 50}
     before = snapshot()
-    with refused(LedgerError, "This session consumed 50 min; 1 h cannot be restored."):
+    with raises_exactly(LedgerError, "This session consumed 50 min; 1 h cannot be restored."):
         services.restore(actor=None, relationship=rel, session=session, quantity=60)
     assert snapshot() == before
 

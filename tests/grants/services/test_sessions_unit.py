@@ -5,8 +5,8 @@ import pytest
 from grants import services
 from grants.services import Consumption, InsufficientHours
 from tests.factories import RelationshipFactory, make_grant
-from tests.grants.ledger_support import assert_reconciled, balance
-from tests.grants.services.support import consume, refused
+from tests.grants.services.support import consume
+from tests.support import assert_reconciled, balance, raises_exactly
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def test_sessions_unit_consumes_one_per_session(org, student, rel) -> None:
     s1, r1 = consume(rel_s, 1)
     _, r2 = consume(rel_s, 1)
     assert r1 == r2 == [Consumption(pack.pk, 1, True)]
-    with refused(
+    with raises_exactly(
         InsufficientHours,
         "Only 0 sessions are reserved for this relationship; the session needs 1 session.",
     ):
@@ -28,7 +28,7 @@ def test_sessions_unit_consumes_one_per_session(org, student, rel) -> None:
     _, r3 = consume(rel_s, 1, draw_shortfall=True)
     assert r3 == [Consumption(pack.pk, 1, False)]
     assert balance(pack) == (5, 3, 0)
-    with refused(
+    with raises_exactly(
         InsufficientHours,
         "Only 2 sessions are free to book for this service; "
         "reserving 3 sessions needs 1 session more.",

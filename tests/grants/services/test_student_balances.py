@@ -5,8 +5,8 @@ from django.utils import timezone
 
 from grants import services
 from tests.factories import StudentFactory, make_grant
-from tests.grants.ledger_support import assert_reconciled, balance
 from tests.grants.services.support import DAY, consume
+from tests.support import assert_reconciled, balance
 
 pytestmark = pytest.mark.django_db
 

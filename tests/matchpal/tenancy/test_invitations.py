@@ -19,7 +19,8 @@ from providers.models import Provider
 from students.models import Student
 from tests.conftest import Tenant, client_for
 from tests.factories import PASSWORD, ProviderFactory, StudentFactory, UserFactory
-from tests.matchpal.tenancy.support import ALREADY_DONE, invite, messages_of
+from tests.matchpal.tenancy.support import ALREADY_DONE, invite
+from tests.support import messages_of
 
 NOT_VALID = "This invitation link is not valid. Ask for a new one."
 USED = "This invitation has already been used."

@@ -9,7 +9,8 @@ from matchpal import services
 from matchpal.models import Invitation, Membership, Role
 from tests.conftest import Tenant, client_for
 from tests.factories import MembershipFactory
-from tests.matchpal.tenancy.support import ALREADY_DONE, LAST_ADMIN, invite, messages_of
+from tests.matchpal.tenancy.support import ALREADY_DONE, LAST_ADMIN, invite
+from tests.support import messages_of
 
 
 @pytest.mark.django_db

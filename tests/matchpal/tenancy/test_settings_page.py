@@ -24,7 +24,7 @@ from matchpal.services import (
 )
 from tests.conftest import Tenant, client_for
 from tests.factories import UserFactory
-from tests.matchpal.tenancy.support import messages_of
+from tests.support import messages_of
 
 
 def settings_data(org: Organization, **changes: object) -> dict[str, object]:

@@ -14,7 +14,7 @@ from relationships.services import RelationshipError
 from sessions_app import services as session_services
 from tests.conftest import Tenant
 from tests.relationships.lifecycle.support import HOLD, RELEASE, history, url
-from tests.relationships.support import (
+from tests.support import (
     NOW,
     at,
     balance,

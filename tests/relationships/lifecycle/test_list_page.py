@@ -11,7 +11,7 @@ from sessions_app import services as session_services
 from tests.conftest import Tenant
 from tests.factories import ProviderFactory, StudentFactory
 from tests.relationships.lifecycle.support import url
-from tests.relationships.support import (
+from tests.support import (
     NOW,
     at,
     other_provider,
@@ -19,7 +19,7 @@ from tests.relationships.support import (
     paired,
     past_grant,
     propose,
-    service,
+    service_type,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
@@ -76,9 +76,9 @@ def test_list_filters(tenant_a: Tenant, admin_client_a) -> None:
     assert listed(admin_client_a, org) == [pk[k] for k in newest_first]
     assert listed(admin_client_a, org, status="paired") == [pk["zed_maria"], pk["ann_paul"]]
     assert listed(admin_client_a, org, status="declined") == [pk["zed_paul"]]
-    assert listed(admin_client_a, org, service_type=str(service(org, "Advising").public_id)) == [
-        pk["ann_maria_adv"]
-    ]
+    assert listed(
+        admin_client_a, org, service_type=str(service_type(org, "Advising").public_id)
+    ) == [pk["ann_maria_adv"]]
     assert listed(admin_client_a, org, provider=str(maria.public_id)) == [
         pk["ann_maria"],
         pk["zed_maria"],

@@ -17,7 +17,7 @@ from relationships.services import RelationshipError
 from students.models import StudentStatus
 from tests.conftest import Tenant
 from tests.relationships.lifecycle.support import HOLD, history
-from tests.relationships.support import (
+from tests.support import (
     NOW,
     balance,
     entries,
@@ -27,7 +27,7 @@ from tests.relationships.support import (
     pair,
     past_grant,
     propose,
-    service,
+    service_type,
     set_policy,
 )
 
@@ -171,12 +171,12 @@ def test_propose_refuses_a_record_of_another_organization(
     chosen = {
         "student": tenant_a.student,
         "provider": tenant_a.provider,
-        "service_type": service(org),
+        "service_type": service_type(org),
     }
     chosen[foreign] = {
         "student": tenant_b.student,
         "provider": tenant_b.provider,
-        "service_type": service(tenant_b.organization),
+        "service_type": service_type(tenant_b.organization),
     }[foreign]
     with pytest.raises(RelationshipError) as refused:
         services.relationship_propose(actor=tenant_a.admin, organization=org, quantity=60, **chosen)

@@ -10,7 +10,7 @@ from students.models import StudentStatus
 from tests.conftest import Tenant
 from tests.factories import StudentFactory
 from tests.relationships.lifecycle.support import HOLD, url
-from tests.relationships.support import balance, entries, past_grant, service
+from tests.support import balance, entries, past_grant, service_type
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
@@ -20,7 +20,7 @@ def propose_form(tenant: Tenant, **overrides: str) -> dict[str, object]:
     data: dict[str, object] = {
         "student": tenant.student.public_id,
         "provider": tenant.provider.public_id,
-        "service_type": service(org).public_id,
+        "service_type": service_type(org).public_id,
         "amount": "5",
         "measure": "hours",
         "provider_pay_rate": "",

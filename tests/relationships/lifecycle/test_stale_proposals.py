@@ -9,7 +9,7 @@ from grants.reconcile import find_differences
 from relationships import services
 from tests.conftest import Tenant
 from tests.relationships.lifecycle.support import history
-from tests.relationships.support import (
+from tests.support import (
     NOW,
     balance,
     entries,

@@ -12,7 +12,7 @@ from relationships.services import RelationshipError
 from sessions_app import services as session_services
 from tests.conftest import Tenant
 from tests.relationships.lifecycle.support import CONSUME, HOLD, RELEASE, history
-from tests.relationships.support import (
+from tests.support import (
     NOW,
     at,
     balance,

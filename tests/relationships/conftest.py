@@ -1,3 +1,0 @@
-from tests.relationships.support import clock
-
-__all__ = ["clock"]

@@ -1,0 +1,280 @@
+"""Helpers shared by the tests: a pinned clock, policies and people, pairings made through the
+services, sessions logged through them, and compact views of balances, ledger entries, emails
+and messages. Fixtures live in tests/conftest.py; these are plain functions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.messages import get_messages
+from django.utils import timezone
+
+from grants.models import Allocation, Grant, GrantEntry, Package, PackageServiceType
+from grants.reconcile import find_differences
+from matchpal.models import Membership, Organization, Role, ServiceType, User
+from providers.models import Provider
+from relationships import services as rel_services
+from relationships.models import Relationship
+from sessions_app import services as session_services
+from sessions_app.models import Session
+from sessions_app.services import SessionRuleError
+from students.models import Student
+from tests.factories import MembershipFactory, ProviderFactory, UserFactory, make_grant
+
+if TYPE_CHECKING:
+    from tests.conftest import Tenant
+
+# --- The clock ----------------------------------------------------------------------------------
+
+NY = ZoneInfo("America/New_York")
+# A Wednesday noon in New York, in a week without a daylight-saving change: Monday June 9 to
+# Sunday June 15, 2025. The `clock` fixture pins the clock here.
+NOW = datetime(2025, 6, 11, 12, 0, tzinfo=NY)
+
+
+def at(day: int, hour: int, minute: int = 0, *, month: int = 6) -> datetime:
+    """A New York wall-clock time in 2025 (June by default)."""
+    return datetime(2025, month, day, hour, minute, tzinfo=NY)
+
+
+# --- Organizations, people, policies -------------------------------------------------------------
+
+
+def service_type(org: Organization, name: str = "Tutoring") -> ServiceType:
+    return ServiceType.objects.get(organization=org, name=name)
+
+
+def set_policy(org: Organization, **fields: object) -> Organization:
+    Organization.objects.filter(pk=org.pk).update(**fields)
+    org.refresh_from_db()
+    return org
+
+
+def other_provider(
+    tenant: Tenant,
+    email: str = "other.provider@alpha.example",
+    services: tuple[str, ...] = ("Tutoring",),
+) -> tuple[User, Provider]:
+    """A second provider of the tenant's organization, with a login."""
+    user = UserFactory(email=email)
+    MembershipFactory(user=user, organization=tenant.organization, role=Role.PROVIDER)
+    provider = ProviderFactory(
+        organization=tenant.organization, user=user, email=email, services=list(services)
+    )
+    return user, provider
+
+
+def second_admin(tenant: Tenant, email: str = "admin2@alpha.example") -> User:
+    user = UserFactory(email=email)
+    MembershipFactory(user=user, organization=tenant.organization, role=Role.ADMIN)
+    return user
+
+
+def membership(user: User, org: Organization) -> Membership:
+    return Membership.objects.get(user=user, organization=org)
+
+
+MONEY = Decimal("0.01")
+
+# --- Grants and packages -----------------------------------------------------------------------
+
+
+def past_grant(student: Student, minutes: int = 600, **kwargs: object) -> Grant:
+    """A grant valid for the last 30 days, so it covers sessions in the past."""
+    kwargs.setdefault("valid_from", timezone.now() - timedelta(days=30))
+    return make_grant(student=student, minutes=minutes, **kwargs)
+
+
+def make_package(
+    org,  # type: ignore[no-untyped-def]
+    *,
+    name: str = "Ten hours",
+    quantity: int = 600,
+    unit: str = "minutes",
+    validity_days: int | None = 90,
+    service_types=("Tutoring",),
+) -> Package:
+    package = Package.objects.create(
+        organization=org,
+        name=name,
+        quantity=quantity,
+        unit=unit,
+        validity_days=validity_days,
+        price="450.00",
+    )
+    for st_name in service_types:
+        PackageServiceType.objects.create(
+            organization=org, package=package, service_type=service_type(org, st_name)
+        )
+    return package
+
+
+# --- Pairings -----------------------------------------------------------------------------------
+
+
+def propose(
+    tenant: Tenant,
+    *,
+    quantity: int = 600,
+    student: Student | None = None,
+    provider: Provider | None = None,
+    service_type: str = "Tutoring",
+    unit: str = "minutes",
+    **kwargs: object,
+) -> Relationship:
+    org = tenant.organization
+    return rel_services.relationship_propose(
+        actor=tenant.admin,
+        organization=org,
+        student=student or tenant.student,
+        provider=provider or tenant.provider,
+        service_type=ServiceType.objects.get(organization=org, name=service_type),
+        quantity=quantity,
+        unit=unit,
+        **kwargs,
+    )
+
+
+def pair(
+    tenant: Tenant, relationship: Relationship, *, paired_at: datetime | None = None
+) -> Relationship:
+    """Accepted (by an admin on the provider's behalf), paired 30 days ago unless told."""
+    rel_services.relationship_accept(actor=tenant.admin, relationship=relationship)
+    Relationship.objects.filter(pk=relationship.pk).update(
+        paired_at=paired_at or timezone.now() - timedelta(days=30)
+    )
+    relationship.refresh_from_db()
+    return relationship
+
+
+def paired(
+    tenant: Tenant, *, quantity: int = 600, paired_at: datetime | None = None, **kwargs: object
+) -> Relationship:
+    return pair(tenant, propose(tenant, quantity=quantity, **kwargs), paired_at=paired_at)
+
+
+# --- Sessions -----------------------------------------------------------------------------------
+
+
+def log(
+    tenant: Tenant,
+    relationship: Relationship,
+    starts_at: datetime | None = None,
+    duration: int = 60,
+    *,
+    actor: User | None = None,
+    by: str = "provider",
+    **kwargs: Any,
+) -> Session:
+    """A session logged through the service: by the pair's provider (or the admin, with
+    `by="admin"`, or any `actor`), at 10:15 on June 10 unless `starts_at` says otherwise."""
+    default_actor = tenant.admin if by == "admin" else tenant.provider_user
+    return session_services.session_log(
+        actor=actor or default_actor,
+        relationship=relationship,
+        starts_at=starts_at or at(10, 15),
+        duration=duration,
+        **kwargs,
+    )
+
+
+def log_as_admin(
+    tenant: Tenant,
+    relationship: Relationship,
+    starts_at: datetime | None = None,
+    duration: int = 60,
+    **kwargs: Any,
+) -> Session:
+    """`log`, by the organization's admin unless an `actor` is given."""
+    return log(tenant, relationship, starts_at, duration, by="admin", **kwargs)
+
+
+def refused(
+    action: Callable[[], object], message: str, error: type[Exception] = SessionRuleError
+) -> None:
+    """`action()` raises `error` with exactly this message."""
+    with pytest.raises(error) as raised:
+        action()
+    assert raised.value.message == message  # type: ignore[attr-defined]
+
+
+def raises_exactly(exc_type: type[Exception], message: str):  # type: ignore[no-untyped-def]
+    """A `with` block that must raise `exc_type` with exactly this message, not a fragment of it."""
+    return pytest.raises(exc_type, match=f"^{re.escape(message)}$")
+
+
+# --- Balances and the ledger --------------------------------------------------------------------
+
+
+def balance(grant: Grant, *, with_status: bool = False) -> tuple[Any, ...]:
+    """(total, used, held) as stored now, to the minute; the status last when `with_status`."""
+    grant.refresh_from_db()
+    if with_status:
+        return grant.total, grant.used, grant.held, grant.status
+    return grant.total, grant.used, grant.held
+
+
+def holds(relationship: Relationship) -> list[tuple[int, int, int]]:
+    """(grant id, held, consumed) of each allocation of the relationship."""
+    return list(
+        Allocation.objects.filter(relationship=relationship)
+        .order_by("grant_id")
+        .values_list("grant_id", "held", "consumed")
+    )
+
+
+def allocation(relationship, grant: Grant) -> tuple[int, int] | None:  # type: ignore[no-untyped-def]
+    """(held, consumed) of the relationship's hold on the grant, None when it has none."""
+    row = (
+        Allocation.objects.filter(relationship=relationship, grant=grant)
+        .values_list("held", "consumed")
+        .first()
+    )
+    return row
+
+
+def entries(grant: Grant | None = None, **filters: object) -> list[tuple[str, int, int, int]]:
+    """The ledger entries as (kind, total_delta, used_delta, held_delta), oldest first: those
+    of `grant` when given, and matching `filters`."""
+    qs = GrantEntry.objects.filter(**filters)
+    if grant is not None:
+        qs = qs.filter(grant=grant)
+    return list(qs.order_by("pk").values_list("kind", "total_delta", "used_delta", "held_delta"))
+
+
+def assert_reconciled() -> None:
+    assert find_differences() == []
+
+
+def snapshot() -> tuple[list, list, int]:  # type: ignore[type-arg]
+    """Every balance column and the number of entries: equal before and after = nothing changed."""
+    return (
+        list(
+            Grant.objects.order_by("pk").values_list(
+                "pk", "total", "used", "held", "status", "expires_at"
+            )
+        ),
+        list(Allocation.objects.order_by("pk").values_list("pk", "held", "consumed")),
+        GrantEntry.objects.count(),
+    )
+
+
+# --- Emails and messages ------------------------------------------------------------------------
+
+
+def mails(outbox: list) -> list[tuple[str, str, list[str]]]:  # type: ignore[type-arg]
+    return [(m.subject, m.body, list(m.to)) for m in outbox]
+
+
+def messages_of(response, *, earlier_too: bool = False) -> list[str]:  # type: ignore[no-untyped-def]
+    """The messages added while handling this request (not those left by earlier ones, unless
+    `earlier_too`)."""
+    if earlier_too:
+        return [str(m) for m in get_messages(response.wsgi_request)]
+    return [str(m) for m in get_messages(response.wsgi_request)._queued_messages]
