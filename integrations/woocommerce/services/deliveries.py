@@ -1,6 +1,7 @@
 """Webhook deliveries: routing each stored one to the order it concerns, failing it for an admin,
 and the sweeper's claims on deliveries whose task was lost."""
 
+import contextlib
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -86,61 +87,86 @@ def process_delivery(delivery_id: int) -> None:
     )
 
 
-def _route(store: Store, delivery: Delivery, payload: Any) -> tuple[str, str]:
-    topic = delivery.topic
-    if topic == "order.deleted":
-        try:
+Outcome = tuple[str, str]  # the delivery's status, and what happened in words
+
+
+class _Ignored(Exception):
+    """The delivery is settled as `ignored`; the outcome is its message."""
+
+
+def _route(store: Store, delivery: Delivery, payload: Any) -> Outcome:
+    """Send a delivery's JSON where its topic says, then apply the order it carries."""
+    if delivery.topic == "order.deleted":
+        with contextlib.suppress(ValueError):  # no order id: recorded below as not an order
             return DeliveryStatus.PROCESSED, order_deleted(
                 store=store, payload=payload, delivery=delivery
             )
-        except ValueError:
-            pass
-    elif topic.startswith("action."):
-        order_id = order_id_of(payload.get("arg")) if isinstance(payload, dict) else None
-        if order_id and store.has_api_keys:
-            try:
-                payload = client.fetch_order(store, order_id)
-            except client.ShopAPIError as exc:
-                if exc.status != 404:
-                    raise  # the shop did not answer: the task retries
-                # Deleted since: retrying cannot help, and the delivery must not stay
-                # "received" for ever.
-                record_error(
-                    store=store,
-                    kind=ErrorKind.INVALID_DATA,
-                    subject=f"action:{order_id}",
-                    delivery=delivery,
-                    payload=payload,
-                    message=f"{topic} for order {order_id}: the shop has no such "
-                    "order (404); it may have been deleted.",
-                )
-                return DeliveryStatus.IGNORED, f"order {order_id} not found in the shop"
-        elif order_id:
-            record_error(
-                store=store,
-                kind=ErrorKind.INVALID_DATA,
-                subject=f"action:{order_id}",
-                delivery=delivery,
-                payload=payload,
-                message=f"{topic} for order {order_id} carries no order; add the "
-                "store's API keys so Matchpal can fetch it.",
-            )
-            return DeliveryStatus.IGNORED, "an action without API keys to fetch the order"
+    elif delivery.topic.startswith("action."):
+        try:
+            payload = _order_of_action(store, delivery, payload)
+        except _Ignored as ignored:
+            return DeliveryStatus.IGNORED, str(ignored)
     if not is_order(payload):
-        code = payload.get("code") if isinstance(payload, dict) else None
+        return _not_an_order(store, delivery, payload)
+    return _apply(store, delivery, payload)
+
+
+def _order_of_action(store: Store, delivery: Delivery, payload: Any) -> Any:
+    """An `action.*` delivery names its order in `arg`: fetch it from the shop."""
+    topic = delivery.topic
+    order_id = order_id_of(payload.get("arg")) if isinstance(payload, dict) else None
+    if not order_id:
+        return payload
+    if not store.has_api_keys:
         record_error(
             store=store,
             kind=ErrorKind.INVALID_DATA,
-            subject=f"delivery:{delivery.pk}",
+            subject=f"action:{order_id}",
             delivery=delivery,
-            payload=payload if isinstance(payload, dict) else {"body": payload},
-            message=(
-                f"The shop sent an error instead of an order: {code} — {payload.get('message', '')}"
-                if code
-                else f"A {topic or 'delivery'} without an order id."
-            ),
+            payload=payload,
+            message=f"{topic} for order {order_id} carries no order; add the "
+            "store's API keys so Matchpal can fetch it.",
         )
-        return DeliveryStatus.IGNORED, f"not an order ({code or 'no id'})"
+        raise _Ignored("an action without API keys to fetch the order")
+    try:
+        return client.fetch_order(store, order_id)
+    except client.ShopAPIError as exc:
+        if exc.status != 404:
+            raise  # the shop did not answer: the task retries
+        # Deleted since: retrying cannot help, and the delivery must not stay
+        # "received" for ever.
+        record_error(
+            store=store,
+            kind=ErrorKind.INVALID_DATA,
+            subject=f"action:{order_id}",
+            delivery=delivery,
+            payload=payload,
+            message=f"{topic} for order {order_id}: the shop has no such "
+            "order (404); it may have been deleted.",
+        )
+        raise _Ignored(f"order {order_id} not found in the shop") from exc
+
+
+def _not_an_order(store: Store, delivery: Delivery, payload: Any) -> Outcome:
+    """JSON that is no order (an error object, `null`, no id) is recorded for an admin."""
+    code = payload.get("code") if isinstance(payload, dict) else None
+    record_error(
+        store=store,
+        kind=ErrorKind.INVALID_DATA,
+        subject=f"delivery:{delivery.pk}",
+        delivery=delivery,
+        payload=payload if isinstance(payload, dict) else {"body": payload},
+        message=(
+            f"The shop sent an error instead of an order: {code} — {payload.get('message', '')}"
+            if code
+            else f"A {delivery.topic or 'delivery'} without an order id."
+        ),
+    )
+    return DeliveryStatus.IGNORED, f"not an order ({code or 'no id'})"
+
+
+def _apply(store: Store, delivery: Delivery, payload: dict[str, Any]) -> Outcome:
+    """Apply the order; what our rules refuse becomes an error for an admin."""
     try:
         outcome = apply_order(store=store, payload=payload)
     except OrderSkipped as skipped:

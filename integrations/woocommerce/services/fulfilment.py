@@ -5,8 +5,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from grants import selectors as ledger_reads
 from grants import services as ledger
-from grants.models import GrantSource, PackageShopMapping, ShopKey
+from grants.models import GrantSource, Package, ShopKey
 from integrations.woocommerce.models import ErrorKind, Order, OrderLineGrant, Store
 from integrations.woocommerce.services.errors import OrderSkipped, record_error
 from integrations.woocommerce.services.payload import order_id_of, parse_gmt
@@ -77,8 +78,8 @@ def _customer(store: Store, order: Order, payload: dict[str, Any]) -> Student | 
         return Student.objects.get(organization_id=store.organization_id, email__iexact=email)
 
 
-def _package_for(store: Store, line: dict[str, Any]):  # type: ignore[no-untyped-def]
-    keys = []
+def _package_for(store: Store, line: dict[str, Any]) -> Package | None:
+    keys: list[tuple[str, str]] = []
     variation = order_id_of(line.get("variation_id"))
     if variation:
         keys.append((ShopKey.VARIATION, str(variation)))
@@ -87,18 +88,8 @@ def _package_for(store: Store, line: dict[str, Any]):  # type: ignore[no-untyped
         keys.append((ShopKey.PRODUCT, str(product)))
     if line.get("sku"):
         keys.append((ShopKey.SKU, str(line["sku"])))
-    mappings = {
-        (m.kind, m.value): m.package
-        for m in PackageShopMapping.objects.filter(
-            organization_id=store.organization_id,
-            kind__in=[k for k, _ in keys],
-            value__in=[v for _, v in keys],
-        ).select_related("package")
-    }
-    for key in keys:  # variation first, then product, then SKU
-        if key in mappings:
-            return mappings[key]
-    return None
+    # Variation first, then product, then SKU.
+    return ledger_reads.package_for_shop_keys(organization_id=store.organization_id, keys=keys)
 
 
 def _fulfil(store: Store, order: Order, payload: dict[str, Any]) -> list[str]:
