@@ -42,6 +42,7 @@ from integrations.woocommerce.services.fulfilment import (
     apply_order,
 )
 from integrations.woocommerce.services.payload import MAX_ID, is_order, order_id_of, parse_gmt
+from integrations.woocommerce.services.stores import store_create, store_update
 
 __all__ = [
     "FIRST_SYNC_WINDOW",
@@ -70,6 +71,8 @@ __all__ = [
     "record_error",
     "reprocess",
     "settle_failures",
+    "store_create",
+    "store_update",
     "sync_store",
     "unexpected_reason",
 ]
