@@ -13,6 +13,7 @@ from integrations.woocommerce.services.errors import OrderSkipped, record_error
 from integrations.woocommerce.services.payload import order_id_of, parse_gmt
 from integrations.woocommerce.services.refunds import full_refund, partial_refunds, refund_details
 from matchpal.quantities import format_quantity
+from students import selectors as students
 from students.models import Student
 from students.services import DuplicateStudentEmail, student_create
 
@@ -21,16 +22,12 @@ REVERSED_AFTER_PAYMENT = {"cancelled", "failed"}
 
 
 def _customer(store: Store, order: Order, payload: dict[str, Any]) -> Student | None:
+    """The order's student: linked already, found by the billing email, or created when the
+    store allows it. None, with an error for an admin, otherwise."""
     if order.student_id is not None:
         return order.student
     billing = payload.get("billing") or {}
     email = (billing.get("email") or "").strip()
-    if email:
-        student = Student.objects.filter(
-            organization_id=store.organization_id, email__iexact=email
-        ).first()
-        if student is not None:
-            return student
     if not email:
         record_error(
             store=store,
@@ -41,6 +38,9 @@ def _customer(store: Store, order: Order, payload: dict[str, Any]) -> Student | 
             message=f"{order.reference} has no billing email; link it to a student.",
         )
         return None
+    student = students.student_with_email(organization_id=store.organization_id, email=email)
+    if student is not None:
+        return student
     if not store.create_unknown_customers:
         record_error(
             store=store,
@@ -52,6 +52,11 @@ def _customer(store: Store, order: Order, payload: dict[str, Any]) -> Student | 
             "order to a student.",
         )
         return None
+    return _new_customer(store, billing, email)
+
+
+def _new_customer(store: Store, billing: dict[str, Any], email: str) -> Student:
+    """A student made from the order's billing details."""
     name = (
         " ".join(
             filter(
@@ -75,7 +80,10 @@ def _customer(store: Store, order: Order, payload: dict[str, Any]) -> Student | 
     except DuplicateStudentEmail:
         # Another order of the same new customer, in another worker, created the student
         # after our lookup (the order lock does not cover two orders): use that student.
-        return Student.objects.get(organization_id=store.organization_id, email__iexact=email)
+        student = students.student_with_email(organization_id=store.organization_id, email=email)
+        if student is None:
+            raise  # cannot happen: the duplicate is committed, so this lookup sees it
+        return student
 
 
 def _package_for(store: Store, line: dict[str, Any]) -> Package | None:
