@@ -1,15 +1,15 @@
-"""Session lifecycle and each center's rules (DESIGN §4–5). Hours move only through
-`grants.services`, inside the same transaction as the session's own change."""
+"""Session lifecycle (DESIGN §4–5); each center's rules are checked by `sessions_app.rules`.
+Hours move only through `grants.services`, inside the same transaction as the session's own
+change."""
 
 import copy
 import enum
 import functools
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -41,6 +41,12 @@ from sessions_app.models import (
     SessionKind,
     SessionStatus,
 )
+from sessions_app.rules import (
+    DUPLICATE_START,
+    SessionRuleError,
+    charge_for,
+    check_rules,
+)
 from students.models import Student
 
 St = SessionStatus
@@ -52,13 +58,6 @@ DISPUTE_NOT_COMPLETED: Final = "Only a completed session can be disputed."
 INTERNAL_NOTE_NOT_YOURS: Final = (
     "The internal note was written by someone else; only they or an admin can change it."
 )
-REVIEW_TIME_ONLY_FOR_REVISIONS: Final = "Only a revision records a review time."
-
-
-def review_time_out_of_range(organization: Organization) -> str:
-    return (
-        f"A review time is between 1 minute and {format_minutes(organization.max_session_minutes)}."
-    )
 
 
 class _Keep(enum.Enum):
@@ -67,10 +66,6 @@ class _Keep(enum.Enum):
 
 # "Leave it as it is", where None means "clear it" (the review time falls back to the policy).
 KEEP: Final = _Keep.KEEP
-
-
-class SessionRuleError(DomainError):
-    """A center's rule refused the session; the message names the rule."""
 
 
 class NotEnoughHours(DomainError):
@@ -152,177 +147,6 @@ def _check_change(actor: User, session: Session, relationship: Relationship) -> 
         raise SessionRuleError(refusal)
     assert role is not None
     return role
-
-
-def _week_bounds(moment: datetime, organization: Organization) -> tuple[datetime, datetime]:
-    local = timezone.localtime(moment, organization.tz)
-    start = (local - timedelta(days=local.weekday())).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
-    return start, start + timedelta(days=7)
-
-
-def _day_bounds(moment: datetime, organization: Organization) -> tuple[datetime, datetime]:
-    local = timezone.localtime(moment, organization.tz)
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return start, start + timedelta(days=1)
-
-
-def check_rules(
-    *,
-    organization: Organization,
-    relationship: Relationship,
-    starts_at: datetime,
-    duration: int,
-    notes: str,
-    kind: str,
-    role: str,
-    completing: bool,
-    exclude: Session | None = None,
-    review_minutes: int | None = None,
-    changed: Collection[str] | None = None,
-) -> None:
-    """Every rule of the organization's policy, each with its own message.
-
-    A new session (`changed` None) meets every rule. A change to a stored one (`exclude`) meets
-    the rules of what it changes (`changed`: "starts_at", "duration", "review_minutes", "notes",
-    "status" when it is being logged): a rule set after the session was logged does not refuse
-    an edit that leaves the value it governs alone.
-    """
-    org = organization
-    now = timezone.now()
-
-    def changes(field: str) -> bool:
-        return changed is None or field in changed
-
-    logging = completing and changes("status")
-    if changes("starts_at"):
-        check_date(starts_at, field="date", error=SessionRuleError)
-    if changes("duration"):
-        _check_duration(org, duration)
-    if review_minutes is not None and changes("review_minutes"):
-        if kind != SessionKind.REVISION:
-            raise SessionRuleError(REVIEW_TIME_ONLY_FOR_REVISIONS)
-        # Actual time, so not in the duration's steps; bounded like a session.
-        if not 1 <= review_minutes <= org.max_session_minutes:
-            raise SessionRuleError(review_time_out_of_range(org))
-    if completing and (logging or changes("starts_at")):
-        if starts_at > now:
-            raise SessionRuleError(
-                "A session in the future cannot be logged as completed; schedule it instead."
-            )
-        if relationship.paired_at and starts_at < relationship.paired_at:
-            raise SessionRuleError(
-                "This session starts before the relationship was paired "
-                f"({timezone.localtime(relationship.paired_at, org.tz):%b %d, %Y %H:%M})."
-            )
-    notes_checked = completing and (logging or changes("notes"))
-    if notes_checked and len(notes.strip()) < org.notes_min_length:
-        raise SessionRuleError(
-            f"The notes need at least {org.notes_min_length} characters "
-            f"({len(notes.strip())} so far)."
-        )
-    if (
-        logging
-        and role != Role.ADMIN
-        and starts_at < now - timedelta(hours=org.logging_grace_hours)
-    ):
-        raise SessionRuleError(
-            f"Sessions can be logged up to {org.logging_grace_hours} hours after they "
-            "start; ask an admin to log this one."
-        )
-    moved = changes("starts_at")
-    # Only a change that adds minutes to a week can break its maximum.
-    longer = changes("duration") and (exclude is None or duration > exclude.duration_minutes)
-    if not (moved or longer):
-        return
-    live = Session.objects.filter(relationship__organization=org).exclude(status__in=[St.CANCELLED])
-    if exclude is not None:
-        live = live.exclude(pk=exclude.pk)
-    if moved:
-        _check_day(org, relationship, starts_at, live)
-    _check_week(org, relationship, starts_at, duration, live)
-
-
-def _check_duration(org: Organization, duration: int) -> None:
-    if duration % org.duration_step_minutes:
-        raise SessionRuleError(
-            f"Durations are counted in steps of {org.duration_step_minutes} minutes; "
-            f"{duration} minutes is not one of them."
-        )
-    if duration < org.min_session_minutes:
-        raise SessionRuleError(f"A session lasts at least {org.min_session_minutes} minutes.")
-    if duration > org.max_session_minutes:
-        raise SessionRuleError(
-            f"A session lasts at most {format_minutes(org.max_session_minutes)}."
-        )
-
-
-def _check_day(
-    org: Organization, relationship: Relationship, starts_at: datetime, live: QuerySet[Session]
-) -> None:
-    if live.filter(relationship=relationship, starts_at=starts_at).exists():
-        raise SessionRuleError("A session of this relationship at this start time already exists.")
-    if org.max_sessions_per_pair_per_day:
-        start, end = _day_bounds(starts_at, org)
-        count = live.filter(
-            relationship__student_id=relationship.student_id,
-            relationship__provider_id=relationship.provider_id,
-            starts_at__gte=start,
-            starts_at__lt=end,
-        ).count()
-        if count >= org.max_sessions_per_pair_per_day:
-            raise SessionRuleError(
-                f"At most {org.max_sessions_per_pair_per_day} session(s) per student and "
-                "provider per day."
-            )
-
-
-def _check_week(
-    org: Organization,
-    relationship: Relationship,
-    starts_at: datetime,
-    duration: int,
-    live: QuerySet[Session],
-) -> None:
-    start, end = _week_bounds(starts_at, org)
-    week = live.filter(starts_at__gte=start, starts_at__lt=end)
-    if org.weekly_max_minutes_per_student_service:
-        booked = (
-            week.filter(
-                relationship__student_id=relationship.student_id,
-                relationship__service_type_id=relationship.service_type_id,
-            ).aggregate(m=Sum("duration_minutes"))["m"]
-            or 0
-        )
-        if booked + duration > org.weekly_max_minutes_per_student_service:
-            raise SessionRuleError(
-                f"This week the student already has {format_minutes(booked)} of "
-                f"{relationship.service_type.name.lower()}; the weekly maximum is "
-                f"{format_minutes(org.weekly_max_minutes_per_student_service)}."
-            )
-    if org.weekly_max_minutes_per_provider:
-        booked = (
-            week.filter(relationship__provider_id=relationship.provider_id).aggregate(
-                m=Sum("duration_minutes")
-            )["m"]
-            or 0
-        )
-        if booked + duration > org.weekly_max_minutes_per_provider:
-            raise SessionRuleError(
-                f"This week {relationship.provider.name} already has {format_minutes(booked)}; "
-                f"the weekly maximum is {format_minutes(org.weekly_max_minutes_per_provider)}."
-            )
-
-
-def charge_for(
-    *, organization: Organization, kind: str, duration: int, review_minutes: int | None = None
-) -> int:
-    """Minutes a completed session consumes: its duration, or for a revision its recorded
-    review time, else the policy's fixed value."""
-    if kind == SessionKind.REVISION:
-        return review_minutes or organization.revision_minutes
-    return duration
 
 
 def _charge_of(session: Session, organization: Organization) -> int:
@@ -655,9 +479,7 @@ def session_log(
                 )
         except IntegrityError as exc:
             if violated_constraint(exc) == "session_unique_start_per_relationship":
-                raise SessionRuleError(
-                    "A session of this relationship at this start time already exists."
-                ) from exc
+                raise SessionRuleError(DUPLICATE_START) from exc
             raise
         if not scheduled:
             _consume(session, relationship, _charge_of(session, relationship.organization), actor)

@@ -38,6 +38,7 @@ from matchpal.models import Charge, InsufficientHours, Role, ServiceType
 from relationships import services as relationships
 from relationships.models import HOLDING_STATUSES, Relationship, RelationshipStatusChange
 from relationships.models import RelationshipStatus as RS
+from sessions_app import rules
 from sessions_app import services as sessions
 from sessions_app.models import NoShowParty, Session, SessionKind, SessionStatus
 from tests.factories import (
@@ -454,7 +455,7 @@ class SessionMachine(RuleBasedStateMachine):
             return
         session.refresh_from_db()
         assert session.status == SessionStatus.COMPLETED
-        assert session.charged_minutes == sessions.charge_for(
+        assert session.charged_minutes == rules.charge_for(
             organization=self.org, kind=session.kind, duration=session.duration_minutes
         )
 
@@ -508,7 +509,7 @@ class SessionMachine(RuleBasedStateMachine):
             and paired
         ):
             # Charged in full as far as the hours cover it; never refused.
-            assert session.charged_minutes + session.charge_shortfall == sessions.charge_for(
+            assert session.charged_minutes + session.charge_shortfall == rules.charge_for(
                 organization=self.org, kind=session.kind, duration=session.duration_minutes
             )
         else:
@@ -545,7 +546,7 @@ class SessionMachine(RuleBasedStateMachine):
             # as far as the hours cover it, never refused.
             assert session.charged_minutes + session.charge_shortfall == (
                 charged
-                or sessions.charge_for(
+                or rules.charge_for(
                     organization=self.org, kind=session.kind, duration=session.duration_minutes
                 )
             )
@@ -621,7 +622,7 @@ class SessionMachine(RuleBasedStateMachine):
             if status == SessionStatus.SCHEDULED:
                 assert charged == 0, row
             elif status == SessionStatus.COMPLETED:
-                assert charged == sessions.charge_for(
+                assert charged == rules.charge_for(
                     organization=org, kind=row["kind"], duration=row["duration_minutes"]
                 ), row
             elif status == SessionStatus.CANCELLED:
