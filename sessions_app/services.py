@@ -17,14 +17,14 @@ from grants import selectors as ledger_selectors
 from grants import services as ledger
 from matchpal.bounds import check_date
 from matchpal.constraints import violated_constraint
-from matchpal.errors import ConflictError, DomainError
+from matchpal.errors import ConflictError
 from matchpal.models import (
     Charge,
-    InsufficientHours,
     Membership,
     Notification,
     Organization,
     Role,
+    ShortfallPolicy,
     User,
 )
 from matchpal.notifications import notify_admins, send_email_on_commit
@@ -49,8 +49,6 @@ from sessions_app.rules import (
 )
 from students.models import Student
 
-St = SessionStatus
-
 NO_SHOW_NOT_STARTED: Final = (
     "This session has not started yet, so nobody can have missed it; cancel it instead."
 )
@@ -68,28 +66,38 @@ class _Keep(enum.Enum):
 KEEP: Final = _Keep.KEEP
 
 
-class NotEnoughHours(DomainError):
-    """Not enough hours for the session; the admins are told (see `_tells_admins_of_shortfall`)."""
-
-    def __init__(self, message: str, *, organization: Organization, notice: str, link: str) -> None:
-        super().__init__(message)
-        self.organization, self.notice, self.link = organization, notice, link
-
-
 def _tells_admins_of_shortfall[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
-    """The refusal rolls the session back; the admins' notice is written afterwards in a
-    transaction of its own so that it survives (its email goes out after that commit)."""
+    """When the ledger refuses a session for lack of hours (`grants.services
+    .InsufficientHours`, raised to the caller as it is), the admins are told. The refusal rolls
+    the session back; the notice is written afterwards in a transaction of its own so that it
+    survives (its email goes out after that commit). The decorated service names the
+    relationship, or the session, among its keyword arguments."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except NotEnoughHours as error:
+        except ledger.InsufficientHours as error:
+            named = kwargs.get("relationship") or kwargs.get("session")
+            relationship = named.relationship if isinstance(named, Session) else named
+            assert isinstance(relationship, Relationship)
             with transaction.atomic():
-                notify_admins(organization=error.organization, text=error.notice, link=error.link)
+                _tell_admins_of_shortfall(relationship, error)
             raise
 
     return wrapper
+
+
+def _tell_admins_of_shortfall(relationship: Relationship, error: ledger.InsufficientHours) -> None:
+    org = relationship.organization
+    notify_admins(
+        organization=org,
+        text=(
+            f"Not enough hours for a session of {relationship.student.name} with "
+            f"{relationship.provider.name}: {error.message}"
+        ),
+        link=reverse("relationships:detail", args=[org.slug, relationship.public_id]),
+    )
 
 
 def _role(actor: User, organization: Organization) -> str | None:
@@ -163,33 +171,21 @@ def _quantity(relationship: Relationship, minutes: int) -> int:
 
 
 def _draws(organization: Organization) -> bool:
-    return organization.insufficient_hours == InsufficientHours.DRAW
+    return organization.insufficient_hours == ShortfallPolicy.DRAW
 
 
 def _consume(session: Session, relationship: Relationship, minutes: int, actor: User) -> None:
-    org = relationship.organization
+    """Consume the session's hours; refused with the ledger's `InsufficientHours` when they
+    do not cover it (the service's `_tells_admins_of_shortfall` tells the admins)."""
     quantity = _quantity(relationship, minutes)
-    try:
-        ledger.consume(
-            actor=actor,
-            relationship=relationship,
-            session=session,
-            quantity=quantity,
-            at=session.starts_at,
-            draw_shortfall=_draws(org),
-        )
-    except ledger.InsufficientHours as error:
-        # The refusal rolls back the session; the notice must survive it, so it goes out in
-        # a transaction of its own after this one ends.
-        raise NotEnoughHours(
-            error.message,
-            organization=org,
-            notice=(
-                f"Not enough hours for a session of {relationship.student.name} with "
-                f"{relationship.provider.name}: {error.message}"
-            ),
-            link=reverse("relationships:detail", args=[org.slug, relationship.public_id]),
-        ) from error
+    ledger.consume(
+        actor=actor,
+        relationship=relationship,
+        session=session,
+        quantity=quantity,
+        at=session.starts_at,
+        draw_shortfall=_draws(relationship.organization),
+    )
     session.charged_minutes += quantity
     session.save(update_fields=["charged_minutes"])
 
@@ -357,7 +353,7 @@ def _as_text(session: Session, field: str, relationship: Relationship) -> str:
     if field == "charged_minutes":
         return format_quantity(value, relationship.unit)
     if field == "status":
-        return St(value).label
+        return SessionStatus(value).label
     if field == "no_show_party":
         return NoShowParty(value).label if value else ""
     return str(value)
@@ -473,7 +469,7 @@ def session_log(
                     review_minutes=review_minutes,
                     provider_pay_rate=relationship.provider_pay_rate,
                     client_rate=relationship.client_rate,
-                    status=St.SCHEDULED if scheduled else St.COMPLETED,
+                    status=SessionStatus.SCHEDULED if scheduled else SessionStatus.COMPLETED,
                     logged_by=None if scheduled else actor,
                     logged_at=None if scheduled else now,
                 )
@@ -502,7 +498,7 @@ def session_complete(
         session, relationship = _lock_session(session)
         role = _check_actor(actor, relationship)
         before = copy.copy(session)
-        if session.status != St.SCHEDULED:
+        if session.status != SessionStatus.SCHEDULED:
             raise ConflictError(
                 f"This session is {session.get_status_display().lower()}, not scheduled."
             )
@@ -531,7 +527,7 @@ def session_complete(
         session.duration_minutes, session.notes = new_duration, new_notes
         session.review_minutes = new_review
         _write_internal_note(session, internal_note, actor=actor, role=role)
-        session.status = St.COMPLETED
+        session.status = SessionStatus.COMPLETED
         session.logged_by, session.logged_at = actor, timezone.now()
         if mode is not None:
             session.mode = mode
@@ -610,7 +606,7 @@ def _edit(
     review_minutes: int | _Keep | None,
 ) -> None:
     """The edit itself, on locked rows (`session_edit`, `session_resolve_dispute`)."""
-    if session.status not in (St.COMPLETED, St.SCHEDULED):
+    if session.status not in (SessionStatus.COMPLETED, SessionStatus.SCHEDULED):
         raise ConflictError(f"A {session.get_status_display().lower()} session cannot be edited.")
     org = relationship.organization
     _lock_people(relationship)
@@ -625,7 +621,7 @@ def _edit(
         notes=new_notes,
         kind=session.kind,
         role=role,
-        completing=session.status == St.COMPLETED,
+        completing=session.status == SessionStatus.COMPLETED,
         exclude=session,
         review_minutes=new_review,
         changed=_changed(
@@ -634,7 +630,7 @@ def _edit(
     )
     _write_internal_note(session, internal_note, actor=actor, role=role)
     difference = 0
-    if session.status == St.COMPLETED and relationship.unit == Unit.MINUTES:
+    if session.status == SessionStatus.COMPLETED and relationship.unit == Unit.MINUTES:
         if session.kind != SessionKind.REVISION:
             difference = new_duration - session.duration_minutes
         elif new_review != session.review_minutes:
@@ -695,10 +691,10 @@ def session_reschedule(
     with transaction.atomic():
         session, relationship = _lock_session(session)
         role = _check_change(actor, session, relationship)
-        completed = session.status == St.COMPLETED
+        completed = session.status == SessionStatus.COMPLETED
         if completed and role != Role.ADMIN:
             raise SessionRuleError(REDATE_ADMINS_ONLY)
-        if not completed and session.status != St.SCHEDULED:
+        if not completed and session.status != SessionStatus.SCHEDULED:
             raise ConflictError(
                 f"A {session.get_status_display().lower()} session cannot be rescheduled."
             )
@@ -753,7 +749,7 @@ def _tell_moved(
     old = timezone.localtime(before, org.tz)
     new = timezone.localtime(session.starts_at, org.tz)
     student, provider = relationship.student, relationship.provider
-    if session.status == St.SCHEDULED:
+    if session.status == SessionStatus.SCHEDULED:
         subject = f"Session moved to {new:%b %d, %H:%M}"
         text = (
             f"The session of {student.name} with {provider.name} on {old:%b %d, %H:%M} moved to "
@@ -819,12 +815,12 @@ def session_cancel(*, actor: User, session: Session, reason: str) -> Session:
 
 def _cancel(session: Session, relationship: Relationship, *, actor: User, reason: str) -> None:
     """The cancellation itself, on locked rows (`session_cancel`, `session_resolve_dispute`)."""
-    if session.status == St.CANCELLED:
+    if session.status == SessionStatus.CANCELLED:
         raise ConflictError("This session is already cancelled.")
     org = relationship.organization
     late = session.starts_at - timezone.now() < timedelta(hours=org.late_cancellation_window_hours)
     if (
-        session.status == St.SCHEDULED
+        session.status == SessionStatus.SCHEDULED
         and late
         and org.late_cancellation_charge == Charge.FULL
         and relationship.status == RelationshipStatus.PAIRED
@@ -832,7 +828,7 @@ def _cancel(session: Session, relationship: Relationship, *, actor: User, reason
         _charge(session, relationship, actor, "late cancellation")
     else:
         _restore_all(session, relationship, actor, f"Cancelled: {reason}")
-    session.status = St.CANCELLED
+    session.status = SessionStatus.CANCELLED
     session.cancellation_reason = reason.strip()
     session.save(
         update_fields=["status", "cancellation_reason", "charged_minutes", "charge_shortfall"]
@@ -848,7 +844,7 @@ def session_no_show(*, actor: User, session: Session, party: str, explanation: s
         session, relationship = _lock_session(session)
         _check_change(actor, session, relationship)
         before = copy.copy(session)
-        if session.status in (St.CANCELLED, St.NO_SHOW):
+        if session.status in (SessionStatus.CANCELLED, SessionStatus.NO_SHOW):
             raise ConflictError(f"This session is already {session.get_status_display().lower()}.")
         if session.starts_at > timezone.now():
             raise SessionRuleError(NO_SHOW_NOT_STARTED)
@@ -862,7 +858,7 @@ def session_no_show(*, actor: User, session: Session, party: str, explanation: s
             _charge(session, relationship, actor, "no-show")
         else:
             _restore_all(session, relationship, actor, "No-show")
-        session.status = St.NO_SHOW
+        session.status = SessionStatus.NO_SHOW
         session.no_show_party, session.no_show_explanation = party, explanation.strip()
         session.save(
             update_fields=[
@@ -895,14 +891,19 @@ def cancel_sessions_to_come(*, relationship: Relationship, actor: User | None, r
     if reason.strip() and reason.strip().lower() != label:
         because += f": {reason.strip()}"
     to_come = Session.objects.filter(
-        relationship=relationship, status=St.SCHEDULED, starts_at__gt=timezone.now()
+        relationship=relationship, status=SessionStatus.SCHEDULED, starts_at__gt=timezone.now()
     )
     ids = list(to_come.values_list("pk", flat=True))
     Session.objects.filter(pk__in=ids).update(
-        status=St.CANCELLED, cancellation_reason=because[:500]
+        status=SessionStatus.CANCELLED, cancellation_reason=because[:500]
     )
     status = [
-        {"field": "status", "label": "Status", "from": St.SCHEDULED.label, "to": St.CANCELLED.label}
+        {
+            "field": "status",
+            "label": "Status",
+            "from": SessionStatus.SCHEDULED.label,
+            "to": SessionStatus.CANCELLED.label,
+        }
     ]
     SessionChange.objects.bulk_create(
         SessionChange(
@@ -927,7 +928,7 @@ def session_confirm(*, actor: User, session: Session) -> Session:
         )
         if session.relationship.student.user_id != actor.pk:
             raise SessionRuleError("Only the student can confirm their session.")
-        if session.status != St.COMPLETED:
+        if session.status != SessionStatus.COMPLETED:
             raise ConflictError("Only a completed session can be confirmed.")
         session.student_confirmed_at = timezone.now()
         if not session.dispute_resolved_at:
@@ -952,7 +953,7 @@ def dispute_window_passed(session: Session, organization: Organization) -> str:
 def dispute_refusal(session: Session, organization: Organization) -> str | None:
     """Why the student may not dispute the session, or None: a completed session, inside the
     center's window after it, not already disputed (open or resolved). The pages ask it too."""
-    if session.status != St.COMPLETED:
+    if session.status != SessionStatus.COMPLETED:
         return DISPUTE_NOT_COMPLETED
     if session.dispute_resolved_at:
         return DISPUTE_ALREADY_RESOLVED
@@ -968,7 +969,7 @@ def confirmation_offered(session: Session, organization: Organization) -> bool:
     completed session the student has not confirmed yet."""
     return (
         organization.require_student_confirmation
-        and session.status == St.COMPLETED
+        and session.status == SessionStatus.COMPLETED
         and session.student_confirmed_at is None
     )
 
@@ -1133,7 +1134,7 @@ def session_send_report(*, actor: User, session: Session) -> Session:
     with transaction.atomic():
         session, relationship = _lock_session(session)
         _check_actor(actor, relationship)
-        if session.status != St.COMPLETED:
+        if session.status != SessionStatus.COMPLETED:
             raise ConflictError("Only a completed session has a report to send.")
         if not session.notes.strip():
             raise SessionRuleError("Write the session's notes before sending the report.")
