@@ -1,10 +1,12 @@
 """Personas: an admin, a provider and a student of organization A, and an admin of B."""
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.test import Client
 
 from matchpal.models import Membership, Organization, Role, User
@@ -94,16 +96,34 @@ def clock() -> Iterator[object]:
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
-    # Rate-limit counters live in the cache (Redis in tests): start every test from zero. Only
-    # this worker's keys go: the Redis database is shared with other workers and with Celery.
-    from django.conf import settings
-    from django.core.cache import cache
+    """Rate-limit counters live in the cache: every test starts from zero. The test cache is this
+    process's memory (tests/settings.py), so clearing it touches no other xdist worker."""
+    cache.clear()
 
-    client = cache._cache.get_client(None, write=True)
-    prefix = settings.CACHES["default"]["KEY_PREFIX"]
-    keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
-    if keys:
-        client.delete(*keys)
+
+@pytest.fixture
+def redis_cache(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """The production cache, Redis at REDIS_URL, for a test about behaviour that depends on it.
+    Only this worker's keys are used and deleted: the database is shared with other workers and
+    with Celery."""
+    prefix = "test-" + os.environ.get("PYTEST_XDIST_WORKER", "main")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+            "KEY_PREFIX": prefix,
+        }
+    }
+
+    def delete_this_workers_keys() -> None:
+        client = cache._cache.get_client(None, write=True)  # type: ignore[attr-defined]
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
+        if keys:
+            client.delete(*keys)
+
+    delete_this_workers_keys()
+    yield
+    delete_this_workers_keys()
 
 
 __all__ = ["Membership", "Tenant", "client_for", "make_tenant"]

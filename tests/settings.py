@@ -1,5 +1,5 @@
-"""Test settings: the real settings, with PostgreSQL and Redis from the environment (see the
-Makefile's `test` target) and a few speed-ups."""
+"""Test settings: the real settings, with PostgreSQL and Redis (Celery's broker) from the
+environment (see the Makefile's `test` target), an in-memory cache and a few speed-ups."""
 
 import os
 
@@ -14,8 +14,15 @@ CELERY_TASK_ALWAYS_EAGER = True
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"
-# Each xdist worker gets its own Redis key prefix so rate limits do not leak between them.
-CACHES["default"]["KEY_PREFIX"] = "test-" + os.environ.get("PYTEST_XDIST_WORKER", "main")  # noqa: F405
+# The cache (allauth's rate-limit counters) is this process's memory, emptied before every test
+# (tests/conftest.py): nothing to scan, nothing shared between xdist workers. A test about the
+# Redis cache itself asks for the `redis_cache` fixture. Celery's broker stays on Redis.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "matchpal-tests",
+    }
+}
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

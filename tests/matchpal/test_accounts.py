@@ -333,6 +333,14 @@ def test_sign_in_by_code_refuses_a_wrong_code() -> None:
 # --- Rate limit and lockouts ----------------------------------------------------------------
 
 
+@pytest.fixture(params=["memory", "redis"])
+def rate_limit_cache(request) -> None:  # type: ignore[no-untyped-def]
+    """The counters in the tests' in-memory cache, then in Redis, the production cache."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_cache")
+
+
+@pytest.mark.usefixtures("rate_limit_cache")
 def test_failed_sign_ins_are_rate_limited_per_email() -> None:
     # ACCOUNT_RATE_LIMITS["login_failed"] = "10/m/ip,5/5m/key": 5 failures per address.
     UserFactory(email="target@example.com")
@@ -351,6 +359,7 @@ def test_failed_sign_ins_are_rate_limited_per_email() -> None:
     assert signed_in_user_id(client) is None
 
 
+@pytest.mark.usefixtures("rate_limit_cache")
 def test_successful_sign_in_does_not_count_against_the_rate_limit() -> None:
     user = UserFactory(email="regular@example.com")
 
