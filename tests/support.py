@@ -162,6 +162,12 @@ def paired(
 # --- Sessions -----------------------------------------------------------------------------------
 
 
+def fresh(session: Session) -> Session:
+    """The session as stored now."""
+    session.refresh_from_db()
+    return session
+
+
 def log(
     tenant: Tenant,
     relationship: Relationship,

@@ -9,7 +9,6 @@ from django.urls import reverse
 from grants.reconcile import find_differences
 from matchpal.models import Notification
 from relationships import services as rel_services
-from relationships.models import Relationship
 from sessions_app import services
 from sessions_app.models import Session, SessionChange
 from sessions_app.services import (
@@ -22,32 +21,16 @@ from tests.support import (
     NOW,
     at,
     balance,
+    fresh,
     log,
     mails,
     other_provider,
-    paired,
-    past_grant,
     refused,
     second_admin,
     set_policy,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
-
-
-@pytest.fixture
-def grant(tenant_a: Tenant):  # type: ignore[no-untyped-def]
-    return past_grant(tenant_a.student, 900)
-
-
-@pytest.fixture
-def rel(tenant_a: Tenant, grant) -> Relationship:  # type: ignore[no-untyped-def]
-    return paired(tenant_a, quantity=600)
-
-
-def fresh(session: Session) -> Session:
-    session.refresh_from_db()
-    return session
 
 
 def history(session: Session) -> list[tuple[str, object, str, list[dict[str, str]], bool]]:

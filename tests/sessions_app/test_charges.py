@@ -21,6 +21,7 @@ from tests.support import (
     at,
     balance,
     entries,
+    fresh,
     holds,
     log_as_admin,
     mails,
@@ -32,11 +33,6 @@ from tests.support import (
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
 CONSUME, RESTORE = EntryKind.CONSUME, EntryKind.RESTORE
-
-
-def fresh(session: Session) -> Session:
-    session.refresh_from_db()
-    return session
 
 
 def charged(session: Session) -> tuple[str, int, int]:

@@ -20,24 +20,9 @@ from sessions_app.services import (
     dispute_window_passed,
 )
 from tests.conftest import Tenant
-from tests.support import at, balance, log, mails, paired, past_grant, refused, set_policy
+from tests.support import at, balance, fresh, log, mails, refused, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
-
-
-@pytest.fixture
-def grant(tenant_a: Tenant):  # type: ignore[no-untyped-def]
-    return past_grant(tenant_a.student, 900)
-
-
-@pytest.fixture
-def rel(tenant_a: Tenant, grant) -> Relationship:  # type: ignore[no-untyped-def]
-    return paired(tenant_a, quantity=600)
-
-
-def fresh(session: Session) -> Session:
-    session.refresh_from_db()
-    return session
 
 
 def disputed(tenant: Tenant, rel: Relationship, **kwargs: object) -> Session:

@@ -18,26 +18,11 @@ from sessions_app.rules import (
 )
 from sessions_app.services import INTERNAL_NOTE_NOT_YOURS
 from tests.conftest import Tenant, client_for
-from tests.support import at, balance, paired, past_grant, set_policy
+from tests.support import at, balance, fresh, paired, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
 SECRET = "Parents separating; go gently"
-
-
-@pytest.fixture
-def grant(tenant_a: Tenant):  # type: ignore[no-untyped-def]
-    return past_grant(tenant_a.student, 900)
-
-
-@pytest.fixture
-def rel(tenant_a: Tenant, grant) -> Relationship:  # type: ignore[no-untyped-def]
-    return paired(tenant_a, quantity=600)
-
-
-def fresh(session: Session) -> Session:
-    session.refresh_from_db()
-    return session
 
 
 def page(tenant: Tenant, session: Session, action: str = "") -> str:

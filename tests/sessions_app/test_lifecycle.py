@@ -23,6 +23,7 @@ from tests.support import (
     at,
     balance,
     entries,
+    fresh,
     holds,
     log,
     mails,
@@ -39,21 +40,11 @@ CONSUME, RESTORE, RELEASE = EntryKind.CONSUME, EntryKind.RESTORE, EntryKind.RELE
 
 
 @pytest.fixture
-def grant(tenant_a: Tenant):  # type: ignore[no-untyped-def]
-    return past_grant(tenant_a.student, 900)
-
-
-@pytest.fixture
 def rel(tenant_a: Tenant, grant) -> Relationship:  # type: ignore[no-untyped-def]
     """Paired 30 days ago, holding 10 h of the student's 15 h, at 40.00/h pay and 50.00/h."""
     return paired(
         tenant_a, quantity=600, provider_pay_rate=Decimal("40.00"), client_rate=Decimal("50.00")
     )
-
-
-def fresh(session: Session) -> Session:
-    session.refresh_from_db()
-    return session
 
 
 # --- Log and schedule ------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from tests.support import (
     at,
     balance,
     entries,
+    fresh,
     log,
     mails,
     paired,
@@ -34,21 +35,6 @@ from tests.support import (
 from tests.test_query_counts import grow_relationships
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
-
-
-@pytest.fixture
-def grant(tenant_a: Tenant):  # type: ignore[no-untyped-def]
-    return past_grant(tenant_a.student, 900)
-
-
-@pytest.fixture
-def rel(tenant_a: Tenant, grant) -> Relationship:  # type: ignore[no-untyped-def]
-    return paired(tenant_a, quantity=600)
-
-
-def fresh(session: Session) -> Session:
-    session.refresh_from_db()
-    return session
 
 
 def test_a_provider_reschedules_a_scheduled_session_and_both_sides_are_told(

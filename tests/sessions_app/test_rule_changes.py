@@ -4,29 +4,12 @@ change meets only the rules of what it changes (docs/rules.md, "Changing logged 
 import pytest
 
 from grants.reconcile import find_differences
-from relationships.models import Relationship
 from sessions_app import services
 from sessions_app.forms import duration_choices
-from sessions_app.models import Session
 from tests.conftest import Tenant
-from tests.support import at, balance, log, paired, past_grant, refused, set_policy
+from tests.support import at, balance, fresh, log, refused, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
-
-
-@pytest.fixture
-def grant(tenant_a: Tenant):  # type: ignore[no-untyped-def]
-    return past_grant(tenant_a.student, 900)
-
-
-@pytest.fixture
-def rel(tenant_a: Tenant, grant) -> Relationship:  # type: ignore[no-untyped-def]
-    return paired(tenant_a, quantity=600)
-
-
-def fresh(session: Session) -> Session:
-    session.refresh_from_db()
-    return session
 
 
 def test_the_edit_form_keeps_a_duration_the_new_steps_no_longer_include(

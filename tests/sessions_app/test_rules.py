@@ -43,17 +43,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 CONSUME = EntryKind.CONSUME
 
 
-@pytest.fixture
-def grant(tenant_a: Tenant):  # type: ignore[no-untyped-def]
-    return past_grant(tenant_a.student, 900)
-
-
-@pytest.fixture
-def rel(tenant_a: Tenant, grant) -> Relationship:  # type: ignore[no-untyped-def]
-    """Paired 30 days ago, holding 10 h of the student's 15 h."""
-    return paired(tenant_a, quantity=600)
-
-
 def nothing_logged(grant, held: int = 600) -> None:  # type: ignore[no-untyped-def]
     assert not Session.objects.exists()
     assert balance(grant) == (900, 0, held)
