@@ -28,7 +28,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +57,7 @@ from students.forms import StudentForm
 from students.models import Student
 from tests.conftest import Tenant, client_for
 from tests.factories import ProviderFactory, RelationshipFactory, make_grant
+from tests.support import whole_hours_ago
 
 TENANT_PREFIX = "o/<slug:org_slug>/"
 PERSONAS = ("anonymous", Role.ADMIN.value, Role.PROVIDER.value, Role.STUDENT.value)
@@ -644,13 +645,9 @@ def second_provider(tenant: Tenant) -> Provider:
     )
 
 
-def _hours_ago(hours: int) -> datetime:
-    return timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours)
-
-
 def _session(tenant: Tenant, *, hours_ago: int, scheduled: bool) -> Session:
     relationship = holding_relationship(tenant)
-    starts_at = _hours_ago(hours_ago)
+    starts_at = whole_hours_ago(hours_ago)
     session = Session.objects.filter(relationship=relationship, starts_at=starts_at).first()
     return session or session_services.session_log(
         actor=tenant.admin,
@@ -703,7 +700,7 @@ def disputed_session(tenant: Tenant) -> Session:
         session = session_services.session_log(
             actor=tenant.admin,
             relationship=relationship,
-            starts_at=_hours_ago(7),
+            starts_at=whole_hours_ago(7),
             duration=60,
             notes="Essay structure",
         )

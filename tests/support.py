@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
@@ -41,6 +42,21 @@ NOW = datetime(2025, 6, 11, 12, 0, tzinfo=NY)
 def at(day: int, hour: int, minute: int = 0, *, month: int = 6) -> datetime:
     """A New York wall-clock time in 2025 (June by default)."""
     return datetime(2025, month, day, hour, minute, tzinfo=NY)
+
+
+def whole_hours_ago(hours: int) -> datetime:
+    """The start of the hour `hours` hours before this one."""
+    return timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours)
+
+
+def hours_ago(hours: float) -> datetime:
+    """Now minus `hours`, to the minute."""
+    return (timezone.now() - timedelta(hours=hours)).replace(second=0, microsecond=0)
+
+
+def later(minutes: float):  # type: ignore[no-untyped-def]
+    """The clock moved `minutes` ahead (and ticking) inside the `with` block."""
+    return time_machine.travel(timezone.now() + timedelta(minutes=minutes), tick=True)
 
 
 # --- Organizations, people, policies -------------------------------------------------------------

@@ -26,11 +26,11 @@ from tests.conftest import Tenant
 from tests.factories import RelationshipFactory
 from tests.isolation import tenant_routes
 from tests.query_pins import Page, assert_pinned_at_every_size, org_path
+from tests.support import whole_hours_ago
 from tests.test_query_counts import (
     PINNED as LIST_PINNED,
 )
 from tests.test_query_counts import (
-    _hours_ago,
     _sessions_relationship,
     _shop,
     _student_with_hours,
@@ -54,7 +54,7 @@ def _invite(tenant: Tenant, i: int, **record: object) -> None:
         email=f"again{i}@alpha.example",
         role=role,
         invited_by=tenant.admin,
-        revoked_at=_hours_ago(i + 1),
+        revoked_at=whole_hours_ago(i + 1),
         **record,
     )
 
@@ -83,7 +83,7 @@ def grow_provider_detail(tenant: Tenant, n: int) -> None:
         )
         hold(actor=None, relationship=relationship, quantity=120)
         session_log(
-            actor=tenant.admin, relationship=relationship, starts_at=_hours_ago(1), duration=60
+            actor=tenant.admin, relationship=relationship, starts_at=whole_hours_ago(1), duration=60
         )
     for i in range(provider.service_types.count(), n):
         offered = ServiceType.objects.create(organization=org, name=f"Offered {i:02}")

@@ -43,11 +43,7 @@ from tests.isolation import (
     tenant_routes,
 )
 from tests.query_pins import Page, assert_pinned_at_every_size, org_path
-
-
-def _hours_ago(hours: int) -> datetime:
-    return timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours)
-
+from tests.support import whole_hours_ago
 
 # --- Growing what each page lists to exactly n rows -------------------------------------------
 
@@ -158,7 +154,7 @@ def grow_provider_home(tenant: Tenant, n: int) -> None:
             session_log(
                 actor=tenant.admin,
                 relationship=paired,
-                starts_at=_hours_ago(hours_ago),
+                starts_at=whole_hours_ago(hours_ago),
                 duration=60,
                 scheduled=scheduled,
             )
@@ -184,7 +180,7 @@ def grow_student_home(tenant: Tenant, n: int) -> None:
         )
         hold(actor=None, relationship=relationship, quantity=60)
         session_log(
-            actor=tenant.admin, relationship=relationship, starts_at=_hours_ago(1), duration=30
+            actor=tenant.admin, relationship=relationship, starts_at=whole_hours_ago(1), duration=30
         )
 
 
@@ -212,7 +208,7 @@ def grow_relationship_sessions(tenant: Tenant, n: int) -> None:
         session_log(
             actor=tenant.admin,
             relationship=relationship,
-            starts_at=_hours_ago(i + 1),
+            starts_at=whole_hours_ago(i + 1),
             duration=30,
         )
 
@@ -234,7 +230,7 @@ def grow_sessions(tenant: Tenant, n: int) -> None:
     grow_relationships(tenant, n)
     for relationship in tenant.organization.relationships.filter(sessions=None):
         session_log(
-            actor=tenant.admin, relationship=relationship, starts_at=_hours_ago(1), duration=60
+            actor=tenant.admin, relationship=relationship, starts_at=whole_hours_ago(1), duration=60
         )
 
 

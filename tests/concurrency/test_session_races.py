@@ -8,7 +8,7 @@ nothing and every balance must be exact to the minute.
 
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 
 import pytest
@@ -34,7 +34,7 @@ from tests.factories import (
     UserFactory,
     make_grant,
 )
-from tests.support import assert_reconciled, balance
+from tests.support import assert_reconciled, balance, hours_ago
 from tests.threads import run_together
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
@@ -78,10 +78,6 @@ def second_provider(tenant: Tenant):  # type: ignore[no-untyped-def]
     user = UserFactory(email="second.provider@alpha.example")
     MembershipFactory(user=user, organization=tenant.organization, role=Role.PROVIDER)
     return ProviderFactory(organization=tenant.organization, user=user, email=user.email), user
-
-
-def hours_ago(hours: float) -> datetime:
-    return (timezone.now() - timedelta(hours=hours)).replace(second=0, microsecond=0)
 
 
 # --- (a) the last hour ---------------------------------------------------------------------

@@ -3,11 +3,8 @@ jsonb, a nesting deep enough to exhaust the parser, numbers JSON does not allow)
 ends processed, ignored or failed, and a failed one opens an order error."""
 
 import json
-from datetime import timedelta
 
 import pytest
-import time_machine
-from django.utils import timezone
 
 from grants.reconcile import find_differences
 from integrations.woocommerce import bodies, services
@@ -21,6 +18,7 @@ from integrations.woocommerce.models import (
 from integrations.woocommerce.tasks import requeue_stuck_deliveries
 from tests.integrations import woo
 from tests.integrations.conftest import Shop, grants_of
+from tests.support import later
 
 pytestmark = pytest.mark.django_db
 
@@ -42,10 +40,6 @@ def with_nul(payload: dict) -> bytes:
     payload["customer_note"] = "call me_NUL_"
     payload["meta_data"] = [{"key": "_NUL_", "value": "_NUL_"}]
     return woo.php_json(payload).replace(b"_NUL_", b"\\u0000")
-
-
-def later(minutes: float):  # type: ignore[no-untyped-def]
-    return time_machine.travel(timezone.now() + timedelta(minutes=minutes), tick=True)
 
 
 def test_a_nul_in_a_string_is_kept_readable_and_the_order_granted(shop: Shop) -> None:

@@ -6,7 +6,6 @@ import logging
 from datetime import timedelta
 
 import pytest
-import time_machine
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -18,12 +17,9 @@ from matchpal.models import Notification
 from tests.conftest import Tenant
 from tests.integrations import woo
 from tests.integrations.conftest import Shop, ShopAPI, broker_down, grants_of
+from tests.support import later
 
 pytestmark = pytest.mark.django_db
-
-
-def later(minutes: float):  # type: ignore[no-untyped-def]
-    return time_machine.travel(timezone.now() + timedelta(minutes=minutes), tick=True)
 
 
 # --- The broker is down when the delivery arrives -------------------------------------------
