@@ -2,47 +2,14 @@
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 import time_machine
 from django.core.cache import cache
 from django.test import Client
 
-from matchpal.models import Membership, Organization, Role, User
-from providers.models import Provider
-from students.models import Student
-from tests.factories import (
-    MembershipFactory,
-    OrganizationFactory,
-    ProviderFactory,
-    StudentFactory,
-    UserFactory,
-)
-from tests.support import NOW
-
-
-@dataclass
-class Tenant:
-    organization: Organization
-    admin: User
-    provider_user: User
-    student_user: User
-    provider: Provider
-    student: Student
-
-
-def make_tenant(name: str, slug: str) -> Tenant:
-    org = OrganizationFactory(name=name, slug=slug)
-    admin = UserFactory(email=f"admin@{slug}.example")
-    provider_user = UserFactory(email=f"provider@{slug}.example")
-    student_user = UserFactory(email=f"student@{slug}.example")
-    MembershipFactory(user=admin, organization=org, role=Role.ADMIN)
-    MembershipFactory(user=provider_user, organization=org, role=Role.PROVIDER)
-    MembershipFactory(user=student_user, organization=org, role=Role.STUDENT)
-    provider = ProviderFactory(organization=org, user=provider_user, email=provider_user.email)
-    student = StudentFactory(organization=org, user=student_user, email=student_user.email)
-    return Tenant(org, admin, provider_user, student_user, provider, student)
+from matchpal.models import Membership, Organization
+from tests.support import NOW, Tenant, client_for, make_tenant
 
 
 @pytest.fixture
@@ -58,13 +25,6 @@ def tenant_b(db: None) -> Tenant:
 @pytest.fixture
 def org_a(tenant_a: Tenant) -> Organization:
     return tenant_a.organization
-
-
-def client_for(user: User | None) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-    return client
 
 
 @pytest.fixture

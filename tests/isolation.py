@@ -55,9 +55,8 @@ from sessions_app import services as session_services
 from sessions_app.models import Session
 from students.forms import StudentForm
 from students.models import Student
-from tests.conftest import Tenant, client_for
 from tests.factories import ProviderFactory, RelationshipFactory, make_grant
-from tests.support import whole_hours_ago
+from tests.support import Tenant, client_for, whole_hours_ago
 
 TENANT_PREFIX = "o/<slug:org_slug>/"
 PERSONAS = ("anonymous", Role.ADMIN.value, Role.PROVIDER.value, Role.STUDENT.value)

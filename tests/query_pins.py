@@ -5,8 +5,8 @@ it, how its data grows, and the check that its query count is the same at every 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tests.conftest import Tenant, client_for
 from tests.isolation import persona_user
+from tests.support import Tenant, client_for
 
 SIZES = (3, 30)
 

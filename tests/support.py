@@ -1,19 +1,22 @@
-"""Helpers shared by the tests: a pinned clock, policies and people, pairings made through the
-services, sessions logged through them, and compact views of balances, ledger entries, emails
-and messages. Fixtures live in tests/conftest.py; these are plain functions."""
+"""Helpers shared by the tests: tenants (`Tenant`, `make_tenant`) and clients signed in as any
+user, a pinned clock, policies and people, pairings made through the services, sessions logged
+through them, and compact views of balances, ledger entries, emails and messages. Fixtures live
+in tests/conftest.py; these are plain functions."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.contrib.messages import get_messages
+from django.test import Client
 from django.utils import timezone
 
 from grants.models import Allocation, Grant, GrantEntry, Package, PackageServiceType
@@ -26,10 +29,47 @@ from sessions_app import services as session_services
 from sessions_app.models import Session
 from sessions_app.services import SessionRuleError
 from students.models import Student
-from tests.factories import MembershipFactory, ProviderFactory, UserFactory, make_grant
+from tests.factories import (
+    MembershipFactory,
+    OrganizationFactory,
+    ProviderFactory,
+    StudentFactory,
+    UserFactory,
+    make_grant,
+)
 
-if TYPE_CHECKING:
-    from tests.conftest import Tenant
+# --- Tenants and their clients ------------------------------------------------------------------
+
+
+@dataclass
+class Tenant:
+    organization: Organization
+    admin: User
+    provider_user: User
+    student_user: User
+    provider: Provider
+    student: Student
+
+
+def make_tenant(name: str, slug: str) -> Tenant:
+    org = OrganizationFactory(name=name, slug=slug)
+    admin = UserFactory(email=f"admin@{slug}.example")
+    provider_user = UserFactory(email=f"provider@{slug}.example")
+    student_user = UserFactory(email=f"student@{slug}.example")
+    MembershipFactory(user=admin, organization=org, role=Role.ADMIN)
+    MembershipFactory(user=provider_user, organization=org, role=Role.PROVIDER)
+    MembershipFactory(user=student_user, organization=org, role=Role.STUDENT)
+    provider = ProviderFactory(organization=org, user=provider_user, email=provider_user.email)
+    student = StudentFactory(organization=org, user=student_user, email=student_user.email)
+    return Tenant(org, admin, provider_user, student_user, provider, student)
+
+
+def client_for(user: User | None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
 
 # --- The clock ----------------------------------------------------------------------------------
 

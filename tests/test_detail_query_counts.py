@@ -22,11 +22,10 @@ from matchpal.models import Invitation, Role, ServiceType
 from providers.models import ProviderService
 from sessions_app.models import Session
 from sessions_app.services import session_edit, session_log
-from tests.conftest import Tenant
 from tests.factories import RelationshipFactory
 from tests.isolation import tenant_routes
 from tests.query_pins import Page, assert_pinned_at_every_size, org_path
-from tests.support import whole_hours_ago
+from tests.support import Tenant, whole_hours_ago
 from tests.test_query_counts import (
     PINNED as LIST_PINNED,
 )

@@ -18,7 +18,6 @@ from django.http import HttpResponse
 from django.test import Client, TestCase
 from django.urls import Resolver404, resolve
 
-from tests.conftest import Tenant
 from tests.fuzzing.discovery import (
     EXTRA_PAGES,
     UNREACHABLE_ALLOWED,
@@ -32,6 +31,7 @@ from tests.fuzzing.discovery import (
 )
 from tests.fuzzing.values import HOSTILE
 from tests.isolation import POSTS, ROLES, TenantRoute, persona_client, tenant_routes
+from tests.support import Tenant
 
 ROUTES = {route.name: route for route in tenant_routes()}
 PAGES: list[tuple[str, TenantRoute | None]] = [

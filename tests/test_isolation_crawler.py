@@ -25,7 +25,6 @@ from django.http import HttpResponse
 from django.test import Client
 
 from students.models import Student
-from tests.conftest import Tenant
 from tests.isolation import (
     KWARGS,
     PERSONAS,
@@ -39,6 +38,7 @@ from tests.isolation import (
     tenant_models,
     tenant_routes,
 )
+from tests.support import Tenant
 
 LOGIN_PATH = "/accounts/login/"
 ROUTES = tenant_routes()

@@ -24,7 +24,6 @@ from providers.models import ProviderService
 from relationships.models import Relationship
 from sessions_app.services import session_log
 from students.models import Student
-from tests.conftest import Tenant
 from tests.factories import (
     MembershipFactory,
     OrganizationFactory,
@@ -43,7 +42,7 @@ from tests.isolation import (
     tenant_routes,
 )
 from tests.query_pins import Page, assert_pinned_at_every_size, org_path
-from tests.support import whole_hours_ago
+from tests.support import Tenant, whole_hours_ago
 
 # --- Growing what each page lists to exactly n rows -------------------------------------------
 

@@ -17,9 +17,8 @@ from providers import services as provider_services
 from providers.models import Provider, ProviderStatus
 from students import services as student_services
 from students.models import Student, StudentStatus
-from tests.conftest import Tenant, client_for
 from tests.factories import ProviderFactory, StudentFactory, UserFactory
-from tests.support import messages_of
+from tests.support import Tenant, client_for, messages_of
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,6 @@ from typing import NamedTuple
 import pytest
 from django.test import Client
 
-from tests.conftest import Tenant
 from tests.factories import MembershipFactory, ProviderFactory, StudentFactory, UserFactory
 from tests.isolation import (
     KWARGS,
@@ -22,6 +21,7 @@ from tests.isolation import (
     registry_problems,
     tenant_routes,
 )
+from tests.support import Tenant
 
 ROUTES = tenant_routes()
 

@@ -12,7 +12,7 @@ from types import ModuleType
 import pytest
 from django.test import Client
 
-from tests.conftest import Tenant
+from tests.support import Tenant
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDORED = {

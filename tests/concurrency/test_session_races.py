@@ -26,7 +26,6 @@ from relationships.models import Relationship
 from sessions_app import services
 from sessions_app.models import Session, SessionStatus
 from sessions_app.services import SessionRuleError
-from tests.conftest import Tenant
 from tests.factories import (
     MembershipFactory,
     ProviderFactory,
@@ -34,7 +33,7 @@ from tests.factories import (
     UserFactory,
     make_grant,
 )
-from tests.support import assert_reconciled, balance, hours_ago
+from tests.support import Tenant, assert_reconciled, balance, hours_ago
 from tests.threads import run_together
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]

@@ -20,8 +20,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Model
 
-from tests.conftest import Tenant
 from tests.isolation import KWARGS, POSTS, TenantRoute, pending_invitation, tenant_models
+from tests.support import Tenant
 
 # Form pages outside /o/<org_slug>/ (name → how to build their path from a tenant). The webhook
 # endpoint has no form and its own tests; allauth's pages for anonymous visitors are allauth's.

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from grants import services
 from grants.forms import end_of_day
-from tests.conftest import Tenant, client_for
 from tests.factories import RelationshipFactory, StudentFactory, make_grant
+from tests.support import Tenant, client_for
 
 # What pages said before the words were unified; none of it may come back.
 OLD_WORDS = re.compile(

@@ -26,9 +26,8 @@ from grants.models import (
 )
 from grants.reconcile import differences_query, find_differences
 from relationships.models import Relationship
-from tests.conftest import make_tenant
 from tests.factories import RelationshipFactory, SessionFactory, StudentFactory, make_grant
-from tests.support import assert_reconciled, make_package, service_type
+from tests.support import assert_reconciled, make_package, make_tenant, service_type
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,8 @@ from grants import services
 from grants.models import Grant, Package, Unit
 from grants.services import LedgerError
 from matchpal.models import ServiceType
-from tests.conftest import Tenant, client_for
 from tests.factories import make_grant
+from tests.support import Tenant, client_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 

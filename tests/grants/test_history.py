@@ -10,9 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from grants import services
-from tests.conftest import Tenant, client_for
 from tests.factories import RelationshipFactory, SessionFactory, make_grant
-from tests.support import assert_reconciled
+from tests.support import Tenant, assert_reconciled, client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from grants import services, views
 from grants.models import EntryKind, Grant, GrantEntry, Package, PackageShopMapping
 from grants.reconcile import find_differences
 from matchpal.models import ServiceType
-from tests.conftest import Tenant, client_for
 from tests.factories import RelationshipFactory, StudentFactory, make_grant
+from tests.support import Tenant, client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -22,8 +22,8 @@ from grants.models import Grant, Package, ShopKey
 from integrations.woocommerce.models import Delivery, Store
 from matchpal.celery import app as celery_app
 from matchpal.models import ServiceType
-from tests.conftest import Tenant
 from tests.integrations import woo
+from tests.support import Tenant
 
 SAME_SECRET = object()
 

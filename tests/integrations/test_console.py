@@ -20,11 +20,10 @@ from integrations.woocommerce.models import (
     OrderError,
     Store,
 )
-from tests.conftest import Tenant
 from tests.factories import StudentFactory, UserFactory
 from tests.integrations import woo
 from tests.integrations.conftest import CONSUMER_KEY, CONSUMER_SECRET, Shop, ShopAPI, grants_of
-from tests.support import messages_of
+from tests.support import Tenant, messages_of
 
 pytestmark = pytest.mark.django_db
 

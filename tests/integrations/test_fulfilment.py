@@ -23,13 +23,13 @@ from integrations.woocommerce.models import (
 from integrations.woocommerce.services import fulfilment
 from matchpal.models import Notification
 from students.models import Student
-from tests.conftest import Tenant
 from tests.integrations import woo
 from tests.integrations.conftest import (
     Shop,
     grants_of,
     make_package,
 )
+from tests.support import Tenant
 from tests.threads import run_together
 
 SAME_AGAIN = "The same snapshot again; nothing to do."

@@ -14,10 +14,9 @@ from integrations.woocommerce import services
 from integrations.woocommerce.models import Delivery, DeliveryStatus, ErrorKind, OrderError
 from integrations.woocommerce.tasks import MAX_RETRIES, process_delivery, requeue_stuck_deliveries
 from matchpal.models import Notification
-from tests.conftest import Tenant
 from tests.integrations import woo
 from tests.integrations.conftest import Shop, ShopAPI, broker_down, grants_of
-from tests.support import later
+from tests.support import Tenant, later
 
 pytestmark = pytest.mark.django_db
 

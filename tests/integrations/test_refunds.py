@@ -12,7 +12,6 @@ from grants.models import EntryKind, Grant, GrantEntry, GrantStatus, Package, Sh
 from grants.reconcile import find_differences
 from integrations.woocommerce import services
 from integrations.woocommerce.models import ErrorKind, Order, OrderError, OrderLineGrant, Store
-from tests.conftest import Tenant
 from tests.factories import RelationshipFactory, SessionFactory
 from tests.integrations import woo
 from tests.integrations.conftest import (
@@ -23,7 +22,7 @@ from tests.integrations.conftest import (
     grants_of,
     make_package,
 )
-from tests.support import balance
+from tests.support import Tenant, balance
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,8 @@ from grants import services as ledger
 from grants.models import Grant, ShopKey
 from integrations.woocommerce.models import Delivery, Store
 from matchpal.models import ServiceType
-from tests.conftest import Tenant
 from tests.integrations import woo
+from tests.support import Tenant
 
 
 @pytest.mark.django_db

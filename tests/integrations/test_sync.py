@@ -12,7 +12,6 @@ from grants.reconcile import find_differences
 from integrations.woocommerce import client, services
 from integrations.woocommerce.models import ErrorKind, OrderError, Store
 from matchpal.models import Notification
-from tests.conftest import Tenant
 from tests.factories import StudentFactory
 from tests.integrations import woo
 from tests.integrations.conftest import (
@@ -22,6 +21,7 @@ from tests.integrations.conftest import (
     ShopAPI,
     grants_of,
 )
+from tests.support import Tenant
 
 pytestmark = pytest.mark.django_db
 

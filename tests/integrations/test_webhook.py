@@ -14,9 +14,9 @@ from grants.reconcile import find_differences
 from integrations.woocommerce.models import Delivery, ErrorKind, Order, OrderError, Store
 from integrations.woocommerce.views_webhook import MAX_BODY_BYTES
 from matchpal.models import Notification
-from tests.conftest import Tenant
 from tests.integrations import woo
 from tests.integrations.conftest import CONSUMER_KEY, CONSUMER_SECRET, Shop, ShopAPI, grants_of
+from tests.support import Tenant
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,7 @@ from matchpal import services
 from matchpal.models import Invitation, Membership, Role, ServiceType
 from providers.models import Provider, ProviderStatus
 from students.models import Student, StudentStatus
-from tests.conftest import Tenant
-from tests.support import make_package
+from tests.support import Tenant, make_package
 
 
 @dataclass

@@ -8,7 +8,7 @@ from django.db import models
 from grants.models import Package
 from matchpal.constraints import MESSAGES, ReadableModelForm
 from matchpal.models import ServiceType
-from tests.conftest import Tenant, client_for
+from tests.support import Tenant, client_for
 
 
 def _form_classes() -> list[type[ReadableModelForm]]:

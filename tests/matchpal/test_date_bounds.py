@@ -21,10 +21,9 @@ from sessions_app.filters import SessionFilter
 from sessions_app.forms import LogSessionForm
 from sessions_app.models import Session
 from sessions_app.services import SessionRuleError
-from tests.conftest import Tenant, client_for
 from tests.factories import make_grant
 from tests.matchpal.test_public_ids import project_classes
-from tests.support import paired, past_grant
+from tests.support import Tenant, client_for, paired, past_grant
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 

@@ -3,7 +3,7 @@
 from django.core import mail
 
 from matchpal.notifications import email_subject, notify_admins
-from tests.conftest import Tenant
+from tests.support import Tenant
 
 
 def test_a_line_break_in_a_subject_becomes_a_space(

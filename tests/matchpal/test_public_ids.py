@@ -16,7 +16,7 @@ from django.conf import settings
 
 from providers.forms import ProviderForm
 from relationships.forms import ProposeForm
-from tests.conftest import Tenant
+from tests.support import Tenant
 
 ROOT = Path(settings.BASE_DIR)
 

@@ -16,9 +16,8 @@ from matchpal.services import DuplicateServiceType
 from providers.forms import ProviderForm
 from providers.models import ProviderService
 from relationships.forms import ProposeForm
-from tests.conftest import Tenant, client_for
 from tests.factories import ProviderFactory
-from tests.support import messages_of
+from tests.support import Tenant, client_for, messages_of
 
 pytestmark = pytest.mark.django_db
 

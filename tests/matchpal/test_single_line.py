@@ -8,8 +8,8 @@ from django import forms
 from matchpal.fields import ONE_LINE, SingleLineField
 from students.forms import StudentForm
 from students.models import Student
-from tests.conftest import Tenant, client_for
 from tests.matchpal.test_public_ids import project_classes
+from tests.support import Tenant, client_for
 
 pytestmark = pytest.mark.sqlite
 

@@ -13,9 +13,8 @@ from matchpal.models import Invitation, Role, ServiceType
 from providers import services
 from providers.models import Provider, ProviderService, ProviderStatus
 from providers.services import DuplicateProviderEmail
-from tests.conftest import Tenant, client_for
 from tests.factories import MembershipFactory, ProviderFactory, UserFactory
-from tests.support import messages_of
+from tests.support import Tenant, client_for, messages_of
 
 pytestmark = pytest.mark.django_db
 

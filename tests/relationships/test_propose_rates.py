@@ -11,8 +11,7 @@ from django.test import Client
 from matchpal.models import ServiceType
 from providers.models import Provider
 from relationships.models import Relationship
-from tests.conftest import Tenant
-from tests.support import past_grant
+from tests.support import Tenant, past_grant
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,7 @@ from django.utils import timezone
 from grants.models import Allocation
 from relationships.models import Relationship
 from sessions_app import services as session_services
-from tests.conftest import Tenant, client_for
-from tests.support import past_grant, service_type
+from tests.support import Tenant, client_for, past_grant, service_type
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,7 @@ import pytest
 from relationships.models import Relationship, RelationshipRateChange
 from sessions_app import services as session_services
 from sessions_app.models import Session
-from tests.conftest import Tenant
-from tests.support import at, paired, past_grant
+from tests.support import Tenant, at, paired, past_grant
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 

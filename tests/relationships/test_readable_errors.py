@@ -9,8 +9,7 @@ from django.test import Client
 
 from matchpal.constraints import violated_constraint
 from relationships.models import Relationship
-from tests.conftest import Tenant
-from tests.support import past_grant, propose, service_type
+from tests.support import Tenant, past_grant, propose, service_type
 
 pytestmark = pytest.mark.sqlite
 

@@ -7,9 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.woocommerce.models import ErrorKind, OrderError, Store
-from tests.conftest import Tenant, client_for
 from tests.factories import RelationshipFactory, SessionFactory, make_grant
-from tests.support import propose
+from tests.support import Tenant, client_for, propose
 
 pytestmark = pytest.mark.django_db
 

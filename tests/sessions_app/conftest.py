@@ -4,8 +4,7 @@
 import pytest
 
 from relationships.models import Relationship
-from tests.conftest import Tenant
-from tests.support import paired, past_grant
+from tests.support import Tenant, paired, past_grant
 
 
 @pytest.fixture

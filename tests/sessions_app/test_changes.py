@@ -16,11 +16,12 @@ from sessions_app.services import (
     CHANGE_ONLY_OWN,
     change_window_passed,
 )
-from tests.conftest import Tenant, client_for
 from tests.support import (
     NOW,
+    Tenant,
     at,
     balance,
+    client_for,
     fresh,
     log,
     mails,

@@ -15,9 +15,9 @@ from relationships import services as rel_services
 from sessions_app import services
 from sessions_app.models import Session
 from sessions_app.services import NO_SHOW_NOT_STARTED, SessionRuleError
-from tests.conftest import Tenant
 from tests.support import (
     NOW,
+    Tenant,
     at,
     balance,
     entries,

@@ -19,8 +19,7 @@ from sessions_app.services import (
     RESOLVE_ADMINS_ONLY,
     dispute_window_passed,
 )
-from tests.conftest import Tenant
-from tests.support import at, balance, fresh, log, mails, refused, set_policy
+from tests.support import Tenant, at, balance, fresh, log, mails, refused, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 

@@ -17,8 +17,7 @@ from sessions_app.rules import (
     review_time_out_of_range,
 )
 from sessions_app.services import INTERNAL_NOTE_NOT_YOURS
-from tests.conftest import Tenant, client_for
-from tests.support import at, balance, fresh, paired, set_policy
+from tests.support import Tenant, at, balance, client_for, fresh, paired, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 

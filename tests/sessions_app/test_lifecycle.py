@@ -17,9 +17,9 @@ from relationships.models import Relationship
 from sessions_app import selectors, services
 from sessions_app.models import Session
 from sessions_app.services import SessionRuleError
-from tests.conftest import Tenant
 from tests.support import (
     NOW,
+    Tenant,
     at,
     balance,
     entries,

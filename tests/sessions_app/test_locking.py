@@ -14,9 +14,8 @@ from django.test.utils import CaptureQueriesContext
 
 from relationships import services as rel_services
 from sessions_app import services
-from tests.conftest import Tenant
 from tests.factories import StudentFactory
-from tests.support import at, paired, past_grant, propose, set_policy
+from tests.support import Tenant, at, paired, past_grant, propose, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 

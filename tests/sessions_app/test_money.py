@@ -11,8 +11,7 @@ import pytest
 from relationships.models import Relationship
 from sessions_app import selectors, services
 from sessions_app.models import Money, Session
-from tests.conftest import Tenant
-from tests.support import at, log_as_admin, membership, paired, past_grant, set_policy
+from tests.support import Tenant, at, log_as_admin, membership, paired, past_grant, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 

@@ -17,12 +17,13 @@ from relationships.models import Relationship
 from sessions_app import services
 from sessions_app.forms import duration_choices
 from sessions_app.models import Session
-from tests.conftest import Tenant, client_for
 from tests.factories import ProviderFactory, RelationshipFactory, StudentFactory
 from tests.support import (
     NOW,
+    Tenant,
     at,
     balance,
+    client_for,
     log_as_admin,
     other_provider,
     paired,

@@ -2,7 +2,7 @@
 
 from django.test import Client
 
-from tests.conftest import Tenant
+from tests.support import Tenant
 
 
 def test_a_nul_byte_in_the_search_is_dropped_not_a_server_error(

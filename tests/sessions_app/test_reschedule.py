@@ -18,11 +18,12 @@ from sessions_app.services import (
     RESCHEDULE_NOT_PAIRED,
     change_window_passed,
 )
-from tests.conftest import Tenant, client_for
 from tests.support import (
     NOW,
+    Tenant,
     at,
     balance,
+    client_for,
     entries,
     fresh,
     log,

@@ -6,8 +6,7 @@ import pytest
 from grants.reconcile import find_differences
 from sessions_app import services
 from sessions_app.forms import duration_choices
-from tests.conftest import Tenant
-from tests.support import at, balance, fresh, log, refused, set_policy
+from tests.support import Tenant, at, balance, fresh, log, refused, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 

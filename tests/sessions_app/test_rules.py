@@ -18,12 +18,13 @@ from relationships import services as rel_services
 from relationships.models import Relationship
 from sessions_app import services
 from sessions_app.models import Session
-from tests.conftest import Tenant, client_for
 from tests.factories import ProviderFactory, StudentFactory
 from tests.support import (
     NOW,
+    Tenant,
     at,
     balance,
+    client_for,
     entries,
     holds,
     log,

@@ -7,8 +7,8 @@ from grants.reconcile import find_differences
 from matchpal.models import ServiceType
 from relationships import services as rel_services
 from sessions_app import services
-from tests.conftest import Tenant, client_for
 from tests.factories import make_grant
+from tests.support import Tenant, client_for
 
 
 @pytest.mark.django_db

@@ -7,7 +7,6 @@ from django.test import Client
 
 from grants import services
 from students.models import Student
-from tests.conftest import Tenant
 from tests.factories import (
     ProviderFactory,
     RelationshipFactory,
@@ -15,6 +14,7 @@ from tests.factories import (
     StudentFactory,
     make_grant,
 )
+from tests.support import Tenant
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.conftest import Tenant, client_for
 from tests.factories import RelationshipFactory, SessionFactory
+from tests.support import Tenant, client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,8 @@ from matchpal.models import Invitation, Role
 from students import services
 from students.models import Student, StudentStatus
 from students.services import DuplicateStudentEmail
-from tests.conftest import Tenant, client_for
 from tests.factories import MembershipFactory, StudentFactory, UserFactory
-from tests.support import messages_of
+from tests.support import Tenant, client_for, messages_of
 
 pytestmark = pytest.mark.django_db
 

@@ -17,10 +17,9 @@ from matchpal.models import Invitation, Membership, Role, User
 from matchpal.services import InvitationInvalid
 from providers.models import Provider
 from students.models import Student
-from tests.conftest import Tenant, client_for
 from tests.factories import PASSWORD, ProviderFactory, StudentFactory, UserFactory
 from tests.matchpal.tenancy.support import ALREADY_DONE, invite
-from tests.support import messages_of
+from tests.support import Tenant, client_for, messages_of
 
 NOT_VALID = "This invitation link is not valid. Ask for a new one."
 USED = "This invitation has already been used."

@@ -10,9 +10,9 @@ from matchpal import services
 from matchpal.errors import DomainError
 from matchpal.models import Membership, Organization, Role, User
 from matchpal.services import LastAdminError
-from tests.conftest import Tenant
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.matchpal.tenancy.support import LAST_ADMIN
+from tests.support import Tenant
 
 
 @pytest.mark.django_db

@@ -7,10 +7,9 @@ from django.utils import timezone
 
 from matchpal import services
 from matchpal.models import Invitation, Membership, Role
-from tests.conftest import Tenant, client_for
 from tests.factories import MembershipFactory
 from tests.matchpal.tenancy.support import ALREADY_DONE, LAST_ADMIN, invite
-from tests.support import messages_of
+from tests.support import Tenant, client_for, messages_of
 
 
 @pytest.mark.django_db

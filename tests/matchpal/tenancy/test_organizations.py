@@ -8,9 +8,8 @@ from matchpal import services
 from matchpal.forms import POLICY_FIELDS, OrganizationSettingsForm
 from matchpal.models import Membership, Organization, Role, ServiceType
 from matchpal.services import OrganizationCreationDisabled
-from tests.conftest import Tenant, client_for
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
-from tests.support import messages_of
+from tests.support import Tenant, client_for, messages_of
 
 CREATION_OFF = "Creating organizations is turned off on this server; ask its operator."
 CREATION_OFF_PAGE = "Creating organizations is turned off on this server."

@@ -22,9 +22,8 @@ from matchpal.services import (
     revision_out_of_range,
     weekly_out_of_range,
 )
-from tests.conftest import Tenant, client_for
 from tests.factories import UserFactory
-from tests.support import messages_of
+from tests.support import Tenant, client_for, messages_of
 
 
 def settings_data(org: Organization, **changes: object) -> dict[str, object]:

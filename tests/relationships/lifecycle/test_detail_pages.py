@@ -6,10 +6,18 @@ import pytest
 
 from grants.reconcile import find_differences
 from sessions_app import services as session_services
-from tests.conftest import Tenant, client_for
 from tests.factories import StudentFactory
 from tests.relationships.lifecycle.support import history, url
-from tests.support import at, balance, other_provider, paired, past_grant, propose
+from tests.support import (
+    Tenant,
+    at,
+    balance,
+    client_for,
+    other_provider,
+    paired,
+    past_grant,
+    propose,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 

@@ -8,11 +8,11 @@ from matchpal.models import Organization
 from relationships import services
 from relationships.models import Relationship
 from sessions_app import services as session_services
-from tests.conftest import Tenant
 from tests.factories import ProviderFactory, StudentFactory
 from tests.relationships.lifecycle.support import url
 from tests.support import (
     NOW,
+    Tenant,
     at,
     other_provider,
     pair,

@@ -15,10 +15,10 @@ from relationships import services
 from relationships.models import Relationship, RelationshipStatusChange
 from relationships.services import RelationshipError
 from students.models import StudentStatus
-from tests.conftest import Tenant
 from tests.relationships.lifecycle.support import HOLD, history
 from tests.support import (
     NOW,
+    Tenant,
     balance,
     entries,
     holds,

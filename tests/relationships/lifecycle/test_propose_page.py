@@ -7,10 +7,9 @@ import pytest
 from grants.reconcile import find_differences
 from relationships.models import Relationship
 from students.models import StudentStatus
-from tests.conftest import Tenant
 from tests.factories import StudentFactory
 from tests.relationships.lifecycle.support import HOLD, url
-from tests.support import balance, entries, past_grant, service_type
+from tests.support import Tenant, balance, entries, past_grant, service_type
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 

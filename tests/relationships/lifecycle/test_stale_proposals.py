@@ -7,10 +7,10 @@ from django.utils import timezone
 
 from grants.reconcile import find_differences
 from relationships import services
-from tests.conftest import Tenant
 from tests.relationships.lifecycle.support import history
 from tests.support import (
     NOW,
+    Tenant,
     balance,
     entries,
     holds,

@@ -10,10 +10,10 @@ from relationships import services
 from relationships.models import RelationshipStatusChange
 from relationships.services import RelationshipError
 from sessions_app import services as session_services
-from tests.conftest import Tenant
 from tests.relationships.lifecycle.support import CONSUME, HOLD, RELEASE, history
 from tests.support import (
     NOW,
+    Tenant,
     at,
     balance,
     entries,
