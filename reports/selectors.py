@@ -7,7 +7,6 @@ from django.utils import timezone
 
 from grants import selectors as ledger
 from grants.selectors import low_balance_students
-from grants.services import student_balances
 from integrations.woocommerce.models import OrderError
 from matchpal.models import Membership, Organization
 from matchpal.selectors import pending_invitations
@@ -143,7 +142,7 @@ def student_dashboard(*, organization: Organization, student: Student) -> dict[s
     grants = list(ledger.grant_list(organization=organization, student=student))
     return {
         "student": student,
-        "balances": student_balances(student=student, grants=grants),
+        "balances": ledger.student_balances(student=student, grants=grants),
         "holds": ledger.holds_of_student(organization=organization, student=student),
         "history": list(ledger.history(organization=organization, student=student)[:10]),
     }
