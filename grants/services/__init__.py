@@ -11,7 +11,6 @@ Callers import this package (`from grants import services as ledger`); reads of 
 are in `grants.selectors`.
 """
 
-from grants.selectors import consumed_for_session, student_balances
 from grants.services.holds import Consumption, consume, hold, release, restore
 from grants.services.operations import (
     ADJUST_REVOKED,
@@ -45,7 +44,6 @@ __all__ = [
     "RelationshipLike",
     "SessionLike",
     "consume",
-    "consumed_for_session",
     "ensure_new_key",
     "expire_due_grants",
     "grant_adjust",
@@ -61,5 +59,4 @@ __all__ = [
     "package_set_active",
     "release",
     "restore",
-    "student_balances",
 ]
