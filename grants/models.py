@@ -145,9 +145,6 @@ class GrantQuerySet(models.QuerySet["Grant"]):
             Q(expires_at__isnull=True) | Q(expires_at__gt=at)
         )
 
-    def soonest_expiry_first(self):  # type: ignore[no-untyped-def]
-        return self.order_by(F("expires_at").asc(nulls_last=True), "id")
-
 
 class Grant(models.Model):
     """Hours on a student's account. `available = total − used − held`."""
