@@ -7,6 +7,7 @@ tenant keys, and a trigger that makes `GrantEntry` append-only.
 """
 
 import uuid
+from datetime import datetime, timedelta, tzinfo
 
 from django.conf import settings
 from django.db import models
@@ -135,15 +136,14 @@ class GrantSource(models.TextChoices):
 
 
 class GrantQuerySet(models.QuerySet["Grant"]):
-    def usable(self, *, at=None):  # type: ignore[no-untyped-def]
-        """Active grants valid at `at` (now by default): they may be held and consumed."""
+    def usable(self, *, at=None, valid_by=None):  # type: ignore[no-untyped-def]
+        """The one definition of a usable grant: active, not expired at `at` (now by default),
+        and valid from `valid_by` (default `at`) at the latest. Usable grants may be held and
+        consumed. `Grant.is_usable` is its mirror for a grant already in memory."""
         at = at or timezone.now()
-        return self.filter(status=GrantStatus.ACTIVE, valid_from__lte=at).filter(
+        return self.filter(status=GrantStatus.ACTIVE, valid_from__lte=valid_by or at).filter(
             Q(expires_at__isnull=True) | Q(expires_at__gt=at)
         )
-
-    def soonest_expiry_first(self):  # type: ignore[no-untyped-def]
-        return self.order_by(F("expires_at").asc(nulls_last=True), "id")
 
 
 class Grant(models.Model):
@@ -208,14 +208,27 @@ class Grant(models.Model):
     def available(self) -> int:
         return self.total - self.used - self.held
 
-    def is_usable(self, at=None, *, valid_by=None) -> bool:  # type: ignore[no-untyped-def]
-        """Active, not expired at `at`, and valid from `valid_by` (default `at`) at the latest."""
+    def is_past_expiry(self, at: datetime) -> bool:
+        """Its date has passed by `at`, whether or not the daily job has marked it expired."""
+        return self.expires_at is not None and self.expires_at <= at
+
+    def is_usable(self, at: datetime | None = None, *, valid_by: datetime | None = None) -> bool:
+        """`GrantQuerySet.usable` for this grant: active, not expired at `at`, and valid from
+        `valid_by` (default `at`) at the latest."""
         at = at or timezone.now()
         return (
             self.status == GrantStatus.ACTIVE
             and self.valid_from <= (valid_by or at)
-            and (self.expires_at is None or self.expires_at > at)
+            and not self.is_past_expiry(at)
         )
+
+
+def end_of_day(at: datetime, tz: tzinfo) -> datetime:
+    """The end of `at`'s day in `tz`. A grant valid from before then is valid on that day:
+    one bought later that day covers a morning session (`valid_by` of the usable rule)."""
+    return (timezone.localtime(at, tz) + timedelta(days=1)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
 
 
 class GrantServiceType(models.Model):

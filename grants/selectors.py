@@ -3,8 +3,9 @@ of the ledger; history pages paginate in SQL."""
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import (
     BooleanField,
@@ -31,10 +32,13 @@ from grants.models import (
     Package,
     PackageShopMapping,
     Unit,
+    end_of_day,
 )
-from grants.services import consumed_for_session
 from matchpal.models import Organization, ServiceType
 from students.models import Student, StudentStatus
+
+if TYPE_CHECKING:
+    from grants.services import SessionLike
 
 
 def package_list(*, organization: Organization) -> QuerySet[Package]:
@@ -73,6 +77,49 @@ def grant_get(*, organization: Organization, public_id: uuid.UUID) -> Grant:
     if grant is None:
         raise Http404("No such grant.")
     return grant
+
+
+@dataclass(frozen=True)
+class Balance:
+    """A student's hours of one service type and unit, over usable grants:
+    `remaining` (not yet used) = `held` (reserved for relationships) + `available`.
+
+    Pages say Total, Used, Reserved (`held`) and Free to book (`available`); the total is their
+    sum, so hours that expired unused are not counted in it."""
+
+    service_type: ServiceType
+    unit: str
+    remaining: int
+    available: int
+    held: int
+    used: int
+
+    @property
+    def total(self) -> int:
+        return self.used + self.held + self.available
+
+
+def student_balances(*, student: Student, grants: Sequence[Grant] | None = None) -> list[Balance]:
+    """Balances per service type and unit, from the grant columns (never the ledger).
+
+    A grant covering several service types counts under each of them."""
+    if grants is None:
+        grants = list(Grant.objects.filter(student=student).prefetch_related("service_types"))
+    now = timezone.now()
+    sums: dict[tuple[int, str], list[Any]] = {}
+    for grant in grants:
+        usable = grant.is_usable(now)
+        for st in grant.service_types.all():
+            row = sums.setdefault((st.pk, grant.unit), [st, 0, 0, 0, 0])
+            if usable:
+                row[1] += grant.total - grant.used
+                row[2] += max(grant.available, 0)
+            row[3] += grant.held
+            row[4] += grant.used
+    return [
+        Balance(row[0], unit, row[1], row[2], row[3], row[4])
+        for (_, unit), row in sorted(sums.items(), key=lambda kv: (kv[1][0].name, kv[0][1]))
+    ]
 
 
 def holds_of_student(*, organization: Organization, student: Student) -> list[dict[str, object]]:
@@ -208,6 +255,17 @@ def holding_relationship(*, organization: Organization, public_id: uuid.UUID) ->
     return allocation.relationship
 
 
+def consumed_for_session(*, session: "SessionLike") -> dict[int, int]:
+    """What a session has consumed, net of restores, per grant id."""
+    rows = (
+        GrantEntry.objects.filter(session_id=session.pk, allocation__isnull=False)
+        .values("grant_id")
+        .annotate(net=Sum("used_delta"))
+        .order_by()
+    )
+    return {row["grant_id"]: row["net"] for row in rows if row["net"]}
+
+
 def session_grants_not_valid_on(*, session: Any, at: datetime) -> list[Grant]:
     """Of the grants a session consumed from (net of restores), those not valid on `at`'s day
     in the organization's time zone: as `services.consume` decides it (valid from before that
@@ -216,10 +274,7 @@ def session_grants_not_valid_on(*, session: Any, at: datetime) -> list[Grant]:
     grants = Grant.objects.filter(pk__in=list(consumed)).select_related("organization")
     not_valid = []
     for grant in grants:
-        day_end = (timezone.localtime(at, grant.organization.tz) + timedelta(days=1)).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        )
-        if grant.valid_from > day_end or (grant.expires_at and grant.expires_at <= at):
+        if grant.valid_from > end_of_day(at, grant.organization.tz) or grant.is_past_expiry(at):
             not_valid.append(grant)
     return not_valid
 

@@ -114,7 +114,7 @@ def _hours_context(request: TenantRequest, student: object) -> dict[str, object]
     return {
         "student": student,
         "grants": grants,
-        "balances": services.student_balances(student=student, grants=grants),
+        "balances": selectors.student_balances(student=student, grants=grants),
         "holds": selectors.holds_of_student(organization=request.organization, student=student),
         "history": history,
     }

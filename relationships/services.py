@@ -191,7 +191,7 @@ def relationship_propose(
         if violated_constraint(exc) == "relationship_one_live_pairing":
             # The same form submitted twice meets the first one's live pairing before the
             # ledger sees the repeated key: tell it as "already applied", not as a conflict.
-            ledger._ensure_new(idempotency_key)
+            ledger.ensure_new_key(idempotency_key)
             raise ConflictError(
                 f"{student.name} and {provider.name} already have a live "
                 f"{service_type.name.lower()} relationship.",

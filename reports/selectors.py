@@ -6,7 +6,6 @@ from django.db.models import Count, F, Q, Sum, Window
 
 from grants import selectors as ledger
 from grants.selectors import low_balance_students
-from grants.services import student_balances
 from integrations.woocommerce import selectors as shop
 from matchpal.models import Membership, Organization
 from matchpal.selectors import pending_invitations
@@ -129,7 +128,7 @@ def student_dashboard(*, organization: Organization, student: Student) -> dict[s
     grants = list(ledger.grant_list(organization=organization, student=student))
     return {
         "student": student,
-        "balances": student_balances(student=student, grants=grants),
+        "balances": ledger.student_balances(student=student, grants=grants),
         "holds": ledger.holds_of_student(organization=organization, student=student),
         "history": list(ledger.history(organization=organization, student=student)[:10]),
     }

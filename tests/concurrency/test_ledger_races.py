@@ -18,9 +18,16 @@ import pytest
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from grants import services
+from grants import selectors, services
 from grants.models import Grant, GrantEntry
-from grants.services import AlreadyApplied, Consumption, InsufficientHours, LedgerError
+from grants.services import (
+    AlreadyApplied,
+    Consumption,
+    InsufficientHours,
+    LedgerError,
+    holds,
+    operations,
+)
 from tests.factories import RelationshipFactory, SessionFactory, make_grant
 from tests.support import assert_reconciled, balance, service_type, snapshot
 from tests.threads import run_together
@@ -243,7 +250,7 @@ def test_two_restores_of_the_same_session_at_once_restore_once(rel) -> None:
 
         assert sorted(oks(outcomes)) == [0, 90]
         assert balance(grant) == (600, 0, 600)
-        assert services.consumed_for_session(session=session) == {}
+        assert selectors.consumed_for_session(session=session) == {}
 
     for i in range(4):
         session = SessionFactory(relationship=rel, starts_at=start + timedelta(days=1, hours=i))
@@ -270,7 +277,7 @@ def test_two_restores_of_the_same_session_at_once_restore_once(rel) -> None:
 #
 # A second connection (plain psycopg, outside Django) takes row locks in the opposite order of the
 # service's, so PostgreSQL itself detects a deadlock (SQLSTATE 40P01) or times a lock out. The
-# only instrument is a spy on `_lock_grants` that records how each attempt ended: the database
+# only instrument is a spy on `lock_grants` that records how each attempt ended: the database
 # is never mocked. Setting deadlock_timeout takes a superuser, as the Makefile's test database
 # user is.
 
@@ -292,10 +299,10 @@ def other_connection(**settings: str) -> psycopg.Connection:
 
 @pytest.fixture
 def attempts(monkeypatch) -> list[str | None]:  # type: ignore[no-untyped-def]
-    """Per call of `_lock_grants` (once per attempt of a service): None when it got its locks,
+    """Per call of `lock_grants` (once per attempt of a service): None when it got its locks,
     else the SQLSTATE PostgreSQL aborted it with."""
     outcomes: list[str | None] = []
-    real = services._lock_grants
+    real = holds.lock_grants  # the posting engine's, looked up by each module that locks
 
     def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
         outcomes.append(None)
@@ -305,7 +312,8 @@ def attempts(monkeypatch) -> list[str | None]:  # type: ignore[no-untyped-def]
             outcomes[-1] = getattr(exc.__cause__, "sqlstate", "?")
             raise
 
-    monkeypatch.setattr(services, "_lock_grants", spy)
+    for module in (holds, operations):
+        monkeypatch.setattr(module, "lock_grants", spy)
     return outcomes
 
 

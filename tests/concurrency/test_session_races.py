@@ -18,7 +18,7 @@ from django.utils import timezone
 from grants import services as ledger
 from grants.models import Grant, GrantEntry
 from grants.reconcile import find_differences
-from grants.services import InsufficientHours
+from grants.services import InsufficientHours, posting
 from matchpal.errors import ConflictError
 from matchpal.models import Notification, Role, ShortfallPolicy
 from relationships import services as relationships
@@ -548,7 +548,7 @@ def test_grant_expiry_racing_a_write_on_a_relationship_holding_on_it(
 
     written = threading.Event()
     expiry_thread: list[int] = []
-    real_write = ledger._Posting.write
+    real_write = posting.Posting.write
 
     def write(self):  # type: ignore[no-untyped-def]
         rows = real_write(self)
@@ -557,7 +557,7 @@ def test_grant_expiry_racing_a_write_on_a_relationship_holding_on_it(
             time.sleep(1)  # still inside the expiry's transaction: the grant stays locked
         return rows
 
-    monkeypatch.setattr(ledger._Posting, "write", write)
+    monkeypatch.setattr(posting.Posting, "write", write)
 
     def expire() -> Grant:
         expiry_thread.append(threading.get_ident())

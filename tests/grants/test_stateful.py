@@ -36,9 +36,9 @@ from grants.services import (
     Consumption,
     InsufficientHours,
     LedgerError,
-    q,
 )
 from matchpal.models import ServiceType
+from matchpal.quantities import format_quantity
 from sessions_app.models import Session
 from tests.factories import (
     OrganizationFactory,
@@ -130,9 +130,9 @@ class Model:
         if g.total + delta < g.used + g.held:
             raise Refusal(
                 LedgerError,
-                f"This grant has {q(g.used, 'minutes')} used and "
-                f"{q(g.held, 'minutes')} reserved, so its total cannot go below "
-                f"{q(g.used + g.held, 'minutes')}. Release reserved hours first.",
+                f"This grant has {format_quantity(g.used, 'minutes')} used and "
+                f"{format_quantity(g.held, 'minutes')} reserved, so its total cannot go below "
+                f"{format_quantity(g.used + g.held, 'minutes')}. Release reserved hours first.",
             )
         g.total += delta
 
@@ -141,7 +141,7 @@ class Model:
             free = max(g.available, 0)
             raise Refusal(
                 InsufficientHours,
-                f"Only {q(free, 'minutes')} of this grant are free to book; "
+                f"Only {format_quantity(free, 'minutes')} of this grant are free to book; "
                 f"release reserved hours first to {what} more.",
                 quantity - free,
             )
@@ -222,9 +222,9 @@ class Model:
         if available < quantity:
             raise Refusal(
                 InsufficientHours,
-                f"Only {q(available, 'minutes')} are free to book for this service; "
-                f"reserving {q(quantity, 'minutes')} needs "
-                f"{q(quantity - available, 'minutes')} more.",
+                f"Only {format_quantity(available, 'minutes')} are free to book for this service; "
+                f"reserving {format_quantity(quantity, 'minutes')} needs "
+                f"{format_quantity(quantity - available, 'minutes')} more.",
                 quantity - available,
             )
         remaining = quantity
@@ -249,8 +249,8 @@ class Model:
         if wanted > total_held:
             raise Refusal(
                 LedgerError,
-                f"This relationship holds only {q(total_held, 'minutes')}; "
-                f"it cannot release {q(wanted, 'minutes')}.",
+                f"This relationship holds only {format_quantity(total_held, 'minutes')}; "
+                f"it cannot release {format_quantity(wanted, 'minutes')}.",
             )
         remaining = wanted
         for g in holding:
@@ -287,13 +287,13 @@ class Model:
             if draw:
                 message = (
                     f"The relationship's reserved hours and the student's hours free to book cover "
-                    f"{q(on_hold + drawable, 'minutes')}; the session needs "
-                    f"{q(quantity, 'minutes')}."
+                    f"{format_quantity(on_hold + drawable, 'minutes')}; the session needs "
+                    f"{format_quantity(quantity, 'minutes')}."
                 )
             else:
                 message = (
-                    f"Only {q(on_hold, 'minutes')} are reserved for this relationship; "
-                    f"the session needs {q(quantity, 'minutes')}."
+                    f"Only {format_quantity(on_hold, 'minutes')} are reserved for this "
+                    f"relationship; the session needs {format_quantity(quantity, 'minutes')}."
                 )
             raise Refusal(InsufficientHours, message, quantity - on_hold - drawable)
         result = []
@@ -336,8 +336,8 @@ class Model:
         if wanted > total:
             raise Refusal(
                 LedgerError,
-                f"This session consumed {q(total, 'minutes')}; "
-                f"{q(wanted, 'minutes')} cannot be restored.",
+                f"This session consumed {format_quantity(total, 'minutes')}; "
+                f"{format_quantity(wanted, 'minutes')} cannot be restored.",
             )
         remaining = wanted
         for pk in sorted(net, key=lambda pk: session.last[pk], reverse=True):

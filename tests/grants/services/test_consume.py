@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from grants import services
+from grants import selectors, services
 from grants.models import GrantEntry
 from grants.services import Consumption, InsufficientHours
 from tests.factories import make_grant
@@ -29,7 +29,7 @@ def test_consume_from_holds_soonest_expiry_first(rel, three_grants) -> None:
         .order_by("pk")
         .values_list("grant_id", "used_delta", "held_delta", "session", "relationship", "reason")
     ) == [(sooner.pk, 60, -60, session.pk, rel.pk, ""), (later.pk, 30, -30, session.pk, rel.pk, "")]
-    assert services.consumed_for_session(session=session) == {sooner.pk: 60, later.pk: 30}
+    assert selectors.consumed_for_session(session=session) == {sooner.pk: 60, later.pk: 30}
     assert_reconciled()
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from grants import services
 from grants.models import Grant, GrantEntry
-from grants.services import InsufficientHours, LedgerError
+from grants.services import InsufficientHours, LedgerError, operations
 from tests.factories import StudentFactory, make_grant
 from tests.grants.services.support import DAY, consume
 from tests.support import (
@@ -130,7 +130,7 @@ def test_expire_due_grants_spares_a_grant_extended_after_it_was_listed(
             )
             return real_expire(**kwargs)
 
-        monkeypatch.setattr(services, "grant_expire", admin_extends_meanwhile)
+        monkeypatch.setattr(operations, "grant_expire", admin_extends_meanwhile)
         services.expire_due_grants()
 
     grant.refresh_from_db()

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from grants import services
 from grants.models import Grant, GrantEntry
-from grants.services import AlreadyApplied
+from grants.services import AlreadyApplied, holds, operations
 from tests.factories import SessionFactory, make_grant
 from tests.support import assert_reconciled, balance, raises_exactly, service_type, snapshot
 
@@ -140,7 +140,8 @@ def test_the_unique_key_holds_even_without_the_fast_path(
         service_types=[service_type(org)],
         idempotency_key="g",
     )
-    monkeypatch.setattr(services, "_ensure_new", lambda key: None)
+    for module in (holds, operations):  # where the services look the fast path up
+        monkeypatch.setattr(module, "ensure_new_key", lambda key: None)
     before = snapshot()
 
     calls = [

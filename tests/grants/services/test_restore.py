@@ -3,7 +3,7 @@
 import pytest
 from django.utils import timezone
 
-from grants import services
+from grants import selectors, services
 from grants.models import Allocation, GrantEntry
 from grants.services import Consumption, LedgerError
 from tests.factories import make_grant
@@ -42,8 +42,8 @@ def test_restore_all_on_cancellation(rel, three_grants, to_hold) -> None:
         (sooner.pk, -60, 60 * back, session.pk, "Cancelled"),
     ]
     assert balance(never) == (500, 0, 0)
-    assert services.consumed_for_session(session=session) == {}
-    assert services.consumed_for_session(session=other_session) == {later.pk: 20}
+    assert selectors.consumed_for_session(session=session) == {}
+    assert selectors.consumed_for_session(session=other_session) == {later.pk: 20}
 
     before = snapshot()
     assert services.restore(actor=None, relationship=rel, session=session) == 0
@@ -61,7 +61,7 @@ def test_restore_part_gives_back_the_last_consumed_grant_first(rel, three_grants
     assert services.restore(actor=None, relationship=rel, session=session, quantity=40) == 40
 
     assert [balance(g) for g in (sooner, later)] == [(60, 50, 10), (100, 0, 100)]
-    assert services.consumed_for_session(session=session) == {sooner.pk: 50}
+    assert selectors.consumed_for_session(session=session) == {sooner.pk: 50}
     before = snapshot()
     with raises_exactly(LedgerError, "This session consumed 50 min; 1 h cannot be restored."):
         services.restore(actor=None, relationship=rel, session=session, quantity=60)
@@ -85,7 +85,7 @@ def test_restore_part_after_a_draw_gives_back_the_drawn_hours_first(student, rel
     # The 30 minutes consumed last (drawn from `sooner`) come back, not 30 of `later`'s.
     assert balance(sooner) == (100, 0, 0)
     assert balance(later) == (600, 60, 0)
-    assert services.consumed_for_session(session=session) == {later.pk: 60}
+    assert selectors.consumed_for_session(session=session) == {later.pk: 60}
     assert_reconciled()
 
 

@@ -3,7 +3,7 @@
 import pytest
 from django.utils import timezone
 
-from grants import services
+from grants import selectors, services
 from tests.factories import StudentFactory, make_grant
 from tests.grants.services.support import DAY, consume
 from tests.support import assert_reconciled, balance
@@ -26,7 +26,7 @@ def test_student_balances_per_service_type_and_unit(org, student, rel) -> None:
 
     rows = [
         (b.service_type.name, b.unit, b.remaining, b.available, b.held, b.used)
-        for b in services.student_balances(student=student)
+        for b in selectors.student_balances(student=student)
     ]
 
     # The expired grant counts in `used` only; a grant of two services counts under each.

@@ -1,0 +1,213 @@
+"""The posting engine every ledger write goes through: the errors it raises, the retry on
+PostgreSQL conflicts, row locks (grants by id, then allocations: one order everywhere, so
+concurrent writers queue instead of deadlocking) and `Posting`, which applies one operation's
+entries to the locked rows and writes the `GrantEntry` rows that explain them.
+
+Callers pass relationship and session objects in; this package never imports those apps.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from grants.models import Allocation, Grant, GrantEntry, GrantStatus
+from matchpal.constraints import violated_constraint
+from matchpal.errors import DomainError
+
+if TYPE_CHECKING:
+    from matchpal.models import User
+
+
+class RelationshipLike(Protocol):
+    pk: int
+    organization_id: int
+    student_id: int
+    service_type_id: int
+    unit: str
+
+
+class SessionLike(Protocol):
+    pk: int
+    organization_id: int
+
+
+class LedgerError(DomainError):
+    """A ledger rule refused the change."""
+
+
+class InsufficientHours(LedgerError):
+    def __init__(self, message: str, *, shortfall: int) -> None:
+        super().__init__(message)
+        self.shortfall = shortfall
+
+
+class AlreadyApplied(LedgerError):
+    """The same request (idempotency key) was applied before; nothing changed this time."""
+
+    def __init__(self) -> None:
+        super().__init__("This was already applied; nothing changed.")
+
+
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+MAX_ATTEMPTS = 4
+
+
+def retry_on_conflict[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
+    """Run `fn` again (a bounded number of times) when PostgreSQL aborts it for a conflict."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if transaction.get_connection().in_atomic_block:
+            # Inside a caller's transaction a conflict aborts the caller's work too: only the
+            # outermost transaction can be retried, so let the error go up to it.
+            return fn(*args, **kwargs)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return fn(*args, **kwargs)
+            except OperationalError as exc:
+                sqlstate = getattr(exc.__cause__, "sqlstate", None)
+                if sqlstate not in RETRYABLE_SQLSTATES or attempt == MAX_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def check_positive(quantity: int, what: str = "The quantity") -> None:
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+        raise LedgerError(f"{what} must be a whole number above zero.")
+
+
+@dataclass
+class _Entry:
+    grant: Grant
+    kind: str
+    total: int = 0
+    used: int = 0
+    held: int = 0
+    usable: int = 0
+    allocation: Allocation | None = None
+    relationship_id: int | None = None
+
+
+def _usable(grant: Grant) -> int:
+    """What the grant adds to the student's usable balance (see `GrantEntry.usable_delta`)."""
+    return grant.available if grant.status == GrantStatus.ACTIVE else 0
+
+
+class Posting:
+    """The entries of one operation: applies them to the locked rows and writes them."""
+
+    def __init__(
+        self,
+        *,
+        actor: User | None,
+        reason: str = "",
+        idempotency_key: str | None,
+        relationship: RelationshipLike | None = None,
+        session: SessionLike | None = None,
+    ) -> None:
+        self.actor = actor
+        self.reason = reason.strip()
+        self.key = idempotency_key or None
+        self.relationship = relationship
+        self.session = session
+        self.entries: list[_Entry] = []
+
+    def add(
+        self,
+        grant: Grant,
+        kind: str,
+        *,
+        total: int = 0,
+        used: int = 0,
+        held: int = 0,
+        allocation: Allocation | None = None,
+        relationship_id: int | None = None,
+        status: str | None = None,
+    ) -> None:
+        """One entry on a locked grant. A status change goes through here too (`status`), so
+        the entry records what it did to the student's usable balance."""
+        before = _usable(grant)
+        grant.total += total
+        grant.used += used
+        grant.held += held
+        if status is not None:
+            grant.status = status
+        usable = _usable(grant) - before
+        if allocation is not None:
+            allocation.held += held
+            allocation.consumed += used
+        if relationship_id is None and self.relationship is not None:
+            relationship_id = self.relationship.pk
+        self.entries.append(
+            _Entry(grant, kind, total, used, held, usable, allocation, relationship_id)
+        )
+
+    def write(self) -> list[GrantEntry]:
+        now = timezone.now()
+        grants = {id(e.grant): e.grant for e in self.entries}
+        allocations = {id(e.allocation): e.allocation for e in self.entries if e.allocation}
+        rows = [
+            GrantEntry(
+                organization_id=e.grant.organization_id,
+                grant=e.grant,
+                allocation=e.allocation,
+                kind=e.kind,
+                total_delta=e.total,
+                used_delta=e.used,
+                held_delta=e.held,
+                usable_delta=e.usable,
+                relationship_id=e.relationship_id,
+                session_id=self.session.pk if self.session else None,
+                actor=self.actor,
+                reason=self.reason,
+                created_at=now,
+                idempotency_key=(
+                    None if self.key is None else self.key if n == 0 else f"{self.key}:{n + 1}"
+                ),
+            )
+            for n, e in enumerate(self.entries)
+        ]
+        try:
+            with transaction.atomic():
+                created = GrantEntry.objects.bulk_create(rows)
+        except IntegrityError as exc:
+            if violated_constraint(exc) == "grant_entry_idempotency_key_unique":
+                raise AlreadyApplied from exc
+            raise
+        for grant in grants.values():
+            grant.save(update_fields=["total", "used", "held", "status", "expires_at"])
+        for allocation in allocations.values():
+            allocation.save(update_fields=["held", "consumed"])
+        return created
+
+
+def ensure_new_key(key: str | None) -> None:
+    # A fast path only: the unique constraint on the key is what guarantees "once".
+    if key and GrantEntry.objects.filter(idempotency_key=key).exists():
+        raise AlreadyApplied
+
+
+def lock_grants(
+    ids: Iterable[int] = (), *, also: QuerySet[Grant] | None = None
+) -> dict[int, Grant]:
+    """Lock the grants `ids` (and those of `also`) in id order; returns them by id."""
+    condition = Q(pk__in=list(ids))
+    if also is not None:
+        condition |= Q(pk__in=also.values("pk"))
+    locked = Grant.objects.select_for_update(of=("self",)).filter(condition).order_by("pk")
+    return {g.pk: g for g in locked}
+
+
+def soonest_expiry_first(grants: Iterable[Grant]) -> list[Grant]:
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(grants, key=lambda g: (g.expires_at or far, g.pk))
