@@ -8,10 +8,10 @@ from django.utils import timezone
 
 from grants import selectors as ledger_reads
 from grants import services as ledger
-from grants.models import GrantSource, Package, ShopKey
+from grants.models import GrantSource, Package
 from integrations.woocommerce.models import ErrorKind, Order, OrderLineGrant, Store
 from integrations.woocommerce.services.errors import OrderSkipped, record_error
-from integrations.woocommerce.services.payload import order_id_of, parse_gmt
+from integrations.woocommerce.services.payload import order_id_of, parse_gmt, shop_keys
 from integrations.woocommerce.services.refunds import (
     RefundDetails,
     full_refund,
@@ -92,20 +92,6 @@ def _new_customer(store: Store, billing: dict[str, Any], email: str) -> Student:
         return student
 
 
-def _package_for(store: Store, line: dict[str, Any]) -> Package | None:
-    keys: list[tuple[str, str]] = []
-    variation = order_id_of(line.get("variation_id"))
-    if variation:
-        keys.append((ShopKey.VARIATION, str(variation)))
-    product = order_id_of(line.get("product_id"))
-    if product:
-        keys.append((ShopKey.PRODUCT, str(product)))
-    if line.get("sku"):
-        keys.append((ShopKey.SKU, str(line["sku"])))
-    # Variation first, then product, then SKU.
-    return ledger_reads.package_for_shop_keys(organization_id=store.organization_id, keys=keys)
-
-
 def _fulfil(store: Store, order: Order, payload: dict[str, Any]) -> list[str]:
     """Grant each line of a paid order that is mapped and not granted yet."""
     student = _customer(store, order, payload)
@@ -155,7 +141,9 @@ def _offered_package(
 ) -> Package | None:
     """The package the line is mapped to; None, with an error for an admin, when it is not
     mapped or the package is no longer offered (grants.services maps no new order to it)."""
-    package = _package_for(store, line)
+    package = ledger_reads.package_for_shop_keys(
+        organization_id=store.organization_id, keys=shop_keys(line)
+    )
     if package is not None and package.is_active:
         return package
     problem = (
