@@ -30,12 +30,7 @@ from integrations.woocommerce.services.deliveries import (
     order_deleted,
     process_delivery,
 )
-from integrations.woocommerce.services.errors import (
-    OrderSkipped,
-    record_error,
-    settle_failures,
-    unexpected_reason,
-)
+from integrations.woocommerce.services.errors import OrderSkipped, record_error, unexpected_reason
 from integrations.woocommerce.services.fulfilment import (
     FULL_REFUND_STATUSES,
     REVERSED_AFTER_PAYMENT,
@@ -70,7 +65,6 @@ __all__ = [
     "process_delivery",
     "record_error",
     "reprocess",
-    "settle_failures",
     "store_create",
     "store_update",
     "sync_store",

@@ -14,7 +14,7 @@ from grants.models import ShopKey
 from integrations.woocommerce import client
 from integrations.woocommerce.models import Order, OrderError
 from integrations.woocommerce.services.fulfilment import apply_order
-from integrations.woocommerce.services.payload import is_order, order_id_of
+from integrations.woocommerce.services.payload import is_order, shop_keys
 from matchpal.errors import DomainError
 from matchpal.models import User
 from students.models import Student
@@ -82,18 +82,11 @@ def reprocess(*, actor: User, error: OrderError, note: str) -> str:
 
 
 def error_map_product(*, actor: User, error: OrderError, package: Any) -> str:
-    """Map the line's variation (or product) to a package, then reprocess the order."""
-    line = error.payload or {}
-    variation, product = order_id_of(line.get("variation_id")), order_id_of(line.get("product_id"))
-    kind, value = (
-        (ShopKey.VARIATION, str(variation))
-        if variation
-        else (ShopKey.PRODUCT, str(product))
-        if product
-        else (ShopKey.SKU, str(line.get("sku") or ""))
-    )
-    if not value:
+    """Map the line's variation (else product, else SKU) to a package, then reprocess the order."""
+    keys = shop_keys(error.payload or {})
+    if not keys:
         raise DomainError("This line has no product id, variation id or SKU to map.")
+    kind, value = keys[0]  # the most specific
     with _all_or_nothing(error):
         ledger.package_add_shop_key(actor=actor, package=package, kind=kind, value=value)
         return _reprocess(

@@ -215,44 +215,47 @@ def delivery_fail(*, delivery_id: int, reason: str) -> bool:
         delivery.outcome = f"Gave up: {reason}"[:500]
         delivery.processed_at = timezone.now()
         delivery.save(update_fields=["status", "outcome", "processed_at"])
-        raw = bytes(delivery.body)
-        try:
-            payload: Any = bodies.parse(raw)
-        except bodies.UnreadableBody:
-            payload = None
-        subject, order_id = _failure_subject(delivery.topic, payload)
-        order = (
-            Order.objects.filter(store=delivery.store, order_id=order_id).first()
-            if order_id
-            else None
-        )
-        about = f" for order {order_id}" if order_id else ""
-        message = (
-            f"The {delivery.topic or 'webhook'} delivery{about} could not be processed: "
-            f"{reason}. Nothing from it was applied. Check the order in the shop and settle it "
-            "by hand, then resolve."
-        )
-
-        def record(payload: Any) -> None:
-            record_error(
-                store=delivery.store,
-                kind=ErrorKind.PROCESSING_FAILED,
-                order=order,
-                subject=subject or f"delivery:{delivery.pk}",
-                delivery=delivery,
-                payload=payload,
-                message=message,
-            )
-
-        try:
-            with transaction.atomic():
-                record(payload if isinstance(payload, dict) else {"body": bodies.excerpt(raw)})
-        except DatabaseError:
-            # Whatever the parsed body still holds that the database refuses, the failure is
-            # stored all the same, with the start of the raw body as text instead.
-            log.exception("Storing the failure of delivery %s with its body failed", delivery_id)
-            record({"body": bodies.excerpt(raw)})
+        _record_failure(delivery, reason)
     return True
+
+
+def _record_failure(delivery: Delivery, reason: str) -> None:
+    """The failed delivery as an error for an admin, about the order it names, if known."""
+    raw = bytes(delivery.body)
+    try:
+        payload: Any = bodies.parse(raw)
+    except bodies.UnreadableBody:
+        payload = None
+    subject, order_id = _failure_subject(delivery.topic, payload)
+    order = (
+        Order.objects.filter(store=delivery.store, order_id=order_id).first() if order_id else None
+    )
+    about = f" for order {order_id}" if order_id else ""
+    message = (
+        f"The {delivery.topic or 'webhook'} delivery{about} could not be processed: "
+        f"{reason}. Nothing from it was applied. Check the order in the shop and settle it "
+        "by hand, then resolve."
+    )
+
+    def record(payload: Any) -> None:
+        record_error(
+            store=delivery.store,
+            kind=ErrorKind.PROCESSING_FAILED,
+            order=order,
+            subject=subject or f"delivery:{delivery.pk}",
+            delivery=delivery,
+            payload=payload,
+            message=message,
+        )
+
+    try:
+        with transaction.atomic():
+            record(payload if isinstance(payload, dict) else {"body": bodies.excerpt(raw)})
+    except DatabaseError:
+        # Whatever the parsed body still holds that the database refuses, the failure is
+        # stored all the same, with the start of the raw body as text instead.
+        log.exception("Storing the failure of delivery %s with its body failed", delivery.pk)
+        record({"body": bodies.excerpt(raw)})
 
 
 def delivery_postpone_sweep(*, delivery_id: int, until: datetime) -> None:

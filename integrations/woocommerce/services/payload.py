@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 from typing import Any
 
+from grants.models import ShopKey
+
 
 def parse_gmt(value: Any) -> datetime | None:
     """WooCommerce's `_gmt` dates: `2026-03-10T14:21:05`, UTC, without a `Z`."""
@@ -38,3 +40,18 @@ def is_order(payload: Any) -> bool:
         and not isinstance(payload.get("id"), bool)
         and 0 < payload["id"] <= MAX_ID
     )
+
+
+def shop_keys(line: dict[str, Any]) -> list[tuple[str, str]]:
+    """The keys that map an order line to a package, most specific first: its variation (when
+    not 0), its product, its SKU."""
+    keys: list[tuple[str, str]] = []
+    variation = order_id_of(line.get("variation_id"))
+    if variation:
+        keys.append((ShopKey.VARIATION, str(variation)))
+    product = order_id_of(line.get("product_id"))
+    if product:
+        keys.append((ShopKey.PRODUCT, str(product)))
+    if line.get("sku"):
+        keys.append((ShopKey.SKU, str(line["sku"])))
+    return keys
