@@ -38,6 +38,7 @@ from matchpal.models import Charge, InsufficientHours, Role, ServiceType
 from relationships import services as relationships
 from relationships.models import HOLDING_STATUSES, Relationship, RelationshipStatusChange
 from relationships.models import RelationshipStatus as RS
+from relationships.selectors import allocated
 from sessions_app import services as sessions
 from sessions_app.models import NoShowParty, Session, SessionKind, SessionStatus
 from tests.factories import (
@@ -275,7 +276,7 @@ class SessionMachine(RuleBasedStateMachine):
         if relationship is REFUSED:
             return
         assert relationship.status == RS.PROPOSED
-        assert relationships.allocated(relationship) == {
+        assert allocated(relationship) == {
             "held": quantity,
             "consumed": 0,
             "allocated": quantity,
@@ -288,7 +289,7 @@ class SessionMachine(RuleBasedStateMachine):
     def accept(self, pick: tuple[int, bool], admin: bool, backdate: bool) -> None:
         relationship = self.relationship(pick, RS.PROPOSED)
         actor = self.admin if admin else relationship.provider.user
-        before = relationships.allocated(relationship)
+        before = allocated(relationship)
         if (
             self.attempt(
                 "accept",
@@ -299,7 +300,7 @@ class SessionMachine(RuleBasedStateMachine):
             return
         relationship.refresh_from_db()
         assert relationship.status == RS.PAIRED
-        assert relationships.allocated(relationship) == before
+        assert allocated(relationship) == before
         if backdate:
             Relationship.objects.filter(pk=relationship.pk).update(
                 paired_at=self.base - timedelta(days=PAIRED_DAYS_AGO)
@@ -338,12 +339,12 @@ class SessionMachine(RuleBasedStateMachine):
                 RS.COMPLETED,
             ),
         }[how]
-        before, held = self.totals(), relationships.allocated(relationship)
+        before, held = self.totals(), allocated(relationship)
         if self.attempt(how, action) is REFUSED:
             return
         relationship.refresh_from_db()
         assert relationship.status == status
-        assert relationships.allocated(relationship) == {
+        assert allocated(relationship) == {
             "held": 0,
             "consumed": held["consumed"],
             "allocated": held["consumed"],
@@ -364,7 +365,7 @@ class SessionMachine(RuleBasedStateMachine):
     def change_allocation(self, pick: tuple[int, bool], quarter_hours: int, reason: str) -> None:
         relationship = self.relationship(pick, *HOLDING_STATUSES)
         quantity = 15 * quarter_hours
-        before = relationships.allocated(relationship)
+        before = allocated(relationship)
         if (
             self.attempt(
                 "change allocation",
@@ -375,7 +376,7 @@ class SessionMachine(RuleBasedStateMachine):
             is REFUSED
         ):
             return
-        assert relationships.allocated(relationship) == {
+        assert allocated(relationship) == {
             "held": quantity - before["consumed"],
             "consumed": before["consumed"],
             "allocated": quantity,
