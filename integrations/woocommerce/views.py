@@ -21,11 +21,7 @@ from matchpal.tenancy import TenantRequest, admin_required
 @admin_required
 def store_list(request: TenantRequest) -> HttpResponse:
     stores = selectors.store_list(organization=request.organization)
-    open_errors = (
-        selectors.error_list(organization=request.organization)
-        .filter(resolved_at__isnull=True)
-        .count()
-    )
+    open_errors = selectors.open_error_count(organization=request.organization)
     return render(
         request, "woocommerce/store_list.html", {"stores": stores, "open_errors": open_errors}
     )
@@ -35,7 +31,9 @@ def store_list(request: TenantRequest) -> HttpResponse:
 def store_create(request: TenantRequest) -> HttpResponse:
     form = StoreForm(request.POST or None, instance=Store(organization=request.organization))
     if request.method == "POST" and form.is_valid():
-        store = form.save()
+        store = services.store_create(
+            actor=request.user, organization=request.organization, **form.cleaned_data
+        )
         messages.success(
             request,
             "The store is connected: finish the setup in WooCommerce "
@@ -50,7 +48,7 @@ def store_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     store = selectors.store_get(organization=request.organization, public_id=public_id)
     form = StoreForm(request.POST or None, instance=store)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.store_update(actor=request.user, store=store, **form.cleaned_data)
         messages.success(request, "Store settings saved.")
         return redirect(store.get_absolute_url())
     return render(request, "woocommerce/store_form.html", {"form": form, "store": store})
