@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from matchpal import confirmation
 from matchpal.actions import run_action
+from matchpal.htmx import render_page
 from matchpal.models import Role
 from matchpal.pagination import paginate
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
@@ -26,7 +27,9 @@ def provider_list(request: TenantRequest) -> HttpResponse:
         organization=request.organization,
     )
     page = paginate(request, filterset.qs.distinct())
-    return render(request, "providers/list.html", {"filter": filterset, "page": page})
+    return render_page(
+        request, "providers/list.html", {"filter": filterset, "page": page}, partial="results"
+    )
 
 
 @admin_required

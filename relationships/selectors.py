@@ -1,6 +1,8 @@
-"""Tenant-scoped reads of relationships, narrowed to what the member's role may see."""
+"""Reads of relationships: tenant-scoped lists narrowed to what the member's role may see,
+and what one relationship holds and was given."""
 
 import uuid
+from datetime import timedelta
 
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
@@ -64,3 +66,18 @@ def paired_for_provider(
         .filter(status=RelationshipStatus.PAIRED)
         .order_by("student__name")
     )
+
+
+def allocated(relationship: Relationship) -> dict[str, int]:
+    """Held, consumed and allocated (= held + consumed) of one relationship."""
+    sums = relationship.allocations.aggregate(held=Sum("held"), consumed=Sum("consumed"))
+    held, consumed = sums["held"] or 0, sums["consumed"] or 0
+    return {"held": held, "consumed": consumed, "allocated": held + consumed}
+
+
+def response_window_days(relationship: Relationship) -> int:
+    """The days the provider was given to answer: those of the policy when it was proposed."""
+    if relationship.respond_by is None:
+        return relationship.organization.proposal_response_days
+    # `respond_by` is set a moment before the row's `created_at`: round to whole days.
+    return max(1, round((relationship.respond_by - relationship.created_at) / timedelta(days=1)))

@@ -5,7 +5,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from grants import services as ledger
@@ -22,6 +21,7 @@ from relationships.models import (
     RelationshipStatus,
     RelationshipStatusChange,
 )
+from relationships.selectors import allocated, response_window_days
 from students.models import Student, StudentStatus
 
 # Allowed transitions (DESIGN §4).
@@ -90,13 +90,6 @@ def _move(relationship: Relationship, to: str, *, actor: User | None, reason: st
     if to not in HOLDING_STATUSES:
         relationship.ended_at = now
     relationship.save(update_fields=["status", "paired_at", "ended_at"])
-
-
-def allocated(relationship: Relationship) -> dict[str, int]:
-    """Held, consumed and allocated (= held + consumed) of one relationship."""
-    sums = relationship.allocations.aggregate(held=Sum("held"), consumed=Sum("consumed"))
-    held, consumed = sums["held"] or 0, sums["consumed"] or 0
-    return {"held": held, "consumed": consumed, "allocated": held + consumed}
 
 
 def _tell(
@@ -228,14 +221,6 @@ def _end(relationship: Relationship, to: str, *, actor: User | None, reason: str
 
 
 UNANSWERED = "No answer within the response window"
-
-
-def response_window_days(relationship: Relationship) -> int:
-    """The days the provider was given to answer: those of the policy when it was proposed."""
-    if relationship.respond_by is None:
-        return relationship.organization.proposal_response_days
-    # `respond_by` is set a moment before the row's `created_at`: round to whole days.
-    return max(1, round((relationship.respond_by - relationship.created_at) / timedelta(days=1)))
 
 
 def relationship_decline(

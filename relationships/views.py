@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from grants.services import AlreadyApplied, InsufficientHours
 from matchpal.actions import FROM_ERROR, action_page, run_action
+from matchpal.htmx import render_page, wants_partial
 from matchpal.models import Role
 from matchpal.pagination import paginate
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
@@ -38,7 +39,9 @@ def relationship_list(request: TenantRequest) -> HttpResponse:
         ).order_by("-created_at", "-id"),
     )
     page = paginate(request, filterset.qs)
-    return render(request, "relationships/list.html", {"filter": filterset, "page": page})
+    return render_page(
+        request, "relationships/list.html", {"filter": filterset, "page": page}, partial="results"
+    )
 
 
 @admin_required
@@ -153,11 +156,15 @@ def _relationship(request: TenantRequest, public_id: uuid.UUID) -> Relationship:
 @tenant_view(Role.ADMIN, Role.PROVIDER)
 def relationship_accept(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     relationship = _relationship(request, public_id)
+    # Accepted from the provider's home through htmx: back to the home's lists, shown in place.
+    from_home = wants_partial(request, "work")
     return run_action(
         request,
         lambda: services.relationship_accept(actor=request.user, relationship=relationship),
         success="You accepted the proposal.",
-        then=relationship.get_absolute_url(),
+        then=reverse("org_home", args=[request.organization.slug])
+        if from_home
+        else relationship.get_absolute_url(),
     )
 
 

@@ -1,6 +1,7 @@
 from django.http import HttpResponse
 from django.shortcuts import render
 
+from matchpal.htmx import render_page
 from matchpal.tenancy import TenantRequest, tenant_view
 from providers.selectors import provider_for_user
 from reports import selectors
@@ -17,7 +18,9 @@ def home(request: TenantRequest) -> HttpResponse:
     if membership.is_provider:
         provider = provider_for_user(organization=organization, user=request.user)
         context = selectors.provider_dashboard(organization=organization, membership=membership)
-        return render(request, "reports/home_provider.html", {"provider": provider, **context})
+        return render_page(
+            request, "reports/home_provider.html", {"provider": provider, **context}, partial="work"
+        )
     student = student_for_user(organization=organization, user=request.user)
     context = (
         selectors.student_dashboard(organization=organization, student=student)

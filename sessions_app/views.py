@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from matchpal.actions import action_page, run_action
+from matchpal.htmx import render_page
 from matchpal.models import Role
 from matchpal.pagination import paginate
 from matchpal.tenancy import TenantRequest, tenant_view
@@ -43,7 +44,9 @@ def session_list(request: TenantRequest) -> HttpResponse:
         ),
     )
     page = paginate(request, filterset.qs)
-    return render(request, "sessions_app/list.html", {"filter": filterset, "page": page})
+    return render_page(
+        request, "sessions_app/list.html", {"filter": filterset, "page": page}, partial="results"
+    )
 
 
 @tenant_view(*STAFF)

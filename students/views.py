@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from matchpal import confirmation
 from matchpal.actions import run_action
+from matchpal.htmx import render_page
 from matchpal.models import Role
 from matchpal.pagination import paginate
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
@@ -23,7 +24,9 @@ def student_list(request: TenantRequest) -> HttpResponse:
         request.GET, queryset=selectors.student_list(organization=request.organization)
     )
     page = paginate(request, filterset.qs)
-    return render(request, "students/list.html", {"filter": filterset, "page": page})
+    return render_page(
+        request, "students/list.html", {"filter": filterset, "page": page}, partial="results"
+    )
 
 
 @admin_required

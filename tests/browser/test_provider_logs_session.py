@@ -121,10 +121,12 @@ def test_provider_accepts_logs_a_session_and_the_student_sees_it(
     item = page.locator("li.list-group-item", has_text="Maya Patel")
     expect(item).to_contain_text("Tutoring · 1 h 30 min")
 
-    # …accepts it…
+    # …accepts it, and the home page shows the student under "My students" in place (htmx)…
     item.get_by_role("button", name="Accept").click()
-    expect(page).to_have_url(f"{base}/o/{SLUG}/relationships/{proposal.public_id}/")
     expect(page.get_by_text("You accepted the proposal.")).to_be_visible()
+    expect(page).to_have_url(f"{base}/o/{SLUG}/")
+    expect(page.get_by_role("heading", name="Proposals awaiting your answer")).to_have_count(0)
+    expect(page.locator("li.list-group-item", has_text="Maya Patel")).to_contain_text("Log session")
     proposal.refresh_from_db()
     assert proposal.status == "paired"
     # Paired a day ago, so that a session of two hours ago may be logged.

@@ -23,6 +23,7 @@ from matchpal.errors import ConflictError
 from matchpal.models import Notification, Role, ShortfallPolicy
 from relationships import services as relationships
 from relationships.models import Relationship
+from relationships.selectors import allocated
 from sessions_app import services
 from sessions_app.models import Session, SessionStatus
 from sessions_app.services import SessionRuleError
@@ -93,7 +94,7 @@ def test_two_sessions_racing_for_the_last_hour_of_a_hold(tenant_a: Tenant) -> No
     for round_ in range(rounds):
         # Exactly one hour left on the hold; two sessions of one hour each, logged at once
         # (the provider and the admin, different start times).
-        assert relationships.allocated(rel)["held"] == 60
+        assert allocated(rel)["held"] == 60
         first, second = hours_ago(10 + 2 * round_), hours_ago(11 + 2 * round_)
         outcomes = run_together(
             partial(
@@ -133,7 +134,7 @@ def test_two_sessions_racing_for_the_last_hour_of_a_hold(tenant_a: Tenant) -> No
 
         used = 60 * (round_ + 1)
         assert balance(grant) == (1200, used, 0)
-        assert relationships.allocated(rel) == {"held": 0, "consumed": used, "allocated": used}
+        assert allocated(rel) == {"held": 0, "consumed": used, "allocated": used}
         # The refusal told the admin, in a transaction of its own that survived the rollback.
         assert Notification.objects.filter(user=tenant_a.admin).count() == round_ + 1
         assert find_differences() == []
@@ -193,8 +194,8 @@ def test_two_providers_drawing_the_last_hour_of_the_students_balance(tenant_a: T
     assert Session.objects.count() == 1
     # No overdraw: the winner used its 30 min and the free hour; the loser keeps its hold.
     assert balance(grant) == (120, 90, 30)
-    assert relationships.allocated(won) == {"held": 0, "consumed": 90, "allocated": 90}
-    assert relationships.allocated(lost) == {"held": 30, "consumed": 0, "allocated": 30}
+    assert allocated(won) == {"held": 0, "consumed": 90, "allocated": 90}
+    assert allocated(lost) == {"held": 30, "consumed": 0, "allocated": 30}
     assert find_differences() == []
 
 
@@ -256,7 +257,7 @@ def test_admin_edit_racing_provider_cancellation(tenant_a: Tenant) -> None:
         assert entries.filter(kind="restore", reason="Cancelled: Student ill").count() == 1
         # Every minute went back to the relationship's hold: nothing lost, nothing doubled.
         assert balance(grant) == (1200, 0, 600)
-        assert relationships.allocated(rel) == {"held": 600, "consumed": 0, "allocated": 600}
+        assert allocated(rel) == {"held": 600, "consumed": 0, "allocated": 600}
         assert find_differences() == []
 
     assert orders <= {"edit first", "cancel first"}
@@ -423,11 +424,11 @@ def test_relationship_ending_racing_a_session_on_another_relationship_of_the_stu
         used += 45
         ending.refresh_from_db()
         assert ending.status == ("cancelled" if round_ % 2 else "completed")
-        assert relationships.allocated(ending) == {"held": 0, "consumed": 0, "allocated": 0}
+        assert allocated(ending) == {"held": 0, "consumed": 0, "allocated": 0}
         ahead.refresh_from_db()
         assert (ahead.status, ahead.charged_minutes) == (SessionStatus.CANCELLED, 0)
         assert outcomes[1][1].charged_minutes == 45 == ledger_net(outcomes[1][1])
-        assert relationships.allocated(logging) == {
+        assert allocated(logging) == {
             "held": 1200 - used,
             "consumed": used,
             "allocated": 1200,
@@ -590,7 +591,7 @@ def test_grant_expiry_racing_a_write_on_a_relationship_holding_on_it(
     if writer == "cancel":
         assert rel.status == "cancelled"
         assert balance(lasting) == (900, 0, 0)
-        assert relationships.allocated(rel) == {"held": 0, "consumed": 0, "allocated": 0}
+        assert allocated(rel) == {"held": 0, "consumed": 0, "allocated": 0}
     else:
         # The expired grant's hold was gone: the hour came out of the lasting one.
         session = outcomes[1][1]
@@ -598,5 +599,5 @@ def test_grant_expiry_racing_a_write_on_a_relationship_holding_on_it(
         assert session.charged_minutes == 60 == ledger_net(session)
         assert GrantEntry.objects.filter(session=session, grant=expiring).count() == 0
         assert balance(lasting) == (900, 60, 240)
-        assert relationships.allocated(rel) == {"held": 240, "consumed": 60, "allocated": 300}
+        assert allocated(rel) == {"held": 240, "consumed": 60, "allocated": 300}
     assert_reconciled()

@@ -42,6 +42,7 @@ from relationships.models import (
     RelationshipStatus,
     RelationshipStatusChange,
 )
+from relationships.selectors import allocated
 from sessions_app import rules
 from sessions_app import services as sessions
 from sessions_app.models import NoShowParty, Session, SessionKind, SessionStatus
@@ -280,7 +281,7 @@ class SessionMachine(RuleBasedStateMachine):
         if relationship is REFUSED:
             return
         assert relationship.status == RelationshipStatus.PROPOSED
-        assert relationships.allocated(relationship) == {
+        assert allocated(relationship) == {
             "held": quantity,
             "consumed": 0,
             "allocated": quantity,
@@ -293,7 +294,7 @@ class SessionMachine(RuleBasedStateMachine):
     def accept(self, pick: tuple[int, bool], admin: bool, backdate: bool) -> None:
         relationship = self.relationship(pick, RelationshipStatus.PROPOSED)
         actor = self.admin if admin else relationship.provider.user
-        before = relationships.allocated(relationship)
+        before = allocated(relationship)
         if (
             self.attempt(
                 "accept",
@@ -304,7 +305,7 @@ class SessionMachine(RuleBasedStateMachine):
             return
         relationship.refresh_from_db()
         assert relationship.status == RelationshipStatus.PAIRED
-        assert relationships.allocated(relationship) == before
+        assert allocated(relationship) == before
         if backdate:
             Relationship.objects.filter(pk=relationship.pk).update(
                 paired_at=self.base - timedelta(days=PAIRED_DAYS_AGO)
@@ -347,12 +348,12 @@ class SessionMachine(RuleBasedStateMachine):
                 RelationshipStatus.COMPLETED,
             ),
         }[how]
-        before, held = self.totals(), relationships.allocated(relationship)
+        before, held = self.totals(), allocated(relationship)
         if self.attempt(how, action) is REFUSED:
             return
         relationship.refresh_from_db()
         assert relationship.status == status
-        assert relationships.allocated(relationship) == {
+        assert allocated(relationship) == {
             "held": 0,
             "consumed": held["consumed"],
             "allocated": held["consumed"],
@@ -373,7 +374,7 @@ class SessionMachine(RuleBasedStateMachine):
     def change_allocation(self, pick: tuple[int, bool], quarter_hours: int, reason: str) -> None:
         relationship = self.relationship(pick, *HOLDING_STATUSES)
         quantity = 15 * quarter_hours
-        before = relationships.allocated(relationship)
+        before = allocated(relationship)
         if (
             self.attempt(
                 "change allocation",
@@ -384,7 +385,7 @@ class SessionMachine(RuleBasedStateMachine):
             is REFUSED
         ):
             return
-        assert relationships.allocated(relationship) == {
+        assert allocated(relationship) == {
             "held": quantity - before["consumed"],
             "consumed": before["consumed"],
             "allocated": quantity,

@@ -56,8 +56,8 @@ class TestMembersPage:
         assert [i.email for i in response.context["invitations"]] == ["pending1@example.com"]
         html = response.content.decode()
         # Going back on one list keeps the other list's page.
-        assert 'href="?page=1&amp;invitations_page=2"' in html
-        assert 'href="?page=2&amp;invitations_page=1"' in html
+        assert 'href="?page=1&invitations_page=2"' in html
+        assert 'href="?page=2&invitations_page=1"' in html
         assert html.count("Page 2 of 2") == 2
 
     def test_invite_sends_the_email_and_lists_the_invitation(  # type: ignore[no-untyped-def]

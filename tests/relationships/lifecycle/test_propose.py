@@ -13,6 +13,7 @@ from matchpal.errors import ConflictError
 from providers.models import ProviderStatus
 from relationships import services
 from relationships.models import Relationship, RelationshipStatusChange
+from relationships.selectors import allocated
 from relationships.services import RelationshipError
 from students.models import StudentStatus
 from tests.relationships.lifecycle.support import HOLD, history
@@ -67,7 +68,7 @@ def test_propose_holds_at_once_soonest_expiry_first(
         (tenant_a.admin.pk, "Proposal")
     }
     assert history(rel) == [("", "proposed", tenant_a.admin, "Proposed")]
-    assert services.allocated(rel) == {"held": 420, "consumed": 0, "allocated": 420}
+    assert allocated(rel) == {"held": 420, "consumed": 0, "allocated": 420}
     assert mails(mailoutbox) == [
         (
             "[Matchpal] New tutoring proposal: " + student.name,

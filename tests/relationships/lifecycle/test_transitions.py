@@ -8,6 +8,7 @@ from grants.reconcile import find_differences
 from matchpal.errors import ConflictError
 from relationships import services
 from relationships.models import RelationshipStatusChange
+from relationships.selectors import allocated
 from relationships.services import RelationshipError
 from sessions_app import services as session_services
 from tests.relationships.lifecycle.support import CONSUME, HOLD, RELEASE, history
@@ -224,7 +225,7 @@ def test_complete_releases_what_was_not_consumed(tenant_a: Tenant) -> None:
     assert holds(rel) == [(grant.pk, 0, 105)]
     assert entries(relationship=rel, kind=RELEASE) == [(RELEASE, 0, 0, -195)]
     assert history(rel)[-1] == ("paired", "completed", tenant_a.admin, "Completed")
-    assert services.allocated(rel) == {"held": 0, "consumed": 105, "allocated": 105}
+    assert allocated(rel) == {"held": 0, "consumed": 105, "allocated": 105}
     assert find_differences() == []
 
 
