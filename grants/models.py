@@ -7,6 +7,7 @@ tenant keys, and a trigger that makes `GrantEntry` append-only.
 """
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -135,14 +136,14 @@ class GrantSource(models.TextChoices):
 
 
 class GrantQuerySet(models.QuerySet["Grant"]):
-    def usable(self, *, at=None):  # type: ignore[no-untyped-def]
+    def usable(self, *, at: datetime | None = None) -> "GrantQuerySet":
         """Active grants valid at `at` (now by default): they may be held and consumed."""
         at = at or timezone.now()
         return self.filter(status=GrantStatus.ACTIVE, valid_from__lte=at).filter(
             Q(expires_at__isnull=True) | Q(expires_at__gt=at)
         )
 
-    def soonest_expiry_first(self):  # type: ignore[no-untyped-def]
+    def soonest_expiry_first(self) -> "GrantQuerySet":
         return self.order_by(F("expires_at").asc(nulls_last=True), "id")
 
 
@@ -208,7 +209,7 @@ class Grant(models.Model):
     def available(self) -> int:
         return self.total - self.used - self.held
 
-    def is_usable(self, at=None, *, valid_by=None) -> bool:  # type: ignore[no-untyped-def]
+    def is_usable(self, at: datetime | None = None, *, valid_by: datetime | None = None) -> bool:
         """Active, not expired at `at`, and valid from `valid_by` (default `at`) at the latest."""
         at = at or timezone.now()
         return (

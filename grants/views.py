@@ -2,6 +2,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -20,12 +21,13 @@ from grants.forms import (
     ReleaseForm,
     TransferForm,
 )
-from grants.models import Grant, GrantStatus
+from grants.models import Grant, GrantStatus, Package
 from matchpal import confirmation
 from matchpal.errors import DomainError
 from matchpal.models import Role
 from matchpal.quantities import format_quantity
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
+from students.models import Student
 from students.selectors import student_for_user, student_get
 
 
@@ -33,7 +35,7 @@ def _hours_url(request: TenantRequest, student_public_id: uuid.UUID) -> str:
     return reverse("grants:student_hours", args=[request.organization.slug, student_public_id])
 
 
-def _apply(request: TenantRequest, form: object, action: Callable[[], str]) -> bool:
+def _apply(request: TenantRequest, form: forms.BaseForm, action: Callable[[], str]) -> bool:
     """Run a ledger action: success message, "already applied" on a double submit, or the
     domain error on the form (on its field when the form has that field). Returns True when
     the page should redirect."""
@@ -43,8 +45,7 @@ def _apply(request: TenantRequest, form: object, action: Callable[[], str]) -> b
         messages.info(request, notice.message)
         return True
     except DomainError as error:
-        fields = form.fields  # type: ignore[attr-defined]
-        form.add_error(error.field if error.field in fields else None, error.message)  # type: ignore[attr-defined]
+        form.add_error(error.field if error.field in form.fields else None, error.message)
         return False
     messages.success(request, message)
     return True
@@ -60,7 +61,7 @@ def package_list(request: TenantRequest) -> HttpResponse:
     return render(request, "grants/package_list.html", {"page": page})
 
 
-def _package_form(request: TenantRequest, package: object | None) -> HttpResponse:
+def _package_form(request: TenantRequest, package: Package | None) -> HttpResponse:
     form = PackageForm(request.POST or None, instance=package, organization=request.organization)
     if request.method == "POST" and form.is_valid():
         quantity, unit = form.quantity_and_unit()
@@ -120,7 +121,7 @@ def package_set_active(request: TenantRequest, public_id: uuid.UUID) -> HttpResp
 # --- A student's hours (admin) ----------------------------------------------------------------
 
 
-def _hours_context(request: TenantRequest, student: object) -> dict[str, object]:
+def _hours_context(request: TenantRequest, student: Student) -> dict[str, object]:
     grants = list(selectors.grant_list(organization=request.organization, student=student))
     history = Paginator(
         selectors.history(organization=request.organization, student=student),

@@ -22,7 +22,7 @@ from matchpal.forms import (
     RoleForm,
     ServiceTypeForm,
 )
-from matchpal.tenancy import TenantRequest, admin_required
+from matchpal.tenancy import SignedInRequest, TenantRequest, admin_required
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -45,7 +45,7 @@ def _page(request: HttpRequest, queryset: QuerySet[Any], param: str = "page") ->
 
 
 @login_required
-def organization_list(request: HttpRequest) -> HttpResponse:
+def organization_list(request: SignedInRequest) -> HttpResponse:
     return render(
         request,
         "matchpal/organization_list.html",
@@ -57,7 +57,7 @@ def organization_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def organization_create(request: HttpRequest) -> HttpResponse:
+def organization_create(request: SignedInRequest) -> HttpResponse:
     if not (settings.MATCHPAL_ALLOW_ORG_CREATION or request.user.is_superuser):
         messages.error(request, "Creating organizations is turned off on this server.")
         return redirect("organization_list")

@@ -1,6 +1,9 @@
 import json
 import uuid
+from collections.abc import Callable
+from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -21,7 +24,7 @@ from relationships.forms import (
     RatesForm,
     ReasonForm,
 )
-from relationships.models import Unit
+from relationships.models import Relationship, Unit
 from sessions_app import selectors as session_selectors
 
 
@@ -121,12 +124,12 @@ def relationship_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpRes
 def _act(
     request: TenantRequest,
     public_id: uuid.UUID,
-    action,
-    success: str,  # type: ignore[no-untyped-def]
-    form_class=None,
+    action: Callable[[Relationship, dict[str, Any]], object],
+    success: str,
+    form_class: type[forms.Form] | None = None,
     template: str | None = None,
     title: str = "",
-    form_kwargs=None,  # type: ignore[no-untyped-def]
+    form_kwargs: Callable[[Relationship], dict[str, Any]] | None = None,
 ) -> HttpResponse:
     relationship = selectors.relationship_get(
         organization=request.organization, membership=request.membership, public_id=public_id

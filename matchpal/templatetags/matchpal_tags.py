@@ -2,6 +2,7 @@ from datetime import date, datetime, timedelta
 
 from django import template
 from django.forms import BoundField
+from django.http import QueryDict
 from django.utils import timezone
 
 from matchpal.quantities import format_quantity
@@ -33,7 +34,7 @@ def last_day(value: datetime | None) -> date | None:
 def page_query(context: template.Context, number: int, param: str = "page") -> str:
     """`?…` for page `number` of a list paged by `param`, keeping the other query parameters
     (the filters, and the other list's page where a page shows two lists)."""
-    query = context["request"].GET.copy()
+    query: QueryDict = context["request"].GET.copy()
     query[param] = str(number)
     return "?" + query.urlencode()
 
