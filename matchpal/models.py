@@ -89,7 +89,9 @@ class Charge(models.TextChoices):
     FULL = "full", "Charge the full duration"
 
 
-class InsufficientHours(models.TextChoices):
+class ShortfallPolicy(models.TextChoices):
+    """What a session does when the relationship's hold does not cover it (`insufficient_hours`)."""
+
     REFUSE = "refuse", "Refuse the session"
     DRAW = "draw", "Draw the shortfall from the student's hours free to book"
 
@@ -121,7 +123,7 @@ class Organization(models.Model):
     late_cancellation_window_hours = models.PositiveSmallIntegerField(default=24)
     late_cancellation_charge = models.CharField(max_length=8, choices=Charge, default=Charge.NONE)
     insufficient_hours = models.CharField(
-        max_length=8, choices=InsufficientHours, default=InsufficientHours.REFUSE
+        max_length=8, choices=ShortfallPolicy, default=ShortfallPolicy.REFUSE
     )
     require_student_confirmation = models.BooleanField(
         default=False,

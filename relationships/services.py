@@ -24,12 +24,14 @@ from relationships.models import (
 )
 from students.models import Student, StudentStatus
 
-S = RelationshipStatus
-
 # Allowed transitions (DESIGN §4).
 TRANSITIONS: dict[str, set[str]] = {
-    S.PROPOSED: {S.PAIRED, S.DECLINED, S.CANCELLED},
-    S.PAIRED: {S.COMPLETED, S.CANCELLED},
+    RelationshipStatus.PROPOSED: {
+        RelationshipStatus.PAIRED,
+        RelationshipStatus.DECLINED,
+        RelationshipStatus.CANCELLED,
+    },
+    RelationshipStatus.PAIRED: {RelationshipStatus.COMPLETED, RelationshipStatus.CANCELLED},
 }
 
 
@@ -83,7 +85,7 @@ def _move(relationship: Relationship, to: str, *, actor: User | None, reason: st
     )
     relationship.status = to
     now = timezone.now()
-    if to == S.PAIRED:
+    if to == RelationshipStatus.PAIRED:
         relationship.paired_at = now
     if to not in HOLDING_STATUSES:
         relationship.ended_at = now
@@ -155,7 +157,7 @@ def relationship_propose(
                 organization=organization,
                 relationship=relationship,
                 from_status="",
-                to_status=S.PROPOSED,
+                to_status=RelationshipStatus.PROPOSED,
                 actor=actor,
                 reason="Proposed",
             )
@@ -204,7 +206,7 @@ def relationship_accept(*, actor: User, relationship: Relationship) -> Relations
         relationship = _lock(relationship)
         if relationship.provider.user_id != actor.pk and not _is_admin(actor, relationship):
             raise RelationshipError("Only the provider of this proposal can accept it.")
-        _move(relationship, S.PAIRED, actor=actor, reason="Accepted")
+        _move(relationship, RelationshipStatus.PAIRED, actor=actor, reason="Accepted")
         _tell(
             relationship,
             f"{relationship.provider.name} accepted",
@@ -244,12 +246,12 @@ def relationship_decline(
     with transaction.atomic():
         relationship = _lock(relationship)
         if actor is None:
-            _end(relationship, S.DECLINED, actor=None, reason=reason or UNANSWERED)
+            _end(relationship, RelationshipStatus.DECLINED, actor=None, reason=reason or UNANSWERED)
             _tell_unanswered(relationship)
             return relationship
         if relationship.provider.user_id != actor.pk and not _is_admin(actor, relationship):
             raise RelationshipError("Only the provider of this proposal can decline it.")
-        _end(relationship, S.DECLINED, actor=actor, reason=reason or "Declined")
+        _end(relationship, RelationshipStatus.DECLINED, actor=actor, reason=reason or "Declined")
         because = f": {reason.strip().rstrip('.')}" if reason.strip() else ""
         _tell(
             relationship,
@@ -289,7 +291,7 @@ def relationship_cancel(*, actor: User, relationship: Relationship, reason: str)
         raise RelationshipError("Give a reason for the cancellation.")
     with transaction.atomic():
         relationship = _lock(relationship)
-        _end(relationship, S.CANCELLED, actor=actor, reason=reason)
+        _end(relationship, RelationshipStatus.CANCELLED, actor=actor, reason=reason)
         _tell(
             relationship,
             "Relationship cancelled",
@@ -305,7 +307,7 @@ def relationship_complete(
 ) -> Relationship:
     with transaction.atomic():
         relationship = _lock(relationship)
-        _end(relationship, S.COMPLETED, actor=actor, reason=reason or "Completed")
+        _end(relationship, RelationshipStatus.COMPLETED, actor=actor, reason=reason or "Completed")
     return relationship
 
 
@@ -386,7 +388,11 @@ def relationship_change_rates(
 def decline_stale_proposals(*, now=None) -> int:  # type: ignore[no-untyped-def]
     """The periodic job: proposals unanswered past their response window are declined."""
     now = now or timezone.now()
-    stale = list(Relationship.objects.filter(status=S.PROPOSED, respond_by__lte=now).order_by("pk"))
+    stale = list(
+        Relationship.objects.filter(
+            status=RelationshipStatus.PROPOSED, respond_by__lte=now
+        ).order_by("pk")
+    )
     done = 0
     for relationship in stale:
         try:

@@ -3,19 +3,17 @@
 from datetime import datetime
 
 from django.db.models import Count, F, Q, Sum, Window
-from django.utils import timezone
 
 from grants import selectors as ledger
 from grants.selectors import low_balance_students
 from grants.services import student_balances
-from integrations.woocommerce.models import OrderError
+from integrations.woocommerce import selectors as shop
 from matchpal.models import Membership, Organization
 from matchpal.selectors import pending_invitations
 from providers.models import Provider, ProviderStatus
 from relationships import selectors as relationships
 from relationships.models import RelationshipStatus
 from sessions_app import selectors as sessions
-from sessions_app.models import SessionStatus
 from students.models import Student, StudentStatus
 
 ATTENTION_ROWS = 5
@@ -25,27 +23,17 @@ def needs_attention(*, organization: Organization, membership: Membership) -> di
     """What an admin should look at today: proposals still unanswered, disputed sessions,
     sessions past their start that nobody logged, open shop order errors, and this week's
     delivered hours. Five queries whatever the amount of data."""
-    week, _ = sessions.week_and_month_starts(organization)
     visible = sessions.session_list(organization=organization, membership=membership)
     proposals = relationships.relationship_list(
         organization=organization, membership=membership
     ).filter(status=RelationshipStatus.PROPOSED)
     disputed = visible.filter(sessions.dispute_open())
-    counts = visible.aggregate(
+    week = sessions.delivered_totals(*sessions.this_week(organization))
+    counts = visible.with_money().aggregate(
         disputed=Count("pk", filter=sessions.dispute_open()),
-        # As the provider's home lists them: only paired relationships' sessions can be logged.
-        to_log=Count(
-            "pk",
-            filter=Q(
-                status=SessionStatus.SCHEDULED,
-                starts_at__lte=timezone.now(),
-                relationship__status=RelationshipStatus.PAIRED,
-            ),
-        ),
-        week_sessions=Count("pk", filter=Q(status=SessionStatus.COMPLETED, starts_at__gte=week)),
-        week_minutes=Sum(
-            "duration_minutes", filter=Q(status=SessionStatus.COMPLETED, starts_at__gte=week)
-        ),
+        to_log=Count("pk", filter=sessions.due_to_log()),
+        week_sessions=week["sessions"],
+        week_minutes=week["minutes"],
     )
     return {
         "proposals": list(proposals.order_by("respond_by", "id")[:ATTENTION_ROWS]),
@@ -55,9 +43,7 @@ def needs_attention(*, organization: Organization, membership: Membership) -> di
         "to_log": counts["to_log"],
         "week_sessions": counts["week_sessions"],
         "week_minutes": counts["week_minutes"] or 0,
-        "open_order_errors": OrderError.objects.filter(
-            organization=organization, resolved_at__isnull=True
-        ).count(),
+        "open_order_errors": shop.open_error_count(organization=organization),
     }
 
 

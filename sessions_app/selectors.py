@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Aggregate, Count, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
@@ -13,6 +13,7 @@ from matchpal.models import Membership, Organization
 from relationships.models import Relationship, RelationshipStatus
 from relationships.selectors import relationship_list
 from sessions_app.models import Session, SessionChange, SessionQuerySet, SessionStatus
+from sessions_app.rules import week_bounds
 from sessions_app.services import (
     change_refusal,
     confirmation_offered,
@@ -88,18 +89,52 @@ def internal_note_editable(session: Session, membership: Membership) -> bool:
     return not session.internal_note or internal_note_visible(session, membership)
 
 
-def to_log(*, organization: Organization, membership: Membership) -> QuerySet[Session]:
+def due_to_log() -> Q:
     """Scheduled sessions whose start has passed: the provider still has to log them. Only on
     paired relationships: an ended one's sessions can no longer be logged."""
+    return Q(
+        status=SessionStatus.SCHEDULED,
+        starts_at__lte=timezone.now(),
+        relationship__status=RelationshipStatus.PAIRED,
+    )
+
+
+def to_log(*, organization: Organization, membership: Membership) -> QuerySet[Session]:
+    """The sessions the member sees that are still to log (`due_to_log`), oldest first."""
     return (
         session_list(organization=organization, membership=membership)
-        .filter(
-            status=SessionStatus.SCHEDULED,
-            starts_at__lte=timezone.now(),
-            relationship__status=RelationshipStatus.PAIRED,
-        )
+        .filter(due_to_log())
         .order_by("starts_at")
     )
+
+
+def delivered_in(start: datetime, end: datetime) -> Q:
+    """Delivered between `start` and `end`: completed sessions and charged absences (a late
+    cancellation or a student's no-show that consumed hours) starting in that span. Their
+    minutes are those charged, `money_minutes` of `Session.objects.with_money`."""
+    return Q(starts_at__gte=start, starts_at__lt=end) & (
+        Q(status=SessionStatus.COMPLETED)
+        | Q(
+            status__in=[SessionStatus.CANCELLED, SessionStatus.NO_SHOW],
+            charged_minutes__gt=0,
+        )
+    )
+
+
+def delivered_totals(start: datetime, end: datetime) -> dict[str, Aggregate]:
+    """How many sessions were delivered between `start` and `end` (`delivered_in`) and the
+    minutes they were charged: aggregates over sessions annotated by `with_money()`, so a page
+    can add them to an aggregate of its own."""
+    delivered = delivered_in(start, end)
+    return {
+        "sessions": Count("pk", filter=delivered),
+        "minutes": Sum("money_minutes", filter=delivered),
+    }
+
+
+def this_week(organization: Organization) -> tuple[datetime, datetime]:
+    """The organization's current week, Monday to Sunday in its zone."""
+    return week_bounds(timezone.now(), organization)
 
 
 @dataclass(frozen=True)
@@ -121,10 +156,12 @@ def earnings(*, organization: Organization, membership: Membership, since: datet
 
 
 def week_and_month_starts(organization: Organization) -> tuple[datetime, datetime]:
+    """When the organization's current week (Monday) and month began, in its zone."""
+    week, _ = this_week(organization)
     local = timezone.localtime(timezone.now(), organization.tz).replace(
-        hour=0, minute=0, second=0, microsecond=0
+        day=1, hour=0, minute=0, second=0, microsecond=0
     )
-    return local - timedelta(days=local.weekday()), local.replace(day=1)
+    return week, local
 
 
 def session_history(*, session: Session) -> list[SessionChange]:

@@ -1,15 +1,15 @@
-"""Session lifecycle and each center's rules (DESIGN §4–5). Hours move only through
-`grants.services`, inside the same transaction as the session's own change."""
+"""Session lifecycle (DESIGN §4–5); each center's rules are checked by `sessions_app.rules`.
+Hours move only through `grants.services`, inside the same transaction as the session's own
+change."""
 
 import copy
 import enum
 import functools
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,14 +17,14 @@ from grants import selectors as ledger_selectors
 from grants import services as ledger
 from matchpal.bounds import check_date
 from matchpal.constraints import violated_constraint
-from matchpal.errors import ConflictError, DomainError
+from matchpal.errors import ConflictError
 from matchpal.models import (
     Charge,
-    InsufficientHours,
     Membership,
     Notification,
     Organization,
     Role,
+    ShortfallPolicy,
     User,
 )
 from matchpal.notifications import notify_admins, send_email_on_commit
@@ -41,9 +41,13 @@ from sessions_app.models import (
     SessionKind,
     SessionStatus,
 )
+from sessions_app.rules import (
+    DUPLICATE_START,
+    SessionRuleError,
+    charge_for,
+    check_rules,
+)
 from students.models import Student
-
-St = SessionStatus
 
 NO_SHOW_NOT_STARTED: Final = (
     "This session has not started yet, so nobody can have missed it; cancel it instead."
@@ -52,13 +56,6 @@ DISPUTE_NOT_COMPLETED: Final = "Only a completed session can be disputed."
 INTERNAL_NOTE_NOT_YOURS: Final = (
     "The internal note was written by someone else; only they or an admin can change it."
 )
-REVIEW_TIME_ONLY_FOR_REVISIONS: Final = "Only a revision records a review time."
-
-
-def review_time_out_of_range(organization: Organization) -> str:
-    return (
-        f"A review time is between 1 minute and {format_minutes(organization.max_session_minutes)}."
-    )
 
 
 class _Keep(enum.Enum):
@@ -69,32 +66,38 @@ class _Keep(enum.Enum):
 KEEP: Final = _Keep.KEEP
 
 
-class SessionRuleError(DomainError):
-    """A center's rule refused the session; the message names the rule."""
-
-
-class NotEnoughHours(DomainError):
-    """Not enough hours for the session; the admins are told (see `_tells_admins_of_shortfall`)."""
-
-    def __init__(self, message: str, *, organization: Organization, notice: str, link: str) -> None:
-        super().__init__(message)
-        self.organization, self.notice, self.link = organization, notice, link
-
-
 def _tells_admins_of_shortfall[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
-    """The refusal rolls the session back; the admins' notice is written afterwards in a
-    transaction of its own so that it survives (its email goes out after that commit)."""
+    """When the ledger refuses a session for lack of hours (`grants.services
+    .InsufficientHours`, raised to the caller as it is), the admins are told. The refusal rolls
+    the session back; the notice is written afterwards in a transaction of its own so that it
+    survives (its email goes out after that commit). The decorated service names the
+    relationship, or the session, among its keyword arguments."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except NotEnoughHours as error:
+        except ledger.InsufficientHours as error:
+            named = kwargs.get("relationship") or kwargs.get("session")
+            relationship = named.relationship if isinstance(named, Session) else named
+            assert isinstance(relationship, Relationship)
             with transaction.atomic():
-                notify_admins(organization=error.organization, text=error.notice, link=error.link)
+                _tell_admins_of_shortfall(relationship, error)
             raise
 
     return wrapper
+
+
+def _tell_admins_of_shortfall(relationship: Relationship, error: ledger.InsufficientHours) -> None:
+    org = relationship.organization
+    notify_admins(
+        organization=org,
+        text=(
+            f"Not enough hours for a session of {relationship.student.name} with "
+            f"{relationship.provider.name}: {error.message}"
+        ),
+        link=reverse("relationships:detail", args=[org.slug, relationship.public_id]),
+    )
 
 
 def _role(actor: User, organization: Organization) -> str | None:
@@ -154,177 +157,6 @@ def _check_change(actor: User, session: Session, relationship: Relationship) -> 
     return role
 
 
-def _week_bounds(moment: datetime, organization: Organization) -> tuple[datetime, datetime]:
-    local = timezone.localtime(moment, organization.tz)
-    start = (local - timedelta(days=local.weekday())).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
-    return start, start + timedelta(days=7)
-
-
-def _day_bounds(moment: datetime, organization: Organization) -> tuple[datetime, datetime]:
-    local = timezone.localtime(moment, organization.tz)
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return start, start + timedelta(days=1)
-
-
-def check_rules(
-    *,
-    organization: Organization,
-    relationship: Relationship,
-    starts_at: datetime,
-    duration: int,
-    notes: str,
-    kind: str,
-    role: str,
-    completing: bool,
-    exclude: Session | None = None,
-    review_minutes: int | None = None,
-    changed: Collection[str] | None = None,
-) -> None:
-    """Every rule of the organization's policy, each with its own message.
-
-    A new session (`changed` None) meets every rule. A change to a stored one (`exclude`) meets
-    the rules of what it changes (`changed`: "starts_at", "duration", "review_minutes", "notes",
-    "status" when it is being logged): a rule set after the session was logged does not refuse
-    an edit that leaves the value it governs alone.
-    """
-    org = organization
-    now = timezone.now()
-
-    def changes(field: str) -> bool:
-        return changed is None or field in changed
-
-    logging = completing and changes("status")
-    if changes("starts_at"):
-        check_date(starts_at, field="date", error=SessionRuleError)
-    if changes("duration"):
-        _check_duration(org, duration)
-    if review_minutes is not None and changes("review_minutes"):
-        if kind != SessionKind.REVISION:
-            raise SessionRuleError(REVIEW_TIME_ONLY_FOR_REVISIONS)
-        # Actual time, so not in the duration's steps; bounded like a session.
-        if not 1 <= review_minutes <= org.max_session_minutes:
-            raise SessionRuleError(review_time_out_of_range(org))
-    if completing and (logging or changes("starts_at")):
-        if starts_at > now:
-            raise SessionRuleError(
-                "A session in the future cannot be logged as completed; schedule it instead."
-            )
-        if relationship.paired_at and starts_at < relationship.paired_at:
-            raise SessionRuleError(
-                "This session starts before the relationship was paired "
-                f"({timezone.localtime(relationship.paired_at, org.tz):%b %d, %Y %H:%M})."
-            )
-    notes_checked = completing and (logging or changes("notes"))
-    if notes_checked and len(notes.strip()) < org.notes_min_length:
-        raise SessionRuleError(
-            f"The notes need at least {org.notes_min_length} characters "
-            f"({len(notes.strip())} so far)."
-        )
-    if (
-        logging
-        and role != Role.ADMIN
-        and starts_at < now - timedelta(hours=org.logging_grace_hours)
-    ):
-        raise SessionRuleError(
-            f"Sessions can be logged up to {org.logging_grace_hours} hours after they "
-            "start; ask an admin to log this one."
-        )
-    moved = changes("starts_at")
-    # Only a change that adds minutes to a week can break its maximum.
-    longer = changes("duration") and (exclude is None or duration > exclude.duration_minutes)
-    if not (moved or longer):
-        return
-    live = Session.objects.filter(relationship__organization=org).exclude(status__in=[St.CANCELLED])
-    if exclude is not None:
-        live = live.exclude(pk=exclude.pk)
-    if moved:
-        _check_day(org, relationship, starts_at, live)
-    _check_week(org, relationship, starts_at, duration, live)
-
-
-def _check_duration(org: Organization, duration: int) -> None:
-    if duration % org.duration_step_minutes:
-        raise SessionRuleError(
-            f"Durations are counted in steps of {org.duration_step_minutes} minutes; "
-            f"{duration} minutes is not one of them."
-        )
-    if duration < org.min_session_minutes:
-        raise SessionRuleError(f"A session lasts at least {org.min_session_minutes} minutes.")
-    if duration > org.max_session_minutes:
-        raise SessionRuleError(
-            f"A session lasts at most {format_minutes(org.max_session_minutes)}."
-        )
-
-
-def _check_day(
-    org: Organization, relationship: Relationship, starts_at: datetime, live: QuerySet[Session]
-) -> None:
-    if live.filter(relationship=relationship, starts_at=starts_at).exists():
-        raise SessionRuleError("A session of this relationship at this start time already exists.")
-    if org.max_sessions_per_pair_per_day:
-        start, end = _day_bounds(starts_at, org)
-        count = live.filter(
-            relationship__student_id=relationship.student_id,
-            relationship__provider_id=relationship.provider_id,
-            starts_at__gte=start,
-            starts_at__lt=end,
-        ).count()
-        if count >= org.max_sessions_per_pair_per_day:
-            raise SessionRuleError(
-                f"At most {org.max_sessions_per_pair_per_day} session(s) per student and "
-                "provider per day."
-            )
-
-
-def _check_week(
-    org: Organization,
-    relationship: Relationship,
-    starts_at: datetime,
-    duration: int,
-    live: QuerySet[Session],
-) -> None:
-    start, end = _week_bounds(starts_at, org)
-    week = live.filter(starts_at__gte=start, starts_at__lt=end)
-    if org.weekly_max_minutes_per_student_service:
-        booked = (
-            week.filter(
-                relationship__student_id=relationship.student_id,
-                relationship__service_type_id=relationship.service_type_id,
-            ).aggregate(m=Sum("duration_minutes"))["m"]
-            or 0
-        )
-        if booked + duration > org.weekly_max_minutes_per_student_service:
-            raise SessionRuleError(
-                f"This week the student already has {format_minutes(booked)} of "
-                f"{relationship.service_type.name.lower()}; the weekly maximum is "
-                f"{format_minutes(org.weekly_max_minutes_per_student_service)}."
-            )
-    if org.weekly_max_minutes_per_provider:
-        booked = (
-            week.filter(relationship__provider_id=relationship.provider_id).aggregate(
-                m=Sum("duration_minutes")
-            )["m"]
-            or 0
-        )
-        if booked + duration > org.weekly_max_minutes_per_provider:
-            raise SessionRuleError(
-                f"This week {relationship.provider.name} already has {format_minutes(booked)}; "
-                f"the weekly maximum is {format_minutes(org.weekly_max_minutes_per_provider)}."
-            )
-
-
-def charge_for(
-    *, organization: Organization, kind: str, duration: int, review_minutes: int | None = None
-) -> int:
-    """Minutes a completed session consumes: its duration, or for a revision its recorded
-    review time, else the policy's fixed value."""
-    if kind == SessionKind.REVISION:
-        return review_minutes or organization.revision_minutes
-    return duration
-
-
 def _charge_of(session: Session, organization: Organization) -> int:
     return charge_for(
         organization=organization,
@@ -339,33 +171,21 @@ def _quantity(relationship: Relationship, minutes: int) -> int:
 
 
 def _draws(organization: Organization) -> bool:
-    return organization.insufficient_hours == InsufficientHours.DRAW
+    return organization.insufficient_hours == ShortfallPolicy.DRAW
 
 
 def _consume(session: Session, relationship: Relationship, minutes: int, actor: User) -> None:
-    org = relationship.organization
+    """Consume the session's hours; refused with the ledger's `InsufficientHours` when they
+    do not cover it (the service's `_tells_admins_of_shortfall` tells the admins)."""
     quantity = _quantity(relationship, minutes)
-    try:
-        ledger.consume(
-            actor=actor,
-            relationship=relationship,
-            session=session,
-            quantity=quantity,
-            at=session.starts_at,
-            draw_shortfall=_draws(org),
-        )
-    except ledger.InsufficientHours as error:
-        # The refusal rolls back the session; the notice must survive it, so it goes out in
-        # a transaction of its own after this one ends.
-        raise NotEnoughHours(
-            error.message,
-            organization=org,
-            notice=(
-                f"Not enough hours for a session of {relationship.student.name} with "
-                f"{relationship.provider.name}: {error.message}"
-            ),
-            link=reverse("relationships:detail", args=[org.slug, relationship.public_id]),
-        ) from error
+    ledger.consume(
+        actor=actor,
+        relationship=relationship,
+        session=session,
+        quantity=quantity,
+        at=session.starts_at,
+        draw_shortfall=_draws(relationship.organization),
+    )
     session.charged_minutes += quantity
     session.save(update_fields=["charged_minutes"])
 
@@ -533,7 +353,7 @@ def _as_text(session: Session, field: str, relationship: Relationship) -> str:
     if field == "charged_minutes":
         return format_quantity(value, relationship.unit)
     if field == "status":
-        return St(value).label
+        return SessionStatus(value).label
     if field == "no_show_party":
         return NoShowParty(value).label if value else ""
     return str(value)
@@ -649,15 +469,13 @@ def session_log(
                     review_minutes=review_minutes,
                     provider_pay_rate=relationship.provider_pay_rate,
                     client_rate=relationship.client_rate,
-                    status=St.SCHEDULED if scheduled else St.COMPLETED,
+                    status=SessionStatus.SCHEDULED if scheduled else SessionStatus.COMPLETED,
                     logged_by=None if scheduled else actor,
                     logged_at=None if scheduled else now,
                 )
         except IntegrityError as exc:
             if violated_constraint(exc) == "session_unique_start_per_relationship":
-                raise SessionRuleError(
-                    "A session of this relationship at this start time already exists."
-                ) from exc
+                raise SessionRuleError(DUPLICATE_START) from exc
             raise
         if not scheduled:
             _consume(session, relationship, _charge_of(session, relationship.organization), actor)
@@ -680,7 +498,7 @@ def session_complete(
         session, relationship = _lock_session(session)
         role = _check_actor(actor, relationship)
         before = copy.copy(session)
-        if session.status != St.SCHEDULED:
+        if session.status != SessionStatus.SCHEDULED:
             raise ConflictError(
                 f"This session is {session.get_status_display().lower()}, not scheduled."
             )
@@ -709,7 +527,7 @@ def session_complete(
         session.duration_minutes, session.notes = new_duration, new_notes
         session.review_minutes = new_review
         _write_internal_note(session, internal_note, actor=actor, role=role)
-        session.status = St.COMPLETED
+        session.status = SessionStatus.COMPLETED
         session.logged_by, session.logged_at = actor, timezone.now()
         if mode is not None:
             session.mode = mode
@@ -788,7 +606,7 @@ def _edit(
     review_minutes: int | _Keep | None,
 ) -> None:
     """The edit itself, on locked rows (`session_edit`, `session_resolve_dispute`)."""
-    if session.status not in (St.COMPLETED, St.SCHEDULED):
+    if session.status not in (SessionStatus.COMPLETED, SessionStatus.SCHEDULED):
         raise ConflictError(f"A {session.get_status_display().lower()} session cannot be edited.")
     org = relationship.organization
     _lock_people(relationship)
@@ -803,7 +621,7 @@ def _edit(
         notes=new_notes,
         kind=session.kind,
         role=role,
-        completing=session.status == St.COMPLETED,
+        completing=session.status == SessionStatus.COMPLETED,
         exclude=session,
         review_minutes=new_review,
         changed=_changed(
@@ -812,7 +630,7 @@ def _edit(
     )
     _write_internal_note(session, internal_note, actor=actor, role=role)
     difference = 0
-    if session.status == St.COMPLETED and relationship.unit == Unit.MINUTES:
+    if session.status == SessionStatus.COMPLETED and relationship.unit == Unit.MINUTES:
         if session.kind != SessionKind.REVISION:
             difference = new_duration - session.duration_minutes
         elif new_review != session.review_minutes:
@@ -873,10 +691,10 @@ def session_reschedule(
     with transaction.atomic():
         session, relationship = _lock_session(session)
         role = _check_change(actor, session, relationship)
-        completed = session.status == St.COMPLETED
+        completed = session.status == SessionStatus.COMPLETED
         if completed and role != Role.ADMIN:
             raise SessionRuleError(REDATE_ADMINS_ONLY)
-        if not completed and session.status != St.SCHEDULED:
+        if not completed and session.status != SessionStatus.SCHEDULED:
             raise ConflictError(
                 f"A {session.get_status_display().lower()} session cannot be rescheduled."
             )
@@ -931,7 +749,7 @@ def _tell_moved(
     old = timezone.localtime(before, org.tz)
     new = timezone.localtime(session.starts_at, org.tz)
     student, provider = relationship.student, relationship.provider
-    if session.status == St.SCHEDULED:
+    if session.status == SessionStatus.SCHEDULED:
         subject = f"Session moved to {new:%b %d, %H:%M}"
         text = (
             f"The session of {student.name} with {provider.name} on {old:%b %d, %H:%M} moved to "
@@ -997,12 +815,12 @@ def session_cancel(*, actor: User, session: Session, reason: str) -> Session:
 
 def _cancel(session: Session, relationship: Relationship, *, actor: User, reason: str) -> None:
     """The cancellation itself, on locked rows (`session_cancel`, `session_resolve_dispute`)."""
-    if session.status == St.CANCELLED:
+    if session.status == SessionStatus.CANCELLED:
         raise ConflictError("This session is already cancelled.")
     org = relationship.organization
     late = session.starts_at - timezone.now() < timedelta(hours=org.late_cancellation_window_hours)
     if (
-        session.status == St.SCHEDULED
+        session.status == SessionStatus.SCHEDULED
         and late
         and org.late_cancellation_charge == Charge.FULL
         and relationship.status == RelationshipStatus.PAIRED
@@ -1010,7 +828,7 @@ def _cancel(session: Session, relationship: Relationship, *, actor: User, reason
         _charge(session, relationship, actor, "late cancellation")
     else:
         _restore_all(session, relationship, actor, f"Cancelled: {reason}")
-    session.status = St.CANCELLED
+    session.status = SessionStatus.CANCELLED
     session.cancellation_reason = reason.strip()
     session.save(
         update_fields=["status", "cancellation_reason", "charged_minutes", "charge_shortfall"]
@@ -1026,7 +844,7 @@ def session_no_show(*, actor: User, session: Session, party: str, explanation: s
         session, relationship = _lock_session(session)
         _check_change(actor, session, relationship)
         before = copy.copy(session)
-        if session.status in (St.CANCELLED, St.NO_SHOW):
+        if session.status in (SessionStatus.CANCELLED, SessionStatus.NO_SHOW):
             raise ConflictError(f"This session is already {session.get_status_display().lower()}.")
         if session.starts_at > timezone.now():
             raise SessionRuleError(NO_SHOW_NOT_STARTED)
@@ -1040,7 +858,7 @@ def session_no_show(*, actor: User, session: Session, party: str, explanation: s
             _charge(session, relationship, actor, "no-show")
         else:
             _restore_all(session, relationship, actor, "No-show")
-        session.status = St.NO_SHOW
+        session.status = SessionStatus.NO_SHOW
         session.no_show_party, session.no_show_explanation = party, explanation.strip()
         session.save(
             update_fields=[
@@ -1073,14 +891,19 @@ def cancel_sessions_to_come(*, relationship: Relationship, actor: User | None, r
     if reason.strip() and reason.strip().lower() != label:
         because += f": {reason.strip()}"
     to_come = Session.objects.filter(
-        relationship=relationship, status=St.SCHEDULED, starts_at__gt=timezone.now()
+        relationship=relationship, status=SessionStatus.SCHEDULED, starts_at__gt=timezone.now()
     )
     ids = list(to_come.values_list("pk", flat=True))
     Session.objects.filter(pk__in=ids).update(
-        status=St.CANCELLED, cancellation_reason=because[:500]
+        status=SessionStatus.CANCELLED, cancellation_reason=because[:500]
     )
     status = [
-        {"field": "status", "label": "Status", "from": St.SCHEDULED.label, "to": St.CANCELLED.label}
+        {
+            "field": "status",
+            "label": "Status",
+            "from": SessionStatus.SCHEDULED.label,
+            "to": SessionStatus.CANCELLED.label,
+        }
     ]
     SessionChange.objects.bulk_create(
         SessionChange(
@@ -1105,7 +928,7 @@ def session_confirm(*, actor: User, session: Session) -> Session:
         )
         if session.relationship.student.user_id != actor.pk:
             raise SessionRuleError("Only the student can confirm their session.")
-        if session.status != St.COMPLETED:
+        if session.status != SessionStatus.COMPLETED:
             raise ConflictError("Only a completed session can be confirmed.")
         session.student_confirmed_at = timezone.now()
         if not session.dispute_resolved_at:
@@ -1130,7 +953,7 @@ def dispute_window_passed(session: Session, organization: Organization) -> str:
 def dispute_refusal(session: Session, organization: Organization) -> str | None:
     """Why the student may not dispute the session, or None: a completed session, inside the
     center's window after it, not already disputed (open or resolved). The pages ask it too."""
-    if session.status != St.COMPLETED:
+    if session.status != SessionStatus.COMPLETED:
         return DISPUTE_NOT_COMPLETED
     if session.dispute_resolved_at:
         return DISPUTE_ALREADY_RESOLVED
@@ -1146,7 +969,7 @@ def confirmation_offered(session: Session, organization: Organization) -> bool:
     completed session the student has not confirmed yet."""
     return (
         organization.require_student_confirmation
-        and session.status == St.COMPLETED
+        and session.status == SessionStatus.COMPLETED
         and session.student_confirmed_at is None
     )
 
@@ -1311,7 +1134,7 @@ def session_send_report(*, actor: User, session: Session) -> Session:
     with transaction.atomic():
         session, relationship = _lock_session(session)
         _check_actor(actor, relationship)
-        if session.status != St.COMPLETED:
+        if session.status != SessionStatus.COMPLETED:
             raise ConflictError("Only a completed session has a report to send.")
         if not session.notes.strip():
             raise SessionRuleError("Write the session's notes before sending the report.")

@@ -46,3 +46,9 @@ def student_for_user(*, organization: Organization, user: User) -> Student | Non
         .select_related("organization")
         .first()
     )
+
+
+def student_with_email(*, organization_id: int, email: str) -> Student | None:
+    """The organization's student with this email, whatever its case (an email is unique among
+    an organization's students, case-insensitively)."""
+    return Student.objects.filter(organization_id=organization_id, email__iexact=email).first()

@@ -18,13 +18,14 @@ from django.utils import timezone
 from grants import services as ledger
 from grants.models import Grant, GrantEntry
 from grants.reconcile import find_differences
+from grants.services import InsufficientHours
 from matchpal.errors import ConflictError
-from matchpal.models import InsufficientHours, Notification, Role
+from matchpal.models import Notification, Role, ShortfallPolicy
 from relationships import services as relationships
 from relationships.models import Relationship
 from sessions_app import services
 from sessions_app.models import Session, SessionStatus
-from sessions_app.services import NotEnoughHours, SessionRuleError
+from sessions_app.services import SessionRuleError
 from tests.conftest import Tenant
 from tests.factories import (
     MembershipFactory,
@@ -128,7 +129,7 @@ def test_two_sessions_racing_for_the_last_hour_of_a_hold(tenant_a: Tenant) -> No
         winner = statuses.index("ok")
         winners.add(winner)
         error = outcomes[1 - winner][1]
-        assert type(error) is NotEnoughHours
+        assert type(error) is InsufficientHours
         assert str(error) == "Only 0 min are reserved for this relationship; the session needs 1 h."
         session = outcomes[winner][1]
         assert session.starts_at == (first, second)[winner]
@@ -158,7 +159,7 @@ def test_two_sessions_racing_for_the_last_hour_of_a_hold(tenant_a: Tenant) -> No
 
 def test_two_providers_drawing_the_last_hour_of_the_students_balance(tenant_a: Tenant) -> None:
     org = tenant_a.organization
-    org.insufficient_hours = InsufficientHours.DRAW
+    org.insufficient_hours = ShortfallPolicy.DRAW
     org.save(update_fields=["insufficient_hours"])
     other, other_user = second_provider(tenant_a)
     # 30 min held by each relationship, one hour free: each provider logs 1 h 30 min, which
@@ -192,7 +193,7 @@ def test_two_providers_drawing_the_last_hour_of_the_students_balance(tenant_a: T
     winner = statuses.index("ok")
     won, lost = (rel_a, rel_b) if winner == 0 else (rel_b, rel_a)
     error = outcomes[1 - winner][1]
-    assert type(error) is NotEnoughHours
+    assert type(error) is InsufficientHours
     assert str(error) == (
         "The relationship's reserved hours and the student's hours free to book cover "
         "30 min; the session needs 1 h 30 min."

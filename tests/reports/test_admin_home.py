@@ -89,3 +89,40 @@ def test_only_a_paired_relationships_past_scheduled_sessions_are_to_log(
     SessionFactory(relationship=rel, starts_at=now + timedelta(hours=3), status="scheduled")
     SessionFactory(relationship=rel, starts_at=now - timedelta(hours=5))
     assert attention(tenant_a)["to_log"] == counted
+
+
+def test_delivered_this_week_counts_completed_sessions_and_charged_absences(
+    tenant_a: Tenant,
+) -> None:
+    """One definition (`sessions_app.selectors.delivered_in`): completed sessions and charged
+    absences starting this week in the organization's zone, at the minutes they were charged."""
+    from sessions_app.selectors import this_week
+
+    rel = RelationshipFactory(organization=tenant_a.organization, status="paired")
+    start, end = this_week(tenant_a.organization)
+    inside = start + timedelta(hours=10)
+    SessionFactory(relationship=rel, starts_at=inside, charged_minutes=50)
+    SessionFactory(
+        relationship=rel,
+        starts_at=inside + timedelta(hours=1),
+        status="no_show",
+        charged_minutes=30,
+    )
+    SessionFactory(
+        relationship=rel,
+        starts_at=inside + timedelta(hours=2),
+        status="cancelled",
+        charged_minutes=20,
+    )
+    # Not delivered: an uncharged cancellation, a scheduled session, last week's and next week's.
+    SessionFactory(
+        relationship=rel,
+        starts_at=inside + timedelta(hours=3),
+        status="cancelled",
+        charged_minutes=0,
+    )
+    SessionFactory(relationship=rel, starts_at=inside + timedelta(hours=4), status="scheduled")
+    SessionFactory(relationship=rel, starts_at=start - timedelta(minutes=1), charged_minutes=60)
+    SessionFactory(relationship=rel, starts_at=end, charged_minutes=60)
+    figures = attention(tenant_a)
+    assert (figures["week_sessions"], figures["week_minutes"]) == (3, 100)

@@ -11,12 +11,12 @@ from grants.reconcile import find_differences
 from relationships.models import Relationship
 from sessions_app import services
 from sessions_app.models import Session
-from sessions_app.services import (
-    INTERNAL_NOTE_NOT_YOURS,
+from sessions_app.rules import (
     REVIEW_TIME_ONLY_FOR_REVISIONS,
     SessionRuleError,
     review_time_out_of_range,
 )
+from sessions_app.services import INTERNAL_NOTE_NOT_YOURS
 from tests.conftest import Tenant, client_for
 from tests.relationships.support import at, balance, paired, past_grant, set_policy
 

@@ -9,13 +9,14 @@ from django.urls import reverse
 
 from grants.models import EntryKind, GrantEntry
 from grants.reconcile import find_differences
+from grants.services import InsufficientHours
 from matchpal.errors import ConflictError
 from matchpal.models import Notification
 from relationships import services as rel_services
 from relationships.models import Relationship
 from sessions_app import selectors, services
 from sessions_app.models import Session
-from sessions_app.services import NotEnoughHours, SessionRuleError
+from sessions_app.services import SessionRuleError
 from tests.conftest import Tenant
 from tests.relationships.support import (
     NOW,
@@ -495,7 +496,7 @@ def test_minute_grants_do_not_pay_for_a_sessions_relationship(tenant_a: Tenant) 
     assert balance(sessions) == (2, 0, 2)
     log(tenant_a, rel, at(9, 10))
     log(tenant_a, rel, at(10, 10))
-    with pytest.raises(NotEnoughHours) as refused:
+    with pytest.raises(InsufficientHours) as refused:
         log(tenant_a, rel, at(11, 9))
     assert refused.value.message == (
         "Only 0 sessions are reserved for this relationship; the session needs 1 session."

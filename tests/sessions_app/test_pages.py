@@ -125,7 +125,7 @@ def test_provider_home_lists_no_session_of_an_ended_relationship_to_log(
     assert sorted(s.pk for s in response.context["page"]) == sorted([orphan.pk, due.pk])
 
 
-def test_provider_home_hours_delivered_this_week_and_month(tenant_a: Tenant, clock) -> None:
+def test_provider_home_hours_paid_this_week_and_month(tenant_a: Tenant, clock) -> None:
     org = tenant_a.organization
     past_grant(tenant_a.student, 1200, valid_from=NOW - timedelta(days=60))
     rel = paired(tenant_a, quantity=900, paired_at=NOW - timedelta(days=40))
@@ -154,8 +154,8 @@ def test_provider_home_hours_delivered_this_week_and_month(tenant_a: Tenant, clo
 
     week, month, html = figures()
     assert (week, month) == (135, 210)
-    assert 'Delivered this week</div><div class="mp-stat">2 h 15 min</div>' in html
-    assert 'Delivered this month</div><div class="mp-stat">3 h 30 min</div>' in html
+    assert 'Paid this week</div><div class="mp-stat">2 h 15 min</div>' in html
+    assert 'Paid this month</div><div class="mp-stat">3 h 30 min</div>' in html
 
     clock.move_to(at(16, 9))  # next Monday
     assert figures()[:2] == (0, 210)

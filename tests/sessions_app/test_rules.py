@@ -11,13 +11,14 @@ from django.urls import reverse
 
 from grants.models import EntryKind, GrantEntry
 from grants.reconcile import find_differences
+from grants.services import InsufficientHours
 from matchpal.errors import ConflictError
 from matchpal.models import Notification
 from relationships import services as rel_services
 from relationships.models import Relationship
 from sessions_app import services
 from sessions_app.models import Session
-from sessions_app.services import NotEnoughHours, SessionRuleError
+from sessions_app.services import SessionRuleError
 from tests.conftest import Tenant, client_for
 from tests.factories import ProviderFactory, StudentFactory
 from tests.relationships.support import (
@@ -549,7 +550,10 @@ def test_insufficient_hours_refused_and_the_admins_told(
 ) -> None:
     admins = [tenant_a.admin, second_admin(tenant_a)]
     message = "Only 1 h are reserved for this relationship; the session needs 1 h 30 min."
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(NotEnoughHours) as raised:
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(InsufficientHours) as raised,
+    ):
         log(tenant_a, short_rel, at(10, 15), 90, notes="Essay plan")
     assert raised.value.message == message
     # Nothing of the session was kept...
@@ -573,7 +577,7 @@ def test_the_shortfall_notice_outlives_the_real_rollback(tenant_a: Tenant, mailo
     rel = paired(tenant_a, quantity=60)
     mailoutbox.clear()  # the proposal's and acceptance's, sent on their commits
     message = "Only 1 h are reserved for this relationship; the session needs 2 h."
-    refused(lambda: log(tenant_a, rel, at(10, 15), 120), message, NotEnoughHours)
+    refused(lambda: log(tenant_a, rel, at(10, 15), 120), message, InsufficientHours)
     assert not Session.objects.exists()
     assert balance(grant) == (900, 0, 60)
     assert_admins_told(tenant_a, [tenant_a.admin], rel, message, mailoutbox)
@@ -588,7 +592,7 @@ def test_insufficient_hours_when_completing_or_lengthening(
         refused(
             lambda: services.session_complete(actor=tenant_a.provider_user, session=scheduled),
             "Only 1 h are reserved for this relationship; the session needs 1 h 15 min.",
-            NotEnoughHours,
+            InsufficientHours,
         )
     scheduled.refresh_from_db()
     assert (scheduled.status, scheduled.charged_minutes, scheduled.logged_by) == (
@@ -609,7 +613,7 @@ def test_insufficient_hours_when_completing_or_lengthening(
         refused(
             lambda: services.session_edit(actor=tenant_a.provider_user, session=done, duration=75),
             "Only 15 min are reserved for this relationship; the session needs 30 min.",
-            NotEnoughHours,
+            InsufficientHours,
         )
     done.refresh_from_db()
     assert (done.duration_minutes, done.charged_minutes) == (45, 45)
@@ -647,7 +651,7 @@ def test_a_grant_counts_only_from_the_day_it_is_valid(tenant_a: Tenant) -> None:
     refused(
         lambda: log(tenant_a, rel, at(10, 15)),
         "Only 0 min are reserved for this relationship; the session needs 1 h.",
-        NotEnoughHours,
+        InsufficientHours,
     )
     assert balance(today) == (300, 60, 240)
     assert Session.objects.count() == 1
@@ -703,7 +707,7 @@ def test_policy_draw_still_refuses_beyond_the_balance(
         "1 h 40 min; the session needs 2 h."
     )
     with django_capture_on_commit_callbacks(execute=True):
-        refused(lambda: log(tenant_a, rel, at(10, 15), 120), message, NotEnoughHours)
+        refused(lambda: log(tenant_a, rel, at(10, 15), 120), message, InsufficientHours)
     assert not Session.objects.exists()
     assert balance(grant) == (100, 0, 60)
     assert_admins_told(tenant_a, [tenant_a.admin], rel, message, mailoutbox)

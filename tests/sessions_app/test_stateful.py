@@ -34,10 +34,15 @@ from hypothesis.stateful import (
 from grants.models import Allocation, Grant, GrantEntry
 from grants.reconcile import find_differences
 from matchpal.errors import DomainError
-from matchpal.models import Charge, InsufficientHours, Role, ServiceType
+from matchpal.models import Charge, Role, ServiceType, ShortfallPolicy
 from relationships import services as relationships
-from relationships.models import HOLDING_STATUSES, Relationship, RelationshipStatusChange
-from relationships.models import RelationshipStatus as RS
+from relationships.models import (
+    HOLDING_STATUSES,
+    Relationship,
+    RelationshipStatus,
+    RelationshipStatusChange,
+)
+from sessions_app import rules
 from sessions_app import services as sessions
 from sessions_app.models import NoShowParty, Session, SessionKind, SessionStatus
 from tests.factories import (
@@ -105,7 +110,7 @@ class SessionMachine(RuleBasedStateMachine):
         no_show=st.sampled_from(Charge.values),
         late=st.sampled_from(Charge.values),
         window=st.sampled_from([0, 24, 72]),
-        shortfall=st.sampled_from(InsufficientHours.values),
+        shortfall=st.sampled_from(ShortfallPolicy.values),
         step=st.sampled_from([5, 15, 30]),
         half_hours=st.integers(2, 40),
         types=st.sampled_from([("Tutoring",), ("Tutoring", "Advising")]),
@@ -274,7 +279,7 @@ class SessionMachine(RuleBasedStateMachine):
         )
         if relationship is REFUSED:
             return
-        assert relationship.status == RS.PROPOSED
+        assert relationship.status == RelationshipStatus.PROPOSED
         assert relationships.allocated(relationship) == {
             "held": quantity,
             "consumed": 0,
@@ -283,10 +288,10 @@ class SessionMachine(RuleBasedStateMachine):
         total, used, held = before
         assert self.totals() == (total, used, held + quantity)
 
-    @precondition(lambda self: self.some("relationship", RS.PROPOSED))
+    @precondition(lambda self: self.some("relationship", RelationshipStatus.PROPOSED))
     @rule(pick=PICK, admin=st.booleans(), backdate=st.sampled_from([True] * 4 + [False]))
     def accept(self, pick: tuple[int, bool], admin: bool, backdate: bool) -> None:
-        relationship = self.relationship(pick, RS.PROPOSED)
+        relationship = self.relationship(pick, RelationshipStatus.PROPOSED)
         actor = self.admin if admin else relationship.provider.user
         before = relationships.allocated(relationship)
         if (
@@ -298,7 +303,7 @@ class SessionMachine(RuleBasedStateMachine):
         ):
             return
         relationship.refresh_from_db()
-        assert relationship.status == RS.PAIRED
+        assert relationship.status == RelationshipStatus.PAIRED
         assert relationships.allocated(relationship) == before
         if backdate:
             Relationship.objects.filter(pk=relationship.pk).update(
@@ -316,26 +321,30 @@ class SessionMachine(RuleBasedStateMachine):
         One rule for the three, so that relationships live long enough to log sessions."""
         relationship = self.relationship(
             pick,
-            *{"decline": [RS.PROPOSED], "cancel": HOLDING_STATUSES, "complete": [RS.PAIRED]}[how],
+            *{
+                "decline": [RelationshipStatus.PROPOSED],
+                "cancel": HOLDING_STATUSES,
+                "complete": [RelationshipStatus.PAIRED],
+            }[how],
         )
         action, status = {
             "decline": (
                 lambda: relationships.relationship_decline(
                     actor=relationship.provider.user, relationship=relationship, reason=reason
                 ),
-                RS.DECLINED,
+                RelationshipStatus.DECLINED,
             ),
             "cancel": (
                 lambda: relationships.relationship_cancel(
                     actor=self.admin, relationship=relationship, reason=reason
                 ),
-                RS.CANCELLED,
+                RelationshipStatus.CANCELLED,
             ),
             "complete": (
                 lambda: relationships.relationship_complete(
                     actor=self.admin, relationship=relationship, reason=reason
                 ),
-                RS.COMPLETED,
+                RelationshipStatus.COMPLETED,
             ),
         }[how]
         before, held = self.totals(), relationships.allocated(relationship)
@@ -383,14 +392,14 @@ class SessionMachine(RuleBasedStateMachine):
 
     # --- sessions ----------------------------------------------------------------------------
 
-    @precondition(lambda self: self.some("relationship", RS.PAIRED))
+    @precondition(lambda self: self.some("relationship", RelationshipStatus.PAIRED))
     @rule(
         pick=PICK, hours_ago=st.integers(1, 120), steps=st.integers(1, 12), kind=KINDS, who=ACTORS
     )
     def log_past_session(
         self, pick: tuple[int, bool], hours_ago: int, steps: int, kind: str, who: str
     ) -> None:
-        relationship = self.relationship(pick, RS.PAIRED)
+        relationship = self.relationship(pick, RelationshipStatus.PAIRED)
         duration = self.duration(steps)
         before = self.totals()
         session = self.attempt(
@@ -413,10 +422,10 @@ class SessionMachine(RuleBasedStateMachine):
         total, used, _ = before
         assert self.totals()[:2] == (total, used + expected)
 
-    @precondition(lambda self: self.some("relationship", RS.PAIRED))
+    @precondition(lambda self: self.some("relationship", RelationshipStatus.PAIRED))
     @rule(pick=PICK, hours=st.integers(-100, 60), steps=st.integers(1, 12), kind=KINDS, who=ACTORS)
     def schedule(self, pick: tuple[int, bool], hours: int, steps: int, kind: str, who: str) -> None:
-        relationship = self.relationship(pick, RS.PAIRED)
+        relationship = self.relationship(pick, RelationshipStatus.PAIRED)
         before = self.snapshot()[:3]
         session = self.attempt(
             "schedule",
@@ -454,7 +463,7 @@ class SessionMachine(RuleBasedStateMachine):
             return
         session.refresh_from_db()
         assert session.status == SessionStatus.COMPLETED
-        assert session.charged_minutes == sessions.charge_for(
+        assert session.charged_minutes == rules.charge_for(
             organization=self.org, kind=session.kind, duration=session.duration_minutes
         )
 
@@ -486,7 +495,7 @@ class SessionMachine(RuleBasedStateMachine):
     def cancel_session(self, pick: tuple[int, bool], who: str, reason: str) -> None:
         session = self.session(pick, *CANCELLABLE)
         was = session.status
-        paired = session.relationship.status == RS.PAIRED
+        paired = session.relationship.status == RelationshipStatus.PAIRED
         if (
             self.attempt(
                 "cancel session",
@@ -508,7 +517,7 @@ class SessionMachine(RuleBasedStateMachine):
             and paired
         ):
             # Charged in full as far as the hours cover it; never refused.
-            assert session.charged_minutes + session.charge_shortfall == sessions.charge_for(
+            assert session.charged_minutes + session.charge_shortfall == rules.charge_for(
                 organization=self.org, kind=session.kind, duration=session.duration_minutes
             )
         else:
@@ -520,7 +529,7 @@ class SessionMachine(RuleBasedStateMachine):
     def no_show(self, pick: tuple[int, bool], party: str, who: str) -> None:
         session = self.session(pick, *EDITABLE)
         charged = session.charged_minutes
-        paired = session.relationship.status == RS.PAIRED
+        paired = session.relationship.status == RelationshipStatus.PAIRED
         if (
             self.attempt(
                 "no-show",
@@ -545,7 +554,7 @@ class SessionMachine(RuleBasedStateMachine):
             # as far as the hours cover it, never refused.
             assert session.charged_minutes + session.charge_shortfall == (
                 charged
-                or sessions.charge_for(
+                or rules.charge_for(
                     organization=self.org, kind=session.kind, duration=session.duration_minutes
                 )
             )
@@ -621,7 +630,7 @@ class SessionMachine(RuleBasedStateMachine):
             if status == SessionStatus.SCHEDULED:
                 assert charged == 0, row
             elif status == SessionStatus.COMPLETED:
-                assert charged == sessions.charge_for(
+                assert charged == rules.charge_for(
                     organization=org, kind=row["kind"], duration=row["duration_minutes"]
                 ), row
             elif status == SessionStatus.CANCELLED:
