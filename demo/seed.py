@@ -140,14 +140,13 @@ def seed_demo() -> Organization | None:
             )
     students: list[Student] = []
     for name, email, guardian, guardian_email, has_login in STUDENTS:
-        user = None
-        if has_login:
-            user = _login(email, name)
-            Membership.objects.create(user=user, organization=org, role=Role.STUDENT)
+        login = _login(email, name) if has_login else None
+        if login is not None:
+            Membership.objects.create(user=login, organization=org, role=Role.STUDENT)
         students.append(
             Student.objects.create(
                 organization=org,
-                user=user,
+                user=login,
                 name=name,
                 email=email,
                 guardian_name=guardian,
@@ -229,6 +228,8 @@ def _seed_relationships(
     now = timezone.now()
     for n, (si, pi, service, hours, status) in enumerate(RELATIONSHIPS):
         provider = providers[pi]
+        provider_login = provider.user
+        assert provider_login is not None  # every demo provider signs in
         relationship = pairing.relationship_propose(
             actor=admin,
             organization=org,
@@ -242,12 +243,12 @@ def _seed_relationships(
             continue
         if status == "declined":
             pairing.relationship_decline(
-                actor=provider.user,
+                actor=provider_login,
                 relationship=relationship,
                 reason="My schedule is full this term.",
             )
             continue
-        pairing.relationship_accept(actor=provider.user, relationship=relationship)
+        pairing.relationship_accept(actor=provider_login, relationship=relationship)
         # Pretend the pairing happened months ago so the history has depth.
         paired_at = now - timedelta(days=100 - n * 5)
         Relationship.objects.filter(pk=relationship.pk).update(paired_at=paired_at)
@@ -277,7 +278,8 @@ def _seed_relationships(
                     party="student",
                     explanation="No answer on the phone; the family was told.",
                 )
-        if n == 0 and students[si].user is not None and starts:
+        student_login = students[si].user
+        if n == 0 and student_login is not None and starts:
             # The student disagrees with a session two days ago (inside the dispute window):
             # the admin home shows it.
             latest = sessions.session_log(
@@ -290,7 +292,7 @@ def _seed_relationships(
             )
             Session.objects.filter(pk=latest.pk).update(logged_by=provider.user)
             sessions.session_dispute(
-                actor=students[si].user,
+                actor=student_login,
                 session=latest,
                 reason="We finished 15 minutes early that day.",
             )

@@ -2,7 +2,8 @@
 token (a hidden field made on GET) so a double click applies once."""
 
 import uuid
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Any, cast
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -54,9 +55,10 @@ class QuantityMixin(forms.Form):
 
     amount = forms.IntegerField(min_value=1, max_value=100_000)
     measure = forms.ChoiceField(choices=MEASURES, initial="hours", required=False, label="Unit")
+    grant_unit: str = Unit.MINUTES
 
     def set_unit(self, unit: str) -> None:
-        self.unit = unit
+        self.grant_unit = unit
         if unit == Unit.SESSIONS:
             self.fields["measure"].widget = forms.HiddenInput()
             self.fields["amount"].label = "Sessions"
@@ -65,12 +67,12 @@ class QuantityMixin(forms.Form):
         quantity, _ = to_quantity(
             self.cleaned_data["amount"],
             self.cleaned_data.get("measure"),
-            unit=getattr(self, "unit", Unit.MINUTES),
+            unit=self.grant_unit,
         )
         return quantity
 
 
-def end_of_day(day, organization: Organization) -> datetime:  # type: ignore[no-untyped-def]
+def end_of_day(day: date, organization: Organization) -> datetime:
     """An expiry date means "usable through that day" in the organization's time zone."""
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=organization.tz)
 
@@ -114,14 +116,14 @@ class GrantCreateForm(IdempotentForm, QuantityMixin):
         "token",
     ]
 
-    def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         del self.fields["measure"]
         self.organization = organization
-        self.fields["package"].queryset = Package.objects.filter(
-            organization=organization, is_active=True
-        )
-        self.fields["service_types"].queryset = ServiceType.objects.filter(
+        package_field = cast(PublicIdChoiceField, self.fields["package"])
+        package_field.queryset = Package.objects.filter(organization=organization, is_active=True)
+        service_types_field = cast(PublicIdMultipleChoiceField, self.fields["service_types"])
+        service_types_field.queryset = ServiceType.objects.filter(
             organization=organization, is_active=True
         )
 
@@ -165,8 +167,16 @@ class AdjustForm(IdempotentForm, QuantityMixin):
         return sign * self.quantity()
 
 
+class GrantChoiceField(PublicIdChoiceField):
+    def label_from_instance(self, obj: Grant) -> str:
+        return (
+            f"{', '.join(st.name for st in obj.service_types.all())} — "
+            f"{obj.reference or obj.get_source_display()}"
+        )
+
+
 class TransferForm(IdempotentForm, QuantityMixin):
-    to_grant = PublicIdChoiceField(
+    to_grant = GrantChoiceField(
         queryset=Grant.objects.none(),
         required=False,
         empty_label="A new grant for the service types below",
@@ -181,10 +191,11 @@ class TransferForm(IdempotentForm, QuantityMixin):
     reason = SingleLineField(max_length=500)
     field_order = ["amount", "measure", "to_grant", "to_service_types", "reason", "token"]
 
-    def __init__(self, *args: object, grant: Grant, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, grant: Grant, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.set_unit(grant.unit)
-        self.fields["to_grant"].queryset = (
+        to_grant_field = cast(GrantChoiceField, self.fields["to_grant"])
+        to_grant_field.queryset = (
             Grant.objects.filter(
                 organization_id=grant.organization_id,
                 student_id=grant.student_id,
@@ -194,11 +205,8 @@ class TransferForm(IdempotentForm, QuantityMixin):
             .exclude(pk=grant.pk)
             .prefetch_related("service_types")
         )
-        self.fields["to_grant"].label_from_instance = lambda g: (
-            f"{', '.join(st.name for st in g.service_types.all())} — "
-            f"{g.reference or g.get_source_display()}"
-        )
-        self.fields["to_service_types"].queryset = ServiceType.objects.filter(
+        to_service_types_field = cast(PublicIdMultipleChoiceField, self.fields["to_service_types"])
+        to_service_types_field.queryset = ServiceType.objects.filter(
             organization_id=grant.organization_id, is_active=True
         )
 
@@ -225,8 +233,8 @@ class ExtendForm(IdempotentForm):
     no_expiry = forms.BooleanField(required=False, label="Never expires")
     reason = SingleLineField(max_length=500)
 
-    def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.organization = organization
 
     def clean(self) -> dict[str, object]:
@@ -255,8 +263,8 @@ class ReleaseForm(IdempotentForm):
     measure = forms.ChoiceField(choices=MEASURES, initial="hours", required=False, label="Unit")
     reason = SingleLineField(max_length=500)
 
-    def __init__(self, *args: object, unit: str = Unit.MINUTES, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, unit: str = Unit.MINUTES, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         if unit == Unit.SESSIONS:
             # A hold in sessions is released in whole sessions: there is no unit to choose.
             self.fields["measure"].widget = forms.HiddenInput()
@@ -264,7 +272,7 @@ class ReleaseForm(IdempotentForm):
             self.fields["amount"].help_text = "Blank: release all the reserved sessions."
 
     def quantity(self, unit: str) -> int | None:
-        amount = self.cleaned_data.get("amount")
+        amount: int | None = self.cleaned_data.get("amount")
         if amount is None:
             return None
         quantity, _ = to_quantity(amount, self.cleaned_data.get("measure"), unit=unit)
@@ -315,14 +323,15 @@ class PackageForm(ReadableModelForm):
         "skus",
     ]
 
-    def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.organization = organization
-        validity = self.fields["validity_days"]
+        validity = cast(forms.IntegerField, self.fields["validity_days"])
         validity.min_value, validity.max_value = 1, VALIDITY_DAYS_MAX
         validity.validators += [MinValueValidator(1), MaxValueValidator(VALIDITY_DAYS_MAX)]
         validity.widget.attrs.update(min=1, max=VALIDITY_DAYS_MAX)
-        self.fields["service_types"].queryset = ServiceType.objects.filter(
+        service_types_field = cast(PublicIdMultipleChoiceField, self.fields["service_types"])
+        service_types_field.queryset = ServiceType.objects.filter(
             organization=organization, is_active=True
         )
         package = self.instance

@@ -136,7 +136,9 @@ class GrantSource(models.TextChoices):
 
 
 class GrantQuerySet(models.QuerySet["Grant"]):
-    def usable(self, *, at=None, valid_by=None):  # type: ignore[no-untyped-def]
+    def usable(
+        self, *, at: datetime | None = None, valid_by: datetime | None = None
+    ) -> "GrantQuerySet":
         """The one definition of a usable grant: active, not expired at `at` (now by default),
         and valid from `valid_by` (default `at`) at the latest. Usable grants may be held and
         consumed. `Grant.is_usable` is its mirror for a grant already in memory."""

@@ -80,7 +80,9 @@ ORDER BY 1, 2
 """
 
 
-def differences_query(*, organization_id: int | None = None) -> tuple[str, dict[str, object]]:
+def differences_query(
+    *, organization_id: int | None = None
+) -> tuple[str, dict[str, str | int | None]]:
     scope = "TRUE" if organization_id is None else "organization_id = %(organization)s"
     params = {"active": GrantStatus.ACTIVE.value, "organization": organization_id}
     return _DIFFERENCES.format(scope=scope), params

@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import (
     BooleanField,
@@ -38,7 +38,18 @@ from matchpal.models import Organization, ServiceType
 from students.models import Student, StudentStatus
 
 if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
     from grants.services import SessionLike
+
+
+class Balances(TypedDict):
+    """What `with_balances` adds to each student."""
+
+    free_minutes: int | None
+    free_sessions: int | None
+    lowest_reserve: int | None
+    low_balance: bool
 
 
 def package_list(*, organization: Organization) -> QuerySet[Package]:
@@ -210,7 +221,9 @@ def _lowest_reserve(organization: Organization) -> Subquery:
     )
 
 
-def with_balances(queryset: QuerySet[Student], *, organization: Organization) -> QuerySet[Student]:
+def with_balances(
+    queryset: QuerySet[Student], *, organization: Organization
+) -> "QuerySet[WithAnnotations[Student, Balances]]":
     """Each student with `free_minutes` and `free_sessions` (Free to book per unit, None
     without grants of that unit), `lowest_reserve` (minutes) and `low_balance`, all in the one
     query: the single definition of "low balance" (the admin home, the students list).
@@ -236,7 +249,7 @@ def low_balance_students(*, organization: Organization, limit: int = 10) -> list
     """The flagged students (see `with_balances`), fewest minutes free to book first."""
     students = Student.objects.filter(organization=organization, status=StudentStatus.ACTIVE)
     return list(
-        with_balances(students, organization=organization)  # type: ignore[misc]
+        with_balances(students, organization=organization)
         .filter(low_balance=True)
         .order_by(F("free_minutes").asc(nulls_last=True), "name", "id")[:limit]
     )

@@ -25,6 +25,7 @@ from matchpal.models import Role
 from matchpal.pagination import paginate
 from matchpal.quantities import format_quantity
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
+from students.models import Student
 from students.selectors import student_for_user, student_get
 
 
@@ -106,7 +107,7 @@ def package_set_active(request: TenantRequest, public_id: uuid.UUID) -> HttpResp
 # --- A student's hours (admin) ----------------------------------------------------------------
 
 
-def _hours_context(request: TenantRequest, student: object) -> dict[str, object]:
+def _hours_context(request: TenantRequest, student: Student) -> dict[str, object]:
     grants = list(selectors.grant_list(organization=request.organization, student=student))
     history = paginate(
         request, selectors.history(organization=request.organization, student=student)

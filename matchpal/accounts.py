@@ -12,7 +12,8 @@ class AccountAdapter(DefaultAccountAdapter):
         token = request.session.get("pending_invitation")
         if token:
             return reverse("invitation_accept", args=[token])
-        return super().get_login_redirect_url(request)
+        url: str = super().get_login_redirect_url(request)
+        return url
 
     def get_signup_redirect_url(self, request: HttpRequest) -> str:
         return self.get_login_redirect_url(request)

@@ -80,7 +80,7 @@ def _unique_by_columns() -> dict[tuple[str, frozenset[str]], str]:
     return found
 
 
-class ReadableModelForm(forms.ModelForm):
+class ReadableModelForm(forms.ModelForm):  # type: ignore[type-arg]
     """A model form whose constraint checks read as MESSAGES, each on its field."""
 
     def validate_constraints(self) -> None:

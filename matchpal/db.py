@@ -1,6 +1,10 @@
 """Database helpers shared by the apps' migrations."""
 
+from typing import Any
+
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import ProjectState
 
 
 class CompositeForeignKey(migrations.operations.base.Operation):
@@ -31,10 +35,16 @@ class CompositeForeignKey(migrations.operations.base.Operation):
         self.org_column = org_column
         self.ref_org_column = ref_org_column
 
-    def state_forwards(self, app_label, state):  # type: ignore[no-untyped-def]
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
         pass
 
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):  # type: ignore[no-untyped-def]
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
         if schema_editor.connection.vendor != "postgresql":
             return
         # MATCH SIMPLE: a NULL column skips the check, as a nullable reference should.
@@ -45,7 +55,13 @@ class CompositeForeignKey(migrations.operations.base.Operation):
             f"DEFERRABLE INITIALLY DEFERRED"
         )
 
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):  # type: ignore[no-untyped-def]
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
         if schema_editor.connection.vendor != "postgresql":
             return
         schema_editor.execute(f'ALTER TABLE "{self.table}" DROP CONSTRAINT "{self.name}"')
@@ -53,7 +69,7 @@ class CompositeForeignKey(migrations.operations.base.Operation):
     def describe(self) -> str:
         return f"Composite tenant foreign key {self.name}"
 
-    def deconstruct(self):  # type: ignore[no-untyped-def]
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
         return (
             self.__class__.__name__,
             [],

@@ -3,7 +3,7 @@
 import secrets
 import uuid
 import zoneinfo
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar
 
@@ -218,7 +218,7 @@ def _invitation_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _invitation_expiry():  # type: ignore[no-untyped-def]
+def _invitation_expiry() -> datetime:
     return timezone.now() + timedelta(days=settings.MATCHPAL_INVITATION_DAYS)
 
 

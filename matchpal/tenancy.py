@@ -23,10 +23,15 @@ if TYPE_CHECKING:
     from matchpal.models import User
 
 
-class TenantRequest(HttpRequest):
-    """What a tenant view receives; type checkers catch a view that forgets the decorator."""
+class SignedInRequest(HttpRequest):
+    """What a `login_required` view receives: the user is signed in."""
 
     user: "User"
+
+
+class TenantRequest(SignedInRequest):
+    """What a tenant view receives; type checkers catch a view that forgets the decorator."""
+
     organization: Organization
     membership: Membership
 

@@ -1,10 +1,10 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from matchpal import converters as converters  # registers <token:…>
 from matchpal import views
 
-tenant_patterns = [
+tenant_patterns: list[URLPattern | URLResolver] = [
     path("", include("reports.urls")),
     path("settings/", views.organization_settings, name="org_settings"),
     path("members/", views.member_list, name="members"),

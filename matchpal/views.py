@@ -21,7 +21,7 @@ from matchpal.forms import (
 )
 from matchpal.models import Membership
 from matchpal.pagination import paginate
-from matchpal.tenancy import TenantRequest, admin_required
+from matchpal.tenancy import SignedInRequest, TenantRequest, admin_required
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -40,7 +40,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def organization_list(request: HttpRequest) -> HttpResponse:
+def organization_list(request: SignedInRequest) -> HttpResponse:
     return render(
         request,
         "matchpal/organization_list.html",
@@ -52,7 +52,7 @@ def organization_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def organization_create(request: HttpRequest) -> HttpResponse:
+def organization_create(request: SignedInRequest) -> HttpResponse:
     if not (settings.MATCHPAL_ALLOW_ORG_CREATION or request.user.is_superuser):
         messages.error(request, "Creating organizations is turned off on this server.")
         return redirect("organization_list")
@@ -92,11 +92,12 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             "matchpal/invitation_accept.html",
             {"invitation": invitation, "signup_url": signup_url},
         )
-    email_matches = request.user.email.lower() == invitation.email.lower()
+    user = request.user
+    email_matches = user.email.lower() == invitation.email.lower()
     if request.method == "POST" and email_matches:
 
         def accept() -> Membership:
-            membership = services.invitation_accept(user=request.user, token=token)
+            membership = services.invitation_accept(user=user, token=token)
             request.session.pop("pending_invitation", None)
             return membership
 

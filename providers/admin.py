@@ -4,7 +4,7 @@ from providers.models import Provider
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "email", "organization", "status"]
     list_filter = ["status", "organization"]
     search_fields = ["name", "email"]

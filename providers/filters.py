@@ -1,7 +1,7 @@
 import django_filters
 from django.db.models import Q, QuerySet
 
-from matchpal.models import ServiceType
+from matchpal.models import Organization, ServiceType
 from providers.models import Provider, ProviderStatus
 
 
@@ -19,8 +19,8 @@ class ProviderFilter(django_filters.FilterSet):
         model = Provider
         fields = ["q", "status", "service_type"]
 
-    def __init__(self, *args: object, organization: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
         self.filters["service_type"].queryset = ServiceType.objects.filter(
             organization=organization
         )

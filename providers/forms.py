@@ -1,4 +1,5 @@
 from decimal import Decimal
+from typing import Any, cast
 
 from django import forms
 
@@ -10,7 +11,7 @@ from providers.selectors import service_types_for_form
 
 
 class ServiceTypeChoices(PublicIdMultipleChoiceField):
-    def label_from_instance(self, obj: ServiceType) -> str:  # type: ignore[override]
+    def label_from_instance(self, obj: ServiceType) -> str:
         return obj.name if obj.is_active else f"{obj.name} (inactive)"
 
 
@@ -25,11 +26,12 @@ class ProviderForm(ReadableModelForm):
         widgets = {"bio": forms.Textarea(attrs={"rows": 3})}
         field_classes = {"name": SingleLineField}
 
-    def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         # The active types, and the deactivated ones this provider already offers: saving the
         # form must not silently take those away.
-        self.fields["service_types"].queryset = service_types_for_form(
+        service_types_field = cast(ServiceTypeChoices, self.fields["service_types"])
+        service_types_field.queryset = service_types_for_form(
             organization=organization, provider=self.instance if self.instance.pk else None
         )
 

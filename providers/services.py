@@ -103,7 +103,7 @@ def provider_update_own_profile(*, actor: User, provider: Provider, **fields: st
     unknown = set(fields) - set(SELF_EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"Not editable by the provider: {sorted(unknown)}")
-    return provider_update(actor=actor, provider=provider, **fields)
+    return provider_update(actor=actor, provider=provider, service_types=None, **fields)
 
 
 def provider_set_status(*, actor: User, provider: Provider, status: str) -> Provider:

@@ -64,7 +64,7 @@ class RelationshipFilter(django_filters.FilterSet):
     def __init__(
         self, *args: object, organization: Organization, membership: Membership, **kwargs: object
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         self.filters["service_type"].queryset = ServiceType.objects.filter(
             organization=organization
         )

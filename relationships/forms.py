@@ -1,4 +1,5 @@
 from decimal import Decimal
+from typing import Any, cast
 
 from django import forms
 
@@ -53,15 +54,18 @@ class ProposeForm(IdempotentForm):
         "token",
     ]
 
-    def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["student"].queryset = Student.objects.filter(
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        student_field = cast(PublicIdChoiceField, self.fields["student"])
+        student_field.queryset = Student.objects.filter(
             organization=organization, status=StudentStatus.ACTIVE
         )
-        self.fields["provider"].queryset = Provider.objects.filter(
+        provider_field = cast(PublicIdChoiceField, self.fields["provider"])
+        provider_field.queryset = Provider.objects.filter(
             organization=organization, status=ProviderStatus.ACTIVE
         )
-        self.fields["service_type"].queryset = ServiceType.objects.filter(
+        service_type_field = cast(PublicIdChoiceField, self.fields["service_type"])
+        service_type_field.queryset = ServiceType.objects.filter(
             organization=organization, is_active=True
         )
 
@@ -137,6 +141,7 @@ class ProposeForm(IdempotentForm):
 
 def _defaults(field: forms.Field, attribute: str) -> dict[str, str]:
     assert isinstance(field, forms.ModelChoiceField)
+    assert field.queryset is not None
     key = field.to_field_name or "pk"
     return {str(getattr(o, key)): str(getattr(o, attribute)) for o in field.queryset}
 
@@ -169,8 +174,8 @@ class AllocationForm(forms.Form):
     measure = forms.ChoiceField(choices=MEASURES, initial="hours", label="Unit")
     reason = SingleLineField(max_length=500, required=False)
 
-    def __init__(self, *args: object, unit: str = Unit.MINUTES, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, unit: str = Unit.MINUTES, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.unit = unit
         if unit == Unit.SESSIONS:
             del self.fields["measure"]

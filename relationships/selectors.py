@@ -3,6 +3,7 @@ and what one relationship holds and was given."""
 
 import uuid
 from datetime import timedelta
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
@@ -10,6 +11,16 @@ from django.http import Http404
 
 from matchpal.models import Membership, Organization
 from relationships.models import Relationship, RelationshipStatus
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class Allocations(TypedDict):
+    """What `relationship_list` adds to each relationship: its allocations' totals."""
+
+    held: int
+    consumed: int
 
 
 def visible_to(membership: Membership) -> Q:
@@ -22,7 +33,7 @@ def visible_to(membership: Membership) -> Q:
 
 def relationship_list(
     *, organization: Organization, membership: Membership
-) -> QuerySet[Relationship]:
+) -> "QuerySet[WithAnnotations[Relationship, Allocations]]":
     return (
         Relationship.objects.filter(visible_to(membership), organization=organization)
         .select_related("student", "provider", "service_type")
@@ -35,7 +46,7 @@ def relationship_list(
 
 def relationship_get(
     *, organization: Organization, membership: Membership, public_id: uuid.UUID
-) -> Relationship:
+) -> "WithAnnotations[Relationship, Allocations]":
     """A relationship the member may see; otherwise 404 (another provider's pairing is not
     theirs to know about)."""
     relationship = (

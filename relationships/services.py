@@ -1,7 +1,7 @@
 """Relationship lifecycle. Holds move through `grants.services` in the same transaction."""
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -370,7 +370,7 @@ def relationship_change_rates(
     return relationship
 
 
-def decline_stale_proposals(*, now=None) -> int:  # type: ignore[no-untyped-def]
+def decline_stale_proposals(*, now: datetime | None = None) -> int:
     """The periodic job: proposals unanswered past their response window are declined."""
     now = now or timezone.now()
     stale = list(

@@ -41,7 +41,7 @@ class SessionFilter(django_filters.FilterSet):
     def __init__(
         self, *args: object, organization: Organization, membership: Membership, **kwargs: object
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         people = people_of(organization=organization, membership=membership)
         self.filters["student"].queryset = people["students"]
         self.filters["provider"].queryset = people["providers"]

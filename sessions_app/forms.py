@@ -1,4 +1,5 @@
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -90,15 +91,16 @@ class LogSessionForm(forms.Form):
 
     def __init__(
         self,
-        *args: object,
+        *args: Any,
         organization: Organization,
         paired_at: datetime | None = None,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         self.organization = organization
         choices = duration_choices(organization)
-        self.fields["duration"].choices = choices
+        duration_field = cast(forms.TypedChoiceField, self.fields["duration"])
+        duration_field.choices = choices
         default = 60 if any(m == 60 for m, _ in choices) else choices[0][0]
         start = default_start(organization, paired_at)
         self.fields["duration"].initial = default
@@ -136,17 +138,16 @@ class EditSessionForm(forms.Form):
 
     def __init__(
         self,
-        *args: object,
+        *args: Any,
         organization: Organization,
         session: Session,
         completing: bool,
         internal_note: bool,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["duration"].choices = duration_choices(
-            organization, current=session.duration_minutes
-        )
+        super().__init__(*args, **kwargs)
+        duration_field = cast(forms.TypedChoiceField, self.fields["duration"])
+        duration_field.choices = duration_choices(organization, current=session.duration_minutes)
         # A scheduled session being edited needs no notes yet.
         notes_due = completing or session.status == SessionStatus.COMPLETED
         _notes_minimum(self.fields["notes"], organization.notes_min_length if notes_due else 0)
@@ -189,11 +190,11 @@ class RescheduleForm(forms.Form):
     reason = SingleLineField(max_length=500, required=False, label="Why (optional)")
 
     def __init__(
-        self, *args: object, organization: Organization, session: Session, **kwargs: object
+        self, *args: Any, organization: Organization, session: Session, **kwargs: Any
     ) -> None:
         local = timezone.localtime(session.starts_at, organization.tz)
         kwargs.setdefault("initial", {"date": local.date(), "time": local.time()})
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         self.organization = organization
 
     def starts_at(self) -> datetime:
@@ -226,16 +227,15 @@ class ResolveDisputeForm(forms.Form):
     )
 
     def __init__(
-        self, *args: object, organization: Organization, session: Session, **kwargs: object
+        self, *args: Any, organization: Organization, session: Session, **kwargs: Any
     ) -> None:
         kwargs.setdefault(
             "initial",
             {"duration": session.duration_minutes, "review_minutes": session.review_minutes},
         )
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["duration"].choices = duration_choices(
-            organization, current=session.duration_minutes
-        )
+        super().__init__(*args, **kwargs)
+        duration_field = cast(forms.TypedChoiceField, self.fields["duration"])
+        duration_field.choices = duration_choices(organization, current=session.duration_minutes)
         if session.kind == SessionKind.REVISION:
             self.fields["review_minutes"] = _review_minutes_field(organization)
         self.order_fields(["resolution", "duration", "review_minutes", "note"])

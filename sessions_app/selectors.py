@@ -12,7 +12,7 @@ from django.utils import timezone
 from matchpal.models import Membership, Organization
 from relationships.models import Relationship, RelationshipStatus
 from relationships.selectors import relationship_list
-from sessions_app.models import Session, SessionChange, SessionStatus
+from sessions_app.models import Session, SessionChange, SessionQuerySet, SessionStatus
 from sessions_app.rules import week_bounds
 from sessions_app.services import (
     change_refusal,
@@ -45,7 +45,7 @@ def dispute_open() -> Q:
     )
 
 
-def session_list(*, organization: Organization, membership: Membership) -> QuerySet[Session]:
+def session_list(*, organization: Organization, membership: Membership) -> SessionQuerySet:
     return (
         Session.objects.filter(visible_to(membership), organization=organization)
         .select_related(

@@ -4,7 +4,7 @@ from students.models import Student
 
 
 @admin.register(Student)
-class StudentAdmin(admin.ModelAdmin):
+class StudentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "email", "organization", "status"]
     list_filter = ["status", "organization"]
     search_fields = ["name", "email"]

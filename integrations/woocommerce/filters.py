@@ -1,4 +1,5 @@
 import django_filters
+from django.db.models import QuerySet
 
 from integrations.woocommerce.models import Delivery, DeliveryStatus, ErrorKind, OrderError
 
@@ -16,7 +17,9 @@ class OrderErrorFilter(django_filters.FilterSet):
         model = OrderError
         fields = ["kind", "state"]
 
-    def by_state(self, queryset, name, value):  # type: ignore[no-untyped-def]
+    def by_state(
+        self, queryset: QuerySet[OrderError], name: str, value: str
+    ) -> QuerySet[OrderError]:
         if value == "open":
             return queryset.filter(resolved_at__isnull=True)
         if value == "resolved":

@@ -1,3 +1,5 @@
+from typing import Any, cast
+
 from django import forms
 from django.conf import settings
 
@@ -43,7 +45,7 @@ class StoreForm(ReadableModelForm):
         """Only a shop on a public address: Matchpal fetches this URL's REST API every 15
         minutes, so an internal address would make the server fetch its own network. Checked
         again at every request (client.py), as DNS can change."""
-        url = self.cleaned_data["store_url"]
+        url: str = self.cleaned_data["store_url"]
         # The typed text first: the URL field drops an empty "#" or "?" before we see it.
         typed = str(self.data.get(self.add_prefix("store_url")) or "")
         if "#" in typed:
@@ -66,16 +68,16 @@ class ResolveForm(forms.Form):
 class MapProductForm(forms.Form):
     package = PublicIdChoiceField(queryset=Package.objects.none())
 
-    def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["package"].queryset = Package.objects.filter(
-            organization=organization, is_active=True
-        )
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        package_field = cast(PublicIdChoiceField, self.fields["package"])
+        package_field.queryset = Package.objects.filter(organization=organization, is_active=True)
 
 
 class LinkStudentForm(forms.Form):
     student = PublicIdChoiceField(queryset=Student.objects.none())
 
-    def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["student"].queryset = Student.objects.filter(organization=organization)
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        student_field = cast(PublicIdChoiceField, self.fields["student"])
+        student_field.queryset = Student.objects.filter(organization=organization)

@@ -2,6 +2,7 @@ from datetime import date, datetime, timedelta
 
 from django import template
 from django.forms import BoundField
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
@@ -36,7 +37,7 @@ def page_query(context: template.Context, number: int, param: str = "page") -> s
     (the filters, each value of a repeated key, and the other list's page where a page shows
     two lists). Percent-encoding leaves nothing HTML escaping would change but the `&` between
     parameters, which an attribute holds as it is."""
-    query = context["request"].GET.copy()
+    query: QueryDict = context["request"].GET.copy()
     query[param] = str(number)
     return mark_safe("?" + query.urlencode())  # noqa: S308
 

@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from grants.reconcile import find_differences
 from matchpal.models import Organization
@@ -10,7 +10,7 @@ class Command(BaseCommand):
         "exit status 1 if there is one."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--organization", metavar="SLUG", help="Only this organization.")
 
     def handle(self, *args: object, **options: object) -> None:
