@@ -22,6 +22,7 @@ from relationships.models import (
     RelationshipStatus,
     RelationshipStatusChange,
 )
+from relationships.selectors import acting_membership, acts_for
 from students.models import Student, StudentStatus
 
 # Allowed transitions (DESIGN §4).
@@ -204,7 +205,7 @@ def relationship_propose(
 def relationship_accept(*, actor: User, relationship: Relationship) -> Relationship:
     with transaction.atomic():
         relationship = _lock(relationship)
-        if relationship.provider.user_id != actor.pk and not _is_admin(actor, relationship):
+        if not acts_for(acting_membership(actor=actor, relationship=relationship), relationship):
             raise RelationshipError("Only the provider of this proposal can accept it.")
         _move(relationship, RelationshipStatus.PAIRED, actor=actor, reason="Accepted")
         _tell(
@@ -249,7 +250,7 @@ def relationship_decline(
             _end(relationship, RelationshipStatus.DECLINED, actor=None, reason=reason or UNANSWERED)
             _tell_unanswered(relationship)
             return relationship
-        if relationship.provider.user_id != actor.pk and not _is_admin(actor, relationship):
+        if not acts_for(acting_membership(actor=actor, relationship=relationship), relationship):
             raise RelationshipError("Only the provider of this proposal can decline it.")
         _end(relationship, RelationshipStatus.DECLINED, actor=actor, reason=reason or "Declined")
         because = f": {reason.strip().rstrip('.')}" if reason.strip() else ""
@@ -401,9 +402,3 @@ def decline_stale_proposals(*, now=None) -> int:  # type: ignore[no-untyped-def]
             continue  # answered meanwhile
         done += 1
     return done
-
-
-def _is_admin(actor: User, relationship: Relationship) -> bool:
-    return actor.memberships.filter(
-        organization_id=relationship.organization_id, role="admin"
-    ).exists()

@@ -46,3 +46,14 @@ def student_for_user(*, organization: Organization, user: User) -> Student | Non
         .select_related("organization")
         .first()
     )
+
+
+def lock_student(*, pk: int) -> None:
+    """Lock the student's row `FOR NO KEY UPDATE OF` itself, for the writers whose rules count
+    every session of the student (docs/sessions.md, the lock order of session writes): a second
+    one waits and counts again. Inserts that merely reference the row do not wait."""
+    list(
+        Student.objects.select_for_update(of=("self",), no_key=True)
+        .filter(pk=pk)
+        .values_list("pk", flat=True)
+    )

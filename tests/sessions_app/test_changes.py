@@ -12,12 +12,8 @@ from relationships import services as rel_services
 from relationships.models import Relationship
 from sessions_app import services
 from sessions_app.models import Session, SessionChange
-from sessions_app.services import (
-    CHANGE_NOT_PAIRED,
-    CHANGE_ONLY_OWN,
-    SessionRuleError,
-    change_window_passed,
-)
+from sessions_app.selectors import CHANGE_NOT_PAIRED, CHANGE_ONLY_OWN, change_window_passed
+from sessions_app.services import SessionRuleError
 from tests.conftest import Tenant, client_for
 from tests.relationships.support import (
     NOW,
