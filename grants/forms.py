@@ -28,6 +28,7 @@ from matchpal.fields import (
     SingleLineField,
 )
 from matchpal.models import Organization, ServiceType
+from matchpal.quantities import to_amount, to_quantity
 
 MEASURES = [("hours", "hours"), ("minutes", "minutes")]
 
@@ -61,10 +62,12 @@ class QuantityMixin(forms.Form):
             self.fields["amount"].label = "Sessions"
 
     def quantity(self) -> int:
-        amount = self.cleaned_data["amount"]
-        if getattr(self, "unit", Unit.MINUTES) == Unit.SESSIONS:
-            return amount
-        return amount * 60 if self.cleaned_data.get("measure", "hours") != "minutes" else amount
+        quantity, _ = to_quantity(
+            self.cleaned_data["amount"],
+            self.cleaned_data.get("measure"),
+            unit=getattr(self, "unit", Unit.MINUTES),
+        )
+        return quantity
 
 
 def end_of_day(day, organization: Organization) -> datetime:  # type: ignore[no-untyped-def]
@@ -143,12 +146,7 @@ class GrantCreateForm(IdempotentForm, QuantityMixin):
         return data
 
     def custom_quantity(self) -> tuple[int, str]:
-        amount, unit = self.cleaned_data["amount"], self.cleaned_data.get("unit") or "hours"
-        if unit == "hours":
-            return amount * 60, Unit.MINUTES
-        if unit == "minutes":
-            return amount, Unit.MINUTES
-        return amount, Unit.SESSIONS
+        return to_quantity(self.cleaned_data["amount"], self.cleaned_data.get("unit"))
 
     def expires_at(self) -> datetime | None:
         day = self.cleaned_data.get("expires_on")
@@ -269,9 +267,8 @@ class ReleaseForm(IdempotentForm):
         amount = self.cleaned_data.get("amount")
         if amount is None:
             return None
-        if unit == Unit.SESSIONS or self.cleaned_data.get("measure") == "minutes":
-            return amount
-        return amount * 60
+        quantity, _ = to_quantity(amount, self.cleaned_data.get("measure"), unit=unit)
+        return quantity
 
 
 def _split_keys(raw: str) -> list[str]:
@@ -330,12 +327,8 @@ class PackageForm(ReadableModelForm):
         )
         package = self.instance
         if package.pk:
-            if package.unit == Unit.SESSIONS:
-                self.initial.update(amount=package.quantity, measure="sessions")
-            elif package.quantity % 60 == 0:
-                self.initial.update(amount=package.quantity // 60, measure="hours")
-            else:
-                self.initial.update(amount=package.quantity, measure="minutes")
+            amount, measure = to_amount(package.quantity, package.unit)
+            self.initial.update(amount=amount, measure=measure)
             keys: dict[str, list[str]] = {k: [] for k in ShopKey.values}
             for mapping in package.shop_mappings.all():
                 keys[mapping.kind].append(mapping.value)
@@ -387,12 +380,7 @@ class PackageForm(ReadableModelForm):
         return data
 
     def quantity_and_unit(self) -> tuple[int, str]:
-        amount, measure = self.cleaned_data["amount"], self.cleaned_data["measure"]
-        if measure == "hours":
-            return amount * 60, Unit.MINUTES
-        if measure == "minutes":
-            return amount, Unit.MINUTES
-        return amount, Unit.SESSIONS
+        return to_quantity(self.cleaned_data["amount"], self.cleaned_data["measure"])
 
     def shop_keys(self) -> list[tuple[str, str]]:
         return (

@@ -2,6 +2,7 @@
 of the ledger; history pages paginate in SQL."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,15 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
-from grants.models import Allocation, Grant, GrantEntry, Package, Unit
+from grants.models import (
+    Allocation,
+    EntryKind,
+    Grant,
+    GrantEntry,
+    Package,
+    PackageShopMapping,
+    Unit,
+)
 from grants.services import consumed_for_session
 from matchpal.models import Organization, ServiceType
 from students.models import Student, StudentStatus
@@ -213,3 +222,37 @@ def session_grants_not_valid_on(*, session: Any, at: datetime) -> list[Grant]:
         if grant.valid_from > day_end or (grant.expires_at and grant.expires_at <= at):
             not_valid.append(grant)
     return not_valid
+
+
+# --- For the shop: what order fulfilment reads of the ledger --------------------------------
+
+
+def grant_get_for_update(*, grant_id: int) -> Grant:
+    """The grant, locked until the caller's transaction ends, so that what it has free to book
+    cannot shrink (a hold, a session) before the caller acts on it."""
+    return Grant.objects.select_for_update(of=("self",)).get(pk=grant_id)
+
+
+def grant_credited(*, grant: Grant) -> int:
+    """What the grant was credited when it was made (a package's size when it was sold),
+    whatever has been adjusted, used or refunded since."""
+    credited = GrantEntry.objects.filter(grant=grant, kind=EntryKind.CREDIT).aggregate(
+        n=Sum("total_delta")
+    )["n"]
+    return credited or 0
+
+
+def package_for_shop_keys(
+    *, organization_id: int, keys: Sequence[tuple[str, str]]
+) -> Package | None:
+    """The package mapped to the first of the shop's `keys` ((kind, value), most specific
+    first) that has a mapping in the organization, or None."""
+    mappings = {
+        (m.kind, m.value): m.package
+        for m in PackageShopMapping.objects.filter(
+            organization_id=organization_id,
+            kind__in=[kind for kind, _ in keys],
+            value__in=[value for _, value in keys],
+        ).select_related("package")
+    }
+    return next((mappings[key] for key in keys if key in mappings), None)

@@ -2,9 +2,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,10 +18,11 @@ from grants.forms import (
     ReleaseForm,
     TransferForm,
 )
-from grants.models import Grant, GrantStatus
+from grants.models import Grant, GrantStatus, Package
 from matchpal import confirmation
-from matchpal.errors import DomainError
+from matchpal.actions import FROM_ERROR, action_page, run_action
 from matchpal.models import Role
+from matchpal.pagination import paginate
 from matchpal.quantities import format_quantity
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
 from students.selectors import student_for_user, student_get
@@ -33,55 +32,42 @@ def _hours_url(request: TenantRequest, student_public_id: uuid.UUID) -> str:
     return reverse("grants:student_hours", args=[request.organization.slug, student_public_id])
 
 
-def _apply(request: TenantRequest, form: object, action: Callable[[], str]) -> bool:
-    """Run a ledger action: success message, "already applied" on a double submit, or the
-    domain error on the form (on its field when the form has that field). Returns True when
-    the page should redirect."""
-    try:
-        message = action()
-    except services.AlreadyApplied as notice:
-        messages.info(request, notice.message)
-        return True
-    except DomainError as error:
-        fields = form.fields  # type: ignore[attr-defined]
-        form.add_error(error.field if error.field in fields else None, error.message)  # type: ignore[attr-defined]
-        return False
-    messages.success(request, message)
-    return True
-
-
 # --- Packages -------------------------------------------------------------------------------
 
 
 @admin_required
 def package_list(request: TenantRequest) -> HttpResponse:
     packages = selectors.package_list(organization=request.organization)
-    page = Paginator(packages, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, packages)
     return render(request, "grants/package_list.html", {"page": page})
 
 
-def _package_form(request: TenantRequest, package: object | None) -> HttpResponse:
+def _package_form(request: TenantRequest, package: Package | None) -> HttpResponse:
     form = PackageForm(request.POST or None, instance=package, organization=request.organization)
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
         quantity, unit = form.quantity_and_unit()
-
-        def save() -> str:
-            saved = services.package_save(
+        done = run_action(
+            request,
+            lambda: services.package_save(
                 actor=request.user,
                 organization=request.organization,
                 package=package,
-                name=form.cleaned_data["name"],
+                name=data["name"],
                 quantity=quantity,
                 unit=unit,
-                service_types=list(form.cleaned_data["service_types"]),
-                validity_days=form.cleaned_data["validity_days"],
-                price=form.cleaned_data["price"],
+                service_types=list(data["service_types"]),
+                validity_days=data["validity_days"],
+                price=data["price"],
                 shop_keys=form.shop_keys(),
-            )
-            return f"Package “{saved.name}” was saved."
-
-        if _apply(request, form, save):
-            return redirect("grants:package_list", org_slug=request.organization.slug)
+            ),
+            form=form,
+            notices=(services.AlreadyApplied,),
+            success=lambda saved: f"Package “{saved.name}” was saved.",
+            then=reverse("grants:package_list", args=[request.organization.slug]),
+        )
+        if done:
+            return done
     return render(request, "grants/package_form.html", {"form": form, "package": package})
 
 
@@ -122,10 +108,9 @@ def package_set_active(request: TenantRequest, public_id: uuid.UUID) -> HttpResp
 
 def _hours_context(request: TenantRequest, student: object) -> dict[str, object]:
     grants = list(selectors.grant_list(organization=request.organization, student=student))
-    history = Paginator(
-        selectors.history(organization=request.organization, student=student),
-        settings.MATCHPAL_PAGE_SIZE,
-    ).get_page(request.GET.get("page"))
+    history = paginate(
+        request, selectors.history(organization=request.organization, student=student)
+    )
     return {
         "student": student,
         "grants": grants,
@@ -155,10 +140,10 @@ def grant_create(request: TenantRequest, student_id: uuid.UUID) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
 
-        def create() -> str:
+        def create() -> Grant:
             key = form.idempotency_key("grant_create")
             if data["package"] is not None:
-                grant = services.grant_from_package(
+                return services.grant_from_package(
                     actor=request.user,
                     student=student,
                     package=data["package"],
@@ -167,30 +152,39 @@ def grant_create(request: TenantRequest, student_id: uuid.UUID) -> HttpResponse:
                     expires_at=form.expires_at(),
                     idempotency_key=key,
                 )
-            else:
-                quantity, unit = form.custom_quantity()
-                grant = services.grant_create(
-                    actor=request.user,
-                    student=student,
-                    quantity=quantity,
-                    unit=unit,
-                    service_types=list(data["service_types"]),
-                    expires_at=form.expires_at(),
-                    reference=data["reference"],
-                    idempotency_key=key,
-                )
-            return f"{format_quantity(grant.total, grant.unit)} were added to {student.name}."
+            quantity, unit = form.custom_quantity()
+            return services.grant_create(
+                actor=request.user,
+                student=student,
+                quantity=quantity,
+                unit=unit,
+                service_types=list(data["service_types"]),
+                expires_at=form.expires_at(),
+                reference=data["reference"],
+                idempotency_key=key,
+            )
 
-        if _apply(request, form, create):
-            return redirect(_hours_url(request, student.public_id))
+        done = run_action(
+            request,
+            create,
+            form=form,
+            notices=(services.AlreadyApplied,),
+            success=lambda grant: (
+                f"{format_quantity(grant.total, grant.unit)} were added to {student.name}."
+            ),
+            then=_hours_url(request, student.public_id),
+        )
+        if done:
+            return done
     return render(
         request,
-        "grants/action_form.html",
+        "action_form.html",
         {
             "form": form,
-            "student": student,
             "title": f"Add hours for {student.name}",
             "submit": "Add hours",
+            "back_url": _hours_url(request, student.public_id),
+            "back_label": "Cancel",
         },
     )
 
@@ -208,44 +202,36 @@ def _grant_action(
     make_form: Callable[[Grant], Any],
     title: str,
     submit: str,
-    run: Callable[[Grant, Any], str],
+    action: Callable[[Grant, Any], object],
+    success: Callable[[Grant, Any], str],
 ) -> HttpResponse:
+    """An action on one grant, on its own page; a revoked grant offers none."""
     grant = selectors.grant_get(organization=request.organization, public_id=public_id)
+    hours_url = _hours_url(request, grant.student.public_id)
     if grant.status == GrantStatus.REVOKED:
         messages.error(request, REVOKED_NO_ACTIONS)
-        return redirect(_hours_url(request, grant.student.public_id))
+        return redirect(hours_url)
     form = make_form(grant)
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and _apply(request, form, lambda: run(grant, form))
-    ):
-        return redirect(_hours_url(request, grant.student.public_id))
-    return render(
+    return action_page(
         request,
-        "grants/action_form.html",
-        {
-            "form": form,
-            "student": grant.student,
+        form=form,
+        action=lambda _: action(grant, form),
+        field=FROM_ERROR,
+        notices=(services.AlreadyApplied,),
+        success=lambda _: success(grant, form),
+        then=hours_url,
+        context={
             "grant": grant,
             "title": title.format(student=grant.student.name),
             "submit": submit,
+            "back_url": hours_url,
+            "back_label": "Cancel",
         },
     )
 
 
 @admin_required
 def grant_adjust(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    def run(grant: Grant, form: AdjustForm) -> str:
-        services.grant_adjust(
-            actor=request.user,
-            grant=grant,
-            delta=form.delta(),
-            reason=form.cleaned_data["reason"],
-            idempotency_key=form.idempotency_key("adjust"),
-        )
-        return f"The grant was adjusted by {format_quantity(form.delta(), grant.unit)}."
-
     def make_form(grant: Grant) -> AdjustForm:
         form = AdjustForm(request.POST or None)
         form.set_unit(grant.unit)
@@ -255,16 +241,30 @@ def grant_adjust(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
         request,
         public_id,
         make_form=make_form,
-        submit="Adjust",
         title="Adjust a grant of {student}",
-        run=run,
+        submit="Adjust",
+        action=lambda grant, form: services.grant_adjust(
+            actor=request.user,
+            grant=grant,
+            delta=form.delta(),
+            reason=form.cleaned_data["reason"],
+            idempotency_key=form.idempotency_key("adjust"),
+        ),
+        success=lambda grant, form: (
+            f"The grant was adjusted by {format_quantity(form.delta(), grant.unit)}."
+        ),
     )
 
 
 @admin_required
 def grant_transfer(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    def run(grant: Grant, form: TransferForm) -> str:
-        services.grant_transfer(
+    return _grant_action(
+        request,
+        public_id,
+        make_form=lambda grant: TransferForm(request.POST or None, grant=grant),
+        title="Transfer hours of {student}",
+        submit="Transfer",
+        action=lambda grant, form: services.grant_transfer(
             actor=request.user,
             from_grant=grant,
             quantity=form.quantity(),
@@ -272,32 +272,15 @@ def grant_transfer(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse
             to_service_types=list(form.cleaned_data["to_service_types"]),
             reason=form.cleaned_data["reason"],
             idempotency_key=form.idempotency_key("transfer"),
-        )
-        return f"{format_quantity(form.quantity(), grant.unit)} were transferred."
-
-    return _grant_action(
-        request,
-        public_id,
-        submit="Transfer",
-        run=run,
-        make_form=lambda grant: TransferForm(request.POST or None, grant=grant),
-        title="Transfer hours of {student}",
+        ),
+        success=lambda grant, form: (
+            f"{format_quantity(form.quantity(), grant.unit)} were transferred."
+        ),
     )
 
 
 @admin_required
 def grant_refund(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    def run(grant: Grant, form: RefundForm) -> str:
-        services.grant_refund(
-            actor=request.user,
-            grant=grant,
-            quantity=form.quantity(),
-            reference=form.cleaned_data["reference"],
-            reason=form.cleaned_data["reason"],
-            idempotency_key=form.idempotency_key("refund"),
-        )
-        return f"{format_quantity(form.quantity(), grant.unit)} were refunded."
-
     def make_form(grant: Grant) -> RefundForm:
         form = RefundForm(request.POST or None)
         form.set_unit(grant.unit)
@@ -307,31 +290,38 @@ def grant_refund(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
         request,
         public_id,
         make_form=make_form,
-        submit="Refund",
         title="Refund hours of {student}",
-        run=run,
+        submit="Refund",
+        action=lambda grant, form: services.grant_refund(
+            actor=request.user,
+            grant=grant,
+            quantity=form.quantity(),
+            reference=form.cleaned_data["reference"],
+            reason=form.cleaned_data["reason"],
+            idempotency_key=form.idempotency_key("refund"),
+        ),
+        success=lambda grant, form: (
+            f"{format_quantity(form.quantity(), grant.unit)} were refunded."
+        ),
     )
 
 
 @admin_required
 def grant_extend(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    def run(grant: Grant, form: ExtendForm) -> str:
-        services.grant_extend(
+    return _grant_action(
+        request,
+        public_id,
+        make_form=lambda grant: ExtendForm(request.POST or None, organization=request.organization),
+        title="Extend a grant of {student}",
+        submit="Extend",
+        action=lambda grant, form: services.grant_extend(
             actor=request.user,
             grant=grant,
             expires_at=form.expires_at(),
             reason=form.cleaned_data["reason"],
             idempotency_key=form.idempotency_key("extend"),
-        )
-        return "The expiry was extended."
-
-    return _grant_action(
-        request,
-        public_id,
-        submit="Extend",
-        run=run,
-        title="Extend a grant of {student}",
-        make_form=lambda grant: ExtendForm(request.POST or None, organization=request.organization),
+        ),
+        success=lambda grant, form: "The expiry was extended.",
     )
 
 
@@ -341,27 +331,34 @@ def hold_release(request: TenantRequest, relationship_id: uuid.UUID) -> HttpResp
         organization=request.organization, public_id=relationship_id
     )
     form = ReleaseForm(request.POST or None, unit=relationship.unit)
+    hours_url = _hours_url(request, relationship.student.public_id)
     if request.method == "POST" and form.is_valid():
-
-        def run() -> str:
-            released = services.release(
+        done = run_action(
+            request,
+            lambda: services.release(
                 actor=request.user,
                 relationship=relationship,
                 quantity=form.quantity(relationship.unit),
                 reason=form.cleaned_data["reason"],
                 idempotency_key=f"form:release:{form.cleaned_data['token']}",
-            )
-            return f"{format_quantity(released, relationship.unit)} were released."
-
-        if _apply(request, form, run):
-            return redirect(_hours_url(request, relationship.student.public_id))
+            ),
+            form=form,
+            notices=(services.AlreadyApplied,),
+            success=lambda released: (
+                f"{format_quantity(released, relationship.unit)} were released."
+            ),
+            then=hours_url,
+        )
+        if done:
+            return done
     return render(
         request,
-        "grants/action_form.html",
+        "action_form.html",
         {
             "form": form,
-            "student": relationship.student,
             "title": f"Release hours reserved for {relationship.provider.name}",
             "submit": "Release",
+            "back_url": hours_url,
+            "back_label": "Cancel",
         },
     )

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "sessions_app",
     "integrations",
     "reports",
+    "demo",
 ]
 
 MIDDLEWARE = [

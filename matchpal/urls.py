@@ -3,10 +3,9 @@ from django.urls import include, path
 
 from matchpal import converters as converters  # registers <token:…>
 from matchpal import views
-from reports import views as report_views
 
 tenant_patterns = [
-    path("", report_views.home, name="org_home"),
+    path("", include("reports.urls")),
     path("settings/", views.organization_settings, name="org_settings"),
     path("members/", views.member_list, name="members"),
     path("members/invite/", views.member_invite, name="member_invite"),

@@ -1,12 +1,9 @@
 import uuid
-from typing import Any
 
 from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,7 +11,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from matchpal import confirmation, selectors, services
-from matchpal.errors import DomainError
+from matchpal.actions import run_action
 from matchpal.forms import (
     InvitationForm,
     OrganizationCreateForm,
@@ -22,6 +19,8 @@ from matchpal.forms import (
     RoleForm,
     ServiceTypeForm,
 )
+from matchpal.models import Membership
+from matchpal.pagination import paginate
 from matchpal.tenancy import TenantRequest, admin_required
 
 
@@ -40,17 +39,13 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("organization_list")
 
 
-def _page(request: HttpRequest, queryset: QuerySet[Any], param: str = "page") -> Page[Any]:
-    return Paginator(queryset, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get(param))
-
-
 @login_required
 def organization_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "matchpal/organization_list.html",
         {
-            "page": _page(request, selectors.memberships_of_user(user=request.user)),
+            "page": paginate(request, selectors.memberships_of_user(user=request.user)),
             "can_create": settings.MATCHPAL_ALLOW_ORG_CREATION or request.user.is_superuser,
         },
     )
@@ -63,13 +58,16 @@ def organization_create(request: HttpRequest) -> HttpResponse:
         return redirect("organization_list")
     form = OrganizationCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            organization = services.organization_create(actor=request.user, **form.cleaned_data)
-        except DomainError as error:
-            form.add_error(None, error.message)
-        else:
-            messages.success(request, f"{organization.name} was created; you are its admin.")
-            return redirect("org_home", org_slug=organization.slug)
+        done = run_action(
+            request,
+            lambda: services.organization_create(actor=request.user, **form.cleaned_data),
+            form=form,
+            field=None,
+            success=lambda organization: f"{organization.name} was created; you are its admin.",
+            then=lambda organization: reverse("org_home", args=[organization.slug]),
+        )
+        if done:
+            return done
     return render(request, "matchpal/organization_create.html", {"form": form})
 
 
@@ -96,14 +94,19 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         )
     email_matches = request.user.email.lower() == invitation.email.lower()
     if request.method == "POST" and email_matches:
-        try:
+
+        def accept() -> Membership:
             membership = services.invitation_accept(user=request.user, token=token)
-        except DomainError as error:
-            messages.error(request, error.message)
-            return redirect("home")
-        request.session.pop("pending_invitation", None)
-        messages.success(request, f"Welcome to {membership.organization.name}.")
-        return redirect("org_home", org_slug=membership.organization.slug)
+            request.session.pop("pending_invitation", None)
+            return membership
+
+        return run_action(
+            request,
+            accept,
+            success=lambda membership: f"Welcome to {membership.organization.name}.",
+            then=lambda membership: reverse("org_home", args=[membership.organization.slug]),
+            otherwise="home",
+        )
     return render(
         request,
         "matchpal/invitation_accept.html",
@@ -133,8 +136,8 @@ def member_list(request: TenantRequest) -> HttpResponse:
         "matchpal/members.html",
         {
             # Two lists on one page, each paged by its own query parameter.
-            "members": _page(request, selectors.member_list(organization=request.organization)),
-            "invitations": _page(
+            "members": paginate(request, selectors.member_list(organization=request.organization)),
+            "invitations": paginate(
                 request,
                 selectors.pending_invitations(organization=request.organization),
                 param="invitations_page",
@@ -149,18 +152,21 @@ def member_list(request: TenantRequest) -> HttpResponse:
 def member_invite(request: TenantRequest) -> HttpResponse:
     form = InvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            invitation = services.invitation_create(
+        done = run_action(
+            request,
+            lambda: services.invitation_create(
                 actor=request.user,
                 organization=request.organization,
                 base_url=request.build_absolute_uri("/"),
                 **form.cleaned_data,
-            )
-        except DomainError as error:
-            form.add_error("email", error.message)
-        else:
-            messages.success(request, f"An invitation was sent to {invitation.email}.")
-            return redirect("members", org_slug=request.organization.slug)
+            ),
+            form=form,
+            field="email",
+            success=lambda invitation: f"An invitation was sent to {invitation.email}.",
+            then=reverse("members", args=[request.organization.slug]),
+        )
+        if done:
+            return done
     return render(
         request,
         "matchpal/member_invite.html",
@@ -173,19 +179,19 @@ def member_invite(request: TenantRequest) -> HttpResponse:
 @admin_required
 def member_change_role(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     membership = selectors.member_get(organization=request.organization, public_id=public_id)
+    members_url = reverse("members", args=[request.organization.slug])
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a role: admin, provider or student.")
-    else:
-        try:
-            services.membership_change_role(
-                actor=request.user, membership=membership, role=form.cleaned_data["role"]
-            )
-        except DomainError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(request, f"{membership.user} is now {membership.get_role_display()}.")
-    return redirect("members", org_slug=request.organization.slug)
+        return redirect(members_url)
+    return run_action(
+        request,
+        lambda: services.membership_change_role(
+            actor=request.user, membership=membership, role=form.cleaned_data["role"]
+        ),
+        success=lambda _: f"{membership.user} is now {membership.get_role_display()}.",
+        then=members_url,
+    )
 
 
 @require_POST
@@ -201,15 +207,15 @@ def member_remove(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
             action_label="Remove member",
             cancel_url=reverse("members", args=[request.organization.slug]),
         )
-    try:
-        services.membership_remove(actor=request.user, membership=membership)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, f"{membership.user} is no longer a member.")
-        if membership.user_id == request.user.pk:
-            return redirect("home")
-    return redirect("members", org_slug=request.organization.slug)
+    members_url = reverse("members", args=[request.organization.slug])
+    return run_action(
+        request,
+        lambda: services.membership_remove(actor=request.user, membership=membership),
+        success=f"{membership.user} is no longer a member.",
+        # Whoever removes themselves has nothing left to see here.
+        then=lambda _: "home" if membership.user_id == request.user.pk else members_url,
+        otherwise=members_url,
+    )
 
 
 @require_POST
@@ -225,13 +231,12 @@ def invitation_revoke(request: TenantRequest, public_id: uuid.UUID) -> HttpRespo
             action_label="Revoke invitation",
             cancel_url=reverse("members", args=[request.organization.slug]),
         )
-    try:
-        services.invitation_revoke(actor=request.user, invitation=invitation)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, f"The invitation of {invitation.email} was revoked.")
-    return redirect("members", org_slug=request.organization.slug)
+    return run_action(
+        request,
+        lambda: services.invitation_revoke(actor=request.user, invitation=invitation),
+        success=f"The invitation of {invitation.email} was revoked.",
+        then=reverse("members", args=[request.organization.slug]),
+    )
 
 
 @admin_required
@@ -239,7 +244,7 @@ def service_type_list(request: TenantRequest) -> HttpResponse:
     return render(
         request,
         "matchpal/service_types.html",
-        {"page": _page(request, selectors.service_type_list(organization=request.organization))},
+        {"page": paginate(request, selectors.service_type_list(organization=request.organization))},
     )
 
 
@@ -247,15 +252,17 @@ def service_type_list(request: TenantRequest) -> HttpResponse:
 def service_type_create(request: TenantRequest) -> HttpResponse:
     form = ServiceTypeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            service_type = services.service_type_create(
+        done = run_action(
+            request,
+            lambda: services.service_type_create(
                 actor=request.user, organization=request.organization, **form.cleaned_data
-            )
-        except DomainError as error:
-            form.add_error(error.field, error.message)
-        else:
-            messages.success(request, f"{service_type.name} was added.")
-            return redirect("service_type_list", org_slug=request.organization.slug)
+            ),
+            form=form,
+            success=lambda service_type: f"{service_type.name} was added.",
+            then=reverse("service_type_list", args=[request.organization.slug]),
+        )
+        if done:
+            return done
     return render(request, "matchpal/service_type_form.html", {"form": form, "service_type": None})
 
 
@@ -270,18 +277,21 @@ def service_type_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpRespo
         initial={"name": service_type.name, "client_rate": service_type.client_rate},
     )
     if request.method == "POST" and form.is_valid():
-        try:
-            services.service_type_rename(
+        done = run_action(
+            request,
+            lambda: services.service_type_rename(
                 actor=request.user, service_type=service_type, **form.cleaned_data
-            )
-        except DomainError as error:
-            form.add_error(error.field, error.message)
-        else:
-            if old_name != service_type.name:
-                messages.success(request, f"{old_name} is now called {service_type.name}.")
-            else:
-                messages.success(request, f"{service_type.name} was saved.")
-            return redirect("service_type_list", org_slug=request.organization.slug)
+            ),
+            form=form,
+            success=lambda _: (
+                f"{old_name} is now called {service_type.name}."
+                if old_name != service_type.name
+                else f"{service_type.name} was saved."
+            ),
+            then=reverse("service_type_list", args=[request.organization.slug]),
+        )
+        if done:
+            return done
     return render(
         request, "matchpal/service_type_form.html", {"form": form, "service_type": service_type}
     )

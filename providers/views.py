@@ -1,17 +1,16 @@
 import uuid
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from matchpal import confirmation
-from matchpal.errors import DomainError
+from matchpal.actions import run_action
 from matchpal.models import Role
+from matchpal.pagination import paginate
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
 from providers import selectors, services
 from providers.filters import ProviderFilter
@@ -26,9 +25,7 @@ def provider_list(request: TenantRequest) -> HttpResponse:
         queryset=selectors.provider_list(organization=request.organization),
         organization=request.organization,
     )
-    page = Paginator(filterset.qs.distinct(), settings.MATCHPAL_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = paginate(request, filterset.qs.distinct())
     return render(request, "providers/list.html", {"filter": filterset, "page": page})
 
 
@@ -36,15 +33,17 @@ def provider_list(request: TenantRequest) -> HttpResponse:
 def provider_create(request: TenantRequest) -> HttpResponse:
     form = ProviderForm(request.POST or None, organization=request.organization)
     if request.method == "POST" and form.is_valid():
-        try:
-            provider = services.provider_create(
+        done = run_action(
+            request,
+            lambda: services.provider_create(
                 actor=request.user, organization=request.organization, **form.cleaned_data
-            )
-        except DomainError as error:
-            form.add_error(error.field, error.message)
-        else:
-            messages.success(request, f"{provider.name} was added.")
-            return redirect(provider.get_absolute_url())
+            ),
+            form=form,
+            success=lambda provider: f"{provider.name} was added.",
+            then=lambda provider: provider.get_absolute_url(),
+        )
+        if done:
+            return done
     return render(request, "providers/form.html", {"form": form, "provider": None})
 
 
@@ -68,13 +67,17 @@ def provider_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     provider = selectors.provider_get(organization=request.organization, public_id=public_id)
     form = ProviderForm(request.POST or None, instance=provider, organization=request.organization)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.provider_update(actor=request.user, provider=provider, **form.cleaned_data)
-        except DomainError as error:
-            form.add_error(error.field, error.message)
-        else:
-            messages.success(request, f"{provider.name} was saved.")
-            return redirect(provider.get_absolute_url())
+        done = run_action(
+            request,
+            lambda: services.provider_update(
+                actor=request.user, provider=provider, **form.cleaned_data
+            ),
+            form=form,
+            success=lambda _: f"{provider.name} was saved.",
+            then=provider.get_absolute_url(),
+        )
+        if done:
+            return done
     return render(request, "providers/form.html", {"form": form, "provider": provider})
 
 
@@ -105,15 +108,14 @@ def provider_set_status(request: TenantRequest, public_id: uuid.UUID) -> HttpRes
 @admin_required
 def provider_invite(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     provider = selectors.provider_get(organization=request.organization, public_id=public_id)
-    try:
-        invitation = services.provider_invite(
+    return run_action(
+        request,
+        lambda: services.provider_invite(
             actor=request.user, provider=provider, base_url=request.build_absolute_uri("/")
-        )
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, f"An invitation was sent to {invitation.email}.")
-    return redirect(provider.get_absolute_url())
+        ),
+        success=lambda invitation: f"An invitation was sent to {invitation.email}.",
+        then=provider.get_absolute_url(),
+    )
 
 
 @tenant_view(Role.PROVIDER)

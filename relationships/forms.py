@@ -6,6 +6,7 @@ from grants.forms import MEASURES, IdempotentForm
 from grants.models import Grant, GrantStatus, Unit
 from matchpal.fields import PublicIdChoiceField, SingleLineField
 from matchpal.models import Organization, ServiceType
+from matchpal.quantities import to_quantity
 from providers.models import Provider, ProviderStatus
 from students.models import Student, StudentStatus
 
@@ -91,12 +92,11 @@ class ProposeForm(IdempotentForm):
             )
 
     def unit(self) -> str:
-        return Unit.SESSIONS if self.cleaned_data["measure"] == "sessions" else Unit.MINUTES
+        return to_quantity(self.cleaned_data["amount"], self.cleaned_data["measure"])[1]
 
     def quantity(self) -> int:
         """Minutes for a relationship counted in time; whole sessions for one in sessions."""
-        amount: int = self.cleaned_data["amount"]
-        return amount * 60 if self.cleaned_data["measure"] == "hours" else amount
+        return to_quantity(self.cleaned_data["amount"], self.cleaned_data["measure"])[0]
 
     def clean(self) -> dict[str, object]:
         """Blank rates take their defaults (the provider's pay rate, the service type's client
@@ -177,7 +177,8 @@ class AllocationForm(forms.Form):
             self.fields["amount"].label = "New allocation (sessions)"
 
     def quantity(self) -> int:
-        amount: int = self.cleaned_data["amount"]
-        if self.unit == Unit.SESSIONS or self.cleaned_data["measure"] == "minutes":
-            return amount
-        return amount * 60
+        """Minutes for a relationship counted in time; whole sessions for one in sessions."""
+        quantity, _ = to_quantity(
+            self.cleaned_data["amount"], self.cleaned_data.get("measure"), unit=self.unit
+        )
+        return quantity

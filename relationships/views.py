@@ -1,16 +1,18 @@
 import json
 import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from django.conf import settings
-from django.contrib import messages
-from django.core.paginator import Paginator
+from django import forms
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from grants.services import AlreadyApplied, InsufficientHours
-from matchpal.errors import DomainError
+from matchpal.actions import FROM_ERROR, action_page, run_action
 from matchpal.models import Role
+from matchpal.pagination import paginate
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
 from relationships import selectors, services
 from relationships.filters import RelationshipFilter
@@ -21,7 +23,7 @@ from relationships.forms import (
     RatesForm,
     ReasonForm,
 )
-from relationships.models import Unit
+from relationships.models import Relationship
 from sessions_app import selectors as session_selectors
 
 
@@ -35,7 +37,7 @@ def relationship_list(request: TenantRequest) -> HttpResponse:
             organization=request.organization, membership=request.membership
         ).order_by("-created_at", "-id"),
     )
-    page = Paginator(filterset.qs, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, filterset.qs)
     return render(request, "relationships/list.html", {"filter": filterset, "page": page})
 
 
@@ -50,8 +52,9 @@ def relationship_propose(request: TenantRequest) -> HttpResponse:
     previewing = "preview" in request.POST
     if request.method == "POST" and form.is_valid() and not previewing:
         data = form.cleaned_data
-        try:
-            relationship = services.relationship_propose(
+        done = run_action(
+            request,
+            lambda: services.relationship_propose(
                 actor=request.user,
                 organization=request.organization,
                 student=data["student"],
@@ -62,20 +65,19 @@ def relationship_propose(request: TenantRequest) -> HttpResponse:
                 client_rate=data["client_rate"],
                 unit=form.unit(),
                 idempotency_key=form.idempotency_key("propose"),
-            )
-        except AlreadyApplied as notice:
-            messages.info(request, notice.message)
-            return redirect("relationships:list", org_slug=request.organization.slug)
-        except InsufficientHours as error:
-            form.add_error("amount", error.message)
-        except DomainError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
-        else:
-            messages.success(
-                request,
-                f"{relationship.provider.name} was asked to work with {relationship.student.name}.",
-            )
-            return redirect(relationship.get_absolute_url())
+            ),
+            form=form,
+            # Too few hours is about the amount asked for.
+            field=lambda error: "amount" if isinstance(error, InsufficientHours) else FROM_ERROR,
+            notices=(AlreadyApplied,),
+            success=lambda relationship: (
+                f"{relationship.provider.name} was asked to work with {relationship.student.name}."
+            ),
+            then=lambda relationship: relationship.get_absolute_url(),
+            otherwise=reverse("relationships:list", args=[request.organization.slug]),
+        )
+        if done:
+            return done
     return render(
         request,
         "relationships/propose.html",
@@ -92,13 +94,13 @@ def relationship_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpRes
     relationship = selectors.relationship_get(
         organization=request.organization, membership=request.membership, public_id=public_id
     )
-    sessions = Paginator(
+    sessions = paginate(
+        request,
         relationship.sessions.filter(organization=request.organization)
         .select_related("logged_by")
         .with_money()
         .order_by("-starts_at", "-id"),
-        settings.MATCHPAL_PAGE_SIZE,
-    ).get_page(request.GET.get("page"))
+    )
     history = relationship.status_changes.filter(organization=request.organization).select_related(
         "actor"
     )
@@ -118,123 +120,116 @@ def relationship_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpRes
     )
 
 
-def _act(
+def _action_page(
     request: TenantRequest,
-    public_id: uuid.UUID,
-    action,
-    success: str,  # type: ignore[no-untyped-def]
-    form_class=None,
-    template: str | None = None,
+    relationship: Relationship,
+    *,
+    form: forms.Form | None = None,
     title: str = "",
-    form_kwargs=None,  # type: ignore[no-untyped-def]
+    action: Callable[[Mapping[str, Any]], object],
+    success: str,
 ) -> HttpResponse:
-    relationship = selectors.relationship_get(
-        organization=request.organization, membership=request.membership, public_id=public_id
-    )
-    extra = form_kwargs(relationship) if form_kwargs else {}
-    form = form_class(request.POST or None, **extra) if form_class else None
-    if request.method == "POST" and (form is None or form.is_valid()):
-        try:
-            action(relationship, form.cleaned_data if form else {})
-        except DomainError as error:
-            if form is None or template is None:
-                messages.error(request, error.message)
-                return redirect(relationship.get_absolute_url())
-            form.add_error(None, error.message)
-        else:
-            messages.success(request, success)
-            return redirect(relationship.get_absolute_url())
-    return render(
+    return action_page(
         request,
-        template or "relationships/reason_form.html",
-        {"form": form, "relationship": relationship, "title": title},
+        form=form,
+        action=action,
+        success=success,
+        then=relationship.get_absolute_url(),
+        context={
+            "relationship": relationship,
+            "title": title,
+            "back_url": relationship.get_absolute_url(),
+        },
+    )
+
+
+def _relationship(request: TenantRequest, public_id: uuid.UUID) -> Relationship:
+    return selectors.relationship_get(
+        organization=request.organization, membership=request.membership, public_id=public_id
     )
 
 
 @require_POST
 @tenant_view(Role.ADMIN, Role.PROVIDER)
 def relationship_accept(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(
+    relationship = _relationship(request, public_id)
+    return run_action(
         request,
-        public_id,
-        lambda r, _: services.relationship_accept(actor=request.user, relationship=r),
-        "You accepted the proposal.",
+        lambda: services.relationship_accept(actor=request.user, relationship=relationship),
+        success="You accepted the proposal.",
+        then=relationship.get_absolute_url(),
     )
 
 
 @tenant_view(Role.ADMIN, Role.PROVIDER)
 def relationship_decline(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(
+    relationship = _relationship(request, public_id)
+    return _action_page(
         request,
-        public_id,
-        lambda r, d: services.relationship_decline(
-            actor=request.user, relationship=r, reason=d["reason"]
-        ),
-        "The proposal was declined.",
-        form_class=OptionalReasonForm,
-        template="relationships/reason_form.html",
+        relationship,
+        form=OptionalReasonForm(request.POST or None),
         title="Decline the proposal",
+        action=lambda data: services.relationship_decline(
+            actor=request.user, relationship=relationship, reason=data["reason"]
+        ),
+        success="The proposal was declined.",
     )
 
 
 @admin_required
 def relationship_cancel(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(
+    relationship = _relationship(request, public_id)
+    return _action_page(
         request,
-        public_id,
-        lambda r, d: services.relationship_cancel(
-            actor=request.user, relationship=r, reason=d["reason"]
-        ),
-        "The relationship was cancelled; its reserved hours are free to book again.",
-        form_class=ReasonForm,
-        template="relationships/reason_form.html",
+        relationship,
+        form=ReasonForm(request.POST or None),
         title="Cancel the relationship",
+        action=lambda data: services.relationship_cancel(
+            actor=request.user, relationship=relationship, reason=data["reason"]
+        ),
+        success="The relationship was cancelled; its reserved hours are free to book again.",
     )
 
 
 @admin_required
 def relationship_complete(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(
+    relationship = _relationship(request, public_id)
+    return _action_page(
         request,
-        public_id,
-        lambda r, d: services.relationship_complete(
-            actor=request.user, relationship=r, reason=d["reason"]
-        ),
-        "The relationship is completed; its reserved hours are free to book again.",
-        form_class=OptionalReasonForm,
-        template="relationships/reason_form.html",
+        relationship,
+        form=OptionalReasonForm(request.POST or None),
         title="Complete the relationship",
+        action=lambda data: services.relationship_complete(
+            actor=request.user, relationship=relationship, reason=data["reason"]
+        ),
+        success="The relationship is completed; its reserved hours are free to book again.",
     )
 
 
 @admin_required
 def relationship_allocation(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     # A relationship counting sessions takes the amount as whole sessions, with no unit to pick.
-    return _act(
+    relationship = _relationship(request, public_id)
+    form = AllocationForm(request.POST or None, unit=relationship.unit)
+    return _action_page(
         request,
-        public_id,
-        lambda r, d: services.relationship_change_allocation(
-            actor=request.user,
-            relationship=r,
-            quantity=d["amount"]
-            if r.unit == Unit.SESSIONS or d.get("measure") == "minutes"
-            else d["amount"] * 60,
-            reason=d["reason"],
-        ),
-        "The allocation was changed.",
-        form_class=AllocationForm,
-        template="relationships/reason_form.html",
+        relationship,
+        form=form,
         title="Change the allocation",
-        form_kwargs=lambda r: {"unit": r.unit},
+        action=lambda data: services.relationship_change_allocation(
+            actor=request.user,
+            relationship=relationship,
+            quantity=form.quantity(),
+            reason=data["reason"],
+        ),
+        success="The allocation was changed.",
     )
 
 
 @admin_required
 def relationship_rates(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     """Change the relationship's rates with a reason; shows their history."""
-    relationship = selectors.relationship_get(
-        organization=request.organization, membership=request.membership, public_id=public_id
-    )
+    relationship = _relationship(request, public_id)
     form = RatesForm(
         request.POST or None,
         initial={
@@ -243,21 +238,23 @@ def relationship_rates(request: TenantRequest, public_id: uuid.UUID) -> HttpResp
         },
     )
     if request.method == "POST" and form.is_valid():
-        try:
-            services.relationship_change_rates(
+        data = form.cleaned_data
+        done = run_action(
+            request,
+            lambda: services.relationship_change_rates(
                 actor=request.user,
                 relationship=relationship,
-                provider_pay_rate=form.cleaned_data["provider_pay_rate"],
-                client_rate=form.cleaned_data["client_rate"],
-                reason=form.cleaned_data["reason"],
-            )
-        except DomainError as error:
-            form.add_error(None, error.message)
-        else:
-            messages.success(
-                request, "The rates were changed; sessions already logged keep their rates."
-            )
-            return redirect(relationship.get_absolute_url())
+                provider_pay_rate=data["provider_pay_rate"],
+                client_rate=data["client_rate"],
+                reason=data["reason"],
+            ),
+            form=form,
+            field=None,
+            success="The rates were changed; sessions already logged keep their rates.",
+            then=relationship.get_absolute_url(),
+        )
+        if done:
+            return done
     return render(
         request,
         "relationships/rates.html",

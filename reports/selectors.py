@@ -7,7 +7,7 @@ from django.db.models import Count, F, Q, Sum, Window
 from grants import selectors as ledger
 from grants.selectors import low_balance_students
 from grants.services import student_balances
-from integrations.woocommerce.models import OrderError
+from integrations.woocommerce import selectors as shop
 from matchpal.models import Membership, Organization
 from matchpal.selectors import pending_invitations
 from providers.models import Provider, ProviderStatus
@@ -43,9 +43,7 @@ def needs_attention(*, organization: Organization, membership: Membership) -> di
         "to_log": counts["to_log"],
         "week_sessions": counts["week_sessions"],
         "week_minutes": counts["week_minutes"] or 0,
-        "open_order_errors": OrderError.objects.filter(
-            organization=organization, resolved_at__isnull=True
-        ).count(),
+        "open_order_errors": shop.open_error_count(organization=organization),
     }
 
 

@@ -218,9 +218,9 @@ def main() -> int:
     django.setup()
     from django.db import close_old_connections
 
+    from demo.seed import DEMO_STORE_SECRET
     from grants.models import Grant
     from integrations.woocommerce.signature import sign
-    from matchpal.demo import DEMO_STORE_SECRET
 
     secret = args.secret or DEMO_STORE_SECRET
     hook = f"/hooks/woocommerce/{args.token}/"

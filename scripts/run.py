@@ -33,7 +33,7 @@ def main() -> int:
         "PYTHONUNBUFFERED": "1",
         "DJANGO_SETTINGS_MODULE": "matchpal.settings",
     }
-    # The banner reads the demo logins from matchpal.demo, which imports models: set Django up
+    # The banner reads the demo logins from demo.seed, which imports models: set Django up
     # in this process too, with the children's environment (DEBUG on unless set, so no
     # SECRET_KEY is needed), before anything starts, so a failure here orphans no child.
     os.environ.update(env)
@@ -42,7 +42,7 @@ def main() -> int:
     django.setup()
     from django.conf import settings
 
-    from matchpal.demo import DEMO_ADMIN, DEMO_PASSWORD, PROVIDERS, STUDENTS
+    from demo.seed import DEMO_ADMIN, DEMO_PASSWORD, PROVIDERS, STUDENTS
 
     manage = [PY, str(ROOT / "manage.py")]
     for command in preparation(manage, debug=settings.DEBUG):

@@ -109,9 +109,7 @@ def _check_actor(actor: User, relationship: Relationship) -> Membership:
     """The provider of the relationship, or an admin, logs and reports its sessions."""
     membership = acting_membership(actor=actor, relationship=relationship)
     if membership is None or not acts_for(membership, relationship):
-        raise SessionRuleError(
-            "Only this relationship's provider or an admin can log its sessions."
-        )
+        raise SessionRuleError(LOG_ONLY_OWN)
     return membership
 
 

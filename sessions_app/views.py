@@ -1,19 +1,17 @@
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
+from django import forms
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from matchpal.errors import DomainError
+from matchpal.actions import action_page, run_action
 from matchpal.models import Role
+from matchpal.pagination import paginate
 from matchpal.tenancy import TenantRequest, tenant_view
 from relationships.models import RelationshipStatus
 from relationships.selectors import relationship_get
@@ -44,7 +42,7 @@ def session_list(request: TenantRequest) -> HttpResponse:
             organization=request.organization, membership=request.membership
         ),
     )
-    page = Paginator(filterset.qs, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, filterset.qs)
     return render(request, "sessions_app/list.html", {"filter": filterset, "page": page})
 
 
@@ -63,8 +61,9 @@ def session_log(request: TenantRequest, relationship_id: uuid.UUID) -> HttpRespo
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            session = services.session_log(
+        done = run_action(
+            request,
+            lambda: services.session_log(
                 actor=request.user,
                 relationship=relationship,
                 starts_at=form.starts_at(),
@@ -75,14 +74,14 @@ def session_log(request: TenantRequest, relationship_id: uuid.UUID) -> HttpRespo
                 internal_note=data["internal_note"],
                 review_minutes=data["review_minutes"],
                 scheduled=data["schedule"],
-            )
-        except DomainError as error:
-            form.add_error(None, error.message)
-        else:
-            messages.success(
-                request, "Session scheduled." if data["schedule"] else "Session logged."
-            )
-            return redirect(session.get_absolute_url())
+            ),
+            form=form,
+            field=None,
+            success="Session scheduled." if data["schedule"] else "Session logged.",
+            then=lambda session: session.get_absolute_url(),
+        )
+        if done:
+            return done
     return render(request, "sessions_app/log.html", {"form": form, "relationship": relationship})
 
 
@@ -144,37 +143,28 @@ def session_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse
     )
 
 
-def _act(
-    request: TenantRequest,
-    public_id: uuid.UUID,
-    *,
-    action: Callable[[Session, Any], Any],
-    success: str,
-    make_form: Callable[[Session], Any] | None = None,
-    title: str = "",
-    roles: tuple[str, ...] = STAFF,
-) -> HttpResponse:
-    session = selectors.session_get(
+def _session(request: TenantRequest, public_id: uuid.UUID) -> Session:
+    return selectors.session_get(
         organization=request.organization, membership=request.membership, public_id=public_id
     )
-    if request.membership.role not in roles:
-        raise PermissionDenied
-    form = make_form(session) if make_form else None
-    if request.method == "POST" and (form is None or form.is_valid()):
-        try:
-            action(session, form.cleaned_data if form else {})
-        except DomainError as error:
-            if form is None:
-                messages.error(request, error.message)
-                return redirect(session.get_absolute_url())
-            form.add_error(None, error.message)
-        else:
-            messages.success(request, success)
-            return redirect(session.get_absolute_url())
-    if form is None:
-        return redirect(session.get_absolute_url())
-    return render(
-        request, "sessions_app/action_form.html", {"form": form, "session": session, "title": title}
+
+
+def _action_page(
+    request: TenantRequest,
+    session: Session,
+    *,
+    form: forms.Form,
+    title: str,
+    action: Callable[[Mapping[str, Any]], object],
+    success: str,
+) -> HttpResponse:
+    return action_page(
+        request,
+        form=form,
+        action=action,
+        success=success,
+        then=session.get_absolute_url(),
+        context={"session": session, "title": title, "back_url": session.get_absolute_url()},
     )
 
 
@@ -199,7 +189,7 @@ def _edit_form(request: TenantRequest, session: Session, *, completing: bool) ->
     )
 
 
-def _optional(data: dict[str, Any]) -> dict[str, Any]:
+def _optional(data: Mapping[str, Any]) -> dict[str, Any]:
     """The fields the form may leave out: absent means "leave it as it is"."""
     return {
         "internal_note": data.get("internal_note"),
@@ -209,146 +199,155 @@ def _optional(data: dict[str, Any]) -> dict[str, Any]:
 
 @tenant_view(*STAFF)
 def session_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(
+    session = _session(request, public_id)
+    return _action_page(
         request,
-        public_id,
-        make_form=lambda s: _edit_form(request, s, completing=False),
+        session,
+        form=_edit_form(request, session, completing=False),
         title="Edit the session",
-        success="Session saved.",
-        action=lambda s, d: services.session_edit(
+        action=lambda data: services.session_edit(
             actor=request.user,
-            session=s,
-            duration=d["duration"],
-            notes=d["notes"],
-            mode=d["mode"],
-            reason=d["reason"],
-            **_optional(d),
+            session=session,
+            duration=data["duration"],
+            notes=data["notes"],
+            mode=data["mode"],
+            reason=data["reason"],
+            **_optional(data),
         ),
+        success="Session saved.",
     )
 
 
 @tenant_view(*STAFF)
 def session_complete(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(
+    session = _session(request, public_id)
+    return _action_page(
         request,
-        public_id,
-        make_form=lambda s: _edit_form(request, s, completing=True),
+        session,
+        form=_edit_form(request, session, completing=True),
         title="Log this session",
-        success="Session logged.",
-        action=lambda s, d: services.session_complete(
+        action=lambda data: services.session_complete(
             actor=request.user,
-            session=s,
-            duration=d["duration"],
-            notes=d["notes"],
-            mode=d["mode"],
-            **_optional(d),
+            session=session,
+            duration=data["duration"],
+            notes=data["notes"],
+            mode=data["mode"],
+            **_optional(data),
         ),
+        success="Session logged.",
     )
 
 
 @tenant_view(*STAFF)
 def session_reschedule(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    session = _session(request, public_id)
     tz = request.organization.tz
-    return _act(
+    return _action_page(
         request,
-        public_id,
-        make_form=lambda s: RescheduleForm(
-            request.POST or None, organization=request.organization, session=s
+        session,
+        form=RescheduleForm(
+            request.POST or None, organization=request.organization, session=session
         ),
         title="Change the date and time",
-        success="Session moved.",
-        action=lambda s, d: services.session_reschedule(
+        action=lambda data: services.session_reschedule(
             actor=request.user,
-            session=s,
-            starts_at=datetime.combine(d["date"], d["time"], tzinfo=tz),
-            reason=d["reason"],
+            session=session,
+            starts_at=datetime.combine(data["date"], data["time"], tzinfo=tz),
+            reason=data["reason"],
         ),
+        success="Session moved.",
     )
 
 
 @tenant_view(*STAFF)
 def session_cancel(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(
+    session = _session(request, public_id)
+    return _action_page(
         request,
-        public_id,
-        make_form=lambda s: CancelForm(request.POST or None),
+        session,
+        form=CancelForm(request.POST or None),
         title="Cancel the session",
-        success="Session cancelled.",
-        action=lambda s, d: services.session_cancel(
-            actor=request.user, session=s, reason=d["reason"]
+        action=lambda data: services.session_cancel(
+            actor=request.user, session=session, reason=data["reason"]
         ),
+        success="Session cancelled.",
     )
 
 
 @tenant_view(*STAFF)
 def session_no_show(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(
+    session = _session(request, public_id)
+    return _action_page(
         request,
-        public_id,
-        make_form=lambda s: NoShowForm(request.POST or None),
+        session,
+        form=NoShowForm(request.POST or None),
         title="Mark a no-show",
-        success="No-show recorded.",
-        action=lambda s, d: services.session_no_show(
-            actor=request.user, session=s, party=d["party"], explanation=d["explanation"]
+        action=lambda data: services.session_no_show(
+            actor=request.user,
+            session=session,
+            party=data["party"],
+            explanation=data["explanation"],
         ),
+        success="No-show recorded.",
     )
 
 
 @tenant_view(Role.ADMIN)
 def session_resolve_dispute(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(
+    session = _session(request, public_id)
+    return _action_page(
         request,
-        public_id,
-        roles=(Role.ADMIN,),
-        make_form=lambda s: ResolveDisputeForm(
-            request.POST or None, organization=request.organization, session=s
+        session,
+        form=ResolveDisputeForm(
+            request.POST or None, organization=request.organization, session=session
         ),
         title="Resolve the dispute",
-        success="Dispute resolved; the student was told.",
-        action=lambda s, d: services.session_resolve_dispute(
+        action=lambda data: services.session_resolve_dispute(
             actor=request.user,
-            session=s,
-            resolution=d["resolution"],
-            note=d["note"],
-            duration=d["duration"],
-            review_minutes=d.get("review_minutes", services.KEEP),
+            session=session,
+            resolution=data["resolution"],
+            note=data["note"],
+            duration=data["duration"],
+            review_minutes=data.get("review_minutes", services.KEEP),
         ),
+        success="Dispute resolved; the student was told.",
     )
 
 
 @require_POST
 @tenant_view(*STAFF)
 def session_send_report(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(
+    session = _session(request, public_id)
+    return run_action(
         request,
-        public_id,
+        lambda: services.session_send_report(actor=request.user, session=session),
         success="The report was sent to the student and guardian.",
-        action=lambda s, d: services.session_send_report(actor=request.user, session=s),
+        then=session.get_absolute_url(),
     )
 
 
 @require_POST
 @tenant_view(Role.STUDENT)
 def session_confirm(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(
+    session = _session(request, public_id)
+    return run_action(
         request,
-        public_id,
-        roles=(Role.STUDENT,),
+        lambda: services.session_confirm(actor=request.user, session=session),
         success="Thank you for confirming.",
-        action=lambda s, d: services.session_confirm(actor=request.user, session=s),
+        then=session.get_absolute_url(),
     )
 
 
 @tenant_view(Role.STUDENT)
 def session_dispute(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
-    return _act(
+    session = _session(request, public_id)
+    return _action_page(
         request,
-        public_id,
-        roles=(Role.STUDENT,),
-        make_form=lambda s: DisputeForm(request.POST or None),
+        session,
+        form=DisputeForm(request.POST or None),
         title="Dispute this session",
-        success="Your message was sent to the center.",
-        action=lambda s, d: services.session_dispute(
-            actor=request.user, session=s, reason=d["reason"]
+        action=lambda data: services.session_dispute(
+            actor=request.user, session=session, reason=data["reason"]
         ),
+        success="Your message was sent to the center.",
     )

@@ -57,3 +57,9 @@ def lock_student(*, pk: int) -> None:
         .filter(pk=pk)
         .values_list("pk", flat=True)
     )
+
+
+def student_with_email(*, organization_id: int, email: str) -> Student | None:
+    """The organization's student with this email, whatever its case (an email is unique among
+    an organization's students, case-insensitively)."""
+    return Student.objects.filter(organization_id=organization_id, email__iexact=email).first()

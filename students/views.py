@@ -1,16 +1,15 @@
 import uuid
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from matchpal import confirmation
-from matchpal.errors import DomainError
+from matchpal.actions import run_action
 from matchpal.models import Role
+from matchpal.pagination import paginate
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
 from students import selectors, services
 from students.filters import StudentFilter
@@ -23,7 +22,7 @@ def student_list(request: TenantRequest) -> HttpResponse:
     filterset = StudentFilter(
         request.GET, queryset=selectors.student_list(organization=request.organization)
     )
-    page = Paginator(filterset.qs, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, filterset.qs)
     return render(request, "students/list.html", {"filter": filterset, "page": page})
 
 
@@ -31,15 +30,17 @@ def student_list(request: TenantRequest) -> HttpResponse:
 def student_create(request: TenantRequest) -> HttpResponse:
     form = StudentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            student = services.student_create(
+        done = run_action(
+            request,
+            lambda: services.student_create(
                 actor=request.user, organization=request.organization, **form.cleaned_data
-            )
-        except DomainError as error:
-            form.add_error(error.field, error.message)
-        else:
-            messages.success(request, f"{student.name} was added.")
-            return redirect(student.get_absolute_url())
+            ),
+            form=form,
+            success=lambda student: f"{student.name} was added.",
+            then=lambda student: student.get_absolute_url(),
+        )
+        if done:
+            return done
     return render(request, "students/form.html", {"form": form, "student": None})
 
 
@@ -61,13 +62,17 @@ def student_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     student = selectors.student_get(organization=request.organization, public_id=public_id)
     form = StudentForm(request.POST or None, instance=student)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.student_update(actor=request.user, student=student, **form.cleaned_data)
-        except DomainError as error:
-            form.add_error(error.field, error.message)
-        else:
-            messages.success(request, f"{student.name} was saved.")
-            return redirect(student.get_absolute_url())
+        done = run_action(
+            request,
+            lambda: services.student_update(
+                actor=request.user, student=student, **form.cleaned_data
+            ),
+            form=form,
+            success=lambda _: f"{student.name} was saved.",
+            then=student.get_absolute_url(),
+        )
+        if done:
+            return done
     return render(request, "students/form.html", {"form": form, "student": student})
 
 
@@ -98,15 +103,14 @@ def student_set_status(request: TenantRequest, public_id: uuid.UUID) -> HttpResp
 @admin_required
 def student_invite(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     student = selectors.student_get(organization=request.organization, public_id=public_id)
-    try:
-        invitation = services.student_invite(
+    return run_action(
+        request,
+        lambda: services.student_invite(
             actor=request.user, student=student, base_url=request.build_absolute_uri("/")
-        )
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, f"An invitation was sent to {invitation.email}.")
-    return redirect(student.get_absolute_url())
+        ),
+        success=lambda invitation: f"An invitation was sent to {invitation.email}.",
+        then=student.get_absolute_url(),
+    )
 
 
 @tenant_view(Role.STUDENT)

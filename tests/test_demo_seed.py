@@ -9,7 +9,7 @@ from django.contrib.auth import SESSION_KEY
 from django.core.management import call_command
 from django.test import Client
 
-from matchpal import demo
+from demo.seed import DEMO_ADMIN, DEMO_PASSWORD, DEMO_SLUG, PROVIDERS, STUDENTS
 from matchpal.models import Membership, Organization, Role, ServiceType, User
 from providers.models import Provider
 from students.models import Student
@@ -31,7 +31,7 @@ def test_seed_creates_the_demo_organization() -> None:
     output = seed()
 
     assert output == "Seeded demo organization “Northside Learning Center”.\n"
-    org = Organization.objects.get(slug=demo.DEMO_SLUG)
+    org = Organization.objects.get(slug=DEMO_SLUG)
     assert (org.name, org.time_zone) == ("Northside Learning Center", "America/New_York")
     assert sorted(ServiceType.objects.filter(organization=org).values_list("name", flat=True)) == [
         "Advising",
@@ -42,30 +42,30 @@ def test_seed_creates_the_demo_organization() -> None:
     assert roles.count(Role.ADMIN) == 1
     assert roles.count(Role.PROVIDER) == 3
     admin = Membership.objects.get(organization=org, role=Role.ADMIN).user
-    assert admin.email == demo.DEMO_ADMIN
+    assert admin.email == DEMO_ADMIN
 
     providers = Provider.objects.filter(organization=org)
     assert providers.count() == 3
     assert all(p.user is not None and p.user.email == p.email for p in providers)
     assert {p.email: sorted(p.service_types.values_list("name", flat=True)) for p in providers} == {
-        email: sorted(services) for _, email, services, _, _ in demo.PROVIDERS
+        email: sorted(services) for _, email, services, _, _ in PROVIDERS
     }
 
     students = Student.objects.filter(organization=org)
     assert students.count() == 10
     assert sorted(students.values_list("email", flat=True)) == sorted(
-        email for _, email, *_ in demo.STUDENTS
+        email for _, email, *_ in STUDENTS
     )
     with_login = [s for s in students if s.user_id]
     assert sorted(s.email for s in with_login) == sorted(
-        email for _, email, _, _, has_login in demo.STUDENTS if has_login
+        email for _, email, _, _, has_login in STUDENTS if has_login
     )
     assert roles.count(Role.STUDENT) == len(with_login)
 
     # Every demo login has its address verified, so the password works at once.
     logins = User.objects.filter(memberships__organization=org)
     assert logins.count() == 1 + 3 + len(with_login)
-    assert all(user.check_password(demo.DEMO_PASSWORD) for user in logins)
+    assert all(user.check_password(DEMO_PASSWORD) for user in logins)
     assert EmailAddress.objects.filter(user__in=logins, verified=True, primary=True).count() == (
         logins.count()
     )
@@ -74,22 +74,22 @@ def test_seed_creates_the_demo_organization() -> None:
 @pytest.mark.parametrize(
     ("email", "template"),
     [
-        (demo.DEMO_ADMIN, "reports/home_admin.html"),
-        (demo.PROVIDERS[0][1], "reports/home_provider.html"),
-        (demo.STUDENTS[0][1], "reports/home_student.html"),
+        (DEMO_ADMIN, "reports/home_admin.html"),
+        (PROVIDERS[0][1], "reports/home_provider.html"),
+        (STUDENTS[0][1], "reports/home_student.html"),
     ],
 )
 def test_demo_password_signs_in_over_http(email: str, template: str) -> None:
     seed()
     client = Client()
 
-    response = client.post("/accounts/login/", {"login": email, "password": demo.DEMO_PASSWORD})
+    response = client.post("/accounts/login/", {"login": email, "password": DEMO_PASSWORD})
 
     assert response.status_code == 302
     assert response["Location"] == "/"
     assert client.session[SESSION_KEY] == str(User.objects.get(email=email).pk)
-    assert client.get("/")["Location"] == f"/o/{demo.DEMO_SLUG}/"
-    home = client.get(f"/o/{demo.DEMO_SLUG}/")
+    assert client.get("/")["Location"] == f"/o/{DEMO_SLUG}/"
+    home = client.get(f"/o/{DEMO_SLUG}/")
     assert home.status_code == 200
     assert home.templates[0].name == template
 
@@ -97,20 +97,20 @@ def test_demo_password_signs_in_over_http(email: str, template: str) -> None:
 def test_seeding_twice_changes_nothing() -> None:
     seed()
     before = row_counts()
-    org_before = Organization.objects.values().get(slug=demo.DEMO_SLUG)
+    org_before = Organization.objects.values().get(slug=DEMO_SLUG)
 
     output = seed()
 
     assert output == "The demo organization exists already; nothing changed.\n"
     assert row_counts() == before
-    assert Organization.objects.values().get(slug=demo.DEMO_SLUG) == org_before
+    assert Organization.objects.values().get(slug=DEMO_SLUG) == org_before
 
 
 def test_seeded_balances_match_the_ledger() -> None:
     seed()
     out = StringIO()
 
-    call_command("reconcile_grants", organization=demo.DEMO_SLUG, stdout=out)
+    call_command("reconcile_grants", organization=DEMO_SLUG, stdout=out)
 
     assert out.getvalue() == "Balances match the ledger.\n"
 
@@ -126,7 +126,7 @@ def test_the_demo_center_is_lived_in() -> None:
     from sessions_app.models import Session, SessionStatus
 
     seed()
-    org = Organization.objects.get(slug=demo.DEMO_SLUG)
+    org = Organization.objects.get(slug=DEMO_SLUG)
     states = set(Relationship.objects.filter(organization=org).values_list("status", flat=True))
     assert states == set(RelationshipStatus.values)
 
@@ -139,6 +139,6 @@ def test_the_demo_center_is_lived_in() -> None:
     assert oldest.starts_at < timezone.now() - timedelta(days=60)
     assert sessions.filter(status=SessionStatus.NO_SHOW, no_show_party="student").count() == 1
     disputed = sessions.get(disputed_at__isnull=False)
-    assert disputed.relationship.student.email == demo.STUDENTS[0][1]
+    assert disputed.relationship.student.email == STUDENTS[0][1]
     to_log = sessions.filter(status=SessionStatus.SCHEDULED, starts_at__lt=timezone.now())
     assert to_log.count() == 1

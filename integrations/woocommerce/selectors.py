@@ -24,6 +24,11 @@ def error_list(*, organization: Organization) -> QuerySet[OrderError]:
     )
 
 
+def open_error_count(*, organization: Organization) -> int:
+    """How many order errors wait for an admin."""
+    return OrderError.objects.filter(organization=organization, resolved_at__isnull=True).count()
+
+
 def error_get(*, organization: Organization, public_id: uuid.UUID) -> OrderError:
     error = (
         error_list(organization=organization)

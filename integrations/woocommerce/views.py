@@ -2,11 +2,10 @@
 
 import uuid
 
-from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from integrations.woocommerce import selectors, services
@@ -14,18 +13,15 @@ from integrations.woocommerce.filters import DeliveryFilter, OrderErrorFilter
 from integrations.woocommerce.forms import LinkStudentForm, MapProductForm, ResolveForm, StoreForm
 from integrations.woocommerce.models import ErrorKind, Store
 from integrations.woocommerce.tasks import sync_store
-from matchpal.errors import DomainError
+from matchpal.actions import run_action
+from matchpal.pagination import paginate
 from matchpal.tenancy import TenantRequest, admin_required
 
 
 @admin_required
 def store_list(request: TenantRequest) -> HttpResponse:
     stores = selectors.store_list(organization=request.organization)
-    open_errors = (
-        selectors.error_list(organization=request.organization)
-        .filter(resolved_at__isnull=True)
-        .count()
-    )
+    open_errors = selectors.open_error_count(organization=request.organization)
     return render(
         request, "woocommerce/store_list.html", {"stores": stores, "open_errors": open_errors}
     )
@@ -35,7 +31,9 @@ def store_list(request: TenantRequest) -> HttpResponse:
 def store_create(request: TenantRequest) -> HttpResponse:
     form = StoreForm(request.POST or None, instance=Store(organization=request.organization))
     if request.method == "POST" and form.is_valid():
-        store = form.save()
+        store = services.store_create(
+            actor=request.user, organization=request.organization, **form.cleaned_data
+        )
         messages.success(
             request,
             "The store is connected: finish the setup in WooCommerce "
@@ -50,7 +48,7 @@ def store_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     store = selectors.store_get(organization=request.organization, public_id=public_id)
     form = StoreForm(request.POST or None, instance=store)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.store_update(actor=request.user, store=store, **form.cleaned_data)
         messages.success(request, "Store settings saved.")
         return redirect(store.get_absolute_url())
     return render(request, "woocommerce/store_form.html", {"form": form, "store": store})
@@ -79,7 +77,7 @@ def error_list(request: TenantRequest) -> HttpResponse:
     filterset = OrderErrorFilter(
         data, queryset=selectors.error_list(organization=request.organization)
     )
-    page = Paginator(filterset.qs, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, filterset.qs)
     return render(request, "woocommerce/error_list.html", {"filter": filterset, "page": page})
 
 
@@ -99,23 +97,29 @@ def error_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     action = request.POST.get("action")
     if request.method == "POST" and action in forms and forms[action].is_valid():
         data = forms[action].cleaned_data
-        try:
+
+        def run() -> str:
             if action == "resolve":
                 services.error_resolve(actor=request.user, error=error, note=data["note"])
-                outcome = "marked resolved"  # shown as "Done: marked resolved."
-            elif action == "map":
-                outcome = services.error_map_product(
+                return "marked resolved"  # shown as "Done: marked resolved."
+            if action == "map":
+                return services.error_map_product(
                     actor=request.user, error=error, package=data["package"]
                 )
-            else:
-                outcome = services.error_link_student(
-                    actor=request.user, error=error, student=data["student"]
-                )
-        except DomainError as problem:
-            forms[action].add_error(None, problem.message)
-        else:
-            messages.success(request, f"Done: {outcome}.")
-            return redirect("woocommerce:error_list", org_slug=org.slug)
+            return services.error_link_student(
+                actor=request.user, error=error, student=data["student"]
+            )
+
+        done = run_action(
+            request,
+            run,
+            form=forms[action],
+            field=None,
+            success=lambda outcome: f"Done: {outcome}.",
+            then=reverse("woocommerce:error_list", args=[org.slug]),
+        )
+        if done:
+            return done
     return render(
         request,
         "woocommerce/error_detail.html",
@@ -133,7 +137,7 @@ def delivery_list(request: TenantRequest) -> HttpResponse:
     filterset = DeliveryFilter(
         request.GET, queryset=selectors.delivery_list(organization=request.organization)
     )
-    page = Paginator(filterset.qs, settings.MATCHPAL_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, filterset.qs)
     return render(request, "woocommerce/delivery_list.html", {"filter": filterset, "page": page})
 
 

@@ -32,7 +32,8 @@ def last_day(value: datetime | None) -> date | None:
 @register.simple_tag(takes_context=True)
 def page_query(context: template.Context, number: int, param: str = "page") -> str:
     """`?…` for page `number` of a list paged by `param`, keeping the other query parameters
-    (the filters, and the other list's page where a page shows two lists)."""
+    (the filters, each value of a repeated key, and the other list's page where a page shows
+    two lists)."""
     query = context["request"].GET.copy()
     query[param] = str(number)
     return "?" + query.urlencode()

@@ -15,11 +15,11 @@ import time_machine
 from django.core.management import call_command
 from django.test import Client
 
+from demo.seed import DEMO_SLUG, DEMO_STORE_SECRET
 from grants.models import Grant, GrantSource
 from grants.reconcile import find_differences
 from integrations.woocommerce.models import Delivery, Store
 from integrations.woocommerce.signature import sign
-from matchpal import demo
 from students.models import Student
 
 pytestmark = pytest.mark.django_db
@@ -76,12 +76,12 @@ def test_the_docs_sample_delivery_grants_the_documented_hours(
     django_capture_on_commit_callbacks,
 ) -> None:
     docs = sample()
-    assert docs["SECRET"] == demo.DEMO_STORE_SECRET
+    assert docs["SECRET"] == DEMO_STORE_SECRET
     with time_machine.travel(SAMPLE_TIME, tick=False):
         seed()
-        store = Store.objects.get(organization__slug=demo.DEMO_SLUG)
+        store = Store.objects.get(organization__slug=DEMO_SLUG)
         assert urlsplit(docs["URL"]).path == store.delivery_path
-        chloe = Student.objects.get(organization__slug=demo.DEMO_SLUG, name="Chloe Dubois")
+        chloe = Student.objects.get(organization__slug=DEMO_SLUG, name="Chloe Dubois")
         before = set(Grant.objects.filter(student=chloe).values_list("pk", flat=True))
         client = Client()
 
@@ -109,7 +109,7 @@ def test_the_docs_sample_delivery_grants_the_documented_hours(
         assert Grant.objects.get(pk=grant.pk).total == 600
         assert find_differences() == []
         out = StringIO()
-        call_command("reconcile_grants", organization=demo.DEMO_SLUG, stdout=out)
+        call_command("reconcile_grants", organization=DEMO_SLUG, stdout=out)
         assert out.getvalue() == "Balances match the ledger.\n"
 
 
@@ -127,4 +127,4 @@ def test_the_docs_openssl_line_computes_woocommerces_signature() -> None:
         check=True,
     )
 
-    assert result.stdout.strip() == sign(docs["BODY"].encode(), demo.DEMO_STORE_SECRET)
+    assert result.stdout.strip() == sign(docs["BODY"].encode(), DEMO_STORE_SECRET)

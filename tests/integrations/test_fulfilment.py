@@ -20,6 +20,7 @@ from integrations.woocommerce.models import (
     OrderLineGrant,
     Store,
 )
+from integrations.woocommerce.services import fulfilment
 from matchpal.models import Notification
 from students.models import Student
 from tests.conftest import Tenant
@@ -231,13 +232,13 @@ def test_two_orders_of_one_new_customer_at_once_grant_both(shop: Shop, monkeypat
     # Both workers look the email up, find nobody, then both create the student: the second
     # insert waits for the first transaction and then collides with its row.
     both_looked_up = threading.Barrier(2)
-    real_create = services.student_create
+    real_create = fulfilment.student_create
 
     def create_after_both_looked(**kwargs: Any) -> Student:
         both_looked_up.wait(timeout=10)
         return real_create(**kwargs)
 
-    monkeypatch.setattr(services, "student_create", create_after_both_looked)
+    monkeypatch.setattr(fulfilment, "student_create", create_after_both_looked)
     deliveries = [
         stored_delivery(
             shop.store,

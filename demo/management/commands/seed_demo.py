@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
-from matchpal import demo
+from demo.seed import seed_demo
 
 # The demo's people are fictional: seeding proposes and logs through the real services, which
 # email on commit, so the emails go nowhere while it runs.
@@ -13,7 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         with override_settings(MAILERS=QUIET):
-            org = demo.seed_demo()
+            org = seed_demo()
         if org is None:
             self.stdout.write("The demo organization exists already; nothing changed.")
         else:

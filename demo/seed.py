@@ -1,4 +1,5 @@
-"""The demo organization that `make run` seeds the first time. Later issues extend it."""
+"""The demo organization that `make run` seeds the first time: a lived-in center built through
+the apps' own services. This app sits above every domain app; no app imports it."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -7,8 +8,17 @@ from allauth.account.models import EmailAddress
 from django.db import transaction
 from django.utils import timezone
 
+from grants import services as ledger
+from grants.models import GrantSource, ShopKey
+from integrations.woocommerce.models import Store
 from matchpal.models import Membership, Organization, Role, ServiceType, User
 from matchpal.services import DEFAULT_SERVICE_TYPES
+from providers.models import Provider, ProviderService
+from relationships import services as pairing
+from relationships.models import Relationship
+from sessions_app import services as sessions
+from sessions_app.models import Session
+from students.models import Student
 
 DEMO_SLUG = "northside"
 DEMO_PASSWORD = "matchpal-demo"
@@ -101,8 +111,6 @@ def _login(email: str, name: str) -> User:
 @transaction.atomic
 def seed_demo() -> Organization | None:
     """Create the demo organization unless it exists; return it, or None if it existed."""
-    from providers.models import Provider, ProviderService
-    from students.models import Student
 
     if Organization.objects.filter(slug=DEMO_SLUG).exists():
         return None
@@ -130,7 +138,7 @@ def seed_demo() -> Organization | None:
             ProviderService.objects.create(
                 organization=org, provider=provider, service_type=types[service]
             )
-    students = []
+    students: list[Student] = []
     for name, email, guardian, guardian_email, has_login in STUDENTS:
         user = None
         if has_login:
@@ -153,8 +161,6 @@ def seed_demo() -> Organization | None:
 
 
 def _seed_store(org: Organization) -> None:
-    from integrations.woocommerce.models import Store
-
     Store.objects.create(
         organization=org,
         name="Northside shop",
@@ -165,11 +171,8 @@ def _seed_store(org: Organization) -> None:
 
 
 def _seed_ledger(
-    org: Organization, admin: User, types: dict[str, ServiceType], students: list
-) -> None:  # type: ignore[type-arg]
-    from grants import services as ledger
-    from grants.models import GrantSource, ShopKey
-
+    org: Organization, admin: User, types: dict[str, ServiceType], students: list[Student]
+) -> None:
     packages = [
         ledger.package_save(
             actor=admin,
@@ -219,15 +222,9 @@ NOTES = [
 
 
 def _seed_relationships(
-    org: Organization, admin: User, types: dict[str, ServiceType], students: list
-) -> None:  # type: ignore[type-arg]
+    org: Organization, admin: User, types: dict[str, ServiceType], students: list[Student]
+) -> None:
     """A lived-in center: relationships in every state and a few months of sessions."""
-    from providers.models import Provider
-    from relationships import services as pairing
-    from relationships.models import Relationship
-    from sessions_app import services as sessions
-    from sessions_app.models import Session
-
     providers = list(Provider.objects.filter(organization=org).order_by("pk"))
     now = timezone.now()
     for n, (si, pi, service, hours, status) in enumerate(RELATIONSHIPS):

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from reports import views
+
+# No app_name: the organization's home keeps its project-wide name, `org_home`.
+urlpatterns = [
+    path("", views.home, name="org_home"),
+]
