@@ -24,15 +24,19 @@ def acting_membership(*, actor: User, relationship: Relationship) -> Membership 
     return membership_of(user=actor, organization_id=relationship.organization_id)
 
 
-def acts_for(membership: Membership | None, relationship: Relationship) -> bool:
-    """Whether the member may act on the relationship as its staff: an admin of its
-    organization, or its own provider. Every relationship and session transition that a
-    provider may make asks this one rule."""
+def acts_for(
+    membership: Membership | None, relationship: Relationship, *, provider: bool = True
+) -> bool:
+    """Whether the member may act on the relationship: an admin of its organization, or, where
+    the change is also the provider's (`provider`), its own provider. Every relationship and
+    session transition asks this one rule."""
     if membership is None or membership.organization_id != relationship.organization_id:
         return False
     if membership.is_admin:
         return True
-    return membership.is_provider and relationship.provider.user_id == membership.user_id
+    return (
+        provider and membership.is_provider and relationship.provider.user_id == membership.user_id
+    )
 
 
 def relationship_list(
