@@ -72,3 +72,17 @@ def service_type_get(*, organization: Organization, public_id: uuid.UUID) -> Ser
     if service_type is None:
         raise Http404("No such service type.")
     return service_type
+
+
+def member_user_ids(*, organization: Organization, user_ids: list[int]) -> list[int]:
+    """Which of these users are members of the organization (have a login there)."""
+    return list(
+        Membership.objects.filter(organization=organization, user_id__in=user_ids).values_list(
+            "user_id", flat=True
+        )
+    )
+
+
+def membership_of(*, user: User, organization_id: int) -> Membership | None:
+    """The user's membership of the organization, or None: one query."""
+    return Membership.objects.filter(user=user, organization_id=organization_id).first()

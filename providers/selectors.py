@@ -39,3 +39,13 @@ def provider_get(*, organization: Organization, public_id: uuid.UUID) -> Provide
 
 def provider_for_user(*, organization: Organization, user: User) -> Provider | None:
     return provider_list(organization=organization).filter(user=user).first()
+
+
+def lock_provider(*, pk: int) -> None:
+    """Lock the provider's row `FOR NO KEY UPDATE OF` itself, for the writers whose rules count
+    every session of the provider (docs/sessions.md, the lock order of session writes)."""
+    list(
+        Provider.objects.select_for_update(of=("self",), no_key=True)
+        .filter(pk=pk)
+        .values_list("pk", flat=True)
+    )

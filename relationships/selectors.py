@@ -9,7 +9,8 @@ from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from matchpal.models import Membership, Organization
+from matchpal.models import Membership, Organization, User
+from matchpal.selectors import membership_of
 from relationships.models import Relationship, RelationshipStatus
 
 if TYPE_CHECKING:
@@ -29,6 +30,26 @@ def visible_to(membership: Membership) -> Q:
     if membership.is_provider:
         return Q(provider__user_id=membership.user_id)
     return Q(student__user_id=membership.user_id)
+
+
+def acting_membership(*, actor: User, relationship: Relationship) -> Membership | None:
+    """The actor's membership of the relationship's organization, or None (one query)."""
+    return membership_of(user=actor, organization_id=relationship.organization_id)
+
+
+def acts_for(
+    membership: Membership | None, relationship: Relationship, *, provider: bool = True
+) -> bool:
+    """Whether the member may act on the relationship: an admin of its organization, or, where
+    the change is also the provider's (`provider`), its own provider. Every relationship and
+    session transition asks this one rule."""
+    if membership is None or membership.organization_id != relationship.organization_id:
+        return False
+    if membership.is_admin:
+        return True
+    return (
+        provider and membership.is_provider and relationship.provider.user_id == membership.user_id
+    )
 
 
 def relationship_list(

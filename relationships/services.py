@@ -13,6 +13,7 @@ from matchpal.errors import ConflictError, DomainError
 from matchpal.models import Organization, ServiceType, User
 from matchpal.notifications import send_email_on_commit
 from matchpal.quantities import format_quantity
+from matchpal.selectors import membership_of
 from providers.models import Provider, ProviderStatus
 from relationships.models import (
     HOLDING_STATUSES,
@@ -21,7 +22,7 @@ from relationships.models import (
     RelationshipStatus,
     RelationshipStatusChange,
 )
-from relationships.selectors import allocated, response_window_days
+from relationships.selectors import acting_membership, acts_for, allocated, response_window_days
 from students.models import Student, StudentStatus
 
 # Allowed transitions (DESIGN §4).
@@ -122,6 +123,9 @@ def relationship_propose(
     idempotency_key: str | None = None,
 ) -> Relationship:
     """Pair a student with a provider; `quantity` is held at once or the proposal is refused."""
+    membership = membership_of(user=actor, organization_id=organization.pk)
+    if membership is None or not membership.is_admin:
+        raise RelationshipError(ADMINS_ONLY.format(doing="propose"))
     for record in (student, provider, service_type):
         if record.organization_id != organization.pk:
             raise RelationshipError("A record of another organization was chosen.")
@@ -197,8 +201,7 @@ def relationship_propose(
 def relationship_accept(*, actor: User, relationship: Relationship) -> Relationship:
     with transaction.atomic():
         relationship = _lock(relationship)
-        if relationship.provider.user_id != actor.pk and not _is_admin(actor, relationship):
-            raise RelationshipError("Only the provider of this proposal can accept it.")
+        _check_actor(actor, relationship, "Only the provider of this proposal can accept it.")
         _move(relationship, RelationshipStatus.PAIRED, actor=actor, reason="Accepted")
         _tell(
             relationship,
@@ -234,8 +237,7 @@ def relationship_decline(
             _end(relationship, RelationshipStatus.DECLINED, actor=None, reason=reason or UNANSWERED)
             _tell_unanswered(relationship)
             return relationship
-        if relationship.provider.user_id != actor.pk and not _is_admin(actor, relationship):
-            raise RelationshipError("Only the provider of this proposal can decline it.")
+        _check_actor(actor, relationship, "Only the provider of this proposal can decline it.")
         _end(relationship, RelationshipStatus.DECLINED, actor=actor, reason=reason or "Declined")
         because = f": {reason.strip().rstrip('.')}" if reason.strip() else ""
         _tell(
@@ -276,6 +278,7 @@ def relationship_cancel(*, actor: User, relationship: Relationship, reason: str)
         raise RelationshipError("Give a reason for the cancellation.")
     with transaction.atomic():
         relationship = _lock(relationship)
+        _check_actor(actor, relationship, ADMINS_ONLY.format(doing="cancel"), provider=False)
         _end(relationship, RelationshipStatus.CANCELLED, actor=actor, reason=reason)
         _tell(
             relationship,
@@ -292,6 +295,7 @@ def relationship_complete(
 ) -> Relationship:
     with transaction.atomic():
         relationship = _lock(relationship)
+        _check_actor(actor, relationship, ADMINS_ONLY.format(doing="complete"), provider=False)
         _end(relationship, RelationshipStatus.COMPLETED, actor=actor, reason=reason or "Completed")
     return relationship
 
@@ -302,6 +306,9 @@ def relationship_change_allocation(
     """Raise or lower what the relationship has (held + consumed); never below consumed."""
     with transaction.atomic():
         relationship = _lock(relationship)
+        _check_actor(
+            actor, relationship, ADMINS_ONLY.format(doing="change the hours of"), provider=False
+        )
         if relationship.status not in HOLDING_STATUSES:
             raise ConflictError("Only a proposed or paired relationship holds hours.")
         current = allocated(relationship)
@@ -352,6 +359,9 @@ def relationship_change_rates(
         raise RelationshipError("Rates cannot be negative.")
     with transaction.atomic():
         relationship = _lock(relationship)
+        _check_actor(
+            actor, relationship, ADMINS_ONLY.format(doing="change the rates of"), provider=False
+        )
         before = (relationship.provider_pay_rate, relationship.client_rate)
         if before == (provider_pay_rate, client_rate):
             raise RelationshipError("These are already the relationship's rates.")
@@ -388,7 +398,13 @@ def decline_stale_proposals(*, now: datetime | None = None) -> int:
     return done
 
 
-def _is_admin(actor: User, relationship: Relationship) -> bool:
-    return actor.memberships.filter(
-        organization_id=relationship.organization_id, role="admin"
-    ).exists()
+ADMINS_ONLY = "Only an admin can {doing} a relationship."
+
+
+def _check_actor(
+    actor: User, relationship: Relationship, refusal: str, *, provider: bool = True
+) -> None:
+    """Who may make this transition (`relationships.selectors.acts_for`), or `refusal`."""
+    membership = acting_membership(actor=actor, relationship=relationship)
+    if not acts_for(membership, relationship, provider=provider):
+        raise RelationshipError(refusal)

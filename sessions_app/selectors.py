@@ -4,6 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Final
 
 from django.db.models import Aggregate, Count, Q, QuerySet, Sum
 from django.http import Http404
@@ -11,14 +12,78 @@ from django.utils import timezone
 
 from matchpal.models import Membership, Organization
 from relationships.models import Relationship, RelationshipStatus
-from relationships.selectors import relationship_list
+from relationships.selectors import acts_for, relationship_list
 from sessions_app.models import Session, SessionChange, SessionQuerySet, SessionStatus
 from sessions_app.rules import week_bounds
-from sessions_app.services import (
-    change_refusal,
-    confirmation_offered,
-    dispute_refusal,
+
+DISPUTE_NOT_COMPLETED: Final = "Only a completed session can be disputed."
+CHANGE_ONLY_OWN: Final = "Only this relationship's provider or an admin can change its sessions."
+CHANGE_NOT_PAIRED: Final = (
+    "This relationship is no longer paired: only an admin can change its sessions."
 )
+
+
+def change_window_passed(organization: Organization) -> str:
+    return (
+        f"Sessions can be changed up to {organization.logging_grace_hours} hours after they "
+        "start; ask an admin to change this one."
+    )
+
+
+def change_refusal(
+    *, session: Session, relationship: Relationship, membership: Membership | None
+) -> str | None:
+    """Why this member may not edit, cancel, reschedule or mark a no-show on the session, or
+    None. Admins always may; a provider only on their own paired relationship (`acts_for`),
+    within the grace window of logging (`logging_grace_hours` after the start). The pages ask
+    it too, so they offer only the buttons that work."""
+    if not acts_for(membership, relationship):
+        return CHANGE_ONLY_OWN
+    assert membership is not None
+    if membership.is_admin:
+        return None
+    if relationship.status != RelationshipStatus.PAIRED:
+        return CHANGE_NOT_PAIRED
+    grace = timedelta(hours=relationship.organization.logging_grace_hours)
+    if timezone.now() > session.starts_at + grace:
+        return change_window_passed(relationship.organization)
+    return None
+
+
+DISPUTE_ALREADY_OPEN: Final = "You already disputed this session; the center will answer."
+DISPUTE_ALREADY_RESOLVED: Final = "The center already resolved a dispute about this session."
+
+
+def dispute_window_passed(session: Session, organization: Organization) -> str:
+    return (
+        f"Sessions can be disputed up to {organization.dispute_window_days} days after they "
+        f"take place; this one was on "
+        f"{timezone.localtime(session.starts_at, organization.tz):%b %d}. Contact the center."
+    )
+
+
+def dispute_refusal(session: Session, organization: Organization) -> str | None:
+    """Why the student may not dispute the session, or None: a completed session, inside the
+    center's window after it, not already disputed (open or resolved). The pages ask it too."""
+    if session.status != SessionStatus.COMPLETED:
+        return DISPUTE_NOT_COMPLETED
+    if session.dispute_resolved_at:
+        return DISPUTE_ALREADY_RESOLVED
+    if session.disputed_at:
+        return DISPUTE_ALREADY_OPEN
+    if timezone.now() > session.starts_at + timedelta(days=organization.dispute_window_days):
+        return dispute_window_passed(session, organization)
+    return None
+
+
+def confirmation_offered(session: Session, organization: Organization) -> bool:
+    """Confirm is offered only where it counts (the center requires it for earnings), on a
+    completed session the student has not confirmed yet."""
+    return (
+        organization.require_student_confirmation
+        and session.status == SessionStatus.COMPLETED
+        and session.student_confirmed_at is None
+    )
 
 
 def sees_client_amount(membership: Membership, organization: Organization) -> bool:
@@ -196,13 +261,7 @@ def session_actions(session: Session, membership: Membership) -> SessionActions:
     now = timezone.now()
     started = session.starts_at <= now
     may_change = (
-        change_refusal(
-            session=session,
-            relationship=relationship,
-            role=membership.role,
-            user_id=membership.user_id,
-        )
-        is None
+        change_refusal(session=session, relationship=relationship, membership=membership) is None
     )
     # Logging a scheduled session: paired only, and a provider within the grace window.
     may_log = relationship.status == RelationshipStatus.PAIRED and (

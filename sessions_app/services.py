@@ -29,9 +29,11 @@ from matchpal.models import (
 )
 from matchpal.notifications import notify_admins, send_email_on_commit
 from matchpal.quantities import format_minutes, format_quantity
-from providers.models import Provider
+from matchpal.selectors import member_user_ids
+from providers.selectors import lock_provider
 from relationships import services as relationships
 from relationships.models import Relationship, RelationshipStatus, Unit
+from relationships.selectors import acting_membership, acts_for
 from sessions_app.models import (
     DisputeResolution,
     NoShowParty,
@@ -47,12 +49,12 @@ from sessions_app.rules import (
     charge_for,
     check_rules,
 )
-from students.models import Student
+from sessions_app.selectors import DISPUTE_NOT_COMPLETED, change_refusal, dispute_refusal
+from students.selectors import lock_student
 
 NO_SHOW_NOT_STARTED: Final = (
     "This session has not started yet, so nobody can have missed it; cancel it instead."
 )
-DISPUTE_NOT_COMPLETED: Final = "Only a completed session can be disputed."
 INTERNAL_NOTE_NOT_YOURS: Final = (
     "The internal note was written by someone else; only they or an admin can change it."
 )
@@ -100,61 +102,25 @@ def _tell_admins_of_shortfall(relationship: Relationship, error: ledger.Insuffic
     )
 
 
-def _role(actor: User, organization: Organization) -> str | None:
-    membership = Membership.objects.filter(user=actor, organization=organization).first()
-    return membership.role if membership else None
+LOG_ONLY_OWN: Final = "Only this relationship's provider or an admin can log its sessions."
 
 
-def _check_actor(actor: User, relationship: Relationship) -> str:
-    role = _role(actor, relationship.organization)
-    if role == Role.ADMIN:
-        return role
-    if role == Role.PROVIDER and relationship.provider.user_id == actor.pk:
-        return role
-    raise SessionRuleError("Only this relationship's provider or an admin can log its sessions.")
+def _check_actor(actor: User, relationship: Relationship) -> Membership:
+    """The provider of the relationship, or an admin, logs and reports its sessions."""
+    membership = acting_membership(actor=actor, relationship=relationship)
+    if membership is None or not acts_for(membership, relationship):
+        raise SessionRuleError(LOG_ONLY_OWN)
+    return membership
 
 
-CHANGE_ONLY_OWN: Final = "Only this relationship's provider or an admin can change its sessions."
-CHANGE_NOT_PAIRED: Final = (
-    "This relationship is no longer paired: only an admin can change its sessions."
-)
-
-
-def change_window_passed(organization: Organization) -> str:
-    return (
-        f"Sessions can be changed up to {organization.logging_grace_hours} hours after they "
-        "start; ask an admin to change this one."
-    )
-
-
-def change_refusal(
-    *, session: Session, relationship: Relationship, role: str | None, user_id: int | None
-) -> str | None:
-    """Why this member may not edit, cancel, reschedule or mark a no-show on the session, or
-    None. Admins always may; a provider only on their own paired relationship, within the grace
-    window of logging (`logging_grace_hours` after the start). The pages ask it too, so they
-    offer only the buttons that work."""
-    if role == Role.ADMIN:
-        return None
-    if role != Role.PROVIDER or relationship.provider.user_id != user_id:
-        return CHANGE_ONLY_OWN
-    if relationship.status != RelationshipStatus.PAIRED:
-        return CHANGE_NOT_PAIRED
-    grace = timedelta(hours=relationship.organization.logging_grace_hours)
-    if timezone.now() > session.starts_at + grace:
-        return change_window_passed(relationship.organization)
-    return None
-
-
-def _check_change(actor: User, session: Session, relationship: Relationship) -> str:
-    role = _role(actor, relationship.organization)
-    refusal = change_refusal(
-        session=session, relationship=relationship, role=role, user_id=actor.pk
-    )
+def _check_change(actor: User, session: Session, relationship: Relationship) -> Membership:
+    """The same, within the window of changing the session (`selectors.change_refusal`)."""
+    membership = acting_membership(actor=actor, relationship=relationship)
+    refusal = change_refusal(session=session, relationship=relationship, membership=membership)
     if refusal:
         raise SessionRuleError(refusal)
-    assert role is not None
-    return role
+    assert membership is not None
+    return membership
 
 
 def _charge_of(session: Session, organization: Organization) -> int:
@@ -276,17 +242,9 @@ def _lock_people(relationship: Relationship) -> None:
     """
     org = relationship.organization
     if org.max_sessions_per_pair_per_day or org.weekly_max_minutes_per_student_service:
-        list(
-            Student.objects.select_for_update(of=("self",), no_key=True)
-            .filter(pk=relationship.student_id)
-            .values_list("pk", flat=True)
-        )
+        lock_student(pk=relationship.student_id)
     if org.weekly_max_minutes_per_provider:
-        list(
-            Provider.objects.select_for_update(of=("self",), no_key=True)
-            .filter(pk=relationship.provider_id)
-            .values_list("pk", flat=True)
-        )
+        lock_provider(pk=relationship.provider_id)
 
 
 def _write_internal_note(session: Session, text: str | None, *, actor: User, role: str) -> None:
@@ -438,7 +396,7 @@ def session_log(
     """Log a past session (completed; consumes its hours) or schedule one ahead."""
     with transaction.atomic():
         relationship = _lock_relationship(relationship)
-        role = _check_actor(actor, relationship)
+        role = _check_actor(actor, relationship).role
         if relationship.status != RelationshipStatus.PAIRED:
             raise SessionRuleError("Sessions can be logged only on a paired relationship.")
         _lock_people(relationship)
@@ -496,7 +454,7 @@ def session_complete(
     """A scheduled session took place: record its duration and notes, consume its hours."""
     with transaction.atomic():
         session, relationship = _lock_session(session)
-        role = _check_actor(actor, relationship)
+        role = _check_actor(actor, relationship).role
         before = copy.copy(session)
         if session.status != SessionStatus.SCHEDULED:
             raise ConflictError(
@@ -569,7 +527,7 @@ def session_edit(
     consumes or restores the difference. Recorded in the session's history."""
     with transaction.atomic():
         session, relationship = _lock_session(session)
-        role = _check_change(actor, session, relationship)
+        role = _check_change(actor, session, relationship).role
         before = copy.copy(session)
         _edit(
             session,
@@ -690,7 +648,7 @@ def session_reschedule(
     check_date(starts_at, field="date", error=SessionRuleError)
     with transaction.atomic():
         session, relationship = _lock_session(session)
-        role = _check_change(actor, session, relationship)
+        role = _check_change(actor, session, relationship).role
         completed = session.status == SessionStatus.COMPLETED
         if completed and role != Role.ADMIN:
             raise SessionRuleError(REDATE_ADMINS_ONLY)
@@ -765,9 +723,9 @@ def _tell_moved(
     people = [p for p in (student, provider) if p.user_id != actor.pk]
     send_email_on_commit(subject=subject, body=body, to=[p.email for p in people])
     link = reverse("sessions_app:detail", args=[org.slug, session.public_id])
-    users = Membership.objects.filter(
-        organization=org, user_id__in=[p.user_id for p in people if p.user_id]
-    ).values_list("user_id", flat=True)
+    users = member_user_ids(
+        organization=org, user_ids=[p.user_id for p in people if p.user_id is not None]
+    )
     Notification.objects.bulk_create(
         Notification(organization=org, user_id=user_id, text=text[:500], link=link)
         for user_id in users
@@ -938,42 +896,6 @@ def session_confirm(*, actor: User, session: Session) -> Session:
     return session
 
 
-DISPUTE_ALREADY_OPEN: Final = "You already disputed this session; the center will answer."
-DISPUTE_ALREADY_RESOLVED: Final = "The center already resolved a dispute about this session."
-
-
-def dispute_window_passed(session: Session, organization: Organization) -> str:
-    return (
-        f"Sessions can be disputed up to {organization.dispute_window_days} days after they "
-        f"take place; this one was on "
-        f"{timezone.localtime(session.starts_at, organization.tz):%b %d}. Contact the center."
-    )
-
-
-def dispute_refusal(session: Session, organization: Organization) -> str | None:
-    """Why the student may not dispute the session, or None: a completed session, inside the
-    center's window after it, not already disputed (open or resolved). The pages ask it too."""
-    if session.status != SessionStatus.COMPLETED:
-        return DISPUTE_NOT_COMPLETED
-    if session.dispute_resolved_at:
-        return DISPUTE_ALREADY_RESOLVED
-    if session.disputed_at:
-        return DISPUTE_ALREADY_OPEN
-    if timezone.now() > session.starts_at + timedelta(days=organization.dispute_window_days):
-        return dispute_window_passed(session, organization)
-    return None
-
-
-def confirmation_offered(session: Session, organization: Organization) -> bool:
-    """Confirm is offered only where it counts (the center requires it for earnings), on a
-    completed session the student has not confirmed yet."""
-    return (
-        organization.require_student_confirmation
-        and session.status == SessionStatus.COMPLETED
-        and session.student_confirmed_at is None
-    )
-
-
 def session_dispute(*, actor: User, session: Session, reason: str) -> Session:
     if not reason.strip():
         raise SessionRuleError("Say what is wrong with this session.")
@@ -1035,7 +957,8 @@ def session_resolve_dispute(
         raise SessionRuleError(RESOLUTION_UNKNOWN)
     with transaction.atomic():
         session, relationship = _lock_session(session)
-        if _role(actor, relationship.organization) != Role.ADMIN:
+        membership = acting_membership(actor=actor, relationship=relationship)
+        if membership is None or not membership.is_admin:
             raise SessionRuleError(RESOLVE_ADMINS_ONLY)
         if not session.dispute_open:
             raise ConflictError(DISPUTE_NOT_OPEN)
@@ -1111,10 +1034,7 @@ def _tell_resolved(
         body=text,
         to=[student.email],
     )
-    if (
-        student.user_id
-        and Membership.objects.filter(organization=org, user_id=student.user_id).exists()
-    ):
+    if student.user_id and member_user_ids(organization=org, user_ids=[student.user_id]):
         Notification.objects.create(
             organization=org,
             user_id=student.user_id,

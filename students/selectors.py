@@ -48,6 +48,17 @@ def student_for_user(*, organization: Organization, user: User) -> Student | Non
     )
 
 
+def lock_student(*, pk: int) -> None:
+    """Lock the student's row `FOR NO KEY UPDATE OF` itself, for the writers whose rules count
+    every session of the student (docs/sessions.md, the lock order of session writes): a second
+    one waits and counts again. Inserts that merely reference the row do not wait."""
+    list(
+        Student.objects.select_for_update(of=("self",), no_key=True)
+        .filter(pk=pk)
+        .values_list("pk", flat=True)
+    )
+
+
 def student_with_email(*, organization_id: int, email: str) -> Student | None:
     """The organization's student with this email, whatever its case (an email is unique among
     an organization's students, case-insensitively)."""

@@ -11,11 +11,7 @@ from matchpal.models import Notification
 from relationships import services as rel_services
 from sessions_app import services
 from sessions_app.models import Session, SessionChange
-from sessions_app.services import (
-    CHANGE_NOT_PAIRED,
-    CHANGE_ONLY_OWN,
-    change_window_passed,
-)
+from sessions_app.selectors import CHANGE_NOT_PAIRED, CHANGE_ONLY_OWN, change_window_passed
 from tests.support import (
     NOW,
     Tenant,

@@ -10,14 +10,16 @@ from matchpal.models import Notification
 from relationships.models import Relationship
 from sessions_app import services
 from sessions_app.models import Session, SessionChange
-from sessions_app.services import (
+from sessions_app.selectors import (
     DISPUTE_ALREADY_OPEN,
     DISPUTE_ALREADY_RESOLVED,
+    dispute_window_passed,
+)
+from sessions_app.services import (
     DISPUTE_NOT_OPEN,
     RESOLUTION_EDIT_UNCHANGED,
     RESOLUTION_NOTE_MISSING,
     RESOLVE_ADMINS_ONLY,
-    dispute_window_passed,
 )
 from tests.support import Tenant, at, balance, fresh, log, mails, refused, set_policy
 

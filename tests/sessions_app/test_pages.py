@@ -14,7 +14,7 @@ from grants.services import hold
 from matchpal.models import Organization, ServiceType
 from relationships import services as rel_services
 from relationships.models import Relationship
-from sessions_app import services
+from sessions_app import selectors, services
 from sessions_app.forms import duration_choices
 from sessions_app.models import Session
 from tests.factories import ProviderFactory, RelationshipFactory, StudentFactory
@@ -240,7 +240,7 @@ def test_student_home_dispute_for_completed_sessions_not_yet_disputed(
     response = student_client_a.post(dispute.format(open_.public_id), {"reason": "Not 1 h"})
     assert response.status_code == 302
     response = student_client_a.post(dispute.format(ahead.public_id), {"reason": "Never booked"})
-    assert response.context["form"].non_field_errors() == [services.DISPUTE_NOT_COMPLETED]
+    assert response.context["form"].non_field_errors() == [selectors.DISPUTE_NOT_COMPLETED]
     ahead.refresh_from_db()
     assert (ahead.disputed_at, ahead.dispute_reason) == (None, "")
 

@@ -11,12 +11,11 @@ from relationships import services as rel_services
 from relationships.models import Relationship
 from sessions_app import services
 from sessions_app.models import Session, SessionChange
-from sessions_app.selectors import PICK_ROWS
+from sessions_app.selectors import PICK_ROWS, change_window_passed
 from sessions_app.services import (
     REDATE_ADMINS_ONLY,
     REDATE_GRANT_NOT_VALID,
     RESCHEDULE_NOT_PAIRED,
-    change_window_passed,
 )
 from tests.support import (
     NOW,

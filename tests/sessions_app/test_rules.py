@@ -16,7 +16,7 @@ from matchpal.errors import ConflictError
 from matchpal.models import Notification
 from relationships import services as rel_services
 from relationships.models import Relationship
-from sessions_app import services
+from sessions_app import selectors, services
 from sessions_app.models import Session
 from tests.factories import ProviderFactory, StudentFactory
 from tests.support import (
@@ -459,7 +459,7 @@ def test_only_the_relationships_provider_or_an_admin_logs(
         lambda: services.session_cancel(actor=other_user, session=session, reason="x"),
         lambda: services.session_no_show(actor=other_user, session=session, party="student"),
     ):
-        refused(act, services.CHANGE_ONLY_OWN)
+        refused(act, selectors.CHANGE_ONLY_OWN)
     assert balance(grant) == (900, 60, 540)
 
 

@@ -1,6 +1,8 @@
 """Accepting, declining, cancelling and completing a relationship (DESIGN §4)."""
 
+from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -92,6 +94,67 @@ def test_an_admin_of_another_organization_may_not_accept(
         services.relationship_accept(actor=tenant_b.admin, relationship=rel)
     rel.refresh_from_db()
     assert rel.status == "proposed"
+
+
+@pytest.mark.parametrize(
+    ("doing", "act"),
+    [
+        (
+            "cancel",
+            lambda actor, rel: services.relationship_cancel(
+                actor=actor, relationship=rel, reason="No"
+            ),
+        ),
+        (
+            "complete",
+            lambda actor, rel: services.relationship_complete(actor=actor, relationship=rel),
+        ),
+        (
+            "change the hours of",
+            lambda actor, rel: services.relationship_change_allocation(
+                actor=actor, relationship=rel, quantity=30
+            ),
+        ),
+        (
+            "change the rates of",
+            lambda actor, rel: services.relationship_change_rates(
+                actor=actor,
+                relationship=rel,
+                provider_pay_rate=Decimal("1"),
+                client_rate=Decimal("2"),
+                reason="No",
+            ),
+        ),
+    ],
+)
+def test_only_an_admin_may_end_or_change_a_relationship(
+    tenant_a: Tenant, tenant_b: Tenant, doing: str, act: Callable[..., object]
+) -> None:
+    """The same rule as accepting (`relationships.selectors.acts_for`), without the provider:
+    its own provider, another organization's admin and the student are refused alike."""
+    grant = past_grant(tenant_a.student, 600)
+    rel = pair(tenant_a, propose(tenant_a, quantity=60))
+    for actor in (tenant_a.provider_user, tenant_a.student_user, tenant_b.admin):
+        with pytest.raises(RelationshipError) as refused:
+            act(actor, rel)
+        assert refused.value.message == f"Only an admin can {doing} a relationship."
+    rel.refresh_from_db()
+    assert (rel.status, len(history(rel))) == ("paired", 2)
+    assert balance(grant) == (600, 0, 60)
+
+
+def test_only_an_admin_may_propose(tenant_a: Tenant) -> None:
+    past_grant(tenant_a.student, 600)
+    with pytest.raises(RelationshipError) as refused:
+        services.relationship_propose(
+            actor=tenant_a.provider_user,
+            organization=tenant_a.organization,
+            student=tenant_a.student,
+            provider=tenant_a.provider,
+            service_type=tenant_a.provider.service_types.first(),
+            quantity=60,
+        )
+    assert refused.value.message == "Only an admin can propose a relationship."
 
 
 def test_decline_with_a_reason_releases_every_hold_and_tells_the_student(
