@@ -8,9 +8,18 @@ from matchpal.models import TIME_ZONE_CHOICES, Organization, Role
 from matchpal.services import policy_errors
 
 
+class LongSelect(forms.Select):
+    """A select of hundreds of plain options (the time zones), each written inline: Django's own
+    template renders one sub-template per option, most of the time of a page that shows one."""
+
+    template_name = "matchpal/widgets/long_select.html"
+
+
 class OrganizationCreateForm(forms.Form):
     name = SingleLineField(max_length=150, label="Organization name")
-    time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES, initial="America/New_York")
+    time_zone = forms.ChoiceField(
+        choices=TIME_ZONE_CHOICES, initial="America/New_York", widget=LongSelect
+    )
 
 
 POLICY_FIELDS = [
@@ -39,7 +48,7 @@ POLICY_FIELDS = [
 
 
 class OrganizationSettingsForm(ReadableModelForm):
-    time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES)
+    time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES, widget=LongSelect)
 
     class Meta:
         model = Organization

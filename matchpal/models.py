@@ -73,14 +73,16 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 # Offered in forms. Not a model `choices`: the list comes from the machine's time-zone data,
 # which must not make migrations differ between machines.
+# Read once: `available_timezones()` walks the whole time-zone database on every call.
+TIME_ZONES = frozenset(zoneinfo.available_timezones())
 TIME_ZONE_CHOICES = [
     ("UTC", "UTC"),
-    *sorted((tz, tz) for tz in zoneinfo.available_timezones() if "/" in tz),
+    *sorted((tz, tz) for tz in TIME_ZONES if "/" in tz),
 ]
 
 
 def validate_time_zone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
+    if value not in TIME_ZONES:
         raise ValidationError(f"“{value}” is not a time zone.")
 
 

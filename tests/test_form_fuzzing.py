@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.db import transaction
 from django.http import HttpResponse
+from django.template.base import Template
 from django.test import Client, TestCase
 from django.urls import Resolver404, resolve
 
@@ -32,6 +33,15 @@ from tests.fuzzing.discovery import (
 from tests.fuzzing.values import HOSTILE
 from tests.isolation import POSTS, ROLES, TenantRoute, persona_client, tenant_routes
 from tests.support import Tenant
+
+
+@pytest.fixture(autouse=True)
+def _uninstrumented_templates(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fuzzer reads only status codes and the database, never `response.context`; the test
+    # runner's instrumented render copies the context for every widget template, which is most of
+    # the time of a fuzzed page. Render as production does.
+    monkeypatch.setattr(Template, "_render", lambda self, context: self.nodelist.render(context))
+
 
 ROUTES = {route.name: route for route in tenant_routes()}
 PAGES: list[tuple[str, TenantRoute | None]] = [

@@ -6,7 +6,7 @@ import pytest
 
 from integrations.woocommerce import services
 from integrations.woocommerce.models import Store
-from tests.conftest import Tenant
+from tests.support import Tenant
 
 
 def test_store_create_makes_the_secret_and_the_delivery_url(tenant_a: Tenant) -> None:
