@@ -5,8 +5,7 @@ import pytest
 from django.test import Client
 
 from relationships.models import Relationship, RelationshipStatus
-from tests.support import Tenant
-from tests.support import past_grant, propose
+from tests.support import Tenant, past_grant, propose
 
 HTMX = {"HX-Request": "true"}
 HTMX_TARGET_RESULTS = {**HTMX, "HX-Target": "results"}
