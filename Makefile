@@ -24,7 +24,7 @@ run: install
 test: install
 	@scripts/services.sh
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-	  $(UV) run --frozen pytest -n 2 $(PYTEST_ARGS)
+	  $(UV) run --frozen pytest -n 2 --dist worksteal $(PYTEST_ARGS)
 
 lint: install
 	$(UV) run --frozen ruff check .
