@@ -82,7 +82,7 @@ def grow_provider_detail(tenant: Tenant, n: int) -> None:
         )
         hold(actor=None, relationship=relationship, quantity=120)
         session_log(
-            membership=member(tenant.admin),
+            membership=member(tenant.admin, tenant.organization),
             relationship=relationship,
             starts_at=whole_hours_ago(1),
             duration=60,
@@ -101,7 +101,10 @@ def grow_session_detail(tenant: Tenant, n: int) -> None:
     latest = _latest_session(tenant)
     for i in range(latest.changes.count(), n):
         session_edit(
-            membership=member(tenant.admin), session=latest, mode=f"Room {i}", reason=f"Moved {i}"
+            membership=member(tenant.admin, tenant.organization),
+            session=latest,
+            mode=f"Room {i}",
+            reason=f"Moved {i}",
         )
 
 

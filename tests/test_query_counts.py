@@ -151,7 +151,7 @@ def grow_provider_home(tenant: Tenant, n: int) -> None:
         hold(actor=None, relationship=paired, quantity=180)
         for hours_ago, scheduled in ((1, False), (2, True)):
             session_log(
-                membership=member(tenant.admin),
+                membership=member(tenant.admin, tenant.organization),
                 relationship=paired,
                 starts_at=whole_hours_ago(hours_ago),
                 duration=60,
@@ -179,7 +179,7 @@ def grow_student_home(tenant: Tenant, n: int) -> None:
         )
         hold(actor=None, relationship=relationship, quantity=60)
         session_log(
-            membership=member(tenant.admin),
+            membership=member(tenant.admin, tenant.organization),
             relationship=relationship,
             starts_at=whole_hours_ago(1),
             duration=30,
@@ -208,7 +208,7 @@ def grow_relationship_sessions(tenant: Tenant, n: int) -> None:
     relationship = _sessions_relationship(tenant)
     for i in range(relationship.sessions.count(), n):
         session_log(
-            membership=member(tenant.admin),
+            membership=member(tenant.admin, tenant.organization),
             relationship=relationship,
             starts_at=whole_hours_ago(i + 1),
             duration=30,
@@ -232,7 +232,7 @@ def grow_sessions(tenant: Tenant, n: int) -> None:
     grow_relationships(tenant, n)
     for relationship in tenant.organization.relationships.filter(sessions=None):
         session_log(
-            membership=member(tenant.admin),
+            membership=member(tenant.admin, tenant.organization),
             relationship=relationship,
             starts_at=whole_hours_ago(1),
             duration=60,
