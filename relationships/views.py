@@ -179,7 +179,9 @@ def relationship_decline(request: TenantRequest, public_id: uuid.UUID) -> HttpRe
         # lists, shown in place, with the outcome (or the refusal) as a message.
         return run_action(
             request,
-            lambda: services.relationship_decline(actor=request.user, relationship=relationship),
+            lambda: services.relationship_decline(
+                membership=request.membership, relationship=relationship
+            ),
             success=success,
             then=reverse("org_home", args=[request.organization.slug]),
         )
