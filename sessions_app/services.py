@@ -124,10 +124,8 @@ def _check_change(membership: Membership, session: Session, relationship: Relati
 
 def _check_student(membership: Membership, session: Session, refusal: str) -> User:
     """Only the session's student, as a member of its organization, confirms or disputes it."""
-    student = session.relationship.student
-    if membership.organization_id != session.organization_id or (
-        student.user_id != membership.user_id
-    ):
+    own = session.relationship.student.user_id == membership.user_id
+    if membership.organization_id != session.organization_id or not own:
         raise SessionRuleError(refusal)
     return membership.user
 
