@@ -205,7 +205,10 @@ def client_process(
         starts_at = base - timedelta(minutes=offset + i // len(relationships))
         if via == "service":
             services.session_log(
-                actor=user, relationship=relationship, starts_at=starts_at, duration=DURATION
+                membership=membership,
+                relationship=relationship,
+                starts_at=starts_at,
+                duration=DURATION,
             )
             return None
         local = timezone.localtime(starts_at, tz)
