@@ -32,8 +32,9 @@ from tests.support import (
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
 # Savepoint pair (the test's transaction), relationship lock, session insert, grant locks,
-# allocation locks, ledger entries insert, grants update, allocations update.
-SERVICE_QUERIES = 9
+# allocation locks, and the posting: the ledger entries inserted, the grants and allocations
+# updated, in one statement.
+SERVICE_QUERIES = 7
 # The three counting rules read one aggregate; the student and the provider are locked for
 # them (docs/sessions.md, lock order).
 WITH_EVERY_LIMIT = SERVICE_QUERIES + 3
