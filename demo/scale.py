@@ -17,6 +17,7 @@ the start of the current hour (or `now=`). Runs only on a database without organ
 from __future__ import annotations
 
 import functools
+import operator
 import random
 import time
 import uuid
@@ -1099,7 +1100,7 @@ class Plan:
             )
         session_ids = self._sessions_by_time()
         entries = self.table(GrantEntry)
-        self.ledger.entries.sort(key=lambda e: e[0])
+        self.ledger.entries.sort(key=operator.itemgetter(0))
         for (
             at,
             org,
@@ -1137,7 +1138,8 @@ class Plan:
         planned session's id by its index."""
         table = self.table(Session)
         ids = [0] * len(self.sessions)
-        self.sessions.sort(key=lambda s: (s[0], s[1]))
+        # Stable: sessions written at the same moment keep the order they were planned in.
+        self.sessions.sort(key=operator.itemgetter(0))
         for _created, index, values in self.sessions:
             ids[index] = table.add(*values)
         self.sessions.clear()
@@ -1394,6 +1396,8 @@ def _copy(cursor: Any, table: Table) -> None:
     with cursor.cursor.copy(statement) as copy:
         for row in table.rows:
             copy.write_row(row + constants)
+    # Statistics at once: the key checks of the tables copied next look rows up in this one.
+    cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table.name)))
     cursor.execute(
         sql.SQL(
             "SELECT setval(pg_get_serial_sequence(%s, 'id'), GREATEST((SELECT MAX(id) FROM {}), 1))"
