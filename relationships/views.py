@@ -171,6 +171,16 @@ def relationship_accept(request: TenantRequest, public_id: uuid.UUID) -> HttpRes
 @tenant_view(Role.ADMIN, Role.PROVIDER)
 def relationship_decline(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     relationship = _relationship(request, public_id)
+    success = "The proposal was declined."
+    if request.method == "POST" and wants_partial(request, "work"):
+        # Declined from the provider's home through htmx, without a reason: back to the home's
+        # lists, shown in place, with the outcome (or the refusal) as a message.
+        return run_action(
+            request,
+            lambda: services.relationship_decline(actor=request.user, relationship=relationship),
+            success=success,
+            then=reverse("org_home", args=[request.organization.slug]),
+        )
     return _action_page(
         request,
         relationship,
@@ -179,7 +189,7 @@ def relationship_decline(request: TenantRequest, public_id: uuid.UUID) -> HttpRe
         action=lambda data: services.relationship_decline(
             actor=request.user, relationship=relationship, reason=data["reason"]
         ),
-        success="The proposal was declined.",
+        success=success,
     )
 
 
