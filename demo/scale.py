@@ -17,6 +17,7 @@ the start of the current hour (or `now=`). Runs only on a database without organ
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
 import random
 import time
@@ -1373,7 +1374,8 @@ def _load(plan: Plan, steps: _Steps, report: Report) -> None:
         try:
             for t in plan.tables.values():
                 steps.run(
-                    f"copy {t.name} ({len(t.rows):,} rows)", functools.partial(_copy, cursor, t)
+                    f"copy {t.name} ({len(t.rows):,} rows)",
+                    functools.partial(_copy, cursor, t, steps.write),
                 )
                 report.rows[t.name] = len(t.rows)
                 t.rows.clear()
@@ -1388,14 +1390,23 @@ def _load(plan: Plan, steps: _Steps, report: Report) -> None:
         steps.run("check allocations' grant and relationship", lambda: _check_same_student(cursor))
 
 
-def _copy(cursor: Any, table: Table) -> None:
+# Rows per COPY statement: each statement's key checks run at its end, so a large table is
+# copied in slices, each reported, and the queue of pending checks stays bounded.
+COPY_SLICE = 200_000
+
+
+def _copy(cursor: Any, table: Table, write: Callable[[str], None]) -> None:
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join([sql.Identifier(c) for c in table.columns])
     )
-    constants = table.constants
-    with cursor.cursor.copy(statement) as copy:
-        for row in table.rows:
-            copy.write_row(row + constants)
+    constants, rows, started = table.constants, table.rows, time.perf_counter()
+    for start in range(0, len(rows), COPY_SLICE):
+        with cursor.cursor.copy(statement) as copy:
+            for row in itertools.islice(rows, start, start + COPY_SLICE):
+                copy.write_row(row + constants)
+        if len(rows) > COPY_SLICE:
+            done = min(start + COPY_SLICE, len(rows))
+            write(f"    {done:>9,} rows  {time.perf_counter() - started:8.1f} s")
     # Statistics at once: the key checks of the tables copied next look rows up in this one.
     cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table.name)))
     cursor.execute(

@@ -25,8 +25,13 @@ class Command(BaseCommand):
         if chosen.students < 1 or chosen.providers < 1:
             raise CommandError("The large center needs at least one student and one provider.")
         try:
-            report = generate(chosen, write=self.stdout.write)
+            report = generate(chosen, write=self._progress)
         except ScaleError as error:
             raise CommandError(str(error)) from error
         for line in summary(report):
             self.stdout.write(line)
+
+    def _progress(self, line: str) -> None:
+        """Each step as it ends, at once even when the output is a file (a long run's log)."""
+        self.stdout.write(line)
+        self.stdout.flush()
