@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from demo import scale
 from demo.scale import (
     SCALE_PASSWORD,
     SCALE_SLUG,
@@ -31,7 +32,10 @@ TINY = {"students": 30, "providers": 5, "sessions": 500, "tenants": 2, "seed": 1
 
 
 @pytest.fixture
-def generated() -> str:
+def generated(monkeypatch: pytest.MonkeyPatch) -> str:
+    # Slices of 200 rows, so the tiny run copies its sessions and ledger in several statements
+    # as the full one does.
+    monkeypatch.setattr(scale, "COPY_SLICE", 200)
     out = StringIO()
     call_command("generate_scale_data", **TINY, stdout=out)
     return out.getvalue()
@@ -45,6 +49,8 @@ def rows(query: str) -> list[tuple[object, ...]]:
 
 def test_it_prints_each_step_and_the_logins(generated: str) -> None:
     assert "copy sessions_app_session (" in generated
+    assert "      200 rows" in generated
+    assert "      400 rows" in generated
     assert "reconcile the ledger" in generated
     assert admin_email(SCALE_SLUG) in generated
     assert f"Password for every login: {SCALE_PASSWORD}" in generated
