@@ -173,6 +173,21 @@ def test_a_database_with_organizations_is_refused() -> None:
     assert Organization.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"students": 0}, "at least one student and one provider"),
+        ({"providers": 0}, "at least one student and one provider"),
+        ({"sessions": -1}, "zero or more"),
+    ],
+)
+def test_counts_that_make_no_center_are_refused(flags: dict[str, int], message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        call_command("generate_scale_data", **flags, stdout=StringIO())
+
+    assert not Organization.objects.exists()
+
+
 def test_the_same_seed_plans_the_same_rows() -> None:
     now = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
