@@ -53,9 +53,14 @@ from grants.models import (
 from grants.reconcile import find_differences
 from matchpal.models import Membership, Organization, Role, ServiceType, User
 from providers.models import Provider, ProviderService
-from relationships.models import Relationship, RelationshipStatus, RelationshipStatusChange
+from relationships.models import (
+    HOLDING_STATUSES,
+    Relationship,
+    RelationshipStatus,
+    RelationshipStatusChange,
+)
 from sessions_app.models import NoShowParty, Session, SessionKind, SessionStatus
-from students.models import Student
+from students.models import Student, StudentStatus
 
 SCALE_SLUG = "scale"
 SCALE_PASSWORD = "matchpal-scale"
@@ -594,6 +599,7 @@ class _Pair:
     pay_rate: Decimal
     client_rate: Decimal
     allocations: list[_Allocation] = field(default_factory=list)
+    status: str = RelationshipStatus.PROPOSED
 
     @property
     def allocated(self) -> int:
@@ -628,9 +634,11 @@ class Plan:
         admin = self._login(org, admin_email(center.slug), "Center Admin", Role.ADMIN, rng, started)
         types = self._service_types(org, rng)
         packages = self._packages(org, types, rng, started)
+        first_student = len(self.table(Student).rows)
         students = self._students(org, center, rng, started)
         providers = self._providers(org, center, types, rng, started)
         pairs = self._relationships(org, center, admin, students, providers, types, packages, rng)
+        self._retire_students(first_student, pairs)
         self._standalone_grants(org, admin, students, packages, rng)
         return {"organization": org, "relationships": len(pairs)}
 
@@ -682,7 +690,7 @@ class Plan:
                 email,
                 guardian,
                 f"parent{n}@{center.slug}.example" if guardian else "",
-                "active" if n % 17 else "inactive",
+                "active",
                 at,
                 at,
             )
@@ -779,6 +787,7 @@ class Plan:
                 pay_rate,
                 SERVICES[service][0],
             )
+            pair.status = fate
             self._history(pair, fate, timeline, admin)
             self._sessions_and_ledger(pair, fate, timeline, admin, student[1], rng)
             pairs.append(pair)
@@ -786,6 +795,17 @@ class Plan:
             if grant.organization_id == org:
                 self.ledger.expire_if_due(grant, self.now)
         return pairs
+
+    def _retire_students(self, first_row: int, pairs: list[_Pair]) -> None:
+        """One in three students with no live pairing left has finished with the center and is
+        inactive (a live one keeps its student active)."""
+        live = {p.student for p in pairs if p.status in HOLDING_STATUSES}
+        table = self.table(Student)
+        status = table.columns.index("status")
+        for n in range(first_row, len(table.rows)):
+            row = table.rows[n]
+            if row[0] not in live and row[0] % 3 == 0:
+                table.rows[n] = (*row[:status], StudentStatus.INACTIVE, *row[status + 1 :])
 
     def _history(self, pair: _Pair, fate: str, timeline: _Timeline, admin: int) -> None:
         changes = self.table(RelationshipStatusChange)

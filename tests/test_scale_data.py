@@ -23,8 +23,9 @@ from demo.scale import (
 )
 from grants.models import Grant, GrantStatus
 from matchpal.models import Organization
-from relationships.models import Relationship, RelationshipStatus
+from relationships.models import HOLDING_STATUSES, Relationship, RelationshipStatus
 from sessions_app.models import Session, SessionStatus
+from students.models import Student, StudentStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -88,6 +89,11 @@ def test_every_state_is_represented(generated: str) -> None:
     assert grants.filter(status=GrantStatus.ACTIVE, held__gt=0).exists()
     exhausted = [g for g in grants if g.total == g.used]
     assert exhausted
+    inactive = Student.objects.filter(organization=org, status=StudentStatus.INACTIVE)
+    assert inactive.exists()
+    assert not Relationship.objects.filter(
+        student__in=inactive, status__in=HOLDING_STATUSES
+    ).exists()
     first = sessions.order_by("starts_at").values_list("starts_at", flat=True).first()
     assert first is not None
     assert (now - first).days > 2 * 365
