@@ -368,6 +368,9 @@ class _Ledger:
     #  relationship, session index, actor, reason)
     entries: list[tuple[Any, ...]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self._by_grant: dict[int, list[_Allocation]] = {}
+
     def post(
         self,
         grant: _Grant,
@@ -449,9 +452,6 @@ class _Ledger:
     def allocations_of(self, grant: _Grant) -> list[_Allocation]:
         return list(self._by_grant.get(grant.pk, []))
 
-    def __post_init__(self) -> None:
-        self._by_grant: dict[int, list[_Allocation]] = {}
-
     def allocate(self, allocation: _Allocation) -> _Allocation:
         self.allocations.append(allocation)
         self._by_grant.setdefault(allocation.grant.pk, []).append(allocation)
@@ -460,64 +460,18 @@ class _Ledger:
 
 # --- The plan of one center ---------------------------------------------------------------------
 
-FIRST_NAMES = [
-    "Maya",
-    "Lucas",
-    "Sofia",
-    "Ethan",
-    "Olivia",
-    "Noah",
-    "Aisha",
-    "Leo",
-    "Chloe",
-    "Samuel",
-    "Amara",
-    "Daniel",
-    "Hannah",
-    "Priya",
-    "Mateo",
-    "Zoe",
-    "Omar",
-    "Ines",
-    "Felix",
-    "Nora",
-    "Ravi",
-    "Elena",
-    "Jonas",
-    "Yuki",
-    "Kofi",
-    "Lena",
-    "Arjun",
-    "Clara",
-    "Diego",
-    "Mei",
-]
-LAST_NAMES = [
-    "Patel",
-    "Bennett",
-    "Marquez",
-    "Kim",
-    "Novak",
-    "Williams",
-    "Rahman",
-    "Fischer",
-    "Dubois",
-    "Adeyemi",
-    "Okafor",
-    "Reyes",
-    "Lindqvist",
-    "Tanaka",
-    "Moreau",
-    "Schmidt",
-    "Haddad",
-    "Costa",
-    "Nguyen",
-    "Silva",
-    "Kowalski",
-    "Murphy",
-    "Jensen",
-    "Rossi",
-]
+# fmt: off
+FIRST_NAMES = (
+    "Maya", "Lucas", "Sofia", "Ethan", "Olivia", "Noah", "Aisha", "Leo", "Chloe", "Samuel",
+    "Amara", "Daniel", "Hannah", "Priya", "Mateo", "Zoe", "Omar", "Ines", "Felix", "Nora", "Ravi",
+    "Elena", "Jonas", "Yuki", "Kofi", "Lena", "Arjun", "Clara", "Diego", "Mei",
+)
+LAST_NAMES = (
+    "Patel", "Bennett", "Marquez", "Kim", "Novak", "Williams", "Rahman", "Fischer", "Dubois",
+    "Adeyemi", "Okafor", "Reyes", "Lindqvist", "Tanaka", "Moreau", "Schmidt", "Haddad", "Costa",
+    "Nguyen", "Silva", "Kowalski", "Murphy", "Jensen", "Rossi",
+)
+# fmt: on
 NOTES = (
     "Worked through factoring quadratics; homework: exercises 4-12.",
     "Reviewed the essay outline and tightened the thesis statement.",
