@@ -2,24 +2,19 @@ import django_filters
 
 from matchpal.fields import BoundedDateFilter
 from matchpal.models import Membership, Organization
+from matchpal.search import SearchChoiceFilter
 from providers.models import Provider
-from relationships.filters import people_of
+from relationships.filters import search_people
 from sessions_app.models import Session, SessionKind, SessionStatus
 from students.models import Student
 
 
 class SessionFilter(django_filters.FilterSet):
-    student = django_filters.ModelChoiceFilter(
-        field_name="relationship__student",
-        queryset=Student.objects.none(),
-        to_field_name="public_id",
-        empty_label="Any student",
+    student = SearchChoiceFilter(
+        field_name="relationship__student", queryset=Student.objects.none(), noun="student"
     )
-    provider = django_filters.ModelChoiceFilter(
-        field_name="relationship__provider",
-        queryset=Provider.objects.none(),
-        to_field_name="public_id",
-        empty_label="Any provider",
+    provider = SearchChoiceFilter(
+        field_name="relationship__provider", queryset=Provider.objects.none(), noun="provider"
     )
     status = django_filters.ChoiceFilter(choices=SessionStatus.choices, empty_label="Any status")
     kind = django_filters.ChoiceFilter(choices=SessionKind.choices, empty_label="Any kind")
@@ -42,6 +37,4 @@ class SessionFilter(django_filters.FilterSet):
         self, *args: object, organization: Organization, membership: Membership, **kwargs: object
     ) -> None:
         super().__init__(*args, **kwargs)
-        people = people_of(organization=organization, membership=membership)
-        self.filters["student"].queryset = people["students"]
-        self.filters["provider"].queryset = people["providers"]
+        search_people(self.filters, organization=organization, membership=membership)

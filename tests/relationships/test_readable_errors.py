@@ -44,7 +44,7 @@ def test_proposing_a_pair_already_proposed_is_a_field_error(
             "tutoring relationship."
         ]
     }
-    assert re.search(r'<select name="provider"[^>]*class="[^"]*is-invalid', response.text)
+    assert re.search(r'<input [^>]*name="provider_search"[^>]*class="[^"]*is-invalid', response.text)
     assert Relationship.objects.count() == 1
 
 
