@@ -113,6 +113,7 @@ def test_the_page_gives_its_script_each_choices_default(
         'data-rate="35.00"'
     ) in matches.content.decode()
     # A provider already chosen (the form shown again) is in the page's own table.
-    shown = admin_client_a.post(new_url(priced), {**form_data(admin_client_a, priced), "preview": "1"})
+    data = {**form_data(admin_client_a, priced), "preview": "1"}
+    shown = admin_client_a.post(new_url(priced), data)
     chosen = json.loads(shown.context["defaults"])["provider"]
     assert chosen == {str(priced.provider.public_id): "35.00"}
