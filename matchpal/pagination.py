@@ -9,7 +9,10 @@ So (docs/lists.md):
   asked page and one row more, counted in a `LIMIT` subquery; a list that has more shows
   "more than N" and its last page is not offered;
 - the page's rows are read by id: `WHERE id IN (SELECT id … ORDER BY … OFFSET n LIMIT k)`, so
-  the offset walks the list's index, and only the page's rows are joined and built.
+  the sort and the offset walk the list's own table (its index, when one matches the order)
+  without joins or annotations, and only the page's rows are joined, annotated and built
+  (not for a list with a window function, e.g. a running balance, whose rows depend on the
+  rows around them).
 """
 
 from math import ceil
@@ -58,12 +61,23 @@ class CappedPaginator(Paginator):  # type: ignore[type-arg]
     def page(self, number: Any) -> Page[Any]:
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
-        top = bottom + self.per_page
+        top = min(bottom + self.per_page, self.count)
         items = self.object_list
-        if isinstance(items, QuerySet) and bottom > 0:
+        if isinstance(items, QuerySet) and top > bottom and _rows_stand_alone(items):
             ids = items.values("pk")[bottom:top]
             return Page(items.filter(pk__in=ids), number, self)
+        # An empty slice of a queryset runs no query at all (an empty list).
         return Page(items[bottom:top], number, self)
+
+
+def _rows_stand_alone(items: QuerySet[Any]) -> bool:
+    """Whether each row's values hold without the rows before it: a window function (a
+    running balance) sums over every row of the query, so reading only the page's ids would
+    change it; such a list is sliced as it is."""
+    return not any(
+        getattr(annotation, "contains_over_clause", False)
+        for annotation in items.query.annotations.values()
+    )
 
 
 def paginate(

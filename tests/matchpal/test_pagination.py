@@ -90,6 +90,7 @@ def test_a_list_longer_than_the_cap_is_counted_no_further(
         "partials/pagination.html", {"page": page, "request": RequestFactory().get("/")}
     )
     assert "Page 1 of more than 4" in html
+    assert re.search(r'\."id" IN \(SELECT .* LIMIT 5\)', rows)
     assert "OFFSET" not in rows
 
 
