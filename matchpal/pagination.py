@@ -5,9 +5,9 @@ Django's `Paginator` then cost as much as the whole table: `COUNT(*)` over every
 `OFFSET` that makes PostgreSQL build, sort and skip whole rows (joins included) before the page.
 So (docs/lists.md):
 
-- the count stops at what the page needs: at least `COUNT_CAP` rows, or up to the end of the
-  asked page and one row more, counted in a `LIMIT` subquery; a list that has more shows
-  "more than N" and its last page is not offered;
+- the count stops at `COUNT_CAP` rows and one more, in a `LIMIT` subquery; a list that has
+  more shows "more than N" pages, and a page past the count is read with one row more, which
+  says whether a next page follows (its last page is reached by Next, not offered);
 - the page's rows are read by id: `WHERE id IN (SELECT id … ORDER BY … OFFSET n LIMIT k)`, so
   the sort and the offset walk the list's own table (its index, when one matches the order)
   without joins or annotations, and only the page's rows are joined, annotated and built
@@ -27,10 +27,36 @@ from django.utils.functional import cached_property
 COUNT_CAP = 10_000
 
 
+class CappedPage(Page):  # type: ignore[type-arg]
+    """A page of a list that may have more rows than were counted: past the count, whether a
+    next page exists was read with the page (`more`), not counted."""
+
+    def __init__(self, object_list: Any, number: int, paginator: "CappedPaginator") -> None:
+        super().__init__(object_list, number, paginator)
+        self.more: bool | None = None  # known only for a page past the count
+        self.capped: CappedPaginator = paginator
+
+    def has_next(self) -> bool:
+        if self.more is not None:
+            return self.more
+        # The last page counted of a list with more rows than the cap is followed by more.
+        return self.number < self.capped.num_pages or not self.capped.exact
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def past_count(self) -> bool:
+        return self.number > self.capped.num_pages
+
+
 class CappedPaginator(Paginator):  # type: ignore[type-arg]
     """A paginator that counts no further than `limit` rows and pages querysets by id."""
 
-    def __init__(self, object_list: Any, per_page: int, *, limit: int) -> None:
+    def __init__(self, object_list: Any, per_page: int, *, limit: int = COUNT_CAP) -> None:
         super().__init__(object_list, per_page)
         self.limit = limit
 
@@ -53,21 +79,41 @@ class CappedPaginator(Paginator):  # type: ignore[type-arg]
 
     @cached_property
     def num_pages(self) -> int:
-        """The pages known: all of them, or those within `limit` rows when there are more."""
+        """The pages counted: all of them, or those within `limit` rows when there are more."""
         if self.count == 0 and not self.allow_empty_first_page:
             return 0
         return max(1, ceil(self.shown_count / self.per_page))
 
-    def page(self, number: Any) -> Page[Any]:
+    def page(self, number: Any) -> CappedPage:
+        if isinstance(number, int) and not self.exact and number > self.num_pages:
+            return self._past_count(number)
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         top = min(bottom + self.per_page, self.count)
         items = self.object_list
         if isinstance(items, QuerySet) and top > bottom and _rows_stand_alone(items):
             ids = items.values("pk")[bottom:top]
-            return Page(items.filter(pk__in=ids), number, self)
+            return CappedPage(items.filter(pk__in=ids), number, self)
         # An empty slice of a queryset runs no query at all (an empty list).
-        return Page(items[bottom:top], number, self)
+        return CappedPage(items[bottom:top], number, self)
+
+    def _past_count(self, number: int) -> CappedPage:
+        """A page past the rows counted: read with one row more, which says whether another
+        page follows, so a deep page costs its offset and no count as deep."""
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page + 1
+        items = self.object_list
+        # Only a queryset is counted short: a list's count is its length.
+        assert isinstance(items, QuerySet)
+        if _rows_stand_alone(items):
+            rows = list(items.filter(pk__in=items.values("pk")[bottom:top]))
+        else:
+            rows = list(items[bottom:top])
+        if not rows:
+            raise EmptyPage("That page contains no results")
+        page = CappedPage(rows[: self.per_page], number, self)
+        page.more = len(rows) > self.per_page
+        return page
 
 
 def _rows_stand_alone(items: QuerySet[Any]) -> bool:
@@ -89,11 +135,10 @@ def paginate(
 ) -> Page[Any]:
     """The page of `items` (a queryset or a list) asked for by `?<param>=`, `MATCHPAL_PAGE_SIZE`
     long: the first page when the number is missing or not a number, the last when too large
-    (the last one counted, for a list of more than `COUNT_CAP` rows)."""
+    (the last one counted, for a list of more than `COUNT_CAP` rows whose end was passed)."""
     size = per_page or settings.MATCHPAL_PAGE_SIZE
     number = _asked(request.GET.get(param))
-    # Count far enough to know whether the asked page and the next exist, never less than the cap.
-    paginator = CappedPaginator(items, size, limit=max(COUNT_CAP, (number + 1) * size))
+    paginator = CappedPaginator(items, size, limit=COUNT_CAP)
     try:
         return paginator.page(number)
     except (EmptyPage, InvalidPage):

@@ -66,9 +66,11 @@ def forty_students(tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch) -> QuerySe
     monkeypatch.setattr(pagination, "COUNT_CAP", 20)
     org = tenant_a.organization
     Student.objects.bulk_create(
-        Student(organization=org, name=f"Student {n:02}") for n in range(39)
+        Student(organization=org, name=f"Student {n:02}") for n in range(40)
     )
-    return Student.objects.filter(organization=org).order_by("name", "id")
+    return Student.objects.filter(organization=org, name__startswith="Student ").order_by(
+        "name", "id"
+    )
 
 
 def page_of(students: QuerySet[Student], query: str) -> tuple[Page[Student], list[str]]:
@@ -98,13 +100,36 @@ def test_a_list_longer_than_the_cap_is_counted_no_further(
 def test_a_deep_page_past_the_cap_is_read_by_id(forty_students: QuerySet[Student]) -> None:
     page, (count, rows) = page_of(forty_students, "?page=7")
     assert page.number == 7
-    assert [s.name for s in page] == [f"Student {n:02}" for n in range(29, 34)]  # after the persona
-    assert "LIMIT 41" in count  # counted to the end of the next page, past the cap
+    assert [s.name for s in page] == [f"Student {n:02}" for n in range(30, 35)]
+    assert "LIMIT 21" in count  # no further than the cap, however deep the page
+    # The offset is taken over ids alone, with one row more: it says a page follows.
+    assert re.search(r'\."id" IN \(SELECT .* LIMIT 6 OFFSET 30\)', rows)
     assert page.has_next()
-    # The offset is taken over ids alone; only the page's rows are read whole.
-    assert re.search(r'\."id" IN \(SELECT .* OFFSET 30', rows)
+    html = render_to_string(
+        "partials/pagination.html", {"page": page, "request": RequestFactory().get("/")}
+    )
+    assert "Page 7</span>" in html
+    assert 'href="?page=8"' in html
+    assert 'href="?page=6"' in html
 
+
+@pytest.mark.django_db
+def test_the_last_page_past_the_cap_says_so(forty_students: QuerySet[Student]) -> None:
     last, _ = page_of(forty_students, "?page=8")
-    assert (last.paginator.exact, last.paginator.num_pages, len(last)) == (True, 8, 5)
-    assert not last.has_next()
-    assert page_of(forty_students, "?page=500")[0].number == 8
+    assert (len(last), last.has_next()) == (5, False)
+    html = render_to_string(
+        "partials/pagination.html", {"page": last, "request": RequestFactory().get("/")}
+    )
+    assert "Page 8 (the last)" in html
+    assert "Next" not in html
+    # Past the end of a list longer than its count: the last page counted.
+    assert page_of(forty_students, "?page=500")[0].number == 4
+
+
+@pytest.mark.django_db
+def test_the_last_counted_page_of_a_longer_list_offers_the_next(
+    forty_students: QuerySet[Student],
+) -> None:
+    page, _ = page_of(forty_students, "?page=4")
+    assert page.has_next()
+    assert page.next_page_number() == 5
