@@ -1,4 +1,7 @@
+from datetime import date, datetime, time, timedelta
+
 import django_filters
+from django.db.models import QuerySet
 
 from matchpal.fields import BoundedDateFilter
 from matchpal.models import Membership, Organization
@@ -18,16 +21,8 @@ class SessionFilter(django_filters.FilterSet):
     )
     status = django_filters.ChoiceFilter(choices=SessionStatus.choices, empty_label="Any status")
     kind = django_filters.ChoiceFilter(choices=SessionKind.choices, empty_label="Any kind")
-    date_from = BoundedDateFilter(
-        field_name="starts_at",
-        lookup_expr="date__gte",
-        label="From",
-    )
-    date_to = BoundedDateFilter(
-        field_name="starts_at",
-        lookup_expr="date__lte",
-        label="Until",
-    )
+    date_from = BoundedDateFilter(field_name="starts_at", method="starting_from", label="From")
+    date_to = BoundedDateFilter(field_name="starts_at", method="starting_until", label="Until")
 
     class Meta:
         model = Session
@@ -37,4 +32,22 @@ class SessionFilter(django_filters.FilterSet):
         self, *args: object, organization: Organization, membership: Membership, **kwargs: object
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.organization = organization
         search_people(self.filters, organization=organization, membership=membership)
+
+    # The days are the center's, as a range of `starts_at` (its midnights), not the date of each
+    # session's start (`starts_at__date`): a range walks the index on the start, a date computed
+    # per row reads every session of the center.
+
+    def _midnight(self, day: date) -> datetime:
+        return datetime.combine(day, time(), tzinfo=self.organization.tz)
+
+    def starting_from(
+        self, queryset: QuerySet[Session], name: str, value: date
+    ) -> QuerySet[Session]:
+        return queryset.filter(starts_at__gte=self._midnight(value))
+
+    def starting_until(
+        self, queryset: QuerySet[Session], name: str, value: date
+    ) -> QuerySet[Session]:
+        return queryset.filter(starts_at__lt=self._midnight(value + timedelta(days=1)))
