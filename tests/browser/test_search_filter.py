@@ -6,17 +6,9 @@ import re
 import pytest
 from playwright.sync_api import Browser, expect
 
-from matchpal.models import Role
 from tests.browser.conftest import signed_in_context
-from tests.factories import (
-    MembershipFactory,
-    OrganizationFactory,
-    ProviderFactory,
-    RelationshipFactory,
-    SessionFactory,
-    StudentFactory,
-    UserFactory,
-)
+from tests.factories import RelationshipFactory, SessionFactory, StudentFactory
+from tests.support import make_tenant
 
 pytestmark = [pytest.mark.browser]
 
@@ -27,19 +19,17 @@ def test_typing_a_name_shows_matches_and_choosing_one_filters_the_sessions(
     live_server, browser: Browser, transactional_db: None
 ) -> None:
     base = live_server.url
-    org = OrganizationFactory(name="Riverside Tutors", slug=SLUG)
-    admin = UserFactory(email="admin@riverside.example", name="Ana Admin")
-    MembershipFactory(user=admin, organization=org, role=Role.ADMIN)
-    provider = ProviderFactory(organization=org, name="Paul Tutor")
+    tenant = make_tenant("Riverside Tutors", SLUG)
+    org = tenant.organization
     students = {}
     for name in ("Quinn Avery", "Quincy Bell", "Sam Reed"):
         students[name] = StudentFactory(organization=org, name=name, email="")
         relationship = RelationshipFactory(
-            organization=org, student=students[name], provider=provider
+            organization=org, student=students[name], provider=tenant.provider
         )
         SessionFactory(relationship=relationship)
 
-    page = signed_in_context(browser, base, admin).new_page()
+    page = signed_in_context(browser, base, tenant.admin).new_page()
     page.goto(f"{base}/o/{SLUG}/sessions/")
     rows = page.locator("#results tbody tr")
     expect(rows).to_have_count(3)
