@@ -39,7 +39,8 @@ INSERT INTO matchpal_servicetype (public_id, name, is_active, organization_id, c
 VALUES (gen_random_uuid(), 'Generated', true, %(org)s, 60);
 """
 
-# Each new student paired once, with the providers in turn; one in ten still proposed.
+# Each new student paired once, ten in a row with each provider in turn; one in ten still
+# proposed.
 PAIRINGS = """
 WITH providers AS (
     SELECT array_agg(id ORDER BY id) AS ids FROM providers_provider
@@ -53,7 +54,7 @@ INSERT INTO relationships_relationship (public_id, unit, status, created_at, org
                                         provider_pay_rate, paired_at, respond_by)
 SELECT gen_random_uuid(), 'minutes', CASE WHEN s.n %% 10 = 0 THEN 'proposed' ELSE 'paired' END,
        %(newest)s - s.n * interval '1 hour', %(org)s,
-       p.ids[1 + (s.n %% array_length(p.ids, 1))],
+       p.ids[1 + (s.n / 10) %% array_length(p.ids, 1)],
        (SELECT id FROM matchpal_servicetype
          WHERE organization_id = %(org)s AND name = 'Generated'),
        s.id, 60, 30,
