@@ -55,8 +55,9 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
     from django.db import connection
     from django.utils import timezone
 
-    from matchpal.models import Membership, Organization, Role, User
+    from matchpal.models import Membership, Organization, Role, ServiceType, User
     from providers.models import Provider
+    from relationships.models import Relationship
     from students.models import Student
     from tests.scale import Sizes, fill
 
@@ -87,6 +88,15 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
     provider = Provider.objects.filter(organization=large).order_by("id").first()
     assert provider is not None
     Provider.objects.filter(pk=provider.pk).update(user=provider_user)
+    # A provider just paired, none of whose sessions exist yet.
+    newcomer = Provider.objects.create(organization=large, name="Newcomer", email="n@l.example")
+    Relationship.objects.create(
+        organization=large,
+        student=Student.objects.filter(organization=large).order_by("id").first(),
+        provider=newcomer,
+        service_type=ServiceType.objects.filter(organization=large).first(),
+        status="paired",
+    )
     connection.connection.autocommit = True
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
@@ -95,6 +105,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         "admin": Membership.objects.get(user=admin),
         "provider": Membership.objects.select_related("user").get(user=provider_user),
         "provider_record": Provider.objects.get(pk=provider.pk),
+        "newcomer": newcomer,
         "student": Student.objects.filter(organization=large, relationships__status="paired")
         .order_by("id")
         .first(),
@@ -188,6 +199,11 @@ def queries(ctx: dict[str, Any]) -> list[tuple[str, Callable[[], Any], Callable[
         (
             "sessions, one provider",
             lambda: session_page(admin, provider=str(ctx["provider_record"].public_id)),
+            None,
+        ),
+        (
+            "sessions, a provider without sessions yet",
+            lambda: session_page(admin, provider=str(ctx["newcomer"].public_id)),
             None,
         ),
         (
