@@ -42,20 +42,19 @@ def attention_figures(
     `session_dispute_open`), the sessions to log (scheduled, by status and start), and this
     week's delivered sessions and minutes (the week's range of starts). Never one aggregate
     over every session of the organization."""
+    visible = sessions.session_list(organization=organization, membership=membership)
     # A session's relationship is of its organization (a composite key): saying so lets the
     # figures that join relationships read only this organization's, through an index.
-    visible = sessions.session_list(organization=organization, membership=membership).filter(
-        relationship__organization=organization
-    )
+    joined = visible.filter(relationship__organization=organization)
     start, end = sessions.this_week(organization)
-    week = visible.filter(starts_at__gte=start, starts_at__lt=end).with_money()
+    week = joined.filter(starts_at__gte=start, starts_at__lt=end).with_money()
     delivered = sessions.delivered_totals(start, end)
     return (
         Organization.objects.filter(pk=organization.pk)
         .order_by()
         .values(
             disputed=_scalar(visible.filter(sessions.dispute_open()), Count("pk")),
-            to_log=_scalar(visible.filter(sessions.due_to_log()), Count("pk")),
+            to_log=_scalar(joined.filter(sessions.due_to_log()), Count("pk")),
             week_sessions=_scalar(week, delivered["sessions"]),
             week_minutes=_scalar(week, delivered["minutes"]),
         )
