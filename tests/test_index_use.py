@@ -71,6 +71,7 @@ THROUGH_RELATIONSHIPS = {
     "sessions, by provider",
     "sessions, by a provider without sessions",
     "sessions list of a provider",
+    "provider home, to log",
 }
 
 
@@ -186,6 +187,9 @@ QUERIES: dict[str, Callable[[Tenant], QuerySet[Any, Any]]] = {
     "a student's hours history": lambda t: history(
         organization=t.organization, student=generated_student(t)
     )[:PAGE],
+    "provider home, to log": lambda t: sessions.to_log(
+        organization=t.organization, membership=membership(t, Role.PROVIDER)
+    )[:20],
     "admin home figures": admin_home,
     "admin home disputed list": disputed,
 }
