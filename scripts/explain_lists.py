@@ -38,6 +38,7 @@ BEFORE = """
 DROP INDEX session_org_starts;
 DROP INDEX session_org_status_starts;
 DROP INDEX session_dispute_open;
+DROP INDEX session_org_kind_starts;
 CREATE INDEX sessions_ap_organiz_696f08_idx
     ON sessions_app_session (organization_id, status, starts_at DESC);
 DROP INDEX relationship_org_created;
@@ -191,6 +192,7 @@ def queries(ctx: dict[str, Any]) -> list[tuple[str, Callable[[], Any], Callable[
     return [
         ("sessions list, page 1", lambda: session_page(admin), None),
         ("sessions, status completed", lambda: session_page(admin, status="completed"), None),
+        ("sessions, kind revision (none)", lambda: session_page(admin, kind="revision"), None),
         (
             "sessions, one student",
             lambda: session_page(admin, student=str(student.public_id)),

@@ -193,13 +193,17 @@ class Session(models.Model):
 
     class Meta:
         ordering = ["-starts_at", "-id"]
-        # docs/indexes.md: the sessions list's order, with and without a status; a
-        # relationship's sessions; the open disputes (the admin home's list and count).
+        # docs/indexes.md: the sessions list's order, alone and behind its status and kind
+        # filters; a relationship's sessions; the open disputes (the admin home's list, count).
         indexes = [
             models.Index(fields=["organization", "-starts_at", "-id"], name="session_org_starts"),
             models.Index(
                 fields=["organization", "status", "-starts_at", "-id"],
                 name="session_org_status_starts",
+            ),
+            models.Index(
+                fields=["organization", "kind", "-starts_at", "-id"],
+                name="session_org_kind_starts",
             ),
             models.Index(fields=["relationship", "starts_at"]),
             models.Index(

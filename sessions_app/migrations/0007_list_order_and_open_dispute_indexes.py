@@ -5,8 +5,8 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    """The sessions list reads its page in the order of an index, with or without a status, and
-    the open disputes have a partial index of their own (docs/indexes.md)."""
+    """The sessions list reads its page in the order of an index, alone or filtered by status or
+    kind, and the open disputes have a partial index of their own (docs/indexes.md)."""
 
     dependencies = [
         ('matchpal', '0007_insufficient_hours_label'),
@@ -27,6 +27,10 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='session',
             index=models.Index(fields=['organization', 'status', '-starts_at', '-id'], name='session_org_status_starts'),
+        ),
+        migrations.AddIndex(
+            model_name='session',
+            index=models.Index(fields=['organization', 'kind', '-starts_at', '-id'], name='session_org_kind_starts'),
         ),
         migrations.AddIndex(
             model_name='session',
