@@ -13,6 +13,9 @@ relationships list's totals), "before" runs the previous query.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python \\
         scripts/explain_lists.py [--sessions 300000] [--plans]
 
+With `--existing SLUG` it creates nothing and explains on the database of DATABASE_URL as
+`manage.py generate_scale_data` left it, for the center SLUG (`scale`).
+
 Not a test: it prints a markdown table (and, with --plans, every plan). Only a database whose
 name contains "bench" is dropped.
 """
@@ -111,6 +114,40 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         .order_by("id")
         .first(),
         "now": now,
+    }
+
+
+def existing(slug: str) -> dict[str, Any]:
+    """The same context from a database `manage.py generate_scale_data` filled: its large
+    center, its admin, its first provider's login, a paired student, and the provider with the
+    fewest sessions as the one without."""
+    from django.db import connection
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from matchpal.models import Membership, Organization, Role
+    from providers.models import Provider
+    from students.models import Student
+
+    organization = Organization.objects.get(slug=slug)
+    provider = Membership.objects.filter(organization=organization, role=Role.PROVIDER).first()
+    assert provider is not None
+    connection.connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return {
+        "organization": organization,
+        "admin": Membership.objects.filter(organization=organization, role=Role.ADMIN).first(),
+        "provider": provider,
+        "provider_record": Provider.objects.get(organization=organization, user=provider.user),
+        "newcomer": Provider.objects.filter(organization=organization)
+        .annotate(n=Count("relationships__sessions"))
+        .order_by("n", "id")
+        .first(),
+        "student": Student.objects.filter(organization=organization, relationships__status="paired")
+        .order_by("id")
+        .first(),
+        "now": timezone.now(),
     }
 
 
@@ -268,17 +305,23 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--plans", action="store_true", help="print every plan too")
     parser.add_argument("--name", default="matchpal_bench_explain")
+    parser.add_argument(
+        "--existing",
+        metavar="SLUG",
+        help="explain on DATABASE_URL as it is (filled by generate_scale_data), for this center",
+    )
     args = parser.parse_args()
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith(("postgres://", "postgresql://")):
         raise SystemExit("Set DATABASE_URL to a PostgreSQL server (any database on it).")
 
-    recreate(base, args.name)
-    setup_django(database_url(base, args.name))
+    if not args.existing:
+        recreate(base, args.name)
+    setup_django(base if args.existing else database_url(base, args.name))
     from django.db import connection, transaction
 
     started = time.perf_counter()
-    ctx = load(args)
+    ctx = existing(args.existing) if args.existing else load(args)
     loaded = time.perf_counter() - started
     rows = []
     for label, now_query, before_query in queries(ctx):
