@@ -47,10 +47,10 @@ def acts_for(
     )
 
 
-def _allocations_total(column: str) -> Coalesce:
-    """One relationship's allocations summed, as a correlated subquery: PostgreSQL evaluates it
-    for the page's rows alone, after the sort and the limit, where a join with `GROUP BY` summed
-    every relationship of the center before keeping 25 (most of the list's time at 4,000)."""
+def _allocations_sum(column: str) -> Coalesce:
+    """The relationship's allocations' `column` summed, as a subquery per relationship shown:
+    a join grouped by relationship would sum every relationship of the organization before a
+    page of them could be cut in the list's order (docs/indexes.md)."""
     sums = (
         Allocation.objects.filter(relationship=OuterRef("pk"))
         .order_by()
@@ -67,7 +67,7 @@ def relationship_list(
     return (
         Relationship.objects.filter(visible_to(membership), organization=organization)
         .select_related("student", "provider", "service_type")
-        .annotate(held=_allocations_total("held"), consumed=_allocations_total("consumed"))
+        .annotate(held=_allocations_sum("held"), consumed=_allocations_sum("consumed"))
     )
 
 

@@ -1,7 +1,7 @@
 from datetime import date, datetime, time, timedelta
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from matchpal.fields import BoundedDateFilter
 from matchpal.models import Membership, Organization
@@ -9,15 +9,22 @@ from matchpal.search import SearchChoiceFilter
 from providers.models import Provider
 from relationships.filters import search_people
 from sessions_app.models import Session, SessionKind, SessionStatus
+from sessions_app.selectors import of_relationships
 from students.models import Student
 
 
 class SessionFilter(django_filters.FilterSet):
     student = SearchChoiceFilter(
-        field_name="relationship__student", queryset=Student.objects.none(), noun="student"
+        field_name="student",
+        method="of_relationships",
+        queryset=Student.objects.none(),
+        noun="student",
     )
     provider = SearchChoiceFilter(
-        field_name="relationship__provider", queryset=Provider.objects.none(), noun="provider"
+        field_name="provider",
+        method="of_relationships",
+        queryset=Provider.objects.none(),
+        noun="provider",
     )
     status = django_filters.ChoiceFilter(choices=SessionStatus.choices, empty_label="Any status")
     kind = django_filters.ChoiceFilter(choices=SessionKind.choices, empty_label="Any kind")
@@ -34,6 +41,14 @@ class SessionFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         self.organization = organization
         search_people(self.filters, organization=organization, membership=membership)
+
+    def of_relationships(
+        self, queryset: QuerySet[Session], name: str, value: Model | None
+    ) -> QuerySet[Session]:
+        """The sessions of the student's or the provider's relationships (`name` says which)."""
+        if value is None:
+            return queryset
+        return of_relationships(queryset, **{name: value})
 
     # The days are the center's, as a range of `starts_at` (its midnights), not the date of each
     # session's start (`starts_at__date`): a range walks the index on the start, a date computed
