@@ -90,8 +90,8 @@ def relationship_to_act_on(
     *, organization: Organization, membership: Membership, public_id: uuid.UUID
 ) -> Relationship:
     """`relationship_get` without the hours it holds, for a page that acts on it and does not
-    show them (logging a session): no join of the allocations, no GROUP BY, one light query.
-    The same visibility and the same 404."""
+    show them (logging a session): no sums over its allocations, one light query. The same
+    visibility and the same 404."""
     relationship = (
         Relationship.objects.filter(
             visible_to(membership), organization=organization, public_id=public_id
