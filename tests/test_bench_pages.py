@@ -86,4 +86,4 @@ def test_the_small_center_runs_the_same_pages_beside(
     ]
     assert result.problems == []
     assert "| small p95 ms | ÷ small |" in result.table
-    assert "3 of 3 pages" not in result.table or "within 1.5× the small center" in result.table
+    assert "of the 3 the small center has too within 1.5× of it there." in result.table
