@@ -23,6 +23,7 @@ Only GET requests are sent (and the sign-in POST); a GET changes nothing in Matc
 """
 
 import argparse
+import http.client
 import os
 import re
 import secrets
@@ -57,9 +58,12 @@ LAST_PAGE = "?page=last"
 # --- HTTP with a session ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class Answer:
-    def __init__(self, status: int, seconds: float, body: bytes, headers: dict[str, str]) -> None:
-        self.status, self.seconds, self.body, self.headers = status, seconds, body, headers
+    status: int  # 0: no answer (refused, reset, timed out)
+    seconds: float
+    body: bytes
+    headers: dict[str, str]
 
 
 class Browser(Client):
@@ -70,8 +74,6 @@ class Browser(Client):
         self.cookies: dict[str, str] = {}
 
     def fetch(self, method: str, path: str, body: bytes | None = None) -> Answer:
-        import http.client
-
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
