@@ -269,8 +269,9 @@ def count_queries(page: Page, host: str) -> int | None:
 
 
 def measure(pages: list[Page], health: Browser, repeat: int) -> None:
-    """Rounds over every page, each request followed by one to /healthz."""
-    for _ in range(repeat):
+    """Rounds over every page, each request followed by one to /healthz; progress on stderr."""
+    for done in range(repeat):
+        print(f"round {done + 1} of {repeat}, {len(pages)} pages", file=sys.stderr, flush=True)
         for page in pages:
             answer = page.browser.fetch("GET", page.path)
             page.statuses.append(answer.status)
