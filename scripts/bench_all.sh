@@ -8,12 +8,13 @@
 # Its arguments go to bench_pages.py. What each part runs on:
 # 1. pages: bench_pages.py on DATABASE_URL (it starts gunicorn, 2 workers, DEBUG off). It only
 #    reads, besides signing in: a large center's database can be used as it is.
-# 2. logging and 3. webhooks write (sessions, grants), so they run on a scratch database,
-#    $BENCH_DATABASE (default matchpal_bench, dropped and made again beside DATABASE_URL's),
-#    migrated and seeded with the demo; the webhooks get a gunicorn and a Celery worker here.
+# 2. logging beside pgbench: bench_logging.py, in scratch databases of its own.
+# 3. webhooks write grants, so they run on a scratch database, $BENCH_DATABASE (default
+#    matchpal_bench, dropped and made again beside DATABASE_URL's), migrated and seeded with the
+#    demo, with a gunicorn and a Celery worker started here.
 # 4. reconcile vs COPY: bench_reconcile.py in a scratch database of its own.
-# BENCH_PYTHON (default .venv/bin/python), BENCH_WEBHOOKS and BENCH_RECONCILE (their options)
-# and BENCH_DATABASE change the defaults below.
+# BENCH_PYTHON (default .venv/bin/python), BENCH_LOGGING, BENCH_WEBHOOKS and BENCH_RECONCILE
+# (their options) and BENCH_DATABASE change the defaults below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${BENCH_PYTHON:-.venv/bin/python}
@@ -21,6 +22,7 @@ PY=${BENCH_PYTHON:-.venv/bin/python}
 SCRATCH=${BENCH_DATABASE:-matchpal_bench}
 WEBHOOKS=${BENCH_WEBHOOKS:-"-n 200 --threads 2 --rate 4"}
 RECONCILE=${BENCH_RECONCILE:-"--grants 20000"}
+LOGGING=${BENCH_LOGGING:-}
 
 children=()
 stop_children() {
@@ -53,7 +55,8 @@ export DATABASE_URL=$scratch_url DEBUG=false MATCHPAL_VAR_DIR=$var_dir SECURE_CO
 
 echo; echo "## 2. Session logging beside pgbench TPC-B"
 if [[ -f scripts/bench_logging.py ]]; then
-  "$PY" scripts/bench_logging.py || echo "(bench_logging.py exited $?)"
+  # shellcheck disable=SC2086
+  "$PY" scripts/bench_logging.py $LOGGING || echo "(bench_logging.py exited $?)"
 else
   echo "scripts/bench_logging.py is not in this checkout yet."
 fi
