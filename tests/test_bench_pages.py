@@ -87,3 +87,14 @@ def test_the_small_center_runs_the_same_pages_beside(
     assert result.problems == []
     assert "| small p95 ms | ÷ small |" in result.table
     assert "of the 3 the small center has too within 1.5× of it there." in result.table
+
+
+def test_a_paged_list_is_also_measured_on_its_last_page_with_its_other_parameters() -> None:
+    path = "/o/alpha/sessions/"
+    paged = (
+        b'<span class="page-link">Page 1 of 40</span>'
+        b'<a class="page-link" href="?status=done&amp;page=2&amp;q=x">Next</a>'
+    )
+
+    assert bench_pages.last_page(path, paged) == f"{path}?status=done&page=40&q=x"
+    assert bench_pages.last_page(path, b"<table></table>") is None
