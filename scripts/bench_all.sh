@@ -50,7 +50,7 @@ var_dir=$(mktemp -d /tmp/matchpal-bench-all-XXXXXX)
 export DATABASE_URL=$scratch_url DEBUG=false MATCHPAL_VAR_DIR=$var_dir SECURE_COOKIES=false \
   LOG_LEVEL=WARNING SECRET_KEY=${SECRET_KEY:-$("$PY" -c 'import secrets; print(secrets.token_urlsafe(50))')}
 "$PY" manage.py migrate --noinput -v 0
-"$PY" manage.py seed_demo
+"$PY" manage.py seed_demo >&2
 "$PY" manage.py collectstatic --noinput -v 0
 
 echo; echo "## 2. Session logging beside pgbench TPC-B"

@@ -27,6 +27,7 @@ import http.client
 import os
 import re
 import secrets
+import shlex
 import socket
 import subprocess
 import sys
@@ -358,7 +359,7 @@ def report(
         f"load average {load[0]:.1f} at start and {load[1]:.1f} at end; "
         f"/healthz p50 {ms(percentile(everything_healthz, 50))} ms, "
         f"p95 {ms(percentile(everything_healthz, 95))} ms over {len(everything_healthz)} "
-        f"requests; `{' '.join(['python', *sys.argv])}`.",
+        f"requests; `{shlex.join(['python', *sys.argv])}`.",
         "",
     ]
     head = "| page | role | n | p50 ms | p95 ms | /healthz p95 ms | ÷ /healthz | KiB | queries |"
