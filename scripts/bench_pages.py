@@ -28,6 +28,7 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -336,6 +337,8 @@ def gunicorn(workers: int) -> Iterator[str]:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
+        # The scratch folder production_environment() made for the collected static files.
+        shutil.rmtree(os.environ["MATCHPAL_VAR_DIR"], ignore_errors=True)
 
 
 # --- The report -------------------------------------------------------------------------------
@@ -465,10 +468,12 @@ def run(args: argparse.Namespace, base_url: str) -> Run:
             problems += [f"{org}: {line}" for line in trouble]
     only = re.compile(args.only) if args.only else None
     chosen = {
-        org: [p for p in pages if only is None or only.search(f"{p.label} {p.path}")]
+        org: [p for p in pages if only is None or only.search(p.label) or only.search(p.path)]
         for org, pages in found.items()
     }
     pages, compared = chosen[args.org], chosen.get(args.compare_org or "", [])
+    if not pages:
+        sys.exit(f"No page of {args.org} matches --only {args.only!r}.")
     reached = {p.label for p in found[args.org]}
     unreached = sorted(tenant_url_names() - reached)
 
