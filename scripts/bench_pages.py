@@ -53,7 +53,7 @@ HEALTHZ = "/healthz"
 HEALTHZ_BOUND = 15.0  # a page's p95 ÷ the interleaved /healthz p95 (issue 11)
 SMALL_BOUND = 1.5  # a page's p95 ÷ the same page's p95 on a small center (issue 11)
 MAX_CRAWL = 300  # requests per role while discovering: a bound, not an expectation
-DETAIL_INSTANCES = 5  # detail pages read for their links, per URL name
+OBJECT_INSTANCES = 5  # pages of one object (a URL with an id) read for their links, per URL name
 LAST_PAGE = "?page=last"
 
 
@@ -146,6 +146,13 @@ def url_name(path: str) -> str | None:
         return None
 
 
+def names_an_object(path: str) -> bool:
+    """Whether the URL carries an object's id besides the organization's slug."""
+    from django.urls import resolve
+
+    return bool(set(resolve(urlsplit(path).path).kwargs) - {"org_slug"})
+
+
 def last_page(path: str, body: bytes) -> str | None:
     """The URL of a paged list's last page, from its "Page 1 of N" and its "Next" link (the
     link names the page's query parameter and keeps the others), or None if unpaged."""
@@ -160,9 +167,10 @@ def last_page(path: str, body: bytes) -> str | None:
 
 def discover(browser: Browser, org: str, role: str) -> tuple[list[Page], list[str]]:
     """The role's pages: its home, then every tenant page its pages link to, breadth first,
-    one URL per URL name (the first met, without its query string) to measure. A detail
-    page's links depend on its object's state (a scheduled session links to "Log it", a
-    proposal to "Decline"), so up to DETAIL_INSTANCES of each are read for links. Returns the
+    one URL per URL name (the first met, without its query string) to measure. The links of a
+    page of one object depend on its state (a scheduled session links to "Log it", a proposal
+    to "Decline", a student holding hours to "Release"), so up to OBJECT_INSTANCES of each
+    are read for links. Returns the
     pages and what answered other than 200 on the way."""
     home = f"/o/{org}/"
     queue, seen = [home], {home}
@@ -188,7 +196,7 @@ def discover(browser: Browser, org: str, role: str) -> tuple[list[Page], list[st
             if urlsplit(href).netloc or not target.startswith(home) or target in seen:
                 continue
             target_name = url_name(target)
-            wanted = DETAIL_INSTANCES if target_name and "detail" in target_name else 1
+            wanted = OBJECT_INSTANCES if target_name and names_an_object(target) else 1
             if target_name is not None and taken.get(target_name, 0) < wanted:
                 taken[target_name] = taken.get(target_name, 0) + 1
                 seen.add(target)
