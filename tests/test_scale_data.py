@@ -10,7 +10,6 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from demo import scale
 from demo.scale import (
     SCALE_PASSWORD,
     SCALE_SLUG,
@@ -18,6 +17,7 @@ from demo.scale import (
     Plan,
     admin_email,
     centers,
+    load,
     provider_email,
     student_email,
 )
@@ -36,7 +36,7 @@ TINY = {"students": 30, "providers": 5, "sessions": 500, "tenants": 2, "seed": 1
 def generated(monkeypatch: pytest.MonkeyPatch) -> str:
     # Slices of 200 rows, so the tiny run copies its sessions and ledger in several statements
     # as the full one does.
-    monkeypatch.setattr(scale, "COPY_SLICE", 200)
+    monkeypatch.setattr(load, "COPY_SLICE", 200)
     out = StringIO()
     call_command("generate_scale_data", **TINY, stdout=out)
     return out.getvalue()
