@@ -108,16 +108,18 @@ class Browser(Client):
 
 
 class Links(HTMLParser):
-    """Every `<a href>` of a page."""
+    """Every `<a href>` of a page, and every `hx-get` (what htmx requests as one types in a
+    search field: an answer a person waits for too)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.hrefs: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        href = dict(attrs).get("href")
-        if tag == "a" and href:
-            self.hrefs.append(href)
+        attributes = dict(attrs)
+        for url in (attributes.get("href") if tag == "a" else None, attributes.get("hx-get")):
+            if url:
+                self.hrefs.append(url)
 
 
 # --- Discovering each role's pages ------------------------------------------------------------
