@@ -220,18 +220,24 @@ NOTES = [
 ]
 
 
+def _member(user: User, org: Organization) -> Membership:
+    """The demo person's membership, the one a view would resolve for them."""
+    return Membership.objects.select_related("user").get(user=user, organization=org)
+
+
 def _seed_relationships(
     org: Organization, admin: User, types: dict[str, ServiceType], students: list[Student]
 ) -> None:
     """A lived-in center: relationships in every state and a few months of sessions."""
     providers = list(Provider.objects.filter(organization=org).order_by("pk"))
+    admin_member = _member(admin, org)
     now = timezone.now()
     for n, (si, pi, service, hours, status) in enumerate(RELATIONSHIPS):
         provider = providers[pi]
-        provider_login = provider.user
-        assert provider_login is not None  # every demo provider signs in
+        assert provider.user is not None  # every demo provider signs in
+        provider_member = _member(provider.user, org)
         relationship = pairing.relationship_propose(
-            actor=admin,
+            membership=admin_member,
             organization=org,
             student=students[si],
             provider=provider,
@@ -243,12 +249,12 @@ def _seed_relationships(
             continue
         if status == "declined":
             pairing.relationship_decline(
-                actor=provider_login,
+                membership=provider_member,
                 relationship=relationship,
                 reason="My schedule is full this term.",
             )
             continue
-        pairing.relationship_accept(actor=provider_login, relationship=relationship)
+        pairing.relationship_accept(membership=provider_member, relationship=relationship)
         # Pretend the pairing happened months ago so the history has depth.
         paired_at = now - timedelta(days=100 - n * 5)
         Relationship.objects.filter(pk=relationship.pk).update(paired_at=paired_at)
@@ -260,7 +266,7 @@ def _seed_relationships(
         ]
         for week, start in enumerate(starts[: hours - 1]):
             session = sessions.session_log(
-                actor=admin,
+                membership=admin_member,
                 relationship=relationship,
                 starts_at=start,
                 duration=60 if week % 3 else 45,
@@ -270,10 +276,12 @@ def _seed_relationships(
             )
             Session.objects.filter(pk=session.pk).update(logged_by=provider.user)
             if week == 2:
-                sessions.session_cancel(actor=admin, session=session, reason="Student was ill")
+                sessions.session_cancel(
+                    membership=admin_member, session=session, reason="Student was ill"
+                )
             if week == 4 and n == 2:
                 sessions.session_no_show(
-                    actor=admin,
+                    membership=admin_member,
                     session=session,
                     party="student",
                     explanation="No answer on the phone; the family was told.",
@@ -283,7 +291,7 @@ def _seed_relationships(
             # The student disagrees with a session two days ago (inside the dispute window):
             # the admin home shows it.
             latest = sessions.session_log(
-                actor=admin,
+                membership=admin_member,
                 relationship=relationship,
                 starts_at=(now - timedelta(days=2)).replace(hour=15, minute=0, microsecond=0),
                 duration=45,
@@ -292,14 +300,14 @@ def _seed_relationships(
             )
             Session.objects.filter(pk=latest.pk).update(logged_by=provider.user)
             sessions.session_dispute(
-                actor=student_login,
+                membership=_member(student_login, org),
                 session=latest,
                 reason="We finished 15 minutes early that day.",
             )
         if n == 1:
             # A meeting yesterday that the provider has not logged yet.
             sessions.session_log(
-                actor=admin,
+                membership=admin_member,
                 relationship=relationship,
                 starts_at=now - timedelta(days=1, hours=3),
                 duration=60,
@@ -308,7 +316,7 @@ def _seed_relationships(
             )
         if status == "paired":
             sessions.session_log(
-                actor=admin,
+                membership=admin_member,
                 relationship=relationship,
                 starts_at=now + timedelta(days=2, hours=n),
                 duration=60,
@@ -317,9 +325,9 @@ def _seed_relationships(
             )
         if status == "completed":
             pairing.relationship_complete(
-                actor=admin, relationship=relationship, reason="Exam passed"
+                membership=admin_member, relationship=relationship, reason="Exam passed"
             )
         if status == "cancelled":
             pairing.relationship_cancel(
-                actor=admin, relationship=relationship, reason="The family moved away"
+                membership=admin_member, relationship=relationship, reason="The family moved away"
             )

@@ -81,8 +81,3 @@ def member_user_ids(*, organization: Organization, user_ids: list[int]) -> list[
             "user_id", flat=True
         )
     )
-
-
-def membership_of(*, user: User, organization_id: int) -> Membership | None:
-    """The user's membership of the organization, or None: one query."""
-    return Membership.objects.filter(user=user, organization_id=organization_id).first()

@@ -9,8 +9,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from matchpal.models import Membership, Organization, User
-from matchpal.selectors import membership_of
+from matchpal.models import Membership, Organization
 from relationships.models import Relationship, RelationshipStatus
 
 if TYPE_CHECKING:
@@ -30,11 +29,6 @@ def visible_to(membership: Membership) -> Q:
     if membership.is_provider:
         return Q(provider__user_id=membership.user_id)
     return Q(student__user_id=membership.user_id)
-
-
-def acting_membership(*, actor: User, relationship: Relationship) -> Membership | None:
-    """The actor's membership of the relationship's organization, or None (one query)."""
-    return membership_of(user=actor, organization_id=relationship.organization_id)
 
 
 def acts_for(

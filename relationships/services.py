@@ -10,10 +10,9 @@ from django.utils import timezone
 from grants import services as ledger
 from matchpal.constraints import violated_constraint
 from matchpal.errors import ConflictError, DomainError
-from matchpal.models import Organization, ServiceType, User
+from matchpal.models import Membership, Organization, ServiceType, User
 from matchpal.notifications import send_email_on_commit
 from matchpal.quantities import format_quantity
-from matchpal.selectors import membership_of
 from providers.models import Provider, ProviderStatus
 from relationships.models import (
     HOLDING_STATUSES,
@@ -22,7 +21,7 @@ from relationships.models import (
     RelationshipStatus,
     RelationshipStatusChange,
 )
-from relationships.selectors import acting_membership, acts_for, allocated, response_window_days
+from relationships.selectors import acts_for, allocated, response_window_days
 from students.models import Student, StudentStatus
 
 # Allowed transitions (DESIGN §4).
@@ -111,7 +110,7 @@ def _tell(
 
 def relationship_propose(
     *,
-    actor: User,
+    membership: Membership,
     organization: Organization,
     student: Student,
     provider: Provider,
@@ -122,10 +121,11 @@ def relationship_propose(
     unit: str = "minutes",
     idempotency_key: str | None = None,
 ) -> Relationship:
-    """Pair a student with a provider; `quantity` is held at once or the proposal is refused."""
-    membership = membership_of(user=actor, organization_id=organization.pk)
-    if membership is None or not membership.is_admin:
+    """Pair a student with a provider; `quantity` is held at once or the proposal is refused.
+    Only an admin of the organization proposes (`membership`, as the view resolved it)."""
+    if membership.organization_id != organization.pk or not membership.is_admin:
         raise RelationshipError(ADMINS_ONLY.format(doing="propose"))
+    actor = membership.user
     for record in (student, provider, service_type):
         if record.organization_id != organization.pk:
             raise RelationshipError("A record of another organization was chosen.")
@@ -198,10 +198,12 @@ def relationship_propose(
     return relationship
 
 
-def relationship_accept(*, actor: User, relationship: Relationship) -> Relationship:
+def relationship_accept(*, membership: Membership, relationship: Relationship) -> Relationship:
     with transaction.atomic():
         relationship = _lock(relationship)
-        _check_actor(actor, relationship, "Only the provider of this proposal can accept it.")
+        actor = _check_actor(
+            membership, relationship, "Only the provider of this proposal can accept it."
+        )
         _move(relationship, RelationshipStatus.PAIRED, actor=actor, reason="Accepted")
         _tell(
             relationship,
@@ -227,17 +229,20 @@ UNANSWERED = "No answer within the response window"
 
 
 def relationship_decline(
-    *, actor: User | None, relationship: Relationship, reason: str = ""
+    *, membership: Membership | None, relationship: Relationship, reason: str = ""
 ) -> Relationship:
-    """The provider declines (optionally saying why); every held hour goes back. Without an
-    actor it is the response-window job declining an unanswered proposal."""
+    """The provider declines (optionally saying why); every held hour goes back. Without a
+    membership it is the response-window job (`decline_stale_proposals`) declining an
+    unanswered proposal: nobody acts, so nobody is checked."""
     with transaction.atomic():
         relationship = _lock(relationship)
-        if actor is None:
+        if membership is None:
             _end(relationship, RelationshipStatus.DECLINED, actor=None, reason=reason or UNANSWERED)
             _tell_unanswered(relationship)
             return relationship
-        _check_actor(actor, relationship, "Only the provider of this proposal can decline it.")
+        actor = _check_actor(
+            membership, relationship, "Only the provider of this proposal can decline it."
+        )
         _end(relationship, RelationshipStatus.DECLINED, actor=actor, reason=reason or "Declined")
         because = f": {reason.strip().rstrip('.')}" if reason.strip() else ""
         _tell(
@@ -273,12 +278,16 @@ def _tell_unanswered(relationship: Relationship) -> None:
     )
 
 
-def relationship_cancel(*, actor: User, relationship: Relationship, reason: str) -> Relationship:
+def relationship_cancel(
+    *, membership: Membership, relationship: Relationship, reason: str
+) -> Relationship:
     if not reason.strip():
         raise RelationshipError("Give a reason for the cancellation.")
     with transaction.atomic():
         relationship = _lock(relationship)
-        _check_actor(actor, relationship, ADMINS_ONLY.format(doing="cancel"), provider=False)
+        actor = _check_actor(
+            membership, relationship, ADMINS_ONLY.format(doing="cancel"), provider=False
+        )
         _end(relationship, RelationshipStatus.CANCELLED, actor=actor, reason=reason)
         _tell(
             relationship,
@@ -291,23 +300,28 @@ def relationship_cancel(*, actor: User, relationship: Relationship, reason: str)
 
 
 def relationship_complete(
-    *, actor: User, relationship: Relationship, reason: str = ""
+    *, membership: Membership, relationship: Relationship, reason: str = ""
 ) -> Relationship:
     with transaction.atomic():
         relationship = _lock(relationship)
-        _check_actor(actor, relationship, ADMINS_ONLY.format(doing="complete"), provider=False)
+        actor = _check_actor(
+            membership, relationship, ADMINS_ONLY.format(doing="complete"), provider=False
+        )
         _end(relationship, RelationshipStatus.COMPLETED, actor=actor, reason=reason or "Completed")
     return relationship
 
 
 def relationship_change_allocation(
-    *, actor: User, relationship: Relationship, quantity: int, reason: str = ""
+    *, membership: Membership, relationship: Relationship, quantity: int, reason: str = ""
 ) -> Relationship:
     """Raise or lower what the relationship has (held + consumed); never below consumed."""
     with transaction.atomic():
         relationship = _lock(relationship)
-        _check_actor(
-            actor, relationship, ADMINS_ONLY.format(doing="change the hours of"), provider=False
+        actor = _check_actor(
+            membership,
+            relationship,
+            ADMINS_ONLY.format(doing="change the hours of"),
+            provider=False,
         )
         if relationship.status not in HOLDING_STATUSES:
             raise ConflictError("Only a proposed or paired relationship holds hours.")
@@ -343,7 +357,7 @@ def relationship_change_allocation(
 
 def relationship_change_rates(
     *,
-    actor: User,
+    membership: Membership,
     relationship: Relationship,
     provider_pay_rate: Decimal,
     client_rate: Decimal,
@@ -359,8 +373,11 @@ def relationship_change_rates(
         raise RelationshipError("Rates cannot be negative.")
     with transaction.atomic():
         relationship = _lock(relationship)
-        _check_actor(
-            actor, relationship, ADMINS_ONLY.format(doing="change the rates of"), provider=False
+        actor = _check_actor(
+            membership,
+            relationship,
+            ADMINS_ONLY.format(doing="change the rates of"),
+            provider=False,
         )
         before = (relationship.provider_pay_rate, relationship.client_rate)
         if before == (provider_pay_rate, client_rate):
@@ -391,7 +408,7 @@ def decline_stale_proposals(*, now: datetime | None = None) -> int:
     done = 0
     for relationship in stale:
         try:
-            relationship_decline(actor=None, relationship=relationship, reason=UNANSWERED)
+            relationship_decline(membership=None, relationship=relationship, reason=UNANSWERED)
         except ConflictError:
             continue  # answered meanwhile
         done += 1
@@ -402,9 +419,11 @@ ADMINS_ONLY = "Only an admin can {doing} a relationship."
 
 
 def _check_actor(
-    actor: User, relationship: Relationship, refusal: str, *, provider: bool = True
-) -> None:
-    """Who may make this transition (`relationships.selectors.acts_for`), or `refusal`."""
-    membership = acting_membership(actor=actor, relationship=relationship)
+    membership: Membership, relationship: Relationship, refusal: str, *, provider: bool = True
+) -> User:
+    """Who may make this transition (`relationships.selectors.acts_for`), or `refusal`. The
+    membership is the one the view already resolved: nothing is queried again. Returns the
+    acting user, whom the history and the ledger name."""
     if not acts_for(membership, relationship, provider=provider):
         raise RelationshipError(refusal)
+    return membership.user

@@ -58,7 +58,7 @@ def relationship_propose(request: TenantRequest) -> HttpResponse:
         done = run_action(
             request,
             lambda: services.relationship_propose(
-                actor=request.user,
+                membership=request.membership,
                 organization=request.organization,
                 student=data["student"],
                 provider=data["provider"],
@@ -160,7 +160,9 @@ def relationship_accept(request: TenantRequest, public_id: uuid.UUID) -> HttpRes
     from_home = wants_partial(request, "work")
     return run_action(
         request,
-        lambda: services.relationship_accept(actor=request.user, relationship=relationship),
+        lambda: services.relationship_accept(
+            membership=request.membership, relationship=relationship
+        ),
         success="You accepted the proposal.",
         then=reverse("org_home", args=[request.organization.slug])
         if from_home
@@ -171,15 +173,27 @@ def relationship_accept(request: TenantRequest, public_id: uuid.UUID) -> HttpRes
 @tenant_view(Role.ADMIN, Role.PROVIDER)
 def relationship_decline(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     relationship = _relationship(request, public_id)
+    success = "The proposal was declined."
+    if request.method == "POST" and wants_partial(request, "work"):
+        # Declined from the provider's home through htmx, without a reason: back to the home's
+        # lists, shown in place, with the outcome (or the refusal) as a message.
+        return run_action(
+            request,
+            lambda: services.relationship_decline(
+                membership=request.membership, relationship=relationship
+            ),
+            success=success,
+            then=reverse("org_home", args=[request.organization.slug]),
+        )
     return _action_page(
         request,
         relationship,
         form=OptionalReasonForm(request.POST or None),
         title="Decline the proposal",
         action=lambda data: services.relationship_decline(
-            actor=request.user, relationship=relationship, reason=data["reason"]
+            membership=request.membership, relationship=relationship, reason=data["reason"]
         ),
-        success="The proposal was declined.",
+        success=success,
     )
 
 
@@ -192,7 +206,7 @@ def relationship_cancel(request: TenantRequest, public_id: uuid.UUID) -> HttpRes
         form=ReasonForm(request.POST or None),
         title="Cancel the relationship",
         action=lambda data: services.relationship_cancel(
-            actor=request.user, relationship=relationship, reason=data["reason"]
+            membership=request.membership, relationship=relationship, reason=data["reason"]
         ),
         success="The relationship was cancelled; its reserved hours are free to book again.",
     )
@@ -207,7 +221,7 @@ def relationship_complete(request: TenantRequest, public_id: uuid.UUID) -> HttpR
         form=OptionalReasonForm(request.POST or None),
         title="Complete the relationship",
         action=lambda data: services.relationship_complete(
-            actor=request.user, relationship=relationship, reason=data["reason"]
+            membership=request.membership, relationship=relationship, reason=data["reason"]
         ),
         success="The relationship is completed; its reserved hours are free to book again.",
     )
@@ -224,7 +238,7 @@ def relationship_allocation(request: TenantRequest, public_id: uuid.UUID) -> Htt
         form=form,
         title="Change the allocation",
         action=lambda data: services.relationship_change_allocation(
-            actor=request.user,
+            membership=request.membership,
             relationship=relationship,
             quantity=form.quantity(),
             reason=data["reason"],
@@ -249,7 +263,7 @@ def relationship_rates(request: TenantRequest, public_id: uuid.UUID) -> HttpResp
         done = run_action(
             request,
             lambda: services.relationship_change_rates(
-                actor=request.user,
+                membership=request.membership,
                 relationship=relationship,
                 provider_pay_rate=data["provider_pay_rate"],
                 client_rate=data["client_rate"],

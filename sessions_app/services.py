@@ -33,7 +33,7 @@ from matchpal.selectors import member_user_ids
 from providers.selectors import lock_provider
 from relationships import services as relationships
 from relationships.models import Relationship, RelationshipStatus, Unit
-from relationships.selectors import acting_membership, acts_for
+from relationships.selectors import acts_for
 from sessions_app.models import (
     DisputeResolution,
     NoShowParty,
@@ -105,22 +105,29 @@ def _tell_admins_of_shortfall(relationship: Relationship, error: ledger.Insuffic
 LOG_ONLY_OWN: Final = "Only this relationship's provider or an admin can log its sessions."
 
 
-def _check_actor(actor: User, relationship: Relationship) -> Membership:
-    """The provider of the relationship, or an admin, logs and reports its sessions."""
-    membership = acting_membership(actor=actor, relationship=relationship)
-    if membership is None or not acts_for(membership, relationship):
+def _check_actor(membership: Membership, relationship: Relationship) -> User:
+    """The provider of the relationship, or an admin, logs and reports its sessions. The
+    membership is the one the view already resolved: nothing is queried again. Returns the
+    acting user, whom the history and the ledger name."""
+    if not acts_for(membership, relationship):
         raise SessionRuleError(LOG_ONLY_OWN)
-    return membership
+    return membership.user
 
 
-def _check_change(actor: User, session: Session, relationship: Relationship) -> Membership:
+def _check_change(membership: Membership, session: Session, relationship: Relationship) -> User:
     """The same, within the window of changing the session (`selectors.change_refusal`)."""
-    membership = acting_membership(actor=actor, relationship=relationship)
     refusal = change_refusal(session=session, relationship=relationship, membership=membership)
     if refusal:
         raise SessionRuleError(refusal)
-    assert membership is not None
-    return membership
+    return membership.user
+
+
+def _check_student(membership: Membership, session: Session, refusal: str) -> User:
+    """Only the session's student, as a member of its organization, confirms or disputes it."""
+    own = session.relationship.student.user_id == membership.user_id
+    if membership.organization_id != session.organization_id or not own:
+        raise SessionRuleError(refusal)
+    return membership.user
 
 
 def _charge_of(session: Session, organization: Organization) -> int:
@@ -382,7 +389,7 @@ _DID: Final[dict[str, str]] = {
 @_tells_admins_of_shortfall
 def session_log(
     *,
-    actor: User,
+    membership: Membership,
     relationship: Relationship,
     starts_at: datetime,
     duration: int,
@@ -396,7 +403,7 @@ def session_log(
     """Log a past session (completed; consumes its hours) or schedule one ahead."""
     with transaction.atomic():
         relationship = _lock_relationship(relationship)
-        role = _check_actor(actor, relationship).role
+        actor, role = _check_actor(membership, relationship), membership.role
         if relationship.status != RelationshipStatus.PAIRED:
             raise SessionRuleError("Sessions can be logged only on a paired relationship.")
         _lock_people(relationship)
@@ -443,7 +450,7 @@ def session_log(
 @_tells_admins_of_shortfall
 def session_complete(
     *,
-    actor: User,
+    membership: Membership,
     session: Session,
     duration: int | None = None,
     notes: str | None = None,
@@ -454,7 +461,7 @@ def session_complete(
     """A scheduled session took place: record its duration and notes, consume its hours."""
     with transaction.atomic():
         session, relationship = _lock_session(session)
-        role = _check_actor(actor, relationship).role
+        actor, role = _check_actor(membership, relationship), membership.role
         before = copy.copy(session)
         if session.status != SessionStatus.SCHEDULED:
             raise ConflictError(
@@ -514,7 +521,7 @@ def session_complete(
 @_tells_admins_of_shortfall
 def session_edit(
     *,
-    actor: User,
+    membership: Membership,
     session: Session,
     duration: int | None = None,
     notes: str | None = None,
@@ -527,7 +534,7 @@ def session_edit(
     consumes or restores the difference. Recorded in the session's history."""
     with transaction.atomic():
         session, relationship = _lock_session(session)
-        role = _check_change(actor, session, relationship).role
+        actor, role = _check_change(membership, session, relationship), membership.role
         before = copy.copy(session)
         _edit(
             session,
@@ -639,7 +646,7 @@ REDATE_GRANT_NOT_VALID: Final = (
 
 
 def session_reschedule(
-    *, actor: User, session: Session, starts_at: datetime, reason: str = ""
+    *, membership: Membership, session: Session, starts_at: datetime, reason: str = ""
 ) -> Session:
     """Move a scheduled session to another start (every rule checked again for the new time),
     or correct the date of a completed one (admins only). The ledger keeps its entries as they
@@ -648,7 +655,7 @@ def session_reschedule(
     check_date(starts_at, field="date", error=SessionRuleError)
     with transaction.atomic():
         session, relationship = _lock_session(session)
-        role = _check_change(actor, session, relationship).role
+        actor, role = _check_change(membership, session, relationship), membership.role
         completed = session.status == SessionStatus.COMPLETED
         if completed and role != Role.ADMIN:
             raise SessionRuleError(REDATE_ADMINS_ONLY)
@@ -745,7 +752,7 @@ def _restore_all(session: Session, relationship: Relationship, actor: User, reas
     session.charge_shortfall = 0
 
 
-def session_cancel(*, actor: User, session: Session, reason: str) -> Session:
+def session_cancel(*, membership: Membership, session: Session, reason: str) -> Session:
     """Cancel a session, with a reason.
 
     Only a scheduled session of a paired relationship, cancelled less than the policy's window
@@ -757,7 +764,7 @@ def session_cancel(*, actor: User, session: Session, reason: str) -> Session:
         raise SessionRuleError("Give a reason for the cancellation.")
     with transaction.atomic():
         session, relationship = _lock_session(session)
-        _check_change(actor, session, relationship)
+        actor = _check_change(membership, session, relationship)
         before = copy.copy(session)
         _cancel(session, relationship, actor=actor, reason=reason)
         _record(
@@ -793,14 +800,16 @@ def _cancel(session: Session, relationship: Relationship, *, actor: User, reason
     )
 
 
-def session_no_show(*, actor: User, session: Session, party: str, explanation: str = "") -> Session:
+def session_no_show(
+    *, membership: Membership, session: Session, party: str, explanation: str = ""
+) -> Session:
     """Someone did not come. Charged per policy when the student was absent (as far as the
     hours cover it); never when the provider was."""
     if party not in NoShowParty.values:
         raise SessionRuleError("Say who did not come: the student or the provider.")
     with transaction.atomic():
         session, relationship = _lock_session(session)
-        _check_change(actor, session, relationship)
+        actor = _check_change(membership, session, relationship)
         before = copy.copy(session)
         if session.status in (SessionStatus.CANCELLED, SessionStatus.NO_SHOW):
             raise ConflictError(f"This session is already {session.get_status_display().lower()}.")
@@ -877,15 +886,14 @@ def cancel_sessions_to_come(*, relationship: Relationship, actor: User | None, r
     return len(ids)
 
 
-def session_confirm(*, actor: User, session: Session) -> Session:
+def session_confirm(*, membership: Membership, session: Session) -> Session:
     with transaction.atomic():
         session = (
             Session.objects.select_for_update(of=("self",))
             .select_related("relationship__student")
             .get(pk=session.pk)
         )
-        if session.relationship.student.user_id != actor.pk:
-            raise SessionRuleError("Only the student can confirm their session.")
+        _check_student(membership, session, "Only the student can confirm their session.")
         if session.status != SessionStatus.COMPLETED:
             raise ConflictError("Only a completed session can be confirmed.")
         session.student_confirmed_at = timezone.now()
@@ -896,7 +904,7 @@ def session_confirm(*, actor: User, session: Session) -> Session:
     return session
 
 
-def session_dispute(*, actor: User, session: Session, reason: str) -> Session:
+def session_dispute(*, membership: Membership, session: Session, reason: str) -> Session:
     if not reason.strip():
         raise SessionRuleError("Say what is wrong with this session.")
     with transaction.atomic():
@@ -905,8 +913,7 @@ def session_dispute(*, actor: User, session: Session, reason: str) -> Session:
             .select_related("relationship__student", "relationship__provider", "organization")
             .get(pk=session.pk)
         )
-        if session.relationship.student.user_id != actor.pk:
-            raise SessionRuleError("Only the student can dispute their session.")
+        _check_student(membership, session, "Only the student can dispute their session.")
         refusal = dispute_refusal(session, session.organization)
         if refusal == DISPUTE_NOT_COMPLETED:
             raise ConflictError(refusal)
@@ -940,7 +947,7 @@ RESOLUTION_EDIT_UNCHANGED: Final = (
 @_tells_admins_of_shortfall
 def session_resolve_dispute(
     *,
-    actor: User,
+    membership: Membership,
     session: Session,
     resolution: str,
     note: str,
@@ -957,9 +964,9 @@ def session_resolve_dispute(
         raise SessionRuleError(RESOLUTION_UNKNOWN)
     with transaction.atomic():
         session, relationship = _lock_session(session)
-        membership = acting_membership(actor=actor, relationship=relationship)
-        if membership is None or not membership.is_admin:
+        if not acts_for(membership, relationship, provider=False):
             raise SessionRuleError(RESOLVE_ADMINS_ONLY)
+        actor = membership.user
         if not session.dispute_open:
             raise ConflictError(DISPUTE_NOT_OPEN)
         before = copy.copy(session)
@@ -1049,11 +1056,11 @@ REPORT_NO_RECIPIENT = (
 )
 
 
-def session_send_report(*, actor: User, session: Session) -> Session:
+def session_send_report(*, membership: Membership, session: Session) -> Session:
     """Email the session's notes to the student and the guardian; the sending is recorded."""
     with transaction.atomic():
         session, relationship = _lock_session(session)
-        _check_actor(actor, relationship)
+        actor = _check_actor(membership, relationship)
         if session.status != SessionStatus.COMPLETED:
             raise ConflictError("Only a completed session has a report to send.")
         if not session.notes.strip():

@@ -67,7 +67,7 @@ def session_log(request: TenantRequest, relationship_id: uuid.UUID) -> HttpRespo
         done = run_action(
             request,
             lambda: services.session_log(
-                actor=request.user,
+                membership=request.membership,
                 relationship=relationship,
                 starts_at=form.starts_at(),
                 duration=data["duration"],
@@ -209,7 +209,7 @@ def session_edit(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
         form=_edit_form(request, session, completing=False),
         title="Edit the session",
         action=lambda data: services.session_edit(
-            actor=request.user,
+            membership=request.membership,
             session=session,
             duration=data["duration"],
             notes=data["notes"],
@@ -230,7 +230,7 @@ def session_complete(request: TenantRequest, public_id: uuid.UUID) -> HttpRespon
         form=_edit_form(request, session, completing=True),
         title="Log this session",
         action=lambda data: services.session_complete(
-            actor=request.user,
+            membership=request.membership,
             session=session,
             duration=data["duration"],
             notes=data["notes"],
@@ -253,7 +253,7 @@ def session_reschedule(request: TenantRequest, public_id: uuid.UUID) -> HttpResp
         ),
         title="Change the date and time",
         action=lambda data: services.session_reschedule(
-            actor=request.user,
+            membership=request.membership,
             session=session,
             starts_at=datetime.combine(data["date"], data["time"], tzinfo=tz),
             reason=data["reason"],
@@ -271,7 +271,7 @@ def session_cancel(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse
         form=CancelForm(request.POST or None),
         title="Cancel the session",
         action=lambda data: services.session_cancel(
-            actor=request.user, session=session, reason=data["reason"]
+            membership=request.membership, session=session, reason=data["reason"]
         ),
         success="Session cancelled.",
     )
@@ -286,7 +286,7 @@ def session_no_show(request: TenantRequest, public_id: uuid.UUID) -> HttpRespons
         form=NoShowForm(request.POST or None),
         title="Mark a no-show",
         action=lambda data: services.session_no_show(
-            actor=request.user,
+            membership=request.membership,
             session=session,
             party=data["party"],
             explanation=data["explanation"],
@@ -306,7 +306,7 @@ def session_resolve_dispute(request: TenantRequest, public_id: uuid.UUID) -> Htt
         ),
         title="Resolve the dispute",
         action=lambda data: services.session_resolve_dispute(
-            actor=request.user,
+            membership=request.membership,
             session=session,
             resolution=data["resolution"],
             note=data["note"],
@@ -323,7 +323,7 @@ def session_send_report(request: TenantRequest, public_id: uuid.UUID) -> HttpRes
     session = _session(request, public_id)
     return run_action(
         request,
-        lambda: services.session_send_report(actor=request.user, session=session),
+        lambda: services.session_send_report(membership=request.membership, session=session),
         success="The report was sent to the student and guardian.",
         then=session.get_absolute_url(),
     )
@@ -335,7 +335,7 @@ def session_confirm(request: TenantRequest, public_id: uuid.UUID) -> HttpRespons
     session = _session(request, public_id)
     return run_action(
         request,
-        lambda: services.session_confirm(actor=request.user, session=session),
+        lambda: services.session_confirm(membership=request.membership, session=session),
         success="Thank you for confirming.",
         then=session.get_absolute_url(),
     )
@@ -350,7 +350,7 @@ def session_dispute(request: TenantRequest, public_id: uuid.UUID) -> HttpRespons
         form=DisputeForm(request.POST or None),
         title="Dispute this session",
         action=lambda data: services.session_dispute(
-            actor=request.user, session=session, reason=data["reason"]
+            membership=request.membership, session=session, reason=data["reason"]
         ),
         success="Your message was sent to the center.",
     )

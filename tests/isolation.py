@@ -56,7 +56,7 @@ from sessions_app.models import Session
 from students.forms import StudentForm
 from students.models import Student
 from tests.factories import ProviderFactory, RelationshipFactory, make_grant
-from tests.support import Tenant, client_for, whole_hours_ago
+from tests.support import Tenant, client_for, member, whole_hours_ago
 
 TENANT_PREFIX = "o/<slug:org_slug>/"
 PERSONAS = ("anonymous", Role.ADMIN.value, Role.PROVIDER.value, Role.STUDENT.value)
@@ -649,7 +649,7 @@ def _session(tenant: Tenant, *, hours_ago: int, scheduled: bool) -> Session:
     starts_at = whole_hours_ago(hours_ago)
     session = Session.objects.filter(relationship=relationship, starts_at=starts_at).first()
     return session or session_services.session_log(
-        actor=tenant.admin,
+        membership=member(tenant.admin, tenant.organization),
         relationship=relationship,
         starts_at=starts_at,
         duration=60,
@@ -697,14 +697,16 @@ def disputed_session(tenant: Tenant) -> Session:
         )
         grant_services.hold(actor=None, relationship=relationship, quantity=60)
         session = session_services.session_log(
-            actor=tenant.admin,
+            membership=member(tenant.admin, tenant.organization),
             relationship=relationship,
             starts_at=whole_hours_ago(7),
             duration=60,
             notes="Essay structure",
         )
         session = session_services.session_dispute(
-            actor=tenant.student_user, session=session, reason="It was 30 minutes"
+            membership=member(tenant.student_user, tenant.organization),
+            session=session,
+            reason="It was 30 minutes",
         )
     return session
 

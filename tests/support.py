@@ -136,6 +136,16 @@ def membership(user: User, org: Organization) -> Membership:
     return Membership.objects.get(user=user, organization=org)
 
 
+def member(user: User, org: Organization | None = None) -> Membership:
+    """The user's membership as a tenant view resolves it (`matchpal.tenancy.membership_for`):
+    what the session and relationship services take as the one who acts. Of `org`, or, without
+    it, the user's only membership (a user of two organizations must say which)."""
+    memberships = Membership.objects.select_related("organization", "user").filter(user=user)
+    if org is not None:
+        memberships = memberships.filter(organization=org)
+    return memberships.get()
+
+
 MONEY = Decimal("0.01")
 
 # --- Grants and packages -----------------------------------------------------------------------
@@ -186,7 +196,7 @@ def propose(
 ) -> Relationship:
     org = tenant.organization
     return rel_services.relationship_propose(
-        actor=tenant.admin,
+        membership=member(tenant.admin, org),
         organization=org,
         student=student or tenant.student,
         provider=provider or tenant.provider,
@@ -201,7 +211,9 @@ def pair(
     tenant: Tenant, relationship: Relationship, *, paired_at: datetime | None = None
 ) -> Relationship:
     """Accepted (by an admin on the provider's behalf), paired 30 days ago unless told."""
-    rel_services.relationship_accept(actor=tenant.admin, relationship=relationship)
+    rel_services.relationship_accept(
+        membership=member(tenant.admin, tenant.organization), relationship=relationship
+    )
     Relationship.objects.filter(pk=relationship.pk).update(
         paired_at=paired_at or timezone.now() - timedelta(days=30)
     )
@@ -230,15 +242,17 @@ def log(
     starts_at: datetime | None = None,
     duration: int = 60,
     *,
-    actor: User | None = None,
+    membership: Membership | None = None,
     by: str = "provider",
     **kwargs: Any,
 ) -> Session:
     """A session logged through the service: by the pair's provider (or the admin, with
-    `by="admin"`, or any `actor`), at 10:15 on June 10 unless `starts_at` says otherwise."""
-    default_actor = tenant.admin if by == "admin" else tenant.provider_user
+    `by="admin"`, or any `membership`), at 10:15 on June 10 unless `starts_at` says otherwise."""
+    if membership is None:
+        user = tenant.admin if by == "admin" else tenant.provider_user
+        membership = member(user, tenant.organization)
     return session_services.session_log(
-        actor=actor or default_actor,
+        membership=membership,
         relationship=relationship,
         starts_at=starts_at or at(10, 15),
         duration=duration,
@@ -253,7 +267,7 @@ def log_as_admin(
     duration: int = 60,
     **kwargs: Any,
 ) -> Session:
-    """`log`, by the organization's admin unless an `actor` is given."""
+    """`log`, by the organization's admin unless a `membership` is given."""
     return log(tenant, relationship, starts_at, duration, by="admin", **kwargs)
 
 

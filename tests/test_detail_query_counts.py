@@ -25,7 +25,7 @@ from sessions_app.services import session_edit, session_log
 from tests.factories import RelationshipFactory
 from tests.isolation import tenant_routes
 from tests.query_pins import Page, assert_pinned_at_every_size, org_path
-from tests.support import Tenant, whole_hours_ago
+from tests.support import Tenant, member, whole_hours_ago
 from tests.test_query_counts import (
     PINNED as LIST_PINNED,
 )
@@ -82,7 +82,10 @@ def grow_provider_detail(tenant: Tenant, n: int) -> None:
         )
         hold(actor=None, relationship=relationship, quantity=120)
         session_log(
-            actor=tenant.admin, relationship=relationship, starts_at=whole_hours_ago(1), duration=60
+            membership=member(tenant.admin, tenant.organization),
+            relationship=relationship,
+            starts_at=whole_hours_ago(1),
+            duration=60,
         )
     for i in range(provider.service_types.count(), n):
         offered = ServiceType.objects.create(organization=org, name=f"Offered {i:02}")
@@ -97,7 +100,12 @@ def grow_session_detail(tenant: Tenant, n: int) -> None:
     grow_relationship_sessions(tenant, n)
     latest = _latest_session(tenant)
     for i in range(latest.changes.count(), n):
-        session_edit(actor=tenant.admin, session=latest, mode=f"Room {i}", reason=f"Moved {i}")
+        session_edit(
+            membership=member(tenant.admin, tenant.organization),
+            session=latest,
+            mode=f"Room {i}",
+            reason=f"Moved {i}",
+        )
 
 
 def grow_store_deliveries(tenant: Tenant, n: int) -> None:

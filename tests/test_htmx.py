@@ -77,3 +77,50 @@ def test_the_provider_accepts_from_home_by_htmx_and_sees_the_home_lists_again(
     assert html.startswith('<div id="work">')
     assert "This relationship is paired; it cannot become paired." in html
     assert Relationship.objects.get(pk=rel.pk).status == RelationshipStatus.PAIRED
+
+
+def test_the_provider_declines_from_home_by_htmx_and_the_proposal_leaves_the_list(
+    tenant_a: Tenant, provider_client_a: Client
+) -> None:
+    org = tenant_a.organization
+    past_grant(tenant_a.student, 600)
+    rel = propose(tenant_a, quantity=60)
+    home = provider_client_a.get(f"/o/{org.slug}/").content.decode()
+    decline = f"/o/{org.slug}/relationships/{rel.public_id}/decline/"
+    assert f'hx-post="{decline}" hx-target="#work"' in home
+    assert f'href="{decline}"' in home  # without htmx: the decline page, with a reason
+
+    work = {**HTMX, "HX-Target": "work"}
+    response = provider_client_a.post(decline, headers=work)
+    assert response.status_code == 302
+    assert response["Location"] == f"/o/{org.slug}/"
+    rel.refresh_from_db()
+    assert rel.status == RelationshipStatus.DECLINED
+    assert rel.allocations.get().held == 0  # the reserved hours went back
+
+    html = provider_client_a.get(response["Location"], headers=work).content.decode()
+    assert html.startswith('<div id="work">')
+    assert "Proposals awaiting your answer" not in html
+    assert "The proposal was declined." in html
+
+    # Refused (already declined): the error comes back in place too, not the decline page.
+    html = provider_client_a.post(decline, headers=work, follow=True).content.decode()
+    assert html.startswith('<div id="work">')
+    assert "This relationship is declined" in html
+
+
+def test_the_decline_page_without_htmx_still_takes_a_reason(
+    tenant_a: Tenant, provider_client_a: Client
+) -> None:
+    org = tenant_a.organization
+    past_grant(tenant_a.student, 600)
+    rel = propose(tenant_a, quantity=60)
+    decline = f"/o/{org.slug}/relationships/{rel.public_id}/decline/"
+    assert 'name="reason"' in provider_client_a.get(decline).content.decode()
+
+    response = provider_client_a.post(decline, {"reason": "Fully booked this term"})
+    assert response.status_code == 302
+    assert response["Location"] == rel.get_absolute_url()
+    rel.refresh_from_db()
+    assert rel.status == RelationshipStatus.DECLINED
+    assert rel.status_changes.last().reason == "Fully booked this term"

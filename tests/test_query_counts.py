@@ -42,7 +42,7 @@ from tests.isolation import (
     tenant_routes,
 )
 from tests.query_pins import Page, assert_pinned_at_every_size, org_path
-from tests.support import Tenant, whole_hours_ago
+from tests.support import Tenant, member, whole_hours_ago
 
 # --- Growing what each page lists to exactly n rows -------------------------------------------
 
@@ -151,7 +151,7 @@ def grow_provider_home(tenant: Tenant, n: int) -> None:
         hold(actor=None, relationship=paired, quantity=180)
         for hours_ago, scheduled in ((1, False), (2, True)):
             session_log(
-                actor=tenant.admin,
+                membership=member(tenant.admin, tenant.organization),
                 relationship=paired,
                 starts_at=whole_hours_ago(hours_ago),
                 duration=60,
@@ -179,7 +179,10 @@ def grow_student_home(tenant: Tenant, n: int) -> None:
         )
         hold(actor=None, relationship=relationship, quantity=60)
         session_log(
-            actor=tenant.admin, relationship=relationship, starts_at=whole_hours_ago(1), duration=30
+            membership=member(tenant.admin, tenant.organization),
+            relationship=relationship,
+            starts_at=whole_hours_ago(1),
+            duration=30,
         )
 
 
@@ -205,7 +208,7 @@ def grow_relationship_sessions(tenant: Tenant, n: int) -> None:
     relationship = _sessions_relationship(tenant)
     for i in range(relationship.sessions.count(), n):
         session_log(
-            actor=tenant.admin,
+            membership=member(tenant.admin, tenant.organization),
             relationship=relationship,
             starts_at=whole_hours_ago(i + 1),
             duration=30,
@@ -229,7 +232,10 @@ def grow_sessions(tenant: Tenant, n: int) -> None:
     grow_relationships(tenant, n)
     for relationship in tenant.organization.relationships.filter(sessions=None):
         session_log(
-            actor=tenant.admin, relationship=relationship, starts_at=whole_hours_ago(1), duration=60
+            membership=member(tenant.admin, tenant.organization),
+            relationship=relationship,
+            starts_at=whole_hours_ago(1),
+            duration=60,
         )
 
 

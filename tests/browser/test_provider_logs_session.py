@@ -28,6 +28,7 @@ from tests.factories import (
     UserFactory,
     make_grant,
 )
+from tests.support import member
 
 pytestmark = [pytest.mark.browser]
 
@@ -103,7 +104,7 @@ def test_provider_accepts_logs_a_session_and_the_student_sees_it(
     # An admin proposes Priya for Maya's tutoring: 1 h 30 min are held from the grant.
     tutoring = ServiceType.objects.get(organization=center.organization, name="Tutoring")
     proposal = relationships.relationship_propose(
-        actor=center.admin,
+        membership=member(center.admin),
         organization=center.organization,
         student=center.student,
         provider=center.provider,

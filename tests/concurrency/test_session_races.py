@@ -34,7 +34,7 @@ from tests.factories import (
     UserFactory,
     make_grant,
 )
-from tests.support import Tenant, assert_reconciled, balance, hours_ago
+from tests.support import Tenant, assert_reconciled, balance, hours_ago, member
 from tests.threads import run_together
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
@@ -57,7 +57,7 @@ def paired(
     """A relationship proposed by the admin (holding `minutes`), accepted by the provider, and
     paired a day ago so that sessions of the last hours may be logged on it."""
     relationship = relationships.relationship_propose(
-        actor=tenant.admin,
+        membership=member(tenant.admin),
         organization=tenant.organization,
         student=tenant.student,
         provider=provider or tenant.provider,
@@ -65,7 +65,7 @@ def paired(
         quantity=minutes,
     )
     relationships.relationship_accept(
-        actor=provider_user or tenant.provider_user, relationship=relationship
+        membership=member(provider_user or tenant.provider_user), relationship=relationship
     )
     Relationship.objects.filter(pk=relationship.pk).update(
         paired_at=timezone.now() - timedelta(days=1)
@@ -99,7 +99,7 @@ def test_two_sessions_racing_for_the_last_hour_of_a_hold(tenant_a: Tenant) -> No
         outcomes = run_together(
             partial(
                 services.session_log,
-                actor=tenant_a.provider_user,
+                membership=member(tenant_a.provider_user),
                 relationship=rel,
                 starts_at=first,
                 duration=60,
@@ -107,7 +107,7 @@ def test_two_sessions_racing_for_the_last_hour_of_a_hold(tenant_a: Tenant) -> No
             ),
             partial(
                 services.session_log,
-                actor=tenant_a.admin,
+                membership=member(tenant_a.admin),
                 relationship=rel,
                 starts_at=second,
                 duration=60,
@@ -141,7 +141,7 @@ def test_two_sessions_racing_for_the_last_hour_of_a_hold(tenant_a: Tenant) -> No
 
         # Top the hold up to one hour again for the next round.
         relationships.relationship_change_allocation(
-            actor=tenant_a.admin, relationship=rel, quantity=used + 60
+            membership=member(tenant_a.admin), relationship=rel, quantity=used + 60
         )
 
     assert balance(grant) == (1200, 60 * rounds, 60)
@@ -165,14 +165,14 @@ def test_two_providers_drawing_the_last_hour_of_the_students_balance(tenant_a: T
     outcomes = run_together(
         partial(
             services.session_log,
-            actor=tenant_a.provider_user,
+            membership=member(tenant_a.provider_user),
             relationship=rel_a,
             starts_at=hours_ago(3),
             duration=90,
         ),
         partial(
             services.session_log,
-            actor=other_user,
+            membership=member(other_user),
             relationship=rel_b,
             starts_at=hours_ago(3),
             duration=90,
@@ -211,7 +211,7 @@ def test_admin_edit_racing_provider_cancellation(tenant_a: Tenant) -> None:
 
     for round_ in range(8):
         logged = services.session_log(
-            actor=tenant_a.provider_user,
+            membership=member(tenant_a.provider_user),
             relationship=rel,
             starts_at=hours_ago(5 + round_),
             duration=60,
@@ -222,13 +222,13 @@ def test_admin_edit_racing_provider_cancellation(tenant_a: Tenant) -> None:
         edit, cancel = run_together(
             partial(
                 services.session_edit,
-                actor=tenant_a.admin,
+                membership=member(tenant_a.admin),
                 session=Session.objects.get(pk=logged.pk),
                 duration=new_duration,
             ),
             partial(
                 services.session_cancel,
-                actor=tenant_a.provider_user,
+                membership=member(tenant_a.provider_user),
                 session=Session.objects.get(pk=logged.pk),
                 reason="Student ill",
             ),
@@ -279,7 +279,7 @@ def test_admin_edit_racing_a_charged_late_cancellation(tenant_a: Tenant) -> None
 
     for round_ in range(6):
         scheduled = services.session_log(
-            actor=tenant_a.provider_user,
+            membership=member(tenant_a.provider_user),
             relationship=rel,
             starts_at=(timezone.now() + timedelta(hours=2 + round_)).replace(
                 second=0, microsecond=0
@@ -292,13 +292,13 @@ def test_admin_edit_racing_a_charged_late_cancellation(tenant_a: Tenant) -> None
         edit, cancel = run_together(
             partial(
                 services.session_edit,
-                actor=tenant_a.admin,
+                membership=member(tenant_a.admin),
                 session=Session.objects.get(pk=scheduled.pk),
                 duration=new_duration,
             ),
             partial(
                 services.session_cancel,
-                actor=tenant_a.provider_user,
+                membership=member(tenant_a.provider_user),
                 session=Session.objects.get(pk=scheduled.pk),
                 reason="Too late",
             ),
@@ -334,7 +334,7 @@ def test_the_same_session_logged_twice_at_once_exists_once(tenant_a: Tenant) -> 
         outcomes = run_together(
             partial(
                 services.session_log,
-                actor=tenant_a.provider_user,
+                membership=member(tenant_a.provider_user),
                 relationship=rel,
                 starts_at=start,
                 duration=45,
@@ -342,7 +342,7 @@ def test_the_same_session_logged_twice_at_once_exists_once(tenant_a: Tenant) -> 
             ),
             partial(
                 services.session_log,
-                actor=tenant_a.admin,
+                membership=member(tenant_a.admin),
                 relationship=rel,
                 starts_at=start,
                 duration=45,
@@ -389,7 +389,7 @@ def test_relationship_ending_racing_a_session_on_another_relationship_of_the_stu
     for round_ in range(8):
         ending = paired(tenant_a, minutes=300)
         ahead = services.session_log(
-            actor=tenant_a.provider_user,
+            membership=member(tenant_a.provider_user),
             relationship=ending,
             starts_at=(timezone.now() + timedelta(days=2)).replace(second=0, microsecond=0),
             duration=60,
@@ -398,14 +398,14 @@ def test_relationship_ending_racing_a_session_on_another_relationship_of_the_stu
         end = (
             partial(
                 relationships.relationship_cancel,
-                actor=tenant_a.admin,
+                membership=member(tenant_a.admin),
                 relationship=Relationship.objects.get(pk=ending.pk),
                 reason="Moved away",
             )
             if round_ % 2
             else partial(
                 relationships.relationship_complete,
-                actor=tenant_a.admin,
+                membership=member(tenant_a.admin),
                 relationship=Relationship.objects.get(pk=ending.pk),
             )
         )
@@ -413,7 +413,7 @@ def test_relationship_ending_racing_a_session_on_another_relationship_of_the_stu
             end,
             partial(
                 services.session_log,
-                actor=other_user,
+                membership=member(other_user),
                 relationship=logging,
                 starts_at=hours_ago(2 + round_),
                 duration=45,
@@ -468,14 +468,14 @@ def test_two_relationships_logging_at_once_against_a_weekly_maximum(
     rels = []
     for student, (provider, user) in zip(students, providers, strict=True):
         relationship = relationships.relationship_propose(
-            actor=tenant_a.admin,
+            membership=member(tenant_a.admin),
             organization=org,
             student=student,
             provider=provider,
             service_type=tenant_a.provider.service_types.get(),
             quantity=300,
         )
-        relationships.relationship_accept(actor=user, relationship=relationship)
+        relationships.relationship_accept(membership=member(user), relationship=relationship)
         Relationship.objects.filter(pk=relationship.pk).update(
             paired_at=timezone.now() - timedelta(days=1)
         )
@@ -489,7 +489,7 @@ def test_two_relationships_logging_at_once_against_a_weekly_maximum(
             *(
                 partial(
                     services.session_log,
-                    actor=tenant_a.admin,
+                    membership=member(tenant_a.admin),
                     relationship=relationship,
                     starts_at=start,
                     duration=60,
@@ -513,7 +513,9 @@ def test_two_relationships_logging_at_once_against_a_weekly_maximum(
         assert sum(balance(g)[1] for g in grants) == 60
         assert find_differences() == []
         # Free the week again for the next round (cancelled sessions do not count).
-        services.session_cancel(actor=tenant_a.admin, session=session, reason="Next round")
+        services.session_cancel(
+            membership=member(tenant_a.admin), session=session, reason="Next round"
+        )
         assert sum(balance(g)[1] for g in grants) == 0
 
     assert Session.objects.filter(status="completed").count() == 0
@@ -567,7 +569,7 @@ def test_grant_expiry_racing_a_write_on_a_relationship_holding_on_it(
     def cancel() -> Relationship:
         assert written.wait(10)
         return relationships.relationship_cancel(
-            actor=tenant_a.admin,
+            membership=member(tenant_a.admin),
             relationship=Relationship.objects.get(pk=rel.pk),
             reason="Moved away",
         )
@@ -575,7 +577,7 @@ def test_grant_expiry_racing_a_write_on_a_relationship_holding_on_it(
     def log() -> Session:
         assert written.wait(10)
         return services.session_log(
-            actor=tenant_a.provider_user,
+            membership=member(tenant_a.provider_user),
             relationship=Relationship.objects.get(pk=rel.pk),
             starts_at=hours_ago(2),
             duration=60,

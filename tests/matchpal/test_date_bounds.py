@@ -23,7 +23,7 @@ from sessions_app.models import Session
 from sessions_app.services import SessionRuleError
 from tests.factories import make_grant
 from tests.matchpal.test_public_ids import project_classes
-from tests.support import Tenant, client_for, paired, past_grant
+from tests.support import Tenant, client_for, member, paired, past_grant
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
@@ -155,7 +155,7 @@ def test_sessions_refuse_dates_out_of_range(tenant_a: Tenant) -> None:
         for scheduled in (False, True):
             with pytest.raises(SessionRuleError, match=MESSAGE) as error:
                 sessions.session_log(
-                    actor=tenant_a.admin,
+                    membership=member(tenant_a.admin),
                     relationship=rel,
                     starts_at=starts_at,
                     duration=60,

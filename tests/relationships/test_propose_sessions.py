@@ -9,7 +9,7 @@ from django.utils import timezone
 from grants.models import Allocation
 from relationships.models import Relationship
 from sessions_app import services as session_services
-from tests.support import Tenant, client_for, past_grant, service_type
+from tests.support import Tenant, client_for, member, past_grant, service_type
 
 pytestmark = pytest.mark.django_db
 
@@ -102,7 +102,9 @@ def test_a_completed_session_consumes_one_and_cancelling_it_restores_one(
     grant.refresh_from_db()
     assert (grant.used, grant.held) == (1, 2)
     session = rel.sessions.get()
-    session_services.session_cancel(actor=tenant_a.admin, session=session, reason="Wrong day")
+    session_services.session_cancel(
+        membership=member(tenant_a.admin), session=session, reason="Wrong day"
+    )
     grant.refresh_from_db()
     assert (grant.used, grant.held) == (0, 3)
 

@@ -8,7 +8,7 @@ import pytest
 from relationships.models import Relationship, RelationshipRateChange
 from sessions_app import services as session_services
 from sessions_app.models import Session
-from tests.support import Tenant, at, paired, past_grant
+from tests.support import Tenant, at, member, paired, past_grant
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
@@ -29,7 +29,7 @@ def test_an_admin_changes_the_rates_with_a_reason_and_sees_the_history(
     tenant_a: Tenant, rel, admin_client_a
 ) -> None:
     logged = session_services.session_log(
-        actor=tenant_a.admin, relationship=rel, starts_at=at(10, 9), duration=60
+        membership=member(tenant_a.admin), relationship=rel, starts_at=at(10, 9), duration=60
     )
     detail = admin_client_a.get(rel.get_absolute_url()).content.decode()
     assert url(tenant_a, rel) in detail

@@ -21,6 +21,7 @@ from tests.support import (
     fresh,
     log,
     mails,
+    member,
     other_provider,
     refused,
     second_admin,
@@ -50,23 +51,31 @@ def test_a_provider_changes_their_sessions_only_within_the_grace_window(
     provider = tenant_a.provider_user
     session = log(tenant_a, rel, starts_at=at(10, 15))  # Tuesday 15:00
     clock.move_to(at(13, 15))  # 72 hours after its start: still inside
-    services.session_edit(actor=provider, session=session, duration=45)
+    services.session_edit(membership=member(provider), session=session, duration=45)
     clock.move_to(at(13, 15, 1))
     message = change_window_passed(tenant_a.organization)
     assert message == (
         "Sessions can be changed up to 72 hours after they start; ask an admin to change this one."
     )
-    refused(lambda: services.session_edit(actor=provider, session=session, duration=30), message)
-    refused(lambda: services.session_cancel(actor=provider, session=session, reason="No"), message)
     refused(
-        lambda: services.session_no_show(actor=provider, session=session, party="student"),
+        lambda: services.session_edit(membership=member(provider), session=session, duration=30),
+        message,
+    )
+    refused(
+        lambda: services.session_cancel(membership=member(provider), session=session, reason="No"),
+        message,
+    )
+    refused(
+        lambda: services.session_no_show(
+            membership=member(provider), session=session, party="student"
+        ),
         message,
     )
     assert (fresh(session).status, fresh(session).duration_minutes) == ("completed", 45)
     assert balance(grant) == (900, 45, 555)
     # A scheduled session far ahead is inside the window until its start plus the window.
     ahead = log(tenant_a, rel, starts_at=at(20, 10), scheduled=True)
-    services.session_edit(actor=provider, session=ahead, duration=90)
+    services.session_edit(membership=member(provider), session=ahead, duration=90)
     assert find_differences() == []
 
 
@@ -76,22 +85,28 @@ def test_a_provider_changes_only_their_own_sessions_of_a_paired_relationship(
     session = log(tenant_a, rel, starts_at=at(11, 9))
     stranger, _ = other_provider(tenant_a)
     refused(
-        lambda: services.session_edit(actor=stranger, session=session, duration=30),
+        lambda: services.session_edit(membership=member(stranger), session=session, duration=30),
         CHANGE_ONLY_OWN,
     )
-    refused(
-        lambda: services.session_cancel(actor=tenant_a.student_user, session=session, reason="x"),
-        CHANGE_ONLY_OWN,
-    )
-    rel_services.relationship_complete(actor=tenant_a.admin, relationship=rel, reason="Done")
     refused(
         lambda: services.session_cancel(
-            actor=tenant_a.provider_user, session=session, reason="Wrong"
+            membership=member(tenant_a.student_user), session=session, reason="x"
+        ),
+        CHANGE_ONLY_OWN,
+    )
+    rel_services.relationship_complete(
+        membership=member(tenant_a.admin), relationship=rel, reason="Done"
+    )
+    refused(
+        lambda: services.session_cancel(
+            membership=member(tenant_a.provider_user), session=session, reason="Wrong"
         ),
         CHANGE_NOT_PAIRED,
     )
     # An admin still may; within the window nobody is told.
-    services.session_cancel(actor=tenant_a.admin, session=session, reason="Logged twice")
+    services.session_cancel(
+        membership=member(tenant_a.admin), session=session, reason="Logged twice"
+    )
     assert fresh(session).status == "cancelled"
     assert not Notification.objects.exists()
     assert balance(grant) == (900, 0, 0)
@@ -105,7 +120,9 @@ def test_hours_given_back_after_the_window_tell_the_admins(
     session = log(tenant_a, rel, starts_at=at(10, 15), duration=90)
     clock.move_to(at(20, 9))
     with django_capture_on_commit_callbacks(execute=True):
-        services.session_edit(actor=tenant_a.admin, session=session, duration=60, reason="Typo")
+        services.session_edit(
+            membership=member(tenant_a.admin), session=session, duration=60, reason="Typo"
+        )
     text = (
         f"Hours given back after the 72-hour window: {tenant_a.admin} edited "
         f"{tenant_a.student.name}'s session of Jun 10 with {tenant_a.provider.name} "
@@ -119,9 +136,11 @@ def test_hours_given_back_after_the_window_tell_the_admins(
         (f"[Matchpal] {text[:120]}", text, sorted(a.email for a in admins))
     ]
     # Lengthening gives nothing back: nobody is told.
-    services.session_edit(actor=tenant_a.admin, session=session, duration=75)
+    services.session_edit(membership=member(tenant_a.admin), session=session, duration=75)
     assert Notification.objects.count() == 2
-    services.session_cancel(actor=tenant_a.admin, session=session, reason="Never happened")
+    services.session_cancel(
+        membership=member(tenant_a.admin), session=session, reason="Never happened"
+    )
     assert Notification.objects.count() == 4
     assert [(kind, gave_back) for kind, _, _, _, gave_back in history(session)] == [
         ("edited", True),
@@ -139,20 +158,24 @@ def test_every_change_is_kept_with_each_field_from_and_to(tenant_a: Tenant, rel,
     provider, admin = tenant_a.provider_user, tenant_a.admin
     session = log(tenant_a, rel, starts_at=at(11, 11), scheduled=True, mode="Online")
     clock.move_to(at(11, 13))
-    services.session_complete(actor=provider, session=session, duration=75, notes="Fractions")
+    services.session_complete(
+        membership=member(provider), session=session, duration=75, notes="Fractions"
+    )
     # Saved unchanged: nothing is written.
-    services.session_edit(actor=provider, session=session, duration=75, notes="Fractions")
     services.session_edit(
-        actor=provider,
+        membership=member(provider), session=session, duration=75, notes="Fractions"
+    )
+    services.session_edit(
+        membership=member(provider),
         session=session,
         mode="At the center",
         internal_note="Tired",
         reason="Room change",
     )
     services.session_no_show(
-        actor=admin, session=session, party="provider", explanation="Tutor was ill"
+        membership=member(admin), session=session, party="provider", explanation="Tutor was ill"
     )
-    services.session_cancel(actor=admin, session=session, reason="Rebooked")
+    services.session_cancel(membership=member(admin), session=session, reason="Rebooked")
     assert history(session) == [
         (
             "completed",
@@ -199,7 +222,9 @@ def test_every_change_is_kept_with_each_field_from_and_to(tenant_a: Tenant, rel,
 
 def test_ending_a_relationship_records_the_cancelled_sessions(tenant_a: Tenant, rel) -> None:
     ahead = log(tenant_a, rel, starts_at=at(13, 10), scheduled=True)
-    rel_services.relationship_cancel(actor=tenant_a.admin, relationship=rel, reason="Moved away")
+    rel_services.relationship_cancel(
+        membership=member(tenant_a.admin), relationship=rel, reason="Moved away"
+    )
     assert history(ahead) == [
         (
             "cancelled",
@@ -216,7 +241,11 @@ def test_the_session_page_shows_the_history_and_only_the_buttons_that_work(
 ) -> None:
     session = log(tenant_a, rel, starts_at=at(10, 15), internal_note="Tired")
     services.session_edit(
-        actor=tenant_a.admin, session=session, duration=45, internal_note="Secret", reason="Typo"
+        membership=member(tenant_a.admin),
+        session=session,
+        duration=45,
+        internal_note="Secret",
+        reason="Typo",
     )
     url = f"/o/{tenant_a.organization.slug}/sessions/{session.public_id}/"
     buttons = [url + action for action in ("edit/", "cancel/", "no-show/")]
@@ -286,8 +315,10 @@ def test_a_completed_session_marked_a_student_no_show_keeps_its_charge_after_the
 ) -> None:
     set_policy(tenant_a.organization, no_show_charge="full")
     session = log(tenant_a, rel, starts_at=at(10, 15))
-    rel_services.relationship_complete(actor=tenant_a.admin, relationship=rel, reason="Done")
-    services.session_no_show(actor=tenant_a.admin, session=session, party="student")
+    rel_services.relationship_complete(
+        membership=member(tenant_a.admin), relationship=rel, reason="Done"
+    )
+    services.session_no_show(membership=member(tenant_a.admin), session=session, party="student")
     session = fresh(session)
     assert (session.status, session.charged_minutes) == ("no_show", 60)
     assert balance(grant) == (900, 60, 0)

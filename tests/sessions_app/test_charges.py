@@ -25,6 +25,7 @@ from tests.support import (
     holds,
     log_as_admin,
     mails,
+    member,
     paired,
     past_grant,
     set_policy,
@@ -67,7 +68,9 @@ def test_a_late_cancellation_short_of_hours_charges_what_the_hold_covers(
     session = log_as_admin(tenant_a, rel, NOW + timedelta(hours=3), 90, scheduled=True)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.session_cancel(actor=tenant_a.provider_user, session=session, reason="Sick")
+        services.session_cancel(
+            membership=member(tenant_a.provider_user), session=session, reason="Sick"
+        )
 
     assert charged(session) == ("cancelled", 30, 60)
     assert fresh(session).cancellation_reason == "Sick"
@@ -87,7 +90,7 @@ def test_with_the_draw_policy_the_balance_pays_what_the_hold_cannot(tenant_a: Te
     rel = paired(tenant_a, quantity=30)
     session = log_as_admin(tenant_a, rel, NOW + timedelta(hours=2), 120, scheduled=True)
 
-    services.session_cancel(actor=tenant_a.admin, session=session, reason="Exam moved")
+    services.session_cancel(membership=member(tenant_a.admin), session=session, reason="Exam moved")
 
     # 30 min from the hold, the 70 min left of the balance; 20 min not charged.
     assert charged(session) == ("cancelled", 100, 20)
@@ -105,7 +108,7 @@ def test_a_late_cancellation_with_nothing_left_is_cancelled_uncharged(tenant_a: 
     log_as_admin(tenant_a, rel, at(10, 15), 60)  # uses the whole hold
     session = log_as_admin(tenant_a, rel, NOW + timedelta(hours=1), 45, scheduled=True)
 
-    services.session_cancel(actor=tenant_a.admin, session=session, reason="Sick")
+    services.session_cancel(membership=member(tenant_a.admin), session=session, reason="Sick")
 
     assert charged(session) == ("cancelled", 0, 45)
     assert entries(session=session) == []
@@ -123,7 +126,9 @@ def test_a_student_no_show_short_of_sessions_then_corrected(tenant_a: Tenant) ->
     absent = log_as_admin(tenant_a, rel, at(11, 9), scheduled=True)
     assert balance(grant) == (5, 1, 0)
 
-    services.session_no_show(actor=tenant_a.provider_user, session=absent, party="student")
+    services.session_no_show(
+        membership=member(tenant_a.provider_user), session=absent, party="student"
+    )
 
     assert charged(absent) == ("no_show", 0, 1)
     assert fresh(absent).no_show_party == "student"
@@ -132,7 +137,9 @@ def test_a_student_no_show_short_of_sessions_then_corrected(tenant_a: Tenant) ->
     assert told(tenant_a, absent) == [(tenant_a.admin.pk, text, True)]
 
     # Marked by mistake: cancelled, nothing to give back, and nothing is short any more.
-    services.session_cancel(actor=tenant_a.admin, session=absent, reason="Wrongly marked")
+    services.session_cancel(
+        membership=member(tenant_a.admin), session=absent, reason="Wrongly marked"
+    )
     assert charged(absent) == ("cancelled", 0, 0)
     assert balance(grant) == (5, 1, 0)
     assert find_differences() == []
@@ -143,7 +150,7 @@ def test_a_student_no_show_covered_in_full_tells_nobody(tenant_a: Tenant) -> Non
     grant = past_grant(tenant_a.student, 900)
     rel = paired(tenant_a, quantity=600)
     absent = log_as_admin(tenant_a, rel, at(11, 9), 60, scheduled=True)
-    services.session_no_show(actor=tenant_a.admin, session=absent, party="student")
+    services.session_no_show(membership=member(tenant_a.admin), session=absent, party="student")
     assert charged(absent) == ("no_show", 60, 0)
     assert balance(grant) == (900, 60, 540)
     assert not Notification.objects.exists()
@@ -156,7 +163,7 @@ def test_the_detail_page_shows_staff_what_was_not_charged(
     past_grant(tenant_a.student, 900)
     rel = paired(tenant_a, quantity=30)
     session = log_as_admin(tenant_a, rel, NOW + timedelta(hours=3), 90, scheduled=True)
-    services.session_cancel(actor=tenant_a.admin, session=session, reason="Sick")
+    services.session_cancel(membership=member(tenant_a.admin), session=session, reason="Sick")
     url = f"/o/{tenant_a.organization.slug}/sessions/{session.public_id}/"
     line = (
         '<dt class="col-sm-3">Not charged</dt><dd class="col-sm-9">1 h '
@@ -177,11 +184,13 @@ def test_cancelling_a_completed_or_no_show_session_always_restores(tenant_a: Ten
     rel = paired(tenant_a, quantity=600)
     done = log_as_admin(tenant_a, rel, at(11, 9), 90)  # started 3 h ago: inside the 24 h window
     absent = log_as_admin(tenant_a, rel, at(11, 10), 60, scheduled=True)
-    services.session_no_show(actor=tenant_a.admin, session=absent, party="student")
+    services.session_no_show(membership=member(tenant_a.admin), session=absent, party="student")
     assert balance(grant) == (900, 150, 450)
 
-    services.session_cancel(actor=tenant_a.admin, session=done, reason="Logged twice")
-    services.session_cancel(actor=tenant_a.admin, session=absent, reason="She was there")
+    services.session_cancel(membership=member(tenant_a.admin), session=done, reason="Logged twice")
+    services.session_cancel(
+        membership=member(tenant_a.admin), session=absent, reason="She was there"
+    )
 
     assert charged(done) == ("cancelled", 0, 0)
     assert charged(absent) == ("cancelled", 0, 0)
@@ -202,10 +211,10 @@ def test_a_scheduled_session_of_an_ended_relationship_is_cancelled_uncharged(
     grant = past_grant(tenant_a.student, 900)
     rel = paired(tenant_a, quantity=600)
     due = log_as_admin(tenant_a, rel, at(11, 9), 60, scheduled=True)  # 3 h ago, never logged
-    rel_services.relationship_complete(actor=tenant_a.admin, relationship=rel)
+    rel_services.relationship_complete(membership=member(tenant_a.admin), relationship=rel)
     assert fresh(due).status == "scheduled"
 
-    services.session_cancel(actor=tenant_a.admin, session=due, reason="Did not happen")
+    services.session_cancel(membership=member(tenant_a.admin), session=due, reason="Did not happen")
 
     assert charged(due) == ("cancelled", 0, 0)
     assert balance(grant) == (900, 0, 0)
@@ -223,7 +232,7 @@ def test_a_session_still_to_come_cannot_be_a_no_show(tenant_a: Tenant, admin_cli
     ahead = log_as_admin(tenant_a, rel, NOW + timedelta(minutes=1), 60, scheduled=True)
     for party in ("student", "provider"):
         with pytest.raises(SessionRuleError) as refused:
-            services.session_no_show(actor=tenant_a.admin, session=ahead, party=party)
+            services.session_no_show(membership=member(tenant_a.admin), session=ahead, party=party)
         assert refused.value.message == NO_SHOW_NOT_STARTED
     assert charged(ahead) == ("scheduled", 0, 0)
     assert balance(grant) == (900, 0, 600)
@@ -241,7 +250,7 @@ def test_a_session_still_to_come_cannot_be_a_no_show(tenant_a: Tenant, admin_cli
             f"/o/{tenant_a.organization.slug}/sessions/{started.public_id}/"
         ).content.decode()
     )
-    services.session_no_show(actor=tenant_a.admin, session=started, party="student")
+    services.session_no_show(membership=member(tenant_a.admin), session=started, party="student")
     assert charged(started) == ("no_show", 60, 0)
     assert balance(grant) == (900, 60, 540)
     assert find_differences() == []
@@ -258,15 +267,17 @@ def test_a_student_no_show_of_an_ended_relationship_is_not_charged(
     rel = paired(tenant_a, quantity=600)
     due = log_as_admin(tenant_a, rel, at(11, 9), 60, scheduled=True)  # 3 h ago, never logged
     if end == "complete":
-        rel_services.relationship_complete(actor=tenant_a.admin, relationship=rel)
+        rel_services.relationship_complete(membership=member(tenant_a.admin), relationship=rel)
     else:
-        rel_services.relationship_cancel(actor=tenant_a.admin, relationship=rel, reason="Moved")
+        rel_services.relationship_cancel(
+            membership=member(tenant_a.admin), relationship=rel, reason="Moved"
+        )
     assert fresh(due).status == "scheduled"
     assert balance(grant) == (900, 0, 0)
     before = entries(grant=grant)
     told_before = Notification.objects.count()
 
-    services.session_no_show(actor=tenant_a.admin, session=due, party="student")
+    services.session_no_show(membership=member(tenant_a.admin), session=due, party="student")
 
     assert charged(due) == ("no_show", 0, 0)
     assert fresh(due).no_show_party == "student"

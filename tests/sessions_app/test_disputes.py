@@ -21,14 +21,16 @@ from sessions_app.services import (
     RESOLUTION_NOTE_MISSING,
     RESOLVE_ADMINS_ONLY,
 )
-from tests.support import Tenant, at, balance, fresh, log, mails, refused, set_policy
+from tests.support import Tenant, at, balance, fresh, log, mails, member, refused, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
 
 def disputed(tenant: Tenant, rel: Relationship, **kwargs: object) -> Session:
     session = log(tenant, rel, **kwargs)
-    return services.session_dispute(actor=tenant.student_user, session=session, reason="Shorter")
+    return services.session_dispute(
+        membership=member(tenant.student_user), session=session, reason="Shorter"
+    )
 
 
 # --- Who may dispute, and until when -----------------------------------------------------------
@@ -43,11 +45,18 @@ def test_a_session_is_disputed_only_inside_the_centers_window(tenant_a: Tenant, 
         "Sessions can be disputed up to 14 days after they take place; this one was on Jun 10. "
         "Contact the center."
     )
-    refused(lambda: services.session_dispute(actor=student, session=session, reason="x"), message)
-    set_policy(tenant_a.organization, dispute_window_days=30)
-    services.session_dispute(actor=student, session=session, reason="It was 30 minutes")
     refused(
-        lambda: services.session_dispute(actor=student, session=session, reason="Again"),
+        lambda: services.session_dispute(membership=member(student), session=session, reason="x"),
+        message,
+    )
+    set_policy(tenant_a.organization, dispute_window_days=30)
+    services.session_dispute(
+        membership=member(student), session=session, reason="It was 30 minutes"
+    )
+    refused(
+        lambda: services.session_dispute(
+            membership=member(student), session=session, reason="Again"
+        ),
         DISPUTE_ALREADY_OPEN,
     )
 
@@ -83,7 +92,7 @@ def test_the_pages_offer_dispute_and_confirm_by_the_same_rules(
         assert offered(html, recent, "confirm")
     # Withdrawing a dispute is confirming it.
     assert offered(home, open_, "confirm")
-    services.session_confirm(actor=tenant_a.student_user, session=recent)
+    services.session_confirm(membership=member(tenant_a.student_user), session=recent)
     assert not offered(student_client_a.get(f"/o/{org.slug}/").content.decode(), recent, "confirm")
     assert not offered(page(recent), recent, "confirm")
 
@@ -98,19 +107,25 @@ def test_keeping_a_session_as_logged(
     Notification.objects.all().delete()
     refused(
         lambda: services.session_resolve_dispute(
-            actor=tenant_a.admin, session=session, resolution="kept", note=" "
+            membership=member(tenant_a.admin), session=session, resolution="kept", note=" "
         ),
         RESOLUTION_NOTE_MISSING,
     )
     refused(
         lambda: services.session_resolve_dispute(
-            actor=tenant_a.provider_user, session=session, resolution="kept", note="Fine"
+            membership=member(tenant_a.provider_user),
+            session=session,
+            resolution="kept",
+            note="Fine",
         ),
         RESOLVE_ADMINS_ONLY,
     )
     with django_capture_on_commit_callbacks(execute=True):
         services.session_resolve_dispute(
-            actor=tenant_a.admin, session=session, resolution="kept", note="The log is right."
+            membership=member(tenant_a.admin),
+            session=session,
+            resolution="kept",
+            note="The log is right.",
         )
     session = fresh(session)
     assert (
@@ -151,7 +166,7 @@ def test_keeping_a_session_as_logged(
     ]
     refused(
         lambda: services.session_resolve_dispute(
-            actor=tenant_a.admin, session=session, resolution="kept", note="Again"
+            membership=member(tenant_a.admin), session=session, resolution="kept", note="Again"
         ),
         DISPUTE_NOT_OPEN,
         ConflictError,
@@ -159,11 +174,11 @@ def test_keeping_a_session_as_logged(
     # Resolved is final for the student; confirming it keeps the record.
     refused(
         lambda: services.session_dispute(
-            actor=tenant_a.student_user, session=session, reason="Still wrong"
+            membership=member(tenant_a.student_user), session=session, reason="Still wrong"
         ),
         DISPUTE_ALREADY_RESOLVED,
     )
-    services.session_confirm(actor=tenant_a.student_user, session=session)
+    services.session_confirm(membership=member(tenant_a.student_user), session=session)
     assert fresh(session).disputed_at is not None
 
 
@@ -173,12 +188,20 @@ def test_resolving_by_an_edit_or_a_cancellation_moves_the_hours(
     edited = disputed(tenant_a, rel, starts_at=at(10, 15))
     refused(
         lambda: services.session_resolve_dispute(
-            actor=tenant_a.admin, session=edited, resolution="edited", note="x", duration=60
+            membership=member(tenant_a.admin),
+            session=edited,
+            resolution="edited",
+            note="x",
+            duration=60,
         ),
         RESOLUTION_EDIT_UNCHANGED,
     )
     services.session_resolve_dispute(
-        actor=tenant_a.admin, session=edited, resolution="edited", note="Ended early", duration=30
+        membership=member(tenant_a.admin),
+        session=edited,
+        resolution="edited",
+        note="Ended early",
+        duration=30,
     )
     edited = fresh(edited)
     assert (edited.duration_minutes, edited.charged_minutes, edited.dispute_resolution) == (
@@ -193,7 +216,10 @@ def test_resolving_by_an_edit_or_a_cancellation_moves_the_hours(
     ]
     cancelled = disputed(tenant_a, rel, starts_at=at(9, 15))
     services.session_resolve_dispute(
-        actor=tenant_a.admin, session=cancelled, resolution="cancelled", note="Never took place"
+        membership=member(tenant_a.admin),
+        session=cancelled,
+        resolution="cancelled",
+        note="Never took place",
     )
     cancelled = fresh(cancelled)
     assert (cancelled.status, cancelled.charged_minutes, cancelled.cancellation_reason) == (

@@ -17,7 +17,7 @@ from sessions_app.rules import (
     review_time_out_of_range,
 )
 from sessions_app.services import INTERNAL_NOTE_NOT_YOURS
-from tests.support import Tenant, at, balance, client_for, fresh, paired, set_policy
+from tests.support import Tenant, at, balance, client_for, fresh, member, paired, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
@@ -37,33 +37,40 @@ def log_url(tenant: Tenant, rel: Relationship) -> str:
 
 def test_the_author_of_the_internal_note_is_whoever_wrote_it(tenant_a: Tenant, rel) -> None:
     by_provider = services.session_log(
-        actor=tenant_a.provider_user,
+        membership=member(tenant_a.provider_user),
         relationship=rel,
         starts_at=at(10, 9),
         duration=60,
         internal_note="Tired",
     )
     without = services.session_log(
-        actor=tenant_a.provider_user, relationship=rel, starts_at=at(10, 11), duration=60
+        membership=member(tenant_a.provider_user),
+        relationship=rel,
+        starts_at=at(10, 11),
+        duration=60,
     )
     assert fresh(by_provider).internal_note_author == tenant_a.provider_user
     assert fresh(without).internal_note_author is None
     # An admin rewriting it becomes its author; clearing it leaves none.
-    services.session_edit(actor=tenant_a.admin, session=by_provider, internal_note=SECRET)
+    services.session_edit(
+        membership=member(tenant_a.admin), session=by_provider, internal_note=SECRET
+    )
     assert (fresh(by_provider).internal_note, by_provider.internal_note_author) == (
         SECRET,
         tenant_a.admin,
     )
     # The same text again (a form saved unchanged) keeps the author.
-    services.session_edit(actor=tenant_a.admin, session=by_provider, internal_note=SECRET)
+    services.session_edit(
+        membership=member(tenant_a.admin), session=by_provider, internal_note=SECRET
+    )
     assert fresh(by_provider).internal_note_author == tenant_a.admin
-    services.session_edit(actor=tenant_a.admin, session=by_provider, internal_note="")
+    services.session_edit(membership=member(tenant_a.admin), session=by_provider, internal_note="")
     assert (fresh(by_provider).internal_note, by_provider.internal_note_author) == ("", None)
 
 
 def test_a_provider_cannot_overwrite_a_note_they_did_not_write(tenant_a: Tenant, rel) -> None:
     session = services.session_log(
-        actor=tenant_a.admin,
+        membership=member(tenant_a.admin),
         relationship=rel,
         starts_at=at(10, 9),
         duration=60,
@@ -71,10 +78,10 @@ def test_a_provider_cannot_overwrite_a_note_they_did_not_write(tenant_a: Tenant,
     )
     for change in (
         lambda: services.session_edit(
-            actor=tenant_a.provider_user, session=session, internal_note="Mine now"
+            membership=member(tenant_a.provider_user), session=session, internal_note="Mine now"
         ),
         lambda: services.session_edit(
-            actor=tenant_a.provider_user, session=session, internal_note=""
+            membership=member(tenant_a.provider_user), session=session, internal_note=""
         ),
     ):
         with pytest.raises(SessionRuleError) as refused:
@@ -90,7 +97,10 @@ def test_an_admins_note_is_hidden_from_the_sessions_provider(
     tenant_a: Tenant, rel, grant, admin_client_a, provider_client_a, student_client_a
 ) -> None:
     session = services.session_log(
-        actor=tenant_a.provider_user, relationship=rel, starts_at=at(10, 9), duration=60
+        membership=member(tenant_a.provider_user),
+        relationship=rel,
+        starts_at=at(10, 9),
+        duration=60,
     )
     # The admin writes the note through the edit page.
     response = admin_client_a.post(
@@ -138,7 +148,7 @@ def test_a_providers_own_note_is_theirs_to_see_and_edit(
     tenant_a: Tenant, rel, admin_client_a, provider_client_a
 ) -> None:
     session = services.session_log(
-        actor=tenant_a.provider_user,
+        membership=member(tenant_a.provider_user),
         relationship=rel,
         starts_at=at(10, 9),
         duration=60,
@@ -162,7 +172,7 @@ def test_the_complete_form_hides_someone_elses_note(
     tenant_a: Tenant, rel, grant, admin_client_a, provider_client_a
 ) -> None:
     session = services.session_log(
-        actor=tenant_a.admin,
+        membership=member(tenant_a.admin),
         relationship=rel,
         starts_at=at(11, 9),
         duration=60,
@@ -191,7 +201,11 @@ def test_a_provider_may_write_a_note_where_there_is_none(
     tenant_a: Tenant, rel, provider_client_a
 ) -> None:
     session = services.session_log(
-        actor=tenant_a.admin, relationship=rel, starts_at=at(11, 9), duration=60, scheduled=True
+        membership=member(tenant_a.admin),
+        relationship=rel,
+        starts_at=at(11, 9),
+        duration=60,
+        scheduled=True,
     )
     url = page(tenant_a, session, "complete/")
     assert provider_client_a.get(url).context["form"]["internal_note"].value() == ""
@@ -255,7 +269,7 @@ def test_the_review_time_has_bounds(tenant_a: Tenant, rel, grant, provider_clien
     ]
     with pytest.raises(SessionRuleError) as refused:
         services.session_log(
-            actor=tenant_a.admin,
+            membership=member(tenant_a.admin),
             relationship=rel,
             starts_at=at(10, 9),
             duration=30,
@@ -271,7 +285,7 @@ def test_completing_a_revision_from_its_page_with_its_review_time(
     tenant_a: Tenant, rel, grant, provider_client_a
 ) -> None:
     revision = services.session_log(
-        actor=tenant_a.admin,
+        membership=member(tenant_a.admin),
         relationship=rel,
         starts_at=at(11, 9),
         duration=30,
@@ -279,7 +293,11 @@ def test_completing_a_revision_from_its_page_with_its_review_time(
         scheduled=True,
     )
     tutoring = services.session_log(
-        actor=tenant_a.admin, relationship=rel, starts_at=at(11, 10), duration=30, scheduled=True
+        membership=member(tenant_a.admin),
+        relationship=rel,
+        starts_at=at(11, 10),
+        duration=30,
+        scheduled=True,
     )
     assert "review_minutes" not in (
         provider_client_a.get(page(tenant_a, tutoring, "complete/")).context["form"].fields
@@ -304,7 +322,7 @@ def test_editing_a_revisions_review_time_reprices_it(
     tenant_a: Tenant, rel, grant, admin_client_a
 ) -> None:
     revision = services.session_log(
-        actor=tenant_a.provider_user,
+        membership=member(tenant_a.provider_user),
         relationship=rel,
         starts_at=at(10, 9),
         duration=30,
@@ -352,7 +370,11 @@ def test_the_counter_is_a_static_script_on_every_notes_form(
     assert "<script>" not in log_page  # nothing inline any more
 
     scheduled = services.session_log(
-        actor=tenant_a.admin, relationship=rel, starts_at=at(11, 9), duration=60, scheduled=True
+        membership=member(tenant_a.admin),
+        relationship=rel,
+        starts_at=at(11, 9),
+        duration=60,
+        scheduled=True,
     )
     for action in ("complete/", "edit/"):
         html = provider_client_a.get(page(tenant_a, scheduled, action)).content.decode()

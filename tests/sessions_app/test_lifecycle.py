@@ -27,6 +27,7 @@ from tests.support import (
     holds,
     log,
     mails,
+    member,
     membership,
     paired,
     past_grant,
@@ -92,7 +93,7 @@ def test_consumption_takes_the_soonest_expiring_hold_first(tenant_a: Tenant) -> 
     assert balance(later) == (600, 30, 210)
     assert entries(session=session) == [(CONSUME, 0, 60, -60), (CONSUME, 0, 30, -30)]
     # Shortened: the last consumed comes back first, to the hold.
-    services.session_edit(actor=tenant_a.provider_user, session=session, duration=45)
+    services.session_edit(membership=member(tenant_a.provider_user), session=session, duration=45)
     assert balance(sooner) == (60, 45, 15)
     assert balance(later) == (600, 0, 240)
     assert entries(session=session)[2:] == [(RESTORE, 0, -30, 30), (RESTORE, 0, -15, 15)]
@@ -110,7 +111,10 @@ def test_schedule_ahead_then_complete(tenant_a: Tenant, rel, grant, clock) -> No
 
     clock.move_to(at(12, 18))
     services.session_complete(
-        actor=tenant_a.provider_user, session=session, duration=75, notes="Essay structure"
+        membership=member(tenant_a.provider_user),
+        session=session,
+        duration=75,
+        notes="Essay structure",
     )
     session = fresh(session)
     assert session.status == "completed"
@@ -124,7 +128,7 @@ def test_schedule_ahead_then_complete(tenant_a: Tenant, rel, grant, clock) -> No
     assert entries(session=session) == [(CONSUME, 0, 75, -75)]
 
     with pytest.raises(ConflictError) as refused:
-        services.session_complete(actor=tenant_a.provider_user, session=session)
+        services.session_complete(membership=member(tenant_a.provider_user), session=session)
     assert refused.value.message == "This session is completed, not scheduled."
     assert balance(grant) == (900, 75, 525)
     assert find_differences() == []
@@ -134,7 +138,7 @@ def test_completing_keeps_the_scheduled_duration_when_none_is_given(
     tenant_a: Tenant, rel, grant
 ) -> None:
     session = log(tenant_a, rel, at(11, 8), 45, scheduled=True, notes="Plan")
-    services.session_complete(actor=tenant_a.admin, session=session)
+    services.session_complete(membership=member(tenant_a.admin), session=session)
     session = fresh(session)
     assert (session.duration_minutes, session.charged_minutes, session.notes) == (45, 45, "Plan")
     assert balance(grant) == (900, 45, 555)
@@ -147,12 +151,12 @@ def test_editing_longer_consumes_and_shorter_restores_the_difference(
     tenant_a: Tenant, rel, grant
 ) -> None:
     session = log(tenant_a, rel, at(10, 15), 60)
-    services.session_edit(actor=tenant_a.provider_user, session=session, duration=90)
+    services.session_edit(membership=member(tenant_a.provider_user), session=session, duration=90)
     assert fresh(session).charged_minutes == 90
     assert balance(grant) == (900, 90, 510)
 
     services.session_edit(
-        actor=tenant_a.provider_user,
+        membership=member(tenant_a.provider_user),
         session=session,
         duration=45,
         notes="Corrected",
@@ -176,8 +180,10 @@ def test_editing_longer_consumes_and_shorter_restores_the_difference(
     assert GrantEntry.objects.filter(kind=RESTORE).get().reason == "Session shortened"
 
     # The same duration, or notes only: no hours move.
-    services.session_edit(actor=tenant_a.admin, session=session, duration=45, notes="Final")
-    services.session_edit(actor=tenant_a.admin, session=session, notes="Final!")
+    services.session_edit(
+        membership=member(tenant_a.admin), session=session, duration=45, notes="Final"
+    )
+    services.session_edit(membership=member(tenant_a.admin), session=session, notes="Final!")
     assert len(entries(session=session)) == 3
     assert fresh(session).notes == "Final!"
     assert find_differences() == []
@@ -187,9 +193,9 @@ def test_shortening_after_the_relationship_ended_returns_hours_to_the_balance(
     tenant_a: Tenant, rel, grant
 ) -> None:
     session = log(tenant_a, rel, at(10, 15), 90)
-    rel_services.relationship_complete(actor=tenant_a.admin, relationship=rel)
+    rel_services.relationship_complete(membership=member(tenant_a.admin), relationship=rel)
     assert balance(grant) == (900, 90, 0)
-    services.session_edit(actor=tenant_a.admin, session=session, duration=60)
+    services.session_edit(membership=member(tenant_a.admin), session=session, duration=60)
     assert balance(grant) == (900, 60, 0)  # 30 min free to book again, not held
     assert entries(session=session)[-1] == (RESTORE, 0, -30, 0)
     assert find_differences() == []
@@ -197,7 +203,7 @@ def test_shortening_after_the_relationship_ended_returns_hours_to_the_balance(
 
 def test_editing_a_scheduled_session_moves_no_hours(tenant_a: Tenant, rel, grant) -> None:
     session = log(tenant_a, rel, at(13, 10), 60, scheduled=True)
-    services.session_edit(actor=tenant_a.provider_user, session=session, duration=90)
+    services.session_edit(membership=member(tenant_a.provider_user), session=session, duration=90)
     session = fresh(session)
     assert (session.status, session.duration_minutes, session.charged_minutes) == (
         "scheduled",
@@ -209,15 +215,15 @@ def test_editing_a_scheduled_session_moves_no_hours(tenant_a: Tenant, rel, grant
 
 def test_cancelled_and_no_show_sessions_cannot_be_edited(tenant_a: Tenant, rel) -> None:
     cancelled = log(tenant_a, rel, at(10, 9))
-    services.session_cancel(actor=tenant_a.admin, session=cancelled, reason="Sick")
+    services.session_cancel(membership=member(tenant_a.admin), session=cancelled, reason="Sick")
     absent = log(tenant_a, rel, at(10, 11))
-    services.session_no_show(actor=tenant_a.admin, session=absent, party="provider")
+    services.session_no_show(membership=member(tenant_a.admin), session=absent, party="provider")
     for session, message in (
         (cancelled, "A cancelled session cannot be edited."),
         (absent, "A no-show session cannot be edited."),
     ):
         with pytest.raises(ConflictError) as refused:
-            services.session_edit(actor=tenant_a.admin, session=session, duration=30)
+            services.session_edit(membership=member(tenant_a.admin), session=session, duration=30)
         assert refused.value.message == message
 
 
@@ -228,12 +234,14 @@ def test_cancel_restores_and_needs_a_reason(tenant_a: Tenant, rel, grant) -> Non
     session = log(tenant_a, rel, at(10, 15), 90)
     for reason in ("", "  "):
         with pytest.raises(SessionRuleError) as refused:
-            services.session_cancel(actor=tenant_a.provider_user, session=session, reason=reason)
+            services.session_cancel(
+                membership=member(tenant_a.provider_user), session=session, reason=reason
+            )
         assert refused.value.message == "Give a reason for the cancellation."
     assert balance(grant) == (900, 90, 510)
 
     services.session_cancel(
-        actor=tenant_a.provider_user, session=session, reason="Logged the wrong day "
+        membership=member(tenant_a.provider_user), session=session, reason="Logged the wrong day "
     )
     session = fresh(session)
     assert (session.status, session.cancellation_reason, session.charged_minutes) == (
@@ -246,7 +254,9 @@ def test_cancel_restores_and_needs_a_reason(tenant_a: Tenant, rel, grant) -> Non
     assert GrantEntry.objects.get(kind=RESTORE).reason == "Cancelled: Logged the wrong day"
 
     with pytest.raises(ConflictError) as refused:
-        services.session_cancel(actor=tenant_a.provider_user, session=session, reason="Again")
+        services.session_cancel(
+            membership=member(tenant_a.provider_user), session=session, reason="Again"
+        )
     assert refused.value.message == "This session is already cancelled."
     assert balance(grant) == (900, 0, 600)
     assert find_differences() == []
@@ -254,7 +264,9 @@ def test_cancel_restores_and_needs_a_reason(tenant_a: Tenant, rel, grant) -> Non
 
 def test_cancelling_a_scheduled_session_moves_no_hours(tenant_a: Tenant, rel, grant) -> None:
     session = log(tenant_a, rel, at(14, 10), scheduled=True)
-    services.session_cancel(actor=tenant_a.provider_user, session=session, reason="Holiday")
+    services.session_cancel(
+        membership=member(tenant_a.provider_user), session=session, reason="Holiday"
+    )
     assert fresh(session).status == "cancelled"
     assert balance(grant) == (900, 0, 600)
     assert entries(session=session) == []
@@ -266,7 +278,7 @@ def test_late_cancellation_charged_in_full(tenant_a: Tenant, rel, grant) -> None
     )
     # Scheduled 23 h ahead: inside the window, charged in full.
     inside = log(tenant_a, rel, NOW + timedelta(hours=23), 90, scheduled=True)
-    services.session_cancel(actor=tenant_a.admin, session=inside, reason="Forgot")
+    services.session_cancel(membership=member(tenant_a.admin), session=inside, reason="Forgot")
     inside = fresh(inside)
     assert (inside.status, inside.charged_minutes) == ("cancelled", 90)
     assert entries(session=inside) == [(CONSUME, 0, 90, -90)]
@@ -276,7 +288,9 @@ def test_late_cancellation_charged_in_full(tenant_a: Tenant, rel, grant) -> None
     # consumed minute comes back, to the hold.
     done = log(tenant_a, rel, at(10, 15), 60)
     assert balance(grant) == (900, 150, 450)
-    services.session_cancel(actor=tenant_a.admin, session=done, reason="Logged by mistake")
+    services.session_cancel(
+        membership=member(tenant_a.admin), session=done, reason="Logged by mistake"
+    )
     done = fresh(done)
     assert (done.status, done.charged_minutes, done.charge_shortfall) == ("cancelled", 0, 0)
     assert entries(session=done) == [(CONSUME, 0, 60, -60), (RESTORE, 0, -60, 60)]
@@ -284,7 +298,7 @@ def test_late_cancellation_charged_in_full(tenant_a: Tenant, rel, grant) -> None
 
     # Scheduled 25 h ahead: outside the window, nothing charged.
     outside = log(tenant_a, rel, NOW + timedelta(hours=25), 60, scheduled=True)
-    services.session_cancel(actor=tenant_a.admin, session=outside, reason="Trip")
+    services.session_cancel(membership=member(tenant_a.admin), session=outside, reason="Trip")
     assert fresh(outside).charged_minutes == 0
     assert entries(session=outside) == []
     assert balance(grant) == (900, 90, 510)
@@ -297,7 +311,7 @@ def test_late_cancellation_window_of_the_center(tenant_a: Tenant, rel, grant) ->
         tenant_a.organization, late_cancellation_charge="full", late_cancellation_window_hours=48
     )
     session = log(tenant_a, rel, NOW + timedelta(hours=47), 60, scheduled=True)
-    services.session_cancel(actor=tenant_a.admin, session=session, reason="Sick")
+    services.session_cancel(membership=member(tenant_a.admin), session=session, reason="Sick")
     assert fresh(session).charged_minutes == 60
     assert balance(grant) == (900, 60, 540)
 
@@ -305,9 +319,11 @@ def test_late_cancellation_window_of_the_center(tenant_a: Tenant, rel, grant) ->
 def test_without_a_late_charge_every_cancellation_restores(tenant_a: Tenant, rel, grant) -> None:
     # The default policy: no charge, whenever the cancellation comes.
     inside = log(tenant_a, rel, NOW + timedelta(hours=2), 60, scheduled=True)
-    services.session_cancel(actor=tenant_a.admin, session=inside, reason="Forgot")
+    services.session_cancel(membership=member(tenant_a.admin), session=inside, reason="Forgot")
     done = log(tenant_a, rel, at(10, 15), 60)
-    services.session_cancel(actor=tenant_a.admin, session=done, reason="Did not happen")
+    services.session_cancel(
+        membership=member(tenant_a.admin), session=done, reason="Did not happen"
+    )
     assert (fresh(inside).charged_minutes, fresh(done).charged_minutes) == (0, 0)
     assert balance(grant) == (900, 0, 600)
     assert find_differences() == []
@@ -320,7 +336,7 @@ def test_student_no_show_charged_in_full(tenant_a: Tenant, rel, grant) -> None:
     set_policy(tenant_a.organization, no_show_charge="full")
     scheduled = log(tenant_a, rel, at(11, 9), 60, scheduled=True)
     services.session_no_show(
-        actor=tenant_a.provider_user,
+        membership=member(tenant_a.provider_user),
         session=scheduled,
         party="student",
         explanation="  Waited 30 min ",
@@ -336,13 +352,17 @@ def test_student_no_show_charged_in_full(tenant_a: Tenant, rel, grant) -> None:
 
     # A session logged as completed, then marked as a student no-show: keeps its charge.
     logged = log(tenant_a, rel, at(10, 9), 45)
-    services.session_no_show(actor=tenant_a.provider_user, session=logged, party="student")
+    services.session_no_show(
+        membership=member(tenant_a.provider_user), session=logged, party="student"
+    )
     assert fresh(logged).charged_minutes == 45
     assert entries(session=logged) == [(CONSUME, 0, 45, -45)]
     assert balance(grant) == (900, 105, 495)
 
     with pytest.raises(ConflictError) as refused:
-        services.session_no_show(actor=tenant_a.provider_user, session=logged, party="student")
+        services.session_no_show(
+            membership=member(tenant_a.provider_user), session=logged, party="student"
+        )
     assert refused.value.message == "This session is already no-show."
     assert find_differences() == []
 
@@ -351,7 +371,9 @@ def test_student_no_show_without_a_charge_restores(tenant_a: Tenant, rel, grant)
     logged = log(tenant_a, rel, at(10, 9), 45)
     scheduled = log(tenant_a, rel, at(11, 9), 60, scheduled=True)
     for session in (logged, scheduled):
-        services.session_no_show(actor=tenant_a.provider_user, session=session, party="student")
+        services.session_no_show(
+            membership=member(tenant_a.provider_user), session=session, party="student"
+        )
     assert (fresh(logged).charged_minutes, fresh(scheduled).charged_minutes) == (0, 0)
     assert entries(session=logged) == [(CONSUME, 0, 45, -45), (RESTORE, 0, -45, 45)]
     assert entries(session=scheduled) == []
@@ -365,7 +387,10 @@ def test_provider_no_show_is_never_charged(tenant_a: Tenant, rel, grant) -> None
     scheduled = log(tenant_a, rel, at(11, 9), 60, scheduled=True)
     for session in (logged, scheduled):
         services.session_no_show(
-            actor=tenant_a.admin, session=session, party="provider", explanation="Tutor ill"
+            membership=member(tenant_a.admin),
+            session=session,
+            party="provider",
+            explanation="Tutor ill",
         )
     assert (fresh(logged).charged_minutes, fresh(scheduled).charged_minutes) == (0, 0)
     assert fresh(logged).no_show_party == "provider"
@@ -377,7 +402,7 @@ def test_provider_no_show_is_never_charged(tenant_a: Tenant, rel, grant) -> None
 def test_no_show_needs_to_say_who(tenant_a: Tenant, rel, grant) -> None:
     session = log(tenant_a, rel, at(10, 9), 45)
     with pytest.raises(SessionRuleError) as refused:
-        services.session_no_show(actor=tenant_a.admin, session=session, party="")
+        services.session_no_show(membership=member(tenant_a.admin), session=session, party="")
     assert refused.value.message == "Say who did not come: the student or the provider."
     assert fresh(session).status == "completed"
     assert balance(grant) == (900, 45, 555)
@@ -386,9 +411,11 @@ def test_no_show_needs_to_say_who(tenant_a: Tenant, rel, grant) -> None:
 def test_a_no_show_session_cancelled_gives_its_charge_back(tenant_a: Tenant, rel, grant) -> None:
     set_policy(tenant_a.organization, no_show_charge="full")
     session = log(tenant_a, rel, at(11, 9), 60, scheduled=True)
-    services.session_no_show(actor=tenant_a.admin, session=session, party="student")
+    services.session_no_show(membership=member(tenant_a.admin), session=session, party="student")
     assert balance(grant) == (900, 60, 540)
-    services.session_cancel(actor=tenant_a.admin, session=session, reason="Wrongly marked")
+    services.session_cancel(
+        membership=member(tenant_a.admin), session=session, reason="Wrongly marked"
+    )
     assert balance(grant) == (900, 0, 600)
     assert find_differences() == []
 
@@ -406,18 +433,22 @@ def test_a_revision_consumes_the_policys_value(tenant_a: Tenant, rel, grant) -> 
     assert fresh(reviewed).charged_minutes == 20
     assert balance(grant) == (900, 125, 475)
     # Its duration may change without changing the charge.
-    services.session_edit(actor=tenant_a.provider_user, session=fixed, duration=120)
+    services.session_edit(membership=member(tenant_a.provider_user), session=fixed, duration=120)
     assert fresh(fixed).charged_minutes == 45
     assert balance(grant) == (900, 125, 475)
     # Cancelling gives back what it consumed.
-    services.session_cancel(actor=tenant_a.provider_user, session=fixed, reason="Duplicate")
+    services.session_cancel(
+        membership=member(tenant_a.provider_user), session=fixed, reason="Duplicate"
+    )
     assert balance(grant) == (900, 80, 520)
     assert find_differences() == []
 
 
 def test_a_scheduled_revision_completed_with_its_review_time(tenant_a: Tenant, rel, grant) -> None:
     session = log(tenant_a, rel, at(11, 9), 30, kind="revision", scheduled=True)
-    services.session_complete(actor=tenant_a.provider_user, session=session, review_minutes=35)
+    services.session_complete(
+        membership=member(tenant_a.provider_user), session=session, review_minutes=35
+    )
     assert fresh(session).charged_minutes == 35
     assert balance(grant) == (900, 35, 565)
 
@@ -434,10 +465,14 @@ def test_a_charged_no_show_or_late_cancellation_of_a_revision_costs_a_revision(
         revision_minutes=45,
     )
     absent = log(tenant_a, rel, at(11, 9), 30, kind="revision", scheduled=True)
-    services.session_no_show(actor=tenant_a.provider_user, session=absent, party="student")
+    services.session_no_show(
+        membership=member(tenant_a.provider_user), session=absent, party="student"
+    )
     assert fresh(absent).charged_minutes == 45
     late = log(tenant_a, rel, NOW + timedelta(hours=3), 90, kind="revision", scheduled=True)
-    services.session_cancel(actor=tenant_a.provider_user, session=late, reason="Forgot")
+    services.session_cancel(
+        membership=member(tenant_a.provider_user), session=late, reason="Forgot"
+    )
     assert fresh(late).charged_minutes == 45
     assert balance(grant) == (900, 90, 510)
     assert find_differences() == []
@@ -453,12 +488,14 @@ def test_sessions_unit_consumes_one_per_session(tenant_a: Tenant) -> None:
     assert balance(grant) == (10, 2, 2)
     assert entries(session=first) == [(CONSUME, 0, 1, -1)]
     # A longer session is still one session.
-    services.session_edit(actor=tenant_a.provider_user, session=first, duration=120)
+    services.session_edit(membership=member(tenant_a.provider_user), session=first, duration=120)
     assert balance(grant) == (10, 2, 2)
-    services.session_cancel(actor=tenant_a.provider_user, session=second, reason="Duplicate")
+    services.session_cancel(
+        membership=member(tenant_a.provider_user), session=second, reason="Duplicate"
+    )
     assert balance(grant) == (10, 1, 3)
     assert holds(rel) == [(grant.pk, 3, 1)]
-    rel_services.relationship_complete(actor=tenant_a.admin, relationship=rel)
+    rel_services.relationship_complete(membership=member(tenant_a.admin), relationship=rel)
     assert balance(grant) == (10, 1, 0)
     assert entries(relationship=rel, kind=RELEASE) == [(RELEASE, 0, 0, -3)]
     assert find_differences() == []
@@ -494,10 +531,10 @@ def test_confirmation_required_before_the_session_counts(tenant_a: Tenant, rel) 
     )
 
     with pytest.raises(SessionRuleError) as refused:
-        services.session_confirm(actor=tenant_a.provider_user, session=session)
+        services.session_confirm(membership=member(tenant_a.provider_user), session=session)
     assert refused.value.message == "Only the student can confirm their session."
 
-    services.session_confirm(actor=tenant_a.student_user, session=session)
+    services.session_confirm(membership=member(tenant_a.student_user), session=session)
     session = fresh(session)
     assert session.student_confirmed_at == NOW
     assert session.counts_for_earnings is True
@@ -531,7 +568,7 @@ def test_without_confirmation_a_completed_session_counts_at_once(tenant_a: Tenan
 def test_only_a_completed_session_can_be_confirmed(tenant_a: Tenant, rel) -> None:
     scheduled = log(tenant_a, rel, at(11, 9), 60, scheduled=True)
     with pytest.raises(ConflictError) as refused:
-        services.session_confirm(actor=tenant_a.student_user, session=scheduled)
+        services.session_confirm(membership=member(tenant_a.student_user), session=scheduled)
     assert refused.value.message == "Only a completed session can be confirmed."
 
 
@@ -541,19 +578,25 @@ def test_a_dispute_notifies_the_admins(
     org = set_policy(tenant_a.organization, require_student_confirmation=True)
     admins = [tenant_a.admin, second_admin(tenant_a)]
     session = log(tenant_a, rel, at(10, 15), 90)
-    services.session_confirm(actor=tenant_a.student_user, session=session)
+    services.session_confirm(membership=member(tenant_a.student_user), session=session)
 
     with pytest.raises(SessionRuleError) as refused:
-        services.session_dispute(actor=tenant_a.student_user, session=session, reason=" ")
+        services.session_dispute(
+            membership=member(tenant_a.student_user), session=session, reason=" "
+        )
     assert refused.value.message == "Say what is wrong with this session."
     with pytest.raises(SessionRuleError) as refused:
-        services.session_dispute(actor=tenant_a.provider_user, session=session, reason="No")
+        services.session_dispute(
+            membership=member(tenant_a.provider_user), session=session, reason="No"
+        )
     assert refused.value.message == "Only the student can dispute their session."
     assert not Notification.objects.exists()
 
     with django_capture_on_commit_callbacks(execute=True):
         services.session_dispute(
-            actor=tenant_a.student_user, session=session, reason=" It lasted 45 minutes "
+            membership=member(tenant_a.student_user),
+            session=session,
+            reason=" It lasted 45 minutes ",
         )
     session = fresh(session)
     assert (session.disputed_at, session.dispute_reason, session.student_confirmed_at) == (
@@ -584,7 +627,7 @@ def test_send_report_to_the_student_and_guardian(
     student, provider = tenant_a.student, tenant_a.provider
     session = log(tenant_a, rel, at(10, 15, 30), 90, notes="Worked on essay structure.")
     with django_capture_on_commit_callbacks(execute=True):
-        services.session_send_report(actor=tenant_a.provider_user, session=session)
+        services.session_send_report(membership=member(tenant_a.provider_user), session=session)
     sent = fresh(session)
     assert (sent.report_sent_at, sent.report_sent_by) == (NOW, tenant_a.provider_user)
     assert sent.report_sent_to == ", ".join(sorted([student.email, student.guardian_email]))
@@ -604,10 +647,10 @@ def test_a_report_needs_notes_and_a_completed_session(
     scheduled = log(tenant_a, rel, at(12, 15), scheduled=True, notes="Plan")
     with django_capture_on_commit_callbacks(execute=True):
         with pytest.raises(SessionRuleError) as refused:
-            services.session_send_report(actor=tenant_a.admin, session=silent)
+            services.session_send_report(membership=member(tenant_a.admin), session=silent)
         assert refused.value.message == "Write the session's notes before sending the report."
         with pytest.raises(ConflictError) as conflict:
-            services.session_send_report(actor=tenant_a.admin, session=scheduled)
+            services.session_send_report(membership=member(tenant_a.admin), session=scheduled)
         assert conflict.value.message == "Only a completed session has a report to send."
     assert (fresh(silent).report_sent_at, fresh(scheduled).report_sent_at) == (None, None)
     assert mailoutbox == []
@@ -624,7 +667,7 @@ def test_a_report_needs_an_address_to_go_to(
         django_capture_on_commit_callbacks(execute=True),
         pytest.raises(SessionRuleError) as refused,
     ):
-        services.session_send_report(actor=tenant_a.admin, session=session)
+        services.session_send_report(membership=member(tenant_a.admin), session=session)
     assert refused.value.message == services.REPORT_NO_RECIPIENT
     assert fresh(session).report_sent_at is None
     assert mailoutbox == []

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from relationships import services as rel_services
 from sessions_app import services
 from tests.factories import StudentFactory
-from tests.support import Tenant, at, paired, past_grant, propose, set_policy
+from tests.support import Tenant, at, member, paired, past_grant, propose, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
@@ -53,10 +53,10 @@ def test_relationship_services_lock_only_the_relationship_row(tenant_a: Tenant) 
     running = paired(tenant_a, quantity=300)
     for call in (
         lambda: rel_services.relationship_change_allocation(
-            actor=admin, relationship=running, quantity=360
+            membership=member(admin), relationship=running, quantity=360
         ),
-        lambda: rel_services.relationship_decline(actor=admin, relationship=proposal),
-        lambda: rel_services.relationship_complete(actor=admin, relationship=running),
+        lambda: rel_services.relationship_decline(membership=member(admin), relationship=proposal),
+        lambda: rel_services.relationship_complete(membership=member(admin), relationship=running),
     ):
         found = locks(call)
         assert_only_own_rows(found)
@@ -75,10 +75,18 @@ def test_session_services_lock_own_rows_relationship_first(tenant_a: Tenant) -> 
     rel = paired(tenant_a, quantity=600)
     provider, student, admin = tenant_a.provider_user, tenant_a.student_user, tenant_a.admin
     logged = services.session_log(
-        actor=provider, relationship=rel, starts_at=at(10, 9), duration=60, notes="Recap"
+        membership=member(provider),
+        relationship=rel,
+        starts_at=at(10, 9),
+        duration=60,
+        notes="Recap",
     )
     scheduled = services.session_log(
-        actor=provider, relationship=rel, starts_at=at(11, 9), duration=60, scheduled=True
+        membership=member(provider),
+        relationship=rel,
+        starts_at=at(11, 9),
+        duration=60,
+        scheduled=True,
     )
     people = [
         ("students_student", '"students_student"', False),
@@ -91,29 +99,37 @@ def test_session_services_lock_own_rows_relationship_first(tenant_a: Tenant) -> 
 
     found = locks(
         lambda: services.session_log(
-            actor=provider, relationship=rel, starts_at=at(10, 11), duration=60
+            membership=member(provider), relationship=rel, starts_at=at(10, 11), duration=60
         )
     )
     assert_only_own_rows(found)
     assert found[:3] == [relationship_then_session[0], *people]
     for call in (
-        lambda: services.session_edit(actor=admin, session=logged, duration=75),
-        lambda: services.session_complete(actor=provider, session=scheduled, notes="Done"),
+        lambda: services.session_edit(membership=member(admin), session=logged, duration=75),
+        lambda: services.session_complete(
+            membership=member(provider), session=scheduled, notes="Done"
+        ),
     ):
         found = locks(call)
         assert_only_own_rows(found)
         # The people after the relationship and the session, before any grant.
         assert found[:4] == relationship_then_session + people
-    found = locks(lambda: services.session_send_report(actor=provider, session=logged))
+    found = locks(lambda: services.session_send_report(membership=member(provider), session=logged))
     assert found == relationship_then_session
     for call in (
-        lambda: services.session_confirm(actor=student, session=logged),
-        lambda: services.session_dispute(actor=student, session=logged, reason="Too short"),
+        lambda: services.session_confirm(membership=member(student), session=logged),
+        lambda: services.session_dispute(
+            membership=member(student), session=logged, reason="Too short"
+        ),
     ):
         assert locks(call) == [("sessions_app_session", '"sessions_app_session"', True)]
     for call in (
-        lambda: services.session_no_show(actor=admin, session=logged, party="provider"),
-        lambda: services.session_cancel(actor=admin, session=scheduled, reason="Mistake"),
+        lambda: services.session_no_show(
+            membership=member(admin), session=logged, party="provider"
+        ),
+        lambda: services.session_cancel(
+            membership=member(admin), session=scheduled, reason="Mistake"
+        ),
     ):
         found = locks(call)
         assert_only_own_rows(found)
@@ -125,7 +141,10 @@ def test_without_those_rules_the_people_are_not_locked(tenant_a: Tenant) -> None
     rel = paired(tenant_a, quantity=600)
     found = locks(
         lambda: services.session_log(
-            actor=tenant_a.provider_user, relationship=rel, starts_at=at(10, 9), duration=60
+            membership=member(tenant_a.provider_user),
+            relationship=rel,
+            starts_at=at(10, 9),
+            duration=60,
         )
     )
     assert [

@@ -11,7 +11,16 @@ import pytest
 from relationships.models import Relationship
 from sessions_app import selectors, services
 from sessions_app.models import Money, Session
-from tests.support import Tenant, at, log_as_admin, membership, paired, past_grant, set_policy
+from tests.support import (
+    Tenant,
+    at,
+    log_as_admin,
+    member,
+    membership,
+    paired,
+    past_grant,
+    set_policy,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
@@ -60,7 +69,7 @@ def test_a_session_keeps_the_rates_it_was_logged_at(tenant_a: Tenant, rel) -> No
     # Scheduled: nothing yet; completed: the rates of the moment it is logged.
     assert amounts(scheduled) == (0, 0, Decimal("0.00"), Decimal("0.00"))
     set_rates(rel, "44.00", "66.00")
-    services.session_complete(actor=tenant_a.admin, session=scheduled)
+    services.session_complete(membership=member(tenant_a.admin), session=scheduled)
     assert amounts(scheduled) == (60, 60, Decimal("44.00"), Decimal("66.00"))
 
 
@@ -74,10 +83,12 @@ def test_a_revision_is_worth_its_review_time(tenant_a: Tenant, rel) -> None:
 
 def test_a_cancelled_session_is_worth_nothing_unless_charged(tenant_a: Tenant, rel) -> None:
     done = log_as_admin(tenant_a, rel, at(10, 9), 60)
-    services.session_cancel(actor=tenant_a.admin, session=done, reason="Logged by mistake")
+    services.session_cancel(
+        membership=member(tenant_a.admin), session=done, reason="Logged by mistake"
+    )
     assert amounts(done) == (0, 0, Decimal("0.00"), Decimal("0.00"))
     early = log_as_admin(tenant_a, rel, at(20, 9), 60, scheduled=True)
-    services.session_cancel(actor=tenant_a.admin, session=early, reason="Holiday")
+    services.session_cancel(membership=member(tenant_a.admin), session=early, reason="Holiday")
     assert amounts(early) == (0, 0, Decimal("0.00"), Decimal("0.00"))
 
 
@@ -86,13 +97,15 @@ def test_charged_absences_pay_the_provider_per_the_centers_setting(tenant_a: Ten
     assert org.pay_providers_for_charged_absences is True
     now = at(11, 12)
     late = log_as_admin(tenant_a, rel, now + timedelta(hours=2), 60, scheduled=True)
-    services.session_cancel(actor=tenant_a.admin, session=late, reason="Ill")
+    services.session_cancel(membership=member(tenant_a.admin), session=late, reason="Ill")
     assert amounts(late) == (60, 60, Decimal("40.00"), Decimal("50.00"))
     absent = log_as_admin(tenant_a, rel, at(10, 9), 90)
-    services.session_no_show(actor=tenant_a.admin, session=absent, party="student")
+    services.session_no_show(membership=member(tenant_a.admin), session=absent, party="student")
     assert amounts(absent) == (90, 90, Decimal("60.00"), Decimal("75.00"))
     provider_absent = log_as_admin(tenant_a, rel, at(10, 14), 30)
-    services.session_no_show(actor=tenant_a.admin, session=provider_absent, party="provider")
+    services.session_no_show(
+        membership=member(tenant_a.admin), session=provider_absent, party="provider"
+    )
     assert amounts(provider_absent) == (0, 0, Decimal("0.00"), Decimal("0.00"))
 
     set_policy(org, pay_providers_for_charged_absences=False)
@@ -105,7 +118,7 @@ def test_confirmation_rule_applies_to_completed_sessions(tenant_a: Tenant, rel) 
     set_policy(tenant_a.organization, require_student_confirmation=True)
     session = log_as_admin(tenant_a, rel, at(10, 9), 90)
     assert amounts(session) == (90, 0, Decimal("0.00"), Decimal("75.00"))
-    services.session_confirm(actor=tenant_a.student_user, session=session)
+    services.session_confirm(membership=member(tenant_a.student_user), session=session)
     assert amounts(session) == (90, 90, Decimal("60.00"), Decimal("75.00"))
 
 

@@ -25,6 +25,7 @@ from tests.support import (
     balance,
     client_for,
     log_as_admin,
+    member,
     other_provider,
     paired,
     past_grant,
@@ -97,7 +98,9 @@ def test_provider_home_lists_no_session_of_an_ended_relationship_to_log(
     past_grant(tenant_a.student, 900)
     ended = paired(tenant_a, quantity=300)
     orphan = log_as_admin(tenant_a, ended, at(11, 9), scheduled=True)
-    rel_services.relationship_cancel(actor=tenant_a.admin, relationship=ended, reason="Moved away")
+    rel_services.relationship_cancel(
+        membership=member(tenant_a.admin), relationship=ended, reason="Moved away"
+    )
     other_student = StudentFactory(organization=org)
     past_grant(other_student, 300)
     running = paired(tenant_a, quantity=120, student=other_student)
@@ -120,9 +123,9 @@ def test_provider_home_hours_paid_this_week_and_month(tenant_a: Tenant, clock) -
     log_as_admin(tenant_a, rel, at(9, 0, 0), 90)  # Monday midnight: this week
     log_as_admin(tenant_a, rel, at(11, 9), 45)
     cancelled = log_as_admin(tenant_a, rel, at(10, 9), 60)
-    services.session_cancel(actor=tenant_a.admin, session=cancelled, reason="Sick")
+    services.session_cancel(membership=member(tenant_a.admin), session=cancelled, reason="Sick")
     absent = log_as_admin(tenant_a, rel, at(10, 13), 60)
-    services.session_no_show(actor=tenant_a.admin, session=absent, party="student")
+    services.session_no_show(membership=member(tenant_a.admin), session=absent, party="student")
     log_as_admin(tenant_a, rel, at(11, 8), 60, scheduled=True)
     # Another provider's hours are theirs.
     _, other = other_provider(tenant_a)
@@ -157,7 +160,7 @@ def test_provider_home_counts_confirmed_sessions_when_the_center_asks(
     first = log_as_admin(tenant_a, rel, at(10, 9), 60)
     log_as_admin(tenant_a, rel, at(10, 15), 45)
     assert provider_client_a.get(home(org)).context["week_minutes"] == 0
-    services.session_confirm(actor=tenant_a.student_user, session=first)
+    services.session_confirm(membership=member(tenant_a.student_user), session=first)
     response = provider_client_a.get(home(org))
     assert (response.context["week_minutes"], response.context["month_minutes"]) == (60, 60)
 
@@ -173,7 +176,7 @@ def test_student_home_sessions_running_total_and_balance(
     rel = paired(tenant_a, quantity=600)
     first = log_as_admin(tenant_a, rel, at(9, 10), 60)
     cancelled = log_as_admin(tenant_a, rel, at(10, 10), 90)
-    services.session_cancel(actor=tenant_a.admin, session=cancelled, reason="Sick")
+    services.session_cancel(membership=member(tenant_a.admin), session=cancelled, reason="Sick")
     last = log_as_admin(tenant_a, rel, at(11, 9), 45)
     ahead = log_as_admin(tenant_a, rel, at(13, 9), 60, scheduled=True)
     # Another student's session is not on this page.
@@ -221,10 +224,12 @@ def test_student_home_dispute_for_completed_sessions_not_yet_disputed(
     past_grant(tenant_a.student, 900)
     rel = paired(tenant_a, quantity=600)
     confirmed = log_as_admin(tenant_a, rel, at(9, 10), 60)
-    services.session_confirm(actor=tenant_a.student_user, session=confirmed)
+    services.session_confirm(membership=member(tenant_a.student_user), session=confirmed)
     open_ = log_as_admin(tenant_a, rel, at(10, 10), 60)
     disputed = log_as_admin(tenant_a, rel, at(10, 14), 60)
-    services.session_dispute(actor=tenant_a.student_user, session=disputed, reason="Shorter")
+    services.session_dispute(
+        membership=member(tenant_a.student_user), session=disputed, reason="Shorter"
+    )
     ahead = log_as_admin(tenant_a, rel, at(13, 9), 60, scheduled=True)
 
     html = student_client_a.get(home(org)).content.decode()
@@ -306,7 +311,7 @@ def test_admin_sessions_list_filters(tenant_a: Tenant, admin_client_a) -> None:
         "d": log_as_admin(tenant_a, zed_other, at(10, 9), 45, kind="advising"),
         "e": log_as_admin(tenant_a, ann_paul, at(13, 9), 60, scheduled=True),
     }
-    services.session_cancel(actor=tenant_a.admin, session=s["d"], reason="Sick")
+    services.session_cancel(membership=member(tenant_a.admin), session=s["d"], reason="Sick")
     pk = {key: session.pk for key, session in s.items()}
 
     assert listed(admin_client_a, org) == [pk[k] for k in "edcba"]
@@ -624,7 +629,7 @@ def grow_relationship_detail(tenant: Tenant, n: int) -> str:
     rel = _the_relationship(tenant)
     for i in range(rel.sessions.count(), n):
         actor = tenant.admin if i % 2 else tenant.provider_user
-        log_as_admin(tenant, rel, NOW - timedelta(hours=2 + i), 30, actor=actor)
+        log_as_admin(tenant, rel, NOW - timedelta(hours=2 + i), 30, membership=member(actor))
     return f"/o/{tenant.organization.slug}/relationships/{rel.public_id}/"
 
 

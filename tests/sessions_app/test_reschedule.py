@@ -27,6 +27,7 @@ from tests.support import (
     fresh,
     log,
     mails,
+    member,
     paired,
     past_grant,
     refused,
@@ -43,7 +44,10 @@ def test_a_provider_reschedules_a_scheduled_session_and_both_sides_are_told(
     session = log(tenant_a, rel, starts_at=at(13, 10), scheduled=True)
     with django_capture_on_commit_callbacks(execute=True):
         services.session_reschedule(
-            actor=tenant_a.provider_user, session=session, starts_at=at(14, 11), reason="Exam"
+            membership=member(tenant_a.provider_user),
+            session=session,
+            starts_at=at(14, 11),
+            reason="Exam",
         )
     session = fresh(session)
     assert (session.starts_at, session.status, session.charged_minutes) == (
@@ -89,13 +93,17 @@ def test_an_admins_move_tells_the_student_and_the_provider(
 ) -> None:
     session = log(tenant_a, rel, starts_at=at(13, 10), scheduled=True)
     with django_capture_on_commit_callbacks(execute=True):
-        services.session_reschedule(actor=tenant_a.admin, session=session, starts_at=at(13, 16))
+        services.session_reschedule(
+            membership=member(tenant_a.admin), session=session, starts_at=at(13, 16)
+        )
     assert [m.to for m in mailoutbox] == [sorted([tenant_a.student.email, tenant_a.provider.email])]
     assert sorted(Notification.objects.values_list("user", flat=True)) == sorted(
         [tenant_a.student_user.pk, tenant_a.provider_user.pk]
     )
     # The same start again changes nothing and tells nobody.
-    services.session_reschedule(actor=tenant_a.admin, session=session, starts_at=at(13, 16))
+    services.session_reschedule(
+        membership=member(tenant_a.admin), session=session, starts_at=at(13, 16)
+    )
     assert SessionChange.objects.filter(session=session).count() == 1
 
 
@@ -105,31 +113,35 @@ def test_every_rule_is_checked_again_for_the_new_start(tenant_a: Tenant, rel, cl
     session = log(tenant_a, rel, starts_at=at(13, 10), scheduled=True)
     refused(
         lambda: services.session_reschedule(
-            actor=tenant_a.provider_user, session=session, starts_at=at(14, 15)
+            membership=member(tenant_a.provider_user), session=session, starts_at=at(14, 15)
         ),
         "At most 1 session(s) per student and provider per day.",
     )
     set_policy(tenant_a.organization, weekly_max_minutes_per_provider=90)
     refused(
         lambda: services.session_reschedule(
-            actor=tenant_a.provider_user, session=session, starts_at=at(12, 15)
+            membership=member(tenant_a.provider_user), session=session, starts_at=at(12, 15)
         ),
         f"This week {tenant_a.provider.name} already has 1 h; the weekly maximum is 1 h 30 min.",
     )
     refused(
         lambda: services.session_reschedule(
-            actor=tenant_a.provider_user, session=session, starts_at=NOW.replace(year=1999)
+            membership=member(tenant_a.provider_user),
+            session=session,
+            starts_at=NOW.replace(year=1999),
         ),
         out_of_range(),
     )
     # Next week is another week.
-    services.session_reschedule(actor=tenant_a.provider_user, session=session, starts_at=at(16, 15))
+    services.session_reschedule(
+        membership=member(tenant_a.provider_user), session=session, starts_at=at(16, 15)
+    )
     assert fresh(session).starts_at == at(16, 15)
     # Past its start plus the window the provider may no longer move it.
     clock.move_to(at(19, 15, 1))
     refused(
         lambda: services.session_reschedule(
-            actor=tenant_a.provider_user, session=session, starts_at=at(20, 15)
+            membership=member(tenant_a.provider_user), session=session, starts_at=at(20, 15)
         ),
         change_window_passed(tenant_a.organization),
     )
@@ -141,18 +153,20 @@ def test_a_completed_sessions_date_is_corrected_by_an_admin_only(
     session = log(tenant_a, rel, starts_at=at(10, 15))
     refused(
         lambda: services.session_reschedule(
-            actor=tenant_a.provider_user, session=session, starts_at=at(9, 15)
+            membership=member(tenant_a.provider_user), session=session, starts_at=at(9, 15)
         ),
         REDATE_ADMINS_ONLY,
     )
     refused(
         lambda: services.session_reschedule(
-            actor=tenant_a.admin, session=session, starts_at=at(12, 15)
+            membership=member(tenant_a.admin), session=session, starts_at=at(12, 15)
         ),
         "A session in the future cannot be logged as completed; schedule it instead.",
     )
     before = entries(session=session)
-    services.session_reschedule(actor=tenant_a.admin, session=session, starts_at=at(9, 15))
+    services.session_reschedule(
+        membership=member(tenant_a.admin), session=session, starts_at=at(9, 15)
+    )
     session = fresh(session)
     assert (session.starts_at, session.status, session.charged_minutes) == (
         at(9, 15),
@@ -171,19 +185,23 @@ def test_a_date_correction_the_grants_do_not_cover_is_refused(tenant_a: Tenant) 
     session = log(tenant_a, rel, starts_at=at(10, 15))
     refused(
         lambda: services.session_reschedule(
-            actor=tenant_a.admin, session=session, starts_at=at(9, 15)
+            membership=member(tenant_a.admin), session=session, starts_at=at(9, 15)
         ),
         REDATE_GRANT_NOT_VALID.format(date="Jun 09, 2025"),
     )
     # Earlier the day the grant began: still valid (a grant covers its whole first day).
-    services.session_reschedule(actor=tenant_a.admin, session=session, starts_at=at(10, 8))
+    services.session_reschedule(
+        membership=member(tenant_a.admin), session=session, starts_at=at(10, 8)
+    )
     assert fresh(session).starts_at == at(10, 8)
     assert balance(grant) == (600, 60, 240)
 
 
 def test_a_cancelled_session_or_an_ended_pairing_is_not_rescheduled(tenant_a: Tenant, rel) -> None:
     session = log(tenant_a, rel, starts_at=at(13, 10), scheduled=True)
-    rel_services.relationship_complete(actor=tenant_a.admin, relationship=rel, reason="Done")
+    rel_services.relationship_complete(
+        membership=member(tenant_a.admin), relationship=rel, reason="Done"
+    )
     due = Session.objects.create(
         organization=tenant_a.organization,
         relationship=rel,
@@ -192,11 +210,15 @@ def test_a_cancelled_session_or_an_ended_pairing_is_not_rescheduled(tenant_a: Te
         status="scheduled",
     )
     refused(
-        lambda: services.session_reschedule(actor=tenant_a.admin, session=due, starts_at=at(12, 8)),
+        lambda: services.session_reschedule(
+            membership=member(tenant_a.admin), session=due, starts_at=at(12, 8)
+        ),
         RESCHEDULE_NOT_PAIRED,
     )
     with pytest.raises(services.ConflictError) as error:
-        services.session_reschedule(actor=tenant_a.admin, session=session, starts_at=at(14, 8))
+        services.session_reschedule(
+            membership=member(tenant_a.admin), session=session, starts_at=at(14, 8)
+        )
     assert error.value.message == "A cancelled session cannot be rescheduled."
 
 
@@ -252,7 +274,9 @@ def test_admins_log_or_schedule_from_the_sessions_list(
     # An integer key is not an id; an ended pairing cannot be logged.
     response = admin_client_a.post(new, {"relationship": str(rel.pk), "then": "log"})
     assert response.context["form"].errors["relationship"] == ["Enter a valid UUID."]
-    rel_services.relationship_complete(actor=tenant_a.admin, relationship=rel, reason="Done")
+    rel_services.relationship_complete(
+        membership=member(tenant_a.admin), relationship=rel, reason="Done"
+    )
     response = admin_client_a.post(new, {"relationship": str(rel.public_id), "then": "log"})
     assert response.context["form"].non_field_errors() == [services.LOG_NOT_PAIRED]
 

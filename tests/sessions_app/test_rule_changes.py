@@ -6,7 +6,7 @@ import pytest
 from grants.reconcile import find_differences
 from sessions_app import services
 from sessions_app.forms import duration_choices
-from tests.support import Tenant, at, balance, fresh, log, refused, set_policy
+from tests.support import Tenant, at, balance, fresh, log, member, refused, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
@@ -65,22 +65,26 @@ def test_a_change_meets_only_the_rules_of_what_it_changes(tenant_a: Tenant, rel,
     )
     # Where it took place only: the short notes, the duration off the new steps and the week
     # over the new maximum all stand.
-    services.session_edit(actor=tenant_a.provider_user, session=session, mode="Online")
+    services.session_edit(membership=member(tenant_a.provider_user), session=session, mode="Online")
     assert (fresh(session).mode, fresh(session).notes) == ("Online", "Short")
     # Shortening adds nothing to the week: not refused by its maximum.
-    services.session_edit(actor=tenant_a.provider_user, session=session, duration=56)
+    services.session_edit(membership=member(tenant_a.provider_user), session=session, duration=56)
     assert fresh(session).duration_minutes == 56
     refused(
-        lambda: services.session_edit(actor=tenant_a.provider_user, session=session, duration=58),
+        lambda: services.session_edit(
+            membership=member(tenant_a.provider_user), session=session, duration=58
+        ),
         "Durations are counted in steps of 7 minutes; 58 minutes is not one of them.",
     )
     refused(
-        lambda: services.session_edit(actor=tenant_a.provider_user, session=session, duration=63),
+        lambda: services.session_edit(
+            membership=member(tenant_a.provider_user), session=session, duration=63
+        ),
         f"This week {tenant_a.provider.name} already has 0 min; the weekly maximum is 30 min.",
     )
     refused(
         lambda: services.session_edit(
-            actor=tenant_a.provider_user, session=session, notes="Too short"
+            membership=member(tenant_a.provider_user), session=session, notes="Too short"
         ),
         "The notes need at least 20 characters (9 so far).",
     )
@@ -103,11 +107,13 @@ def test_completing_keeps_a_scheduled_duration_the_new_steps_no_longer_include(
     )
     # Logging it checks what logging checks: the notes.
     refused(
-        lambda: services.session_complete(actor=tenant_a.provider_user, session=session),
+        lambda: services.session_complete(
+            membership=member(tenant_a.provider_user), session=session
+        ),
         "The notes need at least 10 characters (0 so far).",
     )
     services.session_complete(
-        actor=tenant_a.provider_user, session=session, notes="Linear equations"
+        membership=member(tenant_a.provider_user), session=session, notes="Linear equations"
     )
     session = fresh(session)
     assert (session.status, session.duration_minutes, session.charged_minutes) == (

@@ -29,6 +29,7 @@ from tests.support import (
     holds,
     log,
     mails,
+    member,
     other_provider,
     pair,
     paired,
@@ -106,13 +107,15 @@ def test_completing_and_editing_follow_the_duration_rules(tenant_a: Tenant, rel,
     scheduled = log(tenant_a, rel, at(11, 9), 60, scheduled=True)
     refused(
         lambda: services.session_complete(
-            actor=tenant_a.provider_user, session=scheduled, duration=20
+            membership=member(tenant_a.provider_user), session=scheduled, duration=20
         ),
         "Durations are counted in steps of 15 minutes; 20 minutes is not one of them.",
     )
     done = log(tenant_a, rel, at(10, 9), 60)
     refused(
-        lambda: services.session_edit(actor=tenant_a.provider_user, session=done, duration=150),
+        lambda: services.session_edit(
+            membership=member(tenant_a.provider_user), session=done, duration=150
+        ),
         "A session lasts at most 2 h.",
     )
     scheduled.refresh_from_db()
@@ -160,14 +163,14 @@ def test_notes_are_needed_to_complete_not_to_schedule(tenant_a: Tenant, rel, gra
     clock.move_to(at(12, 12))
     refused(
         lambda: services.session_complete(
-            actor=tenant_a.provider_user, session=session, notes="Fractions"
+            membership=member(tenant_a.provider_user), session=session, notes="Fractions"
         ),
         "The notes need at least 20 characters (9 so far).",
     )
     session.refresh_from_db()
     assert (session.status, session.notes, session.charged_minutes) == ("scheduled", "", 0)
     services.session_complete(
-        actor=tenant_a.provider_user, session=session, notes="Fractions and decimals"
+        membership=member(tenant_a.provider_user), session=session, notes="Fractions and decimals"
     )
     assert balance(grant) == (900, 60, 540)
     assert find_differences() == []
@@ -183,7 +186,7 @@ def test_grace_period(tenant_a: Tenant, rel, grant) -> None:
     refused(lambda: log(tenant_a, rel, NOW - timedelta(hours=72, minutes=5)), message)
     nothing_logged(grant)
     on_the_limit = log(tenant_a, rel, NOW - timedelta(hours=72))
-    by_admin = log(tenant_a, rel, NOW - timedelta(hours=96), actor=tenant_a.admin)
+    by_admin = log(tenant_a, rel, NOW - timedelta(hours=96), membership=member(tenant_a.admin))
     assert by_admin.logged_by == tenant_a.admin
     assert on_the_limit.logged_by == tenant_a.provider_user
     assert balance(grant) == (900, 120, 480)
@@ -205,10 +208,12 @@ def test_grace_period_applies_to_completing_a_scheduled_session(
     session = log(tenant_a, rel, at(12, 10), scheduled=True)
     clock.move_to(at(15, 11))  # 73 hours later
     refused(
-        lambda: services.session_complete(actor=tenant_a.provider_user, session=session),
+        lambda: services.session_complete(
+            membership=member(tenant_a.provider_user), session=session
+        ),
         "Sessions can be logged up to 72 hours after they start; ask an admin to log this one.",
     )
-    services.session_complete(actor=tenant_a.admin, session=session)
+    services.session_complete(membership=member(tenant_a.admin), session=session)
     session.refresh_from_db()
     assert (session.status, session.logged_by) == ("completed", tenant_a.admin)
     assert balance(grant) == (900, 60, 540)
@@ -229,7 +234,9 @@ def test_sessions_per_pair_per_local_day(tenant_a: Tenant, rel, grant) -> None:
     refused(lambda: log(tenant_a, rel, at(10, 18), scheduled=True), message)
     assert Session.objects.count() == 2
     # A cancelled one does not.
-    services.session_cancel(actor=tenant_a.provider_user, session=tuesday, reason="Sick")
+    services.session_cancel(
+        membership=member(tenant_a.provider_user), session=tuesday, reason="Sick"
+    )
     log(tenant_a, rel, at(10, 23, 30))
     assert balance(grant) == (900, 120, 480)
     assert find_differences() == []
@@ -254,7 +261,7 @@ def test_sessions_per_pair_count_every_relationship_of_the_pair(
     # The same student with another provider, and another day, are fine.
     other_user, other = other_provider(tenant_a)
     with_other = paired(tenant_a, quantity=120, provider=other)
-    log(tenant_a, with_other, at(10, 15), actor=other_user)
+    log(tenant_a, with_other, at(10, 15), membership=member(other_user))
     log(tenant_a, rel, at(11, 9))
     assert find_differences() == []
 
@@ -280,7 +287,7 @@ def test_weekly_maximum_per_student_and_service(tenant_a: Tenant, rel, grant) ->
     other_user, other = other_provider(tenant_a)
     with_other = paired(tenant_a, quantity=120, provider=other)
     refused(
-        lambda: log(tenant_a, with_other, at(11, 10), 15, actor=other_user),
+        lambda: log(tenant_a, with_other, at(11, 10), 15, membership=member(other_user)),
         "This week the student already has 2 h of tutoring; the weekly maximum is 2 h.",
     )
     # Next week starts afresh.
@@ -313,7 +320,7 @@ def test_weekly_maximum_per_provider(tenant_a: Tenant, rel, grant) -> None:
     log(tenant_a, rel, at(9, 10), 90)
     log(tenant_a, second, at(10, 10), 60)
     cancelled = log(tenant_a, second, at(10, 14), 30)
-    services.session_cancel(actor=tenant_a.admin, session=cancelled, reason="Ill")
+    services.session_cancel(membership=member(tenant_a.admin), session=cancelled, reason="Ill")
     message = (
         f"This week {tenant_a.provider.name} already has 2 h 30 min; the weekly maximum is 3 h."
     )
@@ -323,7 +330,7 @@ def test_weekly_maximum_per_provider(tenant_a: Tenant, rel, grant) -> None:
     # Another provider has their own week.
     other_user, other = other_provider(tenant_a)
     with_other = paired(tenant_a, quantity=120, provider=other)
-    log(tenant_a, with_other, at(11, 10), 60, actor=other_user)
+    log(tenant_a, with_other, at(11, 10), 60, membership=member(other_user))
     assert find_differences() == []
 
 
@@ -332,9 +339,11 @@ def test_editing_longer_respects_the_weekly_maximum(tenant_a: Tenant, rel, grant
     first = log(tenant_a, rel, at(9, 10), 60)
     log(tenant_a, rel, at(10, 10), 30)
     # Its own minutes are not counted twice: 30 + 90 fits.
-    services.session_edit(actor=tenant_a.provider_user, session=first, duration=90)
+    services.session_edit(membership=member(tenant_a.provider_user), session=first, duration=90)
     refused(
-        lambda: services.session_edit(actor=tenant_a.provider_user, session=first, duration=105),
+        lambda: services.session_edit(
+            membership=member(tenant_a.provider_user), session=first, duration=105
+        ),
         "This week the student already has 30 min of tutoring; the weekly maximum is 2 h.",
     )
     assert balance(grant) == (900, 120, 480)
@@ -349,7 +358,9 @@ def test_a_completed_session_cannot_be_in_the_future(tenant_a: Tenant, rel, gran
     refused(lambda: log(tenant_a, rel, NOW + timedelta(minutes=1)), message)
     nothing_logged(grant)
     ahead = log(tenant_a, rel, NOW + timedelta(minutes=1), scheduled=True)
-    refused(lambda: services.session_complete(actor=tenant_a.admin, session=ahead), message)
+    refused(
+        lambda: services.session_complete(membership=member(tenant_a.admin), session=ahead), message
+    )
     ahead.refresh_from_db()
     assert ahead.status == "scheduled"
     log(tenant_a, rel, NOW)  # starting right now is not the future
@@ -363,7 +374,7 @@ def test_a_session_cannot_start_before_the_pairing(tenant_a: Tenant, grant) -> N
         "This session starts before the relationship was paired (Jun 10, 2025 12:00).",
     )
     refused(
-        lambda: log(tenant_a, rel, at(9, 12), actor=tenant_a.admin),
+        lambda: log(tenant_a, rel, at(9, 12), membership=member(tenant_a.admin)),
         "This session starts before the relationship was paired (Jun 10, 2025 12:00).",
     )
     assert not Session.objects.exists()
@@ -388,14 +399,14 @@ def test_the_same_start_cannot_be_logged_twice(tenant_a: Tenant, rel, grant) -> 
     message = "A session of this relationship at this start time already exists."
     first = log(tenant_a, rel, at(10, 15))
     refused(lambda: log(tenant_a, rel, at(10, 15), 30), message)
-    refused(lambda: log(tenant_a, rel, at(10, 15), 30, actor=tenant_a.admin), message)
+    refused(lambda: log(tenant_a, rel, at(10, 15), 30, membership=member(tenant_a.admin)), message)
     ahead = log(tenant_a, rel, at(13, 15), scheduled=True)
     refused(lambda: log(tenant_a, rel, at(13, 15), scheduled=True), message)
     assert Session.objects.count() == 2
     assert balance(grant) == (900, 60, 540)
     # Once cancelled, the start is free again.
-    services.session_cancel(actor=tenant_a.admin, session=first, reason="Logged twice")
-    services.session_cancel(actor=tenant_a.admin, session=ahead, reason="Moved")
+    services.session_cancel(membership=member(tenant_a.admin), session=first, reason="Logged twice")
+    services.session_cancel(membership=member(tenant_a.admin), session=ahead, reason="Moved")
     log(tenant_a, rel, at(10, 15), 45)
     assert balance(grant) == (900, 45, 555)
     assert find_differences() == []
@@ -419,15 +430,17 @@ def test_sessions_only_on_a_paired_relationship(tenant_a: Tenant, grant, status:
     admin = tenant_a.admin
     if status == "completed":
         pair(tenant_a, rel)
-        rel_services.relationship_complete(actor=admin, relationship=rel)
+        rel_services.relationship_complete(membership=member(admin), relationship=rel)
     elif status == "cancelled":
-        rel_services.relationship_cancel(actor=admin, relationship=rel, reason="Stop")
+        rel_services.relationship_cancel(membership=member(admin), relationship=rel, reason="Stop")
     elif status == "declined":
-        rel_services.relationship_decline(actor=admin, relationship=rel)
+        rel_services.relationship_decline(membership=member(admin), relationship=rel)
     rel.refresh_from_db()
     message = "Sessions can be logged only on a paired relationship."
     refused(lambda: log(tenant_a, rel, at(10, 15)), message)
-    refused(lambda: log(tenant_a, rel, at(12, 15), scheduled=True, actor=admin), message)
+    refused(
+        lambda: log(tenant_a, rel, at(12, 15), scheduled=True, membership=member(admin)), message
+    )
     assert not Session.objects.exists()
     assert entries(kind=CONSUME) == []
 
@@ -436,9 +449,9 @@ def test_a_scheduled_session_of_an_ended_relationship_cannot_be_completed(
     tenant_a: Tenant, rel, grant
 ) -> None:
     session = log(tenant_a, rel, at(11, 9), scheduled=True)
-    rel_services.relationship_complete(actor=tenant_a.admin, relationship=rel)
+    rel_services.relationship_complete(membership=member(tenant_a.admin), relationship=rel)
     refused(
-        lambda: services.session_complete(actor=tenant_a.admin, session=session),
+        lambda: services.session_complete(membership=member(tenant_a.admin), session=session),
         "Sessions can be logged only on a paired relationship.",
     )
     assert balance(grant) == (900, 0, 0)
@@ -450,14 +463,21 @@ def test_only_the_relationships_provider_or_an_admin_logs(
     message = "Only this relationship's provider or an admin can log its sessions."
     other_user, _ = other_provider(tenant_a)
     for actor in (other_user, tenant_a.student_user, tenant_b.admin, tenant_b.provider_user):
-        refused(lambda actor=actor: log(tenant_a, rel, at(10, 15), actor=actor), message)
+        refused(
+            lambda actor=actor: log(tenant_a, rel, at(10, 15), membership=member(actor)), message
+        )
     nothing_logged(grant)
     session = log(tenant_a, rel, at(10, 15))
-    refused(lambda: services.session_send_report(actor=other_user, session=session), message)
+    refused(
+        lambda: services.session_send_report(membership=member(other_user), session=session),
+        message,
+    )
     for act in (
-        lambda: services.session_edit(actor=other_user, session=session, duration=30),
-        lambda: services.session_cancel(actor=other_user, session=session, reason="x"),
-        lambda: services.session_no_show(actor=other_user, session=session, party="student"),
+        lambda: services.session_edit(membership=member(other_user), session=session, duration=30),
+        lambda: services.session_cancel(membership=member(other_user), session=session, reason="x"),
+        lambda: services.session_no_show(
+            membership=member(other_user), session=session, party="student"
+        ),
     ):
         refused(act, selectors.CHANGE_ONLY_OWN)
     assert balance(grant) == (900, 60, 540)
@@ -558,7 +578,9 @@ def test_insufficient_hours_when_completing_or_lengthening(
     scheduled = log(tenant_a, short_rel, at(11, 9), 75, scheduled=True)
     with django_capture_on_commit_callbacks(execute=True):
         refused(
-            lambda: services.session_complete(actor=tenant_a.provider_user, session=scheduled),
+            lambda: services.session_complete(
+                membership=member(tenant_a.provider_user), session=scheduled
+            ),
             "Only 1 h are reserved for this relationship; the session needs 1 h 15 min.",
             InsufficientHours,
         )
@@ -579,7 +601,9 @@ def test_insufficient_hours_when_completing_or_lengthening(
     done = log(tenant_a, short_rel, at(10, 9), 45)
     with django_capture_on_commit_callbacks(execute=True):
         refused(
-            lambda: services.session_edit(actor=tenant_a.provider_user, session=done, duration=75),
+            lambda: services.session_edit(
+                membership=member(tenant_a.provider_user), session=done, duration=75
+            ),
             "Only 15 min are reserved for this relationship; the session needs 30 min.",
             InsufficientHours,
         )
@@ -643,7 +667,7 @@ def test_policy_draw_takes_the_shortfall_from_the_available_balance(
     assert mailoutbox == []
     # Cancelling gives back exactly what was consumed: the hold's 60 min to the hold, the
     # 30 min drawn to the available balance (grants.services.restore).
-    services.session_cancel(actor=tenant_a.admin, session=session, reason="Wrong day")
+    services.session_cancel(membership=member(tenant_a.admin), session=session, reason="Wrong day")
     assert balance(grant) == (900, 0, 60)
     assert holds(short_rel) == [(grant.pk, 60, 0)]
     assert find_differences() == []
@@ -658,7 +682,7 @@ def test_policy_draw_across_grants(tenant_a: Tenant) -> None:
     session = log(tenant_a, rel, at(10, 15), 100)
     assert (balance(first), balance(second)) == ((60, 60, 0), (300, 40, 0))
     assert holds(rel) == [(first.pk, 0, 60), (second.pk, 0, 40)]
-    services.session_edit(actor=tenant_a.provider_user, session=session, duration=80)
+    services.session_edit(membership=member(tenant_a.provider_user), session=session, duration=80)
     # The last consumed goes back first: minutes drawn from the balance, back to the balance.
     assert (balance(first), balance(second)) == ((60, 60, 0), (300, 20, 0))
     assert find_differences() == []
@@ -684,9 +708,11 @@ def test_policy_draw_still_refuses_beyond_the_balance(
 
 def test_a_conflict_is_not_a_shortfall(tenant_a: Tenant, rel) -> None:
     session = log(tenant_a, rel, at(10, 15))
-    services.session_cancel(actor=tenant_a.admin, session=session, reason="Sick")
+    services.session_cancel(membership=member(tenant_a.admin), session=session, reason="Sick")
     refused(
-        lambda: services.session_cancel(actor=tenant_a.admin, session=session, reason="Again"),
+        lambda: services.session_cancel(
+            membership=member(tenant_a.admin), session=session, reason="Again"
+        ),
         "This session is already cancelled.",
         ConflictError,
     )
@@ -701,5 +727,5 @@ def test_sessions_of_providers_without_a_login_are_logged_by_admins(tenant_a: Te
         lambda: log(tenant_a, rel, at(10, 15)),
         "Only this relationship's provider or an admin can log its sessions.",
     )
-    session = log(tenant_a, rel, at(10, 15), actor=tenant_a.admin)
+    session = log(tenant_a, rel, at(10, 15), membership=member(tenant_a.admin))
     assert session.charged_minutes == 60

@@ -8,7 +8,7 @@ from matchpal.models import ServiceType
 from relationships import services as rel_services
 from sessions_app import services
 from tests.factories import make_grant
-from tests.support import Tenant, client_for
+from tests.support import Tenant, client_for, member
 
 
 @pytest.mark.django_db
@@ -76,15 +76,18 @@ def test_propose_accept_log_pages(
     session = rel.sessions.get()
     with pytest.raises(services.SessionRuleError):
         services.session_log(
-            actor=tenant_a.provider_user, relationship=rel, starts_at=session.starts_at, duration=60
+            membership=member(tenant_a.provider_user),
+            relationship=rel,
+            starts_at=session.starts_at,
+            duration=60,
         )
-    services.session_edit(actor=tenant_a.admin, session=session, duration=60)
+    services.session_edit(membership=member(tenant_a.admin), session=session, duration=60)
     grant.refresh_from_db()
     assert (grant.used, grant.held) == (60, 240)
-    services.session_cancel(actor=tenant_a.admin, session=session, reason="Sick")
+    services.session_cancel(membership=member(tenant_a.admin), session=session, reason="Sick")
     grant.refresh_from_db()
     assert (grant.used, grant.held) == (0, 300)
-    rel_services.relationship_complete(actor=tenant_a.admin, relationship=rel)
+    rel_services.relationship_complete(membership=member(tenant_a.admin), relationship=rel)
     grant.refresh_from_db()
     assert (grant.used, grant.held) == (0, 0)
     assert find_differences() == []

@@ -54,6 +54,7 @@ from tests.factories import (
     UserFactory,
     make_grant,
 )
+from tests.support import member
 
 TYPES = ("Tutoring", "Advising")
 REFUSED = object()
@@ -171,7 +172,7 @@ class SessionMachine(RuleBasedStateMachine):
         quantity = max(15, int(30 * half_hours * share) // 2 // 15 * 15)
         paired, _ = (
             relationships.relationship_propose(
-                actor=self.admin,
+                membership=member(self.admin),
                 organization=self.org,
                 student=self.student,
                 provider=provider,
@@ -180,7 +181,9 @@ class SessionMachine(RuleBasedStateMachine):
             )
             for provider in self.providers
         )
-        relationships.relationship_accept(actor=self.providers[0].user, relationship=paired)
+        relationships.relationship_accept(
+            membership=member(self.providers[0].user), relationship=paired
+        )
         Relationship.objects.filter(pk=paired.pk).update(
             paired_at=self.base - timedelta(days=PAIRED_DAYS_AGO)
         )
@@ -270,7 +273,7 @@ class SessionMachine(RuleBasedStateMachine):
         relationship = self.attempt(
             "propose",
             lambda: relationships.relationship_propose(
-                actor=self.admin,
+                membership=member(self.admin),
                 organization=self.org,
                 student=self.student,
                 provider=self.providers[provider],
@@ -298,7 +301,9 @@ class SessionMachine(RuleBasedStateMachine):
         if (
             self.attempt(
                 "accept",
-                lambda: relationships.relationship_accept(actor=actor, relationship=relationship),
+                lambda: relationships.relationship_accept(
+                    membership=member(actor), relationship=relationship
+                ),
             )
             is REFUSED
         ):
@@ -331,19 +336,21 @@ class SessionMachine(RuleBasedStateMachine):
         action, status = {
             "decline": (
                 lambda: relationships.relationship_decline(
-                    actor=relationship.provider.user, relationship=relationship, reason=reason
+                    membership=member(relationship.provider.user),
+                    relationship=relationship,
+                    reason=reason,
                 ),
                 RelationshipStatus.DECLINED,
             ),
             "cancel": (
                 lambda: relationships.relationship_cancel(
-                    actor=self.admin, relationship=relationship, reason=reason
+                    membership=member(self.admin), relationship=relationship, reason=reason
                 ),
                 RelationshipStatus.CANCELLED,
             ),
             "complete": (
                 lambda: relationships.relationship_complete(
-                    actor=self.admin, relationship=relationship, reason=reason
+                    membership=member(self.admin), relationship=relationship, reason=reason
                 ),
                 RelationshipStatus.COMPLETED,
             ),
@@ -379,7 +386,10 @@ class SessionMachine(RuleBasedStateMachine):
             self.attempt(
                 "change allocation",
                 lambda: relationships.relationship_change_allocation(
-                    actor=self.admin, relationship=relationship, quantity=quantity, reason=reason
+                    membership=member(self.admin),
+                    relationship=relationship,
+                    quantity=quantity,
+                    reason=reason,
                 ),
             )
             is REFUSED
@@ -406,7 +416,7 @@ class SessionMachine(RuleBasedStateMachine):
         session = self.attempt(
             "log",
             lambda: sessions.session_log(
-                actor=self.actor(who, relationship),
+                membership=member(self.actor(who, relationship)),
                 relationship=relationship,
                 starts_at=self.base - timedelta(hours=hours_ago),
                 duration=duration,
@@ -431,7 +441,7 @@ class SessionMachine(RuleBasedStateMachine):
         session = self.attempt(
             "schedule",
             lambda: sessions.session_log(
-                actor=self.actor(who, relationship),
+                membership=member(self.actor(who, relationship)),
                 relationship=relationship,
                 starts_at=self.base + timedelta(hours=hours),
                 duration=self.duration(steps),
@@ -453,7 +463,7 @@ class SessionMachine(RuleBasedStateMachine):
             self.attempt(
                 "complete scheduled",
                 lambda: sessions.session_complete(
-                    actor=self.actor(who, session.relationship),
+                    membership=member(self.actor(who, session.relationship)),
                     session=session,
                     duration=duration,
                     notes="Went over the quiz.",
@@ -478,7 +488,9 @@ class SessionMachine(RuleBasedStateMachine):
             self.attempt(
                 "edit",
                 lambda: sessions.session_edit(
-                    actor=self.actor(who, session.relationship), session=session, duration=duration
+                    membership=member(self.actor(who, session.relationship)),
+                    session=session,
+                    duration=duration,
                 ),
             )
             is REFUSED
@@ -501,7 +513,9 @@ class SessionMachine(RuleBasedStateMachine):
             self.attempt(
                 "cancel session",
                 lambda: sessions.session_cancel(
-                    actor=self.actor(who, session.relationship), session=session, reason=reason
+                    membership=member(self.actor(who, session.relationship)),
+                    session=session,
+                    reason=reason,
                 ),
             )
             is REFUSED
@@ -535,7 +549,7 @@ class SessionMachine(RuleBasedStateMachine):
             self.attempt(
                 "no-show",
                 lambda: sessions.session_no_show(
-                    actor=self.actor(who, session.relationship),
+                    membership=member(self.actor(who, session.relationship)),
                     session=session,
                     party=party,
                     explanation="Did not connect",

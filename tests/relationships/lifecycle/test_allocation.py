@@ -20,6 +20,7 @@ from tests.support import (
     balance,
     entries,
     holds,
+    member,
     paired,
     past_grant,
     propose,
@@ -33,7 +34,7 @@ def test_raising_the_allocation_holds_more(tenant_a: Tenant) -> None:
     grant = past_grant(tenant_a.student, 600)
     rel = propose(tenant_a, quantity=300)
     services.relationship_change_allocation(
-        actor=tenant_a.admin, relationship=rel, quantity=420, reason="More exams"
+        membership=member(tenant_a.admin), relationship=rel, quantity=420, reason="More exams"
     )
     assert balance(grant) == (600, 0, 420)
     assert holds(rel) == [(grant.pk, 420, 0)]
@@ -47,7 +48,7 @@ def test_raising_beyond_the_balance_is_refused(tenant_a: Tenant) -> None:
     rel = propose(tenant_a, quantity=300)
     with pytest.raises(InsufficientHours) as refused:
         services.relationship_change_allocation(
-            actor=tenant_a.admin, relationship=rel, quantity=700
+            membership=member(tenant_a.admin), relationship=rel, quantity=700
         )
     assert refused.value.message == (
         "Only 5 h are free to book for this service; reserving 6 h 40 min needs 1 h 40 min more."
@@ -62,28 +63,39 @@ def test_lowering_the_allocation_releases_and_never_below_what_is_consumed(
     grant = past_grant(tenant_a.student, 600)
     rel = paired(tenant_a, quantity=300)
     session_services.session_log(
-        actor=tenant_a.provider_user, relationship=rel, starts_at=at(10, 15), duration=90
+        membership=member(tenant_a.provider_user),
+        relationship=rel,
+        starts_at=at(10, 15),
+        duration=90,
     )
     assert balance(grant) == (600, 90, 210)
 
-    services.relationship_change_allocation(actor=tenant_a.admin, relationship=rel, quantity=120)
+    services.relationship_change_allocation(
+        membership=member(tenant_a.admin), relationship=rel, quantity=120
+    )
     assert balance(grant) == (600, 90, 30)
     assert holds(rel) == [(grant.pk, 30, 90)]
     assert entries(relationship=rel, kind=RELEASE) == [(RELEASE, 0, 0, -180)]
     assert GrantEntry.objects.filter(kind=RELEASE).get().reason == "Allocation lowered"
 
     with pytest.raises(RelationshipError) as refused:
-        services.relationship_change_allocation(actor=tenant_a.admin, relationship=rel, quantity=89)
+        services.relationship_change_allocation(
+            membership=member(tenant_a.admin), relationship=rel, quantity=89
+        )
     assert refused.value.message == (
         "1 h 30 min are already consumed; the allocation cannot go below that."
     )
     assert balance(grant) == (600, 90, 30)
 
     # Exactly what is consumed is allowed: nothing stays held.
-    services.relationship_change_allocation(actor=tenant_a.admin, relationship=rel, quantity=90)
+    services.relationship_change_allocation(
+        membership=member(tenant_a.admin), relationship=rel, quantity=90
+    )
     assert balance(grant) == (600, 90, 0)
     # The same allocation again changes nothing.
-    services.relationship_change_allocation(actor=tenant_a.admin, relationship=rel, quantity=90)
+    services.relationship_change_allocation(
+        membership=member(tenant_a.admin), relationship=rel, quantity=90
+    )
     assert len(entries(relationship=rel)) == 4
     assert find_differences() == []
 
@@ -100,17 +112,26 @@ def test_allocation_changes_are_in_the_history(tenant_a: Tenant, admin_client_a)
     past_grant(tenant_a.student, 600)
     rel = paired(tenant_a, quantity=300)
     session_services.session_log(
-        actor=tenant_a.provider_user, relationship=rel, starts_at=at(10, 15), duration=90
+        membership=member(tenant_a.provider_user),
+        relationship=rel,
+        starts_at=at(10, 15),
+        duration=90,
     )
     admin = tenant_a.admin
     services.relationship_change_allocation(
-        actor=admin, relationship=rel, quantity=420, reason="  More exams "
+        membership=member(admin), relationship=rel, quantity=420, reason="  More exams "
     )
-    services.relationship_change_allocation(actor=admin, relationship=rel, quantity=120)
+    services.relationship_change_allocation(
+        membership=member(admin), relationship=rel, quantity=120
+    )
     # No change, no entry.
-    services.relationship_change_allocation(actor=admin, relationship=rel, quantity=120)
+    services.relationship_change_allocation(
+        membership=member(admin), relationship=rel, quantity=120
+    )
     with pytest.raises(RelationshipError):
-        services.relationship_change_allocation(actor=admin, relationship=rel, quantity=60)
+        services.relationship_change_allocation(
+            membership=member(admin), relationship=rel, quantity=60
+        )
     assert allocation_history(rel) == [
         ("paired", "paired", admin, "More exams", 300, 420),
         ("paired", "paired", admin, "Allocation lowered", 420, 120),
@@ -158,23 +179,31 @@ def test_an_ended_relationship_cancels_its_sessions_to_come(tenant_a: Tenant) ->
     ):
         rel = paired(tenant_a, quantity=300)
         done = sessions.session_log(
-            actor=tenant_a.admin, relationship=rel, starts_at=at(10, 9), duration=60
+            membership=member(tenant_a.admin), relationship=rel, starts_at=at(10, 9), duration=60
         )
         due = sessions.session_log(
-            actor=tenant_a.admin, relationship=rel, starts_at=at(11, 9), duration=60, scheduled=True
+            membership=member(tenant_a.admin),
+            relationship=rel,
+            starts_at=at(11, 9),
+            duration=60,
+            scheduled=True,
         )
         soon = sessions.session_log(
-            actor=tenant_a.admin,
+            membership=member(tenant_a.admin),
             relationship=rel,
             starts_at=NOW + timedelta(hours=2),  # inside the late window: still not charged
             duration=60,
             scheduled=True,
         )
         later = sessions.session_log(
-            actor=tenant_a.admin, relationship=rel, starts_at=at(18, 9), duration=90, scheduled=True
+            membership=member(tenant_a.admin),
+            relationship=rel,
+            starts_at=at(18, 9),
+            duration=90,
+            scheduled=True,
         )
         end = {"cancel": services.relationship_cancel, "complete": services.relationship_complete}
-        end[how](actor=tenant_a.admin, relationship=rel, reason=reason)
+        end[how](membership=member(tenant_a.admin), relationship=rel, reason=reason)
 
         assert dict(rel.sessions.values_list("pk", "status")) == {
             done.pk: "completed",
@@ -197,8 +226,10 @@ def test_an_ended_relationship_cancels_its_sessions_to_come(tenant_a: Tenant) ->
 def test_an_ended_relationship_holds_no_allocation(tenant_a: Tenant) -> None:
     grant = past_grant(tenant_a.student, 600)
     rel = propose(tenant_a, quantity=300)
-    services.relationship_decline(actor=tenant_a.provider_user, relationship=rel)
+    services.relationship_decline(membership=member(tenant_a.provider_user), relationship=rel)
     with pytest.raises(ConflictError) as refused:
-        services.relationship_change_allocation(actor=tenant_a.admin, relationship=rel, quantity=60)
+        services.relationship_change_allocation(
+            membership=member(tenant_a.admin), relationship=rel, quantity=60
+        )
     assert refused.value.message == "Only a proposed or paired relationship holds hours."
     assert balance(grant) == (600, 0, 0)

@@ -13,6 +13,7 @@ from tests.support import (
     at,
     balance,
     client_for,
+    member,
     other_provider,
     paired,
     past_grant,
@@ -31,7 +32,10 @@ def test_the_detail_page_shows_allocated_used_and_remaining(
         tenant_a, quantity=300, provider_pay_rate=Decimal("40.00"), client_rate=Decimal("50.00")
     )
     session_services.session_log(
-        actor=tenant_a.provider_user, relationship=rel, starts_at=at(10, 15), duration=90
+        membership=member(tenant_a.provider_user),
+        relationship=rel,
+        starts_at=at(10, 15),
+        duration=90,
     )
     response = admin_client_a.get(url(org, f"{rel.public_id}/"))
     assert response.status_code == 200

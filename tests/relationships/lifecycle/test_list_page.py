@@ -14,6 +14,7 @@ from tests.support import (
     NOW,
     Tenant,
     at,
+    member,
     other_provider,
     pair,
     paired,
@@ -47,7 +48,7 @@ def make_listing(tenant: Tenant) -> dict[str, Relationship]:
     }
     pair(tenant, made["ann_paul"])
     pair(tenant, made["zed_maria"])
-    services.relationship_decline(actor=tenant.admin, relationship=made["zed_paul"])
+    services.relationship_decline(membership=member(tenant.admin), relationship=made["zed_paul"])
     for key, days in (
         ("ann_paul", 20),
         ("ann_maria_adv", 10),
@@ -114,7 +115,7 @@ def test_list_shows_allocated_used_and_remaining(tenant_a: Tenant, admin_client_
     past_grant(tenant_a.student, 600)
     rel = paired(tenant_a, quantity=300)
     session_services.session_log(
-        actor=tenant_a.admin, relationship=rel, starts_at=at(10, 15), duration=90
+        membership=member(tenant_a.admin), relationship=rel, starts_at=at(10, 15), duration=90
     )
     response = admin_client_a.get(url(tenant_a.organization))
     row = response.context["page"][0]

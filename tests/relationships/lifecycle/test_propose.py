@@ -24,6 +24,7 @@ from tests.support import (
     entries,
     holds,
     mails,
+    member,
     other_provider,
     pair,
     past_grant,
@@ -180,7 +181,9 @@ def test_propose_refuses_a_record_of_another_organization(
         "service_type": service_type(tenant_b.organization),
     }[foreign]
     with pytest.raises(RelationshipError) as refused:
-        services.relationship_propose(actor=tenant_a.admin, organization=org, quantity=60, **chosen)
+        services.relationship_propose(
+            membership=member(tenant_a.admin), organization=org, quantity=60, **chosen
+        )
     assert refused.value.message == "A record of another organization was chosen."
     assert not Relationship.objects.exists()
     assert not Allocation.objects.exists()
@@ -206,7 +209,9 @@ def test_a_second_live_pairing_is_a_conflict(tenant_a: Tenant) -> None:
     assert balance(grant) == (600, 0, 120)
 
     # Once the first one ended, the same pairing can be proposed again.
-    services.relationship_cancel(actor=tenant_a.admin, relationship=first, reason="Restart")
+    services.relationship_cancel(
+        membership=member(tenant_a.admin), relationship=first, reason="Restart"
+    )
     again = propose(tenant_a, quantity=60)
     assert again.status == "proposed"
     assert balance(grant) == (600, 0, 60)
@@ -219,7 +224,9 @@ def test_the_same_proposal_key_applies_once(tenant_a: Tenant) -> None:
     with pytest.raises(AlreadyApplied):
         propose(tenant_a, quantity=120, idempotency_key="form:propose:abc")
     # Even once the first pairing ended, the same key does not apply again.
-    services.relationship_cancel(actor=tenant_a.admin, relationship=first, reason="Oops")
+    services.relationship_cancel(
+        membership=member(tenant_a.admin), relationship=first, reason="Oops"
+    )
     with pytest.raises(AlreadyApplied):
         propose(tenant_a, quantity=120, idempotency_key="form:propose:abc")
     assert list(Relationship.objects.values_list("pk", flat=True)) == [first.pk]

@@ -22,6 +22,7 @@ from tests.support import (
     entries,
     holds,
     mails,
+    member,
     other_provider,
     pair,
     paired,
@@ -38,7 +39,7 @@ def test_the_provider_accepts_and_both_are_told(
     grant = past_grant(tenant_a.student, 600)
     rel = propose(tenant_a, quantity=300)
     with django_capture_on_commit_callbacks(execute=True):
-        services.relationship_accept(actor=tenant_a.provider_user, relationship=rel)
+        services.relationship_accept(membership=member(tenant_a.provider_user), relationship=rel)
     rel.refresh_from_db()
     provider, student = tenant_a.provider, tenant_a.student
     assert rel.status == "paired"
@@ -62,7 +63,7 @@ def test_the_provider_accepts_and_both_are_told(
 def test_an_admin_may_accept_on_the_providers_behalf(tenant_a: Tenant) -> None:
     past_grant(tenant_a.student, 600)
     rel = propose(tenant_a, quantity=60)
-    services.relationship_accept(actor=tenant_a.admin, relationship=rel)
+    services.relationship_accept(membership=member(tenant_a.admin), relationship=rel)
     rel.refresh_from_db()
     assert rel.status == "paired"
     assert history(rel)[-1] == ("proposed", "paired", tenant_a.admin, "Accepted")
@@ -74,10 +75,10 @@ def test_nobody_else_may_accept_or_decline(tenant_a: Tenant, who: str) -> None:
     rel = propose(tenant_a, quantity=60)
     actor = other_provider(tenant_a)[0] if who == "other_provider" else tenant_a.student_user
     with pytest.raises(RelationshipError) as refused:
-        services.relationship_accept(actor=actor, relationship=rel)
+        services.relationship_accept(membership=member(actor), relationship=rel)
     assert refused.value.message == "Only the provider of this proposal can accept it."
     with pytest.raises(RelationshipError) as refused:
-        services.relationship_decline(actor=actor, relationship=rel, reason="No")
+        services.relationship_decline(membership=member(actor), relationship=rel, reason="No")
     assert refused.value.message == "Only the provider of this proposal can decline it."
     rel.refresh_from_db()
     assert rel.status == "proposed"
@@ -91,7 +92,7 @@ def test_an_admin_of_another_organization_may_not_accept(
     past_grant(tenant_a.student, 600)
     rel = propose(tenant_a, quantity=60)
     with pytest.raises(RelationshipError):
-        services.relationship_accept(actor=tenant_b.admin, relationship=rel)
+        services.relationship_accept(membership=member(tenant_b.admin), relationship=rel)
     rel.refresh_from_db()
     assert rel.status == "proposed"
 
@@ -102,23 +103,25 @@ def test_an_admin_of_another_organization_may_not_accept(
         (
             "cancel",
             lambda actor, rel: services.relationship_cancel(
-                actor=actor, relationship=rel, reason="No"
+                membership=member(actor), relationship=rel, reason="No"
             ),
         ),
         (
             "complete",
-            lambda actor, rel: services.relationship_complete(actor=actor, relationship=rel),
+            lambda actor, rel: services.relationship_complete(
+                membership=member(actor), relationship=rel
+            ),
         ),
         (
             "change the hours of",
             lambda actor, rel: services.relationship_change_allocation(
-                actor=actor, relationship=rel, quantity=30
+                membership=member(actor), relationship=rel, quantity=30
             ),
         ),
         (
             "change the rates of",
             lambda actor, rel: services.relationship_change_rates(
-                actor=actor,
+                membership=member(actor),
                 relationship=rel,
                 provider_pay_rate=Decimal("1"),
                 client_rate=Decimal("2"),
@@ -147,7 +150,7 @@ def test_only_an_admin_may_propose(tenant_a: Tenant) -> None:
     past_grant(tenant_a.student, 600)
     with pytest.raises(RelationshipError) as refused:
         services.relationship_propose(
-            actor=tenant_a.provider_user,
+            membership=member(tenant_a.provider_user),
             organization=tenant_a.organization,
             student=tenant_a.student,
             provider=tenant_a.provider,
@@ -169,7 +172,9 @@ def test_decline_with_a_reason_releases_every_hold_and_tells_the_student(
 
     with django_capture_on_commit_callbacks(execute=True):
         services.relationship_decline(
-            actor=tenant_a.provider_user, relationship=rel, reason="Fully booked this term"
+            membership=member(tenant_a.provider_user),
+            relationship=rel,
+            reason="Fully booked this term",
         )
     rel.refresh_from_db()
     assert rel.status == "declined"
@@ -202,7 +207,7 @@ def test_decline_without_a_reason(
     grant = past_grant(tenant_a.student, 600)
     rel = propose(tenant_a, quantity=300)
     with django_capture_on_commit_callbacks(execute=True):
-        services.relationship_decline(actor=tenant_a.provider_user, relationship=rel)
+        services.relationship_decline(membership=member(tenant_a.provider_user), relationship=rel)
     assert balance(grant) == (600, 0, 0)
     assert history(rel)[-1] == ("proposed", "declined", tenant_a.provider_user, "Declined")
     assert [m.body for m in mailoutbox] == [
@@ -217,7 +222,9 @@ def test_cancel_needs_a_reason(tenant_a: Tenant) -> None:
     rel = propose(tenant_a, quantity=300)
     for reason in ("", "   "):
         with pytest.raises(RelationshipError) as refused:
-            services.relationship_cancel(actor=tenant_a.admin, relationship=rel, reason=reason)
+            services.relationship_cancel(
+                membership=member(tenant_a.admin), relationship=rel, reason=reason
+            )
         assert refused.value.message == "Give a reason for the cancellation."
     rel.refresh_from_db()
     assert rel.status == "proposed"
@@ -232,12 +239,17 @@ def test_cancel_a_paired_relationship_releases_what_it_did_not_use(
     grant = past_grant(student, 600)
     rel = paired(tenant_a, quantity=300)
     session_services.session_log(
-        actor=tenant_a.provider_user, relationship=rel, starts_at=at(10, 15), duration=90
+        membership=member(tenant_a.provider_user),
+        relationship=rel,
+        starts_at=at(10, 15),
+        duration=90,
     )
     assert balance(grant) == (600, 90, 210)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.relationship_cancel(actor=tenant_a.admin, relationship=rel, reason="Moved away")
+        services.relationship_cancel(
+            membership=member(tenant_a.admin), relationship=rel, reason="Moved away"
+        )
     rel.refresh_from_db()
     assert rel.status == "cancelled"
     assert rel.ended_at == NOW
@@ -263,7 +275,9 @@ def test_cancel_a_paired_relationship_releases_what_it_did_not_use(
 def test_cancel_a_proposal(tenant_a: Tenant) -> None:
     grant = past_grant(tenant_a.student, 600)
     rel = propose(tenant_a, quantity=300)
-    services.relationship_cancel(actor=tenant_a.admin, relationship=rel, reason="  Wrong tutor  ")
+    services.relationship_cancel(
+        membership=member(tenant_a.admin), relationship=rel, reason="  Wrong tutor  "
+    )
     rel.refresh_from_db()
     assert rel.status == "cancelled"
     assert balance(grant) == (600, 0, 0)
@@ -275,12 +289,18 @@ def test_complete_releases_what_was_not_consumed(tenant_a: Tenant) -> None:
     grant = past_grant(tenant_a.student, 600)
     rel = paired(tenant_a, quantity=300)
     session_services.session_log(
-        actor=tenant_a.provider_user, relationship=rel, starts_at=at(9, 16), duration=60
+        membership=member(tenant_a.provider_user),
+        relationship=rel,
+        starts_at=at(9, 16),
+        duration=60,
     )
     session_services.session_log(
-        actor=tenant_a.provider_user, relationship=rel, starts_at=at(10, 16), duration=45
+        membership=member(tenant_a.provider_user),
+        relationship=rel,
+        starts_at=at(10, 16),
+        duration=45,
     )
-    services.relationship_complete(actor=tenant_a.admin, relationship=rel)
+    services.relationship_complete(membership=member(tenant_a.admin), relationship=rel)
     rel.refresh_from_db()
     assert rel.status == "completed"
     assert rel.ended_at == NOW
@@ -296,9 +316,14 @@ def test_complete_with_everything_consumed_writes_no_release(tenant_a: Tenant) -
     grant = past_grant(tenant_a.student, 600)
     rel = paired(tenant_a, quantity=60)
     session_services.session_log(
-        actor=tenant_a.provider_user, relationship=rel, starts_at=at(10, 16), duration=60
+        membership=member(tenant_a.provider_user),
+        relationship=rel,
+        starts_at=at(10, 16),
+        duration=60,
     )
-    services.relationship_complete(actor=tenant_a.admin, relationship=rel, reason="All done")
+    services.relationship_complete(
+        membership=member(tenant_a.admin), relationship=rel, reason="All done"
+    )
     assert entries(relationship=rel, kind=RELEASE) == []
     assert history(rel)[-1] == ("paired", "completed", tenant_a.admin, "All done")
     assert balance(grant) == (600, 60, 0)
@@ -329,21 +354,25 @@ def test_illegal_transitions_are_refused(
     if start in ("paired", "completed"):
         pair(tenant_a, rel)
     if start == "completed":
-        services.relationship_complete(actor=admin, relationship=rel)
+        services.relationship_complete(membership=member(admin), relationship=rel)
     if start == "declined":
-        services.relationship_decline(actor=tenant_a.provider_user, relationship=rel)
+        services.relationship_decline(membership=member(tenant_a.provider_user), relationship=rel)
     if start == "cancelled":
-        services.relationship_cancel(actor=admin, relationship=rel, reason="Stop")
+        services.relationship_cancel(membership=member(admin), relationship=rel, reason="Stop")
     before_history, before_entries = history(rel), entries()
     before_balance = balance(grant)
 
     act = {
-        "accept": lambda: services.relationship_accept(actor=admin, relationship=rel),
-        "decline": lambda: services.relationship_decline(actor=admin, relationship=rel),
-        "cancel": lambda: services.relationship_cancel(
-            actor=admin, relationship=rel, reason="Again"
+        "accept": lambda: services.relationship_accept(membership=member(admin), relationship=rel),
+        "decline": lambda: services.relationship_decline(
+            membership=member(admin), relationship=rel
         ),
-        "complete": lambda: services.relationship_complete(actor=admin, relationship=rel),
+        "cancel": lambda: services.relationship_cancel(
+            membership=member(admin), relationship=rel, reason="Again"
+        ),
+        "complete": lambda: services.relationship_complete(
+            membership=member(admin), relationship=rel
+        ),
     }[action]
     with pytest.raises(ConflictError) as refused:
         act()
@@ -359,8 +388,10 @@ def test_illegal_transitions_are_refused(
 def test_every_change_is_in_the_history(tenant_a: Tenant) -> None:
     past_grant(tenant_a.student, 600)
     rel = propose(tenant_a, quantity=120)
-    services.relationship_accept(actor=tenant_a.provider_user, relationship=rel)
-    services.relationship_cancel(actor=tenant_a.admin, relationship=rel, reason="Schedule")
+    services.relationship_accept(membership=member(tenant_a.provider_user), relationship=rel)
+    services.relationship_cancel(
+        membership=member(tenant_a.admin), relationship=rel, reason="Schedule"
+    )
     assert history(rel) == [
         ("", "proposed", tenant_a.admin, "Proposed"),
         ("proposed", "paired", tenant_a.provider_user, "Accepted"),
