@@ -84,7 +84,16 @@ class Relationship(models.Model):
                 name="relationship_one_live_pairing",
             ),
         ]
-        indexes = [models.Index(fields=["organization", "status", "-created_at"])]
+        # docs/indexes.md: the relationships list's order, with and without a status.
+        indexes = [
+            models.Index(
+                fields=["organization", "-created_at", "-id"], name="relationship_org_created"
+            ),
+            models.Index(
+                fields=["organization", "status", "-created_at", "-id"],
+                name="relationship_org_status_new",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.student} with {self.provider} ({self.service_type})"

@@ -5,10 +5,11 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypedDict
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from grants.models import Allocation
 from matchpal.models import Membership, Organization
 from relationships.models import Relationship, RelationshipStatus
 
@@ -46,16 +47,27 @@ def acts_for(
     )
 
 
+def _allocations_sum(column: str) -> Coalesce:
+    """The relationship's allocations' `column` summed, as a subquery per relationship shown:
+    a join grouped by relationship would sum every relationship of the organization before a
+    page of them could be cut in the list's order (docs/indexes.md)."""
+    sums = (
+        Allocation.objects.filter(relationship=OuterRef("pk"))
+        .order_by()
+        .values("relationship")
+        .annotate(total=Sum(column))
+        .values("total")
+    )
+    return Coalesce(Subquery(sums), 0)
+
+
 def relationship_list(
     *, organization: Organization, membership: Membership
 ) -> "QuerySet[WithAnnotations[Relationship, Allocations]]":
     return (
         Relationship.objects.filter(visible_to(membership), organization=organization)
         .select_related("student", "provider", "service_type")
-        .annotate(
-            held=Coalesce(Sum("allocations__held"), 0),
-            consumed=Coalesce(Sum("allocations__consumed"), 0),
-        )
+        .annotate(held=_allocations_sum("held"), consumed=_allocations_sum("consumed"))
     )
 
 

@@ -1,22 +1,26 @@
 import django_filters
+from django.db.models import Model, QuerySet
 
 from matchpal.fields import BoundedDateFilter
 from matchpal.models import Membership, Organization
 from providers.models import Provider
 from relationships.filters import people_of
 from sessions_app.models import Session, SessionKind, SessionStatus
+from sessions_app.selectors import of_relationships
 from students.models import Student
 
 
 class SessionFilter(django_filters.FilterSet):
     student = django_filters.ModelChoiceFilter(
-        field_name="relationship__student",
+        field_name="student",
+        method="of_relationships",
         queryset=Student.objects.none(),
         to_field_name="public_id",
         empty_label="Any student",
     )
     provider = django_filters.ModelChoiceFilter(
-        field_name="relationship__provider",
+        field_name="provider",
+        method="of_relationships",
         queryset=Provider.objects.none(),
         to_field_name="public_id",
         empty_label="Any provider",
@@ -45,3 +49,11 @@ class SessionFilter(django_filters.FilterSet):
         people = people_of(organization=organization, membership=membership)
         self.filters["student"].queryset = people["students"]
         self.filters["provider"].queryset = people["providers"]
+
+    def of_relationships(
+        self, queryset: QuerySet[Session], name: str, value: Model | None
+    ) -> QuerySet[Session]:
+        """The sessions of the student's or the provider's relationships (`name` says which)."""
+        if value is None:
+            return queryset
+        return of_relationships(queryset, **{name: value})

@@ -37,6 +37,14 @@ class DisputeResolution(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+# Disputed by the student and not resolved by an admin: `selectors.dispute_open()`, and the
+# condition of the partial index that finds them (a query must imply it to use the index).
+DISPUTE_OPEN = Q(
+    status=SessionStatus.COMPLETED,
+    disputed_at__isnull=False,
+    dispute_resolved_at__isnull=True,
+)
+
 CENT = Decimal("0.01")
 
 
@@ -185,9 +193,24 @@ class Session(models.Model):
 
     class Meta:
         ordering = ["-starts_at", "-id"]
+        # docs/indexes.md: the sessions list's order, alone and behind its status and kind
+        # filters; a relationship's sessions; the open disputes (the admin home's list, count).
         indexes = [
-            models.Index(fields=["organization", "status", "-starts_at"]),
+            models.Index(fields=["organization", "-starts_at", "-id"], name="session_org_starts"),
+            models.Index(
+                fields=["organization", "status", "-starts_at", "-id"],
+                name="session_org_status_starts",
+            ),
+            models.Index(
+                fields=["organization", "kind", "-starts_at", "-id"],
+                name="session_org_kind_starts",
+            ),
             models.Index(fields=["relationship", "starts_at"]),
+            models.Index(
+                fields=["organization", "-disputed_at", "-id"],
+                condition=DISPUTE_OPEN,
+                name="session_dispute_open",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["organization", "id"], name="session_org_id"),

@@ -13,7 +13,13 @@ from django.utils import timezone
 from matchpal.models import Membership, Organization
 from relationships.models import Relationship, RelationshipStatus
 from relationships.selectors import acts_for, relationship_list
-from sessions_app.models import Session, SessionChange, SessionQuerySet, SessionStatus
+from sessions_app.models import (
+    DISPUTE_OPEN,
+    Session,
+    SessionChange,
+    SessionQuerySet,
+    SessionStatus,
+)
 from sessions_app.rules import week_bounds
 
 DISPUTE_NOT_COMPLETED: Final = "Only a completed session can be disputed."
@@ -102,12 +108,9 @@ def visible_to(membership: Membership) -> Q:
 
 
 def dispute_open() -> Q:
-    """Disputed by the student and not resolved by an admin (`Session.dispute_open`)."""
-    return Q(
-        status=SessionStatus.COMPLETED,
-        disputed_at__isnull=False,
-        dispute_resolved_at__isnull=True,
-    )
+    """Disputed by the student and not resolved by an admin (`Session.dispute_open`), as the
+    partial index `session_dispute_open` holds them."""
+    return DISPUTE_OPEN
 
 
 def session_list(*, organization: Organization, membership: Membership) -> SessionQuerySet:
@@ -121,6 +124,15 @@ def session_list(*, organization: Organization, membership: Membership) -> Sessi
         )
         .order_by("-starts_at", "-id")
     )
+
+
+def of_relationships(sessions: QuerySet[Session], **lookup: object) -> QuerySet[Session]:
+    """The sessions of the relationships matching `lookup` (a student, a provider), asked as
+    `relationship_id IN (those relationships)`: the person's few relationships are found first,
+    their sessions through the relationship's index, then sorted. Asked as a join filter
+    instead, the planner may walk the organization's sessions in the list's order looking for
+    the person's, through every one of them for a person without sessions (docs/indexes.md)."""
+    return sessions.filter(relationship__in=Relationship.objects.filter(**lookup).values("pk"))
 
 
 def session_get(

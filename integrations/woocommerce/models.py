@@ -105,6 +105,10 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         indexes = [
+            # docs/indexes.md: the deliveries list's order, with and without a status.
+            models.Index(
+                fields=["organization", "-received_at", "-id"], name="woo_delivery_org_received"
+            ),
             models.Index(fields=["organization", "status", "-received_at"]),
             # The sweeper's query: the few deliveries still waiting, across organizations.
             models.Index(
@@ -229,7 +233,18 @@ class OrderError(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["organization", "resolved_at", "kind"])]
+        indexes = [
+            models.Index(fields=["organization", "resolved_at", "kind"]),
+            # docs/indexes.md: the order errors list's order, and its default, the open ones.
+            models.Index(
+                fields=["organization", "-created_at", "-id"], name="woo_error_org_created"
+            ),
+            models.Index(
+                fields=["organization", "-created_at", "-id"],
+                condition=Q(resolved_at__isnull=True),
+                name="woo_error_open",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind__in=ErrorKind.values), name="woo_error_kind_valid"

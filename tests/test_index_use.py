@@ -1,0 +1,203 @@
+"""Each list page's main query, and the admin home's, reads sessions, relationships and ledger
+entries through an index (docs/indexes.md). On a few thousand rows generated for organization A
+beside five times as many of B's (tests/scale.py), then ANALYZEd, the plan of the queryset the
+view builds (its selector, filtered as its filter form does, its first page) has no sequential
+scan of those tables: one would read every organization's rows, and grow with them."""
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db.models import QuerySet
+from django.http import QueryDict
+
+from grants.selectors import history
+from matchpal.models import Membership, Role
+from providers.models import Provider
+from relationships.filters import RelationshipFilter
+from relationships.models import Relationship
+from relationships.selectors import relationship_list
+from reports.selectors import attention_figures
+from sessions_app import selectors as sessions
+from sessions_app.filters import SessionFilter
+from students.models import Student
+from tests.scale import Sizes, analyze, fill
+from tests.support import NOW, Tenant
+
+TABLES = ("sessions_app_session", "relationships_relationship", "grants_grantentry")
+PAGE = 25
+
+
+@pytest.fixture
+def center(tenant_a: Tenant, tenant_b: Tenant) -> Tenant:
+    for tenant, scale in ((tenant_a, 1), (tenant_b, 5)):
+        org = tenant.organization
+        fill(
+            organization_id=org.pk,
+            slug=org.slug,
+            sizes=Sizes(students=400 * scale, providers=40 * scale, sessions=2000 * scale),
+            now=NOW,
+        )
+    # The persona's provider takes over one generated provider's pairings and their sessions,
+    # leaving that one without any.
+    generated = Provider.objects.filter(
+        organization=tenant_a.organization, name__startswith="Generated"
+    ).first()
+    Relationship.objects.filter(provider=generated).update(provider=tenant_a.provider)
+
+    analyze()
+    return tenant_a
+
+
+# The lists whose page is read in their order from an index, and cut after PAGE rows: a Sort
+# there would read every row of the organization first. (Filtered by a student or a provider,
+# the few rows are found through their relationships and sorted.)
+ORDERED = {
+    "sessions list",
+    "sessions, by status",
+    "sessions, by kind",
+    "sessions, by dates",
+    "relationships list",
+    "relationships, by status",
+    "admin home disputed list",
+}
+
+
+# The lists of one person's sessions, read through their relationships (an index on
+# `relationship_id`), never by walking the organization's sessions in order looking for them.
+THROUGH_RELATIONSHIPS = {
+    "sessions, by student",
+    "sessions, by provider",
+    "sessions, by a provider without sessions",
+    "sessions list of a provider",
+    "provider home, to log",
+}
+
+
+def problems(name: str, queryset: QuerySet[Any, Any]) -> list[str]:
+    """The plan's sequential scans of the big tables, its sorts where the order should come
+    from an index, and a person's sessions not read through their relationships."""
+    plan = queryset.explain()
+    lines = [line.strip() for line in plan.splitlines()]
+    found = seq_scans(plan)
+    if name in ORDERED:
+        found += [line for line in lines if "Sort Key:" in line]
+    if name in THROUGH_RELATIONSHIPS and not any(
+        "on sessions_app_session" in line and "relatio" in line for line in lines
+    ):
+        found += ["the sessions are not read through their relationships:", *lines]
+    return found
+
+
+def seq_scans(plan: str) -> list[str]:
+    return [
+        line.strip()
+        for line in plan.splitlines()
+        if "Seq Scan on" in line and any(f"Seq Scan on {table}" in line for table in TABLES)
+    ]
+
+
+def membership(tenant: Tenant, role: Role) -> Membership:
+    user = {Role.ADMIN: tenant.admin, Role.PROVIDER: tenant.provider_user}[role]
+    return Membership.objects.get(user=user, organization=tenant.organization)
+
+
+def generated_student(tenant: Tenant) -> Student:
+    return Student.objects.filter(
+        organization=tenant.organization, name__startswith="Generated", relationships__isnull=False
+    ).first()
+
+
+def session_page(tenant: Tenant, role: Role = Role.ADMIN, **params: str) -> QuerySet[Any, Any]:
+    data = QueryDict(mutable=True)
+    data.update(params)
+    member = membership(tenant, role)
+    filterset = SessionFilter(
+        data,
+        organization=tenant.organization,
+        membership=member,
+        queryset=sessions.session_list(organization=tenant.organization, membership=member),
+    )
+    assert filterset.is_valid(), filterset.errors
+    return filterset.qs[:PAGE]
+
+
+def relationship_page(tenant: Tenant, **params: str) -> QuerySet[Any, Any]:
+    data = QueryDict(mutable=True)
+    data.update(params)
+    admin = membership(tenant, Role.ADMIN)
+    filterset = RelationshipFilter(
+        data,
+        organization=tenant.organization,
+        membership=admin,
+        # As the view orders it.
+        queryset=relationship_list(organization=tenant.organization, membership=admin).order_by(
+            "-created_at", "-id"
+        ),
+    )
+    assert filterset.is_valid(), filterset.errors
+    return filterset.qs[:PAGE]
+
+
+def a_provider(tenant: Tenant) -> str:
+    return str(tenant.provider.public_id)
+
+
+def provider_without_sessions(tenant: Tenant) -> str:
+    """The generated provider who gave their pairings to the persona's (see `center`)."""
+    provider = Provider.objects.filter(
+        organization=tenant.organization, name__startswith="Generated", relationships=None
+    ).first()
+    assert provider is not None
+    return str(provider.public_id)
+
+
+def admin_home(tenant: Tenant) -> QuerySet[Any, Any]:
+    return attention_figures(
+        organization=tenant.organization, membership=membership(tenant, Role.ADMIN)
+    )
+
+
+def disputed(tenant: Tenant) -> QuerySet[Any, Any]:
+    visible = sessions.session_list(
+        organization=tenant.organization, membership=membership(tenant, Role.ADMIN)
+    )
+    return visible.filter(sessions.dispute_open()).order_by("-disputed_at", "-id")[:5]
+
+
+MONTH_AGO = (NOW - timedelta(days=30)).date()
+
+QUERIES: dict[str, Callable[[Tenant], QuerySet[Any, Any]]] = {
+    "sessions list": session_page,
+    "sessions, by status": lambda t: session_page(t, status="completed"),
+    "sessions, by kind": lambda t: session_page(t, kind="tutoring"),
+    "sessions, by student": lambda t: session_page(t, student=str(generated_student(t).public_id)),
+    "sessions, by provider": lambda t: session_page(t, provider=a_provider(t)),
+    "sessions, by a provider without sessions": lambda t: session_page(
+        t, provider=provider_without_sessions(t)
+    ),
+    "sessions, by dates": lambda t: session_page(
+        t, date_from=str(MONTH_AGO), date_to=str(MONTH_AGO + timedelta(days=7))
+    ),
+    "sessions list of a provider": lambda t: session_page(t, Role.PROVIDER),
+    "relationships list": relationship_page,
+    "relationships, by status": lambda t: relationship_page(t, status="paired"),
+    "relationships, by provider": lambda t: relationship_page(t, provider=a_provider(t)),
+    "a student's hours history": lambda t: history(
+        organization=t.organization, student=generated_student(t)
+    )[:PAGE],
+    "provider home, to log": lambda t: sessions.to_log(
+        organization=t.organization, membership=membership(t, Role.PROVIDER)
+    )[:20],
+    "admin home figures": admin_home,
+    "admin home disputed list": disputed,
+}
+
+
+@pytest.mark.django_db
+def test_each_query_reads_the_big_tables_through_indexes(center: Tenant) -> None:
+    """One test over every query, so the rows are generated once; it lists every query that
+    scans or sorts, with the plan's lines."""
+    found = {name: problems(name, query(center)) for name, query in QUERIES.items()}
+    assert {name: lines for name, lines in found.items() if lines} == {}
