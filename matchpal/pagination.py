@@ -1,10 +1,129 @@
-"""Every list is paged the same way: `paginate()` here, `partials/pagination.html` to show it."""
+"""Every list is paged the same way: `paginate()` here, `partials/pagination.html` to show it.
 
+A list may grow to a million rows (sessions, ledger history, deliveries), and two things of
+Django's `Paginator` then cost as much as the whole table: `COUNT(*)` over every row, and a deep
+`OFFSET` that makes PostgreSQL build, sort and skip whole rows (joins included) before the page.
+So (docs/lists.md):
+
+- the count stops at `COUNT_CAP` rows and one more, in a `LIMIT` subquery; a list that has
+  more shows "more than N" pages, and a page past the count is read with one row more, which
+  says whether a next page follows (its last page is reached by Next, not offered);
+- the page's rows are read by id: `WHERE id IN (SELECT id … ORDER BY … OFFSET n LIMIT k)`, so
+  the sort and the offset walk the list's own table (its index, when one matches the order)
+  without joins or annotations, and only the page's rows are joined, annotated and built
+  (not for a list with a window function, e.g. a running balance, whose rows depend on the
+  rows around them).
+"""
+
+from math import ceil
 from typing import Any
 
 from django.conf import settings
-from django.core.paginator import Page, Paginator
+from django.core.paginator import EmptyPage, InvalidPage, Page, Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.functional import cached_property
+
+COUNT_CAP = 10_000
+
+
+class CappedPage(Page):  # type: ignore[type-arg]
+    """A page of a list that may have more rows than were counted: past the count, whether a
+    next page exists was read with the page (`more`), not counted."""
+
+    def __init__(self, object_list: Any, number: int, paginator: "CappedPaginator") -> None:
+        super().__init__(object_list, number, paginator)
+        self.more: bool | None = None  # known only for a page past the count
+        self.capped: CappedPaginator = paginator
+
+    def has_next(self) -> bool:
+        if self.more is not None:
+            return self.more
+        # The last page counted of a list with more rows than the cap is followed by more.
+        return self.number < self.capped.num_pages or not self.capped.exact
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def past_count(self) -> bool:
+        return self.number > self.capped.num_pages
+
+
+class CappedPaginator(Paginator):  # type: ignore[type-arg]
+    """A paginator that counts no further than `limit` rows and pages querysets by id."""
+
+    def __init__(self, object_list: Any, per_page: int, *, limit: int = COUNT_CAP) -> None:
+        super().__init__(object_list, per_page)
+        self.limit = limit
+
+    @cached_property
+    def count(self) -> int:
+        """The rows, counted up to `limit + 1` (one more says whether there are more)."""
+        items = self.object_list
+        if not isinstance(items, QuerySet):
+            return len(items)
+        return items.order_by().values("pk")[: self.limit + 1].count()
+
+    @property
+    def exact(self) -> bool:
+        """Whether `count` is every row (False: there are more than `limit`)."""
+        return self.count <= self.limit
+
+    @property
+    def shown_count(self) -> int:
+        return min(self.count, self.limit)
+
+    @cached_property
+    def num_pages(self) -> int:
+        """The pages counted: all of them, or those within `limit` rows when there are more."""
+        if self.count == 0 and not self.allow_empty_first_page:
+            return 0
+        return max(1, ceil(self.shown_count / self.per_page))
+
+    def page(self, number: Any) -> CappedPage:
+        if isinstance(number, int) and not self.exact and number > self.num_pages:
+            return self._past_count(number)
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = min(bottom + self.per_page, self.count)
+        items = self.object_list
+        if isinstance(items, QuerySet) and top > bottom and _rows_stand_alone(items):
+            ids = items.values("pk")[bottom:top]
+            return CappedPage(items.filter(pk__in=ids), number, self)
+        # An empty slice of a queryset runs no query at all (an empty list).
+        return CappedPage(items[bottom:top], number, self)
+
+    def _past_count(self, number: int) -> CappedPage:
+        """A page past the rows counted: read with one row more, which says whether another
+        page follows, so a deep page costs its offset and no count as deep."""
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page + 1
+        items = self.object_list
+        # Only a queryset is counted short: a list's count is its length.
+        assert isinstance(items, QuerySet)
+        if _rows_stand_alone(items):
+            rows = list(items.filter(pk__in=items.values("pk")[bottom:top]))
+        else:
+            rows = list(items[bottom:top])
+        if not rows:
+            raise EmptyPage("That page contains no results")
+        page = CappedPage(rows[: self.per_page], number, self)
+        page.more = len(rows) > self.per_page
+        return page
+
+
+def _rows_stand_alone(items: QuerySet[Any]) -> bool:
+    """Whether each row's values hold without the rows before it: a window function (a
+    running balance) sums over every row of the query, so reading only the page's ids would
+    change it; such a list is sliced as it is."""
+    return not any(
+        getattr(annotation, "contains_over_clause", False)
+        for annotation in items.query.annotations.values()
+    )
 
 
 def paginate(
@@ -15,6 +134,21 @@ def paginate(
     per_page: int | None = None,
 ) -> Page[Any]:
     """The page of `items` (a queryset or a list) asked for by `?<param>=`, `MATCHPAL_PAGE_SIZE`
-    long: the first page when the number is missing or not a number, the last when too large."""
-    paginator = Paginator(items, per_page or settings.MATCHPAL_PAGE_SIZE)
-    return paginator.get_page(request.GET.get(param))
+    long: the first page when the number is missing or not a number, the last when too large
+    (the last one counted, for a list of more than `COUNT_CAP` rows whose end was passed)."""
+    size = per_page or settings.MATCHPAL_PAGE_SIZE
+    number = _asked(request.GET.get(param))
+    paginator = CappedPaginator(items, size, limit=COUNT_CAP)
+    try:
+        return paginator.page(number)
+    except (EmptyPage, InvalidPage):
+        return paginator.page(paginator.num_pages)
+
+
+def _asked(value: str | None) -> int:
+    """The page number asked for: 1 when missing, malformed or below 1."""
+    try:
+        number = int(value or 1)
+    except ValueError:
+        return 1
+    return max(1, min(number, 10**9))

@@ -1,8 +1,12 @@
+from collections.abc import Mapping
+
 import django_filters
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 
 from matchpal.fields import BoundedDateFilter
 from matchpal.models import Membership, Organization, ServiceType
+from matchpal.search import SearchChoiceFilter
 from providers.models import Provider
 from relationships.models import Relationship, RelationshipStatus
 from relationships.selectors import visible_to
@@ -24,6 +28,25 @@ def people_of(
     return {"students": students, "providers": providers}
 
 
+def search_people(
+    filters: Mapping[str, django_filters.Filter],
+    *,
+    organization: Organization,
+    membership: Membership,
+) -> None:
+    """Scope a filter set's `student` and `provider` search fields to `people_of` the member,
+    their matches coming from the same people (matchpal/search.py)."""
+    people = people_of(organization=organization, membership=membership)
+    for name, kind in (("student", "students"), ("provider", "providers")):
+        search = filters[name]
+        assert isinstance(search, SearchChoiceFilter)
+        search.queryset = people[kind]
+        search.extra["matches_url"] = reverse(
+            f"relationships:search_{kind}", args=[organization.slug]
+        )
+        search.extra["submit"] = True
+
+
 class RelationshipFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
     status = django_filters.ChoiceFilter(
@@ -32,12 +55,8 @@ class RelationshipFilter(django_filters.FilterSet):
     service_type = django_filters.ModelChoiceFilter(
         queryset=ServiceType.objects.none(), to_field_name="public_id", empty_label="Any service"
     )
-    provider = django_filters.ModelChoiceFilter(
-        queryset=Provider.objects.none(), to_field_name="public_id", empty_label="Any provider"
-    )
-    student = django_filters.ModelChoiceFilter(
-        queryset=Student.objects.none(), to_field_name="public_id", empty_label="Any student"
-    )
+    provider = SearchChoiceFilter(queryset=Provider.objects.none(), noun="provider")
+    student = SearchChoiceFilter(queryset=Student.objects.none(), noun="student")
     created_after = BoundedDateFilter(
         field_name="created_at",
         lookup_expr="date__gte",
@@ -68,9 +87,7 @@ class RelationshipFilter(django_filters.FilterSet):
         self.filters["service_type"].queryset = ServiceType.objects.filter(
             organization=organization
         )
-        people = people_of(organization=organization, membership=membership)
-        self.filters["provider"].queryset = people["providers"]
-        self.filters["student"].queryset = people["students"]
+        search_people(self.filters, organization=organization, membership=membership)
 
     def search(
         self, queryset: QuerySet[Relationship], name: str, value: str

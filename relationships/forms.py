@@ -2,19 +2,21 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
+from django.urls import reverse
 
 from grants.forms import MEASURES, IdempotentForm
 from grants.models import Grant, GrantStatus, Unit
 from matchpal.fields import PublicIdChoiceField, SingleLineField
 from matchpal.models import Organization, ServiceType
 from matchpal.quantities import to_quantity
+from matchpal.search import SearchChoiceField
 from providers.models import Provider, ProviderStatus
 from students.models import Student, StudentStatus
 
 
 class ProposeForm(IdempotentForm):
-    student = PublicIdChoiceField(queryset=Student.objects.none())
-    provider = PublicIdChoiceField(queryset=Provider.objects.none())
+    student = SearchChoiceField(queryset=Student.objects.none(), noun="student")
+    provider = SearchChoiceField(queryset=Provider.objects.none(), noun="provider")
     service_type = PublicIdChoiceField(queryset=ServiceType.objects.none())
     amount = forms.IntegerField(min_value=1, max_value=100_000, label="Amount to allocate")
     measure = forms.ChoiceField(
@@ -56,13 +58,16 @@ class ProposeForm(IdempotentForm):
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        student_field = cast(PublicIdChoiceField, self.fields["student"])
-        student_field.queryset = Student.objects.filter(
-            organization=organization, status=StudentStatus.ACTIVE
+        # Only active people may be paired; their matches say so too (`?active=1`).
+        cast(SearchChoiceField, self.fields["student"]).bind(
+            queryset=Student.objects.filter(organization=organization, status=StudentStatus.ACTIVE),
+            matches_url=_matches_url("students", organization),
         )
-        provider_field = cast(PublicIdChoiceField, self.fields["provider"])
-        provider_field.queryset = Provider.objects.filter(
-            organization=organization, status=ProviderStatus.ACTIVE
+        cast(SearchChoiceField, self.fields["provider"]).bind(
+            queryset=Provider.objects.filter(
+                organization=organization, status=ProviderStatus.ACTIVE
+            ),
+            matches_url=_matches_url("providers", organization),
         )
         service_type_field = cast(PublicIdChoiceField, self.fields["service_type"])
         service_type_field.queryset = ServiceType.objects.filter(
@@ -131,12 +136,23 @@ class ProposeForm(IdempotentForm):
         return None
 
     def default_rates(self) -> dict[str, dict[str, str]]:
-        """Each choice's default rate, keyed by the value the select posts (for the page's
-        script that shows the rates before saving)."""
+        """Each choice's default rate, keyed by the public id posted (for the page's script that
+        shows the rates before saving): every service type, and the provider already chosen;
+        a provider chosen in the page carries its rate in its match (`data-rate`)."""
+        provider = getattr(self, "cleaned_data", {}).get("provider")
+        chosen = (
+            {str(provider.public_id): str(provider.default_pay_rate)}
+            if isinstance(provider, Provider)
+            else {}
+        )
         return {
-            "provider": _defaults(self.fields["provider"], "default_pay_rate"),
+            "provider": chosen,
             "service_type": _defaults(self.fields["service_type"], "client_rate"),
         }
+
+
+def _matches_url(kind: str, organization: Organization) -> str:
+    return reverse(f"relationships:search_{kind}", args=[organization.slug]) + "?active=1"
 
 
 def _defaults(field: forms.Field, attribute: str) -> dict[str, str]:

@@ -14,9 +14,10 @@ from matchpal.actions import FROM_ERROR, action_page, run_action
 from matchpal.htmx import render_page, wants_partial
 from matchpal.models import Role
 from matchpal.pagination import paginate
+from matchpal.search import MATCHES, matching, usable_text
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
 from relationships import selectors, services
-from relationships.filters import RelationshipFilter
+from relationships.filters import RelationshipFilter, people_of
 from relationships.forms import (
     AllocationForm,
     OptionalReasonForm,
@@ -42,6 +43,39 @@ def relationship_list(request: TenantRequest) -> HttpResponse:
     return render_page(
         request, "relationships/list.html", {"filter": filterset, "page": page}, partial="results"
     )
+
+
+@tenant_view(Role.ADMIN, Role.PROVIDER)
+def search_students(request: TenantRequest) -> HttpResponse:
+    """The students a search-as-you-type field offers for what is typed (htmx)."""
+    return _matches(request, "students", noun="student")
+
+
+@tenant_view(Role.ADMIN, Role.PROVIDER)
+def search_providers(request: TenantRequest) -> HttpResponse:
+    """The providers a search-as-you-type field offers for what is typed (htmx)."""
+    return _matches(request, "providers", noun="provider")
+
+
+def _matches(request: TenantRequest, kind: str, *, noun: str) -> HttpResponse:
+    """At most `MATCHES` of the people the member may pick in a filter (`people_of`: a
+    provider finds only the people of their own relationships), active ones only with
+    `?active=1` (forms that pair); the text is the box's own parameter (`<field>_search`),
+    sent by htmx, or `q`."""
+    people = people_of(organization=request.organization, membership=request.membership)[kind]
+    if request.GET.get("active"):
+        people = people.filter(status="active")
+    typed = next((v for k, v in request.GET.items() if k == "q" or k.endswith("_search")), "")
+    text = usable_text(typed)
+    found = list(matching(people, text)[: MATCHES + 1])
+    context = {
+        "matches": found[:MATCHES],
+        "more": len(found) > MATCHES,
+        "text": text,
+        "noun": noun,
+        "rates": kind == "providers" and request.membership.is_admin,
+    }
+    return render(request, "partials/search_matches.html", context)
 
 
 @admin_required

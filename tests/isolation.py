@@ -718,6 +718,8 @@ KWARGS.register(
 KWARGS.register("sessions_app:complete", "public_id", lambda t: scheduled_session(t).public_id)
 
 POSTS.register("relationships:list", changes=False)
+POSTS.register("relationships:search_students", lambda t: {"q": "a"}, changes=False)
+POSTS.register("relationships:search_providers", lambda t: {"q": "a"}, changes=False)
 
 
 def _proposal(tenant: Tenant) -> dict[str, object]:

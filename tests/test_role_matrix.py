@@ -83,6 +83,9 @@ EXPECTED: dict[str, Expect] = {
     # The personas' own relationship and sessions: the provider's and the student's.
     "relationships:list": STAFF_PAGE,
     "relationships:propose": ADMIN_FORM,
+    # The matches of the search fields: a provider's are the people of their own relationships.
+    "relationships:search_students": STAFF_PAGE,
+    "relationships:search_providers": STAFF_PAGE,
     "relationships:detail": Expect(get=(200, 200, 200), post=(200, 200, 200)),
     "relationships:accept": Expect(get=(405, 405, 405), post=(302, 302, 403)),
     "relationships:decline": STAFF_FORM,

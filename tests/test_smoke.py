@@ -27,6 +27,8 @@ VENDORED = {
     ),
     "/static/vendor/htmx/htmx.min.js": ("static/vendor/htmx/htmx.min.js", "text/javascript"),
     "/static/css/app.css": ("static/css/app.css", "text/css"),
+    # Every page's search fields (matchpal/search.py).
+    "/static/js/search-select.js": ("static/js/search-select.js", "text/javascript"),
 }
 
 

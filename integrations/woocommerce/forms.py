@@ -2,6 +2,7 @@ from typing import Any, cast
 
 from django import forms
 from django.conf import settings
+from django.urls import reverse
 
 from grants.models import Package
 from integrations.woocommerce.models import Store
@@ -9,6 +10,7 @@ from matchpal import outbound
 from matchpal.constraints import ReadableModelForm
 from matchpal.fields import PublicIdChoiceField, SingleLineField
 from matchpal.models import Organization
+from matchpal.search import SearchChoiceField
 from students.models import Student
 
 STATUS_CHOICES = [("processing", "processing"), ("completed", "completed"), ("on-hold", "on-hold")]
@@ -75,9 +77,11 @@ class MapProductForm(forms.Form):
 
 
 class LinkStudentForm(forms.Form):
-    student = PublicIdChoiceField(queryset=Student.objects.none())
+    student = SearchChoiceField(queryset=Student.objects.none(), noun="student")
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        student_field = cast(PublicIdChoiceField, self.fields["student"])
-        student_field.queryset = Student.objects.filter(organization=organization)
+        cast(SearchChoiceField, self.fields["student"]).bind(
+            queryset=Student.objects.filter(organization=organization),
+            matches_url=reverse("relationships:search_students", args=[organization.slug]),
+        )

@@ -1,7 +1,8 @@
 /* The propose form shows the rates that will be saved before it is sent.
  *
  * #propose-rates carries data-defaults: {"provider": {value: default pay rate},
- * "service_type": {value: client rate}}, keyed by what each select posts. A blank rate field
+ * "service_type": {value: client rate}}, keyed by what each field posts (the provider's own
+ * rate comes with the match chosen in its search field, data-rate). A blank rate field
  * takes that default, as the server does. Without this script "Show the rates" asks the
  * server for the same figures.
  */
@@ -25,7 +26,10 @@
       return isNaN(n) ? "—" : n.toFixed(2);
     }
     var table = defaults[choiceName] || {};
-    return choice && table[choice.value] !== undefined ? table[choice.value] : "—";
+    if (!choice) return "—";
+    if (table[choice.value] !== undefined) return table[choice.value];
+    // A provider chosen in a search field carries its default rate from its match.
+    return choice.value && choice.dataset.rate !== undefined ? choice.dataset.rate : "—";
   }
 
   function update() {

@@ -98,10 +98,22 @@ def test_the_page_gives_its_script_each_choices_default(
 ) -> None:
     response = admin_client_a.get(new_url(priced))
     defaults = json.loads(response.context["defaults"])
-    field = response.context["form"].fields["provider"]
-    key = field.to_field_name or "pk"
-    assert defaults["provider"][str(getattr(priced.provider, key))] == "35.00"
-    assert defaults["service_type"][str(getattr(tutoring(priced), key))] == "65.00"
+    assert defaults["provider"] == {}
+    assert defaults["service_type"][str(tutoring(priced).public_id)] == "65.00"
     html = response.content.decode()
     assert 'src="/static/js/propose-rates.js"' in html
     assert "<script>" not in html
+    # A provider found in the search field brings its default along (the script reads it).
+    matches = admin_client_a.get(
+        f"/o/{priced.organization.slug}/relationships/search/providers/",
+        {"active": "1", "provider_search": priced.provider.name[:3]},
+    )
+    assert (
+        f'data-value="{priced.provider.public_id}" data-label="{priced.provider.name}" '
+        'data-rate="35.00"'
+    ) in matches.content.decode()
+    # A provider already chosen (the form shown again) is in the page's own table.
+    data = {**form_data(admin_client_a, priced), "preview": "1"}
+    shown = admin_client_a.post(new_url(priced), data)
+    chosen = json.loads(shown.context["defaults"])["provider"]
+    assert chosen == {str(priced.provider.public_id): "35.00"}

@@ -44,7 +44,8 @@ def test_proposing_a_pair_already_proposed_is_a_field_error(
             "tutoring relationship."
         ]
     }
-    assert re.search(r'<select name="provider"[^>]*class="[^"]*is-invalid', response.text)
+    box = r'<input [^>]*name="provider_search"[^>]*class="[^"]*is-invalid'
+    assert re.search(box, response.text)
     assert Relationship.objects.count() == 1
 
 

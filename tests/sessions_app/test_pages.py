@@ -675,12 +675,12 @@ def grow_student_home(tenant: Tenant, n: int) -> str:
 
 
 PAGES: dict[str, tuple[str, Callable[[Tenant, int], str], int]] = {
-    # session, user, membership; the filter's choices (service types, providers, students);
-    # the count and the page of rows (holds summed in the same query).
-    "relationships list": ("admin", grow_relationships, 8),
-    "relationships list (provider)": ("provider", grow_provider_home, 8),
-    # session, user, membership; students and providers to choose; count; page.
-    "sessions list": ("admin", grow_sessions, 7),
+    # session, user, membership; the filter's service types (students and providers are
+    # searched, not listed); the count and the page of rows (holds summed in the same query).
+    "relationships list": ("admin", grow_relationships, 6),
+    "relationships list (provider)": ("provider", grow_provider_home, 6),
+    # session, user, membership; count; page.
+    "sessions list": ("admin", grow_sessions, 5),
     # session, user, membership; the relationship with its holds; count and page of sessions;
     # its history.
     "relationship detail": ("admin", grow_relationship_detail, 7),
