@@ -246,13 +246,19 @@ def with_balances(
     )
 
 
-def _low_reserve_students(organization: Organization) -> QuerySet[Allocation]:
+def _low_reserve_students(organization: Organization) -> QuerySet[Any, Any]:
     """The ids of the students one of whose paired relationships has fewer minutes reserved
     than the threshold (their `_lowest_reserve` is below it): one grouped pass over the
     organization's holds on minutes grants."""
+    # An allocation's grant and relationship are of its organization (composite keys): saying
+    # so lets the joins read only this organization's rows.
     return (
         Allocation.objects.filter(
-            organization=organization, grant__unit=Unit.MINUTES, relationship__status=PAIRED
+            organization=organization,
+            grant__organization=organization,
+            grant__unit=Unit.MINUTES,
+            relationship__organization=organization,
+            relationship__status=PAIRED,
         )
         .order_by()
         .values("relationship_id", "grant__student_id")
@@ -262,7 +268,7 @@ def _low_reserve_students(organization: Organization) -> QuerySet[Allocation]:
     )
 
 
-def _first_flagged(organization: Organization, limit: int) -> QuerySet[Grant]:
+def _first_flagged(organization: Organization, limit: int) -> QuerySet[Any, Any]:
     """The ids of the first `limit` flagged students in the admin home's order, from one
     grouped pass over the organization's minutes grants rather than subqueries per student.
 
@@ -272,7 +278,10 @@ def _first_flagged(organization: Organization, limit: int) -> QuerySet[Grant]:
     is their `free_minutes`, never None, and sorts as the admin home does."""
     return (
         Grant.objects.filter(
-            organization=organization, unit=Unit.MINUTES, student__status=StudentStatus.ACTIVE
+            organization=organization,
+            unit=Unit.MINUTES,
+            student__organization=organization,
+            student__status=StudentStatus.ACTIVE,
         )
         .order_by()
         .values("student_id")
@@ -288,22 +297,28 @@ def _first_flagged(organization: Organization, limit: int) -> QuerySet[Grant]:
     )
 
 
-def low_balance_students(*, organization: Organization, limit: int = 10) -> list[Student]:
-    """The flagged students (see `with_balances`), fewest minutes free to book first.
-
-    One query: `_first_flagged` picks the students with grouped aggregates, and only those
-    are annotated by `with_balances`, whose `low_balance` still decides. Annotating every
-    active student cost a second and a half at 10,000 students (docs/indexes.md)."""
+def low_balance_list(
+    *, organization: Organization, limit: int = 10
+) -> "QuerySet[WithAnnotations[Student, Balances]]":
+    """The flagged students (see `with_balances`), fewest minutes free to book first: one
+    query. `_first_flagged` picks the students with grouped aggregates, and only those are
+    annotated by `with_balances`, whose `low_balance` still decides. Annotating every active
+    student instead cost a second and a half at 10,000 students (docs/indexes.md)."""
     students = Student.objects.filter(
         organization=organization,
         status=StudentStatus.ACTIVE,
         pk__in=_first_flagged(organization, limit),
     )
-    return list(
+    return (
         with_balances(students, organization=organization)
         .filter(low_balance=True)
         .order_by(F("free_minutes").asc(nulls_last=True), "name", "id")[:limit]
     )
+
+
+def low_balance_students(*, organization: Organization, limit: int = 10) -> list[Student]:
+    """`low_balance_list`, read."""
+    return list(low_balance_list(organization=organization, limit=limit))
 
 
 def holding_relationship(*, organization: Organization, public_id: uuid.UUID) -> Any:
