@@ -11,6 +11,7 @@ from django.db.models import (
     BooleanField,
     ExpressionWrapper,
     F,
+    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -275,7 +276,9 @@ def _first_flagged(organization: Organization, limit: int) -> QuerySet[Any, Any]
     The rule is `with_balances`'s: an active student whose Free to book minutes (`available`
     over usable grants, 0 when none is usable) is below the threshold, or who has a low
     reserve. A hold is on a minutes grant, so every flagged student has one: the group's sum
-    is their `free_minutes`, never None, and sorts as the admin home does."""
+    is their `free_minutes`, never None, and sorts as the admin home does. The name is an
+    aggregate (each group has one) so the groups are by student alone: grouping by the name
+    too sorted every grant first."""
     return (
         Grant.objects.filter(
             organization=organization,
@@ -286,13 +289,14 @@ def _first_flagged(organization: Organization, limit: int) -> QuerySet[Any, Any]
         .order_by()
         .values("student_id")
         .annotate(
-            free=Coalesce(Sum(F("total") - F("used") - F("held"), filter=usable_condition()), 0)
+            free=Coalesce(Sum(F("total") - F("used") - F("held"), filter=usable_condition()), 0),
+            name=Min("student__name"),
         )
         .filter(
             Q(free__lt=organization.low_balance_threshold_minutes)
             | Q(student_id__in=_low_reserve_students(organization))
         )
-        .order_by("free", "student__name", "student_id")
+        .order_by("free", "name", "student_id")
         .values("student_id")[:limit]
     )
 
