@@ -32,4 +32,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F
     # Commits return before the WAL reaches the disk: a crash loses the last commits, which for
     # a test database made and emptied by the tests themselves costs nothing.
     database_options = DATABASES["default"].setdefault("OPTIONS", {})  # noqa: F405
-    database_options["options"] = "-c synchronous_commit=off"
+    database_options["options"] = (
+        database_options.get("options", "") + " -c synchronous_commit=off"
+    ).strip()
