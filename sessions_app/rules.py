@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Aggregate, Count, Q, Sum
 from django.utils import timezone
 
 from matchpal.bounds import check_date
@@ -87,6 +87,7 @@ def check_rules(
     exclude: Session | None = None,
     review_minutes: int | None = None,
     changed: Collection[str] | None = None,
+    duplicate_by_constraint: bool = False,
 ) -> None:
     """Every rule of the organization's policy, each with its own message.
 
@@ -94,6 +95,12 @@ def check_rules(
     the rules of what it changes (`changed`: "starts_at", "duration", "review_minutes", "notes",
     "status" when it is being logged): a rule set after the session was logged does not refuse
     an edit that leaves the value it governs alone.
+
+    The counting rules (3 to 5) read one aggregate (`_tally`), and none when the policy sets no
+    limit. `duplicate_by_constraint`: the caller's write meets the unique constraint on the
+    start (`session_log` inserts and turns its violation into `DUPLICATE_START`), so the
+    duplicate is not queried on its own; when a limit is counted it comes along in the same
+    aggregate, keeping the rules' order.
     """
     change = _Change(changed=changed, completing=completing)
     if change.touches("starts_at"):
@@ -113,11 +120,19 @@ def check_rules(
     longer = change.touches("duration") and (exclude is None or duration > exclude.duration_minutes)
     if not (moved or longer):
         return
-    live = _live_sessions(organization, exclude)
+    tally = _tally(
+        organization,
+        relationship,
+        starts_at,
+        exclude,
+        duplicate=not duplicate_by_constraint,
+        moved=moved,
+    )
     if moved:
-        _check_duplicate(relationship, starts_at, live)
-        _check_pair_per_day(organization, relationship, starts_at, live)
-    _check_week(organization, relationship, starts_at, duration, live)
+        _check_duplicate(tally)
+        _check_pair_per_day(organization, tally)
+    _check_student_week(organization, relationship, duration, tally)
+    _check_provider_week(organization, relationship, duration, tally)
 
 
 def _check_duration(org: Organization, duration: int) -> None:
@@ -174,72 +189,93 @@ def _check_logging_grace(org: Organization, starts_at: datetime) -> None:
         )
 
 
-def _live_sessions(org: Organization, exclude: Session | None) -> QuerySet[Session]:
-    """The organization's sessions that count toward its limits: every one not cancelled,
-    except the session being changed."""
-    live = Session.objects.filter(relationship__organization=org).exclude(
-        status__in=[SessionStatus.CANCELLED]
-    )
+@dataclass(frozen=True)
+class _Tally:
+    """What the counting rules read, all in one aggregate over the sessions that count (not
+    cancelled, not the one being changed) in the week of the start. A figure nobody asked for
+    is None."""
+
+    duplicates: int | None = None
+    pair_today: int | None = None
+    student_week: int | None = None
+    provider_week: int | None = None
+
+
+def _tally(
+    org: Organization,
+    relationship: Relationship,
+    starts_at: datetime,
+    exclude: Session | None,
+    *,
+    duplicate: bool,
+    moved: bool,
+) -> _Tally:
+    """One query for every count the policy asks for (none when it asks for none): a session
+    at the same start of the relationship (rule 3), the pair's sessions that day (rule 4), the
+    student's minutes of the service type and the provider's minutes that week (rule 5). The
+    day lies inside the week, so the week bounds every row read."""
+    figures: dict[str, Aggregate] = {}
+    rows = Q()
+    if moved and org.max_sessions_per_pair_per_day:
+        day_start, day_end = day_bounds(starts_at, org)
+        pair = Q(
+            relationship__student_id=relationship.student_id,
+            relationship__provider_id=relationship.provider_id,
+            starts_at__gte=day_start,
+            starts_at__lt=day_end,
+        )
+        figures["pair_today"] = Count("pk", filter=pair)
+        rows |= pair
+    if org.weekly_max_minutes_per_student_service:
+        student = Q(
+            relationship__student_id=relationship.student_id,
+            relationship__service_type_id=relationship.service_type_id,
+        )
+        figures["student_week"] = Sum("duration_minutes", filter=student, default=0)
+        rows |= student
+    if org.weekly_max_minutes_per_provider:
+        provider = Q(relationship__provider_id=relationship.provider_id)
+        figures["provider_week"] = Sum("duration_minutes", filter=provider, default=0)
+        rows |= provider
+    # The duplicate comes first among the rules: counted whenever the start moves and anything
+    # is read at all, so a duplicate is never refused by a later rule's message.
+    if moved and (duplicate or figures):
+        same = Q(relationship_id=relationship.pk, starts_at=starts_at)
+        figures["duplicates"] = Count("pk", filter=same)
+        rows |= same
+    if not figures:
+        return _Tally()
+    week_start, week_end = week_bounds(starts_at, org)
+    live = Session.objects.filter(
+        rows, organization_id=org.pk, starts_at__gte=week_start, starts_at__lt=week_end
+    ).exclude(status=SessionStatus.CANCELLED)
     if exclude is not None:
         live = live.exclude(pk=exclude.pk)
-    return live
+    return _Tally(**live.aggregate(**figures))
 
 
-def _check_duplicate(
-    relationship: Relationship, starts_at: datetime, live: QuerySet[Session]
-) -> None:
-    if live.filter(relationship=relationship, starts_at=starts_at).exists():
+def _check_duplicate(tally: _Tally) -> None:
+    if tally.duplicates:
         raise SessionRuleError(DUPLICATE_START)
 
 
-def _check_pair_per_day(
-    org: Organization, relationship: Relationship, starts_at: datetime, live: QuerySet[Session]
-) -> None:
-    if not org.max_sessions_per_pair_per_day:
+def _check_pair_per_day(org: Organization, tally: _Tally) -> None:
+    maximum = org.max_sessions_per_pair_per_day
+    if not maximum or tally.pair_today is None:
         return
-    start, end = day_bounds(starts_at, org)
-    count = live.filter(
-        relationship__student_id=relationship.student_id,
-        relationship__provider_id=relationship.provider_id,
-        starts_at__gte=start,
-        starts_at__lt=end,
-    ).count()
-    if count >= org.max_sessions_per_pair_per_day:
+    if tally.pair_today >= maximum:
         raise SessionRuleError(
             f"At most {org.max_sessions_per_pair_per_day} session(s) per student and "
             "provider per day."
         )
 
 
-def _check_week(
-    org: Organization,
-    relationship: Relationship,
-    starts_at: datetime,
-    duration: int,
-    live: QuerySet[Session],
-) -> None:
-    start, end = week_bounds(starts_at, org)
-    week = live.filter(starts_at__gte=start, starts_at__lt=end)
-    _check_student_week(org, relationship, duration, week)
-    _check_provider_week(org, relationship, duration, week)
-
-
-def _booked(week: QuerySet[Session]) -> int:
-    return week.aggregate(m=Sum("duration_minutes"))["m"] or 0
-
-
 def _check_student_week(
-    org: Organization, relationship: Relationship, duration: int, week: QuerySet[Session]
+    org: Organization, relationship: Relationship, duration: int, tally: _Tally
 ) -> None:
-    maximum = org.weekly_max_minutes_per_student_service
-    if not maximum:
+    maximum, booked = org.weekly_max_minutes_per_student_service, tally.student_week
+    if not maximum or booked is None:
         return
-    booked = _booked(
-        week.filter(
-            relationship__student_id=relationship.student_id,
-            relationship__service_type_id=relationship.service_type_id,
-        )
-    )
     if booked + duration > maximum:
         raise SessionRuleError(
             f"This week the student already has {format_minutes(booked)} of "
@@ -249,12 +285,11 @@ def _check_student_week(
 
 
 def _check_provider_week(
-    org: Organization, relationship: Relationship, duration: int, week: QuerySet[Session]
+    org: Organization, relationship: Relationship, duration: int, tally: _Tally
 ) -> None:
-    maximum = org.weekly_max_minutes_per_provider
-    if not maximum:
+    maximum, booked = org.weekly_max_minutes_per_provider, tally.provider_week
+    if not maximum or booked is None:
         return
-    booked = _booked(week.filter(relationship__provider_id=relationship.provider_id))
     if booked + duration > maximum:
         raise SessionRuleError(
             f"This week {relationship.provider.name} already has {format_minutes(booked)}; "

@@ -147,9 +147,12 @@ def _draws(organization: Organization) -> bool:
     return organization.insufficient_hours == ShortfallPolicy.DRAW
 
 
-def _consume(session: Session, relationship: Relationship, minutes: int, actor: User) -> None:
+def _consume(
+    session: Session, relationship: Relationship, minutes: int, actor: User, *, save: bool = True
+) -> None:
     """Consume the session's hours; refused with the ledger's `InsufficientHours` when they
-    do not cover it (the service's `_tells_admins_of_shortfall` tells the admins)."""
+    do not cover it (the service's `_tells_admins_of_shortfall` tells the admins). `save=False`:
+    the caller stores `charged_minutes` itself (a new session is inserted already charged)."""
     quantity = _quantity(relationship, minutes)
     ledger.consume(
         actor=actor,
@@ -159,8 +162,9 @@ def _consume(session: Session, relationship: Relationship, minutes: int, actor: 
         at=session.starts_at,
         draw_shortfall=_draws(relationship.organization),
     )
-    session.charged_minutes += quantity
-    session.save(update_fields=["charged_minutes"])
+    if save:
+        session.charged_minutes += quantity
+        session.save(update_fields=["charged_minutes"])
 
 
 def _snapshot_rates(session: Session, relationship: Relationship) -> None:
@@ -407,8 +411,9 @@ def session_log(
         if relationship.status != RelationshipStatus.PAIRED:
             raise SessionRuleError("Sessions can be logged only on a paired relationship.")
         _lock_people(relationship)
+        org = relationship.organization
         check_rules(
-            organization=relationship.organization,
+            organization=org,
             relationship=relationship,
             starts_at=starts_at,
             duration=duration,
@@ -417,34 +422,46 @@ def session_log(
             role=role,
             completing=not scheduled,
             review_minutes=review_minutes,
+            duplicate_by_constraint=True,
         )
-        now = timezone.now()
-        try:
-            with transaction.atomic():
-                session = Session.objects.create(
-                    organization_id=relationship.organization_id,
-                    relationship=relationship,
-                    starts_at=starts_at,
-                    duration_minutes=duration,
-                    kind=kind,
-                    mode=mode,
-                    notes=notes,
-                    internal_note=internal_note,
-                    internal_note_author=actor if internal_note else None,
-                    review_minutes=review_minutes,
-                    provider_pay_rate=relationship.provider_pay_rate,
-                    client_rate=relationship.client_rate,
-                    status=SessionStatus.SCHEDULED if scheduled else SessionStatus.COMPLETED,
-                    logged_by=None if scheduled else actor,
-                    logged_at=None if scheduled else now,
-                )
-        except IntegrityError as exc:
-            if violated_constraint(exc) == "session_unique_start_per_relationship":
-                raise SessionRuleError(DUPLICATE_START) from exc
-            raise
+        session = Session(
+            organization=org,
+            relationship=relationship,
+            starts_at=starts_at,
+            duration_minutes=duration,
+            kind=kind,
+            mode=mode,
+            notes=notes,
+            internal_note=internal_note,
+            internal_note_author=actor if internal_note else None,
+            review_minutes=review_minutes,
+            provider_pay_rate=relationship.provider_pay_rate,
+            client_rate=relationship.client_rate,
+            status=SessionStatus.SCHEDULED if scheduled else SessionStatus.COMPLETED,
+            logged_by=None if scheduled else actor,
+            logged_at=None if scheduled else timezone.now(),
+        )
+        # Charged as it is inserted: if the ledger refuses, the whole log rolls back.
+        minutes = _charge_of(session, org)
         if not scheduled:
-            _consume(session, relationship, _charge_of(session, relationship.organization), actor)
+            session.charged_minutes = _quantity(relationship, minutes)
+        _insert(session)
+        if not scheduled:
+            _consume(session, relationship, minutes, actor, save=False)
     return session
+
+
+def _insert(session: Session) -> None:
+    """Insert a new session; a second one of the relationship at the same start meets the
+    partial unique constraint, which is the duplicate rule's check (`check_rules`'
+    `duplicate_by_constraint`). No savepoint around it: the refusal ends the whole transaction
+    (the caller's `atomic` rolls back on the way out), nothing runs after it."""
+    try:
+        session.save(force_insert=True)
+    except IntegrityError as exc:
+        if violated_constraint(exc) == "session_unique_start_per_relationship":
+            raise SessionRuleError(DUPLICATE_START) from exc
+        raise
 
 
 @_tells_admins_of_shortfall

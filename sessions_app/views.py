@@ -15,7 +15,7 @@ from matchpal.models import Role
 from matchpal.pagination import paginate
 from matchpal.tenancy import TenantRequest, tenant_view
 from relationships.models import RelationshipStatus
-from relationships.selectors import relationship_get
+from relationships.selectors import relationship_get, relationship_to_act_on
 from sessions_app import selectors, services
 from sessions_app.filters import SessionFilter
 from sessions_app.forms import (
@@ -51,7 +51,7 @@ def session_list(request: TenantRequest) -> HttpResponse:
 
 @tenant_view(*STAFF)
 def session_log(request: TenantRequest, relationship_id: uuid.UUID) -> HttpResponse:
-    relationship = relationship_get(
+    relationship = relationship_to_act_on(
         organization=request.organization, membership=request.membership, public_id=relationship_id
     )
     # "Schedule a session" on the sessions list comes here with the box already ticked.

@@ -26,7 +26,6 @@ from grants.services.posting import (
     retry_on_conflict,
     soonest_expiry_first,
 )
-from matchpal.models import Organization
 from matchpal.quantities import format_quantity
 
 if TYPE_CHECKING:
@@ -194,23 +193,32 @@ def consume(
     """
     check_positive(quantity)
     # "Valid on the session's date": a grant bought later that day covers a morning session.
-    tz = Organization.objects.only("time_zone").get(pk=relationship.organization_id).tz
-    day_end = end_of_day(at, tz)
-    with transaction.atomic():
+    day_end = end_of_day(at, relationship.organization.tz)
+    # Joining the caller's transaction (the session's), without a savepoint of its own: every
+    # refusal is decided before anything is written and raised once the block is left, so a
+    # caller may ask again for less (`sessions_app.services._charge`). Only an idempotency key
+    # can be refused inside (`AlreadyApplied`); then a savepoint keeps the caller's work.
+    with transaction.atomic(savepoint=idempotency_key is not None):
         ensure_new_key(idempotency_key)
         valid, allocations = _lock_for_session(relationship, at, day_end, draw_shortfall)
-        _check_covered(relationship, valid, allocations, quantity, draw_shortfall)
-        posting = Posting(
-            actor=actor, idempotency_key=idempotency_key, relationship=relationship, session=session
-        )
-        result = _take_from_holds(posting, valid, allocations, quantity)
-        remaining = quantity - sum(c.quantity for c in result)
-        if remaining:
-            result += _draw_from_available(posting, relationship, valid, allocations, remaining)
-        posting.reason = (
-            "Drawn from the hours free to book" if any(not c.from_hold for c in result) else ""
-        )
-        posting.write()
+        short = _shortfall(relationship, valid, allocations, quantity, draw_shortfall)
+        if short is None:
+            posting = Posting(
+                actor=actor,
+                idempotency_key=idempotency_key,
+                relationship=relationship,
+                session=session,
+            )
+            result = _take_from_holds(posting, valid, allocations, quantity)
+            remaining = quantity - sum(c.quantity for c in result)
+            if remaining:
+                result += _draw_from_available(posting, relationship, valid, allocations, remaining)
+            posting.reason = (
+                "Drawn from the hours free to book" if any(not c.from_hold for c in result) else ""
+            )
+            posting.write()
+    if short is not None:
+        raise short
     return result
 
 
@@ -220,6 +228,7 @@ def _lock_for_session(
     """Lock the grants the relationship holds on (and, when a shortfall may be drawn, the
     student's usable grants it may draw from), then its allocations. Returns the grants valid on
     the session's date, soonest expiry first, and the allocations by grant id."""
+    # One statement: the held grants' ids are a subquery of the lock.
     held_ids = Allocation.objects.filter(relationship_id=relationship.pk).values_list(
         "grant_id", flat=True
     )
@@ -230,20 +239,20 @@ def _lock_for_session(
     return valid, allocations
 
 
-def _check_covered(
+def _shortfall(
     relationship: RelationshipLike,
     valid: list[Grant],
     allocations: dict[int, Allocation],
     quantity: int,
     draw_shortfall: bool,
-) -> None:
-    """Refuse, with the shortfall, when the holds (and the balance that may be drawn) fall
-    short of `quantity`."""
+) -> InsufficientHours | None:
+    """The refusal, with the shortfall, when the holds (and the balance that may be drawn)
+    fall short of `quantity`; None when they cover it."""
     unit = relationship.unit
     on_hold = sum(allocations[g.pk].held for g in valid if g.pk in allocations)
     drawable = sum(max(g.available, 0) for g in valid) if draw_shortfall else 0
     if on_hold + drawable >= quantity:
-        return
+        return None
     if draw_shortfall:
         message = (
             f"The relationship's reserved hours and the student's hours free to book cover "
@@ -255,7 +264,7 @@ def _check_covered(
             f"Only {format_quantity(on_hold, unit)} are reserved for this relationship; "
             f"the session needs {format_quantity(quantity, unit)}."
         )
-    raise InsufficientHours(message, shortfall=quantity - on_hold - drawable)
+    return InsufficientHours(message, shortfall=quantity - on_hold - drawable)
 
 
 def _take_from_holds(
