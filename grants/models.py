@@ -142,10 +142,16 @@ class GrantQuerySet(models.QuerySet["Grant"]):
         """The one definition of a usable grant: active, not expired at `at` (now by default),
         and valid from `valid_by` (default `at`) at the latest. Usable grants may be held and
         consumed. `Grant.is_usable` is its mirror for a grant already in memory."""
-        at = at or timezone.now()
-        return self.filter(status=GrantStatus.ACTIVE, valid_from__lte=valid_by or at).filter(
-            Q(expires_at__isnull=True) | Q(expires_at__gt=at)
-        )
+        return self.filter(usable_condition(at=at, valid_by=valid_by))
+
+
+def usable_condition(*, at: datetime | None = None, valid_by: datetime | None = None) -> Q:
+    """`GrantQuerySet.usable` as a condition, for an aggregate's filter over a student's grants
+    (the grants of every student at once, `grants.selectors.low_balance_students`)."""
+    at = at or timezone.now()
+    return Q(status=GrantStatus.ACTIVE, valid_from__lte=valid_by or at) & (
+        Q(expires_at__isnull=True) | Q(expires_at__gt=at)
+    )
 
 
 class Grant(models.Model):

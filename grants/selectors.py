@@ -11,6 +11,7 @@ from django.db.models import (
     BooleanField,
     ExpressionWrapper,
     F,
+    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -33,6 +34,7 @@ from grants.models import (
     PackageShopMapping,
     Unit,
     end_of_day,
+    usable_condition,
 )
 from matchpal.models import Organization, ServiceType
 from students.models import Student, StudentStatus
@@ -245,14 +247,82 @@ def with_balances(
     )
 
 
-def low_balance_students(*, organization: Organization, limit: int = 10) -> list[Student]:
-    """The flagged students (see `with_balances`), fewest minutes free to book first."""
-    students = Student.objects.filter(organization=organization, status=StudentStatus.ACTIVE)
-    return list(
+def _low_reserve_students(organization: Organization) -> QuerySet[Any, Any]:
+    """The ids of the students one of whose paired relationships has fewer minutes reserved
+    than the threshold (their `_lowest_reserve` is below it): one grouped pass over the
+    organization's holds on minutes grants."""
+    # An allocation's grant and relationship are of its organization (composite keys): saying
+    # so lets the joins read only this organization's rows.
+    return (
+        Allocation.objects.filter(
+            organization=organization,
+            grant__organization=organization,
+            grant__unit=Unit.MINUTES,
+            relationship__organization=organization,
+            relationship__status=PAIRED,
+        )
+        .order_by()
+        .values("relationship_id", "grant__student_id")
+        .annotate(reserved=Sum("held"))
+        .filter(reserved__lt=organization.low_balance_threshold_minutes)
+        .values("grant__student_id")
+    )
+
+
+def _first_flagged(organization: Organization, limit: int) -> QuerySet[Any, Any]:
+    """The ids of the first `limit` flagged students in the admin home's order, from one
+    grouped pass over the organization's minutes grants rather than subqueries per student.
+
+    The rule is `with_balances`'s: an active student whose Free to book minutes (`available`
+    over usable grants, 0 when none is usable) is below the threshold, or who has a low
+    reserve. A hold is on a minutes grant, so every flagged student has one: the group's sum
+    is their `free_minutes`, never None, and sorts as the admin home does. The name is an
+    aggregate (each group has one) so the groups are by student alone: grouping by the name
+    too sorted every grant first."""
+    return (
+        Grant.objects.filter(
+            organization=organization,
+            unit=Unit.MINUTES,
+            student__organization=organization,
+            student__status=StudentStatus.ACTIVE,
+        )
+        .order_by()
+        .values("student_id")
+        .annotate(
+            free=Coalesce(Sum(F("total") - F("used") - F("held"), filter=usable_condition()), 0),
+            name=Min("student__name"),
+        )
+        .filter(
+            Q(free__lt=organization.low_balance_threshold_minutes)
+            | Q(student_id__in=_low_reserve_students(organization))
+        )
+        .order_by("free", "name", "student_id")
+        .values("student_id")[:limit]
+    )
+
+
+def low_balance_list(
+    *, organization: Organization, limit: int = 10
+) -> "QuerySet[WithAnnotations[Student, Balances]]":
+    """The flagged students (see `with_balances`), fewest minutes free to book first: one
+    query. `_first_flagged` picks the students with grouped aggregates, and only those are
+    annotated by `with_balances`, whose `low_balance` still decides. Annotating every active
+    student instead cost a second and a half at 10,000 students (docs/indexes.md)."""
+    students = Student.objects.filter(
+        organization=organization,
+        status=StudentStatus.ACTIVE,
+        pk__in=_first_flagged(organization, limit),
+    )
+    return (
         with_balances(students, organization=organization)
         .filter(low_balance=True)
         .order_by(F("free_minutes").asc(nulls_last=True), "name", "id")[:limit]
     )
+
+
+def low_balance_students(*, organization: Organization, limit: int = 10) -> list[Student]:
+    """`low_balance_list`, read."""
+    return list(low_balance_list(organization=organization, limit=limit))
 
 
 def holding_relationship(*, organization: Organization, public_id: uuid.UUID) -> Any:

@@ -5,8 +5,9 @@ DATABASE_URL, migrates it, loads one large organization with COPY — by default
 (2,000 students, ten each), 20,000 allocations and 200,000 ledger entries — plus a few small
 organizations, and prints, from the same run, the time of:
 
-- a baseline: one plain aggregate over the whole entries table (count and sums), the least any
-  recomputation from the ledger has to read;
+- two baselines: a `COPY … TO STDOUT` of the whole entries table (what reading every ledger
+  row costs the server at all, issue 11's yardstick), and one plain aggregate over it (count
+  and sums), the least any recomputation from the ledger has to read;
 - `find_differences()` over every organization, and scoped to the large one (what
   `manage.py reconcile_grants [--organization SLUG]` runs);
 
@@ -225,6 +226,7 @@ def main() -> None:
     if not base.startswith(("postgres://", "postgresql://")):
         raise SystemExit("Set DATABASE_URL to a PostgreSQL server (any database on it).")
 
+    load_before = os.getloadavg()[0]  # the machine's other work shows in the figures
     recreate(base, args.name)
     setup_django(database_url(base, args.name))
     from django.db import connection
@@ -241,6 +243,14 @@ def main() -> None:
         GrantEntry.objects.filter(organization_id=large_id).count(),
     )
 
+    def copy_out() -> None:
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy("COPY grants_grantentry TO STDOUT") as copy,
+        ):
+            for _block in copy:
+                pass
+
     def baseline() -> None:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -251,6 +261,7 @@ def main() -> None:
 
     assert find_differences() == [], "the generated ledger should reconcile"
     figures = [
+        ("baseline: COPY of the entries table", timed(copy_out, args.runs)),
         ("baseline: count + sums over all entries", timed(baseline, args.runs)),
         ("find_differences(), every organization", timed(find_differences, args.runs)),
         (
@@ -271,17 +282,24 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         server = cursor.fetchone()[0]
-    print(f"PostgreSQL {server}, Python {platform.python_version()}, {platform.machine()}")
+    print(
+        f"PostgreSQL {server}, Python {platform.python_version()}, {platform.machine()}, "
+        f"{os.cpu_count()} cores, load average {load_before:.1f} before and "
+        f"{os.getloadavg()[0]:.1f} after"
+    )
     print(
         f"{counts[0]:,} grants, {counts[1]:,} allocations, {counts[2]:,} entries in all; "
         f"the large organization: {large_counts[0]:,} grants, {large_counts[1]:,} entries "
         f"(loaded in {load_seconds:.1f} s)\n"
     )
-    print("| query | median ms | fastest ms | × baseline |")
-    print("|---|---:|---:|---:|")
-    base_median = figures[0][1][0]
+    print("| query | median ms | fastest ms | × COPY | × count + sums |")
+    print("|---|---:|---:|---:|---:|")
+    copy_median, sums_median = figures[0][1][0], figures[1][1][0]
     for label, (median, fastest) in figures:
-        print(f"| {label} | {median:.1f} | {fastest:.1f} | {median / base_median:.1f} |")
+        print(
+            f"| {label} | {median:.1f} | {fastest:.1f} | {median / copy_median:.2f} | "
+            f"{median / sums_median:.2f} |"
+        )
     print(f"\nThree balances broken by raw UPDATEs: reported exactly ({len(found)} differences).")
 
 

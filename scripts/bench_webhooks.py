@@ -316,6 +316,10 @@ def main() -> int:
         f"| acknowledgement → grant | {len(to_grant)} | {percentile(to_grant, 50):.2f} s | "
         f"{percentile(to_grant, 95):.2f} s | {percentile(to_grant, 99):.2f} s |"
     )
+    print(
+        f"\nAcknowledgement p95 ÷ /healthz p95 (same run): "
+        f"{percentile(ack_ms, 95) / percentile(health_ms, 95):.1f}×."
+    )
     return 0 if failures == 0 and len(granted) == len(acked) else 1
 
 

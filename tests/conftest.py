@@ -1,4 +1,5 @@
-"""Personas: an admin, a provider and a student of organization A, and an admin of B."""
+"""Personas: an admin, a provider and a student of organization A, and an admin of B; and the
+order the tests run in (the long ones first)."""
 
 import os
 from collections.abc import Iterator
@@ -10,6 +11,32 @@ from django.test import Client
 
 from matchpal.models import Membership, Organization
 from tests.support import NOW, Tenant, client_for, make_tenant
+
+# Tests of ten seconds and more, longest first, started before all others. `--dist worksteal`
+# hands each worker half the list in order and lets an idle one take the end of the other's
+# queue: a long test left at the end would run alone on one worker while the other waits.
+LONG_FIRST = (
+    "tests/test_on_sqlite.py::test_the_sqlite_marked_tests_pass_on_sqlite",
+    "tests/sessions_app/test_stateful.py",
+    "tests/grants/test_stateful.py",
+    "tests/test_form_fuzzing.py::test_hostile_values_never_answer_5xx_nor_half_save[org_settings-",
+    "tests/test_smoke.py::test_with_debug_off_pages_need_collectstatic",
+    "tests/browser/",
+    "tests/grants/test_constraints.py::test_reconcile_exit_status_from_the_command_line",
+    "tests/test_form_fuzzing.py",
+)
+
+
+def long_first_rank(nodeid: str) -> int:
+    """The place of a test among LONG_FIRST; every other test after them."""
+    return next(
+        (rank for rank, prefix in enumerate(LONG_FIRST) if nodeid.startswith(prefix)),
+        len(LONG_FIRST),
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: long_first_rank(item.nodeid))  # stable: the rest keep their order
 
 
 @pytest.fixture

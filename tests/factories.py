@@ -2,6 +2,7 @@
 
 import factory
 from allauth.account.models import EmailAddress
+from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from matchpal.models import Membership, Organization, Role, ServiceType, User
@@ -34,12 +35,13 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"person{n}@example.com")
     name = factory.Faker("name")
-    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+    # Hashed before the insert: one INSERT a user, not an INSERT and then an UPDATE (most tests
+    # make several users through `make_tenant`).
+    password = factory.LazyFunction(lambda: make_password(PASSWORD))
 
     @factory.post_generation
     def verified_email(self, create: bool, extracted: object, **kwargs: object) -> None:
         if create:
-            self.save()
             EmailAddress.objects.create(user=self, email=self.email, primary=True, verified=True)
 
 

@@ -12,7 +12,7 @@ import pytest
 from django.db.models import QuerySet
 from django.http import QueryDict
 
-from grants.selectors import history
+from grants.selectors import history, low_balance_list
 from matchpal.models import Membership, Role
 from providers.models import Provider
 from relationships.filters import RelationshipFilter
@@ -192,6 +192,7 @@ QUERIES: dict[str, Callable[[Tenant], QuerySet[Any, Any]]] = {
     )[:20],
     "admin home figures": admin_home,
     "admin home disputed list": disputed,
+    "admin home low-balance list": lambda t: low_balance_list(organization=t.organization),
 }
 
 

@@ -1,11 +1,14 @@
 """The students list's Free to book column, its sort, and the one low-balance definition."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from grants import services
+from grants.selectors import low_balance_students, with_balances
 from students.models import Student
 from tests.factories import (
     ProviderFactory,
@@ -189,3 +192,42 @@ def test_a_pairing_that_used_its_reservation_down_is_flagged(
     )
 
     assert [s.name for s in admin_client_a.get("/o/alpha/").context["low_balance"]] == ["Jo Busy"]
+
+
+@pytest.mark.sqlite
+def test_the_admin_home_lists_the_first_flagged_students_in_the_list_s_order(
+    tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """The admin home picks its students with grouped aggregates, not `with_balances` over
+    every student: the same students in the same order, whatever the limit."""
+    org = tenant_a.organization
+
+    def student(name: str, minutes: int, **kwargs: object) -> Student:
+        person = StudentFactory(organization=org, name=name)
+        make_grant(student=person, minutes=minutes, **kwargs)
+        return person
+
+    for name, minutes in [("Low b", 30), ("Low a", 30), ("Low c", 119), ("Ok", 120)]:
+        student(name, minutes)
+    student("Not yet", 600, valid_from=timezone.now() + timedelta(days=2))
+    for name, minutes in [("Thin rich", 1000), ("Thin", 600)]:
+        pairing = RelationshipFactory(
+            organization=org,
+            student=student(name, minutes),
+            provider=ProviderFactory(organization=org),
+        )
+        services.hold(actor=None, relationship=pairing, quantity=60)
+    make_grant(student=StudentFactory(organization=org, status="inactive"), minutes=10)
+    make_grant(student=StudentFactory(organization=tenant_b.organization), minutes=10)
+
+    everyone = with_balances(Student.objects.filter(organization=org), organization=org)
+    expected = [
+        s.name
+        for s in sorted(
+            (s for s in everyone if s.low_balance), key=lambda s: (s.free_minutes, s.name, s.pk)
+        )
+    ]
+    assert expected == ["Not yet", "Low a", "Low b", "Low c", "Thin", "Thin rich"]
+    for limit in (1, 3, 5, 6, 10):
+        listed = low_balance_students(organization=org, limit=limit)
+        assert [s.name for s in listed] == expected[:limit]
