@@ -74,8 +74,10 @@ def test_a_package_in_sessions_is_granted_proposed_logged_and_counted_in_session
 
     # …and proposes Leo for three sessions.
     page.goto(f"{base}/o/{SLUG}/relationships/new/")
-    page.select_option("#id_student", label="Sam Reed")
-    page.select_option("#id_provider", label="Leo Park")
+    page.locator("#id_student").press_sequentially("sam")
+    page.locator("[data-search-matches] [data-value]", has_text="Sam Reed").click()
+    page.locator("#id_provider").press_sequentially("leo")
+    page.locator("[data-search-matches] [data-value]", has_text="Leo Park").click()
     page.select_option("#id_service_type", label="Tutoring")
     page.fill("#id_amount", "3")
     page.select_option("#id_measure", "sessions")
