@@ -16,10 +16,12 @@ from tests.support import NOW, Tenant, client_for, make_tenant
 # hands each worker half the list in order and lets an idle one take the end of the other's
 # queue: a long test left at the end would run alone on one worker while the other waits.
 LONG_FIRST = (
+    "tests/test_bench_pages.py::test_every_page_of_each_role_answers_200",
     "tests/test_on_sqlite.py::test_the_sqlite_marked_tests_pass_on_sqlite",
     "tests/sessions_app/test_stateful.py",
     "tests/grants/test_stateful.py",
     "tests/test_form_fuzzing.py::test_hostile_values_never_answer_5xx_nor_half_save[org_settings-",
+    "tests/test_form_fuzzing.py::test_hostile_values_never_answer_5xx_nor_half_save[woocommerce:store_edit-",
     "tests/test_smoke.py::test_with_debug_off_pages_need_collectstatic",
     "tests/browser/",
     "tests/grants/test_constraints.py::test_reconcile_exit_status_from_the_command_line",

@@ -13,7 +13,7 @@ def test_each_long_test_ranks_by_the_first_prefix_it_matches() -> None:
     )
     other_fuzz = "tests/test_form_fuzzing.py::test_every_form_class_is_reached"
 
-    assert long_first_rank("tests/sessions_app/test_stateful.py::test_x") == 1
+    assert long_first_rank("tests/sessions_app/test_stateful.py::test_x") == 2
     assert long_first_rank(settings_fuzz) < long_first_rank(other_fuzz) < len(LONG_FIRST)
     assert long_first_rank("tests/students/test_pages.py::test_list") == len(LONG_FIRST)
 
