@@ -41,7 +41,7 @@ echo; echo "## 1. Every page of every role beside /healthz"
 scratch_url=$("$PY" - "$SCRATCH" <<'EOF'
 import os, sys
 sys.path.insert(0, ".")
-from scripts.bench_reconcile import database_url, recreate
+from scripts.benchkit import database_url, recreate
 recreate(os.environ["DATABASE_URL"], sys.argv[1])
 print(database_url(os.environ["DATABASE_URL"], sys.argv[1]))
 EOF

@@ -30,7 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_reconcile import database_url, recreate, setup_django  # noqa: E402
+from scripts.bench_reconcile import setup_django  # noqa: E402
+from scripts.benchkit import database_url, recreate  # noqa: E402
 
 BEFORE = "0006_entry_allocation_same_relationship"
 

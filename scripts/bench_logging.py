@@ -39,29 +39,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
-
-import psycopg
+from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scripts.benchkit import cpu_model, database_url, recreate  # noqa: E402
 
 SPREAD_STUDENTS = 20  # per client
 DURATION = 30  # minutes per logged session
 PAIRED_DAYS_AGO = 360  # logs go back minute by minute from now, all after the pairing
 GRACE_HOURS = 365 * 24  # the policy's upper bound: the provider may log all of them
-
-
-def database_url(base: str, name: str) -> str:
-    return urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
-
-
-def recreate(base_url: str, name: str) -> None:
-    if "bench" not in name:
-        raise SystemExit(f"Refusing to drop “{name}”: the name must contain “bench”.")
-    with psycopg.connect(database_url(base_url, "postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
 
 
 def setup_django(url: str) -> None:
@@ -76,16 +64,6 @@ def setup_django(url: str) -> None:
     import django
 
     django.setup()
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 # --- The organization -----------------------------------------------------------------------

@@ -46,7 +46,8 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_webhooks import Client, cpu_model, ensure_loopback, percentile  # noqa: E402
+from scripts.bench_webhooks import Client, ensure_loopback  # noqa: E402
+from scripts.benchkit import cpu_model, percentile  # noqa: E402
 
 ROLES = ("admin", "provider", "student")
 HEALTHZ = "/healthz"

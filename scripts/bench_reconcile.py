@@ -28,30 +28,17 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts.benchkit import database_url, recreate  # noqa: E402
+
 ENTRIES_PER_GRANT = 10
 GRANTS_PER_STUDENT = 10
 SMALL_ORGANIZATIONS = 4
-
-
-def database_url(base: str, name: str) -> str:
-    parts = urlsplit(base)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def recreate(base_url: str, name: str) -> None:
-    if "bench" not in name:
-        raise SystemExit(f"Refusing to drop “{name}”: the name must contain “bench”.")
-    with psycopg.connect(database_url(base_url, "postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
 
 
 def setup_django(url: str) -> None:

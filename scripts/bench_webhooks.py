@@ -39,6 +39,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts.benchkit import cpu_model, percentile  # noqa: E402
+
 DEFAULT_TOKEN = "northside-demo"
 DEFAULT_PRODUCT = 101
 
@@ -81,25 +83,6 @@ def order(order_id: int, product_id: int, email: str) -> dict[str, Any]:
         "refunds": [],
         "meta_data": [],
     }
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = max(1, round(p / 100 * len(ordered) + 0.5 - 1e-9))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def ensure_loopback(host: str) -> None:

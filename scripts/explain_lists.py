@@ -34,7 +34,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_reconcile import database_url, recreate, setup_django  # noqa: E402
+from scripts.bench_reconcile import setup_django  # noqa: E402
+from scripts.benchkit import database_url, recreate  # noqa: E402
 
 # The indexes to drop for "before", and what to put back in their place.
 BEFORE = """
