@@ -1,12 +1,18 @@
 """The "Log a session" picker's search box reads any text a person can type or paste."""
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from matchpal.models import Membership
 from relationships.models import Relationship
 from relationships.selectors import visible_to
-from sessions_app.selectors import PICK_ROWS, relationships_to_log
+from sessions_app.selectors import (
+    PICK_ROWS,
+    paired_to_log,
+    relationships_to_log,
+    students_to_log,
+)
 from tests.factories import ProviderFactory, RelationshipFactory, StudentFactory
 from tests.support import Tenant, member
 
@@ -88,3 +94,21 @@ def test_a_providers_choices_and_a_search_keep_the_same_order(tenant_a: Tenant) 
         ("Aaab 05", "Provider 05"),
         ("Aaab 05", tenant_a.provider.name),
     }
+
+
+def test_the_students_can_be_walked_in_name_order_through_an_index(tenant_a: Tenant) -> None:
+    """At a few rows the planner sorts them (cheaper); told not to sort, it needs an index in
+    the students' (organization, name, id) order, which the large center's plan walks
+    (docs/indexes.md)."""
+    admin = member(tenant_a.admin)
+    students = students_to_log(
+        organization=tenant_a.organization,
+        paired=paired_to_log(organization=tenant_a.organization, membership=admin),
+    )[PICK_ROWS : PICK_ROWS + 1]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")
+        plan = students.explain()
+        cursor.execute("RESET enable_sort")
+
+    assert "student_org_name" in plan
+    assert "Sort" not in plan
