@@ -6,13 +6,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
-from django.db.models import Aggregate, Count, Q, QuerySet, Sum
+from django.db.models import Aggregate, Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
 from matchpal.models import Membership, Organization
 from relationships.models import Relationship, RelationshipStatus
-from relationships.selectors import acts_for, relationship_list
+from relationships.selectors import acts_for
+from relationships.selectors import visible_to as relationship_visible_to
 from sessions_app.models import (
     DISPUTE_OPEN,
     Session,
@@ -21,6 +22,7 @@ from sessions_app.models import (
     SessionStatus,
 )
 from sessions_app.rules import week_bounds
+from students.models import Student
 
 DISPUTE_NOT_COMPLETED: Final = "Only a completed session can be disputed."
 CHANGE_ONLY_OWN: Final = "Only this relationship's provider or an admin can change its sessions."
@@ -306,13 +308,68 @@ def relationships_to_log(
     *, organization: Organization, membership: Membership, query: str = ""
 ) -> list[Relationship]:
     """Paired relationships to log or schedule a session of, matching `query` on the student's
-    or the provider's name: the first PICK_ROWS + 1 (one more says "search to narrow"), never
-    every relationship of the center."""
-    rows = relationship_list(organization=organization, membership=membership).filter(
-        status=RelationshipStatus.PAIRED
+    or the provider's name: the first PICK_ROWS + 1 (one more says "search to narrow") by
+    student name, provider name and id, never every relationship of the center."""
+    return list(
+        relationships_to_log_rows(organization=organization, membership=membership, query=query)
+    )
+
+
+def relationships_to_log_rows(
+    *, organization: Organization, membership: Membership, query: str = ""
+) -> "QuerySet[Relationship]":
+    """`relationships_to_log`'s query. Ordering every paired relationship by a joined name
+    sorts the whole center however few rows are shown, so the unsearched list is first bounded
+    by its students (`_last_student_name_to_log`, one more short query). A search keeps the
+    plain order: its matches are found by a scan either way, and walking the students for a
+    rare name would probe every one. The page shows no hours, so no sums over allocations."""
+    paired = paired_to_log(organization=organization, membership=membership, query=query)
+    if not query.strip():
+        last_name = _last_student_name_to_log(organization=organization, paired=paired)
+        if last_name is not None:
+            # The student's organization is the relationship's (a constraint holds it); named
+            # here, it lets the planner take those few students from the same index.
+            paired = paired.filter(student__organization=organization, student__name__lte=last_name)
+    return paired.select_related("student", "provider", "service_type").order_by(
+        "student__name", "provider__name", "id"
+    )[: PICK_ROWS + 1]
+
+
+def paired_to_log(
+    *, organization: Organization, membership: Membership, query: str = ""
+) -> "QuerySet[Relationship]":
+    """The member's paired relationships, matching `query` on either name; unordered."""
+    paired = Relationship.objects.filter(
+        relationship_visible_to(membership),
+        organization=organization,
+        status=RelationshipStatus.PAIRED,
     )
     if query.strip():
-        rows = rows.filter(
+        paired = paired.filter(
             Q(student__name__icontains=query.strip()) | Q(provider__name__icontains=query.strip())
         )
-    return list(rows.order_by("student__name", "provider__name", "id")[: PICK_ROWS + 1])
+    return paired
+
+
+def students_to_log(
+    *, organization: Organization, paired: "QuerySet[Relationship]"
+) -> "QuerySet[Student]":
+    """The students with a relationship in `paired`, in name order: walked through the
+    students' (organization, name, id) index, each probed for a pairing, so reading the first
+    few reads only a few more students than that."""
+    return Student.objects.filter(
+        Exists(paired.filter(student=OuterRef("pk"))), organization=organization
+    ).order_by("name", "id")
+
+
+def _last_student_name_to_log(
+    *, organization: Organization, paired: "QuerySet[Relationship]"
+) -> str | None:
+    """The name of the (PICK_ROWS + 1)th student with a relationship in `paired`, or None when
+    fewer students have one (then there is nothing to bound).
+
+    Each of those students holds at least one row, so the first PICK_ROWS + 1 rows all belong
+    to students named up to this one (`<=` keeps the ties in the name). Read as a literal, not
+    a subquery, so that the planner sees how few students the rows' query keeps."""
+    students = students_to_log(organization=organization, paired=paired)
+    return students.values_list("name", flat=True)[PICK_ROWS : PICK_ROWS + 1].first()

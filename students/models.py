@@ -40,7 +40,11 @@ class Student(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
-        indexes = [models.Index(fields=["organization", "status", "name"])]
+        indexes = [
+            models.Index(fields=["organization", "status", "name"]),
+            # Students in name order, for the pairings to log (docs/indexes.md).
+            models.Index(fields=["organization", "name", "id"], name="student_org_name"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["organization", "id"], name="student_org_id"),
             models.UniqueConstraint(

@@ -193,6 +193,17 @@ QUERIES: dict[str, Callable[[Tenant], QuerySet[Any, Any]]] = {
     "admin home figures": admin_home,
     "admin home disputed list": disputed,
     "admin home low-balance list": lambda t: low_balance_list(organization=t.organization),
+    # At a few hundred students the planner rightly sorts them rather than walk their name
+    # index (docs/indexes.md has the plan at scale); neither query scans the relationships.
+    "pairings to log, their students": lambda t: sessions.students_to_log(
+        organization=t.organization,
+        paired=sessions.paired_to_log(
+            organization=t.organization, membership=membership(t, Role.ADMIN)
+        ),
+    )[sessions.PICK_ROWS : sessions.PICK_ROWS + 1],
+    "pairings to log": lambda t: sessions.relationships_to_log_rows(
+        organization=t.organization, membership=membership(t, Role.ADMIN)
+    ),
 }
 
 
