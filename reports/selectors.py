@@ -47,7 +47,11 @@ def attention_figures(
     # figures that join relationships read only this organization's, through an index.
     joined = visible.filter(relationship__organization=organization)
     start, end = sessions.this_week(organization)
-    week = joined.filter(starts_at__gte=start, starts_at__lt=end).with_money()
+    week = visible.filter(starts_at__gte=start, starts_at__lt=end)
+    # Counting the week's sessions reads the sessions alone; their minutes need each
+    # relationship's unit (`with_money`), so only that figure joins the relationships: joined
+    # for both, each hashed the organization's relationships (docs/indexes.md).
+    week_money = week.filter(relationship__organization=organization).with_money()
     delivered = sessions.delivered_totals(start, end)
     return (
         Organization.objects.filter(pk=organization.pk)
@@ -56,7 +60,7 @@ def attention_figures(
             disputed=_scalar(visible.filter(sessions.dispute_open()), Count("pk")),
             to_log=_scalar(joined.filter(sessions.due_to_log()), Count("pk")),
             week_sessions=_scalar(week, delivered["sessions"]),
-            week_minutes=_scalar(week, delivered["minutes"]),
+            week_minutes=_scalar(week_money, delivered["minutes"]),
         )
     )
 

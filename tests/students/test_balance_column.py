@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from grants import services
-from grants.selectors import low_balance_students, with_balances
+from grants.selectors import low_balance_list, low_balance_students, with_balances
 from students.models import Student
 from tests.factories import (
     ProviderFactory,
@@ -231,3 +231,36 @@ def test_the_admin_home_lists_the_first_flagged_students_in_the_list_s_order(
     for limit in (1, 3, 5, 6, 10):
         listed = low_balance_students(organization=org, limit=limit)
         assert [s.name for s in listed] == expected[:limit]
+
+
+def holds_subplan(plan: str) -> str:
+    """The first line of the subplan that sums the holds, which `_first_flagged` evaluates
+    only for a student not below the threshold."""
+    lines = [line.strip() for line in plan.splitlines()]
+    condition = next(line for line in lines if "by_free.free <" in line)
+    number = re.search(r"SubPlan (\d+)", condition)
+    assert number, condition
+    start = lines.index(f"SubPlan {number.group(1)}")
+    return lines[start + 1]
+
+
+def test_the_holds_are_summed_only_when_too_few_students_are_below_the_threshold(
+    tenant_a: Tenant,
+) -> None:
+    """Enough students below the threshold decide the admin home's list alone: a student
+    flagged only by a low reserve has more free and would sort after them."""
+    org = tenant_a.organization
+    for name, minutes in [("Low a", 30), ("Low b", 60)]:
+        make_grant(student=StudentFactory(organization=org, name=name), minutes=minutes)
+    thin = StudentFactory(organization=org, name="Thin")
+    make_grant(student=thin, minutes=600)
+    pairing = RelationshipFactory(organization=org, student=thin, provider=tenant_a.provider)
+    services.hold(actor=None, relationship=pairing, quantity=60)
+
+    two = low_balance_list(organization=org, limit=2)
+    assert [s.name for s in two] == ["Low a", "Low b"]
+    assert "never executed" in holds_subplan(two.explain(analyze=True))
+
+    three = low_balance_list(organization=org, limit=3)
+    assert [s.name for s in three] == ["Low a", "Low b", "Thin"]
+    assert "never executed" not in holds_subplan(three.explain(analyze=True))
