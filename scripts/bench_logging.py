@@ -44,7 +44,7 @@ from urllib.parse import unquote, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.benchkit import cpu_model, database_url, recreate  # noqa: E402
+from scripts.benchkit import cpu_model, database_url, log_form_data, recreate  # noqa: E402
 
 SPREAD_STUDENTS = 20  # per client
 DURATION = 30  # minutes per logged session
@@ -189,17 +189,9 @@ def client_process(
                 duration=DURATION,
             )
             return None
-        local = timezone.localtime(starts_at, tz)
         response = http.post(
             reverse("sessions_app:log", args=[slug, relationship.public_id]),
-            {
-                "date": f"{local:%Y-%m-%d}",
-                "time": f"{local:%H:%M}",
-                "duration": str(DURATION),
-                "kind": "tutoring",
-                "mode": "Online",
-                "notes": "Benchmark session",
-            },
+            log_form_data(starts_at, tz, DURATION),
         )
         if response.status_code != 302:
             return f"{response.status_code}: {response.content[:300]!r}"

@@ -3,6 +3,7 @@ nearest-rank percentile of the tables, and the machine's name for their headers.
 
 import platform
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -40,3 +41,19 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def log_form_data(starts_at: Any, tz: Any, minutes: int) -> dict[str, str]:
+    """What the provider's "log a session" form posts for a session at `starts_at` lasting
+    `minutes`, in the center's time zone `tz` (Django must be set up)."""
+    from django.utils import timezone
+
+    local = timezone.localtime(starts_at, tz)
+    return {
+        "date": f"{local:%Y-%m-%d}",
+        "time": f"{local:%H:%M}",
+        "duration": str(minutes),
+        "kind": "tutoring",
+        "mode": "Online",
+        "notes": "Benchmark session",
+    }

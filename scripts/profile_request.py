@@ -26,7 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scripts.bench_logging import DURATION, build, setup_django  # noqa: E402
-from scripts.benchkit import database_url, percentile, recreate  # noqa: E402
+from scripts.benchkit import (  # noqa: E402
+    database_url,
+    log_form_data,
+    percentile,
+    recreate,
+)
 
 
 def steps(
@@ -69,16 +74,9 @@ def steps(
 
     def log_form(i: int) -> None:
         relationship, starts_at = next_start()
-        local = timezone.localtime(starts_at, membership.organization.tz)  # type: ignore[arg-type]
         response = provider_http.post(
             reverse("sessions_app:log", args=[slug, relationship.public_id]),
-            {
-                "date": f"{local:%Y-%m-%d}",
-                "time": f"{local:%H:%M}",
-                "duration": str(DURATION),
-                "kind": "tutoring",
-                "mode": "Online",
-            },
+            log_form_data(starts_at, membership.organization.tz, DURATION),
         )
         assert response.status_code in (200, 302), response.status_code
 
