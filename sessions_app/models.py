@@ -1,10 +1,11 @@
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Case, DecimalField, ExpressionWrapper, F, Q, Value, When
+from django.db.models import Case, DecimalField, ExpressionWrapper, F, Func, Q, Value, When
 from django.db.models.functions import Coalesce, Round
 from django.urls import reverse
 
@@ -63,12 +64,28 @@ def _amount(minutes: int, rate: Decimal) -> Decimal:
     return (Decimal(minutes) * rate / 60).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _sql_amount(minutes: str, rate: str) -> Round:
+class _PerHour(Func):
+    """`minutes` × `rate` ÷ 60. SQLite keeps a rate of whole units (50.00) as an integer and
+    divides integers as integers (45 × 50 ÷ 60 = 37): there it divides by 60.0. PostgreSQL
+    divides numerics exactly."""
+
+    arg_joiner = " * "
+    template = "((%(expressions)s) / 60)"
+    output_field = DecimalField(max_digits=14, decimal_places=4)
+
+    def as_sqlite(
+        self, compiler: Any, connection: Any, **extra_context: Any
+    ) -> tuple[str, tuple[str | int, ...]]:
+        return self.as_sql(
+            compiler, connection, template="((%(expressions)s) / 60.0)", **extra_context
+        )
+
+
+def sql_amount(minutes: str, rate: str) -> Round:
+    """`minutes` × `rate` ÷ 60 to the cent, in SQL: `_amount`'s rule (the payroll prices pending
+    sessions with it too)."""
     return Round(
-        ExpressionWrapper(
-            F(minutes) * F(rate) / Value(60),
-            output_field=DecimalField(max_digits=14, decimal_places=4),
-        ),
+        _PerHour(F(minutes), F(rate)),
         2,
         output_field=DecimalField(max_digits=12, decimal_places=2),
     )
@@ -122,8 +139,8 @@ class SessionQuerySet(models.QuerySet["Session"]):
                 default=Value(0),
                 output_field=models.IntegerField(),
             ),
-            provider_earnings=_sql_amount("paid_minutes", "provider_pay_rate"),
-            client_amount=_sql_amount("money_minutes", "client_rate"),
+            provider_earnings=sql_amount("paid_minutes", "provider_pay_rate"),
+            client_amount=sql_amount("money_minutes", "client_rate"),
         )
 
 
