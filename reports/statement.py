@@ -11,12 +11,12 @@ service types, the totals per unit, and the movements.
 """
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Final
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import (
     Case,
+    CharField,
     F,
     IntegerField,
     Prefetch,
@@ -27,11 +27,11 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate
 
 from grants.models import EntryKind, Grant, GrantEntry
-from matchpal.models import Membership, Organization, ServiceType
-from reports.payroll import local_range
+from matchpal.models import Organization, ServiceType
+from reports.framework import Scope
 from students.models import Student
 
 ONLY_OWN_STATEMENT: Final = "A student sees only their own statement."
@@ -49,21 +49,22 @@ def _sum(field: str, condition: Q) -> Coalesce:
 
 @dataclass(frozen=True)
 class StatementQuery:
-    """Whose statement, over which days (in the center's zone), asked by whom."""
+    """Whose statement, over the days and service type of a report scope (the center's days)."""
 
-    organization: Organization
-    membership: Membership
+    scope: Scope
     student: Student
-    start: date
-    end: date
-    service_type: ServiceType | None = None
+
+    @property
+    def organization(self) -> Organization:
+        return self.scope.organization
 
     def check_access(self) -> None:
         """Admins see any student's; a student only their own; a provider none."""
-        if self.membership.is_admin:
+        membership = self.scope.membership
+        if membership.is_admin:
             return
-        if self.membership.is_student:
-            if self.student.user_id != self.membership.user_id:
+        if membership.is_student:
+            if self.student.user_id != membership.user_id:
                 raise PermissionDenied(ONLY_OWN_STATEMENT)
             return
         raise PermissionDenied(PROVIDERS_SEE_NO_STATEMENT)
@@ -77,8 +78,8 @@ def _entries(query: StatementQuery) -> QuerySet[GrantEntry]:
         grant__organization=query.organization,
         grant__student=query.student,
     )
-    if query.service_type is not None:
-        entries = entries.filter(grant__service_types=query.service_type)
+    if query.scope.service_type is not None:
+        entries = entries.filter(grant__service_types=query.scope.service_type)
     return entries
 
 
@@ -115,7 +116,7 @@ def _movement_figures(prefix: str, during: Q) -> dict[str, Any]:
 
 def _range_conditions(query: StatementQuery, prefix: str) -> tuple[Q, Q, Q]:
     """(before the range, before its end, inside it) on the entries' time."""
-    start, end = local_range(query.organization, query.start, query.end)
+    start, end = query.scope.starts, query.scope.ends
     before = Q(**{f"{prefix}created_at__lt": start})
     by_end = Q(**{f"{prefix}created_at__lt": end})
     during = Q(**{f"{prefix}created_at__gte": start}) & by_end
@@ -133,8 +134,8 @@ def statement_grants(query: StatementQuery) -> QuerySet[Grant]:
     balance (`GrantEntry.usable_delta`): an expired grant's unused hours are not free."""
     query.check_access()
     grants = Grant.objects.filter(organization=query.organization, student=query.student)
-    if query.service_type is not None:
-        grants = grants.filter(service_types=query.service_type)
+    if query.scope.service_type is not None:
+        grants = grants.filter(service_types=query.scope.service_type)
     before, by_end, during = _range_conditions(query, "entries__")
     return (
         grants.annotate(
@@ -158,43 +159,88 @@ def statement_units(query: StatementQuery) -> QuerySet[Any, Any]:
         _entries(query)
         .filter(by_end)
         .order_by()
-        .values("grant__unit")
+        .values(unit=F("grant__unit"))
         .annotate(
             **_prefixed(_balances("", before), "opening_"),
             **_prefixed(_balances("", by_end), "closing_"),
             **_movement_figures("", during),
         )
-        .order_by("grant__unit")
+        .order_by("unit")
     )
 
 
-def statement_movements(
-    query: StatementQuery, opening_free: dict[str, int]
-) -> QuerySet[GrantEntry]:
-    """Every entry in the range, oldest first, with its grant, the session it paid for (and
-    that session's provider) and `free_after`: the student's free to book hours of the entry's
-    unit after it, the unit's opening figure (`opening_free`) plus a running sum over the range.
-    """
+# Each kind of entry as the statement names it to a family.
+MOVEMENT_LABELS: Final = {
+    EntryKind.CREDIT: "Purchased",
+    EntryKind.ADJUST: "Adjusted",
+    EntryKind.HOLD: "Reserved",
+    EntryKind.RELEASE: "Released",
+    EntryKind.CONSUME: "Used",
+    EntryKind.RESTORE: "Given back",
+    EntryKind.TRANSFER_IN: "Transferred in",
+    EntryKind.TRANSFER_OUT: "Transferred out",
+    EntryKind.REFUND: "Refunded",
+    EntryKind.EXPIRE: "Expired",
+    EntryKind.EXTEND: "Extended",
+}
+
+
+def statement_movements(query: StatementQuery, opening_free: dict[str, int]) -> QuerySet[Any, Any]:
+    """Every entry in the range, oldest first, as a row: its day (the center's), what it was
+    (`movement`), its grant and unit, its deltas, the session it paid for (its day and public
+    id), the provider (the session's, or the relationship's for a hold or a release), the
+    reason, and `free_after`: the student's free to book hours of the entry's unit after it, the
+    unit's opening figure (`opening_free`) plus a running sum over the range."""
     _, _, during = _range_conditions(query, "")
+    tz = query.organization.tz
     opening = Case(
         *(When(grant__unit=unit, then=Value(value)) for unit, value in opening_free.items()),
         default=Value(0),
         output_field=IntegerField(),
     )
-    return (
+    rows: QuerySet[Any, Any] = (
         _entries(query)
         .filter(during)
-        .select_related("grant", "session__relationship__provider", "relationship__provider")
         .annotate(
             free_after=opening
             + Window(
                 Sum("usable_delta"),
                 partition_by=[F("grant__unit")],
                 order_by=[F("created_at").asc(), F("id").asc()],
-            )
+            ),
+            day=TruncDate("created_at", tzinfo=tz),
+            movement=Case(
+                *(When(kind=kind, then=Value(label)) for kind, label in MOVEMENT_LABELS.items()),
+                default=F("kind"),
+                output_field=CharField(),
+            ),
+            session_day=TruncDate("session__starts_at", tzinfo=tz),
+            provider=Coalesce(
+                "session__relationship__provider__name", "relationship__provider__name"
+            ),
+        )
+        .values(
+            "id",
+            "created_at",
+            "day",
+            "kind",
+            "movement",
+            "grant_id",
+            "total_delta",
+            "used_delta",
+            "held_delta",
+            "usable_delta",
+            "free_after",
+            "session_day",
+            "provider",
+            "reason",
+            unit=F("grant__unit"),
+            grant_reference=F("grant__reference"),
+            session_public_id=F("session__public_id"),
         )
         .order_by("created_at", "id")
     )
+    return rows
 
 
 @dataclass(frozen=True)
@@ -204,14 +250,14 @@ class Statement:
     query: StatementQuery
     grants: list[Grant]
     units: list[dict[str, Any]]
-    movements: list[GrantEntry]
+    movements: list[dict[str, Any]]
     truncated: bool
 
 
 def statement(query: StatementQuery) -> Statement:
     """Every figure of the statement page: four queries whatever the history."""
     units = list(statement_units(query))
-    opening_free = {row["grant__unit"]: row["opening_free"] for row in units}
+    opening_free = {row["unit"]: row["opening_free"] for row in units}
     movements = list(statement_movements(query, opening_free)[: MOVEMENTS_MAX + 1])
     return Statement(
         query=query,

@@ -91,8 +91,13 @@ def sql_amount(minutes: str, rate: str) -> Round:
     )
 
 
+def _always(value: bool) -> Q:
+    """A condition true of every row when `value`, of none otherwise."""
+    return Q(pk__isnull=not value)
+
+
 class SessionQuerySet(models.QuerySet["Session"]):
-    def with_money(self) -> "SessionQuerySet":
+    def with_money(self, *, organization: Organization | None = None) -> "SessionQuerySet":
         """Annotate each session's money, the one definition `Session.money` mirrors.
 
         `money_minutes`: the minutes actually charged to the student's hours (a relationship
@@ -101,27 +106,34 @@ class SessionQuerySet(models.QuerySet["Session"]):
         paid for — a completed session once it counts (confirmed, where the center requires
         confirmation), a charged late cancellation or student no-show when the center pays
         providers for them. Amounts use the rates stored on the session.
+
+        Given the `organization` every session belongs to, its policy is written into the query
+        as constants instead of joining each session to its organization: a report over a
+        year of a large center's sessions spends most of its time in that join
+        (docs/reports.md, "Payroll").
         """
+        if organization is None:
+            revision_minutes: Any = F("organization__revision_minutes")
+            requires_confirmation = Q(organization__require_student_confirmation=True)
+            pays_absences = Q(organization__pay_providers_for_charged_absences=True)
+        else:
+            revision_minutes = Value(organization.revision_minutes)
+            requires_confirmation = _always(organization.require_student_confirmation)
+            pays_absences = _always(organization.pay_providers_for_charged_absences)
         charge = Case(
             When(
                 kind=SessionKind.REVISION,
                 then=Coalesce(
-                    F("review_minutes"),
-                    F("organization__revision_minutes"),
-                    output_field=models.IntegerField(),
+                    F("review_minutes"), revision_minutes, output_field=models.IntegerField()
                 ),
             ),
             default=F("duration_minutes"),
             output_field=models.IntegerField(),
         )
         counts = Q(status=SessionStatus.COMPLETED) & (
-            Q(organization__require_student_confirmation=False)
-            | Q(student_confirmed_at__isnull=False)
+            ~requires_confirmation | Q(student_confirmed_at__isnull=False)
         )
-        absence = Q(
-            status__in=[SessionStatus.CANCELLED, SessionStatus.NO_SHOW],
-            organization__pay_providers_for_charged_absences=True,
-        )
+        absence = Q(status__in=[SessionStatus.CANCELLED, SessionStatus.NO_SHOW]) & pays_absences
         return self.annotate(
             money_minutes=Case(
                 When(status=SessionStatus.SCHEDULED, then=Value(0)),
