@@ -835,6 +835,10 @@ POSTS.register("reports:index", changes=False)
 POSTS.register("reports:sessions", changes=False)
 POSTS.register("reports:sessions_csv", changes=False)
 POSTS.register("reports:session_rows_csv", changes=False)
+POSTS.register("reports:payroll", changes=False)
+POSTS.register("reports:payroll_csv", changes=False)
+POSTS.register("reports:statement", changes=False)
+POSTS.register("reports:statement_csv", changes=False)
 
 
 # --- integrations: WooCommerce ----------------------------------------------------------------

@@ -120,6 +120,11 @@ EXPECTED: dict[str, Expect] = {
     "reports:sessions": Expect(get=(200, 200, 200), post=(200, 200, 200)),
     "reports:sessions_csv": Expect(get=(200, 200, 200), post=(200, 200, 200)),
     "reports:session_rows_csv": STAFF_PAGE,
+    # A provider's own payroll; a student's own statement (an admin's, of the student chosen).
+    "reports:payroll": STAFF_PAGE,
+    "reports:payroll_csv": STAFF_PAGE,
+    "reports:statement": Expect(get=(200, 403, 200), post=(200, 403, 200)),
+    "reports:statement_csv": Expect(get=(200, 403, 200), post=(200, 403, 200)),
 }
 
 
