@@ -118,3 +118,16 @@ def test_the_csv_has_the_statements_figures(
     balances = lines[lines.index(["Balances"]) + 1 :]
     header, minutes = balances[0], balances[1]
     assert minutes[header.index("Closing: Free (in the unit)")] == "720"
+
+
+def test_the_hours_pages_link_to_the_statement(
+    tenant_a: Tenant, admin_client_a: Client, student_client_a: Client
+) -> None:
+    slug, student = tenant_a.organization.slug, tenant_a.student
+    admin_page = admin_client_a.get(f"/o/{slug}/students/{student.public_id}/hours/")
+    assert (
+        f'href="/o/{slug}/reports/statement/?student={student.public_id}"'
+        in admin_page.content.decode()
+    )
+    own_page = student_client_a.get(f"/o/{slug}/my/hours/")
+    assert f'href="/o/{slug}/reports/statement/"' in own_page.content.decode()
