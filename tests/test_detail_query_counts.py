@@ -372,10 +372,12 @@ PINNED = {
     "providers:detail[admin]": 6,
     "providers:detail[provider]": 5,
     "providers:me": 5,
-    # The session with its people and authors (1) and its history with who made each change (1).
-    "sessions_app:detail[admin]": 5,
-    "sessions_app:detail[provider]": 5,
-    "sessions_app:detail[student]": 5,
+    # The session with its relationship's people (1), who logged it, wrote its note, sent its
+    # report or resolved its dispute (1: the users, apart, so PostgreSQL plans no ten-table
+    # join) and its history with who made each change (1).
+    "sessions_app:detail[admin]": 6,
+    "sessions_app:detail[provider]": 6,
+    "sessions_app:detail[student]": 6,
     "woocommerce:store_detail": 5,
     "woocommerce:error_detail[map]": 5,
     # The students to link to are searched, not listed (matchpal/search.py).
