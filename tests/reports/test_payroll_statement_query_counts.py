@@ -1,7 +1,7 @@
 """Pinned query counts of the Payroll and Statement reports' pages and exports (DESIGN §7), the
 pattern of tests/reports/test_report_query_counts.py: each is requested with 3 rows of what it
 adds up, then with 30, and runs exactly the pinned number of queries both times. The counts
-include the request's own 3 queries (session, user, membership of the tenant)."""
+include the request's own queries (tests/reports/test_report_query_counts.py)."""
 
 from datetime import UTC, datetime
 
@@ -79,13 +79,13 @@ PAGES = {
 # lookup), the student's own record one. The CSV export runs the page's queries but the
 # filter's choices.
 PINNED = {
-    "reports:payroll[admin]": 8,
-    "reports:payroll[provider]": 7,
-    "reports:payroll[pending]": 9,
-    "reports:payroll_csv[admin]": 7,
-    "reports:statement[admin]": 9,
-    "reports:statement[student]": 9,
-    "reports:statement_csv[student]": 8,
+    "reports:payroll[admin]": 7,
+    "reports:payroll[provider]": 6,
+    "reports:payroll[pending]": 8,
+    "reports:payroll_csv[admin]": 6,
+    "reports:statement[admin]": 8,
+    "reports:statement[student]": 8,
+    "reports:statement_csv[student]": 7,
 }
 
 
