@@ -5,12 +5,13 @@ An admin chooses the student with the search field; a student's statement is the
 form offers them no student field). Its page is a document to print or send to a family.
 """
 
+from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
 from matchpal.models import Role
 from reports import statement
-from reports.framework import Column, Kind, Report, Table, register
+from reports.framework import Column, Kind, Report, Scope, Table, register
 from students.models import Student
 from students.selectors import student_for_user
 
@@ -53,13 +54,17 @@ class StatementReport(Report):
     filters = frozenset({"service_type", "student"})
     periodic = False
 
-    @cached_property
-    def student(self) -> Student | None:
-        """The admin's chosen student, or the signed-in student's own record."""
-        scope = self.scope
+    def __init__(self, scope: Scope) -> None:
+        # A student's statement is their own: the scope names them, as an admin's names the
+        # student chosen, so the page and the CSV export say whose statement it is.
         if scope.membership.is_student:
-            return student_for_user(organization=scope.organization, user=scope.membership.user)
-        return scope.student
+            own = student_for_user(organization=scope.organization, user=scope.membership.user)
+            scope = replace(scope, student=own)
+        super().__init__(scope)
+
+    @property
+    def student(self) -> Student | None:
+        return self.scope.student
 
     @cached_property
     def figures(self) -> statement.Statement | None:

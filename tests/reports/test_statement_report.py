@@ -131,3 +131,14 @@ def test_the_hours_pages_link_to_the_statement(
     )
     own_page = student_client_a.get(f"/o/{slug}/my/hours/")
     assert f'href="/o/{slug}/reports/statement/"' in own_page.content.decode()
+
+
+def test_a_students_own_csv_names_them(
+    tenant_a: Tenant, history: History, student_client_a: Client
+) -> None:
+    response = student_client_a.get(url(tenant_a, csv_export=True))
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+    lines = list(csv.reader(io.StringIO(body)))
+    assert ["Student", tenant_a.student.name] in lines
+    assert ["Movements"] in lines
