@@ -57,9 +57,33 @@ def pending(scope: Scope) -> Q:
     return Q(status=SessionStatus.COMPLETED, student_confirmed_at__isnull=True)
 
 
+def _pending_figures(scope: Scope) -> dict[str, Any]:
+    """What waits for the students' confirmation: nothing, without a sum over the sessions, in
+    a center that does not require it."""
+    if not scope.organization.require_student_confirmation:
+        return {
+            "pending_sessions": Value(0, output_field=IntegerField()),
+            "minutes_pending": Value(0, output_field=IntegerField()),
+            "pending_earnings": Value(ZERO, output_field=MONEY),
+        }
+    waiting = pending(scope)
+    return {
+        "pending_sessions": Count("pk", filter=waiting),
+        "minutes_pending": Coalesce(
+            Sum("money_minutes", filter=waiting), 0, output_field=IntegerField()
+        ),
+        # What the pending sessions will earn once confirmed: each one's minutes at its own pay
+        # rate, to the cent, as `with_money` prices a paid one.
+        "pending_earnings": Coalesce(
+            Sum(sql_amount("money_minutes", "provider_pay_rate"), filter=waiting),
+            Value(ZERO),
+            output_field=MONEY,
+        ),
+    }
+
+
 def _figures(scope: Scope) -> dict[str, Any]:
     """The aggregates of one payroll row, over sessions annotated by `with_money()`."""
-    waiting = pending(scope)
     figures: dict[str, Any] = {
         "sessions": Count("pk", filter=COMPLETED | LATE_CANCELLED | STUDENT_NO_SHOW),
         "completed": Count("pk", filter=COMPLETED),
@@ -68,18 +92,8 @@ def _figures(scope: Scope) -> dict[str, Any]:
         "provider_no_shows": Count("pk", filter=PROVIDER_NO_SHOW),
         "minutes_charged": Coalesce(Sum("money_minutes"), 0, output_field=IntegerField()),
         "minutes_paid": Coalesce(Sum("paid_minutes"), 0, output_field=IntegerField()),
-        "pending_sessions": Count("pk", filter=waiting),
-        "minutes_pending": Coalesce(
-            Sum("money_minutes", filter=waiting), 0, output_field=IntegerField()
-        ),
         "earnings": Coalesce(Sum("provider_earnings"), Value(ZERO), output_field=MONEY),
-        # What the pending sessions will earn once confirmed: each one's minutes at its own pay
-        # rate, to the cent, as `with_money` prices a paid one.
-        "pending_earnings": Coalesce(
-            Sum(sql_amount("money_minutes", "provider_pay_rate"), filter=waiting),
-            Value(ZERO),
-            output_field=MONEY,
-        ),
+        **_pending_figures(scope),
     }
     if shows_client_amount(scope):
         figures["client_total"] = Coalesce(Sum("client_amount"), Value(ZERO), output_field=MONEY)
@@ -154,8 +168,14 @@ def payroll_by_period(scope: Scope) -> QuerySet[Any, Any]:
 
 
 def payroll_totals(scope: Scope) -> dict[str, Any]:
-    """The figures over the whole scope: one query."""
-    return payroll_sessions(scope).aggregate(**_figures(scope))
+    """The figures over the whole scope: one query (the pending figures of a center that does
+    not require confirmation are the constants they are)."""
+    figures = _figures(scope)
+    constants = {name: f.value for name, f in figures.items() if isinstance(f, Value)}
+    totals = payroll_sessions(scope).aggregate(
+        **{name: f for name, f in figures.items() if name not in constants}
+    )
+    return {**totals, **constants}
 
 
 def pending_sessions(scope: Scope) -> SessionQuerySet:
