@@ -16,7 +16,7 @@ transaction, each to completion: the lock order of the separate statements is ke
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +81,46 @@ class Rows:
                 values[i] = convert(values[i], None, connection)
             made.append(model.from_db(connection.alias, names, values))
         return made
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A caller's statement handed to another app's service to go first in that service's next
+    round trip; `then` receives its rows (an `INSERT … RETURNING` learns its id)."""
+
+    sql: str
+    params: Sequence[Any]
+    then: Callable[[list[tuple[Any, ...]]], None]
+
+    def run(self) -> None:
+        """Alone, in a round trip of its own (where nothing is sent together)."""
+        (rows,) = send_together([(self.sql, self.params)])
+        self.then(rows)
+
+
+def insert(instance: Model) -> Statement:
+    """`INSERT` of a new instance with every concrete field but an auto primary key, `RETURNING`
+    that key, which `then` sets: what `save(force_insert=True)` sends, values prepared the
+    same way (`pre_save` for `auto_now_add`, `get_db_prep_save`). No signals are sent, as the
+    callers have none."""
+    meta = instance._meta
+    pk = meta.pk
+    assert pk is not None
+    fields = [f for f in meta.concrete_fields if f is not pk and not f.generated]
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    sql = (
+        f"INSERT INTO {table(type(instance))} ({columns}) VALUES ({placeholders}) "  # noqa: S608 (the model's names only)
+        f"RETURNING {quote(str(pk.column))}"
+    )
+
+    def then(rows: list[tuple[Any, ...]]) -> None:
+        ((value,),) = rows
+        setattr(instance, pk.attname, value)
+        instance._state.adding, instance._state.db = False, connection.alias
+
+    return Statement(sql, params, then)
 
 
 def send_together(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:

@@ -2,10 +2,11 @@
 Hours move only through `grants.services`, inside the same transaction as the session's own
 change."""
 
+import contextlib
 import copy
 import enum
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -150,7 +151,13 @@ def _draws(organization: Organization) -> bool:
 
 
 def _consume(
-    session: Session, relationship: Relationship, minutes: int, actor: User, *, save: bool = True
+    session: Session,
+    relationship: Relationship,
+    minutes: int,
+    actor: User,
+    *,
+    save: bool = True,
+    first: prebuilt.Statement | None = None,
 ) -> None:
     """Consume the session's hours; refused with the ledger's `InsufficientHours` when they
     do not cover it (the service's `_tells_admins_of_shortfall` tells the admins). `save=False`:
@@ -163,6 +170,7 @@ def _consume(
         quantity=quantity,
         at=session.starts_at,
         draw_shortfall=_draws(relationship.organization),
+        first=first,
     )
     if save:
         session.charged_minutes += quantity
@@ -496,8 +504,16 @@ def session_log(
         minutes = _charge_of(session, org)
         if not scheduled:
             session.charged_minutes = _quantity(relationship, minutes)
-        _insert(session)
-        if not scheduled:
+        if scheduled:
+            _insert(session)
+        elif prebuilt.available():
+            # The insert goes first in the ledger's locking round trip (`ledger.consume`'s
+            # `first`): one round trip fewer, the same statements in the same order.
+            insert = prebuilt.insert(session)
+            with _duplicate_start_refused():
+                _consume(session, relationship, minutes, actor, save=False, first=insert)
+        else:
+            _insert(session)
             _consume(session, relationship, minutes, actor, save=False)
     return session
 
@@ -507,8 +523,14 @@ def _insert(session: Session) -> None:
     partial unique constraint, which is the duplicate rule's check (`check_rules`'
     `duplicate_by_constraint`). No savepoint around it: the refusal ends the whole transaction
     (the caller's `atomic` rolls back on the way out), nothing runs after it."""
-    try:
+    with _duplicate_start_refused():
         session.save(force_insert=True)
+
+
+@contextlib.contextmanager
+def _duplicate_start_refused() -> Iterator[None]:
+    try:
+        yield
     except IntegrityError as exc:
         if violated_constraint(exc) == "session_unique_start_per_relationship":
             raise SessionRuleError(DUPLICATE_START) from exc

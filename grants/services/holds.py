@@ -5,9 +5,10 @@ back exactly what it took (`restore`)."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -184,6 +185,7 @@ def consume(
     at: datetime,
     draw_shortfall: bool = False,
     idempotency_key: str | None = None,
+    first: prebuilt.Statement | None = None,
 ) -> list[Consumption]:
     """Consume `quantity` for a session held at `at`.
 
@@ -192,6 +194,9 @@ def consume(
     when those are short, `draw_shortfall` (the organization's policy) decides: refuse, or draw
     the rest from the student's available balance on grants covering the service. What came
     from which grant is recorded on the ledger, so `restore` gives back exactly that.
+
+    `first`: the caller's statement (the new session's `INSERT`) to run before the locks, sent
+    in their round trip when they go together (`_lock_held`).
     """
     check_positive(quantity)
     # "Valid on the session's date": a grant bought later that day covers a morning session.
@@ -202,7 +207,7 @@ def consume(
     # can be refused inside (`AlreadyApplied`); then a savepoint keeps the caller's work.
     with transaction.atomic(savepoint=idempotency_key is not None):
         ensure_new_key(idempotency_key)
-        valid, allocations = _lock_for_session(relationship, at, day_end, draw_shortfall)
+        valid, allocations = _lock_for_session(relationship, at, day_end, draw_shortfall, first)
         short = _shortfall(relationship, valid, allocations, quantity, draw_shortfall)
         if short is None:
             posting = Posting(
@@ -225,12 +230,18 @@ def consume(
 
 
 def _lock_for_session(
-    relationship: RelationshipLike, at: datetime, day_end: datetime, draw_shortfall: bool
+    relationship: RelationshipLike,
+    at: datetime,
+    day_end: datetime,
+    draw_shortfall: bool,
+    first: prebuilt.Statement | None = None,
 ) -> tuple[list[Grant], dict[int, Allocation]]:
     """Lock the grants the relationship holds on (and, when a shortfall may be drawn, the
     student's usable grants it may draw from), then its allocations. Returns the grants valid on
     the session's date, soonest expiry first, and the allocations by grant id."""
     if draw_shortfall or not prebuilt.available():
+        if first is not None:
+            first.run()
         # One statement: the held grants' ids are a subquery of the lock.
         held_ids = Allocation.objects.filter(relationship_id=relationship.pk).values_list(
             "grant_id", flat=True
@@ -239,7 +250,7 @@ def _lock_for_session(
         grants = lock_grants(held_ids, also=drawable)
         allocations = _allocations_of(relationship)
     else:
-        grants, allocations = _lock_held(relationship.pk)
+        grants, allocations = _lock_held(relationship.pk, first)
     valid = [g for g in soonest_expiry_first(grants.values()) if g.is_usable(at, valid_by=day_end)]
     return valid, allocations
 
@@ -269,13 +280,24 @@ def _held_locks() -> tuple[str, prebuilt.Rows, str, prebuilt.Rows]:
     return grants_sql, grant_rows, allocations_sql, allocation_rows
 
 
-def _lock_held(relationship_id: int) -> tuple[dict[int, Grant], dict[int, Allocation]]:
+def _lock_held(
+    relationship_id: int, first: prebuilt.Statement | None = None
+) -> tuple[dict[int, Grant], dict[int, Allocation]]:
     """The grants, by id, then the allocations: two statements in one round trip, each run to
-    completion before the next, so the lock order is the one of every ledger write."""
+    completion before the next, so the lock order is the one of every ledger write. The
+    caller's `first` statement goes before them in the same round trip; if it fails (a
+    constraint), the locks are not taken and its error is raised."""
     grants_sql, grant_rows, allocations_sql, allocation_rows = _held_locks()
-    found_grants, found_allocations = prebuilt.send_together(
-        [(grants_sql, [relationship_id]), (allocations_sql, [relationship_id])]
-    )
+    statements: list[tuple[str, Sequence[Any]]] = [
+        (grants_sql, [relationship_id]),
+        (allocations_sql, [relationship_id]),
+    ]
+    if first is not None:
+        statements.insert(0, (first.sql, first.params))
+    results = prebuilt.send_together(statements)
+    if first is not None:
+        first.then(results.pop(0))
+    found_grants, found_allocations = results
     grants: dict[int, Grant] = {}
     for row in found_grants:
         (grant,) = grant_rows.instances(row)

@@ -2,6 +2,8 @@
 read, field for field, and lock the same rows (docs/sessions.md, "Logging: the query budget").
 PostgreSQL only, as the statements are: elsewhere the ORM queries run."""
 
+from decimal import Decimal
+
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Model
@@ -12,6 +14,7 @@ from grants.services.posting import lock_grants
 from matchpal import prebuilt
 from relationships.models import Relationship
 from sessions_app import services
+from sessions_app.models import Session
 from tests.factories import StudentFactory
 from tests.support import Tenant, at, log, paired, past_grant
 
@@ -86,3 +89,37 @@ def test_statements_sent_together_stop_at_the_first_error(tenant_a: Tenant) -> N
         ]
     with pytest.raises(DatabaseError), transaction.atomic():
         prebuilt.send_together([("SELECT 1/0", []), ("SELECT 1", [])])
+
+
+def test_the_session_insert_stores_what_the_orm_save_stores(tenant_a: Tenant) -> None:
+    past_grant(tenant_a.student, 900)
+    rel = paired(tenant_a, quantity=600)
+    made = [
+        Session(
+            organization=rel.organization,
+            relationship=rel,
+            starts_at=at(10, hour),
+            duration_minutes=45,
+            notes="Fractions",
+            internal_note="Tired",
+            internal_note_author=tenant_a.provider_user,
+            logged_by=tenant_a.provider_user,
+            logged_at=at(10, 12),
+            charged_minutes=45,
+            provider_pay_rate=Decimal("31.50"),
+        )
+        for hour in (9, 10)
+    ]
+    with transaction.atomic():
+        statement = prebuilt.insert(made[0])
+        statement.run()
+        made[1].save(force_insert=True)
+    assert made[0].pk is not None
+    assert not made[0]._state.adding
+    built, orm = (Session.objects.get(pk=s.pk) for s in made)
+    differ = {"id", "public_id", "starts_at"}
+    assert {k: v for k, v in values(built).items() if k not in differ} == {
+        k: v for k, v in values(orm).items() if k not in differ
+    }
+    assert (built.public_id, built.starts_at) == (made[0].public_id, at(10, 9))
+    assert statement.sql.endswith('RETURNING "id"')
