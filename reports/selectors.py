@@ -171,5 +171,8 @@ def student_dashboard(*, organization: Organization, student: Student) -> dict[s
         "student": student,
         "balances": ledger.student_balances(student=student, grants=grants),
         "holds": ledger.holds_of_student(organization=organization, student=student),
-        "history": list(ledger.history(organization=organization, student=student)[:10]),
+        # The newest entries: their running balance starts from the grants' own.
+        "history": ledger.with_running(
+            ledger.history(organization=organization, student=student)[:10], grants=grants
+        ),
     }
