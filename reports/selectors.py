@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import TypedDict
 
-from django.db.models import Aggregate, Count, F, Q, QuerySet, Subquery, Sum, Window
+from django.db.models import Aggregate, Count, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from grants import selectors as ledger
@@ -145,24 +145,37 @@ def provider_dashboard(*, organization: Organization, membership: Membership) ->
 
 def student_sessions(
     *, organization: Organization, membership: Membership, limit: int = 20
-) -> list[object]:
-    """The student's recent sessions, newest first, with the running total of hours used.
+) -> list[Session]:
+    """The student's recent sessions, newest first, with the running total of hours used
+    (`running`: used by this session and every one before it, in order of start).
 
     One total per unit: `charged_minutes` holds minutes for a relationship counting minutes but
     whole sessions for one counting sessions, and the two never add up.
+
+    Two queries, neither over more than the student's own sessions: the shown rows (joined
+    and built, `limit` of them), and one grouped sum of the narrow `charged_minutes` of the
+    sessions before the oldest shown; each shown row adds its charge to that. (A window over
+    every session of the student joined and sorted all of them, wide rows, before the cut.)
     """
-    rows = (
-        sessions.session_list(organization=organization, membership=membership)
-        .annotate(
-            running=Window(
-                Sum("charged_minutes"),
-                partition_by=[F("relationship__unit")],
-                order_by=[F("starts_at").asc(), F("id").asc()],
-            )
+    visible = sessions.session_list(organization=organization, membership=membership)
+    rows = list(visible.order_by("-starts_at", "-id")[:limit])
+    if not rows:
+        return rows
+    oldest = rows[-1]
+    before = (
+        visible.filter(
+            Q(starts_at__lt=oldest.starts_at) | Q(starts_at=oldest.starts_at, pk__lt=oldest.pk)
         )
-        .order_by("-starts_at", "-id")[:limit]
+        .order_by()
+        .values_list("relationship__unit")
+        .annotate(used=Sum("charged_minutes"))
     )
-    return list(rows)
+    used: dict[str, int] = dict(before)
+    for row in reversed(rows):
+        unit = row.relationship.unit
+        used[unit] = used.get(unit, 0) + row.charged_minutes
+        row.running = used[unit]
+    return rows
 
 
 def student_dashboard(*, organization: Organization, student: Student) -> dict[str, object]:

@@ -499,7 +499,7 @@ PINNED = {
     "service_type_list": 5,
     "org_home[admin]": 14,
     "org_home[provider]": 10,
-    "org_home[student]": 9,
+    "org_home[student]": 10,
     "organization_list": 4,
     "grants:student_hours": 9,
     "grants:my_hours": 9,

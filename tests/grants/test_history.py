@@ -183,6 +183,7 @@ def expected_running(t: Tenant) -> list[tuple[int, int]]:
     return rows[::-1]
 
 
+@pytest.mark.sqlite
 @override_settings(MATCHPAL_PAGE_SIZE=3)
 def test_every_page_of_two_units_shows_the_sum_of_everything_up_to_each_row(
     tenant_a: Tenant,
