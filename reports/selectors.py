@@ -119,8 +119,9 @@ def admin_dashboard(*, organization: Organization, membership: Membership) -> di
 def _earnings(
     *, organization: Organization, membership: Membership, week: datetime, month: datetime
 ) -> dict[str, object]:
-    this_week = sessions.earnings(organization=organization, membership=membership, since=week)
-    this_month = sessions.earnings(organization=organization, membership=membership, since=month)
+    this_week, this_month = sessions.earnings_since(
+        organization=organization, membership=membership, starts=[week, month]
+    )
     return {
         "week_minutes": this_week.minutes,
         "week_earnings": this_week.amount,

@@ -498,7 +498,7 @@ PINNED = {
     "members": 7,
     "service_type_list": 5,
     "org_home[admin]": 14,
-    "org_home[provider]": 10,
+    "org_home[provider]": 9,
     "org_home[student]": 10,
     "organization_list": 4,
     "grants:student_hours": 9,

@@ -691,7 +691,7 @@ PAGES: dict[str, tuple[str, Callable[[Tenant, int], str], int]] = {
     # session, user, membership; the relationship with its holds; count and page of sessions;
     # its history.
     "relationship detail": ("admin", grow_relationship_detail, 7),
-    "provider home": ("provider", grow_provider_home, 10),
+    "provider home": ("provider", grow_provider_home, 9),
     "student home": ("student", grow_student_home, 10),
 }
 
