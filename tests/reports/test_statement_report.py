@@ -142,3 +142,11 @@ def test_a_students_own_csv_names_them(
     lines = list(csv.reader(io.StringIO(body)))
     assert ["Student", tenant_a.student.name] in lines
     assert ["Movements"] in lines
+
+
+def test_the_range_line_has_no_grouping(
+    tenant_a: Tenant, history: History, admin_client_a: Client
+) -> None:
+    page = admin_client_a.get(url(tenant_a, of(tenant_a))).content.decode()
+    assert "(America/New_York) · " + tenant_a.student.name in page
+    assert ", by day" not in page
