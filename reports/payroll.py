@@ -19,6 +19,7 @@ from django.db.models import (
     DateField,
     DecimalField,
     F,
+    Func,
     IntegerField,
     Q,
     QuerySet,
@@ -46,6 +47,27 @@ SCHEDULED_OR_FREE: Final = Q(status=SessionStatus.SCHEDULED) | Q(
 
 MONEY: Final = DecimalField(max_digits=14, decimal_places=2)
 ZERO: Final = Decimal("0.00")
+CENT: Final = Decimal("0.01")
+
+
+def _to_cents(value: Any, expression: Any, connection: Any) -> Decimal | None:
+    return None if value is None else Decimal(value).quantize(CENT)
+
+
+class Cents(Func):
+    """An amount, read to the cent. PostgreSQL answers a sum of numerics with their scale;
+    SQLite answers a float, which Django turns into Decimal("250") rather than "250.00", and
+    the page and the CSV would write it so."""
+
+    template = "%(expressions)s"
+    output_field = MONEY
+
+    def get_db_converters(self, connection: Any) -> list[Any]:
+        return [*super().get_db_converters(connection), _to_cents]
+
+
+def _amount_sum(amount: Any, **filters: Any) -> Cents:
+    return Cents(Coalesce(Sum(amount, **filters), Value(ZERO), output_field=MONEY))
 
 
 def pending(scope: Scope) -> Q:
@@ -58,14 +80,10 @@ def pending(scope: Scope) -> Q:
 
 
 def _pending_figures(scope: Scope) -> dict[str, Any]:
-    """What waits for the students' confirmation: nothing, without a sum over the sessions, in
-    a center that does not require it."""
+    """What waits for the students' confirmation, in a center that requires it (elsewhere the
+    figures are `NOTHING_PENDING`, not sums over the sessions)."""
     if not scope.organization.require_student_confirmation:
-        return {
-            "pending_sessions": Value(0, output_field=IntegerField()),
-            "minutes_pending": Value(0, output_field=IntegerField()),
-            "pending_earnings": Value(ZERO, output_field=MONEY),
-        }
+        return {}
     waiting = pending(scope)
     return {
         "pending_sessions": Count("pk", filter=waiting),
@@ -74,12 +92,29 @@ def _pending_figures(scope: Scope) -> dict[str, Any]:
         ),
         # What the pending sessions will earn once confirmed: each one's minutes at its own pay
         # rate, to the cent, as `with_money` prices a paid one.
-        "pending_earnings": Coalesce(
-            Sum(sql_amount("money_minutes", "provider_pay_rate"), filter=waiting),
-            Value(ZERO),
-            output_field=MONEY,
+        "pending_earnings": _amount_sum(
+            sql_amount("money_minutes", "provider_pay_rate"), filter=waiting
         ),
     }
+
+
+NOTHING_PENDING: Final = {"pending_sessions": 0, "minutes_pending": 0, "pending_earnings": ZERO}
+
+
+def _constants(scope: Scope) -> dict[str, Any]:
+    """The figures that are constants in this scope (nothing pending without confirmation)."""
+    if scope.organization.require_student_confirmation:
+        return {}
+    return dict(NOTHING_PENDING)
+
+
+def _row_figures(scope: Scope) -> dict[str, Any]:
+    """`_figures` and `_constants` as the columns of a grouped query."""
+    constants = {
+        name: Cents(Value(value)) if isinstance(value, Decimal) else Value(value)
+        for name, value in _constants(scope).items()
+    }
+    return {**_figures(scope), **constants}
 
 
 def _figures(scope: Scope) -> dict[str, Any]:
@@ -92,11 +127,11 @@ def _figures(scope: Scope) -> dict[str, Any]:
         "provider_no_shows": Count("pk", filter=PROVIDER_NO_SHOW),
         "minutes_charged": Coalesce(Sum("money_minutes"), 0, output_field=IntegerField()),
         "minutes_paid": Coalesce(Sum("paid_minutes"), 0, output_field=IntegerField()),
-        "earnings": Coalesce(Sum("provider_earnings"), Value(ZERO), output_field=MONEY),
+        "earnings": _amount_sum("provider_earnings"),
         **_pending_figures(scope),
     }
     if shows_client_amount(scope):
-        figures["client_total"] = Coalesce(Sum("client_amount"), Value(ZERO), output_field=MONEY)
+        figures["client_total"] = _amount_sum("client_amount")
     return figures
 
 
@@ -134,7 +169,7 @@ def payroll_rows(scope: Scope) -> QuerySet[Any, Any]:
             provider=F("relationship__provider__name"),
             provider_id=F("relationship__provider__public_id"),
         )
-        .annotate(**_figures(scope))
+        .annotate(**_row_figures(scope))
         .order_by("provider", "provider_id", "first_day")
     )
     return rows
@@ -148,7 +183,7 @@ def payroll_by_provider(scope: Scope) -> QuerySet[Any, Any]:
             provider=F("relationship__provider__name"),
             provider_id=F("relationship__provider__public_id"),
         )
-        .annotate(**_figures(scope))
+        .annotate(**_row_figures(scope))
         .order_by("provider", "provider_id")
     )
     return rows
@@ -161,21 +196,15 @@ def payroll_by_period(scope: Scope) -> QuerySet[Any, Any]:
         payroll_sessions(scope)
         .annotate(first_day=_first_day(scope))
         .values("first_day")
-        .annotate(**_figures(scope))
+        .annotate(**_row_figures(scope))
         .order_by("first_day")
     )
     return rows
 
 
 def payroll_totals(scope: Scope) -> dict[str, Any]:
-    """The figures over the whole scope: one query (the pending figures of a center that does
-    not require confirmation are the constants they are)."""
-    figures = _figures(scope)
-    constants = {name: f.value for name, f in figures.items() if isinstance(f, Value)}
-    totals = payroll_sessions(scope).aggregate(
-        **{name: f for name, f in figures.items() if name not in constants}
-    )
-    return {**totals, **constants}
+    """The figures over the whole scope: one query."""
+    return {**payroll_sessions(scope).aggregate(**_figures(scope)), **_constants(scope)}
 
 
 def pending_sessions(scope: Scope) -> SessionQuerySet:

@@ -150,7 +150,7 @@ class PayrollReport(Report):
         rows = (
             payroll.pending_sessions(self.scope)
             .annotate(
-                earnings_pending=sql_amount("money_minutes", "provider_pay_rate"),
+                earnings_pending=payroll.Cents(sql_amount("money_minutes", "provider_pay_rate")),
                 day=Trunc("starts_at", "day", output_field=DateField(), tzinfo=self.scope.tz),
             )
             .values(

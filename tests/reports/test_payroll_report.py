@@ -42,6 +42,7 @@ def table(lines: list[list[str]], title: str) -> list[list[str]]:
     return lines[start:end]
 
 
+@pytest.mark.sqlite
 def test_the_admin_sees_every_providers_figures(
     tenant_a: Tenant, history: History, admin_client_a: Client
 ) -> None:
@@ -65,6 +66,7 @@ def test_the_admin_sees_every_providers_figures(
     ]
 
 
+@pytest.mark.sqlite
 def test_the_csv_has_the_pages_figures(
     tenant_a: Tenant, history: History, admin_client_a: Client
 ) -> None:
@@ -108,6 +110,7 @@ def test_a_provider_sees_their_own_without_the_client_amount(
     assert shown.context["figures"]["client_total"] == Decimal("207.50")
 
 
+@pytest.mark.sqlite
 def test_pending_sessions_are_listed_when_confirmation_is_required(
     tenant_a: Tenant, history: History, admin_client_a: Client
 ) -> None:

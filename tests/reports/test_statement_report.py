@@ -31,6 +31,7 @@ def history(tenant_a: Tenant, clock) -> History:  # type: ignore[no-untyped-def]
     return History(tenant_a, clock)
 
 
+@pytest.mark.sqlite
 def test_an_admin_reads_a_students_statement(
     tenant_a: Tenant, history: History, admin_client_a: Client
 ) -> None:
@@ -100,6 +101,7 @@ def test_a_malformed_student_is_a_form_error(
     assert "student" in response.context["form"].errors
 
 
+@pytest.mark.sqlite
 def test_the_csv_has_the_statements_figures(
     tenant_a: Tenant, history: History, admin_client_a: Client
 ) -> None:
