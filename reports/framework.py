@@ -10,7 +10,7 @@ queries. Nothing here sums or counts in Python: every figure is an SQL aggregate
 of queries of a page is the number of its tables, whatever the data (docs/reports.md).
 """
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
@@ -18,7 +18,6 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
-from django.http import Http404
 
 from matchpal.models import Membership, Organization, Role, ServiceType
 from providers.models import Provider
@@ -254,14 +253,3 @@ def register(report: type[Report]) -> type[Report]:
 def reports_for(membership: Membership) -> list[type[Report]]:
     """The reports the member's role may open, in registration order."""
     return [report for report in REPORTS.values() if membership.role in report.roles]
-
-
-def report_named(name: str) -> type[Report]:
-    try:
-        return REPORTS[name]
-    except KeyError:
-        raise Http404("No such report.") from None
-
-
-def tables_by_name(tables: Iterable[Table]) -> dict[str, Table]:
-    return {table.name: table for table in tables}
