@@ -1,0 +1,131 @@
+"""The Financial report's figures: packages sold and their revenue (shop orders and manual
+grants from a package), refunds, and the value of the hours outstanding at a date.
+
+Prices live on the package (`Package.price` for `Package.quantity` minutes or sessions): a
+grant made from a package is valued at that package's price per minute (or per session), its
+credit counting `credited ÷ quantity` packages. Grants without a package (custom quantities,
+transfers into a new grant) carry no price: their hours are reported as "without a price",
+never valued. Every figure is one grouped SQL aggregate over the ledger; each function runs one
+query whatever the amount of data, on PostgreSQL and on SQLite. docs/reports.md, "Financial".
+"""
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, IntegerField, Q, Sum, Value
+from django.db.models.functions import Coalesce
+
+from grants.models import EntryKind, GrantSource
+from matchpal.models import Membership, Organization
+from reports.ledger_scope import LedgerFilters, end_of, ledger_entries, require_admin, rows
+
+MONEY = DecimalField(max_digits=14, decimal_places=2)
+CENT = Decimal("0.01")
+
+_PACKAGE = {
+    "package_id": F("grant__package__public_id"),
+    "package": F("grant__package__name"),
+    "unit": F("grant__unit"),
+    "price": F("grant__package__price"),
+    "quantity": F("grant__package__quantity"),
+}
+
+
+def _value(quantity: str) -> "ExpressionWrapper[Any]":
+    """`quantity` minutes (or sessions) at the package's price per unit; None without one."""
+    amount = F(quantity) * F("price")
+    if connection.vendor == "sqlite":
+        # SQLite stores a whole price as an integer and divides integers exactly as integers:
+        # in floating point there, rounded to the cent by `_money`. PostgreSQL's numeric is exact.
+        amount = amount * Value(1.0)
+    return ExpressionWrapper(amount / F("quantity"), output_field=MONEY)
+
+
+def _packages(quantity: str) -> "ExpressionWrapper[Any]":
+    """How many packages `quantity` minutes (or sessions) are: exact for credits (a grant from
+    a package credits a whole number of them)."""
+    return ExpressionWrapper(F(quantity) / F("quantity"), output_field=IntegerField())
+
+
+def _money(rows: list[dict[str, Any]], *fields: str) -> list[dict[str, Any]]:
+    """Amounts to the cent (SQLite computes them in floating point)."""
+    for row in rows:
+        for field in fields:
+            if row[field] is not None:
+                row[field] = Decimal(row[field]).quantize(CENT)
+    return rows
+
+
+def packages_sold(
+    *, organization: Organization, membership: Membership, filters: LedgerFilters
+) -> list[dict[str, Any]]:
+    """Per package credited in the range, split by where it was sold (the shop, or an admin
+    adding it by hand): packages and revenue; one row per unit for the grants without a
+    package, with their hours and no revenue."""
+    require_admin(membership)
+    start, end = filters.bounds(organization)
+    shop = Q(grant__source=GrantSource.WOOCOMMERCE)
+    found = rows(
+        ledger_entries(organization=organization, filters=filters)
+        .filter(kind=EntryKind.CREDIT, created_at__gte=start, created_at__lt=end)
+        .order_by()
+        .values(**_PACKAGE)
+        .annotate(
+            shop_credited=Coalesce(Sum("total_delta", filter=shop), 0),
+            manual_credited=Coalesce(Sum("total_delta", filter=~shop), 0),
+            credited=Sum("total_delta"),
+        )
+        .annotate(
+            shop_packages=_packages("shop_credited"),
+            manual_packages=_packages("manual_credited"),
+            packages=_packages("credited"),
+            shop_revenue=_value("shop_credited"),
+            manual_revenue=_value("manual_credited"),
+            revenue=_value("credited"),
+        )
+        .order_by(F("grant__package__name").asc(nulls_last=True), "grant__unit")
+    )
+    return _money(found, "shop_revenue", "manual_revenue", "revenue")
+
+
+def refunds(
+    *, organization: Organization, membership: Membership, filters: LedgerFilters
+) -> list[dict[str, Any]]:
+    """Per package (and per unit without one): the refunds written in the range, the minutes
+    or sessions taken back and their value at the package's price."""
+    require_admin(membership)
+    start, end = filters.bounds(organization)
+    found = rows(
+        ledger_entries(organization=organization, filters=filters)
+        .filter(kind=EntryKind.REFUND, created_at__gte=start, created_at__lt=end)
+        .order_by()
+        .values(**_PACKAGE)
+        .annotate(refunds=Count("pk"), refunded=-Sum("total_delta"))
+        .annotate(value=_value("refunded"))
+        .order_by(F("grant__package__name").asc(nulls_last=True), "grant__unit")
+    )
+    return _money(found, "value")
+
+
+def outstanding_value(
+    *, organization: Organization, membership: Membership, filters: LedgerFilters, day: date
+) -> list[dict[str, Any]]:
+    """Per package (and per unit without one): the hours outstanding at the close of `day`
+    (the Usage report's `outstanding_at`, the same rule) and their value at the package's
+    price."""
+    require_admin(membership)
+    instant = end_of(day, organization)
+    found = rows(
+        ledger_entries(organization=organization, filters=filters)
+        .filter(created_at__lte=instant, grant__valid_from__lte=instant)
+        .filter(Q(grant__expires_at__isnull=True) | Q(grant__expires_at__gt=instant))
+        .order_by()
+        .values(**_PACKAGE)
+        .annotate(outstanding=Sum(F("usable_delta") + F("held_delta")))
+        .filter(outstanding__gt=0)
+        .annotate(value=_value("outstanding"))
+        .order_by(F("grant__package__name").asc(nulls_last=True), "grant__unit")
+    )
+    return _money(found, "value")
