@@ -14,10 +14,20 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, IntegerField, Q, Sum, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
-from grants.models import EntryKind, GrantSource
+from grants.models import EntryKind, GrantEntry, GrantSource, Unit
 from matchpal.models import Membership, Organization
 from reports.ledger_scope import LedgerFilters, end_of, ledger_entries, require_admin, rows
 
@@ -58,23 +68,40 @@ def _money(rows: list[dict[str, Any]], *fields: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _credits(organization: Organization, filters: LedgerFilters) -> QuerySet[GrantEntry]:
+    start, end = filters.bounds(organization)
+    return (
+        ledger_entries(organization=organization, filters=filters)
+        .filter(kind=EntryKind.CREDIT, created_at__gte=start, created_at__lt=end)
+        .order_by()
+    )
+
+
+SHOP = Q(grant__source=GrantSource.WOOCOMMERCE)
+PRICED = Q(grant__package__isnull=False)
+
+
+def _per_unit(field: Any, name: str, condition: Q | None = None) -> dict[str, Coalesce]:
+    """`field` summed per unit: `<name>_minutes` and `<name>_sessions`."""
+    return {
+        f"{name}_{unit}": Coalesce(Sum(field, filter=Q(grant__unit=unit) & (condition or Q())), 0)
+        for unit in Unit.values
+    }
+
+
 def packages_sold(
     *, organization: Organization, membership: Membership, filters: LedgerFilters
 ) -> list[dict[str, Any]]:
     """Per package credited in the range, split by where it was sold (the shop, or an admin
-    adding it by hand): packages and revenue; one row per unit for the grants without a
-    package, with their hours and no revenue."""
+    adding it by hand): packages and revenue."""
     require_admin(membership)
-    start, end = filters.bounds(organization)
-    shop = Q(grant__source=GrantSource.WOOCOMMERCE)
     found = rows(
-        ledger_entries(organization=organization, filters=filters)
-        .filter(kind=EntryKind.CREDIT, created_at__gte=start, created_at__lt=end)
-        .order_by()
+        _credits(organization, filters)
+        .filter(PRICED)
         .values(**_PACKAGE)
         .annotate(
-            shop_credited=Coalesce(Sum("total_delta", filter=shop), 0),
-            manual_credited=Coalesce(Sum("total_delta", filter=~shop), 0),
+            shop_credited=Coalesce(Sum("total_delta", filter=SHOP), 0),
+            manual_credited=Coalesce(Sum("total_delta", filter=~SHOP), 0),
             credited=Sum("total_delta"),
         )
         .annotate(
@@ -85,28 +112,100 @@ def packages_sold(
             manual_revenue=_value("manual_credited"),
             revenue=_value("credited"),
         )
-        .order_by(F("grant__package__name").asc(nulls_last=True), "grant__unit")
+        .order_by("grant__package__name", "grant__package__public_id")
     )
     return _money(found, "shop_revenue", "manual_revenue", "revenue")
+
+
+def _entry_value(condition: Q | None = None) -> Sum:
+    """Each entry's `total_delta` at its package's price, summed: the total of a column of
+    per-package values, in one aggregate."""
+    amount = F("total_delta") * F("grant__package__price")
+    if connection.vendor == "sqlite":
+        amount = amount * Value(1.0)  # see `_value`
+    return Sum(
+        ExpressionWrapper(amount / F("grant__package__quantity"), output_field=MONEY),
+        filter=condition,
+    )
+
+
+def sales_totals(
+    *, organization: Organization, membership: Membership, filters: LedgerFilters
+) -> dict[str, Any]:
+    """`packages_sold` over every package (one row), and the minutes and sessions credited in
+    the range without a price (grants without a package)."""
+    require_admin(membership)
+    packages = ExpressionWrapper(
+        F("total_delta") / F("grant__package__quantity"), output_field=IntegerField()
+    )
+    totals = _credits(organization, filters).aggregate(
+        shop_packages=Coalesce(Sum(packages, filter=PRICED & SHOP), 0),
+        manual_packages=Coalesce(Sum(packages, filter=PRICED & ~SHOP), 0),
+        packages=Coalesce(Sum(packages, filter=PRICED), 0),
+        shop_revenue=_entry_value(PRICED & SHOP),
+        manual_revenue=_entry_value(PRICED & ~SHOP),
+        revenue=_entry_value(PRICED),
+        **_per_unit("total_delta", "unpriced", ~PRICED),
+    )
+    return _money([totals], "shop_revenue", "manual_revenue", "revenue")[0]
+
+
+def _refund_entries(organization: Organization, filters: LedgerFilters) -> QuerySet[GrantEntry]:
+    start, end = filters.bounds(organization)
+    return (
+        ledger_entries(organization=organization, filters=filters)
+        .filter(kind=EntryKind.REFUND, created_at__gte=start, created_at__lt=end)
+        .order_by()
+    )
 
 
 def refunds(
     *, organization: Organization, membership: Membership, filters: LedgerFilters
 ) -> list[dict[str, Any]]:
-    """Per package (and per unit without one): the refunds written in the range, the minutes
-    or sessions taken back and their value at the package's price."""
+    """Per package (and one row for the grants without one): the refunds written in the range,
+    the minutes and sessions taken back, and their value at the package's price."""
     require_admin(membership)
-    start, end = filters.bounds(organization)
     found = rows(
-        ledger_entries(organization=organization, filters=filters)
-        .filter(kind=EntryKind.REFUND, created_at__gte=start, created_at__lt=end)
-        .order_by()
+        _refund_entries(organization, filters)
         .values(**_PACKAGE)
-        .annotate(refunds=Count("pk"), refunded=-Sum("total_delta"))
+        .annotate(
+            refunds=Count("pk"),
+            refunded=-Sum("total_delta"),
+            **_per_unit(-F("total_delta"), "refunded"),
+        )
         .annotate(value=_value("refunded"))
         .order_by(F("grant__package__name").asc(nulls_last=True), "grant__unit")
     )
     return _money(found, "value")
+
+
+def refund_totals(
+    *, organization: Organization, membership: Membership, filters: LedgerFilters
+) -> dict[str, Any]:
+    require_admin(membership)
+    totals = _refund_entries(organization, filters).aggregate(
+        refunds=Count("pk"),
+        **_per_unit(-F("total_delta"), "refunded"),
+        value=_entry_value(),
+    )
+    if totals["value"] is not None:
+        totals["value"] = -totals["value"]
+    return _money([totals], "value")[0]
+
+
+def _outstanding(
+    organization: Organization, filters: LedgerFilters, day: date
+) -> QuerySet[GrantEntry]:
+    instant = end_of(day, organization)
+    return (
+        ledger_entries(organization=organization, filters=filters)
+        .filter(created_at__lte=instant, grant__valid_from__lte=instant)
+        .filter(Q(grant__expires_at__isnull=True) | Q(grant__expires_at__gt=instant))
+        .order_by()
+    )
+
+
+UNUSED = F("usable_delta") + F("held_delta")
 
 
 def outstanding_value(
@@ -116,16 +215,27 @@ def outstanding_value(
     (the Usage report's `outstanding_at`, the same rule) and their value at the package's
     price."""
     require_admin(membership)
-    instant = end_of(day, organization)
     found = rows(
-        ledger_entries(organization=organization, filters=filters)
-        .filter(created_at__lte=instant, grant__valid_from__lte=instant)
-        .filter(Q(grant__expires_at__isnull=True) | Q(grant__expires_at__gt=instant))
-        .order_by()
+        _outstanding(organization, filters, day)
         .values(**_PACKAGE)
-        .annotate(outstanding=Sum(F("usable_delta") + F("held_delta")))
+        .annotate(outstanding=Sum(UNUSED), **_per_unit(UNUSED, "outstanding"))
         .filter(outstanding__gt=0)
         .annotate(value=_value("outstanding"))
         .order_by(F("grant__package__name").asc(nulls_last=True), "grant__unit")
     )
     return _money(found, "value")
+
+
+def outstanding_value_totals(
+    *, organization: Organization, membership: Membership, filters: LedgerFilters, day: date
+) -> dict[str, Any]:
+    require_admin(membership)
+    amount = UNUSED * F("grant__package__price")
+    if connection.vendor == "sqlite":
+        amount = amount * Value(1.0)  # see `_value`
+    totals = _outstanding(organization, filters, day).aggregate(
+        **_per_unit(UNUSED, "outstanding"),
+        **_per_unit(UNUSED, "unpriced", ~PRICED),
+        value=Sum(ExpressionWrapper(amount / F("grant__package__quantity"), output_field=MONEY)),
+    )
+    return _money([totals], "value")[0]

@@ -20,6 +20,7 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Q,
+    QuerySet,
     Subquery,
     Sum,
     Value,
@@ -28,7 +29,15 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 
-from grants.models import Allocation, EntryKind, Grant, GrantEntry, GrantServiceType, GrantStatus
+from grants.models import (
+    Allocation,
+    EntryKind,
+    Grant,
+    GrantEntry,
+    GrantServiceType,
+    GrantStatus,
+    Unit,
+)
 from matchpal.models import Membership, Organization, ServiceType
 from reports.ledger_scope import LedgerFilters, end_of, ledger_entries, require_admin, rows
 
@@ -61,25 +70,25 @@ def _flows() -> dict[str, Any]:
 
 
 def purchased_vs_consumed(
-    *, organization: Organization, membership: Membership, filters: LedgerFilters
+    *, organization: Organization, membership: Membership, filters: LedgerFilters, unit: str
 ) -> list[dict[str, Any]]:
-    """Per period (the start of each day, week or month in the center's zone) and unit: hours
-    purchased, adjusted, transferred, refunded, consumed, restored, consumed net of
-    restorations, and expired unused. Periods without entries are left out."""
+    """Per period (the start of each day, week or month in the center's zone), for grants of
+    `unit`: hours purchased, adjusted, transferred, refunded, consumed, restored, consumed net
+    of restorations, and expired unused. Periods without entries are left out."""
     require_admin(membership)
     start, end = filters.bounds(organization)
     return rows(
         ledger_entries(organization=organization, filters=filters)
-        .filter(created_at__gte=start, created_at__lt=end)
+        .filter(created_at__gte=start, created_at__lt=end, grant__unit=unit)
         .annotate(
             period=Trunc(
                 "created_at", filters.period, output_field=DateTimeField(), tzinfo=organization.tz
             )
         )
         .order_by()
-        .values("period", unit=F("grant__unit"))
+        .values("period")
         .annotate(**_flows())
-        .order_by("unit", "period")
+        .order_by("period")
     )
 
 
@@ -150,11 +159,12 @@ ENDED_REFUNDED = "refunded"
 ENDED_USED_UP = "used_up"
 
 
-def grant_utilization(
+def ended_grants(
     *, organization: Organization, membership: Membership, filters: LedgerFilters
-) -> list[dict[str, Any]]:
-    """The grants that ended in the range, per unit and how they ended, with the hours they
-    had and used: `utilization = used ÷ had`.
+) -> tuple["QuerySet[Any]", dict[str, Any]]:
+    """The grants that ended in the range, annotated with how they ended (`ending`), and the
+    figures to aggregate over them (per unit: grants, `had`, `used`; `utilization = used ÷
+    had`).
 
     A grant has ended when, today, it is expired (ended by its latest expiry entry), revoked
     (refunded in full: ended by its refund) or used up (`used = total > 0`: ended by its latest
@@ -198,28 +208,49 @@ def grant_utilization(
                 )
             )
         )
-    return rows(
-        grants.annotate(
-            ended_at=Case(
-                When(status=GrantStatus.EXPIRED, then=latest(EntryKind.EXPIRE)),
-                When(status=GrantStatus.REVOKED, then=latest(EntryKind.REFUND)),
-                default=latest(EntryKind.CONSUME),
-                output_field=DateTimeField(),
-            ),
-            ending=Case(
-                When(status=GrantStatus.EXPIRED, then=Value(ENDED_EXPIRED)),
-                When(status=GrantStatus.REVOKED, then=Value(ENDED_REFUNDED)),
-                default=Value(ENDED_USED_UP),
-                output_field=CharField(),
-            ),
-            before_refunds=F("total") - Coalesce(Subquery(refunded), 0),
-        )
-        .filter(ended_at__gte=start, ended_at__lt=end)
-        .order_by()
-        .values("unit", "ending")
-        .annotate(grants=Count("pk"), had=Sum("before_refunds"), used=Sum("used"))
-        .order_by("unit", "ending")
-    )
+    annotated = grants.annotate(
+        ended_at=Case(
+            When(status=GrantStatus.EXPIRED, then=latest(EntryKind.EXPIRE)),
+            When(status=GrantStatus.REVOKED, then=latest(EntryKind.REFUND)),
+            default=latest(EntryKind.CONSUME),
+            output_field=DateTimeField(),
+        ),
+        ending=Case(
+            When(status=GrantStatus.EXPIRED, then=Value(ENDED_EXPIRED)),
+            When(status=GrantStatus.REVOKED, then=Value(ENDED_REFUNDED)),
+            default=Value(ENDED_USED_UP),
+            output_field=CharField(),
+        ),
+        before_refunds=F("total") - Coalesce(Subquery(refunded), 0),
+    ).filter(ended_at__gte=start, ended_at__lt=end)
+    return annotated.order_by(), _ended_figures()
+
+
+def _ended_figures() -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    for unit in Unit.values:
+        of_unit = Q(unit=unit)
+        figures[f"grants_{unit}"] = Count("pk", filter=of_unit)
+        figures[f"had_{unit}"] = Coalesce(Sum("before_refunds", filter=of_unit), 0)
+        figures[f"used_{unit}"] = Coalesce(Sum("used", filter=of_unit), 0)
+    return figures
+
+
+def grant_utilization(
+    *, organization: Organization, membership: Membership, filters: LedgerFilters
+) -> list[dict[str, Any]]:
+    """Per way of ending (expired, refunded, used up) and per unit: the grants that ended in
+    the range, the hours they had and the hours they used (`utilization = used ÷ had`)."""
+    ended, figures = ended_grants(organization=organization, membership=membership, filters=filters)
+    return rows(ended.values("ending").annotate(**figures).order_by("ending"))
+
+
+def utilization_totals(
+    *, organization: Organization, membership: Membership, filters: LedgerFilters
+) -> dict[str, Any]:
+    """`grant_utilization` over every grant that ended in the range: one row."""
+    ended, figures = ended_grants(organization=organization, membership=membership, filters=filters)
+    return ended.aggregate(**figures)
 
 
 def outstanding_at(
@@ -234,22 +265,49 @@ def outstanding_at(
     up to the instant gives each grant's unused hours as they were. A grant counts when valid
     from that instant at the latest and not past its expiry date (as `Grant.objects.usable`)."""
     require_admin(membership)
-    instant = end_of(day, organization)
     return rows(
-        ledger_entries(organization=organization, filters=filters)
-        .filter(created_at__lte=instant, grant__valid_from__lte=instant)
-        .filter(Q(grant__expires_at__isnull=True) | Q(grant__expires_at__gt=instant))
-        .order_by()
+        _outstanding_entries(organization, filters, day)
         .values(unit=F("grant__unit"))
         .annotate(outstanding=Sum(F("usable_delta") + F("held_delta")))
         .order_by("unit")
     )
 
 
+def _outstanding_entries(
+    organization: Organization, filters: LedgerFilters, day: date
+) -> QuerySet[GrantEntry]:
+    instant = end_of(day, organization)
+    return (
+        ledger_entries(organization=organization, filters=filters)
+        .filter(created_at__lte=instant, grant__valid_from__lte=instant)
+        .filter(Q(grant__expires_at__isnull=True) | Q(grant__expires_at__gt=instant))
+        .order_by()
+    )
+
+
+def outstanding_by_student(
+    *, organization: Organization, membership: Membership, filters: LedgerFilters, day: date
+) -> "QuerySet[Any, Any]":
+    """`outstanding_at` per student with hours outstanding, minutes and sessions side by side,
+    the most minutes first. A query (the export streams every row)."""
+    require_admin(membership)
+    unused = F("usable_delta") + F("held_delta")
+    return (
+        _outstanding_entries(organization, filters, day)
+        .values("grant__student__public_id", student_name=F("grant__student__name"))
+        .annotate(
+            outstanding_minutes=Coalesce(Sum(unused, filter=Q(grant__unit=Unit.MINUTES)), 0),
+            outstanding_sessions=Coalesce(Sum(unused, filter=Q(grant__unit=Unit.SESSIONS)), 0),
+        )
+        .filter(Q(outstanding_minutes__gt=0) | Q(outstanding_sessions__gt=0))
+        .order_by("-outstanding_minutes", "-outstanding_sessions", "student_name")
+    )
+
+
 def consumption_velocity(
-    *, organization: Organization, membership: Membership, filters: LedgerFilters
+    *, organization: Organization, membership: Membership, filters: LedgerFilters, unit: str
 ) -> list[dict[str, Any]]:
-    """Per student and unit who consumed in the range: consumed net of restorations, the same
+    """Per student who consumed `unit` in the range: consumed net of restorations, the same
     per week of the range, what is free to book now, and at that pace the days it lasts
     (`free × days in range ÷ consumed`, rounded down; 0 when nothing is free). The
     `VELOCITY_ROWS` that run out soonest first; each row's `runs_out` is today plus its days."""
@@ -270,7 +328,7 @@ def consumption_velocity(
     )
     found = rows(
         ledger_entries(organization=organization, filters=filters)
-        .filter(created_at__gte=start, created_at__lt=end)
+        .filter(created_at__gte=start, created_at__lt=end, grant__unit=unit)
         .order_by()
         .values(
             "grant__student__public_id",
@@ -287,7 +345,7 @@ def consumption_velocity(
                 output_field=IntegerField(),
             ),
         )
-        .order_by("days_left", "student_name", "unit")[:VELOCITY_ROWS]
+        .order_by("days_left", "student_name")[:VELOCITY_ROWS]
     )
     today = timezone.localdate(timezone=organization.tz)
     for row in found:

@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from grants.models import Unit
 from reports import financial
 from reports.ledger_scope import LedgerFilters
 from tests.reports.ledger_history import History, build_history
@@ -42,63 +41,69 @@ def test_packages_sold_and_revenue_by_package(history: History) -> None:
     summary = [
         (
             row["package"],
-            row["unit"],
             row["shop_packages"],
             row["manual_packages"],
             row["packages"],
             row["shop_revenue"],
             row["manual_revenue"],
             row["revenue"],
-            row["credited"],
         )
         for row in rows
     ]
     assert summary == [
-        (
-            "Five sessions",
-            Unit.SESSIONS,
-            0,
-            1,
-            1,
-            money("0.00"),
-            money("200.00"),
-            money("200.00"),
-            5,
-        ),
-        (
-            "Ten hours",
-            Unit.MINUTES,
-            2,
-            1,
-            3,
-            money("900.00"),
-            money("450.00"),
-            money("1350.00"),
-            1800,
-        ),
-        # Custom grants carry no price: G2, G5, G7.
-        (None, Unit.MINUTES, None, None, None, None, None, None, 450),
+        ("Five sessions", 0, 1, 1, money("0.00"), money("200.00"), money("200.00")),
+        ("Ten hours", 2, 1, 3, money("900.00"), money("450.00"), money("1350.00")),
     ]
     assert rows[1]["package_id"] == history.ten_hours.public_id
+    # Custom grants carry no price: G2, G5, G7 (450 minutes).
+    assert figures(history, financial.sales_totals) == {
+        "shop_packages": 2,
+        "manual_packages": 2,
+        "packages": 4,
+        "shop_revenue": money("900.00"),
+        "manual_revenue": money("650.00"),
+        "revenue": money("1550.00"),
+        "unpriced_minutes": 450,
+        "unpriced_sessions": 0,
+    }
 
 
 def test_refunds_and_their_value(history: History) -> None:
     rows = figures(history, financial.refunds)
-    assert [(r["package"], r["unit"], r["refunds"], r["refunded"], r["value"]) for r in rows] == [
-        ("Ten hours", Unit.MINUTES, 1, 300, money("225.00")),
-        (None, Unit.MINUTES, 1, 120, None),
+    assert [
+        (r["package"], r["refunds"], r["refunded_minutes"], r["refunded_sessions"], r["value"])
+        for r in rows
+    ] == [
+        ("Ten hours", 1, 300, 0, money("225.00")),
+        (None, 1, 120, 0, None),
     ]
+    assert figures(history, financial.refund_totals) == {
+        "refunds": 2,
+        "refunded_minutes": 420,
+        "refunded_sessions": 0,
+        "value": money("225.00"),
+    }
 
 
 def test_value_of_the_outstanding_hours(history: History) -> None:
     rows = figures(history, financial.outstanding_value, day=date(2025, 5, 31))
-    assert [(r["package"], r["unit"], r["outstanding"], r["value"]) for r in rows] == [
-        ("Five sessions", Unit.SESSIONS, 3, money("120.00")),
+    assert [
+        (r["package"], r["outstanding_minutes"], r["outstanding_sessions"], r["value"])
+        for r in rows
+    ] == [
+        ("Five sessions", 0, 3, money("120.00")),
         # G1 455 + G4 780 minutes at $450 for 600.
-        ("Ten hours", Unit.MINUTES, 1235, money("926.25")),
+        ("Ten hours", 1235, 0, money("926.25")),
         # G6, made by the transfer, has no package.
-        (None, Unit.MINUTES, 100, None),
+        (None, 100, 0, None),
     ]
+    assert figures(history, financial.outstanding_value_totals, day=date(2025, 5, 31)) == {
+        "outstanding_minutes": 1335,
+        "outstanding_sessions": 3,
+        "unpriced_minutes": 100,
+        "unpriced_sessions": 0,
+        "value": money("1046.25"),
+    }
 
 
 def test_a_student_filter_keeps_their_purchases(history: History) -> None:
@@ -110,7 +115,6 @@ def test_a_student_filter_keeps_their_purchases(history: History) -> None:
     )
     assert [(r["package"], r["packages"], r["revenue"]) for r in rows] == [
         ("Ten hours", 2, money("900.00")),
-        (None, None, None),
     ]
 
 

@@ -62,10 +62,12 @@ def test_purchased_against_consumed_over_the_month(history: History) -> None:
         {"unit": Unit.MINUTES, **MAY_MINUTES},
         {"unit": Unit.SESSIONS, **MAY_SESSIONS},
     ]
-    monthly = figures(history, usage.purchased_vs_consumed)
-    assert monthly == [
-        {"period": datetime(2025, 5, 1, tzinfo=NY), "unit": Unit.MINUTES, **MAY_MINUTES},
-        {"period": datetime(2025, 5, 1, tzinfo=NY), "unit": Unit.SESSIONS, **MAY_SESSIONS},
+    may_first = datetime(2025, 5, 1, tzinfo=NY)
+    assert figures(history, usage.purchased_vs_consumed, unit=Unit.MINUTES) == [
+        {"period": may_first, **MAY_MINUTES}
+    ]
+    assert figures(history, usage.purchased_vs_consumed, unit=Unit.SESSIONS) == [
+        {"period": may_first, **MAY_SESSIONS}
     ]
 
 
@@ -74,13 +76,11 @@ def test_per_week_in_the_centers_zone(history: History) -> None:
         history,
         usage.purchased_vs_consumed,
         LedgerFilters(start=date(2025, 5, 12), end=date(2025, 5, 25), period="week"),
+        unit=Unit.MINUTES,
     )
     # May 12–18: the 90 min session, its edit, the 60 min session and its cancellation.
     # May 19–25: G2 expires (180), the late cancellation charged (60), the shop refund (300).
-    assert [(row["period"].date(), row["unit"]) for row in weeks] == [
-        (date(2025, 5, 12), Unit.MINUTES),
-        (date(2025, 5, 19), Unit.MINUTES),
-    ]
+    assert [row["period"].date() for row in weeks] == [date(2025, 5, 12), date(2025, 5, 19)]
     assert {k: weeks[0][k] for k in ZERO} == {
         **ZERO,
         "consumed": 150,
@@ -149,11 +149,18 @@ def test_usage_per_service_type(history: History) -> None:
 
 
 def test_utilization_of_the_grants_that_ended(history: History) -> None:
+    none = {"grants_sessions": 0, "had_sessions": 0, "used_sessions": 0}
     assert figures(history, usage.grant_utilization) == [
-        {"unit": Unit.MINUTES, "ending": "expired", "grants": 1, "had": 300, "used": 120},
-        {"unit": Unit.MINUTES, "ending": "refunded", "grants": 1, "had": 120, "used": 0},
-        {"unit": Unit.MINUTES, "ending": "used_up", "grants": 1, "had": 30, "used": 30},
+        {"ending": "expired", "grants_minutes": 1, "had_minutes": 300, "used_minutes": 120, **none},
+        {"ending": "refunded", "grants_minutes": 1, "had_minutes": 120, "used_minutes": 0, **none},
+        {"ending": "used_up", "grants_minutes": 1, "had_minutes": 30, "used_minutes": 30, **none},
     ]
+    assert figures(history, usage.utilization_totals) == {
+        "grants_minutes": 3,
+        "had_minutes": 450,
+        "used_minutes": 150,
+        **none,
+    }
     # Only G2 ended after May 15.
     late_may = LedgerFilters(start=date(2025, 5, 15), end=date(2025, 5, 31))
     assert [row["ending"] for row in figures(history, usage.grant_utilization, late_may)] == [
@@ -174,6 +181,11 @@ def test_outstanding_at_a_date_from_the_ledger(history: History) -> None:
         {"unit": Unit.SESSIONS, "outstanding": 3},
     ]
     assert figures(history, usage.outstanding_at, day=date(2025, 4, 30)) == []
+    per_student = figures(history, usage.outstanding_by_student, day=date(2025, 5, 31))
+    assert [
+        (row["student_name"], row["outstanding_minutes"], row["outstanding_sessions"])
+        for row in per_student
+    ] == [("Ada Shopper", 780, 0), ("Sam Student", 555, 3)]
 
 
 def test_outstanding_today_is_the_sum_of_the_grants_balances(history: History) -> None:
@@ -189,27 +201,24 @@ def test_outstanding_today_is_the_sum_of_the_grants_balances(history: History) -
 
 
 def test_consumption_velocity_and_when_each_runs_out(history: History) -> None:
-    rows = figures(history, usage.consumption_velocity)
-    summary = [
-        (
-            row["student_name"],
-            row["unit"],
-            row["consumed"],
-            row["free"],
-            row["days_left"],
-            row["runs_out"],
-        )
-        for row in rows
-    ]
-    assert summary == [
-        ("Lee Quick", Unit.MINUTES, 30, 0, 0, date(2025, 6, 11)),
-        ("Sam Student", Unit.SESSIONS, 2, 0, 0, date(2025, 6, 11)),
+    def velocity(unit: str) -> list[dict[str, object]]:
+        return figures(history, usage.consumption_velocity, unit=unit)  # type: ignore[no-any-return]
+
+    def summary(unit: str) -> list[tuple[object, ...]]:
+        return [
+            (row["student_name"], row["consumed"], row["free"], row["days_left"], row["runs_out"])
+            for row in velocity(unit)
+        ]
+
+    assert summary(Unit.MINUTES) == [
+        ("Lee Quick", 30, 0, 0, date(2025, 6, 11)),
         # 360 free (G1 260, G6 100) at 225 a month of 31 days: 49 days.
-        ("Sam Student", Unit.MINUTES, 225, 360, 49, date(2025, 7, 30)),
+        ("Sam Student", 225, 360, 49, date(2025, 7, 30)),
         # 300 free on G4 at 120 in 31 days: 77 days.
-        ("Ada Shopper", Unit.MINUTES, 120, 300, 77, date(2025, 8, 27)),
+        ("Ada Shopper", 120, 300, 77, date(2025, 8, 27)),
     ]
-    assert rows[2]["per_week"] == pytest.approx(225 * 7 / 31)
+    assert summary(Unit.SESSIONS) == [("Sam Student", 2, 0, 0, date(2025, 6, 11))]
+    assert velocity(Unit.MINUTES)[1]["per_week"] == pytest.approx(225 * 7 / 31)
 
 
 def test_admins_only(history: History) -> None:
