@@ -16,12 +16,13 @@ from django.db.models import (
     Count,
     DateTimeField,
     Exists,
+    ExpressionWrapper,
     F,
+    FloatField,
     IntegerField,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
@@ -39,7 +40,14 @@ from grants.models import (
     Unit,
 )
 from matchpal.models import Membership, Organization, ServiceType
-from reports.ledger_scope import LedgerFilters, end_of, ledger_entries, require_admin, rows
+from reports.ledger_scope import (
+    LedgerFilters,
+    covers,
+    end_of,
+    ledger_entries,
+    require_admin,
+    rows,
+)
 
 VELOCITY_ROWS = 50
 
@@ -113,45 +121,51 @@ def usage_by_service_type(
 ) -> list[dict[str, Any]]:
     """Per service type, in the range: minutes and sessions purchased (credits of grants
     covering the type: a grant covering two types counts under each) and consumed net of
-    restorations (by the relationships of that type). One query: a subquery per figure."""
+    restorations (by the relationships of that type). Three queries: the types, and one
+    grouped pass over the range's entries for each figure, put side by side per type."""
     require_admin(membership)
     start, end = filters.bounds(organization)
     entries = ledger_entries(organization=organization, filters=filters, by_type=False).filter(
         created_at__gte=start, created_at__lt=end
     )
-
-    def figure(unit: str, field: str, condition: Q) -> Coalesce:
-        matching = (
-            entries.filter(condition, grant__unit=unit)
-            .order_by()
-            .values("organization")
-            .annotate(value=Sum(field))
-            .values("value")
-        )
-        return Coalesce(Subquery(matching), 0)
-
-    def purchased(unit: str) -> Coalesce:
-        covering = GrantServiceType.objects.filter(
-            grant=OuterRef("grant_id"), service_type=OuterRef(OuterRef("pk"))
-        )
-        return figure(unit, "total_delta", Q(Exists(covering), kind=EntryKind.CREDIT))
-
-    def consumed(unit: str) -> Coalesce:
-        return figure(unit, "used_delta", Q(relationship__service_type=OuterRef("pk")))
-
     types = ServiceType.objects.filter(organization=organization)
     if filters.service_type is not None:
         types = types.filter(pk=filters.service_type.pk)
-    return rows(
-        types.order_by("name", "pk")
-        .values("name")
-        .annotate(
-            purchased_minutes=purchased("minutes"),
-            consumed_minutes=consumed("minutes"),
-            purchased_sessions=purchased("sessions"),
-            consumed_sessions=consumed("sessions"),
+
+    def per_unit(field: str, name: str) -> dict[str, Coalesce]:
+        return {
+            f"{name}_{unit}": Coalesce(Sum(field, filter=Q(grant__unit=unit)), 0)
+            for unit in Unit.values
+        }
+
+    consumed = {
+        row.pop("type_id"): row
+        for row in rows(
+            entries.filter(relationship__isnull=False)
+            .order_by()
+            .values(type_id=F("relationship__service_type_id"))
+            .annotate(**per_unit("used_delta", "consumed"))
         )
-    )
+    }
+    purchased = {
+        row.pop("type_id"): row
+        for row in rows(
+            entries.filter(kind=EntryKind.CREDIT)
+            .order_by()
+            .values(type_id=F("grant__grantservicetype__service_type_id"))
+            .annotate(**per_unit("total_delta", "purchased"))
+        )
+    }
+    nothing = {f"{name}_{unit}": 0 for name in ("purchased", "consumed") for unit in Unit.values}
+    return [
+        {
+            "name": name,
+            **nothing,
+            **purchased.get(pk, {}),
+            **consumed.get(pk, {}),
+        }
+        for pk, name in types.order_by("name", "pk").values_list("pk", "name")
+    ]
 
 
 ENDED_EXPIRED = "expired"
@@ -161,10 +175,8 @@ ENDED_USED_UP = "used_up"
 
 def ended_grants(
     *, organization: Organization, membership: Membership, filters: LedgerFilters
-) -> tuple["QuerySet[Any]", dict[str, Any]]:
-    """The grants that ended in the range, annotated with how they ended (`ending`), and the
-    figures to aggregate over them (per unit: grants, `had`, `used`; `utilization = used ÷
-    had`).
+) -> "QuerySet[Any]":
+    """The grants that ended in the range, annotated with how they ended (`ending`).
 
     A grant has ended when, today, it is expired (ended by its latest expiry entry), revoked
     (refunded in full: ended by its refund) or used up (`used = total > 0`: ended by its latest
@@ -172,24 +184,24 @@ def ended_grants(
     is its total before refunds (credits, adjustments and transfers), `used` what it used."""
     require_admin(membership)
     start, end = filters.bounds(organization)
-    own = GrantEntry.objects.filter(grant=OuterRef("pk"))
-
-    def latest(kind: str) -> Subquery:
-        return Subquery(
-            own.filter(kind=kind).order_by("-created_at", "-pk").values("created_at")[:1]
+    # An entry that ends its grant: the kind that matches the grant's state today.
+    ends = (
+        Q(kind=EntryKind.EXPIRE, grant__status=GrantStatus.EXPIRED)
+        | Q(kind=EntryKind.REFUND, grant__status=GrantStatus.REVOKED)
+        | Q(
+            kind=EntryKind.CONSUME,
+            grant__status=GrantStatus.ACTIVE,
+            grant__total__gt=0,
+            grant__used=F("grant__total"),
         )
-
-    refunded = (
-        own.filter(kind=EntryKind.REFUND)
-        .order_by()
-        .values("grant")
-        .annotate(value=Sum("total_delta"))
-        .values("value")
     )
-    grants = Grant.objects.filter(organization=organization).filter(
-        Q(status__in=[GrantStatus.EXPIRED, GrantStatus.REVOKED])
-        | Q(status=GrantStatus.ACTIVE, total__gt=0, used=F("total"))
-    )
+    endings = GrantEntry.objects.filter(ends, organization=organization)
+    # Its latest such entry is in the range: one is, and none came after. Both read the
+    # range's entries (or those after it) rather than every ended grant's history.
+    grants = Grant.objects.filter(
+        organization=organization,
+        pk__in=endings.filter(created_at__gte=start, created_at__lt=end).values("grant_id"),
+    ).exclude(Exists(endings.filter(grant=OuterRef("pk"), created_at__gte=end)))
     if filters.student is not None:
         grants = grants.filter(student=filters.student)
     if filters.service_type is not None:
@@ -208,49 +220,81 @@ def ended_grants(
                 )
             )
         )
-    annotated = grants.annotate(
-        ended_at=Case(
-            When(status=GrantStatus.EXPIRED, then=latest(EntryKind.EXPIRE)),
-            When(status=GrantStatus.REVOKED, then=latest(EntryKind.REFUND)),
-            default=latest(EntryKind.CONSUME),
-            output_field=DateTimeField(),
-        ),
-        ending=Case(
-            When(status=GrantStatus.EXPIRED, then=Value(ENDED_EXPIRED)),
-            When(status=GrantStatus.REVOKED, then=Value(ENDED_REFUNDED)),
-            default=Value(ENDED_USED_UP),
-            output_field=CharField(),
-        ),
-        before_refunds=F("total") - Coalesce(Subquery(refunded), 0),
-    ).filter(ended_at__gte=start, ended_at__lt=end)
-    return annotated.order_by(), _ended_figures()
+    return grants.annotate(ending=_ending()).order_by()
 
 
-def _ended_figures() -> dict[str, Any]:
-    figures: dict[str, Any] = {}
+def _ending(prefix: str = "") -> Case:
+    """How a grant that ended ended, from its status."""
+    return Case(
+        When(**{prefix + "status": GrantStatus.EXPIRED}, then=Value(ENDED_EXPIRED)),
+        When(**{prefix + "status": GrantStatus.REVOKED}, then=Value(ENDED_REFUNDED)),
+        default=Value(ENDED_USED_UP),
+        output_field=CharField(),
+    )
+
+
+def _per_unit(figures: dict[str, tuple[Any, str, str]]) -> dict[str, Any]:
+    """Each figure (name: aggregate, field, path to the grant) per unit: `<name>_minutes` and
+    `<name>_sessions`."""
+    return {
+        f"{name}_{unit}": Coalesce(aggregate(field, filter=Q(**{prefix + "unit": unit})), 0)
+        for name, (aggregate, field, prefix) in figures.items()
+        for unit in Unit.values
+    }
+
+
+# Per grant: how many, their totals and what they used. Refunds took hours out of a grant's
+# total: `had = total + refunded`, the refunds summed from their (few) entries by a second
+# query, so no grant's whole history is read.
+_GRANT_FIGURES = _per_unit(
+    {"grants": (Count, "pk", ""), "total": (Sum, "total", ""), "used": (Sum, "used", "")}
+)
+_REFUND_FIGURES = _per_unit({"refunded": (Sum, "total_delta", "grant__")})
+
+
+def _with_had(row: dict[str, Any], refunds: dict[str, Any]) -> dict[str, Any]:
+    """The grants' figures with `had` (total before refunds) in place of their totals."""
     for unit in Unit.values:
-        of_unit = Q(unit=unit)
-        figures[f"grants_{unit}"] = Count("pk", filter=of_unit)
-        figures[f"had_{unit}"] = Coalesce(Sum("before_refunds", filter=of_unit), 0)
-        figures[f"used_{unit}"] = Coalesce(Sum("used", filter=of_unit), 0)
-    return figures
+        row[f"had_{unit}"] = row.pop(f"total_{unit}") - (refunds.get(f"refunded_{unit}") or 0)
+    return row
 
 
 def grant_utilization(
     *, organization: Organization, membership: Membership, filters: LedgerFilters
 ) -> list[dict[str, Any]]:
     """Per way of ending (expired, refunded, used up) and per unit: the grants that ended in
-    the range, the hours they had and the hours they used (`utilization = used ÷ had`)."""
-    ended, figures = ended_grants(organization=organization, membership=membership, filters=filters)
-    return rows(ended.values("ending").annotate(**figures).order_by("ending"))
+    the range, the hours they had and the hours they used (`utilization = used ÷ had`). Two
+    grouped queries: the grants, and their refund entries."""
+    ended = ended_grants(organization=organization, membership=membership, filters=filters)
+    refunds = {
+        row.pop("ending"): row
+        for row in rows(
+            GrantEntry.objects.filter(
+                organization=organization,
+                kind=EntryKind.REFUND,
+                grant__in=ended.values("pk"),
+            )
+            .annotate(ending=_ending("grant__"))
+            .order_by()
+            .values("ending")
+            .annotate(**_REFUND_FIGURES)
+        )
+    }
+    return [
+        _with_had(row, refunds.get(row["ending"], {}))
+        for row in rows(ended.values("ending").annotate(**_GRANT_FIGURES).order_by("ending"))
+    ]
 
 
 def utilization_totals(
     *, organization: Organization, membership: Membership, filters: LedgerFilters
 ) -> dict[str, Any]:
-    """`grant_utilization` over every grant that ended in the range: one row."""
-    ended, figures = ended_grants(organization=organization, membership=membership, filters=filters)
-    return ended.aggregate(**figures)
+    """`grant_utilization` over every grant that ended in the range: one row (two queries)."""
+    ended = ended_grants(organization=organization, membership=membership, filters=filters)
+    refunds = GrantEntry.objects.filter(
+        organization=organization, kind=EntryKind.REFUND, grant__in=ended.values("pk")
+    ).aggregate(**_REFUND_FIGURES)
+    return _with_had(ended.aggregate(**_GRANT_FIGURES), refunds)
 
 
 def outstanding_at(
@@ -314,31 +358,35 @@ def consumption_velocity(
     require_admin(membership)
     start, end = filters.bounds(organization)
     days = filters.days
-    free = (
-        Grant.objects.usable()
-        .filter(
-            organization=organization,
-            student=OuterRef("grant__student"),
-            unit=OuterRef("grant__unit"),
-        )
-        .order_by()
-        .values("student")
-        .annotate(value=Sum(F("total") - F("used") - F("held")))
-        .values("value")
+    # One grouped pass over the student's entries: the range's consumption, and what is free
+    # to book now as the sum of `usable_delta` over the grants usable now (per grant it sums
+    # to the available balance while active: GrantEntry). No subquery per student.
+    now = timezone.now()
+    consumed = Q(created_at__gte=start, created_at__lt=end)
+    if filters.provider is not None:
+        consumed &= Q(relationship__provider=filters.provider)
+    usable_now = Q(grant__status=GrantStatus.ACTIVE, grant__valid_from__lte=now) & (
+        Q(grant__expires_at__isnull=True) | Q(grant__expires_at__gt=now)
     )
+    if filters.service_type is not None:
+        consumed &= Q(relationship__service_type=filters.service_type)
+        usable_now &= Q(covers(filters.service_type))
+    entries = GrantEntry.objects.filter(
+        organization=organization, grant__organization=organization, grant__unit=unit
+    )
+    if filters.student is not None:
+        entries = entries.filter(grant__student=filters.student)
     found = rows(
-        ledger_entries(organization=organization, filters=filters)
-        .filter(created_at__gte=start, created_at__lt=end, grant__unit=unit)
+        entries.filter(consumed | usable_now)
         .order_by()
-        .values(
-            "grant__student__public_id",
-            student_name=F("grant__student__name"),
-            unit=F("grant__unit"),
+        .values("grant__student__public_id", student_name=F("grant__student__name"))
+        .annotate(
+            consumed=Coalesce(Sum("used_delta", filter=consumed), 0),
+            free=Coalesce(Sum("usable_delta", filter=usable_now), 0),
         )
-        .annotate(consumed=Sum("used_delta"), free=Coalesce(Subquery(free), 0))
         .filter(consumed__gt=0)
         .annotate(
-            per_week=F("consumed") * 7.0 / days,
+            per_week=ExpressionWrapper(F("consumed") * 7.0 / days, output_field=FloatField()),
             days_left=Case(
                 When(free__gt=0, then=F("free") * days / F("consumed")),
                 default=Value(0),

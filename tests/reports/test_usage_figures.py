@@ -242,3 +242,18 @@ def test_another_centers_ledger_never_counts(history: History, tenant_b: Tenant)
         {"unit": Unit.MINUTES, "outstanding": 1335},
         {"unit": Unit.SESSIONS, "outstanding": 3},
     ]
+
+
+def test_velocity_of_one_service_type_counts_the_hours_free_for_it(history: History) -> None:
+    tutoring = LedgerFilters(
+        start=MAY.start,
+        end=MAY.end,
+        service_type=service_type(history.tenant.organization, "Tutoring"),
+    )
+    rows = figures(history, usage.consumption_velocity, tutoring, unit=Unit.MINUTES)
+    # Sam's G6 (100 min) covers Advising only: 260 free for Tutoring, 35 days at his pace.
+    assert [(r["student_name"], r["consumed"], r["free"], r["days_left"]) for r in rows] == [
+        ("Lee Quick", 30, 0, 0),
+        ("Sam Student", 225, 260, 35),
+        ("Ada Shopper", 120, 300, 77),
+    ]
