@@ -829,6 +829,14 @@ POSTS.register(
 )
 
 
+# --- reports (no ids in their URLs: the filters are query parameters, the same for a POST) ------
+
+POSTS.register("reports:index", changes=False)
+POSTS.register("reports:sessions", changes=False)
+POSTS.register("reports:sessions_csv", changes=False)
+POSTS.register("reports:session_rows_csv", changes=False)
+
+
 # --- integrations: WooCommerce ----------------------------------------------------------------
 
 

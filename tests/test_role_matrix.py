@@ -115,6 +115,11 @@ EXPECTED: dict[str, Expect] = {
     "woocommerce:error_detail": ADMIN_FORM,
     "woocommerce:delivery_list": ADMIN_PAGE,
     "woocommerce:delivery_detail": ADMIN_PAGE,
+    # Each role's own figures (docs/reports.md); the one-line-per-session export is for staff.
+    "reports:index": Expect(get=(200, 200, 200), post=(200, 200, 200)),
+    "reports:sessions": Expect(get=(200, 200, 200), post=(200, 200, 200)),
+    "reports:sessions_csv": Expect(get=(200, 200, 200), post=(200, 200, 200)),
+    "reports:session_rows_csv": STAFF_PAGE,
 }
 
 
@@ -125,7 +130,10 @@ def _request(client: Client, method: str, path: str, data: dict[str, object]):  
 def _assert_answer(response, expected: int, tenant: Tenant) -> None:  # type: ignore[no-untyped-def]
     slug = tenant.organization.slug
     assert response.status_code == expected, response.content.decode()[:1500]
-    if expected == 200:
+    if expected == 200 and response.get("Content-Type", "").startswith("text/csv"):
+        # An export: no template, its file named after the organization.
+        assert f'filename="{slug}-' in response["Content-Disposition"]
+    elif expected == 200:
         assert response.context["organization"] == tenant.organization
     elif expected == 302:
         # An action redirects within its organization, never elsewhere.
