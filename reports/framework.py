@@ -145,6 +145,7 @@ class Kind:
     SESSIONS = "sessions"  # whole sessions of a sessions-unit grant
     PERCENT = "percent"  # `ratio` of two other keys of the row
     AVERAGE = "average"  # `ratio` of two keys, in minutes (a total over a count)
+    MONEY = "money"  # a Decimal amount in the center's currency, to the cent
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    DateTimeField,
+    DateField,
     Exists,
     ExpressionWrapper,
     F,
@@ -80,7 +80,7 @@ def _flows() -> dict[str, Any]:
 def purchased_vs_consumed(
     *, organization: Organization, membership: Membership, filters: LedgerFilters, unit: str
 ) -> list[dict[str, Any]]:
-    """Per period (the start of each day, week or month in the center's zone), for grants of
+    """Per period (the first day of each day, week or month in the center's zone), for grants of
     `unit`: hours purchased, adjusted, transferred, refunded, consumed, restored, consumed net
     of restorations, and expired unused. Periods without entries are left out."""
     require_admin(membership)
@@ -90,7 +90,7 @@ def purchased_vs_consumed(
         .filter(created_at__gte=start, created_at__lt=end, grant__unit=unit)
         .annotate(
             period=Trunc(
-                "created_at", filters.period, output_field=DateTimeField(), tzinfo=organization.tz
+                "created_at", filters.period, output_field=DateField(), tzinfo=organization.tz
             )
         )
         .order_by()
