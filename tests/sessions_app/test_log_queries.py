@@ -38,9 +38,9 @@ SERVICE_QUERIES = 7
 # The three counting rules read one aggregate; the student and the provider are locked for
 # them (docs/sessions.md, lock order).
 WITH_EVERY_LIMIT = SERVICE_QUERIES + 3
-# The web session and its user, the membership with its organization (`tenant_view`) and the
-# relationship (`relationship_get`), then the service's.
-VIEW_QUERIES = 4 + SERVICE_QUERIES
+# The user (the web session is read from the cache), the membership with its organization
+# (`tenant_view`) and the relationship (`relationship_get`), then the service's.
+VIEW_QUERIES = 3 + SERVICE_QUERIES
 
 
 def test_a_log_runs_a_fixed_number_of_queries(

@@ -675,17 +675,18 @@ def grow_student_home(tenant: Tenant, n: int) -> str:
 
 
 PAGES: dict[str, tuple[str, Callable[[Tenant, int], str], int]] = {
-    # session, user, membership; the filter's service types (students and providers are
-    # searched, not listed); the count and the page of rows (holds summed in the same query).
-    "relationships list": ("admin", grow_relationships, 6),
-    "relationships list (provider)": ("provider", grow_provider_home, 6),
-    # session, user, membership; count; page.
-    "sessions list": ("admin", grow_sessions, 5),
-    # session, user, membership; the relationship with its holds; count and page of sessions;
-    # its history.
-    "relationship detail": ("admin", grow_relationship_detail, 7),
-    "provider home": ("provider", grow_provider_home, 10),
-    "student home": ("student", grow_student_home, 9),
+    # user, membership (the web session comes from the cache); the filter's service types
+    # (students and providers are searched, not listed); the count and the page of rows
+    # (holds summed in the same query).
+    "relationships list": ("admin", grow_relationships, 5),
+    "relationships list (provider)": ("provider", grow_provider_home, 5),
+    # user, membership (the web session comes from the cache); count; page.
+    "sessions list": ("admin", grow_sessions, 4),
+    # user, membership (the web session comes from the cache); the relationship with its
+    # holds; count and page of sessions; its history.
+    "relationship detail": ("admin", grow_relationship_detail, 6),
+    "provider home": ("provider", grow_provider_home, 9),
+    "student home": ("student", grow_student_home, 8),
 }
 
 
