@@ -351,10 +351,11 @@ def outstanding_by_student(
 def consumption_velocity(
     *, organization: Organization, membership: Membership, filters: LedgerFilters, unit: str
 ) -> list[dict[str, Any]]:
-    """Per student who consumed `unit` in the range: consumed net of restorations, the same
-    per week of the range, what is free to book now, and at that pace the days it lasts
-    (`free × days in range ÷ consumed`, rounded down; 0 when nothing is free). The
-    `VELOCITY_ROWS` that run out soonest first; each row's `runs_out` is today plus its days."""
+    """Per student who consumed `unit` in the range and has some free to book now: consumed net
+    of restorations, the same per week of the range, what is free to book now, and at that pace
+    the days it lasts (`free × days in range ÷ consumed`, rounded down). The `VELOCITY_ROWS`
+    that run out soonest first; each row's `runs_out` is today plus its days. (Students with
+    nothing free have run out already: the admin home's low-balance list has them.)"""
     require_admin(membership)
     start, end = filters.bounds(organization)
     days = filters.days
@@ -384,13 +385,11 @@ def consumption_velocity(
             consumed=Coalesce(Sum("used_delta", filter=consumed), 0),
             free=Coalesce(Sum("usable_delta", filter=usable_now), 0),
         )
-        .filter(consumed__gt=0)
+        .filter(consumed__gt=0, free__gt=0)
         .annotate(
             per_week=ExpressionWrapper(F("consumed") * 7.0 / days, output_field=FloatField()),
-            days_left=Case(
-                When(free__gt=0, then=F("free") * days / F("consumed")),
-                default=Value(0),
-                output_field=IntegerField(),
+            days_left=ExpressionWrapper(
+                F("free") * days / F("consumed"), output_field=IntegerField()
             ),
         )
         .order_by("days_left", "student_name")[:VELOCITY_ROWS]

@@ -230,6 +230,7 @@ class UsageReport(Report):
             columns,
             rows,
             limit=None,
-            note=f"The {usage.VELOCITY_ROWS} students who run out soonest at their pace over the "
-            "range: what they have free to book today over what they consumed per day.",
+            note=f"The {usage.VELOCITY_ROWS} students with hours free to book who run out soonest "
+            "at their pace over the range: what they have free today over what they consumed "
+            "per day. Those with nothing free are on the home page's low-balance list.",
         )
