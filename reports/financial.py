@@ -29,7 +29,7 @@ from django.db.models.functions import Coalesce
 
 from grants.models import EntryKind, GrantEntry, GrantSource, Unit
 from matchpal.models import Membership, Organization
-from reports.ledger_scope import LedgerFilters, end_of, ledger_entries, require_admin, rows
+from reports.ledger_scope import LedgerFilters, ledger_entries, require_admin, rows, unused_hours
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 CENT = Decimal("0.01")
@@ -193,19 +193,28 @@ def refund_totals(
     return _money([totals], "value")[0]
 
 
-def _outstanding(
-    organization: Organization, filters: LedgerFilters, day: date
-) -> QuerySet[GrantEntry]:
-    instant = end_of(day, organization)
-    return (
-        ledger_entries(organization=organization, filters=filters)
-        .filter(created_at__lte=instant, grant__valid_from__lte=instant)
-        .filter(Q(grant__expires_at__isnull=True) | Q(grant__expires_at__gt=instant))
-        .order_by()
-    )
+# Aliases that are no field of a grant (a grant has `package` and `unit`): renamed to the
+# other tables' keys once read.
+_RENAMED = {"of_package": "package_id", "package_name": "package", "of_unit": "unit"}
 
 
-UNUSED = F("usable_delta") + F("held_delta")
+def _package_of(grant: str) -> dict[str, F]:
+    return {
+        "of_package": F(grant + "package__public_id"),
+        "package_name": F(grant + "package__name"),
+        "of_unit": F(grant + "unit"),
+        "price": F(grant + "package__price"),
+        "quantity": F(grant + "package__quantity"),
+    }
+
+
+def _per_unit_of(grant: str, amount: Any, name: str, condition: Q | None = None) -> dict[str, Any]:
+    return {
+        f"{name}_{unit}": Coalesce(
+            Sum(amount, filter=Q(**{grant + "unit": unit}) & (condition or Q())), 0
+        )
+        for unit in Unit.values
+    }
 
 
 def outstanding_value(
@@ -215,14 +224,20 @@ def outstanding_value(
     (the Usage report's `outstanding_at`, the same rule) and their value at the package's
     price."""
     require_admin(membership)
+    unused = unused_hours(organization=organization, filters=filters, day=day)
+    grant = unused.grant
     found = rows(
-        _outstanding(organization, filters, day)
-        .values(**_PACKAGE)
-        .annotate(outstanding=Sum(UNUSED), **_per_unit(UNUSED, "outstanding"))
+        unused.rows.values(**_package_of(grant))
+        .annotate(
+            outstanding=Sum(unused.amount), **_per_unit_of(grant, unused.amount, "outstanding")
+        )
         .filter(outstanding__gt=0)
         .annotate(value=_value("outstanding"))
-        .order_by(F("grant__package__name").asc(nulls_last=True), "grant__unit")
+        .order_by(F(grant + "package__name").asc(nulls_last=True), grant + "unit")
     )
+    for row in found:  # one row per package: their keys, not their figures
+        for alias, key in _RENAMED.items():
+            row[key] = row.pop(alias)
     return _money(found, "value")
 
 
@@ -230,12 +245,15 @@ def outstanding_value_totals(
     *, organization: Organization, membership: Membership, filters: LedgerFilters, day: date
 ) -> dict[str, Any]:
     require_admin(membership)
-    amount = UNUSED * F("grant__package__price")
+    unused = unused_hours(organization=organization, filters=filters, day=day)
+    grant = unused.grant
+    amount = unused.amount * F(grant + "package__price")
     if connection.vendor == "sqlite":
         amount = amount * Value(1.0)  # see `_value`
-    totals = _outstanding(organization, filters, day).aggregate(
-        **_per_unit(UNUSED, "outstanding"),
-        **_per_unit(UNUSED, "unpriced", ~PRICED),
-        value=Sum(ExpressionWrapper(amount / F("grant__package__quantity"), output_field=MONEY)),
+    priced = Q(**{grant + "package__isnull": False})
+    totals = unused.rows.aggregate(
+        **_per_unit_of(grant, unused.amount, "outstanding"),
+        **_per_unit_of(grant, unused.amount, "unpriced", ~priced),
+        value=Sum(ExpressionWrapper(amount / F(grant + "package__quantity"), output_field=MONEY)),
     )
     return _money([totals], "value")[0]

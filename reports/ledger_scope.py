@@ -11,10 +11,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal, cast
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from grants.models import GrantEntry, GrantServiceType
+from grants.models import Grant, GrantEntry, GrantServiceType
 from matchpal.models import Membership, Organization, ServiceType
 from providers.models import Provider
 from students.models import Student
@@ -97,3 +97,54 @@ def ledger_entries(
 def rows(queryset: QuerySet[Any, Any]) -> list[dict[str, Any]]:
     """A `values()` queryset's rows, evaluated (the type checker cannot follow its aliases)."""
     return cast(list[dict[str, Any]], list(queryset))
+
+
+@dataclass(frozen=True)
+class Unused:
+    """The rows whose sum is the hours outstanding at an instant (`rows`), the path from a row
+    to its grant (`grant`: "" for grants, "grant__" for entries) and what to sum (`amount`)."""
+
+    rows: QuerySet[Any]
+    grant: str
+    amount: Any
+
+
+def unused_hours(
+    *, organization: Organization, filters: LedgerFilters, day: date, from_ledger: bool = False
+) -> Unused:
+    """The hours outstanding at the close of `day`: the unused hours (free to book and
+    reserved) of the grants valid then, of the filter's student and covering its service type
+    (hours belong to no provider: that filter does not apply).
+
+    Before today, from the ledger up to that instant: per grant the entries' `usable_delta +
+    held_delta` sum to `total − used` while it is active and to 0 once expired or revoked (an
+    expiry releases its holds). For today the same sum is the usable grants' `total − used`
+    (`Grant.objects.usable`): one row per grant instead of its whole history, the same figure
+    (`from_ledger` forces the ledger, for the test that keeps them equal)."""
+    now = timezone.now()
+    close = datetime.combine(day + timedelta(days=1), time.min, tzinfo=organization.tz)
+    if close >= now and not from_ledger:
+        grants = Grant.objects.usable(at=now).filter(organization=organization)
+        if filters.student is not None:
+            grants = grants.filter(student=filters.student)
+        if filters.service_type is not None:
+            grants = grants.filter(
+                Exists(
+                    GrantServiceType.objects.filter(
+                        grant=OuterRef("pk"), service_type=filters.service_type
+                    )
+                )
+            )
+        return Unused(grants.order_by(), "", F("total") - F("used"))
+    instant = min(close, now)
+    entries = GrantEntry.objects.filter(
+        organization=organization,
+        grant__organization=organization,
+        created_at__lte=instant,
+        grant__valid_from__lte=instant,
+    ).filter(Q(grant__expires_at__isnull=True) | Q(grant__expires_at__gt=instant))
+    if filters.student is not None:
+        entries = entries.filter(grant__student=filters.student)
+    if filters.service_type is not None:
+        entries = entries.filter(covers(filters.service_type))
+    return Unused(entries.order_by(), "grant__", F("usable_delta") + F("held_delta"))

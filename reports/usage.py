@@ -43,10 +43,10 @@ from matchpal.models import Membership, Organization, ServiceType
 from reports.ledger_scope import (
     LedgerFilters,
     covers,
-    end_of,
     ledger_entries,
     require_admin,
     rows,
+    unused_hours,
 )
 
 VELOCITY_ROWS = 50
@@ -300,33 +300,16 @@ def utilization_totals(
 def outstanding_at(
     *, organization: Organization, membership: Membership, filters: LedgerFilters, day: date
 ) -> list[dict[str, Any]]:
-    """The hours outstanding at the close of `day` (or now, for today), per unit: the unused
-    hours (free to book and reserved) of the grants valid then, computed from the ledger up to
-    that instant: the grant columns only know today.
-
-    Per grant the entries' `usable_delta + held_delta` sum to `total − used` while it is active
-    and to 0 once expired or revoked (an expiry releases its holds), so one sum over the entries
-    up to the instant gives each grant's unused hours as they were. A grant counts when valid
-    from that instant at the latest and not past its expiry date (as `Grant.objects.usable`)."""
+    """The hours outstanding at the close of `day` (or now, for today), per unit: the center's
+    liability (`reports.ledger_scope.unused_hours` says how it is read)."""
     require_admin(membership)
-    return rows(
-        _outstanding_entries(organization, filters, day)
-        .values(unit=F("grant__unit"))
-        .annotate(outstanding=Sum(F("usable_delta") + F("held_delta")))
-        .order_by("unit")
-    )
-
-
-def _outstanding_entries(
-    organization: Organization, filters: LedgerFilters, day: date
-) -> QuerySet[GrantEntry]:
-    instant = end_of(day, organization)
-    return (
-        ledger_entries(organization=organization, filters=filters)
-        .filter(created_at__lte=instant, grant__valid_from__lte=instant)
-        .filter(Q(grant__expires_at__isnull=True) | Q(grant__expires_at__gt=instant))
-        .order_by()
-    )
+    unused = unused_hours(organization=organization, filters=filters, day=day)
+    return [
+        {"unit": unit, "outstanding": outstanding}
+        for unit, outstanding in unused.rows.values_list(unused.grant + "unit")
+        .annotate(outstanding=Sum(unused.amount))
+        .order_by(unused.grant + "unit")
+    ]
 
 
 def outstanding_by_student(
@@ -335,17 +318,21 @@ def outstanding_by_student(
     """`outstanding_at` per student with hours outstanding, minutes and sessions side by side,
     the most minutes first. A query (the export streams every row)."""
     require_admin(membership)
-    unused = F("usable_delta") + F("held_delta")
-    return (
-        _outstanding_entries(organization, filters, day)
-        .values("grant__student__public_id", student_name=F("grant__student__name"))
+    unused = unused_hours(organization=organization, filters=filters, day=day)
+    grant, amount = unused.grant, unused.amount
+    of_unit = {unit: Q(**{grant + "unit": unit}) for unit in Unit.values}
+    students: QuerySet[Any, Any] = (
+        unused.rows.values(
+            student_key=F(grant + "student__public_id"), student_name=F(grant + "student__name")
+        )
         .annotate(
-            outstanding_minutes=Coalesce(Sum(unused, filter=Q(grant__unit=Unit.MINUTES)), 0),
-            outstanding_sessions=Coalesce(Sum(unused, filter=Q(grant__unit=Unit.SESSIONS)), 0),
+            outstanding_minutes=Coalesce(Sum(amount, filter=of_unit[Unit.MINUTES]), 0),
+            outstanding_sessions=Coalesce(Sum(amount, filter=of_unit[Unit.SESSIONS]), 0),
         )
         .filter(Q(outstanding_minutes__gt=0) | Q(outstanding_sessions__gt=0))
-        .order_by("-outstanding_minutes", "-outstanding_sessions", "student_name")
+        .order_by("-outstanding_minutes", "-outstanding_sessions", "student_name", "student_key")
     )
+    return students
 
 
 def consumption_velocity(

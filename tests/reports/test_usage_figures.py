@@ -10,7 +10,7 @@ from django.db.models import F, Sum
 from grants.models import Grant, Unit
 from grants.reconcile import find_differences
 from reports import usage
-from reports.ledger_scope import LedgerFilters
+from reports.ledger_scope import LedgerFilters, unused_hours
 from tests.reports.ledger_history import History, build_history
 from tests.support import Tenant, member, service_type
 
@@ -198,6 +198,32 @@ def test_outstanding_today_is_the_sum_of_the_grants_balances(history: History) -
     )
     assert today == list(balances)
     assert [row["outstanding"] for row in today] == [1335, 3]
+
+
+@pytest.mark.parametrize("narrowed", ["everyone", "student", "Tutoring", "Advising"])
+def test_today_the_ledger_and_the_grant_columns_agree(history: History, narrowed: str) -> None:
+    """Today's figure is read from the grant columns (one row per grant); the ledger up to now
+    says the same, whatever the filter."""
+    org = history.tenant.organization
+    filters = LedgerFilters(
+        start=MAY.start,
+        end=MAY.end,
+        student=history.tenant.student if narrowed == "student" else None,
+        service_type=service_type(org, narrowed) if narrowed in ("Tutoring", "Advising") else None,
+    )
+
+    def per_unit(from_ledger: bool) -> list[tuple[str, int]]:
+        unused = unused_hours(
+            organization=org, filters=filters, day=date(2025, 6, 11), from_ledger=from_ledger
+        )
+        return list(
+            unused.rows.values_list(unused.grant + "unit")
+            .annotate(outstanding=Sum(unused.amount))
+            .order_by(unused.grant + "unit")
+        )
+
+    assert per_unit(from_ledger=True) == per_unit(from_ledger=False)
+    assert per_unit(from_ledger=False)  # something to compare
 
 
 def test_consumption_velocity_and_when_each_runs_out(history: History) -> None:
