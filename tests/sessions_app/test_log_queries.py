@@ -31,10 +31,11 @@ from tests.support import (
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
-# Savepoint pair (the test's transaction), relationship lock, session insert, grant locks,
-# allocation locks, and the posting: the ledger entries inserted, the grants and allocations
-# updated, in one statement.
-SERVICE_QUERIES = 7
+# Savepoint pair (the test's transaction), relationship lock, then the session insert, the grant
+# locks and the allocation locks (three statements sent together: one round trip, counted
+# once), and the posting: the ledger entries inserted, the grants and allocations updated, in
+# one statement.
+SERVICE_QUERIES = 5
 # The three counting rules read one aggregate; the student and the provider are locked for
 # them (docs/sessions.md, lock order).
 WITH_EVERY_LIMIT = SERVICE_QUERIES + 3
