@@ -78,25 +78,36 @@ def _flows() -> dict[str, Any]:
 
 
 def purchased_vs_consumed(
-    *, organization: Organization, membership: Membership, filters: LedgerFilters, unit: str
+    *,
+    organization: Organization,
+    membership: Membership,
+    filters: LedgerFilters,
+    unit: str | None = None,
 ) -> list[dict[str, Any]]:
     """Per period (the first day of each day, week or month in the center's zone), for grants of
-    `unit`: hours purchased, adjusted, transferred, refunded, consumed, restored, consumed net
-    of restorations, and expired unused. Periods without entries are left out."""
+    `unit` (or per period and unit, with `unit` in each row, when None: one pass for both):
+    hours purchased, adjusted, transferred, refunded, consumed, restored, consumed net of
+    restorations, and expired unused. Periods without entries are left out."""
     require_admin(membership)
     start, end = filters.bounds(organization)
+    entries = ledger_entries(organization=organization, filters=filters).filter(
+        created_at__gte=start, created_at__lt=end
+    )
+    keys: dict[str, Any] = {}
+    if unit is None:
+        keys["unit"] = F("grant__unit")
+    else:
+        entries = entries.filter(grant__unit=unit)
     return rows(
-        ledger_entries(organization=organization, filters=filters)
-        .filter(created_at__gte=start, created_at__lt=end, grant__unit=unit)
-        .annotate(
+        entries.annotate(
             period=Trunc(
                 "created_at", filters.period, output_field=DateField(), tzinfo=organization.tz
             )
         )
         .order_by()
-        .values("period")
+        .values("period", **keys)
         .annotate(**_flows())
-        .order_by("period")
+        .order_by(*keys, "period")
     )
 
 

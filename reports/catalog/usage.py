@@ -102,11 +102,17 @@ class UsageReport(Report):
             self.velocity(Unit.SESSIONS),
         ]
 
+    @cached_property
+    def per_period(self) -> dict[tuple[str, Any], dict[str, Any]]:
+        """Both units' flows per period, in one pass over the range's entries."""
+        return {
+            (row.pop("unit"), row.pop("period")): row
+            for row in usage.purchased_vs_consumed(**self._ask())
+        }
+
     def flows(self, unit: str) -> Table:
         scope = self.scope
-        found = {
-            row.pop("period"): row for row in usage.purchased_vs_consumed(**self._ask(), unit=unit)
-        }
+        found = {period: row for (of, period), row in self.per_period.items() if of == unit}
         nothing = dict.fromkeys((name for name, _ in FLOWS), 0)
         rows = [
             {**nothing, **found.get(first, {}), "period": period_label(first, scope.period)}

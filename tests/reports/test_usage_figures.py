@@ -69,6 +69,10 @@ def test_purchased_against_consumed_over_the_month(history: History) -> None:
     assert figures(history, usage.purchased_vs_consumed, unit=Unit.SESSIONS) == [
         {"period": may_first, **MAY_SESSIONS}
     ]
+    assert figures(history, usage.purchased_vs_consumed) == [
+        {"period": may_first, "unit": Unit.MINUTES, **MAY_MINUTES},
+        {"period": may_first, "unit": Unit.SESSIONS, **MAY_SESSIONS},
+    ]
 
 
 def test_per_week_in_the_centers_zone(history: History) -> None:
