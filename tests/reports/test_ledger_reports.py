@@ -14,7 +14,7 @@ from reports.framework import Table
 from tests.reports.ledger_history import History, build_history
 from tests.support import Tenant, client_for
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock"), pytest.mark.sqlite]
 
 MAY = {"range": "custom", "date_from": "2025-05-01", "date_to": "2025-05-31"}
 
