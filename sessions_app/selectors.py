@@ -1,6 +1,7 @@
 """Tenant-scoped reads of sessions, narrowed to what the member's role may see."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -251,13 +252,31 @@ class Earnings:
 def earnings(*, organization: Organization, membership: Membership, since: datetime) -> Earnings:
     """What the sessions the member sees since `since` earned their providers: the minutes
     paid and the amount, by `Session.objects.with_money` (docs/rules.md, "Money")."""
+    (totals,) = earnings_since(organization=organization, membership=membership, starts=[since])
+    return totals
+
+
+def earnings_since(
+    *, organization: Organization, membership: Membership, starts: Sequence[datetime]
+) -> list[Earnings]:
+    """`earnings` since each of `starts` (a week's and a month's), in one query over the
+    sessions since the earliest: each period's sums are filtered aggregates of the same rows,
+    so the page reads them once and plans one statement."""
+    aggregates: dict[str, Aggregate] = {}
+    for n, since in enumerate(starts):
+        within = Q(starts_at__gte=since)
+        aggregates[f"m{n}"] = Sum("paid_minutes", filter=within)
+        aggregates[f"a{n}"] = Sum("provider_earnings", filter=within)
     totals = (
         session_list(organization=organization, membership=membership)
-        .filter(starts_at__gte=since)
+        .filter(starts_at__gte=min(starts))
         .with_money()
-        .aggregate(m=Sum("paid_minutes"), a=Sum("provider_earnings"))
+        .aggregate(**aggregates)
     )
-    return Earnings(minutes=totals["m"] or 0, amount=totals["a"] or Decimal("0.00"))
+    return [
+        Earnings(minutes=totals[f"m{n}"] or 0, amount=totals[f"a{n}"] or Decimal("0.00"))
+        for n in range(len(starts))
+    ]
 
 
 def week_and_month_starts(organization: Organization) -> tuple[datetime, datetime]:
