@@ -32,6 +32,7 @@ class FinancialReport(Report):
     )
     template = "reports/report_financial.html"
     roles = frozenset({Role.ADMIN})
+    order = 30  # after the Sessions report on the index
     # Sales, refunds and outstanding hours belong to no provider, and are not per period.
     filters = frozenset({"service_type", "student"})
     periodic = False

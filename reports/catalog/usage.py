@@ -59,6 +59,7 @@ class UsageReport(Report):
     )
     template = "reports/report_usage.html"
     roles = frozenset({Role.ADMIN})
+    order = 20  # after the Sessions report on the index
 
     @cached_property
     def ledger(self) -> LedgerFilters:

@@ -9,6 +9,7 @@ from django.db.models import F, Sum
 
 from grants.models import Grant, Unit
 from grants.reconcile import find_differences
+from grants.selectors import student_balances
 from reports import usage
 from reports.ledger_scope import LedgerFilters, unused_hours
 from tests.reports.ledger_history import History, build_history
@@ -286,3 +287,27 @@ def test_velocity_of_one_service_type_counts_the_hours_free_for_it(history: Hist
         ("Sam Student", 225, 260, 35),
         ("Ada Shopper", 120, 300, 77),
     ]
+
+
+def test_outstanding_today_per_type_is_the_students_balance_page(history: History) -> None:
+    """For a student and a service type, today's outstanding hours are the balance page's
+    remaining hours (Free to book + Reserved) of that type and unit."""
+    sam = history.tenant.student
+    org = history.tenant.organization
+    page = {
+        (balance.service_type.name, balance.unit): balance.remaining
+        for balance in student_balances(student=sam)
+    }
+    assert page == {
+        ("Advising", Unit.MINUTES): 100,
+        ("Advising", Unit.SESSIONS): 3,
+        ("Tutoring", Unit.MINUTES): 455,
+    }
+    report = {}
+    for name in ("Advising", "Tutoring"):
+        narrowed = LedgerFilters(
+            start=MAY.start, end=MAY.end, student=sam, service_type=service_type(org, name)
+        )
+        for row in figures(history, usage.outstanding_at, narrowed, day=date(2025, 6, 11)):
+            report[(name, row["unit"])] = row["outstanding"]
+    assert report == page
