@@ -216,8 +216,13 @@ class UsageReport(Report):
             "the ledger up to its end: what the center still owes its students.",
         )
 
+    @cached_property
+    def velocity_rows(self) -> list[dict[str, Any]]:
+        """Both units' velocity tables, in one pass (the first rows of each unit)."""
+        return usage.consumption_velocity(**self._ask())
+
     def velocity(self, unit: str) -> Table:
-        rows = usage.consumption_velocity(**self._ask(), unit=unit)
+        rows = [row for row in self.velocity_rows if row["unit"] == unit]
         for row in rows:
             row["runs_out"] = f"{row['runs_out']:%b} {row['runs_out'].day}, {row['runs_out'].year}"
             if unit == Unit.SESSIONS:

@@ -249,6 +249,11 @@ def test_consumption_velocity_and_when_each_runs_out(history: History) -> None:
         ("Ada Shopper", 120, 300, 77, date(2025, 8, 27)),
     ]
     assert summary(Unit.SESSIONS) == []
+    both = figures(history, usage.consumption_velocity)
+    assert [(row["unit"], row["student_name"]) for row in both] == [
+        (Unit.MINUTES, "Sam Student"),
+        (Unit.MINUTES, "Ada Shopper"),
+    ]
     assert velocity(Unit.MINUTES)[0]["per_week"] == pytest.approx(225 * 7 / 31)
 
 
