@@ -66,16 +66,16 @@ PAGES = {
     ),
 }
 
-# Usage: the flows' totals and the outstanding totals (the summary), one for the flows of both
-# units per period, three for the service types, two for utilization (the grants, their
-# refunds) and two for its totals, the outstanding per student, one for velocity (both units);
+# Usage: the outstanding totals, the flows of both units per period (the summary and the totals
+# are added up from them), three for the service types, two for utilization (the grants, their
+# refunds; its total adds up its rows), the outstanding per student, one for velocity (both units);
 # the form's service types. A chosen student adds its lookup. Financial: three totals, sales,
 # refunds, outstanding value, the service types. The CSV runs the same queries but the form's
 # choices.
 PINNED = {
-    "reports:usage": 15,
-    "reports:usage[filtered]": 16,
-    "reports:usage_csv": 14,
+    "reports:usage": 12,
+    "reports:usage[filtered]": 13,
+    "reports:usage_csv": 11,
     "reports:financial": 9,
     "reports:financial_csv": 8,
 }

@@ -85,6 +85,10 @@ def test_the_usage_page_shows_the_months_flows_and_what_is_owed(
         ("Refunded in full", 120, 0),
         ("Used up", 30, 30),
     ]
+    utilization = found["utilization"].totals
+    assert utilization is not None
+    assert (utilization["grants_minutes"], utilization["had_minutes"]) == (3, 450)
+    assert utilization["used_minutes"] == 150
     assert picked(found["outstanding"], "student_name", "outstanding_minutes") == [
         ("Ada Shopper", 780),
         ("Sam Student", 555),
