@@ -835,6 +835,10 @@ POSTS.register("reports:index", changes=False)
 POSTS.register("reports:sessions", changes=False)
 POSTS.register("reports:sessions_csv", changes=False)
 POSTS.register("reports:session_rows_csv", changes=False)
+POSTS.register("reports:usage", changes=False)
+POSTS.register("reports:usage_csv", changes=False)
+POSTS.register("reports:financial", changes=False)
+POSTS.register("reports:financial_csv", changes=False)
 
 
 # --- integrations: WooCommerce ----------------------------------------------------------------

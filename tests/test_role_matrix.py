@@ -120,6 +120,11 @@ EXPECTED: dict[str, Expect] = {
     "reports:sessions": Expect(get=(200, 200, 200), post=(200, 200, 200)),
     "reports:sessions_csv": Expect(get=(200, 200, 200), post=(200, 200, 200)),
     "reports:session_rows_csv": STAFF_PAGE,
+    # The center's books: admins only (a provider's earnings are the Payroll report's).
+    "reports:usage": ADMIN_PAGE,
+    "reports:usage_csv": ADMIN_PAGE,
+    "reports:financial": ADMIN_PAGE,
+    "reports:financial_csv": ADMIN_PAGE,
 }
 
 
