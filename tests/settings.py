@@ -1,7 +1,10 @@
 """Test settings: the real settings, with PostgreSQL and Redis (Celery's broker) from the
 environment (see the Makefile's `test` target), an in-memory cache and a few speed-ups."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
@@ -35,3 +38,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F
     database_options["options"] = (
         database_options.get("options", "") + " -c synchronous_commit=off"
     ).strip()
+# Report exports' files go to a folder of this run's own, removed at exit.
+_exports_dir = tempfile.mkdtemp(prefix="matchpal-test-exports-")
+atexit.register(shutil.rmtree, _exports_dir, ignore_errors=True)
+STORAGES["exports"]["OPTIONS"]["location"] = _exports_dir  # noqa: F405

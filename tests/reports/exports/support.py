@@ -7,7 +7,7 @@ from typing import Any
 
 from django.test import Client
 
-from reports.exports.models import ExportJob
+from reports.exports.models import RETENTION, ExportJob
 from reports.exports.services import export_start, exports_storage
 from sessions_app.models import Session
 from students.models import Student
@@ -76,3 +76,34 @@ def xlsx_rows(data: bytes) -> dict[str, list[tuple[Any, ...]]]:
 
 def download(client: Client, job: ExportJob) -> Any:
     return client.get(f"/o/{job.organization.slug}/exports/{job.public_id}/download/")
+
+
+def finished_job(
+    tenant: Tenant, user: Any, *, title: str = "Isolation export", content: bytes = b"a,b\r\n"
+) -> ExportJob:
+    """A ready CSV export of `user` (get or create, by title), its file in the storage."""
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    membership = member(user, tenant.organization)
+    job = ExportJob.objects.filter(
+        organization=tenant.organization, membership=membership, title=title
+    ).first()
+    if job is not None:
+        return job
+    job = ExportJob(
+        organization=tenant.organization,
+        membership=membership,
+        source="sessions",
+        title=title,
+        format="csv",
+    )
+    name = exports_storage().save(
+        f"{tenant.organization.slug}/{job.public_id}.csv", ContentFile(content)
+    )
+    now = timezone.now()
+    job.status, job.file, job.file_size = "done", name, len(content)
+    job.rows_done = job.rows_total = content.count(b"\n") - 1
+    job.finished_at, job.expires_at = now, now + RETENTION
+    job.save()
+    return job
