@@ -21,6 +21,7 @@ def test_the_purge_is_a_periodic_job() -> None:
     assert entry["task"] in celery_app.tasks
 
 
+@pytest.mark.sqlite
 def test_a_file_is_deleted_a_day_after_it_was_made(tenant_a: Tenant, exports_dir: Path) -> None:
     old = finished_job(tenant_a, tenant_a.admin, title="Old")
     new = finished_job(tenant_a, tenant_a.admin, title="New")
@@ -40,6 +41,7 @@ def test_a_file_is_deleted_a_day_after_it_was_made(tenant_a: Tenant, exports_dir
     assert exports_purge() == 0
 
 
+@pytest.mark.sqlite
 def test_expired_jobs_are_forgotten_after_a_week(tenant_a: Tenant) -> None:
     job = finished_job(tenant_a, tenant_a.admin)
     now = timezone.now()
@@ -50,6 +52,7 @@ def test_expired_jobs_are_forgotten_after_a_week(tenant_a: Tenant) -> None:
     assert not ExportJob.objects.filter(pk=job.pk).exists()
 
 
+@pytest.mark.sqlite
 def test_lost_jobs_are_marked_failed(tenant_a: Tenant) -> None:
     running = finished_job(tenant_a, tenant_a.admin, title="Running")
     queued = finished_job(tenant_a, tenant_a.admin, title="Queued")

@@ -29,6 +29,9 @@ SESSION_HEADER = [
     "Cancellation reason",
 ]
 
+# Also run on SQLite, the database of `make run` (tests/test_on_sqlite.py).
+pytestmark = [pytest.mark.sqlite]
+
 
 @pytest.fixture
 def history(clock, tenant_a: Tenant):  # type: ignore[no-untyped-def]

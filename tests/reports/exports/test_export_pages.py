@@ -10,6 +10,9 @@ from reports.exports.models import ExportJob
 from tests.reports.exports.support import download, finished_job, make_history
 from tests.support import Tenant, client_for, messages_of
 
+# Also run on SQLite, the database of `make run` (tests/test_on_sqlite.py).
+pytestmark = [pytest.mark.sqlite]
+
 
 def exports_url(tenant: Tenant, suffix: str = "") -> str:
     return f"/o/{tenant.organization.slug}/exports/{suffix}"
