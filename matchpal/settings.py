@@ -131,7 +131,7 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Report exports' files (reports/exports/), served only through a view that checks who
-    # asks. Any Django storage works here, e.g. an S3-compatible one (docs/reports.md).
+    # asks. Any Django storage works here, e.g. an S3-compatible one (docs/exports.md).
     "exports": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {

@@ -8,7 +8,7 @@ from django.db.models import Q
 
 from matchpal.models import Membership, Organization
 
-# How long a finished export's file is kept (docs/reports.md, "Export jobs").
+# How long a finished export's file is kept (docs/exports.md, "Export jobs").
 RETENTION = timedelta(days=1)
 
 

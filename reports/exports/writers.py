@@ -55,8 +55,8 @@ def write_csv(
 ) -> int:
     """Write UTF-8 CSV to the binary file `out`; return the number of rows written.
 
-    The loop is `csv_cell` written out inline: at a million rows of fourteen cells, a function
-    call per cell was most of the export's time (docs/reports.md, "Export jobs")."""
+    The loop is `csv_cell` written out inline, without a call per cell: the export's Python
+    time is a million rows of fourteen cells (docs/exports.md, "Benchmark")."""
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
     writer = csv.writer(text)
     writer.writerow(header)
