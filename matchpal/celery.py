@@ -33,7 +33,7 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=0, minute=5),
     },
     "purge-expired-exports": {
-        "task": "reports.exports.tasks.purge_expired_exports",
+        "task": "reports.export_jobs.tasks.purge_expired_exports",
         "schedule": crontab(minute=40),
     },
 }

@@ -45,7 +45,7 @@ INSTALLED_APPS = [
     "sessions_app",
     "integrations",
     "reports",
-    "reports.exports",
+    "reports.export_jobs",
     "demo",
 ]
 
@@ -130,7 +130,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Report exports' files (reports/exports/), served only through a view that checks who
+    # Report exports' files (reports/export_jobs/), served only through a view that checks who
     # asks. Any Django storage works here, e.g. an S3-compatible one (docs/exports.md).
     "exports": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",

@@ -6,6 +6,7 @@ from matchpal import views
 
 tenant_patterns: list[URLPattern | URLResolver] = [
     path("", include("reports.urls")),
+    path("reports/", include("reports.pages_urls")),
     path("settings/", views.organization_settings, name="org_settings"),
     path("members/", views.member_list, name="members"),
     path("members/invite/", views.member_invite, name="member_invite"),

@@ -4,7 +4,7 @@ same rows, in the same run (issue 12, item 6: within 5× of COPY, with flat memo
 For each size it picks a date range of the organization's sessions holding about that many
 rows (all of them by default), then measures, each in a process of its own:
 
-- COPY: the sessions export's own query (`reports.exports.sources.sessions_rows`, as the
+- COPY: the sessions export's own query (`reports.export_jobs.sources.sessions_rows`, as the
   organization's first admin sees it: every session, with the money columns), run as
   `COPY (…) TO STDOUT (FORMAT csv, HEADER)` and written to a temporary file;
 - the export: the job as the Celery worker runs it (`services.export_run`): the rows through
@@ -81,7 +81,7 @@ def params_for(membership: Any, size: int | None) -> tuple[dict[str, str], int]:
     none (every session); and the number of rows it holds."""
     from django.utils import timezone
 
-    from reports.exports.sources import sessions_rows
+    from reports.export_jobs.sources import sessions_rows
 
     organization = membership.organization
     values, _ = sessions_rows(organization, membership, {})
@@ -100,7 +100,7 @@ def params_for(membership: Any, size: int | None) -> tuple[dict[str, str], int]:
 def child_copy(slug: str, params: dict[str, str]) -> dict[str, Any]:
     from django.db import connection
 
-    from reports.exports.sources import sessions_rows
+    from reports.export_jobs.sources import sessions_rows
 
     membership = admin_of(slug)
     values, _ = sessions_rows(membership.organization, membership, params)
@@ -121,8 +121,8 @@ def child_copy(slug: str, params: dict[str, str]) -> dict[str, Any]:
 
 
 def child_export(slug: str, params: dict[str, str], export_format: str) -> dict[str, Any]:
-    from reports.exports.models import ExportJob
-    from reports.exports.services import export_run, exports_storage
+    from reports.export_jobs.models import ExportJob
+    from reports.export_jobs.services import export_run, exports_storage
 
     membership = admin_of(slug)
     job = ExportJob.objects.create(

@@ -56,7 +56,7 @@ from sessions_app.models import Session
 from students.forms import StudentForm
 from students.models import Student
 from tests.factories import ProviderFactory, RelationshipFactory, make_grant
-from tests.reports.exports.support import finished_job
+from tests.reports.export_jobs.support import finished_job
 from tests.support import Tenant, client_for, member, whole_hours_ago
 
 TENANT_PREFIX = "o/<slug:org_slug>/"
@@ -828,6 +828,14 @@ POSTS.register("sessions_app:confirm", changes=True, post_only=True, by=Role.STU
 POSTS.register(
     "sessions_app:dispute", lambda t: {"reason": "It was 30 minutes"}, changes=True, by=Role.STUDENT
 )
+
+
+# --- reports (no ids in their URLs: the filters are query parameters, the same for a POST) ------
+
+POSTS.register("reports:index", changes=False)
+POSTS.register("reports:sessions", changes=False)
+POSTS.register("reports:sessions_csv", changes=False)
+POSTS.register("reports:session_rows_csv", changes=False)
 
 
 # --- integrations: WooCommerce ----------------------------------------------------------------

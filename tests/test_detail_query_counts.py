@@ -20,13 +20,13 @@ from grants.services import hold
 from integrations.woocommerce.models import Delivery, OrderError
 from matchpal.models import Invitation, Role, ServiceType
 from providers.models import ProviderService
-from reports.exports.models import ExportJob
+from reports.export_jobs.models import ExportJob
 from sessions_app.models import Session
 from sessions_app.services import session_edit, session_log
 from tests.factories import RelationshipFactory
 from tests.isolation import tenant_routes
 from tests.query_pins import Page, assert_pinned_at_every_size, org_path
-from tests.reports.exports.support import finished_job
+from tests.reports.export_jobs.support import finished_job
 from tests.support import Tenant, member, whole_hours_ago
 from tests.test_query_counts import (
     PINNED as LIST_PINNED,

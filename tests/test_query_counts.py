@@ -43,7 +43,7 @@ from tests.isolation import (
     tenant_routes,
 )
 from tests.query_pins import Page, assert_pinned_at_every_size, org_path
-from tests.reports.exports.support import finished_job
+from tests.reports.export_jobs.support import finished_job
 from tests.support import Tenant, member, whole_hours_ago
 
 # --- Growing what each page lists to exactly n rows -------------------------------------------

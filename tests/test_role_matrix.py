@@ -121,6 +121,11 @@ EXPECTED: dict[str, Expect] = {
     "exports:start": Expect(get=(200, 200, 200), post=(302, 302, 302)),
     "exports:detail": Expect(get=(200, 404, 200), post=(200, 404, 200)),
     "exports:download": Expect(get=(200, 404, 200), post=(200, 404, 200)),
+    # Each role's own figures (docs/reports.md); the one-line-per-session export is for staff.
+    "reports:index": Expect(get=(200, 200, 200), post=(200, 200, 200)),
+    "reports:sessions": Expect(get=(200, 200, 200), post=(200, 200, 200)),
+    "reports:sessions_csv": Expect(get=(200, 200, 200), post=(200, 200, 200)),
+    "reports:session_rows_csv": STAFF_PAGE,
 }
 
 
@@ -132,7 +137,9 @@ def _assert_answer(response, expected: int, tenant: Tenant) -> None:  # type: ig
     slug = tenant.organization.slug
     assert response.status_code == expected, response.content.decode()[:1500]
     if expected == 200 and response.has_header("Content-Disposition"):
-        assert response["Content-Disposition"].startswith("attachment; filename="), response
+        # A file (a streamed CSV, an export's download): no template, named after the
+        # organization.
+        assert f'attachment; filename="{slug}-' in response["Content-Disposition"]
     elif expected == 200:
         assert response.context["organization"] == tenant.organization
     elif expected == 302:

@@ -10,9 +10,9 @@ from matchpal.actions import run_action
 from matchpal.htmx import render_page
 from matchpal.pagination import paginate
 from matchpal.tenancy import TenantRequest, tenant_view
-from reports.exports import selectors, services
-from reports.exports.forms import ExportStartForm, filters_of
-from reports.exports.models import ExportJob
+from reports.export_jobs import selectors, services
+from reports.export_jobs.forms import ExportStartForm, filters_of
+from reports.export_jobs.models import ExportJob
 
 
 def _job_url(job: ExportJob) -> str:
@@ -47,14 +47,14 @@ def export_start(request: TenantRequest) -> HttpResponse:
         )
         if done is not None:
             return done
-    return render(request, "reports/exports/start.html", {"form": form, "filters": filters})
+    return render(request, "reports/export_jobs/start.html", {"form": form, "filters": filters})
 
 
 @tenant_view()
 def export_list(request: TenantRequest) -> HttpResponse:
     """My exports, newest first."""
     jobs = selectors.job_list(organization=request.organization, membership=request.membership)
-    return render(request, "reports/exports/list.html", {"page": paginate(request, jobs)})
+    return render(request, "reports/export_jobs/list.html", {"page": paginate(request, jobs)})
 
 
 @tenant_view()
@@ -63,7 +63,7 @@ def export_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     job = selectors.job_get(
         organization=request.organization, membership=request.membership, public_id=public_id
     )
-    return render_page(request, "reports/exports/detail.html", {"job": job}, partial="progress")
+    return render_page(request, "reports/export_jobs/detail.html", {"job": job}, partial="progress")
 
 
 @tenant_view()

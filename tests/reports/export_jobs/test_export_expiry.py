@@ -8,16 +8,16 @@ import pytest
 from django.utils import timezone
 
 from matchpal.celery import app as celery_app
-from reports.exports.models import ExportJob
-from reports.exports.services import exports_purge, exports_storage
-from tests.reports.exports.support import download, finished_job
+from reports.export_jobs.models import ExportJob
+from reports.export_jobs.services import exports_purge, exports_storage
+from tests.reports.export_jobs.support import download, finished_job
 from tests.support import Tenant, client_for
 from tests.threads import run_together
 
 
 def test_the_purge_is_a_periodic_job() -> None:
     entry = celery_app.conf.beat_schedule["purge-expired-exports"]
-    assert entry["task"] == "reports.exports.tasks.purge_expired_exports"
+    assert entry["task"] == "reports.export_jobs.tasks.purge_expired_exports"
     assert entry["task"] in celery_app.tasks
 
 

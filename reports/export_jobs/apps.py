@@ -5,10 +5,10 @@ class ExportsConfig(AppConfig):
     """Report export jobs: a Django app of its own inside the reports package, so its table and
     migrations stay apart from the reports' pages (which only read)."""
 
-    name = "reports.exports"
+    name = "reports.export_jobs"
     label = "exports"
     verbose_name = "Report exports"
 
     def ready(self) -> None:
         # The built-in sources register themselves on import (registry.export_source).
-        from reports.exports import sources  # noqa: F401
+        from reports.export_jobs import sources  # noqa: F401

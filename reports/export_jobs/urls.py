@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reports.exports import views
+from reports.export_jobs import views
 
 app_name = "exports"
 urlpatterns = [

@@ -12,7 +12,7 @@ from django.db.models import Case, F, Q, QuerySet, Value, When
 
 from grants.models import EntryKind, GrantEntry
 from matchpal.models import Membership, Organization, Role
-from reports.exports.registry import ExportData, ExportParamsError, Row, export_source
+from reports.export_jobs.registry import ExportData, ExportParamsError, Row, export_source
 from sessions_app.models import NoShowParty, Session, SessionKind, SessionStatus
 from sessions_app.selectors import sees_client_amount, visible_to
 from students.models import Student

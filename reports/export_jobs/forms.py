@@ -2,8 +2,8 @@ from django import forms
 from django.http import QueryDict
 
 from matchpal.models import Membership
-from reports.exports.models import ExportFormat
-from reports.exports.selectors import sources_for
+from reports.export_jobs.models import ExportFormat
+from reports.export_jobs.selectors import sources_for
 
 # The form's own fields; every other field a report page posts is one of its filters.
 OWN_FIELDS = frozenset({"csrfmiddlewaretoken", "source", "format", "start", "end"})

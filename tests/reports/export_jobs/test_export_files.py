@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from reports.exports.models import ExportStatus
-from reports.exports.registry import ExportParamsError
-from reports.exports.services import export_start
-from tests.reports.exports.support import csv_rows, make_history, run_export, xlsx_rows
+from reports.export_jobs.models import ExportStatus
+from reports.export_jobs.registry import ExportParamsError
+from reports.export_jobs.services import export_start
+from tests.reports.export_jobs.support import csv_rows, make_history, run_export, xlsx_rows
 from tests.support import Tenant, member, raises_exactly
 
 SESSION_HEADER = [
@@ -146,7 +146,7 @@ def test_the_excel_file_holds_the_same_rows_typed(
     )
 
     assert job.status == ExportStatus.DONE
-    from reports.exports.services import exports_storage
+    from reports.export_jobs.services import exports_storage
 
     with exports_storage().open(job.file, "rb") as handle:
         sheets = xlsx_rows(handle.read())
@@ -263,7 +263,7 @@ def test_text_that_looks_like_a_formula_stays_text(
     job = run_export(
         django_capture_on_commit_callbacks, tenant_a.admin, tenant_a, "sessions", "xlsx"
     )
-    from reports.exports.services import exports_storage
+    from reports.export_jobs.services import exports_storage
 
     with exports_storage().open(job.file, "rb") as handle:
         data = handle.read()

@@ -7,8 +7,8 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from matchpal.models import Membership, Organization
-from reports.exports.models import ExportJob
-from reports.exports.registry import SOURCES, ExportSource
+from reports.export_jobs.models import ExportJob
+from reports.export_jobs.registry import SOURCES, ExportSource
 
 
 def job_list(*, organization: Organization, membership: Membership) -> QuerySet[ExportJob]:

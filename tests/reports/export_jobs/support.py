@@ -7,8 +7,8 @@ from typing import Any
 
 from django.test import Client
 
-from reports.exports.models import RETENTION, ExportJob
-from reports.exports.services import export_start, exports_storage
+from reports.export_jobs.models import RETENTION, ExportJob
+from reports.export_jobs.services import export_start, exports_storage
 from sessions_app.models import Session
 from students.models import Student
 from tests.factories import StudentFactory

@@ -8,11 +8,11 @@ import pytest
 from django.db import connection
 
 from matchpal.celery import app as celery_app
-from reports.exports import registry, writers
-from reports.exports.models import ExportJob
-from reports.exports.registry import ExportData
+from reports.export_jobs import registry, writers
+from reports.export_jobs.models import ExportJob
+from reports.export_jobs.registry import ExportData
 from tests.integrations.test_worker import real_worker, wait_for
-from tests.reports.exports.support import download, xlsx_rows
+from tests.reports.export_jobs.support import download, xlsx_rows
 from tests.support import Tenant, client_for, log_as_admin, paired, past_grant, whole_hours_ago
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -69,7 +69,7 @@ def test_a_real_worker_writes_the_excel_file(tenant_a: Tenant) -> None:
             ExportJob.objects.values("status", "error")
         )
 
-    assert received == ["reports.exports.tasks.run_export"]
+    assert received == ["reports.export_jobs.tasks.run_export"]
     job = ExportJob.objects.get()
     assert (job.rows_done, job.rows_total) == (5, 5)
     assert job.started_at is not None

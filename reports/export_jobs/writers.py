@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from django.utils import timezone
 
-from reports.exports.registry import Cell, Row
+from reports.export_jobs.registry import Cell, Row
 
 Progress = Callable[[int], None]
 # Progress is reported every this many rows.

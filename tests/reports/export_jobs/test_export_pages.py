@@ -6,8 +6,8 @@ import uuid
 import pytest
 from django.test import Client
 
-from reports.exports.models import ExportJob
-from tests.reports.exports.support import download, finished_job, make_history
+from reports.export_jobs.models import ExportJob
+from tests.reports.export_jobs.support import download, finished_job, make_history
 from tests.support import Tenant, client_for, messages_of
 
 # Also run on SQLite, the database of `make run` (tests/test_on_sqlite.py).

@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from matchpal.errors import DomainError, PermissionDeniedError
 from matchpal.models import Membership
-from reports.exports.models import RETENTION, ExportFormat, ExportJob, ExportStatus
-from reports.exports.registry import ExportParamsError, source_get
-from reports.exports.writers import write_csv, write_xlsx
+from reports.export_jobs.models import RETENTION, ExportFormat, ExportJob, ExportStatus
+from reports.export_jobs.registry import ExportParamsError, source_get
+from reports.export_jobs.writers import write_csv, write_xlsx
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def export_start(
     """Record a queued export of `source` with the report's filters and enqueue its writing
     once the job is committed. The source is asked for its data here (without reading any
     row), so a filter it refuses is refused now, with its message."""
-    from reports.exports.tasks import run_export
+    from reports.export_jobs.tasks import run_export
 
     organization = membership.organization
     export_source = source_get(source)

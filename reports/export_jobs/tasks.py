@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from reports.exports import services
+from reports.export_jobs import services
 
 
 @shared_task

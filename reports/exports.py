@@ -1,0 +1,195 @@
+"""CSV exports: a report's tables (the same figures as its page), and the raw sessions of a scope.
+
+Both stream: the response is a generator writing one line at a time, and the unbounded tables
+are read from a server-side cursor `CHUNK_ROWS` rows at a time (`Table.stream`), so the memory
+an export takes does not grow with its rows (DESIGN §7). Values are plain and exact: minutes
+and sessions as integers, rates as percentages with one decimal, averages in whole minutes, the
+same rounding as the page (`cell_value`). A text that a spreadsheet would run as a formula
+(starting with `=`, `+`, `-`, `@`, a tab or a carriage return) is written with a leading `'`.
+"""
+
+import csv
+from collections.abc import Iterable, Iterator
+from datetime import date
+from typing import Any
+
+from django.db.models import F
+from django.http import StreamingHttpResponse
+
+from reports.framework import CHUNK_ROWS, Column, Kind, Report, Scope, Table
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+UNITS = {
+    Kind.MINUTES: " (minutes)",
+    Kind.SESSIONS: " (sessions)",
+    Kind.PERCENT: " (%)",
+    Kind.AVERAGE: " (minutes)",
+}
+
+
+class _Echo:
+    """A file whose `write` hands the line back, for `csv.writer` inside a generator."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def safe_text(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def cell_value(column: Column, value: Any) -> Any:
+    """A figure as the page shows it, before its formatting: the one rounding of both."""
+    if value is None:
+        return None
+    if column.kind == Kind.PERCENT:
+        return round(float(value), 1)
+    if column.kind == Kind.AVERAGE:
+        return int(value + 0.5)  # whole minutes, halves up
+    return value
+
+
+def csv_cell(column: Column, value: Any) -> object:
+    value = cell_value(column, value)
+    if value is None:
+        return ""
+    if column.kind == Kind.TEXT:
+        return safe_text(value)
+    return value
+
+
+def header(column: Column) -> str:
+    return column.label + UNITS.get(column.kind, "")
+
+
+def table_lines(table: Table) -> Iterator[list[object]]:
+    yield [table.title]
+    yield [header(column) for column in table.columns]
+    for row in table.stream():
+        yield [csv_cell(column, column.value(row)) for column in table.columns]
+    if table.totals is not None:
+        yield total_line(table)
+    yield []
+
+
+def total_line(table: Table) -> list[object]:
+    line: list[object] = []
+    for i, column in enumerate(table.columns):
+        if column.kind == Kind.TEXT:
+            line.append("Total" if i == 0 else "")
+        else:
+            assert table.totals is not None
+            line.append(csv_cell(column, column.value(table.totals)))
+    return line
+
+
+def scope_lines(title: str, scope: Scope) -> Iterator[list[object]]:
+    yield ["Report", title]
+    yield ["Organization", safe_text(scope.organization.name)]
+    yield ["From", scope.start.isoformat()]
+    yield ["Until", scope.end.isoformat()]
+    yield ["Grouped by", scope.period]
+    for name, chosen in (
+        ("Service", scope.service_type),
+        ("Provider", scope.provider),
+        ("Student", scope.student),
+    ):
+        if chosen is not None:
+            yield [name, safe_text(chosen.name)]
+    yield []
+
+
+def streamed(lines: Iterable[list[object]], filename: str) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow(line) for line in lines), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def filename(scope: Scope, name: str) -> str:
+    return f"{scope.organization.slug}-{name}-{scope.start:%Y%m%d}-{scope.end:%Y%m%d}.csv"
+
+
+def report_csv(report: Report) -> StreamingHttpResponse:
+    """Every table of `report`, one after the other, each with its title, header and totals."""
+    scope = report.scope
+
+    def lines() -> Iterator[list[object]]:
+        yield from scope_lines(report.title, scope)
+        for table in report.tables():
+            yield from table_lines(table)
+
+    return streamed(lines(), filename(scope, report.name))
+
+
+# --- The raw sessions export: one line per session -----------------------------------------------
+
+SESSION_COLUMNS = (
+    "Session",
+    "Date",
+    "Start",
+    "Duration (minutes)",
+    "Student",
+    "Provider",
+    "Service",
+    "Kind",
+    "Status",
+    "No-show party",
+    "Unit",
+    "Charged (in the unit)",
+    "Not covered (in the unit)",
+    "Mode",
+)
+
+
+def session_rows_csv(scope: Scope) -> StreamingHttpResponse:
+    """The scope's sessions, oldest first, one line each (dates and times in the center's)."""
+    rows = (
+        scope.sessions()
+        .order_by("starts_at", "pk")
+        .values_list(
+            "public_id",
+            "starts_at",
+            "duration_minutes",
+            F("relationship__student__name"),
+            F("relationship__provider__name"),
+            F("relationship__service_type__name"),
+            "kind",
+            "status",
+            "no_show_party",
+            F("relationship__unit"),
+            "charged_minutes",
+            "charge_shortfall",
+            "mode",
+        )
+    )
+    tz = scope.tz
+
+    def lines() -> Iterator[list[object]]:
+        yield list(SESSION_COLUMNS)
+        for row in rows.iterator(chunk_size=CHUNK_ROWS):
+            (public_id, starts_at, duration, student, provider, service, *rest) = row
+            kind, status, party, unit, charged, shortfall, mode = rest
+            local = starts_at.astimezone(tz)
+            day: date = local.date()
+            yield [
+                str(public_id),
+                day.isoformat(),
+                f"{local:%H:%M}",
+                duration,
+                safe_text(student),
+                safe_text(provider),
+                safe_text(service),
+                kind,
+                status,
+                party,
+                unit,
+                charged,
+                shortfall,
+                safe_text(mode),
+            ]
+
+    return streamed(lines(), filename(scope, "sessions-rows"))

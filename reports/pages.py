@@ -1,0 +1,75 @@
+"""The reports' pages and exports (docs/reports.md). The role home stays in `reports/views.py`.
+
+Each report gets its own URLs (`reports/pages_urls.py` builds them from the registry), so a
+role the report is not for is refused by `tenant_view` before anything is looked up, and a
+report's URL has no id to guess. Every answer reads the filters from the query string: a POST
+is answered as the GET it would be (there is nothing to change here).
+"""
+
+from collections.abc import Callable
+
+from django.http import HttpResponse, HttpResponseBase
+from django.shortcuts import render
+
+from matchpal.models import Role
+from matchpal.tenancy import TenantRequest, tenant_view
+from reports import exports
+from reports.catalog.sessions import SessionsReport
+from reports.forms import ReportFilterForm
+from reports.framework import Report, reports_for
+
+ReportView = Callable[..., HttpResponseBase]
+
+
+@tenant_view()
+def report_index(request: TenantRequest) -> HttpResponse:
+    return render(request, "reports/index.html", {"reports": reports_for(request.membership)})
+
+
+def _form(request: TenantRequest, report: type[Report]) -> ReportFilterForm:
+    return ReportFilterForm(
+        request.GET,
+        report=report,
+        organization=request.organization,
+        membership=request.membership,
+    )
+
+
+def _page(request: TenantRequest, report: type[Report], form: ReportFilterForm) -> HttpResponse:
+    context: dict[str, object] = {"report": report, "form": form, "tables": []}
+    if form.is_valid():
+        shown = report(form.scope())
+        context |= {"scope": shown.scope, "tables": shown.tables(), **shown.context()}
+    return render(request, report.template, context)
+
+
+def report_page(report: type[Report]) -> ReportView:
+    @tenant_view(*report.roles)
+    def page(request: TenantRequest) -> HttpResponse:
+        return _page(request, report, _form(request, report))
+
+    page.__name__ = page.__qualname__ = f"report_{report.name}"
+    return page
+
+
+def report_csv(report: type[Report]) -> ReportView:
+    @tenant_view(*report.roles)
+    def export(request: TenantRequest) -> HttpResponseBase:
+        form = _form(request, report)
+        if not form.is_valid():
+            # The page, with the form's errors: nothing to export from filters that do not hold.
+            return _page(request, report, form)
+        return exports.report_csv(report(form.scope()))
+
+    export.__name__ = export.__qualname__ = f"report_{report.name}_csv"
+    return export
+
+
+@tenant_view(Role.ADMIN, Role.PROVIDER)
+def session_rows_csv(request: TenantRequest) -> HttpResponseBase:
+    """Every session of the range and filters, one line each: all of the center's for an
+    admin, a provider's own (the same scope as the Sessions report)."""
+    form = _form(request, SessionsReport)
+    if not form.is_valid():
+        return _page(request, SessionsReport, form)
+    return exports.session_rows_csv(form.scope())

@@ -1,0 +1,110 @@
+"""Pinned query counts of the reports' pages and exports (DESIGN §7), the pattern of
+tests/test_query_counts.py: each is requested with 3 rows of what it aggregates, then with 30
+(more than a table shows), and runs exactly the pinned number of queries both times. The
+counts include the request's own 3 queries (session, user, membership of the tenant)."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from matchpal.models import Role
+from sessions_app.models import Session
+from tests.isolation import persona_user
+from tests.query_pins import SIZES, Page, org_path
+from tests.support import Tenant, client_for
+from tests.test_query_counts import grow_relationship_sessions, grow_sessions
+
+
+def grow_report(tenant: Tenant, n: int) -> None:
+    """n pairings of their own with a session each, and n sessions of the personas' pairing,
+    all in the last 30 days."""
+    grow_sessions(tenant, n)
+    grow_relationship_sessions(tenant, n)
+
+
+def shows_tables(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert response.context["figures"]["sessions"] >= n
+
+
+def shows_the_first_rows(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    """Every provider's figures, in the first 25 rows and the totals."""
+    shows_tables(n, response)
+    providers = next(t for t in response.context["tables"] if t.name == "providers")
+    assert providers.more == (n > 25)
+    # The persona and the n - 1 providers of the other pairings (see grow_sessions).
+    assert len(providers.shown) == min(n + 1, 25)
+
+
+def shows_csv(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert response.csv_text.startswith("Report,")
+
+
+def shows_rows(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    # The header, then each session (all of them in the last 30 days; one organization here).
+    assert len(response.csv_text.splitlines()) == 1 + Session.objects.count()
+
+
+def shows_index(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert [report.name for report in response.context["reports"]][:1] == ["sessions"]
+
+
+PAGES = {
+    "reports:index": Page(Role.ADMIN, org_path("reports/"), grow_report, shows_index),
+    "reports:sessions[admin]": Page(
+        Role.ADMIN, org_path("reports/sessions/"), grow_report, shows_the_first_rows
+    ),
+    "reports:sessions[provider]": Page(
+        Role.PROVIDER, org_path("reports/sessions/"), grow_report, shows_tables
+    ),
+    "reports:sessions[student]": Page(
+        Role.STUDENT, org_path("reports/sessions/"), grow_report, shows_tables
+    ),
+    "reports:sessions[filtered]": Page(
+        Role.ADMIN,
+        org_path(lambda t: f"reports/sessions/?period=week&student={t.student.public_id}"),
+        grow_report,
+        shows_tables,
+    ),
+    "reports:sessions_csv[admin]": Page(
+        Role.ADMIN, org_path("reports/sessions/csv/"), grow_report, shows_csv
+    ),
+    "reports:sessions_csv[student]": Page(
+        Role.STUDENT, org_path("reports/sessions/csv/"), grow_report, shows_csv
+    ),
+    "reports:session_rows_csv": Page(
+        Role.ADMIN, org_path("reports/sessions/rows.csv"), grow_report, shows_rows
+    ),
+}
+
+# The tables are one query each (and the summary one more), the service type filter one; a
+# chosen student one (the search field's lookup). The CSV export runs the same queries as the
+# page but the filter's choices.
+PINNED = {
+    "reports:index": 3,
+    "reports:sessions[admin]": 11,
+    "reports:sessions[provider]": 10,
+    "reports:sessions[student]": 8,
+    "reports:sessions[filtered]": 12,
+    "reports:sessions_csv[admin]": 10,
+    "reports:sessions_csv[student]": 7,
+    "reports:session_rows_csv": 4,
+}
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_the_report_runs_the_pinned_queries_at_3_and_at_30_rows(
+    name: str, tenant_a: Tenant, django_assert_num_queries, time_machine
+) -> None:
+    time_machine.move_to(datetime(2026, 11, 18, 17, 0, tzinfo=UTC))
+    page = PAGES[name]
+    client = client_for(persona_user(tenant_a, page.persona))
+    for size in SIZES:
+        page.grow(tenant_a, size)
+        path = page.path(tenant_a)
+        # An export's queries run as it streams: read it whole inside the count.
+        with django_assert_num_queries(PINNED[name], info=f"{name} with {size} rows"):
+            response = client.get(path)
+            if response.streaming:
+                response.csv_text = b"".join(response.streaming_content).decode()
+        assert response.status_code == 200
+        page.shows(size, response)
