@@ -10,5 +10,9 @@ class ExportsConfig(AppConfig):
     verbose_name = "Report exports"
 
     def ready(self) -> None:
-        # The built-in sources register themselves on import (registry.export_source).
+        # The built-in sources register themselves on import (registry.export_source); the
+        # reports, registered by the reports app (listed before this one), become sources too.
         from reports.export_jobs import sources  # noqa: F401
+        from reports.export_jobs.report_sources import register_reports
+
+        register_reports()

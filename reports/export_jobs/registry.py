@@ -7,7 +7,7 @@ A source is a name and a function `(organization, membership, params) -> ExportD
   person) for a bad one;
 - it scopes what it reads to what the membership may see (an admin the whole center, a
   provider their own, a student their own);
-- `ExportData.rows` is a lazy iterator of rows (lists of cells: str, int, Decimal, date,
+- `ExportData.rows` is a lazy iterator of rows (lists of cells: str, int, float, Decimal, date,
   datetime or None) read through a server-side cursor (`QuerySet.iterator(chunk_size=…)`,
   `values_list`), so that memory stays flat whatever the row count; nothing is read before the
   worker iterates it. `ExportData.count` gives the number of rows (or an estimate) for the
@@ -33,7 +33,7 @@ from decimal import Decimal
 from matchpal.errors import DomainError
 from matchpal.models import Membership, Organization, Role
 
-Cell = str | int | Decimal | date | datetime | None
+Cell = str | int | float | Decimal | date | datetime | None
 Row = Sequence[Cell]
 ALL_ROLES = frozenset(Role.values)
 

@@ -59,7 +59,8 @@ def write_csv(
     time is a million rows of fourteen cells (docs/exports.md, "Benchmark")."""
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
     writer = csv.writer(text)
-    writer.writerow(header)
+    if header:
+        writer.writerow(header)
     writerow = writer.writerow
     tz = timezone.get_current_timezone()
     every = PROGRESS_EVERY
@@ -111,7 +112,8 @@ def write_xlsx(
         nonlocal sheets
         sheets += 1
         sheet = workbook.create_sheet(sheet_title(title, sheets))
-        sheet.append(header)
+        if header:
+            sheet.append(header)
         return sheet
 
     def xlsx_cell(value: Cell) -> Any:
