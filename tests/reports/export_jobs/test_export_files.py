@@ -272,3 +272,26 @@ def test_text_that_looks_like_a_formula_stays_text(
     with zipfile.ZipFile(io.BytesIO(data)) as workbook:
         sheet_xml = workbook.read("xl/worksheets/sheet1.xml")
     assert b"<f>" not in sheet_xml  # no formula anywhere in the sheet
+
+
+def test_a_job_whose_requester_left_stays_for_the_admins_and_fails_with_a_message(
+    tenant_a: Tenant, django_capture_on_commit_callbacks
+) -> None:
+    from reports.export_jobs.models import ExportJob
+    from reports.export_jobs.services import export_run
+
+    job = export_start(
+        membership=member(tenant_a.provider_user, tenant_a.organization),
+        source="sessions",
+        params={},
+        export_format="csv",
+    )
+    member(tenant_a.provider_user, tenant_a.organization).delete()
+
+    assert export_run(job_pk=job.pk) == ExportStatus.FAILED
+    job = ExportJob.objects.get(pk=job.pk)
+    assert (job.membership, job.status, job.error) == (
+        None,
+        "failed",
+        "The member who asked for this export has left the organization.",
+    )
