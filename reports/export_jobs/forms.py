@@ -1,6 +1,7 @@
 from django import forms
 from django.http import QueryDict
 
+from matchpal.fields import BoundedDateField
 from matchpal.models import Membership
 from reports.export_jobs.models import ExportFormat
 from reports.export_jobs.selectors import sources_for
@@ -14,14 +15,9 @@ class ExportStartForm(forms.Form):
     format = forms.ChoiceField(
         choices=ExportFormat.choices, initial=ExportFormat.XLSX, widget=forms.RadioSelect
     )
-    start = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    end = forms.DateField(
-        required=False,
-        label="To",
-        help_text="Both days included; leave empty for every date.",
-        widget=forms.DateInput(attrs={"type": "date"}),
+    start = BoundedDateField(required=False, label="From")
+    end = BoundedDateField(
+        required=False, label="To", help_text="Both days included; leave empty for every date."
     )
 
     def __init__(self, *args: object, membership: Membership, **kwargs: object) -> None:

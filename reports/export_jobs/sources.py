@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Case, F, Q, QuerySet, Value, When
 
 from grants.models import EntryKind, GrantEntry
+from matchpal import bounds
 from matchpal.models import Membership, Organization, Role
 from reports.export_jobs.registry import ExportData, ExportParamsError, Row, export_source
 from sessions_app.models import NoShowParty, Session, SessionKind, SessionStatus
@@ -28,9 +29,12 @@ def date_param(params: dict[str, str], name: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ExportParamsError(f"“{value}” is not a date (YYYY-MM-DD).", field=name) from None
+    if not bounds.in_range(day):
+        raise ExportParamsError(bounds.out_of_range(), field=name)
+    return day
 
 
 def date_range(organization: Organization, params: dict[str, str], field: str) -> Q:

@@ -295,3 +295,15 @@ def test_a_job_whose_requester_left_stays_for_the_admins_and_fails_with_a_messag
         "failed",
         "The member who asked for this export has left the organization.",
     )
+
+
+def test_a_date_out_of_bounds_is_refused(tenant_a: Tenant) -> None:
+    from matchpal import bounds
+
+    with raises_exactly(ExportParamsError, bounds.out_of_range()):
+        export_start(
+            membership=member(tenant_a.admin, tenant_a.organization),
+            source="sessions",
+            params={"end": "9999-12-31"},
+            export_format="csv",
+        )
