@@ -18,7 +18,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Field, Model, Q, QuerySet
 from django.utils import timezone
 
-from grants.models import Allocation, Grant, GrantEntry, GrantStatus
+from grants.models import Allocation, Grant, GrantEntry
 from matchpal.constraints import violated_constraint
 from matchpal.errors import DomainError
 
@@ -105,7 +105,7 @@ class _Entry:
 
 def _usable(grant: Grant) -> int:
     """What the grant adds to the student's usable balance (see `GrantEntry.usable_delta`)."""
-    return grant.available if grant.status == GrantStatus.ACTIVE else 0
+    return grant.usable_now
 
 
 class Posting:
