@@ -178,3 +178,27 @@ def test_an_expired_job_has_no_file_to_download(tenant_a: Tenant) -> None:
         "This export has expired"
         in client.get(exports_url(tenant_a, f"{job.public_id}/")).content.decode()
     )
+
+
+def test_the_hours_pages_link_to_the_history_export_which_carries_the_student(
+    tenant_a: Tenant, clock, django_capture_on_commit_callbacks
+) -> None:
+    make_history(tenant_a)
+    slug, student = tenant_a.organization.slug, tenant_a.student
+    admin = client_for(tenant_a.admin)
+    link = f"/o/{slug}/exports/new/?source=history&amp;student={student.public_id}"
+    assert link in admin.get(f"/o/{slug}/students/{student.public_id}/hours/").content.decode()
+    own = f"/o/{slug}/exports/new/?source=history"
+    mine = client_for(tenant_a.student_user).get(f"/o/{slug}/my/hours/").content.decode()
+    assert f'href="{own}"' in mine
+
+    form_page = admin.get(link.replace("&amp;", "&"))
+    assert form_page.context["form"]["source"].value() == "history"
+    assert form_page.context["filters"] == {"student": str(student.public_id)}
+    with django_capture_on_commit_callbacks(execute=True):
+        admin.post(
+            exports_url(tenant_a, "new/"),
+            {"source": "history", "format": "csv", "student": str(student.public_id)},
+        )
+    job = ExportJob.objects.get()
+    assert (job.status, job.title) == ("done", f"Hours history of {student.name}")
