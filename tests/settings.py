@@ -14,6 +14,11 @@ from matchpal.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
+# The tests that start a real worker (tests/integrations/test_worker.py,
+# tests/reports/export_jobs/test_export_worker.py) share the Redis broker with the other xdist
+# worker's: a queue per xdist worker, so no worker thread takes a task of another process, which
+# would run it against the wrong test database.
+CELERY_TASK_DEFAULT_QUEUE = "tests-" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"
