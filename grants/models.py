@@ -187,6 +187,13 @@ class Grant(models.Model):
         indexes = [
             models.Index(fields=["organization", "student", "status"]),
             models.Index(fields=["status", "expires_at"]),
+            # The active grants not valid yet: what Free to book subtracts from the students'
+            # summaries (`StudentBalance`); few, read through this.
+            models.Index(
+                fields=["organization", "valid_from"],
+                condition=Q(status="active"),
+                name="grant_active_valid_from",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["organization", "id"], name="grant_org_id"),
@@ -236,6 +243,43 @@ class Grant(models.Model):
             and self.valid_from <= (valid_by or at)
             and not self.is_past_expiry(at)
         )
+
+
+class StudentBalance(models.Model):
+    """A student's hours of one unit free on their active grants: `available` (total − used −
+    held) summed over the grants whose status is active, whatever their dates. A small summary
+    kept in the transaction of every ledger write (`Posting.write` adds each entry's
+    `usable_delta`, which is exactly what the entry changed in it), so the admin home reads one
+    row per student instead of grouping every grant; `reconcile_grants` checks it against the
+    grants. Free to book *now* is this minus the active grants not usable at this moment (not
+    yet valid, or past their expiry before the daily job marked them): those few are read
+    through partial indexes (`grants.selectors.free_minutes_by_student`). A row exists for
+    every student and unit with a grant (a grant is created with its first entry)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="+")
+    unit = models.CharField(max_length=10, choices=Unit)
+    # No CHECK (≥ 0) on it: PostgreSQL checks the row an upsert proposes before it finds the
+    # conflict, and the proposed row carries the delta, negative for a consume. The grants'
+    # own CHECKs keep each available ≥ 0; reconcile_grants checks the sum.
+    active_available = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["student", "unit"], name="student_balance_unique"),
+            models.CheckConstraint(
+                condition=Q(unit__in=Unit.values), name="student_balance_unit_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "unit", "active_available"],
+                name="student_balance_org_free",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student_id}: {self.active_available} {self.unit} free on active grants"
 
 
 def end_of_day(at: datetime, tz: tzinfo) -> datetime:

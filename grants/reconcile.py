@@ -4,13 +4,18 @@ One statement: a GROUP BY over the entries per grant and one per allocation, eac
 its rows (a hash join, not a correlated subquery per row), so the cost is a fixed number of
 scans of the ledger however many grants there are. scripts/bench_reconcile.py measures it on
 a large organization; docs/ledger.md has the figures.
+
+The students' summaries (`StudentBalance`) are checked in the same statement against the
+ledger too: each is the sum of the usable deltas of the student's entries of its unit (the
+per-grant sums regrouped per student), so a summary that drifted, one missing and one without
+grants are each reported, whatever a tampered grant row says.
 """
 
 from dataclasses import dataclass
 
 from django.db import connection
 
-from grants.models import GrantStatus
+from grants.models import GrantStatus, Unit
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,8 @@ class Difference:
 # PostgreSQL (the regrouping sums bigints as numerics); two plain GROUP BYs also run in
 # parallel workers. `{scope}` is unqualified: in every FROM only the base table has an
 # organization_id.
+SUMMARY = 2  # the first column of a summary's row
+
 _DIFFERENCES = """
 WITH per_grant AS (
     SELECT grant_id, SUM(total_delta) AS total, SUM(used_delta) AS used,
@@ -61,6 +68,20 @@ WITH per_grant AS (
       LEFT JOIN per_grant l ON l.grant_id = g.id
       LEFT JOIN held_by_allocations a ON a.grant_id = g.id
      WHERE {scope}
+), summed_per_student AS (
+    SELECT g.student_id, g.unit, SUM(COALESCE(l.usable, 0)) AS usable
+      FROM grants_grant g
+      LEFT JOIN per_grant l ON l.grant_id = g.id
+     WHERE {scope}
+     GROUP BY g.student_id, g.unit
+), balance_rows AS (
+    SELECT COALESCE(b.student_id, l.student_id) AS student_id,
+           COALESCE(b.unit, l.unit) AS unit,
+           b.active_available AS stored, l.usable AS l_usable
+      FROM (SELECT student_id, unit, active_available
+              FROM grants_studentbalance WHERE {scope}) b
+      FULL OUTER JOIN summed_per_student l
+        ON l.student_id = b.student_id AND l.unit = b.unit
 ), allocation_rows AS (
     SELECT al.id, al.held, al.consumed,
            COALESCE(p.held, 0) AS l_held, COALESCE(p.consumed, 0) AS l_consumed
@@ -76,7 +97,12 @@ UNION ALL
 SELECT 1, id, NULL, consumed, held, NULL, l_consumed, l_held, NULL, NULL, NULL
   FROM allocation_rows
  WHERE held <> l_held OR consumed <> l_consumed
-ORDER BY 1, 2
+UNION ALL
+SELECT 2, student_id, CASE WHEN unit = %(minutes)s THEN 0 ELSE 1 END, stored, NULL,
+       NULL, l_usable, NULL, NULL, NULL, NULL
+  FROM balance_rows
+ WHERE stored IS NULL OR l_usable IS NULL OR stored <> l_usable
+ORDER BY 1, 2, 3
 """
 
 
@@ -84,7 +110,11 @@ def differences_query(
     *, organization_id: int | None = None
 ) -> tuple[str, dict[str, str | int | None]]:
     scope = "TRUE" if organization_id is None else "organization_id = %(organization)s"
-    params = {"active": GrantStatus.ACTIVE.value, "organization": organization_id}
+    params = {
+        "active": GrantStatus.ACTIVE.value,
+        "minutes": Unit.MINUTES.value,
+        "organization": organization_id,
+    }
     return _DIFFERENCES.format(scope=scope), params
 
 
@@ -107,6 +137,15 @@ def find_differences(*, organization_id: int | None = None) -> list[Difference]:
         usable,
         l_usable,
     ) in rows:
+        if is_allocation == SUMMARY:
+            # `total` holds the unit (0 minutes, 1 sessions), `used` the summary, `l_used`
+            # the sum of the usable deltas of the student's entries of that unit.
+            unit = Unit.MINUTES if total == 0 else Unit.SESSIONS
+            column = "missing" if used is None else "without grants" if l_used is None else "amount"
+            differences.append(
+                Difference(f"student {unit} summary", pk, column, used or 0, l_used or 0)
+            )
+            continue
         if is_allocation:
             if held != l_held:
                 differences.append(Difference("allocation", pk, "held", held, l_held))

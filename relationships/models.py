@@ -93,6 +93,13 @@ class Relationship(models.Model):
                 fields=["organization", "status", "-created_at", "-id"],
                 name="relationship_org_status_new",
             ),
+            # The proposals awaiting an answer, soonest deadline first (the admin home's list,
+            # the daily decline of stale proposals): read in order, never sorted in full.
+            models.Index(
+                fields=["organization", "respond_by", "id"],
+                condition=Q(status="proposed"),
+                name="relationship_proposed_respond",
+            ),
         ]
 
     def __str__(self) -> str:

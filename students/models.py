@@ -44,6 +44,8 @@ class Student(models.Model):
             models.Index(fields=["organization", "status", "name"]),
             # Students in name order, for the pairings to log (docs/indexes.md).
             models.Index(fields=["organization", "name", "id"], name="student_org_name"),
+            # The newest students first (the admin home's "recent students"): read in order.
+            models.Index(fields=["organization", "-created_at"], name="student_org_created"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["organization", "id"], name="student_org_id"),

@@ -61,6 +61,7 @@ ORDERED = {
     "relationships list",
     "relationships, by status",
     "admin home disputed list",
+    "admin home proposals list",
 }
 
 
@@ -166,6 +167,17 @@ def disputed(tenant: Tenant) -> QuerySet[Any, Any]:
     return visible.filter(sessions.dispute_open()).order_by("-disputed_at", "-id")[:5]
 
 
+def proposals(tenant: Tenant) -> QuerySet[Any, Any]:
+    """As `reports.selectors.needs_attention` lists them: soonest deadline first."""
+    return (
+        relationship_list(
+            organization=tenant.organization, membership=membership(tenant, Role.ADMIN)
+        )
+        .filter(status="proposed")
+        .order_by("respond_by", "id")[:5]
+    )
+
+
 MONTH_AGO = (NOW - timedelta(days=30)).date()
 
 QUERIES: dict[str, Callable[[Tenant], QuerySet[Any, Any]]] = {
@@ -192,6 +204,7 @@ QUERIES: dict[str, Callable[[Tenant], QuerySet[Any, Any]]] = {
     )[:20],
     "admin home figures": admin_home,
     "admin home disputed list": disputed,
+    "admin home proposals list": proposals,
     "admin home low-balance list": lambda t: low_balance_list(organization=t.organization),
     # At a few hundred students the planner rightly sorts them rather than walk their name
     # index (docs/indexes.md has the plan at scale); neither query scans the relationships.

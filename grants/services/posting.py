@@ -18,6 +18,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Field, Model, Q, QuerySet
 from django.utils import timezone
 
+from grants import balances
 from grants.models import Allocation, Grant, GrantEntry
 from matchpal.constraints import violated_constraint
 from matchpal.errors import DomainError
@@ -185,11 +186,14 @@ class Posting:
             for n, e in enumerate(self.entries)
         ]
         grant_rows, allocation_rows = list(grants.values()), list(allocations.values())
+        # The students' summaries change by the entries' usable deltas (`StudentBalance`).
+        changes = balances.changes_of((e.grant, e.usable) for e in self.entries)
         if self.key is None and connection.vendor == "postgresql":
-            return _write_at_once(rows, grant_rows, allocation_rows)
+            return _write_at_once(rows, grant_rows, allocation_rows, changes)
         created = self._insert(rows)
         _update(Grant, grant_rows, GRANT_BALANCES)
         _update(Allocation, allocation_rows, ALLOCATION_BALANCES)
+        balances.apply(changes)
         return created
 
     def _insert(self, rows: list[GrantEntry]) -> list[GrantEntry]:
@@ -248,13 +252,16 @@ def _update_sql(
 
 
 def _write_at_once(
-    entries: list[GrantEntry], grants: list[Grant], allocations: list[Allocation]
+    entries: list[GrantEntry],
+    grants: list[Grant],
+    allocations: list[Allocation],
+    changes: list[tuple[int, int, str, int]],
 ) -> list[GrantEntry]:
     """On PostgreSQL, a posting without an idempotency key is one statement: the grants' and
-    allocations' `UPDATE`s as data-modifying CTEs of the entries' `INSERT`. One round trip
-    instead of three, on rows already locked; the CHECK constraints, foreign keys and triggers
-    hold as for three statements (each runs to completion; the deferred ones wait for the
-    commit)."""
+    allocations' `UPDATE`s and the students' summaries' upsert as data-modifying CTEs of the
+    entries' `INSERT`. One round trip instead of four, on rows already locked; the CHECK
+    constraints, foreign keys and triggers hold as for four statements (each runs to
+    completion; the deferred ones wait for the commit)."""
     fields = [f for f in GrantEntry._meta.concrete_fields if not f.primary_key]
     tuples, params = _tuples(entries, fields)
     ctes: list[str] = []
@@ -266,6 +273,10 @@ def _write_at_once(
     if allocations:
         sql, values = _update_sql(Allocation, allocations, ALLOCATION_BALANCES)
         ctes.append(f"allocations AS ({sql})")
+        cte_params += values
+    if changes:
+        sql, values = balances.upsert_sql(changes)
+        ctes.append(f"balances AS ({sql})")
         cte_params += values
     columns = ", ".join(_column(f) for f in fields)
     table = connection.ops.quote_name(GrantEntry._meta.db_table)

@@ -1,0 +1,64 @@
+"""The students' summaries (`StudentBalance`): kept by every ledger write, rebuilt from the
+grants in one pass, and the SQL both use. Portable SQL (PostgreSQL and the embedded SQLite of
+`make run`): `INSERT … ON CONFLICT … DO UPDATE` is in both."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection
+
+from grants.models import Grant, GrantStatus
+
+TABLE = "grants_studentbalance"
+
+# What one student's active grants of a unit have free, as the summary holds it.
+ACTIVE_AVAILABLE = "SUM(CASE WHEN status = %s THEN total - used - held ELSE 0 END)"
+
+
+def changes_of(grants_and_deltas: Iterable[tuple[Grant, int]]) -> list[tuple[int, int, str, int]]:
+    """`(organization_id, student_id, unit, delta)` per student and unit the entries touched,
+    sorted by student and unit: every writer upserts the rows it changes in that one order, so
+    two postings on the same students queue instead of deadlocking. A grant touched with a
+    zero delta still has its row (its first entry creates it)."""
+    rows: dict[tuple[int, str], list[Any]] = {}
+    for grant, delta in grants_and_deltas:
+        row = rows.setdefault((grant.student_id, grant.unit), [grant.organization_id, 0])
+        row[1] += delta
+    return [
+        (organization_id, student_id, unit, delta)
+        for (student_id, unit), (organization_id, delta) in sorted(rows.items())
+    ]
+
+
+def upsert_sql(changes: list[tuple[int, int, str, int]]) -> tuple[str, list[Any]]:
+    """One statement adding each delta to its row, creating the rows missing."""
+    values = ", ".join("(%s, %s, %s, %s)" for _ in changes)
+    params = [value for change in changes for value in change]
+    sql = (
+        f"INSERT INTO {TABLE} (organization_id, student_id, unit, active_available)"  # noqa: S608
+        f" VALUES {values} ON CONFLICT (student_id, unit) DO UPDATE"
+        f" SET active_available = {TABLE}.active_available + excluded.active_available"
+    )
+    return sql, params
+
+
+def apply(changes: list[tuple[int, int, str, int]]) -> None:
+    if changes:
+        with connection.cursor() as cursor:
+            cursor.execute(*upsert_sql(changes))
+
+
+def rebuild(*, organization_id: int | None = None) -> None:
+    """Recompute the summaries of one organization (or all) from the grants: for a bulk load
+    that wrote grants without the ledger's services (the scale generator), never needed after
+    a posting."""
+    scope = "" if organization_id is None else " WHERE organization_id = %s"
+    scope_params = [] if organization_id is None else [organization_id]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE}{scope}", scope_params)  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {TABLE} (organization_id, student_id, unit, active_available)"  # noqa: S608
+            f" SELECT organization_id, student_id, unit, {ACTIVE_AVAILABLE}"
+            f" FROM grants_grant{scope} GROUP BY organization_id, student_id, unit",
+            [GrantStatus.ACTIVE.value, *scope_params],
+        )
