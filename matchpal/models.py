@@ -197,6 +197,8 @@ class Membership(models.Model):
         ordering = ["organization__name"]
         constraints = [
             models.UniqueConstraint(fields=["user", "organization"], name="membership_unique"),
+            # Target of composite foreign keys from other tenant tables (an export's requester).
+            models.UniqueConstraint(fields=["organization", "id"], name="membership_org_id"),
             models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
         ]
 

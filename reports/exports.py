@@ -123,16 +123,16 @@ def filename(scope: Scope, name: str) -> str:
     return f"{scope.organization.slug}-{name}-{scope.start:%Y%m%d}-{scope.end:%Y%m%d}.csv"
 
 
+def report_lines(report: Report) -> Iterator[list[object]]:
+    """Every table of `report`, one after the other, each with its title, header and totals
+    (also what an export job writes, reports/export_jobs/report_sources.py)."""
+    yield from scope_lines(report.title, report.scope)
+    for table in report.tables():
+        yield from table_lines(table)
+
+
 def report_csv(report: Report) -> StreamingHttpResponse:
-    """Every table of `report`, one after the other, each with its title, header and totals."""
-    scope = report.scope
-
-    def lines() -> Iterator[list[object]]:
-        yield from scope_lines(report.title, scope)
-        for table in report.tables():
-            yield from table_lines(table)
-
-    return streamed(lines(), filename(scope, report.name))
+    return streamed(report_lines(report), filename(report.scope, report.name))
 
 
 # --- The raw sessions export: one line per session -----------------------------------------------

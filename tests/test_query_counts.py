@@ -43,6 +43,7 @@ from tests.isolation import (
     tenant_routes,
 )
 from tests.query_pins import Page, assert_pinned_at_every_size, org_path
+from tests.reports.export_jobs.support import finished_job
 from tests.support import Tenant, member, whole_hours_ago
 
 # --- Growing what each page lists to exactly n rows -------------------------------------------
@@ -442,7 +443,14 @@ def shows_relationship_sessions(n: int, response) -> None:  # type: ignore[no-un
     assert len(sessions.object_list) == min(n, settings.MATCHPAL_PAGE_SIZE)
 
 
+def grow_exports(tenant: Tenant, n: int) -> None:
+    """The admin has n ready exports."""
+    for i in range(n):
+        finished_job(tenant, tenant.admin, title=f"Export {i:02}")
+
+
 PAGES = {
+    "exports:list": Page(Role.ADMIN, org_path("exports/"), grow_exports, shows_a_page_of),
     "students:list": Page(Role.ADMIN, org_path("students/"), grow_students, shows_a_page_of),
     "students:list[by balance]": Page(
         Role.ADMIN,
@@ -492,6 +500,7 @@ PAGES = {
 # is read from the cache; organization_list has no tenant, so 1). A paginated list adds 2 (its
 # count and its rows); the members page has two. The same number at 3 rows and at 30.
 PINNED = {
+    "exports:list": 4,
     "students:list": 4,
     "students:list[by balance]": 4,
     "providers:list": 6,
