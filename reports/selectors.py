@@ -103,7 +103,12 @@ def admin_dashboard(*, organization: Organization, membership: Membership) -> di
         .annotate(n=Count("pk"))
         .values_list("role", "n")
     )
+    expiring_count, expiring = ledger.expiring_grants(organization=organization)
     return {
+        "recent_entries": ledger.recent_entries(organization=organization),
+        "expiring_count": expiring_count,
+        "expiring": expiring,
+        "expiring_days": ledger.EXPIRING_DAYS,
         "students": students,
         "providers": providers,
         "members": members,
