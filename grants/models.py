@@ -229,6 +229,13 @@ class Grant(models.Model):
     def available(self) -> int:
         return self.total - self.used - self.held
 
+    @property
+    def usable_now(self) -> int:
+        """What the grant counts in the student's usable balance: its available hours while
+        active, 0 otherwise. Its entries' `usable_delta` sum to this (reconcile_grants checks
+        it), so a history's running balance starts here and walks back."""
+        return self.available if self.status == GrantStatus.ACTIVE else 0
+
     def is_past_expiry(self, at: datetime) -> bool:
         """Its date has passed by `at`, whether or not the daily job has marked it expired."""
         return self.expires_at is not None and self.expires_at <= at
@@ -382,6 +389,8 @@ class GrantEntry(models.Model):
     used_delta = models.IntegerField(default=0)
     held_delta = models.IntegerField(default=0)
     usable_delta = models.IntegerField(default=0)
+    # Not a column: a history page's "free to book after" (grants.selectors.with_running).
+    running: int
     # Lazy references for history: the ledger never imports those apps.
     relationship = models.ForeignKey(
         "relationships.Relationship",

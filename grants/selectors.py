@@ -2,7 +2,7 @@
 of the ledger; history pages paginate in SQL."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -19,7 +19,6 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
-    Window,
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
@@ -42,6 +41,7 @@ from matchpal.models import Organization, ServiceType
 from students.models import Student, StudentStatus
 
 if TYPE_CHECKING:
+    from django.core.paginator import Page as DjangoPage
     from django_stubs_ext import WithAnnotations
 
     from grants.services import SessionLike
@@ -169,22 +169,74 @@ def holds_of_student(*, organization: Organization, student: Student) -> list[di
 
 
 def history(*, organization: Organization, student: Student) -> QuerySet[GrantEntry]:
-    """The student's ledger, newest first, with the usable balance after each entry (per
-    unit): the sum of `usable_delta`, so an expiry takes the grant's hours out and an
-    extension puts them back, as on the balance cards. One window function over the student's
-    entries, so any page of it costs the same."""
+    """The student's ledger, newest first. A page of it gets its "free to book after" column
+    from `with_running`: no window over the whole history, so a page reads (and joins) only
+    its own rows, through the paginator's ids."""
     return (
         GrantEntry.objects.filter(organization=organization, grant__student=student)
         .select_related("grant", "actor", "relationship__provider", "session")
-        .annotate(
-            running=Window(
-                Sum("usable_delta"),
-                partition_by=[F("grant__unit")],
-                order_by=[F("created_at").asc(), F("id").asc()],
-            ),
-        )
         .order_by("-created_at", "-id")
     )
+
+
+def usable_newer_than(
+    *, organization: Organization, student: Student, entry: GrantEntry
+) -> dict[str, int]:
+    """What the student's entries after `entry` (in the history's order) changed in the usable
+    balance, per unit: one grouped sum over the entries of the pages before it."""
+    newer = GrantEntry.objects.filter(
+        Q(created_at__gt=entry.created_at) | Q(created_at=entry.created_at, pk__gt=entry.pk),
+        organization=organization,
+        grant__student=student,
+    )
+    rows = newer.order_by().values_list("grant__unit").annotate(change=Sum("usable_delta"))
+    return dict(rows)
+
+
+def with_running(
+    entries: Iterable[GrantEntry],
+    *,
+    grants: Sequence[Grant],
+    newer: Mapping[str, int] | None = None,
+) -> list[GrantEntry]:
+    """Sets `running` on each of `entries` (a page of `history`, newest first): the usable
+    balance of its unit after it, as on the balance cards (an expiry takes the grant's hours
+    out, an extension puts them back).
+
+    The balance after the newest entry of all is the grants' `usable_now` (the sum of every
+    `usable_delta`); after an older one, that minus what the entries after it changed:
+    `newer` (`usable_newer_than` the page's first entry; none for the first page), then each
+    row of the page above it. So a page costs its own rows whatever the history's length."""
+    balance: dict[str, int] = {}
+    for grant in grants:
+        balance[grant.unit] = balance.get(grant.unit, 0) + grant.usable_now
+    for unit, change in (newer or {}).items():
+        balance[unit] = balance.get(unit, 0) - change
+    rows = list(entries)
+    for entry in rows:
+        unit = entry.grant.unit
+        entry.running = balance.get(unit, 0)
+        balance[unit] = entry.running - entry.usable_delta
+    return rows
+
+
+def page_with_running(
+    page: "DjangoPage[GrantEntry]",
+    *,
+    organization: Organization,
+    student: Student,
+    grants: Sequence[Grant],
+) -> None:
+    """A page of `history` with its `running` column set (`with_running`): the first page
+    starts from the grants' balance, a later one also takes out what the entries of the pages
+    before it changed (one grouped sum over them)."""
+    entries = list(page.object_list)
+    newer = (
+        usable_newer_than(organization=organization, student=student, entry=entries[0])
+        if entries and page.number > 1
+        else None
+    )
+    page.object_list = with_running(entries, grants=grants, newer=newer)
 
 
 # `relationships.RelationshipStatus.PAIRED`, named here by value: the ledger reads relationships

@@ -108,15 +108,15 @@ def package_set_active(request: TenantRequest, public_id: uuid.UUID) -> HttpResp
 
 
 def _hours_context(request: TenantRequest, student: Student) -> dict[str, object]:
-    grants = list(selectors.grant_list(organization=request.organization, student=student))
-    history = paginate(
-        request, selectors.history(organization=request.organization, student=student)
-    )
+    organization = request.organization
+    grants = list(selectors.grant_list(organization=organization, student=student))
+    history = paginate(request, selectors.history(organization=organization, student=student))
+    selectors.page_with_running(history, organization=organization, student=student, grants=grants)
     return {
         "student": student,
         "grants": grants,
         "balances": selectors.student_balances(student=student, grants=grants),
-        "holds": selectors.holds_of_student(organization=request.organization, student=student),
+        "holds": selectors.holds_of_student(organization=organization, student=student),
         "history": history,
     }
 

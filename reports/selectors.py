@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import TypedDict
 
-from django.db.models import Aggregate, Count, F, Q, QuerySet, Subquery, Sum, Window
+from django.db.models import Aggregate, Count, Model, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from grants import selectors as ledger
@@ -124,8 +124,9 @@ def admin_dashboard(*, organization: Organization, membership: Membership) -> di
 def _earnings(
     *, organization: Organization, membership: Membership, week: datetime, month: datetime
 ) -> dict[str, object]:
-    this_week = sessions.earnings(organization=organization, membership=membership, since=week)
-    this_month = sessions.earnings(organization=organization, membership=membership, since=month)
+    this_week, this_month = sessions.earnings_since(
+        organization=organization, membership=membership, starts=[week, month]
+    )
     return {
         "week_minutes": this_week.minutes,
         "week_earnings": this_week.amount,
@@ -150,31 +151,52 @@ def provider_dashboard(*, organization: Organization, membership: Membership) ->
 
 def student_sessions(
     *, organization: Organization, membership: Membership, limit: int = 20
-) -> list[object]:
-    """The student's recent sessions, newest first, with the running total of hours used.
+) -> list[Session]:
+    """The student's recent sessions, newest first, with the running total of hours used
+    (`running`: used by this session and every one before it, in order of start).
 
     One total per unit: `charged_minutes` holds minutes for a relationship counting minutes but
     whole sessions for one counting sessions, and the two never add up.
+
+    Two queries, neither over more than the student's own sessions: the shown rows (joined
+    and built, `limit` of them), and one grouped sum of the narrow `charged_minutes` of the
+    sessions before the oldest shown; each shown row adds its charge to that. (A window over
+    every session of the student joined and sorted all of them, wide rows, before the cut.)
     """
-    rows = (
-        sessions.session_list(organization=organization, membership=membership)
-        .annotate(
-            running=Window(
-                Sum("charged_minutes"),
-                partition_by=[F("relationship__unit")],
-                order_by=[F("starts_at").asc(), F("id").asc()],
-            )
+    visible = sessions.session_list(organization=organization, membership=membership)
+    rows = list(visible.order_by("-starts_at", "-id")[:limit])
+    if not rows:
+        return rows
+    oldest = rows[-1]
+    before = (
+        visible.filter(
+            Q(starts_at__lt=oldest.starts_at) | Q(starts_at=oldest.starts_at, pk__lt=oldest.pk)
         )
-        .order_by("-starts_at", "-id")[:limit]
+        .order_by()
+        .values_list("relationship__unit")
+        .annotate(used=Sum("charged_minutes"))
     )
-    return list(rows)
+    used: dict[str, int] = dict(before)
+    for row in reversed(rows):
+        unit = row.relationship.unit
+        used[unit] = used.get(unit, 0) + row.charged_minutes
+        row.running = used[unit]
+    return rows
+
+
+def _newest[Row: Model](rows: QuerySet[Row], limit: int) -> QuerySet[Row]:
+    """The first `limit` of `rows` in their order, read by id as the paginator does (docs/
+    lists.md): the sort walks the table alone, and only those rows are joined and built."""
+    return rows.filter(pk__in=rows.values("pk")[:limit])
 
 
 def student_dashboard(*, organization: Organization, student: Student) -> dict[str, object]:
     grants = list(ledger.grant_list(organization=organization, student=student))
+    history = ledger.history(organization=organization, student=student)
     return {
         "student": student,
         "balances": ledger.student_balances(student=student, grants=grants),
         "holds": ledger.holds_of_student(organization=organization, student=student),
-        "history": list(ledger.history(organization=organization, student=student)[:10]),
+        # The newest entries: their running balance starts from the grants' own.
+        "history": ledger.with_running(_newest(history, 10), grants=grants),
     }

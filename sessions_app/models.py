@@ -161,6 +161,8 @@ class Session(models.Model):
     charged_minutes = models.PositiveIntegerField(
         default=0, help_text="What the ledger consumed for this session, net of restores."
     )
+    # Not a column: the student's home's "used after it" (reports.selectors.student_sessions).
+    running: int
     charge_shortfall = models.PositiveIntegerField(
         default=0,
         help_text="Of a charged late cancellation or no-show, what the hours could not cover.",

@@ -131,6 +131,7 @@ def session_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse
     session = selectors.session_get(
         organization=request.organization, membership=request.membership, public_id=public_id
     )
+    selectors.session_people(session)
     return render(
         request,
         "sessions_app/detail.html",

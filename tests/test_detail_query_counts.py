@@ -6,9 +6,10 @@ Each page is requested with 3 of the rows around it (the student's grants, relat
 sessions; the provider's relationships and services; the store's deliveries; the packages or
 students an order error's form offers...), then with 30, and must run exactly the pinned number
 of queries both times: a count that grows with the rows is an N+1 to fix in the page's
-selector, not a number to raise here. The counts include the request's own 3 queries (session,
-user, membership of the tenant). Which pages must be here is checked at the bottom: every
-tenant URL named like a detail or an own profile, and the settings page.
+selector, not a number to raise here. The counts include the request's own 2 queries (user,
+membership of the tenant; the session is read from the cache). Which pages must be here is
+checked at the bottom: every tenant URL named like a detail or an own profile, and the settings
+page.
 """
 
 import re
@@ -360,28 +361,31 @@ PAGES = {
     "org_settings": Page(Role.ADMIN, org_path("settings/"), grow_settings, shows_settings),
 }
 
-# Each count includes the request's own 3 queries (session, user, membership of the tenant);
+# Each count includes the request's own 2 queries (user, membership of the tenant; the session
+# is read from the cache);
 # a page then adds its record (1), the record's prefetched service types (1, providers) and the
 # five latest invitations (1, admins only) or the store's ten latest deliveries, or the one
 # choice list of an order error's form (1). The settings page adds nothing. The same number at
 # 3 rows and at 30.
 PINNED = {
-    "students:detail[admin]": 5,
-    "students:detail[student]": 4,
-    "students:me": 4,
-    "providers:detail[admin]": 6,
-    "providers:detail[provider]": 5,
-    "providers:me": 5,
-    # The session with its people and authors (1) and its history with who made each change (1).
+    "students:detail[admin]": 4,
+    "students:detail[student]": 3,
+    "students:me": 3,
+    "providers:detail[admin]": 5,
+    "providers:detail[provider]": 4,
+    "providers:me": 4,
+    # The session with its relationship's people (1), who logged it, wrote its note, sent its
+    # report or resolved its dispute (1: the users, apart, so PostgreSQL plans no ten-table
+    # join) and its history with who made each change (1).
     "sessions_app:detail[admin]": 5,
     "sessions_app:detail[provider]": 5,
     "sessions_app:detail[student]": 5,
-    "woocommerce:store_detail": 5,
-    "woocommerce:error_detail[map]": 5,
+    "woocommerce:store_detail": 4,
+    "woocommerce:error_detail[map]": 4,
     # The students to link to are searched, not listed (matchpal/search.py).
-    "woocommerce:error_detail[link]": 4,
-    "woocommerce:delivery_detail": 4,
-    "org_settings": 3,
+    "woocommerce:error_detail[link]": 3,
+    "woocommerce:delivery_detail": 3,
+    "org_settings": 2,
 }
 
 

@@ -19,7 +19,7 @@ from django.db.models import Field, Model, Q, QuerySet
 from django.utils import timezone
 
 from grants import balances
-from grants.models import Allocation, Grant, GrantEntry, GrantStatus
+from grants.models import Allocation, Grant, GrantEntry
 from matchpal.constraints import violated_constraint
 from matchpal.errors import DomainError
 
@@ -106,7 +106,7 @@ class _Entry:
 
 def _usable(grant: Grant) -> int:
     """What the grant adds to the student's usable balance (see `GrantEntry.usable_delta`)."""
-    return grant.available if grant.status == GrantStatus.ACTIVE else 0
+    return grant.usable_now
 
 
 class Posting:

@@ -167,3 +167,60 @@ def test_history_rows_link_to_their_relationship_and_session(tenant_a: Tenant) -
         # Both pages open for whoever sees the history.
         assert client.get(relationship_url).status_code == 200
         assert client.get(session_url).status_code == 200
+
+
+def expected_running(t: Tenant) -> list[tuple[int, int]]:
+    """(entry id, usable balance of its unit after it), newest first, summed here in Python
+    from every entry of the student: what each page's column must show."""
+    from grants.models import GrantEntry
+
+    entries = GrantEntry.objects.filter(grant__student=t.student).select_related("grant")
+    totals: dict[str, int] = {}
+    rows = []
+    for entry in entries.order_by("created_at", "id"):
+        totals[entry.grant.unit] = totals.get(entry.grant.unit, 0) + entry.usable_delta
+        rows.append((entry.pk, totals[entry.grant.unit]))
+    return rows[::-1]
+
+
+@pytest.mark.sqlite
+@override_settings(MATCHPAL_PAGE_SIZE=3)
+def test_every_page_of_two_units_shows_the_sum_of_everything_up_to_each_row(
+    tenant_a: Tenant,
+) -> None:
+    """Minutes and sessions, an expiry and entries created in the same instant: every page's
+    column equals the running sum of its unit over the whole ledger, on the student's page,
+    the admin's page of the student and the student's home (the newest ten)."""
+    org = tenant_a.organization
+    with time_machine.travel(datetime(2031, 5, 1, 9, 0, tzinfo=UTC), tick=False):
+        minutes = make_grant(student=tenant_a.student, minutes=600, expires_at=timezone.now() + DAY)
+        sessions = make_grant(student=tenant_a.student, minutes=8, unit="sessions")
+        # Same timestamp: the order between them is by id, on the pages and here.
+        for n in range(4):
+            services.grant_adjust(actor=tenant_a.admin, grant=minutes, delta=15, reason=f"m{n}")
+            services.grant_adjust(actor=tenant_a.admin, grant=sessions, delta=-1, reason=f"s{n}")
+        rel = RelationshipFactory(
+            organization=org, student=tenant_a.student, provider=tenant_a.provider
+        )
+        services.hold(actor=None, relationship=rel, quantity=100)
+    with time_machine.travel(datetime(2031, 5, 3, 9, 0, tzinfo=UTC), tick=False):
+        assert services.expire_due_grants() == 1
+        services.grant_adjust(actor=tenant_a.admin, grant=sessions, delta=2, reason="later")
+        expected = expected_running(tenant_a)
+        assert len(expected) == 14
+        for user, url in (
+            (tenant_a.student_user, f"/o/{org.slug}/my/hours/"),
+            (tenant_a.admin, f"/o/{org.slug}/students/{tenant_a.student.public_id}/hours/"),
+        ):
+            shown = []
+            for page in range(1, 6):
+                response = client_for(user).get(url, {"page": page})
+                assert response.status_code == 200
+                history = response.context["history"]
+                shown += [(e.pk, e.running) for e in history]
+                if not history.has_next():
+                    break
+            assert shown == expected, url
+        home = client_for(tenant_a.student_user).get(f"/o/{org.slug}/")
+        assert [(e.pk, e.running) for e in home.context["history"]] == expected[:10]
+    assert_reconciled()

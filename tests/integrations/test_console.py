@@ -641,10 +641,10 @@ def grow_deliveries(shop: Shop, n: int) -> None:
 
 
 PINNED = {
-    "errors/": 5,
-    "errors/?kind=unknown_product&state=": 5,
-    "deliveries/": 5,
-    "deliveries/?status=processed&signature_valid=true": 5,
+    "errors/": 4,
+    "errors/?kind=unknown_product&state=": 4,
+    "deliveries/": 4,
+    "deliveries/?status=processed&signature_valid=true": 4,
 }
 
 

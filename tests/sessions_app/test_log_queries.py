@@ -31,16 +31,17 @@ from tests.support import (
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
-# Savepoint pair (the test's transaction), relationship lock, session insert, grant locks,
-# allocation locks, and the posting: the ledger entries inserted, the grants and allocations
-# updated, in one statement.
-SERVICE_QUERIES = 7
+# Savepoint pair (the test's transaction), relationship lock, then the session insert, the grant
+# locks and the allocation locks (three statements sent together: one round trip, counted
+# once), and the posting: the ledger entries inserted, the grants and allocations updated, in
+# one statement.
+SERVICE_QUERIES = 5
 # The three counting rules read one aggregate; the student and the provider are locked for
 # them (docs/sessions.md, lock order).
 WITH_EVERY_LIMIT = SERVICE_QUERIES + 3
-# The web session and its user, the membership with its organization (`tenant_view`) and the
-# relationship (`relationship_get`), then the service's.
-VIEW_QUERIES = 4 + SERVICE_QUERIES
+# The user (the web session is read from the cache), the membership with its organization
+# (`tenant_view`) and the relationship (`relationship_get`), then the service's.
+VIEW_QUERIES = 3 + SERVICE_QUERIES
 
 
 def test_a_log_runs_a_fixed_number_of_queries(

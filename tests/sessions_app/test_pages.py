@@ -14,6 +14,7 @@ from grants.services import hold
 from matchpal.models import Organization, ServiceType
 from relationships import services as rel_services
 from relationships.models import Relationship
+from reports import selectors as report_selectors
 from sessions_app import selectors, services
 from sessions_app.forms import duration_choices
 from sessions_app.models import Session
@@ -272,6 +273,12 @@ def test_student_home_running_totals_per_unit(tenant_a: Tenant, student_client_a
     html = response.content.decode()
     assert "1 session used · Used after it: 2 sessions" in html
     assert "45 min used · Used after it: 1 h 45 min" in html
+    # Cut shorter, the rows shown still count every session before them, of their unit.
+    for limit in (1, 2, 3):
+        cut = report_selectors.student_sessions(
+            organization=org, membership=member(tenant_a.student_user), limit=limit
+        )
+        assert [(s.pk, s.charged_minutes, s.running) for s in cut] == rows[:limit]
     assert find_differences() == []
 
 
@@ -675,16 +682,17 @@ def grow_student_home(tenant: Tenant, n: int) -> str:
 
 
 PAGES: dict[str, tuple[str, Callable[[Tenant, int], str], int]] = {
-    # session, user, membership; the filter's service types (students and providers are
-    # searched, not listed); the count and the page of rows (holds summed in the same query).
-    "relationships list": ("admin", grow_relationships, 6),
-    "relationships list (provider)": ("provider", grow_provider_home, 6),
-    # session, user, membership; count; page.
-    "sessions list": ("admin", grow_sessions, 5),
-    # session, user, membership; the relationship with its holds; count and page of sessions;
-    # its history.
-    "relationship detail": ("admin", grow_relationship_detail, 7),
-    "provider home": ("provider", grow_provider_home, 10),
+    # user, membership (the web session comes from the cache); the filter's service types
+    # (students and providers are searched, not listed); the count and the page of rows
+    # (holds summed in the same query).
+    "relationships list": ("admin", grow_relationships, 5),
+    "relationships list (provider)": ("provider", grow_provider_home, 5),
+    # user, membership (the web session comes from the cache); count; page.
+    "sessions list": ("admin", grow_sessions, 4),
+    # user, membership (the web session comes from the cache); the relationship with its
+    # holds; count and page of sessions; its history.
+    "relationship detail": ("admin", grow_relationship_detail, 6),
+    "provider home": ("provider", grow_provider_home, 8),
     "student home": ("student", grow_student_home, 9),
 }
 

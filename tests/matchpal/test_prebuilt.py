@@ -1,0 +1,125 @@
+"""The hot path's prebuilt statements (`matchpal.prebuilt`) read exactly what their ORM twins
+read, field for field, and lock the same rows (docs/sessions.md, "Logging: the query budget").
+PostgreSQL only, as the statements are: elsewhere the ORM queries run."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Model
+
+from grants.models import Allocation
+from grants.services import holds
+from grants.services.posting import lock_grants
+from matchpal import prebuilt
+from relationships.models import Relationship
+from sessions_app import services
+from sessions_app.models import Session
+from tests.factories import StudentFactory
+from tests.support import Tenant, at, log, paired, past_grant
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("clock"),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL statements"),
+]
+
+
+def values(instance: Model) -> dict[str, object]:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def test_the_relationship_lock_reads_what_the_orm_query_reads(tenant_a: Tenant) -> None:
+    assert prebuilt.available()
+    past_grant(tenant_a.student, 900)
+    rel = paired(tenant_a, quantity=600)
+    with transaction.atomic():
+        built = services._lock_relationship_prebuilt(rel.pk)
+        orm = (
+            Relationship.objects.select_for_update(of=("self",), no_key=True)
+            .select_related(*services._LOCKED_WITH)
+            .get(pk=rel.pk)
+        )
+    assert values(built) == values(orm)
+    assert not built._state.adding
+    assert built._state.db == "default"
+    for name in services._LOCKED_WITH:
+        mine, theirs = getattr(built, name), getattr(orm, name)
+        assert type(mine) is type(theirs)
+        assert values(mine) == values(theirs)
+    # The related rows came with it: reading them queries nothing.
+    assert built.organization.tz == orm.organization.tz
+    sql, _ = services._relationship_lock()
+    assert sql.endswith('FOR NO KEY UPDATE OF "relationships_relationship"')
+    with transaction.atomic(), pytest.raises(Relationship.DoesNotExist):
+        services._lock_relationship_prebuilt(rel.pk + 1000)
+
+
+def test_the_held_locks_read_what_the_orm_queries_read(tenant_a: Tenant) -> None:
+    sooner = past_grant(tenant_a.student, 30, expires_at=at(30, 0))
+    later = past_grant(tenant_a.student, 600)
+    rel = paired(tenant_a, quantity=300)  # 30 from the sooner, 270 from the later
+    log(tenant_a, rel, at(9, 10), 45)
+    other = StudentFactory(organization=tenant_a.organization)
+    past_grant(other, 900)
+    paired(tenant_a, quantity=60, student=other)  # not this relationship's: not locked
+    with transaction.atomic():
+        grants, allocations = holds._lock_held(rel.pk)
+        held_ids = Allocation.objects.filter(relationship_id=rel.pk).values_list(
+            "grant_id", flat=True
+        )
+        orm_grants = lock_grants(held_ids)
+        orm_allocations = holds._allocations_of(rel)
+    assert list(grants) == list(orm_grants) == [sooner.pk, later.pk]
+    assert [values(g) for g in grants.values()] == [values(g) for g in orm_grants.values()]
+    assert list(allocations) == list(orm_allocations) == [sooner.pk, later.pk]
+    assert [values(a) for a in allocations.values()] == [
+        values(a) for a in orm_allocations.values()
+    ]
+    grants_sql, _, allocations_sql, _ = holds._held_locks()
+    assert grants_sql.endswith('ORDER BY "grants_grant"."id" ASC FOR UPDATE OF "grants_grant"')
+    assert allocations_sql.endswith('ORDER BY "grants_allocation"."id" ASC FOR UPDATE')
+
+
+def test_statements_sent_together_stop_at_the_first_error(tenant_a: Tenant) -> None:
+    with transaction.atomic():
+        assert prebuilt.send_together([("SELECT 1", []), ("SELECT %s + 1", [2])]) == [
+            [(1,)],
+            [(3,)],
+        ]
+    with pytest.raises(DatabaseError), transaction.atomic():
+        prebuilt.send_together([("SELECT 1/0", []), ("SELECT 1", [])])
+
+
+def test_the_session_insert_stores_what_the_orm_save_stores(tenant_a: Tenant) -> None:
+    past_grant(tenant_a.student, 900)
+    rel = paired(tenant_a, quantity=600)
+    made = [
+        Session(
+            organization=rel.organization,
+            relationship=rel,
+            starts_at=at(10, hour),
+            duration_minutes=45,
+            notes="Fractions",
+            internal_note="Tired",
+            internal_note_author=tenant_a.provider_user,
+            logged_by=tenant_a.provider_user,
+            logged_at=at(10, 12),
+            charged_minutes=45,
+            provider_pay_rate=Decimal("31.50"),
+        )
+        for hour in (9, 10)
+    ]
+    with transaction.atomic():
+        statement = prebuilt.insert(made[0])
+        statement.run()
+        made[1].save(force_insert=True)
+    assert made[0].pk is not None
+    assert not made[0]._state.adding
+    built, orm = (Session.objects.get(pk=s.pk) for s in made)
+    differ = {"id", "public_id", "starts_at"}
+    assert {k: v for k, v in values(built).items() if k not in differ} == {
+        k: v for k, v in values(orm).items() if k not in differ
+    }
+    assert (built.public_id, built.starts_at) == (made[0].public_id, at(10, 9))
+    assert statement.sql.endswith('RETURNING "id"')
