@@ -8,8 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from grants import services
+from matchpal.models import Organization
 from students.models import Student
-from tests.factories import StudentFactory, make_grant
+from tests.factories import RelationshipFactory, SessionFactory, StudentFactory, make_grant
 from tests.support import Tenant, client_for
 
 pytestmark = pytest.mark.django_db
@@ -88,3 +89,40 @@ def test_the_count_is_every_grant_of_the_window_the_list_the_first_five(tenant_a
     assert [g.student.name for g in response.context["expiring"]] == [
         f"Day {d}" for d in range(1, 6)
     ]
+
+
+def test_repeated_cancellations_count_pairings_at_the_threshold_within_the_window(
+    tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """Three cancellations of one pairing within 30 days (the defaults) is a warning; two, or a
+    third outside the window, or on another center, is not. The settings move it."""
+    now = timezone.now()
+
+    def pairing(tenant: Tenant, *days_ago: float):  # type: ignore[no-untyped-def]
+        relationship = RelationshipFactory(organization=tenant.organization)
+        for days in days_ago:
+            SessionFactory(
+                relationship=relationship,
+                starts_at=now - timedelta(days=days),
+                status="cancelled",
+            )
+        SessionFactory(relationship=relationship, starts_at=now - timedelta(days=1))
+        return relationship
+
+    pairing(tenant_a, 1, 5, 29)  # three in the window
+    pairing(tenant_a, 2, 3, 4, 6)  # four
+    pairing(tenant_a, 1, 2)  # two
+    pairing(tenant_a, 1, 2, 31)  # the third outside the window
+    pairing(tenant_b, 1, 2, 3)  # another center
+
+    response = home(tenant_a)
+    assert response.context["attention"]["repeated_cancellations"] == 2
+    html = response.content.decode()
+    section = html[html.index('data-testid="warning-signs"') :]
+    link = reverse("sessions_app:list", args=[tenant_a.organization.slug])
+    assert f"{link}?status=cancelled&amp;date_from=" in section
+
+    Organization.objects.filter(pk=tenant_a.organization.pk).update(
+        warning_cancellations=2, warning_cancellation_days=40
+    )
+    assert home(tenant_a).context["attention"]["repeated_cancellations"] == 4
