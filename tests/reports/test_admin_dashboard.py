@@ -126,3 +126,15 @@ def test_repeated_cancellations_count_pairings_at_the_threshold_within_the_windo
         warning_cancellations=2, warning_cancellation_days=40
     )
     assert home(tenant_a).context["attention"]["repeated_cancellations"] == 4
+
+
+def test_an_expiry_shows_the_hours_it_took_out_of_free_to_book(tenant_a: Tenant) -> None:
+    """An expiry changes no column of the grant but its status: its change is what it took
+    out of the student's free to book."""
+    grant = make_grant(student=tenant_a.student, minutes=90)
+    services.grant_expire(actor=tenant_a.admin, grant=grant)
+
+    html = home(tenant_a).content.decode()
+    section = html[html.index('data-testid="recent-transactions"') :].split("</table>")[0]
+    assert "Expired" in section
+    assert "free to book \u22121 h 30 min" in section
