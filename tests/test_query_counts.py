@@ -109,11 +109,11 @@ def grow_members_page(tenant: Tenant, n: int) -> None:
 
 
 def grow_admin_home(tenant: Tenant, n: int) -> None:
-    """n students (each with 1 h on account: all under the low-balance threshold), providers,
-    members and pending invitations."""
+    """n students (each with 1 h on account, expiring in a week: all under the low-balance
+    threshold), providers, members and pending invitations."""
     grow_students(tenant, n)
     for student in Student.objects.filter(organization=tenant.organization, grants=None):
-        make_grant(student=student, minutes=60)
+        make_grant(student=student, minutes=60, expires_at=timezone.now() + timedelta(days=7))
     grow_providers(tenant, n)
     grow_members(tenant, n)
     grow_invitations(tenant, n)
@@ -386,6 +386,10 @@ def shows_admin_figures(n: int, response) -> None:  # type: ignore[no-untyped-de
     assert sum(context["members"].values()) == n
     assert context["pending_invitations"] == n
     assert len(context["recent_students"]) == min(n, 5)
+    # Each student's grant expires in a week: a credit each, the newest first.
+    assert (context["expiring_count"], len(context["expiring"])) == (n, min(n, 5))
+    assert len(context["recent_entries"]) == min(n, 8)
+    assert {e.kind for e in context["recent_entries"]} <= {"credit"}
 
 
 def shows_provider_home(n: int, response) -> None:  # type: ignore[no-untyped-def]
@@ -506,7 +510,7 @@ PINNED = {
     "providers:list": 6,
     "members": 6,
     "service_type_list": 4,
-    "org_home[admin]": 13,
+    "org_home[admin]": 15,
     "org_home[provider]": 8,
     "org_home[student]": 9,
     "organization_list": 3,
