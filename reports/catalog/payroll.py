@@ -14,9 +14,7 @@ from reports.charts import bar_chart
 from reports.framework import Column, Kind, Report, Table, period_label, register
 from sessions_app.models import sql_amount
 
-# Amounts are Decimals to the cent: the count's formatting writes them "1,234.50" on the page and
-# plainly in the CSV.
-AMOUNT = Kind.COUNT
+AMOUNT = Kind.MONEY
 
 PROVIDER = Column("provider", "Provider", Kind.TEXT)
 SESSIONS = Column("sessions", "Sessions")
