@@ -3,17 +3,15 @@ pattern of tests/reports/test_report_query_counts.py: requested with 3 students'
 ledger, then 30 (more than a table shows), the same number of queries both times. The counts
 include the request's own 2 queries (user and membership of the tenant; the session is cached)."""
 
-from datetime import UTC, datetime
-
 import pytest
 
 from grants import services as ledger
 from grants.models import GrantSource, Package
 from matchpal.models import Role
 from tests.factories import StudentFactory
-from tests.isolation import persona_user
-from tests.query_pins import SIZES, Page, org_path
-from tests.support import Tenant, client_for, make_package
+from tests.query_pins import Page, org_path
+from tests.reports.report_pins import assert_report_pinned, shows_csv
+from tests.support import Tenant, make_package
 from tests.test_query_counts import grow_sessions
 
 
@@ -43,10 +41,6 @@ def shows_usage(n: int, response) -> None:  # type: ignore[no-untyped-def]
 def shows_financial(n: int, response) -> None:  # type: ignore[no-untyped-def]
     assert response.context["sales"]["shop_packages"] == n
     assert response.context["refunded"]["refunds"] == n
-
-
-def shows_csv(n: int, response) -> None:  # type: ignore[no-untyped-def]
-    assert response.csv_text.startswith("Report,")
 
 
 PAGES = {
@@ -85,16 +79,6 @@ PINNED = {
 def test_the_report_runs_the_pinned_queries_at_3_and_at_30_students(
     name: str, tenant_a: Tenant, django_assert_num_queries, time_machine
 ) -> None:
-    time_machine.move_to(datetime(2026, 11, 18, 17, 0, tzinfo=UTC))
-    page = PAGES[name]
-    client = client_for(persona_user(tenant_a, page.persona))
-    for size in SIZES:
-        page.grow(tenant_a, size)
-        path = page.path(tenant_a)
-        # An export's queries run as it streams: read it whole inside the count.
-        with django_assert_num_queries(PINNED[name], info=f"{name} with {size} rows"):
-            response = client.get(path)
-            if response.streaming:
-                response.csv_text = b"".join(response.streaming_content).decode()
-        assert response.status_code == 200
-        page.shows(size, response)
+    assert_report_pinned(
+        name, PAGES[name], PINNED[name], tenant_a, django_assert_num_queries, time_machine
+    )

@@ -3,15 +3,13 @@ pattern of tests/reports/test_report_query_counts.py: each is requested with 3 r
 adds up, then with 30, and runs exactly the pinned number of queries both times. The counts
 include the request's own queries (tests/reports/test_report_query_counts.py)."""
 
-from datetime import UTC, datetime
-
 import pytest
 
 from matchpal.models import Role
-from tests.isolation import persona_user
-from tests.query_pins import SIZES, Page, org_path
+from tests.query_pins import Page, org_path
+from tests.reports.report_pins import assert_report_pinned, shows_csv
 from tests.reports.test_report_query_counts import grow_report
-from tests.support import Tenant, client_for, set_policy
+from tests.support import Tenant, set_policy
 from tests.test_query_counts import grow_student_home
 
 
@@ -38,10 +36,6 @@ def shows_statement(n: int, response) -> None:  # type: ignore[no-untyped-def]
     assert len(statement.grants) == n
     # Each grant: its credit, a hold and a session's consumption.
     assert len(statement.movements) == 3 * n
-
-
-def shows_csv(n: int, response) -> None:  # type: ignore[no-untyped-def]
-    assert response.csv_text.startswith("Report,")
 
 
 def statement_of_the_student(t: Tenant) -> str:
@@ -93,16 +87,6 @@ PINNED = {
 def test_the_report_runs_the_pinned_queries_at_3_and_at_30_rows(
     name: str, tenant_a: Tenant, django_assert_num_queries, time_machine
 ) -> None:
-    time_machine.move_to(datetime(2026, 11, 18, 17, 0, tzinfo=UTC))
-    page = PAGES[name]
-    client = client_for(persona_user(tenant_a, page.persona))
-    for size in SIZES:
-        page.grow(tenant_a, size)
-        path = page.path(tenant_a)
-        # An export's queries run as it streams: read it whole inside the count.
-        with django_assert_num_queries(PINNED[name], info=f"{name} with {size} rows"):
-            response = client.get(path)
-            if response.streaming:
-                response.csv_text = b"".join(response.streaming_content).decode()
-        assert response.status_code == 200
-        page.shows(size, response)
+    assert_report_pinned(
+        name, PAGES[name], PINNED[name], tenant_a, django_assert_num_queries, time_machine
+    )
