@@ -13,11 +13,12 @@ import io
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.db.models.functions import TruncDate, TruncTime
 from django.http import StreamingHttpResponse
 
 from reports.framework import CHUNK_ROWS, Column, Kind, Report, Scope, Table
+from sessions_app.models import Session
 
 FORMULA_STARTS = frozenset("=+-@\t\r")
 UNITS = {
@@ -155,12 +156,12 @@ SESSION_COLUMNS = (
 )
 
 
-def session_rows_csv(scope: Scope) -> StreamingHttpResponse:
-    """The scope's sessions, oldest first, one line each (dates and times in the center's)."""
+def session_rows(scope: Scope) -> QuerySet[Session, tuple[Any, ...]]:
+    """The raw export's rows, oldest first, in the order of SESSION_COLUMNS (the benchmark's COPY
+    runs this same query). The local day and time come from the database (the same zone
+    conversion as the reports' periods), so no date is converted or formatted per row."""
     tz = scope.tz
-    # The local day and time come from the database (the same zone conversion as the reports'
-    # periods), so no date is converted or formatted here per row.
-    rows = (
+    return (
         scope.sessions()
         .order_by("starts_at", "pk")
         .values_list(
@@ -180,6 +181,11 @@ def session_rows_csv(scope: Scope) -> StreamingHttpResponse:
             "mode",
         )
     )
+
+
+def session_rows_csv(scope: Scope) -> StreamingHttpResponse:
+    """The scope's sessions, oldest first, one line each (dates and times in the center's)."""
+    rows = session_rows(scope)
 
     def lines() -> Iterator[list[object]]:
         yield list(SESSION_COLUMNS)

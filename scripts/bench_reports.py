@@ -26,12 +26,11 @@ import django
 django.setup()
 
 from django.db import connection  # noqa: E402
-from django.db.models import F  # noqa: E402
-from django.db.models.functions import TruncDate, TruncTime  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from matchpal.models import Membership, User  # noqa: E402
+from reports.exports import session_rows  # noqa: E402
 from reports.forms import preset_range  # noqa: E402
 from reports.framework import Scope  # noqa: E402
 from scripts.benchkit import cpu_model, percentile  # noqa: E402
@@ -60,26 +59,7 @@ def copy_seconds(membership: Membership) -> tuple[float, int]:
     with timezone.override(org.tz):
         start, end = preset_range("last_12_months", timezone.localdate())
     scope = Scope(organization=org, membership=membership, start=start, end=end)
-    rows = (
-        scope.sessions()
-        .order_by("starts_at", "pk")
-        .values_list(
-            "public_id",
-            TruncDate("starts_at", tzinfo=org.tz),
-            TruncTime("starts_at", tzinfo=org.tz),
-            "duration_minutes",
-            F("relationship__student__name"),
-            F("relationship__provider__name"),
-            F("relationship__service_type__name"),
-            "kind",
-            "status",
-            "no_show_party",
-            F("relationship__unit"),
-            "charged_minutes",
-            "charge_shortfall",
-            "mode",
-        )
-    )
+    rows = session_rows(scope)
     sql, params = rows.query.sql_with_params()
     size = 0
     with connection.cursor() as cursor:
