@@ -61,11 +61,19 @@ def end_of(day: date, organization: Organization) -> datetime:
     return min(close, timezone.now())
 
 
-def covers(service_type: ServiceType) -> Exists:
-    """The entry's grant covers the service type."""
-    return Exists(
-        GrantServiceType.objects.filter(grant=OuterRef("grant_id"), service_type=service_type)
-    )
+def covers(service_type: ServiceType, grant: str = "grant_id") -> Exists:
+    """The entry's grant covers the service type (`grant="pk"` for a query of grants)."""
+    return Exists(GrantServiceType.objects.filter(grant=OuterRef(grant), service_type=service_type))
+
+
+def filtered_grants[G: QuerySet[Grant]](grants: G, filters: LedgerFilters) -> G:
+    """The grants of the filter's student that cover its service type (the provider filter is
+    the caller's: hours outstanding belong to no provider, ended grants' to their allocations)."""
+    if filters.student is not None:
+        grants = grants.filter(student=filters.student)
+    if filters.service_type is not None:
+        grants = grants.filter(covers(filters.service_type, grant="pk"))
+    return grants
 
 
 def ledger_entries(
@@ -124,17 +132,9 @@ def unused_hours(
     now = timezone.now()
     close = datetime.combine(day + timedelta(days=1), time.min, tzinfo=organization.tz)
     if close >= now and not from_ledger:
-        grants = Grant.objects.usable(at=now).filter(organization=organization)
-        if filters.student is not None:
-            grants = grants.filter(student=filters.student)
-        if filters.service_type is not None:
-            grants = grants.filter(
-                Exists(
-                    GrantServiceType.objects.filter(
-                        grant=OuterRef("pk"), service_type=filters.service_type
-                    )
-                )
-            )
+        grants = filtered_grants(
+            Grant.objects.usable(at=now).filter(organization=organization), filters
+        )
         return Unused(grants.order_by(), "", F("total") - F("used"))
     instant = min(close, now)
     entries = GrantEntry.objects.filter(

@@ -36,7 +36,6 @@ from grants.models import (
     EntryKind,
     Grant,
     GrantEntry,
-    GrantServiceType,
     GrantStatus,
     Unit,
 )
@@ -44,6 +43,7 @@ from matchpal.models import Membership, Organization, ServiceType
 from reports.ledger_scope import (
     LedgerFilters,
     covers,
+    filtered_grants,
     ledger_entries,
     require_admin,
     rows,
@@ -214,16 +214,7 @@ def ended_grants(
         organization=organization,
         pk__in=endings.filter(created_at__gte=start, created_at__lt=end).values("grant_id"),
     ).exclude(Exists(endings.filter(grant=OuterRef("pk"), created_at__gte=end)))
-    if filters.student is not None:
-        grants = grants.filter(student=filters.student)
-    if filters.service_type is not None:
-        grants = grants.filter(
-            Exists(
-                GrantServiceType.objects.filter(
-                    grant=OuterRef("pk"), service_type=filters.service_type
-                )
-            )
-        )
+    grants = filtered_grants(grants, filters)
     if filters.provider is not None:
         grants = grants.filter(
             Exists(
