@@ -12,10 +12,9 @@ from typing import Any
 
 from matchpal.models import Role
 from reports import financial
-from reports.catalog.usage import ledger_filters
+from reports.catalog.usage import LedgerReport
 from reports.charts import bar_chart
-from reports.framework import Column, Kind, Report, Table, register
-from reports.ledger_scope import LedgerFilters
+from reports.framework import Column, Kind, Table, register
 
 
 def _cents(cents: int) -> str:
@@ -23,7 +22,7 @@ def _cents(cents: int) -> str:
 
 
 @register
-class FinancialReport(Report):
+class FinancialReport(LedgerReport):
     name = "financial"
     title = "Financial"
     summary = (
@@ -36,18 +35,6 @@ class FinancialReport(Report):
     # Sales, refunds and outstanding hours belong to no provider, and are not per period.
     filters = frozenset({"service_type", "student"})
     periodic = False
-
-    @cached_property
-    def ledger(self) -> LedgerFilters:
-        return ledger_filters(self.scope)
-
-    def _ask(self) -> dict[str, Any]:
-        scope = self.scope
-        return {
-            "organization": scope.organization,
-            "membership": scope.membership,
-            "filters": self.ledger,
-        }
 
     @cached_property
     def sales_totals(self) -> dict[str, Any]:

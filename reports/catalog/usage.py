@@ -49,17 +49,10 @@ def ledger_filters(scope: Scope) -> LedgerFilters:
     )
 
 
-@register
-class UsageReport(Report):
-    name = "usage"
-    title = "Usage"
-    summary = (
-        "Hours purchased against hours consumed per period and per service type, how much of "
-        "the grants that ended was used, the hours outstanding, and when each student runs out."
-    )
-    template = "reports/report_usage.html"
-    roles = frozenset({Role.ADMIN})
-    order = 20  # after the Sessions report on the index
+class LedgerReport(Report):
+    """What the reports over the ledger (Usage, Financial) share: the scope as the ledger
+    queries' filters, and the arguments every one of `reports.usage`'s and
+    `reports.financial`'s functions takes."""
 
     @cached_property
     def ledger(self) -> LedgerFilters:
@@ -72,6 +65,19 @@ class UsageReport(Report):
             "membership": scope.membership,
             "filters": self.ledger,
         }
+
+
+@register
+class UsageReport(LedgerReport):
+    name = "usage"
+    title = "Usage"
+    summary = (
+        "Hours purchased against hours consumed per period and per service type, how much of "
+        "the grants that ended was used, the hours outstanding, and when each student runs out."
+    )
+    template = "reports/report_usage.html"
+    roles = frozenset({Role.ADMIN})
+    order = 20  # after the Sessions report on the index
 
     @cached_property
     def flow_totals(self) -> dict[str, dict[str, Any]]:
