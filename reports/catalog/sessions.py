@@ -17,7 +17,7 @@ from datetime import date
 from functools import cached_property
 from typing import Any
 
-from django.db.models import Count, DateField, F, IntegerField, Q, Sum
+from django.db.models import Count, DateField, F, IntegerField, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay, Trunc
 
 from matchpal.quantities import format_minutes
@@ -63,6 +63,17 @@ METRICS: dict[str, Any] = {
 
 def metrics(*names: str) -> dict[str, Any]:
     return {name: METRICS[name] for name in names}
+
+
+def metrics_of(columns: list[Column]) -> dict[str, Any]:
+    """The `METRICS` a table's columns show: each figure column's own, and a rate's or an
+    average's two (a column's key that is no metric, as a name, is the table's group)."""
+    names: dict[str, None] = {}
+    for column in columns:
+        for key in column.ratio or (column.key,):
+            if key in METRICS:
+                names[key] = None
+    return metrics(*names)
 
 
 SESSIONS = Column("sessions", "Sessions")
@@ -223,25 +234,14 @@ class SessionsReport(Report):
             chart=chart,
         )
 
-    def providers(self, figures: dict[str, Any]) -> Table:
-        rows = (
-            self.scope.sessions()
-            .values(
-                provider=F("relationship__provider__name"),
-                provider_id=F("relationship__provider__public_id"),
-            )
-            .annotate(
-                **metrics(
-                    "sessions",
-                    "completed",
-                    "delivered_minutes",
-                    "cancelled",
-                    "no_shows",
-                    "ended",
-                )
-            )
-            .order_by(F("delivered_minutes").desc(), "provider", "provider_id")
+    def grouped(self, columns: list[Column], *order: Any, **group: F) -> QuerySet[Any, Any]:
+        """The scope's sessions grouped by `group`, with the `METRICS` the columns show, in
+        `order` (one query: every per-provider, per-student and per-pairing table)."""
+        return (
+            self.scope.sessions().values(**group).annotate(**metrics_of(columns)).order_by(*order)
         )
+
+    def providers(self, figures: dict[str, Any]) -> Table:
         columns = [
             Column("provider", "Provider", Kind.TEXT),
             SESSIONS,
@@ -252,29 +252,17 @@ class SessionsReport(Report):
             NO_SHOWS,
             COMPLETION,
         ]
+        rows = self.grouped(
+            columns,
+            F("delivered_minutes").desc(),
+            "provider",
+            "provider_id",
+            provider=F("relationship__provider__name"),
+            provider_id=F("relationship__provider__public_id"),
+        )
         return Table("providers", "Hours delivered per provider", columns, rows, totals=figures)
 
     def students(self, figures: dict[str, Any]) -> Table:
-        rows = (
-            self.scope.sessions()
-            .values(
-                student=F("relationship__student__name"),
-                student_id=F("relationship__student__public_id"),
-            )
-            .annotate(
-                **metrics(
-                    "sessions",
-                    "completed",
-                    "consumed_minutes",
-                    "consumed_sessions",
-                    "delivered_minutes",
-                    "student_no_shows",
-                )
-            )
-            .order_by(
-                F("consumed_minutes").desc(), F("consumed_sessions").desc(), "student", "student_id"
-            )
-        )
         columns = [
             Column("student", "Student", Kind.TEXT),
             SESSIONS,
@@ -284,28 +272,18 @@ class SessionsReport(Report):
             DELIVERED,
             STUDENT_NO_SHOWS,
         ]
+        rows = self.grouped(
+            columns,
+            F("consumed_minutes").desc(),
+            F("consumed_sessions").desc(),
+            "student",
+            "student_id",
+            student=F("relationship__student__name"),
+            student_id=F("relationship__student__public_id"),
+        )
         return Table("students", "Hours consumed per student", columns, rows, totals=figures)
 
     def relationships(self, figures: dict[str, Any]) -> Table:
-        rows = (
-            self.scope.sessions()
-            .values(
-                pairing=F("relationship__public_id"),
-                student=F("relationship__student__name"),
-                provider=F("relationship__provider__name"),
-                service=F("relationship__service_type__name"),
-            )
-            .annotate(
-                **metrics(
-                    "sessions",
-                    "completed",
-                    "delivered_minutes",
-                    "cancelled",
-                    "no_shows",
-                )
-            )
-            .order_by(F("sessions").desc(), "student", "provider", "pairing")
-        )
         columns = [
             Column("student", "Student", Kind.TEXT),
             Column("provider", "Provider", Kind.TEXT),
@@ -317,25 +295,34 @@ class SessionsReport(Report):
             CANCELLED,
             NO_SHOWS,
         ]
+        rows = self.grouped(
+            columns,
+            F("sessions").desc(),
+            "student",
+            "provider",
+            "pairing",
+            pairing=F("relationship__public_id"),
+            student=F("relationship__student__name"),
+            provider=F("relationship__provider__name"),
+            service=F("relationship__service_type__name"),
+        )
         return Table("relationships", "Sessions per relationship", columns, rows, totals=figures)
 
     def no_shows(self) -> Table:
-        rows = (
-            self.scope.sessions()
-            .values(
-                student=F("relationship__student__name"),
-                student_id=F("relationship__student__public_id"),
-            )
-            .annotate(**metrics("ended", "student_no_shows"))
-            .filter(Q(student_no_shows__gt=0))
-            .order_by(F("student_no_shows").desc(), "student", "student_id")
-        )
         columns = [
             Column("student", "Student", Kind.TEXT),
             ENDED,
             STUDENT_NO_SHOWS,
             NO_SHOW_RATE,
         ]
+        rows = self.grouped(
+            columns,
+            F("student_no_shows").desc(),
+            "student",
+            "student_id",
+            student=F("relationship__student__name"),
+            student_id=F("relationship__student__public_id"),
+        ).filter(Q(student_no_shows__gt=0))
         return Table(
             "no_shows",
             "No-shows per student",
