@@ -28,13 +28,14 @@ up). Each step says what it writes; the expected figures in the tests follow fro
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import time_machine
 
 from grants import services as ledger
 from grants.models import Grant, GrantSource, Package
 from relationships.models import Relationship
+from reports.ledger_scope import LedgerFilters
 from sessions_app import services as session_services
 from tests.factories import StudentFactory, make_grant
 from tests.support import (
@@ -173,3 +174,18 @@ def build_history(tenant: Tenant) -> History:
     for grant in (g1, g2, g3, g4, g5, g6, g7):
         grant.refresh_from_db()
     return History(tenant, g1, g2, g3, g4, g5, g6, g7, ten_hours, five, r1)
+
+
+# The month of the history: the range the figures tests ask about unless they say otherwise.
+MAY = LedgerFilters(start=date(2025, 5, 1), end=date(2025, 5, 31))
+
+
+def figures(history: History, function, filters: LedgerFilters = MAY, **kwargs):  # type: ignore[no-untyped-def]
+    """One of reports.usage's or reports.financial's functions, asked by the center's admin."""
+    tenant = history.tenant
+    return function(
+        organization=tenant.organization,
+        membership=member(tenant.admin, tenant.organization),
+        filters=filters,
+        **kwargs,
+    )

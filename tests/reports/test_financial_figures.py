@@ -9,27 +9,15 @@ from django.core.exceptions import PermissionDenied
 
 from reports import financial
 from reports.ledger_scope import LedgerFilters
-from tests.reports.ledger_history import History, build_history
+from tests.reports.ledger_history import MAY, History, build_history, figures
 from tests.support import Tenant, member
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock"), pytest.mark.sqlite]
-
-MAY = LedgerFilters(start=date(2025, 5, 1), end=date(2025, 5, 31))
 
 
 @pytest.fixture
 def history(tenant_a: Tenant) -> History:
     return build_history(tenant_a)
-
-
-def figures(history: History, function, filters: LedgerFilters = MAY, **kwargs):  # type: ignore[no-untyped-def]
-    tenant = history.tenant
-    return function(
-        organization=tenant.organization,
-        membership=member(tenant.admin, tenant.organization),
-        filters=filters,
-        **kwargs,
-    )
 
 
 def money(value: str) -> Decimal:

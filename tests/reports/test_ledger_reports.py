@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from reports.framework import Table
 from tests.reports.ledger_history import History, build_history
+from tests.reports.support import picked, tables
 from tests.support import Tenant, client_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock"), pytest.mark.sqlite]
@@ -30,14 +30,6 @@ def page(client: Client, tenant: Tenant, name: str, **query: str) -> Any:
     response = client.get(url, {**MAY, **query})
     assert response.status_code == 200
     return response
-
-
-def tables(response: Any) -> dict[str, Table]:
-    return {table.name: table for table in response.context["tables"]}
-
-
-def picked(table: Table, *keys: str) -> list[tuple[Any, ...]]:
-    return [tuple(row[key] for key in keys) for row in table.shown]
 
 
 def csv_rows(client: Client, tenant: Tenant, name: str, **query: str) -> list[list[str]]:

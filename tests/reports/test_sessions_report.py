@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from reports.framework import Table
 from tests.reports.history import JUNE, History, build
+from tests.reports.support import picked, tables
 from tests.support import Tenant, client_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
@@ -25,14 +25,6 @@ def report(client: Client, tenant: Tenant, **query: str) -> Any:
     response = client.get(url, {**JUNE, **query})
     assert response.status_code == 200
     return response
-
-
-def tables(response: Any) -> dict[str, Table]:
-    return {table.name: table for table in response.context["tables"]}
-
-
-def picked(table: Table, *keys: str) -> list[tuple[Any, ...]]:
-    return [tuple(row[key] for key in keys) for row in table.shown]
 
 
 INVALID_CHOICE = "Select a valid choice. That choice is not one of the available choices."

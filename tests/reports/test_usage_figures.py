@@ -12,12 +12,11 @@ from grants.reconcile import find_differences
 from grants.selectors import student_balances
 from reports import usage
 from reports.ledger_scope import LedgerFilters, unused_hours
-from tests.reports.ledger_history import History, build_history
+from tests.reports.ledger_history import MAY, History, build_history, figures
 from tests.support import Tenant, member, service_type
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock"), pytest.mark.sqlite]
 
-MAY = LedgerFilters(start=date(2025, 5, 1), end=date(2025, 5, 31))
 ZERO = {
     "purchased": 0,
     "adjusted": 0,
@@ -46,16 +45,6 @@ def history(tenant_a: Tenant) -> History:
     built = build_history(tenant_a)
     assert find_differences() == []
     return built
-
-
-def figures(history: History, function, filters: LedgerFilters = MAY, **kwargs):  # type: ignore[no-untyped-def]
-    tenant = history.tenant
-    return function(
-        organization=tenant.organization,
-        membership=member(tenant.admin, tenant.organization),
-        filters=filters,
-        **kwargs,
-    )
 
 
 def test_purchased_against_consumed_over_the_month(history: History) -> None:
