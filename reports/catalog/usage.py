@@ -67,6 +67,22 @@ class LedgerReport(Report):
         }
 
 
+def utilization_columns(unit: str) -> list[Column]:
+    """The utilization table's four columns of one unit (minutes and sessions never add up)."""
+    word, kind = UNIT_WORD[unit], UNIT_KIND[unit]
+    return [
+        Column(f"grants_{unit}", f"Grants ({word.lower()})"),
+        Column(f"had_{unit}", f"{word} they had", kind),
+        Column(f"used_{unit}", f"{word} used", kind),
+        Column(
+            f"utilization_{unit}",
+            f"Utilization ({word.lower()})",
+            Kind.PERCENT,
+            ratio=(f"used_{unit}", f"had_{unit}"),
+        ),
+    ]
+
+
 @register
 class UsageReport(LedgerReport):
     name = "usage"
@@ -181,24 +197,7 @@ class UsageReport(LedgerReport):
             row["ending"] = ENDINGS[row["ending"]]
         columns = [
             Column("ending", "How the grant ended", Kind.TEXT),
-            Column("grants_minutes", "Grants (hours)"),
-            Column("had_minutes", "Hours they had", Kind.MINUTES),
-            Column("used_minutes", "Hours used", Kind.MINUTES),
-            Column(
-                "utilization_minutes",
-                "Utilization (hours)",
-                Kind.PERCENT,
-                ratio=("used_minutes", "had_minutes"),
-            ),
-            Column("grants_sessions", "Grants (sessions)"),
-            Column("had_sessions", "Sessions they had", Kind.SESSIONS),
-            Column("used_sessions", "Sessions used", Kind.SESSIONS),
-            Column(
-                "utilization_sessions",
-                "Utilization (sessions)",
-                Kind.PERCENT,
-                ratio=("used_sessions", "had_sessions"),
-            ),
+            *(column for unit in Unit.values for column in utilization_columns(unit)),
         ]
         return Table(
             "utilization",
