@@ -27,7 +27,7 @@ COPY . .
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v 0
 
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin matchpal \
-    && mkdir -p /app/var \
+    && mkdir -p /app/var/exports \
     && chown -R matchpal:matchpal /app/var
 USER matchpal
 

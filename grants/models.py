@@ -194,6 +194,12 @@ class Grant(models.Model):
                 condition=Q(status="active"),
                 name="grant_active_valid_from",
             ),
+            # The active grants by expiry (the admin dashboard's grants expiring soon).
+            models.Index(
+                fields=["organization", "expires_at", "id"],
+                condition=Q(status="active"),
+                name="grant_active_expires",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["organization", "id"], name="grant_org_id"),
@@ -413,6 +419,10 @@ class GrantEntry(models.Model):
         indexes = [
             models.Index(fields=["grant", "created_at"]),
             models.Index(fields=["session", "grant"]),
+            # The center's latest entries (the admin dashboard's recent transactions).
+            models.Index(
+                fields=["organization", "-created_at", "-id"], name="grant_entry_org_created"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -4,11 +4,12 @@ of the ledger; history pages paginate in SQL."""
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import (
     BooleanField,
+    Count,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -418,6 +419,54 @@ def low_balance_list(
 def low_balance_students(*, organization: Organization, limit: int = 10) -> list[Student]:
     """`low_balance_list`, read."""
     return list(low_balance_list(organization=organization, limit=limit))
+
+
+RECENT_ENTRIES = 8
+EXPIRING_DAYS = 14
+EXPIRING_ROWS = 5
+
+
+def recent_entries_query(
+    *, organization: Organization, limit: int = RECENT_ENTRIES
+) -> QuerySet[GrantEntry]:
+    """The center's latest ledger entries, newest first, with their student: read in order
+    through `grant_entry_org_created`, `limit` rows whatever the ledger's size."""
+    return (
+        GrantEntry.objects.filter(organization=organization)
+        .select_related("grant__student", "actor")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def recent_entries(*, organization: Organization, limit: int = RECENT_ENTRIES) -> list[GrantEntry]:
+    return list(recent_entries_query(organization=organization, limit=limit))
+
+
+def expiring_grants(
+    *, organization: Organization, days: int = EXPIRING_DAYS, limit: int = EXPIRING_ROWS
+) -> tuple[int, list[Grant]]:
+    """The active grants that expire within `days` from now (not already past their expiry),
+    soonest first, with something left to lose (`available` or `held` above 0): how many (a
+    subquery of the same query), and the first `limit` with their student. Read through the
+    partial index `grant_active_expires`: the grants of that window only."""
+    now = timezone.now()
+    grants = Grant.objects.filter(
+        Q(total__gt=F("used")),
+        organization=organization,
+        status=GrantStatus.ACTIVE,
+        expires_at__gt=now,
+        expires_at__lte=now + timedelta(days=days),
+    )
+    # The count as an uncorrelated subquery (computed once, through the index) beside the
+    # first rows read in order: a window count would join every grant of the window to its
+    # student before cutting to `limit`.
+    count = grants.order_by().values("organization").annotate(n=Count("pk")).values("n")
+    rows = list(
+        grants.select_related("student")
+        .annotate(in_window=Subquery(count))
+        .order_by("expires_at", "id")[:limit]
+    )
+    return (getattr(rows[0], "in_window", 0) if rows else 0), rows
 
 
 def holding_relationship(*, organization: Organization, public_id: uuid.UUID) -> Any:

@@ -32,4 +32,8 @@ app.conf.beat_schedule = {
         "task": "grants.tasks.expire_due_grants",
         "schedule": crontab(hour=0, minute=5),
     },
+    "purge-expired-exports": {
+        "task": "reports.export_jobs.tasks.purge_expired_exports",
+        "schedule": crontab(minute=40),
+    },
 }

@@ -83,6 +83,10 @@ POLICY_FIELDS = [
     "pay_providers_for_charged_absences",
     "providers_see_client_amount",
     "dispute_window_days",
+    "warning_short_session_percent",
+    "warning_gap_days",
+    "warning_cancellations",
+    "warning_cancellation_days",
 ]
 
 

@@ -150,6 +150,21 @@ class Organization(models.Model):
     dispute_window_days = models.PositiveSmallIntegerField(
         default=14, help_text="A student may dispute a session up to this many days after it."
     )
+    # Warning signs on the admin dashboard (DESIGN §5)
+    warning_short_session_percent = models.PositiveSmallIntegerField(
+        default=50,
+        help_text="A session is very short under this share (in %) of the pairing's usual length.",
+    )
+    warning_gap_days = models.PositiveSmallIntegerField(
+        default=21, help_text="A pairing with no session for this many days has a long gap."
+    )
+    warning_cancellations = models.PositiveSmallIntegerField(
+        default=3,
+        help_text="This many cancellations of one pairing within the window below are a warning.",
+    )
+    warning_cancellation_days = models.PositiveSmallIntegerField(
+        default=30, help_text="The window, in days, for repeated cancellations."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -197,6 +212,8 @@ class Membership(models.Model):
         ordering = ["organization__name"]
         constraints = [
             models.UniqueConstraint(fields=["user", "organization"], name="membership_unique"),
+            # Target of composite foreign keys from other tenant tables (an export's requester).
+            models.UniqueConstraint(fields=["organization", "id"], name="membership_org_id"),
             models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
         ]
 

@@ -101,6 +101,13 @@ MIN_TOO_SMALL = "The minimum must be at least 1 minute."
 MAX_TOO_LONG = f"A session lasts at most {format_minutes(MAX_SESSION_BOUND)}; lower the maximum."
 RESPONSE_DAYS_OUT_OF_RANGE = f"Give providers between 1 and {MAX_DAYS} days to respond."
 DISPUTE_DAYS_OUT_OF_RANGE = f"The dispute window is between 1 and {MAX_DAYS} days."
+SHORT_SHARE_OUT_OF_RANGE = "A very short session is under a share between 1 and 100 %."
+GAP_DAYS_OUT_OF_RANGE = f"A long gap is between 1 and {MAX_DAYS} days."
+MAX_WARNING_CANCELLATIONS = 100
+CANCELLATIONS_OUT_OF_RANGE = (
+    f"Repeated cancellations are between 1 and {MAX_WARNING_CANCELLATIONS} cancellations."
+)
+CANCELLATION_DAYS_OUT_OF_RANGE = f"The cancellations' window is between 1 and {MAX_DAYS} days."
 NOTES_TOO_LONG = f"The notes' minimum length is at most {MAX_NOTES_LENGTH} characters."
 GRACE_TOO_LONG = f"The grace period is at most {MAX_GRACE_HOURS} hours (a year)."
 LATE_WINDOW_TOO_LONG = f"The late cancellation window is at most {MAX_LATE_WINDOW_HOURS} hours."
@@ -185,6 +192,10 @@ def policy_errors(values: dict[str, Any]) -> dict[str, str]:
         ("logging_grace_hours", 0, MAX_GRACE_HOURS, GRACE_TOO_LONG),
         ("late_cancellation_window_hours", 0, MAX_LATE_WINDOW_HOURS, LATE_WINDOW_TOO_LONG),
         ("low_balance_threshold_minutes", 0, MAX_LOW_BALANCE_MINUTES, LOW_BALANCE_TOO_HIGH),
+        ("warning_short_session_percent", 1, 100, SHORT_SHARE_OUT_OF_RANGE),
+        ("warning_gap_days", 1, MAX_DAYS, GAP_DAYS_OUT_OF_RANGE),
+        ("warning_cancellations", 1, MAX_WARNING_CANCELLATIONS, CANCELLATIONS_OUT_OF_RANGE),
+        ("warning_cancellation_days", 1, MAX_DAYS, CANCELLATION_DAYS_OUT_OF_RANGE),
     ]
     for name, lowest, highest, message in bounds:
         if given(name) and not lowest <= values[name] <= highest:

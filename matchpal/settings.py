@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "sessions_app",
     "integrations",
     "reports",
+    "reports.export_jobs",
     "demo",
 ]
 
@@ -129,6 +130,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Report exports' files (reports/export_jobs/), served only through a view that checks who
+    # asks. Any Django storage works here, e.g. an S3-compatible one (docs/exports.md).
+    "exports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": env_str("MATCHPAL_EXPORTS_DIR", str(VAR_DIR / "exports")),
+        },
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"

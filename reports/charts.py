@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 WIDTH = 640
 HEIGHT = 220
-LEFT = 48  # room for the value axis' labels
+LEFT = 84  # room for the value axis' labels ("11 h 30 min")
 BOTTOM = 36  # room for the category labels
 TOP = 12
 MAX_LABELS = 12  # category labels written under the bars; the others are in each bar's title

@@ -9,16 +9,17 @@ same rounding as the page (`cell_value`). A text that a spreadsheet would run as
 """
 
 import csv
+import io
 from collections.abc import Iterable, Iterator
-from datetime import date
 from typing import Any
 
 from django.db.models import F
+from django.db.models.functions import TruncDate, TruncTime
 from django.http import StreamingHttpResponse
 
 from reports.framework import CHUNK_ROWS, Column, Kind, Report, Scope, Table
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = frozenset("=+-@\t\r")
 UNITS = {
     Kind.MINUTES: " (minutes)",
     Kind.SESSIONS: " (sessions)",
@@ -27,16 +28,14 @@ UNITS = {
 }
 
 
-class _Echo:
-    """A file whose `write` hands the line back, for `csv.writer` inside a generator."""
-
-    def write(self, value: str) -> str:
-        return value
+# Lines are sent in pieces of about this many bytes: one piece per line would cost the server
+# (and a WSGI server's write per piece) more than writing the lines themselves.
+PIECE_BYTES = 64 * 1024
 
 
 def safe_text(value: object) -> str:
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
 def cell_value(column: Column, value: Any) -> Any:
@@ -100,11 +99,22 @@ def scope_lines(title: str, scope: Scope) -> Iterator[list[object]]:
     yield []
 
 
+def pieces(lines: Iterable[list[object]]) -> Iterator[str]:
+    """The CSV text of `lines`, in pieces of about `PIECE_BYTES` (memory: one piece)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for line in lines:
+        writer.writerow(line)
+        if buffer.tell() >= PIECE_BYTES:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue()
+
+
 def streamed(lines: Iterable[list[object]], filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow(line) for line in lines), content_type="text/csv; charset=utf-8"
-    )
+    response = StreamingHttpResponse(pieces(lines), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -113,16 +123,16 @@ def filename(scope: Scope, name: str) -> str:
     return f"{scope.organization.slug}-{name}-{scope.start:%Y%m%d}-{scope.end:%Y%m%d}.csv"
 
 
+def report_lines(report: Report) -> Iterator[list[object]]:
+    """Every table of `report`, one after the other, each with its title, header and totals
+    (also what an export job writes, reports/export_jobs/report_sources.py)."""
+    yield from scope_lines(report.title, report.scope)
+    for table in report.tables():
+        yield from table_lines(table)
+
+
 def report_csv(report: Report) -> StreamingHttpResponse:
-    """Every table of `report`, one after the other, each with its title, header and totals."""
-    scope = report.scope
-
-    def lines() -> Iterator[list[object]]:
-        yield from scope_lines(report.title, scope)
-        for table in report.tables():
-            yield from table_lines(table)
-
-    return streamed(lines(), filename(scope, report.name))
+    return streamed(report_lines(report), filename(report.scope, report.name))
 
 
 # --- The raw sessions export: one line per session -----------------------------------------------
@@ -147,12 +157,16 @@ SESSION_COLUMNS = (
 
 def session_rows_csv(scope: Scope) -> StreamingHttpResponse:
     """The scope's sessions, oldest first, one line each (dates and times in the center's)."""
+    tz = scope.tz
+    # The local day and time come from the database (the same zone conversion as the reports'
+    # periods), so no date is converted or formatted here per row.
     rows = (
         scope.sessions()
         .order_by("starts_at", "pk")
         .values_list(
             "public_id",
-            "starts_at",
+            TruncDate("starts_at", tzinfo=tz),
+            TruncTime("starts_at", tzinfo=tz),
             "duration_minutes",
             F("relationship__student__name"),
             F("relationship__provider__name"),
@@ -166,19 +180,16 @@ def session_rows_csv(scope: Scope) -> StreamingHttpResponse:
             "mode",
         )
     )
-    tz = scope.tz
 
     def lines() -> Iterator[list[object]]:
         yield list(SESSION_COLUMNS)
         for row in rows.iterator(chunk_size=CHUNK_ROWS):
-            (public_id, starts_at, duration, student, provider, service, *rest) = row
+            public_id, day, start, duration, student, provider, service, *rest = row
             kind, status, party, unit, charged, shortfall, mode = rest
-            local = starts_at.astimezone(tz)
-            day: date = local.date()
             yield [
                 str(public_id),
-                day.isoformat(),
-                f"{local:%H:%M}",
+                day,
+                str(start)[:5],
                 duration,
                 safe_text(student),
                 safe_text(provider),

@@ -145,6 +145,7 @@ class Kind:
     SESSIONS = "sessions"  # whole sessions of a sessions-unit grant
     PERCENT = "percent"  # `ratio` of two other keys of the row
     AVERAGE = "average"  # `ratio` of two keys, in minutes (a total over a count)
+    MONEY = "money"  # a Decimal amount in the center's currency, to the cent
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,9 @@ class Report:
     filters: ClassVar[frozenset[str]] = frozenset({"service_type", "provider", "student"})
     # Does the report group by period (the form offers day/week/month)?
     periodic: ClassVar[bool] = True
+    # Where the index lists it: lower first, then in registration order (the catalog's modules
+    # are imported in the file system's order, which is no order at all).
+    order: ClassVar[int] = 0
     # Templates get the class itself (its title, name): they must not call it.
     do_not_call_in_templates: ClassVar[bool] = True
 
@@ -252,8 +256,9 @@ def register(report: type[Report]) -> type[Report]:
 
 
 def reports_for(membership: Membership) -> list[type[Report]]:
-    """The reports the member's role may open, in registration order."""
-    return [report for report in REPORTS.values() if membership.role in report.roles]
+    """The reports the member's role may open, by `order`, then in registration order."""
+    mine = [report for report in REPORTS.values() if membership.role in report.roles]
+    return sorted(mine, key=lambda report: report.order)
 
 
 def report_named(name: str) -> type[Report]:

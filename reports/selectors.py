@@ -1,10 +1,11 @@
 """Read-only figures for the role dashboards. Fixed query counts whatever the data size."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypedDict
 
 from django.db.models import Aggregate, Count, Model, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from grants import selectors as ledger
 from grants.selectors import low_balance_students
@@ -13,9 +14,9 @@ from matchpal.models import Membership, Organization
 from matchpal.selectors import pending_invitations
 from providers.models import Provider, ProviderStatus
 from relationships import selectors as relationships
-from relationships.models import RelationshipStatus
+from relationships.models import Relationship, RelationshipStatus
 from sessions_app import selectors as sessions
-from sessions_app.models import Session
+from sessions_app.models import Session, SessionStatus
 from students.models import Student, StudentStatus
 
 ATTENTION_ROWS = 5
@@ -26,6 +27,7 @@ class AttentionFigures(TypedDict):
     to_log: int
     week_sessions: int
     week_minutes: int
+    repeated_cancellations: int
 
 
 def _scalar(rows: QuerySet[Session], aggregate: Aggregate) -> Coalesce:
@@ -61,8 +63,38 @@ def attention_figures(
             to_log=_scalar(joined.filter(sessions.due_to_log()), Count("pk")),
             week_sessions=_scalar(week, delivered["sessions"]),
             week_minutes=_scalar(week_money, delivered["minutes"]),
+            repeated_cancellations=_repeated_cancellations(organization, visible),
         )
     )
+
+
+def cancellation_window(organization: Organization) -> tuple[datetime, datetime]:
+    """The warning sign's window: the last `warning_cancellation_days` days, up to now."""
+    now = timezone.now()
+    return now - timedelta(days=organization.warning_cancellation_days), now
+
+
+def _repeated_cancellations(organization: Organization, visible: QuerySet[Session]) -> Coalesce:
+    """How many pairings had at least `warning_cancellations` sessions cancelled (starting)
+    within the window: the window's cancelled sessions, read by status and start through
+    `session_org_status_starts`, grouped by relationship."""
+    since, until = cancellation_window(organization)
+    repeated = (
+        visible.filter(status=SessionStatus.CANCELLED, starts_at__gte=since, starts_at__lte=until)
+        .order_by()
+        .values("relationship")
+        .annotate(n=Count("pk"))
+        .filter(n__gte=organization.warning_cancellations)
+        .values("relationship")
+    )
+    pairings = (
+        Relationship.objects.filter(organization=organization, pk__in=repeated)
+        .order_by()
+        .values("organization")
+        .annotate(value=Count("pk"))
+        .values("value")
+    )
+    return Coalesce(Subquery(pairings), 0)
 
 
 def needs_attention(*, organization: Organization, membership: Membership) -> dict[str, object]:
@@ -83,6 +115,8 @@ def needs_attention(*, organization: Organization, membership: Membership) -> di
         "to_log": counts["to_log"],
         "week_sessions": counts["week_sessions"],
         "week_minutes": counts["week_minutes"],
+        "repeated_cancellations": counts["repeated_cancellations"],
+        "cancellations_since": cancellation_window(organization)[0],
         "open_order_errors": shop.open_error_count(organization=organization),
     }
 
@@ -103,7 +137,12 @@ def admin_dashboard(*, organization: Organization, membership: Membership) -> di
         .annotate(n=Count("pk"))
         .values_list("role", "n")
     )
+    expiring_count, expiring = ledger.expiring_grants(organization=organization)
     return {
+        "recent_entries": ledger.recent_entries(organization=organization),
+        "expiring_count": expiring_count,
+        "expiring": expiring,
+        "expiring_days": ledger.EXPIRING_DAYS,
         "students": students,
         "providers": providers,
         "members": members,

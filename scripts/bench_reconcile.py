@@ -76,6 +76,7 @@ def load(grants_wanted: int) -> tuple[int, str, int]:
     """The large organization and a few small ones. Returns (large org id, its slug, entries)."""
     from django.db import DatabaseError, connection, transaction
 
+    from grants import balances
     from grants.models import Allocation, Grant, GrantEntry
     from matchpal.models import Organization, ServiceType
     from providers.models import Provider
@@ -186,6 +187,8 @@ def load(grants_wanted: int) -> tuple[int, str, int]:
         copy_rows(raw, Grant, grants)
         copy_rows(raw, Allocation, allocations)
         copy_rows(raw, GrantEntry, entries)
+        # Loaded without the ledger's services: the students' summaries from the grants.
+        balances.rebuild()
     connection.connection.autocommit = True
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")

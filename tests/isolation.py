@@ -56,6 +56,7 @@ from sessions_app.models import Session
 from students.forms import StudentForm
 from students.models import Student
 from tests.factories import ProviderFactory, RelationshipFactory, make_grant
+from tests.reports.export_jobs.support import finished_job
 from tests.support import Tenant, client_for, member, whole_hours_ago
 
 TENANT_PREFIX = "o/<slug:org_slug>/"
@@ -835,6 +836,10 @@ POSTS.register("reports:index", changes=False)
 POSTS.register("reports:sessions", changes=False)
 POSTS.register("reports:sessions_csv", changes=False)
 POSTS.register("reports:session_rows_csv", changes=False)
+POSTS.register("reports:usage", changes=False)
+POSTS.register("reports:usage_csv", changes=False)
+POSTS.register("reports:financial", changes=False)
+POSTS.register("reports:financial_csv", changes=False)
 
 
 # --- integrations: WooCommerce ----------------------------------------------------------------
@@ -919,6 +924,16 @@ POSTS.register(
 )
 POSTS.register("woocommerce:delivery_list", changes=False)
 POSTS.register("woocommerce:delivery_detail", changes=False)
+
+# --- reports: export jobs ----------------------------------------------------------------------
+
+# A ready export of the student persona: theirs and the admins' to open, not the provider's.
+KWARGS.register("exports:*", "public_id", lambda t: finished_job(t, t.student_user).public_id)
+POSTS.register("exports:list", changes=False)
+POSTS.register("exports:start", lambda t: {"source": "sessions", "format": "csv"}, changes=True)
+POSTS.register("exports:detail", changes=False)
+POSTS.register("exports:download", changes=False)
+
 
 # --- Personas -------------------------------------------------------------------------------
 

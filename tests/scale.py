@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
+from grants import balances
+
 SESSION_SPACING = "17 minutes"
 SCHEDULED_AHEAD = timedelta(days=14)
 FORGOTTEN_EVERY = 1000
@@ -128,6 +130,7 @@ TABLES = [
     "grants_grant",
     "grants_allocation",
     "grants_grantentry",
+    "grants_studentbalance",
 ]
 
 
@@ -158,6 +161,8 @@ def fill(*, organization_id: int, slug: str, sizes: Sizes, now: datetime) -> Non
     with connection.cursor() as cursor:
         for statement in (PEOPLE, PAIRINGS, SESSIONS, LEDGER):
             cursor.execute(statement, params)
+    # The grants were inserted without the ledger's services: their students' summaries.
+    balances.rebuild(organization_id=organization_id)
 
 
 def analyze() -> None:

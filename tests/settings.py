@@ -1,7 +1,10 @@
 """Test settings: the real settings, with PostgreSQL and Redis (Celery's broker) from the
 environment (see the Makefile's `test` target), an in-memory cache and a few speed-ups."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
@@ -11,6 +14,11 @@ from matchpal.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
+# The tests that start a real worker (tests/integrations/test_worker.py,
+# tests/reports/export_jobs/test_export_worker.py) share the Redis broker with the other xdist
+# worker's: a queue per xdist worker, so no worker thread takes a task of another process, which
+# would run it against the wrong test database.
+CELERY_TASK_DEFAULT_QUEUE = "tests-" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"
@@ -35,3 +43,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F
     database_options["options"] = (
         database_options.get("options", "") + " -c synchronous_commit=off"
     ).strip()
+# Report exports' files go to a folder of this run's own, removed at exit.
+_exports_dir = tempfile.mkdtemp(prefix="matchpal-test-exports-")
+atexit.register(shutil.rmtree, _exports_dir, ignore_errors=True)
+STORAGES["exports"]["OPTIONS"]["location"] = _exports_dir  # noqa: F405

@@ -23,6 +23,9 @@ NOT_LINKED = {
     ("admin", "relationships:decline"): "declining is the provider's answer; an admin cancels",
     ("provider", "providers:detail"): "a provider's own record is linked as providers:me",
     ("student", "students:detail"): "a student's own record is linked as students:me",
+    # The role matrix's export job is the student's; an admin's "My exports" lists their own.
+    ("admin", "exports:detail"): "another member's export job is opened by its address",
+    ("admin", "exports:download"): "another member's export file is opened by its address",
 }
 
 

@@ -21,11 +21,13 @@ from grants.services import hold
 from integrations.woocommerce.models import Delivery, OrderError
 from matchpal.models import Invitation, Role, ServiceType
 from providers.models import ProviderService
+from reports.export_jobs.models import ExportJob
 from sessions_app.models import Session
 from sessions_app.services import session_edit, session_log
 from tests.factories import RelationshipFactory
 from tests.isolation import tenant_routes
 from tests.query_pins import Page, assert_pinned_at_every_size, org_path
+from tests.reports.export_jobs.support import finished_job
 from tests.support import Tenant, member, whole_hours_ago
 from tests.test_query_counts import (
     PINNED as LIST_PINNED,
@@ -34,6 +36,7 @@ from tests.test_query_counts import (
     _sessions_relationship,
     _shop,
     _student_with_hours,
+    grow_exports,
     grow_members,
     grow_packages,
     grow_relationship_sessions,
@@ -285,7 +288,21 @@ def _latest_session(t: Tenant) -> Session:
     return _sessions_relationship(t).sessions.order_by("-starts_at").first()
 
 
+def _export(tenant: Tenant) -> ExportJob:
+    return finished_job(tenant, tenant.admin, title="Export 00")
+
+
+def shows_export(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert response.context["job"].title == "Export 00"
+
+
 PAGES = {
+    "exports:detail": Page(
+        Role.ADMIN,
+        org_path(lambda t: f"exports/{_export(t).public_id}/"),
+        grow_exports,
+        shows_export,
+    ),
     "students:detail[admin]": Page(
         Role.ADMIN,
         org_path(lambda t: f"students/{t.student.public_id}/"),
@@ -368,6 +385,8 @@ PAGES = {
 # choice list of an order error's form (1). The settings page adds nothing. The same number at
 # 3 rows and at 30.
 PINNED = {
+    # The job (1).
+    "exports:detail": 3,
     "students:detail[admin]": 4,
     "students:detail[student]": 3,
     "students:me": 3,

@@ -12,7 +12,7 @@ import pytest
 from django.db.models import QuerySet
 from django.http import QueryDict
 
-from grants.selectors import history, low_balance_list
+from grants.selectors import history, low_balance_list, recent_entries_query
 from matchpal.models import Membership, Role
 from providers.models import Provider
 from relationships.filters import RelationshipFilter
@@ -62,6 +62,7 @@ ORDERED = {
     "relationships, by status",
     "admin home disputed list",
     "admin home proposals list",
+    "admin home recent transactions",
 }
 
 
@@ -205,6 +206,7 @@ QUERIES: dict[str, Callable[[Tenant], QuerySet[Any, Any]]] = {
     "admin home figures": admin_home,
     "admin home disputed list": disputed,
     "admin home proposals list": proposals,
+    "admin home recent transactions": lambda t: recent_entries_query(organization=t.organization),
     "admin home low-balance list": lambda t: low_balance_list(organization=t.organization),
     # At a few hundred students the planner rightly sorts them rather than walk their name
     # index (docs/indexes.md has the plan at scale); neither query scans the relationships.

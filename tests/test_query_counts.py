@@ -43,6 +43,7 @@ from tests.isolation import (
     tenant_routes,
 )
 from tests.query_pins import Page, assert_pinned_at_every_size, org_path
+from tests.reports.export_jobs.support import finished_job
 from tests.support import Tenant, member, whole_hours_ago
 
 # --- Growing what each page lists to exactly n rows -------------------------------------------
@@ -108,11 +109,11 @@ def grow_members_page(tenant: Tenant, n: int) -> None:
 
 
 def grow_admin_home(tenant: Tenant, n: int) -> None:
-    """n students (each with 1 h on account: all under the low-balance threshold), providers,
-    members and pending invitations."""
+    """n students (each with 1 h on account, expiring in a week: all under the low-balance
+    threshold), providers, members and pending invitations."""
     grow_students(tenant, n)
     for student in Student.objects.filter(organization=tenant.organization, grants=None):
-        make_grant(student=student, minutes=60)
+        make_grant(student=student, minutes=60, expires_at=timezone.now() + timedelta(days=7))
     grow_providers(tenant, n)
     grow_members(tenant, n)
     grow_invitations(tenant, n)
@@ -385,6 +386,10 @@ def shows_admin_figures(n: int, response) -> None:  # type: ignore[no-untyped-de
     assert sum(context["members"].values()) == n
     assert context["pending_invitations"] == n
     assert len(context["recent_students"]) == min(n, 5)
+    # Each student's grant expires in a week: a credit each, the newest first.
+    assert (context["expiring_count"], len(context["expiring"])) == (n, min(n, 5))
+    assert len(context["recent_entries"]) == min(n, 8)
+    assert {e.kind for e in context["recent_entries"]} <= {"credit"}
 
 
 def shows_provider_home(n: int, response) -> None:  # type: ignore[no-untyped-def]
@@ -442,7 +447,14 @@ def shows_relationship_sessions(n: int, response) -> None:  # type: ignore[no-un
     assert len(sessions.object_list) == min(n, settings.MATCHPAL_PAGE_SIZE)
 
 
+def grow_exports(tenant: Tenant, n: int) -> None:
+    """The admin has n ready exports."""
+    for i in range(n):
+        finished_job(tenant, tenant.admin, title=f"Export {i:02}")
+
+
 PAGES = {
+    "exports:list": Page(Role.ADMIN, org_path("exports/"), grow_exports, shows_a_page_of),
     "students:list": Page(Role.ADMIN, org_path("students/"), grow_students, shows_a_page_of),
     "students:list[by balance]": Page(
         Role.ADMIN,
@@ -492,12 +504,13 @@ PAGES = {
 # is read from the cache; organization_list has no tenant, so 1). A paginated list adds 2 (its
 # count and its rows); the members page has two. The same number at 3 rows and at 30.
 PINNED = {
+    "exports:list": 4,
     "students:list": 4,
     "students:list[by balance]": 4,
     "providers:list": 6,
     "members": 6,
     "service_type_list": 4,
-    "org_home[admin]": 13,
+    "org_home[admin]": 15,
     "org_home[provider]": 8,
     "org_home[student]": 9,
     "organization_list": 3,

@@ -115,11 +115,22 @@ EXPECTED: dict[str, Expect] = {
     "woocommerce:error_detail": ADMIN_FORM,
     "woocommerce:delivery_list": ADMIN_PAGE,
     "woocommerce:delivery_detail": ADMIN_PAGE,
+    # Everyone lists and starts their own exports; the job (the student persona's) and its file
+    # are the requester's and the admins' only.
+    "exports:list": Expect(get=(200, 200, 200), post=(200, 200, 200)),
+    "exports:start": Expect(get=(200, 200, 200), post=(302, 302, 302)),
+    "exports:detail": Expect(get=(200, 404, 200), post=(200, 404, 200)),
+    "exports:download": Expect(get=(200, 404, 200), post=(200, 404, 200)),
     # Each role's own figures (docs/reports.md); the one-line-per-session export is for staff.
     "reports:index": Expect(get=(200, 200, 200), post=(200, 200, 200)),
     "reports:sessions": Expect(get=(200, 200, 200), post=(200, 200, 200)),
     "reports:sessions_csv": Expect(get=(200, 200, 200), post=(200, 200, 200)),
     "reports:session_rows_csv": STAFF_PAGE,
+    # The center's books: admins only (a provider's earnings are the Payroll report's).
+    "reports:usage": ADMIN_PAGE,
+    "reports:usage_csv": ADMIN_PAGE,
+    "reports:financial": ADMIN_PAGE,
+    "reports:financial_csv": ADMIN_PAGE,
 }
 
 
@@ -130,9 +141,10 @@ def _request(client: Client, method: str, path: str, data: dict[str, object]):  
 def _assert_answer(response, expected: int, tenant: Tenant) -> None:  # type: ignore[no-untyped-def]
     slug = tenant.organization.slug
     assert response.status_code == expected, response.content.decode()[:1500]
-    if expected == 200 and response.get("Content-Type", "").startswith("text/csv"):
-        # An export: no template, its file named after the organization.
-        assert f'filename="{slug}-' in response["Content-Disposition"]
+    if expected == 200 and response.has_header("Content-Disposition"):
+        # A file (a streamed CSV, an export's download): no template, named after the
+        # organization.
+        assert f'attachment; filename="{slug}-' in response["Content-Disposition"]
     elif expected == 200:
         assert response.context["organization"] == tenant.organization
     elif expected == 302:

@@ -29,6 +29,8 @@ def cell(column: Column, row: Mapping[str, Any] | None) -> str:
         return format_quantity(value, "sessions")
     if column.kind == Kind.PERCENT:
         return f"{value:.1f} %"
+    if column.kind == Kind.MONEY:
+        return f"{value:,.2f}"
     return f"{value:,}"
 
 

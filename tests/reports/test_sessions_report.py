@@ -11,7 +11,7 @@ from reports.framework import Table
 from tests.reports.history import JUNE, History, build
 from tests.support import Tenant, client_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 @pytest.fixture

@@ -40,6 +40,10 @@ DESIGN_POLICY_DEFAULTS = {
     "pay_providers_for_charged_absences": True,
     "providers_see_client_amount": False,
     "dispute_window_days": 14,
+    "warning_short_session_percent": 50,
+    "warning_gap_days": 21,
+    "warning_cancellations": 3,
+    "warning_cancellation_days": 30,
 }
 
 

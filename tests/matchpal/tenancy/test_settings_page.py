@@ -7,7 +7,10 @@ from matchpal import services
 from matchpal.forms import OrganizationSettingsForm
 from matchpal.models import Organization
 from matchpal.services import (
+    CANCELLATION_DAYS_OUT_OF_RANGE,
+    CANCELLATIONS_OUT_OF_RANGE,
     DISPUTE_DAYS_OUT_OF_RANGE,
+    GAP_DAYS_OUT_OF_RANGE,
     GRACE_TOO_LONG,
     LATE_WINDOW_TOO_LONG,
     LOW_BALANCE_TOO_HIGH,
@@ -16,6 +19,7 @@ from matchpal.services import (
     NOTES_TOO_LONG,
     RESPONSE_DAYS_OUT_OF_RANGE,
     SESSIONS_PER_DAY_OUT_OF_RANGE,
+    SHORT_SHARE_OUT_OF_RANGE,
     STEP_TOO_SMALL,
     max_below_min,
     not_a_multiple,
@@ -188,6 +192,18 @@ class TestSettingsPage:
                 {"low_balance_threshold_minutes": 60001},
                 "low_balance_threshold_minutes",
                 LOW_BALANCE_TOO_HIGH,
+            ),
+            (
+                {"warning_short_session_percent": 101},
+                "warning_short_session_percent",
+                SHORT_SHARE_OUT_OF_RANGE,
+            ),
+            ({"warning_gap_days": 0}, "warning_gap_days", GAP_DAYS_OUT_OF_RANGE),
+            ({"warning_cancellations": 0}, "warning_cancellations", CANCELLATIONS_OUT_OF_RANGE),
+            (
+                {"warning_cancellation_days": 366},
+                "warning_cancellation_days",
+                CANCELLATION_DAYS_OUT_OF_RANGE,
             ),
             ({"max_session_minutes": "two hours"}, "max_session_minutes", "Enter a whole number."),
             (

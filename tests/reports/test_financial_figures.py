@@ -1,0 +1,128 @@
+"""The Financial report's figures on the known history (tests/reports/ledger_history.py):
+packages sold and revenue, refunds, value of the outstanding hours, each exactly."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied
+
+from reports import financial
+from reports.ledger_scope import LedgerFilters
+from tests.reports.ledger_history import History, build_history
+from tests.support import Tenant, member
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock"), pytest.mark.sqlite]
+
+MAY = LedgerFilters(start=date(2025, 5, 1), end=date(2025, 5, 31))
+
+
+@pytest.fixture
+def history(tenant_a: Tenant) -> History:
+    return build_history(tenant_a)
+
+
+def figures(history: History, function, filters: LedgerFilters = MAY, **kwargs):  # type: ignore[no-untyped-def]
+    tenant = history.tenant
+    return function(
+        organization=tenant.organization,
+        membership=member(tenant.admin, tenant.organization),
+        filters=filters,
+        **kwargs,
+    )
+
+
+def money(value: str) -> Decimal:
+    return Decimal(value)
+
+
+def test_packages_sold_and_revenue_by_package(history: History) -> None:
+    rows = figures(history, financial.packages_sold)
+    summary = [
+        (
+            row["package"],
+            row["shop_packages"],
+            row["manual_packages"],
+            row["packages"],
+            row["shop_revenue"],
+            row["manual_revenue"],
+            row["revenue"],
+        )
+        for row in rows
+    ]
+    assert summary == [
+        ("Five sessions", 0, 1, 1, money("0.00"), money("200.00"), money("200.00")),
+        ("Ten hours", 2, 1, 3, money("900.00"), money("450.00"), money("1350.00")),
+    ]
+    assert rows[1]["package_id"] == history.ten_hours.public_id
+    # Custom grants carry no price: G2, G5, G7 (450 minutes).
+    assert figures(history, financial.sales_totals) == {
+        "shop_packages": 2,
+        "manual_packages": 2,
+        "packages": 4,
+        "shop_revenue": money("900.00"),
+        "manual_revenue": money("650.00"),
+        "revenue": money("1550.00"),
+        "unpriced_minutes": 450,
+        "unpriced_sessions": 0,
+    }
+
+
+def test_refunds_and_their_value(history: History) -> None:
+    rows = figures(history, financial.refunds)
+    assert [
+        (r["package"], r["refunds"], r["refunded_minutes"], r["refunded_sessions"], r["value"])
+        for r in rows
+    ] == [
+        ("Ten hours", 1, 300, 0, money("225.00")),
+        (None, 1, 120, 0, None),
+    ]
+    assert figures(history, financial.refund_totals) == {
+        "refunds": 2,
+        "refunded_minutes": 420,
+        "refunded_sessions": 0,
+        "value": money("225.00"),
+    }
+
+
+def test_value_of_the_outstanding_hours(history: History) -> None:
+    rows = figures(history, financial.outstanding_value, day=date(2025, 5, 31))
+    assert [
+        (r["package"], r["outstanding_minutes"], r["outstanding_sessions"], r["value"])
+        for r in rows
+    ] == [
+        ("Five sessions", 0, 3, money("120.00")),
+        # G1 455 + G4 780 minutes at $450 for 600.
+        ("Ten hours", 1235, 0, money("926.25")),
+        # G6, made by the transfer, has no package.
+        (None, 100, 0, None),
+    ]
+    assert figures(history, financial.outstanding_value_totals, day=date(2025, 5, 31)) == {
+        "outstanding_minutes": 1335,
+        "outstanding_sessions": 3,
+        "unpriced_minutes": 100,
+        "unpriced_sessions": 0,
+        "value": money("1046.25"),
+    }
+
+
+def test_a_student_filter_keeps_their_purchases(history: History) -> None:
+    ada = history.g4.student
+    rows = figures(
+        history,
+        financial.packages_sold,
+        LedgerFilters(start=MAY.start, end=MAY.end, student=ada),
+    )
+    assert [(r["package"], r["packages"], r["revenue"]) for r in rows] == [
+        ("Ten hours", 2, money("900.00")),
+    ]
+
+
+def test_admins_only(history: History) -> None:
+    tenant = history.tenant
+    with pytest.raises(PermissionDenied):
+        financial.packages_sold(
+            organization=tenant.organization,
+            membership=member(tenant.provider_user, tenant.organization),
+            filters=MAY,
+        )

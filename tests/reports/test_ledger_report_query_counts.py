@@ -1,0 +1,100 @@
+"""Pinned query counts of the Usage and Financial reports and their exports (DESIGN §7), the
+pattern of tests/reports/test_report_query_counts.py: requested with 3 students' worth of
+ledger, then 30 (more than a table shows), the same number of queries both times. The counts
+include the request's own 2 queries (user and membership of the tenant; the session is cached)."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from grants import services as ledger
+from grants.models import GrantSource, Package
+from matchpal.models import Role
+from tests.factories import StudentFactory
+from tests.isolation import persona_user
+from tests.query_pins import SIZES, Page, org_path
+from tests.support import Tenant, client_for, make_package
+from tests.test_query_counts import grow_sessions
+
+
+def grow_ledger(tenant: Tenant, n: int) -> None:
+    """n pairings with a session each (grants without a package), and n students who bought a
+    package in the shop and had part of it refunded."""
+    grow_sessions(tenant, n)
+    org = tenant.organization
+    package = Package.objects.filter(organization=org).first() or make_package(org)
+    for i in range(org.students.filter(name__startswith="Buyer").count(), n):
+        grant = ledger.grant_from_package(
+            actor=None,
+            student=StudentFactory(organization=org, name=f"Buyer {i:02}"),
+            package=package,
+            source=GrantSource.WOOCOMMERCE,
+            reference=f"Order #{i}",
+        )
+        ledger.grant_refund(actor=None, grant=grant, quantity=60, reason="Partial refund")
+
+
+def shows_usage(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    owed = next(t for t in response.context["tables"] if t.name == "outstanding")
+    assert owed.more == (2 * n > 25)
+    assert response.context["flows"]["minutes"]["purchased"] >= n * 600
+
+
+def shows_financial(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert response.context["sales"]["shop_packages"] == n
+    assert response.context["refunded"]["refunds"] == n
+
+
+def shows_csv(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert response.csv_text.startswith("Report,")
+
+
+PAGES = {
+    "reports:usage": Page(Role.ADMIN, org_path("reports/usage/"), grow_ledger, shows_usage),
+    "reports:usage[filtered]": Page(
+        Role.ADMIN,
+        org_path(lambda t: f"reports/usage/?period=week&student={t.student.public_id}"),
+        grow_ledger,
+        lambda n, response: None,
+    ),
+    "reports:usage_csv": Page(Role.ADMIN, org_path("reports/usage/csv/"), grow_ledger, shows_csv),
+    "reports:financial": Page(
+        Role.ADMIN, org_path("reports/financial/"), grow_ledger, shows_financial
+    ),
+    "reports:financial_csv": Page(
+        Role.ADMIN, org_path("reports/financial/csv/"), grow_ledger, shows_csv
+    ),
+}
+
+# Usage: the outstanding totals, the flows of both units per period (the summary and the totals
+# are added up from them), three for the service types, two for utilization (the grants, their
+# refunds; its total adds up its rows), the outstanding per student, one for velocity (both units);
+# the form's service types. A chosen student adds its lookup. Financial: three totals, sales,
+# refunds, outstanding value, the service types. The CSV runs the same queries but the form's
+# choices.
+PINNED = {
+    "reports:usage": 12,
+    "reports:usage[filtered]": 13,
+    "reports:usage_csv": 11,
+    "reports:financial": 9,
+    "reports:financial_csv": 8,
+}
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_the_report_runs_the_pinned_queries_at_3_and_at_30_students(
+    name: str, tenant_a: Tenant, django_assert_num_queries, time_machine
+) -> None:
+    time_machine.move_to(datetime(2026, 11, 18, 17, 0, tzinfo=UTC))
+    page = PAGES[name]
+    client = client_for(persona_user(tenant_a, page.persona))
+    for size in SIZES:
+        page.grow(tenant_a, size)
+        path = page.path(tenant_a)
+        # An export's queries run as it streams: read it whole inside the count.
+        with django_assert_num_queries(PINNED[name], info=f"{name} with {size} rows"):
+            response = client.get(path)
+            if response.streaming:
+                response.csv_text = b"".join(response.streaming_content).decode()
+        assert response.status_code == 200
+        page.shows(size, response)
