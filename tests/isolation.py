@@ -840,6 +840,10 @@ POSTS.register("reports:usage", changes=False)
 POSTS.register("reports:usage_csv", changes=False)
 POSTS.register("reports:financial", changes=False)
 POSTS.register("reports:financial_csv", changes=False)
+POSTS.register("reports:payroll", changes=False)
+POSTS.register("reports:payroll_csv", changes=False)
+POSTS.register("reports:statement", changes=False)
+POSTS.register("reports:statement_csv", changes=False)
 
 
 # --- integrations: WooCommerce ----------------------------------------------------------------

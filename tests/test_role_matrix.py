@@ -131,6 +131,11 @@ EXPECTED: dict[str, Expect] = {
     "reports:usage_csv": ADMIN_PAGE,
     "reports:financial": ADMIN_PAGE,
     "reports:financial_csv": ADMIN_PAGE,
+    # A provider's own payroll; a student's own statement (an admin's, of the student chosen).
+    "reports:payroll": STAFF_PAGE,
+    "reports:payroll_csv": STAFF_PAGE,
+    "reports:statement": Expect(get=(200, 403, 200), post=(200, 403, 200)),
+    "reports:statement_csv": Expect(get=(200, 403, 200), post=(200, 403, 200)),
 }
 
 
