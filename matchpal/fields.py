@@ -21,7 +21,34 @@ from django_filters.constants import EMPTY_VALUES
 from matchpal import bounds
 
 
+class ListedChoiceIterator(forms.models.ModelChoiceIterator):  # type: ignore[type-arg]
+    """The choices read in one plain query. Django's iterator reads them with `iterator()`,
+    which on PostgreSQL is a server-side cursor held across the autocommit: DECLARE, FETCH and
+    CLOSE, three round trips for a select of a few service types on every list page
+    (docs/performance.md, "Per-request cost")."""
+
+    def __iter__(self) -> Any:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset.all():
+            yield self.choice(obj)
+
+
+class ListedChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """A model choice (a select) whose options are read in one plain query."""
+
+    iterator = ListedChoiceIterator
+
+
+class ListedChoiceFilter(django_filters.ModelChoiceFilter):
+    """A filter's select of a few model objects (service types), read in one plain query."""
+
+    field_class = ListedChoiceField
+
+
 class PublicIdChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    iterator = ListedChoiceIterator
+
     def __init__(self, queryset: Any, **kwargs: Any) -> None:
         kwargs.setdefault("to_field_name", "public_id")
         super().__init__(queryset, **kwargs)

@@ -47,15 +47,16 @@ def membership_for(*, user: Any, org_slug: str) -> Membership | None:
     it on costs no query.
 
     The user is the one the request has loaded already, not joined again, and the lookup is
-    unordered (one row at most, by the unique user and organization): joining the user and
-    `first()`'s `ORDER BY` cost a third of this query's Python and planning on every tenant
+    unordered (one row at most, by the unique user and organization; `order_by()` drops the
+    model's default ordering by the organization's name too): joining the user and an
+    `ORDER BY` cost a third of this query's Python and planning on every tenant
     request (docs/performance.md, "Per-request cost")."""
     if not user.is_authenticated:
         return None
     found = list(
-        Membership.objects.select_related("organization").filter(
-            user=user, organization__slug=org_slug
-        )[:1]
+        Membership.objects.select_related("organization")
+        .filter(user=user, organization__slug=org_slug)
+        .order_by()[:1]
     )
     if not found:
         return None

@@ -1,6 +1,7 @@
 import django_filters
 from django.db.models import Q, QuerySet
 
+from matchpal.fields import ListedChoiceFilter
 from matchpal.models import Organization, ServiceType
 from providers.models import Provider, ProviderStatus
 
@@ -8,7 +9,7 @@ from providers.models import Provider, ProviderStatus
 class ProviderFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
     status = django_filters.ChoiceFilter(choices=ProviderStatus.choices, empty_label="Any status")
-    service_type = django_filters.ModelChoiceFilter(
+    service_type = ListedChoiceFilter(
         field_name="service_types",
         queryset=ServiceType.objects.none(),
         to_field_name="public_id",

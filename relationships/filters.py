@@ -4,7 +4,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 
-from matchpal.fields import BoundedDateFilter
+from matchpal.fields import BoundedDateFilter, ListedChoiceFilter
 from matchpal.models import Membership, Organization, ServiceType
 from matchpal.search import SearchChoiceFilter
 from providers.models import Provider
@@ -52,7 +52,7 @@ class RelationshipFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         choices=RelationshipStatus.choices, empty_label="Any status"
     )
-    service_type = django_filters.ModelChoiceFilter(
+    service_type = ListedChoiceFilter(
         queryset=ServiceType.objects.none(), to_field_name="public_id", empty_label="Any service"
     )
     provider = SearchChoiceFilter(queryset=Provider.objects.none(), noun="provider")

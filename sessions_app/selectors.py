@@ -1,7 +1,7 @@
 """Tenant-scoped reads of sessions, narrowed to what the member's role may see."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -127,6 +127,31 @@ def session_list(*, organization: Organization, membership: Membership) -> Sessi
         )
         .order_by("-starts_at", "-id")
     )
+
+
+def session_rows(*, organization: Organization, membership: Membership) -> SessionQuerySet:
+    """The sessions list's rows: `session_list` joined to the relationship's student, provider
+    and service type but not to its organization, which is the request's own
+    (`with_organization`). The organization's 28 columns made the page's join a six-table one,
+    planned on every request (docs/performance.md, "Per-request cost")."""
+    return (
+        session_list(organization=organization, membership=membership)
+        .select_related(None)
+        .select_related(
+            "relationship__student", "relationship__provider", "relationship__service_type"
+        )
+    )
+
+
+def with_organization(sessions: Iterable[Session], organization: Organization) -> list[Session]:
+    """`sessions` (of `organization`) with their and their relationships' organization set to
+    that row, as `session_get` does: the rows' action buttons read its settings (the composite
+    tenant keys make a session's organization its relationship's)."""
+    rows = list(sessions)
+    for session in rows:
+        session.organization = organization
+        session.relationship.organization = organization
+    return rows
 
 
 def of_relationships(sessions: QuerySet[Session], **lookup: object) -> QuerySet[Session]:

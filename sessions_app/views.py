@@ -39,11 +39,12 @@ def session_list(request: TenantRequest) -> HttpResponse:
         request.GET,
         organization=request.organization,
         membership=request.membership,
-        queryset=selectors.session_list(
+        queryset=selectors.session_rows(
             organization=request.organization, membership=request.membership
         ),
     )
     page = paginate(request, filterset.qs)
+    page.object_list = selectors.with_organization(page.object_list, request.organization)
     return render_page(
         request, "sessions_app/list.html", {"filter": filterset, "page": page}, partial="results"
     )

@@ -3,6 +3,8 @@ organization and the request's own user, so the services that take it as the act
 without another query (docs/performance.md, "Per-request cost")."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils.functional import SimpleLazyObject
 
 from matchpal.models import User
@@ -41,3 +43,10 @@ def test_no_membership_of_another_organization_or_for_a_stranger(
     assert membership_for(user=tenant_a.admin, org_slug=tenant_b.organization.slug) is None
     assert membership_for(user=UserFactory(), org_slug=tenant_a.organization.slug) is None
     assert membership_for(user=tenant_a.admin, org_slug="no-such-organization") is None
+
+
+def test_the_lookup_is_unordered_despite_the_models_default_ordering(tenant_a: Tenant) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        membership_for(user=tenant_a.admin, org_slug=tenant_a.organization.slug)
+    assert len(queries) == 1
+    assert "ORDER BY" not in queries[0]["sql"]
