@@ -82,6 +82,9 @@ TEMPLATES = [
     },
 ]
 
+# Django's form renderer, with the common widgets and labels written in Python (issue 11).
+FORM_RENDERER = "matchpal.form_renderer.Renderer"
+
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
