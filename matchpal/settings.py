@@ -78,6 +78,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "matchpal.context_processors.tenancy",
             ],
+            # Django's `date` filter, written without its per-call formatter (issue 11).
+            "builtins": ["matchpal.templatetags.dates"],
         },
     },
 ]
