@@ -12,6 +12,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 
 from grants import balances
+from reports import rollups
 
 from .centers import (
     SCALE_PASSWORD,
@@ -83,6 +84,8 @@ def generate(
         # The grants were loaded by COPY, not through the ledger's services: their students'
         # summaries are built from them in one pass (reconcile checks them below).
         steps.run("summarize the students' balances", balances.rebuild)
+        # Likewise the Sessions report's roll-ups, from every session in one pass.
+        steps.run("roll up the sessions for the reports", rollups.rebuild)
     steps.run("vacuum and analyze", lambda: vacuum_analyze(plan))
     steps.run("analyze the summaries", analyze_summaries)
     steps.run("reconcile the ledger", check_reconciles)
