@@ -236,7 +236,7 @@ def session_book(
             session = Session(
                 organization=org,
                 relationship=relationship,
-                provider_id=relationship.provider_id,
+                calendar_provider_id=relationship.provider_id,
                 starts_at=moment,
                 duration_minutes=minutes,
                 kind=_kind_of(relationship),

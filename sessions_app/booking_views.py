@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -157,8 +157,14 @@ def book_confirm(request: TenantRequest) -> HttpResponse:
     student = _student(request)
     starts_at = _moment(request.GET.get("at"))
     back = reverse("sessions_app:book", args=[org.slug])
+    query = urlencode({k: v for k, v in request.GET.items() if k in ("student", "service", "week")})
     if student is None or starts_at is None or not _may_book(request):
-        return redirect(back)
+        # No time chosen (or nobody to book for): the page says so and leads back.
+        return render(
+            request,
+            "sessions_app/book_confirm.html",
+            {"student": student, "offers": [], "back_url": f"{back}?{query}"},
+        )
     paired = _paired(request, student)
     service, _ = _service(request, paired)
     relationships = [r for r in paired if service and r.service_type_id == service.pk]
@@ -197,7 +203,6 @@ def book_confirm(request: TenantRequest) -> HttpResponse:
             warning = booking.series_warning(
                 chosen.relationship, minutes=org.booking_slot_minutes, count=count
             )
-    query = urlencode({k: v for k, v in request.GET.items() if k in ("student", "service", "week")})
     return render(
         request,
         "sessions_app/book_confirm.html",

@@ -178,9 +178,13 @@ class Session(models.Model):
     relationship = models.ForeignKey(
         Relationship, on_delete=models.PROTECT, related_name="sessions"
     )
-    # The relationship's provider, copied so that the database can keep one provider's live
-    # sessions apart (the exclusion constraint `session_provider_no_overlap`).
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="+")
+    # Whose calendar the session takes: the relationship's provider, copied so that the
+    # database can keep one provider's live sessions apart (the exclusion constraint
+    # `session_provider_no_overlap`). Not named `provider`: the reports annotate sessions with
+    # their provider's name under that name.
+    calendar_provider = models.ForeignKey(
+        Provider, on_delete=models.PROTECT, related_name="+", db_column="provider_id"
+    )
     # False only for sessions scheduled before the rule existed (sessions_app 0008): they count
     # as busy when slots are offered but the constraint does not cover them.
     exclusive = models.BooleanField(default=True)
@@ -266,7 +270,9 @@ class Session(models.Model):
             models.Index(fields=["relationship", "starts_at"]),
             # A provider's busy times (free slots, the center's week): their live sessions.
             models.Index(
-                fields=["provider", "starts_at"], condition=LIVE, name="session_provider_live"
+                fields=["calendar_provider", "starts_at"],
+                condition=LIVE,
+                name="session_provider_live",
             ),
             models.Index(
                 fields=["series", "starts_at"],

@@ -490,7 +490,7 @@ def session_log(
         session = Session(
             organization=org,
             relationship=relationship,
-            provider_id=relationship.provider_id,
+            calendar_provider_id=relationship.provider_id,
             starts_at=starts_at,
             duration_minutes=duration,
             kind=kind,

@@ -69,10 +69,10 @@ def busy_times(
     rows = Session.objects.filter(
         LIVE,
         organization=organization,
-        provider_id__in=provider_ids,
+        calendar_provider_id__in=provider_ids,
         starts_at__gte=start - _LONGEST,
         starts_at__lt=end,
-    ).values_list("provider_id", "starts_at", "duration_minutes")
+    ).values_list("calendar_provider_id", "starts_at", "duration_minutes")
     busy: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     for provider_id, starts_at, minutes in rows:
         ends_at = starts_at + timedelta(minutes=minutes)
@@ -275,7 +275,7 @@ def _all_busy(
 ) -> dict[int, list[tuple[datetime, datetime]]]:
     rows = Session.objects.filter(
         LIVE, organization=organization, starts_at__gte=start - _LONGEST, starts_at__lt=end
-    ).values_list("provider_id", "starts_at", "duration_minutes")
+    ).values_list("calendar_provider_id", "starts_at", "duration_minutes")
     busy: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     for provider_id, starts_at, minutes in rows:
         busy[provider_id].append((starts_at, starts_at + timedelta(minutes=minutes)))

@@ -91,14 +91,14 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='session',
-            name='provider',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='providers.provider'),
+            name='calendar_provider',
+            field=models.ForeignKey(db_column='provider_id', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='providers.provider'),
         ),
         migrations.RunPython(_backfill_provider, migrations.RunPython.noop, elidable=False),
         migrations.AlterField(
             model_name='session',
-            name='provider',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='providers.provider'),
+            name='calendar_provider',
+            field=models.ForeignKey(db_column='provider_id', on_delete=django.db.models.deletion.PROTECT, related_name='+', to='providers.provider'),
         ),
         CompositeForeignKey(table="sessions_app_session", column="provider_id",
                             ref_table="providers_provider", name="session_provider_org"),
@@ -130,7 +130,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='session',
-            index=models.Index(condition=models.Q(('status__in', ('pending', 'scheduled'))), fields=['provider', 'starts_at'], name='session_provider_live'),
+            index=models.Index(condition=models.Q(('status__in', ('pending', 'scheduled'))), fields=['calendar_provider', 'starts_at'], name='session_provider_live'),
         ),
         migrations.AddIndex(
             model_name='session',

@@ -73,7 +73,7 @@ def test_the_database_refuses_an_overlapping_live_session_written_past_the_servi
         Session.objects.create(
             organization=tenant_a.organization,
             relationship=relationship,
-            provider=tenant_a.provider,
+            calendar_provider=tenant_a.provider,
             starts_at=at(12, 15, 30),
             duration_minutes=30,
             status=SessionStatus.PENDING,
@@ -84,7 +84,7 @@ def test_the_database_refuses_an_overlapping_live_session_written_past_the_servi
     Session.objects.create(
         organization=tenant_a.organization,
         relationship=relationship,
-        provider=tenant_a.provider,
+        calendar_provider=tenant_a.provider,
         starts_at=at(12, 15, 30),
         duration_minutes=30,
         status=SessionStatus.PENDING,

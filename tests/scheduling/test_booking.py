@@ -65,7 +65,12 @@ def test_with_auto_accept_the_booking_is_confirmed_at_once(
         60,
         "Quadratics",
     )
-    assert (session.provider_id, session.requested_by_id, session.location, session.series) == (
+    assert (
+        session.calendar_provider_id,
+        session.requested_by_id,
+        session.location,
+        session.series,
+    ) == (
         tenant_a.provider.pk,
         tenant_a.student_user.pk,
         "Room 2",
