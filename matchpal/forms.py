@@ -91,6 +91,7 @@ POLICY_FIELDS = [
     "warning_gap_days",
     "warning_cancellations",
     "warning_cancellation_days",
+    "session_reminder_hours",
 ]
 
 

@@ -146,6 +146,9 @@ NOTICE_TOO_LONG: Final = f"Give at most {MAX_NOTICE_HOURS} hours (30 days)."
 HORIZON_OUT_OF_RANGE: Final = "Give between 1 and 365 days."
 BOOKING_LENGTH_OUT_OF_RANGE: Final = "A booked session lasts between 5 and 1440 minutes."
 BOOKING_STEP_OUT_OF_RANGE: Final = "Give a step between 5 minutes and a day (1440)."
+REMINDER_HOURS_OUT_OF_RANGE = (
+    "Remind between 2 and 168 hours (a week) before; the 1-hour reminder comes anyway."
+)
 
 
 def policy_errors(values: dict[str, Any]) -> dict[str, str]:
@@ -207,6 +210,7 @@ def policy_errors(values: dict[str, Any]) -> dict[str, str]:
         ("booking_horizon_days", 1, MAX_DAYS, HORIZON_OUT_OF_RANGE),
         ("booking_slot_minutes", 5, MAX_SESSION_BOUND, BOOKING_LENGTH_OUT_OF_RANGE),
         ("booking_slot_step_minutes", 5, 24 * 60, BOOKING_STEP_OUT_OF_RANGE),
+        ("session_reminder_hours", 2, 168, REMINDER_HOURS_OUT_OF_RANGE),
     ]
     for name, lowest, highest, message in bounds:
         if given(name) and not lowest <= values[name] <= highest:
