@@ -19,19 +19,16 @@ from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
-from django.urls import reverse
 from django.utils import timezone
 
 from matchpal.constraints import violated_constraint
 from matchpal.errors import ConflictError
-from matchpal.models import Membership, Notification, Role, User
-from matchpal.notifications import send_email_on_commit
+from matchpal.models import Membership, Role, User
 from matchpal.quantities import format_quantity
-from matchpal.selectors import member_user_ids
 from providers.availability import Opening, local_moment
 from relationships.models import Relationship, RelationshipStatus, Unit
 from relationships.selectors import acts_for, allocated
-from sessions_app import slots
+from sessions_app import booking_notices, slots
 from sessions_app.models import LIVE, Session, SessionChangeKind, SessionKind, SessionStatus
 from sessions_app.rules import DUPLICATE_START, SessionRuleError, check_rules
 from sessions_app.selectors import change_refusal
@@ -253,7 +250,7 @@ def session_book(
             with _slot_kept(relationship, moment):
                 session.save(force_insert=True)
             booked.append(session)
-        _tell_booked(booked, relationship, actor=actor)
+        booking_notices.booked(booked, relationship, actor_id=actor.pk)
     return booked
 
 
@@ -296,46 +293,6 @@ def _check_free(
     return free
 
 
-def _people(relationship: Relationship, actor: User) -> tuple[list[str], list[int]]:
-    """The student's and the provider's addresses and logins, less whoever acted."""
-    people = [p for p in (relationship.student, relationship.provider) if p.user_id != actor.pk]
-    org = relationship.organization
-    users = member_user_ids(
-        organization=org, user_ids=[p.user_id for p in people if p.user_id is not None]
-    )
-    return [p.email for p in people], list(users)
-
-
-def _notify(relationship: Relationship, session: Session, users: list[int], text: str) -> None:
-    org = relationship.organization
-    link = reverse("sessions_app:detail", args=[org.slug, session.public_id])
-    Notification.objects.bulk_create(
-        Notification(organization=org, user_id=user_id, text=text[:500], link=link)
-        for user_id in users
-    )
-
-
-def _tell_booked(booked: list[Session], relationship: Relationship, *, actor: User) -> None:
-    first = booked[0]
-    student, provider = relationship.student, relationship.provider
-    when = _when(first.starts_at, relationship)
-    repeat = f", then weekly ({len(booked)} sessions)" if len(booked) > 1 else ""
-    if first.status == SessionStatus.PENDING:
-        subject = f"Session requested: {when}"
-        text = (
-            f"{student.name} asks for a session with {provider.name} on {when}{repeat}. "
-            f"{provider.name} accepts or declines it in Matchpal."
-        )
-    else:
-        subject = f"Session booked: {when}"
-        text = f"A session of {student.name} with {provider.name} is booked on {when}{repeat}."
-    if first.topic:
-        text += f"\n\nTopic: {first.topic}"
-    emails, users = _people(relationship, actor)
-    send_email_on_commit(subject=subject, body=text, to=emails)
-    _notify(relationship, first, users, text)
-
-
 def session_accept(*, membership: Membership, session: Session) -> Session:
     """The provider (or an admin) accepts a requested session: it is scheduled."""
     with transaction.atomic():
@@ -356,17 +313,7 @@ def session_accept(*, membership: Membership, session: Session) -> Session:
             kind=SessionChangeKind.ACCEPTED,
             actor=membership.user,
         )
-        text = (
-            f"{relationship.provider.name} accepted the session with "
-            f"{relationship.student.name} on {_when(session.starts_at, relationship)}."
-        )
-        emails, users = _people(relationship, membership.user)
-        send_email_on_commit(
-            subject=f"Session confirmed: {_when(session.starts_at, relationship)}",
-            body=text,
-            to=emails,
-        )
-        _notify(relationship, session, users, text)
+        booking_notices.answered(session, relationship, actor_id=membership.user.pk)
     return session
 
 
@@ -396,17 +343,9 @@ def session_decline(*, membership: Membership, session: Session, message: str) -
             actor=membership.user,
             reason=message,
         )
-        text = (
-            f"{relationship.provider.name} declined the session on "
-            f"{_when(session.starts_at, relationship)}: {message.strip()}"
+        booking_notices.answered(
+            session, relationship, actor_id=membership.user.pk, message=message
         )
-        emails, users = _people(relationship, membership.user)
-        send_email_on_commit(
-            subject=f"Session declined: {_when(session.starts_at, relationship)}",
-            body=text,
-            to=emails,
-        )
-        _notify(relationship, session, users, text)
     return session
 
 
@@ -446,4 +385,7 @@ def series_cancel_following(
                 reason=reason,
             )
             cancelled.append(occurrence)
+        booking_notices.series_cancelled(
+            cancelled, relationship, actor_id=membership.user.pk, reason=reason
+        )
     return cancelled
