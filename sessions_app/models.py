@@ -1,5 +1,6 @@
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -10,10 +11,14 @@ from django.db.models.functions import Coalesce, Round
 from django.urls import reverse
 
 from matchpal.models import Organization
+from providers.models import Provider
 from relationships.models import Relationship, Unit
 
 
 class SessionStatus(models.TextChoices):
+    # Requested by a booking where the center does not auto-accept: the provider accepts it
+    # (→ scheduled) or declines it (→ cancelled, with the provider's message).
+    PENDING = "pending", "Requested"
     SCHEDULED = "scheduled", "Scheduled"
     COMPLETED = "completed", "Completed"
     CANCELLED = "cancelled", "Cancelled"
@@ -45,6 +50,12 @@ DISPUTE_OPEN = Q(
     disputed_at__isnull=False,
     dispute_resolved_at__isnull=True,
 )
+
+# The sessions that take the provider's time: no two of one provider may overlap
+# (docs/scheduling.md, "Never double-booked"). Completed sessions are records of the past,
+# logged after the fact (a group met together logs one session per student), and are left out.
+LIVE_STATUSES: tuple[str, ...] = ("pending", "scheduled")
+LIVE = Q(status__in=LIVE_STATUSES)
 
 CENT = Decimal("0.01")
 
@@ -167,6 +178,26 @@ class Session(models.Model):
     relationship = models.ForeignKey(
         Relationship, on_delete=models.PROTECT, related_name="sessions"
     )
+    # Whose calendar the session takes: the relationship's provider, copied so that the
+    # database can keep one provider's live sessions apart (the exclusion constraint
+    # `session_provider_no_overlap`). Not named `provider`: the reports annotate sessions with
+    # their provider's name under that name.
+    calendar_provider = models.ForeignKey(
+        Provider, on_delete=models.PROTECT, related_name="+", db_column="provider_id"
+    )
+    # False only for sessions scheduled before the rule existed (sessions_app 0008): they count
+    # as busy when slots are offered but the constraint does not cover them.
+    exclusive = models.BooleanField(default=True)
+    # Booked as one of a weekly series (sessions_app.booking); every occurrence is an ordinary
+    # session.
+    series = models.UUIDField(null=True, blank=True)
+    topic = models.CharField(max_length=200, blank=True)
+    location = models.CharField(
+        max_length=300, blank=True, help_text="A room, or the meeting link."
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     starts_at = models.DateTimeField()
     duration_minutes = models.PositiveIntegerField()
     kind = models.CharField(max_length=10, choices=SessionKind, default=SessionKind.TUTORING)
@@ -237,6 +268,17 @@ class Session(models.Model):
                 name="session_org_kind_starts",
             ),
             models.Index(fields=["relationship", "starts_at"]),
+            # A provider's busy times (free slots, the center's week): their live sessions.
+            models.Index(
+                fields=["calendar_provider", "starts_at"],
+                condition=LIVE,
+                name="session_provider_live",
+            ),
+            models.Index(
+                fields=["series", "starts_at"],
+                condition=Q(series__isnull=False),
+                name="session_series",
+            ),
             models.Index(
                 fields=["organization", "-disputed_at", "-id"],
                 condition=DISPUTE_OPEN,
@@ -288,6 +330,10 @@ class Session(models.Model):
         )
 
     @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+    @property
     def hours(self) -> Decimal:
         return Decimal(self.duration_minutes) / 60
 
@@ -329,6 +375,8 @@ class SessionChangeKind(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
     NO_SHOW = "no_show", "Marked a no-show"
     DISPUTE_RESOLVED = "dispute_resolved", "Dispute resolved"
+    ACCEPTED = "accepted", "Request accepted"
+    DECLINED = "declined", "Request declined"
 
 
 class SessionChange(models.Model):

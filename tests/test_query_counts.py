@@ -9,7 +9,7 @@ and every tenant page that paginates.
 """
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,7 +22,7 @@ from grants.services import hold, package_save
 from integrations.woocommerce.models import Delivery, Order, OrderError, Store
 from matchpal.models import Invitation, Membership, Notification, Role, ServiceType
 from notifications.models import Dispatch, EmailDelivery
-from providers.models import ProviderService
+from providers.models import AvailabilityException, AvailabilityWindow, ProviderService
 from relationships.models import Relationship
 from sessions_app.services import session_log
 from students.models import Student
@@ -31,6 +31,7 @@ from tests.factories import (
     OrganizationFactory,
     ProviderFactory,
     RelationshipFactory,
+    SessionFactory,
     StudentFactory,
     UserFactory,
     make_grant,
@@ -152,13 +153,20 @@ def grow_provider_home(tenant: Tenant, n: int) -> None:
             student=_student_with_hours(tenant, 240),
         )
         hold(actor=None, relationship=paired, quantity=180)
-        for hours_ago, scheduled in ((1, False), (2, True)):
+        # One provider's live sessions never overlap: each pairing's at its own hour.
+        k = provider.relationships.filter(status="paired").count()
+        for starts_at, scheduled in ((whole_hours_ago(1), False), (whole_hours_ago(1 + k), True)):
             session_log(
                 membership=member(tenant.admin, tenant.organization),
                 relationship=paired,
-                starts_at=whole_hours_ago(hours_ago),
+                starts_at=starts_at,
                 duration=60,
                 scheduled=scheduled,
+            )
+        # A booking request and a confirmed booking ahead (the home lists both, requests first).
+        for ahead, status in ((100, "pending"), (200, "scheduled")):
+            SessionFactory(
+                relationship=paired, starts_at=whole_hours_ago(-ahead - k), status=status
             )
 
 
@@ -399,6 +407,8 @@ def shows_provider_home(n: int, response) -> None:  # type: ignore[no-untyped-de
     assert len(context["proposals"]) == n
     assert len(context["paired"]) == n
     assert len(context["to_log"]) == min(n, 20)
+    assert len(context["requests"]) == min(n, 20)
+    assert len(context["upcoming"]) == min(n, 10)
     assert (context["week_minutes"], context["month_minutes"]) == (60 * n, 60 * n)
 
 
@@ -484,6 +494,69 @@ def grow_exports(tenant: Tenant, n: int) -> None:
         finished_job(tenant, tenant.admin, title=f"Export {i:02}")
 
 
+def grow_bookable(tenant: Tenant, n: int) -> None:
+    """n tutors paired with the student persona, each open Fridays 09:00–17:00 with a
+    session booked at 10:00 (at a minute of its own: no two providers' hours alike)."""
+    org = tenant.organization
+    tutoring = ServiceType.objects.get(organization=org, name="Tutoring")
+    if not tenant.student.grants.exists():
+        make_grant(
+            student=tenant.student, minutes=60 * 200, valid_from=timezone.now() - timedelta(days=30)
+        )
+    have = Relationship.objects.filter(student=tenant.student, status="paired").count()
+    friday = timezone.localdate(timezone=org.tz) + timedelta(days=2)
+    for k in range(have, n):
+        provider = ProviderFactory(organization=org)
+        paired = RelationshipFactory(
+            organization=org, provider=provider, student=tenant.student, service_type=tutoring
+        )
+        hold(actor=None, relationship=paired, quantity=120)
+        AvailabilityWindow.objects.create(
+            organization=org, provider=provider, weekday=4, start=time(9), end=time(17)
+        )
+        SessionFactory(
+            relationship=paired,
+            starts_at=datetime.combine(friday, time(10, k), tzinfo=org.tz),
+            status="scheduled",
+        )
+
+
+def shows_bookable(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert len(response.context["relationships"]) == n
+    friday = response.context["days"][4][1]
+    assert friday
+    assert all(len(slot.offers) <= n for slot in friday)
+
+
+def shows_center_week(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    friday = response.context["week"][4]
+    assert max(hour.open for hour in friday.hours) == n
+
+
+def grow_own_hours(tenant: Tenant, n: int) -> None:
+    """n weekly windows of the provider persona (an hour each) and n days off ahead."""
+    org = tenant.organization
+    for k in range(tenant.provider.availability_windows.count(), n):
+        AvailabilityWindow.objects.create(
+            organization=org,
+            provider=tenant.provider,
+            weekday=k % 7,
+            start=time(k // 7),
+            end=time(k // 7, 30),
+        )
+        AvailabilityException.objects.create(
+            organization=org,
+            provider=tenant.provider,
+            kind="off",
+            date=timezone.localdate() + timedelta(days=k + 1),
+        )
+
+
+def shows_own_hours(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert len(response.context["windows"]) == n
+    assert len(response.context["exceptions"]) == n
+
+
 PAGES = {
     "notifications:inbox": Page(Role.ADMIN, org_path("inbox/"), grow_notices, shows_a_page_of),
     "notifications:email_list": Page(
@@ -533,6 +606,18 @@ PAGES = {
     "woocommerce:delivery_list": Page(
         Role.ADMIN, org_path("shop/deliveries/"), grow_deliveries, shows_a_page_of
     ),
+    # Scheduling (docs/scheduling.md): the week's free slots of every provider the student is
+    # paired with, the center's week, a provider's own hours.
+    "sessions_app:book": Page(Role.STUDENT, org_path("book/"), grow_bookable, shows_bookable),
+    "sessions_app:center_week": Page(
+        Role.ADMIN, org_path("availability/"), grow_bookable, shows_center_week
+    ),
+    "providers:availability": Page(
+        Role.PROVIDER,
+        org_path(lambda t: f"providers/{t.provider.public_id}/availability/"),
+        grow_own_hours,
+        shows_own_hours,
+    ),
 }
 
 # Each count includes the request's own 2 queries (user, membership of the tenant; the session
@@ -549,7 +634,7 @@ PINNED = {
     "members": 6,
     "service_type_list": 4,
     "org_home[admin]": 15,
-    "org_home[provider]": 8,
+    "org_home[provider]": 10,
     "org_home[student]": 9,
     "organization_list": 3,
     "grants:student_hours": 8,
@@ -562,6 +647,13 @@ PINNED = {
     "woocommerce:store_list": 4,
     "woocommerce:error_list": 4,
     "woocommerce:delivery_list": 4,
+    # The student's record, their pairings, the windows, the exceptions, the providers' busy
+    # times, the student's own.
+    "sessions_app:book": 8,
+    # The windows of the active providers (a subquery), the exceptions, the live sessions.
+    "sessions_app:center_week": 5,
+    # The provider, their windows, the week's exceptions, those ahead.
+    "providers:availability": 7,
 }
 
 
