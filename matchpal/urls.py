@@ -33,6 +33,7 @@ tenant_patterns: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     path("orgs/", views.organization_list, name="organization_list"),
     path("orgs/new/", views.organization_create, name="organization_create"),
     path("invitations/<token:token>/", views.invitation_accept, name="invitation_accept"),
