@@ -152,3 +152,42 @@ def test_a_cancelled_session_is_not_reminded(
 
     assert run_job(django_capture_on_commit_callbacks) == 0
     assert reminders(mailoutbox) == []
+
+
+def test_an_unlogged_session_nudges_its_provider_after_it_ends_and_before_the_deadline(
+    tenant_a: Tenant, session, mailoutbox, time_machine, django_capture_on_commit_callbacks
+) -> None:
+    time_machine.move_to(STARTS + timedelta(minutes=30))  # under way: nothing yet
+    run_job(django_capture_on_commit_callbacks)
+    assert [s for _, s in told(mailoutbox) if "Log" in s or "log" in s] == []
+
+    time_machine.move_to(STARTS + timedelta(minutes=70))
+    assert run_job(django_capture_on_commit_callbacks) == 1
+    assert run_job(django_capture_on_commit_callbacks) == 0
+    time_machine.move_to(STARTS + timedelta(hours=61))  # 72-hour window: 11 hours left
+    assert run_job(django_capture_on_commit_callbacks) == 1
+    time_machine.move_to(STARTS + timedelta(hours=73))  # closed: only an admin logs it now
+    assert run_job(django_capture_on_commit_callbacks) == 0
+
+    student = tenant_a.student.name
+    assert [(a, s) for a, s in told(mailoutbox) if "og the session" in s] == [
+        (
+            tenant_a.provider.email,
+            f"[Matchpal] Last day to log the session of Jun 12 with {student}",
+        ),
+        (tenant_a.provider.email, f"[Matchpal] Log the session of Jun 12 with {student}"),
+    ]
+    body = next(m for m in mailoutbox if m.subject.startswith("[Matchpal] Log")).body
+    assert "Log it by Sunday Jun 15, 18:00; after that only an admin can." in body
+    assert f"/sessions/{session.public_id}/complete/" in body
+
+
+def test_a_logged_session_is_not_nudged(
+    tenant_a: Tenant, session, mailoutbox, time_machine, django_capture_on_commit_callbacks
+) -> None:
+    time_machine.move_to(STARTS + timedelta(minutes=70))
+    session_services.session_complete(
+        membership=member(tenant_a.provider_user), session=session, notes="Done"
+    )
+
+    assert run_job(django_capture_on_commit_callbacks) == 0
