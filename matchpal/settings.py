@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django_filters",
     "axes",
     "matchpal",
+    "notifications",
     "students",
     "providers",
     "grants",
@@ -248,6 +249,9 @@ AXES_ENABLED = env_bool("AXES_ENABLED", True)
 MATCHPAL_ALLOW_ORG_CREATION = env_bool("MATCHPAL_ALLOW_ORG_CREATION", True)
 MATCHPAL_INVITATION_DAYS = env_int("MATCHPAL_INVITATION_DAYS", 7)
 MATCHPAL_PAGE_SIZE = env_int("MATCHPAL_PAGE_SIZE", 25)
+# The address people reach the app at: emails are read far from any request, so their links are
+# made absolute from this (docs/notifications.md).
+MATCHPAL_SITE_URL = env_str("MATCHPAL_SITE_URL", "http://localhost:8000").rstrip("/")
 # The shop's REST API is fetched at the store URL an admin typed: only public addresses, unless
 # a self-hosted center whose shop runs on its own network allows loopback and private ones
 # (never link-local, multicast or reserved ones; see matchpal/outbound.py).
