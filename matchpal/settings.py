@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "integrations",
     "reports",
     "reports.export_jobs",
+    "privacy",
     "demo",
 ]
 
