@@ -42,6 +42,14 @@ app.conf.beat_schedule = {
         "task": "grants.tasks.expire_due_grants",
         "schedule": crontab(hour=0, minute=5),
     },
+    "session-reminders": {
+        "task": "sessions_app.tasks.send_session_reminders",
+        "schedule": crontab(minute="*/5"),
+    },
+    "grant-expiry-warnings": {
+        "task": "grants.tasks.warn_expiring_grants",
+        "schedule": crontab(hour=14, minute=10),
+    },
     "purge-expired-exports": {
         "task": "reports.export_jobs.tasks.purge_expired_exports",
         "schedule": crontab(minute=40),

@@ -87,6 +87,7 @@ POLICY_FIELDS = [
     "warning_gap_days",
     "warning_cancellations",
     "warning_cancellation_days",
+    "session_reminder_hours",
 ]
 
 

@@ -150,6 +150,11 @@ def weekly_out_of_range(low: int) -> str:
     )
 
 
+REMINDER_HOURS_OUT_OF_RANGE = (
+    "Remind between 2 and 168 hours (a week) before; the 1-hour reminder comes anyway."
+)
+
+
 def policy_errors(values: dict[str, Any]) -> dict[str, str]:
     """Every rule the policy's values must meet together, as {field: message}.
 
@@ -205,6 +210,7 @@ def policy_errors(values: dict[str, Any]) -> dict[str, str]:
         ("warning_gap_days", 1, MAX_DAYS, GAP_DAYS_OUT_OF_RANGE),
         ("warning_cancellations", 1, MAX_WARNING_CANCELLATIONS, CANCELLATIONS_OUT_OF_RANGE),
         ("warning_cancellation_days", 1, MAX_DAYS, CANCELLATION_DAYS_OUT_OF_RANGE),
+        ("session_reminder_hours", 2, 168, REMINDER_HOURS_OUT_OF_RANGE),
     ]
     for name, lowest, highest, message in bounds:
         if given(name) and not lowest <= values[name] <= highest:

@@ -28,6 +28,7 @@ tenant_patterns: list[URLPattern | URLResolver] = [
     path("relationships/", include("relationships.urls")),
     path("", include("sessions_app.urls")),
     path("shop/", include("integrations.woocommerce.urls")),
+    path("", include("notifications.urls")),
 ]
 
 urlpatterns = [

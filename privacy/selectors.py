@@ -10,11 +10,13 @@ record's name; integer keys never leave the database.
 from typing import Any
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from grants.models import Grant, GrantEntry
 from integrations.woocommerce.models import Order
 from matchpal.models import Invitation, Notification, Organization, User
+from notifications.models import EmailDelivery
 from privacy.models import PersonalDataEvent
 from relationships.models import Relationship, RelationshipStatusChange
 from sessions_app.models import Session, SessionChange
@@ -25,7 +27,17 @@ FORMAT = "matchpal-student-data/1"
 # Columns that are not the person's data, or must not leave the database: integer keys, the
 # tenant (named once at the top), the login's password hash, an invitation's secret token, the
 # ledger's idempotency keys (internal), a shop order's refund bookkeeping.
-LEFT_OUT = {"id", "organization", "password", "token", "idempotency_key", "handled_refund_ids"}
+LEFT_OUT = {
+    "id",
+    "organization",
+    "password",
+    "token",
+    "idempotency_key",
+    "handled_refund_ids",
+    # An email's HTML copy of its text, and its attachments' bytes (a calendar invitation).
+    "html",
+    "attachments",
+}
 
 
 def _reference(field: models.ForeignKey[Any, Any]) -> str | None:
@@ -61,6 +73,14 @@ def _rows(
         {names[lookup]: value for lookup, value in row.items()}
         for row in queryset.values(*lookups.values())
     ]
+
+
+def _addressed_to(student: Student) -> Q:
+    """The center's emails to the student: to their login, or to one of their addresses."""
+    query = Q(user_id=student.user_id) if student.user_id else Q(pk__in=[])
+    for address in filter(None, [student.email, student.guardian_email]):
+        query |= Q(to__iexact=address)
+    return query
 
 
 def student_data(*, organization: Organization, student: Student) -> dict[str, Any]:
@@ -109,6 +129,11 @@ def student_data(*, organization: Organization, student: Student) -> dict[str, A
         )
         if student.user_id
         else [],
+        "emails": _rows(
+            EmailDelivery.objects.filter(
+                _addressed_to(student), organization=organization
+            ).order_by("created_at", "id")
+        ),
         "shop_orders": _rows(
             Order.objects.filter(**in_org, student=student).order_by("updated_at", "id")
         ),

@@ -13,6 +13,7 @@ from integrations.woocommerce.services import orders_anonymise
 from matchpal.errors import ConflictError
 from matchpal.models import Organization, User
 from matchpal.services import user_leave_organization
+from notifications.services import person_forget
 from privacy.models import PersonalDataAction, PersonalDataEvent
 from relationships.models import HOLDING_STATUSES, Relationship
 from students.models import Student
@@ -74,6 +75,11 @@ def student_erase(
                 f"{'them' if live > 1 else 'it'} before erasing."
             )
         user = student.user
+        person_forget(
+            organization=organization,
+            user_id=student.user_id,
+            addresses=[student.email, student.guardian_email],
+        )
         orders_anonymise(organization=organization, student=student)
         student_anonymise(student=student, label=erased_label(student))
         if user is not None:

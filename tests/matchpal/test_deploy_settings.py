@@ -1,136 +1,148 @@
-"""Settings a deployment turns on by variable: Sentry, exports in an S3-compatible bucket, the log
-format. Each runs in a fresh Python with the production settings and only those variables."""
+"""The production settings pass `manage.py check --deploy` without one warning, and the
+settings refuse a production configuration that would quietly be unsafe.
 
-import gzip
-import json
+"The production settings" are `.env.example`, the file the README and docker compose start
+from, with a real secret key in place of its placeholder. Each check runs the settings in a
+process of its own: they are read once, from the environment, at start-up.
+"""
+
 import os
+import secrets
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SENTRY_", "MATCHPAL_EXPORTS_", "LOG_"))
+def documented_environment() -> dict[str, str]:
+    values = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def run(*args: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    """manage.py with only the given environment (plus the test database and PATH)."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "matchpal.settings",
+        "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
+        "MATCHPAL_VAR_DIR": os.environ.get("TMPDIR", "/tmp") + "/matchpal-deploy-check",
+        **environment,
     }
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()\n" + code],
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env,
         cwd=ROOT,
-        env={
-            **base,
-            "DJANGO_SETTINGS_MODULE": "matchpal.settings",
-            "SECRET_KEY": "settings-test",
-            "DEBUG": "false",
-            **env,
-        },
         capture_output=True,
         text=True,
         timeout=120,
     )
 
 
-@pytest.fixture
-def sentry_server() -> Iterator[list[bytes]]:
-    """A stand-in for Sentry's ingestion endpoint on loopback: the envelopes it receives."""
-    received: list[bytes] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            if self.headers.get("Content-Encoding") == "gzip":
-                body = gzip.decompress(body)
-            received.append(body)
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    received.append(str(server.server_address[1]).encode())  # the port, first
-    yield received
-    server.shutdown()
+def production(**overrides: str) -> dict[str, str]:
+    return documented_environment() | {"SECRET_KEY": secrets.token_urlsafe(50)} | overrides
 
 
-def test_an_error_goes_to_sentry_when_a_dsn_is_set(sentry_server: list[bytes]) -> None:
-    port = sentry_server.pop(0).decode()
+def test_check_deploy_is_clean_on_the_documented_production_settings() -> None:
+    result = run("check", "--deploy", "--fail-level", "WARNING", **production())
+
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_the_documented_settings_turn_every_protection_on() -> None:
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, "
+        "s.SECURE_HSTS_PRELOAD, s.SECURE_PROXY_SSL_HEADER, s.SESSION_COOKIE_SECURE, "
+        "s.CSRF_COOKIE_SECURE, s.MAILERS['default']['BACKEND'], *s.SECURE_CSP['script-src'], "
+        "*s.SECURE_CSP['style-src'])"
+    )
+    result = run("shell", "--no-imports", "-c", code, **production())
+
+    assert result.stdout.split() == [
+        "True",
+        "31536000",
+        "True",
+        "True",
+        "('HTTP_X_FORWARDED_PROTO',",
+        "'https')",
+        "True",
+        "True",
+        "django.core.mail.backends.smtp.EmailBackend",
+        "'self'",
+        "'self'",
+    ], result.stderr
+
+
+def test_hsts_and_the_proxy_header_follow_their_variables() -> None:
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_PRELOAD, s.SECURE_PROXY_SSL_HEADER)"
+    )
     result = run(
-        "import sentry_sdk\n"
-        "assert sentry_sdk.get_client().is_active()\n"
-        "try:\n"
-        "    raise RuntimeError('reported to sentry')\n"
-        "except RuntimeError:\n"
-        "    sentry_sdk.capture_exception()\n"
-        "sentry_sdk.flush(timeout=10)\n",
-        SENTRY_DSN=f"http://public@127.0.0.1:{port}/1",
-        SENTRY_ENVIRONMENT="staging",
+        "shell",
+        "--no-imports",
+        "-c",
+        code,
+        **production(
+            SECURE_HSTS_SECONDS="300",
+            SECURE_HSTS_PRELOAD="false",
+            SECURE_PROXY_SSL_HEADER="X-Scheme",
+        ),
     )
 
-    assert result.returncode == 0, result.stderr
-    body = b"".join(sentry_server)
-    assert b"reported to sentry" in body
-    assert b'"environment":"staging"' in body
+    assert result.stdout.split() == ["300", "False", "('HTTP_X_SCHEME',", "'https')"], result.stderr
 
 
-def test_nothing_goes_to_sentry_without_a_dsn() -> None:
-    result = run("import sentry_sdk\nprint(sentry_sdk.get_client().is_active())")
+def test_no_proxy_header_is_trusted_when_it_is_empty() -> None:
+    code = "from django.conf import settings as s; print(s.SECURE_PROXY_SSL_HEADER)"
+    result = run("shell", "--no-imports", "-c", code, **production(SECURE_PROXY_SSL_HEADER=""))
 
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
+    assert result.stdout.split() == ["None"], result.stderr
 
 
-def test_exports_go_to_the_bucket_a_variable_names() -> None:
-    result = run(
-        "import json\n"
-        "from django.core.files.storage import storages\n"
-        "s = storages['exports']\n"
-        "print(json.dumps([type(s).__module__ + '.' + type(s).__name__, s.bucket_name,"
-        " s.endpoint_url, s.region_name, s.location, s.access_key, s.file_overwrite]))",
-        MATCHPAL_EXPORTS_S3_BUCKET="matchpal-exports",
-        MATCHPAL_EXPORTS_S3_ENDPOINT_URL="https://s3.example.org",
-        MATCHPAL_EXPORTS_S3_REGION="eu-west-1",
-        MATCHPAL_EXPORTS_S3_ACCESS_KEY="AKIAEXAMPLE",
-        MATCHPAL_EXPORTS_S3_SECRET_KEY="secret",
+def test_a_malformed_proxy_header_stops_the_app() -> None:
+    result = run("check", **production(SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto: https"))
+
+    assert result.returncode == 1
+    message = "SECURE_PROXY_SSL_HEADER='X-Forwarded-Proto: https' is not a header name"
+    assert message in result.stderr
+
+
+def test_without_an_smtp_server_the_app_does_not_start() -> None:
+    environment = production()
+    del environment["EMAIL_HOST"]
+
+    result = run("check", **environment)
+
+    assert result.returncode == 1
+    assert (
+        "EMAIL_HOST must be set when DEBUG is off (an SMTP server to send email through), "
+        "or EMAIL_CONSOLE=true to print emails instead of sending them (trials only)."
+    ) in result.stderr
+
+
+def test_printing_emails_is_an_explicit_choice_that_check_deploy_reports() -> None:
+    environment = production(EMAIL_CONSOLE="true")
+    del environment["EMAIL_HOST"]
+
+    result = run("check", "--deploy", **environment)
+
+    assert result.returncode == 1
+    assert "(mail.E001)" in result.stderr
+    assert "console.EmailBackend" in result.stderr
+
+
+def test_a_plain_http_trial_turns_the_https_protections_off_together() -> None:
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SESSION_COOKIE_SECURE)"
     )
+    result = run("shell", "--no-imports", "-c", code, **production(SECURE_COOKIES="false"))
 
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [
-        "storages.backends.s3.S3Storage",
-        "matchpal-exports",
-        "https://s3.example.org",
-        "eu-west-1",
-        "exports",
-        "AKIAEXAMPLE",
-        False,
-    ]
-
-
-def test_exports_stay_in_a_folder_by_default() -> None:
-    result = run(
-        "from django.core.files.storage import storages\nprint(type(storages['exports']).__name__)"
-    )
-
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "FileSystemStorage"
-
-
-def test_log_lines_are_json_in_production_and_a_bad_format_stops_the_start() -> None:
-    logged = run("import logging\nlogging.getLogger('matchpal').warning('hello %s', 'there')")
-    assert logged.returncode == 0, logged.stderr
-    line = json.loads(logged.stderr.strip().splitlines()[-1])
-    assert (line["level"], line["logger"], line["message"]) == ("WARNING", "matchpal", "hello there")
-
-    refused = run("", LOG_FORMAT="xml")
-    assert refused.returncode != 0
-    assert "LOG_FORMAT must be json or text, not 'xml'." in refused.stderr
+    assert result.stdout.split() == ["False", "0", "False"], result.stderr

@@ -12,6 +12,7 @@ from django.db.models import Count, Sum
 from grants.models import StudentBalance
 from integrations.woocommerce.models import Order, Store
 from matchpal.models import Invitation, Membership, Notification, Role, User
+from notifications.models import Dispatch, EmailDelivery
 from privacy.models import PersonalDataEvent
 from privacy.selectors import FORMAT
 from privacy.services import student_erase
@@ -81,6 +82,19 @@ def history(tenant: Tenant, sessions: int = 2) -> None:
     Notification.objects.create(
         organization=tenant.organization, user=tenant.student_user, text="Your session was logged"
     )
+    dispatch = Dispatch.objects.create(
+        organization=tenant.organization, kind="session_logged", object_key="privacy-test"
+    )
+    EmailDelivery.objects.create(
+        organization=tenant.organization,
+        dispatch=dispatch,
+        kind="session_logged",
+        to=tenant.student.email,
+        user=tenant.student_user,
+        subject="Your session was logged",
+        text="Fractions, part 1",
+        html="<p>Fractions, part 1</p>",
+    )
 
 
 def download(tenant: Tenant, student: Student | None = None) -> dict:  # type: ignore[type-arg]
@@ -144,7 +158,16 @@ def test_the_download_holds_everything_about_the_student(tenant_a: Tenant) -> No
     assert [s["notes"] for s in data["sessions"]] == ["Fractions, part 2", "Fractions, part 1"]
     assert [s["internal_note"] for s in data["sessions"]] == ["Needs more practice", ""]
     assert [s["charged_minutes"] for s in data["sessions"]] == [60, 60]
-    assert [n["text"] for n in data["notifications"]] == ["Your session was logged"]
+    # The student's notices and emails, not the admins' nor the provider's.
+    notices = Notification.objects.filter(user=tenant_a.student_user)
+    assert [n["text"] for n in data["notifications"]] == [n.text for n in notices.order_by("pk")]
+    assert "Your session was logged" in [n["text"] for n in data["notifications"]]
+    assert {e["to"] for e in data["emails"]} == {"student@alpha.example", student.guardian_email}
+    assert ("Your session was logged", "Fractions, part 1") in [
+        (e["subject"], e["text"]) for e in data["emails"]
+    ]
+    addresses = [student.email, student.guardian_email]
+    assert len(data["emails"]) == EmailDelivery.objects.filter(to__in=addresses).count()
     [order] = data["shop_orders"]
     assert (order["number"], order["billing_name"]) == ("727", "Maya Patel")
     assert [e["action"] for e in data["personal_data_events"]] == ["export"]
@@ -196,8 +219,8 @@ def test_the_download_runs_the_same_queries_whatever_the_history(
     path = data_url(tenant_a, tenant_a.student, "export/")
     # Request (2), the student (1), the event (1 insert in a savepoint: 3), one per section
     # (13: profile, login, grants, ledger, relationships and their history, sessions and
-    # their history, invitations, notices, orders, events).
-    with django_assert_num_queries(18):
+    # their history, invitations, notices, emails, orders, events).
+    with django_assert_num_queries(19):
         assert client.post(path).status_code == 200
 
 
@@ -275,6 +298,9 @@ def test_erasing_blanks_the_person_and_keeps_every_figure(tenant_a: Tenant) -> N
     assert not user.has_usable_password()
     assert not Membership.objects.filter(user=user).exists()
     assert not Notification.objects.filter(user=user).exists()
+    assert not EmailDelivery.objects.filter(to__iexact="student@alpha.example").exists()
+    assert not EmailDelivery.objects.filter(user=user).exists()
+    assert EmailDelivery.objects.exists()  # the others' stay
     assert signed_in.get("/o/alpha/").status_code == 302  # back to the sign-in page
     # The shop order keeps its lines, not the customer.
     order = Order.objects.get()
