@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Final
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -16,7 +17,15 @@ from django.utils.text import slugify
 
 from matchpal.constraints import violated_constraint
 from matchpal.errors import ConflictError, DomainError
-from matchpal.models import Invitation, Membership, Organization, Role, ServiceType, User
+from matchpal.models import (
+    Invitation,
+    Membership,
+    Notification,
+    Organization,
+    Role,
+    ServiceType,
+    User,
+)
 from matchpal.notifications import email_subject
 from matchpal.quantities import format_minutes
 
@@ -385,6 +394,29 @@ def membership_remove(*, actor: User, membership: Membership) -> None:
                 "This is the organization's last admin; make someone else an admin first."
             )
         membership.delete()
+
+
+def user_leave_organization(*, user: User, organization: Organization) -> bool:
+    """Erasure's part of a login (privacy.services.student_erase): the membership of this
+    organization, its notices and the invitations sent to its address here are deleted. A login
+    left without any organization is closed for good: deactivated, its address and name replaced,
+    its password unusable, its allauth addresses deleted (a session it still holds stops working:
+    inactive users are refused). Returns whether the login was closed. A login that belongs to
+    other organizations stays theirs."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        Membership.objects.filter(user=user, organization=organization).delete()
+        Notification.objects.filter(user=user, organization=organization).delete()
+        Invitation.objects.filter(organization=organization, email__iexact=user.email).delete()
+        if Membership.objects.filter(user=user).exists():
+            return False
+        EmailAddress.objects.filter(user=user).delete()
+        user.email = f"erased-{user.pk}@erased.invalid"
+        user.name = ""
+        user.is_active = False
+        user.set_unusable_password()
+        user.save(update_fields=["email", "name", "is_active", "password"])
+        return True
 
 
 def purge_expired_invitations(*, older_than_days: int = 30) -> int:
