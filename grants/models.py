@@ -288,6 +288,36 @@ class StudentBalance(models.Model):
         return f"{self.student_id}: {self.active_available} {self.unit} free on active grants"
 
 
+class CenterBalance(models.Model):
+    """The whole center's hours of one service type and unit, summed over the grants covering
+    it (a grant covering two types counts under each): `purchased` (the credits), `total`,
+    `used`, `held` (reserved) and `active_available` (free on active grants, as
+    `StudentBalance`). Kept by a PostgreSQL trigger on the ledger (one statement per posting,
+    from its entries' deltas: `grants/migrations/0010_center_balance.py`), so the admin home
+    reads a handful of rows instead of every grant; `rebuild_rollups` recomputes it from the
+    ledger and `rebuild_rollups --check` compares. Free to book *now* subtracts the few
+    active grants not usable at this moment, as `StudentBalance` does."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    service_type = models.ForeignKey(ServiceType, on_delete=models.CASCADE, related_name="+")
+    unit = models.CharField(max_length=10, choices=Unit)
+    purchased = models.BigIntegerField(default=0)
+    total = models.BigIntegerField(default=0)
+    used = models.BigIntegerField(default=0)
+    held = models.BigIntegerField(default=0)
+    active_available = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "service_type", "unit"], name="center_balance_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}/{self.service_type_id}: {self.total} {self.unit}"
+
+
 def end_of_day(at: datetime, tz: tzinfo) -> datetime:
     """The end of `at`'s day in `tz`. A grant valid from before then is valid on that day:
     one bought later that day covers a morning session (`valid_by` of the usable rule)."""

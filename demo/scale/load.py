@@ -22,9 +22,16 @@ if TYPE_CHECKING:
     from .run import Report, Steps
     from .tables import Table
 
-# The one trigger off during the load: it runs a query per allocation (tens of thousands), and
-# `checks.check_same_student` checks its rule for every row at once afterwards.
-ALLOCATION_TRIGGER = ("grants_allocation", "allocation_same_student")
+# The triggers off during the load: the allocation check runs a query per allocation (tens of
+# thousands), and `checks.check_same_student` checks its rule for every row at once afterwards;
+# the summaries' triggers would upsert per session and per ledger statement, and the summaries
+# are built in one pass afterwards instead (`run.generate`).
+TRIGGERS = [
+    ("grants_allocation", "allocation_same_student"),
+    ("sessions_app_session", "sessions_app_session_rollups_write"),
+    ("relationships_relationship", "sessions_app_relationship_mirror_write"),
+    ("grants_grantentry", "grants_center_balance"),
+]
 
 # Rows per COPY statement: each statement's key checks run at its end, so a large table is
 # copied in slices, each reported, and the queue of pending checks stays bounded.
@@ -47,7 +54,7 @@ def load(plan: Plan, steps: Steps, report: Report) -> None:
     """COPY every table in foreign-key order, inside the caller's transaction.
 
     Key checks run at each statement's end (`SET CONSTRAINTS ALL IMMEDIATE`) rather than all
-    at the commit, so a bad row is named by the COPY that wrote it. The allocation trigger is
+    at the commit, so a bad row is named by the COPY that wrote it. The triggers are
     disabled by an ALTER inside this same transaction: a failure anywhere rolls the ALTER back
     with the rows, and it is enabled again once every table is copied."""
     with connection.cursor() as cursor:
@@ -65,12 +72,12 @@ def load(plan: Plan, steps: Steps, report: Report) -> None:
 
 
 def _set_trigger(cursor: Any, action: str) -> None:
-    table, trigger = ALLOCATION_TRIGGER
-    cursor.execute(
-        sql.SQL("ALTER TABLE {} {} TRIGGER {}").format(
-            sql.Identifier(table), sql.SQL(action), sql.Identifier(trigger)
+    for table, trigger in TRIGGERS:
+        cursor.execute(
+            sql.SQL("ALTER TABLE {} {} TRIGGER {}").format(
+                sql.Identifier(table), sql.SQL(action), sql.Identifier(trigger)
+            )
         )
-    )
 
 
 def _copy(cursor: Any, table: Table, write: Callable[[str], None]) -> None:
