@@ -136,7 +136,25 @@ class Organization(models.Model):
     )
     booking_students_may_request = models.BooleanField(default=True)
     booking_auto_accept = models.BooleanField(default=True)
+    booking_notice_hours = models.PositiveSmallIntegerField(
+        default=12, help_text="Students book at least this many hours ahead."
+    )
+    booking_horizon_days = models.PositiveSmallIntegerField(
+        default=60, help_text="Students book at most this many days ahead."
+    )
+    booking_slot_minutes = models.PositiveSmallIntegerField(
+        default=60, help_text="The length of a booked session, in minutes."
+    )
+    booking_slot_step_minutes = models.PositiveSmallIntegerField(
+        default=30, help_text="Booked sessions start on this step: every 30 minutes, …"
+    )
     low_balance_threshold_minutes = models.PositiveIntegerField(default=120)
+    # Notifications: a reminder this many hours before a session (and one an hour before).
+    session_reminder_hours = models.PositiveSmallIntegerField(
+        default=24,
+        help_text="Remind the student and the provider this many hours before a session "
+        "(and again one hour before).",
+    )
     revision_minutes = models.PositiveSmallIntegerField(default=60)
     # Money
     pay_providers_for_charged_absences = models.BooleanField(
@@ -194,6 +212,17 @@ class Organization(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(proposal_response_days__gte=1), name="org_response_days_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(booking_slot_minutes__gte=5, booking_slot_step_minutes__gte=5),
+                name="org_booking_slots_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(booking_horizon_days__gte=1), name="org_booking_horizon_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(session_reminder_hours__range=(2, 168)),
+                name="org_session_reminder_hours_range",
             ),
         ]
 
@@ -375,22 +404,34 @@ class ServiceType(models.Model):
 
 
 class Notification(models.Model):
-    """An in-app notice for one member (e.g. an admin told that a session lacked hours)."""
+    """An in-app notice for one member, shown in their inbox (`notifications.notify` writes
+    them; the bell counts the unread ones)."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="notifications"
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
     )
+    kind = models.CharField(max_length=40, blank=True)
     text = models.CharField(max_length=500)
     link = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["organization", "user", "read_at"])]
+        ordering = ["-id"]
+        indexes = [
+            # The inbox, newest first.
+            models.Index(fields=["organization", "user", "-id"], name="notification_inbox"),
+            # The bell: the unread ones, counted on every tenant page.
+            models.Index(
+                fields=["organization", "user"],
+                condition=Q(read_at__isnull=True),
+                name="notification_unread",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.text

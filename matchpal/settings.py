@@ -5,10 +5,12 @@ embedded defaults: SQLite under `var/` and Kombu's filesystem broker, so `make r
 bare machine. PostgreSQL and Redis are the production setup and what the test suite uses.
 """
 
+import re
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from matchpal.env import env_bool, env_int, env_list, env_str
 
@@ -38,6 +40,7 @@ INSTALLED_APPS = [
     "django_filters",
     "axes",
     "matchpal",
+    "notifications",
     "students",
     "providers",
     "grants",
@@ -46,11 +49,15 @@ INSTALLED_APPS = [
     "integrations",
     "reports",
     "reports.export_jobs",
+    "privacy",
     "demo",
 ]
 
 MIDDLEWARE = [
+    # First: its line times the whole request and carries the request id (docs/deploy.md, "Logs").
+    "matchpal.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -59,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "matchpal.throttle.AdminSignInThrottle",
     # AxesMiddleware last, as django-axes asks.
     "axes.middleware.AxesMiddleware",
 ]
@@ -78,9 +86,14 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "matchpal.context_processors.tenancy",
             ],
+            # Django's `date` filter, written without its per-call formatter (issue 11).
+            "builtins": ["matchpal.templatetags.dates"],
         },
     },
 ]
+
+# Django's form renderer, with the common widgets and labels written in Python (issue 11).
+FORM_RENDERER = "matchpal.form_renderer.Renderer"
 
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
@@ -146,6 +159,24 @@ STORAGES = {
         )
     },
 }
+# Several machines: exports in an S3-compatible bucket (the `s3` extra, django-storages) that
+# every web process and worker reaches; never public, always downloaded through the view.
+_exports_bucket = env_str("MATCHPAL_EXPORTS_S3_BUCKET")
+if _exports_bucket:
+    STORAGES["exports"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _exports_bucket,
+            # Unset: AWS itself; set for MinIO, Ceph, R2… (https://s3.example.org).
+            "endpoint_url": env_str("MATCHPAL_EXPORTS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("MATCHPAL_EXPORTS_S3_REGION") or None,
+            # Unset: boto3's own chain (AWS_* variables, an instance role).
+            "access_key": env_str("MATCHPAL_EXPORTS_S3_ACCESS_KEY") or None,
+            "secret_key": env_str("MATCHPAL_EXPORTS_S3_SECRET_KEY") or None,
+            "location": "exports",
+            "file_overwrite": False,
+        },
+    }
 WHITENOISE_USE_FINDERS = DEBUG
 
 LOGIN_URL = "account_login"
@@ -175,7 +206,11 @@ SESSION_ENGINE = "matchpal.sessions"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Matchpal <no-reply@matchpal.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 _email_host = env_str("EMAIL_HOST")
-if _email_host:
+# With DEBUG off an SMTP server is required: a deployment that silently prints its invitations
+# and password resets to a log is broken. Printing is a choice made explicitly (EMAIL_CONSOLE),
+# for trials; with DEBUG on it is the default.
+_email_console = env_bool("EMAIL_CONSOLE", DEBUG and not _email_host)
+if _email_host and not _email_console:
     MAILERS = {
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
@@ -189,8 +224,13 @@ if _email_host:
             },
         }
     }
-else:
+elif _email_console:
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+else:
+    raise ImproperlyConfigured(
+        "EMAIL_HOST must be set when DEBUG is off (an SMTP server to send email through), "
+        "or EMAIL_CONSOLE=true to print emails instead of sending them (trials only)."
+    )
 
 # --- Accounts (django-allauth) ------------------------------------------------------------
 ACCOUNT_ADAPTER = "matchpal.accounts.AccountAdapter"
@@ -208,7 +248,8 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = env_str(
 )
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
-    "login_failed": "10/m/ip,5/5m/key",
+    # 60 an hour per address: one address trying many accounts is stopped within the hour.
+    "login_failed": "10/m/ip,60/h/ip,5/5m/key",
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
@@ -234,6 +275,9 @@ AXES_ENABLED = env_bool("AXES_ENABLED", True)
 MATCHPAL_ALLOW_ORG_CREATION = env_bool("MATCHPAL_ALLOW_ORG_CREATION", True)
 MATCHPAL_INVITATION_DAYS = env_int("MATCHPAL_INVITATION_DAYS", 7)
 MATCHPAL_PAGE_SIZE = env_int("MATCHPAL_PAGE_SIZE", 25)
+# The address people reach the app at: emails are read far from any request, so their links are
+# made absolute from this (docs/notifications.md).
+MATCHPAL_SITE_URL = env_str("MATCHPAL_SITE_URL", "http://localhost:8000").rstrip("/")
 # The shop's REST API is fetched at the store URL an admin typed: only public addresses, unless
 # a self-hosted center whose shop runs on its own network allows loopback and private ones
 # (never link-local, multicast or reserved ones; see matchpal/outbound.py).
@@ -263,20 +307,109 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
-# --- Security in production ---------------------------------------------------------------
+# --- Security (docs/deploy.md, "Security") --------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The Content-Security-Policy of every answer, with DEBUG on as well so a page that needs an
+# inline script or style fails in development, not first in production. Nothing inline: every
+# script and stylesheet is a file under static/ (tests/test_inline_code.py keeps it so), and
+# htmx is told not to insert its own <style> (the htmx-config meta tag in base.html). Bootstrap's
+# stylesheet draws a few icons as data: SVG images.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # One switch for "this deployment is reached over HTTPS": secure-only cookies and the
+    # redirect of plain HTTP to HTTPS; false only for a plain-HTTP trial.
+    _https = env_bool("SECURE_COOKIES", True)
+    SESSION_COOKIE_SECURE = _https
+    CSRF_COOKIE_SECURE = _https
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _https)
+    # Load balancers probe the health URLs over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _https else 0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    # The header a TLS-terminating proxy sets (and overwrites when a client sends it) to say
+    # the request came over HTTPS. Empty: no proxy is trusted (the app terminates TLS itself).
+    _proxy_header = env_str("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto").strip()
+    if _proxy_header:
+        if not re.fullmatch(r"[A-Za-z0-9-]+", _proxy_header):
+            raise ImproperlyConfigured(
+                f"SECURE_PROXY_SSL_HEADER={_proxy_header!r} is not a header name "
+                "(e.g. X-Forwarded-Proto; empty to trust no proxy)."
+            )
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
 
+# --- Logs and errors (docs/deploy.md, "Logs") ---------------------------------------------
+# One JSON object per line (a request, a task, any record), each with the request id; `text`
+# for people reading a terminal (the default with DEBUG).
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "matchpal.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "matchpal.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The request line replaces Django's own line for 4xx and 5xx answers (the traceback
+        # of a 500 still comes from django.request's ERROR record).
+        "django.request": {"level": "ERROR"},
+    },
 }
+# The worker logs through the same handler instead of installing its own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    try:
+        import sentry_sdk
+        from sentry_sdk.integrations.celery import CeleryIntegration
+        from sentry_sdk.integrations.django import DjangoIntegration
+    except ImportError as error:
+        raise ImproperlyConfigured(
+            "SENTRY_DSN is set but sentry-sdk is not installed: install the `sentry` extra."
+        ) from error
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        # Errors only; no performance tracing, no personal data beyond the user's id.
+        traces_sample_rate=0.0,
+        send_default_pii=False,
+    )
 AXES_VERBOSE = False
+
+# --- Throttles (matchpal/throttle.py; docs/deploy.md, "Throttles") --------------------------
+# Sign-in attempts on the Django admin per client address and hour, whatever account they name.
+MATCHPAL_ADMIN_SIGN_IN_LIMIT = env_int("MATCHPAL_ADMIN_SIGN_IN_LIMIT", 60)
+# Unsigned or rejected webhook requests per store URL and hour; signed ones are never limited.
+MATCHPAL_WEBHOOK_REJECTED_LIMIT = env_int("MATCHPAL_WEBHOOK_REJECTED_LIMIT", 60)
+# Behind proxies that append to X-Forwarded-For: how many to skip to find the client's address
+# (allauth's rate limits and the admin's sign-in limit). 0: the connecting address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)

@@ -1,10 +1,11 @@
 """The admin home's figures for the whole center (docs/rules.md, "The admin home"): the hours
 per service type, sessions this week and this month with their rates, the usage trend, and
 the warning signs. Each reads a small summary kept by the writes (`CenterBalance`,
-`SessionDay`, `PairingActivity`) or a bounded range through an index, so the page costs the
-same whatever the center's history: six queries, pinned with the page's."""
+`PairingActivity`, `ShortSession`, and the Sessions report's `SessionHour`) or a bounded range
+through an index, so the page costs the same whatever the center's history: six queries,
+pinned with the page's."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -26,17 +27,11 @@ from matchpal.models import Organization
 from matchpal.quantities import format_minutes
 from relationships.models import Relationship, RelationshipStatus
 from reports.charts import BarChart, bar_chart
-from sessions_app.models import (
-    PairingActivity,
-    Session,
-    SessionDay,
-    SessionStatus,
-    ShortSession,
-)
+from reports.models import SessionHour
+from sessions_app.models import PairingActivity, Session, SessionStatus, ShortSession
 
 TREND_WEEKS = 12
 TREND_MONTHS = 12
-ENDED = (SessionStatus.COMPLETED, SessionStatus.CANCELLED, SessionStatus.NO_SHOW)
 
 
 # Center hours per service type ------------------------------------------------------------
@@ -111,40 +106,22 @@ def center_hours(organization: Organization) -> list[ServiceHours]:
 
 @dataclass
 class Outcomes:
-    """The sessions of a period (by their start on the center's clock) per status, and the
-    minutes of the completed ones (hours delivered, as in the Sessions report)."""
+    """The sessions of a period (by their start on the center's clock, as the Sessions report
+    counts them): all of them, per outcome, and the minutes of the completed ones (hours
+    delivered)."""
 
     label: str
     start: date
-    counts: dict[str, int] = field(default_factory=dict)
+    sessions: int = 0
+    completed: int = 0
+    cancelled: int = 0
+    no_shows: int = 0
+    scheduled: int = 0
     delivered_minutes: int = 0
 
     @property
-    def sessions(self) -> int:
-        return sum(self.counts.values())
-
-    def count(self, status: str) -> int:
-        return self.counts.get(status, 0)
-
-    @property
-    def completed(self) -> int:
-        return self.count(SessionStatus.COMPLETED)
-
-    @property
-    def cancelled(self) -> int:
-        return self.count(SessionStatus.CANCELLED)
-
-    @property
-    def no_shows(self) -> int:
-        return self.count(SessionStatus.NO_SHOW)
-
-    @property
-    def scheduled(self) -> int:
-        return self.count(SessionStatus.SCHEDULED)
-
-    @property
     def ended(self) -> int:
-        return sum(self.count(status) for status in ENDED)
+        return self.completed + self.cancelled + self.no_shows
 
     def _rate(self, n: int) -> float | None:
         return 100 * n / self.ended if self.ended else None
@@ -181,24 +158,32 @@ def _periods(
     starts: list[date],
     label: str,
 ) -> list[Outcomes]:
-    """The sessions per status of each period starting at `starts` (through the last one's
-    end: today's week or month), summed from the days' summaries: at most a few hundred
-    rows of `SessionDay`, grouped in SQL, a handful of rows back."""
+    """The sessions of each period starting at `starts` (through the last one's end: this week
+    or month), summed from the Sessions report's roll-up per day and hour (`SessionHour`,
+    docs/reports.md "Roll-ups"): a year is a few thousand narrow rows through its key,
+    grouped in SQL, a handful of rows back."""
     periods = {start: Outcomes(label=start.strftime(label), start=start) for start in starts}
     rows = (
-        SessionDay.objects.filter(organization=organization, day__gte=starts[0])
+        SessionHour.objects.filter(organization=organization, day__gte=starts[0])
         .annotate(period=truncate("day"))
-        .values("period", "status")
-        .annotate(n=Sum("sessions"), minutes=Sum("minutes"))
+        .values("period")
+        .annotate(
+            n=Sum("sessions"),
+            done=Sum("completed"),
+            off=Sum("cancelled"),
+            absent=Sum("no_shows"),
+            ahead=Sum("scheduled"),
+            minutes=Sum("delivered_minutes"),
+        )
         .order_by()
     )
     for row in rows:
         period = periods.get(row["period"])
-        if period is None:  # a session planned beyond this week or month
+        if period is None:  # sessions planned beyond this week or month
             continue
-        period.counts[row["status"]] = row["n"]
-        if row["status"] == SessionStatus.COMPLETED:
-            period.delivered_minutes = row["minutes"]
+        period.sessions, period.completed = row["n"], row["done"]
+        period.cancelled, period.no_shows = row["off"], row["absent"]
+        period.scheduled, period.delivered_minutes = row["ahead"], row["minutes"]
     return list(periods.values())
 
 

@@ -133,6 +133,9 @@ def provider_dashboard(*, organization: Organization, membership: Membership) ->
             relationships.paired_for_provider(organization=organization, membership=membership)
         ),
         "to_log": list(sessions.to_log(organization=organization, membership=membership)[:20]),
+        # Booking requests stand above the confirmed sessions (docs/scheduling.md).
+        "requests": sessions.requests_to_answer(organization=organization, membership=membership),
+        "upcoming": sessions.coming_up(organization=organization, membership=membership),
         **_earnings(organization=organization, membership=membership, week=week, month=month),
     }
 

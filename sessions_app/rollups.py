@@ -1,27 +1,19 @@
-"""The dashboard's summaries of sessions (`SessionDay`, `PairingActivity`): what they hold,
-computed from the sessions in one pass, to rebuild them or to check them.
+"""The warning signs' summaries of sessions (`PairingActivity`, `ShortSession`): what they
+hold, computed from the sessions and relationships in one pass, to rebuild them or to check
+them.
 
-PostgreSQL keeps them (and `ShortSession`) in the transaction of every write with the triggers of
-`sessions_app/migrations/0008_session_day_pairing_activity.py` (every write path is covered,
-the scale generator's COPY too); a change of a center's time zone moves its days, and a trigger
-on the organizations' table re-sums that center's days then. Rebuild after a bulk load with
-the triggers disabled: `manage.py rebuild_rollups` (`--check` compares instead).
+PostgreSQL keeps them in the transaction of every write with the triggers of
+`sessions_app/migrations/0009_pairing_activity_short_sessions.py` (every write path is
+covered); a change of a center's session minimum or short-session share re-decides its short
+sessions by a trigger on the organizations' table. Rebuild after a bulk load with the triggers
+disabled (the scale generator does): `manage.py rebuild_rollups` (`--check` compares instead).
 """
 
 from dataclasses import dataclass
 
 from django.db import connection
 
-TABLES = ("sessions_app_sessionday", "sessions_app_pairingactivity", "sessions_app_shortsession")
-DAY_COLUMNS = "organization_id, day, status, sessions, minutes"
-# Each session's day is its start on the center's clock.
-DAYS = """
-SELECT s.organization_id, (s.starts_at AT TIME ZONE o.time_zone)::date AS day, s.status,
-       COUNT(*) AS sessions, SUM(s.duration_minutes) AS minutes
-FROM sessions_app_session s JOIN matchpal_organization o ON o.id = s.organization_id
-{where} GROUP BY 1, 2, 3
-"""
-
+TABLES = ("sessions_app_pairingactivity", "sessions_app_shortsession")
 ACTIVITY_COLUMNS = (
     "relationship_id, organization_id, status, paired_at, completed, minutes, last_session_at,"
     " gap_variation"
@@ -95,16 +87,10 @@ def _scope(organization_id: int | None) -> tuple[str, str, str, list[int]]:
 
 def rebuild(*, organization_id: int | None = None) -> None:
     """Recompute the summaries of one organization (or all) from its sessions and
-    relationships: the days, then every relationship's activity, then the short sessions
-    (which read the activity)."""
-    where, and_where, r_where, params = _scope(organization_id)
+    relationships: every relationship's activity, then the short sessions (which read it)."""
+    _, and_where, r_where, params = _scope(organization_id)
     only = "" if organization_id is None else " WHERE organization_id = %s"
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM sessions_app_sessionday{only}", params)  # noqa: S608
-        cursor.execute(
-            f"INSERT INTO sessions_app_sessionday ({DAY_COLUMNS}) " + DAYS.format(where=where),
-            params,
-        )
         cursor.execute(f"DELETE FROM sessions_app_shortsession{only}", params)  # noqa: S608
         cursor.execute(f"DELETE FROM sessions_app_pairingactivity{only}", params)  # noqa: S608
         cursor.execute(
@@ -120,21 +106,12 @@ def rebuild(*, organization_id: int | None = None) -> None:
 
 
 def differences(*, organization_id: int | None = None) -> list[Difference]:
-    """Each row where a summary and a recomputation from the sessions disagree. Days the
-    triggers left at zero (their sessions all moved away) count as absent. Short sessions are
-    compared over the last year: a change of the center's thresholds re-decides that far."""
-    where, and_where, r_where, params = _scope(organization_id)
+    """Each row where a summary and a recomputation from the sessions disagree. Short sessions
+    are compared over the last year: a change of the center's thresholds re-decides that far."""
+    _, and_where, r_where, params = _scope(organization_id)
     only = "" if organization_id is None else " AND organization_id = %s"
     year = " AND starts_at >= now() - interval '366 days'"
     checks = [
-        (
-            "sessions_app_sessionday",
-            f"SELECT {DAY_COLUMNS} FROM sessions_app_sessionday"  # noqa: S608
-            f" WHERE (sessions <> 0 OR minutes <> 0){only}",
-            params,
-            DAYS.format(where=where),
-            params,
-        ),
         (
             "sessions_app_pairingactivity",
             f"SELECT {ACTIVITY_COLUMNS} FROM sessions_app_pairingactivity"  # noqa: S608

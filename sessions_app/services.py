@@ -24,19 +24,17 @@ from matchpal.errors import ConflictError
 from matchpal.models import (
     Charge,
     Membership,
-    Notification,
     Organization,
     Role,
     ShortfallPolicy,
     User,
 )
-from matchpal.notifications import notify_admins, send_email_on_commit
 from matchpal.quantities import format_minutes, format_quantity
-from matchpal.selectors import member_user_ids
 from providers.selectors import lock_provider
 from relationships import services as relationships
 from relationships.models import Relationship, RelationshipStatus, Unit
 from relationships.selectors import acts_for
+from sessions_app import notices
 from sessions_app.models import (
     DisputeResolution,
     NoShowParty,
@@ -57,6 +55,10 @@ from students.selectors import lock_student
 
 NO_SHOW_NOT_STARTED: Final = (
     "This session has not started yet, so nobody can have missed it; cancel it instead."
+)
+PROVIDER_BUSY: Final = (
+    "The provider already has a session booked at that time; choose a time that does not "
+    "overlap it."
 )
 INTERNAL_NOTE_NOT_YOURS: Final = (
     "The internal note was written by someone else; only they or an admin can change it."
@@ -95,8 +97,8 @@ def _tells_admins_of_shortfall[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
 
 def _tell_admins_of_shortfall(relationship: Relationship, error: ledger.InsufficientHours) -> None:
     org = relationship.organization
-    notify_admins(
-        organization=org,
+    notices.hours_short(
+        relationship,
         text=(
             f"Not enough hours for a session of {relationship.student.name} with "
             f"{relationship.provider.name}: {error.message}"
@@ -220,8 +222,8 @@ def _charge(session: Session, relationship: Relationship, actor: User, what: str
     session.charge_shortfall = wanted - charged
     if session.charge_shortfall:
         unit = relationship.unit
-        notify_admins(
-            organization=org,
+        notices.hours_short(
+            relationship,
             text=(
                 f"The {what} of {relationship.student.name}'s session of "
                 f"{timezone.localtime(session.starts_at, org.tz):%b %d} with "
@@ -426,15 +428,15 @@ def _record(
     )
     if change.gave_back_after_window:
         when = timezone.localtime(before.starts_at, org.tz)
-        notify_admins(
-            organization=org,
+        notices.hours_given_back(
+            session,
+            relationship,
             text=(
                 f"Hours given back after the {org.logging_grace_hours}-hour window: {actor} "
                 f"{_DID[kind]} {relationship.student.name}'s session of {when:%b %d} with "
                 f"{relationship.provider.name} ({format_quantity(given_back, relationship.unit)} "
                 "given back)."
             ),
-            link=reverse("sessions_app:detail", args=[org.slug, session.public_id]),
         )
     return change
 
@@ -486,6 +488,7 @@ def session_log(
         session = Session(
             organization=org,
             relationship=relationship,
+            calendar_provider_id=relationship.provider_id,
             starts_at=starts_at,
             duration_minutes=duration,
             kind=kind,
@@ -515,6 +518,8 @@ def session_log(
         else:
             _insert(session)
             _consume(session, relationship, minutes, actor, save=False)
+        if not scheduled:
+            notices.logged(session, relationship, actor_id=actor.pk)
     return session
 
 
@@ -529,11 +534,16 @@ def _insert(session: Session) -> None:
 
 @contextlib.contextmanager
 def _duplicate_start_refused() -> Iterator[None]:
+    """The start's constraints as messages: the same meeting twice, or a provider's second
+    live session at an overlapping time (`session_provider_no_overlap`, docs/scheduling.md)."""
     try:
         yield
     except IntegrityError as exc:
-        if violated_constraint(exc) == "session_unique_start_per_relationship":
+        name = violated_constraint(exc)
+        if name == "session_unique_start_per_relationship":
             raise SessionRuleError(DUPLICATE_START) from exc
+        if name == "session_provider_no_overlap":
+            raise SessionRuleError(PROVIDER_BUSY) from exc
         raise
 
 
@@ -605,6 +615,7 @@ def session_complete(
         )
         _consume(session, relationship, _charge_of(session, relationship.organization), actor)
         _record(session, relationship, before=before, kind=SessionChangeKind.COMPLETED, actor=actor)
+        notices.logged(session, relationship, actor_id=actor.pk)
     return session
 
 
@@ -713,17 +724,18 @@ def _edit(
     session.review_minutes = new_review
     if mode is not None:
         session.mode = mode
-    session.save(
-        update_fields=[
-            "duration_minutes",
-            "notes",
-            "review_minutes",
-            "internal_note",
-            "internal_note_author",
-            "mode",
-            "charged_minutes",
-        ]
-    )
+    with _duplicate_start_refused():  # a longer scheduled session may reach the next one
+        session.save(
+            update_fields=[
+                "duration_minutes",
+                "notes",
+                "review_minutes",
+                "internal_note",
+                "internal_note_author",
+                "mode",
+                "charged_minutes",
+            ]
+        )
 
 
 REDATE_ADMINS_ONLY: Final = "Only an admin can correct the date of a session already logged."
@@ -782,7 +794,8 @@ def session_reschedule(
             )
         before = copy.copy(session)
         session.starts_at = starts_at
-        session.save(update_fields=["starts_at"])
+        with _duplicate_start_refused():
+            session.save(update_fields=["starts_at"])
         _record(
             session,
             relationship,
@@ -791,42 +804,10 @@ def session_reschedule(
             actor=actor,
             reason=reason,
         )
-        _tell_moved(session, relationship, before=before.starts_at, actor=actor, reason=reason)
+        notices.moved(
+            session, relationship, before=before.starts_at, actor_id=actor.pk, reason=reason
+        )
     return session
-
-
-def _tell_moved(
-    session: Session, relationship: Relationship, *, before: datetime, actor: User, reason: str
-) -> None:
-    """The student and the provider, by email after commit and in the app where they have a
-    login; not whoever made the change."""
-    org = relationship.organization
-    old = timezone.localtime(before, org.tz)
-    new = timezone.localtime(session.starts_at, org.tz)
-    student, provider = relationship.student, relationship.provider
-    if session.status == SessionStatus.SCHEDULED:
-        subject = f"Session moved to {new:%b %d, %H:%M}"
-        text = (
-            f"The session of {student.name} with {provider.name} on {old:%b %d, %H:%M} moved to "
-            f"{new:%A %b %d, %H:%M}."
-        )
-    else:
-        subject = f"Session date corrected to {new:%b %d}"
-        text = (
-            f"The date of the session of {student.name} with {provider.name} was corrected from "
-            f"{old:%b %d, %H:%M} to {new:%b %d, %H:%M}."
-        )
-    body = f"{text}\n\nWhy: {reason.strip()}" if reason.strip() else text
-    people = [p for p in (student, provider) if p.user_id != actor.pk]
-    send_email_on_commit(subject=subject, body=body, to=[p.email for p in people])
-    link = reverse("sessions_app:detail", args=[org.slug, session.public_id])
-    users = member_user_ids(
-        organization=org, user_ids=[p.user_id for p in people if p.user_id is not None]
-    )
-    Notification.objects.bulk_create(
-        Notification(organization=org, user_id=user_id, text=text[:500], link=link)
-        for user_id in users
-    )
 
 
 def _restore_all(session: Session, relationship: Relationship, actor: User, reason: str) -> None:
@@ -865,6 +846,7 @@ def session_cancel(*, membership: Membership, session: Session, reason: str) -> 
             actor=actor,
             reason=reason,
         )
+        notices.cancelled(session, relationship, actor_id=actor.pk, reason=reason)
     return session
 
 
@@ -1012,15 +994,7 @@ def session_dispute(*, membership: Membership, session: Session, reason: str) ->
         session.disputed_at, session.dispute_reason = timezone.now(), reason.strip()
         session.student_confirmed_at = None
         session.save(update_fields=["disputed_at", "dispute_reason", "student_confirmed_at"])
-        notify_admins(
-            organization=session.organization,
-            text=f"{session.relationship.student.name} disputes the session of "
-            f"{timezone.localtime(session.starts_at, session.organization.tz):%b %d} "
-            f"with {session.relationship.provider.name}: {reason.strip()}",
-            link=reverse(
-                "sessions_app:detail", args=[session.organization.slug, session.public_id]
-            ),
-        )
+        notices.dispute_opened(session, session.relationship, reason=reason)
     return session
 
 
@@ -1105,8 +1079,6 @@ def session_resolve_dispute(
 def _tell_resolved(
     session: Session, relationship: Relationship, change: SessionChange | None
 ) -> None:
-    org = relationship.organization
-    when = timezone.localtime(session.starts_at, org.tz)
     outcome = {
         DisputeResolution.KEPT: "The session stays as logged.",
         DisputeResolution.CANCELLED: "The session was cancelled and its hours given back.",
@@ -1121,23 +1093,7 @@ def _tell_resolved(
             )
             + "."
         )
-    text = (
-        f"Your dispute of the session of {when:%b %d} with {relationship.provider.name} was "
-        f"resolved. {outcome} {session.dispute_resolution_note}"
-    )
-    student = relationship.student
-    send_email_on_commit(
-        subject=f"Your dispute of the session of {when:%b %d} was resolved",
-        body=text,
-        to=[student.email],
-    )
-    if student.user_id and member_user_ids(organization=org, user_ids=[student.user_id]):
-        Notification.objects.create(
-            organization=org,
-            user_id=student.user_id,
-            text=text[:500],
-            link=reverse("sessions_app:detail", args=[org.slug, session.public_id]),
-        )
+    notices.dispute_resolved(session, relationship, outcome=outcome)
 
 
 REPORT_NO_RECIPIENT = (
@@ -1159,15 +1115,7 @@ def session_send_report(*, membership: Membership, session: Session) -> Session:
         recipients = sorted({a for a in (student.email, student.guardian_email) if a})
         if not recipients:
             raise SessionRuleError(REPORT_NO_RECIPIENT)
-        when = timezone.localtime(session.starts_at, relationship.organization.tz)
-        send_email_on_commit(
-            subject=f"Session report: {when:%b %d} with {relationship.provider.name}",
-            body=(
-                f"{relationship.provider.name} — {when:%A %b %d, %H:%M}, "
-                f"{format_minutes(session.duration_minutes)}\n\n{session.notes}"
-            ),
-            to=recipients,
-        )
+        notices.report(session, relationship, recipients=recipients)
         session.report_sent_at, session.report_sent_by = timezone.now(), actor
         session.report_sent_to = ", ".join(recipients)[:500]
         session.save(update_fields=["report_sent_at", "report_sent_by", "report_sent_to"])

@@ -116,6 +116,7 @@ class SessionFactory(factory.django.DjangoModelFactory):
 
     relationship = factory.SubFactory(RelationshipFactory)
     organization = factory.SelfAttribute("relationship.organization")
+    calendar_provider = factory.SelfAttribute("relationship.provider")
     starts_at = factory.LazyFunction(timezone.now)
     duration_minutes = 60
     status = "completed"

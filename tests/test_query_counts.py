@@ -9,7 +9,7 @@ and every tenant page that paginates.
 """
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from grants.services import hold, package_save
 from integrations.woocommerce.models import Delivery, Order, OrderError, Store
-from matchpal.models import Invitation, Membership, Role, ServiceType
-from providers.models import ProviderService
+from matchpal.models import Invitation, Membership, Notification, Role, ServiceType
+from notifications.models import Dispatch, EmailDelivery
+from providers.models import AvailabilityException, AvailabilityWindow, ProviderService
 from relationships.models import Relationship
 from sessions_app.services import session_log
 from students.models import Student
@@ -194,13 +195,20 @@ def grow_provider_home(tenant: Tenant, n: int) -> None:
             student=_student_with_hours(tenant, 240),
         )
         hold(actor=None, relationship=paired, quantity=180)
-        for hours_ago, scheduled in ((1, False), (2, True)):
+        # One provider's live sessions never overlap: each pairing's at its own hour.
+        k = provider.relationships.filter(status="paired").count()
+        for starts_at, scheduled in ((whole_hours_ago(1), False), (whole_hours_ago(1 + k), True)):
             session_log(
                 membership=member(tenant.admin, tenant.organization),
                 relationship=paired,
-                starts_at=whole_hours_ago(hours_ago),
+                starts_at=starts_at,
                 duration=60,
                 scheduled=scheduled,
+            )
+        # A booking request and a confirmed booking ahead (the home lists both, requests first).
+        for ahead, status in ((100, "pending"), (200, "scheduled")):
+            SessionFactory(
+                relationship=paired, starts_at=whole_hours_ago(-ahead - k), status=status
             )
 
 
@@ -446,6 +454,8 @@ def shows_provider_home(n: int, response) -> None:  # type: ignore[no-untyped-de
     assert len(context["proposals"]) == n
     assert len(context["paired"]) == n
     assert len(context["to_log"]) == min(n, 20)
+    assert len(context["requests"]) == min(n, 20)
+    assert len(context["upcoming"]) == min(n, 10)
     assert (context["week_minutes"], context["month_minutes"]) == (60 * n, 60 * n)
 
 
@@ -495,13 +505,110 @@ def shows_relationship_sessions(n: int, response) -> None:  # type: ignore[no-un
     assert len(sessions.object_list) == min(n, settings.MATCHPAL_PAGE_SIZE)
 
 
+def grow_notices(tenant: Tenant, n: int) -> None:
+    """The admin has n notices, every other one unread."""
+    org = tenant.organization
+    for i in range(Notification.objects.filter(organization=org, user=tenant.admin).count(), n):
+        Notification.objects.create(
+            organization=org,
+            user=tenant.admin,
+            kind="hours_low",
+            text=f"Notice {i}",
+            link=f"/o/{org.slug}/",
+            read_at=None if i % 2 else timezone.now(),
+        )
+
+
+def grow_emails(tenant: Tenant, n: int) -> None:
+    """n logged emails, of one event each."""
+    org = tenant.organization
+    for i in range(EmailDelivery.objects.filter(organization=org).count(), n):
+        dispatch = Dispatch.objects.create(organization=org, kind="hours_low", object_key=str(i))
+        EmailDelivery.objects.create(
+            organization=org,
+            dispatch=dispatch,
+            kind="hours_low",
+            to=f"person{i}@alpha.example",
+            subject=f"Email {i}",
+            text="x",
+            html="x",
+        )
+
+
 def grow_exports(tenant: Tenant, n: int) -> None:
     """The admin has n ready exports."""
     for i in range(n):
         finished_job(tenant, tenant.admin, title=f"Export {i:02}")
 
 
+def grow_bookable(tenant: Tenant, n: int) -> None:
+    """n tutors paired with the student persona, each open Fridays 09:00–17:00 with a
+    session booked at 10:00 (at a minute of its own: no two providers' hours alike)."""
+    org = tenant.organization
+    tutoring = ServiceType.objects.get(organization=org, name="Tutoring")
+    if not tenant.student.grants.exists():
+        make_grant(
+            student=tenant.student, minutes=60 * 200, valid_from=timezone.now() - timedelta(days=30)
+        )
+    have = Relationship.objects.filter(student=tenant.student, status="paired").count()
+    friday = timezone.localdate(timezone=org.tz) + timedelta(days=2)
+    for k in range(have, n):
+        provider = ProviderFactory(organization=org)
+        paired = RelationshipFactory(
+            organization=org, provider=provider, student=tenant.student, service_type=tutoring
+        )
+        hold(actor=None, relationship=paired, quantity=120)
+        AvailabilityWindow.objects.create(
+            organization=org, provider=provider, weekday=4, start=time(9), end=time(17)
+        )
+        SessionFactory(
+            relationship=paired,
+            starts_at=datetime.combine(friday, time(10, k), tzinfo=org.tz),
+            status="scheduled",
+        )
+
+
+def shows_bookable(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert len(response.context["relationships"]) == n
+    friday = response.context["days"][4][1]
+    assert friday
+    assert all(len(slot.offers) <= n for slot in friday)
+
+
+def shows_center_week(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    friday = response.context["week"][4]
+    assert max(hour.open for hour in friday.hours) == n
+
+
+def grow_own_hours(tenant: Tenant, n: int) -> None:
+    """n weekly windows of the provider persona (an hour each) and n days off ahead."""
+    org = tenant.organization
+    for k in range(tenant.provider.availability_windows.count(), n):
+        AvailabilityWindow.objects.create(
+            organization=org,
+            provider=tenant.provider,
+            weekday=k % 7,
+            start=time(k // 7),
+            end=time(k // 7, 30),
+        )
+        AvailabilityException.objects.create(
+            organization=org,
+            provider=tenant.provider,
+            kind="off",
+            date=timezone.localdate() + timedelta(days=k + 1),
+        )
+
+
+def shows_own_hours(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert len(response.context["windows"]) == n
+    assert len(response.context["exceptions"]) == n
+
+
 PAGES = {
+    "notifications:inbox": Page(Role.ADMIN, org_path("inbox/"), grow_notices, shows_a_page_of),
+    "notifications:email_list": Page(
+        Role.ADMIN, org_path("notifications/emails/"), grow_emails, shows_a_page_of
+    ),
     "exports:list": Page(Role.ADMIN, org_path("exports/"), grow_exports, shows_a_page_of),
     "students:list": Page(Role.ADMIN, org_path("students/"), grow_students, shows_a_page_of),
     "students:list[by balance]": Page(
@@ -555,12 +662,27 @@ PAGES = {
     "woocommerce:delivery_list": Page(
         Role.ADMIN, org_path("shop/deliveries/"), grow_deliveries, shows_a_page_of
     ),
+    # Scheduling (docs/scheduling.md): the week's free slots of every provider the student is
+    # paired with, the center's week, a provider's own hours.
+    "sessions_app:book": Page(Role.STUDENT, org_path("book/"), grow_bookable, shows_bookable),
+    "sessions_app:center_week": Page(
+        Role.ADMIN, org_path("availability/"), grow_bookable, shows_center_week
+    ),
+    "providers:availability": Page(
+        Role.PROVIDER,
+        org_path(lambda t: f"providers/{t.provider.public_id}/availability/"),
+        grow_own_hours,
+        shows_own_hours,
+    ),
 }
 
 # Each count includes the request's own 2 queries (user, membership of the tenant; the session
 # is read from the cache; organization_list has no tenant, so 1). A paginated list adds 2 (its
 # count and its rows); the members page has two. The same number at 3 rows and at 30.
 PINNED = {
+    # The bell's unread count rides on the membership's query: no query of its own.
+    "notifications:inbox": 4,
+    "notifications:email_list": 4,
     "exports:list": 4,
     "students:list": 4,
     "students:list[by balance]": 4,
@@ -569,7 +691,7 @@ PINNED = {
     "service_type_list": 4,
     "org_home[admin]": 21,
     **{f"warning_{sign}": 4 for sign in SIGN_SESSIONS},
-    "org_home[provider]": 8,
+    "org_home[provider]": 10,
     "org_home[student]": 9,
     "organization_list": 3,
     "grants:student_hours": 8,
@@ -582,6 +704,13 @@ PINNED = {
     "woocommerce:store_list": 4,
     "woocommerce:error_list": 4,
     "woocommerce:delivery_list": 4,
+    # The student's record, their pairings, the windows, the exceptions, the providers' busy
+    # times, the student's own.
+    "sessions_app:book": 8,
+    # The windows of the active providers (a subquery), the exceptions, the live sessions.
+    "sessions_app:center_week": 5,
+    # The provider, their windows, the week's exceptions, those ahead.
+    "providers:availability": 7,
 }
 
 

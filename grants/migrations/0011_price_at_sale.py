@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('grants', '0010_center_balance'),
-        ('matchpal', '0010_more_warning_signs'),
+        ('matchpal', '0012_more_warning_signs'),
         ('students', '0003_student_org_created'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -1,7 +1,7 @@
 """The admin home's figures for the whole center (reports/dashboard.py): hours per service
 type, sessions this week and this month with their rates, the trend of hours delivered, and
-the warning signs with their lists; and the summaries they read (`SessionDay`,
-`PairingActivity`, `CenterBalance`), kept by the database's triggers, against a rebuild."""
+the warning signs with their lists; and the summaries they read (`PairingActivity`,
+`ShortSession`, `CenterBalance`), kept by the database's triggers, against a rebuild."""
 
 from datetime import timedelta
 
@@ -14,15 +14,13 @@ from grants import balances
 from grants import services as ledger
 from grants.models import CenterBalance
 from grants.selectors import student_balances
-from matchpal.models import Organization
 from relationships.models import Relationship
 from sessions_app import rollups
 from sessions_app import services as session_services
-from sessions_app.models import PairingActivity, Session, SessionDay
+from sessions_app.models import PairingActivity, Session, ShortSession
 from students.models import Student
 from tests.factories import RelationshipFactory, SessionFactory, StudentFactory, make_grant
 from tests.support import (
-    NY,
     Tenant,
     at,
     client_for,
@@ -56,52 +54,49 @@ def test_the_summaries_follow_every_session_change_and_equal_a_rebuild(tenant_a:
     admin = member(tenant_a.admin, org)
     past_grant(tenant_a.student, 600)
     relationship = paired(tenant_a, quantity=600)
-    late = log(tenant_a, relationship, at(9, 23, 30), 60)  # Monday 23:30 in New York
+    assert PairingActivity.objects.get(relationship=relationship).status == "paired"
+    first = log(tenant_a, relationship, at(9, 23, 30), 60)
     second = log(tenant_a, relationship, at(10, 10), 45)
     third = log(tenant_a, relationship, at(11, 9), 90)
     assert_summaries_exact()
-    # Its day is the center's: Monday, though it is Tuesday in UTC.
-    assert SessionDay.objects.get(organization=org, day=at(9, 0).date()).sessions == 1
-    assert late.starts_at.astimezone(NY).date() == at(9, 0).date()
 
-    session_services.session_edit(membership=admin, session=second, duration=30, reason="Short")
+    session_services.session_edit(membership=admin, session=second, duration=20, reason="Short")
+    # 20 minutes against a usual (60 + 20 + 90) / 3 = 57: under half of it.
+    assert list(ShortSession.objects.values_list("session_id", flat=True)) == [second.pk]
     session_services.session_cancel(membership=admin, session=third, reason="Ill")
     # A write outside the services (a bulk update) is followed too: the triggers are the
     # database's.
-    Session.objects.filter(pk=late.pk).update(status="no_show")
+    Session.objects.filter(pk=first.pk).update(status="no_show")
     assert_summaries_exact()
     activity = PairingActivity.objects.get(relationship=relationship)
     assert (activity.completed, activity.minutes, activity.last_session_at) == (
         1,
-        30,
+        20,
         second.starts_at,
     )
-    by_status = {
-        (row.day, row.status): (row.sessions, row.minutes)
-        for row in SessionDay.objects.filter(organization=org).exclude(sessions=0)
-    }
-    assert by_status == {
-        (at(9, 0).date(), "no_show"): (1, 60),
-        (at(10, 0).date(), "completed"): (1, 30),
-        (at(11, 0).date(), "cancelled"): (1, 90),
-    }
-
-    # A new time zone moves the center's days; the trigger re-sums them.
-    Organization.objects.filter(pk=org.pk).update(time_zone="UTC")
+    # Alone, it is its pairing's usual length; and the center's minimum moves the sign.
+    assert not ShortSession.objects.exists()
+    set_policy(org, min_session_minutes=30, max_session_minutes=180)
+    assert list(ShortSession.objects.values_list("session_id", flat=True)) == [second.pk]
+    relationship.status = "completed"
+    relationship.save(update_fields=["status"])
+    assert PairingActivity.objects.get(relationship=relationship).status == "completed"
     assert_summaries_exact()
-    assert SessionDay.objects.filter(organization=org, day=at(10, 0).date(), status="no_show")
 
     # The rebuild command gives the same rows, and --check agrees.
-    kept = sorted(SessionDay.objects.exclude(sessions=0).values_list("day", "status", "sessions"))
+    kept = sorted(PairingActivity.objects.values_list("relationship_id", "completed", "minutes"))
     call_command("rebuild_rollups")
-    assert sorted(SessionDay.objects.values_list("day", "status", "sessions")) == kept
+    assert (
+        sorted(PairingActivity.objects.values_list("relationship_id", "completed", "minutes"))
+        == kept
+    )
     call_command("rebuild_rollups", "--check")
 
 
 def test_the_check_names_a_summary_that_drifted(tenant_a: Tenant) -> None:
     SessionFactory(relationship=RelationshipFactory(organization=tenant_a.organization))
-    SessionDay.objects.update(sessions=5)
-    assert [d.table for d in rollups.differences()] == ["sessions_app_sessionday"] * 2
+    PairingActivity.objects.update(minutes=5)
+    assert [d.table for d in rollups.differences()] == ["sessions_app_pairingactivity"] * 2
     with pytest.raises(CommandError):
         call_command("rebuild_rollups", "--check")
 

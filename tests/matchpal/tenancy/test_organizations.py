@@ -44,6 +44,7 @@ DESIGN_POLICY_DEFAULTS = {
     "warning_gap_days": 21,
     "warning_cancellations": 3,
     "warning_cancellation_days": 30,
+    "session_reminder_hours": 24,
 }
 
 

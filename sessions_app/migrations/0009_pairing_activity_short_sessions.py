@@ -7,9 +7,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('matchpal', '0010_more_warning_signs'),
+        ('matchpal', '0012_more_warning_signs'),
         ('relationships', '0007_proposed_respond_by_index'),
-        ('sessions_app', '0007_list_order_and_open_dispute_indexes'),
+        ('sessions_app', '0008_booking'),
     ]
 
     operations = [
@@ -30,20 +30,6 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
-            name='SessionDay',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('completed', 'Completed'), ('cancelled', 'Cancelled'), ('no_show', 'No-show')], max_length=10)),
-                ('sessions', models.IntegerField(default=0)),
-                ('minutes', models.BigIntegerField(default=0)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='matchpal.organization')),
-            ],
-            options={
-                'constraints': [models.UniqueConstraint(fields=('organization', 'day', 'status'), name='session_day_unique')],
-            },
-        ),
-        migrations.CreateModel(
             name='ShortSession',
             fields=[
                 ('session', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='sessions_app.session')),
@@ -59,12 +45,11 @@ class Migration(migrations.Migration):
 
 # The summaries follow the sessions and the relationships (sessions_app.rollups holds the same
 # SQL for the rebuild and the check). A change of a session's start, duration, status or
-# relationship moves it from its old day and status to its new ones and refreshes its
-# relationship's activity and short sessions from the relationship's sessions (a few hundred at
-# most, through the (relationship, starts_at) index). A change of a relationship's status or
-# pairing date is mirrored on its activity row. A day is the session's start on the center's
-# clock; a change of the center's time zone re-sums its days, a change of its session minimum
-# or short-session share re-decides its short sessions of the last year.
+# relationship refreshes its relationship's activity and short sessions from the
+# relationship's sessions (a few hundred at most, through the (relationship, starts_at) index).
+# A change of a relationship's status or pairing date is mirrored on its activity row. A
+# change of the center's session minimum or short-session share re-decides its short sessions
+# of the last year.
 TRIGGER = """
 CREATE OR REPLACE FUNCTION sessions_app_pairing_refresh(rel bigint) RETURNS void AS $$
 BEGIN
@@ -104,27 +89,9 @@ BEGIN
            OR s.duration_minutes * a.completed * 100 < a.minutes * o.warning_short_session_percent);
 END $$ LANGUAGE plpgsql;
 
-CREATE OR REPLACE FUNCTION sessions_app_session_day_add(
-    org bigint, at timestamptz, state varchar, n integer, duration bigint
-) RETURNS void AS $$
-BEGIN
-    INSERT INTO sessions_app_sessionday (organization_id, day, status, sessions, minutes)
-    SELECT org, (at AT TIME ZONE o.time_zone)::date, state, n, duration
-    FROM matchpal_organization o WHERE o.id = org
-    ON CONFLICT (organization_id, day, status) DO UPDATE SET
-        sessions = sessions_app_sessionday.sessions + excluded.sessions,
-        minutes = sessions_app_sessionday.minutes + excluded.minutes;
-END $$ LANGUAGE plpgsql;
-
 CREATE OR REPLACE FUNCTION sessions_app_session_rollups() RETURNS trigger AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM sessions_app_session_day_add(
-            OLD.organization_id, OLD.starts_at, OLD.status, -1, -OLD.duration_minutes);
-    END IF;
     IF TG_OP <> 'DELETE' THEN
-        PERFORM sessions_app_session_day_add(
-            NEW.organization_id, NEW.starts_at, NEW.status, 1, NEW.duration_minutes);
         PERFORM sessions_app_pairing_refresh(NEW.relationship_id);
     END IF;
     IF TG_OP = 'DELETE' OR OLD.relationship_id <> NEW.relationship_id THEN
@@ -168,13 +135,6 @@ CREATE TRIGGER sessions_app_relationship_mirror_change
 
 CREATE OR REPLACE FUNCTION sessions_app_organization_moved() RETURNS trigger AS $$
 BEGIN
-    IF OLD.time_zone IS DISTINCT FROM NEW.time_zone THEN
-        DELETE FROM sessions_app_sessionday WHERE organization_id = NEW.id;
-        INSERT INTO sessions_app_sessionday (organization_id, day, status, sessions, minutes)
-        SELECT NEW.id, (starts_at AT TIME ZONE NEW.time_zone)::date, status,
-               COUNT(*), SUM(duration_minutes)
-        FROM sessions_app_session WHERE organization_id = NEW.id GROUP BY 1, 2, 3;
-    END IF;
     IF OLD.min_session_minutes IS DISTINCT FROM NEW.min_session_minutes
        OR OLD.warning_short_session_percent IS DISTINCT FROM NEW.warning_short_session_percent THEN
         DELETE FROM sessions_app_shortsession
@@ -194,7 +154,7 @@ BEGIN
 END $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER sessions_app_organization_moved
-    AFTER UPDATE OF time_zone, min_session_minutes, warning_short_session_percent
+    AFTER UPDATE OF min_session_minutes, warning_short_session_percent
     ON matchpal_organization FOR EACH ROW
     EXECUTE FUNCTION sessions_app_organization_moved();
 """
@@ -208,7 +168,6 @@ DROP FUNCTION IF EXISTS sessions_app_relationship_mirror();
 DROP TRIGGER IF EXISTS sessions_app_session_rollups_write ON sessions_app_session;
 DROP TRIGGER IF EXISTS sessions_app_session_rollups_change ON sessions_app_session;
 DROP FUNCTION IF EXISTS sessions_app_session_rollups();
-DROP FUNCTION IF EXISTS sessions_app_session_day_add(bigint, timestamptz, varchar, integer, bigint);
 DROP FUNCTION IF EXISTS sessions_app_pairing_refresh(bigint);
 """
 
