@@ -341,6 +341,9 @@ def service_type_pks(tenant: Tenant) -> list[str]:
 
 POSTS = PostRegistry()
 POSTS.register("org_home", changes=False)
+# The admin home's warning signs' lists (reports.dashboard.SIGNS), one page each.
+for _sign in ("short", "long_gap", "irregular", "idle", "repeated_cancellations"):
+    POSTS.register(f"warning_{_sign}", changes=False)
 POSTS.register(
     "org_settings",
     lambda t: form_data(

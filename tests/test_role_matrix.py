@@ -42,6 +42,10 @@ STAFF_FORM = Expect(get=(200, 200, 403), post=(302, 302, 403))
 
 EXPECTED: dict[str, Expect] = {
     "org_home": Expect(get=(200, 200, 200), post=(200, 200, 200)),
+    **{
+        f"warning_{sign}": ADMIN_PAGE
+        for sign in ("short", "long_gap", "irregular", "idle", "repeated_cancellations")
+    },
     "org_settings": ADMIN_FORM,
     "members": ADMIN_PAGE,
     "member_invite": ADMIN_FORM,

@@ -25,12 +25,16 @@ if TYPE_CHECKING:
 # The triggers off during the load. The allocation's runs a query per allocation (tens of
 # thousands), and `checks.check_same_student` checks its rule for every row at once afterwards;
 # the sessions' roll-up triggers would run four upserts per session (a million), and
-# `run.generate` builds the roll-ups from every session at once afterwards (reports/rollups.py).
+# `run.generate` builds the roll-ups from every session at once afterwards (reports/rollups.py);
+# likewise the admin home's summaries (sessions_app/rollups.py, grants.balances.rebuild_center).
 ALLOCATION_TRIGGER = ("grants_allocation", "allocation_same_student")
 TRIGGERS_OFF = (
     ALLOCATION_TRIGGER,
     ("sessions_app_session", "reports_session_rollup_insert_delete"),
     ("sessions_app_session", "reports_session_rollup_update"),
+    ("sessions_app_session", "sessions_app_session_rollups_write"),
+    ("relationships_relationship", "sessions_app_relationship_mirror_write"),
+    ("grants_grantentry", "grants_center_balance"),
 )
 
 # Rows per COPY statement: each statement's key checks run at its end, so a large table is
