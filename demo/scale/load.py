@@ -25,6 +25,13 @@ if TYPE_CHECKING:
 # The one trigger off during the load: it runs a query per allocation (tens of thousands), and
 # `checks.check_same_student` checks its rule for every row at once afterwards.
 ALLOCATION_TRIGGER = ("grants_allocation", "allocation_same_student")
+# The ledger's row checks (grants 0010): each reads one grant's entries, a query per row of
+# millions; the generator's reconcile checks every balance against the whole ledger at once
+# afterwards (`run`), and a difference fails the run.
+LEDGER_TRIGGERS = (
+    ("grants_grant", "grant_matches_ledger_insert"),
+    ("grants_grantentry", "grant_matches_ledger"),
+)
 
 # Rows per COPY statement: each statement's key checks run at its end, so a large table is
 # copied in slices, each reported, and the queue of pending checks stays bounded.
@@ -65,12 +72,12 @@ def load(plan: Plan, steps: Steps, report: Report) -> None:
 
 
 def _set_trigger(cursor: Any, action: str) -> None:
-    table, trigger = ALLOCATION_TRIGGER
-    cursor.execute(
-        sql.SQL("ALTER TABLE {} {} TRIGGER {}").format(
-            sql.Identifier(table), sql.SQL(action), sql.Identifier(trigger)
+    for table, trigger in (ALLOCATION_TRIGGER, *LEDGER_TRIGGERS):
+        cursor.execute(
+            sql.SQL("ALTER TABLE {} {} TRIGGER {}").format(
+                sql.Identifier(table), sql.SQL(action), sql.Identifier(trigger)
+            )
         )
-    )
 
 
 def _copy(cursor: Any, table: Table, write: Callable[[str], None]) -> None:
