@@ -91,6 +91,8 @@ POLICY_FIELDS = [
     "warning_gap_days",
     "warning_cancellations",
     "warning_cancellation_days",
+    "warning_short_session_days",
+    "warning_irregular_percent",
     "session_reminder_hours",
 ]
 

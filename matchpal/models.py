@@ -174,7 +174,11 @@ class Organization(models.Model):
         help_text="A session is very short under this share (in %) of the pairing's usual length.",
     )
     warning_gap_days = models.PositiveSmallIntegerField(
-        default=21, help_text="A pairing with no session for this many days has a long gap."
+        default=21,
+        help_text=(
+            "A pairing whose last completed session is this many days old has a long gap; "
+            "one paired this long without any session is idle."
+        ),
     )
     warning_cancellations = models.PositiveSmallIntegerField(
         default=3,
@@ -182,6 +186,16 @@ class Organization(models.Model):
     )
     warning_cancellation_days = models.PositiveSmallIntegerField(
         default=30, help_text="The window, in days, for repeated cancellations."
+    )
+    warning_short_session_days = models.PositiveSmallIntegerField(
+        default=30, help_text="The window, in days, for very short sessions."
+    )
+    warning_irregular_percent = models.PositiveSmallIntegerField(
+        default=50,
+        help_text=(
+            "A pairing meets irregularly when the gaps between its last six sessions vary by "
+            "this share (in %) of their average or more."
+        ),
     )
 
     class Meta:

@@ -18,3 +18,4 @@ class SessionsAppConfig(AppConfig):
         # A reminder is checked again as it leaves: never for a session cancelled, moved or
         # logged since it was planned.
         register_check("session_reminder", notices.reminder_stale)
+        register_check("session_unlogged", notices.unlogged_stale)

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from matchpal.models import Organization
 from providers.models import Provider
-from relationships.models import Relationship, Unit
+from relationships.models import Relationship, RelationshipStatus, Unit
 
 
 class SessionStatus(models.TextChoices):
@@ -405,3 +405,77 @@ class SessionChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} by {self.actor} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class PairingActivity(models.Model):
+    """A relationship's completed sessions in brief, for the warning signs: how many, their
+    minutes (the pairing's usual length is their average), the start of the latest, and how
+    irregular the gaps between its last six are; with the relationship's status and pairing
+    date mirrored, so each sign is a range of one partial index. Kept by triggers on the
+    sessions (recomputed from the relationship's sessions on each change of one of them) and on
+    the relationships (`sessions_app/migrations/0009_pairing_activity_short_sessions.py`); a
+    row exists for every relationship."""
+
+    relationship = models.OneToOneField(
+        Relationship, on_delete=models.CASCADE, primary_key=True, related_name="activity"
+    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        max_length=12, choices=RelationshipStatus, default=RelationshipStatus.PROPOSED
+    )
+    paired_at = models.DateTimeField(null=True)
+    completed = models.IntegerField(default=0)
+    minutes = models.BigIntegerField(default=0)
+    last_session_at = models.DateTimeField(null=True)
+    # The spread of the gaps between the last six completed sessions (five gaps): their
+    # standard deviation as a percentage of their mean; null under four sessions.
+    gap_variation = models.IntegerField(null=True)
+
+    class Meta:
+        # docs/reports.md, "The admin dashboard": long gaps, idle pairings, irregular ones.
+        indexes = [
+            models.Index(
+                fields=["organization", "last_session_at"],
+                condition=Q(status="paired", completed__gt=0),
+                name="pairing_paired_last_session",
+            ),
+            models.Index(
+                fields=["organization", "paired_at"],
+                condition=Q(status="paired", completed=0),
+                name="pairing_paired_never_met",
+            ),
+            models.Index(
+                fields=["organization", "gap_variation"],
+                condition=Q(status="paired", gap_variation__isnull=False),
+                name="pairing_paired_gap_variation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.relationship_id}: {self.completed} completed"
+
+    @property
+    def usual_minutes(self) -> int | None:
+        """The pairing's usual length: its completed sessions' average, in whole minutes."""
+        return round(self.minutes / self.completed) if self.completed else None
+
+
+class ShortSession(models.Model):
+    """A completed session under the center's minimum or under its share of its pairing's
+    usual length (`warning_short_session_percent`): the very short sessions' warning sign,
+    counted over a window of starts through one index. Kept by the same triggers as
+    `PairingActivity` (a change of a pairing's sessions re-decides its sessions; a change of
+    the center's minimum or share re-decides the center's sessions of the last year)."""
+
+    session = models.OneToOneField(
+        Session, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    relationship = models.ForeignKey(Relationship, on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "starts_at"], name="short_session_starts")]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} (short)"

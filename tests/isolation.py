@@ -212,6 +212,16 @@ def invitable_student(tenant: Tenant) -> Student:
     )[0]
 
 
+def erasable_student(tenant: Tenant) -> Student:
+    """A student with no relationship proposed or paired: erasing them succeeds."""
+    slug = tenant.organization.slug
+    return Student.objects.get_or_create(
+        organization=tenant.organization,
+        email=f"erasable-student@{slug}.example",
+        defaults={"name": f"Erasable Student of {slug}"},
+    )[0]
+
+
 def invitable_provider(tenant: Tenant) -> Provider:
     slug = tenant.organization.slug
     return Provider.objects.get_or_create(
@@ -237,6 +247,9 @@ KWARGS.register("providers:*", "public_id", lambda t: t.provider.public_id)
 # Records an invitation can be sent for (the personas can already sign in: no change).
 KWARGS.register("students:invite", "public_id", lambda t: invitable_student(t).public_id)
 KWARGS.register("providers:invite", "public_id", lambda t: invitable_provider(t).public_id)
+# A student's personal data: the persona's own record, but erasure takes a student of its own.
+KWARGS.register("privacy:*", "public_id", lambda t: t.student.public_id)
+KWARGS.register("privacy:student_erase", "public_id", lambda t: erasable_student(t).public_id)
 # The provider persona's membership: changing its role or removing it succeeds (not the last admin).
 KWARGS.register(
     ("member_change_role", "member_remove"),
@@ -328,6 +341,9 @@ def service_type_pks(tenant: Tenant) -> list[str]:
 
 POSTS = PostRegistry()
 POSTS.register("org_home", changes=False)
+# The admin home's warning signs' lists (reports.dashboard.SIGNS), one page each.
+for _sign in ("short", "long_gap", "irregular", "idle", "repeated_cancellations"):
+    POSTS.register(f"warning_{_sign}", changes=False)
 POSTS.register(
     "org_settings",
     lambda t: form_data(
@@ -389,6 +405,10 @@ POSTS.register(
     post_only=True,
 )
 POSTS.register("students:invite", changes=True, post_only=True)
+POSTS.register("privacy:student_data", changes=False)
+# The export records who took the data (a PersonalDataEvent row).
+POSTS.register("privacy:student_export", changes=True, post_only=True)
+POSTS.register("privacy:student_erase", lambda t: {"confirm": "yes"}, changes=True, post_only=True)
 
 POSTS.register("providers:list", changes=False)
 POSTS.register(

@@ -42,6 +42,10 @@ STAFF_FORM = Expect(get=(200, 200, 403), post=(302, 302, 403))
 
 EXPECTED: dict[str, Expect] = {
     "org_home": Expect(get=(200, 200, 200), post=(200, 200, 200)),
+    **{
+        f"warning_{sign}": ADMIN_PAGE
+        for sign in ("short", "long_gap", "irregular", "idle", "repeated_cancellations")
+    },
     "org_settings": ADMIN_FORM,
     "members": ADMIN_PAGE,
     "member_invite": ADMIN_FORM,
@@ -60,6 +64,10 @@ EXPECTED: dict[str, Expect] = {
     "students:edit": ADMIN_FORM,
     "students:set_status": ADMIN_ACTION,
     "students:invite": ADMIN_ACTION,
+    "privacy:student_data": ADMIN_PAGE,
+    # The file itself, to an admin's POST.
+    "privacy:student_export": Expect(get=(405, 405, 405), post=(200, 403, 403)),
+    "privacy:student_erase": ADMIN_ACTION,
     "providers:list": ADMIN_PAGE,
     "providers:create": ADMIN_FORM,
     "providers:me": Expect(get=(403, 200, 403), post=(403, 302, 403)),
