@@ -25,6 +25,7 @@ from matchpal.models import Membership, Organization, Role, ServiceType, User
 from providers.models import Provider
 from relationships import services as rel_services
 from relationships.models import Relationship
+from reports import rollups
 from sessions_app import services as session_services
 from sessions_app.models import Session
 from sessions_app.services import SessionRuleError
@@ -325,7 +326,11 @@ def entries(grant: Grant | None = None, **filters: object) -> list[tuple[str, in
 
 
 def assert_reconciled() -> None:
+    """The balances are their ledger's sums, and (on PostgreSQL) the Sessions report's roll-ups
+    the sessions' figures."""
     assert find_differences() == []
+    if rollups.available():
+        assert rollups.find_differences() == []
 
 
 def snapshot() -> tuple[list, list, int]:  # type: ignore[type-arg]
