@@ -49,10 +49,13 @@ INSTALLED_APPS = [
     "integrations",
     "reports",
     "reports.export_jobs",
+    "privacy",
     "demo",
 ]
 
 MIDDLEWARE = [
+    # First: its line times the whole request and carries the request id (docs/deploy.md, "Logs").
+    "matchpal.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -83,9 +86,14 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "matchpal.context_processors.tenancy",
             ],
+            # Django's `date` filter, written without its per-call formatter (issue 11).
+            "builtins": ["matchpal.templatetags.dates"],
         },
     },
 ]
+
+# Django's form renderer, with the common widgets and labels written in Python (issue 11).
+FORM_RENDERER = "matchpal.form_renderer.Renderer"
 
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
@@ -151,6 +159,24 @@ STORAGES = {
         )
     },
 }
+# Several machines: exports in an S3-compatible bucket (the `s3` extra, django-storages) that
+# every web process and worker reaches; never public, always downloaded through the view.
+_exports_bucket = env_str("MATCHPAL_EXPORTS_S3_BUCKET")
+if _exports_bucket:
+    STORAGES["exports"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _exports_bucket,
+            # Unset: AWS itself; set for MinIO, Ceph, R2… (https://s3.example.org).
+            "endpoint_url": env_str("MATCHPAL_EXPORTS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("MATCHPAL_EXPORTS_S3_REGION") or None,
+            # Unset: boto3's own chain (AWS_* variables, an instance role).
+            "access_key": env_str("MATCHPAL_EXPORTS_S3_ACCESS_KEY") or None,
+            "secret_key": env_str("MATCHPAL_EXPORTS_S3_SECRET_KEY") or None,
+            "location": "exports",
+            "file_overwrite": False,
+        },
+    }
 WHITENOISE_USE_FINDERS = DEBUG
 
 LOGIN_URL = "account_login"
@@ -327,13 +353,56 @@ if not DEBUG:
             )
         SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
 
+# --- Logs and errors (docs/deploy.md, "Logs") ---------------------------------------------
+# One JSON object per line (a request, a task, any record), each with the request id; `text`
+# for people reading a terminal (the default with DEBUG).
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "matchpal.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "matchpal.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The request line replaces Django's own line for 4xx and 5xx answers (the traceback
+        # of a 500 still comes from django.request's ERROR record).
+        "django.request": {"level": "ERROR"},
+    },
 }
+# The worker logs through the same handler instead of installing its own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    try:
+        import sentry_sdk
+        from sentry_sdk.integrations.celery import CeleryIntegration
+        from sentry_sdk.integrations.django import DjangoIntegration
+    except ImportError as error:
+        raise ImproperlyConfigured(
+            "SENTRY_DSN is set but sentry-sdk is not installed: install the `sentry` extra."
+        ) from error
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        # Errors only; no performance tracing, no personal data beyond the user's id.
+        traces_sample_rate=0.0,
+        send_default_pii=False,
+    )
 AXES_VERBOSE = False
 
 # --- Throttles (matchpal/throttle.py; docs/deploy.md, "Throttles") --------------------------

@@ -7,8 +7,9 @@ hundred tables, indexes and sequences a new file, more than a second a test on a
 and several when loaded. The rows a test leaves are a few dozen, and deleting them takes a few
 milliseconds. Foreign keys are all deferrable, so deleting in any order is checked at commit,
 when nothing is left to point anywhere. A table whose rows may not be deleted (a trigger
-refuses it: the append-only ledger) is still truncated; so is everything when a test asks for
-its sequences reset.
+refuses it, before the delete: the append-only ledger) is still truncated; so is everything when
+a test asks for its sequences reset. The Sessions report's roll-ups are emptied last: deleting a
+session has its trigger write them (docs/reports.md, "Roll-ups").
 
 The content types and permissions stay: Django writes them back after every flush (its
 `post_migrate` signal), identical, at a quarter of a second a test; no test writes either.
@@ -19,11 +20,14 @@ from collections.abc import Sequence
 from django.core.management.color import Style
 from django.db.backends.postgresql import base, operations
 
-# Bits of pg_trigger.tgtype: the events a trigger fires on.
+# Bits of pg_trigger.tgtype: when a trigger fires, and on which events.
+BEFORE = 2
 DELETE = 8
 TRUNCATE = 32
 # Rows `post_migrate` would write back as they were.
 KEPT = ("django_content_type", "auth_permission")
+# Tables the other tables' delete triggers write: emptied after them.
+LAST = ("reports_sessionhour", "reports_relationshipperiod")
 
 
 class DatabaseOperations(operations.DatabaseOperations):
@@ -43,6 +47,7 @@ class DatabaseOperations(operations.DatabaseOperations):
             )
         guarded = self._tables_refusing(DELETE)
         tables = [table for table in tables if table not in KEPT]
+        tables.sort(key=lambda table: table in LAST)
         truncated = [table for table in tables if table in guarded]
         statements = ["SET CONSTRAINTS ALL DEFERRED;"]
         if truncated:
@@ -68,13 +73,15 @@ class DatabaseOperations(operations.DatabaseOperations):
         return {table.strip('"') for table, _ in self._triggers_refusing(event)}
 
     def _triggers_refusing(self, event: int) -> list[tuple[str, str]]:
-        """Enabled triggers of our own on `event` (a bit of `tgtype`), with their tables."""
+        """Enabled triggers of our own BEFORE `event` (a bit of `tgtype`), with their tables:
+        ones that may refuse it. A trigger after it (the roll-ups') only follows the rows."""
+        mask = event | BEFORE
         with self.connection.cursor() as cursor:
             cursor.execute(
                 "SELECT tgrelid::regclass::text, quote_ident(tgname) FROM pg_trigger "
                 "WHERE NOT tgisinternal AND tgenabled <> 'D' AND tgtype & %s = %s "
                 "ORDER BY 1, 2",
-                [event, event],
+                [mask, mask],
             )
             return list(cursor.fetchall())
 

@@ -44,6 +44,11 @@ DESIGN_POLICY_DEFAULTS = {
     "warning_gap_days": 21,
     "warning_cancellations": 3,
     "warning_cancellation_days": 30,
+    "session_reminder_hours": 24,
+    "booking_notice_hours": 12,
+    "booking_horizon_days": 60,
+    "booking_slot_minutes": 60,
+    "booking_slot_step_minutes": 30,
 }
 
 
