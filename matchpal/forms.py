@@ -78,6 +78,10 @@ POLICY_FIELDS = [
     "proposal_response_days",
     "booking_students_may_request",
     "booking_auto_accept",
+    "booking_notice_hours",
+    "booking_horizon_days",
+    "booking_slot_minutes",
+    "booking_slot_step_minutes",
     "low_balance_threshold_minutes",
     "revision_minutes",
     "pay_providers_for_charged_absences",
@@ -87,6 +91,8 @@ POLICY_FIELDS = [
     "warning_gap_days",
     "warning_cancellations",
     "warning_cancellation_days",
+    "warning_short_session_days",
+    "warning_irregular_percent",
     "session_reminder_hours",
 ]
 

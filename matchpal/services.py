@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -117,6 +117,11 @@ CANCELLATIONS_OUT_OF_RANGE = (
     f"Repeated cancellations are between 1 and {MAX_WARNING_CANCELLATIONS} cancellations."
 )
 CANCELLATION_DAYS_OUT_OF_RANGE = f"The cancellations' window is between 1 and {MAX_DAYS} days."
+SHORT_DAYS_OUT_OF_RANGE = f"The very short sessions' window is between 1 and {MAX_DAYS} days."
+MAX_IRREGULAR_PERCENT = 1000
+IRREGULAR_OUT_OF_RANGE = (
+    f"Irregular scheduling is a variation between 1 and {MAX_IRREGULAR_PERCENT} %."
+)
 NOTES_TOO_LONG = f"The notes' minimum length is at most {MAX_NOTES_LENGTH} characters."
 GRACE_TOO_LONG = f"The grace period is at most {MAX_GRACE_HOURS} hours (a year)."
 LATE_WINDOW_TOO_LONG = f"The late cancellation window is at most {MAX_LATE_WINDOW_HOURS} hours."
@@ -150,6 +155,11 @@ def weekly_out_of_range(low: int) -> str:
     )
 
 
+MAX_NOTICE_HOURS: Final = 24 * 30
+NOTICE_TOO_LONG: Final = f"Give at most {MAX_NOTICE_HOURS} hours (30 days)."
+HORIZON_OUT_OF_RANGE: Final = "Give between 1 and 365 days."
+BOOKING_LENGTH_OUT_OF_RANGE: Final = "A booked session lasts between 5 and 1440 minutes."
+BOOKING_STEP_OUT_OF_RANGE: Final = "Give a step between 5 minutes and a day (1440)."
 REMINDER_HOURS_OUT_OF_RANGE = (
     "Remind between 2 and 168 hours (a week) before; the 1-hour reminder comes anyway."
 )
@@ -210,6 +220,12 @@ def policy_errors(values: dict[str, Any]) -> dict[str, str]:
         ("warning_gap_days", 1, MAX_DAYS, GAP_DAYS_OUT_OF_RANGE),
         ("warning_cancellations", 1, MAX_WARNING_CANCELLATIONS, CANCELLATIONS_OUT_OF_RANGE),
         ("warning_cancellation_days", 1, MAX_DAYS, CANCELLATION_DAYS_OUT_OF_RANGE),
+        ("warning_short_session_days", 1, MAX_DAYS, SHORT_DAYS_OUT_OF_RANGE),
+        ("warning_irregular_percent", 1, MAX_IRREGULAR_PERCENT, IRREGULAR_OUT_OF_RANGE),
+        ("booking_notice_hours", 0, MAX_NOTICE_HOURS, NOTICE_TOO_LONG),
+        ("booking_horizon_days", 1, MAX_DAYS, HORIZON_OUT_OF_RANGE),
+        ("booking_slot_minutes", 5, MAX_SESSION_BOUND, BOOKING_LENGTH_OUT_OF_RANGE),
+        ("booking_slot_step_minutes", 5, 24 * 60, BOOKING_STEP_OUT_OF_RANGE),
         ("session_reminder_hours", 2, 168, REMINDER_HOURS_OUT_OF_RANGE),
     ]
     for name, lowest, highest, message in bounds:

@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "matchpal.throttle.AdminSignInThrottle",
     # AxesMiddleware last, as django-axes asks.
     "axes.middleware.AxesMiddleware",
 ]
@@ -85,9 +86,14 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "matchpal.context_processors.tenancy",
             ],
+            # Django's `date` filter, written without its per-call formatter (issue 11).
+            "builtins": ["matchpal.templatetags.dates"],
         },
     },
 ]
+
+# Django's form renderer, with the common widgets and labels written in Python (issue 11).
+FORM_RENDERER = "matchpal.form_renderer.Renderer"
 
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
@@ -242,7 +248,8 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = env_str(
 )
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
-    "login_failed": "10/m/ip,5/5m/key",
+    # 60 an hour per address: one address trying many accounts is stopped within the hour.
+    "login_failed": "10/m/ip,60/h/ip,5/5m/key",
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
@@ -397,3 +404,12 @@ if SENTRY_DSN:
         send_default_pii=False,
     )
 AXES_VERBOSE = False
+
+# --- Throttles (matchpal/throttle.py; docs/deploy.md, "Throttles") --------------------------
+# Sign-in attempts on the Django admin per client address and hour, whatever account they name.
+MATCHPAL_ADMIN_SIGN_IN_LIMIT = env_int("MATCHPAL_ADMIN_SIGN_IN_LIMIT", 60)
+# Unsigned or rejected webhook requests per store URL and hour; signed ones are never limited.
+MATCHPAL_WEBHOOK_REJECTED_LIMIT = env_int("MATCHPAL_WEBHOOK_REJECTED_LIMIT", 60)
+# Behind proxies that append to X-Forwarded-For: how many to skip to find the client's address
+# (allauth's rate limits and the admin's sign-in limit). 0: the connecting address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)

@@ -9,9 +9,13 @@ class SessionsAppConfig(AppConfig):
     def ready(self) -> None:
         # Registers what happens to a relationship's sessions when it ends (see
         # `relationships.services.on_relationship_end`), whoever imports what first.
-        from notifications.kinds import register_check
-        from sessions_app import notices, services  # noqa: F401
+        from notifications.kinds import register, register_check
+        from sessions_app import booking_notices, notices, services  # noqa: F401
+
+        for kind in booking_notices.KINDS:
+            register(kind)
 
         # A reminder is checked again as it leaves: never for a session cancelled, moved or
         # logged since it was planned.
         register_check("session_reminder", notices.reminder_stale)
+        register_check("session_unlogged", notices.unlogged_stale)

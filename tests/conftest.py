@@ -27,6 +27,7 @@ LONG_FIRST = (
     "tests/test_smoke.py::test_with_debug_off_pages_need_collectstatic",
     "tests/browser/",
     "tests/grants/test_constraints.py::test_reconcile_exit_status_from_the_command_line",
+    "tests/matchpal/test_form_renderer.py::test_every_page_is_the_same_with_djangos_renderer",
     "tests/test_form_fuzzing.py",
 )
 

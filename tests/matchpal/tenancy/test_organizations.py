@@ -45,6 +45,10 @@ DESIGN_POLICY_DEFAULTS = {
     "warning_cancellations": 3,
     "warning_cancellation_days": 30,
     "session_reminder_hours": 24,
+    "booking_notice_hours": 12,
+    "booking_horizon_days": 60,
+    "booking_slot_minutes": 60,
+    "booking_slot_step_minutes": 30,
 }
 
 
