@@ -32,6 +32,10 @@ app.conf.beat_schedule = {
         "task": "grants.tasks.expire_due_grants",
         "schedule": crontab(hour=0, minute=5),
     },
+    "mark-missed-sessions": {
+        "task": "sessions_app.tasks.mark_missed_sessions",
+        "schedule": crontab(minute="*/15"),
+    },
     "purge-expired-exports": {
         "task": "reports.export_jobs.tasks.purge_expired_exports",
         "schedule": crontab(minute=40),

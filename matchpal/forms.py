@@ -87,6 +87,12 @@ POLICY_FIELDS = [
     "warning_gap_days",
     "warning_cancellations",
     "warning_cancellation_days",
+    "student_recap",
+    "student_recap_min_length",
+    "checkin_required",
+    "checkin_overdue_hours",
+    "no_show_suspension_count",
+    "no_show_suspension_days",
 ]
 
 

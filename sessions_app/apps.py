@@ -9,4 +9,8 @@ class SessionsAppConfig(AppConfig):
     def ready(self) -> None:
         # Registers what happens to a relationship's sessions when it ends (see
         # `relationships.services.on_relationship_end`), whoever imports what first.
-        from sessions_app import services  # noqa: F401
+        from matchpal.tenancy import register_guard
+        from sessions_app import checkin, services  # noqa: F401
+
+        # A center requiring check-ins first stops a provider with one overdue (checkin.py).
+        register_guard(checkin.overdue_guard)
