@@ -172,7 +172,7 @@ class Organization(models.Model):
         help_text="A provider with overdue check-ins sees only the check-in page until done.",
     )
     checkin_overdue_hours = models.PositiveSmallIntegerField(
-        default=2, help_text="A session not checked in this many hours after it ends is overdue."
+        default=2, help_text="A session not checked in this many hours after it starts is overdue."
     )
     # No-show suspension (docs/scheduling.md, "No-show rules"); blank count: off
     no_show_suspension_count = models.PositiveSmallIntegerField(

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='organization',
             name='checkin_overdue_hours',
-            field=models.PositiveSmallIntegerField(default=2, help_text='A session not checked in this many hours after it ends is overdue.'),
+            field=models.PositiveSmallIntegerField(default=2, help_text='A session not checked in this many hours after it starts is overdue.'),
         ),
         migrations.AddField(
             model_name='organization',

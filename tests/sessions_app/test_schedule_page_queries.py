@@ -84,12 +84,13 @@ PAGES = {
 }
 
 # The request's own 2 (user, membership) and the page's one query of its rows; one provider's
-# week first reads the provider (1); the link page reads the member's feed (1).
+# week first reads the provider with its service types (`providers.selectors.provider_get`, 2);
+# the link page reads the member's feed (1).
 PINNED = {
     "sessions_app:week[admin]": 3,
     "sessions_app:week[provider]": 3,
     "sessions_app:week[student]": 3,
-    "sessions_app:week[one provider]": 4,
+    "sessions_app:week[one provider]": 5,
     "sessions_app:check_ins": 3,
     "sessions_app:feedback_questions": 3,
     "sessions_app:calendar_feed": 3,

@@ -44,6 +44,12 @@ DESIGN_POLICY_DEFAULTS = {
     "warning_gap_days": 21,
     "warning_cancellations": 3,
     "warning_cancellation_days": 30,
+    "student_recap": "off",
+    "student_recap_min_length": 0,
+    "checkin_required": False,
+    "checkin_overdue_hours": 2,
+    "no_show_suspension_count": None,
+    "no_show_suspension_days": 60,
 }
 
 
