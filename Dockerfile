@@ -31,6 +31,8 @@ RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin match
     && chown -R matchpal:matchpal /app/var
 USER matchpal
 
+# gunicorn binds 0.0.0.0:$PORT and starts $WEB_CONCURRENCY processes. No access log of its own:
+# the app writes one JSON line per request (docs/deploy.md, "Logs").
+ENV PORT=8000 WEB_CONCURRENCY=3
 EXPOSE 8000
-CMD ["gunicorn", "matchpal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
-     "--access-logfile", "-"]
+CMD ["gunicorn", "matchpal.wsgi:application", "--timeout", "60"]

@@ -13,6 +13,7 @@ from grants.models import GrantSource, ShopKey
 from integrations.woocommerce.models import Store
 from matchpal.models import Membership, Organization, Role, ServiceType, User
 from matchpal.services import DEFAULT_SERVICE_TYPES
+from notifications.services import muted
 from providers.models import Provider, ProviderService
 from relationships import services as pairing
 from relationships.models import Relationship
@@ -108,6 +109,9 @@ def _login(email: str, name: str) -> User:
     return user
 
 
+# Months of the center's history replayed at once tell nobody: the bells start empty and fill
+# as people use the demo.
+@muted()
 @transaction.atomic
 def seed_demo() -> Organization | None:
     """Create the demo organization unless it exists; return it, or None if it existed."""

@@ -301,6 +301,15 @@ def with_balances(
     )
 
 
+def student_is_low(*, student: Student, organization: Organization) -> bool:
+    """Whether the student's hours are low, by `with_balances`' one definition (one query)."""
+    return bool(
+        with_balances(Student.objects.filter(pk=student.pk), organization=organization)
+        .values_list("low_balance", flat=True)
+        .first()
+    )
+
+
 def _low_reserve_students(organization: Organization) -> QuerySet[Any, Any]:
     """The ids of the students one of whose paired relationships has fewer minutes reserved
     than the threshold (their `_lowest_reserve` is below it): one grouped pass over the

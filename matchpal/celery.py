@@ -1,7 +1,9 @@
 import os
+from datetime import timedelta
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import beat_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "matchpal.settings")
 
@@ -12,6 +14,12 @@ app.autodiscover_tasks()
 # Periodic jobs live here, in code (django-celery-beat does not declare Django 6.1 support).
 # Every job is safe to run twice.
 app.conf.beat_schedule = {
+    "beat-heartbeat": {
+        "task": "matchpal.tasks.beat_heartbeat",
+        "schedule": timedelta(minutes=1),
+        # A heartbeat left in a backlog and run late would stamp a false "now".
+        "options": {"expires": 60},
+    },
     "purge-expired-invitations": {
         "task": "matchpal.tasks.purge_expired_invitations",
         "schedule": crontab(hour=3, minute=15),
@@ -36,8 +44,24 @@ app.conf.beat_schedule = {
         "task": "sessions_app.tasks.mark_missed_sessions",
         "schedule": crontab(minute="*/15"),
     },
+    "session-reminders": {
+        "task": "sessions_app.tasks.send_session_reminders",
+        "schedule": crontab(minute="*/5"),
+    },
+    "grant-expiry-warnings": {
+        "task": "grants.tasks.warn_expiring_grants",
+        "schedule": crontab(hour=14, minute=10),
+    },
     "purge-expired-exports": {
         "task": "reports.export_jobs.tasks.purge_expired_exports",
         "schedule": crontab(minute=40),
     },
 }
+
+
+@beat_init.connect
+def _stamp_heartbeat_at_start(**_kwargs: object) -> None:
+    """A new beat is ready at once, not a minute later (matchpal/health.py)."""
+    from matchpal import health  # Django is set up only once beat starts
+
+    health.stamp_heartbeat()

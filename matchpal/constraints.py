@@ -41,6 +41,10 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
     ),
     "org_suspension_days_positive": ("no_show_suspension_days", "Give at least 1 day."),
     "org_student_recap_valid": ("student_recap", "Choose a setting from the list."),
+    "org_session_reminder_hours_range": (
+        "session_reminder_hours",
+        "Remind between 2 and 168 hours (a week) before; the 1-hour reminder comes anyway.",
+    ),
     "student_status_valid": ("status", "Choose a status from the list."),
     "provider_status_valid": ("status", "Choose a status from the list."),
     "provider_pay_rate_not_negative": ("default_pay_rate", "The pay rate cannot be negative."),

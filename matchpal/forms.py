@@ -93,6 +93,7 @@ POLICY_FIELDS = [
     "checkin_overdue_hours",
     "no_show_suspension_count",
     "no_show_suspension_days",
+    "session_reminder_hours",
 ]
 
 

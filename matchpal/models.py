@@ -143,6 +143,12 @@ class Organization(models.Model):
     booking_students_may_request = models.BooleanField(default=True)
     booking_auto_accept = models.BooleanField(default=True)
     low_balance_threshold_minutes = models.PositiveIntegerField(default=120)
+    # Notifications: a reminder this many hours before a session (and one an hour before).
+    session_reminder_hours = models.PositiveSmallIntegerField(
+        default=24,
+        help_text="Remind the student and the provider this many hours before a session "
+        "(and again one hour before).",
+    )
     revision_minutes = models.PositiveSmallIntegerField(default=60)
     # Money
     pay_providers_for_charged_absences = models.BooleanField(
@@ -224,6 +230,10 @@ class Organization(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(student_recap__in=StudentRecap.values), name="org_student_recap_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(session_reminder_hours__range=(2, 168)),
+                name="org_session_reminder_hours_range",
             ),
         ]
 
@@ -405,22 +415,34 @@ class ServiceType(models.Model):
 
 
 class Notification(models.Model):
-    """An in-app notice for one member (e.g. an admin told that a session lacked hours)."""
+    """An in-app notice for one member, shown in their inbox (`notifications.notify` writes
+    them; the bell counts the unread ones)."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="notifications"
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
     )
+    kind = models.CharField(max_length=40, blank=True)
     text = models.CharField(max_length=500)
     link = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["organization", "user", "read_at"])]
+        ordering = ["-id"]
+        indexes = [
+            # The inbox, newest first.
+            models.Index(fields=["organization", "user", "-id"], name="notification_inbox"),
+            # The bell: the unread ones, counted on every tenant page.
+            models.Index(
+                fields=["organization", "user"],
+                condition=Q(read_at__isnull=True),
+                name="notification_unread",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.text

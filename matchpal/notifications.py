@@ -1,12 +1,12 @@
-"""Telling people things: in-app notifications (same transaction) and email (after commit)."""
+"""Email subjects, made in one place. Notices (in the app and by email) go through
+`notifications.services.notify` (docs/notifications.md); `send_email_on_commit` stays for mail
+that is no notice of an event."""
 
 import re
 from collections.abc import Iterable
 
 from django.core.mail import send_mail
 from django.db import transaction
-
-from matchpal.models import Membership, Notification, Organization, Role
 
 # Line breaks, NUL and every other control character (C0, DEL, C1, line/paragraph separators).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -34,20 +34,3 @@ def send_email_on_commit(*, subject: str, body: str, to: Iterable[str]) -> None:
             recipient_list=recipients,
         )
     )
-
-
-def notify_admins(
-    *, organization: Organization, text: str, link: str = "", email_body: str | None = None
-) -> list[Notification]:
-    """An in-app notification for every admin of the organization, and one email after commit."""
-    admins = list(
-        Membership.objects.filter(organization=organization, role=Role.ADMIN).select_related("user")
-    )
-    notifications = Notification.objects.bulk_create(
-        Notification(organization=organization, user=m.user, text=text[:500], link=link)
-        for m in admins
-    )
-    send_email_on_commit(
-        subject=text[:120], body=email_body or text, to=[m.user.email for m in admins]
-    )
-    return notifications

@@ -147,6 +147,11 @@ def weekly_out_of_range(low: int) -> str:
     )
 
 
+REMINDER_HOURS_OUT_OF_RANGE = (
+    "Remind between 2 and 168 hours (a week) before; the 1-hour reminder comes anyway."
+)
+
+
 def policy_errors(values: dict[str, Any]) -> dict[str, str]:
     """Every rule the policy's values must meet together, as {field: message}.
 
@@ -206,6 +211,7 @@ def policy_errors(values: dict[str, Any]) -> dict[str, str]:
         ("no_show_suspension_days", 1, MAX_DAYS, SUSPENSION_DAYS_OUT_OF_RANGE),
         ("checkin_overdue_hours", 0, 72, CHECKIN_OVERDUE_OUT_OF_RANGE),
         ("student_recap_min_length", 0, 2000, RECAP_TOO_LONG),
+        ("session_reminder_hours", 2, 168, REMINDER_HOURS_OUT_OF_RANGE),
     ]
     for name, lowest, highest, message in bounds:
         if given(name) and not lowest <= values[name] <= highest:

@@ -5,10 +5,12 @@ embedded defaults: SQLite under `var/` and Kombu's filesystem broker, so `make r
 bare machine. PostgreSQL and Redis are the production setup and what the test suite uses.
 """
 
+import re
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from matchpal.env import env_bool, env_int, env_list, env_str
 
@@ -38,6 +40,7 @@ INSTALLED_APPS = [
     "django_filters",
     "axes",
     "matchpal",
+    "notifications",
     "students",
     "providers",
     "grants",
@@ -51,6 +54,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -175,7 +179,11 @@ SESSION_ENGINE = "matchpal.sessions"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Matchpal <no-reply@matchpal.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 _email_host = env_str("EMAIL_HOST")
-if _email_host:
+# With DEBUG off an SMTP server is required: a deployment that silently prints its invitations
+# and password resets to a log is broken. Printing is a choice made explicitly (EMAIL_CONSOLE),
+# for trials; with DEBUG on it is the default.
+_email_console = env_bool("EMAIL_CONSOLE", DEBUG and not _email_host)
+if _email_host and not _email_console:
     MAILERS = {
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
@@ -189,8 +197,13 @@ if _email_host:
             },
         }
     }
-else:
+elif _email_console:
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+else:
+    raise ImproperlyConfigured(
+        "EMAIL_HOST must be set when DEBUG is off (an SMTP server to send email through), "
+        "or EMAIL_CONSOLE=true to print emails instead of sending them (trials only)."
+    )
 
 # --- Accounts (django-allauth) ------------------------------------------------------------
 ACCOUNT_ADAPTER = "matchpal.accounts.AccountAdapter"
@@ -234,6 +247,9 @@ AXES_ENABLED = env_bool("AXES_ENABLED", True)
 MATCHPAL_ALLOW_ORG_CREATION = env_bool("MATCHPAL_ALLOW_ORG_CREATION", True)
 MATCHPAL_INVITATION_DAYS = env_int("MATCHPAL_INVITATION_DAYS", 7)
 MATCHPAL_PAGE_SIZE = env_int("MATCHPAL_PAGE_SIZE", 25)
+# The address people reach the app at: emails are read far from any request, so their links are
+# made absolute from this (docs/notifications.md).
+MATCHPAL_SITE_URL = env_str("MATCHPAL_SITE_URL", "http://localhost:8000").rstrip("/")
 # The shop's REST API is fetched at the store URL an admin typed: only public addresses, unless
 # a self-hosted center whose shop runs on its own network allows loopback and private ones
 # (never link-local, multicast or reserved ones; see matchpal/outbound.py).
@@ -263,14 +279,51 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
-# --- Security in production ---------------------------------------------------------------
+# --- Security (docs/deploy.md, "Security") --------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The Content-Security-Policy of every answer, with DEBUG on as well so a page that needs an
+# inline script or style fails in development, not first in production. Nothing inline: every
+# script and stylesheet is a file under static/ (tests/test_inline_code.py keeps it so), and
+# htmx is told not to insert its own <style> (the htmx-config meta tag in base.html). Bootstrap's
+# stylesheet draws a few icons as data: SVG images.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # One switch for "this deployment is reached over HTTPS": secure-only cookies and the
+    # redirect of plain HTTP to HTTPS; false only for a plain-HTTP trial.
+    _https = env_bool("SECURE_COOKIES", True)
+    SESSION_COOKIE_SECURE = _https
+    CSRF_COOKIE_SECURE = _https
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _https)
+    # Load balancers probe the health URLs over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _https else 0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    # The header a TLS-terminating proxy sets (and overwrites when a client sends it) to say
+    # the request came over HTTPS. Empty: no proxy is trusted (the app terminates TLS itself).
+    _proxy_header = env_str("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto").strip()
+    if _proxy_header:
+        if not re.fullmatch(r"[A-Za-z0-9-]+", _proxy_header):
+            raise ImproperlyConfigured(
+                f"SECURE_PROXY_SSL_HEADER={_proxy_header!r} is not a header name "
+                "(e.g. X-Forwarded-Proto; empty to trust no proxy)."
+            )
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
 
 LOGGING = {
     "version": 1,

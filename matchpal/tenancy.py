@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db.models import IntegerField, OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponseBase
 from django.utils import timezone
 
-from matchpal.models import Membership, Organization, Role
+from matchpal.models import Membership, Notification, Organization, Role
 
 if TYPE_CHECKING:
     from matchpal.models import User
@@ -60,6 +61,32 @@ def guard_exempt(view: TenantView) -> TenantView:
     return view
 
 
+# The bell shows "99+" past this: counting stops there, whatever a member has left unread.
+UNREAD_CAP = 100
+
+
+class _CappedCount(Subquery):
+    """count(*) of a subquery that is LIMITed: at most `UNREAD_CAP + 1` index entries read."""
+
+    template = "(SELECT count(*) FROM (%(subquery)s) AS capped)"
+    output_field = IntegerField()
+
+
+def unread_count() -> _CappedCount:
+    """The membership's unread notices, as an annotation of the `Membership` query each tenant
+    request already runs (`membership_for`): the bell costs no query of its own.
+    Read through the partial index `notification_unread`."""
+    return _CappedCount(
+        Notification.objects.filter(
+            organization_id=OuterRef("organization_id"),
+            user_id=OuterRef("user_id"),
+            read_at__isnull=True,
+        )
+        .order_by()
+        .values("id")[: UNREAD_CAP + 1]
+    )
+
+
 def membership_for(*, user: Any, org_slug: str) -> Membership | None:
     """The user's membership of the organization, with the organization and the user: the
     services take this membership as the actor (`membership.user` is who acted), so handing
@@ -72,9 +99,11 @@ def membership_for(*, user: Any, org_slug: str) -> Membership | None:
     request (docs/performance.md, "Per-request cost")."""
     if not user.is_authenticated:
         return None
+    # The bell's unread count rides on this query (`unread_count`).
     found = list(
         Membership.objects.select_related("organization")
         .filter(user=user, organization__slug=org_slug)
+        .annotate(unread_notices=unread_count())
         .order_by()[:1]
     )
     if not found:

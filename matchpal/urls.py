@@ -27,11 +27,13 @@ tenant_patterns: list[URLPattern | URLResolver] = [
     path("relationships/", include("relationships.urls")),
     path("", include("sessions_app.urls")),
     path("shop/", include("integrations.woocommerce.urls")),
+    path("", include("notifications.urls")),
 ]
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     path("orgs/", views.organization_list, name="organization_list"),
     path("orgs/new/", views.organization_create, name="organization_create"),
     path("invitations/<token:token>/", views.invitation_accept, name="invitation_accept"),

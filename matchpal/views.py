@@ -4,13 +4,14 @@ from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from matchpal import confirmation, selectors, services
+from matchpal import confirmation, health, selectors, services
 from matchpal.actions import run_action
 from matchpal.forms import (
     InvitationForm,
@@ -25,8 +26,23 @@ from matchpal.tenancy import SignedInRequest, TenantRequest, admin_required
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
-    """A trivial view: load balancers' probe and the benchmarks' baseline."""
+    """Liveness: the process answers. A trivial view, also the benchmarks' baseline."""
     return HttpResponse("ok", content_type="text/plain")
+
+
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: the database, Redis and beat's heartbeat (matchpal/health.py); 503 when one
+    fails, with each check's state so whoever looks sees which."""
+    checks = health.readiness()
+    ready = all(check.ok for check in checks)
+    return JsonResponse(
+        {
+            "ready": ready,
+            "checks": {check.name: {"ok": check.ok, "detail": check.detail} for check in checks},
+        },
+        status=200 if ready else 503,
+    )
 
 
 def home(request: HttpRequest) -> HttpResponse:

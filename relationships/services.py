@@ -11,9 +11,9 @@ from grants import services as ledger
 from matchpal.constraints import violated_constraint
 from matchpal.errors import ConflictError, DomainError
 from matchpal.models import Membership, Organization, ServiceType, User
-from matchpal.notifications import send_email_on_commit
 from matchpal.quantities import format_quantity
 from providers.models import Provider, ProviderStatus
+from relationships import notices
 from relationships.models import (
     HOLDING_STATUSES,
     Relationship,
@@ -21,7 +21,7 @@ from relationships.models import (
     RelationshipStatus,
     RelationshipStatusChange,
 )
-from relationships.selectors import acts_for, allocated, response_window_days
+from relationships.selectors import acts_for, allocated
 from students.models import Student, StudentStatus
 
 # Allowed transitions (DESIGN §4).
@@ -92,22 +92,6 @@ def _move(relationship: Relationship, to: str, *, actor: User | None, reason: st
     relationship.save(update_fields=["status", "paired_at", "ended_at"])
 
 
-def _tell(
-    relationship: Relationship,
-    subject: str,
-    body: str,
-    *,
-    student: bool = True,
-    provider: bool = True,
-) -> None:
-    to = []
-    if student:
-        to.append(relationship.student.email)
-    if provider:
-        to.append(relationship.provider.email)
-    send_email_on_commit(subject=subject, body=body, to=to)
-
-
 def relationship_propose(
     *,
     membership: Membership,
@@ -165,25 +149,7 @@ def relationship_propose(
                 reason="Proposal",
                 idempotency_key=idempotency_key,
             )
-            amount = format_quantity(quantity, unit)
-            send_email_on_commit(
-                subject=f"New {service_type.name.lower()} proposal: {student.name}",
-                body=(
-                    f"{organization.name} proposes that you work with {student.name} "
-                    f"({service_type.name}, {amount}). Please accept or decline on Matchpal "
-                    f"by {timezone.localtime(relationship.respond_by, organization.tz):%b %d}."
-                ),
-                to=[provider.email],
-            )
-            send_email_on_commit(
-                subject=f"You are matched with {provider.name}",
-                body=(
-                    f"{organization.name} has proposed {provider.name} for your "
-                    f"{service_type.name.lower()}; {amount} are reserved for it. You will "
-                    f"hear from us when {provider.name} accepts."
-                ),
-                to=[student.email, student.guardian_email],
-            )
+            notices.proposed(relationship, quantity=quantity)
     except IntegrityError as exc:
         if violated_constraint(exc) == "relationship_one_live_pairing":
             # The same form submitted twice meets the first one's live pairing before the
@@ -205,12 +171,7 @@ def relationship_accept(*, membership: Membership, relationship: Relationship) -
             membership, relationship, "Only the provider of this proposal can accept it."
         )
         _move(relationship, RelationshipStatus.PAIRED, actor=actor, reason="Accepted")
-        _tell(
-            relationship,
-            f"{relationship.provider.name} accepted",
-            f"{relationship.provider.name} accepted to work with {relationship.student.name} "
-            f"({relationship.service_type.name}).",
-        )
+        notices.accepted(relationship)
     return relationship
 
 
@@ -238,44 +199,14 @@ def relationship_decline(
         relationship = _lock(relationship)
         if membership is None:
             _end(relationship, RelationshipStatus.DECLINED, actor=None, reason=reason or UNANSWERED)
-            _tell_unanswered(relationship)
+            notices.timed_out(relationship)
             return relationship
         actor = _check_actor(
             membership, relationship, "Only the provider of this proposal can decline it."
         )
         _end(relationship, RelationshipStatus.DECLINED, actor=actor, reason=reason or "Declined")
-        because = f": {reason.strip().rstrip('.')}" if reason.strip() else ""
-        _tell(
-            relationship,
-            f"{relationship.provider.name} declined",
-            f"{relationship.provider.name} declined to work with {relationship.student.name}"
-            f"{because}. The reserved hours are free to book again.",
-            provider=False,
-        )
+        notices.declined(relationship, reason=reason)
     return relationship
-
-
-def _tell_unanswered(relationship: Relationship) -> None:
-    # Nobody declined: the student must not read that the provider did, and the provider, who
-    # may simply have missed the proposal, learns that it is gone.
-    days = response_window_days(relationship)
-    provider, student = relationship.provider, relationship.student
-    _tell(
-        relationship,
-        f"No answer from {provider.name}",
-        f"{provider.name} did not answer within {days} days; "
-        "the reserved hours are free to book again.",
-        provider=False,
-    )
-    _tell(
-        relationship,
-        f"Proposal declined: {student.name}",
-        f"The proposal to work with {student.name} "
-        f"({relationship.service_type.name.lower()}) was not answered within {days} days, so "
-        f"it was declined automatically. Ask {relationship.organization.name} if you would "
-        "still like to take it on.",
-        student=False,
-    )
 
 
 def relationship_cancel(
@@ -289,13 +220,7 @@ def relationship_cancel(
             membership, relationship, ADMINS_ONLY.format(doing="cancel"), provider=False
         )
         _end(relationship, RelationshipStatus.CANCELLED, actor=actor, reason=reason)
-        _tell(
-            relationship,
-            "Relationship cancelled",
-            f"The {relationship.service_type.name.lower()} relationship of "
-            f"{relationship.student.name} with {relationship.provider.name} was cancelled: "
-            f"{reason}",
-        )
+        notices.cancelled(relationship, reason=reason, actor_id=actor.pk)
     return relationship
 
 

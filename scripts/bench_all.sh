@@ -47,7 +47,7 @@ print(database_url(os.environ["DATABASE_URL"], sys.argv[1]))
 EOF
 )
 var_dir=$(mktemp -d /tmp/matchpal-bench-all-XXXXXX)
-export DATABASE_URL=$scratch_url DEBUG=false MATCHPAL_VAR_DIR=$var_dir SECURE_COOKIES=false \
+export DATABASE_URL=$scratch_url DEBUG=false EMAIL_CONSOLE=true MATCHPAL_VAR_DIR=$var_dir SECURE_COOKIES=false \
   LOG_LEVEL=WARNING SECRET_KEY=${SECRET_KEY:-$("$PY" -c 'import secrets; print(secrets.token_urlsafe(50))')}
 "$PY" manage.py migrate --noinput -v 0
 "$PY" manage.py seed_demo >&2

@@ -44,6 +44,7 @@ def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "matchpal.settings")
     os.environ.setdefault("SECRET_KEY", "bench-exports-only")
     os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("EMAIL_CONSOLE", "true")  # DEBUG off needs a mailer: print
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("Set DATABASE_URL to a PostgreSQL copy of the large center.")
     import django

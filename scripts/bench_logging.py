@@ -57,6 +57,7 @@ def setup_django(url: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "matchpal.settings")
     os.environ.setdefault("SECRET_KEY", "bench-logging-only")
     os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("EMAIL_CONSOLE", "true")  # DEBUG off needs a mailer: print
     # Django's test client talks to "testserver", over plain http.
     os.environ["ALLOWED_HOSTS"] = "testserver"
     os.environ["SECURE_COOKIES"] = "false"

@@ -307,6 +307,7 @@ def production_environment() -> None:
     signed with it, so the query counts here see the same session), static files collected
     into a scratch folder, cookies allowed over plain HTTP on loopback."""
     os.environ["DEBUG"] = "false"
+    os.environ.setdefault("EMAIL_CONSOLE", "true")  # DEBUG off needs a mailer: print
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ["MATCHPAL_VAR_DIR"] = tempfile.mkdtemp(prefix="matchpal-bench-pages-")
     os.environ["SECURE_COOKIES"] = "false"

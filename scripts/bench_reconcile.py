@@ -46,6 +46,7 @@ def setup_django(url: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "matchpal.settings")
     os.environ.setdefault("SECRET_KEY", "bench-reconcile-only")
     os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("EMAIL_CONSOLE", "true")  # DEBUG off needs a mailer: print
     import django
 
     django.setup()

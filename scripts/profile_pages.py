@@ -57,6 +57,7 @@ PAGES: list[tuple[str, str, tuple[str, ...]]] = [
 
 def setup_django(scratch: str) -> None:
     os.environ["DEBUG"] = "false"
+    os.environ.setdefault("EMAIL_CONSOLE", "true")  # DEBUG off needs a mailer: print
     os.environ.setdefault("SECRET_KEY", "profile-pages-only")
     os.environ["MATCHPAL_VAR_DIR"] = scratch
     os.environ["ALLOWED_HOSTS"] = "testserver"

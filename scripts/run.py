@@ -33,6 +33,10 @@ def main() -> int:
         "PYTHONUNBUFFERED": "1",
         "DJANGO_SETTINGS_MODULE": "matchpal.settings",
     }
+    # `make run` prints emails unless an SMTP server is given, with DEBUG off too (where the
+    # settings require that choice to be made explicitly).
+    if not env.get("EMAIL_HOST"):
+        env.setdefault("EMAIL_CONSOLE", "true")
     # The banner reads the demo logins from demo.seed, which imports models: set Django up
     # in this process too, with the children's environment (DEBUG on unless set, so no
     # SECRET_KEY is needed), before anything starts, so a failure here orphans no child.

@@ -10,7 +10,13 @@ class SessionsAppConfig(AppConfig):
         # Registers what happens to a relationship's sessions when it ends (see
         # `relationships.services.on_relationship_end`), whoever imports what first.
         from matchpal.tenancy import register_guard
-        from sessions_app import checkin, services  # noqa: F401
+        from notifications.kinds import register_check
+        from sessions_app import checkin, emails, notices, services  # noqa: F401
 
+        # A reminder is checked again as it leaves: never for a session cancelled, moved or
+        # logged since it was planned.
+        register_check("session_reminder", notices.reminder_stale)
         # A center requiring check-ins first stops a provider with one overdue (checkin.py).
         register_guard(checkin.overdue_guard)
+        # The scheduling part's kinds of notice (docs/scheduling.md).
+        emails.register_kinds()

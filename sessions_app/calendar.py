@@ -16,11 +16,14 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from matchpal.models import Membership, Organization
-from sessions_app.emails import Attachment, send_session_email
+from notifications.services import Attachment as NoticeAttachment
+from notifications.services import Audience, Message, notify
+from sessions_app.emails import pair
 from sessions_app.models import CalendarFeed, Session, SessionStatus
 from sessions_app.selectors import visible_to
 
@@ -100,23 +103,40 @@ def send_invite(
     session: Session,
     *,
     method: Method,
+    kind: str,
     subject: str,
     text: str,
-    to: Iterable[str] | None = None,
 ) -> None:
-    """Email the invite (or its cancellation) after commit, by default to the session's student
-    and provider. The ICS is made now, from the session as this transaction leaves it."""
+    """Tell the session's student and provider (`kind`), the invite (or its cancellation)
+    attached: in the app and by email after commit, once per version of the event."""
     relationship = session.relationship
-    content = invite(session, method=method)
-    send_session_email(
-        subject=subject,
-        body=text,
-        to=[relationship.student.email, relationship.provider.email] if to is None else to,
-        attachment=Attachment(
-            filename="cancel.ics" if method == Method.CANCEL else "invite.ics",
-            content=content,
-            mimetype=f"text/calendar; method={method.value}; charset=utf-8",
-        ),
+    org = relationship.organization
+    notify(
+        organization=org,
+        kind=kind,
+        about=f"session:{session.public_id}",
+        occasion=f"ics:{method.value}:{session.ics_sequence}",
+        audiences=[
+            Audience(
+                pair(relationship),
+                Message(
+                    subject=subject,
+                    text=text,
+                    link=reverse("sessions_app:detail", args=[org.slug, session.public_id]),
+                ),
+                attachments=[attachment(session, method)],
+            )
+        ],
+    )
+
+
+def attachment(session: Session, method: Method) -> NoticeAttachment:
+    """The session's invite (or cancel) as an attachment of a notice's email
+    (`sessions_app.notices`)."""
+    return NoticeAttachment(
+        filename="cancel.ics" if method == Method.CANCEL else "invite.ics",
+        content=invite(session, method=method).decode(),
+        mimetype=f"text/calendar; method={method.value}; charset=utf-8",
     )
 
 
@@ -137,26 +157,15 @@ def send_confirmation(session: Session) -> None:
     text = (
         f"{relationship.student.name}'s session with {relationship.provider.name} is booked for "
         f"{when(session)} ({session.duration_minutes} min"
-        f"{', ' + session.mode if session.mode else ''}).\n\n"
-        "The attached invite adds it to your calendar."
+        f"{', ' + session.mode if session.mode else ''}). The attached invite adds it to your "
+        "calendar."
     )
     send_invite(
-        session, method=Method.REQUEST, subject=f"Session booked: {when(session)}", text=text
-    )
-
-
-def send_cancellation(session: Session, *, reason: str) -> None:
-    """A booked session was cancelled: the invite's cancellation, with a new SEQUENCE."""
-    bump_sequence(session)
-    relationship = session.relationship
-    text = (
-        f"{relationship.student.name}'s session with {relationship.provider.name} on "
-        f"{when(session)} was cancelled."
-    )
-    if reason.strip():
-        text += f"\n\nWhy: {reason.strip()}"
-    send_invite(
-        session, method=Method.CANCEL, subject=f"Session cancelled: {when(session)}", text=text
+        session,
+        method=Method.REQUEST,
+        kind="session_booked",
+        subject=f"Session booked: {when(session)}",
+        text=text,
     )
 
 

@@ -1,36 +1,31 @@
-"""Emails about a session, sent after commit: one function, so that the notification layer can
-route them later (per-person preferences, digests) without touching the callers."""
+"""What the scheduling part tells people (docs/scheduling.md): the kinds of notice it adds to
+`notifications.kinds` and the audiences of a session, for `notifications.services.notify`,
+which tells each person in the app and by email (their preferences apply) after commit."""
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from notifications import kinds
+from notifications.kinds import ADMIN, PROVIDER, STUDENT, Kind
+from notifications.services import Recipient, person
+from relationships.models import Relationship
 
-from django.core.mail import EmailMessage
-from django.db import transaction
+SCHEDULING_KINDS = [
+    Kind(
+        "session_booked",
+        "A session is booked (with its calendar invite)",
+        frozenset({PROVIDER, STUDENT}),
+    ),
+    Kind("session_message", "A message about a session", frozenset({PROVIDER, STUDENT})),
+    Kind("no_show_warning", "A warning after missed sessions", frozenset({STUDENT})),
+    Kind("booking_suspended", "Booking is suspended after no-shows", frozenset({ADMIN, STUDENT})),
+]
 
-from matchpal.notifications import email_subject
+
+def register_kinds() -> None:
+    """Called once the apps are ready (`SessionsAppConfig.ready`)."""
+    for kind in SCHEDULING_KINDS:
+        if kind.key not in kinds.KINDS:
+            kinds.register(kind)
 
 
-@dataclass(frozen=True)
-class Attachment:
-    filename: str
-    content: bytes
-    mimetype: str
-
-
-def send_session_email(
-    *, subject: str, body: str, to: Iterable[str], attachment: Attachment | None = None
-) -> None:
-    """One plain-text email to `to` (blank addresses left out), sent once the transaction
-    commits; nothing is sent when it rolls back."""
-    recipients = sorted({address for address in to if address})
-    if not recipients:
-        return
-    line = email_subject(subject)
-
-    def send() -> None:
-        message = EmailMessage(subject=line, body=body, to=recipients)
-        if attachment is not None:
-            message.attach(attachment.filename, attachment.content, attachment.mimetype)
-        message.send()
-
-    transaction.on_commit(send)
+def pair(relationship: Relationship) -> list[Recipient]:
+    """The session's student and provider (not the guardian: the invite is the student's)."""
+    return [person(relationship.student), person(relationship.provider)]

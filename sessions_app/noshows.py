@@ -15,9 +15,8 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from matchpal.notifications import notify_admins
+from notifications.services import Audience, Message, admins, notify, person
 from relationships.models import Relationship
-from sessions_app.emails import send_session_email
 from sessions_app.models import NoShowParty, Session, SessionStatus
 from students import selectors as students
 from students.services import booking_suspend
@@ -55,33 +54,59 @@ def apply_rule(*, session: Session, relationship: Relationship) -> None:
     count = student_no_shows(session=session, relationship=relationship)
     student = relationship.student
     window = f"{org.no_show_suspension_days} days"
+    link = reverse("students:detail", args=[org.slug, student.public_id])
     if count >= limit:
-        if booking_suspend(student=student, no_shows=count) is None:
+        suspension = booking_suspend(student=student, no_shows=count)
+        if suspension is None:
             return  # already suspended: nothing new to say
-        send_session_email(
-            subject="Booking suspended after repeated no-shows",
-            body=(
-                f"{student.name} missed {count} sessions within {window} without coming, so "
-                f"booking new sessions at {org.name} is suspended. Sessions already booked "
-                "stay. Contact the center to lift the suspension."
-            ),
-            to=[student.email],
-        )
-        notify_admins(
+        notify(
             organization=org,
-            text=(
-                f"{student.name}'s booking is suspended: {count} no-shows within {window}. "
-                "Lift it on the student's page."
-            ),
-            link=reverse("students:detail", args=[org.slug, student.public_id]),
+            kind="booking_suspended",
+            about=f"student:{student.public_id}",
+            occasion=f"suspended:{suspension.pk}",
+            audiences=[
+                Audience(
+                    [person(student)],
+                    Message(
+                        subject="Booking suspended after repeated no-shows",
+                        text=(
+                            f"{student.name} missed {count} sessions within {window} without "
+                            f"coming, so booking new sessions at {org.name} is suspended. "
+                            "Sessions already booked stay. Contact the center to lift it."
+                        ),
+                    ),
+                ),
+                Audience(
+                    admins(org),
+                    Message(
+                        subject=f"{student.name}'s booking is suspended",
+                        text=(
+                            f"{student.name}'s booking is suspended: {count} no-shows within "
+                            f"{window}. Lift it on the student's page."
+                        ),
+                        link=link,
+                    ),
+                ),
+            ],
         )
     elif count == limit - 1:
-        send_session_email(
-            subject="A missed session: booking could be suspended",
-            body=(
-                f"{student.name} did not come to a session with {relationship.provider.name}. "
-                f"That is {count} missed within {window}; at {limit}, booking new sessions at "
-                f"{org.name} is suspended until the center lifts it."
-            ),
-            to=[student.email],
+        notify(
+            organization=org,
+            kind="no_show_warning",
+            about=f"student:{student.public_id}",
+            occasion=f"warned:{session.public_id}",
+            audiences=[
+                Audience(
+                    [person(student)],
+                    Message(
+                        subject="A missed session: booking could be suspended",
+                        text=(
+                            f"{student.name} did not come to a session with "
+                            f"{relationship.provider.name}. That is {count} missed within "
+                            f"{window}; at {limit}, booking new sessions at {org.name} is "
+                            "suspended until the center lifts it."
+                        ),
+                    ),
+                )
+            ],
         )

@@ -24,21 +24,18 @@ from matchpal.errors import ConflictError
 from matchpal.models import (
     Charge,
     Membership,
-    Notification,
     Organization,
     Role,
     ShortfallPolicy,
     StudentRecap,
     User,
 )
-from matchpal.notifications import notify_admins, send_email_on_commit
 from matchpal.quantities import format_minutes, format_quantity
-from matchpal.selectors import member_user_ids
 from providers.selectors import lock_provider
 from relationships import services as relationships
 from relationships.models import Relationship, RelationshipStatus, Unit
 from relationships.selectors import acts_for
-from sessions_app import calendar, noshows
+from sessions_app import calendar, noshows, notices
 from sessions_app.models import (
     DisputeResolution,
     NoShowParty,
@@ -97,8 +94,8 @@ def tells_admins_of_shortfall[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
 
 def _tell_admins_of_shortfall(relationship: Relationship, error: ledger.InsufficientHours) -> None:
     org = relationship.organization
-    notify_admins(
-        organization=org,
+    notices.hours_short(
+        relationship,
         text=(
             f"Not enough hours for a session of {relationship.student.name} with "
             f"{relationship.provider.name}: {error.message}"
@@ -222,8 +219,8 @@ def _charge(session: Session, relationship: Relationship, actor: User, what: str
     session.charge_shortfall = wanted - charged
     if session.charge_shortfall:
         unit = relationship.unit
-        notify_admins(
-            organization=org,
+        notices.hours_short(
+            relationship,
             text=(
                 f"The {what} of {relationship.student.name}'s session of "
                 f"{timezone.localtime(session.starts_at, org.tz):%b %d} with "
@@ -428,15 +425,15 @@ def _record(
     )
     if change.gave_back_after_window:
         when = timezone.localtime(before.starts_at, org.tz)
-        notify_admins(
-            organization=org,
+        notices.hours_given_back(
+            session,
+            relationship,
             text=(
                 f"Hours given back after the {org.logging_grace_hours}-hour window: {actor} "
                 f"{_DID[kind]} {relationship.student.name}'s session of {when:%b %d} with "
                 f"{relationship.provider.name} ({format_quantity(given_back, relationship.unit)} "
                 "given back)."
             ),
-            link=reverse("sessions_app:detail", args=[org.slug, session.public_id]),
         )
     return change
 
@@ -519,6 +516,8 @@ def session_log(
         else:
             _insert(session)
             _consume(session, relationship, minutes, actor, save=False)
+        if not scheduled:
+            notices.logged(session, relationship, actor_id=actor.pk)
     return session
 
 
@@ -638,6 +637,7 @@ def complete_locked(
     )
     _consume(session, relationship, _charge_of(session, relationship.organization), actor)
     _record(session, relationship, before=before, kind=SessionChangeKind.COMPLETED, actor=actor)
+    notices.logged(session, relationship, actor_id=actor.pk)
     return session
 
 
@@ -827,52 +827,18 @@ def session_reschedule(
             actor=actor,
             reason=reason,
         )
-        _tell_moved(session, relationship, before=before.starts_at, actor=actor, reason=reason)
-    return session
-
-
-def _tell_moved(
-    session: Session, relationship: Relationship, *, before: datetime, actor: User, reason: str
-) -> None:
-    """The student and the provider, by email after commit and in the app where they have a
-    login; not whoever made the change."""
-    org = relationship.organization
-    old = timezone.localtime(before, org.tz)
-    new = timezone.localtime(session.starts_at, org.tz)
-    student, provider = relationship.student, relationship.provider
-    if session.status == SessionStatus.SCHEDULED:
-        subject = f"Session moved to {new:%b %d, %H:%M}"
-        text = (
-            f"The session of {student.name} with {provider.name} on {old:%b %d, %H:%M} moved to "
-            f"{new:%A %b %d, %H:%M}."
-        )
-    else:
-        subject = f"Session date corrected to {new:%b %d}"
-        text = (
-            f"The date of the session of {student.name} with {provider.name} was corrected from "
-            f"{old:%b %d, %H:%M} to {new:%b %d, %H:%M}."
-        )
-    body = f"{text}\n\nWhy: {reason.strip()}" if reason.strip() else text
-    people = [p for p in (student, provider) if p.user_id != actor.pk]
-    if session.status == SessionStatus.SCHEDULED:
-        # The email carries the invite's update (same UID, next SEQUENCE).
-        calendar.send_invite(
+        notices.moved(
             session,
-            method=calendar.Method.REQUEST,
-            subject=subject,
-            text=body,
-            to=[p.email for p in people],
+            relationship,
+            before=before.starts_at,
+            actor_id=actor.pk,
+            reason=reason,
+            # A scheduled session's email carries its invite's update (same UID, next SEQUENCE).
+            attachments=[]
+            if completed
+            else [calendar.attachment(session, calendar.Method.REQUEST)],
         )
-    else:
-        send_email_on_commit(subject=subject, body=body, to=[p.email for p in people])
-    link = reverse("sessions_app:detail", args=[org.slug, session.public_id])
-    users = member_user_ids(
-        organization=org, user_ids=[p.user_id for p in people if p.user_id is not None]
-    )
-    Notification.objects.bulk_create(
-        Notification(organization=org, user_id=user_id, text=text[:500], link=link)
-        for user_id in users
-    )
+    return session
 
 
 def _restore_all(session: Session, relationship: Relationship, actor: User, reason: str) -> None:
@@ -903,9 +869,11 @@ def session_cancel(*, membership: Membership, session: Session, reason: str) -> 
         actor = _check_change(membership, session, relationship)
         before = copy.copy(session)
         _cancel(session, relationship, actor=actor, reason=reason)
+        invite = []
         if before.status in (SessionStatus.SCHEDULED, SessionStatus.MISSED):
-            # Its invite went out when it was booked: calendars drop the event.
-            calendar.send_cancellation(session, reason=reason)
+            # Its invite went out when it was booked: the email carries the cancel.
+            calendar.bump_sequence(session)
+            invite = [calendar.attachment(session, calendar.Method.CANCEL)]
         _record(
             session,
             relationship,
@@ -913,6 +881,9 @@ def session_cancel(*, membership: Membership, session: Session, reason: str) -> 
             kind=SessionChangeKind.CANCELLED,
             actor=actor,
             reason=reason,
+        )
+        notices.cancelled(
+            session, relationship, actor_id=actor.pk, reason=reason, attachments=invite
         )
     return session
 
@@ -1013,6 +984,7 @@ def cancel_sessions_to_come(*, relationship: Relationship, actor: User | None, r
         calendar.send_invite(
             session,
             method=calendar.Method.CANCEL,
+            kind="session_cancelled",
             subject=f"Session cancelled: {calendar.when(session)}",
             text=f"The session on {calendar.when(session)} was cancelled. {because}.",
         )
@@ -1098,15 +1070,7 @@ def session_dispute(*, membership: Membership, session: Session, reason: str) ->
         session.disputed_at, session.dispute_reason = timezone.now(), reason.strip()
         session.student_confirmed_at = None
         session.save(update_fields=["disputed_at", "dispute_reason", "student_confirmed_at"])
-        notify_admins(
-            organization=session.organization,
-            text=f"{session.relationship.student.name} disputes the session of "
-            f"{timezone.localtime(session.starts_at, session.organization.tz):%b %d} "
-            f"with {session.relationship.provider.name}: {reason.strip()}",
-            link=reverse(
-                "sessions_app:detail", args=[session.organization.slug, session.public_id]
-            ),
-        )
+        notices.dispute_opened(session, session.relationship, reason=reason)
     return session
 
 
@@ -1191,8 +1155,6 @@ def session_resolve_dispute(
 def _tell_resolved(
     session: Session, relationship: Relationship, change: SessionChange | None
 ) -> None:
-    org = relationship.organization
-    when = timezone.localtime(session.starts_at, org.tz)
     outcome = {
         DisputeResolution.KEPT: "The session stays as logged.",
         DisputeResolution.CANCELLED: "The session was cancelled and its hours given back.",
@@ -1207,23 +1169,7 @@ def _tell_resolved(
             )
             + "."
         )
-    text = (
-        f"Your dispute of the session of {when:%b %d} with {relationship.provider.name} was "
-        f"resolved. {outcome} {session.dispute_resolution_note}"
-    )
-    student = relationship.student
-    send_email_on_commit(
-        subject=f"Your dispute of the session of {when:%b %d} was resolved",
-        body=text,
-        to=[student.email],
-    )
-    if student.user_id and member_user_ids(organization=org, user_ids=[student.user_id]):
-        Notification.objects.create(
-            organization=org,
-            user_id=student.user_id,
-            text=text[:500],
-            link=reverse("sessions_app:detail", args=[org.slug, session.public_id]),
-        )
+    notices.dispute_resolved(session, relationship, outcome=outcome)
 
 
 REPORT_NO_RECIPIENT = (
@@ -1245,15 +1191,7 @@ def session_send_report(*, membership: Membership, session: Session) -> Session:
         recipients = sorted({a for a in (student.email, student.guardian_email) if a})
         if not recipients:
             raise SessionRuleError(REPORT_NO_RECIPIENT)
-        when = timezone.localtime(session.starts_at, relationship.organization.tz)
-        send_email_on_commit(
-            subject=f"Session report: {when:%b %d} with {relationship.provider.name}",
-            body=(
-                f"{relationship.provider.name} — {when:%A %b %d, %H:%M}, "
-                f"{format_minutes(session.duration_minutes)}\n\n{session.notes}"
-            ),
-            to=recipients,
-        )
+        notices.report(session, relationship, recipients=recipients)
         session.report_sent_at, session.report_sent_by = timezone.now(), actor
         session.report_sent_to = ", ".join(recipients)[:500]
         session.save(update_fields=["report_sent_at", "report_sent_by", "report_sent_to"])

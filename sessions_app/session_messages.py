@@ -8,7 +8,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from matchpal.models import Membership
-from sessions_app.emails import send_session_email
+from notifications.services import Audience, Message, notify, person
 from sessions_app.models import Session, SessionMessage, SessionStatus
 from sessions_app.rules import SessionRuleError
 
@@ -27,12 +27,13 @@ def message_post(*, membership: Membership, session: Session, body: str) -> Sess
         raise SessionRuleError(EMPTY, field="body")
     if len(text) > MAX_LENGTH:
         raise SessionRuleError(TOO_LONG.format(length=len(text)), field="body")
-    student, provider = session.relationship.student, session.relationship.provider
+    relationship = session.relationship
+    student, provider = relationship.student, relationship.provider
     own = membership.organization_id == session.organization_id
     if own and membership.is_student and student.user_id == membership.user_id:
-        sender, recipient = student.name, provider.email
+        sender, recipient = student.name, person(provider)
     elif own and membership.is_provider and provider.user_id == membership.user_id:
-        sender, recipient = provider.name, student.email
+        sender, recipient = provider.name, person(student)
     else:
         raise SessionRuleError(ONLY_THE_PAIR)
     with transaction.atomic():
@@ -47,14 +48,22 @@ def message_post(*, membership: Membership, session: Session, body: str) -> Sess
         )
         org = membership.organization
         when = session.starts_at.astimezone(org.tz)
-        link = reverse("sessions_app:detail", args=[org.slug, session.public_id])
-        send_session_email(
-            subject=f"Message from {sender} about the session of {when:%b %d, %H:%M}",
-            body=(
-                f"{sender} wrote about the session of {when:%A %b %d, %H:%M}:\n\n{text}\n\n"
-                f"Answer on the session's page: {link}"
-            ),
-            to=[recipient],
+        notify(
+            organization=org,
+            kind="session_message",
+            about=f"session:{session.public_id}",
+            occasion=f"message:{message.pk}",
+            audiences=[
+                Audience(
+                    [recipient],
+                    Message(
+                        subject=f"Message from {sender} about the session of {when:%b %d, %H:%M}",
+                        text=f"{sender} wrote about the session of {when:%A %b %d, %H:%M}: {text}",
+                        link=reverse("sessions_app:detail", args=[org.slug, session.public_id]),
+                        action="Answer on the session's page",
+                    ),
+                )
+            ],
         )
     return message
 

@@ -1,6 +1,12 @@
 from celery import shared_task
 
-from sessions_app import missed
+from sessions_app import missed, reminders
+
+
+@shared_task
+def send_session_reminders() -> int:
+    """Every 5 minutes: the reminders before sessions. Safe to run twice or to overlap."""
+    return reminders.send_session_reminders()
 
 
 @shared_task

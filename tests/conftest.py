@@ -20,6 +20,7 @@ LONG_FIRST = (
     "tests/test_on_sqlite.py::test_the_sqlite_marked_tests_pass_on_sqlite",
     "tests/sessions_app/test_stateful.py",
     "tests/grants/test_stateful.py",
+    "tests/test_compose_processes.py",
     "tests/test_form_fuzzing.py::test_hostile_values_never_answer_5xx_nor_half_save[org_settings-",
     "tests/test_form_fuzzing.py::test_hostile_values_never_answer_5xx_nor_half_save[woocommerce:store_edit-",
     "tests/test_smoke.py::test_with_debug_off_pages_need_collectstatic",

@@ -47,7 +47,16 @@ from grants.models import Grant, Package
 from integrations.woocommerce.forms import StoreForm
 from integrations.woocommerce.models import Delivery, ErrorKind, OrderError, Store
 from matchpal.forms import OrganizationSettingsForm
-from matchpal.models import Invitation, Membership, Organization, Role, ServiceType, User
+from matchpal.models import (
+    Invitation,
+    Membership,
+    Notification,
+    Organization,
+    Role,
+    ServiceType,
+    User,
+)
+from notifications.models import Dispatch, EmailDelivery
 from providers.forms import OwnProfileForm, ProviderForm
 from providers.models import Provider
 from relationships.models import Relationship
@@ -1005,6 +1014,42 @@ POSTS.register("exports:list", changes=False)
 POSTS.register("exports:start", lambda t: {"source": "sessions", "format": "csv"}, changes=True)
 POSTS.register("exports:detail", changes=False)
 POSTS.register("exports:download", changes=False)
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+
+def notice_of(tenant: Tenant) -> Notification:
+    """An unread notice of the student persona, leading to the organization's home."""
+    return Notification.objects.get_or_create(
+        organization=tenant.organization,
+        user=tenant.student_user,
+        text="Planted notice",
+        defaults={"link": f"/o/{tenant.organization.slug}/", "kind": "hours_granted"},
+    )[0]
+
+
+def email_of(tenant: Tenant) -> EmailDelivery:
+    dispatch = Dispatch.objects.get_or_create(
+        organization=tenant.organization, kind="hours_granted", object_key="planted"
+    )[0]
+    return EmailDelivery.objects.get_or_create(
+        organization=tenant.organization,
+        dispatch=dispatch,
+        to=tenant.student_user.email,
+        defaults={"kind": "hours_granted", "subject": "Planted", "text": "x", "html": "x"},
+    )[0]
+
+
+KWARGS.register("notifications:open", "public_id", lambda t: notice_of(t).public_id)
+KWARGS.register("notifications:email_detail", "public_id", lambda t: email_of(t).public_id)
+POSTS.register("notifications:inbox", changes=False)
+POSTS.register("notifications:open", changes=True, post_only=True, by=Role.STUDENT)
+POSTS.register("notifications:read_all", changes=True, post_only=True, by=Role.STUDENT)
+POSTS.register("notifications:preferences", lambda t: {"hours_granted": "on"}, changes=True)
+POSTS.register("notifications:center_defaults", lambda t: {"hours_low": "on"}, changes=True)
+POSTS.register("notifications:email_list", changes=False)
+POSTS.register("notifications:email_detail", changes=False)
 
 
 # --- Personas -------------------------------------------------------------------------------

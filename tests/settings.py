@@ -9,6 +9,10 @@ import tempfile
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
 os.environ.setdefault("MATCHPAL_PLAIN_STATIC", "true")
+# The test client speaks plain HTTP and mail goes to Django's outbox: no redirect to HTTPS, and
+# no SMTP server required (a subprocess started by a test inherits both).
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("EMAIL_CONSOLE", "true")
 
 from matchpal.settings import *  # noqa: F403
 

@@ -1,80 +1,27 @@
-"""docker-compose.yml, as Docker Compose itself reads it, and .env.example.
+"""docker-compose.yml, as Docker Compose itself reads it (tests/compose.py), and .env.example.
+What each app service runs is run for real in tests/test_compose_processes.py."""
 
-`docker compose config` needs no Docker engine, only the client. Where the compose plugin is
-missing, Debian's standalone `docker-compose` (which `.ci/run` installs) is used instead.
-"""
-
-import json
-import os
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVICES = {"web", "worker", "beat", "db", "redis"}
-APP_SERVICES = ("web", "worker", "beat")
+from tests.compose import ROOT, compose_config
 
-
-def _compose_command() -> tuple[list[str], bool] | None:
-    """The compose CLI to use and whether it prints JSON (`config --format json`)."""
-    if shutil.which("docker"):
-        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=60)
-        if probe.returncode == 0:
-            return ["docker", "compose"], True
-    if shutil.which("docker-compose"):
-        help_text = subprocess.run(
-            ["docker-compose", "config", "--help"], capture_output=True, text=True, timeout=60
-        ).stdout
-        return ["docker-compose"], "--format" in help_text
-    return None
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; .ci/run should have installed it")
-    pytest.skip(reason)
+SERVICES = {"migrate", "web", "worker", "beat", "db", "redis"}
+APP_SERVICES = ("migrate", "web", "worker", "beat")
+LONG_RUNNING = SERVICES - {"migrate"}
 
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    if shutil.which("docker") is None and shutil.which("docker-compose") is None:
-        _unavailable("the docker client is not installed")
-    command = _compose_command()
-    if command is None:
-        _unavailable("neither the `docker compose` plugin nor `docker-compose` is installed")
-    cli, json_output = command  # type: ignore[misc]
-    # A scratch project directory: the real files, with .env.example as the .env that compose
-    # requires, so nothing is written into the work tree.
-    project = tmp_path_factory.mktemp("compose")
-    for name in ("docker-compose.yml", "Dockerfile"):
-        shutil.copy(ROOT / name, project / name)
-    shutil.copy(ROOT / ".env.example", project / ".env")
-    args = [
-        *cli,
-        "-f",
-        str(project / "docker-compose.yml"),
-        "--project-directory",
-        str(project),
-        "config",
-        *(["--format", "json"] if json_output else []),
-    ]
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("COMPOSE_", "POSTGRES_"))
-    }
-    result = subprocess.run(args, capture_output=True, text=True, cwd=project, env=env, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout) if json_output else yaml.safe_load(result.stdout)
+    return compose_config(tmp_path_factory.mktemp("compose"))
 
 
-def test_five_services_each_with_a_health_check(config: dict) -> None:
+def test_five_services_each_with_a_health_check_and_a_restart_policy(config: dict) -> None:
     assert set(config["services"]) == SERVICES
-    for name, service in config["services"].items():
+    for name in LONG_RUNNING:
+        service = config["services"][name]
+        assert service["restart"] == "unless-stopped", name
         healthcheck = service.get("healthcheck") or {}
         assert healthcheck.get("test"), name
         assert not healthcheck.get("disable"), name
@@ -93,21 +40,47 @@ def test_app_services_reach_the_db_and_redis_services(config: dict) -> None:
         assert environment["SECRET_KEY"] == "change-me-to-a-long-random-string", name
 
 
-def test_everything_waits_for_what_it_needs_to_be_healthy(config: dict) -> None:
+def test_everything_waits_for_what_it_needs(config: dict) -> None:
     services = config["services"]
-    expected = {"web": {"db", "redis"}, "worker": {"web", "redis"}, "beat": {"web", "redis"}}
+    healthy, migrated = "service_healthy", "service_completed_successfully"
+    expected = {
+        "migrate": {"db": healthy},
+        "web": {"migrate": migrated, "db": healthy, "redis": healthy},
+        "worker": {"migrate": migrated, "redis": healthy},
+        "beat": {"migrate": migrated, "redis": healthy},
+    }
     for name, needs in expected.items():
         depends_on = services[name]["depends_on"]
-        assert set(depends_on) == needs, name
-        assert {dep["condition"] for dep in depends_on.values()} == {"service_healthy"}, name
+        assert {dep: value["condition"] for dep, value in depends_on.items()} == needs, name
     for name in ("db", "redis"):
         assert not services[name].get("depends_on"), name
 
 
-def test_web_migrates_before_serving(config: dict) -> None:
-    command = config["services"]["web"]["command"]
-    command = " ".join(command) if isinstance(command, list) else command
-    assert command.index("manage.py migrate --noinput") < command.index("gunicorn matchpal.wsgi")
+def _command(service: dict) -> str:
+    command = service["command"]
+    return " ".join(command) if isinstance(command, list) else command
+
+
+def test_migrations_run_once_in_a_one_shot_service(config: dict) -> None:
+    services = config["services"]
+    assert _command(services["migrate"]) == "python manage.py migrate --noinput"
+    assert services["migrate"]["restart"] == "no"  # it exits 0, and stays exited
+    for name in ("web", "worker", "beat"):
+        assert "migrate" not in _command(services[name]), name
+
+
+def test_beat_runs_once(config: dict) -> None:
+    assert config["services"]["beat"]["deploy"]["replicas"] == 1
+
+
+def test_no_secret_goes_into_the_image() -> None:
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert ".env" in ignored
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    # The only key the build knows is the throwaway one collectstatic needs to import settings.
+    assert re.findall(r"SECRET_KEY=(\S+)", dockerfile) == ["collectstatic-only"]
+    assert not re.search(r"^\s*(ENV|ARG)\b.*(PASSWORD|SECRET|DSN|TOKEN)", dockerfile, re.M | re.I)
+    assert "collectstatic --noinput" in dockerfile
 
 
 def test_env_example_documents_every_setting() -> None:

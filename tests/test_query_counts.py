@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from grants.services import hold, package_save
 from integrations.woocommerce.models import Delivery, Order, OrderError, Store
-from matchpal.models import Invitation, Membership, Role, ServiceType
+from matchpal.models import Invitation, Membership, Notification, Role, ServiceType
+from notifications.models import Dispatch, EmailDelivery
 from providers.models import ProviderService
 from relationships.models import Relationship
 from sessions_app.services import session_log
@@ -447,6 +448,36 @@ def shows_relationship_sessions(n: int, response) -> None:  # type: ignore[no-un
     assert len(sessions.object_list) == min(n, settings.MATCHPAL_PAGE_SIZE)
 
 
+def grow_notices(tenant: Tenant, n: int) -> None:
+    """The admin has n notices, every other one unread."""
+    org = tenant.organization
+    for i in range(Notification.objects.filter(organization=org, user=tenant.admin).count(), n):
+        Notification.objects.create(
+            organization=org,
+            user=tenant.admin,
+            kind="hours_low",
+            text=f"Notice {i}",
+            link=f"/o/{org.slug}/",
+            read_at=None if i % 2 else timezone.now(),
+        )
+
+
+def grow_emails(tenant: Tenant, n: int) -> None:
+    """n logged emails, of one event each."""
+    org = tenant.organization
+    for i in range(EmailDelivery.objects.filter(organization=org).count(), n):
+        dispatch = Dispatch.objects.create(organization=org, kind="hours_low", object_key=str(i))
+        EmailDelivery.objects.create(
+            organization=org,
+            dispatch=dispatch,
+            kind="hours_low",
+            to=f"person{i}@alpha.example",
+            subject=f"Email {i}",
+            text="x",
+            html="x",
+        )
+
+
 def grow_exports(tenant: Tenant, n: int) -> None:
     """The admin has n ready exports."""
     for i in range(n):
@@ -454,6 +485,10 @@ def grow_exports(tenant: Tenant, n: int) -> None:
 
 
 PAGES = {
+    "notifications:inbox": Page(Role.ADMIN, org_path("inbox/"), grow_notices, shows_a_page_of),
+    "notifications:email_list": Page(
+        Role.ADMIN, org_path("notifications/emails/"), grow_emails, shows_a_page_of
+    ),
     "exports:list": Page(Role.ADMIN, org_path("exports/"), grow_exports, shows_a_page_of),
     "students:list": Page(Role.ADMIN, org_path("students/"), grow_students, shows_a_page_of),
     "students:list[by balance]": Page(
@@ -504,6 +539,9 @@ PAGES = {
 # is read from the cache; organization_list has no tenant, so 1). A paginated list adds 2 (its
 # count and its rows); the members page has two. The same number at 3 rows and at 30.
 PINNED = {
+    # The bell's unread count rides on the membership's query: no query of its own.
+    "notifications:inbox": 4,
+    "notifications:email_list": 4,
     "exports:list": 4,
     "students:list": 4,
     "students:list[by balance]": 4,

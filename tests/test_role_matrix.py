@@ -148,6 +148,15 @@ EXPECTED: dict[str, Expect] = {
     "reports:payroll_csv": STAFF_PAGE,
     "reports:statement": Expect(get=(200, 403, 200), post=(200, 403, 200)),
     "reports:statement_csv": Expect(get=(200, 403, 200), post=(200, 403, 200)),
+    # Every member has an inbox and email preferences; a notice is its own reader's (the
+    # student persona's); the center's defaults and the email log are the admins'.
+    "notifications:inbox": Expect(get=(200, 200, 200), post=(200, 200, 200)),
+    "notifications:open": Expect(get=(405, 405, 405), post=(404, 404, 302)),
+    "notifications:read_all": Expect(get=(405, 405, 405), post=(302, 302, 302)),
+    "notifications:preferences": Expect(get=(200, 200, 200), post=(302, 302, 302)),
+    "notifications:center_defaults": ADMIN_FORM,
+    "notifications:email_list": ADMIN_PAGE,
+    "notifications:email_detail": ADMIN_PAGE,
 }
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
+from grants import notices
 from grants.models import (
     GRANT_MAX_TOTAL,
     Allocation,
@@ -94,6 +95,7 @@ def grant_create(
         posting = Posting(actor=actor, reason=reason or reference, idempotency_key=idempotency_key)
         posting.add(grant, EntryKind.CREDIT, total=quantity)
         posting.write()
+        notices.granted(grant, quantity=quantity)
     return grant
 
 
@@ -373,6 +375,9 @@ def grant_expire(
             )
         posting.add(locked, EntryKind.EXPIRE, status=GrantStatus.EXPIRED)
         posting.write()
+        lost = locked.total - locked.used
+        if lost > 0:
+            notices.expired(locked, lost=lost)
     return locked
 
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('matchpal', '0010_checkin_recap_suspension_settings'),
+        ('matchpal', '0011_checkin_recap_suspension_settings'),
         ('relationships', '0007_proposed_respond_by_index'),
         ('sessions_app', '0007_list_order_and_open_dispute_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -2,7 +2,8 @@
 
 from django.core import mail
 
-from matchpal.notifications import email_subject, notify_admins
+from matchpal.notifications import email_subject
+from notifications.services import Audience, Message, admins, notify
 from tests.support import Tenant
 
 
@@ -10,9 +11,18 @@ def test_a_line_break_in_a_subject_becomes_a_space(
     tenant_a: Tenant, django_capture_on_commit_callbacks
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        notify_admins(
+        notify(
             organization=tenant_a.organization,
-            text="Bob\r\nBcc: victim@example.com disputed a session",
+            kind="dispute_opened",
+            about="session:1",
+            audiences=[
+                Audience(
+                    admins(tenant_a.organization),
+                    Message(
+                        subject="Bob\r\nBcc: victim@example.com disputed a session", text="Bob"
+                    ),
+                )
+            ],
         )
 
     assert [m.subject for m in mail.outbox] == [

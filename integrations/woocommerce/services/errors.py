@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from integrations.woocommerce import bodies
 from integrations.woocommerce.models import Delivery, ErrorKind, Order, OrderError, Store
-from matchpal.notifications import notify_admins
+from notifications.services import Audience, Message, admins, notify
 
 
 class OrderSkipped(Exception):
@@ -56,10 +56,26 @@ def record_error(
             )
     except IntegrityError:
         return None  # the same problem is already open
-    notify_admins(
-        organization=store.organization,
-        text=f"{store.name}: {error.get_kind_display()} — {message}"[:500],
-        link=reverse("woocommerce:error_list", args=[store.organization.slug]),
+    text = f"{store.name}: {error.get_kind_display()} — {message}"[:500]
+    organization = store.organization
+    notify(
+        organization=organization,
+        kind="order_error",
+        about=f"order_error:{error.public_id}",
+        audiences=[
+            Audience(
+                admins(organization),
+                Message(
+                    subject=f"Shop order needs attention: {error.get_kind_display()}",
+                    text=text,
+                    link=reverse(
+                        "woocommerce:error_detail", args=[organization.slug, error.public_id]
+                    ),
+                    facts=[("Store", store.name), ("Order", subject or "—")],
+                    action="Resolve it",
+                ),
+            )
+        ],
     )
     return error
 

@@ -50,6 +50,7 @@ DESIGN_POLICY_DEFAULTS = {
     "checkin_overdue_hours": 2,
     "no_show_suspension_count": None,
     "no_show_suspension_days": 60,
+    "session_reminder_hours": 24,
 }
 
 

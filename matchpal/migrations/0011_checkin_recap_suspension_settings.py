@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('matchpal', '0009_merge_membership_key_and_thresholds'),
+        ('matchpal', '0010_notifications_inbox'),
     ]
 
     operations = [
