@@ -16,14 +16,12 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from matchpal.models import Membership, Organization
 from notifications.services import Attachment as NoticeAttachment
-from notifications.services import Audience, Message, notify
-from sessions_app.emails import pair
+from sessions_app.emails import send_session_email
 from sessions_app.models import CalendarFeed, Session, SessionStatus
 from sessions_app.selectors import visible_to
 
@@ -103,30 +101,20 @@ def send_invite(
     session: Session,
     *,
     method: Method,
-    kind: str,
     subject: str,
     text: str,
 ) -> None:
-    """Tell the session's student and provider (`kind`), the invite (or its cancellation)
-    attached: in the app and by email after commit, once per version of the event."""
+    """Email the session's student and provider the invite (or its cancellation) after commit.
+    An email of its own, not a notice: a booking's confirmation and the cancels of an ended
+    pairing's sessions. A reschedule's update and a cancellation's cancel ride on the notices
+    of those events instead (`sessions_app.notices.moved`, `.cancelled`)."""
     relationship = session.relationship
-    org = relationship.organization
-    notify(
-        organization=org,
-        kind=kind,
-        about=f"session:{session.public_id}",
-        occasion=f"ics:{method.value}:{session.ics_sequence}",
-        audiences=[
-            Audience(
-                pair(relationship),
-                Message(
-                    subject=subject,
-                    text=text,
-                    link=reverse("sessions_app:detail", args=[org.slug, session.public_id]),
-                ),
-                attachments=[attachment(session, method)],
-            )
-        ],
+    invite_file = attachment(session, method)
+    send_session_email(
+        subject=subject,
+        body=text,
+        to=[relationship.student.email, relationship.provider.email],
+        attachment=invite_file,
     )
 
 
@@ -163,7 +151,6 @@ def send_confirmation(session: Session) -> None:
     send_invite(
         session,
         method=Method.REQUEST,
-        kind="session_booked",
         subject=f"Session booked: {when(session)}",
         text=text,
     )

@@ -1,18 +1,17 @@
 """What the scheduling part tells people (docs/scheduling.md): the kinds of notice it adds to
-`notifications.kinds` and the audiences of a session, for `notifications.services.notify`,
-which tells each person in the app and by email (their preferences apply) after commit."""
+`notifications.kinds` (messages, no-show warnings and suspensions go through
+`notifications.services.notify`), and `send_session_email`, the one function for a session's
+calendar emails (a booking's invite, an ended pairing's cancels), which are not notices."""
 
+from django.core.mail import EmailMessage
+from django.db import transaction
+
+from matchpal.notifications import email_subject
 from notifications import kinds
 from notifications.kinds import ADMIN, PROVIDER, STUDENT, Kind
-from notifications.services import Recipient, person
-from relationships.models import Relationship
+from notifications.services import Attachment
 
 SCHEDULING_KINDS = [
-    Kind(
-        "session_booked",
-        "A session is booked (with its calendar invite)",
-        frozenset({PROVIDER, STUDENT}),
-    ),
     Kind("session_message", "A message about a session", frozenset({PROVIDER, STUDENT})),
     Kind("no_show_warning", "A warning after missed sessions", frozenset({STUDENT})),
     Kind("booking_suspended", "Booking is suspended after no-shows", frozenset({ADMIN, STUDENT})),
@@ -26,6 +25,20 @@ def register_kinds() -> None:
             kinds.register(kind)
 
 
-def pair(relationship: Relationship) -> list[Recipient]:
-    """The session's student and provider (not the guardian: the invite is the student's)."""
-    return [person(relationship.student), person(relationship.provider)]
+def send_session_email(
+    *, subject: str, body: str, to: list[str], attachment: Attachment | None = None
+) -> None:
+    """One plain-text email to `to` (blank addresses left out) after commit; nothing is sent
+    when the transaction rolls back."""
+    recipients = sorted({address for address in to if address})
+    if not recipients:
+        return
+    line = email_subject(subject)
+
+    def send() -> None:
+        message = EmailMessage(subject=line, body=body, to=recipients)
+        if attachment is not None:
+            message.attach(attachment.filename, attachment.content, attachment.mimetype)
+        message.send()
+
+    transaction.on_commit(send)

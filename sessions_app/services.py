@@ -984,7 +984,6 @@ def cancel_sessions_to_come(*, relationship: Relationship, actor: User | None, r
         calendar.send_invite(
             session,
             method=calendar.Method.CANCEL,
-            kind="session_cancelled",
             subject=f"Session cancelled: {calendar.when(session)}",
             text=f"The session on {calendar.when(session)} was cancelled. {because}.",
         )
