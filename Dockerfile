@@ -18,7 +18,8 @@ WORKDIR /app
 
 # Dependencies first, from the lock file alone, so code changes reuse this layer.
 COPY pyproject.toml uv.lock ./
-RUN uv sync --frozen --no-dev --no-install-project --python /usr/local/bin/python3.12
+# The optional extras too (Sentry, S3 storage): each is used only when its variable is set.
+RUN uv sync --frozen --no-dev --all-extras --no-install-project --python /usr/local/bin/python3.12
 
 COPY . .
 

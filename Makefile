@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 	.tools/bin/pip install --quiet uv
 
 install: $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --all-extras --python $(PYTHON)
 
 run: install
 	$(UV) run --frozen python scripts/run.py

@@ -5,6 +5,8 @@ from celery import Celery
 from celery.schedules import crontab
 from celery.signals import beat_init
 
+from matchpal import logs as logs  # connects the request id's and the task log line's signals
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "matchpal.settings")
 
 app = Celery("matchpal")

@@ -41,6 +41,11 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
     ),
     "org_suspension_days_positive": ("no_show_suspension_days", "Give at least 1 day."),
     "org_student_recap_valid": ("student_recap", "Choose a setting from the list."),
+    "org_booking_slots_positive": (
+        "booking_slot_minutes",
+        "Booked sessions last, and start every, at least 5 minutes.",
+    ),
+    "org_booking_horizon_positive": ("booking_horizon_days", "Give at least 1 day."),
     "org_session_reminder_hours_range": (
         "session_reminder_hours",
         "Remind between 2 and 168 hours (a week) before; the 1-hour reminder comes anyway.",

@@ -78,6 +78,10 @@ POLICY_FIELDS = [
     "proposal_response_days",
     "booking_students_may_request",
     "booking_auto_accept",
+    "booking_notice_hours",
+    "booking_horizon_days",
+    "booking_slot_minutes",
+    "booking_slot_step_minutes",
     "low_balance_threshold_minutes",
     "revision_minutes",
     "pay_providers_for_charged_absences",
@@ -93,6 +97,8 @@ POLICY_FIELDS = [
     "checkin_overdue_hours",
     "no_show_suspension_count",
     "no_show_suspension_days",
+    "warning_short_session_days",
+    "warning_irregular_percent",
     "session_reminder_hours",
 ]
 

@@ -142,6 +142,18 @@ class Organization(models.Model):
     )
     booking_students_may_request = models.BooleanField(default=True)
     booking_auto_accept = models.BooleanField(default=True)
+    booking_notice_hours = models.PositiveSmallIntegerField(
+        default=12, help_text="Students book at least this many hours ahead."
+    )
+    booking_horizon_days = models.PositiveSmallIntegerField(
+        default=60, help_text="Students book at most this many days ahead."
+    )
+    booking_slot_minutes = models.PositiveSmallIntegerField(
+        default=60, help_text="The length of a booked session, in minutes."
+    )
+    booking_slot_step_minutes = models.PositiveSmallIntegerField(
+        default=30, help_text="Booked sessions start on this step: every 30 minutes, …"
+    )
     low_balance_threshold_minutes = models.PositiveIntegerField(default=120)
     # Notifications: a reminder this many hours before a session (and one an hour before).
     session_reminder_hours = models.PositiveSmallIntegerField(
@@ -195,7 +207,11 @@ class Organization(models.Model):
         help_text="A session is very short under this share (in %) of the pairing's usual length.",
     )
     warning_gap_days = models.PositiveSmallIntegerField(
-        default=21, help_text="A pairing with no session for this many days has a long gap."
+        default=21,
+        help_text=(
+            "A pairing whose last completed session is this many days old has a long gap; "
+            "one paired this long without any session is idle."
+        ),
     )
     warning_cancellations = models.PositiveSmallIntegerField(
         default=3,
@@ -203,6 +219,16 @@ class Organization(models.Model):
     )
     warning_cancellation_days = models.PositiveSmallIntegerField(
         default=30, help_text="The window, in days, for repeated cancellations."
+    )
+    warning_short_session_days = models.PositiveSmallIntegerField(
+        default=30, help_text="The window, in days, for very short sessions."
+    )
+    warning_irregular_percent = models.PositiveSmallIntegerField(
+        default=50,
+        help_text=(
+            "A pairing meets irregularly when the gaps between its last six sessions vary by "
+            "this share (in %) of their average or more."
+        ),
     )
 
     class Meta:
@@ -230,6 +256,13 @@ class Organization(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(student_recap__in=StudentRecap.values), name="org_student_recap_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(booking_slot_minutes__gte=5, booking_slot_step_minutes__gte=5),
+                name="org_booking_slots_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(booking_horizon_days__gte=1), name="org_booking_horizon_positive"
             ),
             models.CheckConstraint(
                 condition=Q(session_reminder_hours__range=(2, 168)),

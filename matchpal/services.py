@@ -3,8 +3,9 @@
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -16,7 +17,15 @@ from django.utils.text import slugify
 
 from matchpal.constraints import violated_constraint
 from matchpal.errors import ConflictError, DomainError
-from matchpal.models import Invitation, Membership, Organization, Role, ServiceType, User
+from matchpal.models import (
+    Invitation,
+    Membership,
+    Notification,
+    Organization,
+    Role,
+    ServiceType,
+    User,
+)
 from matchpal.notifications import email_subject
 from matchpal.quantities import format_minutes
 
@@ -114,6 +123,11 @@ CANCELLATIONS_OUT_OF_RANGE = (
     f"Repeated cancellations are between 1 and {MAX_WARNING_CANCELLATIONS} cancellations."
 )
 CANCELLATION_DAYS_OUT_OF_RANGE = f"The cancellations' window is between 1 and {MAX_DAYS} days."
+SHORT_DAYS_OUT_OF_RANGE = f"The very short sessions' window is between 1 and {MAX_DAYS} days."
+MAX_IRREGULAR_PERCENT = 1000
+IRREGULAR_OUT_OF_RANGE = (
+    f"Irregular scheduling is a variation between 1 and {MAX_IRREGULAR_PERCENT} %."
+)
 NOTES_TOO_LONG = f"The notes' minimum length is at most {MAX_NOTES_LENGTH} characters."
 GRACE_TOO_LONG = f"The grace period is at most {MAX_GRACE_HOURS} hours (a year)."
 LATE_WINDOW_TOO_LONG = f"The late cancellation window is at most {MAX_LATE_WINDOW_HOURS} hours."
@@ -147,6 +161,11 @@ def weekly_out_of_range(low: int) -> str:
     )
 
 
+MAX_NOTICE_HOURS: Final = 24 * 30
+NOTICE_TOO_LONG: Final = f"Give at most {MAX_NOTICE_HOURS} hours (30 days)."
+HORIZON_OUT_OF_RANGE: Final = "Give between 1 and 365 days."
+BOOKING_LENGTH_OUT_OF_RANGE: Final = "A booked session lasts between 5 and 1440 minutes."
+BOOKING_STEP_OUT_OF_RANGE: Final = "Give a step between 5 minutes and a day (1440)."
 REMINDER_HOURS_OUT_OF_RANGE = (
     "Remind between 2 and 168 hours (a week) before; the 1-hour reminder comes anyway."
 )
@@ -211,6 +230,12 @@ def policy_errors(values: dict[str, Any]) -> dict[str, str]:
         ("no_show_suspension_days", 1, MAX_DAYS, SUSPENSION_DAYS_OUT_OF_RANGE),
         ("checkin_overdue_hours", 0, 72, CHECKIN_OVERDUE_OUT_OF_RANGE),
         ("student_recap_min_length", 0, 2000, RECAP_TOO_LONG),
+        ("warning_short_session_days", 1, MAX_DAYS, SHORT_DAYS_OUT_OF_RANGE),
+        ("warning_irregular_percent", 1, MAX_IRREGULAR_PERCENT, IRREGULAR_OUT_OF_RANGE),
+        ("booking_notice_hours", 0, MAX_NOTICE_HOURS, NOTICE_TOO_LONG),
+        ("booking_horizon_days", 1, MAX_DAYS, HORIZON_OUT_OF_RANGE),
+        ("booking_slot_minutes", 5, MAX_SESSION_BOUND, BOOKING_LENGTH_OUT_OF_RANGE),
+        ("booking_slot_step_minutes", 5, 24 * 60, BOOKING_STEP_OUT_OF_RANGE),
         ("session_reminder_hours", 2, 168, REMINDER_HOURS_OUT_OF_RANGE),
     ]
     for name, lowest, highest, message in bounds:
@@ -386,6 +411,29 @@ def membership_remove(*, actor: User, membership: Membership) -> None:
                 "This is the organization's last admin; make someone else an admin first."
             )
         membership.delete()
+
+
+def user_leave_organization(*, user: User, organization: Organization) -> bool:
+    """Erasure's part of a login (privacy.services.student_erase): the membership of this
+    organization, its notices and the invitations sent to its address here are deleted. A login
+    left without any organization is closed for good: deactivated, its address and name replaced,
+    its password unusable, its allauth addresses deleted (a session it still holds stops working:
+    inactive users are refused). Returns whether the login was closed. A login that belongs to
+    other organizations stays theirs."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        Membership.objects.filter(user=user, organization=organization).delete()
+        Notification.objects.filter(user=user, organization=organization).delete()
+        Invitation.objects.filter(organization=organization, email__iexact=user.email).delete()
+        if Membership.objects.filter(user=user).exists():
+            return False
+        EmailAddress.objects.filter(user=user).delete()
+        user.email = f"erased-{user.pk}@erased.invalid"
+        user.name = ""
+        user.is_active = False
+        user.set_unusable_password()
+        user.save(update_fields=["email", "name", "is_active", "password"])
+        return True
 
 
 def purge_expired_invitations(*, older_than_days: int = 30) -> int:

@@ -49,10 +49,13 @@ INSTALLED_APPS = [
     "integrations",
     "reports",
     "reports.export_jobs",
+    "privacy",
     "demo",
 ]
 
 MIDDLEWARE = [
+    # First: its line times the whole request and carries the request id (docs/deploy.md, "Logs").
+    "matchpal.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -63,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "matchpal.throttle.AdminSignInThrottle",
     # AxesMiddleware last, as django-axes asks.
     "axes.middleware.AxesMiddleware",
 ]
@@ -82,9 +86,14 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "matchpal.context_processors.tenancy",
             ],
+            # Django's `date` filter, written without its per-call formatter (issue 11).
+            "builtins": ["matchpal.templatetags.dates"],
         },
     },
 ]
+
+# Django's form renderer, with the common widgets and labels written in Python (issue 11).
+FORM_RENDERER = "matchpal.form_renderer.Renderer"
 
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
@@ -150,6 +159,24 @@ STORAGES = {
         )
     },
 }
+# Several machines: exports in an S3-compatible bucket (the `s3` extra, django-storages) that
+# every web process and worker reaches; never public, always downloaded through the view.
+_exports_bucket = env_str("MATCHPAL_EXPORTS_S3_BUCKET")
+if _exports_bucket:
+    STORAGES["exports"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _exports_bucket,
+            # Unset: AWS itself; set for MinIO, Ceph, R2… (https://s3.example.org).
+            "endpoint_url": env_str("MATCHPAL_EXPORTS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("MATCHPAL_EXPORTS_S3_REGION") or None,
+            # Unset: boto3's own chain (AWS_* variables, an instance role).
+            "access_key": env_str("MATCHPAL_EXPORTS_S3_ACCESS_KEY") or None,
+            "secret_key": env_str("MATCHPAL_EXPORTS_S3_SECRET_KEY") or None,
+            "location": "exports",
+            "file_overwrite": False,
+        },
+    }
 WHITENOISE_USE_FINDERS = DEBUG
 
 LOGIN_URL = "account_login"
@@ -221,7 +248,8 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = env_str(
 )
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
-    "login_failed": "10/m/ip,5/5m/key",
+    # 60 an hour per address: one address trying many accounts is stopped within the hour.
+    "login_failed": "10/m/ip,60/h/ip,5/5m/key",
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
@@ -325,11 +353,63 @@ if not DEBUG:
             )
         SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
 
+# --- Logs and errors (docs/deploy.md, "Logs") ---------------------------------------------
+# One JSON object per line (a request, a task, any record), each with the request id; `text`
+# for people reading a terminal (the default with DEBUG).
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "matchpal.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "matchpal.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The request line replaces Django's own line for 4xx and 5xx answers (the traceback
+        # of a 500 still comes from django.request's ERROR record).
+        "django.request": {"level": "ERROR"},
+    },
 }
+# The worker logs through the same handler instead of installing its own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    try:
+        import sentry_sdk
+        from sentry_sdk.integrations.celery import CeleryIntegration
+        from sentry_sdk.integrations.django import DjangoIntegration
+    except ImportError as error:
+        raise ImproperlyConfigured(
+            "SENTRY_DSN is set but sentry-sdk is not installed: install the `sentry` extra."
+        ) from error
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        # Errors only; no performance tracing, no personal data beyond the user's id.
+        traces_sample_rate=0.0,
+        send_default_pii=False,
+    )
 AXES_VERBOSE = False
+
+# --- Throttles (matchpal/throttle.py; docs/deploy.md, "Throttles") --------------------------
+# Sign-in attempts on the Django admin per client address and hour, whatever account they name.
+MATCHPAL_ADMIN_SIGN_IN_LIMIT = env_int("MATCHPAL_ADMIN_SIGN_IN_LIMIT", 60)
+# Unsigned or rejected webhook requests per store URL and hour; signed ones are never limited.
+MATCHPAL_WEBHOOK_REJECTED_LIMIT = env_int("MATCHPAL_WEBHOOK_REJECTED_LIMIT", 60)
+# Behind proxies that append to X-Forwarded-For: how many to skip to find the client's address
+# (allauth's rate limits and the admin's sign-in limit). 0: the connecting address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)

@@ -22,6 +22,7 @@ tenant_patterns: list[URLPattern | URLResolver] = [
         name="service_type_set_active",
     ),
     path("students/", include("students.urls")),
+    path("students/", include("privacy.urls")),
     path("providers/", include("providers.urls")),
     path("", include("grants.urls")),
     path("relationships/", include("relationships.urls")),

@@ -36,6 +36,7 @@ _KINDS = [
     Kind("session_cancelled", "A session is cancelled", frozenset({PROVIDER, STUDENT})),
     Kind("session_report", "A session's report", frozenset({STUDENT})),
     Kind("session_reminder", "Reminder before a session", frozenset({PROVIDER, STUDENT})),
+    Kind("session_unlogged", "A session of mine is not logged yet", frozenset({PROVIDER})),
     Kind("dispute_opened", "A session is disputed", frozenset({ADMIN})),
     Kind("dispute_resolved", "A dispute is resolved", frozenset({STUDENT})),
     Kind("hours_granted", "Hours are added", frozenset({STUDENT})),

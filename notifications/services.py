@@ -18,7 +18,7 @@ from typing import Protocol
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -355,3 +355,18 @@ def center_defaults_save(*, membership: Membership, choices: dict[str, bool]) ->
             CenterEmailDefault.objects.update_or_create(
                 organization=organization, kind=kind, defaults={"email": email}
             )
+
+
+def person_forget(*, organization: Organization, user_id: int | None, addresses: list[str]) -> int:
+    """A student's erasure (privacy.services.student_erase): the center's emails to the person
+    (by login, or by one of their addresses, the guardian's included) and their email
+    preferences are deleted. The dispatch keys stay, so nothing is sent twice. Returns how many
+    emails were deleted."""
+    query = Q(user_id=user_id) if user_id is not None else Q(pk__in=[])
+    for address in filter(None, addresses):
+        query |= Q(to__iexact=address)
+    with transaction.atomic():
+        deleted, _ = EmailDelivery.objects.filter(query, organization=organization).delete()
+        if user_id is not None:
+            EmailPreference.objects.filter(organization=organization, user_id=user_id).delete()
+    return deleted

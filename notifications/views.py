@@ -44,7 +44,8 @@ def notices_read_all(request: TenantRequest) -> HttpResponse:
 def preferences(request: TenantRequest) -> HttpResponse:
     membership = request.membership
     form = EmailChoicesForm(
-        request.POST or None,
+        # Every box unticked posts nothing at all: still a submitted form.
+        request.POST if request.method == "POST" else None,
         kinds=kinds.for_role(membership.role),
         initial_choices=selectors.member_choices(membership=membership),
     )
@@ -58,7 +59,8 @@ def preferences(request: TenantRequest) -> HttpResponse:
 @admin_required
 def center_defaults(request: TenantRequest) -> HttpResponse:
     form = EmailChoicesForm(
-        request.POST or None,
+        # Every box unticked posts nothing at all: still a submitted form.
+        request.POST if request.method == "POST" else None,
         kinds=list(kinds.KINDS.values()),
         initial_choices=selectors.center_choices(organization=request.organization),
     )

@@ -4,9 +4,9 @@ from typing import Any, cast
 from django import forms
 
 from matchpal.constraints import ReadableModelForm
-from matchpal.fields import PublicIdMultipleChoiceField, SingleLineField
+from matchpal.fields import BoundedDateField, PublicIdMultipleChoiceField, SingleLineField
 from matchpal.models import Organization, ServiceType
-from providers.models import Provider
+from providers.models import ExceptionKind, MeetingMode, Provider, Weekday
 from providers.selectors import service_types_for_form
 
 
@@ -50,3 +50,31 @@ class OwnProfileForm(ReadableModelForm):
         fields = ["name", "phone", "bio"]
         widgets = {"bio": forms.Textarea(attrs={"rows": 4})}
         field_classes = {"name": SingleLineField}
+
+
+class WindowForm(forms.Form):
+    weekday = forms.TypedChoiceField(choices=Weekday.choices, coerce=int)
+    start = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    end = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    mode = forms.ChoiceField(choices=MeetingMode.choices, initial=MeetingMode.IN_PERSON)
+    location = SingleLineField(
+        max_length=300, required=False, help_text="The room or address, or the meeting link."
+    )
+
+
+class ExceptionForm(forms.Form):
+    kind = forms.ChoiceField(choices=ExceptionKind.choices, label="What")
+    date = BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.TimeField(
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text="Leave both times empty for a whole day off.",
+    )
+    end = forms.TimeField(
+        required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    mode = forms.ChoiceField(
+        choices=MeetingMode.choices, initial=MeetingMode.IN_PERSON, label="Mode (extra hours)"
+    )
+    location = SingleLineField(max_length=300, required=False, label="Location (extra hours)")
+    note = SingleLineField(max_length=200, required=False)

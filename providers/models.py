@@ -97,3 +97,110 @@ class ProviderService(models.Model):
 
     def __str__(self) -> str:
         return f"provider {self.provider_id} offers service type {self.service_type_id}"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class MeetingMode(models.TextChoices):
+    IN_PERSON = "in_person", "In person"
+    ONLINE = "online", "Online"
+
+
+class AvailabilityWindow(models.Model):
+    """A provider's weekly hours: every `weekday` from `start` to `end`, wall-clock times in the
+    organization's time zone (so 15:00 stays 15:00 across a daylight-saving change). Where they
+    meet then: in person at `location`, or online at the meeting link in `location`.
+    docs/scheduling.md, "Availability"."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    provider = models.ForeignKey(
+        Provider, on_delete=models.CASCADE, related_name="availability_windows"
+    )
+    weekday = models.PositiveSmallIntegerField(choices=Weekday)
+    start = models.TimeField()
+    end = models.TimeField()
+    mode = models.CharField(max_length=10, choices=MeetingMode, default=MeetingMode.IN_PERSON)
+    location = models.CharField(
+        max_length=300, blank=True, help_text="The room or address, or the meeting link."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["weekday", "start", "id"]
+        indexes = [models.Index(fields=["organization", "provider", "weekday"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gt=models.F("start")), name="availability_window_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(weekday__gte=0, weekday__lte=6), name="availability_weekday_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(mode__in=MeetingMode.values), name="availability_window_mode_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+
+
+class ExceptionKind(models.TextChoices):
+    TIME_OFF = "off", "Time off"
+    EXTRA = "extra", "Extra hours"
+
+
+class AvailabilityException(models.Model):
+    """One date that differs from the week: time off (the whole day when no times are given)
+    or one-off extra hours, wall-clock times in the organization's time zone."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    provider = models.ForeignKey(
+        Provider, on_delete=models.CASCADE, related_name="availability_exceptions"
+    )
+    kind = models.CharField(max_length=5, choices=ExceptionKind)
+    date = models.DateField()
+    start = models.TimeField(null=True, blank=True)
+    end = models.TimeField(null=True, blank=True)
+    mode = models.CharField(max_length=10, choices=MeetingMode, default=MeetingMode.IN_PERSON)
+    location = models.CharField(max_length=300, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["date", "start", "id"]
+        indexes = [models.Index(fields=["organization", "provider", "date"])]
+        constraints = [
+            # Both times or neither (a whole day off); extra hours always have their times.
+            models.CheckConstraint(
+                condition=(Q(start__isnull=True, end__isnull=True, kind="off"))
+                | Q(start__isnull=False, end__gt=models.F("start")),
+                name="availability_exception_times",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=ExceptionKind.values), name="availability_exception_kind"
+            ),
+            models.CheckConstraint(
+                condition=Q(mode__in=MeetingMode.values), name="availability_exception_mode"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.start is None or self.end is None:
+            return f"{self.get_kind_display()} on {self.date:%b %d}"
+        return (
+            f"{self.get_kind_display()} on {self.date:%b %d}, {self.start:%H:%M}–{self.end:%H:%M}"
+        )
+
+    @property
+    def whole_day(self) -> bool:
+        return self.start is None

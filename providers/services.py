@@ -1,13 +1,25 @@
+import datetime
 from collections.abc import Iterable
+from datetime import time
 from decimal import Decimal
+from typing import Final
 
 from django.db import IntegrityError, transaction
 
 from matchpal.constraints import violated_constraint
-from matchpal.errors import ConflictError, DomainError
-from matchpal.models import Invitation, Organization, Role, ServiceType, User
+from matchpal.errors import ConflictError, DomainError, PermissionDeniedError
+from matchpal.models import Invitation, Membership, Organization, Role, ServiceType, User
 from matchpal.services import invitation_create, link_invited_record
-from providers.models import Provider, ProviderService, ProviderStatus
+from providers.models import (
+    AvailabilityException,
+    AvailabilityWindow,
+    ExceptionKind,
+    MeetingMode,
+    Provider,
+    ProviderService,
+    ProviderStatus,
+)
+from providers.selectors import lock_provider
 
 EDITABLE_FIELDS = ("name", "email", "phone", "bio", "default_pay_rate")
 SELF_EDITABLE_FIELDS = ("name", "phone", "bio")
@@ -139,3 +151,112 @@ def provider_link_invited_user(invitation: Invitation, user: User) -> None:
             record_id=invitation.provider_id,
             label="provider",
         )
+
+
+# Availability (docs/scheduling.md, "Availability"): the provider keeps their own hours, an
+# admin anyone's. Times are wall-clock times in the organization's zone.
+
+AVAILABILITY_NOT_YOURS: Final = "Only the provider or an admin can change these hours."
+END_BEFORE_START: Final = "The end comes after the start (hours cannot run past midnight)."
+EXTRA_NEEDS_TIMES: Final = "Give the start and end of the extra hours."
+BOTH_TIMES: Final = "Give both the start and the end, or neither for the whole day."
+
+
+def _check_editor(membership: Membership, provider: Provider) -> None:
+    if membership.organization_id != provider.organization_id:
+        raise PermissionDeniedError(AVAILABILITY_NOT_YOURS)
+    if membership.is_admin:
+        return
+    if not (membership.is_provider and provider.user_id == membership.user_id):
+        raise PermissionDeniedError(AVAILABILITY_NOT_YOURS)
+
+
+def availability_window_add(
+    *,
+    membership: Membership,
+    provider: Provider,
+    weekday: int,
+    start: time,
+    end: time,
+    mode: str,
+    location: str = "",
+) -> AvailabilityWindow:
+    """Weekly hours; refused when they overlap the provider's other hours that weekday."""
+    _check_editor(membership, provider)
+    if end <= start:
+        raise DomainError(END_BEFORE_START, field="end")
+    with transaction.atomic():
+        lock_provider(pk=provider.pk)
+        clash = (
+            AvailabilityWindow.objects.filter(
+                organization_id=provider.organization_id,
+                provider=provider,
+                weekday=weekday,
+                start__lt=end,
+                end__gt=start,
+            )
+            .order_by("start")
+            .first()
+        )
+        if clash is not None:
+            raise DomainError(
+                f"These hours overlap your {clash.get_weekday_display()} hours "
+                f"{clash.start:%H:%M}–{clash.end:%H:%M}.",
+                field="start",
+            )
+        return AvailabilityWindow.objects.create(
+            organization_id=provider.organization_id,
+            provider=provider,
+            weekday=weekday,
+            start=start,
+            end=end,
+            mode=mode,
+            location=location.strip(),
+        )
+
+
+def availability_window_remove(*, membership: Membership, window: AvailabilityWindow) -> None:
+    """Sessions already booked in these hours stay booked."""
+    _check_editor(membership, window.provider)
+    window.delete()
+
+
+def availability_exception_add(
+    *,
+    membership: Membership,
+    provider: Provider,
+    kind: str,
+    date: datetime.date,
+    start: time | None,
+    end: time | None,
+    mode: str = MeetingMode.IN_PERSON,
+    location: str = "",
+    note: str = "",
+) -> AvailabilityException:
+    """Time off (a whole day without times) or one-off extra hours on `date`. Time off does
+    not cancel what is already booked: the provider or an admin cancels those sessions."""
+    _check_editor(membership, provider)
+    if (start is None) != (end is None):
+        raise DomainError(BOTH_TIMES, field="end" if end is None else "start")
+    if kind == ExceptionKind.EXTRA and start is None:
+        raise DomainError(EXTRA_NEEDS_TIMES, field="start")
+    if start is not None and end is not None and end <= start:
+        raise DomainError(END_BEFORE_START, field="end")
+    return AvailabilityException.objects.create(
+        organization_id=provider.organization_id,
+        provider=provider,
+        kind=kind,
+        date=date,
+        start=start,
+        end=end,
+        mode=mode,
+        location=location.strip(),
+        note=note.strip(),
+    )
+
+
+def availability_exception_remove(
+    *, membership: Membership, exception: AvailabilityException
+) -> None:
+    _check_editor(membership, exception.provider)
+    exception.delete()

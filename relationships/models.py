@@ -67,6 +67,9 @@ class Relationship(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "id"], name="relationship_org_id"),
+            # The key a session's (provider, relationship) refers to: a session's provider is
+            # its relationship's (sessions_app 0008).
+            models.UniqueConstraint(fields=["provider", "id"], name="relationship_provider_id"),
             models.CheckConstraint(
                 condition=Q(status__in=RelationshipStatus.values), name="relationship_status_valid"
             ),

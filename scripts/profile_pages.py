@@ -6,11 +6,13 @@ with Django's test client, in this one process with DEBUG off, the static files 
 a scratch folder (the manifest storage production uses) and the cached template loaders, and
 times each page N times after warming up: wall-clock, this process's CPU time, and the time
 spent waiting on the database (every statement, through a connection wrapper), with the query
-count. `--profile PAGE` prints cProfile's top functions for one page instead.
+count. `--profile PAGE` prints cProfile's top functions for one page instead; `--explain`
+runs `EXPLAIN (ANALYZE, SUMMARY)` on every statement each page sent (SELECTs only), on a warm
+connection, and prints PostgreSQL's planning and execution time per statement, the best of three.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/<copy of scale> .venv/bin/python \\
         scripts/profile_pages.py --org scale [--iterations 100] [--only 'list'] \\
-        [--profile students:list [--sort tottime]]
+        [--profile students:list [--sort tottime]] [--explain]
 
 It signs in through `force_login` (one session row written per user) and only sends GETs. Not
 a test: nothing here asserts.
@@ -147,6 +149,32 @@ def measure(client: Any, path: str, iterations: int) -> dict[str, list[float]]:
     return figures
 
 
+def explain(client: Any, path: str) -> list[tuple[float, float, str]]:
+    """(planning ms, execution ms, statement) of each SELECT the page sends, best of three."""
+    import json
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(path)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(path).status_code == 200, path
+    figures = []
+    with connection.cursor() as cursor:
+        for query in captured.captured_queries:
+            sql = query["sql"]
+            if not sql.lstrip().upper().startswith("SELECT"):
+                continue
+            best = (float("inf"), float("inf"))
+            for _ in range(3):
+                cursor.execute(f"EXPLAIN (ANALYZE, SUMMARY, FORMAT JSON) {sql}")
+                plan = cursor.fetchone()[0]
+                plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]
+                best = min(best, (plan["Planning Time"], plan["Execution Time"]))
+            figures.append((best[0], best[1], sql))
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--org", default="scale")
@@ -158,6 +186,9 @@ def main() -> int:
     parser.add_argument("--profile", default="", help="'role URL-name' (or URL name) to profile")
     parser.add_argument("--sort", default="cumulative", help="cProfile's order (or tottime)")
     parser.add_argument("--lines", type=int, default=60, help="cProfile's lines to print")
+    parser.add_argument(
+        "--explain", action="store_true", help="PostgreSQL's planning and execution per statement"
+    )
     args = parser.parse_args()
     scratch = tempfile.mkdtemp(prefix="matchpal-profile-pages-")
     try:
@@ -178,6 +209,21 @@ def main() -> int:
                 client.get(path)
             profiler.disable()
             pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.lines)
+            return 0
+        if args.explain:
+            print(f"load average before: {os.getloadavg()[0]:.2f}")
+            print("| page | role | planning ms | execution ms | statement |")
+            print("|---|---|---:|---:|---|")
+            for (role, name), (client, path) in table.items():
+                if args.only and not re.search(args.only, f"{role} {name}"):
+                    continue
+                for planning, execution, sql in explain(client, path):
+                    print(
+                        f"| `{name}` | {role} | {planning:.2f} | {execution:.2f} | "
+                        f"{' '.join(sql.split())[:90]} |",
+                        flush=True,
+                    )
+            print(f"load average after: {os.getloadavg()[0]:.2f}")
             return 0
         print(f"load average before: {os.getloadavg()[0]:.2f}")
         print(

@@ -10,8 +10,11 @@ class SessionsAppConfig(AppConfig):
         # Registers what happens to a relationship's sessions when it ends (see
         # `relationships.services.on_relationship_end`), whoever imports what first.
         from matchpal.tenancy import register_guard
-        from notifications.kinds import register_check
-        from sessions_app import checkin, emails, notices, services  # noqa: F401
+        from notifications.kinds import register, register_check
+        from sessions_app import booking_notices, checkin, emails, notices, services  # noqa: F401
+
+        for kind in booking_notices.KINDS:
+            register(kind)
 
         # A reminder is checked again as it leaves: never for a session cancelled, moved or
         # logged since it was planned.
@@ -20,3 +23,4 @@ class SessionsAppConfig(AppConfig):
         register_guard(checkin.overdue_guard)
         # The scheduling part's kinds of notice (docs/scheduling.md).
         emails.register_kinds()
+        register_check("session_unlogged", notices.unlogged_stale)

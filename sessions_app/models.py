@@ -1,5 +1,6 @@
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -10,10 +11,14 @@ from django.db.models.functions import Coalesce, Round
 from django.urls import reverse
 
 from matchpal.models import Organization
-from relationships.models import Relationship, Unit
+from providers.models import Provider
+from relationships.models import Relationship, RelationshipStatus, Unit
 
 
 class SessionStatus(models.TextChoices):
+    # Requested by a booking where the center does not auto-accept: the provider accepts it
+    # (→ scheduled) or declines it (→ cancelled, with the provider's message).
+    PENDING = "pending", "Requested"
     SCHEDULED = "scheduled", "Scheduled"
     COMPLETED = "completed", "Completed"
     CANCELLED = "cancelled", "Cancelled"
@@ -47,6 +52,12 @@ DISPUTE_OPEN = Q(
     disputed_at__isnull=False,
     dispute_resolved_at__isnull=True,
 )
+
+# The sessions that take the provider's time: no two of one provider may overlap
+# (docs/scheduling.md, "Never double-booked"). Completed sessions are records of the past,
+# logged after the fact (a group met together logs one session per student), and are left out.
+LIVE_STATUSES: tuple[str, ...] = ("pending", "scheduled")
+LIVE = Q(status__in=LIVE_STATUSES)
 
 CENT = Decimal("0.01")
 
@@ -169,6 +180,26 @@ class Session(models.Model):
     relationship = models.ForeignKey(
         Relationship, on_delete=models.PROTECT, related_name="sessions"
     )
+    # Whose calendar the session takes: the relationship's provider, copied so that the
+    # database can keep one provider's live sessions apart (the exclusion constraint
+    # `session_provider_no_overlap`). Not named `provider`: the reports annotate sessions with
+    # their provider's name under that name.
+    calendar_provider = models.ForeignKey(
+        Provider, on_delete=models.PROTECT, related_name="+", db_column="provider_id"
+    )
+    # False only for sessions scheduled before the rule existed (sessions_app 0008): they count
+    # as busy when slots are offered but the constraint does not cover them.
+    exclusive = models.BooleanField(default=True)
+    # Booked as one of a weekly series (sessions_app.booking); every occurrence is an ordinary
+    # session.
+    series = models.UUIDField(null=True, blank=True)
+    topic = models.CharField(max_length=200, blank=True)
+    location = models.CharField(
+        max_length=300, blank=True, help_text="A room, or the meeting link."
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     starts_at = models.DateTimeField()
     duration_minutes = models.PositiveIntegerField()
     kind = models.CharField(max_length=10, choices=SessionKind, default=SessionKind.TUTORING)
@@ -244,6 +275,17 @@ class Session(models.Model):
                 name="session_org_kind_starts",
             ),
             models.Index(fields=["relationship", "starts_at"]),
+            # A provider's busy times (free slots, the center's week): their live sessions.
+            models.Index(
+                fields=["calendar_provider", "starts_at"],
+                condition=LIVE,
+                name="session_provider_live",
+            ),
+            models.Index(
+                fields=["series", "starts_at"],
+                condition=Q(series__isnull=False),
+                name="session_series",
+            ),
             models.Index(
                 fields=["organization", "-disputed_at", "-id"],
                 condition=DISPUTE_OPEN,
@@ -295,6 +337,10 @@ class Session(models.Model):
         )
 
     @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+    @property
     def hours(self) -> Decimal:
         return Decimal(self.duration_minutes) / 60
 
@@ -336,6 +382,8 @@ class SessionChangeKind(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
     NO_SHOW = "no_show", "Marked a no-show"
     DISPUTE_RESOLVED = "dispute_resolved", "Dispute resolved"
+    ACCEPTED = "accepted", "Request accepted"
+    DECLINED = "declined", "Request declined"
     MISSED = "missed", "Marked missed"
 
 
@@ -365,6 +413,80 @@ class SessionChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} by {self.actor} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class PairingActivity(models.Model):
+    """A relationship's completed sessions in brief, for the warning signs: how many, their
+    minutes (the pairing's usual length is their average), the start of the latest, and how
+    irregular the gaps between its last six are; with the relationship's status and pairing
+    date mirrored, so each sign is a range of one partial index. Kept by triggers on the
+    sessions (recomputed from the relationship's sessions on each change of one of them) and on
+    the relationships (`sessions_app/migrations/0009_pairing_activity_short_sessions.py`); a
+    row exists for every relationship."""
+
+    relationship = models.OneToOneField(
+        Relationship, on_delete=models.CASCADE, primary_key=True, related_name="activity"
+    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        max_length=12, choices=RelationshipStatus, default=RelationshipStatus.PROPOSED
+    )
+    paired_at = models.DateTimeField(null=True)
+    completed = models.IntegerField(default=0)
+    minutes = models.BigIntegerField(default=0)
+    last_session_at = models.DateTimeField(null=True)
+    # The spread of the gaps between the last six completed sessions (five gaps): their
+    # standard deviation as a percentage of their mean; null under four sessions.
+    gap_variation = models.IntegerField(null=True)
+
+    class Meta:
+        # docs/reports.md, "The admin dashboard": long gaps, idle pairings, irregular ones.
+        indexes = [
+            models.Index(
+                fields=["organization", "last_session_at"],
+                condition=Q(status="paired", completed__gt=0),
+                name="pairing_paired_last_session",
+            ),
+            models.Index(
+                fields=["organization", "paired_at"],
+                condition=Q(status="paired", completed=0),
+                name="pairing_paired_never_met",
+            ),
+            models.Index(
+                fields=["organization", "gap_variation"],
+                condition=Q(status="paired", gap_variation__isnull=False),
+                name="pairing_paired_gap_variation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.relationship_id}: {self.completed} completed"
+
+    @property
+    def usual_minutes(self) -> int | None:
+        """The pairing's usual length: its completed sessions' average, in whole minutes."""
+        return round(self.minutes / self.completed) if self.completed else None
+
+
+class ShortSession(models.Model):
+    """A completed session under the center's minimum or under its share of its pairing's
+    usual length (`warning_short_session_percent`): the very short sessions' warning sign,
+    counted over a window of starts through one index. Kept by the same triggers as
+    `PairingActivity` (a change of a pairing's sessions re-decides its sessions; a change of
+    the center's minimum or share re-decides the center's sessions of the last year)."""
+
+    session = models.OneToOneField(
+        Session, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    relationship = models.ForeignKey(Relationship, on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "starts_at"], name="short_session_starts")]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} (short)"
 
 
 class SessionMessage(models.Model):

@@ -4,7 +4,7 @@ reminders before it. Called inside the services' transactions; `notifications.no
 each send once and mails after commit."""
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.urls import reverse
 from django.utils import timezone
@@ -416,6 +416,57 @@ def remind(session: Session, *, hours: int) -> bool:
             Audience([person(relationship.provider)], told(relationship.student.name)),
         ],
     )
+
+
+def unlogged(session: Session, *, occasion: str) -> bool:
+    relationship = session.relationship
+    org = relationship.organization
+    when = timezone.localtime(session.starts_at, org.tz)
+    closes = timezone.localtime(
+        session.starts_at + timedelta(hours=org.logging_grace_hours), org.tz
+    )
+    text = (
+        f"The session of {when:%b %d, %H:%M} with {relationship.student.name} is not logged yet. "
+        f"Log it by {closes:%A %b %d, %H:%M}; after that only an admin can."
+    )
+    return notify(
+        organization=org,
+        kind="session_unlogged",
+        about=_about(session),
+        occasion=occasion,
+        audiences=[
+            Audience(
+                [person(relationship.provider)],
+                Message(
+                    subject=(
+                        f"Last day to log the session of {when:%b %d} with "
+                        f"{relationship.student.name}"
+                        if occasion == "deadline"
+                        else f"Log the session of {when:%b %d} with {relationship.student.name}"
+                    ),
+                    text=text,
+                    link=reverse("sessions_app:complete", args=[org.slug, session.public_id]),
+                    facts=_facts(session, relationship),
+                    action="Log the session",
+                ),
+            )
+        ],
+    )
+
+
+def unlogged_stale(delivery: EmailDelivery) -> str:
+    """Asked by the sending task: is the session still to log? ("" when it is.)"""
+    public_id = delivery.dispatch.object_key.removeprefix("session:")
+    session = (
+        Session.objects.filter(organization_id=delivery.organization_id, public_id=public_id)
+        .only("status")
+        .first()
+    )
+    if session is None or session.status == SessionStatus.CANCELLED:
+        return REMINDER_CANCELLED
+    if session.status != SessionStatus.SCHEDULED:
+        return REMINDER_LOGGED
+    return ""
 
 
 def reminder_stale(delivery: EmailDelivery) -> str:

@@ -1,5 +1,6 @@
 """The reminders before a session (docs/notifications.md): the center's (24 hours by default)
-and one an hour before, to the student and the provider.
+and one an hour before, to the student and the provider; and the provider's nudges to log a
+session that ended, then again 12 hours before the grace window closes.
 
 A periodic job (`sessions_app.tasks.send_session_reminders`, every 5 minutes) finds the
 scheduled sessions due a reminder and tells each once: the reminder's key carries the start it
@@ -16,10 +17,13 @@ from django.utils import timezone
 
 from matchpal.models import Organization
 from notifications.models import Dispatch
+from relationships.models import RelationshipStatus
 from sessions_app import notices
 from sessions_app.models import Session, SessionStatus
 
 LAST_REMINDER_HOURS: Final = 1
+# The second nudge to log a session comes this long before the grace window closes.
+BEFORE_DEADLINE: Final = timedelta(hours=12)
 
 
 def due_offset(*, starts_at: datetime, now: datetime, center_hours: int) -> int | None:
@@ -37,56 +41,122 @@ def due_offset(*, starts_at: datetime, now: datetime, center_hours: int) -> int 
 
 
 def send_session_reminders(*, now: datetime | None = None) -> int:
-    """Tell every session due a reminder that has not had it. Returns how many were told."""
+    """Tell every session due a reminder that has not had it, and every provider whose session
+    ended unlogged. Returns how many were told."""
     now = now or timezone.now()
     told = 0
-    for organization in Organization.objects.only("id", "session_reminder_hours").order_by("id"):
-        hours = organization.session_reminder_hours
-        sessions = list(
-            Session.objects.filter(
-                organization=organization,
-                status=SessionStatus.SCHEDULED,
-                starts_at__gt=now,
-                starts_at__lte=now + timedelta(hours=hours),
-            ).values_list("pk", "public_id", "starts_at")
-        )
-        if not sessions:
-            continue
-        due = {
-            pk: (f"session:{public_id}", notices.reminder_occasion(offset, starts_at))
-            for pk, public_id, starts_at in sessions
-            if (offset := due_offset(starts_at=starts_at, now=now, center_hours=hours))
-        }
-        # Most were told on an earlier run: one query leaves them out (the claim in `notify`
-        # still decides, should another run be telling the same one right now).
-        done = set(
-            Dispatch.objects.filter(
-                organization=organization,
-                kind="session_reminder",
-                object_key__in=[about for about, _ in due.values()],
-            ).values_list("object_key", "occasion")
-        )
-        for pk, key in sorted(due.items()):
-            if key not in done:
-                told += _remind(pk, occasion=key[1])
+    organizations = Organization.objects.only(
+        "id", "session_reminder_hours", "logging_grace_hours"
+    ).order_by("id")
+    for organization in organizations:
+        told += _remind_before(organization, now)
+        told += _nudge_unlogged(organization, now)
     return told
+
+
+def _remind_before(organization: Organization, now: datetime) -> int:
+    """The reminders before this center's sessions."""
+    hours = organization.session_reminder_hours
+    sessions = Session.objects.filter(
+        organization=organization,
+        status=SessionStatus.SCHEDULED,
+        starts_at__gt=now,
+        starts_at__lte=now + timedelta(hours=hours),
+    ).values_list("pk", "public_id", "starts_at")
+    due = {
+        pk: (f"session:{public_id}", notices.reminder_occasion(offset, starts_at))
+        for pk, public_id, starts_at in sessions
+        if (offset := due_offset(starts_at=starts_at, now=now, center_hours=hours))
+    }
+    return sum(
+        _remind(pk, occasion=occasion)
+        for pk, occasion in _not_yet(organization, "session_reminder", due)
+    )
+
+
+def unlogged_occasion(*, starts_at: datetime, ends_at: datetime, now: datetime, grace: int) -> str:
+    """Which nudge to log a session has come: once it ended ("ended"), and again 12 hours before
+    the grace window closes ("deadline"); "" before it ends or once the window has closed (only
+    an admin can log it then)."""
+    closes = starts_at + timedelta(hours=grace)
+    if now >= closes or now < ends_at:
+        return ""
+    return "deadline" if now >= closes - BEFORE_DEADLINE else "ended"
+
+
+def _nudge_unlogged(organization: Organization, now: datetime) -> int:
+    """The provider of each session of this center that ended and is still not logged."""
+    grace = organization.logging_grace_hours
+    sessions = Session.objects.filter(
+        organization=organization,
+        status=SessionStatus.SCHEDULED,
+        relationship__status=RelationshipStatus.PAIRED,
+        starts_at__gt=now - timedelta(hours=grace),
+        starts_at__lte=now,
+    ).values_list("pk", "public_id", "starts_at", "duration_minutes")
+    due = {
+        pk: (f"session:{public_id}", occasion)
+        for pk, public_id, starts_at, minutes in sessions
+        if (
+            occasion := unlogged_occasion(
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(minutes=minutes),
+                now=now,
+                grace=grace,
+            )
+        )
+    }
+    return sum(
+        _nudge(pk, occasion=occasion)
+        for pk, occasion in _not_yet(organization, "session_unlogged", due)
+    )
+
+
+def _not_yet(
+    organization: Organization, kind: str, due: dict[int, tuple[str, str]]
+) -> list[tuple[int, str]]:
+    """Of the sends due, those not made on an earlier run, by session: most were, and one query
+    leaves them out (the claim in `notify` still decides, should another run be telling the
+    same one right now)."""
+    if not due:
+        return []
+    done = set(
+        Dispatch.objects.filter(
+            organization=organization,
+            kind=kind,
+            object_key__in=[about for about, _ in due.values()],
+        ).values_list("object_key", "occasion")
+    )
+    return [(pk, key[1]) for pk, key in sorted(due.items()) if key not in done]
+
+
+def _locked(pk: int) -> Session | None:
+    return (
+        Session.objects.select_for_update(of=("self",))
+        .select_related(
+            "relationship__student",
+            "relationship__provider",
+            "relationship__service_type",
+            "relationship__organization",
+        )
+        .filter(pk=pk, status=SessionStatus.SCHEDULED)
+        .first()
+    )
+
+
+def _nudge(pk: int, *, occasion: str) -> bool:
+    with transaction.atomic():
+        session = _locked(pk)
+        if session is None:
+            return False
+        return notices.unlogged(session, occasion=occasion)
 
 
 def _remind(pk: int, *, occasion: str) -> bool:
     """On the locked session: still scheduled, at the start the reminder is for."""
     with transaction.atomic():
-        session = (
-            Session.objects.select_for_update(of=("self",))
-            .select_related(
-                "relationship__student",
-                "relationship__provider",
-                "relationship__service_type",
-                "relationship__organization",
-            )
-            .filter(pk=pk)
-            .first()
-        )
-        if session is None or session.status != SessionStatus.SCHEDULED:
+        session = _locked(pk)
+        if session is None:
             return False
         offset = int(occasion.partition("h@")[0])
         if notices.reminder_occasion(offset, session.starts_at) != occasion:

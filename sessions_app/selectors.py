@@ -240,6 +240,28 @@ def to_log(*, organization: Organization, membership: Membership) -> QuerySet[Se
     )
 
 
+def requests_to_answer(
+    *, organization: Organization, membership: Membership, limit: int = 20
+) -> list[Session]:
+    """Booking requests (pending) the member sees, soonest first: the provider's to answer."""
+    return list(
+        session_list(organization=organization, membership=membership)
+        .filter(status=SessionStatus.PENDING)
+        .order_by("starts_at", "id")[:limit]
+    )
+
+
+def coming_up(
+    *, organization: Organization, membership: Membership, limit: int = 10
+) -> list[Session]:
+    """Scheduled sessions still to come that the member sees, soonest first."""
+    return list(
+        session_list(organization=organization, membership=membership)
+        .filter(status=SessionStatus.SCHEDULED, starts_at__gt=timezone.now())
+        .order_by("starts_at", "id")[:limit]
+    )
+
+
 def delivered_in(start: datetime, end: datetime) -> Q:
     """Delivered between `start` and `end`: completed sessions and charged absences (a late
     cancellation or a student's no-show that consumed hours) starting in that span. Their
@@ -333,6 +355,8 @@ class SessionActions:
     confirm: bool = False
     dispute: bool = False
     check_in: bool = False
+    answer_request: bool = False
+    cancel_following: bool = False
 
 
 def session_actions(session: Session, membership: Membership) -> SessionActions:
@@ -375,6 +399,12 @@ def session_actions(session: Session, membership: Membership) -> SessionActions:
             or (session.status == SessionStatus.COMPLETED and membership.is_admin)
         ),
         resolve_dispute=membership.is_admin and session.dispute_open,
+        # A request (booking awaiting the provider): its provider or an admin answers it.
+        answer_request=session.status == SessionStatus.PENDING
+        and acts_for(membership, relationship),
+        cancel_following=may_change
+        and session.series is not None
+        and session.status in (SessionStatus.PENDING, SessionStatus.SCHEDULED),
     )
 
 

@@ -57,6 +57,10 @@ from students.selectors import lock_student
 NO_SHOW_NOT_STARTED: Final = (
     "This session has not started yet, so nobody can have missed it; cancel it instead."
 )
+PROVIDER_BUSY: Final = (
+    "The provider already has a session booked at that time; choose a time that does not "
+    "overlap it."
+)
 INTERNAL_NOTE_NOT_YOURS: Final = (
     "The internal note was written by someone else; only they or an admin can change it."
 )
@@ -486,6 +490,7 @@ def session_log(
         session = Session(
             organization=org,
             relationship=relationship,
+            calendar_provider_id=relationship.provider_id,
             starts_at=starts_at,
             duration_minutes=duration,
             kind=kind,
@@ -532,11 +537,16 @@ def _insert(session: Session) -> None:
 
 @contextlib.contextmanager
 def _duplicate_start_refused() -> Iterator[None]:
+    """The start's constraints as messages: the same meeting twice, or a provider's second
+    live session at an overlapping time (`session_provider_no_overlap`, docs/scheduling.md)."""
     try:
         yield
     except IntegrityError as exc:
-        if violated_constraint(exc) == "session_unique_start_per_relationship":
+        name = violated_constraint(exc)
+        if name == "session_unique_start_per_relationship":
             raise SessionRuleError(DUPLICATE_START) from exc
+        if name == "session_provider_no_overlap":
+            raise SessionRuleError(PROVIDER_BUSY) from exc
         raise
 
 
@@ -746,17 +756,18 @@ def _edit(
     session.review_minutes = new_review
     if mode is not None:
         session.mode = mode
-    session.save(
-        update_fields=[
-            "duration_minutes",
-            "notes",
-            "review_minutes",
-            "internal_note",
-            "internal_note_author",
-            "mode",
-            "charged_minutes",
-        ]
-    )
+    with _duplicate_start_refused():  # a longer scheduled session may reach the next one
+        session.save(
+            update_fields=[
+                "duration_minutes",
+                "notes",
+                "review_minutes",
+                "internal_note",
+                "internal_note_author",
+                "mode",
+                "charged_minutes",
+            ]
+        )
 
 
 REDATE_ADMINS_ONLY: Final = "Only an admin can correct the date of a session already logged."
@@ -818,7 +829,8 @@ def session_reschedule(
         if not completed:
             # The invite's next version: calendar apps move the event they hold.
             session.ics_sequence += 1
-        session.save(update_fields=["starts_at", "ics_sequence"])
+        with _duplicate_start_refused():
+            session.save(update_fields=["starts_at", "ics_sequence"])
         _record(
             session,
             relationship,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sessions_app import schedule_views, views
+from sessions_app import booking_views, schedule_views, views
 
 app_name = "sessions_app"
 
@@ -41,4 +41,15 @@ urlpatterns = [
         schedule_views.feedback_question_edit,
         name="feedback_question_edit",
     ),
+    # Booking (docs/scheduling.md)
+    path("book/", booking_views.book, name="book"),
+    path("book/confirm/", booking_views.book_confirm, name="book_confirm"),
+    path("sessions/<uuid:public_id>/accept/", booking_views.session_accept, name="accept"),
+    path("sessions/<uuid:public_id>/decline/", booking_views.session_decline, name="decline"),
+    path(
+        "sessions/<uuid:public_id>/cancel-following/",
+        booking_views.session_cancel_following,
+        name="cancel_following",
+    ),
+    path("availability/", booking_views.center_week, name="center_week"),
 ]

@@ -66,6 +66,23 @@ def student_set_status(*, actor: User, student: Student, status: str) -> Student
     return _save(student, update_fields=["status", "updated_at"])
 
 
+def student_anonymise(*, student: Student, label: str) -> Student:
+    """Erasure's part of the record (privacy.services.student_erase): every personal field
+    blanked, the name replaced by `label`, the login detached, the record inactive, its
+    invitations deleted. The row
+    stays: the ledger, holds and sessions point at it and keep their figures."""
+    student.name = label
+    for field in ("email", "phone", "guardian_name", "guardian_email", "notes"):
+        setattr(student, field, "")
+    student.user = None
+    student.status = StudentStatus.INACTIVE
+    student.invitations.all().delete()  # they name the student's address
+    return _save(
+        student,
+        update_fields=[*EDITABLE_FIELDS, "user", "status", "updated_at"],
+    )
+
+
 def student_invite(*, actor: User, student: Student, base_url: str) -> Invitation:
     if student.user_id is not None:
         raise ConflictError(f"{student.name} can already sign in.")

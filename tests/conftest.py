@@ -21,11 +21,13 @@ LONG_FIRST = (
     "tests/sessions_app/test_stateful.py",
     "tests/grants/test_stateful.py",
     "tests/test_compose_processes.py",
+    "tests/test_backup_restore.py",
     "tests/test_form_fuzzing.py::test_hostile_values_never_answer_5xx_nor_half_save[org_settings-",
     "tests/test_form_fuzzing.py::test_hostile_values_never_answer_5xx_nor_half_save[woocommerce:store_edit-",
     "tests/test_smoke.py::test_with_debug_off_pages_need_collectstatic",
     "tests/browser/",
     "tests/grants/test_constraints.py::test_reconcile_exit_status_from_the_command_line",
+    "tests/matchpal/test_form_renderer.py::test_every_page_is_the_same_with_djangos_renderer",
     "tests/test_form_fuzzing.py",
 )
 

@@ -116,6 +116,7 @@ class SessionFactory(factory.django.DjangoModelFactory):
 
     relationship = factory.SubFactory(RelationshipFactory)
     organization = factory.SelfAttribute("relationship.organization")
+    calendar_provider = factory.SelfAttribute("relationship.provider")
     starts_at = factory.LazyFunction(timezone.now)
     duration_minutes = 60
     status = "completed"
@@ -131,6 +132,7 @@ def make_grant(
     valid_from=None,
     actor=None,
     reference: str = "Test grant",
+    price=None,
 ):
     """A grant made the only way grants are made: through the ledger service."""
     from grants import services
@@ -147,4 +149,5 @@ def make_grant(
         expires_at=expires_at,
         valid_from=valid_from,
         reference=reference,
+        price=price,
     )

@@ -28,7 +28,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -58,7 +58,7 @@ from matchpal.models import (
 )
 from notifications.models import Dispatch, EmailDelivery
 from providers.forms import OwnProfileForm, ProviderForm
-from providers.models import Provider
+from providers.models import AvailabilityException, AvailabilityWindow, Provider
 from relationships.models import Relationship
 from sessions_app import services as session_services
 from sessions_app.models import FeedbackQuestion, Session
@@ -223,6 +223,16 @@ def suspended_student(tenant: Tenant) -> Student:
     return tenant.student
 
 
+def erasable_student(tenant: Tenant) -> Student:
+    """A student with no relationship proposed or paired: erasing them succeeds."""
+    slug = tenant.organization.slug
+    return Student.objects.get_or_create(
+        organization=tenant.organization,
+        email=f"erasable-student@{slug}.example",
+        defaults={"name": f"Erasable Student of {slug}"},
+    )[0]
+
+
 def invitable_provider(tenant: Tenant) -> Provider:
     slug = tenant.organization.slug
     return Provider.objects.get_or_create(
@@ -249,6 +259,11 @@ KWARGS.register("providers:*", "public_id", lambda t: t.provider.public_id)
 KWARGS.register("students:invite", "public_id", lambda t: invitable_student(t).public_id)
 KWARGS.register("providers:invite", "public_id", lambda t: invitable_provider(t).public_id)
 KWARGS.register("students:suspension_lift", "public_id", lambda t: suspended_student(t).public_id)
+
+
+# A student's personal data: the persona's own record, but erasure takes a student of its own.
+KWARGS.register("privacy:*", "public_id", lambda t: t.student.public_id)
+KWARGS.register("privacy:student_erase", "public_id", lambda t: erasable_student(t).public_id)
 # The provider persona's membership: changing its role or removing it succeeds (not the last admin).
 KWARGS.register(
     ("member_change_role", "member_remove"),
@@ -340,6 +355,9 @@ def service_type_pks(tenant: Tenant) -> list[str]:
 
 POSTS = PostRegistry()
 POSTS.register("org_home", changes=False)
+# The admin home's warning signs' lists (reports.dashboard.SIGNS), one page each.
+for _sign in ("short", "long_gap", "irregular", "idle", "repeated_cancellations"):
+    POSTS.register(f"warning_{_sign}", changes=False)
 POSTS.register(
     "org_settings",
     lambda t: form_data(
@@ -405,6 +423,12 @@ POSTS.register(
     "students:suspension_lift", lambda t: {"reason": "Talked it over"}, changes=True, post_only=True
 )
 
+
+POSTS.register("privacy:student_data", changes=False)
+# The export records who took the data (a PersonalDataEvent row).
+POSTS.register("privacy:student_export", changes=True, post_only=True)
+POSTS.register("privacy:student_erase", lambda t: {"confirm": "yes"}, changes=True, post_only=True)
+
 POSTS.register("providers:list", changes=False)
 POSTS.register(
     "providers:create",
@@ -445,6 +469,64 @@ POSTS.register(
     post_only=True,
 )
 POSTS.register("providers:invite", changes=True, post_only=True)
+
+
+def weekly_hours(tenant: Tenant) -> AvailabilityWindow:
+    """The provider persona's Monday hours, 10:00–12:00."""
+    return AvailabilityWindow.objects.filter(
+        organization=tenant.organization, provider=tenant.provider
+    ).first() or AvailabilityWindow.objects.create(
+        organization=tenant.organization,
+        provider=tenant.provider,
+        weekday=0,
+        start=time(10),
+        end=time(12),
+    )
+
+
+def time_off(tenant: Tenant) -> AvailabilityException:
+    """A day off of the provider persona in two weeks."""
+    return AvailabilityException.objects.filter(
+        organization=tenant.organization, provider=tenant.provider
+    ).first() or AvailabilityException.objects.create(
+        organization=tenant.organization,
+        provider=tenant.provider,
+        kind="off",
+        date=timezone.localdate() + timedelta(days=14),
+    )
+
+
+KWARGS.register(
+    "providers:availability_window_remove", "window_id", lambda t: weekly_hours(t).public_id
+)
+KWARGS.register(
+    "providers:availability_exception_remove", "exception_id", lambda t: time_off(t).public_id
+)
+POSTS.register("providers:availability", changes=False)
+POSTS.register(
+    "providers:availability_window_add",
+    lambda t: {"weekday": "1", "start": "08:00", "end": "09:00", "mode": "online", "location": ""},
+    changes=True,
+)
+POSTS.register(
+    "providers:availability_window_remove", changes=True, post_only=True, by=Role.PROVIDER
+)
+POSTS.register(
+    "providers:availability_exception_add",
+    lambda t: {
+        "kind": "off",
+        "date": (timezone.localdate() + timedelta(days=7)).isoformat(),
+        "start": "",
+        "end": "",
+        "mode": "in_person",
+        "location": "",
+        "note": "Planted",
+    },
+    changes=True,
+)
+POSTS.register(
+    "providers:availability_exception_remove", changes=True, post_only=True, by=Role.PROVIDER
+)
 
 
 # --- grants ---------------------------------------------------------------------------------
@@ -762,6 +844,47 @@ KWARGS.register(
     "sessions_app:feedback_question_edit", "public_id", lambda t: feedback_question(t).public_id
 )
 
+
+def _booked(tenant: Tenant, days: int, status: str, series: uuid.UUID | None = None) -> Session:
+    """A booking of the personas' relationship `days` ahead at 10:00 (written directly: the
+    provider persona keeps no hours the booking service would check)."""
+    relationship = holding_relationship(tenant)
+    day = timezone.localdate(timezone=tenant.organization.tz) + timedelta(days=days)
+    starts_at = datetime.combine(day, time(10), tzinfo=tenant.organization.tz)
+    return Session.objects.filter(
+        relationship=relationship, starts_at=starts_at
+    ).first() or Session.objects.create(
+        organization=tenant.organization,
+        relationship=relationship,
+        calendar_provider_id=relationship.provider_id,
+        starts_at=starts_at,
+        duration_minutes=60,
+        status=status,
+        series=series,
+        requested_by=tenant.student_user,
+        topic="Fractions",
+    )
+
+
+def requested_session(tenant: Tenant) -> Session:
+    """A booking request of the student persona, two days ahead, awaiting the provider."""
+    return _booked(tenant, 2, "pending")
+
+
+def series_session(tenant: Tenant) -> Session:
+    """The first of a weekly series of two, three days ahead."""
+    first = _booked(tenant, 3, "scheduled", series=uuid.uuid4())
+    _booked(tenant, 10, "scheduled", series=first.series)
+    return first
+
+
+KWARGS.register(
+    ("sessions_app:accept", "sessions_app:decline"),
+    "public_id",
+    lambda t: requested_session(t).public_id,
+)
+KWARGS.register("sessions_app:cancel_following", "public_id", lambda t: series_session(t).public_id)
+
 POSTS.register("relationships:list", changes=False)
 POSTS.register("relationships:search_students", lambda t: {"q": "a"}, changes=False)
 POSTS.register("relationships:search_providers", lambda t: {"q": "a"}, changes=False)
@@ -905,6 +1028,16 @@ POSTS.register(
     },
     changes=True,
 )
+
+
+POSTS.register("sessions_app:book", changes=False, by=Role.STUDENT)
+POSTS.register("sessions_app:book_confirm", changes=False, by=Role.STUDENT)
+POSTS.register("sessions_app:accept", changes=True, post_only=True, by=Role.PROVIDER)
+POSTS.register(
+    "sessions_app:decline", lambda t: {"message": "Fully booked"}, changes=True, by=Role.PROVIDER
+)
+POSTS.register("sessions_app:cancel_following", lambda t: {"reason": "Term ends"}, changes=True)
+POSTS.register("sessions_app:center_week", changes=False)
 
 
 # --- reports (no ids in their URLs: the filters are query parameters, the same for a POST) ------

@@ -25,6 +25,7 @@ from matchpal.models import Membership, Organization, Role, ServiceType, User
 from providers.models import Provider
 from relationships import services as rel_services
 from relationships.models import Relationship
+from reports import rollups
 from sessions_app import services as session_services
 from sessions_app.models import Session
 from sessions_app.services import SessionRuleError
@@ -325,7 +326,11 @@ def entries(grant: Grant | None = None, **filters: object) -> list[tuple[str, in
 
 
 def assert_reconciled() -> None:
+    """The balances are their ledger's sums, and (on PostgreSQL) the Sessions report's roll-ups
+    the sessions' figures."""
     assert find_differences() == []
+    if rollups.available():
+        assert rollups.find_differences() == []
 
 
 def snapshot() -> tuple[list, list, int]:  # type: ignore[type-arg]
@@ -345,7 +350,23 @@ def snapshot() -> tuple[list, list, int]:  # type: ignore[type-arg]
 
 
 def mails(outbox: list) -> list[tuple[str, str, list[str]]]:  # type: ignore[type-arg]
-    return [(m.subject, m.body, list(m.to)) for m in outbox]
+    """(subject, text, addresses) of the emails sent, in order. A notice goes to each address
+    alone (docs/notifications.md): the same subject and sentence to several people is one row
+    with their addresses sorted, and its text is the sentence the inbox shows too (the email's
+    greeting, facts and links are left to tests/notifications)."""
+    rows: dict[tuple[str, str], list[str]] = {}
+    for m in outbox:
+        rows.setdefault((m.subject, notice_text(m.body)), []).extend(m.to)
+    return [(subject, text, sorted(to)) for (subject, text), to in rows.items()]
+
+
+def notice_text(body: str) -> str:
+    """The sentence of a notice's email (after the center's name and the greeting); any other
+    email's whole body."""
+    if "Choose which emails you get:" not in body:
+        return body
+    parts = body.split("\n\n")
+    return parts[2] if parts[1].startswith("Hello ") else parts[1]
 
 
 def messages_of(response, *, earlier_too: bool = False) -> list[str]:  # type: ignore[no-untyped-def]

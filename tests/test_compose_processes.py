@@ -18,6 +18,7 @@ host), so the production settings (secure cookies, CSRF origins) apply unchanged
 
 import http.client
 import io
+import json
 import os
 import re
 import shlex
@@ -258,6 +259,7 @@ def test_the_stack_runs_from_the_compose_file_on_two_web_processes_and_two_worke
         {"csrfmiddlewaretoken": token, "source": "sessions", "format": "xlsx"},
     )
     assert status == 302, (status, headers)
+    request_id = headers["X-Request-ID"]
 
     def exported() -> bool:
         return ExportJob.objects.filter(status__in=["done", "failed"]).exists()
@@ -272,3 +274,33 @@ def test_the_stack_runs_from_the_compose_file_on_two_web_processes_and_two_worke
     rows = list(workbook.worksheets[0].iter_rows(values_only=True))
     assert len(rows) == 4
     assert [row[6] for row in rows[1:]] == [30, 30, 30]
+
+    # The logs: web 2's line for the POST, and a worker's line for the task it queued, with the
+    # same request id (carried in the message's headers).
+    [posted] = [
+        line
+        for line in json_lines(stack.log("web2"))
+        if line.get("request_id") == request_id and line["logger"] == "matchpal.request"
+    ]
+    assert (posted["method"], posted["status"], posted["organization"], posted["user_id"]) == (
+        "POST",
+        302,
+        slug,
+        admin.pk,
+    )
+    [task] = [
+        line
+        for name in ("worker1", "worker2")
+        for line in json_lines(stack.log(name))
+        if line.get("task") == "reports.export_jobs.tasks.run_export"
+    ]
+    assert (task["request_id"], task["state"]) == (request_id, "SUCCESS")
+
+
+def json_lines(log: str) -> list[dict]:  # type: ignore[type-arg]
+    """The JSON objects among a process's output lines (gunicorn's and celery's banners aside)."""
+    found = []
+    for line in log.splitlines():
+        if line.startswith("{"):
+            found.append(json.loads(line))
+    return found

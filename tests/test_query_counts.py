@@ -9,7 +9,7 @@ and every tenant page that paginates.
 """
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,7 +22,7 @@ from grants.services import hold, package_save
 from integrations.woocommerce.models import Delivery, Order, OrderError, Store
 from matchpal.models import Invitation, Membership, Notification, Role, ServiceType
 from notifications.models import Dispatch, EmailDelivery
-from providers.models import ProviderService
+from providers.models import AvailabilityException, AvailabilityWindow, ProviderService
 from relationships.models import Relationship
 from sessions_app.services import session_log
 from students.models import Student
@@ -31,6 +31,7 @@ from tests.factories import (
     OrganizationFactory,
     ProviderFactory,
     RelationshipFactory,
+    SessionFactory,
     StudentFactory,
     UserFactory,
     make_grant,
@@ -56,6 +57,42 @@ def grow_students(tenant: Tenant, n: int) -> None:
         # Every other student can sign in, so the "Login" column has both kinds.
         user = UserFactory(email=f"s{i}@alpha.example") if i % 2 else None
         StudentFactory(organization=org, user=user)
+
+
+# The warning signs' lists: n pairings showing the sign, each of a new student and provider.
+SIGN_SESSIONS: dict[str, list[tuple[float, int, str]]] = {
+    # (days ago, minutes, status) of each pairing's sessions
+    "long_gap": [(40, 60, "completed")],
+    "short": [
+        (20, 60, "completed"),
+        (13, 60, "completed"),
+        (6, 60, "completed"),
+        (2, 10, "completed"),
+    ],
+    "irregular": [(d, 60, "completed") for d in (60, 59, 58, 40, 39, 2)],
+    "idle": [],
+    "repeated_cancellations": [(d, 60, "cancelled") for d in (3, 2, 1)],
+}
+
+
+def grow_warning(sign: str):  # type: ignore[no-untyped-def]
+    def grow(tenant: Tenant, n: int) -> None:
+        org, now = tenant.organization, timezone.now()
+        for i in range(Student.objects.filter(organization=org).count() - 1, n):
+            pairing = RelationshipFactory(
+                organization=org,
+                student=StudentFactory(organization=org, name=f"Student {i:03}"),
+                paired_at=now - timedelta(days=90),
+            )
+            for days, minutes, status in SIGN_SESSIONS[sign]:
+                SessionFactory(
+                    relationship=pairing,
+                    starts_at=now - timedelta(days=days),
+                    duration_minutes=minutes,
+                    status=status,
+                )
+
+    return grow
 
 
 def grow_students_with_balances(tenant: Tenant, n: int) -> None:
@@ -111,10 +148,16 @@ def grow_members_page(tenant: Tenant, n: int) -> None:
 
 def grow_admin_home(tenant: Tenant, n: int) -> None:
     """n students (each with 1 h on account, expiring in a week: all under the low-balance
-    threshold), providers, members and pending invitations."""
+    threshold; and a pairing whose last session, 25 days ago, was very short: a long gap and a
+    short session each), providers, members and pending invitations."""
     grow_students(tenant, n)
-    for student in Student.objects.filter(organization=tenant.organization, grants=None):
-        make_grant(student=student, minutes=60, expires_at=timezone.now() + timedelta(days=7))
+    org, now = tenant.organization, timezone.now()
+    for student in Student.objects.filter(organization=org, grants=None):
+        make_grant(student=student, minutes=60, expires_at=now + timedelta(days=7))
+    for student in Student.objects.filter(organization=org, relationships=None):
+        pairing = RelationshipFactory(organization=org, student=student, provider=tenant.provider)
+        SessionFactory(relationship=pairing, starts_at=now - timedelta(days=40))
+        SessionFactory(relationship=pairing, starts_at=now - timedelta(days=25), duration_minutes=3)
     grow_providers(tenant, n)
     grow_members(tenant, n)
     grow_invitations(tenant, n)
@@ -152,13 +195,20 @@ def grow_provider_home(tenant: Tenant, n: int) -> None:
             student=_student_with_hours(tenant, 240),
         )
         hold(actor=None, relationship=paired, quantity=180)
-        for hours_ago, scheduled in ((1, False), (2, True)):
+        # One provider's live sessions never overlap: each pairing's at its own hour.
+        k = provider.relationships.filter(status="paired").count()
+        for starts_at, scheduled in ((whole_hours_ago(1), False), (whole_hours_ago(1 + k), True)):
             session_log(
                 membership=member(tenant.admin, tenant.organization),
                 relationship=paired,
-                starts_at=whole_hours_ago(hours_ago),
+                starts_at=starts_at,
                 duration=60,
                 scheduled=scheduled,
+            )
+        # A booking request and a confirmed booking ahead (the home lists both, requests first).
+        for ahead, status in ((100, "pending"), (200, "scheduled")):
+            SessionFactory(
+                relationship=paired, starts_at=whole_hours_ago(-ahead - k), status=status
             )
 
 
@@ -391,6 +441,11 @@ def shows_admin_figures(n: int, response) -> None:  # type: ignore[no-untyped-de
     assert (context["expiring_count"], len(context["expiring"])) == (n, min(n, 5))
     assert len(context["recent_entries"]) == min(n, 8)
     assert {e.kind for e in context["recent_entries"]} <= {"credit"}
+    assert (context["warnings"]["long_gap"], context["warnings"]["short"]) == (n, n)
+    assert [(h.service_type, h.purchased) for h in context["center_hours"]] == [
+        ("Tutoring", 60 * n)
+    ]
+    assert sum(p.sessions for p in context["monthly"].periods) == 2 * n
 
 
 def shows_provider_home(n: int, response) -> None:  # type: ignore[no-untyped-def]
@@ -399,6 +454,8 @@ def shows_provider_home(n: int, response) -> None:  # type: ignore[no-untyped-de
     assert len(context["proposals"]) == n
     assert len(context["paired"]) == n
     assert len(context["to_log"]) == min(n, 20)
+    assert len(context["requests"]) == min(n, 20)
+    assert len(context["upcoming"]) == min(n, 10)
     assert (context["week_minutes"], context["month_minutes"]) == (60 * n, 60 * n)
 
 
@@ -484,6 +541,69 @@ def grow_exports(tenant: Tenant, n: int) -> None:
         finished_job(tenant, tenant.admin, title=f"Export {i:02}")
 
 
+def grow_bookable(tenant: Tenant, n: int) -> None:
+    """n tutors paired with the student persona, each open Fridays 09:00–17:00 with a
+    session booked at 10:00 (at a minute of its own: no two providers' hours alike)."""
+    org = tenant.organization
+    tutoring = ServiceType.objects.get(organization=org, name="Tutoring")
+    if not tenant.student.grants.exists():
+        make_grant(
+            student=tenant.student, minutes=60 * 200, valid_from=timezone.now() - timedelta(days=30)
+        )
+    have = Relationship.objects.filter(student=tenant.student, status="paired").count()
+    friday = timezone.localdate(timezone=org.tz) + timedelta(days=2)
+    for k in range(have, n):
+        provider = ProviderFactory(organization=org)
+        paired = RelationshipFactory(
+            organization=org, provider=provider, student=tenant.student, service_type=tutoring
+        )
+        hold(actor=None, relationship=paired, quantity=120)
+        AvailabilityWindow.objects.create(
+            organization=org, provider=provider, weekday=4, start=time(9), end=time(17)
+        )
+        SessionFactory(
+            relationship=paired,
+            starts_at=datetime.combine(friday, time(10, k), tzinfo=org.tz),
+            status="scheduled",
+        )
+
+
+def shows_bookable(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert len(response.context["relationships"]) == n
+    friday = response.context["days"][4][1]
+    assert friday
+    assert all(len(slot.offers) <= n for slot in friday)
+
+
+def shows_center_week(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    friday = response.context["week"][4]
+    assert max(hour.open for hour in friday.hours) == n
+
+
+def grow_own_hours(tenant: Tenant, n: int) -> None:
+    """n weekly windows of the provider persona (an hour each) and n days off ahead."""
+    org = tenant.organization
+    for k in range(tenant.provider.availability_windows.count(), n):
+        AvailabilityWindow.objects.create(
+            organization=org,
+            provider=tenant.provider,
+            weekday=k % 7,
+            start=time(k // 7),
+            end=time(k // 7, 30),
+        )
+        AvailabilityException.objects.create(
+            organization=org,
+            provider=tenant.provider,
+            kind="off",
+            date=timezone.localdate() + timedelta(days=k + 1),
+        )
+
+
+def shows_own_hours(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert len(response.context["windows"]) == n
+    assert len(response.context["exceptions"]) == n
+
+
 PAGES = {
     "notifications:inbox": Page(Role.ADMIN, org_path("inbox/"), grow_notices, shows_a_page_of),
     "notifications:email_list": Page(
@@ -500,6 +620,15 @@ PAGES = {
     "providers:list": Page(Role.ADMIN, org_path("providers/"), grow_providers, shows_providers),
     "members": Page(Role.ADMIN, org_path("members/"), grow_members_page, shows_members),
     "org_home[admin]": Page(Role.ADMIN, org_path(""), grow_admin_home, shows_admin_figures),
+    **{
+        f"warning_{sign}": Page(
+            Role.ADMIN,
+            org_path(f"warnings/{sign.replace('_', '-')}/"),
+            grow_warning(sign),
+            shows_a_page_of,
+        )
+        for sign in SIGN_SESSIONS
+    },
     "org_home[provider]": Page(
         Role.PROVIDER, org_path(""), grow_provider_home, shows_provider_home
     ),
@@ -533,6 +662,18 @@ PAGES = {
     "woocommerce:delivery_list": Page(
         Role.ADMIN, org_path("shop/deliveries/"), grow_deliveries, shows_a_page_of
     ),
+    # Scheduling (docs/scheduling.md): the week's free slots of every provider the student is
+    # paired with, the center's week, a provider's own hours.
+    "sessions_app:book": Page(Role.STUDENT, org_path("book/"), grow_bookable, shows_bookable),
+    "sessions_app:center_week": Page(
+        Role.ADMIN, org_path("availability/"), grow_bookable, shows_center_week
+    ),
+    "providers:availability": Page(
+        Role.PROVIDER,
+        org_path(lambda t: f"providers/{t.provider.public_id}/availability/"),
+        grow_own_hours,
+        shows_own_hours,
+    ),
 }
 
 # Each count includes the request's own 2 queries (user, membership of the tenant; the session
@@ -548,8 +689,9 @@ PINNED = {
     "providers:list": 6,
     "members": 6,
     "service_type_list": 4,
-    "org_home[admin]": 15,
-    "org_home[provider]": 8,
+    "org_home[admin]": 21,
+    **{f"warning_{sign}": 4 for sign in SIGN_SESSIONS},
+    "org_home[provider]": 10,
     "org_home[student]": 9,
     "organization_list": 3,
     "grants:student_hours": 8,
@@ -562,6 +704,13 @@ PINNED = {
     "woocommerce:store_list": 4,
     "woocommerce:error_list": 4,
     "woocommerce:delivery_list": 4,
+    # The student's record, their pairings, the windows, the exceptions, the providers' busy
+    # times, the student's own.
+    "sessions_app:book": 8,
+    # The windows of the active providers (a subquery), the exceptions, the live sessions.
+    "sessions_app:center_week": 5,
+    # The provider, their windows, the week's exceptions, those ahead.
+    "providers:availability": 7,
 }
 
 

@@ -42,6 +42,10 @@ STAFF_FORM = Expect(get=(200, 200, 403), post=(302, 302, 403))
 
 EXPECTED: dict[str, Expect] = {
     "org_home": Expect(get=(200, 200, 200), post=(200, 200, 200)),
+    **{
+        f"warning_{sign}": ADMIN_PAGE
+        for sign in ("short", "long_gap", "irregular", "idle", "repeated_cancellations")
+    },
     "org_settings": ADMIN_FORM,
     "members": ADMIN_PAGE,
     "member_invite": ADMIN_FORM,
@@ -61,6 +65,10 @@ EXPECTED: dict[str, Expect] = {
     "students:set_status": ADMIN_ACTION,
     "students:invite": ADMIN_ACTION,
     "students:suspension_lift": ADMIN_ACTION,
+    "privacy:student_data": ADMIN_PAGE,
+    # The file itself, to an admin's POST.
+    "privacy:student_export": Expect(get=(405, 405, 405), post=(200, 403, 403)),
+    "privacy:student_erase": ADMIN_ACTION,
     "providers:list": ADMIN_PAGE,
     "providers:create": ADMIN_FORM,
     "providers:me": Expect(get=(403, 200, 403), post=(403, 302, 403)),
@@ -69,6 +77,12 @@ EXPECTED: dict[str, Expect] = {
     "providers:edit": ADMIN_FORM,
     "providers:set_status": ADMIN_ACTION,
     "providers:invite": ADMIN_ACTION,
+    # The provider's own hours; an admin edits anyone's (docs/scheduling.md).
+    "providers:availability": STAFF_PAGE,
+    "providers:availability_window_add": STAFF_FORM,
+    "providers:availability_window_remove": Expect(get=(405, 405, 405), post=(302, 302, 403)),
+    "providers:availability_exception_add": STAFF_FORM,
+    "providers:availability_exception_remove": Expect(get=(405, 405, 405), post=(302, 302, 403)),
     "grants:package_list": ADMIN_PAGE,
     "grants:package_create": ADMIN_FORM,
     "grants:package_edit": ADMIN_FORM,
@@ -118,6 +132,15 @@ EXPECTED: dict[str, Expect] = {
     "sessions_app:feedback_questions": ADMIN_PAGE,
     "sessions_app:feedback_question_create": ADMIN_FORM,
     "sessions_app:feedback_question_edit": ADMIN_FORM,
+    # Booking: a student books their own, an admin for any student (`?student=`; without one
+    # the page says where to start). Without a chosen time the second step leads back to the
+    # first.
+    "sessions_app:book": Expect(get=(200, 403, 200), post=(200, 403, 200)),
+    "sessions_app:book_confirm": Expect(get=(200, 403, 200), post=(200, 403, 200)),
+    "sessions_app:accept": Expect(get=(405, 405, 405), post=(302, 302, 403)),
+    "sessions_app:decline": STAFF_FORM,
+    "sessions_app:cancel_following": STAFF_FORM,
+    "sessions_app:center_week": ADMIN_PAGE,
     "woocommerce:store_list": ADMIN_PAGE,
     "woocommerce:store_create": ADMIN_FORM,
     "woocommerce:store_detail": ADMIN_PAGE,

@@ -24,6 +24,7 @@ from demo.scale import (
 from grants.models import Grant, GrantStatus
 from matchpal.models import Organization
 from relationships.models import HOLDING_STATUSES, Relationship, RelationshipStatus
+from reports import rollups
 from sessions_app.models import Session, SessionStatus
 from students.models import Student, StudentStatus
 
@@ -168,6 +169,16 @@ def test_the_allocation_trigger_is_on_again(generated: str) -> None:
         SELECT tgenabled FROM pg_trigger
          WHERE tgname = 'allocation_same_student' AND tgrelid = 'grants_allocation'::regclass
     """) == [("O",)]
+
+
+def test_the_report_rollups_are_built_and_their_triggers_on_again(generated: str) -> None:
+    assert "roll up the sessions for the reports" in generated
+    assert rollups.find_differences() == []
+    assert rows("SELECT sum(sessions) FROM reports_sessionhour") == [(Session.objects.count(),)]
+    assert rows("""
+        SELECT tgname, tgenabled FROM pg_trigger
+         WHERE tgname LIKE 'reports_session_rollup%%' ORDER BY tgname
+    """) == [("reports_session_rollup_insert_delete", "O"), ("reports_session_rollup_update", "O")]
 
 
 def test_a_database_with_organizations_is_refused() -> None:

@@ -1,6 +1,6 @@
 """The COPY loader: every planned table copied in foreign-key order inside the caller's
-transaction, in slices, with the one trigger that is off for the load and its rule checked
-afterwards; ids continued after existing rows; statistics refreshed at the end.
+transaction, in slices, with the triggers that are off for the load (their work done or
+checked afterwards); ids continued after existing rows; statistics refreshed at the end.
 
 Every CHECK, unique, foreign-key and composite tenant key stays on and checks each row."""
 
@@ -22,9 +22,27 @@ if TYPE_CHECKING:
     from .run import Report, Steps
     from .tables import Table
 
-# The one trigger off during the load: it runs a query per allocation (tens of thousands), and
-# `checks.check_same_student` checks its rule for every row at once afterwards.
+# The triggers off during the load. The allocation's runs a query per allocation (tens of
+# thousands), and `checks.check_same_student` checks its rule for every row at once afterwards;
+# the sessions' roll-up triggers would run four upserts per session (a million), and
+# `run.generate` builds the roll-ups from every session at once afterwards (reports/rollups.py);
+# likewise the admin home's summaries (sessions_app/rollups.py, grants.balances.rebuild_center).
 ALLOCATION_TRIGGER = ("grants_allocation", "allocation_same_student")
+TRIGGERS_OFF = (
+    ALLOCATION_TRIGGER,
+    ("sessions_app_session", "reports_session_rollup_insert_delete"),
+    ("sessions_app_session", "reports_session_rollup_update"),
+    ("sessions_app_session", "sessions_app_session_rollups_write"),
+    ("relationships_relationship", "sessions_app_relationship_mirror_write"),
+    ("grants_grantentry", "grants_center_balance"),
+)
+# The ledger's row checks (grants 0010): each reads one grant's entries, a query per row of
+# millions; the generator's reconcile checks every balance against the whole ledger at once
+# afterwards (`run`), and a difference fails the run.
+LEDGER_TRIGGERS = (
+    ("grants_grant", "grant_matches_ledger_insert"),
+    ("grants_grantentry", "grant_matches_ledger"),
+)
 
 # Rows per COPY statement: each statement's key checks run at its end, so a large table is
 # copied in slices, each reported, and the queue of pending checks stays bounded.
@@ -47,9 +65,10 @@ def load(plan: Plan, steps: Steps, report: Report) -> None:
     """COPY every table in foreign-key order, inside the caller's transaction.
 
     Key checks run at each statement's end (`SET CONSTRAINTS ALL IMMEDIATE`) rather than all
-    at the commit, so a bad row is named by the COPY that wrote it. The allocation trigger is
-    disabled by an ALTER inside this same transaction: a failure anywhere rolls the ALTER back
-    with the rows, and it is enabled again once every table is copied."""
+    at the commit, so a bad row is named by the COPY that wrote it. The triggers of
+    `TRIGGERS_OFF` are disabled by an ALTER inside this same transaction: a failure anywhere
+    rolls the ALTER back with the rows, and they are enabled again once every table is
+    copied."""
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         _set_trigger(cursor, "DISABLE")
@@ -65,12 +84,12 @@ def load(plan: Plan, steps: Steps, report: Report) -> None:
 
 
 def _set_trigger(cursor: Any, action: str) -> None:
-    table, trigger = ALLOCATION_TRIGGER
-    cursor.execute(
-        sql.SQL("ALTER TABLE {} {} TRIGGER {}").format(
-            sql.Identifier(table), sql.SQL(action), sql.Identifier(trigger)
+    for table, trigger in (*TRIGGERS_OFF, *LEDGER_TRIGGERS):
+        cursor.execute(
+            sql.SQL("ALTER TABLE {} {} TRIGGER {}").format(
+                sql.Identifier(table), sql.SQL(action), sql.Identifier(trigger)
+            )
         )
-    )
 
 
 def _copy(cursor: Any, table: Table, write: Callable[[str], None]) -> None:

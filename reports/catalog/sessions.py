@@ -11,6 +11,13 @@ reading the range's sessions once more; a table's totals are the summary's figur
   never added: a sessions-unit grant's session is not a number of minutes.
 - Rates are over the sessions that ended (completed, cancelled or no-show), never over
   scheduled ones, which have not happened yet.
+
+An admin's report of the whole center (or of one service type) reads the same figures from the
+roll-ups PostgreSQL keeps per day (`reports.models`, docs/reports.md, "Roll-ups"): the periods,
+the summary and the heat map from the hours of the center, the grouped tables from each
+relationship's months and days. A provider or student filter, a provider's or a student's own
+report and SQLite read the sessions: a person's sessions are few and found through their
+relationships.
 """
 
 from datetime import date
@@ -22,6 +29,7 @@ from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay,
 
 from matchpal.quantities import format_minutes
 from relationships.models import Unit
+from reports import rollups
 from reports.charts import WEEKDAYS, bar_chart, heat_map
 from reports.framework import (
     Column,
@@ -31,6 +39,7 @@ from reports.framework import (
     period_label,
     register,
 )
+from reports.models import FIGURES, RelationshipPeriod, SessionHour
 from sessions_app.models import NoShowParty, SessionStatus
 
 COMPLETED = Q(status=SessionStatus.COMPLETED)
@@ -61,11 +70,19 @@ METRICS: dict[str, Any] = {
 }
 
 
-def metrics(*names: str) -> dict[str, Any]:
-    return {name: METRICS[name] for name in names}
+# The same figures summed over roll-up rows, which hold each of them per day (`reports.models`).
+ROLLED_UP: dict[str, Any] = {
+    name: Coalesce(Sum(name), 0, output_field=IntegerField()) for name in FIGURES
+}
+assert ROLLED_UP.keys() == METRICS.keys(), "every figure has its roll-up column"
 
 
-def metrics_of(columns: list[Column]) -> dict[str, Any]:
+def metrics(*names: str, rolled_up: bool = False) -> dict[str, Any]:
+    source = ROLLED_UP if rolled_up else METRICS
+    return {name: source[name] for name in names}
+
+
+def metrics_of(columns: list[Column], *, rolled_up: bool = False) -> dict[str, Any]:
     """The `METRICS` a table's columns show: each figure column's own, and a rate's or an
     average's two (a column's key that is no metric, as a name, is the table's group)."""
     names: dict[str, None] = {}
@@ -73,7 +90,7 @@ def metrics_of(columns: list[Column]) -> dict[str, Any]:
         for key in column.ratio or (column.key,):
             if key in METRICS:
                 names[key] = None
-    return metrics(*names)
+    return metrics(*names, rolled_up=rolled_up)
 
 
 SESSIONS = Column("sessions", "Sessions")
@@ -114,18 +131,52 @@ class SessionsReport(Report):
     template = "reports/report_sessions.html"
 
     @cached_property
+    def rolled_up(self) -> bool:
+        """Are the figures read from the roll-ups? An admin's report of the whole center or of
+        a service type, on PostgreSQL; the sessions themselves otherwise."""
+        scope = self.scope
+        return (
+            rollups.available()
+            and scope.membership.is_admin
+            and scope.provider is None
+            and scope.student is None
+        )
+
+    def hours(self) -> QuerySet[SessionHour]:
+        """The center's roll-up hours of the range's days (the center's), narrowed by the
+        service type."""
+        scope = self.scope
+        rows = SessionHour.objects.filter(
+            organization=scope.organization, day__gte=scope.start, day__lte=scope.end
+        )
+        if scope.service_type is not None:
+            rows = rows.filter(service_type=scope.service_type)
+        return rows.order_by()
+
+    def relationship_periods(self) -> QuerySet[RelationshipPeriod]:
+        """The relationships' roll-up months and days that make up the range, each day once."""
+        scope = self.scope
+        rows = RelationshipPeriod.objects.filter(
+            rollups.periods_of(scope.start, scope.end), organization=scope.organization
+        )
+        if scope.service_type is not None:
+            rows = rows.filter(of_service_type=scope.service_type)
+        return rows.order_by()
+
+    @cached_property
     def by_period(self) -> dict[date, Any]:
         """`METRICS` per period that has sessions, by the period's first day (one query)."""
         scope = self.scope
-        first_day = Trunc("starts_at", scope.period, output_field=DateField(), tzinfo=scope.tz)
-        rows = (
-            scope.sessions()
-            .annotate(first_day=first_day)
-            .values("first_day")
-            .annotate(**METRICS)
-            .order_by()
-        )
-        return {row["first_day"]: row for row in rows}
+        rows: QuerySet[Any, Any]
+        if self.rolled_up:
+            first_day = Trunc("day", scope.period, output_field=DateField())
+            rows = self.hours().annotate(first_day=first_day).values("first_day")
+            rows = rows.annotate(**ROLLED_UP)
+        else:
+            first_day = Trunc("starts_at", scope.period, output_field=DateField(), tzinfo=scope.tz)
+            rows = scope.sessions().annotate(first_day=first_day).values("first_day")
+            rows = rows.annotate(**METRICS)
+        return {row["first_day"]: row for row in rows.order_by()}
 
     @cached_property
     def figures(self) -> dict[str, Any]:
@@ -234,12 +285,27 @@ class SessionsReport(Report):
             chart=chart,
         )
 
-    def grouped(self, columns: list[Column], *order: Any, **group: F) -> QuerySet[Any, Any]:
-        """The scope's sessions grouped by `group`, with the `METRICS` the columns show, in
-        `order` (one query: every per-provider, per-student and per-pairing table)."""
-        return (
-            self.scope.sessions().values(**group).annotate(**metrics_of(columns)).order_by(*order)
-        )
+    def grouped(self, columns: list[Column], *order: Any, **group: str) -> QuerySet[Any, Any]:
+        """The scope's sessions grouped by `group` (names of the relationship's fields: its
+        `public_id`, `provider__name`…), with the `METRICS` the columns show, in `order` (one
+        query: every per-provider, per-student and per-pairing table). A roll-up row is there
+        only while a session counts in it, so its groups are the sessions' groups; it has the
+        relationship's provider, student and service type itself."""
+        figures = metrics_of(columns, rolled_up=self.rolled_up)
+        if self.rolled_up:
+            own = ("provider__", "student__", "service_type__")
+            rows: QuerySet[Any, Any] = self.relationship_periods().values(
+                **{
+                    name: F(f"of_{path}" if path.startswith(own) else f"relationship__{path}")
+                    for name, path in group.items()
+                }
+            )
+        else:
+            rows = self.scope.sessions().values(
+                **{name: F(f"relationship__{path}") for name, path in group.items()}
+            )
+        grouped: QuerySet[Any, Any] = rows.annotate(**figures).order_by(*order)
+        return grouped
 
     def providers(self, figures: dict[str, Any]) -> Table:
         columns = [
@@ -257,8 +323,8 @@ class SessionsReport(Report):
             F("delivered_minutes").desc(),
             "provider",
             "provider_id",
-            provider=F("relationship__provider__name"),
-            provider_id=F("relationship__provider__public_id"),
+            provider="provider__name",
+            provider_id="provider__public_id",
         )
         return Table("providers", "Hours delivered per provider", columns, rows, totals=figures)
 
@@ -278,8 +344,8 @@ class SessionsReport(Report):
             F("consumed_sessions").desc(),
             "student",
             "student_id",
-            student=F("relationship__student__name"),
-            student_id=F("relationship__student__public_id"),
+            student="student__name",
+            student_id="student__public_id",
         )
         return Table("students", "Hours consumed per student", columns, rows, totals=figures)
 
@@ -301,10 +367,10 @@ class SessionsReport(Report):
             "student",
             "provider",
             "pairing",
-            pairing=F("relationship__public_id"),
-            student=F("relationship__student__name"),
-            provider=F("relationship__provider__name"),
-            service=F("relationship__service_type__name"),
+            pairing="public_id",
+            student="student__name",
+            provider="provider__name",
+            service="service_type__name",
         )
         return Table("relationships", "Sessions per relationship", columns, rows, totals=figures)
 
@@ -320,8 +386,8 @@ class SessionsReport(Report):
             F("student_no_shows").desc(),
             "student",
             "student_id",
-            student=F("relationship__student__name"),
-            student_id=F("relationship__student__public_id"),
+            student="student__name",
+            student_id="student__public_id",
         ).filter(Q(student_no_shows__gt=0))
         return Table(
             "no_shows",
@@ -333,17 +399,27 @@ class SessionsReport(Report):
 
     def heat(self) -> Table:
         tz = self.scope.tz
-        found = (
-            self.scope.sessions()
-            .filter(COMPLETED)
-            .annotate(
-                weekday=ExtractIsoWeekDay("starts_at", tzinfo=tz),
-                hour=ExtractHour("starts_at", tzinfo=tz),
+        found: QuerySet[Any, Any]
+        if self.rolled_up:
+            found = (
+                self.hours()
+                .values("hour", weekday=ExtractIsoWeekDay("day"))
+                .annotate(completed=Sum("completed"))
+                .filter(completed__gt=0)  # an hour of only scheduled or cancelled sessions
+                .order_by("weekday", "hour")
             )
-            .values("weekday", "hour")
-            .annotate(completed=Count("pk"))
-            .order_by("weekday", "hour")
-        )
+        else:
+            found = (
+                self.scope.sessions()
+                .filter(COMPLETED)
+                .annotate(
+                    weekday=ExtractIsoWeekDay("starts_at", tzinfo=tz),
+                    hour=ExtractHour("starts_at", tzinfo=tz),
+                )
+                .values("weekday", "hour")
+                .annotate(completed=Count("pk"))
+                .order_by("weekday", "hour")
+            )
         counts = {(int(row["weekday"]), int(row["hour"])): row["completed"] for row in found}
         hours = sorted({hour for _, hour in counts})
         rows = []

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('matchpal', '0011_checkin_recap_suspension_settings'),
+        ('matchpal', '0013_checkin_recap_suspension_settings'),
         ('students', '0003_student_org_created'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -660,7 +660,9 @@ def grow_provider_home(tenant: Tenant, n: int) -> str:
         )
         hold(actor=None, relationship=rel, quantity=180)
         log_as_admin(tenant, rel, NOW - timedelta(hours=1), 60)
-        log_as_admin(tenant, rel, NOW - timedelta(hours=2), 60, scheduled=True)
+        # Each still to log at an hour of its own: one provider's live sessions never overlap.
+        k = provider.relationships.filter(status="paired").count()
+        log_as_admin(tenant, rel, NOW - timedelta(hours=1 + k), 60, scheduled=True)
     return f"/o/{org.slug}/"
 
 
@@ -692,7 +694,7 @@ PAGES: dict[str, tuple[str, Callable[[Tenant, int], str], int]] = {
     # user, membership (the web session comes from the cache); the relationship with its
     # holds; count and page of sessions; its history.
     "relationship detail": ("admin", grow_relationship_detail, 6),
-    "provider home": ("provider", grow_provider_home, 8),
+    "provider home": ("provider", grow_provider_home, 10),
     "student home": ("student", grow_student_home, 9),
 }
 

@@ -205,6 +205,7 @@ def test_a_cancelled_session_or_an_ended_pairing_is_not_rescheduled(tenant_a: Te
     due = Session.objects.create(
         organization=tenant_a.organization,
         relationship=rel,
+        calendar_provider=rel.provider,
         starts_at=at(11, 8),
         duration_minutes=60,
         status="scheduled",

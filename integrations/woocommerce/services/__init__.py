@@ -37,6 +37,7 @@ from integrations.woocommerce.services.fulfilment import (
     apply_order,
 )
 from integrations.woocommerce.services.payload import MAX_ID, is_order, order_id_of, parse_gmt
+from integrations.woocommerce.services.privacy import orders_anonymise
 from integrations.woocommerce.services.stores import store_create, store_update
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "is_order",
     "order_deleted",
     "order_id_of",
+    "orders_anonymise",
     "parse_gmt",
     "process_delivery",
     "record_error",

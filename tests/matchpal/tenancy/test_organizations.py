@@ -51,6 +51,10 @@ DESIGN_POLICY_DEFAULTS = {
     "no_show_suspension_count": None,
     "no_show_suspension_days": 60,
     "session_reminder_hours": 24,
+    "booking_notice_hours": 12,
+    "booking_horizon_days": 60,
+    "booking_slot_minutes": 60,
+    "booking_slot_step_minutes": 30,
 }
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('matchpal', '0010_notifications_inbox'),
+        ('matchpal', '0012_more_warning_signs'),
     ]
 
     operations = [
