@@ -20,7 +20,7 @@ from relationships import services as pairing
 from relationships.models import Relationship
 from sessions_app import booking, slots
 from sessions_app import services as sessions
-from sessions_app.models import Session
+from sessions_app.models import FeedbackQuestion, Session
 from students.models import Student
 
 DEMO_SLUG = "northside"
@@ -169,7 +169,27 @@ def seed_demo() -> Organization | None:
     _seed_relationships(org, admin, types, students)
     _seed_scheduling(org, admin, types, students)
     _seed_store(org)
+    _seed_check_in_questions(org)
     return org
+
+
+def _seed_check_in_questions(org: Organization) -> None:
+    """What a provider answers at check-in (docs/scheduling.md): the rating is the session's."""
+    for position, (text, kind, required, rating) in enumerate(
+        [
+            ("How did the session go?", "rating", True, True),
+            ("Was homework set?", "yes_no", True, False),
+            ("What should the next session cover?", "text", False, False),
+        ]
+    ):
+        FeedbackQuestion.objects.create(
+            organization=org,
+            text=text,
+            kind=kind,
+            required=required,
+            is_session_rating=rating,
+            position=position,
+        )
 
 
 def _seed_store(org: Organization) -> None:

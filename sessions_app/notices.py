@@ -4,6 +4,7 @@ reminders before it. Called inside the services' transactions; `notifications.no
 each send once and mails after commit."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
@@ -15,6 +16,7 @@ from matchpal.models import Organization
 from matchpal.quantities import format_minutes, format_quantity
 from notifications.models import EmailDelivery
 from notifications.services import (
+    Attachment,
     Audience,
     Message,
     Recipient,
@@ -130,9 +132,16 @@ def _tell_logged_now(session: Session, relationship: Relationship, *, actor_id: 
 
 
 def moved(
-    session: Session, relationship: Relationship, *, before: datetime, actor_id: int, reason: str
+    session: Session,
+    relationship: Relationship,
+    *,
+    before: datetime,
+    actor_id: int,
+    reason: str,
+    attachments: Sequence[Attachment] = (),
 ) -> None:
-    """The student and the provider, not whoever made the change."""
+    """The student and the provider, not whoever made the change; a scheduled session's email
+    carries its calendar update (`sessions_app.calendar`)."""
     org = relationship.organization
     old = timezone.localtime(before, org.tz)
     new = timezone.localtime(session.starts_at, org.tz)
@@ -161,13 +170,23 @@ def moved(
             Audience(
                 _both(relationship),
                 Message(subject=subject, text=text, link=_link(session, org), facts=facts),
+                attachments=attachments,
             )
         ],
         skip_user_id=actor_id,
     )
 
 
-def cancelled(session: Session, relationship: Relationship, *, actor_id: int, reason: str) -> None:
+def cancelled(
+    session: Session,
+    relationship: Relationship,
+    *,
+    actor_id: int,
+    reason: str,
+    attachments: Sequence[Attachment] = (),
+) -> None:
+    """The student and the provider, not whoever cancelled; a booked session's email carries the
+    calendar cancel (`sessions_app.calendar`)."""
     org = relationship.organization
     when = timezone.localtime(session.starts_at, org.tz)
     facts = _facts(session, relationship)
@@ -188,6 +207,7 @@ def cancelled(session: Session, relationship: Relationship, *, actor_id: int, re
                     link=_link(session, org),
                     facts=facts,
                 ),
+                attachments=attachments,
             )
         ],
         skip_user_id=actor_id,
