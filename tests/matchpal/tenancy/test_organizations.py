@@ -44,6 +44,8 @@ DESIGN_POLICY_DEFAULTS = {
     "warning_gap_days": 21,
     "warning_cancellations": 3,
     "warning_cancellation_days": 30,
+    "warning_irregular_percent": 50,
+    "warning_short_session_days": 30,
     "student_recap": "off",
     "student_recap_min_length": 0,
     "checkin_required": False,
