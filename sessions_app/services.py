@@ -432,6 +432,7 @@ def _record(
         notices.hours_given_back(
             session,
             relationship,
+            change_id=change.pk,
             text=(
                 f"Hours given back after the {org.logging_grace_hours}-hour window: {actor} "
                 f"{_DID[kind]} {relationship.student.name}'s session of {when:%b %d} with "

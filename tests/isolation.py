@@ -299,6 +299,9 @@ class PostSpec:
     changes: bool  # a valid POST by `by` in its own organization changes the tenant's rows
     post_only: bool = False  # the view answers GET with 405 (require_POST)
     by: str = Role.ADMIN.value  # the role that may perform it
+    # What a valid POST that changes rows answers: a redirect, or 200 for one that hands over a
+    # file (a student's data export, which records the download).
+    answers: int = 302
 
 
 @dataclass
@@ -313,10 +316,11 @@ class PostRegistry:
         changes: bool,
         post_only: bool = False,
         by: str = Role.ADMIN.value,
+        answers: int = 302,
     ) -> None:
         if url_name in self.specs:
             raise ValueError(f"{url_name} is already registered.")
-        self.specs[url_name] = PostSpec(data or (lambda t: {}), changes, post_only, by)
+        self.specs[url_name] = PostSpec(data or (lambda t: {}), changes, post_only, by, answers)
 
     def spec_for(self, url_name: str) -> PostSpec:
         try:
@@ -426,7 +430,7 @@ POSTS.register(
 
 POSTS.register("privacy:student_data", changes=False)
 # The export records who took the data (a PersonalDataEvent row).
-POSTS.register("privacy:student_export", changes=True, post_only=True)
+POSTS.register("privacy:student_export", changes=True, post_only=True, answers=200)
 POSTS.register("privacy:student_erase", lambda t: {"confirm": "yes"}, changes=True, post_only=True)
 
 POSTS.register("providers:list", changes=False)

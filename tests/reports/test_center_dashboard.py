@@ -74,10 +74,7 @@ def test_the_summaries_follow_every_session_change_and_equal_a_rebuild(tenant_a:
         20,
         second.starts_at,
     )
-    # Alone, it is its pairing's usual length; and the center's minimum moves the sign.
-    assert not ShortSession.objects.exists()
-    set_policy(org, min_session_minutes=30, max_session_minutes=180)
-    assert list(ShortSession.objects.values_list("session_id", flat=True)) == [second.pk]
+    assert not ShortSession.objects.exists()  # alone, it is its pairing's usual length
     relationship.status = "completed"
     relationship.save(update_fields=["status"])
     assert PairingActivity.objects.get(relationship=relationship).status == "completed"
@@ -91,6 +88,23 @@ def test_the_summaries_follow_every_session_change_and_equal_a_rebuild(tenant_a:
         == kept
     )
     call_command("rebuild_rollups", "--check")
+
+
+def test_the_center_s_thresholds_re_decide_its_short_sessions(tenant_a: Tenant) -> None:
+    """Over the last year of real time: the trigger compares with the database's clock."""
+    org = tenant_a.organization
+    relationship = RelationshipFactory(organization=org)
+    session = SessionFactory(
+        relationship=relationship,
+        starts_at=timezone.now() - timedelta(days=3),
+        duration_minutes=20,
+    )
+    assert not ShortSession.objects.exists()  # alone, it is its pairing's usual length
+    set_policy(org, min_session_minutes=30, max_session_minutes=180)
+    assert list(ShortSession.objects.values_list("session_id", flat=True)) == [session.pk]
+    set_policy(org, min_session_minutes=5)
+    assert not ShortSession.objects.exists()
+    assert_summaries_exact()
 
 
 def test_the_check_names_a_summary_that_drifted(tenant_a: Tenant) -> None:
