@@ -28,7 +28,7 @@ from matchpal.quantities import format_quantity
 from providers.availability import Opening, local_moment
 from relationships.models import Relationship, RelationshipStatus, Unit
 from relationships.selectors import acts_for, allocated
-from sessions_app import booking_notices, slots
+from sessions_app import booking_notices, calendar, slots
 from sessions_app.models import LIVE, Session, SessionChangeKind, SessionKind, SessionStatus
 from sessions_app.rules import DUPLICATE_START, SessionRuleError, check_rules
 from sessions_app.selectors import change_refusal
@@ -39,6 +39,8 @@ from sessions_app.services import (
     _lock_session,
     _record,
 )
+from students.selectors import booking_suspended
+from students.services import BOOKING_SUSPENDED
 
 STUDENTS_MAY_NOT_BOOK: Final = (
     "This center does not take session requests from students; ask the center to book one."
@@ -191,6 +193,9 @@ def session_book(
         admin = membership.is_admin
         if relationship.status != RelationshipStatus.PAIRED:
             raise SessionRuleError(BOOK_NOT_PAIRED)
+        if not admin and booking_suspended(relationship.student):
+            # Too many no-shows (sessions_app.noshows); an admin may still book for them.
+            raise SessionRuleError(BOOKING_SUSPENDED)
         earliest, latest = slots.bookable_window(org, admin=admin, now=now)
         if starts[0] < earliest:
             raise SessionRuleError(
@@ -249,6 +254,8 @@ def session_book(
             )
             with _slot_kept(relationship, moment):
                 session.save(force_insert=True)
+            if status == SessionStatus.SCHEDULED:
+                calendar.send_confirmation(session)
             booked.append(session)
         booking_notices.booked(booked, relationship, actor_id=actor.pk)
     return booked
@@ -306,6 +313,7 @@ def session_accept(*, membership: Membership, session: Session) -> Session:
         before = copy.copy(session)
         session.status = SessionStatus.SCHEDULED
         session.save(update_fields=["status"])
+        calendar.send_confirmation(session)
         _record(
             session,
             relationship,

@@ -76,10 +76,16 @@ def test_with_auto_accept_the_booking_is_confirmed_at_once(
         "Room 2",
         None,
     )
-    # The provider is told; the student who booked is not.
+    # The provider is told; the student who booked is not. Both get the calendar invite
+    # (docs/scheduling.md, "Calendar").
     assert [(m.subject, m.to) for m in mail.outbox] == [
-        ("[Matchpal] Session booked: Thu Jun 12 at 15:00", [tenant_a.provider.email])
+        (
+            "[Matchpal] Session booked: Thursday Jun 12, 15:00",
+            sorted([tenant_a.provider.email, tenant_a.student.email]),
+        ),
+        ("[Matchpal] Session booked: Thu Jun 12 at 15:00", [tenant_a.provider.email]),
     ]
+    assert [a[0] for a in mail.outbox[0].attachments] == ["invite.ics"]
 
 
 def test_without_auto_accept_it_is_a_request_the_provider_accepts(

@@ -7,10 +7,11 @@ import pytest
 from django.urls import reverse
 
 from matchpal.models import Notification
-from sessions_app import services
+from sessions_app import booking, services
+from sessions_app.models import Session
 from students.models import BookingSuspension
 from students.selectors import booking_suspended
-from students.services import NOT_SUSPENDED, booking_suspension_lift
+from students.services import BOOKING_SUSPENDED, NOT_SUSPENDED, booking_suspension_lift
 from tests.support import NOW, Tenant, client_for, log, member, refused, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
@@ -131,3 +132,22 @@ def test_off_by_default(tenant_a: Tenant, rel, grant, django_capture_on_commit_c
         _no_show(tenant_a, rel, days_ago, django_capture_on_commit_callbacks)
 
     assert not booking_suspended(tenant_a.student)
+
+
+def test_a_suspended_student_cannot_book_and_their_sessions_stay(
+    tenant_a: Tenant, rel, grant
+) -> None:
+    booked = log(tenant_a, rel, starts_at=NOW + timedelta(days=2), scheduled=True)
+    BookingSuspension.objects.create(
+        organization=tenant_a.organization, student=tenant_a.student, no_shows=3
+    )
+
+    refused(
+        lambda: booking.session_book(
+            membership=member(tenant_a.student_user),
+            relationship=rel,
+            starts_at=NOW + timedelta(days=3),
+        ),
+        BOOKING_SUSPENDED,
+    )
+    assert Session.objects.get(pk=booked.pk).status == "scheduled"
