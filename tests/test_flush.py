@@ -27,7 +27,10 @@ def test_the_flush_deletes_rows_and_truncates_only_the_append_only_ledger() -> N
 
     assert statements == [
         "SET CONSTRAINTS ALL DEFERRED;",
+        # The ledger refuses TRUNCATE (grants 0010) but for the flush's own.
+        "ALTER TABLE grants_grantentry DISABLE TRIGGER grants_entry_no_truncate;",
         'TRUNCATE "grants_grantentry";',
+        "ALTER TABLE grants_grantentry ENABLE TRIGGER grants_entry_no_truncate;",
         'DELETE FROM "students_student";',
     ]
 
