@@ -41,9 +41,10 @@ class DatabaseOperations(operations.DatabaseOperations):
     ) -> list[str]:
         if reset_sequences or not tables:
             return self._around_truncate_guards(
+                tables,
                 super().sql_flush(
                     style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
-                )
+                ),
             )
         guarded = self._tables_refusing(DELETE)
         tables = [table for table in tables if table not in KEPT]
@@ -52,7 +53,7 @@ class DatabaseOperations(operations.DatabaseOperations):
         statements = ["SET CONSTRAINTS ALL DEFERRED;"]
         if truncated:
             statements += self._around_truncate_guards(
-                super().sql_flush(style, truncated, allow_cascade=allow_cascade)
+                truncated, super().sql_flush(style, truncated, allow_cascade=allow_cascade)
             )
         statements += [
             f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))};"
@@ -61,10 +62,14 @@ class DatabaseOperations(operations.DatabaseOperations):
         ]
         return statements
 
-    def _around_truncate_guards(self, statements: list[str]) -> list[str]:
-        """The ledger refuses TRUNCATE (grants 0010): its guards are switched off around the
-        flush's TRUNCATE, inside the flush's transaction, and on again after it."""
-        guards = self._triggers_refusing(TRUNCATE)
+    def _around_truncate_guards(self, tables: Sequence[str], statements: list[str]) -> list[str]:
+        """The ledger refuses TRUNCATE (grants 0010): the guards of the tables truncated are
+        switched off around the flush's TRUNCATE, inside its transaction, and on again after."""
+        guards = [
+            (table, name)
+            for table, name in self._triggers_refusing(TRUNCATE)
+            if table.strip('"') in tables
+        ]
         off = [f"ALTER TABLE {table} DISABLE TRIGGER {name};" for table, name in guards]
         on = [f"ALTER TABLE {table} ENABLE TRIGGER {name};" for table, name in guards]
         return [*off, *statements, *on]
