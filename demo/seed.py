@@ -1,7 +1,7 @@
 """The demo organization that `make run` seeds the first time: a lived-in center built through
 the apps' own services. This app sits above every domain app; no app imports it."""
 
-from datetime import timedelta
+from datetime import time, timedelta
 from decimal import Decimal
 
 from allauth.account.models import EmailAddress
@@ -14,11 +14,13 @@ from integrations.woocommerce.models import Store
 from matchpal.models import Membership, Organization, Role, ServiceType, User
 from matchpal.services import DEFAULT_SERVICE_TYPES
 from notifications.services import muted
-from providers.models import Provider, ProviderService
+from providers import services as availability
+from providers.models import ExceptionKind, MeetingMode, Provider, ProviderService
 from relationships import services as pairing
 from relationships.models import Relationship
+from sessions_app import booking, slots
 from sessions_app import services as sessions
-from sessions_app.models import Session
+from sessions_app.models import FeedbackQuestion, Session
 from students.models import Student
 
 DEMO_SLUG = "northside"
@@ -118,8 +120,14 @@ def seed_demo() -> Organization | None:
 
     if Organization.objects.filter(slug=DEMO_SLUG).exists():
         return None
+    # Providers answer booking requests here (auto-accept off), so the demo shows requests;
+    # booked sessions last 45 minutes.
     org = Organization.objects.create(
-        name="Northside Learning Center", slug=DEMO_SLUG, time_zone="America/New_York"
+        name="Northside Learning Center",
+        slug=DEMO_SLUG,
+        time_zone="America/New_York",
+        booking_auto_accept=False,
+        booking_slot_minutes=45,
     )
     types = {
         name: ServiceType.objects.create(organization=org, name=name)
@@ -159,8 +167,29 @@ def seed_demo() -> Organization | None:
         )
     _seed_ledger(org, admin, types, students)
     _seed_relationships(org, admin, types, students)
+    _seed_scheduling(org, admin, types, students)
     _seed_store(org)
+    _seed_check_in_questions(org)
     return org
+
+
+def _seed_check_in_questions(org: Organization) -> None:
+    """What a provider answers at check-in (docs/scheduling.md): the rating is the session's."""
+    for position, (text, kind, required, rating) in enumerate(
+        [
+            ("How did the session go?", "rating", True, True),
+            ("Was homework set?", "yes_no", True, False),
+            ("What should the next session cover?", "text", False, False),
+        ]
+    ):
+        FeedbackQuestion.objects.create(
+            organization=org,
+            text=text,
+            kind=kind,
+            required=required,
+            is_session_rating=rating,
+            position=position,
+        )
 
 
 def _seed_store(org: Organization) -> None:
@@ -227,6 +256,78 @@ NOTES = [
 def _member(user: User, org: Organization) -> Membership:
     """The demo person's membership, the one a view would resolve for them."""
     return Membership.objects.select_related("user").get(user=user, organization=org)
+
+
+# Each provider's weekly hours: (weekdays, start, end, mode, location).
+HOURS = [
+    ((0, 1, 2, 3), "15:00", "19:00", MeetingMode.IN_PERSON, "Room 2"),
+    ((4,), "10:00", "13:00", MeetingMode.ONLINE, "https://meet.example.org/northside"),
+]
+
+
+def _seed_scheduling(
+    org: Organization, admin: User, types: dict[str, ServiceType], students: list[Student]
+) -> None:
+    """Weekly hours for every provider, a day off and extra hours, a weekly series booked by
+    the admin and two requests from students awaiting their provider (docs/scheduling.md)."""
+    providers = list(Provider.objects.filter(organization=org).order_by("pk"))
+    admin_member = _member(admin, org)
+    for provider in providers:
+        for weekdays, start, end, mode, location in HOURS:
+            for weekday in weekdays:
+                availability.availability_window_add(
+                    membership=admin_member,
+                    provider=provider,
+                    weekday=weekday,
+                    start=time.fromisoformat(start),
+                    end=time.fromisoformat(end),
+                    mode=mode,
+                    location=location,
+                )
+    next_week = slots.week_start(org) + timedelta(days=7)
+    availability.availability_exception_add(
+        membership=admin_member,
+        provider=providers[0],
+        kind=ExceptionKind.TIME_OFF,
+        date=next_week + timedelta(days=4),
+        start=None,
+        end=None,
+        note="Conference",
+    )
+    availability.availability_exception_add(
+        membership=admin_member,
+        provider=providers[1],
+        kind=ExceptionKind.EXTRA,
+        date=next_week + timedelta(days=5),
+        start=time(10),
+        end=time(12),
+        location="Room 2",
+        note="Exam prep",
+    )
+    paired = {
+        (r.student_id, r.provider_id, r.service_type.name): r
+        for r in Relationship.objects.filter(organization=org, status="paired").select_related(
+            "organization", "student", "provider", "service_type"
+        )
+    }
+    # The admin books Lucas's weekly tutoring; Maya and Lucas each ask for a session, which
+    # their providers have not answered yet.
+    plans = [
+        (paired[students[1].pk, providers[2].pk, "Tutoring"], admin_member, 2, "Essay drafts"),
+        (paired[students[0].pk, providers[0].pk, "Tutoring"], None, None, "Algebra II"),
+        (paired[students[1].pk, providers[2].pk, "Tutoring"], None, None, "Thesis statement"),
+    ]
+    for relationship, membership, count, topic in plans:
+        student_login = relationship.student.user
+        assert student_login is not None  # these demo students sign in
+        free = slots.free_slots(organization=org, relationships=[relationship], first_day=next_week)
+        booking.session_book(
+            membership=membership or _member(student_login, org),
+            relationship=relationship,
+            starts_at=free[len(free) // 3].start,
+            topic=topic,
+            series=booking.Series(count=count) if count else None,
+        )
 
 
 def _seed_relationships(

@@ -62,3 +62,58 @@ def rebuild(*, organization_id: int | None = None) -> None:
             f" FROM grants_grant{scope} GROUP BY organization_id, student_id, unit",
             [GrantStatus.ACTIVE.value, *scope_params],
         )
+
+
+# The center's summaries (`CenterBalance`) as the ledger computes them: each grant's sums of
+# its entries, counted under every service type it covers.
+CENTER_TABLE = "grants_centerbalance"
+CENTER_COLUMNS = (
+    "organization_id, service_type_id, unit, purchased, total, used, held, active_available"
+)
+CENTER = """
+SELECT gst.organization_id, gst.service_type_id, g.unit, SUM(e.purchased) AS purchased,
+       SUM(e.total) AS total, SUM(e.used) AS used, SUM(e.held) AS held,
+       SUM(e.usable) AS active_available
+FROM (
+    SELECT grant_id,
+           SUM(CASE WHEN kind = 'credit' THEN total_delta ELSE 0 END) AS purchased,
+           SUM(total_delta) AS total, SUM(used_delta) AS used,
+           SUM(held_delta) AS held, SUM(usable_delta) AS usable
+    FROM grants_grantentry {where} GROUP BY grant_id
+) e
+JOIN grants_grant g ON g.id = e.grant_id
+JOIN grants_grantservicetype gst ON gst.grant_id = e.grant_id
+GROUP BY gst.organization_id, gst.service_type_id, g.unit
+"""
+
+
+def rebuild_center(*, organization_id: int | None = None) -> None:
+    """Recompute the center summaries of one organization (or all) from the ledger: after a
+    bulk load that wrote entries with the trigger disabled."""
+    scope = "" if organization_id is None else " WHERE organization_id = %s"
+    params = [] if organization_id is None else [organization_id]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {CENTER_TABLE}{scope}", params)  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {CENTER_TABLE} ({CENTER_COLUMNS}) " + CENTER.format(where=scope),
+            params,
+        )
+
+
+def center_differences(*, organization_id: int | None = None) -> list[tuple[bool, tuple[Any, ...]]]:
+    """`(kept, row)` for each row where the center summaries and the ledger disagree: `kept`
+    when the summary holds a row the ledger does not compute (all-zero rows count as absent)."""
+    scope = "" if organization_id is None else " WHERE organization_id = %s"
+    params = [] if organization_id is None else [organization_id]
+    kept = (
+        f"SELECT {CENTER_COLUMNS} FROM {CENTER_TABLE} WHERE (purchased <> 0 OR total <> 0"  # noqa: S608
+        " OR used <> 0 OR held <> 0 OR active_available <> 0)"
+        + ("" if organization_id is None else " AND organization_id = %s")
+    )
+    computed = CENTER.format(where=scope)
+    found: list[tuple[bool, tuple[Any, ...]]] = []
+    with connection.cursor() as cursor:
+        for first, second, is_kept in ((kept, computed, True), (computed, kept, False)):
+            cursor.execute(f"({first}) EXCEPT ({second})", params * 2)
+            found += [(is_kept, tuple(row)) for row in cursor.fetchall()]
+    return found

@@ -3,6 +3,7 @@ token (a hidden field made on GET) so a double click applies once."""
 
 import uuid
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
@@ -104,6 +105,18 @@ class GrantCreateForm(IdempotentForm, QuantityMixin):
     reference = SingleLineField(
         max_length=200, required=False, help_text="Order number, invoice or note."
     )
+    price = forms.DecimalField(
+        min_value=Decimal(0),
+        max_value=Decimal("9999999999.99"),
+        max_digits=12,
+        decimal_places=2,
+        required=False,
+        label="Price paid",
+        help_text=(
+            "What the student paid, for the Financial report. Blank: the package's price × the "
+            "number of packages, or no price for a custom quantity."
+        ),
+    )
 
     field_order = [
         "package",
@@ -113,6 +126,7 @@ class GrantCreateForm(IdempotentForm, QuantityMixin):
         "service_types",
         "expires_on",
         "reference",
+        "price",
         "token",
     ]
 

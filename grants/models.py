@@ -8,6 +8,7 @@ tenant keys, and a trigger that makes `GrantEntry` append-only.
 
 import uuid
 from datetime import datetime, timedelta, tzinfo
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -27,6 +28,9 @@ class Unit(models.TextChoices):
 # A grant's total is at most 100,000 hours or 10,000 sessions, in forms and in the ledger: far
 # more than any center sells, and far from the integer columns' range for every sum.
 GRANT_MAX_TOTAL: dict[str, int] = {Unit.MINUTES: 6_000_000, Unit.SESSIONS: 10_000}
+# A grant's price at sale (`Grant.price`, 12 digits with 2 decimals) stays below this.
+MAX_PRICE = Decimal("10000000000")
+PRICE_OUT_OF_RANGE = "The price is between 0.00 and 9,999,999,999.99."
 
 
 def grant_too_large(unit: str) -> str:
@@ -175,6 +179,15 @@ class Grant(models.Model):
     status = models.CharField(max_length=10, choices=GrantStatus, default=GrantStatus.ACTIVE)
     source = models.CharField(max_length=12, choices=GrantSource, default=GrantSource.MANUAL)
     reference = models.CharField(max_length=200, blank=True)
+    # What the sale was worth, written once when the grant is made (docs/reports.md,
+    # "Financial"): `price` for `sold_quantity` minutes or sessions (the credit). A shop order
+    # line's own total; a package added by an admin at the package's price × count then; a
+    # custom quantity at the price the admin typed. Both null: no price (a transfer's new
+    # grant, a custom quantity given for free or unpriced). The Financial report values every
+    # movement of the grant at price ÷ sold_quantity per unit, so editing a package's price
+    # never re-values past sales.
+    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    sold_quantity = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -203,6 +216,11 @@ class Grant(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["organization", "id"], name="grant_org_id"),
+            models.CheckConstraint(
+                condition=Q(price__isnull=True, sold_quantity__isnull=True)
+                | Q(price__gte=0, sold_quantity__gte=1),
+                name="grant_price_with_its_quantity",
+            ),
             models.CheckConstraint(condition=Q(used__gte=0), name="grant_used_not_negative"),
             models.CheckConstraint(condition=Q(held__gte=0), name="grant_held_not_negative"),
             models.CheckConstraint(
@@ -286,6 +304,36 @@ class StudentBalance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.student_id}: {self.active_available} {self.unit} free on active grants"
+
+
+class CenterBalance(models.Model):
+    """The whole center's hours of one service type and unit, summed over the grants covering
+    it (a grant covering two types counts under each): `purchased` (the credits), `total`,
+    `used`, `held` (reserved) and `active_available` (free on active grants, as
+    `StudentBalance`). Kept by a PostgreSQL trigger on the ledger (one statement per posting,
+    from its entries' deltas: `grants/migrations/0010_center_balance.py`), so the admin home
+    reads a handful of rows instead of every grant; `rebuild_rollups` recomputes it from the
+    ledger and `rebuild_rollups --check` compares. Free to book *now* subtracts the few
+    active grants not usable at this moment, as `StudentBalance` does."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    service_type = models.ForeignKey(ServiceType, on_delete=models.CASCADE, related_name="+")
+    unit = models.CharField(max_length=10, choices=Unit)
+    purchased = models.BigIntegerField(default=0)
+    total = models.BigIntegerField(default=0)
+    used = models.BigIntegerField(default=0)
+    held = models.BigIntegerField(default=0)
+    active_available = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "service_type", "unit"], name="center_balance_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}/{self.service_type_id}: {self.total} {self.unit}"
 
 
 def end_of_day(at: datetime, tz: tzinfo) -> datetime:

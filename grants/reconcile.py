@@ -170,3 +170,38 @@ def find_differences(*, organization_id: int | None = None) -> list[Difference]:
                 Difference("grant", pk, "usable balance (available while active)", usable, l_usable)
             )
     return differences
+
+
+# A session's `charged_minutes` mirrors what the ledger consumed for it, net of restores (in
+# the relationship's unit: minutes, or 1 per session): the used deltas of its entries. The
+# ledger's services consume and the session's service stores the figure in one transaction,
+# two steps a caller of the ledger alone takes separately, so this is checked here rather than
+# by a trigger. The ledger reads the sessions table only in this one statement.
+_SESSION_DIFFERENCES = """
+SELECT s.id, s.charged_minutes, COALESCE(l.used, 0)
+  FROM sessions_app_session s
+  LEFT JOIN (SELECT session_id, SUM(used_delta) AS used
+               FROM grants_grantentry
+              WHERE {scope} AND session_id IS NOT NULL
+              GROUP BY session_id) l ON l.session_id = s.id
+ WHERE {session_scope} AND s.charged_minutes <> COALESCE(l.used, 0)
+ ORDER BY s.id
+"""
+
+
+def find_session_differences(*, organization_id: int | None = None) -> list[Difference]:
+    """Sessions whose charged minutes differ from what their ledger entries consumed."""
+    if organization_id is None:
+        query = _SESSION_DIFFERENCES.format(scope="TRUE", session_scope="TRUE")
+    else:
+        query = _SESSION_DIFFERENCES.format(
+            scope="organization_id = %(organization)s",
+            session_scope="s.organization_id = %(organization)s",
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(query, {"organization": organization_id})
+        rows = cursor.fetchall()
+    return [
+        Difference("session", pk, "charged minutes", stored, from_ledger)
+        for pk, stored, from_ledger in rows
+    ]

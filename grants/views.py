@@ -152,6 +152,7 @@ def grant_create(request: TenantRequest, student_id: uuid.UUID) -> HttpResponse:
                     reference=data["reference"],
                     expires_at=form.expires_at(),
                     idempotency_key=key,
+                    price=data["price"],
                 )
             quantity, unit = form.custom_quantity()
             return services.grant_create(
@@ -163,6 +164,7 @@ def grant_create(request: TenantRequest, student_id: uuid.UUID) -> HttpResponse:
                 expires_at=form.expires_at(),
                 reference=data["reference"],
                 idempotency_key=key,
+                price=data["price"],
             )
 
         done = run_action(

@@ -42,6 +42,10 @@ app.conf.beat_schedule = {
         "task": "grants.tasks.expire_due_grants",
         "schedule": crontab(hour=0, minute=5),
     },
+    "mark-missed-sessions": {
+        "task": "sessions_app.tasks.mark_missed_sessions",
+        "schedule": crontab(minute="*/15"),
+    },
     "session-reminders": {
         "task": "sessions_app.tasks.send_session_reminders",
         "schedule": crontab(minute="*/5"),

@@ -35,6 +35,12 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
         "The maximum is at least the minimum, which is at least 1 minute.",
     ),
     "org_response_days_positive": ("proposal_response_days", "Give at least 1 day."),
+    "org_suspension_count_positive": (
+        "no_show_suspension_count",
+        "Suspend after at least 1 no-show, or leave it blank.",
+    ),
+    "org_suspension_days_positive": ("no_show_suspension_days", "Give at least 1 day."),
+    "org_student_recap_valid": ("student_recap", "Choose a setting from the list."),
     "org_booking_slots_positive": (
         "booking_slot_minutes",
         "Booked sessions last, and start every, at least 5 minutes.",

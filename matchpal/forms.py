@@ -91,6 +91,14 @@ POLICY_FIELDS = [
     "warning_gap_days",
     "warning_cancellations",
     "warning_cancellation_days",
+    "student_recap",
+    "student_recap_min_length",
+    "checkin_required",
+    "checkin_overdue_hours",
+    "no_show_suspension_count",
+    "no_show_suspension_days",
+    "warning_short_session_days",
+    "warning_irregular_percent",
     "session_reminder_hours",
 ]
 

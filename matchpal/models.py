@@ -98,6 +98,12 @@ class ShortfallPolicy(models.TextChoices):
     DRAW = "draw", "Draw the shortfall from the student's hours free to book"
 
 
+class StudentRecap(models.TextChoices):
+    OFF = "off", "Not asked"
+    OPTIONAL = "optional", "Optional"
+    REQUIRED = "required", "Required"
+
+
 class Organization(models.Model):
     """The tenant. Its policy fields are the center's own rules (DESIGN §5)."""
 
@@ -168,13 +174,44 @@ class Organization(models.Model):
     dispute_window_days = models.PositiveSmallIntegerField(
         default=14, help_text="A student may dispute a session up to this many days after it."
     )
+    # Student recap with the confirmation (docs/scheduling.md, "Student recap")
+    student_recap = models.CharField(
+        max_length=8,
+        choices=StudentRecap,
+        default=StudentRecap.OFF,
+        help_text="Where confirmation is required: may or must the student write a recap?",
+    )
+    student_recap_min_length = models.PositiveSmallIntegerField(
+        default=0, help_text="Minimum length of a required recap, in characters."
+    )
+    # Check-in (docs/scheduling.md, "Check-in")
+    checkin_required = models.BooleanField(
+        default=False,
+        help_text="A provider with overdue check-ins sees only the check-in page until done.",
+    )
+    checkin_overdue_hours = models.PositiveSmallIntegerField(
+        default=2, help_text="A session not checked in this many hours after it starts is overdue."
+    )
+    # No-show suspension (docs/scheduling.md, "No-show rules"); blank count: off
+    no_show_suspension_count = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="This many student no-shows within the days below suspend booking; blank: off.",
+    )
+    no_show_suspension_days = models.PositiveSmallIntegerField(
+        default=60, help_text="The window, in days, for counting a student's no-shows."
+    )
     # Warning signs on the admin dashboard (DESIGN §5)
     warning_short_session_percent = models.PositiveSmallIntegerField(
         default=50,
         help_text="A session is very short under this share (in %) of the pairing's usual length.",
     )
     warning_gap_days = models.PositiveSmallIntegerField(
-        default=21, help_text="A pairing with no session for this many days has a long gap."
+        default=21,
+        help_text=(
+            "A pairing whose last completed session is this many days old has a long gap; "
+            "one paired this long without any session is idle."
+        ),
     )
     warning_cancellations = models.PositiveSmallIntegerField(
         default=3,
@@ -182,6 +219,16 @@ class Organization(models.Model):
     )
     warning_cancellation_days = models.PositiveSmallIntegerField(
         default=30, help_text="The window, in days, for repeated cancellations."
+    )
+    warning_short_session_days = models.PositiveSmallIntegerField(
+        default=30, help_text="The window, in days, for very short sessions."
+    )
+    warning_irregular_percent = models.PositiveSmallIntegerField(
+        default=50,
+        help_text=(
+            "A pairing meets irregularly when the gaps between its last six sessions vary by "
+            "this share (in %) of their average or more."
+        ),
     )
 
     class Meta:
@@ -198,6 +245,17 @@ class Organization(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(proposal_response_days__gte=1), name="org_response_days_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(no_show_suspension_count__isnull=True)
+                | Q(no_show_suspension_count__gte=1),
+                name="org_suspension_count_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(no_show_suspension_days__gte=1), name="org_suspension_days_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(student_recap__in=StudentRecap.values), name="org_student_recap_valid"
             ),
             models.CheckConstraint(
                 condition=Q(booking_slot_minutes__gte=5, booking_slot_step_minutes__gte=5),

@@ -110,6 +110,12 @@ MIN_TOO_SMALL = "The minimum must be at least 1 minute."
 MAX_TOO_LONG = f"A session lasts at most {format_minutes(MAX_SESSION_BOUND)}; lower the maximum."
 RESPONSE_DAYS_OUT_OF_RANGE = f"Give providers between 1 and {MAX_DAYS} days to respond."
 DISPUTE_DAYS_OUT_OF_RANGE = f"The dispute window is between 1 and {MAX_DAYS} days."
+SUSPENSION_COUNT_OUT_OF_RANGE = (
+    "Suspend booking after between 1 and 50 no-shows, or leave it blank."
+)
+SUSPENSION_DAYS_OUT_OF_RANGE = f"Count no-shows over between 1 and {MAX_DAYS} days."
+CHECKIN_OVERDUE_OUT_OF_RANGE = "A check-in is overdue between 0 and 72 hours after the session."
+RECAP_TOO_LONG = "A recap's minimum length is at most 2000 characters."
 SHORT_SHARE_OUT_OF_RANGE = "A very short session is under a share between 1 and 100 %."
 GAP_DAYS_OUT_OF_RANGE = f"A long gap is between 1 and {MAX_DAYS} days."
 MAX_WARNING_CANCELLATIONS = 100
@@ -117,6 +123,11 @@ CANCELLATIONS_OUT_OF_RANGE = (
     f"Repeated cancellations are between 1 and {MAX_WARNING_CANCELLATIONS} cancellations."
 )
 CANCELLATION_DAYS_OUT_OF_RANGE = f"The cancellations' window is between 1 and {MAX_DAYS} days."
+SHORT_DAYS_OUT_OF_RANGE = f"The very short sessions' window is between 1 and {MAX_DAYS} days."
+MAX_IRREGULAR_PERCENT = 1000
+IRREGULAR_OUT_OF_RANGE = (
+    f"Irregular scheduling is a variation between 1 and {MAX_IRREGULAR_PERCENT} %."
+)
 NOTES_TOO_LONG = f"The notes' minimum length is at most {MAX_NOTES_LENGTH} characters."
 GRACE_TOO_LONG = f"The grace period is at most {MAX_GRACE_HOURS} hours (a year)."
 LATE_WINDOW_TOO_LONG = f"The late cancellation window is at most {MAX_LATE_WINDOW_HOURS} hours."
@@ -215,6 +226,12 @@ def policy_errors(values: dict[str, Any]) -> dict[str, str]:
         ("warning_gap_days", 1, MAX_DAYS, GAP_DAYS_OUT_OF_RANGE),
         ("warning_cancellations", 1, MAX_WARNING_CANCELLATIONS, CANCELLATIONS_OUT_OF_RANGE),
         ("warning_cancellation_days", 1, MAX_DAYS, CANCELLATION_DAYS_OUT_OF_RANGE),
+        ("no_show_suspension_count", 1, 50, SUSPENSION_COUNT_OUT_OF_RANGE),
+        ("no_show_suspension_days", 1, MAX_DAYS, SUSPENSION_DAYS_OUT_OF_RANGE),
+        ("checkin_overdue_hours", 0, 72, CHECKIN_OVERDUE_OUT_OF_RANGE),
+        ("student_recap_min_length", 0, 2000, RECAP_TOO_LONG),
+        ("warning_short_session_days", 1, MAX_DAYS, SHORT_DAYS_OUT_OF_RANGE),
+        ("warning_irregular_percent", 1, MAX_IRREGULAR_PERCENT, IRREGULAR_OUT_OF_RANGE),
         ("booking_notice_hours", 0, MAX_NOTICE_HOURS, NOTICE_TOO_LONG),
         ("booking_horizon_days", 1, MAX_DAYS, HORIZON_OUT_OF_RANGE),
         ("booking_slot_minutes", 5, MAX_SESSION_BOUND, BOOKING_LENGTH_OUT_OF_RANGE),

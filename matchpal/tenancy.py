@@ -41,6 +41,25 @@ TenantView = Callable[..., HttpResponseBase]
 
 ALL_ROLES = frozenset(Role.values)
 
+# Checks an app above this one runs before every tenant view (a center requiring check-ins
+# first: `sessions_app.checkin.overdue_guard`); each answers None to let the view run, or the
+# response to give instead. A view marked `guard_exempt` (the pages that clear the condition)
+# always runs. A guard must cost no query unless its center's setting is on.
+TenantGuard = Callable[["TenantRequest"], HttpResponseBase | None]
+_guards: list[TenantGuard] = []
+
+
+def register_guard(guard: TenantGuard) -> TenantGuard:
+    if guard not in _guards:
+        _guards.append(guard)
+    return guard
+
+
+def guard_exempt(view: TenantView) -> TenantView:
+    """Mark a view the guards never stop (put it under `tenant_view`)."""
+    view.guard_exempt = True  # type: ignore[attr-defined]
+    return view
+
 
 # The bell shows "99+" past this: counting stops there, whatever a member has left unread.
 UNREAD_CAP = 100
@@ -119,6 +138,11 @@ def tenant_view(*roles: str) -> Callable[[TenantView], TenantView]:
                 raise PermissionDenied("Your role in this organization may not do this.")
             # Times on tenant pages are the organization's local times.
             with timezone.override(membership.organization.tz):
+                if not getattr(view, "guard_exempt", False):
+                    for guard in _guards:
+                        stopped = guard(tenant_request)
+                        if stopped is not None:
+                            return stopped
                 return view(tenant_request, *args, **kwargs)
 
         wrapper.tenant_roles = allowed  # type: ignore[attr-defined]

@@ -41,6 +41,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("o/<slug:org_slug>/", include(tenant_patterns)),
+    path("calendar/", include("sessions_app.urls_feed", namespace="calendar")),
     path(
         "hooks/woocommerce/",
         include(

@@ -287,6 +287,8 @@ def deliver(*, delivery_id: int) -> str:
         body=delivery.text,
         from_email=formataddr((f"{delivery.organization.name} via Matchpal", _address)),
         to=[delivery.to],
+        # For people's mail filters (and the tests): which kind of notice this is.
+        headers={"X-Matchpal-Kind": delivery.kind},
     )
     email.attach_alternative(delivery.html, "text/html")
     for attachment in delivery.attachments:

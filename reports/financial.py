@@ -1,12 +1,14 @@
 """The Financial report's figures: packages sold and their revenue (shop orders and manual
 grants from a package), refunds, and the value of the hours outstanding at a date.
 
-Prices live on the package (`Package.price` for `Package.quantity` minutes or sessions): a
-grant made from a package is valued at that package's price per minute (or per session), its
-credit counting `credited ÷ quantity` packages. Grants without a package (custom quantities,
-transfers into a new grant) carry no price: their hours are reported as "without a price",
-never valued. Every figure is one grouped SQL aggregate over the ledger; each function runs one
-query whatever the amount of data, on PostgreSQL and on SQLite. docs/reports.md, "Financial".
+Prices live on the grant, written at the sale (`Grant.price` for `Grant.sold_quantity` minutes
+or sessions: a shop line's total, a package's price × count when an admin added it, the price an
+admin typed for a custom quantity): every movement of a grant is valued at its own price per
+unit, so a package's later price change re-values nothing. A package grant's credit counts
+`credited ÷ package quantity` packages. Grants without a price (transfers into a new grant,
+custom quantities given unpriced) are reported as "without a price", never valued. Every
+figure is one grouped SQL aggregate over the ledger; each function runs one query whatever the
+amount of data, on PostgreSQL and on SQLite. docs/reports.md, "Financial".
 """
 
 from datetime import date
@@ -33,24 +35,25 @@ from reports.ledger_scope import LedgerFilters, ledger_entries, require_admin, r
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
 
 _PACKAGE = {
     "package_id": F("grant__package__public_id"),
     "package": F("grant__package__name"),
     "unit": F("grant__unit"),
-    "price": F("grant__package__price"),
     "quantity": F("grant__package__quantity"),
 }
 
 
-def _value(quantity: str) -> "ExpressionWrapper[Any]":
-    """`quantity` minutes (or sessions) at the package's price per unit; None without one."""
-    amount = F(quantity) * F("price")
+def _valued(quantity: Any, grant: str = "grant__") -> "ExpressionWrapper[Any]":
+    """`quantity` minutes (or sessions) of a grant at the grant's own price per unit (its price
+    at sale ÷ the quantity sold); None for a grant without a price."""
+    amount = quantity * F(grant + "price")
     if connection.vendor == "sqlite":
         # SQLite stores a whole price as an integer and divides integers exactly as integers:
         # in floating point there, rounded to the cent by `_money`. PostgreSQL's numeric is exact.
         amount = amount * Value(1.0)
-    return ExpressionWrapper(amount / F("quantity"), output_field=MONEY)
+    return ExpressionWrapper(amount / F(grant + "sold_quantity"), output_field=MONEY)
 
 
 def _packages(quantity: str) -> "ExpressionWrapper[Any]":
@@ -78,7 +81,8 @@ def _credits(organization: Organization, filters: LedgerFilters) -> QuerySet[Gra
 
 
 SHOP = Q(grant__source=GrantSource.WOOCOMMERCE)
-PRICED = Q(grant__package__isnull=False)
+PRICED = Q(grant__price__isnull=False)
+OF_PACKAGE = Q(grant__package__isnull=False)
 
 
 def _per_unit(field: Any, name: str, condition: Q | None = None) -> dict[str, Coalesce]:
@@ -92,56 +96,51 @@ def _per_unit(field: Any, name: str, condition: Q | None = None) -> dict[str, Co
 def packages_sold(
     *, organization: Organization, membership: Membership, filters: LedgerFilters
 ) -> list[dict[str, Any]]:
-    """Per package credited in the range, split by where it was sold (the shop, or an admin
-    adding it by hand): packages and revenue."""
+    """Per package credited in the range (and one row per unit for the priced custom
+    quantities, without a package), split by where it was sold (the shop, or an admin adding it
+    by hand): packages and revenue, each credit at its own grant's price."""
     require_admin(membership)
     found = rows(
         _credits(organization, filters)
-        .filter(PRICED)
+        .filter(OF_PACKAGE | PRICED)
         .values(**_PACKAGE)
         .annotate(
             shop_credited=Coalesce(Sum("total_delta", filter=SHOP), 0),
             manual_credited=Coalesce(Sum("total_delta", filter=~SHOP), 0),
             credited=Sum("total_delta"),
+            shop_revenue=Coalesce(_entry_value(SHOP), Value(ZERO), output_field=MONEY),
+            manual_revenue=Coalesce(_entry_value(~SHOP), Value(ZERO), output_field=MONEY),
+            revenue=_entry_value(),
         )
         .annotate(
             shop_packages=_packages("shop_credited"),
             manual_packages=_packages("manual_credited"),
             packages=_packages("credited"),
-            shop_revenue=_value("shop_credited"),
-            manual_revenue=_value("manual_credited"),
-            revenue=_value("credited"),
         )
-        .order_by("grant__package__name", "grant__package__public_id")
+        .order_by(F("grant__package__name").asc(nulls_last=True), "grant__package__public_id")
     )
     return _money(found, "shop_revenue", "manual_revenue", "revenue")
 
 
 def _entry_value(condition: Q | None = None) -> Sum:
-    """Each entry's `total_delta` at its package's price, summed: the total of a column of
-    per-package values, in one aggregate."""
-    amount = F("total_delta") * F("grant__package__price")
-    if connection.vendor == "sqlite":
-        amount = amount * Value(1.0)  # see `_value`
-    return Sum(
-        ExpressionWrapper(amount / F("grant__package__quantity"), output_field=MONEY),
-        filter=condition,
-    )
+    """Each entry's `total_delta` at its grant's price per unit, summed (None when no entry
+    has a price)."""
+    return Sum(_valued(F("total_delta")), filter=condition)
 
 
 def sales_totals(
     *, organization: Organization, membership: Membership, filters: LedgerFilters
 ) -> dict[str, Any]:
     """`packages_sold` over every package (one row), and the minutes and sessions credited in
-    the range without a price (grants without a package)."""
+    the range without a price."""
     require_admin(membership)
     packages = ExpressionWrapper(
         F("total_delta") / F("grant__package__quantity"), output_field=IntegerField()
     )
     totals = _credits(organization, filters).aggregate(
-        shop_packages=Coalesce(Sum(packages, filter=PRICED & SHOP), 0),
-        manual_packages=Coalesce(Sum(packages, filter=PRICED & ~SHOP), 0),
-        packages=Coalesce(Sum(packages, filter=PRICED), 0),
+        shop_packages=Coalesce(Sum(packages, filter=OF_PACKAGE & SHOP), 0),
+        manual_packages=Coalesce(Sum(packages, filter=OF_PACKAGE & ~SHOP), 0),
+        packages=Coalesce(Sum(packages, filter=OF_PACKAGE), 0),
         shop_revenue=_entry_value(PRICED & SHOP),
         manual_revenue=_entry_value(PRICED & ~SHOP),
         revenue=_entry_value(PRICED),
@@ -163,7 +162,7 @@ def refunds(
     *, organization: Organization, membership: Membership, filters: LedgerFilters
 ) -> list[dict[str, Any]]:
     """Per package (and one row for the grants without one): the refunds written in the range,
-    the minutes and sessions taken back, and their value at the package's price."""
+    the minutes and sessions taken back, and their value at each grant's price."""
     require_admin(membership)
     found = rows(
         _refund_entries(organization, filters)
@@ -172,8 +171,8 @@ def refunds(
             refunds=Count("pk"),
             refunded=-Sum("total_delta"),
             **_per_unit(-F("total_delta"), "refunded"),
+            value=Sum(_valued(-F("total_delta"))),
         )
-        .annotate(value=_value("refunded"))
         .order_by(F("grant__package__name").asc(nulls_last=True), "grant__unit")
     )
     return _money(found, "value")
@@ -203,7 +202,6 @@ def _package_of(grant: str) -> dict[str, F]:
         "of_package": F(grant + "package__public_id"),
         "package_name": F(grant + "package__name"),
         "of_unit": F(grant + "unit"),
-        "price": F(grant + "package__price"),
         "quantity": F(grant + "package__quantity"),
     }
 
@@ -221,7 +219,7 @@ def outstanding_value(
     *, organization: Organization, membership: Membership, filters: LedgerFilters, day: date
 ) -> list[dict[str, Any]]:
     """Per package (and per unit without one): the hours outstanding at the close of `day`
-    (the Usage report's `outstanding_at`, the same rule) and their value at the package's
+    (the Usage report's `outstanding_at`, the same rule) and their value at each grant's
     price."""
     require_admin(membership)
     unused = unused_hours(organization=organization, filters=filters, day=day)
@@ -229,10 +227,11 @@ def outstanding_value(
     found = rows(
         unused.rows.values(**_package_of(grant))
         .annotate(
-            outstanding=Sum(unused.amount), **_per_unit_of(grant, unused.amount, "outstanding")
+            outstanding=Sum(unused.amount),
+            **_per_unit_of(grant, unused.amount, "outstanding"),
+            value=Sum(_valued(unused.amount, grant)),
         )
         .filter(outstanding__gt=0)
-        .annotate(value=_value("outstanding"))
         .order_by(F(grant + "package__name").asc(nulls_last=True), grant + "unit")
     )
     for row in found:  # one row per package: their keys, not their figures
@@ -247,13 +246,10 @@ def outstanding_value_totals(
     require_admin(membership)
     unused = unused_hours(organization=organization, filters=filters, day=day)
     grant = unused.grant
-    amount = unused.amount * F(grant + "package__price")
-    if connection.vendor == "sqlite":
-        amount = amount * Value(1.0)  # see `_value`
-    priced = Q(**{grant + "package__isnull": False})
+    priced = Q(**{grant + "price__isnull": False})
     totals = unused.rows.aggregate(
         **_per_unit_of(grant, unused.amount, "outstanding"),
         **_per_unit_of(grant, unused.amount, "unpriced", ~priced),
-        value=Sum(ExpressionWrapper(amount / F(grant + "package__quantity"), output_field=MONEY)),
+        value=Sum(_valued(unused.amount, grant)),
     )
     return _money([totals], "value")[0]

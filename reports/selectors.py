@@ -1,11 +1,10 @@
 """Read-only figures for the role dashboards. Fixed query counts whatever the data size."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TypedDict
 
 from django.db.models import Aggregate, Count, Model, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from grants import selectors as ledger
 from grants.selectors import low_balance_students
@@ -14,9 +13,10 @@ from matchpal.models import Membership, Organization
 from matchpal.selectors import pending_invitations
 from providers.models import Provider, ProviderStatus
 from relationships import selectors as relationships
-from relationships.models import Relationship, RelationshipStatus
+from relationships.models import RelationshipStatus
+from reports import dashboard
 from sessions_app import selectors as sessions
-from sessions_app.models import Session, SessionStatus
+from sessions_app.models import Session
 from students.models import Student, StudentStatus
 
 ATTENTION_ROWS = 5
@@ -25,9 +25,6 @@ ATTENTION_ROWS = 5
 class AttentionFigures(TypedDict):
     disputed: int
     to_log: int
-    week_sessions: int
-    week_minutes: int
-    repeated_cancellations: int
 
 
 def _scalar(rows: QuerySet[Session], aggregate: Aggregate) -> Coalesce:
@@ -41,66 +38,26 @@ def attention_figures(
 ) -> "QuerySet[Organization, AttentionFigures]":
     """The admin home's counts in one query, each its own subquery reading only the rows it
     counts through an index (docs/indexes.md): the open disputes (the partial index
-    `session_dispute_open`), the sessions to log (scheduled, by status and start), and this
-    week's delivered sessions and minutes (the week's range of starts). Never one aggregate
-    over every session of the organization."""
+    `session_dispute_open`) and the sessions to log (scheduled, by status and start). Never
+    one aggregate over every session of the organization."""
     visible = sessions.session_list(organization=organization, membership=membership)
     # A session's relationship is of its organization (a composite key): saying so lets the
-    # figures that join relationships read only this organization's, through an index.
+    # figure that joins relationships read only this organization's, through an index.
     joined = visible.filter(relationship__organization=organization)
-    start, end = sessions.this_week(organization)
-    week = visible.filter(starts_at__gte=start, starts_at__lt=end)
-    # Counting the week's sessions reads the sessions alone; their minutes need each
-    # relationship's unit (`with_money`), so only that figure joins the relationships: joined
-    # for both, each hashed the organization's relationships (docs/indexes.md).
-    week_money = week.filter(relationship__organization=organization).with_money()
-    delivered = sessions.delivered_totals(start, end)
     return (
         Organization.objects.filter(pk=organization.pk)
         .order_by()
         .values(
             disputed=_scalar(visible.filter(sessions.dispute_open()), Count("pk")),
             to_log=_scalar(joined.filter(sessions.due_to_log()), Count("pk")),
-            week_sessions=_scalar(week, delivered["sessions"]),
-            week_minutes=_scalar(week_money, delivered["minutes"]),
-            repeated_cancellations=_repeated_cancellations(organization, visible),
         )
     )
 
 
-def cancellation_window(organization: Organization) -> tuple[datetime, datetime]:
-    """The warning sign's window: the last `warning_cancellation_days` days, up to now."""
-    now = timezone.now()
-    return now - timedelta(days=organization.warning_cancellation_days), now
-
-
-def _repeated_cancellations(organization: Organization, visible: QuerySet[Session]) -> Coalesce:
-    """How many pairings had at least `warning_cancellations` sessions cancelled (starting)
-    within the window: the window's cancelled sessions, read by status and start through
-    `session_org_status_starts`, grouped by relationship."""
-    since, until = cancellation_window(organization)
-    repeated = (
-        visible.filter(status=SessionStatus.CANCELLED, starts_at__gte=since, starts_at__lte=until)
-        .order_by()
-        .values("relationship")
-        .annotate(n=Count("pk"))
-        .filter(n__gte=organization.warning_cancellations)
-        .values("relationship")
-    )
-    pairings = (
-        Relationship.objects.filter(organization=organization, pk__in=repeated)
-        .order_by()
-        .values("organization")
-        .annotate(value=Count("pk"))
-        .values("value")
-    )
-    return Coalesce(Subquery(pairings), 0)
-
-
 def needs_attention(*, organization: Organization, membership: Membership) -> dict[str, object]:
     """What an admin should look at today: proposals still unanswered, disputed sessions,
-    sessions past their start that nobody logged, open shop order errors, and this week's
-    delivered hours. Five queries whatever the amount of data, each through an index."""
+    sessions past their start that nobody logged and open shop order errors. Four queries
+    whatever the amount of data, each through an index."""
     visible = sessions.session_list(organization=organization, membership=membership)
     proposals = relationships.relationship_list(
         organization=organization, membership=membership
@@ -113,10 +70,6 @@ def needs_attention(*, organization: Organization, membership: Membership) -> di
         "disputed": list(disputed.order_by("-disputed_at", "-id")[:ATTENTION_ROWS]),
         "disputed_count": counts["disputed"],
         "to_log": counts["to_log"],
-        "week_sessions": counts["week_sessions"],
-        "week_minutes": counts["week_minutes"],
-        "repeated_cancellations": counts["repeated_cancellations"],
-        "cancellations_since": cancellation_window(organization)[0],
         "open_order_errors": shop.open_error_count(organization=organization),
     }
 
@@ -152,6 +105,7 @@ def admin_dashboard(*, organization: Organization, membership: Membership) -> di
             Student.objects.filter(organization=organization).order_by("-created_at")[:5]
         ),
         "attention": needs_attention(organization=organization, membership=membership),
+        **dashboard.center_dashboard(organization),
     }
 
 

@@ -2,9 +2,11 @@ from django.http import HttpResponse
 from django.shortcuts import render
 
 from matchpal.htmx import render_page
+from matchpal.models import Role
+from matchpal.pagination import paginate
 from matchpal.tenancy import TenantRequest, tenant_view
 from providers.selectors import provider_for_user
-from reports import selectors
+from reports import dashboard, selectors
 from students.selectors import student_for_user
 
 
@@ -32,3 +34,18 @@ def home(request: TenantRequest) -> HttpResponse:
             organization=organization, membership=membership
         )
     return render(request, "reports/home_student.html", context)
+
+
+@tenant_view(Role.ADMIN)
+def warning_list(request: TenantRequest, sign: str) -> HttpResponse:
+    """The rows behind one of the admin home's warning signs, as counted there: the very short
+    sessions, or the pairings with a long gap, irregular scheduling, idle, or repeated
+    cancellations (one URL each, `reports/urls.py`)."""
+    organization = request.organization
+    limits = dashboard.Thresholds.of(organization)
+    page = paginate(request, dashboard.sign_list(organization, sign, limits))
+    return render(
+        request,
+        "reports/warning_list.html",
+        {"sign": sign, "title": dashboard.SIGN_TITLES[sign], "page": page, "limits": limits},
+    )

@@ -54,7 +54,9 @@ HEALTHZ = "/healthz"
 HEALTHZ_BOUND = 15.0  # a page's p95 ÷ the interleaved /healthz p95 (issue 11)
 SMALL_BOUND = 1.5  # a page's p95 ÷ the same page's p95 on a small center (issue 11)
 MAX_CRAWL = 300  # requests per role while discovering: a bound, not an expectation
-OBJECT_INSTANCES = 5  # pages of one object (a URL with an id) read for their links, per URL name
+# Pages of one object (a URL with an id) read for their links, per URL name: a session is
+# requested, scheduled, one of a series, due to log, completed or disputed, each with its links.
+OBJECT_INSTANCES = 8
 LAST_PAGE = "?page=last"
 
 

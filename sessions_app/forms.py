@@ -2,12 +2,21 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django import forms
+from django.core.validators import MaxValueValidator
 from django.utils import timezone
 
 from matchpal.fields import BoundedDateField, SingleLineField
 from matchpal.models import Organization
 from matchpal.quantities import format_minutes
-from sessions_app.models import DisputeResolution, NoShowParty, Session, SessionKind, SessionStatus
+from sessions_app.models import (
+    DisputeResolution,
+    FeedbackQuestion,
+    NoShowParty,
+    QuestionKind,
+    Session,
+    SessionKind,
+    SessionStatus,
+)
 
 
 def duration_choices(
@@ -239,3 +248,144 @@ class ResolveDisputeForm(forms.Form):
         if session.kind == SessionKind.REVISION:
             self.fields["review_minutes"] = _review_minutes_field(organization)
         self.order_fields(["resolution", "duration", "review_minutes", "note"])
+
+
+# --- Scheduling: messages, check-in, questions, recap (docs/scheduling.md) ---------------------
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(
+        label="Message",
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 1000}),
+        help_text="The other side gets it by email.",
+    )
+
+
+ATTENDED = "attended"
+NO_ONE = "no_one"
+
+
+class CheckInForm(forms.Form):
+    """Who came, the duration (the booked one, adjusted: the −10/−5/+5/+10 buttons of
+    static/js/check-in.js change the number, which works alone without script), the notes and
+    the center's questions (`q<id>` fields). "No one showed up" needs none of the rest."""
+
+    attended = forms.ChoiceField(
+        label="Who came",
+        choices=[(ATTENDED, "The student attended"), (NO_ONE, "No one showed up")],
+        initial=ATTENDED,
+        widget=forms.RadioSelect,
+    )
+    duration = forms.IntegerField(
+        label="Duration (minutes)",
+        min_value=1,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "data-adjustable": "1"}),
+    )
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
+
+    def __init__(
+        self,
+        *args: Any,
+        organization: Organization,
+        session: Session,
+        questions: list[FeedbackQuestion],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.questions = questions
+        duration = cast(forms.IntegerField, self.fields["duration"])
+        duration.initial = session.duration_minutes
+        duration.max_value = organization.max_session_minutes
+        duration.validators.append(MaxValueValidator(organization.max_session_minutes))
+        duration.widget.attrs.update(
+            {
+                "min": organization.min_session_minutes,
+                "max": organization.max_session_minutes,
+                "step": 1,
+            }
+        )
+        duration.help_text = f"Booked: {format_minutes(session.duration_minutes)}."
+        self.fields["notes"].initial = session.notes
+        _notes_minimum(self.fields["notes"], organization.notes_min_length)
+        for question in questions:
+            self.fields[f"q{question.pk}"] = _question_field(question)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("attended") == ATTENDED:
+            if cleaned.get("duration") is None and "duration" not in self.errors:
+                self.add_error("duration", "Give the duration.")
+            for question in self.questions:
+                name = f"q{question.pk}"
+                if (
+                    question.required
+                    and cleaned.get(name) in (None, "")
+                    and name not in self.errors
+                ):
+                    self.add_error(name, "Answer this question.")
+        else:
+            # Nobody came: the duration and the answers are not asked.
+            for name in ("duration", *(f"q{q.pk}" for q in self.questions)):
+                self.errors.pop(name, None)
+        return cleaned
+
+    def answers(self) -> dict[int, int | bool | str | None]:
+        values: dict[int, int | bool | str | None] = {}
+        for question in self.questions:
+            raw = self.cleaned_data.get(f"q{question.pk}")
+            if raw in (None, ""):
+                values[question.pk] = None
+            elif question.kind == QuestionKind.RATING:
+                values[question.pk] = int(raw)
+            elif question.kind == QuestionKind.YES_NO:
+                values[question.pk] = raw == "yes"
+            else:
+                values[question.pk] = str(raw)
+        return values
+
+
+def _question_field(question: FeedbackQuestion) -> forms.Field:
+    # Not required at the form level: "No one showed up" skips them (`CheckInForm.clean`).
+    label = question.text
+    if question.kind == QuestionKind.RATING:
+        return forms.TypedChoiceField(
+            label=label,
+            choices=[(str(n), str(n)) for n in range(1, 6)],
+            required=False,
+            widget=forms.RadioSelect(attrs={"class": "mp-inline-choices"}),
+        )
+    if question.kind == QuestionKind.YES_NO:
+        return forms.ChoiceField(
+            label=label,
+            choices=[("yes", "Yes"), ("no", "No")],
+            required=False,
+            widget=forms.RadioSelect(attrs={"class": "mp-inline-choices"}),
+        )
+    return forms.CharField(label=label, max_length=500, required=False)
+
+
+class FeedbackQuestionForm(forms.Form):
+    text = SingleLineField(max_length=200, label="Question")
+    kind = forms.ChoiceField(choices=QuestionKind.choices, label="Answered with")
+    required = forms.BooleanField(required=False, initial=True, label="An answer is required")
+    is_session_rating = forms.BooleanField(
+        required=False,
+        label="This is the session's rating",
+        help_text="A rating question whose answer is stored as the session's rating.",
+    )
+    position = forms.IntegerField(
+        min_value=0, max_value=1000, initial=0, help_text="Questions are asked in this order."
+    )
+    is_active = forms.BooleanField(
+        required=False, initial=True, label="Asked at check-in", help_text="Untick to retire it."
+    )
+
+
+class RecapForm(forms.Form):
+    recap = forms.CharField(
+        required=False,
+        max_length=5000,
+        label="Your recap",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )

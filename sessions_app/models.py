@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from matchpal.models import Organization
 from providers.models import Provider
-from relationships.models import Relationship, Unit
+from relationships.models import Relationship, RelationshipStatus, Unit
 
 
 class SessionStatus(models.TextChoices):
@@ -23,6 +23,8 @@ class SessionStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
     CANCELLED = "cancelled", "Cancelled"
     NO_SHOW = "no_show", "No-show"
+    # Not logged within the grace window (`sessions_app.missed`): only an admin acts on it.
+    MISSED = "missed", "Missed"
 
 
 class SessionKind(models.TextChoices):
@@ -249,6 +251,11 @@ class Session(models.Model):
     # reprice it (issue 9, "money follows what was charged").
     provider_pay_rate = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.00"))
     client_rate = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.00"))
+    # The SEQUENCE of its calendar invite: raised by each update or cancellation sent, so
+    # calendar apps replace the event (`sessions_app.calendar`).
+    ics_sequence = models.PositiveIntegerField(default=0)
+    # What the student wrote with their confirmation (the center's `student_recap` setting).
+    student_recap = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = SessionQuerySet.as_manager()
@@ -377,6 +384,7 @@ class SessionChangeKind(models.TextChoices):
     DISPUTE_RESOLVED = "dispute_resolved", "Dispute resolved"
     ACCEPTED = "accepted", "Request accepted"
     DECLINED = "declined", "Request declined"
+    MISSED = "missed", "Marked missed"
 
 
 class SessionChange(models.Model):
@@ -405,3 +413,193 @@ class SessionChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} by {self.actor} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class PairingActivity(models.Model):
+    """A relationship's completed sessions in brief, for the warning signs: how many, their
+    minutes (the pairing's usual length is their average), the start of the latest, and how
+    irregular the gaps between its last six are; with the relationship's status and pairing
+    date mirrored, so each sign is a range of one partial index. Kept by triggers on the
+    sessions (recomputed from the relationship's sessions on each change of one of them) and on
+    the relationships (`sessions_app/migrations/0009_pairing_activity_short_sessions.py`); a
+    row exists for every relationship."""
+
+    relationship = models.OneToOneField(
+        Relationship, on_delete=models.CASCADE, primary_key=True, related_name="activity"
+    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        max_length=12, choices=RelationshipStatus, default=RelationshipStatus.PROPOSED
+    )
+    paired_at = models.DateTimeField(null=True)
+    completed = models.IntegerField(default=0)
+    minutes = models.BigIntegerField(default=0)
+    last_session_at = models.DateTimeField(null=True)
+    # The spread of the gaps between the last six completed sessions (five gaps): their
+    # standard deviation as a percentage of their mean; null under four sessions.
+    gap_variation = models.IntegerField(null=True)
+
+    class Meta:
+        # docs/reports.md, "The admin dashboard": long gaps, idle pairings, irregular ones.
+        indexes = [
+            models.Index(
+                fields=["organization", "last_session_at"],
+                condition=Q(status="paired", completed__gt=0),
+                name="pairing_paired_last_session",
+            ),
+            models.Index(
+                fields=["organization", "paired_at"],
+                condition=Q(status="paired", completed=0),
+                name="pairing_paired_never_met",
+            ),
+            models.Index(
+                fields=["organization", "gap_variation"],
+                condition=Q(status="paired", gap_variation__isnull=False),
+                name="pairing_paired_gap_variation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.relationship_id}: {self.completed} completed"
+
+    @property
+    def usual_minutes(self) -> int | None:
+        """The pairing's usual length: its completed sessions' average, in whole minutes."""
+        return round(self.minutes / self.completed) if self.completed else None
+
+
+class ShortSession(models.Model):
+    """A completed session under the center's minimum or under its share of its pairing's
+    usual length (`warning_short_session_percent`): the very short sessions' warning sign,
+    counted over a window of starts through one index. Kept by the same triggers as
+    `PairingActivity` (a change of a pairing's sessions re-decides its sessions; a change of
+    the center's minimum or share re-decides the center's sessions of the last year)."""
+
+    session = models.OneToOneField(
+        Session, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    relationship = models.ForeignKey(Relationship, on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "starts_at"], name="short_session_starts")]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} (short)"
+
+
+class SessionMessage(models.Model):
+    """A short message between the student and the provider on a booked session, emailed to
+    the other (`sessions_app.messages`)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    body = models.CharField(max_length=1000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["session", "created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=~Q(body=""), name="session_message_not_empty")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author} on {self.session_id}: {self.body[:40]}"
+
+
+class QuestionKind(models.TextChoices):
+    RATING = "rating", "Rating from 1 to 5"
+    YES_NO = "yes_no", "Yes or no"
+    TEXT = "text", "Short text"
+
+
+class FeedbackQuestion(models.Model):
+    """One of the center's check-in questions (`sessions_app.checkin`). At most one live
+    rating question is "the session's rating": its answer is stored on `Session.rating`."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="feedback_questions"
+    )
+    text = models.CharField(max_length=200)
+    kind = models.CharField(max_length=8, choices=QuestionKind)
+    required = models.BooleanField(default=True)
+    is_session_rating = models.BooleanField(
+        default=False, help_text="Its answer is the session's rating (a rating question)."
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        indexes = [models.Index(fields=["organization", "is_active", "position"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=QuestionKind.values), name="feedback_question_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_session_rating=False) | Q(kind="rating"),
+                name="feedback_session_rating_is_a_rating",
+            ),
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(is_session_rating=True, is_active=True),
+                name="feedback_one_session_rating",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class FeedbackAnswer(models.Model):
+    """A question's answer at a session's check-in; the question's kind says which column."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="feedback")
+    question = models.ForeignKey(FeedbackQuestion, on_delete=models.PROTECT, related_name="+")
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    yes_no = models.BooleanField(null=True, blank=True)
+    text = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["question__position", "question_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "question"], name="feedback_answer_once"),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__range=(1, 5)),
+                name="feedback_rating_1_to_5",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question_id}: {self.display}"
+
+    @property
+    def display(self) -> str:
+        if self.rating is not None:
+            return f"{self.rating} / 5"
+        if self.yes_no is not None:
+            return "Yes" if self.yes_no else "No"
+        return self.text
+
+
+class CalendarFeed(models.Model):
+    """A member's private calendar feed: the token in its URL is the only key, and
+    regenerating it revokes the old URL (`sessions_app.calendar`)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    membership = models.OneToOneField(
+        "matchpal.Membership", on_delete=models.CASCADE, related_name="calendar_feed"
+    )
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Calendar feed of {self.membership_id}"

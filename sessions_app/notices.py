@@ -3,8 +3,11 @@ moved, cancelled, its report, disputes, hours that ran short or were given back,
 reminders before it. Called inside the services' transactions; `notifications.notify` claims
 each send once and mails after commit."""
 
+import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,6 +16,7 @@ from matchpal.models import Organization
 from matchpal.quantities import format_minutes, format_quantity
 from notifications.models import EmailDelivery
 from notifications.services import (
+    Attachment,
     Audience,
     Message,
     Recipient,
@@ -73,7 +77,29 @@ def _both(relationship: Relationship) -> list[Recipient]:
 
 def logged(session: Session, relationship: Relationship, *, actor_id: int) -> None:
     """The student learns a session was logged; where the center requires it, they are asked to
-    confirm it (or dispute it)."""
+    confirm it (or dispute it). Told after the log commits, in a transaction of its own: logging
+    keeps its query budget (docs/sessions.md) and the relationship's lock is not held while the
+    notices are written and rendered (the key still makes it once)."""
+    transaction.on_commit(lambda: _tell_logged(session.pk, actor_id=actor_id), robust=True)
+
+
+def _tell_logged(session_pk: int, *, actor_id: int) -> None:
+    with transaction.atomic():
+        session = (
+            Session.objects.select_related(
+                "relationship__student",
+                "relationship__provider",
+                "relationship__service_type",
+                "relationship__organization",
+            )
+            .filter(pk=session_pk, status=SessionStatus.COMPLETED)
+            .first()
+        )
+        if session is not None:
+            _tell_logged_now(session, session.relationship, actor_id=actor_id)
+
+
+def _tell_logged_now(session: Session, relationship: Relationship, *, actor_id: int) -> None:
     org = relationship.organization
     when = timezone.localtime(session.starts_at, org.tz)
     text = (
@@ -106,9 +132,16 @@ def logged(session: Session, relationship: Relationship, *, actor_id: int) -> No
 
 
 def moved(
-    session: Session, relationship: Relationship, *, before: datetime, actor_id: int, reason: str
+    session: Session,
+    relationship: Relationship,
+    *,
+    before: datetime,
+    actor_id: int,
+    reason: str,
+    attachments: Sequence[Attachment] = (),
 ) -> None:
-    """The student and the provider, not whoever made the change."""
+    """The student and the provider, not whoever made the change; a scheduled session's email
+    carries its calendar update (`sessions_app.calendar`)."""
     org = relationship.organization
     old = timezone.localtime(before, org.tz)
     new = timezone.localtime(session.starts_at, org.tz)
@@ -132,18 +165,28 @@ def moved(
         organization=org,
         kind="session_rescheduled",
         about=_about(session),
-        occasion=f"{before:%Y%m%dT%H%M}>{session.starts_at:%Y%m%dT%H%M}@{timezone.now().isoformat()}",
+        occasion=f"{before:%Y%m%dT%H%M}>{session.starts_at:%Y%m%dT%H%M}:{uuid.uuid4().hex[:12]}",
         audiences=[
             Audience(
                 _both(relationship),
                 Message(subject=subject, text=text, link=_link(session, org), facts=facts),
+                attachments=attachments,
             )
         ],
         skip_user_id=actor_id,
     )
 
 
-def cancelled(session: Session, relationship: Relationship, *, actor_id: int, reason: str) -> None:
+def cancelled(
+    session: Session,
+    relationship: Relationship,
+    *,
+    actor_id: int,
+    reason: str,
+    attachments: Sequence[Attachment] = (),
+) -> None:
+    """The student and the provider, not whoever cancelled; a booked session's email carries the
+    calendar cancel (`sessions_app.calendar`)."""
     org = relationship.organization
     when = timezone.localtime(session.starts_at, org.tz)
     facts = _facts(session, relationship)
@@ -164,6 +207,7 @@ def cancelled(session: Session, relationship: Relationship, *, actor_id: int, re
                     link=_link(session, org),
                     facts=facts,
                 ),
+                attachments=attachments,
             )
         ],
         skip_user_id=actor_id,
@@ -188,7 +232,7 @@ def report(session: Session, relationship: Relationship, *, recipients: list[str
         organization=org,
         kind="session_report",
         about=_about(session),
-        occasion=f"report@{timezone.now().isoformat()}",
+        occasion=f"report:{uuid.uuid4().hex}",
         audiences=[
             Audience(
                 people,
@@ -265,18 +309,21 @@ def hours_short(relationship: Relationship, *, text: str, link: str) -> None:
         organization=org,
         kind="hours_short",
         about=f"relationship:{relationship.public_id}",
-        occasion=f"{timezone.now().isoformat()}",
+        # Told each time it happens: nothing makes two shortfalls the same event.
+        occasion=uuid.uuid4().hex,
         audiences=[Audience(admins(org), Message(subject=text[:120], text=text, link=link))],
     )
 
 
-def hours_given_back(session: Session, relationship: Relationship, *, text: str) -> None:
+def hours_given_back(
+    session: Session, relationship: Relationship, *, change_id: int, text: str
+) -> None:
     org = relationship.organization
     notify(
         organization=org,
         kind="hours_given_back",
         about=_about(session),
-        occasion=f"{timezone.now().isoformat()}",
+        occasion=f"change:{change_id}",
         audiences=[
             Audience(
                 admins(org),

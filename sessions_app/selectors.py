@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
@@ -12,6 +12,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from matchpal.models import Membership, Organization, User
+from providers.models import Provider
 from relationships.models import Relationship, RelationshipStatus
 from relationships.selectors import acts_for
 from relationships.selectors import visible_to as relationship_visible_to
@@ -353,6 +354,7 @@ class SessionActions:
     resolve_dispute: bool = False
     confirm: bool = False
     dispute: bool = False
+    check_in: bool = False
     answer_request: bool = False
     cancel_following: bool = False
 
@@ -377,11 +379,16 @@ def session_actions(session: Session, membership: Membership) -> SessionActions:
         or now <= session.starts_at + timedelta(hours=relationship.organization.logging_grace_hours)
     )
     live = session.status in (SessionStatus.COMPLETED, SessionStatus.SCHEDULED)
+    # A missed session (not logged within the window) is an admin's to log, cancel or mark.
+    to_log = session.status == SessionStatus.SCHEDULED or (
+        session.status == SessionStatus.MISSED and membership.is_admin
+    )
     return SessionActions(
-        complete=session.status == SessionStatus.SCHEDULED and started and may_log,
+        complete=to_log and started and may_log,
+        check_in=to_log and started and may_log,
         edit=may_change and live,
         cancel=may_change and session.status != SessionStatus.CANCELLED,
-        no_show=may_change and live and started,
+        no_show=may_change and (live or session.status == SessionStatus.MISSED) and started,
         # A scheduled session of a pairing moves; a completed one's date only an admin corrects.
         reschedule=may_change
         and (
@@ -473,3 +480,50 @@ def _last_student_name_to_log(
     a subquery, so that the planner sees how few students the rows' query keeps."""
     students = students_to_log(organization=organization, paired=paired)
     return students.values_list("name", flat=True)[PICK_ROWS : PICK_ROWS + 1].first()
+
+
+WEEK_MAX_SESSIONS: Final = 500
+
+
+@dataclass(frozen=True)
+class WeekDay:
+    day: date
+    sessions: list[Session]
+
+
+@dataclass(frozen=True)
+class Week:
+    days: list[WeekDay]
+    # More sessions than a page shows (a whole large center's week): pick a provider.
+    more: bool
+
+
+def week_days(
+    *,
+    organization: Organization,
+    membership: Membership,
+    start: datetime,
+    end: datetime,
+    provider: Provider | None = None,
+) -> Week:
+    """The member's sessions from `start` to `end` (a local week), not cancelled, grouped by
+    the center's local day; at most `WEEK_MAX_SESSIONS` (one query, through the sessions'
+    organization-and-start index, or the provider's relationships for one provider)."""
+    sessions: QuerySet[Session] = (
+        session_rows(organization=organization, membership=membership)
+        .filter(starts_at__gte=start, starts_at__lt=end)
+        .exclude(status=SessionStatus.CANCELLED)
+        .order_by("starts_at", "id")
+    )
+    if provider is not None:
+        sessions = of_relationships(sessions, provider=provider)
+    rows = with_organization(sessions[: WEEK_MAX_SESSIONS + 1], organization)
+    tz = organization.tz
+    first = timezone.localtime(start, tz).date()
+    by_day: dict[date, list[Session]] = {first + timedelta(days=n): [] for n in range(7)}
+    for session in rows[:WEEK_MAX_SESSIONS]:
+        by_day.setdefault(timezone.localtime(session.starts_at, tz).date(), []).append(session)
+    return Week(
+        days=[WeekDay(day=day, sessions=items) for day, items in sorted(by_day.items())],
+        more=len(rows) > WEEK_MAX_SESSIONS,
+    )

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import ForeignKey
+from django.db.models import F, ForeignKey
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,6 +27,7 @@ from matchpal.models import (
     Organization,
     Role,
     ShortfallPolicy,
+    StudentRecap,
     User,
 )
 from matchpal.quantities import format_minutes, format_quantity
@@ -34,7 +35,7 @@ from providers.selectors import lock_provider
 from relationships import services as relationships
 from relationships.models import Relationship, RelationshipStatus, Unit
 from relationships.selectors import acts_for
-from sessions_app import notices
+from sessions_app import calendar, noshows, notices
 from sessions_app.models import (
     DisputeResolution,
     NoShowParty,
@@ -73,7 +74,7 @@ class _Keep(enum.Enum):
 KEEP: Final = _Keep.KEEP
 
 
-def _tells_admins_of_shortfall[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
+def tells_admins_of_shortfall[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
     """When the ledger refuses a session for lack of hours (`grants.services
     .InsufficientHours`, raised to the caller as it is), the admins are told. The refusal rolls
     the session back; the notice is written afterwards in a transaction of its own so that it
@@ -162,7 +163,7 @@ def _consume(
     first: prebuilt.Statement | None = None,
 ) -> None:
     """Consume the session's hours; refused with the ledger's `InsufficientHours` when they
-    do not cover it (the service's `_tells_admins_of_shortfall` tells the admins). `save=False`:
+    do not cover it (the service's `tells_admins_of_shortfall` tells the admins). `save=False`:
     the caller stores `charged_minutes` itself (a new session is inserted already charged)."""
     quantity = _quantity(relationship, minutes)
     ledger.consume(
@@ -431,6 +432,7 @@ def _record(
         notices.hours_given_back(
             session,
             relationship,
+            change_id=change.pk,
             text=(
                 f"Hours given back after the {org.logging_grace_hours}-hour window: {actor} "
                 f"{_DID[kind]} {relationship.student.name}'s session of {when:%b %d} with "
@@ -448,10 +450,11 @@ _DID: Final[dict[str, str]] = {
     SessionChangeKind.DISPUTE_RESOLVED: "resolved the dispute over",
     SessionChangeKind.RESCHEDULED: "moved",
     SessionChangeKind.COMPLETED: "logged",
+    SessionChangeKind.MISSED: "marked missed",
 }
 
 
-@_tells_admins_of_shortfall
+@tells_admins_of_shortfall
 def session_log(
     *,
     membership: Membership,
@@ -509,6 +512,7 @@ def session_log(
             session.charged_minutes = _quantity(relationship, minutes)
         if scheduled:
             _insert(session)
+            calendar.send_confirmation(session)
         elif prebuilt.available():
             # The insert goes first in the ledger's locking round trip (`ledger.consume`'s
             # `first`): one round trip fewer, the same statements in the same order.
@@ -547,7 +551,7 @@ def _duplicate_start_refused() -> Iterator[None]:
         raise
 
 
-@_tells_admins_of_shortfall
+@tells_admins_of_shortfall
 def session_complete(
     *,
     membership: Membership,
@@ -558,68 +562,97 @@ def session_complete(
     mode: str | None = None,
     internal_note: str | None = None,
 ) -> Session:
-    """A scheduled session took place: record its duration and notes, consume its hours."""
+    """A scheduled session took place: record its duration and notes, consume its hours. A
+    missed one (`sessions_app.missed`) only an admin logs."""
     with transaction.atomic():
-        session, relationship = _lock_session(session)
-        actor, role = _check_actor(membership, relationship), membership.role
-        before = copy.copy(session)
-        if session.status != SessionStatus.SCHEDULED:
-            raise ConflictError(
-                f"This session is {session.get_status_display().lower()}, not scheduled."
-            )
-        if relationship.status != RelationshipStatus.PAIRED:
-            raise SessionRuleError("Sessions can be logged only on a paired relationship.")
-        _lock_people(relationship)
-        new_duration = duration or session.duration_minutes
-        new_notes = session.notes if notes is None else notes
-        new_review = session.review_minutes if isinstance(review_minutes, _Keep) else review_minutes
-        # Logging it: the notes, the time and the window are checked now; a duration or review
-        # time left as scheduled was checked then.
-        check_rules(
-            organization=relationship.organization,
-            relationship=relationship,
-            starts_at=session.starts_at,
-            duration=new_duration,
-            notes=new_notes,
-            kind=session.kind,
-            role=role,
-            completing=True,
-            exclude=session,
-            review_minutes=new_review,
-            changed=_changed(session, duration=new_duration, review_minutes=new_review)
-            | {"status", "notes"},
+        return complete_locked(
+            membership=membership,
+            session=session,
+            duration=duration,
+            notes=notes,
+            review_minutes=review_minutes,
+            mode=mode,
+            internal_note=internal_note,
         )
-        session.duration_minutes, session.notes = new_duration, new_notes
-        session.review_minutes = new_review
-        _write_internal_note(session, internal_note, actor=actor, role=role)
-        session.status = SessionStatus.COMPLETED
-        session.logged_by, session.logged_at = actor, timezone.now()
-        if mode is not None:
-            session.mode = mode
-        session.provider_pay_rate = relationship.provider_pay_rate
-        session.client_rate = relationship.client_rate
-        session.save(
-            update_fields=[
-                "provider_pay_rate",
-                "client_rate",
-                "duration_minutes",
-                "notes",
-                "review_minutes",
-                "status",
-                "logged_by",
-                "logged_at",
-                "mode",
-                "internal_note",
-                "internal_note_author",
-            ]
+
+
+MISSED_ADMINS_ONLY: Final = "This session was missed: only an admin can log it now."
+
+
+def complete_locked(
+    *,
+    membership: Membership,
+    session: Session,
+    duration: int | None = None,
+    notes: str | None = None,
+    review_minutes: int | _Keep | None = KEEP,
+    mode: str | None = None,
+    internal_note: str | None = None,
+) -> Session:
+    """`session_complete`'s work, inside the caller's transaction (the check-in completes the
+    session and writes its answers in one)."""
+    session, relationship = _lock_session(session)
+    actor, role = _check_actor(membership, relationship), membership.role
+    before = copy.copy(session)
+    if session.status == SessionStatus.MISSED and role != Role.ADMIN:
+        raise SessionRuleError(MISSED_ADMINS_ONLY)
+    if session.status not in (SessionStatus.SCHEDULED, SessionStatus.MISSED):
+        raise ConflictError(
+            f"This session is {session.get_status_display().lower()}, not scheduled."
         )
-        _consume(session, relationship, _charge_of(session, relationship.organization), actor)
-        _record(session, relationship, before=before, kind=SessionChangeKind.COMPLETED, actor=actor)
-        notices.logged(session, relationship, actor_id=actor.pk)
+    if relationship.status != RelationshipStatus.PAIRED:
+        raise SessionRuleError("Sessions can be logged only on a paired relationship.")
+    _lock_people(relationship)
+    new_duration = duration or session.duration_minutes
+    new_notes = session.notes if notes is None else notes
+    new_review = session.review_minutes if isinstance(review_minutes, _Keep) else review_minutes
+    # Logging it: the notes, the time and the window are checked now; a duration or review
+    # time left as scheduled was checked then.
+    check_rules(
+        organization=relationship.organization,
+        relationship=relationship,
+        starts_at=session.starts_at,
+        duration=new_duration,
+        notes=new_notes,
+        kind=session.kind,
+        role=role,
+        completing=True,
+        exclude=session,
+        review_minutes=new_review,
+        changed=_changed(session, duration=new_duration, review_minutes=new_review)
+        | {"status", "notes"},
+    )
+    session.duration_minutes, session.notes = new_duration, new_notes
+    session.review_minutes = new_review
+    _write_internal_note(session, internal_note, actor=actor, role=role)
+    session.status = SessionStatus.COMPLETED
+    session.logged_by, session.logged_at = actor, timezone.now()
+    if mode is not None:
+        session.mode = mode
+    session.provider_pay_rate = relationship.provider_pay_rate
+    session.client_rate = relationship.client_rate
+    session.save(
+        update_fields=[
+            "provider_pay_rate",
+            "client_rate",
+            "duration_minutes",
+            "notes",
+            "review_minutes",
+            "status",
+            "logged_by",
+            "logged_at",
+            "mode",
+            "internal_note",
+            "internal_note_author",
+        ]
+    )
+    _consume(session, relationship, _charge_of(session, relationship.organization), actor)
+    _record(session, relationship, before=before, kind=SessionChangeKind.COMPLETED, actor=actor)
+    notices.logged(session, relationship, actor_id=actor.pk)
     return session
 
 
-@_tells_admins_of_shortfall
+@tells_admins_of_shortfall
 def session_edit(
     *,
     membership: Membership,
@@ -794,8 +827,11 @@ def session_reschedule(
             )
         before = copy.copy(session)
         session.starts_at = starts_at
+        if not completed:
+            # The invite's next version: calendar apps move the event they hold.
+            session.ics_sequence += 1
         with _duplicate_start_refused():
-            session.save(update_fields=["starts_at"])
+            session.save(update_fields=["starts_at", "ics_sequence"])
         _record(
             session,
             relationship,
@@ -805,7 +841,15 @@ def session_reschedule(
             reason=reason,
         )
         notices.moved(
-            session, relationship, before=before.starts_at, actor_id=actor.pk, reason=reason
+            session,
+            relationship,
+            before=before.starts_at,
+            actor_id=actor.pk,
+            reason=reason,
+            # A scheduled session's email carries its invite's update (same UID, next SEQUENCE).
+            attachments=[]
+            if completed
+            else [calendar.attachment(session, calendar.Method.REQUEST)],
         )
     return session
 
@@ -838,6 +882,11 @@ def session_cancel(*, membership: Membership, session: Session, reason: str) -> 
         actor = _check_change(membership, session, relationship)
         before = copy.copy(session)
         _cancel(session, relationship, actor=actor, reason=reason)
+        invite = []
+        if before.status in (SessionStatus.SCHEDULED, SessionStatus.MISSED):
+            # Its invite went out when it was booked: the email carries the cancel.
+            calendar.bump_sequence(session)
+            invite = [calendar.attachment(session, calendar.Method.CANCEL)]
         _record(
             session,
             relationship,
@@ -846,7 +895,9 @@ def session_cancel(*, membership: Membership, session: Session, reason: str) -> 
             actor=actor,
             reason=reason,
         )
-        notices.cancelled(session, relationship, actor_id=actor.pk, reason=reason)
+        notices.cancelled(
+            session, relationship, actor_id=actor.pk, reason=reason, attachments=invite
+        )
     return session
 
 
@@ -887,6 +938,9 @@ def session_no_show(
             raise ConflictError(f"This session is already {session.get_status_display().lower()}.")
         if session.starts_at > timezone.now():
             raise SessionRuleError(NO_SHOW_NOT_STARTED)
+        if party == NoShowParty.STUDENT:
+            # Before any grant is locked: the rule locks the student row (the lock order).
+            noshows.apply_rule(session=session, relationship=relationship)
         org = relationship.organization
         charge = party == NoShowParty.STUDENT and org.no_show_charge == Charge.FULL
         if charge and session.charged_minutes:
@@ -934,8 +988,18 @@ def cancel_sessions_to_come(*, relationship: Relationship, actor: User | None, r
     )
     ids = list(to_come.values_list("pk", flat=True))
     Session.objects.filter(pk__in=ids).update(
-        status=SessionStatus.CANCELLED, cancellation_reason=because[:500]
+        status=SessionStatus.CANCELLED,
+        cancellation_reason=because[:500],
+        ics_sequence=F("ics_sequence") + 1,
     )
+    for session in Session.objects.filter(pk__in=ids).order_by("starts_at"):
+        session.relationship = relationship
+        calendar.send_invite(
+            session,
+            method=calendar.Method.CANCEL,
+            subject=f"Session cancelled: {calendar.when(session)}",
+            text=f"The session on {calendar.when(session)} was cancelled. {because}.",
+        )
     status = [
         {
             "field": "status",
@@ -958,21 +1022,45 @@ def cancel_sessions_to_come(*, relationship: Relationship, actor: User | None, r
     return len(ids)
 
 
-def session_confirm(*, membership: Membership, session: Session) -> Session:
+def recap_refusal(recap: str, organization: Organization) -> str | None:
+    """Why the student's recap is refused, or None: required where the center says so, at
+    least its minimum length (1 character when it sets none)."""
+    if organization.student_recap != StudentRecap.REQUIRED:
+        return None
+    needed = max(organization.student_recap_min_length, 1)
+    written = len(recap.strip())
+    if written >= needed:
+        return None
+    if needed == 1:
+        return "Write a short recap of the session to confirm it."
+    return (
+        f"Write a recap of at least {needed} characters to confirm the session ({written} so far)."
+    )
+
+
+def session_confirm(*, membership: Membership, session: Session, recap: str = "") -> Session:
+    """The student confirms a completed session (where the center requires it, this makes it
+    count toward the provider's earnings), with a recap where the center asks for one."""
     with transaction.atomic():
         session = (
             Session.objects.select_for_update(of=("self",))
-            .select_related("relationship__student")
+            .select_related("relationship__student", "organization")
             .get(pk=session.pk)
         )
         _check_student(membership, session, "Only the student can confirm their session.")
         if session.status != SessionStatus.COMPLETED:
             raise ConflictError("Only a completed session can be confirmed.")
+        org = session.organization
+        refusal = recap_refusal(recap, org)
+        if refusal:
+            raise SessionRuleError(refusal)
         session.student_confirmed_at = timezone.now()
+        if org.student_recap != StudentRecap.OFF:
+            session.student_recap = recap.strip()
         if not session.dispute_resolved_at:
             # Confirming withdraws an open dispute; a resolved one stays on the record.
             session.disputed_at = None
-        session.save(update_fields=["student_confirmed_at", "disputed_at"])
+        session.save(update_fields=["student_confirmed_at", "disputed_at", "student_recap"])
     return session
 
 
@@ -1008,7 +1096,7 @@ RESOLUTION_EDIT_UNCHANGED: Final = (
 )
 
 
-@_tells_admins_of_shortfall
+@tells_admins_of_shortfall
 def session_resolve_dispute(
     *,
     membership: Membership,

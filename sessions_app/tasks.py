@@ -1,9 +1,15 @@
 from celery import shared_task
 
-from sessions_app import reminders
+from sessions_app import missed, reminders
 
 
 @shared_task
 def send_session_reminders() -> int:
     """Every 5 minutes: the reminders before sessions. Safe to run twice or to overlap."""
     return reminders.send_session_reminders()
+
+
+@shared_task
+def mark_missed_sessions() -> int:
+    """Every 15 minutes: scheduled sessions not logged within the grace window become missed."""
+    return missed.mark_missed()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sessions_app import booking_views, views
+from sessions_app import booking_views, schedule_views, views
 
 app_name = "sessions_app"
 
@@ -19,6 +19,27 @@ urlpatterns = [
     path("sessions/<uuid:public_id>/dispute/", views.session_dispute, name="dispute"),
     path(
         "sessions/<uuid:public_id>/resolve/", views.session_resolve_dispute, name="resolve_dispute"
+    ),
+    # Scheduling (docs/scheduling.md)
+    path("sessions/<uuid:public_id>/messages/", schedule_views.message_post, name="message_post"),
+    path(
+        "sessions/<uuid:public_id>/check-in/",
+        schedule_views.session_check_in,
+        name="check_in",
+    ),
+    path("check-in/", schedule_views.check_ins, name="check_ins"),
+    path("calendar/", schedule_views.week, name="week"),
+    path("calendar/feed/", schedule_views.calendar_feed, name="calendar_feed"),
+    path("settings/questions/", schedule_views.feedback_questions, name="feedback_questions"),
+    path(
+        "settings/questions/new/",
+        schedule_views.feedback_question_create,
+        name="feedback_question_create",
+    ),
+    path(
+        "settings/questions/<uuid:public_id>/",
+        schedule_views.feedback_question_edit,
+        name="feedback_question_edit",
     ),
     # Booking (docs/scheduling.md)
     path("book/", booking_views.book, name="book"),

@@ -16,7 +16,7 @@ from matchpal.pagination import paginate
 from matchpal.tenancy import TenantRequest, tenant_view
 from relationships.models import RelationshipStatus
 from relationships.selectors import relationship_get, relationship_to_act_on
-from sessions_app import selectors, services
+from sessions_app import checkin, selectors, services, session_messages
 from sessions_app.filters import SessionFilter
 from sessions_app.forms import (
     CancelForm,
@@ -24,7 +24,9 @@ from sessions_app.forms import (
     DisputeForm,
     EditSessionForm,
     LogSessionForm,
+    MessageForm,
     NoShowForm,
+    RecapForm,
     RescheduleForm,
     ResolveDisputeForm,
 )
@@ -144,6 +146,10 @@ def session_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse
             ),
             "can_see_internal_note": selectors.internal_note_visible(session, request.membership),
             "history": selectors.session_history(session=session),
+            "conversation": session_messages.messages_of(session),
+            "answers": checkin.answers_of(session),
+            "message_form": MessageForm(),
+            "recap_form": RecapForm(),
         },
     )
 
@@ -337,7 +343,11 @@ def session_confirm(request: TenantRequest, public_id: uuid.UUID) -> HttpRespons
     session = _session(request, public_id)
     return run_action(
         request,
-        lambda: services.session_confirm(membership=request.membership, session=session),
+        lambda: services.session_confirm(
+            membership=request.membership,
+            session=session,
+            recap=request.POST.get("recap", "")[:5000],
+        ),
         success="Thank you for confirming.",
         then=session.get_absolute_url(),
     )

@@ -74,3 +74,31 @@ class Student(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == StudentStatus.ACTIVE
+
+
+class BookingSuspension(models.Model):
+    """A student may not book: too many no-shows within the center's window
+    (docs/scheduling.md, "No-show rules"). Open until an admin lifts it; who and when are kept."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="suspensions")
+    no_shows = models.PositiveSmallIntegerField(help_text="No-shows counted when it began.")
+    started_at = models.DateTimeField(auto_now_add=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    lift_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["student"],
+                condition=Q(lifted_at__isnull=True),
+                name="booking_suspension_one_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Booking suspended for {self.student_id} since {self.started_at:%Y-%m-%d}"

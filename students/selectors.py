@@ -2,12 +2,13 @@
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 
 from django.db.models import QuerySet
 from django.http import Http404
 
 from matchpal.models import Organization, User
-from students.models import Student
+from students.models import BookingSuspension, Student
 
 # Adds columns to the students list from an app above this one: the ledger registers
 # `grants.selectors.with_balances` in its AppConfig.ready(), so the list shows each student's
@@ -63,3 +64,30 @@ def student_with_email(*, organization_id: int, email: str) -> Student | None:
     """The organization's student with this email, whatever its case (an email is unique among
     an organization's students, case-insensitively)."""
     return Student.objects.filter(organization_id=organization_id, email__iexact=email).first()
+
+
+def booking_suspension(student: Student) -> BookingSuspension | None:
+    """The student's open booking suspension (too many no-shows), or None."""
+    return BookingSuspension.objects.filter(student=student, lifted_at__isnull=True).first()
+
+
+def booking_suspended(student: Student) -> bool:
+    """May the student not book? Booking (students' requests, and admins booking for them)
+    refuses with `students.services.BOOKING_SUSPENDED`; their sessions already booked stay."""
+    return BookingSuspension.objects.filter(student=student, lifted_at__isnull=True).exists()
+
+
+def last_lift(student: Student) -> datetime | None:
+    """When an admin last lifted a suspension of the student: no-shows before it no longer
+    count toward the next one."""
+    return (
+        BookingSuspension.objects.filter(student=student, lifted_at__isnull=False)
+        .order_by("-lifted_at")
+        .values_list("lifted_at", flat=True)
+        .first()
+    )
+
+
+def recent_suspensions(student: Student) -> list[BookingSuspension]:
+    """The student's three latest booking suspensions, open or lifted, with who lifted them."""
+    return list(student.suspensions.select_related("lifted_by").order_by("-started_at", "-id")[:3])

@@ -1,10 +1,11 @@
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from matchpal.constraints import violated_constraint
-from matchpal.errors import ConflictError, DomainError
-from matchpal.models import Invitation, Organization, Role, User
+from matchpal.errors import ConflictError, DomainError, PermissionDeniedError
+from matchpal.models import Invitation, Membership, Organization, Role, User
 from matchpal.services import invitation_create, link_invited_record
-from students.models import Student, StudentStatus
+from students.models import BookingSuspension, Student, StudentStatus
 
 EDITABLE_FIELDS = ("name", "email", "phone", "guardian_name", "guardian_email", "notes")
 
@@ -109,3 +110,49 @@ def student_link_invited_user(invitation: Invitation, user: User) -> None:
             record_id=invitation.student_id,
             label="student",
         )
+
+
+# --- Booking suspensions (docs/scheduling.md, "No-show rules") --------------------------------
+
+BOOKING_SUSPENDED = (
+    "Booking is suspended after repeated no-shows; the center can lift the suspension."
+)
+NOT_SUSPENDED = "This student's booking is not suspended."
+LIFT_ADMINS_ONLY = "Only an admin can lift a booking suspension."
+
+
+def booking_suspend(*, student: Student, no_shows: int) -> BookingSuspension | None:
+    """Suspend the student's booking (the no-show rule, `sessions_app.noshows`), in the
+    caller's transaction; None when a suspension is already open (the partial unique
+    constraint holds it to one, whatever the race)."""
+    try:
+        with transaction.atomic():
+            return BookingSuspension.objects.create(
+                organization_id=student.organization_id, student=student, no_shows=no_shows
+            )
+    except IntegrityError as exc:
+        if violated_constraint(exc) == "booking_suspension_one_open":
+            return None
+        raise
+
+
+def booking_suspension_lift(
+    *, membership: Membership, student: Student, reason: str = ""
+) -> BookingSuspension:
+    """An admin (the membership the view resolved) lifts the student's suspension: who and
+    when are kept on it, and no-shows before now no longer count toward the next one."""
+    if not membership.is_admin or membership.organization_id != student.organization_id:
+        raise PermissionDeniedError(LIFT_ADMINS_ONLY)
+    with transaction.atomic():
+        suspension = (
+            BookingSuspension.objects.select_for_update()
+            .filter(student=student, lifted_at__isnull=True)
+            .first()
+        )
+        if suspension is None:
+            raise ConflictError(NOT_SUSPENDED)
+        suspension.lifted_at = timezone.now()
+        suspension.lifted_by = membership.user
+        suspension.lift_reason = reason.strip()[:500]
+        suspension.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
+    return suspension

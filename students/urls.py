@@ -12,4 +12,5 @@ urlpatterns = [
     path("<uuid:public_id>/edit/", views.student_edit, name="edit"),
     path("<uuid:public_id>/status/", views.student_set_status, name="set_status"),
     path("<uuid:public_id>/invite/", views.student_invite, name="invite"),
+    path("<uuid:public_id>/suspension/lift/", views.suspension_lift, name="suspension_lift"),
 ]

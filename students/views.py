@@ -57,7 +57,15 @@ def student_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse
         if request.membership.is_admin
         else []
     )
-    return render(request, "students/detail.html", {"student": student, "invitations": invitations})
+    return render(
+        request,
+        "students/detail.html",
+        {
+            "student": student,
+            "invitations": invitations,
+            "suspensions": selectors.recent_suspensions(student),
+        },
+    )
 
 
 @admin_required
@@ -120,3 +128,18 @@ def student_invite(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse
 def my_profile(request: TenantRequest) -> HttpResponse:
     student = selectors.student_for_user(organization=request.organization, user=request.user)
     return render(request, "students/me.html", {"student": student})
+
+
+@require_POST
+@admin_required
+def suspension_lift(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Lift the student's booking suspension (too many no-shows): who and when are kept."""
+    student = selectors.student_get(organization=request.organization, public_id=public_id)
+    return run_action(
+        request,
+        lambda: services.booking_suspension_lift(
+            membership=request.membership, student=student, reason=request.POST.get("reason", "")
+        ),
+        success=f"{student.name} may book again.",
+        then=student.get_absolute_url(),
+    )

@@ -132,6 +132,7 @@ def make_grant(
     valid_from=None,
     actor=None,
     reference: str = "Test grant",
+    price=None,
 ):
     """A grant made the only way grants are made: through the ledger service."""
     from grants import services
@@ -148,4 +149,5 @@ def make_grant(
         expires_at=expires_at,
         valid_from=valid_from,
         reference=reference,
+        price=price,
     )

@@ -61,9 +61,9 @@ from providers.forms import OwnProfileForm, ProviderForm
 from providers.models import AvailabilityException, AvailabilityWindow, Provider
 from relationships.models import Relationship
 from sessions_app import services as session_services
-from sessions_app.models import Session
+from sessions_app.models import FeedbackQuestion, Session
 from students.forms import StudentForm
-from students.models import Student
+from students.models import BookingSuspension, Student
 from tests.factories import ProviderFactory, RelationshipFactory, make_grant
 from tests.reports.export_jobs.support import finished_job
 from tests.support import Tenant, client_for, member, whole_hours_ago
@@ -212,6 +212,17 @@ def invitable_student(tenant: Tenant) -> Student:
     )[0]
 
 
+def suspended_student(tenant: Tenant) -> Student:
+    """The student persona, with booking suspended (lifting it succeeds)."""
+    BookingSuspension.objects.get_or_create(
+        organization=tenant.organization,
+        student=tenant.student,
+        lifted_at=None,
+        defaults={"no_shows": 3},
+    )
+    return tenant.student
+
+
 def erasable_student(tenant: Tenant) -> Student:
     """A student with no relationship proposed or paired: erasing them succeeds."""
     slug = tenant.organization.slug
@@ -247,6 +258,9 @@ KWARGS.register("providers:*", "public_id", lambda t: t.provider.public_id)
 # Records an invitation can be sent for (the personas can already sign in: no change).
 KWARGS.register("students:invite", "public_id", lambda t: invitable_student(t).public_id)
 KWARGS.register("providers:invite", "public_id", lambda t: invitable_provider(t).public_id)
+KWARGS.register("students:suspension_lift", "public_id", lambda t: suspended_student(t).public_id)
+
+
 # A student's personal data: the persona's own record, but erasure takes a student of its own.
 KWARGS.register("privacy:*", "public_id", lambda t: t.student.public_id)
 KWARGS.register("privacy:student_erase", "public_id", lambda t: erasable_student(t).public_id)
@@ -285,6 +299,9 @@ class PostSpec:
     changes: bool  # a valid POST by `by` in its own organization changes the tenant's rows
     post_only: bool = False  # the view answers GET with 405 (require_POST)
     by: str = Role.ADMIN.value  # the role that may perform it
+    # What a valid POST that changes rows answers: a redirect, or 200 for one that hands over a
+    # file (a student's data export, which records the download).
+    answers: int = 302
 
 
 @dataclass
@@ -299,10 +316,11 @@ class PostRegistry:
         changes: bool,
         post_only: bool = False,
         by: str = Role.ADMIN.value,
+        answers: int = 302,
     ) -> None:
         if url_name in self.specs:
             raise ValueError(f"{url_name} is already registered.")
-        self.specs[url_name] = PostSpec(data or (lambda t: {}), changes, post_only, by)
+        self.specs[url_name] = PostSpec(data or (lambda t: {}), changes, post_only, by, answers)
 
     def spec_for(self, url_name: str) -> PostSpec:
         try:
@@ -341,6 +359,9 @@ def service_type_pks(tenant: Tenant) -> list[str]:
 
 POSTS = PostRegistry()
 POSTS.register("org_home", changes=False)
+# The admin home's warning signs' lists (reports.dashboard.SIGNS), one page each.
+for _sign in ("short", "long_gap", "irregular", "idle", "repeated_cancellations"):
+    POSTS.register(f"warning_{_sign}", changes=False)
 POSTS.register(
     "org_settings",
     lambda t: form_data(
@@ -402,9 +423,14 @@ POSTS.register(
     post_only=True,
 )
 POSTS.register("students:invite", changes=True, post_only=True)
+POSTS.register(
+    "students:suspension_lift", lambda t: {"reason": "Talked it over"}, changes=True, post_only=True
+)
+
+
 POSTS.register("privacy:student_data", changes=False)
 # The export records who took the data (a PersonalDataEvent row).
-POSTS.register("privacy:student_export", changes=True, post_only=True)
+POSTS.register("privacy:student_export", changes=True, post_only=True, answers=200)
 POSTS.register("privacy:student_erase", lambda t: {"confirm": "yes"}, changes=True, post_only=True)
 
 POSTS.register("providers:list", changes=False)
@@ -801,6 +827,26 @@ KWARGS.register(
     "sessions_app:resolve_dispute", "public_id", lambda t: disputed_session(t).public_id
 )
 KWARGS.register("sessions_app:complete", "public_id", lambda t: scheduled_session(t).public_id)
+KWARGS.register(
+    ("sessions_app:check_in", "sessions_app:message_post"),
+    "public_id",
+    lambda t: scheduled_session(t).public_id,
+)
+
+
+def feedback_question(tenant: Tenant) -> FeedbackQuestion:
+    """The tenant's check-in question "How did it go?" (a rating, the session's rating)."""
+    org = tenant.organization
+    return FeedbackQuestion.objects.filter(organization=org).first() or (
+        FeedbackQuestion.objects.create(
+            organization=org, text="How did it go?", kind="rating", is_session_rating=True
+        )
+    )
+
+
+KWARGS.register(
+    "sessions_app:feedback_question_edit", "public_id", lambda t: feedback_question(t).public_id
+)
 
 
 def _booked(tenant: Tenant, days: int, status: str, series: uuid.UUID | None = None) -> Session:
@@ -953,6 +999,41 @@ POSTS.register("sessions_app:confirm", changes=True, post_only=True, by=Role.STU
 POSTS.register(
     "sessions_app:dispute", lambda t: {"reason": "It was 30 minutes"}, changes=True, by=Role.STUDENT
 )
+POSTS.register(
+    "sessions_app:message_post",
+    lambda t: {"body": "Can we start with fractions?"},
+    changes=True,
+    post_only=True,
+    by=Role.STUDENT,
+)
+POSTS.register(
+    "sessions_app:check_in",
+    lambda t: {"attended": "attended", "duration": "65", "notes": "Planted check-in"},
+    changes=True,
+)
+POSTS.register("sessions_app:check_ins", changes=False)
+POSTS.register("sessions_app:week", changes=False)
+POSTS.register("sessions_app:calendar_feed", changes=True)
+POSTS.register("sessions_app:feedback_questions", changes=False)
+POSTS.register(
+    "sessions_app:feedback_question_create",
+    lambda t: {"text": "Was the student prepared?", "kind": "yes_no", "position": "1"},
+    changes=True,
+)
+POSTS.register(
+    "sessions_app:feedback_question_edit",
+    lambda t: {
+        "text": "How did the session go?",
+        "kind": "rating",
+        "required": "on",
+        "is_session_rating": "on",
+        "position": "0",
+        "is_active": "on",
+    },
+    changes=True,
+)
+
+
 POSTS.register("sessions_app:book", changes=False, by=Role.STUDENT)
 POSTS.register("sessions_app:book_confirm", changes=False, by=Role.STUDENT)
 POSTS.register("sessions_app:accept", changes=True, post_only=True, by=Role.PROVIDER)

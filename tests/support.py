@@ -349,13 +349,16 @@ def snapshot() -> tuple[list, list, int]:  # type: ignore[type-arg]
 # --- Emails and messages ------------------------------------------------------------------------
 
 
-def mails(outbox: list) -> list[tuple[str, str, list[str]]]:  # type: ignore[type-arg]
-    """(subject, text, addresses) of the emails sent, in order. A notice goes to each address
-    alone (docs/notifications.md): the same subject and sentence to several people is one row
-    with their addresses sorted, and its text is the sentence the inbox shows too (the email's
-    greeting, facts and links are left to tests/notifications)."""
+def mails(outbox: list, kind: str | None = None) -> list[tuple[str, str, list[str]]]:  # type: ignore[type-arg]
+    """(subject, text, addresses) of the emails sent (of one kind of notice, if given), in
+    order. A notice goes to each address alone (docs/notifications.md): the same subject and
+    sentence to several people is one row with their addresses sorted, and its text is the
+    sentence the inbox shows too (the email's greeting, facts and links are left to
+    tests/notifications)."""
     rows: dict[tuple[str, str], list[str]] = {}
     for m in outbox:
+        if kind is not None and m.extra_headers.get("X-Matchpal-Kind") != kind:
+            continue
         rows.setdefault((m.subject, notice_text(m.body)), []).extend(m.to)
     return [(subject, text, sorted(to)) for (subject, text), to in rows.items()]
 

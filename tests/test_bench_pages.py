@@ -26,6 +26,16 @@ NOT_LINKED = {
     # The role matrix's export job is the student's; an admin's "My exports" lists their own.
     ("admin", "exports:detail"): "another member's export job is opened by its address",
     ("admin", "exports:download"): "another member's export file is opened by its address",
+    # The second booking step is a free slot's link; an admin's slots are on a student's
+    # booking page (`book/?student=`), whose query string the script drops.
+    (
+        "admin",
+        "sessions_app:book_confirm",
+    ): "an admin's slots need ?student=, dropped by the script",
+    ("student", "sessions_app:book_confirm"): (
+        "a free slot's link: the personas' provider is open on Mondays only, and this week's "
+        "Monday may be past when the test runs"
+    ),
 }
 
 

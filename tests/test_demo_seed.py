@@ -142,3 +142,24 @@ def test_the_demo_center_is_lived_in() -> None:
     assert disputed.relationship.student.email == STUDENTS[0][1]
     to_log = sessions.filter(status=SessionStatus.SCHEDULED, starts_at__lt=timezone.now())
     assert to_log.count() == 1
+
+
+def test_the_demo_center_has_hours_a_series_and_requests() -> None:
+    """docs/scheduling.md: every provider keeps weekly hours, one has a day off and one extra
+    hours; the admin booked a weekly series; two students' requests await their provider."""
+    from providers.models import AvailabilityException, AvailabilityWindow
+    from sessions_app.models import Session
+
+    seed()
+    org = Organization.objects.get(slug=DEMO_SLUG)
+    assert (
+        AvailabilityWindow.objects.filter(organization=org).values("provider").distinct().count()
+        == 3
+    )
+    assert sorted(
+        AvailabilityException.objects.filter(organization=org).values_list("kind", flat=True)
+    ) == ["extra", "off"]
+    series = Session.objects.filter(organization=org, series__isnull=False)
+    assert (series.count(), series.values("series").distinct().count()) == (2, 1)
+    assert set(series.values_list("status", flat=True)) == {"scheduled"}
+    assert Session.objects.filter(organization=org, status="pending").count() == 2

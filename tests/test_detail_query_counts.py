@@ -387,18 +387,20 @@ PAGES = {
 PINNED = {
     # The job (1).
     "exports:detail": 3,
-    "students:detail[admin]": 4,
-    "students:detail[student]": 3,
+    # The three latest booking suspensions, with who lifted them (1).
+    "students:detail[admin]": 5,
+    "students:detail[student]": 4,
     "students:me": 3,
     "providers:detail[admin]": 5,
     "providers:detail[provider]": 4,
     "providers:me": 4,
     # The session with its relationship's people (1), who logged it, wrote its note, sent its
     # report or resolved its dispute (1: the users, apart, so PostgreSQL plans no ten-table
-    # join) and its history with who made each change (1).
-    "sessions_app:detail[admin]": 5,
-    "sessions_app:detail[provider]": 5,
-    "sessions_app:detail[student]": 5,
+    # join) and its history with who made each change (1), its messages with their authors (1)
+    # and its check-in answers with their questions (1).
+    "sessions_app:detail[admin]": 7,
+    "sessions_app:detail[provider]": 7,
+    "sessions_app:detail[student]": 7,
     "woocommerce:store_detail": 4,
     "woocommerce:error_detail[map]": 4,
     # The students to link to are searched, not listed (matchpal/search.py).

@@ -59,6 +59,42 @@ def grow_students(tenant: Tenant, n: int) -> None:
         StudentFactory(organization=org, user=user)
 
 
+# The warning signs' lists: n pairings showing the sign, each of a new student and provider.
+SIGN_SESSIONS: dict[str, list[tuple[float, int, str]]] = {
+    # (days ago, minutes, status) of each pairing's sessions
+    "long_gap": [(40, 60, "completed")],
+    "short": [
+        (20, 60, "completed"),
+        (13, 60, "completed"),
+        (6, 60, "completed"),
+        (2, 10, "completed"),
+    ],
+    "irregular": [(d, 60, "completed") for d in (60, 59, 58, 40, 39, 2)],
+    "idle": [],
+    "repeated_cancellations": [(d, 60, "cancelled") for d in (3, 2, 1)],
+}
+
+
+def grow_warning(sign: str):  # type: ignore[no-untyped-def]
+    def grow(tenant: Tenant, n: int) -> None:
+        org, now = tenant.organization, timezone.now()
+        for i in range(Student.objects.filter(organization=org).count() - 1, n):
+            pairing = RelationshipFactory(
+                organization=org,
+                student=StudentFactory(organization=org, name=f"Student {i:03}"),
+                paired_at=now - timedelta(days=90),
+            )
+            for days, minutes, status in SIGN_SESSIONS[sign]:
+                SessionFactory(
+                    relationship=pairing,
+                    starts_at=now - timedelta(days=days),
+                    duration_minutes=minutes,
+                    status=status,
+                )
+
+    return grow
+
+
 def grow_students_with_balances(tenant: Tenant, n: int) -> None:
     """n students, each with 3 h on account and a pairing holding 1 h (under the threshold);
     every other one also with 4 sessions."""
@@ -112,10 +148,16 @@ def grow_members_page(tenant: Tenant, n: int) -> None:
 
 def grow_admin_home(tenant: Tenant, n: int) -> None:
     """n students (each with 1 h on account, expiring in a week: all under the low-balance
-    threshold), providers, members and pending invitations."""
+    threshold; and a pairing whose last session, 25 days ago, was very short: a long gap and a
+    short session each), providers, members and pending invitations."""
     grow_students(tenant, n)
-    for student in Student.objects.filter(organization=tenant.organization, grants=None):
-        make_grant(student=student, minutes=60, expires_at=timezone.now() + timedelta(days=7))
+    org, now = tenant.organization, timezone.now()
+    for student in Student.objects.filter(organization=org, grants=None):
+        make_grant(student=student, minutes=60, expires_at=now + timedelta(days=7))
+    for student in Student.objects.filter(organization=org, relationships=None):
+        pairing = RelationshipFactory(organization=org, student=student, provider=tenant.provider)
+        SessionFactory(relationship=pairing, starts_at=now - timedelta(days=40))
+        SessionFactory(relationship=pairing, starts_at=now - timedelta(days=25), duration_minutes=3)
     grow_providers(tenant, n)
     grow_members(tenant, n)
     grow_invitations(tenant, n)
@@ -399,6 +441,11 @@ def shows_admin_figures(n: int, response) -> None:  # type: ignore[no-untyped-de
     assert (context["expiring_count"], len(context["expiring"])) == (n, min(n, 5))
     assert len(context["recent_entries"]) == min(n, 8)
     assert {e.kind for e in context["recent_entries"]} <= {"credit"}
+    assert (context["warnings"]["long_gap"], context["warnings"]["short"]) == (n, n)
+    assert [(h.service_type, h.purchased) for h in context["center_hours"]] == [
+        ("Tutoring", 60 * n)
+    ]
+    assert sum(p.sessions for p in context["monthly"].periods) == 2 * n
 
 
 def shows_provider_home(n: int, response) -> None:  # type: ignore[no-untyped-def]
@@ -573,6 +620,15 @@ PAGES = {
     "providers:list": Page(Role.ADMIN, org_path("providers/"), grow_providers, shows_providers),
     "members": Page(Role.ADMIN, org_path("members/"), grow_members_page, shows_members),
     "org_home[admin]": Page(Role.ADMIN, org_path(""), grow_admin_home, shows_admin_figures),
+    **{
+        f"warning_{sign}": Page(
+            Role.ADMIN,
+            org_path(f"warnings/{sign.replace('_', '-')}/"),
+            grow_warning(sign),
+            shows_a_page_of,
+        )
+        for sign in SIGN_SESSIONS
+    },
     "org_home[provider]": Page(
         Role.PROVIDER, org_path(""), grow_provider_home, shows_provider_home
     ),
@@ -633,7 +689,8 @@ PINNED = {
     "providers:list": 6,
     "members": 6,
     "service_type_list": 4,
-    "org_home[admin]": 15,
+    "org_home[admin]": 21,
+    **{f"warning_{sign}": 4 for sign in SIGN_SESSIONS},
     "org_home[provider]": 10,
     "org_home[student]": 9,
     "organization_list": 3,

@@ -42,6 +42,10 @@ STAFF_FORM = Expect(get=(200, 200, 403), post=(302, 302, 403))
 
 EXPECTED: dict[str, Expect] = {
     "org_home": Expect(get=(200, 200, 200), post=(200, 200, 200)),
+    **{
+        f"warning_{sign}": ADMIN_PAGE
+        for sign in ("short", "long_gap", "irregular", "idle", "repeated_cancellations")
+    },
     "org_settings": ADMIN_FORM,
     "members": ADMIN_PAGE,
     "member_invite": ADMIN_FORM,
@@ -60,6 +64,7 @@ EXPECTED: dict[str, Expect] = {
     "students:edit": ADMIN_FORM,
     "students:set_status": ADMIN_ACTION,
     "students:invite": ADMIN_ACTION,
+    "students:suspension_lift": ADMIN_ACTION,
     "privacy:student_data": ADMIN_PAGE,
     # The file itself, to an admin's POST.
     "privacy:student_export": Expect(get=(405, 405, 405), post=(200, 403, 403)),
@@ -116,6 +121,17 @@ EXPECTED: dict[str, Expect] = {
     "sessions_app:confirm": Expect(get=(405, 405, 405), post=(403, 403, 302)),
     "sessions_app:dispute": Expect(get=(403, 403, 200), post=(403, 403, 302)),
     "sessions_app:resolve_dispute": ADMIN_FORM,
+    # A message on the personas' scheduled session: the student's and the provider's go out;
+    # an admin's is refused with a message (302 back to the session).
+    "sessions_app:message_post": Expect(get=(405, 405, 405), post=(302, 302, 302)),
+    "sessions_app:check_in": STAFF_FORM,
+    "sessions_app:check_ins": STAFF_PAGE,
+    # Everyone's own week and own private feed link.
+    "sessions_app:week": Expect(get=(200, 200, 200), post=(200, 200, 200)),
+    "sessions_app:calendar_feed": Expect(get=(200, 200, 200), post=(302, 302, 302)),
+    "sessions_app:feedback_questions": ADMIN_PAGE,
+    "sessions_app:feedback_question_create": ADMIN_FORM,
+    "sessions_app:feedback_question_edit": ADMIN_FORM,
     # Booking: a student books their own, an admin for any student (`?student=`; without one
     # the page says where to start). Without a chosen time the second step leads back to the
     # first.

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import connection
 
-from grants.reconcile import find_differences
+from grants.reconcile import find_differences, find_session_differences
 from matchpal.models import Organization
 
 from .centers import ScaleError
@@ -42,7 +42,8 @@ def check_same_student(cursor: Any) -> None:
 
 
 def check_reconciles() -> None:
-    """Every balance column is the sum of its entries, as `reconcile_grants` checks."""
-    differences = find_differences()
+    """Every balance column is the sum of its entries, and every session's charged minutes
+    what its entries consumed, as `reconcile_grants` checks."""
+    differences = find_differences() + find_session_differences()
     if differences:
         raise ScaleError(f"The generated ledger does not reconcile: {differences[:5]}")

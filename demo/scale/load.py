@@ -25,12 +25,23 @@ if TYPE_CHECKING:
 # The triggers off during the load. The allocation's runs a query per allocation (tens of
 # thousands), and `checks.check_same_student` checks its rule for every row at once afterwards;
 # the sessions' roll-up triggers would run four upserts per session (a million), and
-# `run.generate` builds the roll-ups from every session at once afterwards (reports/rollups.py).
+# `run.generate` builds the roll-ups from every session at once afterwards (reports/rollups.py);
+# likewise the admin home's summaries (sessions_app/rollups.py, grants.balances.rebuild_center).
 ALLOCATION_TRIGGER = ("grants_allocation", "allocation_same_student")
 TRIGGERS_OFF = (
     ALLOCATION_TRIGGER,
     ("sessions_app_session", "reports_session_rollup_insert_delete"),
     ("sessions_app_session", "reports_session_rollup_update"),
+    ("sessions_app_session", "sessions_app_session_rollups_write"),
+    ("relationships_relationship", "sessions_app_relationship_mirror_write"),
+    ("grants_grantentry", "grants_center_balance"),
+)
+# The ledger's row checks (grants 0010): each reads one grant's entries, a query per row of
+# millions; the generator's reconcile checks every balance against the whole ledger at once
+# afterwards (`run`), and a difference fails the run.
+LEDGER_TRIGGERS = (
+    ("grants_grant", "grant_matches_ledger_insert"),
+    ("grants_grantentry", "grant_matches_ledger"),
 )
 
 # Rows per COPY statement: each statement's key checks run at its end, so a large table is
@@ -73,7 +84,7 @@ def load(plan: Plan, steps: Steps, report: Report) -> None:
 
 
 def _set_trigger(cursor: Any, action: str) -> None:
-    for table, trigger in TRIGGERS_OFF:
+    for table, trigger in (*TRIGGERS_OFF, *LEDGER_TRIGGERS):
         cursor.execute(
             sql.SQL("ALTER TABLE {} {} TRIGGER {}").format(
                 sql.Identifier(table), sql.SQL(action), sql.Identifier(trigger)

@@ -5,14 +5,14 @@ students who have finished with it."""
 from __future__ import annotations
 
 import random
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from allauth.account.models import EmailAddress
 
 from matchpal.models import Membership, Role, User
-from providers.models import Provider, ProviderService
+from providers.models import AvailabilityWindow, Provider, ProviderService
 from relationships.models import HOLDING_STATUSES
 from students.models import Student, StudentStatus
 
@@ -91,7 +91,40 @@ def providers(
         for service in _offers(n, names, rng):
             plan.table(ProviderService).add(org, pk, types[service])
             offering[service].append((pk, user, rate))
+        hours(plan, org, pk, n, at)
     return offering
+
+
+def hours(plan: Plan, org: int, provider: int, n: int, at: datetime) -> None:
+    """The provider's weekly hours (docs/scheduling.md): three afternoons, 15:00–19:00 in
+    person, and for every third provider Saturday morning online. Drawn from `n` and their ids
+    from a stream of their own, not the center's: adding them left every other row as it
+    was."""
+    rng = random.Random(f"{plan.seed}:hours:{provider}")
+    for weekday in sorted({n % 5, (n + 2) % 5, (n + 4) % 5}):
+        plan.table(AvailabilityWindow).add(
+            plan.uuid(rng),
+            org,
+            provider,
+            weekday,
+            time(15),
+            time(19),
+            "in_person",
+            f"Room {n % 8 + 1}",
+            at,
+        )
+    if n % 3 == 0:
+        plan.table(AvailabilityWindow).add(
+            plan.uuid(rng),
+            org,
+            provider,
+            5,
+            time(10),
+            time(13),
+            "online",
+            f"https://meet.example.org/p{n}",
+            at,
+        )
 
 
 def _offers(n: int, names: list[str], rng: random.Random) -> list[str]:

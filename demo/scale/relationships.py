@@ -42,6 +42,7 @@ class Pair:
     client_rate: Decimal
     allocations: list[LedgerAllocation] = field(default_factory=list)
     status: str = RelationshipStatus.PROPOSED
+    provider: int = 0  # the provider's id (a session's calendar_provider)
 
     @property
     def allocated(self) -> int:
@@ -137,6 +138,7 @@ def _relationship(
         SERVICES[service][0],
     )
     pair.status = fate
+    pair.provider = provider
     _history(plan, pair, fate, timeline, setting.admin)
     sessions_and_ledger(plan, pair, fate, timeline, setting.admin, student[1], rng)
     return pair

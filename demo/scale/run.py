@@ -13,6 +13,7 @@ from django.db import connection, transaction
 
 from grants import balances
 from reports import rollups
+from sessions_app import rollups as dashboard_rollups
 
 from .centers import (
     SCALE_PASSWORD,
@@ -59,7 +60,8 @@ class Steps:
 
 def analyze_summaries() -> None:
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {balances.TABLE}")
+        for table in (balances.TABLE, balances.CENTER_TABLE, *dashboard_rollups.TABLES):
+            cursor.execute(f"ANALYZE {table}")
 
 
 def generate(
@@ -86,6 +88,8 @@ def generate(
         steps.run("summarize the students' balances", balances.rebuild)
         # Likewise the Sessions report's roll-ups, from every session in one pass.
         steps.run("roll up the sessions for the reports", rollups.rebuild)
+        steps.run("summarize the center's hours", balances.rebuild_center)
+        steps.run("summarize the sessions per day and pairing", dashboard_rollups.rebuild)
     steps.run("vacuum and analyze", lambda: vacuum_analyze(plan))
     steps.run("analyze the summaries", analyze_summaries)
     steps.run("reconcile the ledger", check_reconciles)

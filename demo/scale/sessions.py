@@ -186,6 +186,10 @@ def _session(
                 pair.pay_rate,
                 pair.client_rate,
                 created,
+                pair.provider,
+                # Generated like history from before the booking rule: a pair's usual hour may
+                # meet another pair's of the same provider (docs/scheduling.md).
+                False,
             ),
         )
     )

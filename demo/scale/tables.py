@@ -23,7 +23,7 @@ from grants.models import (
     PackageShopMapping,
 )
 from matchpal.models import Membership, Organization, ServiceType, User
-from providers.models import Provider, ProviderService
+from providers.models import AvailabilityWindow, Provider, ProviderService
 from relationships.models import Relationship, RelationshipStatusChange
 from sessions_app.models import Session
 from students.models import Student
@@ -115,6 +115,20 @@ def tables() -> dict[str, Table]:
                 ],
             ),
             Table(ProviderService, ["organization_id", "provider_id", "service_type_id"]),
+            Table(
+                AvailabilityWindow,
+                [
+                    "public_id",
+                    "organization_id",
+                    "provider_id",
+                    "weekday",
+                    "start",
+                    "end",
+                    "mode",
+                    "location",
+                    "created_at",
+                ],
+            ),
             Table(
                 Package,
                 [
@@ -244,4 +258,6 @@ SESSION_COLUMNS = (
     "provider_pay_rate",
     "client_rate",
     "created_at",
+    "provider_id",
+    "exclusive",
 )

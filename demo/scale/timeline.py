@@ -95,10 +95,12 @@ def _at(first: datetime, days: float, slot: int, tz: ZoneInfo) -> datetime:
 
 
 def session_status(starts_at: datetime, now: datetime, fate: str, rng: random.Random) -> str:
-    """A session in the future is scheduled; a recent one may not be logged yet; the rest were
-    mostly held, a few cancelled or missed."""
+    """A session in the future is scheduled (or requested); a recent one may not be logged
+    yet; the rest were mostly held, a few cancelled or missed."""
     if starts_at > now:
-        return SessionStatus.SCHEDULED
+        # A few ahead are still requests their provider has not answered (docs/scheduling.md);
+        # decided by the date, not a draw, so the rest of the stream stays as it was.
+        return SessionStatus.PENDING if starts_at.day % 5 == 0 else SessionStatus.SCHEDULED
     recent = fate == RelationshipStatus.PAIRED and starts_at > now - timedelta(days=3)
     if recent and rng.random() < 0.4:
         # Met recently, not logged yet.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -13,6 +14,8 @@ from django.utils import timezone
 from grants import notices
 from grants.models import (
     GRANT_MAX_TOTAL,
+    MAX_PRICE,
+    PRICE_OUT_OF_RANGE,
     Allocation,
     EntryKind,
     Grant,
@@ -59,9 +62,14 @@ def grant_create(
     reference: str = "",
     reason: str = "",
     idempotency_key: str | None = None,
+    price: Decimal | None = None,
 ) -> Grant:
-    """Credit a student with `quantity` minutes (or sessions) of the given service types."""
+    """Credit a student with `quantity` minutes (or sessions) of the given service types;
+    `price` is what the sale was worth (None: no price), kept on the grant for `quantity`."""
     check_positive(quantity)
+    price = None if price is None else Decimal(str(price))
+    if price is not None and not Decimal(0) <= price < MAX_PRICE:
+        raise LedgerError(PRICE_OUT_OF_RANGE, field="price")
     if unit not in Unit.values:
         raise LedgerError(f"“{unit}” is not a unit.")
     if quantity > GRANT_MAX_TOTAL[unit]:
@@ -86,6 +94,8 @@ def grant_create(
             expires_at=expires_at,
             source=source,
             reference=reference.strip(),
+            price=price,
+            sold_quantity=None if price is None else quantity,
             created_by=actor,
         )
         GrantServiceType.objects.bulk_create(
@@ -111,9 +121,11 @@ def grant_from_package(
     reason: str = "",
     expires_at: datetime | None = None,
     idempotency_key: str | None = None,
+    price: Decimal | None = None,
 ) -> Grant:
     """Credit `count` × the package's quantity; it expires after the package's validity
-    unless `expires_at` says otherwise."""
+    unless `expires_at` says otherwise. Its price is `price` (a shop line's own total) or the
+    package's price × `count` today."""
     check_positive(count, "The number of packages")
     if package.organization_id != student.organization_id:
         raise LedgerError("That package belongs to another organization.")
@@ -135,6 +147,7 @@ def grant_from_package(
         reference=reference,
         reason=reason or f"{count} × {package.name}",
         idempotency_key=idempotency_key,
+        price=Decimal(str(package.price)) * count if price is None else price,
     )
 
 

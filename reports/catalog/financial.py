@@ -2,8 +2,7 @@
 "Financial"). Admins only.
 
 The figures are `reports.financial`'s, each an SQL aggregate over the ledger, valued at each
-package's price per minute or session. Hours without a package carry no price: they are
-counted, never valued.
+grant's price at sale per minute or session. Hours without a price are counted, never valued.
 """
 
 from decimal import Decimal
@@ -60,6 +59,9 @@ class FinancialReport(LedgerReport):
 
     def sales(self) -> Table:
         rows = financial.packages_sold(**self._ask())
+        for row in rows:
+            if row["package"] is None:
+                row["package"] = f"Custom quantity ({row['unit']}), priced"
         columns = [
             Column("package", "Package", Kind.TEXT),
             Column("shop_packages", "Sold in the shop"),
@@ -82,15 +84,16 @@ class FinancialReport(LedgerReport):
             rows,
             totals=self.sales_totals,
             chart=chart,
-            note="Packages credited in the range, at each package's price: the shop's orders and "
-            "the packages an admin added to a student.",
+            note="Packages credited in the range, at the price of each sale (a shop order line's "
+            "total, or what the admin entered: the package's price then, unless changed), and "
+            "custom quantities an admin added with a price.",
         )
 
     def unpriced(self) -> Table:
         totals = self.sales_totals
         rows = [
             {
-                "what": "Hours added without a package",
+                "what": "Hours added without a price",
                 "unpriced_minutes": totals["unpriced_minutes"],
                 "unpriced_sessions": totals["unpriced_sessions"],
             }
@@ -106,7 +109,8 @@ class FinancialReport(LedgerReport):
             columns,
             rows,
             limit=None,
-            note="Custom quantities carry no price: counted here, not in the revenue.",
+            note="Custom quantities added without a price (and transfers' new grants): counted "
+            "here, not in the revenue.",
         )
 
     def refunds(self) -> Table:
@@ -127,7 +131,7 @@ class FinancialReport(LedgerReport):
             rows,
             totals=self.refund_totals,
             note="Hours taken back in the range (in the shop or by an admin), valued at the "
-            "package's price.",
+            "price their grant was sold at.",
         )
 
     def outstanding(self) -> Table:
@@ -148,5 +152,5 @@ class FinancialReport(LedgerReport):
             rows,
             totals=self.outstanding_totals,
             note="Unused hours of the grants valid that day (the Usage report's outstanding "
-            "hours), at each package's price per minute or session.",
+            "hours), at the price per minute or session each grant was sold at.",
         )

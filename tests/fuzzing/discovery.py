@@ -250,7 +250,7 @@ def instantiated_form_classes() -> Iterator[set[type]]:
 
 
 # Rows written on purpose when an action is refused: a notice to the admins of a shortfall,
-# committed in a transaction of its own (`sessions_app.services._tells_admins_of_shortfall`).
+# committed in a transaction of its own (`sessions_app.services.tells_admins_of_shortfall`).
 NOT_HALF_SAVES = ("matchpal.Notification",)
 
 

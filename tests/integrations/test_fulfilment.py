@@ -32,6 +32,9 @@ from tests.integrations.conftest import (
 from tests.support import Tenant
 from tests.threads import run_together
 
+# The notices these tests are about (others, of other kinds, are tests/notifications').
+TOLD = Notification.objects.filter(kind="order_error")
+
 SAME_AGAIN = "The same snapshot again; nothing to do."
 OLDER = "An older snapshot than the one applied; ignored."
 
@@ -343,17 +346,22 @@ def test_unknown_product_opens_an_error_grants_nothing_and_tells_the_admins(
         Order.objects.get(),
     )
     assert error.payload == lines[0]
-    assert list(Notification.objects.values_list("user", "text", "link")) == [
-        (tenant_a.admin.pk, f"Alpha shop: Unknown product — {message}", "/o/alpha/shop/errors/")
+    assert list(TOLD.values_list("user", "text", "link")) == [
+        (
+            tenant_a.admin.pk,
+            f"Alpha shop: Unknown product — {message}",
+            f"/o/alpha/shop/errors/{error.public_id}/",
+        )
     ]
     [email] = mailoutbox
     assert email.to == [tenant_a.admin.email]
-    assert email.subject == "[Matchpal] " + f"Alpha shop: Unknown product — {message}"[:120]
+    assert email.subject == "[Matchpal] Shop order needs attention: Unknown product"
+    assert f"Alpha shop: Unknown product — {message}" in email.body
 
     # A newer snapshot of the same order: the error stays one, nobody is told twice.
     shop.post(woo.order(status="completed", lines=lines, modified="2026-03-10T15:00:00"))
     assert OrderError.objects.count() == 1
-    assert Notification.objects.count() == 1
+    assert TOLD.count() == 1
     assert len(mailoutbox) == 1
 
 

@@ -18,6 +18,9 @@ from tests.integrations import woo
 from tests.integrations.conftest import Shop, ShopAPI, broker_down, grants_of
 from tests.support import Tenant, later
 
+# The notices these tests are about (others, of other kinds, are tests/notifications').
+TOLD = Notification.objects.filter(kind="order_error")
+
 pytestmark = pytest.mark.django_db
 
 
@@ -122,7 +125,7 @@ def test_retries_that_run_out_end_the_delivery_failed_with_an_error(
         f"processed: {reason}. Nothing from it was applied. Check the order in the shop and "
         "settle it by hand, then resolve.",
     )
-    assert Notification.objects.filter(
+    assert TOLD.filter(
         user=tenant_a.admin, text__startswith="Alpha shop: Processing failed — The action."
     ).exists()
     # A failed delivery is never swept again: its failure is an admin's to settle.
@@ -168,7 +171,7 @@ def test_an_unexpected_error_ends_the_delivery_failed_with_an_error(
         f"The order.updated delivery for order 727 could not be processed: {reason}. Nothing "
         "from it was applied. Check the order in the shop and settle it by hand, then resolve.",
     )
-    assert Notification.objects.filter(user=tenant_a.admin).count() == 1
+    assert TOLD.filter(user=tenant_a.admin).count() == 1
     assert not grants_of()
     assert any(isinstance(r.exc_info and r.exc_info[1], AttributeError) for r in caplog.records)
 

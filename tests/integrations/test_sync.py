@@ -23,6 +23,9 @@ from tests.integrations.conftest import (
 )
 from tests.support import Tenant
 
+# The notices these tests are about (others, of other kinds, are tests/notifications').
+TOLD = Notification.objects.filter(kind="order_error")
+
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -186,7 +189,7 @@ def test_one_bad_order_does_not_stall_the_batch_and_is_fetched_again(
         "Nothing from it was applied; the next catch-up tries again and closes this error "
         "once it goes through.",
     )
-    assert Notification.objects.filter(
+    assert TOLD.filter(
         user=tenant_a.admin, text__startswith="Alpha shop: Processing failed — Order #728"
     ).exists()
     store.refresh_from_db()
@@ -272,7 +275,7 @@ def test_an_error_answer_stops_the_catch_up_and_tells_the_admin_once(
         "REST API keys (they need read access to orders) and the shop's security plugins, "
         "then resolve.",
     )
-    assert Notification.objects.filter(user=tenant_a.admin).count() == 1
+    assert TOLD.filter(user=tenant_a.admin).count() == 1
     store.refresh_from_db()
     assert store.last_synced_at == NOW - timedelta(hours=1)
 

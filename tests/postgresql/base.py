@@ -20,6 +20,10 @@ from collections.abc import Sequence
 from django.core.management.color import Style
 from django.db.backends.postgresql import base, operations
 
+# Bits of pg_trigger.tgtype: when a trigger fires, and on which events.
+BEFORE = 2
+DELETE = 8
+TRUNCATE = 32
 # Rows `post_migrate` would write back as they were.
 KEPT = ("django_content_type", "auth_permission")
 # Tables the other tables' delete triggers write: emptied after them.
@@ -36,16 +40,20 @@ class DatabaseOperations(operations.DatabaseOperations):
         allow_cascade: bool = False,
     ) -> list[str]:
         if reset_sequences or not tables:
-            return super().sql_flush(
-                style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+            return self._around_truncate_guards(
+                super().sql_flush(
+                    style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+                )
             )
-        guarded = self._tables_refusing_delete()
+        guarded = self._tables_refusing(DELETE)
         tables = [table for table in tables if table not in KEPT]
         tables.sort(key=lambda table: table in LAST)
         truncated = [table for table in tables if table in guarded]
         statements = ["SET CONSTRAINTS ALL DEFERRED;"]
         if truncated:
-            statements += super().sql_flush(style, truncated, allow_cascade=allow_cascade)
+            statements += self._around_truncate_guards(
+                super().sql_flush(style, truncated, allow_cascade=allow_cascade)
+            )
         statements += [
             f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))};"
             for table in tables
@@ -53,15 +61,29 @@ class DatabaseOperations(operations.DatabaseOperations):
         ]
         return statements
 
-    def _tables_refusing_delete(self) -> set[str]:
-        """Tables with an enabled trigger of our own before DELETE (bits 8 and 2 of `tgtype`):
-        one that may refuse it. A trigger after it (the roll-ups') only follows the rows."""
+    def _around_truncate_guards(self, statements: list[str]) -> list[str]:
+        """The ledger refuses TRUNCATE (grants 0010): its guards are switched off around the
+        flush's TRUNCATE, inside the flush's transaction, and on again after it."""
+        guards = self._triggers_refusing(TRUNCATE)
+        off = [f"ALTER TABLE {table} DISABLE TRIGGER {name};" for table, name in guards]
+        on = [f"ALTER TABLE {table} ENABLE TRIGGER {name};" for table, name in guards]
+        return [*off, *statements, *on]
+
+    def _tables_refusing(self, event: int) -> set[str]:
+        return {table.strip('"') for table, _ in self._triggers_refusing(event)}
+
+    def _triggers_refusing(self, event: int) -> list[tuple[str, str]]:
+        """Enabled triggers of our own BEFORE `event` (a bit of `tgtype`), with their tables:
+        ones that may refuse it. A trigger after it (the roll-ups') only follows the rows."""
+        mask = event | BEFORE
         with self.connection.cursor() as cursor:
             cursor.execute(
-                "SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger "
-                "WHERE NOT tgisinternal AND tgenabled <> 'D' AND tgtype & 10 = 10"
+                "SELECT tgrelid::regclass::text, quote_ident(tgname) FROM pg_trigger "
+                "WHERE NOT tgisinternal AND tgenabled <> 'D' AND tgtype & %s = %s "
+                "ORDER BY 1, 2",
+                [mask, mask],
             )
-            return {name.strip('"') for (name,) in cursor.fetchall()}
+            return list(cursor.fetchall())
 
 
 class DatabaseWrapper(base.DatabaseWrapper):

@@ -116,16 +116,16 @@ def test_repeated_cancellations_count_pairings_at_the_threshold_within_the_windo
     pairing(tenant_b, 1, 2, 3)  # another center
 
     response = home(tenant_a)
-    assert response.context["attention"]["repeated_cancellations"] == 2
+    assert response.context["warnings"]["repeated_cancellations"] == 2
     html = response.content.decode()
     section = html[html.index('data-testid="warning-signs"') :]
-    link = reverse("sessions_app:list", args=[tenant_a.organization.slug])
-    assert f"{link}?status=cancelled&amp;date_from=" in section
+    link = reverse("warning_repeated_cancellations", args=[tenant_a.organization.slug])
+    assert f'href="{link}"' in section
 
     Organization.objects.filter(pk=tenant_a.organization.pk).update(
         warning_cancellations=2, warning_cancellation_days=40
     )
-    assert home(tenant_a).context["attention"]["repeated_cancellations"] == 4
+    assert home(tenant_a).context["warnings"]["repeated_cancellations"] == 4
 
 
 def test_an_expiry_shows_the_hours_it_took_out_of_free_to_book(tenant_a: Tenant) -> None:

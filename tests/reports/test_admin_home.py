@@ -90,11 +90,11 @@ def test_only_a_paired_relationships_past_scheduled_sessions_are_to_log(
     assert attention(tenant_a)["to_log"] == counted
 
 
-def test_delivered_this_week_counts_completed_sessions_and_charged_absences(
+def test_this_week_counts_the_week_s_sessions_by_outcome_in_the_center_s_zone(
     tenant_a: Tenant,
 ) -> None:
-    """One definition (`sessions_app.selectors.delivered_in`): completed sessions and charged
-    absences starting this week in the organization's zone, at the minutes they were charged."""
+    """The dashboard's week (reports.dashboard): every session starting this week in the
+    organization's zone, by status; delivered = the completed sessions' durations."""
     from sessions_app.selectors import this_week
 
     rel = RelationshipFactory(organization=tenant_a.organization, status="paired")
@@ -123,5 +123,13 @@ def test_delivered_this_week_counts_completed_sessions_and_charged_absences(
     SessionFactory(relationship=rel, starts_at=inside + timedelta(hours=4), status="scheduled")
     SessionFactory(relationship=rel, starts_at=start - timedelta(minutes=1), charged_minutes=60)
     SessionFactory(relationship=rel, starts_at=end, charged_minutes=60)
-    figures = attention(tenant_a)
-    assert (figures["week_sessions"], figures["week_minutes"]) == (3, 100)
+    home = reverse("org_home", args=[tenant_a.organization.slug])
+    week = client_for(tenant_a.admin).get(home).context["week"]
+    assert (week.sessions, week.completed, week.no_shows, week.cancelled, week.scheduled) == (
+        5,
+        1,
+        1,
+        2,
+        1,
+    )
+    assert week.delivered_minutes == 60

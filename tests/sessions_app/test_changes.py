@@ -28,6 +28,9 @@ from tests.support import (
     set_policy,
 )
 
+# The notices these tests are about (others, of other kinds, are tests/notifications').
+TOLD = Notification.objects.filter(kind="hours_given_back")
+
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
 
@@ -108,7 +111,7 @@ def test_a_provider_changes_only_their_own_sessions_of_a_paired_relationship(
         membership=member(tenant_a.admin), session=session, reason="Logged twice"
     )
     assert fresh(session).status == "cancelled"
-    assert not Notification.objects.exists()
+    assert not TOLD.exists()
     assert balance(grant) == (900, 0, 0)
     assert find_differences() == []
 
@@ -129,19 +132,19 @@ def test_hours_given_back_after_the_window_tell_the_admins(
         "(30 min given back)."
     )
     link = reverse("sessions_app:detail", args=[tenant_a.organization.slug, session.public_id])
-    assert sorted(Notification.objects.values_list("user", "text", "link")) == sorted(
+    assert sorted(TOLD.values_list("user", "text", "link")) == sorted(
         (admin.pk, text, link) for admin in admins
     )
-    assert mails(mailoutbox) == [
+    assert mails(mailoutbox, "hours_given_back") == [
         (f"[Matchpal] {text[:120]}", text, sorted(a.email for a in admins))
     ]
     # Lengthening gives nothing back: nobody is told.
     services.session_edit(membership=member(tenant_a.admin), session=session, duration=75)
-    assert Notification.objects.count() == 2
+    assert TOLD.count() == 2
     services.session_cancel(
         membership=member(tenant_a.admin), session=session, reason="Never happened"
     )
-    assert Notification.objects.count() == 4
+    assert TOLD.count() == 4
     assert [(kind, gave_back) for kind, _, _, _, gave_back in history(session)] == [
         ("edited", True),
         ("edited", False),

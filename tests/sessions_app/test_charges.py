@@ -31,6 +31,9 @@ from tests.support import (
     set_policy,
 )
 
+# The notices these tests are about (others, of other kinds, are tests/notifications').
+TOLD = Notification.objects.filter(kind="hours_short")
+
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
 CONSUME, RESTORE = EntryKind.CONSUME, EntryKind.RESTORE
@@ -51,8 +54,7 @@ def notice(tenant: Tenant, what: str, when: str, got: str, wanted: str) -> str:
 def told(tenant: Tenant, session: Session) -> list[tuple[int, str, str]]:
     link = reverse("sessions_app:detail", args=[tenant.organization.slug, session.public_id])
     return [
-        (user, text, url == link)
-        for user, text, url in Notification.objects.values_list("user", "text", "link")
+        (user, text, url == link) for user, text, url in TOLD.values_list("user", "text", "link")
     ]
 
 
@@ -80,7 +82,9 @@ def test_a_late_cancellation_short_of_hours_charges_what_the_hold_covers(
     assert holds(rel) == [(grant.pk, 0, 30)]
     text = notice(tenant_a, "late cancellation", "Jun 11", "30 min", "1 h 30 min")
     assert told(tenant_a, session) == [(tenant_a.admin.pk, text, True)]
-    assert mails(mailoutbox) == [(f"[Matchpal] {text[:120]}", text, [tenant_a.admin.email])]
+    assert mails(mailoutbox, "hours_short") == [
+        (f"[Matchpal] {text[:120]}", text, [tenant_a.admin.email])
+    ]
     assert find_differences() == []
 
 
@@ -153,7 +157,7 @@ def test_a_student_no_show_covered_in_full_tells_nobody(tenant_a: Tenant) -> Non
     services.session_no_show(membership=member(tenant_a.admin), session=absent, party="student")
     assert charged(absent) == ("no_show", 60, 0)
     assert balance(grant) == (900, 60, 540)
-    assert not Notification.objects.exists()
+    assert not TOLD.exists()
 
 
 def test_the_detail_page_shows_staff_what_was_not_charged(
@@ -198,7 +202,7 @@ def test_cancelling_a_completed_or_no_show_session_always_restores(tenant_a: Ten
     assert entries(session=absent) == [(CONSUME, 0, 60, -60), (RESTORE, 0, -60, 60)]
     assert balance(grant) == (900, 0, 600)
     assert holds(rel) == [(grant.pk, 600, 0)]
-    assert not Notification.objects.exists()
+    assert not TOLD.exists()
     assert find_differences() == []
 
 
@@ -218,7 +222,7 @@ def test_a_scheduled_session_of_an_ended_relationship_is_cancelled_uncharged(
 
     assert charged(due) == ("cancelled", 0, 0)
     assert balance(grant) == (900, 0, 0)
-    assert not Notification.objects.exists()
+    assert not TOLD.exists()
     assert find_differences() == []
 
 
@@ -277,7 +281,7 @@ def test_a_student_no_show_of_an_ended_relationship_is_not_charged(
     assert fresh(due).status == "scheduled"
     assert balance(grant) == (900, 0, 0)
     before = entries(grant=grant)
-    told_before = Notification.objects.count()
+    told_before = TOLD.count()
 
     services.session_no_show(membership=member(tenant_a.admin), session=due, party="student")
 
@@ -287,5 +291,5 @@ def test_a_student_no_show_of_an_ended_relationship_is_not_charged(
     assert entries(grant=grant) == before
     assert balance(grant) == (900, 0, 0)
     assert holds(rel) == [(grant.pk, 0, 0)]
-    assert Notification.objects.count() == told_before  # nothing short: nobody is told
+    assert TOLD.count() == told_before  # nothing short: nobody is told
     assert find_differences() == []

@@ -23,6 +23,9 @@ from sessions_app.services import (
 )
 from tests.support import Tenant, at, balance, fresh, log, mails, member, refused, set_policy
 
+# The notices these tests are about (others, of other kinds, are tests/notifications').
+TOLD = Notification.objects.filter(kind="dispute_resolved")
+
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
 
@@ -153,7 +156,7 @@ def test_keeping_a_session_as_logged(
         f"Your dispute of the session of Jun 10 with {tenant_a.provider.name} was resolved. "
         "The session stays as logged. The log is right."
     )
-    assert mails(mailoutbox) == [
+    assert mails(mailoutbox, "dispute_resolved") == [
         (
             "[Matchpal] Your dispute of the session of Jun 10 was resolved",
             text,
@@ -161,7 +164,7 @@ def test_keeping_a_session_as_logged(
         )
     ]
     link = reverse("sessions_app:detail", args=[tenant_a.organization.slug, session.public_id])
-    assert list(Notification.objects.values_list("user", "text", "link")) == [
+    assert list(TOLD.values_list("user", "text", "link")) == [
         (tenant_a.student_user.pk, text, link)
     ]
     refused(

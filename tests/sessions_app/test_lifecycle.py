@@ -35,6 +35,9 @@ from tests.support import (
     set_policy,
 )
 
+# The notices these tests are about (others, of other kinds, are tests/notifications').
+TOLD = Notification.objects.filter(kind="dispute_opened")
+
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
 CONSUME, RESTORE, RELEASE = EntryKind.CONSUME, EntryKind.RESTORE, EntryKind.RELEASE
@@ -590,7 +593,7 @@ def test_a_dispute_notifies_the_admins(
             membership=member(tenant_a.provider_user), session=session, reason="No"
         )
     assert refused.value.message == "Only the student can dispute their session."
-    assert not Notification.objects.exists()
+    assert not TOLD.exists()
 
     with django_capture_on_commit_callbacks(execute=True):
         services.session_dispute(
@@ -610,11 +613,15 @@ def test_a_dispute_notifies_the_admins(
         f"{tenant_a.provider.name}: It lasted 45 minutes"
     )
     link = reverse("sessions_app:detail", args=[org.slug, session.public_id])
-    assert sorted(Notification.objects.values_list("user", "text", "link")) == sorted(
+    assert sorted(TOLD.values_list("user", "text", "link")) == sorted(
         (admin.pk, text, link) for admin in admins
     )
-    assert mails(mailoutbox) == [
-        (f"[Matchpal] {text[:120]}", text, sorted(admin.email for admin in admins))
+    assert mails(mailoutbox, "dispute_opened") == [
+        (
+            f"[Matchpal] Disputed session: {tenant_a.student.name}, Jun 10",
+            text,
+            sorted(admin.email for admin in admins),
+        )
     ]
 
 
@@ -631,10 +638,10 @@ def test_send_report_to_the_student_and_guardian(
     sent = fresh(session)
     assert (sent.report_sent_at, sent.report_sent_by) == (NOW, tenant_a.provider_user)
     assert sent.report_sent_to == ", ".join(sorted([student.email, student.guardian_email]))
-    assert mails(mailoutbox) == [
+    assert mails(mailoutbox, "session_report") == [
         (
             f"[Matchpal] Session report: Jun 10 with {provider.name}",
-            f"{provider.name} — Tuesday Jun 10, 15:30, 1 h 30 min\n\nWorked on essay structure.",
+            f"{provider.name}'s report of the session of Tuesday Jun 10, 15:30.",
             sorted([student.email, student.guardian_email]),
         )
     ]
@@ -684,7 +691,7 @@ def test_send_report_from_the_detail_page(
     assert [str(m) for m in response.context["messages"]] == [
         "The report was sent to the student and guardian."
     ]
-    assert len(mailoutbox) == 1
+    assert len(mails(mailoutbox, "session_report")) == 1
     assert fresh(session).report_sent_at == NOW
 
 
@@ -765,7 +772,7 @@ def test_a_student_disputes_from_the_page(
     response = student_client_a.post(url, {"reason": "Shorter than logged"})
     assert response.status_code == 302
     assert fresh(session).dispute_reason == "Shorter than logged"
-    assert Notification.objects.get().user == tenant_a.admin
+    assert TOLD.get().user == tenant_a.admin
 
 
 def test_staff_actions_from_the_pages(

@@ -35,6 +35,9 @@ from tests.support import (
 )
 from tests.test_query_counts import grow_relationships
 
+# The notices these tests are about (others, of other kinds, are tests/notifications').
+TOLD = Notification.objects.filter(kind="session_rescheduled")
+
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
 
@@ -74,15 +77,16 @@ def test_a_provider_reschedules_a_scheduled_session_and_both_sides_are_told(
         "moved to Saturday Jun 14, 11:00."
     )
     # The student is told; the provider made the change.
-    assert mails(mailoutbox) == [
+    assert mails(mailoutbox, "session_rescheduled") == [
         (
             "[Matchpal] Session moved to Jun 14, 11:00",
-            f"{text}\n\nWhy: Exam",
-            [tenant_a.student.email],
+            text,
+            sorted([tenant_a.student.email, tenant_a.student.guardian_email]),
         )
     ]
+    assert "Why: Exam" in mailoutbox[0].body
     link = reverse("sessions_app:detail", args=[tenant_a.organization.slug, session.public_id])
-    assert list(Notification.objects.values_list("user", "text", "link")) == [
+    assert list(TOLD.values_list("user", "text", "link")) == [
         (tenant_a.student_user.pk, text, link)
     ]
     assert balance(grant) == (900, 0, 600)
@@ -96,8 +100,10 @@ def test_an_admins_move_tells_the_student_and_the_provider(
         services.session_reschedule(
             membership=member(tenant_a.admin), session=session, starts_at=at(13, 16)
         )
-    assert [m.to for m in mailoutbox] == [sorted([tenant_a.student.email, tenant_a.provider.email])]
-    assert sorted(Notification.objects.values_list("user", flat=True)) == sorted(
+    assert [to for _, _, to in mails(mailoutbox, "session_rescheduled")] == [
+        sorted([tenant_a.student.email, tenant_a.student.guardian_email, tenant_a.provider.email])
+    ]
+    assert sorted(TOLD.values_list("user", flat=True)) == sorted(
         [tenant_a.student_user.pk, tenant_a.provider_user.pk]
     )
     # The same start again changes nothing and tells nobody.

@@ -40,6 +40,9 @@ from tests.support import (
     set_policy,
 )
 
+# The notices these tests are about (others, of other kinds, are tests/notifications').
+TOLD = Notification.objects.filter(kind="hours_short")
+
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
 CONSUME = EntryKind.CONSUME
@@ -520,9 +523,9 @@ def assert_admins_told(
 ) -> None:  # type: ignore[no-untyped-def]
     text = shortfall_notice(tenant, message)
     link = reverse("relationships:detail", args=[tenant.organization.slug, relationship.public_id])
-    assert sorted(
-        Notification.objects.values_list("organization", "user", "text", "link")
-    ) == sorted((tenant.organization.pk, admin.pk, text, link) for admin in admins)
+    assert sorted(TOLD.values_list("organization", "user", "text", "link")) == sorted(
+        (tenant.organization.pk, admin.pk, text, link) for admin in admins
+    )
     assert mails(outbox) == [
         (f"[Matchpal] {text[:120]}", text, sorted(admin.email for admin in admins))
     ]
@@ -551,9 +554,7 @@ def test_insufficient_hours_refused_and_the_admins_told(
     assert entries(kind=CONSUME) == []
     # ...but the notice was: every admin of this organization, nobody else.
     assert_admins_told(tenant_a, admins, short_rel, message, mailoutbox)
-    assert not Notification.objects.filter(
-        user__in=[tenant_a.provider_user, tenant_a.student_user, tenant_b.admin]
-    )
+    assert not TOLD.filter(user__in=[tenant_a.provider_user, tenant_a.student_user, tenant_b.admin])
     assert find_differences() == []
 
 
@@ -610,8 +611,8 @@ def test_insufficient_hours_when_completing_or_lengthening(
     done.refresh_from_db()
     assert (done.duration_minutes, done.charged_minutes) == (45, 45)
     assert balance(grant) == (900, 45, 15)
-    assert Notification.objects.filter(user=tenant_a.admin).count() == 2
-    assert len(mailoutbox) == 2
+    assert TOLD.filter(user=tenant_a.admin).count() == 2
+    assert sum(len(to) for _, _, to in mails(mailoutbox, "hours_short")) == 2
     assert find_differences() == []
 
 
@@ -632,7 +633,7 @@ def test_insufficient_hours_on_the_log_page(
     assert response.status_code == 200
     assert response.context["form"].non_field_errors() == [message]
     assert not Session.objects.exists()
-    assert Notification.objects.get().text == shortfall_notice(tenant_a, message)
+    assert TOLD.get().text == shortfall_notice(tenant_a, message)
 
 
 def test_a_grant_counts_only_from_the_day_it_is_valid(tenant_a: Tenant) -> None:
@@ -663,8 +664,8 @@ def test_policy_draw_takes_the_shortfall_from_the_available_balance(
     assert set(GrantEntry.objects.filter(session=session).values_list("reason", flat=True)) == {
         "Drawn from the hours free to book"
     }
-    assert not Notification.objects.exists()
-    assert mailoutbox == []
+    assert not TOLD.exists()
+    assert mails(mailoutbox, "hours_short") == []
     # Cancelling gives back exactly what was consumed: the hold's 60 min to the hold, the
     # 30 min drawn to the available balance (grants.services.restore).
     services.session_cancel(membership=member(tenant_a.admin), session=session, reason="Wrong day")
@@ -716,7 +717,7 @@ def test_a_conflict_is_not_a_shortfall(tenant_a: Tenant, rel) -> None:
         "This session is already cancelled.",
         ConflictError,
     )
-    assert not Notification.objects.exists()
+    assert not TOLD.exists()
 
 
 def test_sessions_of_providers_without_a_login_are_logged_by_admins(tenant_a: Tenant) -> None:

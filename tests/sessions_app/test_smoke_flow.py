@@ -38,7 +38,8 @@ def test_propose_accept_log_pages(
         )
     assert r.status_code == 302, r.context["form"].errors
     rel = tenant_a.student.relationships.get()
-    assert len(mailoutbox) == 2
+    # The provider, the student and the guardian, each their own email.
+    assert len(mailoutbox) == 3
     provider = client_for(tenant_a.provider_user)
     home = provider.get(f"/o/{org.slug}/")
     assert [p.pk for p in home.context["proposals"]] == [rel.pk]

@@ -1,13 +1,13 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from grants.reconcile import find_differences
+from grants.reconcile import find_differences, find_session_differences
 from matchpal.models import Organization
 
 
 class Command(BaseCommand):
     help = (
-        "Recompute every grant and allocation from the ledger and print each difference; "
-        "exit status 1 if there is one."
+        "Recompute every grant, allocation, student summary and session's charged minutes from "
+        "the ledger and print each difference; exit status 1 if there is one."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -21,6 +21,7 @@ class Command(BaseCommand):
                 raise CommandError(f"No organization with the slug “{options['organization']}”.")
             organization_id = org.pk
         differences = find_differences(organization_id=organization_id)
+        differences += find_session_differences(organization_id=organization_id)
         for difference in differences:
             self.stdout.write(str(difference))
         if differences:

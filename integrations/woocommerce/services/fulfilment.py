@@ -11,7 +11,7 @@ from grants import services as ledger
 from grants.models import GrantSource, Package
 from integrations.woocommerce.models import ErrorKind, Order, OrderLineGrant, Store
 from integrations.woocommerce.services.errors import OrderSkipped, record_error
-from integrations.woocommerce.services.payload import order_id_of, parse_gmt, shop_keys
+from integrations.woocommerce.services.payload import line_total, order_id_of, parse_gmt, shop_keys
 from integrations.woocommerce.services.refunds import (
     RefundDetails,
     full_refund,
@@ -109,7 +109,7 @@ def _fulfil(store: Store, order: Order, payload: dict[str, Any]) -> list[str]:
         package = _offered_package(store, order, line, line_id)
         if package is None:
             continue
-        note = _grant_line(store, order, student, package, line_id, quantity, paid_at)
+        note = _grant_line(store, order, student, package, (line_id, quantity, line), paid_at)
         if note:
             notes.append(note)
     if order.fulfilled_at is None and order.line_grants.exists():
@@ -170,11 +170,12 @@ def _grant_line(
     order: Order,
     student: Student,
     package: Package,
-    line_id: int,
-    quantity: int,
+    line_item: tuple[int, int, dict[str, Any]],
     paid_at: datetime,
 ) -> str | None:
-    """Grant `quantity` packages for the line, once (the ledger's idempotency key)."""
+    """Grant `quantity` packages for the line, once (the ledger's idempotency key), priced at
+    the line's own total (the package's price × quantity when the line has none)."""
+    line_id, quantity, line = line_item
     try:
         grant = ledger.grant_from_package(
             actor=None,
@@ -186,6 +187,7 @@ def _grant_line(
             reference=order.reference,
             reason=f"{quantity} × {package.name}",
             idempotency_key=f"woo:{store.pk}:{order.order_id}:{line_id}",
+            price=line_total(line),
         )
     except ledger.AlreadyApplied:
         return None

@@ -1,9 +1,10 @@
 """Reading what the shop sends: its dates, its ids, whether a body is an order."""
 
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from grants.models import ShopKey
+from grants.models import MAX_PRICE, ShopKey
 
 
 def parse_gmt(value: Any) -> datetime | None:
@@ -55,3 +56,19 @@ def shop_keys(line: dict[str, Any]) -> list[tuple[str, str]]:
     if line.get("sku"):
         keys.append((ShopKey.SKU, str(line["sku"])))
     return keys
+
+
+def line_total(line: dict[str, Any]) -> Decimal | None:
+    """What the customer paid for an order line: its `total` (after discounts, before tax, as
+    WooCommerce sends it: a string like "45.00"), to the cent (halves up); None when it is missing,
+    malformed, negative or beyond a grant's price (the grant is then priced from its package)."""
+    value = line.get("total")
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        amount = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    except (InvalidOperation, ValueError):
+        return None
+    if not amount.is_finite() or not Decimal(0) <= amount < MAX_PRICE:
+        return None
+    return amount

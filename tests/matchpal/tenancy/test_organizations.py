@@ -44,7 +44,17 @@ DESIGN_POLICY_DEFAULTS = {
     "warning_gap_days": 21,
     "warning_cancellations": 3,
     "warning_cancellation_days": 30,
+    "student_recap": "off",
+    "student_recap_min_length": 0,
+    "checkin_required": False,
+    "checkin_overdue_hours": 2,
+    "no_show_suspension_count": None,
+    "no_show_suspension_days": 60,
     "session_reminder_hours": 24,
+    "booking_notice_hours": 12,
+    "booking_horizon_days": 60,
+    "booking_slot_minutes": 60,
+    "booking_slot_step_minutes": 30,
 }
 
 

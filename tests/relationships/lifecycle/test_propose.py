@@ -74,13 +74,15 @@ def test_propose_holds_at_once_soonest_expiry_first(
         (
             "[Matchpal] New tutoring proposal: " + student.name,
             f"{org.name} proposes that you work with {student.name} (Tutoring, 7 h). Please "
-            f"accept or decline on Matchpal by Jun 18.",
+            f"accept or decline by Jun 18.",
             [provider.email],
         ),
         (
-            f"[Matchpal] You are matched with {provider.name}",
-            f"{org.name} has proposed {provider.name} for your tutoring; 7 h are reserved for "
-            f"it. You will hear from us when {provider.name} accepts.",
+            # Proposed, not yet paired: the student is not told they are matched.
+            f"[Matchpal] {provider.name} is proposed for your tutoring",
+            f"{org.name} has proposed {provider.name} for {student.name}'s tutoring; 7 h are "
+            f"reserved for it. This is a proposal, not yet a pairing: you will hear from us when "
+            f"{provider.name} accepts.",
             sorted([student.email, student.guardian_email]),
         ),
     ]

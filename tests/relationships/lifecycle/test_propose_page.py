@@ -47,7 +47,8 @@ def test_the_propose_page(
     assert response["Location"] == rel.get_absolute_url()
     assert (rel.provider_pay_rate, rel.client_rate) == (Decimal("35.00"), Decimal("60.00"))
     assert balance(grant) == (600, 0, 300)
-    assert len(mailoutbox) == 2
+    # The provider, the student and the guardian, each their own email.
+    assert len(mailoutbox) == 3
     followed = admin_client_a.get(response["Location"])
     assert f"{tenant_a.provider.name} was asked to work with {tenant_a.student.name}." in [
         str(m) for m in followed.context["messages"]

@@ -57,7 +57,7 @@ def test_stale_proposals_are_declined_once(
             f"[Matchpal] No answer from {provider.name}",
             f"{provider.name} did not answer within 7 days; "
             "the reserved hours are free to book again.",
-            [student.email],
+            sorted([student.email, student.guardian_email]),
         ),
         (
             f"[Matchpal] Proposal declined: {student.name}",
@@ -65,6 +65,12 @@ def test_stale_proposals_are_declined_once(
             f"days, so it was declined automatically. Ask {tenant_a.organization.name} if you "
             "would still like to take it on.",
             [provider.email],
+        ),
+        (
+            f"[Matchpal] Unanswered proposal declined: {student.name} with {provider.name}",
+            f"{provider.name} did not answer the proposal for {student.name} within 7 days; it "
+            "was declined and the hours released.",
+            [tenant_a.admin.email],
         ),
     ]
 

@@ -23,6 +23,7 @@ from tests.support import (
     holds,
     mails,
     member,
+    notice_text,
     other_provider,
     pair,
     paired,
@@ -51,10 +52,16 @@ def test_the_provider_accepts_and_both_are_told(
     ]
     assert mails(mailoutbox) == [
         (
-            f"[Matchpal] {provider.name} accepted",
-            f"{provider.name} accepted to work with {student.name} (Tutoring).",
-            sorted([student.email, provider.email]),
-        )
+            f"[Matchpal] You are paired with {provider.name}",
+            f"{provider.name} accepted: {student.name} and {provider.name} are now paired for "
+            "tutoring. Sessions can be scheduled.",
+            sorted([student.email, student.guardian_email]),
+        ),
+        (
+            f"[Matchpal] {provider.name} accepted {student.name}",
+            f"{provider.name} accepted to work with {student.name} (tutoring).",
+            [tenant_a.admin.email],
+        ),
     ]
     assert balance(grant) == (600, 0, 300)  # accepting moves no hours
     assert find_differences() == []
@@ -195,7 +202,7 @@ def test_decline_with_a_reason_releases_every_hold_and_tells_the_student(
             f"[Matchpal] {provider.name} declined",
             f"{provider.name} declined to work with {student.name}: Fully booked this term. "
             "The reserved hours are free to book again.",
-            [student.email],
+            sorted([tenant_a.admin.email, student.email, student.guardian_email]),
         )
     ]
     assert find_differences() == []
@@ -210,10 +217,10 @@ def test_decline_without_a_reason(
         services.relationship_decline(membership=member(tenant_a.provider_user), relationship=rel)
     assert balance(grant) == (600, 0, 0)
     assert history(rel)[-1] == ("proposed", "declined", tenant_a.provider_user, "Declined")
-    assert [m.body for m in mailoutbox] == [
+    assert {notice_text(m.body) for m in mailoutbox} == {
         f"{tenant_a.provider.name} declined to work with {tenant_a.student.name}. "
         "The reserved hours are free to book again."
-    ]
+    }
     assert find_differences() == []
 
 
@@ -266,7 +273,7 @@ def test_cancel_a_paired_relationship_releases_what_it_did_not_use(
             "[Matchpal] Relationship cancelled",
             f"The tutoring relationship of {student.name} with {provider.name} was cancelled: "
             "Moved away",
-            sorted([student.email, provider.email]),
+            sorted([student.email, student.guardian_email, provider.email]),
         )
     ]
     assert find_differences() == []

@@ -1,0 +1,383 @@
+"""The admin home's figures for the whole center (docs/rules.md, "The admin home"): the hours
+per service type, sessions this week and this month with their rates, the usage trend, and
+the warning signs. Each reads a small summary kept by the writes (`CenterBalance`,
+`PairingActivity`, `ShortSession`, and the Sessions report's `SessionHour`) or a bounded range
+through an index, so the page costs the same whatever the center's history: six queries,
+pinned with the page's."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
+from django.utils import timezone
+
+from grants.models import CenterBalance, Grant, GrantServiceType, GrantStatus
+from matchpal.models import Organization
+from matchpal.quantities import format_minutes
+from relationships.models import Relationship, RelationshipStatus
+from reports.charts import BarChart, bar_chart
+from reports.models import SessionHour
+from sessions_app.models import PairingActivity, Session, SessionStatus, ShortSession
+
+TREND_WEEKS = 12
+TREND_MONTHS = 12
+
+
+# Center hours per service type ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceHours:
+    service_type: str
+    unit: str
+    purchased: int
+    used: int
+    reserved: int
+    free: int
+
+
+def _not_usable_available(organization: Organization) -> dict[tuple[int, str], int]:
+    """What the active grants not usable now (not valid yet, or past their expiry before the
+    daily job marked them) have free, per service type and unit. Two small queries: the
+    grants, through the partial index `grant_active_valid_from` and the index on (status,
+    expires_at), then their service types by grant id. (Joined in one query, PostgreSQL
+    misjudged the grants as tens of thousands — status and expiry are correlated — and hashed
+    every grant's service types: 400 ms on the large center.)"""
+    now = timezone.now()
+    grants = {
+        pk: (unit, off)
+        for pk, unit, off in Grant.objects.filter(
+            Q(valid_from__gt=now) | Q(expires_at__lte=now),
+            organization=organization,
+            status=GrantStatus.ACTIVE,
+        )
+        .order_by()
+        .values_list("pk", "unit", F("total") - F("used") - F("held"))
+    }
+    # Always asked (an id no grant has when there is none), so the page's queries stay fixed.
+    covered = GrantServiceType.objects.filter(
+        organization=organization, grant_id__in=list(grants) or [0]
+    ).values_list("grant_id", "service_type_id")
+    off: dict[tuple[int, str], int] = {}
+    for grant_id, service_type_id in covered:
+        unit, amount = grants[grant_id]
+        off[service_type_id, unit] = off.get((service_type_id, unit), 0) + amount
+    return off
+
+
+def center_hours(organization: Organization) -> list[ServiceHours]:
+    """Per service type and unit: purchased (the credits), used, reserved and free to book now,
+    summed over every grant covering the type (a grant covering two counts under each, as on
+    a student's hours page). Three queries: the center's few summary rows, and the few grants
+    not usable now with their service types."""
+    off = _not_usable_available(organization)
+    rows = (
+        CenterBalance.objects.filter(organization=organization)
+        .values_list(
+            "service_type_id",
+            "service_type__name",
+            "unit",
+            "purchased",
+            "used",
+            "held",
+            "active_available",
+        )
+        .order_by("service_type__name", "unit")
+    )
+    return [
+        ServiceHours(name, unit, purchased, used, held, available - off.get((pk, unit), 0))
+        for pk, name, unit, purchased, used, held, available in rows
+    ]
+
+
+# Sessions this week and this month, and the trend -------------------------------------------
+
+
+@dataclass
+class Outcomes:
+    """The sessions of a period (by their start on the center's clock, as the Sessions report
+    counts them): all of them, per outcome, and the minutes of the completed ones (hours
+    delivered)."""
+
+    label: str
+    start: date
+    sessions: int = 0
+    completed: int = 0
+    cancelled: int = 0
+    no_shows: int = 0
+    scheduled: int = 0
+    delivered_minutes: int = 0
+
+    @property
+    def ended(self) -> int:
+        return self.completed + self.cancelled + self.no_shows
+
+    def _rate(self, n: int) -> float | None:
+        return 100 * n / self.ended if self.ended else None
+
+    @property
+    def completion_rate(self) -> float | None:
+        return self._rate(self.completed)
+
+    @property
+    def cancellation_rate(self) -> float | None:
+        return self._rate(self.cancelled)
+
+    @property
+    def no_show_rate(self) -> float | None:
+        return self._rate(self.no_shows)
+
+
+@dataclass(frozen=True)
+class Trend:
+    name: str  # the chart's element ids
+    title: str
+    periods: list[Outcomes]
+    chart: BarChart
+
+
+def _months_back(first: date, n: int) -> date:
+    month = first.year * 12 + first.month - 1 - n
+    return date(month // 12, month % 12 + 1, 1)
+
+
+def _periods(
+    organization: Organization,
+    truncate: type[TruncWeek] | type[TruncMonth],
+    starts: list[date],
+    label: str,
+) -> list[Outcomes]:
+    """The sessions of each period starting at `starts` (through the last one's end: this week
+    or month), summed from the Sessions report's roll-up per day and hour (`SessionHour`,
+    docs/reports.md "Roll-ups"): a year is a few thousand narrow rows through its key,
+    grouped in SQL, a handful of rows back."""
+    periods = {start: Outcomes(label=start.strftime(label), start=start) for start in starts}
+    rows = (
+        SessionHour.objects.filter(organization=organization, day__gte=starts[0])
+        .annotate(period=truncate("day"))
+        .values("period")
+        .annotate(
+            n=Sum("sessions"),
+            done=Sum("completed"),
+            off=Sum("cancelled"),
+            absent=Sum("no_shows"),
+            ahead=Sum("scheduled"),
+            minutes=Sum("delivered_minutes"),
+        )
+        .order_by()
+    )
+    for row in rows:
+        period = periods.get(row["period"])
+        if period is None:  # sessions planned beyond this week or month
+            continue
+        period.sessions, period.completed = row["n"], row["done"]
+        period.cancelled, period.no_shows = row["off"], row["absent"]
+        period.scheduled, period.delivered_minutes = row["ahead"], row["minutes"]
+    return list(periods.values())
+
+
+def _trend(name: str, title: str, periods: list[Outcomes]) -> Trend:
+    chart = bar_chart(
+        title=title,
+        points=[(p.label, p.delivered_minutes) for p in periods],
+        fmt=format_minutes,
+    )
+    return Trend(name, title, periods, chart)
+
+
+def session_figures(organization: Organization) -> dict[str, Any]:
+    """This week (Monday to Sunday) and this month on the center's clock, and the trend of hours
+    delivered: per week over the last `TREND_WEEKS` weeks and per month over the last
+    `TREND_MONTHS` months, both ending with the current one. Two queries."""
+    today = timezone.localdate(timezone.now(), organization.tz)
+    this_week = today - timedelta(days=today.weekday())
+    this_month = today.replace(day=1)
+    weeks = _periods(
+        organization,
+        TruncWeek,
+        [this_week - timedelta(weeks=n) for n in range(TREND_WEEKS - 1, -1, -1)],
+        "%b %-d",
+    )
+    months = _periods(
+        organization,
+        TruncMonth,
+        [_months_back(this_month, n) for n in range(TREND_MONTHS - 1, -1, -1)],
+        "%b %Y",
+    )
+    return {
+        "week": weeks[-1],
+        "month": months[-1],
+        "weekly": _trend("trend-weekly", "Hours delivered per week", weeks),
+        "monthly": _trend("trend-monthly", "Hours delivered per month", months),
+    }
+
+
+# Warning signs ----------------------------------------------------------------------------
+
+
+SIGNS = ("short", "long_gap", "irregular", "idle", "repeated_cancellations")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The moments and figures the signs compare with, from the center's settings."""
+
+    now: datetime
+    gap_since: datetime  # a pairing with no completed session since then has a long gap
+    short_since: datetime  # very short sessions are counted from then on
+    cancellations_since: datetime
+    short_percent: int
+    minimum_minutes: int
+    irregular_percent: int
+    cancellations: int
+
+    @classmethod
+    def of(cls, organization: Organization) -> "Thresholds":
+        now = timezone.now()
+        return cls(
+            now=now,
+            gap_since=now - timedelta(days=organization.warning_gap_days),
+            short_since=now - timedelta(days=organization.warning_short_session_days),
+            cancellations_since=now - timedelta(days=organization.warning_cancellation_days),
+            short_percent=organization.warning_short_session_percent,
+            minimum_minutes=organization.min_session_minutes,
+            irregular_percent=organization.warning_irregular_percent,
+            cancellations=organization.warning_cancellations,
+        )
+
+
+def _paired(organization: Organization) -> QuerySet[PairingActivity]:
+    """The paired relationships' activity rows (`PairingActivity`, the status mirrored)."""
+    return PairingActivity.objects.filter(
+        organization=organization, status=RelationshipStatus.PAIRED
+    )
+
+
+def short_sessions(organization: Organization, limits: Thresholds) -> QuerySet[Session]:
+    """Completed sessions starting in the window that lasted under the center's minimum, or
+    under `short_percent` % of their pairing's usual length (the average of its completed
+    sessions, this one included): the window's rows of `ShortSession`, kept by the triggers
+    with the center's thresholds, through `short_session_starts`."""
+    short = ShortSession.objects.filter(
+        organization=organization, starts_at__gte=limits.short_since, starts_at__lte=limits.now
+    )
+    return Session.objects.filter(organization=organization, pk__in=short.values("session"))
+
+
+def long_gaps(organization: Organization, limits: Thresholds) -> QuerySet[PairingActivity]:
+    """Paired relationships that had a completed session, the latest before `gap_since`
+    (`pairing_paired_last_session`)."""
+    return _paired(organization).filter(completed__gt=0, last_session_at__lt=limits.gap_since)
+
+
+def irregular(organization: Organization, limits: Thresholds) -> QuerySet[PairingActivity]:
+    """Paired relationships still meeting (their latest completed session after `gap_since`:
+    not a long gap) whose gaps between their last six completed sessions vary by
+    `irregular_percent` % of their mean or more (`pairing_paired_gap_variation`)."""
+    return _paired(organization).filter(
+        gap_variation__gte=limits.irregular_percent, last_session_at__gte=limits.gap_since
+    )
+
+
+def idle(organization: Organization, limits: Thresholds) -> QuerySet[PairingActivity]:
+    """Paired relationships paired before `gap_since` that never had a completed session
+    (`pairing_paired_never_met`)."""
+    return _paired(organization).filter(completed=0, paired_at__lt=limits.gap_since)
+
+
+def repeated_cancellations(
+    organization: Organization, limits: Thresholds
+) -> QuerySet[Relationship]:
+    """Relationships with at least `cancellations` sessions cancelled among those starting
+    in the window (any status of the pairing, as the sign has always counted)."""
+    repeated = (
+        Session.objects.filter(
+            organization=organization,
+            status=SessionStatus.CANCELLED,
+            starts_at__gte=limits.cancellations_since,
+            starts_at__lte=limits.now,
+        )
+        .order_by()
+        .values("relationship")
+        .annotate(n=Count("pk"))
+        .filter(n__gte=limits.cancellations)
+        .values("relationship")
+    )
+    return Relationship.objects.filter(organization=organization, pk__in=repeated)
+
+
+def sign_rows(organization: Organization, sign: str, limits: Thresholds) -> QuerySet[Any]:
+    """The rows behind a sign, as counted: sessions for `short`, activity rows for the
+    pairings' signs, relationships for repeated cancellations."""
+    finder = {
+        "short": short_sessions,
+        "long_gap": long_gaps,
+        "irregular": irregular,
+        "idle": idle,
+        "repeated_cancellations": repeated_cancellations,
+    }[sign]
+    return finder(organization, limits)
+
+
+SIGN_TITLES = {
+    "short": "Very short sessions",
+    "long_gap": "Pairings with a long gap",
+    "irregular": "Pairings meeting irregularly",
+    "idle": "Idle pairings",
+    "repeated_cancellations": "Pairings with repeated cancellations",
+}
+
+
+def sign_list(organization: Organization, sign: str, limits: Thresholds) -> QuerySet[Any]:
+    """A sign's rows for its list page, in the order that shows the worst first, joined to what
+    the page shows: sessions newest first; pairings by their last session, oldest first
+    (never met: by pairing date), with their activity."""
+    rows = sign_rows(organization, sign, limits)
+    if sign not in ("short", "repeated_cancellations"):
+        rows = Relationship.objects.filter(
+            organization=organization, pk__in=rows.values("relationship")
+        )
+    if sign == "short":
+        return rows.select_related(
+            "relationship__student",
+            "relationship__provider",
+            "relationship__service_type",
+            "relationship__activity",
+        ).order_by("-starts_at", "-id")
+    return rows.select_related("student", "provider", "service_type", "activity").order_by(
+        F("activity__last_session_at").asc(nulls_first=True), "paired_at", "id"
+    )
+
+
+def _count(rows: QuerySet[Any]) -> Coalesce:
+    grouped = rows.order_by().values("organization").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(grouped, output_field=IntegerField()), Value(0))
+
+
+def warning_counts(organization: Organization, limits: Thresholds) -> dict[str, int]:
+    """Every sign's count in one query, each its own subquery."""
+    figures = {sign: _count(sign_rows(organization, sign, limits)) for sign in SIGNS}
+    counts = Organization.objects.filter(pk=organization.pk).order_by().values(**figures)
+    row: dict[str, Any] = dict(counts.get())
+    return {sign: int(row[sign]) for sign in SIGNS}
+
+
+def center_dashboard(organization: Organization) -> dict[str, Any]:
+    limits = Thresholds.of(organization)
+    return {
+        "center_hours": center_hours(organization),
+        **session_figures(organization),
+        "warnings": warning_counts(organization, limits),
+        "limits": limits,
+    }

@@ -1,0 +1,43 @@
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from grants import balances
+from matchpal.models import Organization
+from sessions_app import rollups
+
+
+class Command(BaseCommand):
+    help = (
+        "Recompute the admin home's summaries (sessions per day, pairings' activity, the "
+        "center's hours per service type) from the sessions and the ledger; with --check, "
+        "compare them instead and exit 1 on a difference."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--organization", metavar="SLUG", help="Only this organization.")
+        parser.add_argument("--check", action="store_true", help="Compare; change nothing.")
+
+    def handle(self, *args: object, **options: object) -> None:
+        organization_id = None
+        if options["organization"]:
+            org = Organization.objects.filter(slug=options["organization"]).first()
+            if org is None:
+                raise CommandError(f"No organization with the slug “{options['organization']}”.")
+            organization_id = org.pk
+        if not options["check"]:
+            with transaction.atomic():
+                rollups.rebuild(organization_id=organization_id)
+                balances.rebuild_center(organization_id=organization_id)
+            self.stdout.write(self.style.SUCCESS("Summaries rebuilt."))
+            return
+        found = [str(d) for d in rollups.differences(organization_id=organization_id)]
+        sides = {True: "kept but not computed", False: "computed but not kept"}
+        found += [
+            f"{balances.CENTER_TABLE}: {sides[kept]}: {row}"
+            for kept, row in balances.center_differences(organization_id=organization_id)
+        ]
+        for line in found:
+            self.stdout.write(line)
+        if found:
+            raise CommandError(f"{len(found)} difference(s) in the summaries.", returncode=1)
+        self.stdout.write(self.style.SUCCESS("The summaries match the sessions and the ledger."))

@@ -1,0 +1,68 @@
+"""Missed sessions (docs/scheduling.md, "Missed sessions"): the periodic job turns a scheduled
+session nobody logged within the grace window into "missed"; then only an admin acts on it."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from matchpal.celery import app
+from sessions_app import missed, services
+from sessions_app.models import SessionChange
+from sessions_app.tasks import mark_missed_sessions
+from tests.support import NOW, Tenant, at, balance, fresh, log, member, refused, set_policy
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
+
+
+def test_the_job_marks_a_session_missed_once_the_window_has_passed(
+    tenant_a: Tenant, rel, grant
+) -> None:
+    with time_machine.travel(NOW, tick=False):
+        session = log(tenant_a, rel, starts_at=at(11, 14), scheduled=True)
+        set_policy(tenant_a.organization, logging_grace_hours=48)
+    deadline = at(11, 14) + timedelta(hours=48)
+
+    with time_machine.travel(deadline, tick=False):
+        assert missed.mark_missed() == 0  # still inside the window at its very end
+    assert fresh(session).status == "scheduled"
+
+    with time_machine.travel(deadline + timedelta(seconds=1), tick=False):
+        assert mark_missed_sessions.delay().get() == 1
+        assert missed.mark_missed() == 0  # a second run finds nothing
+
+    assert fresh(session).status == "missed"
+    change = SessionChange.objects.get(session=session)
+    assert (change.kind, change.actor, change.reason, change.changes) == (
+        "missed",
+        None,
+        "Not logged within 48 hours of its start",
+        [{"field": "status", "label": "Status", "from": "Scheduled", "to": "Missed"}],
+    )
+
+
+def test_only_an_admin_logs_a_missed_session(tenant_a: Tenant, rel, grant) -> None:
+    with time_machine.travel(NOW, tick=False):
+        session = log(tenant_a, rel, starts_at=at(11, 9), scheduled=True)
+    with time_machine.travel(NOW + timedelta(days=4), tick=False):
+        missed.mark_missed()
+        refused(
+            lambda: services.session_complete(
+                membership=member(tenant_a.provider_user), session=session, notes="Late"
+            ),
+            services.MISSED_ADMINS_ONLY,
+        )
+        services.session_complete(
+            membership=member(tenant_a.admin), session=session, duration=45, notes="Late"
+        )
+
+    session = fresh(session)
+    assert (session.status, session.charged_minutes) == ("completed", 45)
+    assert balance(grant) == (900, 45, 555)
+
+
+def test_the_beat_schedule_runs_the_job_every_15_minutes() -> None:
+    (entry,) = [
+        e for e in app.conf.beat_schedule.values() if e["task"] == mark_missed_sessions.name
+    ]
+    assert entry["schedule"].minute == {0, 15, 30, 45}

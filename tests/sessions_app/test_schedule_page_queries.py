@@ -1,0 +1,124 @@
+"""Pinned query counts of the scheduling pages (DESIGN §7; the rules of tests/query_pins.py):
+the week view for each role, the check-in list, the check-in questions, the calendar link page
+and the feed itself, each the same at 3 and at 30 rows."""
+
+from datetime import UTC, datetime
+
+import pytest
+from icalendar import Calendar
+
+from matchpal.models import Role
+from sessions_app import calendar
+from sessions_app.models import FeedbackQuestion
+from sessions_app.services import session_log
+from tests.query_pins import Page, assert_pinned_at_every_size, org_path
+from tests.support import Tenant, client_for, member, whole_hours_ago
+from tests.test_query_counts import _sessions_relationship
+
+
+def grow_scheduled(tenant: Tenant, n: int) -> None:
+    """n one-hour sessions of the personas' relationship, scheduled one an hour over the past
+    hours (all in this week, all started and still to check in)."""
+    relationship = _sessions_relationship(tenant)
+    for i in range(relationship.sessions.count(), n):
+        session_log(
+            membership=member(tenant.admin, tenant.organization),
+            relationship=relationship,
+            starts_at=whole_hours_ago(i + 1),
+            duration=60,
+            scheduled=True,
+        )
+
+
+def grow_questions(tenant: Tenant, n: int) -> None:
+    org = tenant.organization
+    for i in range(FeedbackQuestion.objects.filter(organization=org).count(), n):
+        FeedbackQuestion.objects.create(
+            organization=org, text=f"Question {i}", kind="yes_no", position=i
+        )
+
+
+def grow_nothing(tenant: Tenant, n: int) -> None:
+    calendar.feed_regenerate(membership=member(tenant.student_user, tenant.organization))
+
+
+def shows_week(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert sum(len(day.sessions) for day in response.context["week"].days) == n
+
+
+def shows_rows(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert len(response.context["rows"]) == n
+
+
+def shows_questions(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert len(response.context["questions"]) == n
+
+
+def shows_feed_url(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert response.context["feed_url"].endswith(".ics")
+
+
+PAGES = {
+    "sessions_app:week[admin]": Page(Role.ADMIN, org_path("calendar/"), grow_scheduled, shows_week),
+    "sessions_app:week[provider]": Page(
+        Role.PROVIDER, org_path("calendar/"), grow_scheduled, shows_week
+    ),
+    "sessions_app:week[student]": Page(
+        Role.STUDENT, org_path("calendar/"), grow_scheduled, shows_week
+    ),
+    "sessions_app:week[one provider]": Page(
+        Role.ADMIN,
+        org_path(lambda t: f"calendar/?provider={t.provider.public_id}"),
+        grow_scheduled,
+        shows_week,
+    ),
+    "sessions_app:check_ins": Page(
+        Role.PROVIDER, org_path("check-in/"), grow_scheduled, shows_rows
+    ),
+    "sessions_app:feedback_questions": Page(
+        Role.ADMIN, org_path("settings/questions/"), grow_questions, shows_questions
+    ),
+    "sessions_app:calendar_feed": Page(
+        Role.STUDENT, org_path("calendar/feed/"), grow_nothing, shows_feed_url
+    ),
+}
+
+# The request's own 2 (user, membership) and the page's one query of its rows; one provider's
+# week first reads the provider with its service types (`providers.selectors.provider_get`, 2);
+# the link page reads the member's feed (1).
+PINNED = {
+    "sessions_app:week[admin]": 3,
+    "sessions_app:week[provider]": 3,
+    "sessions_app:week[student]": 3,
+    "sessions_app:week[one provider]": 5,
+    "sessions_app:check_ins": 3,
+    "sessions_app:feedback_questions": 3,
+    "sessions_app:calendar_feed": 3,
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", list(PAGES))
+def test_the_page_runs_the_pinned_queries_at_3_and_at_30_rows(
+    name: str, tenant_a: Tenant, django_assert_num_queries, time_machine
+) -> None:
+    time_machine.move_to(datetime(2026, 11, 18, 17, 0, tzinfo=UTC))
+    assert_pinned_at_every_size(
+        name, PAGES[name], PINNED[name], tenant_a, django_assert_num_queries
+    )
+
+
+@pytest.mark.django_db
+def test_the_feed_runs_two_queries_at_3_and_at_30_sessions(
+    tenant_a: Tenant, django_assert_num_queries, time_machine
+) -> None:
+    """The token's feed with its membership, user and organization (1), the sessions (1)."""
+    time_machine.move_to(datetime(2026, 11, 18, 17, 0, tzinfo=UTC))
+    feed = calendar.feed_regenerate(
+        membership=member(tenant_a.provider_user, tenant_a.organization)
+    )
+    for size in (3, 30):
+        grow_scheduled(tenant_a, size)
+        with django_assert_num_queries(2):
+            response = client_for(None).get(f"/calendar/{feed.token}.ics")
+        assert len(Calendar.from_ical(response.content).walk("VEVENT")) == size
