@@ -240,11 +240,14 @@ REBUILD_ALL = "SELECT reports_rollup_rebuild(NULL)"
 
 # Rows that differ between a roll-up and what the sessions say it should hold, each side's
 # figures (NULL where the row is missing), at most `limit`.
+# Each side narrowed to the organization before the join, so the sessions of the others are
+# not grouped.
 _DIFF = """
 SELECT {keys}, {mine}, {theirs}
-FROM {table} t FULL JOIN {expected} e USING ({keys})
-WHERE ({org} IS NULL OR coalesce(t.organization_id, e.organization_id) = {org})
-    AND (t.sessions IS NULL OR e.sessions IS NULL OR ({cols_t}) IS DISTINCT FROM ({cols_e}))
+FROM (SELECT * FROM {table} WHERE {org} IS NULL OR organization_id = {org}) t
+FULL JOIN (SELECT * FROM {expected} WHERE {org} IS NULL OR organization_id = {org}) e
+    USING ({keys})
+WHERE t.sessions IS NULL OR e.sessions IS NULL OR ({cols_t}) IS DISTINCT FROM ({cols_e})
 ORDER BY {keys}
 LIMIT {limit}
 """
