@@ -28,7 +28,7 @@ def test_eight_writers_log_into_the_same_hour_and_month(tenant_a: Tenant) -> Non
         partial(
             SessionFactory,
             relationship=pairs[n % 4],
-            starts_at=NINE + timedelta(minutes=n),
+            starts_at=NINE + timedelta(minutes=7 * n),
             duration_minutes=10 + n,
         )
         for n in range(8)
@@ -48,7 +48,13 @@ def test_writers_changing_sessions_of_one_row_at_once(tenant_a: Tenant) -> None:
     org = tenant_a.organization
     pair = RelationshipFactory(organization=org)
     sessions = [
-        SessionFactory(relationship=pair, starts_at=NINE + timedelta(minutes=n), status="scheduled")
+        # Ten minutes apart, five long: one provider's sessions never overlap.
+        SessionFactory(
+            relationship=pair,
+            starts_at=NINE + timedelta(minutes=10 * n),
+            duration_minutes=5,
+            status="scheduled",
+        )
         for n in range(6)
     ]
 
