@@ -1182,7 +1182,21 @@ KWARGS.register("notifications:open", "public_id", lambda t: notice_of(t).public
 KWARGS.register("notifications:email_detail", "public_id", lambda t: email_of(t).public_id)
 POSTS.register("notifications:inbox", changes=False)
 POSTS.register("notifications:open", changes=True, post_only=True, by=Role.STUDENT)
-POSTS.register("notifications:read_all", changes=True, post_only=True, by=Role.STUDENT)
+
+
+def with_an_unread_notice(tenant: Tenant) -> dict[str, str]:
+    """No form fields; an unread notice planted first, so marking all read changes a row."""
+    notice_of(tenant)
+    return {}
+
+
+POSTS.register(
+    "notifications:read_all",
+    with_an_unread_notice,
+    changes=True,
+    post_only=True,
+    by=Role.STUDENT,
+)
 POSTS.register("notifications:preferences", lambda t: {"hours_granted": "on"}, changes=True)
 POSTS.register("notifications:center_defaults", lambda t: {"hours_low": "on"}, changes=True)
 POSTS.register("notifications:email_list", changes=False)
