@@ -3,7 +3,7 @@
 Two summary tables, written only by the triggers of `reports/rollup_sql.py` in the transaction
 of every insert, update and delete of a session (every write path: the services, the admin, the
 scale generator's COPY), and rebuilt or checked against the sessions by `manage.py
-rebuild_report_rollups` and `check_report_rollups` (docs/reports.md, "Roll-ups"). The
+rebuild_rollups` (`--check` compares) (docs/reports.md, "Roll-ups"). The
 application never writes them; the Sessions report reads them where it may (`reports/
 rollups.py`) and the sessions themselves everywhere else, so SQLite, which has no triggers,
 draws every report from the sessions.

@@ -7,7 +7,7 @@
 - `reports_session_facts`: every session with its day, hour and month on its center's clock, its
   relationship's service type and its figures; `reports_sessionhour_expected` and
   `reports_relationshipperiod_expected`: the two roll-ups as they should be, grouped from it.
-  `check_report_rollups` compares them with the tables, `rebuild_report_rollups` copies them.
+  `manage.py rebuild_rollups --check` compares them with the tables, `rebuild_rollups` copies them.
 - `reports_session_rollup()`: the trigger after every insert, update (of a column a figure or a
   key reads) and delete of a session. It adds the new row's figures and takes the old row's away
   with `INSERT … ON CONFLICT … DO UPDATE SET x = x + EXCLUDED.x`, so concurrent writers add up

@@ -171,9 +171,9 @@ def test_the_check_finds_each_difference_and_the_rebuild_mends_them(
     )
 
     with pytest.raises(CommandError) as refused:
-        call_command("check_report_rollups")
+        call_command("rebuild_rollups", "--check")
     assert refused.value.returncode == 1
-    assert str(refused.value) == "3 difference(s) between the roll-ups and the sessions."
+    assert str(refused.value) == "3 difference(s) in the summaries."
     printed = capsys.readouterr().out
     assert "'completed': '" in printed
     assert "(roll-up ≠ sessions)" in printed
@@ -181,18 +181,18 @@ def test_the_check_finds_each_difference_and_the_rebuild_mends_them(
     assert "but no session counts there" in printed
     assert "missing; the sessions give" in printed
 
-    call_command("rebuild_report_rollups", organization=tenant_a.organization.slug)
-    call_command("rebuild_report_rollups")
-    call_command("check_report_rollups")
-    assert "The roll-ups match the sessions." in capsys.readouterr().out
+    call_command("rebuild_rollups", organization=tenant_a.organization.slug)
+    call_command("rebuild_rollups")
+    call_command("rebuild_rollups", "--check")
+    assert "The summaries match the sessions and the ledger." in capsys.readouterr().out
     # What the triggers kept is exactly what the rebuild computes.
     assert (rows_of(SessionHour), rows_of(RelationshipPeriod)) == kept
 
 
 def test_the_commands_name_an_unknown_organization() -> None:
-    for command in ("check_report_rollups", "rebuild_report_rollups"):
+    for check in ((), ("--check",)):
         with pytest.raises(CommandError, match=r"No organization with the slug “nope”\."):
-            call_command(command, organization="nope")
+            call_command("rebuild_rollups", *check, organization="nope")
 
 
 def test_a_new_time_zone_moves_every_session_to_its_new_day_and_hour(
