@@ -20,6 +20,7 @@ import pytest
 from grants.services import hold
 from integrations.woocommerce.models import Delivery, OrderError
 from matchpal.models import Invitation, Role, ServiceType
+from notifications.models import DeliveryStatus, Dispatch, EmailDelivery
 from providers.models import ProviderService
 from reports.export_jobs.models import ExportJob
 from sessions_app.models import Session
@@ -36,6 +37,7 @@ from tests.test_query_counts import (
     _sessions_relationship,
     _shop,
     _student_with_hours,
+    grow_emails,
     grow_exports,
     grow_members,
     grow_packages,
@@ -173,6 +175,37 @@ def grow_delivery_detail(tenant: Tenant, n: int) -> None:
     grow_store_deliveries(tenant, n)
 
 
+def _shown_dispatch(tenant: Tenant) -> Dispatch:
+    dispatch, _ = Dispatch.objects.get_or_create(
+        organization=tenant.organization, kind="session_reminder", object_key="session:shown"
+    )
+    return dispatch
+
+
+def _email(tenant: Tenant) -> EmailDelivery:
+    return EmailDelivery.objects.get(dispatch=_shown_dispatch(tenant), to="shown@alpha.example")
+
+
+def grow_email_detail(tenant: Tenant, n: int) -> None:
+    """The email shown went, after n attempts, to one of the n addresses its event was sent to;
+    the log holds n other emails too."""
+    dispatch = _shown_dispatch(tenant)
+    for i in range(dispatch.emails.count(), n):
+        EmailDelivery.objects.create(
+            organization=tenant.organization,
+            dispatch=dispatch,
+            kind=dispatch.kind,
+            to="shown@alpha.example" if i == 0 else f"guest{i}@alpha.example",
+            subject="Reminder: session shown",
+            text="\n".join(f"Line {j}" for j in range(n)),
+            html="x",
+        )
+    EmailDelivery.objects.filter(pk=_email(tenant).pk).update(
+        attempts=n, status=DeliveryStatus.RETRYING, error=f"SMTP error after {n} attempts"
+    )
+    grow_emails(tenant, 2 * n)
+
+
 def grow_settings(tenant: Tenant, n: int) -> None:
     """n service types (each offered by a provider of its own) and n members."""
     grow_service_types(tenant, n)
@@ -284,6 +317,15 @@ def shows_settings(n: int, response) -> None:  # type: ignore[no-untyped-def]
     assert organization.name in _html(response)
 
 
+def shows_email(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    delivery = response.context["delivery"]
+    assert (delivery.to, delivery.attempts) == ("shown@alpha.example", n)
+    assert delivery.dispatch.emails.count() == n
+    html = _html(response)
+    assert "session:shown" in html
+    assert f"SMTP error after {n} attempts" in html
+
+
 def _latest_session(t: Tenant) -> Session:
     return _sessions_relationship(t).sessions.order_by("-starts_at").first()
 
@@ -375,6 +417,12 @@ PAGES = {
         grow_delivery_detail,
         shows_delivery,
     ),
+    "notifications:email_detail": Page(
+        Role.ADMIN,
+        org_path(lambda t: f"notifications/emails/{_email(t).public_id}/"),
+        grow_email_detail,
+        shows_email,
+    ),
     "org_settings": Page(Role.ADMIN, org_path("settings/"), grow_settings, shows_settings),
 }
 
@@ -406,6 +454,8 @@ PINNED = {
     # The students to link to are searched, not listed (matchpal/search.py).
     "woocommerce:error_detail[link]": 3,
     "woocommerce:delivery_detail": 3,
+    # The email with the event it tells (1).
+    "notifications:email_detail": 3,
     "org_settings": 2,
 }
 

@@ -19,6 +19,7 @@ from grants.reconcile import find_differences
 from integrations.woocommerce.models import Delivery, Order
 from integrations.woocommerce.tasks import requeue_stuck_deliveries
 from matchpal.celery import app as celery_app
+from notifications.models import DeliveryStatus, EmailDelivery
 from tests.integrations import woo
 from tests.integrations.conftest import Shop, broker_down, grants_of
 
@@ -116,7 +117,17 @@ def test_a_delivery_stored_while_the_broker_was_down_is_granted_after_the_sweep(
         assert wait_for(lambda: Delivery.objects.filter(status="processed").exists()), list(
             Delivery.objects.values("status", "outcome")
         )
+        # The grant tells the student, by an email queued once the delivery's work committed.
+        assert wait_for(
+            lambda: EmailDelivery.objects.filter(status=DeliveryStatus.SENT).exists()
+        ), list(EmailDelivery.objects.values("to", "status", "error"))
 
-    assert received == ["integrations.woocommerce.tasks.process_delivery"]
+    assert received == [
+        "integrations.woocommerce.tasks.process_delivery",
+        "notifications.tasks.send_email",
+    ]
     assert [g.total for g in grants_of()] == [600]
+    assert list(EmailDelivery.objects.values_list("kind", "to", "status")) == [
+        ("hours_granted", "maya@example.net", DeliveryStatus.SENT)
+    ]
     assert find_differences() == []
