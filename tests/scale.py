@@ -7,7 +7,10 @@ every constraint (one pairing per student, one session per relationship and star
 Sessions are spread one per `SESSION_SPACING` back from `SCHEDULED_AHEAD` after `now`: those
 ahead are scheduled, and of the past ones, one in `FORGOTTEN_EVERY` is still scheduled (to
 log), one in `CANCELLED_EVERY` cancelled, the rest completed; one in `DISPUTED_EVERY` of those
-is disputed, half of these resolved."""
+is disputed, half of these resolved. Each session carries its relationship's provider and
+`exclusive = false`, as the `scale` center's do (docs/performance.md): a provider's pairs meet
+17 minutes apart for an hour, history from before the booking rule, outside the exclusion
+constraint `session_provider_no_overlap`."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -67,7 +70,8 @@ SELECT gen_random_uuid(), 'minutes', CASE WHEN s.n %% 10 = 0 THEN 'proposed' ELS
 
 SESSIONS = """
 WITH pairs AS (
-    SELECT array_agg(id ORDER BY id) AS ids FROM relationships_relationship
+    SELECT array_agg(id ORDER BY id) AS ids, array_agg(provider_id ORDER BY id) AS providers
+      FROM relationships_relationship
      WHERE organization_id = %(org)s AND status = 'paired'
        AND service_type_id = (SELECT id FROM matchpal_servicetype
                                WHERE organization_id = %(org)s AND name = 'Generated')
@@ -77,14 +81,15 @@ INSERT INTO sessions_app_session (
     cancellation_reason, charged_minutes, dispute_reason, disputed_at, dispute_resolved_at,
     internal_note, kind, mode, no_show_explanation, no_show_party, notes, charge_shortfall,
     report_sent_to, client_rate, dispute_resolution, dispute_resolution_note, provider_pay_rate,
-    logged_at)
+    logged_at, provider_id, exclusive, topic, location, ics_sequence, student_recap)
 SELECT gen_random_uuid(), at, 60, status, at, %(org)s, p.ids[1 + (n %% array_length(p.ids, 1))],
        '', CASE WHEN status = 'completed' THEN 60 ELSE 0 END, '',
        CASE WHEN status = 'completed' AND n %% %(disputed)s = 3 THEN at + interval '1 day' END,
        CASE WHEN status = 'completed' AND n %% (2 * %(disputed)s) = 3
             THEN at + interval '2 days' END,
        '', 'tutoring', '', '', '', '', 0, '', 60, '', '', 30,
-       CASE WHEN status = 'completed' THEN at END
+       CASE WHEN status = 'completed' THEN at END,
+       p.providers[1 + (n %% array_length(p.ids, 1))], false, '', '', 0, ''
   FROM pairs p, generate_series(1, %(sessions)s) n,
        LATERAL (SELECT %(newest)s - n * %(spacing)s::interval AS at) b,
        LATERAL (SELECT CASE WHEN at > %(now)s OR n %% %(forgotten)s = 7 THEN 'scheduled'
@@ -168,9 +173,18 @@ def fill(*, organization_id: int, slug: str, sizes: Sizes, now: datetime) -> Non
     with connection.cursor() as cursor:
         # Plans are what this data is for, not balances (its entries are a sample, not the
         # grants' history): the ledger's balance checks (grants 0010) are off for these rows,
-        # inside the test's transaction, which puts them back when it rolls back.
+        # inside the test's transaction, which puts them back when it rolls back. A second
+        # organization's fill finds them off already, and leaves them: ALTER TABLE would be
+        # refused while the first one's rows have their deferred checks (foreign keys) pending.
         for table, trigger in LEDGER_TRIGGERS:
-            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+            cursor.execute(
+                "SELECT tgenabled <> 'D' FROM pg_trigger "
+                "WHERE tgrelid = %s::regclass AND tgname = %s",
+                [table, trigger],
+            )
+            ((enabled,),) = cursor.fetchall()
+            if enabled:
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
         for statement in (PEOPLE, PAIRINGS, SESSIONS, LEDGER):
             cursor.execute(statement, params)
     # The grants were inserted without the ledger's services: their students' summaries.

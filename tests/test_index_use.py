@@ -21,6 +21,7 @@ from relationships.selectors import relationship_list
 from reports.selectors import attention_figures
 from sessions_app import selectors as sessions
 from sessions_app.filters import SessionFilter
+from sessions_app.models import Session
 from students.models import Student
 from tests.scale import Sizes, analyze, fill
 from tests.support import NOW, Tenant
@@ -45,6 +46,8 @@ def center(tenant_a: Tenant, tenant_b: Tenant) -> Tenant:
         organization=tenant_a.organization, name__startswith="Generated"
     ).first()
     Relationship.objects.filter(provider=generated).update(provider=tenant_a.provider)
+    # A session carries its relationship's provider (the key `session_relationship_provider`).
+    Session.objects.filter(calendar_provider=generated).update(calendar_provider=tenant_a.provider)
 
     analyze()
     return tenant_a

@@ -98,6 +98,7 @@ def test_the_session_insert_stores_what_the_orm_save_stores(tenant_a: Tenant) ->
         Session(
             organization=rel.organization,
             relationship=rel,
+            calendar_provider_id=rel.provider_id,
             starts_at=at(10, hour),
             duration_minutes=45,
             notes="Fractions",
@@ -122,4 +123,10 @@ def test_the_session_insert_stores_what_the_orm_save_stores(tenant_a: Tenant) ->
         k: v for k, v in values(orm).items() if k not in differ
     }
     assert (built.public_id, built.starts_at) == (made[0].public_id, at(10, 9))
+    # The booking's columns too: the provider's calendar, inside the no-overlap rule.
+    assert (built.calendar_provider_id, built.exclusive, built.ics_sequence) == (
+        rel.provider_id,
+        True,
+        0,
+    )
     assert statement.sql.endswith('RETURNING "id"')
