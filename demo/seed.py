@@ -18,7 +18,7 @@ from providers import services as availability
 from providers.models import ExceptionKind, MeetingMode, Provider, ProviderService
 from relationships import services as pairing
 from relationships.models import Relationship
-from sessions_app import booking, slots
+from sessions_app import booking, missed, slots
 from sessions_app import services as sessions
 from sessions_app.models import FeedbackQuestion, Session
 from students.models import Student
@@ -419,6 +419,18 @@ def _seed_relationships(
                 kind="advising",
                 scheduled=True,
             )
+            # And one last week nobody logged: past the grace window, so the missed-sessions
+            # job marks it missed (docs/scheduling.md, "Missed sessions") and only an admin
+            # can act on it now.
+            sessions.session_log(
+                membership=admin_member,
+                relationship=relationship,
+                starts_at=now - timedelta(days=6, hours=2),
+                duration=60,
+                kind="advising",
+                scheduled=True,
+            )
+            missed.mark_missed(now=now)
         if status == "paired":
             sessions.session_log(
                 membership=admin_member,

@@ -50,8 +50,8 @@ def sessions_and_ledger(
     last_event = timeline.created
     for starts_at in timeline.sessions:
         duration = usual if rng.random() < 0.8 else rng.choice((30, 45, 60, 75))
-        status = session_status(starts_at, plan.now, fate, rng)
         index = len(plan.sessions)
+        status = session_status(starts_at, plan.now, fate, index, rng)
         logged_at = None
         charged = 0
         if status == SessionStatus.COMPLETED:
@@ -143,7 +143,8 @@ def _session(
     rng: random.Random,
 ) -> None:
     """The session's row, with what its status implies: a completed one has notes, a rating
-    and perhaps a confirmation or dispute; a cancelled one a reason; a missed one its party."""
+    and perhaps a confirmation or dispute; a cancelled one a reason; a no-show its party; a
+    missed one nothing (nobody logged it)."""
     notes = cancellation = party = explanation = ""
     rating = logged_by = None
     review = NO_REVIEW

@@ -94,13 +94,18 @@ def _at(first: datetime, days: float, slot: int, tz: ZoneInfo) -> datetime:
     return local.astimezone(UTC)
 
 
-def session_status(starts_at: datetime, now: datetime, fate: str, rng: random.Random) -> str:
+def session_status(
+    starts_at: datetime, now: datetime, fate: str, index: int, rng: random.Random
+) -> str:
     """A session in the future is scheduled (or requested); a recent one may not be logged
-    yet; the rest were mostly held, a few cancelled or missed."""
+    yet; the rest were mostly held, a few cancelled, no-shows, or never logged and marked
+    missed by the missed-sessions job (`sessions_app.missed`: still scheduled past the grace
+    window, whose default, 72 hours, is the "recent" here)."""
     if starts_at > now:
         # A few ahead are still requests their provider has not answered (docs/scheduling.md);
-        # decided by the date, not a draw, so the rest of the stream stays as it was.
-        return SessionStatus.PENDING if starts_at.day % 5 == 0 else SessionStatus.SCHEDULED
+        # decided by the session's place in the plan (`index`), neither a draw, so the rest of
+        # the stream stays as it was, nor its date, so a seed builds them whatever the day.
+        return SessionStatus.PENDING if index % 5 == 0 else SessionStatus.SCHEDULED
     recent = fate == RelationshipStatus.PAIRED and starts_at > now - timedelta(days=3)
     if recent and rng.random() < 0.4:
         # Met recently, not logged yet.
@@ -110,4 +115,6 @@ def session_status(starts_at: datetime, now: datetime, fate: str, rng: random.Ra
         return SessionStatus.CANCELLED
     if draw < 0.11:
         return SessionStatus.NO_SHOW
+    if draw < 0.12:
+        return SessionStatus.MISSED
     return SessionStatus.COMPLETED

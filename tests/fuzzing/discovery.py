@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import django_filters
 from django import forms
@@ -19,8 +19,17 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection
 from django.db.models import Model
+from django.utils import timezone
 
-from tests.isolation import KWARGS, POSTS, TenantRoute, pending_invitation, tenant_models
+from tests.isolation import (
+    KWARGS,
+    POSTS,
+    TenantRoute,
+    holding_relationship,
+    pending_invitation,
+    tenant_models,
+    weekly_hours,
+)
 from tests.support import Tenant
 
 # Form pages outside /o/<org_slug>/ (name → how to build their path from a tenant). The webhook
@@ -30,6 +39,11 @@ EXTRA_PAGES: dict[str, Callable[[Tenant], str]] = {
     "invitation_accept": lambda t: f"/invitations/{pending_invitation(t).token}/",
     "account_email": lambda t: "/accounts/email/",
     "account_change_password": lambda t: "/accounts/password/change/",
+}
+# Pages whose form appears only once an earlier step is chosen (name → the query string the
+# earlier step's link carries, built from a tenant): a multi-step form is fuzzed at its step.
+STEPS: dict[str, Callable[[Tenant], dict[str, str]]] = {
+    "sessions_app:book_confirm": lambda t: _free_slot(t),
 }
 # Actions never posted: signing out would end the persona's session mid-run.
 SKIPPED_ACTIONS = ("/accounts/logout/",)
@@ -171,7 +185,28 @@ def page_paths(route: TenantRoute | None, name: str, tenant: Tenant) -> str | No
         return EXTRA_PAGES[name](tenant)
     if POSTS.spec_for(route.name).post_only:
         return None
-    return route.path(tenant.organization.slug, KWARGS.fill(route, tenant))
+    path = route.path(tenant.organization.slug, KWARGS.fill(route, tenant))
+    step = STEPS.get(route.name or "")
+    return f"{path}?{urlencode(step(tenant))}" if step else path
+
+
+def _free_slot(tenant: Tenant) -> dict[str, str]:
+    """The booking's second step as the first free slot of the student persona's booking page
+    links to it (the provider persona keeps Monday hours, so one is within two weeks); an admin
+    books for the student named by `?student=`."""
+    from sessions_app import slots
+
+    weekly_hours(tenant)
+    relationship = holding_relationship(tenant)
+    org = tenant.organization
+    free = slots.free_slots(
+        organization=org,
+        relationships=[relationship],
+        first_day=timezone.localdate(timezone=org.tz),
+        day_count=14,
+    )
+    assert free, "the provider persona has no free slot within two weeks"
+    return {"student": str(tenant.student.public_id), "at": free[0].start.isoformat()}
 
 
 # --- The project's form classes ---------------------------------------------------------------
