@@ -54,6 +54,10 @@ app.conf.beat_schedule = {
         "task": "grants.tasks.warn_expiring_grants",
         "schedule": crontab(hour=14, minute=10),
     },
+    "admin-digests": {
+        "task": "reports.tasks.send_admin_digests",
+        "schedule": crontab(minute=45),
+    },
     "purge-expired-exports": {
         "task": "reports.export_jobs.tasks.purge_expired_exports",
         "schedule": crontab(minute=40),

@@ -51,6 +51,15 @@ _KINDS = [
     Kind("hours_short", "A session lacked hours", frozenset({ADMIN})),
     Kind("hours_given_back", "Hours given back after the window", frozenset({ADMIN})),
     Kind("order_error", "A shop order needs attention", frozenset({ADMIN})),
+    Kind("idle_digest", "Weekly digest of idle pairings", frozenset({ADMIN})),
+    # Opt-in: off unless the admin (or the center's default) turns it on; the digest then comes
+    # to the inbox and by email (reports/digests.py).
+    Kind(
+        "attention_digest",
+        "Daily digest of what needs attention",
+        frozenset({ADMIN}),
+        email=False,
+    ),
 ]
 
 KINDS: Final[dict[str, Kind]] = {kind.key: kind for kind in _KINDS}

@@ -82,15 +82,26 @@ def admins(organization: Organization) -> list[Recipient]:
 
 
 @dataclass(frozen=True)
+class Section:
+    """A titled list of lines in an email, each linked to its page (a path): the digests'
+    figures and relationships."""
+
+    title: str
+    lines: Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True)
 class Message:
     """One notice: its subject, the sentence people read (the inbox shows it whole), the facts
-    the email lists (who, when, how long, hours left) and the page it is about (a path)."""
+    the email lists (who, when, how long, hours left), the page it is about (a path) and, for a
+    digest, its sections of linked lines (the email only)."""
 
     subject: str
     text: str
     link: str = ""
     facts: Sequence[tuple[str, str]] = ()
     action: str = "Open in Matchpal"
+    sections: Sequence[Section] = ()
 
 
 @dataclass(frozen=True)
@@ -241,6 +252,10 @@ def _render(
         "name": recipient.name,
         "message": message,
         "link": site_url(message.link) if message.link else "",
+        "sections": [
+            (section.title, [(text, site_url(path)) for text, path in section.lines])
+            for section in message.sections
+        ],
         "preferences": site_url(reverse("notifications:preferences", args=[organization.slug])),
     }
     return EmailDelivery(
