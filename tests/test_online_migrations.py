@@ -60,9 +60,7 @@ def test_the_batched_fill_ends_with_the_rollups_the_triggers_keep(
     assert (rows_of(SessionHour), rows_of(RelationshipPeriod)) == kept
 
 
-def test_a_month_holding_stale_rows_is_replaced_not_added_to(
-    history: History, editor: Any
-) -> None:
+def test_a_month_holding_stale_rows_is_replaced_not_added_to(history: History, editor: Any) -> None:
     kept = rows_of(SessionHour)
     SessionHour.objects.update(sessions=99, completed=-3)  # what a write between batches leaves
 
