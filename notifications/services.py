@@ -147,13 +147,15 @@ def notify(
     occasion: str = "",
     audiences: Iterable[Audience],
     skip_user_id: int | None = None,
+    in_app: bool = True,
 ) -> bool:
     """Tell each audience its message, in the app (members) and by email (each address once).
 
     `about` names the object ("session:<public id>"), `occasion` what makes this sending distinct
     among the object's; the key (kind, about, occasion) is claimed first and a key already
     claimed tells nobody (returns False). `skip_user_id` is whoever made the change: they are
-    not told of their own act."""
+    not told of their own act. `in_app=False` sends the email alone (a calendar invite, which
+    rides beside the notice of its event), still keyed, logged and retried."""
     kinds.get(kind)  # an unknown kind fails here, not in the sending task
     if _muted.get():
         return False
@@ -185,12 +187,14 @@ def notify(
             "user_id", flat=True
         )
     )
-    in_app: set[int] = set()
+    noticed: set[int] = set()
     notices = []
     for recipient, audience in plan:
-        if recipient.user_id in members and recipient.user_id not in in_app:
+        if not in_app:
+            break
+        if recipient.user_id in members and recipient.user_id not in noticed:
             assert recipient.user_id is not None
-            in_app.add(recipient.user_id)
+            noticed.add(recipient.user_id)
             notices.append(
                 Notification(
                     organization=organization,

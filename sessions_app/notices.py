@@ -61,7 +61,7 @@ def _facts(
     return facts
 
 
-def _student_side(student: Student) -> list[Recipient]:
+def student_side(student: Student) -> list[Recipient]:
     people = [person(student)]
     if student.guardian_email:
         people.append(guardian(student, student.guardian_email))
@@ -69,7 +69,7 @@ def _student_side(student: Student) -> list[Recipient]:
 
 
 def _both(relationship: Relationship) -> list[Recipient]:
-    return [*_student_side(relationship.student), person(relationship.provider)]
+    return [*student_side(relationship.student), person(relationship.provider)]
 
 
 # --- Events -----------------------------------------------------------------------------------
@@ -116,7 +116,7 @@ def _tell_logged_now(session: Session, relationship: Relationship, *, actor_id: 
         about=_about(session),
         audiences=[
             Audience(
-                _student_side(relationship.student),
+                student_side(relationship.student),
                 Message(
                     subject=f"Session logged: {when:%b %d} with {relationship.provider.name}",
                     text=text,
@@ -354,7 +354,7 @@ def after_consuming(relationship: Relationship) -> None:
             occasion=today,
             audiences=[
                 Audience(
-                    _student_side(student),
+                    student_side(student),
                     Message(
                         subject="Your hours are running low",
                         text=f"{text} Ask {org.name} about adding hours.",
@@ -439,7 +439,7 @@ def remind(session: Session, *, hours: int) -> bool:
         about=_about(session),
         occasion=reminder_occasion(hours, session.starts_at),
         audiences=[
-            Audience(_student_side(relationship.student), told(relationship.provider.name)),
+            Audience(student_side(relationship.student), told(relationship.provider.name)),
             Audience([person(relationship.provider)], told(relationship.student.name)),
         ],
     )
