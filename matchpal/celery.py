@@ -50,6 +50,10 @@ app.conf.beat_schedule = {
         "task": "sessions_app.tasks.send_session_reminders",
         "schedule": crontab(minute="*/5"),
     },
+    "confirmation-reminders": {
+        "task": "sessions_app.tasks.send_confirmation_reminders",
+        "schedule": crontab(minute=50),
+    },
     "grant-expiry-warnings": {
         "task": "grants.tasks.warn_expiring_grants",
         "schedule": crontab(hour=14, minute=10),

@@ -37,6 +37,7 @@ _KINDS = [
     Kind("session_report", "A session's report", frozenset({STUDENT})),
     Kind("session_reminder", "Reminder before a session", frozenset({PROVIDER, STUDENT})),
     Kind("session_unlogged", "A session of mine is not logged yet", frozenset({PROVIDER})),
+    Kind("confirmation_pending", "A session of mine is still to confirm", frozenset({STUDENT})),
     Kind("dispute_opened", "A session is disputed", frozenset({ADMIN})),
     Kind("dispute_resolved", "A dispute is resolved", frozenset({STUDENT})),
     Kind("hours_granted", "Hours are added", frozenset({STUDENT})),

@@ -514,3 +514,54 @@ def reminder_stale(delivery: EmailDelivery) -> str:
     if session.starts_at <= timezone.now():
         return REMINDER_PAST
     return ""
+
+
+# --- The student's outstanding confirmation ------------------------------------------------
+
+CONFIRMATION_DONE = "The session was confirmed or disputed since the reminder was planned."
+CONFIRMATION_NOT_COMPLETED = "The session is no longer a completed session."
+
+
+def confirmation_pending(session: Session) -> bool:
+    """The student is reminded, once, of a logged session still to confirm (where the center
+    requires confirmation)."""
+    relationship = session.relationship
+    org = relationship.organization
+    when = timezone.localtime(session.starts_at, org.tz)
+    provider = relationship.provider.name
+    return notify(
+        organization=org,
+        kind="confirmation_pending",
+        about=_about(session),
+        audiences=[
+            Audience(
+                student_side(relationship.student),
+                Message(
+                    subject=f"Please confirm the session of {when:%b %d} with {provider}",
+                    text=(
+                        f"The session of {when:%b %d} with {provider} is still to confirm: "
+                        f"{org.name} counts it once you do. Confirm it, or dispute it if "
+                        "something is wrong."
+                    ),
+                    link=_link(session, org),
+                    facts=_facts(session, relationship),
+                    action="Confirm the session",
+                ),
+            )
+        ],
+    )
+
+
+def confirmation_stale(delivery: EmailDelivery) -> str:
+    """Asked by the sending task: is the session still to confirm? ("" when it is.)"""
+    public_id = delivery.dispatch.object_key.removeprefix("session:")
+    session = (
+        Session.objects.filter(organization_id=delivery.organization_id, public_id=public_id)
+        .only("status", "student_confirmed_at", "disputed_at")
+        .first()
+    )
+    if session is None or session.status != SessionStatus.COMPLETED:
+        return CONFIRMATION_NOT_COMPLETED
+    if session.student_confirmed_at is not None or session.disputed_at is not None:
+        return CONFIRMATION_DONE
+    return ""
