@@ -1,7 +1,9 @@
 """The migrations that fill a large table run in short batches while the old version serves
 (docs/deploy.md, "Migrations while the old version serves"): the Sessions report's roll-ups
-filled a month of one center at a time (`reports.0002_fill_rollups`), and the session's provider
-copied in batches, then made required by short steps (`sessions_app.0011`, `.0012`). Each ends
+filled a month of one center at a time (`reports.0002_fill_rollups`), the session's provider
+copied in batches, then made required by short steps (`sessions_app.0011`, `.0012`), the
+warning signs' summaries filled by batches of relationships (`sessions_app.0013`) and the
+center balances by batches of grants (`grants.0014`). Each ends
 where the single statement it replaces did, and can run again. PostgreSQL only (the roll-ups and
 the constraints live there)."""
 
@@ -12,9 +14,12 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from grants.balances import center_differences
+from grants.models import CenterBalance
 from reports.models import RelationshipPeriod, SessionHour
 from reports.rollups import find_differences
-from sessions_app.models import Session
+from sessions_app.models import PairingActivity, Session, ShortSession
+from sessions_app.rollups import differences as pairing_differences
 from tests.reports.history import History, build
 from tests.reports.ledger_history import build_history
 from tests.support import Tenant
@@ -24,6 +29,8 @@ pytestmark = [pytest.mark.django_db]
 fill_rollups = import_module("reports.migrations.0002_fill_rollups")
 copy_providers = import_module("sessions_app.migrations.0011_booking_provider_backfill")
 require_provider = import_module("sessions_app.migrations.0012_booking_provider_required")
+fill_activity = import_module("sessions_app.migrations.0013_pairing_activity_fill")
+fill_center = import_module("grants.migrations.0014_center_balance_fill")
 
 
 @pytest.fixture
@@ -109,3 +116,37 @@ def test_the_providers_are_copied_in_batches_then_required(
             ("session_provider_org", True),
             ("session_relationship_provider", True),
         ]
+
+
+def test_the_pairing_summaries_are_filled_in_batches_of_relationships(
+    history: History, editor: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = rows_of(PairingActivity), rows_of(ShortSession)
+    assert kept[0]
+    PairingActivity.objects.all().delete()
+    ShortSession.objects.all().delete()
+    monkeypatch.setattr(fill_activity, "BATCH", 2)  # several batches over the test's pairings
+
+    fill_activity.fill(None, editor)
+
+    assert (rows_of(PairingActivity), rows_of(ShortSession)) == kept
+    assert pairing_differences() == []
+    PairingActivity.objects.update(completed=99, minutes=1)  # stale rows: replaced, not kept
+    fill_activity.fill(None, editor)  # again: each batch replaces its relationships
+    assert (rows_of(PairingActivity), rows_of(ShortSession)) == kept
+
+
+def test_the_center_balances_are_filled_in_batches_of_grants(
+    history: History, editor: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = rows_of(CenterBalance)
+    assert kept
+    CenterBalance.objects.update(purchased=999, used=-5)  # what the single migration left, or not
+    monkeypatch.setattr(fill_center, "BATCH", 2)
+
+    fill_center.fill(None, editor)
+
+    assert rows_of(CenterBalance) == kept
+    assert center_differences() == []
+    fill_center.fill(None, editor)  # again: it starts from zero again
+    assert rows_of(CenterBalance) == kept

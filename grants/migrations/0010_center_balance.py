@@ -31,7 +31,8 @@ class Migration(migrations.Migration):
         ),
     ]
 
-# The center's summaries follow the ledger: one statement-level trigger adds each posting's
+# The center's summaries follow the ledger (filled from the entries already there by
+# `0014_center_balance_fill`, in batches): one statement-level trigger adds each posting's
 # deltas (grouped by grant, then spread to the grant's service types) to the rows of those
 # types, in the order of their key, so concurrent postings queue rather than deadlock. The
 # grant's service types are written before its first entry (grants.services.operations).
@@ -72,26 +73,6 @@ DROP TRIGGER IF EXISTS grants_center_balance ON grants_grantentry;
 DROP FUNCTION IF EXISTS grants_center_balance();
 """
 
-# Every existing center gets its summaries from the ledger (grants.rollups.REBUILD, written
-# out: a migration does not import the app's code).
-BACKFILL = """
-INSERT INTO grants_centerbalance
-    (organization_id, service_type_id, unit, purchased, total, used, held, active_available)
-SELECT gst.organization_id, gst.service_type_id, g.unit,
-       SUM(e.purchased), SUM(e.total), SUM(e.used), SUM(e.held), SUM(e.usable)
-FROM (
-    SELECT grant_id,
-           SUM(CASE WHEN kind = 'credit' THEN total_delta ELSE 0 END) AS purchased,
-           SUM(total_delta) AS total, SUM(used_delta) AS used,
-           SUM(held_delta) AS held, SUM(usable_delta) AS usable
-    FROM grants_grantentry GROUP BY grant_id
-) e
-JOIN grants_grant g ON g.id = e.grant_id
-JOIN grants_grantservicetype gst ON gst.grant_id = e.grant_id
-GROUP BY gst.organization_id, gst.service_type_id, g.unit
-"""
-
-
 def _postgresql_only(sql: str) -> object:
     def run(apps: object, schema_editor: object) -> None:
         if schema_editor.connection.vendor == "postgresql":  # type: ignore[attr-defined]
@@ -102,5 +83,4 @@ def _postgresql_only(sql: str) -> object:
 
 Migration.operations += [
     migrations.RunPython(_postgresql_only(TRIGGER), _postgresql_only(REVERSE)),
-    migrations.RunPython(_postgresql_only(BACKFILL), migrations.RunPython.noop),
 ]

@@ -43,7 +43,8 @@ class Migration(migrations.Migration):
         ),
     ]
 
-# The summaries follow the sessions and the relationships (sessions_app.rollups holds the same
+# The summaries follow the sessions and the relationships (filled from those already there by
+# `0013_pairing_activity_fill`, in batches) (sessions_app.rollups holds the same
 # SQL for the rebuild and the check). A change of a session's start, duration, status or
 # relationship refreshes its relationship's activity and short sessions from the
 # relationship's sessions (a few hundred at most, through the (relationship, starts_at) index).
@@ -180,16 +181,6 @@ def _postgresql_only(sql: str) -> object:
     return run
 
 
-def _backfill(apps: object, schema_editor: object) -> None:
-    """The existing sessions and relationships, summed once (`sessions_app.rollups.rebuild`:
-    importing it here freezes nothing it would not also compute)."""
-    if schema_editor.connection.vendor == "postgresql":  # type: ignore[attr-defined]
-        from sessions_app import rollups
-
-        rollups.rebuild()
-
-
 Migration.operations += [
     migrations.RunPython(_postgresql_only(TRIGGER), _postgresql_only(REVERSE)),
-    migrations.RunPython(_backfill, migrations.RunPython.noop),
 ]
