@@ -25,6 +25,7 @@ from matchpal.constraints import violated_constraint
 from matchpal.errors import ConflictError
 from matchpal.models import Membership, Role, User
 from matchpal.quantities import format_quantity
+from notifications.services import person as recipient
 from providers.availability import Opening, local_moment
 from relationships.models import Relationship, RelationshipStatus, Unit
 from relationships.selectors import acts_for, allocated
@@ -254,8 +255,6 @@ def session_book(
             )
             with _slot_kept(relationship, moment):
                 session.save(force_insert=True)
-            if status == SessionStatus.SCHEDULED:
-                calendar.send_confirmation(session)
             booked.append(session)
         booking_notices.booked(booked, relationship, actor_id=actor.pk)
     return booked
@@ -313,7 +312,8 @@ def session_accept(*, membership: Membership, session: Session) -> Session:
         before = copy.copy(session)
         session.status = SessionStatus.SCHEDULED
         session.save(update_fields=["status"])
-        calendar.send_confirmation(session)
+        # The student's "confirmed" notice carries the invite; the provider gets it alone.
+        calendar.send_confirmation([session], people=[recipient(relationship.provider)])
         _record(
             session,
             relationship,

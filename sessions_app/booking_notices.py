@@ -9,6 +9,7 @@ from django.utils import timezone
 from notifications.kinds import PROVIDER, STUDENT, Kind
 from notifications.services import Audience, Message, notify, person
 from relationships.models import Relationship
+from sessions_app import calendar
 from sessions_app.models import Session, SessionStatus
 from sessions_app.notices import student_side
 
@@ -49,7 +50,9 @@ def _facts(session: Session, relationship: Relationship, count: int = 1) -> list
 
 def booked(booked: list[Session], relationship: Relationship, *, actor_id: int) -> None:
     """A request tells the provider it awaits their answer; a confirmed booking tells the
-    provider and the student (not whoever booked it)."""
+    provider and the student (not whoever booked it), its email carrying the sessions' calendar
+    invites: one email each, not a notice and an invite. The student or provider who booked
+    gets the invites alone (`calendar.send_confirmation`)."""
     first = booked[0]
     student, provider = relationship.student, relationship.provider
     when = _when(first, relationship)
@@ -61,11 +64,13 @@ def booked(booked: list[Session], relationship: Relationship, *, actor_id: int) 
         )
         people = [person(provider)]
         action = "Answer the request"
+        invites = []
     else:
         kind, subject = "session_booked", f"Session booked: {when}"
         text = f"A session of {student.name} with {provider.name} is booked on {when}{repeat}."
         people = [*student_side(student), person(provider)]
         action = "See the session"
+        invites = calendar.invites(booked)
     notify(
         organization=relationship.organization,
         kind=kind,
@@ -80,20 +85,26 @@ def booked(booked: list[Session], relationship: Relationship, *, actor_id: int) 
                     facts=_facts(first, relationship, len(booked)),
                     action=action,
                 ),
+                attachments=invites,
             )
         ],
         skip_user_id=actor_id,
     )
+    if invites:
+        calendar.send_confirmation(booked, people=calendar.actor_side(first, actor_id))
 
 
 def answered(
     session: Session, relationship: Relationship, *, actor_id: int, message: str = ""
 ) -> None:
-    """The student learns the provider accepted, or declined with a message."""
+    """The student learns the provider accepted (the email carrying the calendar invite), or
+    declined with a message."""
     when = _when(session, relationship)
     provider = relationship.provider.name
+    invites = []
     if session.status == SessionStatus.SCHEDULED:
         subject, text = f"Session confirmed: {when}", f"{provider} accepted your session on {when}."
+        invites = calendar.invites([session])
     else:
         subject = f"Session declined: {when}"
         text = f"{provider} declined the session on {when}: {message.strip()}"
@@ -110,6 +121,7 @@ def answered(
                     link=_link(session, relationship),
                     facts=_facts(session, relationship),
                 ),
+                attachments=invites,
             )
         ],
         skip_user_id=actor_id,

@@ -9,7 +9,8 @@ the email leaves after commit. docs/scheduling.md, "Calendar".
 
 import enum
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 
@@ -22,7 +23,7 @@ from icalendar import Calendar, Event, vCalAddress, vText
 
 from matchpal.models import Membership, Organization
 from notifications.services import Attachment as NoticeAttachment
-from notifications.services import Audience, Message, notify
+from notifications.services import Audience, Message, Recipient, notify
 from notifications.services import person as recipient
 from sessions_app.models import CalendarFeed, Session, SessionStatus
 from sessions_app.selectors import visible_to
@@ -105,17 +106,23 @@ def send_invite(
     method: Method,
     subject: str,
     text: str,
+    people: Sequence[Recipient] | None = None,
+    attachments: Sequence[NoticeAttachment] | None = None,
 ) -> None:
-    """Email the session's student and provider the invite (or its cancellation) after commit:
-    a booking's confirmation and the cancels of an ended pairing's sessions. An email without
-    an inbox notice (the event's notice tells), but sent like every other one: keyed by the
-    event's version (`ics_sequence`) so it leaves once, logged, retried, from the email
-    templates, and turned off with "Calendar invitations" in the email preferences
-    (docs/notifications.md). The one who acted gets it too: it is for their calendar. A
-    reschedule's update and a cancellation's cancel ride on the notices of those events instead
-    (`sessions_app.notices.moved`, `.cancelled`)."""
+    """Email the session's student and provider (or `people`) the invite (or its cancellation)
+    after commit: the cancels of an ended pairing's sessions, and a booking's invite to those
+    its notice does not reach (`send_confirmation`). An email without an inbox notice (the
+    event's notice tells), but sent like every other one: keyed by the event's version
+    (`ics_sequence`) so it leaves once, logged, retried, from the email templates, and turned
+    off with "Calendar invitations" in the email preferences (docs/notifications.md). A
+    booking's invite, a reschedule's update and a cancellation's cancel ride on the notices of
+    those events instead (`sessions_app.booking_notices`, `sessions_app.notices`)."""
     relationship = session.relationship
     organization = relationship.organization
+    if people is None:
+        people = [recipient(relationship.student), recipient(relationship.provider)]
+    if not people:
+        return
     notify(
         organization=organization,
         kind="calendar_invite",
@@ -123,7 +130,7 @@ def send_invite(
         occasion=f"{method.value.lower()}:{session.ics_sequence}",
         audiences=[
             Audience(
-                [recipient(relationship.student), recipient(relationship.provider)],
+                people,
                 Message(
                     subject=subject,
                     text=text,
@@ -132,7 +139,7 @@ def send_invite(
                     ),
                     action="See the session",
                 ),
-                attachments=[attachment(session, method)],
+                attachments=[attachment(session, method)] if attachments is None else attachments,
             )
         ],
         in_app=False,
@@ -160,21 +167,51 @@ def when(session: Session) -> str:
     return f"{local:%A %b %d, %H:%M}"
 
 
-def send_confirmation(session: Session) -> None:
-    """A session was booked or scheduled: both sides get the invite."""
-    relationship = session.relationship
+def invites(sessions: Sequence[Session]) -> list[NoticeAttachment]:
+    """The booked sessions' invites, attached to one email: `invite.ics`, or one file per
+    session of a weekly series (`invite-1.ics`, `invite-2.ics`, ...): each its own event."""
+    if len(sessions) == 1:
+        return [attachment(sessions[0], Method.REQUEST)]
+    return [
+        replace(attachment(session, Method.REQUEST), filename=f"invite-{number}.ics")
+        for number, session in enumerate(sessions, start=1)
+    ]
+
+
+def send_confirmation(sessions: Sequence[Session], *, people: Sequence[Recipient]) -> None:
+    """Sessions were booked or scheduled: `people` get their invites alone, in one email. Those
+    the booking's notice reaches get the invites attached to it instead
+    (`sessions_app.booking_notices`): one email each, not two. Here: the student or provider who
+    booked (not told of their own act, but it is for their calendar), the provider whose
+    request was accepted, a session an admin scheduled (no notice: both sides)."""
+    first = sessions[0]
+    relationship = first.relationship
+    repeat = f", then weekly ({len(sessions)} sessions)" if len(sessions) > 1 else ""
     text = (
         f"{relationship.student.name}'s session with {relationship.provider.name} is booked for "
-        f"{when(session)} ({session.duration_minutes} min"
-        f"{', ' + session.mode if session.mode else ''}). The attached invite adds it to your "
-        "calendar."
+        f"{when(first)} ({first.duration_minutes} min"
+        f"{', ' + first.mode if first.mode else ''}){repeat}. The attached invite adds it to "
+        "your calendar."
     )
     send_invite(
-        session,
+        first,
         method=Method.REQUEST,
-        subject=f"Session booked: {when(session)}",
+        subject=f"Session booked: {when(first)}",
         text=text,
+        people=people,
+        attachments=invites(sessions),
     )
+
+
+def both_sides(session: Session) -> list[Recipient]:
+    relationship = session.relationship
+    return [recipient(relationship.student), recipient(relationship.provider)]
+
+
+def actor_side(session: Session, actor_id: int) -> list[Recipient]:
+    """The student or the provider of the session who acted, if either did (an admin who books
+    for them gets no invite: it is not their calendar)."""
+    return [r for r in both_sides(session) if r.user_id is not None and r.user_id == actor_id]
 
 
 # --- The private feed -------------------------------------------------------------------------

@@ -512,7 +512,7 @@ def session_log(
             session.charged_minutes = _quantity(relationship, minutes)
         if scheduled:
             _insert(session)
-            calendar.send_confirmation(session)
+            calendar.send_confirmation([session], people=calendar.both_sides(session))
         elif prebuilt.available():
             # The insert goes first in the ledger's locking round trip (`ledger.consume`'s
             # `first`): one round trip fewer, the same statements in the same order.

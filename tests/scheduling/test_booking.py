@@ -77,27 +77,28 @@ def test_with_auto_accept_the_booking_is_confirmed_at_once(
         "Room 2",
         None,
     )
-    # The provider is told; the student who booked is not. Both get the calendar invite
-    # (docs/scheduling.md, "Calendar"), an email of the log like every other one.
+    # The provider is told, in one email carrying the calendar invite (docs/scheduling.md,
+    # "Calendar"); the student who booked is not told but gets the invite alone, an email of
+    # the log like every other one.
     invite = "[Matchpal] Session booked: Thursday Jun 12, 15:00"
     notice = "[Matchpal] Session booked: Thu Jun 12 at 15:00"
     assert sorted((m.subject, m.to[0]) for m in mail.outbox) == sorted(
         [
             (notice, tenant_a.provider.email),
             (notice, tenant_a.student.guardian_email),  # a guardian is told by email
-            (invite, tenant_a.provider.email),
             (invite, tenant_a.student.email),
         ]
     )
-    invites = [m for m in mail.outbox if m.subject == invite]
-    for message in invites:
+    for message in mail.outbox:
         assert [a[0] for a in message.attachments] == ["invite.ics"]
         assert "BEGIN:VEVENT" in message.attachments[0][1]
         assert f"/o/{tenant_a.organization.slug}/sessions/{session.public_id}/" in message.body
         assert "Choose which emails you get:" in message.body
+    provider_mail = [m for m in mail.outbox if m.to == [tenant_a.provider.email]]
+    assert [m.extra_headers["X-Matchpal-Kind"] for m in provider_mail] == ["session_booked"]
     assert sorted(
         EmailDelivery.objects.filter(kind="calendar_invite").values_list("to", "status")
-    ) == [(tenant_a.provider.email, "sent"), (tenant_a.student.email, "sent")]
+    ) == [(tenant_a.student.email, "sent")]
     assert not Notification.objects.filter(kind="calendar_invite").exists()
 
 
@@ -115,10 +116,16 @@ def test_without_auto_accept_it_is_a_request_the_provider_accepts(
     assert fresh(session).status == SessionStatus.SCHEDULED
     confirmed = [m.to[0] for m in mail.outbox if "Session confirmed" in m.subject]
     assert sorted(confirmed) == sorted([tenant_a.student.email, tenant_a.student.guardian_email])
-    assert sorted(m.subject for m in mail.outbox if m.to == [tenant_a.student.email]) == [
-        "[Matchpal] Session booked: Thursday Jun 12, 15:00",  # the calendar invite
-        "[Matchpal] Session confirmed: Thu Jun 12 at 15:00",
-    ]
+    # One email to the student: the answer, carrying the calendar invite; the provider who
+    # accepted gets the invite alone.
+    to_student = [m for m in mail.outbox if m.to == [tenant_a.student.email]]
+    assert [m.subject for m in to_student] == ["[Matchpal] Session confirmed: Thu Jun 12 at 15:00"]
+    assert [a[0] for a in to_student[0].attachments] == ["invite.ics"]
+    assert [
+        (m.subject, [a[0] for a in m.attachments])
+        for m in mail.outbox
+        if m.to == [tenant_a.provider.email]
+    ] == [("[Matchpal] Session booked: Thursday Jun 12, 15:00", ["invite.ics"])]
     assert SessionChange.objects.get(session=session).kind == "accepted"
     refused(
         lambda: booking.session_accept(

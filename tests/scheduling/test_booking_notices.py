@@ -86,3 +86,47 @@ def test_cancelling_a_series_from_one_occurrence_tells_both_sides_once(
     assert "Why: Term ends" in body
     for user in (tenant_a.student_user, tenant_a.provider_user):
         assert [k for k, _ in inbox(user, org)].count("series_cancelled") == 1
+
+
+def test_a_booked_series_is_one_email_each_with_every_invite(
+    tenant_a: Tenant, rel, mailoutbox, django_capture_on_commit_callbacks
+) -> None:
+    """The booking's notice carries the calendar invites: the provider (and the guardian) get
+    one email, not a notice and an invite per session; the student who booked gets the
+    invites alone, in one email."""
+    with django_capture_on_commit_callbacks(execute=True):
+        sessions = book(tenant_a, rel, at(12, 15), series=Series(count=3))
+
+    files = ["invite-1.ics", "invite-2.ics", "invite-3.ics"]
+    by_address = {
+        m.to[0]: (m.extra_headers["X-Matchpal-Kind"], [a[0] for a in m.attachments])
+        for m in mailoutbox
+    }
+    assert len(mailoutbox) == 3
+    assert by_address == {
+        tenant_a.provider.email: ("session_booked", files),
+        tenant_a.student.guardian_email: ("session_booked", files),
+        tenant_a.student.email: ("calendar_invite", files),
+    }
+    provider = email_to(mailoutbox, tenant_a.provider.email)
+    uids = [
+        next(line for line in a[1].splitlines() if line.startswith("UID:"))
+        for a in provider.attachments
+    ]
+    assert uids == [f"UID:session-{s.public_id}@matchpal" for s in sessions]
+
+
+def test_a_booking_by_an_admin_is_one_email_to_each_side(
+    tenant_a: Tenant, rel, mailoutbox, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        book(tenant_a, rel, at(12, 15), by="admin")
+
+    assert sorted((m.to[0], m.extra_headers["X-Matchpal-Kind"]) for m in mailoutbox) == sorted(
+        [
+            (tenant_a.provider.email, "session_booked"),
+            (tenant_a.student.email, "session_booked"),
+            (tenant_a.student.guardian_email, "session_booked"),
+        ]
+    )
+    assert all([a[0] for a in m.attachments] == ["invite.ics"] for m in mailoutbox)
