@@ -1,8 +1,10 @@
-"""Each list page's main query, and the admin home's, reads sessions, relationships and ledger
-entries through an index (docs/indexes.md). On a few thousand rows generated for organization A
-beside five times as many of B's (tests/scale.py), then ANALYZEd, the plan of the queryset the
-view builds (its selector, filtered as its filter form does, its first page) has no sequential
-scan of those tables: one would read every organization's rows, and grow with them."""
+"""Each list page's main query (the sessions lists of each role, the relationships list, a
+student's hours history, the warning-sign lists), and the admin home's, reads sessions,
+relationships and ledger entries through an index (docs/indexes.md). On a few thousand rows
+generated for organization A beside five times as many of B's (tests/scale.py), then ANALYZEd,
+the plan of the queryset the view builds (its selector, filtered as its filter form does, its
+first page) has no sequential scan of those tables: one would read every organization's rows,
+and grow with them."""
 
 from collections.abc import Callable
 from datetime import timedelta
@@ -13,11 +15,12 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 
 from grants.selectors import history, low_balance_list, recent_entries_query
-from matchpal.models import Membership, Role
+from matchpal.models import Membership, Organization, Role
 from providers.models import Provider
 from relationships.filters import RelationshipFilter
 from relationships.models import Relationship
 from relationships.selectors import relationship_list
+from reports import dashboard
 from reports.selectors import attention_figures
 from sessions_app import selectors as sessions
 from sessions_app.filters import SessionFilter
@@ -76,6 +79,7 @@ THROUGH_RELATIONSHIPS = {
     "sessions, by provider",
     "sessions, by a provider without sessions",
     "sessions list of a provider",
+    "sessions list of a student",
     "provider home, to log",
 }
 
@@ -104,7 +108,11 @@ def seq_scans(plan: str) -> list[str]:
 
 
 def membership(tenant: Tenant, role: Role) -> Membership:
-    user = {Role.ADMIN: tenant.admin, Role.PROVIDER: tenant.provider_user}[role]
+    user = {
+        Role.ADMIN: tenant.admin,
+        Role.PROVIDER: tenant.provider_user,
+        Role.STUDENT: tenant.student_user,
+    }[role]
     return Membership.objects.get(user=user, organization=tenant.organization)
 
 
@@ -182,6 +190,26 @@ def proposals(tenant: Tenant) -> QuerySet[Any, Any]:
     )
 
 
+def warning_list(sign: str) -> Callable[[Tenant], QuerySet[Any, Any]]:
+    """A warning sign's list page, its first page (`reports.views.warning_list`)."""
+
+    def page(tenant: Tenant) -> QuerySet[Any, Any]:
+        org = tenant.organization
+        return dashboard.sign_list(org, sign, dashboard.Thresholds.of(org))[:PAGE]
+
+    return page
+
+
+def warning_counts(tenant: Tenant) -> QuerySet[Any, Any]:
+    """The admin home's warning signs, each counted in its subquery of one query."""
+    org = tenant.organization
+    limits = dashboard.Thresholds.of(org)
+    figures = {
+        sign: dashboard._count(dashboard.sign_rows(org, sign, limits)) for sign in dashboard.SIGNS
+    }
+    return Organization.objects.filter(pk=org.pk).order_by().values(**figures)
+
+
 MONTH_AGO = (NOW - timedelta(days=30)).date()
 
 QUERIES: dict[str, Callable[[Tenant], QuerySet[Any, Any]]] = {
@@ -197,6 +225,7 @@ QUERIES: dict[str, Callable[[Tenant], QuerySet[Any, Any]]] = {
         t, date_from=str(MONTH_AGO), date_to=str(MONTH_AGO + timedelta(days=7))
     ),
     "sessions list of a provider": lambda t: session_page(t, Role.PROVIDER),
+    "sessions list of a student": lambda t: session_page(t, Role.STUDENT),
     "relationships list": relationship_page,
     "relationships, by status": lambda t: relationship_page(t, status="paired"),
     "relationships, by provider": lambda t: relationship_page(t, provider=a_provider(t)),
@@ -211,6 +240,8 @@ QUERIES: dict[str, Callable[[Tenant], QuerySet[Any, Any]]] = {
     "admin home proposals list": proposals,
     "admin home recent transactions": lambda t: recent_entries_query(organization=t.organization),
     "admin home low-balance list": lambda t: low_balance_list(organization=t.organization),
+    "admin home warning signs": warning_counts,
+    **{f"warning list: {sign}": warning_list(sign) for sign in dashboard.SIGNS},
     # At a few hundred students the planner rightly sorts them rather than walk their name
     # index (docs/indexes.md has the plan at scale); neither query scans the relationships.
     "pairings to log, their students": lambda t: sessions.students_to_log(
