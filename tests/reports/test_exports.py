@@ -207,4 +207,3 @@ def test_a_formula_is_written_as_text(history: History, tenant_a: Tenant) -> Non
     lines = download(client_for(tenant_a.admin), "session_rows_csv", tenant_a)
 
     assert lines[1][4] == "'=HYPERLINK(1)"
-
