@@ -1,12 +1,18 @@
 """The reports of the reports framework export through jobs too: the same lines as their
 streamed CSV, as CSV or Excel, started from the report page's buttons with its filters."""
 
+import csv
+import io
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
 import pytest
 
 from reports.export_jobs.models import ExportJob
 from reports.export_jobs.registry import SOURCES
 from reports.framework import REPORTS
-from tests.reports.export_jobs.support import csv_rows, make_history, xlsx_rows
+from tests.reports.export_jobs.support import csv_rows, make_history, run_export, xlsx_rows
 from tests.support import Tenant, client_for
 
 pytestmark = [pytest.mark.sqlite]
@@ -49,9 +55,6 @@ def test_the_report_page_starts_a_job_with_its_filters_and_the_file_is_its_csv(
 
     streamed = client.get(f"/o/{slug}/reports/sessions/csv/{query}")
     expected = b"".join(streamed.streaming_content).decode()
-    import csv
-    import io
-
     assert csv_rows(job) == list(csv.reader(io.StringIO(expected)))
     assert job.rows_done == len(csv_rows(job))
 
@@ -88,3 +91,65 @@ def test_filters_the_report_refuses_refuse_the_job(tenant_a: Tenant) -> None:
     assert response.status_code == 200
     assert response.context["form"].non_field_errors()
     assert not ExportJob.objects.exists()
+
+
+def _cell(value: Any) -> str:
+    """A cell as its CSV text reads: numbers compared as numbers (Excel keeps 12.5 for the
+    CSV's 12.50), a day without its midnight."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.date() if value.time() == time() else value
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value)
+    try:
+        return str(Decimal(text).normalize()) if not isinstance(value, bool) else text
+    except InvalidOperation:
+        return text
+
+
+def _lines(rows: list[Any]) -> list[list[str]]:
+    """Each non-empty line's cells, without the trailing empty ones."""
+    found = []
+    for row in rows:
+        cells = [_cell(value) for value in row]
+        while cells and cells[-1] == "":
+            cells.pop()
+        if cells:
+            found.append(cells)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(REPORTS))
+def test_every_reports_excel_holds_the_figures_of_its_csv(
+    name: str, tenant_a: Tenant, clock, django_capture_on_commit_callbacks
+) -> None:
+    """Every report, as an admin reads it over the history's month: its Excel file has the
+    lines of its streamed CSV (the page's figures, docs/reports.md), cell for cell."""
+    history = make_history(tenant_a)
+    client = client_for(tenant_a.admin)
+    params = {"date_from": "2025-06-01", "date_to": "2025-06-30", "period": "week"}
+    if name == "statement":  # a student's: the others are the whole center's
+        params["student"] = str(tenant_a.student.public_id)
+    streamed = client.get(f"/o/{tenant_a.organization.slug}/reports/{name}/csv/", params)
+    assert streamed.status_code == 200
+    expected = list(csv.reader(io.StringIO(b"".join(streamed.streaming_content).decode())))
+
+    job = run_export(
+        django_capture_on_commit_callbacks,
+        tenant_a.admin,
+        tenant_a,
+        f"report-{name}",
+        "xlsx",
+        **params,
+    )
+    assert job.status == "done", job.error
+    response = client.get(f"/o/{tenant_a.organization.slug}/exports/{job.public_id}/download/")
+    sheets = xlsx_rows(b"".join(response.streaming_content))
+    rows = [row for sheet in sheets.values() for row in sheet]
+
+    assert _lines(rows) == _lines(expected)
+    assert len(_lines(expected)) > 10  # the scope, then tables with rows
+    if name in ("sessions", "payroll"):
+        assert history.other.relationship.provider.name in str(expected)
