@@ -31,9 +31,15 @@ from relationships.selectors import acts_for, allocated
 from sessions_app import booking_notices, calendar, slots
 from sessions_app.models import LIVE, Session, SessionChangeKind, SessionKind, SessionStatus
 from sessions_app.rules import DUPLICATE_START, SessionRuleError, check_rules
-from sessions_app.selectors import change_refusal
+from sessions_app.selectors import (
+    CANCEL_BOOKING_ONLY_OWN,
+    cancel_booking_refusal,
+    change_refusal,
+)
 from sessions_app.services import (
     _cancel,
+    _cancel_and_tell,
+    _check_student,
     _lock_people,
     _lock_relationship,
     _lock_session,
@@ -397,3 +403,21 @@ def series_cancel_following(
             cancelled, relationship, actor_id=membership.user.pk, reason=reason
         )
     return cancelled
+
+
+def session_cancel_booking(*, membership: Membership, session: Session, reason: str) -> Session:
+    """The student cancels their own booking (a request or a booked session) before it starts,
+    with a reason, as any cancellation: a booked session inside the center's late-cancellation
+    window is charged per its policy (`selectors.late_cancellation_charged`), a request never;
+    the provider is told, and a booked session's email carries the calendar cancel. One
+    occurrence of a series at a time; a suspended student may still cancel."""
+    if not reason.strip():
+        raise SessionRuleError("Give a reason for the cancellation.", field="reason")
+    with transaction.atomic():
+        session, relationship = _lock_session(session)
+        actor = _check_student(membership, session, CANCEL_BOOKING_ONLY_OWN)
+        refusal = cancel_booking_refusal(session)
+        if refusal:
+            raise ConflictError(refusal)
+        _cancel_and_tell(session, relationship, actor=actor, reason=reason)
+    return session
