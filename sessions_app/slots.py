@@ -306,6 +306,7 @@ def _center_week_minutes(
             openings_[provider_id].append((day, begin, finish))
 
     length, step = organization.booking_slot_minutes, organization.booking_slot_step_minutes
+    aligned = 60 % step == 0  # the step divides the hour: 5, 10, 15, 20, 30 or 60 minutes
     open_count: dict[int, int] = defaultdict(int)  # hour of the week (day * 24 + hour) → count
     free_count: dict[int, int] = defaultdict(int)
     for provider_id, provider_openings in openings_.items():
@@ -326,7 +327,14 @@ def _center_week_minutes(
                 for free_start, free_end in free:
                     # The first start on the local clock's step, counted from midnight.
                     moment = base + -(-(free_start - base) // step) * step
-                    while moment + length <= free_end:
+                    if moment + length > free_end:
+                        continue
+                    last = moment + (free_end - length - moment) // step * step
+                    if aligned:
+                        # Every hour from the first start to the last holds a start.
+                        free_hours.update(range(moment // 60, last // 60 + 1))
+                        continue
+                    while moment <= last:
                         free_hours.add(moment // 60)
                         moment += step
         for hour in open_hours:

@@ -11,7 +11,7 @@ from providers.models import AvailabilityException, AvailabilityWindow
 from sessions_app import slots
 from sessions_app.models import Session
 from tests.factories import ProviderFactory, RelationshipFactory
-from tests.support import NY, Tenant
+from tests.support import NY, Tenant, set_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
@@ -59,7 +59,7 @@ def _booked(tenant: Tenant, provider, starts_at: datetime, minutes: int) -> None
     )
 
 
-def test_the_minutes_give_the_moments_counts(tenant_a: Tenant) -> None:
+def _plant(tenant_a: Tenant) -> None:
     org = tenant_a.organization
     tz = org.tz
     a, b, c = (ProviderFactory(organization=org) for _ in range(3))
@@ -98,6 +98,10 @@ def test_the_minutes_give_the_moments_counts(tenant_a: Tenant) -> None:
     _window(c, 0, "09:00", "10:00")
     _window(gone, 0, "09:00", "12:00")
 
+
+def test_the_minutes_give_the_moments_counts(tenant_a: Tenant) -> None:
+    _plant(tenant_a)
+
     fast, exact = _both_ways(tenant_a, MONDAY)
 
     assert _counts(fast) == _counts(exact)
@@ -117,6 +121,18 @@ def test_the_minutes_give_the_moments_counts(tenant_a: Tenant) -> None:
         "Sat 10": (1, 1),
         "Sat 11": (1, 0),
     }
+
+
+@pytest.mark.parametrize(("length", "step"), [(45, 45), (90, 20), (30, 7)])
+def test_other_lengths_and_steps_give_the_same_counts(
+    tenant_a: Tenant, length: int, step: int
+) -> None:
+    set_policy(tenant_a.organization, booking_slot_minutes=length, booking_slot_step_minutes=step)
+    _plant(tenant_a)
+
+    fast, exact = _both_ways(tenant_a, MONDAY)
+
+    assert _counts(fast) == _counts(exact)
 
 
 def test_the_center_week_is_one_statement_on_postgresql(
