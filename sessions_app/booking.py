@@ -25,7 +25,8 @@ from matchpal.constraints import violated_constraint
 from matchpal.errors import ConflictError
 from matchpal.models import Membership, Role, User
 from matchpal.quantities import format_quantity
-from providers.availability import Opening, local_moment
+from providers.availability import local_moment
+from providers.models import MeetingMode
 from relationships.models import Relationship, RelationshipStatus, Unit
 from relationships.selectors import acts_for, allocated
 from sessions_app import booking_notices, calendar, slots
@@ -57,6 +58,7 @@ SLOT_TAKEN: Final = (
     "{provider} is no longer free on {when}: someone booked that time a moment ago. "
     "Choose another time."
 )
+MODE_NOT_OFFERED: Final = "{provider} does not meet {mode} on {when}. Choose how they meet then."
 NOT_FREE: Final = "{provider} is not free on {when}. Choose one of the times shown."
 TOO_SOON: Final = "Sessions are booked at least {hours} hours ahead; choose a later time."
 TOO_FAR: Final = "Sessions are booked at most {days} days ahead; choose an earlier time."
@@ -186,7 +188,8 @@ def session_book(
     Refused, each with its message: a student where the center takes no student requests, a
     relationship not paired, a start inside the notice or past the horizon (students), a time
     the provider is not free (availability, time off, another live session, or the student's
-    own), more than the relationship still holds unbooked, and the center's caps
+    own), a `mode` the provider's hours do not offer then, more than the relationship still
+    holds unbooked, and the center's caps
     (`check_rules`). Confirmed at once when the center auto-accepts or an admin books;
     otherwise requested, for the provider to accept or decline."""
     now = now or timezone.now()
@@ -223,7 +226,22 @@ def session_book(
                     left=format_quantity(max(left, 0), relationship.unit),
                 )
             )
-        openings = _check_free(relationship, starts, admin=admin, now=now)
+        offers = _check_free(relationship, starts, admin=admin, now=now)
+        openings = {}
+        for moment in starts:
+            opening = offers[moment].opening_for(mode)
+            if opening is None:
+                raise SessionRuleError(
+                    MODE_NOT_OFFERED.format(
+                        provider=relationship.provider.name,
+                        mode=MeetingMode(mode).label.lower()
+                        if mode in MeetingMode.values
+                        else mode,
+                        when=_when(moment, relationship),
+                    ),
+                    field="mode",
+                )
+            openings[moment] = opening
         status = (
             SessionStatus.SCHEDULED if admin or org.booking_auto_accept else SessionStatus.PENDING
         )
@@ -248,8 +266,8 @@ def session_book(
                 starts_at=moment,
                 duration_minutes=minutes,
                 kind=_kind_of(relationship),
-                # Where the provider's hours at that time say, unless the booking says.
-                mode=mode or openings[moment].mode,
+                # Where the provider's hours at that time say: the ones of the mode chosen.
+                mode=openings[moment].mode,
                 location=location.strip() or openings[moment].location,
                 topic=topic.strip(),
                 status=status,
@@ -275,15 +293,15 @@ def _kind_of(relationship: Relationship) -> str:
 
 def _check_free(
     relationship: Relationship, starts: list[datetime], *, admin: bool, now: datetime
-) -> dict[datetime, Opening]:
+) -> dict[datetime, slots.Offer]:
     """Each start is a free slot of the relationship's provider: one read of the days the
     booking spans (their availability, time off, live sessions, the student's own). Returns
-    the opening each falls in (where they meet then)."""
+    the provider's offer at each (where they may meet then)."""
     org = relationship.organization
     first = timezone.localtime(starts[0], org.tz).date()
     last = timezone.localtime(starts[-1], org.tz).date()
     free = {
-        slot.start: slot.offers[0].opening
+        slot.start: slot.offers[0]
         for slot in slots.free_slots(
             organization=org,
             relationships=[relationship],

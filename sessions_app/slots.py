@@ -27,14 +27,27 @@ _LONGEST = timedelta(days=1)
 
 @dataclass(frozen=True)
 class Offer:
-    """One provider free at a slot, with where they meet then."""
+    """One provider free at a slot, with where they meet then: `opening`, the first of their
+    hours covering it, and `choices`, every one (distinct mode and place) when their hours
+    overlap there (an online window over an in-person one)."""
 
     relationship: Relationship
     opening: Opening
+    choices: list[Opening] = field(default_factory=list)
 
     @property
     def provider(self) -> Provider:
         return self.relationship.provider
+
+    @property
+    def modes(self) -> list[str]:
+        return list(dict.fromkeys(opening.mode for opening in self.choices or [self.opening]))
+
+    def opening_for(self, mode: str) -> Opening | None:
+        """The first of the provider's hours at the slot with that mode (any for "")."""
+        if not mode:
+            return self.opening
+        return next((o for o in self.choices or [self.opening] if o.mode == mode), None)
 
 
 @dataclass
@@ -169,8 +182,14 @@ def free_slots(
                     slot = slots.get(moment)
                     if slot is None:
                         slot = slots[moment] = Slot(moment, moment + timedelta(minutes=length))
-                    if all(o.relationship is not relationship for o in slot.offers):
-                        slot.offers.append(Offer(relationship, opening))
+                    offer = next((o for o in slot.offers if o.relationship is relationship), None)
+                    if offer is None:
+                        slot.offers.append(Offer(relationship, opening, [opening]))
+                    elif all(
+                        (c.mode, c.location) != (opening.mode, opening.location)
+                        for c in offer.choices
+                    ):
+                        offer.choices.append(opening)
     return [slots[moment] for moment in sorted(slots)]
 
 
