@@ -13,7 +13,7 @@ from sessions_app.models import Session
 from tests.factories import ProviderFactory, RelationshipFactory
 from tests.support import NY, Tenant, set_policy
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock"), pytest.mark.sqlite]
 
 MONDAY = date(2025, 6, 9)  # the clock's week (tests/conftest.py: Wednesday June 11 2025)
 
