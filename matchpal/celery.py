@@ -50,9 +50,17 @@ app.conf.beat_schedule = {
         "task": "sessions_app.tasks.send_session_reminders",
         "schedule": crontab(minute="*/5"),
     },
+    "confirmation-reminders": {
+        "task": "sessions_app.tasks.send_confirmation_reminders",
+        "schedule": crontab(minute=50),
+    },
     "grant-expiry-warnings": {
         "task": "grants.tasks.warn_expiring_grants",
         "schedule": crontab(hour=14, minute=10),
+    },
+    "admin-digests": {
+        "task": "reports.tasks.send_admin_digests",
+        "schedule": crontab(minute=45),
     },
     "purge-expired-exports": {
         "task": "reports.export_jobs.tasks.purge_expired_exports",

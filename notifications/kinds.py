@@ -37,6 +37,7 @@ _KINDS = [
     Kind("session_report", "A session's report", frozenset({STUDENT})),
     Kind("session_reminder", "Reminder before a session", frozenset({PROVIDER, STUDENT})),
     Kind("session_unlogged", "A session of mine is not logged yet", frozenset({PROVIDER})),
+    Kind("confirmation_pending", "A session of mine is still to confirm", frozenset({STUDENT})),
     Kind("dispute_opened", "A session is disputed", frozenset({ADMIN})),
     Kind("dispute_resolved", "A dispute is resolved", frozenset({STUDENT})),
     Kind("hours_granted", "Hours are added", frozenset({STUDENT})),
@@ -51,6 +52,15 @@ _KINDS = [
     Kind("hours_short", "A session lacked hours", frozenset({ADMIN})),
     Kind("hours_given_back", "Hours given back after the window", frozenset({ADMIN})),
     Kind("order_error", "A shop order needs attention", frozenset({ADMIN})),
+    Kind("idle_digest", "Weekly digest of idle pairings", frozenset({ADMIN})),
+    # Opt-in: off unless the admin (or the center's default) turns it on; the digest then comes
+    # to the inbox and by email (reports/digests.py).
+    Kind(
+        "attention_digest",
+        "Daily digest of what needs attention",
+        frozenset({ADMIN}),
+        email=False,
+    ),
 ]
 
 KINDS: Final[dict[str, Kind]] = {kind.key: kind for kind in _KINDS}

@@ -82,15 +82,26 @@ def admins(organization: Organization) -> list[Recipient]:
 
 
 @dataclass(frozen=True)
+class Section:
+    """A titled list of lines in an email, each linked to its page (a path): the digests'
+    figures and relationships."""
+
+    title: str
+    lines: Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True)
 class Message:
     """One notice: its subject, the sentence people read (the inbox shows it whole), the facts
-    the email lists (who, when, how long, hours left) and the page it is about (a path)."""
+    the email lists (who, when, how long, hours left), the page it is about (a path) and, for a
+    digest, its sections of linked lines (the email only)."""
 
     subject: str
     text: str
     link: str = ""
     facts: Sequence[tuple[str, str]] = ()
     action: str = "Open in Matchpal"
+    sections: Sequence[Section] = ()
 
 
 @dataclass(frozen=True)
@@ -136,13 +147,15 @@ def notify(
     occasion: str = "",
     audiences: Iterable[Audience],
     skip_user_id: int | None = None,
+    in_app: bool = True,
 ) -> bool:
     """Tell each audience its message, in the app (members) and by email (each address once).
 
     `about` names the object ("session:<public id>"), `occasion` what makes this sending distinct
     among the object's; the key (kind, about, occasion) is claimed first and a key already
     claimed tells nobody (returns False). `skip_user_id` is whoever made the change: they are
-    not told of their own act."""
+    not told of their own act. `in_app=False` sends the email alone (a calendar invite, which
+    rides beside the notice of its event), still keyed, logged and retried."""
     kinds.get(kind)  # an unknown kind fails here, not in the sending task
     if _muted.get():
         return False
@@ -174,12 +187,14 @@ def notify(
             "user_id", flat=True
         )
     )
-    in_app: set[int] = set()
+    noticed: set[int] = set()
     notices = []
     for recipient, audience in plan:
-        if recipient.user_id in members and recipient.user_id not in in_app:
+        if not in_app:
+            break
+        if recipient.user_id in members and recipient.user_id not in noticed:
             assert recipient.user_id is not None
-            in_app.add(recipient.user_id)
+            noticed.add(recipient.user_id)
             notices.append(
                 Notification(
                     organization=organization,
@@ -241,6 +256,10 @@ def _render(
         "name": recipient.name,
         "message": message,
         "link": site_url(message.link) if message.link else "",
+        "sections": [
+            (section.title, [(text, site_url(path)) for text, path in section.lines])
+            for section in message.sections
+        ],
         "preferences": site_url(reverse("notifications:preferences", args=[organization.slug])),
     }
     return EmailDelivery(

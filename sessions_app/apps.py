@@ -24,3 +24,4 @@ class SessionsAppConfig(AppConfig):
         # The scheduling part's kinds of notice (docs/scheduling.md).
         emails.register_kinds()
         register_check("session_unlogged", notices.unlogged_stale)
+        register_check("confirmation_pending", notices.confirmation_stale)

@@ -10,6 +10,7 @@ from notifications.kinds import PROVIDER, STUDENT, Kind
 from notifications.services import Audience, Message, notify, person
 from relationships.models import Relationship
 from sessions_app.models import Session, SessionStatus
+from sessions_app.notices import student_side
 
 KINDS = [
     Kind("session_requested", "A session is requested", frozenset({PROVIDER})),
@@ -63,7 +64,7 @@ def booked(booked: list[Session], relationship: Relationship, *, actor_id: int) 
     else:
         kind, subject = "session_booked", f"Session booked: {when}"
         text = f"A session of {student.name} with {provider.name} is booked on {when}{repeat}."
-        people = [person(student), person(provider)]
+        people = [*student_side(student), person(provider)]
         action = "See the session"
     notify(
         organization=relationship.organization,
@@ -102,7 +103,7 @@ def answered(
         about=f"session:{session.public_id}",
         audiences=[
             Audience(
-                [person(relationship.student)],
+                student_side(relationship.student),
                 Message(
                     subject=subject,
                     text=text,
@@ -127,7 +128,7 @@ def series_cancelled(
         about=f"session:{first.public_id}",
         audiences=[
             Audience(
-                [person(relationship.student), person(relationship.provider)],
+                [*student_side(relationship.student), person(relationship.provider)],
                 Message(
                     subject=f"Weekly sessions cancelled from {when}",
                     text=(

@@ -16,12 +16,14 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from matchpal.models import Membership, Organization
 from notifications.services import Attachment as NoticeAttachment
-from sessions_app.emails import send_session_email
+from notifications.services import Audience, Message, notify
+from notifications.services import person as recipient
 from sessions_app.models import CalendarFeed, Session, SessionStatus
 from sessions_app.selectors import visible_to
 
@@ -104,17 +106,36 @@ def send_invite(
     subject: str,
     text: str,
 ) -> None:
-    """Email the session's student and provider the invite (or its cancellation) after commit.
-    An email of its own, not a notice: a booking's confirmation and the cancels of an ended
-    pairing's sessions. A reschedule's update and a cancellation's cancel ride on the notices
-    of those events instead (`sessions_app.notices.moved`, `.cancelled`)."""
+    """Email the session's student and provider the invite (or its cancellation) after commit:
+    a booking's confirmation and the cancels of an ended pairing's sessions. An email without
+    an inbox notice (the event's notice tells), but sent like every other one: keyed by the
+    event's version (`ics_sequence`) so it leaves once, logged, retried, from the email
+    templates, and turned off with "Calendar invitations" in the email preferences
+    (docs/notifications.md). The one who acted gets it too: it is for their calendar. A
+    reschedule's update and a cancellation's cancel ride on the notices of those events instead
+    (`sessions_app.notices.moved`, `.cancelled`)."""
     relationship = session.relationship
-    invite_file = attachment(session, method)
-    send_session_email(
-        subject=subject,
-        body=text,
-        to=[relationship.student.email, relationship.provider.email],
-        attachment=invite_file,
+    organization = relationship.organization
+    notify(
+        organization=organization,
+        kind="calendar_invite",
+        about=f"session:{session.public_id}",
+        occasion=f"{method.value.lower()}:{session.ics_sequence}",
+        audiences=[
+            Audience(
+                [recipient(relationship.student), recipient(relationship.provider)],
+                Message(
+                    subject=subject,
+                    text=text,
+                    link=reverse(
+                        "sessions_app:detail", args=[organization.slug, session.public_id]
+                    ),
+                    action="See the session",
+                ),
+                attachments=[attachment(session, method)],
+            )
+        ],
+        in_app=False,
     )
 
 

@@ -61,7 +61,7 @@ def _facts(
     return facts
 
 
-def _student_side(student: Student) -> list[Recipient]:
+def student_side(student: Student) -> list[Recipient]:
     people = [person(student)]
     if student.guardian_email:
         people.append(guardian(student, student.guardian_email))
@@ -69,7 +69,7 @@ def _student_side(student: Student) -> list[Recipient]:
 
 
 def _both(relationship: Relationship) -> list[Recipient]:
-    return [*_student_side(relationship.student), person(relationship.provider)]
+    return [*student_side(relationship.student), person(relationship.provider)]
 
 
 # --- Events -----------------------------------------------------------------------------------
@@ -116,7 +116,7 @@ def _tell_logged_now(session: Session, relationship: Relationship, *, actor_id: 
         about=_about(session),
         audiences=[
             Audience(
-                _student_side(relationship.student),
+                student_side(relationship.student),
                 Message(
                     subject=f"Session logged: {when:%b %d} with {relationship.provider.name}",
                     text=text,
@@ -354,7 +354,7 @@ def after_consuming(relationship: Relationship) -> None:
             occasion=today,
             audiences=[
                 Audience(
-                    _student_side(student),
+                    student_side(student),
                     Message(
                         subject="Your hours are running low",
                         text=f"{text} Ask {org.name} about adding hours.",
@@ -439,7 +439,7 @@ def remind(session: Session, *, hours: int) -> bool:
         about=_about(session),
         occasion=reminder_occasion(hours, session.starts_at),
         audiences=[
-            Audience(_student_side(relationship.student), told(relationship.provider.name)),
+            Audience(student_side(relationship.student), told(relationship.provider.name)),
             Audience([person(relationship.provider)], told(relationship.student.name)),
         ],
     )
@@ -513,4 +513,55 @@ def reminder_stale(delivery: EmailDelivery) -> str:
         return REMINDER_MOVED
     if session.starts_at <= timezone.now():
         return REMINDER_PAST
+    return ""
+
+
+# --- The student's outstanding confirmation ------------------------------------------------
+
+CONFIRMATION_DONE = "The session was confirmed or disputed since the reminder was planned."
+CONFIRMATION_NOT_COMPLETED = "The session is no longer a completed session."
+
+
+def confirmation_pending(session: Session) -> bool:
+    """The student is reminded, once, of a logged session still to confirm (where the center
+    requires confirmation)."""
+    relationship = session.relationship
+    org = relationship.organization
+    when = timezone.localtime(session.starts_at, org.tz)
+    provider = relationship.provider.name
+    return notify(
+        organization=org,
+        kind="confirmation_pending",
+        about=_about(session),
+        audiences=[
+            Audience(
+                student_side(relationship.student),
+                Message(
+                    subject=f"Please confirm the session of {when:%b %d} with {provider}",
+                    text=(
+                        f"The session of {when:%b %d} with {provider} is still to confirm: "
+                        f"{org.name} counts it once you do. Confirm it, or dispute it if "
+                        "something is wrong."
+                    ),
+                    link=_link(session, org),
+                    facts=_facts(session, relationship),
+                    action="Confirm the session",
+                ),
+            )
+        ],
+    )
+
+
+def confirmation_stale(delivery: EmailDelivery) -> str:
+    """Asked by the sending task: is the session still to confirm? ("" when it is.)"""
+    public_id = delivery.dispatch.object_key.removeprefix("session:")
+    session = (
+        Session.objects.filter(organization_id=delivery.organization_id, public_id=public_id)
+        .only("status", "student_confirmed_at", "disputed_at")
+        .first()
+    )
+    if session is None or session.status != SessionStatus.COMPLETED:
+        return CONFIRMATION_NOT_COMPLETED
+    if session.student_confirmed_at is not None or session.disputed_at is not None:
+        return CONFIRMATION_DONE
     return ""

@@ -1,6 +1,7 @@
 """The reminders before a session (docs/notifications.md): the center's (24 hours by default)
-and one an hour before, to the student and the provider; and the provider's nudges to log a
-session that ended, then again 12 hours before the grace window closes.
+and one an hour before, to the student and the provider; the provider's nudges to log a
+session that ended, then again 12 hours before the grace window closes; and, where the center
+requires confirmation, the student's reminder of a session still to confirm.
 
 A periodic job (`sessions_app.tasks.send_session_reminders`, every 5 minutes) finds the
 scheduled sessions due a reminder and tells each once: the reminder's key carries the start it
@@ -24,6 +25,10 @@ from sessions_app.models import Session, SessionStatus
 LAST_REMINDER_HOURS: Final = 1
 # The second nudge to log a session comes this long before the grace window closes.
 BEFORE_DEADLINE: Final = timedelta(hours=12)
+# A session still to confirm is recalled to the student this long after its start, once it was
+# logged a day before at least, while the center's dispute window is open.
+CONFIRM_AFTER: Final = timedelta(hours=48)
+CONFIRM_LOGGED_BEFORE: Final = timedelta(hours=24)
 
 
 def due_offset(*, starts_at: datetime, now: datetime, center_hours: int) -> int | None:
@@ -162,3 +167,54 @@ def _remind(pk: int, *, occasion: str) -> bool:
         if notices.reminder_occasion(offset, session.starts_at) != occasion:
             return False
         return notices.remind(session, hours=offset)
+
+
+def send_confirmation_reminders(*, now: datetime | None = None) -> int:
+    """The hourly job: in each center that requires the student's confirmation, the completed
+    sessions started between the dispute window's start and 48 hours ago, logged a day ago or
+    more, neither confirmed nor disputed, and not yet recalled, are recalled to the student
+    once. One indexed range per center (`session_org_status_starts`). Returns how many."""
+    now = now or timezone.now()
+    told = 0
+    organizations = (
+        Organization.objects.filter(require_student_confirmation=True)
+        .only("id", "dispute_window_days")
+        .order_by("id")
+    )
+    for organization in organizations:
+        sessions = Session.objects.filter(
+            organization=organization,
+            status=SessionStatus.COMPLETED,
+            starts_at__gt=now - timedelta(days=organization.dispute_window_days),
+            starts_at__lte=now - CONFIRM_AFTER,
+            logged_at__lte=now - CONFIRM_LOGGED_BEFORE,
+            student_confirmed_at__isnull=True,
+            disputed_at__isnull=True,
+        ).values_list("pk", "public_id")
+        due = {pk: (f"session:{public_id}", "") for pk, public_id in sessions}
+        told += sum(_recall(pk) for pk, _ in _not_yet(organization, "confirmation_pending", due))
+    return told
+
+
+def _recall(pk: int) -> bool:
+    """On the locked session: still completed, neither confirmed nor disputed."""
+    with transaction.atomic():
+        session = (
+            Session.objects.select_for_update(of=("self",))
+            .select_related(
+                "relationship__student",
+                "relationship__provider",
+                "relationship__service_type",
+                "relationship__organization",
+            )
+            .filter(
+                pk=pk,
+                status=SessionStatus.COMPLETED,
+                student_confirmed_at__isnull=True,
+                disputed_at__isnull=True,
+            )
+            .first()
+        )
+        if session is None:
+            return False
+        return notices.confirmation_pending(session)

@@ -10,6 +10,12 @@ def send_session_reminders() -> int:
 
 
 @shared_task
+def send_confirmation_reminders() -> int:
+    """Hourly: students reminded of a session still to confirm. Safe to run twice."""
+    return reminders.send_confirmation_reminders()
+
+
+@shared_task
 def mark_missed_sessions() -> int:
     """Every 15 minutes: scheduled sessions not logged within the grace window become missed."""
     return missed.mark_missed()

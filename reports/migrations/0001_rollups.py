@@ -7,8 +7,10 @@ from reports import rollup_sql
 
 
 class RollupTriggers(migrations.operations.base.Operation):
-    """PostgreSQL keeps the roll-ups in the transaction of every session write, and this
-    migration fills them from the sessions already there (reports/rollup_sql.py). SQLite has
+    """PostgreSQL keeps the roll-ups in the transaction of every session write
+    (reports/rollup_sql.py); `0002_fill_rollups` then fills them from the sessions already
+    there, a month of one center at a time, so a large sessions table is never held for the
+    whole fill (docs/deploy.md, "Migrations while the old version serves"). SQLite has
     neither: the reports read the sessions there."""
 
     reduces_to_sql = True
@@ -22,7 +24,6 @@ class RollupTriggers(migrations.operations.base.Operation):
             return
         schema_editor.execute(rollup_sql.FUNCTIONS)
         schema_editor.execute(rollup_sql.TRIGGERS)
-        schema_editor.execute(rollup_sql.REBUILD_ALL)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor != "postgresql":
@@ -30,7 +31,7 @@ class RollupTriggers(migrations.operations.base.Operation):
         schema_editor.execute(rollup_sql.DROP)
 
     def describe(self):
-        return "Keep the Sessions report's roll-ups by triggers, and fill them"
+        return "Keep the Sessions report's roll-ups by triggers"
 
 
 class Migration(migrations.Migration):

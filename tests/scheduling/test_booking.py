@@ -7,6 +7,7 @@ import pytest
 from django.core import mail
 
 from matchpal.models import Notification
+from notifications.models import EmailDelivery
 from relationships.models import Relationship
 from sessions_app import booking, slots
 from sessions_app.models import Session, SessionChange, SessionStatus
@@ -77,15 +78,27 @@ def test_with_auto_accept_the_booking_is_confirmed_at_once(
         None,
     )
     # The provider is told; the student who booked is not. Both get the calendar invite
-    # (docs/scheduling.md, "Calendar").
-    assert [(m.subject, m.to) for m in mail.outbox] == [
-        (
-            "[Matchpal] Session booked: Thursday Jun 12, 15:00",
-            sorted([tenant_a.provider.email, tenant_a.student.email]),
-        ),
-        ("[Matchpal] Session booked: Thu Jun 12 at 15:00", [tenant_a.provider.email]),
-    ]
-    assert [a[0] for a in mail.outbox[0].attachments] == ["invite.ics"]
+    # (docs/scheduling.md, "Calendar"), an email of the log like every other one.
+    invite = "[Matchpal] Session booked: Thursday Jun 12, 15:00"
+    notice = "[Matchpal] Session booked: Thu Jun 12 at 15:00"
+    assert sorted((m.subject, m.to[0]) for m in mail.outbox) == sorted(
+        [
+            (notice, tenant_a.provider.email),
+            (notice, tenant_a.student.guardian_email),  # a guardian is told by email
+            (invite, tenant_a.provider.email),
+            (invite, tenant_a.student.email),
+        ]
+    )
+    invites = [m for m in mail.outbox if m.subject == invite]
+    for message in invites:
+        assert [a[0] for a in message.attachments] == ["invite.ics"]
+        assert "BEGIN:VEVENT" in message.attachments[0][1]
+        assert f"/o/{tenant_a.organization.slug}/sessions/{session.public_id}/" in message.body
+        assert "Choose which emails you get:" in message.body
+    assert sorted(
+        EmailDelivery.objects.filter(kind="calendar_invite").values_list("to", "status")
+    ) == [(tenant_a.provider.email, "sent"), (tenant_a.student.email, "sent")]
+    assert not Notification.objects.filter(kind="calendar_invite").exists()
 
 
 def test_without_auto_accept_it_is_a_request_the_provider_accepts(
@@ -100,8 +113,12 @@ def test_without_auto_accept_it_is_a_request_the_provider_accepts(
             membership=member(tenant_a.provider_user, tenant_a.organization), session=session
         )
     assert fresh(session).status == SessionStatus.SCHEDULED
-    assert mail.outbox[-1].to == [tenant_a.student.email]
-    assert mail.outbox[-1].subject == "[Matchpal] Session confirmed: Thu Jun 12 at 15:00"
+    confirmed = [m.to[0] for m in mail.outbox if "Session confirmed" in m.subject]
+    assert sorted(confirmed) == sorted([tenant_a.student.email, tenant_a.student.guardian_email])
+    assert sorted(m.subject for m in mail.outbox if m.to == [tenant_a.student.email]) == [
+        "[Matchpal] Session booked: Thursday Jun 12, 15:00",  # the calendar invite
+        "[Matchpal] Session confirmed: Thu Jun 12 at 15:00",
+    ]
     assert SessionChange.objects.get(session=session).kind == "accepted"
     refused(
         lambda: booking.session_accept(

@@ -39,9 +39,14 @@ def test_scheduling_emails_both_sides_an_invite(
 ) -> None:
     session = _schedule(tenant_a, rel, django_capture_on_commit_callbacks)
 
-    (mail,) = mailoutbox
-    assert mail.to == sorted([tenant_a.student.email, tenant_a.provider.email])
-    assert mail.subject == "[Matchpal] Session booked: Friday Jun 13, 10:00"
+    # One email to each side, logged like every other one (kind `calendar_invite`).
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(
+        [tenant_a.student.email, tenant_a.provider.email]
+    )
+    assert {m.subject for m in mailoutbox} == {"[Matchpal] Session booked: Friday Jun 13, 10:00"}
+    assert {m.extra_headers["X-Matchpal-Kind"] for m in mailoutbox} == {"calendar_invite"}
+    assert _invite(mailoutbox[0]).to_ical() == _invite(mailoutbox[1]).to_ical()
+    mail = mailoutbox[0]
     cal = _invite(mail)
     event = _event(cal)
     assert str(cal["METHOD"]) == "REQUEST"
