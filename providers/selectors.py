@@ -2,7 +2,8 @@
 
 import uuid
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
@@ -13,6 +14,7 @@ from providers.models import (
     AvailabilityWindow,
     Provider,
     ProviderService,
+    ProviderStatus,
 )
 
 
@@ -80,6 +82,37 @@ def availability_of(
         )
     )
     return windows, exceptions
+
+
+def week_availability_sql(*, organization: Organization, first_day: date) -> tuple[str, list[Any]]:
+    """The active providers' hours of the week from `first_day` (a Monday) as plain numbers, for
+    a caller's one statement (`sessions_app.slots.center_week`): rows of (kind, provider id,
+    day, start minute, end minute), minutes of the local day. Kind "w" is a weekly window (day
+    = its weekday, Monday 0); an exception has its own kind, "extra" hours or "off" (day = days
+    after `first_day`; a whole day off is 0 to 1440). Openings round inwards to the minute, time off
+    outwards."""
+    window, exception = AvailabilityWindow._meta.db_table, AvailabilityException._meta.db_table
+    # Only table names are formatted in; every value is a parameter.
+    provider = Provider._meta.db_table
+    active = f"SELECT id FROM {provider} WHERE organization_id = %s AND status = %s"  # noqa: S608
+    sql = f"""
+        SELECT 'w', w.provider_id, w.weekday::int,
+               ceil(date_part('epoch', w.start) / 60)::int,
+               floor(date_part('epoch', w."end") / 60)::int
+        FROM {window} w
+        WHERE w.organization_id = %s AND w.provider_id IN ({active})
+        UNION ALL
+        SELECT x.kind, x.provider_id, x.date - %s::date,
+               CASE WHEN x.kind = 'off' THEN coalesce(floor(date_part('epoch', x.start) / 60), 0)
+                    ELSE ceil(date_part('epoch', x.start) / 60) END::int,
+               CASE WHEN x.kind = 'off' THEN coalesce(ceil(date_part('epoch', x."end") / 60), 1440)
+                    ELSE floor(date_part('epoch', x."end") / 60) END::int
+        FROM {exception} x
+        WHERE x.organization_id = %s AND x.date BETWEEN %s::date AND %s::date
+          AND x.provider_id IN ({active})"""  # noqa: S608
+    org, status, last_day = organization.pk, ProviderStatus.ACTIVE, first_day + timedelta(days=6)
+    params: list[Any] = [org, org, status, first_day, org, first_day, last_day, org, status]
+    return sql, params
 
 
 def exceptions_ahead(

@@ -26,15 +26,22 @@ from matchpal.errors import ConflictError
 from matchpal.models import Membership, Role, User
 from matchpal.quantities import format_quantity
 from notifications.services import person as recipient
-from providers.availability import Opening, local_moment
+from providers.availability import local_moment
+from providers.models import MeetingMode
 from relationships.models import Relationship, RelationshipStatus, Unit
 from relationships.selectors import acts_for, allocated
 from sessions_app import booking_notices, calendar, slots
 from sessions_app.models import LIVE, Session, SessionChangeKind, SessionKind, SessionStatus
 from sessions_app.rules import DUPLICATE_START, SessionRuleError, check_rules
-from sessions_app.selectors import change_refusal
+from sessions_app.selectors import (
+    CANCEL_BOOKING_ONLY_OWN,
+    cancel_booking_refusal,
+    change_refusal,
+)
 from sessions_app.services import (
     _cancel,
+    _cancel_and_tell,
+    _check_student,
     _lock_people,
     _lock_relationship,
     _lock_session,
@@ -52,6 +59,7 @@ SLOT_TAKEN: Final = (
     "{provider} is no longer free on {when}: someone booked that time a moment ago. "
     "Choose another time."
 )
+MODE_NOT_OFFERED: Final = "{provider} does not meet {mode} on {when}. Choose how they meet then."
 NOT_FREE: Final = "{provider} is not free on {when}. Choose one of the times shown."
 TOO_SOON: Final = "Sessions are booked at least {hours} hours ahead; choose a later time."
 TOO_FAR: Final = "Sessions are booked at most {days} days ahead; choose an earlier time."
@@ -181,7 +189,8 @@ def session_book(
     Refused, each with its message: a student where the center takes no student requests, a
     relationship not paired, a start inside the notice or past the horizon (students), a time
     the provider is not free (availability, time off, another live session, or the student's
-    own), more than the relationship still holds unbooked, and the center's caps
+    own), a `mode` the provider's hours do not offer then, more than the relationship still
+    holds unbooked, and the center's caps
     (`check_rules`). Confirmed at once when the center auto-accepts or an admin books;
     otherwise requested, for the provider to accept or decline."""
     now = now or timezone.now()
@@ -218,7 +227,22 @@ def session_book(
                     left=format_quantity(max(left, 0), relationship.unit),
                 )
             )
-        openings = _check_free(relationship, starts, admin=admin, now=now)
+        offers = _check_free(relationship, starts, admin=admin, now=now)
+        openings = {}
+        for moment in starts:
+            opening = offers[moment].opening_for(mode)
+            if opening is None:
+                raise SessionRuleError(
+                    MODE_NOT_OFFERED.format(
+                        provider=relationship.provider.name,
+                        mode=MeetingMode(mode).label.lower()
+                        if mode in MeetingMode.values
+                        else mode,
+                        when=_when(moment, relationship),
+                    ),
+                    field="mode",
+                )
+            openings[moment] = opening
         status = (
             SessionStatus.SCHEDULED if admin or org.booking_auto_accept else SessionStatus.PENDING
         )
@@ -243,8 +267,8 @@ def session_book(
                 starts_at=moment,
                 duration_minutes=minutes,
                 kind=_kind_of(relationship),
-                # Where the provider's hours at that time say, unless the booking says.
-                mode=mode or openings[moment].mode,
+                # Where the provider's hours at that time say: the ones of the mode chosen.
+                mode=openings[moment].mode,
                 location=location.strip() or openings[moment].location,
                 topic=topic.strip(),
                 status=status,
@@ -268,15 +292,15 @@ def _kind_of(relationship: Relationship) -> str:
 
 def _check_free(
     relationship: Relationship, starts: list[datetime], *, admin: bool, now: datetime
-) -> dict[datetime, Opening]:
+) -> dict[datetime, slots.Offer]:
     """Each start is a free slot of the relationship's provider: one read of the days the
     booking spans (their availability, time off, live sessions, the student's own). Returns
-    the opening each falls in (where they meet then)."""
+    the provider's offer at each (where they may meet then)."""
     org = relationship.organization
     first = timezone.localtime(starts[0], org.tz).date()
     last = timezone.localtime(starts[-1], org.tz).date()
     free = {
-        slot.start: slot.offers[0].opening
+        slot.start: slot.offers[0]
         for slot in slots.free_slots(
             organization=org,
             relationships=[relationship],
@@ -397,3 +421,21 @@ def series_cancel_following(
             cancelled, relationship, actor_id=membership.user.pk, reason=reason
         )
     return cancelled
+
+
+def session_cancel_booking(*, membership: Membership, session: Session, reason: str) -> Session:
+    """The student cancels their own booking (a request or a booked session) before it starts,
+    with a reason, as any cancellation: a booked session inside the center's late-cancellation
+    window is charged per its policy (`selectors.late_cancellation_charged`), a request never;
+    the provider is told, and a booked session's email carries the calendar cancel. One
+    occurrence of a series at a time; a suspended student may still cancel."""
+    if not reason.strip():
+        raise SessionRuleError("Give a reason for the cancellation.", field="reason")
+    with transaction.atomic():
+        session, relationship = _lock_session(session)
+        actor = _check_student(membership, session, CANCEL_BOOKING_ONLY_OWN)
+        refusal = cancel_booking_refusal(session)
+        if refusal:
+            raise ConflictError(refusal)
+        _cancel_and_tell(session, relationship, actor=actor, reason=reason)
+    return session

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 
 from matchpal.fields import BoundedDateField, SingleLineField
+from providers.models import MeetingMode
 from sessions_app.booking import MAX_SERIES, Series
 from sessions_app.slots import Offer
 
@@ -24,6 +25,11 @@ class BookingForm(forms.Form):
     """The provider (one of those free at the chosen time), the topic and how it repeats."""
 
     provider = forms.ChoiceField(widget=forms.RadioSelect, label="Provider")
+    mode = forms.ChoiceField(
+        choices=[("", "As their hours say"), *MeetingMode.choices],
+        required=False,
+        label="How you meet",
+    )
     topic = SingleLineField(max_length=200, required=False, help_text="What you want to work on.")
     repeat = forms.ChoiceField(choices=Repeat.CHOICES, initial=Repeat.ONCE)
     until = BoundedDateField(
@@ -51,7 +57,19 @@ class BookingForm(forms.Form):
             self.add_error("until", "Give the date of the last session.")
         if repeat == Repeat.TIMES and not cleaned.get("count"):
             self.add_error("count", "Give the number of sessions.")
+        mode = cleaned.get("mode")
+        if mode and cleaned.get("provider") and self.offer.opening_for(mode) is None:
+            self.add_error(
+                "mode",
+                f"{self.offer.provider.name} meets "
+                f"{' or '.join(MeetingMode(m).label.lower() for m in self.offer.modes)} then.",
+            )
         return cleaned
+
+    @property
+    def choosing_mode(self) -> bool:
+        """Whether any provider free then meets in more than one way (the field is shown)."""
+        return any(len(offer.modes) > 1 for offer in self.offers.values())
 
     @property
     def offer(self) -> Offer:

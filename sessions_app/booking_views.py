@@ -17,13 +17,14 @@ from django.views.decorators.http import require_POST
 from matchpal.actions import FROM_ERROR, action_page, run_action
 from matchpal.bounds import in_range
 from matchpal.models import Role, ServiceType
+from matchpal.quantities import format_quantity
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
-from relationships.models import Relationship, RelationshipStatus
+from relationships.models import Relationship, RelationshipStatus, Unit
 from sessions_app import booking, selectors, slots
 from sessions_app.booking_forms import BookingForm, DeclineForm
 from sessions_app.forms import CancelForm
-from sessions_app.models import Session
-from sessions_app.rules import SessionRuleError
+from sessions_app.models import Session, SessionStatus
+from sessions_app.rules import SessionRuleError, charge_for
 from students import selectors as students
 from students.models import Student
 
@@ -183,8 +184,7 @@ def book_confirm(request: TenantRequest) -> HttpResponse:
                 membership=request.membership,
                 relationship=offer.relationship,
                 starts_at=starts_at,
-                mode=offer.opening.mode,
-                location=offer.opening.location,
+                mode=form.cleaned_data["mode"],
                 topic=form.cleaned_data["topic"],
                 series=form.series,
             ),
@@ -297,6 +297,57 @@ def session_cancel_following(request: TenantRequest, public_id: uuid.UUID) -> Ht
             "back_url": session.get_absolute_url(),
         },
     )
+
+
+@tenant_view(Role.STUDENT)
+def session_cancel_booking(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The student cancels their own request or booked session, with a reason; the page says
+    beforehand whether the center's late-cancellation rule charges it."""
+    session = _session(request, public_id)
+    return action_page(
+        request,
+        form=CancelForm(request.POST or None),
+        action=lambda data: booking.session_cancel_booking(
+            membership=request.membership, session=session, reason=data["reason"]
+        ),
+        success="Session cancelled; your provider was told.",
+        then=session.get_absolute_url(),
+        field=FROM_ERROR,
+        context={
+            "title": "Cancel the request"
+            if session.status == SessionStatus.PENDING
+            else "Cancel the session",
+            "submit": "Cancel it",
+            "back_label": "Keep it",
+            "session": session,
+            "warning": _cancel_warning(request, session),
+            "back_url": session.get_absolute_url(),
+        },
+    )
+
+
+def _cancel_warning(request: TenantRequest, session: Session) -> str:
+    org = request.organization
+    if selectors.cancel_booking_refusal(session) is not None:
+        return ""
+    if selectors.late_cancellation_charged(session, session.relationship):
+        unit = session.relationship.unit
+        charge = (
+            1
+            if unit == Unit.SESSIONS
+            else charge_for(
+                organization=org,
+                kind=session.kind,
+                duration=session.duration_minutes,
+                review_minutes=session.review_minutes,
+            )
+        )
+        return (
+            f"It starts in less than {org.late_cancellation_window_hours} hours: the center "
+            "charges a cancellation this late in full, "
+            f"{format_quantity(charge, unit)} of your hours."
+        )
+    return "Nothing is charged: the hours go back to your reservation."
 
 
 @admin_required

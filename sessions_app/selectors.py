@@ -11,13 +11,14 @@ from django.db.models import Aggregate, Count, Exists, OuterRef, Q, QuerySet, Su
 from django.http import Http404
 from django.utils import timezone
 
-from matchpal.models import Membership, Organization, User
+from matchpal.models import Charge, Membership, Organization, User
 from providers.models import Provider
 from relationships.models import Relationship, RelationshipStatus
 from relationships.selectors import acts_for
 from relationships.selectors import visible_to as relationship_visible_to
 from sessions_app.models import (
     DISPUTE_OPEN,
+    LIVE_STATUSES,
     Session,
     SessionChange,
     SessionQuerySet,
@@ -58,6 +59,41 @@ def change_refusal(
     if timezone.now() > session.starts_at + grace:
         return change_window_passed(relationship.organization)
     return None
+
+
+CANCEL_BOOKING_ONLY_OWN: Final = "Only the session's student can cancel their booking."
+CANCEL_BOOKING_STARTED: Final = (
+    "This session has already started: ask your provider or the center to record what happened."
+)
+
+
+def cancel_booking_refusal(session: Session) -> str | None:
+    """Why the student may not cancel their own booking, or None: only a request or a booked
+    session (live), before it starts. The service checks that it is theirs; the pages ask this
+    too, so they offer the button only where it works."""
+    if session.status not in LIVE_STATUSES:
+        return (
+            "Only a requested or booked session can be cancelled; this one is "
+            f"{session.get_status_display().lower()}."
+        )
+    if session.starts_at <= timezone.now():
+        return CANCEL_BOOKING_STARTED
+    return None
+
+
+def late_cancellation_charged(session: Session, relationship: Relationship) -> bool:
+    """Whether cancelling the session now is charged by the center's late-cancellation rule: a
+    booked (scheduled) session of a paired relationship, less than the window before its start,
+    where the center charges in full. A request (pending) never is: nothing was confirmed.
+    `services._cancel` applies it; the student's cancel page warns with it."""
+    org = relationship.organization
+    late = session.starts_at - timezone.now() < timedelta(hours=org.late_cancellation_window_hours)
+    return (
+        session.status == SessionStatus.SCHEDULED
+        and late
+        and org.late_cancellation_charge == Charge.FULL
+        and relationship.status == RelationshipStatus.PAIRED
+    )
 
 
 DISPUTE_ALREADY_OPEN: Final = "You already disputed this session; the center will answer."
@@ -357,6 +393,7 @@ class SessionActions:
     check_in: bool = False
     answer_request: bool = False
     cancel_following: bool = False
+    cancel_booking: bool = False
 
 
 def session_actions(session: Session, membership: Membership) -> SessionActions:
@@ -367,6 +404,8 @@ def session_actions(session: Session, membership: Membership) -> SessionActions:
         return SessionActions(
             confirm=confirmation_offered(session, relationship.organization),
             dispute=dispute_refusal(session, relationship.organization) is None,
+            # Visible sessions are the student's own (`visible_to`).
+            cancel_booking=cancel_booking_refusal(session) is None,
         )
     now = timezone.now()
     started = session.starts_at <= now

@@ -51,7 +51,12 @@ from sessions_app.rules import (
     charge_for,
     check_rules,
 )
-from sessions_app.selectors import DISPUTE_NOT_COMPLETED, change_refusal, dispute_refusal
+from sessions_app.selectors import (
+    DISPUTE_NOT_COMPLETED,
+    change_refusal,
+    dispute_refusal,
+    late_cancellation_charged,
+)
 from students.selectors import lock_student
 
 NO_SHOW_NOT_STARTED: Final = (
@@ -880,39 +885,38 @@ def session_cancel(*, membership: Membership, session: Session, reason: str) -> 
     with transaction.atomic():
         session, relationship = _lock_session(session)
         actor = _check_change(membership, session, relationship)
-        before = copy.copy(session)
-        _cancel(session, relationship, actor=actor, reason=reason)
-        invite = []
-        if before.status in (SessionStatus.SCHEDULED, SessionStatus.MISSED):
-            # Its invite went out when it was booked: the email carries the cancel.
-            calendar.bump_sequence(session)
-            invite = [calendar.attachment(session, calendar.Method.CANCEL)]
-        _record(
-            session,
-            relationship,
-            before=before,
-            kind=SessionChangeKind.CANCELLED,
-            actor=actor,
-            reason=reason,
-        )
-        notices.cancelled(
-            session, relationship, actor_id=actor.pk, reason=reason, attachments=invite
-        )
+        _cancel_and_tell(session, relationship, actor=actor, reason=reason)
     return session
+
+
+def _cancel_and_tell(
+    session: Session, relationship: Relationship, *, actor: User, reason: str
+) -> None:
+    """The cancellation on locked rows, its history row, and the notice to the other side with
+    the calendar cancel (`session_cancel`, `booking.session_cancel_booking`)."""
+    before = copy.copy(session)
+    _cancel(session, relationship, actor=actor, reason=reason)
+    invite = []
+    if before.status in (SessionStatus.SCHEDULED, SessionStatus.MISSED):
+        # Its invite went out when it was booked: the email carries the cancel.
+        calendar.bump_sequence(session)
+        invite = [calendar.attachment(session, calendar.Method.CANCEL)]
+    _record(
+        session,
+        relationship,
+        before=before,
+        kind=SessionChangeKind.CANCELLED,
+        actor=actor,
+        reason=reason,
+    )
+    notices.cancelled(session, relationship, actor_id=actor.pk, reason=reason, attachments=invite)
 
 
 def _cancel(session: Session, relationship: Relationship, *, actor: User, reason: str) -> None:
     """The cancellation itself, on locked rows (`session_cancel`, `session_resolve_dispute`)."""
     if session.status == SessionStatus.CANCELLED:
         raise ConflictError("This session is already cancelled.")
-    org = relationship.organization
-    late = session.starts_at - timezone.now() < timedelta(hours=org.late_cancellation_window_hours)
-    if (
-        session.status == SessionStatus.SCHEDULED
-        and late
-        and org.late_cancellation_charge == Charge.FULL
-        and relationship.status == RelationshipStatus.PAIRED
-    ):
+    if late_cancellation_charged(session, relationship):
         _charge(session, relationship, actor, "late cancellation")
     else:
         _restore_all(session, relationship, actor, f"Cancelled: {reason}")

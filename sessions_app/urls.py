@@ -51,5 +51,10 @@ urlpatterns = [
         booking_views.session_cancel_following,
         name="cancel_following",
     ),
+    path(
+        "sessions/<uuid:public_id>/cancel-booking/",
+        booking_views.session_cancel_booking,
+        name="cancel_booking",
+    ),
     path("availability/", booking_views.center_week, name="center_week"),
 ]

@@ -889,6 +889,14 @@ KWARGS.register(
 )
 KWARGS.register("sessions_app:cancel_following", "public_id", lambda t: series_session(t).public_id)
 
+
+def booked_session(tenant: Tenant) -> Session:
+    """A session the student persona booked, five days ahead (theirs to cancel)."""
+    return _booked(tenant, 5, "scheduled")
+
+
+KWARGS.register("sessions_app:cancel_booking", "public_id", lambda t: booked_session(t).public_id)
+
 POSTS.register("relationships:list", changes=False)
 POSTS.register("relationships:search_students", lambda t: {"q": "a"}, changes=False)
 POSTS.register("relationships:search_providers", lambda t: {"q": "a"}, changes=False)
@@ -1041,6 +1049,12 @@ POSTS.register(
     "sessions_app:decline", lambda t: {"message": "Fully booked"}, changes=True, by=Role.PROVIDER
 )
 POSTS.register("sessions_app:cancel_following", lambda t: {"reason": "Term ends"}, changes=True)
+POSTS.register(
+    "sessions_app:cancel_booking",
+    lambda t: {"reason": "Exam moved"},
+    changes=True,
+    by=Role.STUDENT,
+)
 POSTS.register("sessions_app:center_week", changes=False)
 
 

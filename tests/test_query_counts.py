@@ -11,6 +11,7 @@ and every tenant page that paginates.
 import re
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
@@ -575,6 +576,18 @@ def shows_bookable(n: int, response) -> None:  # type: ignore[no-untyped-def]
     assert all(len(slot.offers) <= n for slot in friday)
 
 
+def bookable_time(tenant: Tenant) -> str:
+    """`book/confirm/?at=` the Friday's 09:00, when every tutor of `grow_bookable` is free."""
+    org = tenant.organization
+    friday = timezone.localdate(timezone=org.tz) + timedelta(days=2)
+    at = datetime.combine(friday, time(9), tzinfo=org.tz).isoformat()
+    return f"book/confirm/?{urlencode({'at': at})}"
+
+
+def shows_offers(n: int, response) -> None:  # type: ignore[no-untyped-def]
+    assert len(response.context["offers"]) == n
+
+
 def shows_center_week(n: int, response) -> None:  # type: ignore[no-untyped-def]
     friday = response.context["week"][4]
     assert max(hour.open for hour in friday.hours) == n
@@ -665,6 +678,10 @@ PAGES = {
     # Scheduling (docs/scheduling.md): the week's free slots of every provider the student is
     # paired with, the center's week, a provider's own hours.
     "sessions_app:book": Page(Role.STUDENT, org_path("book/"), grow_bookable, shows_bookable),
+    # The second step: who of them is free at the time picked, with their profiles.
+    "sessions_app:book_confirm": Page(
+        Role.STUDENT, org_path(bookable_time), grow_bookable, shows_offers
+    ),
     "sessions_app:center_week": Page(
         Role.ADMIN, org_path("availability/"), grow_bookable, shows_center_week
     ),
@@ -707,8 +724,11 @@ PINNED = {
     # The student's record, their pairings, the windows, the exceptions, the providers' busy
     # times, the student's own.
     "sessions_app:book": 8,
-    # The windows of the active providers (a subquery), the exceptions, the live sessions.
-    "sessions_app:center_week": 5,
+    # The same reads for the one day of the time picked.
+    "sessions_app:book_confirm": 8,
+    # One statement: the active providers' hours and exceptions of the week and its live
+    # sessions, in local minutes (sessions_app.slots.center_week).
+    "sessions_app:center_week": 3,
     # The provider, their windows, the week's exceptions, those ahead.
     "providers:availability": 7,
 }

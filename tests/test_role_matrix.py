@@ -140,6 +140,8 @@ EXPECTED: dict[str, Expect] = {
     "sessions_app:accept": Expect(get=(405, 405, 405), post=(302, 302, 403)),
     "sessions_app:decline": STAFF_FORM,
     "sessions_app:cancel_following": STAFF_FORM,
+    # The student cancels their own booking; staff use the session's Cancel.
+    "sessions_app:cancel_booking": Expect(get=(403, 403, 200), post=(403, 403, 302)),
     "sessions_app:center_week": ADMIN_PAGE,
     "woocommerce:store_list": ADMIN_PAGE,
     "woocommerce:store_create": ADMIN_FORM,
