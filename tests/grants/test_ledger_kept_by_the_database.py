@@ -4,7 +4,10 @@ commit (the balance checks are deferred; `SET CONSTRAINTS … IMMEDIATE` runs th
 commit would). The same change made through the services, entry and balance together, passes.
 """
 
+from io import StringIO
+
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 
 from grants import services
@@ -167,3 +170,16 @@ def test_reconcile_finds_charged_minutes_the_ledger_did_not_consume(ledger) -> N
     ]
     assert find_session_differences(organization_id=session.organization_id) == differences
     assert find_session_differences(organization_id=session.organization_id + 1000) == []
+
+
+def test_the_reconcile_command_reports_changed_charged_minutes(ledger) -> None:
+    _, session = ledger
+    sql("UPDATE sessions_app_session SET charged_minutes = 25 WHERE id = %s", session.pk)
+    out = StringIO()
+
+    with pytest.raises(CommandError) as raised:
+        call_command("reconcile_grants", stdout=out)
+
+    assert raised.value.returncode == 1
+    assert out.getvalue() == f"session {session.pk}: charged minutes is 25, the ledger says 40\n"
+    assert str(raised.value) == "1 difference(s) between balances and ledger."
