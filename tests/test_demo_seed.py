@@ -163,3 +163,39 @@ def test_the_demo_center_has_hours_a_series_and_requests() -> None:
     assert (series.count(), series.values("series").distinct().count()) == (2, 1)
     assert set(series.values_list("status", flat=True)) == {"scheduled"}
     assert Session.objects.filter(organization=org, status="pending").count() == 2
+
+
+def test_the_bells_start_empty_and_fill_as_people_use_the_demo(  # type: ignore[no-untyped-def]
+    mailoutbox, django_capture_on_commit_callbacks
+) -> None:
+    """docs/notifications.md: seeding tells nobody; a provider accepting a request on the demo
+    fills the student's bell and sends them a complete email linking to the session."""
+    from matchpal.models import Notification
+    from sessions_app.models import Session
+
+    seed()
+    org = Organization.objects.get(slug=DEMO_SLUG)
+    assert not Notification.objects.filter(organization=org).exists()
+    assert mailoutbox == []
+    request = Session.objects.filter(organization=org, status="pending").earliest("starts_at")
+    student_user = request.relationship.student.user
+    provider_client = Client()
+    provider_client.force_login(request.relationship.provider.user)
+    student_client = Client()
+    student_client.force_login(student_user)
+    bell = '<span class="badge rounded-pill text-bg-danger">1</span>'
+    assert bell not in student_client.get(f"/o/{DEMO_SLUG}/").content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):  # the emails leave after commit
+        answer = provider_client.post(f"/o/{DEMO_SLUG}/sessions/{request.public_id}/accept/")
+
+    assert answer.status_code == 302
+    assert bell in student_client.get(f"/o/{DEMO_SLUG}/").content.decode()
+    [notice] = Notification.objects.filter(organization=org, user=student_user)
+    assert notice.kind == "request_answered"
+    [email] = [m for m in mailoutbox if m.to == [request.relationship.student.email]]
+    assert email.subject.startswith("[Matchpal] Session confirmed: ")
+    link = f"http://localhost:8000/o/{DEMO_SLUG}/sessions/{request.public_id}/"
+    assert link in email.body
+    assert f'href="{link}"' in email.alternatives[0][0]
+    assert org.name in email.body
