@@ -32,6 +32,7 @@ CHANGE_ONLY_OWN: Final = "Only this relationship's provider or an admin can chan
 CHANGE_NOT_PAIRED: Final = (
     "This relationship is no longer paired: only an admin can change its sessions."
 )
+CHANGE_MISSED: Final = "This session was missed: only an admin can change it now."
 
 
 def change_window_passed(organization: Organization) -> str:
@@ -55,6 +56,10 @@ def change_refusal(
         return None
     if relationship.status != RelationshipStatus.PAIRED:
         return CHANGE_NOT_PAIRED
+    # Missed is an admin's whatever the window says now: a center that lengthens its grace
+    # period later does not hand the session back to its provider.
+    if session.status == SessionStatus.MISSED:
+        return CHANGE_MISSED
     grace = timedelta(hours=relationship.organization.logging_grace_hours)
     if timezone.now() > session.starts_at + grace:
         return change_window_passed(relationship.organization)

@@ -9,6 +9,7 @@ import time_machine
 from matchpal.celery import app
 from sessions_app import missed, services
 from sessions_app.models import SessionChange
+from sessions_app.selectors import CHANGE_MISSED, session_actions
 from sessions_app.tasks import mark_missed_sessions
 from tests.support import NOW, Tenant, at, balance, fresh, log, member, refused, set_policy
 
@@ -59,6 +60,37 @@ def test_only_an_admin_logs_a_missed_session(tenant_a: Tenant, rel, grant) -> No
     session = fresh(session)
     assert (session.status, session.charged_minutes) == ("completed", 45)
     assert balance(grant) == (900, 45, 555)
+
+
+def test_only_an_admin_cancels_or_marks_a_missed_session(tenant_a: Tenant, rel, grant) -> None:
+    with time_machine.travel(NOW, tick=False):
+        cancelled = log(tenant_a, rel, starts_at=at(11, 9), scheduled=True)
+        no_show = log(tenant_a, rel, starts_at=at(11, 10), scheduled=True)
+    with time_machine.travel(NOW + timedelta(days=4), tick=False):
+        assert missed.mark_missed() == 2
+        # A longer window set afterwards does not give the sessions back to the provider.
+        set_policy(tenant_a.organization, logging_grace_hours=240, late_cancellation_charge="full")
+        rel.refresh_from_db()
+        provider = member(tenant_a.provider_user)
+        refused(
+            lambda: services.session_cancel(membership=provider, session=cancelled, reason="Ill"),
+            CHANGE_MISSED,
+        )
+        refused(
+            lambda: services.session_no_show(membership=provider, session=no_show, party="student"),
+            CHANGE_MISSED,
+        )
+        assert not session_actions(session=fresh(cancelled), membership=provider).cancel
+        assert session_actions(session=fresh(cancelled), membership=member(tenant_a.admin)).cancel
+
+        services.session_cancel(membership=member(tenant_a.admin), session=cancelled, reason="Ill")
+        services.session_no_show(
+            membership=member(tenant_a.admin), session=no_show, party="provider"
+        )
+
+    assert (fresh(cancelled).status, fresh(cancelled).charged_minutes) == ("cancelled", 0)
+    assert (fresh(no_show).status, fresh(no_show).no_show_party) == ("no_show", "provider")
+    assert balance(grant) == (900, 0, 600)  # nothing charged: neither took place
 
 
 def test_the_beat_schedule_runs_the_job_every_15_minutes() -> None:
