@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from grants import selectors as ledger_selectors
-from matchpal.models import Organization
+from matchpal.models import Organization, StudentRecap
 from matchpal.quantities import format_minutes, format_quantity
 from notifications.models import EmailDelivery
 from notifications.services import (
@@ -99,6 +99,17 @@ def _tell_logged(session_pk: int, *, actor_id: int) -> None:
             _tell_logged_now(session, session.relationship, actor_id=actor_id)
 
 
+def _recap_request(org: Organization) -> str:
+    """What the confirmation asks for besides the click (docs/scheduling.md, "Student recap")."""
+    if org.student_recap == StudentRecap.REQUIRED:
+        least = max(org.student_recap_min_length, 1)
+        characters = "character" if least == 1 else "characters"
+        return f" with a recap of what you covered (at least {least} {characters})"
+    if org.student_recap == StudentRecap.OPTIONAL:
+        return " (you may add a recap of what you covered)"
+    return ""
+
+
 def _tell_logged_now(session: Session, relationship: Relationship, *, actor_id: int) -> None:
     org = relationship.organization
     when = timezone.localtime(session.starts_at, org.tz)
@@ -108,7 +119,7 @@ def _tell_logged_now(session: Session, relationship: Relationship, *, actor_id: 
     )
     action = "See the session"
     if org.require_student_confirmation:
-        text += " Please confirm it, or dispute it if something is wrong."
+        text += f" Please confirm it{_recap_request(org)}, or dispute it if something is wrong."
         action = "Confirm the session"
     notify(
         organization=org,

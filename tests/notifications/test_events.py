@@ -181,6 +181,54 @@ def test_logging_a_session_tells_the_student_and_asks_to_confirm_where_required(
     assert f"Confirm the session: {link}" in body
 
 
+@pytest.mark.parametrize(
+    ("recap", "minimum", "asked"),
+    [
+        (
+            "required",
+            150,
+            "Please confirm it with a recap of what you covered (at least 150 characters), "
+            "or dispute it if something is wrong.",
+        ),
+        (
+            "required",
+            0,
+            "Please confirm it with a recap of what you covered (at least 1 character), "
+            "or dispute it if something is wrong.",
+        ),
+        (
+            "optional",
+            0,
+            "Please confirm it (you may add a recap of what you covered), or dispute it if "
+            "something is wrong.",
+        ),
+        ("off", 150, "Please confirm it, or dispute it if something is wrong."),
+    ],
+)
+def test_the_logged_email_asks_for_the_recap_the_center_wants(
+    tenant_a: Tenant, mailoutbox, run_on_commit, recap: str, minimum: int, asked: str
+) -> None:
+    set_policy(
+        tenant_a.organization,
+        require_student_confirmation=True,
+        student_recap=recap,
+        student_recap_min_length=minimum,
+    )
+    past_grant(tenant_a.student, 1200)
+    rel = paired(tenant_a, quantity=600)
+    mailoutbox.clear()
+
+    run_on_commit(lambda: log(tenant_a, rel, at(10, 15), 60))
+
+    message = email_to(mailoutbox, tenant_a.student.email)
+    assert asked in message.body
+    assert asked in html_of(message)
+    [text] = [
+        t for k, t in inbox(tenant_a.student_user, tenant_a.organization) if k == "session_logged"
+    ]
+    assert text.endswith(asked)
+
+
 def test_without_confirmation_the_logged_email_asks_nothing(
     tenant_a: Tenant, mailoutbox, run_on_commit
 ) -> None:
