@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from matchpal.celery import app as celery_app
 from notifications.models import DeliveryStatus, Dispatch, EmailDelivery
+from notifications.services import muted
 from sessions_app import services, tasks
 from sessions_app.rules import SessionRuleError
 from tests.integrations.test_worker import real_worker
@@ -53,6 +54,25 @@ def test_a_refused_log_queues_nothing(tenant_a: Tenant, django_capture_on_commit
         pytest.raises(SessionRuleError),
     ):
         log(tenant_a, rel, at(10, 15), 60)  # the same start again
+
+    delay.assert_not_called()
+
+
+@pytest.mark.usefixtures("clock")
+def test_a_log_while_notices_are_muted_queues_nothing(
+    tenant_a: Tenant, django_capture_on_commit_callbacks
+) -> None:
+    """The demo's seeding logs months of sessions muted: the task would run later, in a worker,
+    unmuted, so it is not queued at all."""
+    past_grant(tenant_a.student, 1200)
+    rel = paired(tenant_a, quantity=600)
+
+    with (
+        mock.patch.object(tasks.tell_logged, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+        muted(),
+    ):
+        log(tenant_a, rel, at(10, 15), 60)
 
     delay.assert_not_called()
 
