@@ -139,6 +139,12 @@ def muted() -> Iterator[None]:
         _muted.reset(token)
 
 
+def is_muted() -> bool:
+    """Whether nobody is to be told now (`muted`): a caller that would queue a task to tell
+    someone later asks first, since the task runs outside this context."""
+    return _muted.get()
+
+
 def notify(
     *,
     organization: Organization,

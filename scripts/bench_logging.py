@@ -18,9 +18,16 @@ PostgreSQL alone. It prints logs/s, pgbench's tps, their ratio and the load aver
 reconciles the ledger at the end (`grants.reconcile.find_differences`: every balance must
 still equal its entries).
 
+The student's "session logged" notice is a Celery task queued when each log commits
+(`sessions_app.tasks.tell_logged`). By default (`--notices task`) the clients queue it on a
+queue of the bench's own, which no worker reads and which is emptied at the end: the figure is
+the provider's request alone, as a web process sees it. `--notices inline` runs the task in the
+request, right after the commit, as logging did before the task existed, to compare.
+
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python \\
         scripts/bench_logging.py [--clients 2] [--seconds 20] [--modes hot spread] \\
-        [--via client|service] [--name matchpal_bench_logging] [--pgbench-scale 10]
+        [--via client|service] [--notices task|inline] [--name matchpal_bench_logging] \\
+        [--pgbench-scale 10]
 
 Not a test: nothing here asserts; it prints a markdown table. Only databases whose name
 contains "bench" are dropped.
@@ -48,11 +55,12 @@ from scripts.benchkit import cpu_model, database_url, log_form_data, recreate  #
 
 SPREAD_STUDENTS = 20  # per client
 DURATION = 30  # minutes per logged session
+BENCH_QUEUE = "bench-logging"  # the notices' tasks go here: no worker reads it
 PAIRED_DAYS_AGO = 360  # logs go back minute by minute from now, all after the pairing
 GRACE_HOURS = 365 * 24  # the policy's upper bound: the provider may log all of them
 
 
-def setup_django(url: str) -> None:
+def setup_django(url: str, notices: str = "task") -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "matchpal.settings")
     os.environ.setdefault("SECRET_KEY", "bench-logging-only")
@@ -65,6 +73,19 @@ def setup_django(url: str) -> None:
     import django
 
     django.setup()
+    from matchpal.celery import app
+
+    # "inline": each queued task runs at once, in the request (after the log's commit).
+    app.conf.task_always_eager = notices == "inline"
+    app.conf.task_default_queue = BENCH_QUEUE
+
+
+def purge_bench_queue() -> int:
+    """Drop the notices the clients queued (nothing reads the bench's queue)."""
+    from matchpal.celery import app
+
+    with app.connection_for_write() as connection:
+        return int(connection.default_channel.queue_purge(BENCH_QUEUE) or 0)
 
 
 # --- The organization -----------------------------------------------------------------------
@@ -148,6 +169,7 @@ def client_process(
     client: Client,
     mode: str,
     via: str,
+    notices: str,
     offset: int,
     seconds: float,
     ready: Any,
@@ -158,7 +180,7 @@ def client_process(
     log sessions for `seconds`, round robin over the client's relationships of `mode`, each
     one minute earlier than the last: every start is distinct. Puts (logs, failures, first
     failure) on the queue."""
-    setup_django(url)
+    setup_django(url, notices)
     from django.test import Client as HttpClient
     from django.urls import reverse
     from django.utils import timezone
@@ -190,6 +212,9 @@ def client_process(
                 duration=DURATION,
             )
             return None
+        # The success message rides in a cookie until a page shows it; the bench never follows
+        # the redirect, so without this each request would carry every earlier log's message.
+        http.cookies.pop("messages", None)
         response = http.post(
             reverse("sessions_app:log", args=[slug, relationship.public_id]),
             log_form_data(starts_at, tz, DURATION),
@@ -222,7 +247,14 @@ def client_process(
 
 
 def run_clients(
-    url: str, slug: str, clients: list[Client], mode: str, via: str, seconds: float, offset: int
+    url: str,
+    slug: str,
+    clients: list[Client],
+    mode: str,
+    via: str,
+    notices: str,
+    seconds: float,
+    offset: int,
 ) -> tuple[int, int, str]:
     context = multiprocessing.get_context("spawn")
     queue, ready = context.Queue(), context.Queue()
@@ -232,7 +264,7 @@ def run_clients(
     processes = [
         context.Process(
             target=client_process,
-            args=(url, slug, c, mode, via, offset, seconds, ready, go, queue),
+            args=(url, slug, c, mode, via, notices, offset, seconds, ready, go, queue),
         )
         for c in clients
     ]
@@ -316,6 +348,12 @@ def main() -> int:
         choices=["client", "service"],
         help="the log form through Django's test client (end to end), or the service alone",
     )
+    parser.add_argument(
+        "--notices",
+        default="task",
+        choices=["task", "inline"],
+        help="the logged notice queued as a task (as in production) or run in the request",
+    )
     parser.add_argument("--name", default="matchpal_bench_logging", help="scratch database")
     parser.add_argument("--pgbench-scale", type=int, default=10, help="pgbench -i -s")
     parser.add_argument("--label", default="", help="a name for the setup, shown in the output")
@@ -339,7 +377,7 @@ def main() -> int:
     for mode in args.modes:
         load_before = os.getloadavg()[0]
         logs, failures, first = run_clients(
-            url, slug, clients, mode, args.via, args.seconds, offset
+            url, slug, clients, mode, args.via, args.notices, args.seconds, offset
         )
         offset += 200_000  # the next mode's starts never meet this one's (139 days back)
         load_mid = os.getloadavg()[0]
@@ -355,12 +393,14 @@ def main() -> int:
 
     differences = find_differences()
     connection.close()
+    purge_bench_queue()
 
     label = f" — {args.label}" if args.label else ""
     print(f"\n### Session logging benchmark{label}\n")
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu_model()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; {args.clients} clients via {args.via}, "
+        f"notices {args.notices}, "
         f"{args.seconds} s each; pgbench TPC-B scale {args.pgbench_scale}, "
         f"-c {args.clients} -j {args.clients}; `{' '.join(['python', *sys.argv])}`.\n"
     )

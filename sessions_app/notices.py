@@ -22,6 +22,7 @@ from notifications.services import (
     Recipient,
     admins,
     guardian,
+    is_muted,
     notify,
     person,
 )
@@ -77,13 +78,26 @@ def _both(relationship: Relationship) -> list[Recipient]:
 
 def logged(session: Session, relationship: Relationship, *, actor_id: int) -> None:
     """The student learns a session was logged; where the center requires it, they are asked to
-    confirm it (or dispute it). Told after the log commits, in a transaction of its own: logging
-    keeps its query budget (docs/sessions.md) and the relationship's lock is not held while the
-    notices are written and rendered (the key still makes it once)."""
-    transaction.on_commit(lambda: _tell_logged(session.pk, actor_id=actor_id), robust=True)
+    confirm it (or dispute it). Told by a Celery task queued once the log commits
+    (`sessions_app.tasks.tell_logged`): the provider's request keeps its query budget and waits
+    for neither the notice's writes nor its rendering, and the relationship's lock is not held
+    meanwhile. The notice's key (kind, session) still makes it once, even if the task runs
+    twice; a rolled-back log queues nothing."""
+    if is_muted():  # the demo's seeding: the task would run unmuted, in a worker
+        return
+    session_id = session.pk
+    transaction.on_commit(lambda: _queue_logged(session_id, actor_id), robust=True)
 
 
-def _tell_logged(session_pk: int, *, actor_id: int) -> None:
+def _queue_logged(session_id: int, actor_id: int) -> None:
+    from sessions_app.tasks import tell_logged
+
+    tell_logged.delay(session_id, actor_id)
+
+
+def tell_logged(*, session_id: int, actor_id: int) -> None:
+    """The task's step: tell the student of a logged session, if it is still completed (a log
+    cancelled before the task ran tells nobody)."""
     with transaction.atomic():
         session = (
             Session.objects.select_related(
@@ -92,7 +106,7 @@ def _tell_logged(session_pk: int, *, actor_id: int) -> None:
                 "relationship__service_type",
                 "relationship__organization",
             )
-            .filter(pk=session_pk, status=SessionStatus.COMPLETED)
+            .filter(pk=session_id, status=SessionStatus.COMPLETED)
             .first()
         )
         if session is not None:

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from sessions_app import missed, reminders
+from sessions_app import missed, notices, reminders
 
 
 @shared_task
@@ -19,3 +19,10 @@ def send_confirmation_reminders() -> int:
 def mark_missed_sessions() -> int:
     """Every 15 minutes: scheduled sessions not logged within the grace window become missed."""
     return missed.mark_missed()
+
+
+@shared_task(acks_late=True)
+def tell_logged(session_id: int, actor_id: int) -> None:
+    """Queued when a log commits: the student's "session logged" notice (in the app and by
+    email) and the low-hours notices it may call for. Safe to run twice: each notice is keyed."""
+    notices.tell_logged(session_id=session_id, actor_id=actor_id)
