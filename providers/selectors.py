@@ -115,6 +115,33 @@ def week_availability_sql(*, organization: Organization, first_day: date) -> tup
     return sql, params
 
 
+def week_availability_stamp_sql(
+    *, organization: Organization, first_day: date
+) -> tuple[str, list[Any]]:
+    """A fingerprint of everything `week_availability_sql` reads, for a caller's cache key
+    (`sessions_app.slots.center_week`): one row, one text column. For the active providers, every
+    weekly window of the organization, and the week's exceptions, the number of rows and the sum
+    of a hash of the columns the counts depend on: any insert, edit or delete of such a row, or a
+    provider's status change, gives another text (a pure function of the rows, so it is the same
+    whatever order transactions commit in)."""
+    window, exception = AvailabilityWindow._meta.db_table, AvailabilityException._meta.db_table
+    provider = Provider._meta.db_table
+    # Only table names are formatted in; every value is a parameter.
+    sql = f"""
+        SELECT concat_ws(',', p.n, p.h, w.n, w.h, x.n, x.h) FROM
+          (SELECT count(*) n, coalesce(sum(hash_record_extended(ROW(id), 0)), 0) h
+           FROM {provider} WHERE organization_id = %s AND status = %s) p,
+          (SELECT count(*) n, coalesce(sum(hash_record_extended(
+                ROW(provider_id, weekday, start, "end"), 0)), 0) h
+           FROM {window} WHERE organization_id = %s) w,
+          (SELECT count(*) n, coalesce(sum(hash_record_extended(
+                ROW(provider_id, kind, date, start, "end"), 0)), 0) h
+           FROM {exception}
+           WHERE organization_id = %s AND date BETWEEN %s::date AND %s::date) x"""  # noqa: S608
+    org, last_day = organization.pk, first_day + timedelta(days=6)
+    return sql, [org, ProviderStatus.ACTIVE, org, org, first_day, last_day]
+
+
 def exceptions_ahead(
     *, organization: Organization, provider: Provider, since: date
 ) -> QuerySet[AvailabilityException]:

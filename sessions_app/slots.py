@@ -5,10 +5,13 @@ Reads only, a fixed number of queries whatever the number of providers or sessio
 relationships, the windows, the exceptions and the busy sessions, one query each.
 """
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal, overload
 
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
@@ -19,6 +22,8 @@ from providers.models import ExceptionKind, Provider
 from relationships.models import Relationship, RelationshipStatus
 from sessions_app.models import LIVE, LIVE_STATUSES, Session
 from students.models import Student
+
+logger = logging.getLogger(__name__)
 
 # The longest a session can last (matchpal.services.MAX_SESSION_BOUND): a live session that
 # started this long before a range may still reach into it.
@@ -241,12 +246,13 @@ def center_week(
     On PostgreSQL, a week without a daylight-saving change is counted in whole minutes of the
     local clock (`_center_week_minutes`: one statement, integer arithmetic); a week with a
     change, and SQLite, take the moments one by one (`_center_week_moments`). Both give the
-    same counts (tests/scheduling/test_center_week.py)."""
+    same counts (tests/scheduling/test_center_week.py). The minutes' counts are kept in the cache
+    under a fingerprint of the rows they come from (`_center_week_cached`)."""
     tz = organization.tz
     start = local_moment(first_day, time(0), tz)
     end = local_moment(first_day + timedelta(days=7), time(0), tz)
     if connection.vendor == "postgresql" and end - start == timedelta(days=7):
-        return _center_week_minutes(
+        return _center_week_cached(
             organization=organization,
             first_day=first_day,
             first_hour=first_hour,
@@ -274,11 +280,122 @@ def _week_days(
 
 
 _MINUTES_OF_DAY = 24 * 60
+# Counts are stored under a fingerprint of their rows: any timeout is correct; this one only
+# bounds how long the counts of rows since changed stay in the cache.
+_CENTER_WEEK_TIMEOUT = 24 * 3600
 
 
-def _center_week_minutes(
+def _center_week_stamp_sql(*, organization: Organization, first_day: date) -> tuple[str, list[Any]]:
+    """One row, one text column: a fingerprint of every row `_center_week_minutes` reads (the
+    providers' hours, `providers.selectors.week_availability_stamp_sql`, and the week's live
+    sessions: their number and the sum of a hash of provider, start and length). A booking, a
+    cancellation, a reschedule, a session completed, hours or time off added, edited or removed,
+    a provider made inactive: each changes it. It is a function of the rows alone, not of when
+    they were written, so a transaction committing late cannot leave it unchanged."""
+    hours_sql, params = providers.week_availability_stamp_sql(
+        organization=organization, first_day=first_day
+    )
+    start = local_moment(first_day, time(0), organization.tz)
+    # Only the table name is formatted in; every value is a parameter.
+    sql = f"""
+        SELECT md5(concat_ws('|', ({hours_sql}), s.n, s.h)) FROM
+          (SELECT count(*) n, coalesce(sum(hash_record_extended(
+                ROW(provider_id, starts_at, duration_minutes), 0)), 0) h
+           FROM {Session._meta.db_table}
+           WHERE organization_id = %s AND status = ANY(%s) AND provider_id IS NOT NULL
+             AND starts_at >= %s AND starts_at < %s) s"""  # noqa: S608
+    params += [organization.pk, list(LIVE_STATUSES), start - _LONGEST, start + timedelta(days=7)]
+    return sql, params
+
+
+def _center_week_key(
+    organization: Organization, first_day: date, first_hour: int, last_hour: int, stamp: str
+) -> str:
+    """Everything the counts depend on: the organization (two never share an entry), the week
+    and hours shown, its booking length, step and zone, and the rows' fingerprint."""
+    return ":".join(
+        str(part)
+        for part in (
+            "center-week:1",
+            organization.pk,
+            first_day.isoformat(),
+            first_hour,
+            last_hour,
+            organization.booking_slot_minutes,
+            organization.booking_slot_step_minutes,
+            organization.time_zone,
+            stamp,
+        )
+    )
+
+
+def _center_week_cached(
     *, organization: Organization, first_day: date, first_hour: int, last_hour: int
 ) -> list[CenterDay]:
+    """The minutes' counts, from the cache when the rows they come from are unchanged: one small
+    statement (the fingerprint) instead of the week's rows and the arithmetic over them. On a
+    miss, the counts are stored under the fingerprint read by the same statement as their rows
+    (one snapshot), never under an earlier one. A cache that cannot be reached is skipped."""
+    stamp_sql, params = _center_week_stamp_sql(organization=organization, first_day=first_day)
+    with connection.cursor() as cursor:
+        cursor.execute(stamp_sql, params)
+        (stamp,) = cursor.fetchone()
+    try:
+        counts = cache.get(_center_week_key(organization, first_day, first_hour, last_hour, stamp))
+    except Exception:
+        logger.warning("Cache unreachable: the center's week was counted from its rows.")
+        counts = None
+    if counts is not None:
+        days_ = _week_days(organization, first_day, first_hour, last_hour)
+        for center_day, day_counts in zip(days_, counts, strict=True):
+            for center_hour, (open_, free) in zip(center_day.hours, day_counts, strict=True):
+                center_hour.open, center_hour.free = open_, free
+        return days_
+    days_, stamp = _center_week_minutes(
+        organization=organization,
+        first_day=first_day,
+        first_hour=first_hour,
+        last_hour=last_hour,
+        with_stamp=True,
+    )
+    counts = [[(hour.open, hour.free) for hour in day.hours] for day in days_]
+    try:
+        cache.set(
+            _center_week_key(organization, first_day, first_hour, last_hour, stamp),
+            counts,
+            _CENTER_WEEK_TIMEOUT,
+        )
+    except Exception:
+        logger.warning("Cache unreachable: the center's week was not kept.")
+    return days_
+
+
+@overload
+def _center_week_minutes(
+    *,
+    organization: Organization,
+    first_day: date,
+    first_hour: int,
+    last_hour: int,
+    with_stamp: Literal[False] = False,
+) -> list[CenterDay]: ...
+@overload
+def _center_week_minutes(
+    *,
+    organization: Organization,
+    first_day: date,
+    first_hour: int,
+    last_hour: int,
+    with_stamp: Literal[True],
+) -> tuple[list[CenterDay], str]: ...
+def _center_week_minutes(
+    *,
+    organization: Organization,
+    first_day: date,
+    first_hour: int,
+    last_hour: int,
+    with_stamp: bool = False,
+) -> list[CenterDay] | tuple[list[CenterDay], str]:
     """The center's week in minutes since Monday 00:00 on the local clock, exact when the week
     has no daylight-saving change. One statement reads the providers' hours
     (`providers.selectors.week_availability_sql`) and the week's live sessions, converted to
@@ -309,9 +426,18 @@ def _center_week_minutes(
         start - _LONGEST,
         start + timedelta(days=7),
     ]
+    sql = f"{hours_sql} UNION ALL {session_sql}"
+    if with_stamp:
+        # The fingerprint of these very rows, read in the same snapshot, as a row of kind "#…".
+        stamp_sql, stamp_params = _center_week_stamp_sql(
+            organization=organization, first_day=first_day
+        )
+        sql += f" UNION ALL SELECT '#' || ({stamp_sql}), 0, 0, 0, 0"
+        params += stamp_params
     with connection.cursor() as cursor:
-        cursor.execute(f"{hours_sql} UNION ALL {session_sql}", params)
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
+    stamp = ""
 
     openings_: dict[int, list[tuple[int, int, int]]] = defaultdict(list)  # (day, start, end)
     time_off: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
@@ -319,6 +445,8 @@ def _center_week_minutes(
     for kind, provider_id, day, begin, finish in rows:
         if kind == "b":
             busy[provider_id].append((begin, finish))
+        elif kind.startswith("#"):
+            stamp = kind[1:]
         elif kind == ExceptionKind.TIME_OFF:
             time_off[provider_id, day].append((begin, finish))
         elif begin < finish and 0 <= day < 7:
@@ -366,7 +494,7 @@ def _center_week_minutes(
         for k, center_hour in enumerate(center_day.hours):
             hour = n * 24 + first_hour + k
             center_hour.open, center_hour.free = open_count.get(hour, 0), free_count.get(hour, 0)
-    return days_
+    return (days_, stamp) if with_stamp else days_
 
 
 def _cut(pieces: list[tuple[int, int]], cut: tuple[int, int]) -> list[tuple[int, int]]:

@@ -726,9 +726,10 @@ PINNED = {
     "sessions_app:book": 8,
     # The same reads for the one day of the time picked.
     "sessions_app:book_confirm": 8,
-    # One statement: the active providers' hours and exceptions of the week and its live
-    # sessions, in local minutes (sessions_app.slots.center_week).
-    "sessions_app:center_week": 3,
+    # A fingerprint of the week's rows, then, on a cache miss (as here: the rows grow between
+    # sizes), one statement: the active providers' hours and exceptions of the week and its
+    # live sessions, in local minutes (sessions_app.slots.center_week). Warm, 3.
+    "sessions_app:center_week": 4,
     # The provider, their windows, the week's exceptions, those ahead.
     "providers:availability": 7,
 }
