@@ -9,7 +9,8 @@ from django.db.models.functions import Coalesce
 from grants import selectors as ledger
 from grants.selectors import low_balance_students
 from integrations.woocommerce import selectors as shop
-from matchpal.models import Membership, Organization
+from matchpal.compiled import Compiled, stand_in
+from matchpal.models import Membership, Organization, Role
 from matchpal.selectors import pending_invitations
 from providers.models import Provider, ProviderStatus
 from relationships import selectors as relationships
@@ -140,8 +141,40 @@ def provider_dashboard(*, organization: Organization, membership: Membership) ->
     }
 
 
+STUDENT_SESSIONS = 20
+
+
+def _sessions_of_student_user(organization: int, user: int) -> QuerySet[Session]:
+    """`session_list` as the student with login `user` sees it (built with stand-ins)."""
+    return sessions.session_list(
+        organization=stand_in(Organization, organization),
+        membership=stand_in(Membership, 0, user_id=user, role=Role.STUDENT),
+    )
+
+
+# The student home's two statements, compiled once (docs/performance.md, "The homes").
+_shown_sessions = Compiled(
+    lambda organization, user: _sessions_of_student_user(organization, user)[:STUDENT_SESSIONS],
+    organization=int,
+    user=int,
+)
+_used_before = Compiled(
+    lambda organization, user, starts_at, pk: (
+        _sessions_of_student_user(organization, user)
+        .filter(Q(starts_at__lt=starts_at) | Q(starts_at=starts_at, pk__lt=pk))
+        .order_by()
+        .values_list("relationship__unit")
+        .annotate(used=Sum("charged_minutes"))
+    ),
+    organization=int,
+    user=int,
+    starts_at=datetime,
+    pk=int,
+)
+
+
 def student_sessions(
-    *, organization: Organization, membership: Membership, limit: int = 20
+    *, organization: Organization, membership: Membership, limit: int = STUDENT_SESSIONS
 ) -> list[Session]:
     """The student's recent sessions, newest first, with the running total of hours used
     (`running`: used by this session and every one before it, in order of start).
@@ -153,20 +186,29 @@ def student_sessions(
     and built, `limit` of them), and one grouped sum of the narrow `charged_minutes` of the
     sessions before the oldest shown; each shown row adds its charge to that. (A window over
     every session of the student joined and sorted all of them, wide rows, before the cut.)
+    The home's own cut (`STUDENT_SESSIONS`) runs the two statements compiled once.
     """
-    visible = sessions.session_list(organization=organization, membership=membership)
-    rows = list(visible.order_by("-starts_at", "-id")[:limit])
+    keys = {"organization": organization.pk, "user": membership.user_id}
+    compiled = membership.is_student and limit == STUDENT_SESSIONS
+    if compiled:
+        rows = _shown_sessions.rows(**keys)
+    else:
+        visible = sessions.session_list(organization=organization, membership=membership)
+        rows = list(visible.order_by("-starts_at", "-id")[:limit])
     if not rows:
         return rows
     oldest = rows[-1]
-    before = (
-        visible.filter(
-            Q(starts_at__lt=oldest.starts_at) | Q(starts_at=oldest.starts_at, pk__lt=oldest.pk)
+    if compiled:
+        before = _used_before.rows(**keys, starts_at=oldest.starts_at, pk=oldest.pk)
+    else:
+        before = list(
+            visible.filter(
+                Q(starts_at__lt=oldest.starts_at) | Q(starts_at=oldest.starts_at, pk__lt=oldest.pk)
+            )
+            .order_by()
+            .values_list("relationship__unit")
+            .annotate(used=Sum("charged_minutes"))
         )
-        .order_by()
-        .values_list("relationship__unit")
-        .annotate(used=Sum("charged_minutes"))
-    )
     used: dict[str, int] = dict(before)
     for row in reversed(rows):
         unit = row.relationship.unit
@@ -181,13 +223,29 @@ def _newest[Row: Model](rows: QuerySet[Row], limit: int) -> QuerySet[Row]:
     return rows.filter(pk__in=rows.values("pk")[:limit])
 
 
+HOME_HISTORY = 10
+
+# The newest entries of the student's ledger, as `ledger.history` joins them.
+_home_history = Compiled(
+    lambda organization, student: _newest(
+        ledger.history(
+            organization=stand_in(Organization, organization),
+            student=stand_in(Student, student),
+        ),
+        HOME_HISTORY,
+    ),
+    organization=int,
+    student=int,
+)
+
+
 def student_dashboard(*, organization: Organization, student: Student) -> dict[str, object]:
     grants = list(ledger.grant_list(organization=organization, student=student))
-    history = ledger.history(organization=organization, student=student)
+    history = _home_history.rows(organization=organization.pk, student=student.pk)
     return {
         "student": student,
         "balances": ledger.student_balances(student=student, grants=grants),
         "holds": ledger.holds_of_student(organization=organization, student=student),
         # The newest entries: their running balance starts from the grants' own.
-        "history": ledger.with_running(_newest(history, 10), grants=grants),
+        "history": ledger.with_running(history, grants=grants),
     }
