@@ -1,9 +1,19 @@
 """Read-only figures for the role dashboards. Fixed query counts whatever the data size."""
 
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
-from django.db.models import Aggregate, Count, Model, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    Aggregate,
+    Count,
+    IntegerField,
+    Model,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from grants import selectors as ledger
@@ -26,21 +36,30 @@ ATTENTION_ROWS = 5
 class AttentionFigures(TypedDict):
     disputed: int
     to_log: int
+    proposals: int
+    open_order_errors: int
 
 
-def _scalar(rows: QuerySet[Session], aggregate: Aggregate) -> Coalesce:
+def _scalar(rows: QuerySet[Any], aggregate: Aggregate) -> Coalesce:
     """One aggregate over `rows`, as a subquery answering one value (0 without rows)."""
     grouped = rows.order_by().values("organization").annotate(value=aggregate).values("value")
-    return Coalesce(Subquery(grouped), 0)
+    return Coalesce(Subquery(grouped, output_field=IntegerField()), Value(0))
+
+
+def _proposals(*, organization: Organization, membership: Membership) -> QuerySet[Any]:
+    return relationships.relationship_list(organization=organization, membership=membership).filter(
+        status=RelationshipStatus.PROPOSED
+    )
 
 
 def attention_figures(
     *, organization: Organization, membership: Membership
 ) -> "QuerySet[Organization, AttentionFigures]":
-    """The admin home's counts in one query, each its own subquery reading only the rows it
-    counts through an index (docs/indexes.md): the open disputes (the partial index
-    `session_dispute_open`) and the sessions to log (scheduled, by status and start). Never
-    one aggregate over every session of the organization."""
+    """The admin home's "Needs attention" counts in one query, each its own subquery reading
+    only the rows it counts through an index (docs/indexes.md): the open disputes (the partial
+    index `session_dispute_open`), the sessions to log (scheduled, by status and start), the
+    proposals awaiting an answer and the open shop order errors. Never one aggregate over every
+    session of the organization."""
     visible = sessions.session_list(organization=organization, membership=membership)
     # A session's relationship is of its organization (a composite key): saying so lets the
     # figure that joins relationships read only this organization's, through an index.
@@ -51,56 +70,79 @@ def attention_figures(
         .values(
             disputed=_scalar(visible.filter(sessions.dispute_open()), Count("pk")),
             to_log=_scalar(joined.filter(sessions.due_to_log()), Count("pk")),
+            proposals=_scalar(
+                _proposals(organization=organization, membership=membership), Count("pk")
+            ),
+            open_order_errors=_scalar(shop.open_errors(organization=organization), Count("pk")),
         )
     )
 
 
 def needs_attention(*, organization: Organization, membership: Membership) -> dict[str, object]:
     """What an admin should look at today: proposals still unanswered, disputed sessions,
-    sessions past their start that nobody logged and open shop order errors. Four queries
-    whatever the amount of data, each through an index."""
+    sessions past their start that nobody logged and open shop order errors. Three queries
+    whatever the amount of data, each through an index: the first proposals, the first
+    disputed sessions, and every count (`attention_figures`)."""
     visible = sessions.session_list(organization=organization, membership=membership)
-    proposals = relationships.relationship_list(
-        organization=organization, membership=membership
-    ).filter(status=RelationshipStatus.PROPOSED)
+    proposals = _proposals(organization=organization, membership=membership)
     disputed = visible.filter(sessions.dispute_open())
     counts = attention_figures(organization=organization, membership=membership).get()
     return {
         "proposals": list(proposals.order_by("respond_by", "id")[:ATTENTION_ROWS]),
-        "proposal_count": proposals.count(),
+        "proposal_count": counts["proposals"],
         "disputed": list(disputed.order_by("-disputed_at", "-id")[:ATTENTION_ROWS]),
         "disputed_count": counts["disputed"],
         "to_log": counts["to_log"],
-        "open_order_errors": shop.open_error_count(organization=organization),
+        "open_order_errors": counts["open_order_errors"],
+    }
+
+
+def center_counts(*, organization: Organization) -> dict[str, Any]:
+    """The admin home's head counts in one query, each its own subquery: students active,
+    inactive and active without a login; providers active and without a login; members per
+    role; pending invitations. (Five queries before, one per table and the invitations.)"""
+    students = Student.objects.filter(organization=organization)
+    providers = Provider.objects.filter(organization=organization)
+    members = Membership.objects.filter(organization=organization)
+    count = Count("pk")
+    figures = {
+        "students_active": _scalar(students.filter(status=StudentStatus.ACTIVE), count),
+        "students_inactive": _scalar(students.filter(status=StudentStatus.INACTIVE), count),
+        "students_without_login": _scalar(
+            students.filter(status=StudentStatus.ACTIVE, user__isnull=True), count
+        ),
+        "providers_active": _scalar(providers.filter(status=ProviderStatus.ACTIVE), count),
+        "providers_without_login": _scalar(
+            providers.filter(status=ProviderStatus.ACTIVE, user__isnull=True), count
+        ),
+        **{f"members_{role}": _scalar(members.filter(role=role), count) for role in Role.values},
+        "pending_invitations": _scalar(pending_invitations(organization=organization), count),
+    }
+    counts = Organization.objects.filter(pk=organization.pk).order_by().values(**figures)
+    row: dict[str, Any] = dict(counts.get())
+    return {
+        "students": {
+            "active": row["students_active"],
+            "inactive": row["students_inactive"],
+            "without_login": row["students_without_login"],
+        },
+        "providers": {
+            "active": row["providers_active"],
+            "without_login": row["providers_without_login"],
+        },
+        "members": {role: row[f"members_{role}"] for role in Role.values},
+        "pending_invitations": row["pending_invitations"],
     }
 
 
 def admin_dashboard(*, organization: Organization, membership: Membership) -> dict[str, object]:
-    students = Student.objects.filter(organization=organization).aggregate(
-        active=Count("pk", filter=Q(status=StudentStatus.ACTIVE)),
-        inactive=Count("pk", filter=Q(status=StudentStatus.INACTIVE)),
-        without_login=Count("pk", filter=Q(status=StudentStatus.ACTIVE, user__isnull=True)),
-    )
-    providers = Provider.objects.filter(organization=organization).aggregate(
-        active=Count("pk", filter=Q(status=ProviderStatus.ACTIVE)),
-        without_login=Count("pk", filter=Q(status=ProviderStatus.ACTIVE, user__isnull=True)),
-    )
-    members = dict(
-        Membership.objects.filter(organization=organization)
-        .values_list("role")
-        .annotate(n=Count("pk"))
-        .values_list("role", "n")
-    )
     expiring_count, expiring = ledger.expiring_grants(organization=organization)
     return {
         "recent_entries": ledger.recent_entries(organization=organization),
         "expiring_count": expiring_count,
         "expiring": expiring,
         "expiring_days": ledger.EXPIRING_DAYS,
-        "students": students,
-        "providers": providers,
-        "members": members,
-        "pending_invitations": pending_invitations(organization=organization).count(),
+        **center_counts(organization=organization),
         "low_balance": low_balance_students(organization=organization),
         "recent_students": list(
             Student.objects.filter(organization=organization).order_by("-created_at")[:5]
