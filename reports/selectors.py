@@ -15,6 +15,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from grants import selectors as ledger
 from grants.selectors import low_balance_students
@@ -166,19 +167,65 @@ def _earnings(
     }
 
 
+def _as_provider(organization: int, user: int) -> dict[str, Any]:
+    """The selectors' arguments for the provider with login `user`, as stand-ins."""
+    return {
+        "organization": stand_in(Organization, organization),
+        "membership": stand_in(Membership, 0, user_id=user, role=Role.PROVIDER),
+    }
+
+
+PROVIDER_TO_LOG = 20
+
+# The provider home's lists, compiled once (docs/performance.md, "The homes").
+_provider_proposals = Compiled(
+    lambda organization, user: relationships.proposals_for_provider(
+        **_as_provider(organization, user)
+    ),
+    organization=int,
+    user=int,
+)
+_provider_paired = Compiled(
+    lambda organization, user: relationships.paired_for_provider(
+        **_as_provider(organization, user)
+    ),
+    organization=int,
+    user=int,
+)
+_provider_to_log = Compiled(
+    lambda organization, user, now: sessions.to_log(**_as_provider(organization, user), now=now)[
+        :PROVIDER_TO_LOG
+    ],
+    organization=int,
+    user=int,
+    now=datetime,
+)
+_provider_requests = Compiled(
+    lambda organization, user: sessions.requests_query(**_as_provider(organization, user)),
+    organization=int,
+    user=int,
+)
+_provider_coming_up = Compiled(
+    lambda organization, user, now: sessions.coming_up_query(
+        **_as_provider(organization, user), now=now
+    ),
+    organization=int,
+    user=int,
+    now=datetime,
+)
+
+
 def provider_dashboard(*, organization: Organization, membership: Membership) -> dict[str, object]:
     week, month = sessions.week_and_month_starts(organization)
+    keys = {"organization": organization.pk, "user": membership.user_id}
+    now = timezone.now()
     return {
-        "proposals": list(
-            relationships.proposals_for_provider(organization=organization, membership=membership)
-        ),
-        "paired": list(
-            relationships.paired_for_provider(organization=organization, membership=membership)
-        ),
-        "to_log": list(sessions.to_log(organization=organization, membership=membership)[:20]),
+        "proposals": _provider_proposals.rows(**keys),
+        "paired": _provider_paired.rows(**keys),
+        "to_log": _provider_to_log.rows(**keys, now=now),
         # Booking requests stand above the confirmed sessions (docs/scheduling.md).
-        "requests": sessions.requests_to_answer(organization=organization, membership=membership),
-        "upcoming": sessions.coming_up(organization=organization, membership=membership),
+        "requests": _provider_requests.rows(**keys),
+        "upcoming": _provider_coming_up.rows(**keys, now=now),
         **_earnings(organization=organization, membership=membership, week=week, month=month),
     }
 

@@ -257,45 +257,69 @@ def internal_note_editable(session: Session, membership: Membership) -> bool:
     return not session.internal_note or internal_note_visible(session, membership)
 
 
-def due_to_log() -> Q:
-    """Scheduled sessions whose start has passed: the provider still has to log them. Only on
-    paired relationships: an ended one's sessions can no longer be logged."""
+def due_to_log(now: datetime | None = None) -> Q:
+    """Scheduled sessions whose start has passed (by `now`, this moment by default): the
+    provider still has to log them. Only on paired relationships: an ended one's sessions can
+    no longer be logged."""
     return Q(
         status=SessionStatus.SCHEDULED,
-        starts_at__lte=timezone.now(),
+        starts_at__lte=now or timezone.now(),
         relationship__status=RelationshipStatus.PAIRED,
     )
 
 
-def to_log(*, organization: Organization, membership: Membership) -> QuerySet[Session]:
+def to_log(
+    *, organization: Organization, membership: Membership, now: datetime | None = None
+) -> QuerySet[Session]:
     """The sessions the member sees that are still to log (`due_to_log`), oldest first."""
     return (
         session_list(organization=organization, membership=membership)
-        .filter(due_to_log())
+        .filter(due_to_log(now))
         .order_by("starts_at")
     )
 
 
-def requests_to_answer(
-    *, organization: Organization, membership: Membership, limit: int = 20
-) -> list[Session]:
+REQUESTS_SHOWN = 20
+COMING_UP_SHOWN = 10
+
+
+def requests_query(
+    *, organization: Organization, membership: Membership, limit: int = REQUESTS_SHOWN
+) -> QuerySet[Session]:
     """Booking requests (pending) the member sees, soonest first: the provider's to answer."""
-    return list(
+    return (
         session_list(organization=organization, membership=membership)
         .filter(status=SessionStatus.PENDING)
         .order_by("starts_at", "id")[:limit]
     )
 
 
-def coming_up(
-    *, organization: Organization, membership: Membership, limit: int = 10
+def requests_to_answer(
+    *, organization: Organization, membership: Membership, limit: int = REQUESTS_SHOWN
 ) -> list[Session]:
-    """Scheduled sessions still to come that the member sees, soonest first."""
-    return list(
+    return list(requests_query(organization=organization, membership=membership, limit=limit))
+
+
+def coming_up_query(
+    *,
+    organization: Organization,
+    membership: Membership,
+    now: datetime | None = None,
+    limit: int = COMING_UP_SHOWN,
+) -> QuerySet[Session]:
+    """Scheduled sessions still to come (after `now`, this moment by default) that the member
+    sees, soonest first."""
+    return (
         session_list(organization=organization, membership=membership)
-        .filter(status=SessionStatus.SCHEDULED, starts_at__gt=timezone.now())
+        .filter(status=SessionStatus.SCHEDULED, starts_at__gt=now or timezone.now())
         .order_by("starts_at", "id")[:limit]
     )
+
+
+def coming_up(
+    *, organization: Organization, membership: Membership, limit: int = COMING_UP_SHOWN
+) -> list[Session]:
+    return list(coming_up_query(organization=organization, membership=membership, limit=limit))
 
 
 def delivered_in(start: datetime, end: datetime) -> Q:
