@@ -126,6 +126,10 @@ class Compiled:
         )
         grants_of.rows(organization=org.pk, student=student.pk)
 
+    A build function receives markers, not the call's values: it must not compute with them
+    (compare, add, pick the earliest), or the statement keeps the markers' answer; whatever is
+    derived from the values is a value of its own.
+
     A build function may call a selector that takes model instances with `stand_in`s made
     from its values (`stand_in(Organization, organization)`): their primary keys are bound.
 

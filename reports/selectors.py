@@ -153,11 +153,9 @@ def admin_dashboard(*, organization: Organization, membership: Membership) -> di
     }
 
 
-def _earnings(
-    *, organization: Organization, membership: Membership, week: datetime, month: datetime
-) -> dict[str, object]:
-    this_week, this_month = sessions.earnings_since(
-        organization=organization, membership=membership, starts=[week, month]
+def _earnings(*, week: datetime, month: datetime, keys: dict[str, int]) -> dict[str, object]:
+    this_week, this_month = sessions.earnings_of(
+        _provider_earnings.rows(**keys, week=week, month=month, since=min(week, month)), 2
     )
     return {
         "week_minutes": this_week.minutes,
@@ -205,6 +203,16 @@ _provider_requests = Compiled(
     organization=int,
     user=int,
 )
+_provider_earnings = Compiled(
+    lambda organization, user, week, month, since: sessions.earnings_rows(
+        **_as_provider(organization, user), starts=[week, month], since=since
+    ),
+    organization=int,
+    user=int,
+    week=datetime,
+    month=datetime,
+    since=datetime,
+)
 _provider_coming_up = Compiled(
     lambda organization, user, now: sessions.coming_up_query(
         **_as_provider(organization, user), now=now
@@ -226,7 +234,7 @@ def provider_dashboard(*, organization: Organization, membership: Membership) ->
         # Booking requests stand above the confirmed sessions (docs/scheduling.md).
         "requests": _provider_requests.rows(**keys),
         "upcoming": _provider_coming_up.rows(**keys, now=now),
-        **_earnings(organization=organization, membership=membership, week=week, month=month),
+        **_earnings(week=week, month=month, keys=keys),
     }
 
 
