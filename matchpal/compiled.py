@@ -127,8 +127,9 @@ class Compiled:
         grants_of.rows(organization=org.pk, student=student.pk)
 
     A build function receives markers, not the call's values: it must not compute with them
-    (compare, add, pick the earliest), or the statement keeps the markers' answer; whatever is
-    derived from the values is a value of its own.
+    (add, pick the earliest), or the statement keeps the markers' answer; whatever is derived
+    from the values is a value of its own. (A comparison is caught: the second compilation's
+    markers run in the reverse order.)
 
     A build function may call a selector that takes model instances with `stand_in`s made
     from its values (`stand_in(Organization, organization)`): their primary keys are bound.
@@ -194,8 +195,13 @@ class Compiled:
         return self._db
 
     def _markers(self, variant: int) -> dict[str, Any]:
+        """The values of one compilation. The second's run in the reverse order of the first's,
+        so a build function that compares its values (the earliest of two moments) compiles
+        differently the second time and is refused."""
+        last = len(self.kinds) - 1
         return {
-            name: _marker(kind, n, variant) for n, (name, kind) in enumerate(self.kinds.items())
+            name: _marker(kind, last - n if variant else n, variant)
+            for n, (name, kind) in enumerate(self.kinds.items())
         }
 
     def _shape(self, alias: str) -> tuple[QuerySet[Any], _Shape]:

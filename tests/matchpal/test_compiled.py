@@ -155,6 +155,19 @@ def test_refuses_what_would_not_stay_exact(build, reason) -> None:  # type: igno
         Compiled(build, organization=int).rows(organization=1)
 
 
+@on_postgresql
+def test_refuses_a_build_that_compares_its_values() -> None:
+    """The markers stand in for the values: the earliest of two markers is not the earliest
+    of two moments of a call, so such a statement would keep the first build's answer."""
+    statement = Compiled(
+        lambda week, month: Grant.objects.filter(valid_from__gte=min(week, month)),
+        week=datetime,
+        month=datetime,
+    )
+    with pytest.raises(NotCompilable, match="depend on the values"):
+        statement.rows(week=timezone.now(), month=timezone.now())
+
+
 def test_values_of_the_declared_kinds_only() -> None:
     with pytest.raises(TypeError):
         Compiled(lambda flag: Grant.objects.all(), flag=bool)
