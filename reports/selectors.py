@@ -337,7 +337,7 @@ _home_history = Compiled(
 
 
 def student_dashboard(*, organization: Organization, student: Student) -> dict[str, object]:
-    grants = list(ledger.grant_list(organization=organization, student=student))
+    grants = ledger.grants_of_student(organization=organization, student=student)
     history = _home_history.rows(organization=organization.pk, student=student.pk)
     return {
         "student": student,
