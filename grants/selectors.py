@@ -30,6 +30,7 @@ from grants.models import (
     EntryKind,
     Grant,
     GrantEntry,
+    GrantServiceType,
     GrantStatus,
     Package,
     PackageShopMapping,
@@ -37,6 +38,8 @@ from grants.models import (
     Unit,
     end_of_day,
 )
+from matchpal import compiled
+from matchpal.compiled import Compiled, stand_in
 from matchpal.models import Organization, ServiceType
 from students.models import Student, StudentStatus
 
@@ -80,6 +83,44 @@ def grant_list(*, organization: Organization, student: Student) -> QuerySet[Gran
         .select_related("package")
         .prefetch_related(Prefetch("service_types", queryset=ServiceType.objects.order_by("name")))
     )
+
+
+# `grant_list`'s two statements, compiled once: the grants, and their service types, which
+# the ORM's prefetch would build and compile again on every request.
+_grants_of = Compiled(
+    lambda organization, student: grant_list(
+        organization=stand_in(Organization, organization), student=stand_in(Student, student)
+    ).prefetch_related(None),
+    organization=int,
+    student=int,
+)
+_grant_service_types_of = Compiled(
+    lambda organization, student: (
+        GrantServiceType.objects.filter(organization=organization, grant__student=student)
+        .select_related("service_type")
+        .order_by("service_type__name", "pk")
+    ),
+    organization=int,
+    student=int,
+)
+
+
+def grants_of_student(*, organization: Organization, student: Student) -> list[Grant]:
+    """`grant_list`, read: each grant with its service types by name, as its prefetch sets
+    them (`grant.service_types.all()` queries nothing)."""
+    if not compiled.available():
+        return list(grant_list(organization=organization, student=student))
+    keys = {"organization": organization.pk, "student": student.pk}
+    grants: list[Grant] = _grants_of.rows(**keys)
+    covered: dict[int, list[ServiceType]] = {grant.pk: [] for grant in grants}
+    for link in _grant_service_types_of.rows(**keys):
+        covered[link.grant_id].append(link.service_type)
+    for grant in grants:
+        rows = grant.service_types.all()
+        rows._result_cache = covered[grant.pk]
+        rows._prefetch_done = True  # type: ignore[attr-defined]
+        grant._prefetched_objects_cache = {"service_types": rows}  # type: ignore[attr-defined]
+    return grants
 
 
 def grant_get(*, organization: Organization, public_id: uuid.UUID) -> Grant:
@@ -137,9 +178,8 @@ def student_balances(*, student: Student, grants: Sequence[Grant] | None = None)
     ]
 
 
-def holds_of_student(*, organization: Organization, student: Student) -> list[dict[str, object]]:
-    """Each relationship's current hold: "Reserved for <provider>: 4 h 30 min"."""
-    rows = (
+def _holds(organization: Organization, student: Student) -> QuerySet[Any, Any]:
+    return (
         Allocation.objects.filter(organization=organization, grant__student=student)
         .values(
             "relationship_id",
@@ -152,6 +192,21 @@ def holds_of_student(*, organization: Organization, student: Student) -> list[di
         .annotate(held=Sum("held"), consumed=Sum("consumed"))
         .order_by("relationship__provider__name", "relationship_id")
     )
+
+
+# Compiled once: the student's home and hours pages read it on every request.
+_holds_compiled = Compiled(
+    lambda organization, student: _holds(
+        stand_in(Organization, organization), stand_in(Student, student)
+    ),
+    organization=int,
+    student=int,
+)
+
+
+def holds_of_student(*, organization: Organization, student: Student) -> list[dict[str, object]]:
+    """Each relationship's current hold: "Reserved for <provider>: 4 h 30 min"."""
+    rows = _holds_compiled.rows(organization=organization.pk, student=student.pk)
     return [
         {
             "relationship_id": row["relationship_id"],

@@ -109,7 +109,7 @@ def package_set_active(request: TenantRequest, public_id: uuid.UUID) -> HttpResp
 
 def _hours_context(request: TenantRequest, student: Student) -> dict[str, object]:
     organization = request.organization
-    grants = list(selectors.grant_list(organization=organization, student=student))
+    grants = selectors.grants_of_student(organization=organization, student=student)
     history = paginate(request, selectors.history(organization=organization, student=student))
     selectors.page_with_running(history, organization=organization, student=student, grants=grants)
     return {

@@ -2,9 +2,10 @@
 per service type, sessions this week and this month with their rates, the usage trend, and
 the warning signs. Each reads a small summary kept by the writes (`CenterBalance`,
 `PairingActivity`, `ShortSession`, and the Sessions report's `SessionHour`) or a bounded range
-through an index, so the page costs the same whatever the center's history: six queries,
+through an index, so the page costs the same whatever the center's history: five queries,
 pinned with the page's."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from grants.models import CenterBalance, Grant, GrantServiceType, GrantStatus
@@ -152,21 +153,14 @@ def _months_back(first: date, n: int) -> date:
     return date(month // 12, month % 12 + 1, 1)
 
 
-def _periods(
-    organization: Organization,
-    truncate: type[TruncWeek] | type[TruncMonth],
-    starts: list[date],
-    label: str,
-) -> list[Outcomes]:
-    """The sessions of each period starting at `starts` (through the last one's end: this week
-    or month), summed from the Sessions report's roll-up per day and hour (`SessionHour`,
-    docs/reports.md "Roll-ups"): a year is a few thousand narrow rows through its key,
-    grouped in SQL, a handful of rows back."""
-    periods = {start: Outcomes(label=start.strftime(label), start=start) for start in starts}
+def _days(organization: Organization, since: date) -> list[dict[str, Any]]:
+    """The sessions of each day since `since` (through the end of this week and month), summed
+    from the Sessions report's roll-up per day and hour (`SessionHour`, docs/reports.md
+    "Roll-ups"): a year is a few thousand narrow rows through its key, grouped in SQL, one row
+    a day back."""
     rows = (
-        SessionHour.objects.filter(organization=organization, day__gte=starts[0])
-        .annotate(period=truncate("day"))
-        .values("period")
+        SessionHour.objects.filter(organization=organization, day__gte=since)
+        .values("day")
         .annotate(
             n=Sum("sessions"),
             done=Sum("completed"),
@@ -177,14 +171,34 @@ def _periods(
         )
         .order_by()
     )
-    for row in rows:
-        period = periods.get(row["period"])
-        if period is None:  # sessions planned beyond this week or month
+    return [dict(row) for row in rows]
+
+
+def _periods(
+    days: list[dict[str, Any]], period_of: Callable[[date], date], starts: list[date], label: str
+) -> list[Outcomes]:
+    """The sessions of each period starting at `starts` (through the last one's end: this week
+    or month), added up from `days`; `period_of` gives a day's period start."""
+    periods = {start: Outcomes(label=start.strftime(label), start=start) for start in starts}
+    for row in days:
+        period = periods.get(period_of(row["day"]))
+        if period is None:  # sessions planned beyond this week or month, or before the first
             continue
-        period.sessions, period.completed = row["n"], row["done"]
-        period.cancelled, period.no_shows = row["off"], row["absent"]
-        period.scheduled, period.delivered_minutes = row["ahead"], row["minutes"]
+        period.sessions += row["n"]
+        period.completed += row["done"]
+        period.cancelled += row["off"]
+        period.no_shows += row["absent"]
+        period.scheduled += row["ahead"]
+        period.delivered_minutes += row["minutes"]
     return list(periods.values())
+
+
+def _week_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _month_of(day: date) -> date:
+    return day.replace(day=1)
 
 
 def _trend(name: str, title: str, periods: list[Outcomes]) -> Trend:
@@ -199,22 +213,16 @@ def _trend(name: str, title: str, periods: list[Outcomes]) -> Trend:
 def session_figures(organization: Organization) -> dict[str, Any]:
     """This week (Monday to Sunday) and this month on the center's clock, and the trend of hours
     delivered: per week over the last `TREND_WEEKS` weeks and per month over the last
-    `TREND_MONTHS` months, both ending with the current one. Two queries."""
+    `TREND_MONTHS` months, both ending with the current one. One query."""
     today = timezone.localdate(timezone.now(), organization.tz)
-    this_week = today - timedelta(days=today.weekday())
-    this_month = today.replace(day=1)
-    weeks = _periods(
-        organization,
-        TruncWeek,
-        [this_week - timedelta(weeks=n) for n in range(TREND_WEEKS - 1, -1, -1)],
-        "%b %-d",
-    )
-    months = _periods(
-        organization,
-        TruncMonth,
-        [_months_back(this_month, n) for n in range(TREND_MONTHS - 1, -1, -1)],
-        "%b %Y",
-    )
+    this_week = _week_of(today)
+    this_month = _month_of(today)
+    week_starts = [this_week - timedelta(weeks=n) for n in range(TREND_WEEKS - 1, -1, -1)]
+    month_starts = [_months_back(this_month, n) for n in range(TREND_MONTHS - 1, -1, -1)]
+    # Both trends from one read of the days since the earlier of their first periods.
+    days = _days(organization, min(week_starts[0], month_starts[0]))
+    weeks = _periods(days, _week_of, week_starts, "%b %-d")
+    months = _periods(days, _month_of, month_starts, "%b %Y")
     return {
         "week": weeks[-1],
         "month": months[-1],

@@ -1,15 +1,27 @@
 """Read-only figures for the role dashboards. Fixed query counts whatever the data size."""
 
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
-from django.db.models import Aggregate, Count, Model, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    Aggregate,
+    Count,
+    IntegerField,
+    Model,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from grants import selectors as ledger
 from grants.selectors import low_balance_students
 from integrations.woocommerce import selectors as shop
-from matchpal.models import Membership, Organization
+from matchpal.compiled import Compiled, stand_in
+from matchpal.models import Membership, Organization, Role
 from matchpal.selectors import pending_invitations
 from providers.models import Provider, ProviderStatus
 from relationships import selectors as relationships
@@ -25,21 +37,30 @@ ATTENTION_ROWS = 5
 class AttentionFigures(TypedDict):
     disputed: int
     to_log: int
+    proposals: int
+    open_order_errors: int
 
 
-def _scalar(rows: QuerySet[Session], aggregate: Aggregate) -> Coalesce:
+def _scalar(rows: QuerySet[Any], aggregate: Aggregate) -> Coalesce:
     """One aggregate over `rows`, as a subquery answering one value (0 without rows)."""
     grouped = rows.order_by().values("organization").annotate(value=aggregate).values("value")
-    return Coalesce(Subquery(grouped), 0)
+    return Coalesce(Subquery(grouped, output_field=IntegerField()), Value(0))
+
+
+def _proposals(*, organization: Organization, membership: Membership) -> QuerySet[Any]:
+    return relationships.relationship_list(organization=organization, membership=membership).filter(
+        status=RelationshipStatus.PROPOSED
+    )
 
 
 def attention_figures(
     *, organization: Organization, membership: Membership
 ) -> "QuerySet[Organization, AttentionFigures]":
-    """The admin home's counts in one query, each its own subquery reading only the rows it
-    counts through an index (docs/indexes.md): the open disputes (the partial index
-    `session_dispute_open`) and the sessions to log (scheduled, by status and start). Never
-    one aggregate over every session of the organization."""
+    """The admin home's "Needs attention" counts in one query, each its own subquery reading
+    only the rows it counts through an index (docs/indexes.md): the open disputes (the partial
+    index `session_dispute_open`), the sessions to log (scheduled, by status and start), the
+    proposals awaiting an answer and the open shop order errors. Never one aggregate over every
+    session of the organization."""
     visible = sessions.session_list(organization=organization, membership=membership)
     # A session's relationship is of its organization (a composite key): saying so lets the
     # figure that joins relationships read only this organization's, through an index.
@@ -50,56 +71,79 @@ def attention_figures(
         .values(
             disputed=_scalar(visible.filter(sessions.dispute_open()), Count("pk")),
             to_log=_scalar(joined.filter(sessions.due_to_log()), Count("pk")),
+            proposals=_scalar(
+                _proposals(organization=organization, membership=membership), Count("pk")
+            ),
+            open_order_errors=_scalar(shop.open_errors(organization=organization), Count("pk")),
         )
     )
 
 
 def needs_attention(*, organization: Organization, membership: Membership) -> dict[str, object]:
     """What an admin should look at today: proposals still unanswered, disputed sessions,
-    sessions past their start that nobody logged and open shop order errors. Four queries
-    whatever the amount of data, each through an index."""
+    sessions past their start that nobody logged and open shop order errors. Three queries
+    whatever the amount of data, each through an index: the first proposals, the first
+    disputed sessions, and every count (`attention_figures`)."""
     visible = sessions.session_list(organization=organization, membership=membership)
-    proposals = relationships.relationship_list(
-        organization=organization, membership=membership
-    ).filter(status=RelationshipStatus.PROPOSED)
+    proposals = _proposals(organization=organization, membership=membership)
     disputed = visible.filter(sessions.dispute_open())
     counts = attention_figures(organization=organization, membership=membership).get()
     return {
         "proposals": list(proposals.order_by("respond_by", "id")[:ATTENTION_ROWS]),
-        "proposal_count": proposals.count(),
+        "proposal_count": counts["proposals"],
         "disputed": list(disputed.order_by("-disputed_at", "-id")[:ATTENTION_ROWS]),
         "disputed_count": counts["disputed"],
         "to_log": counts["to_log"],
-        "open_order_errors": shop.open_error_count(organization=organization),
+        "open_order_errors": counts["open_order_errors"],
+    }
+
+
+def center_counts(*, organization: Organization) -> dict[str, Any]:
+    """The admin home's head counts in one query, each its own subquery: students active,
+    inactive and active without a login; providers active and without a login; members per
+    role; pending invitations. (Five queries before, one per table and the invitations.)"""
+    students = Student.objects.filter(organization=organization)
+    providers = Provider.objects.filter(organization=organization)
+    members = Membership.objects.filter(organization=organization)
+    count = Count("pk")
+    figures = {
+        "students_active": _scalar(students.filter(status=StudentStatus.ACTIVE), count),
+        "students_inactive": _scalar(students.filter(status=StudentStatus.INACTIVE), count),
+        "students_without_login": _scalar(
+            students.filter(status=StudentStatus.ACTIVE, user__isnull=True), count
+        ),
+        "providers_active": _scalar(providers.filter(status=ProviderStatus.ACTIVE), count),
+        "providers_without_login": _scalar(
+            providers.filter(status=ProviderStatus.ACTIVE, user__isnull=True), count
+        ),
+        **{f"members_{role}": _scalar(members.filter(role=role), count) for role in Role.values},
+        "pending_invitations": _scalar(pending_invitations(organization=organization), count),
+    }
+    counts = Organization.objects.filter(pk=organization.pk).order_by().values(**figures)
+    row: dict[str, Any] = dict(counts.get())
+    return {
+        "students": {
+            "active": row["students_active"],
+            "inactive": row["students_inactive"],
+            "without_login": row["students_without_login"],
+        },
+        "providers": {
+            "active": row["providers_active"],
+            "without_login": row["providers_without_login"],
+        },
+        "members": {role: row[f"members_{role}"] for role in Role.values},
+        "pending_invitations": row["pending_invitations"],
     }
 
 
 def admin_dashboard(*, organization: Organization, membership: Membership) -> dict[str, object]:
-    students = Student.objects.filter(organization=organization).aggregate(
-        active=Count("pk", filter=Q(status=StudentStatus.ACTIVE)),
-        inactive=Count("pk", filter=Q(status=StudentStatus.INACTIVE)),
-        without_login=Count("pk", filter=Q(status=StudentStatus.ACTIVE, user__isnull=True)),
-    )
-    providers = Provider.objects.filter(organization=organization).aggregate(
-        active=Count("pk", filter=Q(status=ProviderStatus.ACTIVE)),
-        without_login=Count("pk", filter=Q(status=ProviderStatus.ACTIVE, user__isnull=True)),
-    )
-    members = dict(
-        Membership.objects.filter(organization=organization)
-        .values_list("role")
-        .annotate(n=Count("pk"))
-        .values_list("role", "n")
-    )
     expiring_count, expiring = ledger.expiring_grants(organization=organization)
     return {
         "recent_entries": ledger.recent_entries(organization=organization),
         "expiring_count": expiring_count,
         "expiring": expiring,
         "expiring_days": ledger.EXPIRING_DAYS,
-        "students": students,
-        "providers": providers,
-        "members": members,
-        "pending_invitations": pending_invitations(organization=organization).count(),
+        **center_counts(organization=organization),
         "low_balance": low_balance_students(organization=organization),
         "recent_students": list(
             Student.objects.filter(organization=organization).order_by("-created_at")[:5]
@@ -109,11 +153,9 @@ def admin_dashboard(*, organization: Organization, membership: Membership) -> di
     }
 
 
-def _earnings(
-    *, organization: Organization, membership: Membership, week: datetime, month: datetime
-) -> dict[str, object]:
-    this_week, this_month = sessions.earnings_since(
-        organization=organization, membership=membership, starts=[week, month]
+def _earnings(*, week: datetime, month: datetime, keys: dict[str, int]) -> dict[str, object]:
+    this_week, this_month = sessions.earnings_of(
+        _provider_earnings.rows(**keys, week=week, month=month, since=min(week, month)), 2
     )
     return {
         "week_minutes": this_week.minutes,
@@ -123,25 +165,113 @@ def _earnings(
     }
 
 
-def provider_dashboard(*, organization: Organization, membership: Membership) -> dict[str, object]:
-    week, month = sessions.week_and_month_starts(organization)
+def _as_provider(organization: int, user: int) -> dict[str, Any]:
+    """The selectors' arguments for the provider with login `user`, as stand-ins."""
     return {
-        "proposals": list(
-            relationships.proposals_for_provider(organization=organization, membership=membership)
-        ),
-        "paired": list(
-            relationships.paired_for_provider(organization=organization, membership=membership)
-        ),
-        "to_log": list(sessions.to_log(organization=organization, membership=membership)[:20]),
-        # Booking requests stand above the confirmed sessions (docs/scheduling.md).
-        "requests": sessions.requests_to_answer(organization=organization, membership=membership),
-        "upcoming": sessions.coming_up(organization=organization, membership=membership),
-        **_earnings(organization=organization, membership=membership, week=week, month=month),
+        "organization": stand_in(Organization, organization),
+        "membership": stand_in(Membership, 0, user_id=user, role=Role.PROVIDER),
     }
 
 
+PROVIDER_TO_LOG = 20
+
+# The provider home's lists, compiled once (docs/performance.md, "The homes").
+_provider_proposals = Compiled(
+    lambda organization, user: relationships.proposals_for_provider(
+        **_as_provider(organization, user)
+    ),
+    organization=int,
+    user=int,
+)
+_provider_paired = Compiled(
+    lambda organization, user: relationships.paired_for_provider(
+        **_as_provider(organization, user)
+    ),
+    organization=int,
+    user=int,
+)
+_provider_to_log = Compiled(
+    lambda organization, user, now: sessions.to_log(**_as_provider(organization, user), now=now)[
+        :PROVIDER_TO_LOG
+    ],
+    organization=int,
+    user=int,
+    now=datetime,
+)
+_provider_requests = Compiled(
+    lambda organization, user: sessions.requests_query(**_as_provider(organization, user)),
+    organization=int,
+    user=int,
+)
+_provider_earnings = Compiled(
+    lambda organization, user, week, month, since: sessions.earnings_rows(
+        **_as_provider(organization, user), starts=[week, month], since=since
+    ),
+    organization=int,
+    user=int,
+    week=datetime,
+    month=datetime,
+    since=datetime,
+)
+_provider_coming_up = Compiled(
+    lambda organization, user, now: sessions.coming_up_query(
+        **_as_provider(organization, user), now=now
+    ),
+    organization=int,
+    user=int,
+    now=datetime,
+)
+
+
+def provider_dashboard(*, organization: Organization, membership: Membership) -> dict[str, object]:
+    week, month = sessions.week_and_month_starts(organization)
+    keys = {"organization": organization.pk, "user": membership.user_id}
+    now = timezone.now()
+    return {
+        "proposals": _provider_proposals.rows(**keys),
+        "paired": _provider_paired.rows(**keys),
+        "to_log": _provider_to_log.rows(**keys, now=now),
+        # Booking requests stand above the confirmed sessions (docs/scheduling.md).
+        "requests": _provider_requests.rows(**keys),
+        "upcoming": _provider_coming_up.rows(**keys, now=now),
+        **_earnings(week=week, month=month, keys=keys),
+    }
+
+
+STUDENT_SESSIONS = 20
+
+
+def _sessions_of_student_user(organization: int, user: int) -> QuerySet[Session]:
+    """`session_list` as the student with login `user` sees it (built with stand-ins)."""
+    return sessions.session_list(
+        organization=stand_in(Organization, organization),
+        membership=stand_in(Membership, 0, user_id=user, role=Role.STUDENT),
+    )
+
+
+# The student home's two statements, compiled once (docs/performance.md, "The homes").
+_shown_sessions = Compiled(
+    lambda organization, user: _sessions_of_student_user(organization, user)[:STUDENT_SESSIONS],
+    organization=int,
+    user=int,
+)
+_used_before = Compiled(
+    lambda organization, user, starts_at, pk: (
+        _sessions_of_student_user(organization, user)
+        .filter(Q(starts_at__lt=starts_at) | Q(starts_at=starts_at, pk__lt=pk))
+        .order_by()
+        .values_list("relationship__unit")
+        .annotate(used=Sum("charged_minutes"))
+    ),
+    organization=int,
+    user=int,
+    starts_at=datetime,
+    pk=int,
+)
+
+
 def student_sessions(
-    *, organization: Organization, membership: Membership, limit: int = 20
+    *, organization: Organization, membership: Membership, limit: int = STUDENT_SESSIONS
 ) -> list[Session]:
     """The student's recent sessions, newest first, with the running total of hours used
     (`running`: used by this session and every one before it, in order of start).
@@ -153,20 +283,29 @@ def student_sessions(
     and built, `limit` of them), and one grouped sum of the narrow `charged_minutes` of the
     sessions before the oldest shown; each shown row adds its charge to that. (A window over
     every session of the student joined and sorted all of them, wide rows, before the cut.)
+    The home's own cut (`STUDENT_SESSIONS`) runs the two statements compiled once.
     """
-    visible = sessions.session_list(organization=organization, membership=membership)
-    rows = list(visible.order_by("-starts_at", "-id")[:limit])
+    keys = {"organization": organization.pk, "user": membership.user_id}
+    compiled = membership.is_student and limit == STUDENT_SESSIONS
+    if compiled:
+        rows = _shown_sessions.rows(**keys)
+    else:
+        visible = sessions.session_list(organization=organization, membership=membership)
+        rows = list(visible.order_by("-starts_at", "-id")[:limit])
     if not rows:
         return rows
     oldest = rows[-1]
-    before = (
-        visible.filter(
-            Q(starts_at__lt=oldest.starts_at) | Q(starts_at=oldest.starts_at, pk__lt=oldest.pk)
+    if compiled:
+        before = _used_before.rows(**keys, starts_at=oldest.starts_at, pk=oldest.pk)
+    else:
+        before = list(
+            visible.filter(
+                Q(starts_at__lt=oldest.starts_at) | Q(starts_at=oldest.starts_at, pk__lt=oldest.pk)
+            )
+            .order_by()
+            .values_list("relationship__unit")
+            .annotate(used=Sum("charged_minutes"))
         )
-        .order_by()
-        .values_list("relationship__unit")
-        .annotate(used=Sum("charged_minutes"))
-    )
     used: dict[str, int] = dict(before)
     for row in reversed(rows):
         unit = row.relationship.unit
@@ -181,13 +320,29 @@ def _newest[Row: Model](rows: QuerySet[Row], limit: int) -> QuerySet[Row]:
     return rows.filter(pk__in=rows.values("pk")[:limit])
 
 
+HOME_HISTORY = 10
+
+# The newest entries of the student's ledger, as `ledger.history` joins them.
+_home_history = Compiled(
+    lambda organization, student: _newest(
+        ledger.history(
+            organization=stand_in(Organization, organization),
+            student=stand_in(Student, student),
+        ),
+        HOME_HISTORY,
+    ),
+    organization=int,
+    student=int,
+)
+
+
 def student_dashboard(*, organization: Organization, student: Student) -> dict[str, object]:
-    grants = list(ledger.grant_list(organization=organization, student=student))
-    history = ledger.history(organization=organization, student=student)
+    grants = ledger.grants_of_student(organization=organization, student=student)
+    history = _home_history.rows(organization=organization.pk, student=student.pk)
     return {
         "student": student,
         "balances": ledger.student_balances(student=student, grants=grants),
         "holds": ledger.holds_of_student(organization=organization, student=student),
         # The newest entries: their running balance starts from the grants' own.
-        "history": ledger.with_running(_newest(history, 10), grants=grants),
+        "history": ledger.with_running(history, grants=grants),
     }

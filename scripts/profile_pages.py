@@ -40,6 +40,9 @@ from scripts.benchkit import percentile  # noqa: E402
 # (role, URL name, what its URL takes besides the organization's slug). "student" and
 # "relationship" stand for the signed-in student's (or any) student and one of its pairings.
 PAGES: list[tuple[str, str, tuple[str, ...]]] = [
+    ("admin", "org_home", ()),
+    ("provider", "org_home", ()),
+    ("student", "org_home", ()),
     ("admin", "students:create", ()),
     ("admin", "students:list", ()),
     ("admin", "providers:list", ()),

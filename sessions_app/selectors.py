@@ -1,11 +1,11 @@
 """Tenant-scoped reads of sessions, narrowed to what the member's role may see."""
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from django.db.models import Aggregate, Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
@@ -262,45 +262,69 @@ def internal_note_editable(session: Session, membership: Membership) -> bool:
     return not session.internal_note or internal_note_visible(session, membership)
 
 
-def due_to_log() -> Q:
-    """Scheduled sessions whose start has passed: the provider still has to log them. Only on
-    paired relationships: an ended one's sessions can no longer be logged."""
+def due_to_log(now: datetime | None = None) -> Q:
+    """Scheduled sessions whose start has passed (by `now`, this moment by default): the
+    provider still has to log them. Only on paired relationships: an ended one's sessions can
+    no longer be logged."""
     return Q(
         status=SessionStatus.SCHEDULED,
-        starts_at__lte=timezone.now(),
+        starts_at__lte=now or timezone.now(),
         relationship__status=RelationshipStatus.PAIRED,
     )
 
 
-def to_log(*, organization: Organization, membership: Membership) -> QuerySet[Session]:
+def to_log(
+    *, organization: Organization, membership: Membership, now: datetime | None = None
+) -> QuerySet[Session]:
     """The sessions the member sees that are still to log (`due_to_log`), oldest first."""
     return (
         session_list(organization=organization, membership=membership)
-        .filter(due_to_log())
+        .filter(due_to_log(now))
         .order_by("starts_at")
     )
 
 
-def requests_to_answer(
-    *, organization: Organization, membership: Membership, limit: int = 20
-) -> list[Session]:
+REQUESTS_SHOWN = 20
+COMING_UP_SHOWN = 10
+
+
+def requests_query(
+    *, organization: Organization, membership: Membership, limit: int = REQUESTS_SHOWN
+) -> QuerySet[Session]:
     """Booking requests (pending) the member sees, soonest first: the provider's to answer."""
-    return list(
+    return (
         session_list(organization=organization, membership=membership)
         .filter(status=SessionStatus.PENDING)
         .order_by("starts_at", "id")[:limit]
     )
 
 
-def coming_up(
-    *, organization: Organization, membership: Membership, limit: int = 10
+def requests_to_answer(
+    *, organization: Organization, membership: Membership, limit: int = REQUESTS_SHOWN
 ) -> list[Session]:
-    """Scheduled sessions still to come that the member sees, soonest first."""
-    return list(
+    return list(requests_query(organization=organization, membership=membership, limit=limit))
+
+
+def coming_up_query(
+    *,
+    organization: Organization,
+    membership: Membership,
+    now: datetime | None = None,
+    limit: int = COMING_UP_SHOWN,
+) -> QuerySet[Session]:
+    """Scheduled sessions still to come (after `now`, this moment by default) that the member
+    sees, soonest first."""
+    return (
         session_list(organization=organization, membership=membership)
-        .filter(status=SessionStatus.SCHEDULED, starts_at__gt=timezone.now())
+        .filter(status=SessionStatus.SCHEDULED, starts_at__gt=now or timezone.now())
         .order_by("starts_at", "id")[:limit]
     )
+
+
+def coming_up(
+    *, organization: Organization, membership: Membership, limit: int = COMING_UP_SHOWN
+) -> list[Session]:
+    return list(coming_up_query(organization=organization, membership=membership, limit=limit))
 
 
 def delivered_in(start: datetime, end: datetime) -> Q:
@@ -345,27 +369,50 @@ def earnings(*, organization: Organization, membership: Membership, since: datet
     return totals
 
 
+def earnings_rows(
+    *,
+    organization: Organization,
+    membership: Membership,
+    starts: Sequence[datetime],
+    since: datetime | None = None,
+) -> QuerySet[Any, Any]:
+    """The sums behind `earnings_since`, one row (none without sessions): since each of
+    `starts`, the minutes paid (`m0`, `m1`…) and the amount (`a0`, `a1`…), over the sessions
+    since `since` (the earliest of `starts` unless given, as a compiled statement must: it
+    cannot compare its values). Grouped by the organization, the one the rows are filtered to,
+    so the statement is a queryset (which can be compiled once) rather than an `aggregate`."""
+    aggregates: dict[str, Aggregate] = {}
+    for n, start in enumerate(starts):
+        within = Q(starts_at__gte=start)
+        aggregates[f"m{n}"] = Sum("paid_minutes", filter=within)
+        aggregates[f"a{n}"] = Sum("provider_earnings", filter=within)
+    return (
+        session_list(organization=organization, membership=membership)
+        .filter(starts_at__gte=since or min(starts))
+        .with_money()
+        .order_by()
+        .values("organization")
+        .annotate(**aggregates)
+    )
+
+
+def earnings_of(rows: Sequence[Mapping[str, Any]], periods: int) -> list[Earnings]:
+    """`earnings_rows`' row (or none) as one `Earnings` per period."""
+    totals: Mapping[str, Any] = rows[0] if rows else {}
+    return [
+        Earnings(minutes=totals.get(f"m{n}") or 0, amount=totals.get(f"a{n}") or Decimal("0.00"))
+        for n in range(periods)
+    ]
+
+
 def earnings_since(
     *, organization: Organization, membership: Membership, starts: Sequence[datetime]
 ) -> list[Earnings]:
     """`earnings` since each of `starts` (a week's and a month's), in one query over the
     sessions since the earliest: each period's sums are filtered aggregates of the same rows,
     so the page reads them once and plans one statement."""
-    aggregates: dict[str, Aggregate] = {}
-    for n, since in enumerate(starts):
-        within = Q(starts_at__gte=since)
-        aggregates[f"m{n}"] = Sum("paid_minutes", filter=within)
-        aggregates[f"a{n}"] = Sum("provider_earnings", filter=within)
-    totals = (
-        session_list(organization=organization, membership=membership)
-        .filter(starts_at__gte=min(starts))
-        .with_money()
-        .aggregate(**aggregates)
-    )
-    return [
-        Earnings(minutes=totals[f"m{n}"] or 0, amount=totals[f"a{n}"] or Decimal("0.00"))
-        for n in range(len(starts))
-    ]
+    rows = list(earnings_rows(organization=organization, membership=membership, starts=starts))
+    return earnings_of(rows, len(starts))
 
 
 def week_and_month_starts(organization: Organization) -> tuple[datetime, datetime]:

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.http import Http404
 
+from matchpal.compiled import Compiled
 from matchpal.models import Organization, User
 from students.models import BookingSuspension, Student
 
@@ -41,12 +42,21 @@ def student_get(*, organization: Organization, public_id: uuid.UUID) -> Student:
     return student
 
 
-def student_for_user(*, organization: Organization, user: User) -> Student | None:
-    return (
+# Compiled once: every request of a student's pages looks their record up.
+_of_user = Compiled(
+    lambda organization, user: (
         Student.objects.filter(organization=organization, user=user)
         .select_related("organization")
-        .first()
-    )
+        .order_by("pk")[:1]
+    ),
+    organization=int,
+    user=int,
+)
+
+
+def student_for_user(*, organization: Organization, user: User) -> Student | None:
+    rows = _of_user.rows(organization=organization.pk, user=user.pk)
+    return rows[0] if rows else None
 
 
 def lock_student(*, pk: int) -> None:

@@ -24,9 +24,14 @@ def error_list(*, organization: Organization) -> QuerySet[OrderError]:
     )
 
 
+def open_errors(*, organization: Organization) -> QuerySet[OrderError]:
+    """The order errors that wait for an admin."""
+    return OrderError.objects.filter(organization=organization, resolved_at__isnull=True)
+
+
 def open_error_count(*, organization: Organization) -> int:
     """How many order errors wait for an admin."""
-    return OrderError.objects.filter(organization=organization, resolved_at__isnull=True).count()
+    return open_errors(organization=organization).count()
 
 
 def error_get(*, organization: Organization, public_id: uuid.UUID) -> OrderError:

@@ -1,0 +1,252 @@
+"""Querysets compiled to SQL once per process, their values bound per call.
+
+A page's queries have the same shape on every request; only values change (the organization,
+the student, a moment). Building a queryset (its clones, lookups, joins) and compiling it to
+SQL took a third of the homes' and the hours pages' Python (docs/performance.md, "The homes:
+statements compiled once"). `Compiled` builds its queryset once with a marker value for each
+named parameter, compiles it, records where each marker landed among the statement's
+parameters, and from then on runs that SQL with the call's values in those places, turning the
+rows into what the queryset would return (models with their `select_related` rows and
+annotations, dicts or tuples) through Django's own iterables.
+
+What it refuses (`NotCompilable`, raised on the first call, so a test that runs the statement
+finds it): SQL that reads the clock or anything else that varies between runs (`NOW()`,
+`random()`…), and querysets whose SQL or fixed parameters change with the values (a list
+whose length is a value, a moment taken by the build function itself, a value the ORM
+transformed before binding): the queryset is compiled a second time with other markers and
+both compilations must agree on everything but the markers. Prefetches (`prefetch_related`)
+are refused too: they run queries of their own.
+
+PostgreSQL only, with client-side binding (Django's default): elsewhere (SQLite, `make run`)
+every call builds and runs the queryset through the ORM, which gives the same rows.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from django.db import connections
+from django.db.models import Model, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
+
+# SQL functions whose value differs from one run of the same statement to the next.
+VOLATILE = re.compile(
+    r"\b(now|current_timestamp|current_date|current_time|localtime|localtimestamp"
+    r"|clock_timestamp|statement_timestamp|transaction_timestamp|timeofday|random"
+    r"|gen_random_uuid|uuid_generate_v4|nextval|setseed)\b",
+    re.IGNORECASE,
+)
+
+KINDS = (int, str, datetime, date, uuid.UUID)
+
+
+class NotCompilable(Exception):
+    """The queryset's SQL cannot be reused with other values as it is."""
+
+
+def _marker(kind: type, n: int, variant: int) -> Any:
+    """A value of `kind` that nothing else in a statement holds: the n-th parameter's, in the
+    first (`variant` 0) or the second compilation."""
+    if kind is int:
+        return -(7_340_033 + 1_009 * n + variant)
+    if kind is str:
+        return f"\u2063compiled-marker-{variant}-{n}\u2063"
+    if kind is datetime:
+        return datetime(1901 + variant, 1, 1, 0, 0, n % 60, 700_000 + n, tzinfo=UTC)
+    if kind is date:
+        return date(1901 + variant, 1 + n // 28, 1 + n % 28)
+    if kind is uuid.UUID:
+        return uuid.UUID(int=(0xC0DE << 112) | (variant << 32) | n)
+    raise TypeError(f"no marker for {kind.__name__}")
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+class _Shape:
+    """One compilation: the SQL, its parameters with each value's place, and the compiler as
+    it stood after compiling (what it selects, how its rows become models)."""
+
+    def __init__(self, queryset: QuerySet[Any], markers: dict[str, Any]) -> None:
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        sql, params = compiler.as_sql()
+        self.sql: str = sql
+        self.params: list[Any] = list(params)
+        self.compiler: SQLCompiler = compiler
+        self.places: list[tuple[int, str]] = [
+            (i, name)
+            for i, value in enumerate(self.params)
+            for name, marker in markers.items()
+            if _same(value, marker)
+        ]
+
+
+class _Query:
+    """The template's query, except that its compiler is the call's."""
+
+    def __init__(self, query: Any, compiler: SQLCompiler) -> None:
+        self._query, self._compiler = query, compiler
+
+    def get_compiler(self, using: str | None = None, *args: Any, **kwargs: Any) -> SQLCompiler:
+        return self._compiler
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._query, name)
+
+
+class _Bound:
+    """What Django's iterables read of a queryset, for one call of a compiled one."""
+
+    def __init__(self, template: QuerySet[Any], compiler: SQLCompiler) -> None:
+        self.model = template.model
+        self.db = compiler.using
+        self.query = _Query(template.query, compiler)
+        self._fetch_mode = template._fetch_mode  # type: ignore[attr-defined]
+        self._known_related_objects = template._known_related_objects  # type: ignore[attr-defined]
+        self._fields = template._fields  # type: ignore[attr-defined]
+
+
+class Compiled:
+    """A queryset of a fixed shape: `build(**values)` returns it for the named values, each of
+    the kind declared (`int`, `str`, `datetime` with its zone, `date`, `UUID`).
+
+        grants_of = Compiled(
+            lambda organization, student: Grant.objects.filter(
+                organization_id=organization, student_id=student
+            ).select_related("package"),
+            organization=int,
+            student=int,
+        )
+        grants_of.rows(organization=org.pk, student=student.pk)
+
+    A build function receives markers, not the call's values: it must not compute with them
+    (add, pick the earliest), or the statement keeps the markers' answer; whatever is derived
+    from the values is a value of its own. (A comparison is caught: the second compilation's
+    markers run in the reverse order.)
+
+    A build function may call a selector that takes model instances with `stand_in`s made
+    from its values (`stand_in(Organization, organization)`): their primary keys are bound.
+
+    Values are what the ORM binds unchanged: primary keys, not model instances."""
+
+    def __init__(self, build: Callable[..., QuerySet[Any]], **kinds: type) -> None:
+        for name, kind in kinds.items():
+            if kind not in KINDS:
+                raise TypeError(f"{name}: a compiled value is one of {KINDS}, not {kind}")
+        self.build, self.kinds = build, kinds
+        self._shapes: dict[str, tuple[QuerySet[Any], _Shape]] = {}
+        self._db: str | None = None
+        self._lock = threading.Lock()
+
+    # The two paths ----------------------------------------------------------------------
+
+    def queryset(self, **values: Any) -> QuerySet[Any]:
+        """The ORM's queryset for these values (what `rows` returns the rows of)."""
+        return self.build(**values)
+
+    def rows(self, **values: Any) -> list[Any]:
+        """The queryset's rows for `values`, from the SQL compiled once."""
+        self._check(values)
+        alias = self._alias()
+        if not available(alias):
+            return list(self.queryset(**values))
+        template, shape = self._shape(alias)
+        params = list(shape.params)
+        for i, name in shape.places:
+            params[i] = values[name]
+        compiler = copy.copy(shape.compiler)
+        # The compiler keeps the connection of the thread that compiled it: each call runs on
+        # its own thread's.
+        compiler.connection = connections[alias]
+        sql = shape.sql
+        compiler.as_sql = lambda *args, **kwargs: (sql, tuple(params))  # type: ignore[method-assign]
+        iterable_class: Any = template._iterable_class
+        rows: list[Any] = list(iterable_class(_Bound(template, compiler)))
+        return rows
+
+    def sql(self) -> str:
+        """The compiled statement (PostgreSQL), for tests and `EXPLAIN`."""
+        return self._shape(self._alias())[1].sql
+
+    # Compiling --------------------------------------------------------------------------
+
+    def _check(self, values: dict[str, Any]) -> None:
+        if values.keys() != self.kinds.keys():
+            raise TypeError(f"expected the values {sorted(self.kinds)}, got {sorted(values)}")
+        for name, value in values.items():
+            kind = self.kinds[name]
+            if kind is date and isinstance(value, datetime):
+                raise TypeError(f"{name}: a date, not a datetime")
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise TypeError(f"{name}: expected {kind.__name__}, got {type(value).__name__}")
+            if isinstance(value, datetime) and value.tzinfo is None:
+                raise TypeError(f"{name}: a datetime with its time zone")
+
+    def _alias(self) -> str:
+        if self._db is None:
+            self._db = str(self.build(**self._markers(0)).db)
+        return self._db
+
+    def _markers(self, variant: int) -> dict[str, Any]:
+        """The values of one compilation. The second's run in the reverse order of the first's,
+        so a build function that compares its values (the earliest of two moments) compiles
+        differently the second time and is refused."""
+        last = len(self.kinds) - 1
+        return {
+            name: _marker(kind, last - n if variant else n, variant)
+            for n, (name, kind) in enumerate(self.kinds.items())
+        }
+
+    def _shape(self, alias: str) -> tuple[QuerySet[Any], _Shape]:
+        found = self._shapes.get(alias)
+        if found is None:
+            with self._lock:
+                found = self._shapes.get(alias) or self._compile()
+                self._shapes[alias] = found
+        return found
+
+    def _compile(self) -> tuple[QuerySet[Any], _Shape]:
+        first, second = self._markers(0), self._markers(1)
+        template = self.build(**first)
+        if template._prefetch_related_lookups:  # type: ignore[attr-defined]
+            raise NotCompilable("prefetch_related runs queries of its own")
+        shape = _Shape(template, first)
+        other = _Shape(self.build(**second), second)
+        if VOLATILE.search(shape.sql):
+            raise NotCompilable(f"its SQL varies from run to run: {shape.sql}")
+        if shape.sql != other.sql:
+            raise NotCompilable("its SQL depends on the values")
+        if len(shape.params) != len(other.params) or shape.places != other.places:
+            raise NotCompilable("its parameters depend on the values")
+        placed = {i for i, _ in shape.places}
+        for i, (a, b) in enumerate(zip(shape.params, other.params, strict=True)):
+            if i not in placed and not _same(a, b):
+                raise NotCompilable(f"its parameter {i} changes between builds ({a!r}, {b!r})")
+        missing = set(self.kinds) - {name for _, name in shape.places}
+        if missing:
+            raise NotCompilable(f"the values {sorted(missing)} are not bound as given")
+        return template, shape
+
+
+def stand_in[M: Model](model: type[M], pk: int, **fields: Any) -> M:
+    """An instance of `model` with primary key `pk` (and `fields`), not read from the
+    database: what a build function hands to a selector that takes model instances, so the
+    compiled statement is the selector's own (one definition of each read)."""
+    instance = model(pk=pk, **fields)
+    instance._state.adding = False
+    return instance
+
+
+def available(alias: str = "default") -> bool:
+    """Whether compiled statements run on this database: PostgreSQL with client-side binding
+    (with server-side binding, psycopg prepares statements itself)."""
+    connection = connections[alias]
+    options = connection.settings_dict.get("OPTIONS", {})
+    return connection.vendor == "postgresql" and not options.get("server_side_binding")
