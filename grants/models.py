@@ -182,10 +182,10 @@ class Grant(models.Model):
     # What the sale was worth, written once when the grant is made (docs/reports.md,
     # "Financial"): `price` for `sold_quantity` minutes or sessions (the credit). A shop order
     # line's own total; a package added by an admin at the package's price × count then; a
-    # custom quantity at the price the admin typed. Both null: no price (a transfer's new
-    # grant, a custom quantity given for free or unpriced). The Financial report values every
-    # movement of the grant at price ÷ sold_quantity per unit, so editing a package's price
-    # never re-values past sales.
+    # custom quantity at the price the admin typed; a transfer's new grant at its source's price
+    # per unit. Both null: no price (a custom quantity given for free or unpriced). The
+    # Financial report values every movement of the grant at price ÷ sold_quantity per unit,
+    # so editing a package's price never re-values past sales.
     price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     sold_quantity = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -3,13 +3,18 @@ per service type, sessions this week and this month with their rates, the usage 
 the warning signs. Each reads a small summary kept by the writes (`CenterBalance`,
 `PairingActivity`, `ShortSession`, and the Sessions report's `SessionHour`) or a bounded range
 through an index, so the page costs the same whatever the center's history: five queries,
-pinned with the page's."""
+pinned with the page's.
+
+On SQLite (`make run`) there are no triggers and the summaries stay empty: the hours and the
+sessions' figures are computed there from the grants, the ledger's credits and the sessions
+instead (`*_from_base`, the same figures; a demo center is small)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     Count,
     F,
@@ -20,10 +25,10 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from grants.models import CenterBalance, Grant, GrantServiceType, GrantStatus
+from grants.models import CenterBalance, EntryKind, Grant, GrantEntry, GrantServiceType, GrantStatus
 from matchpal.models import Organization
 from matchpal.quantities import format_minutes
 from relationships.models import Relationship, RelationshipStatus
@@ -82,6 +87,8 @@ def center_hours(organization: Organization) -> list[ServiceHours]:
     summed over every grant covering the type (a grant covering two counts under each, as on
     a student's hours page). Three queries: the center's few summary rows, and the few grants
     not usable now with their service types."""
+    if not summaries_kept():
+        return center_hours_from_base(organization)
     off = _not_usable_available(organization)
     rows = (
         CenterBalance.objects.filter(organization=organization)
@@ -99,6 +106,46 @@ def center_hours(organization: Organization) -> list[ServiceHours]:
     return [
         ServiceHours(name, unit, purchased, used, held, available - off.get((pk, unit), 0))
         for pk, name, unit, purchased, used, held, available in rows
+    ]
+
+
+def summaries_kept() -> bool:
+    """Whether the triggers keep the summaries: PostgreSQL only."""
+    return connection.vendor == "postgresql"
+
+
+def center_hours_from_base(organization: Organization) -> list[ServiceHours]:
+    """`center_hours` from the grants and their credits rather than `CenterBalance` (SQLite,
+    where no trigger keeps it): per service type and unit, the credits, the grants' used and
+    held, and the available hours of the grants usable now. Two grouped queries."""
+    now = timezone.now()
+    usable = Q(grant__status=GrantStatus.ACTIVE, grant__valid_from__lte=now) & (
+        Q(grant__expires_at__isnull=True) | Q(grant__expires_at__gt=now)
+    )
+    purchased = {
+        (pk, unit): amount
+        for pk, unit, amount in GrantEntry.objects.filter(
+            organization=organization, kind=EntryKind.CREDIT
+        )
+        .order_by()
+        .values_list("grant__grantservicetype__service_type_id", "grant__unit")
+        .annotate(Sum("total_delta"))
+    }
+    rows = (
+        GrantServiceType.objects.filter(organization=organization)
+        .values_list("service_type_id", "service_type__name", "grant__unit")
+        .annotate(
+            used=Sum("grant__used"),
+            held=Sum("grant__held"),
+            free=Coalesce(
+                Sum(F("grant__total") - F("grant__used") - F("grant__held"), filter=usable), 0
+            ),
+        )
+        .order_by("service_type__name", "grant__unit")
+    )
+    return [
+        ServiceHours(name, unit, purchased.get((pk, unit), 0), used, held, free)
+        for pk, name, unit, used, held, free in rows
     ]
 
 
@@ -158,6 +205,8 @@ def _days(organization: Organization, since: date) -> list[dict[str, Any]]:
     from the Sessions report's roll-up per day and hour (`SessionHour`, docs/reports.md
     "Roll-ups"): a year is a few thousand narrow rows through its key, grouped in SQL, one row
     a day back."""
+    if not summaries_kept():
+        return _days_from_base(organization, since)
     rows = (
         SessionHour.objects.filter(organization=organization, day__gte=since)
         .values("day")
@@ -199,6 +248,33 @@ def _week_of(day: date) -> date:
 
 def _month_of(day: date) -> date:
     return day.replace(day=1)
+
+
+def _days_from_base(organization: Organization, since: date) -> list[dict[str, Any]]:
+    """`_days`' rows from the sessions themselves (SQLite, where no trigger keeps
+    `SessionHour`): the center's sessions from `since`'s midnight on its clock, per day of
+    their start there."""
+    tz = organization.tz
+    outcome = {
+        "done": SessionStatus.COMPLETED,
+        "off": SessionStatus.CANCELLED,
+        "absent": SessionStatus.NO_SHOW,
+        "ahead": SessionStatus.SCHEDULED,
+    }
+    rows = (
+        Session.objects.filter(
+            organization=organization, starts_at__gte=datetime.combine(since, time.min, tzinfo=tz)
+        )
+        .annotate(day=TruncDate("starts_at", tzinfo=tz))
+        .values("day")
+        .annotate(
+            n=Count("pk"),
+            **{name: Count("pk", filter=Q(status=value)) for name, value in outcome.items()},
+            minutes=Coalesce(Sum("duration_minutes", filter=Q(status=SessionStatus.COMPLETED)), 0),
+        )
+        .order_by()
+    )
+    return [dict(row) for row in rows]
 
 
 def _trend(name: str, title: str, periods: list[Outcomes]) -> Trend:

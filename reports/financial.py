@@ -5,10 +5,11 @@ Prices live on the grant, written at the sale (`Grant.price` for `Grant.sold_qua
 or sessions: a shop line's total, a package's price × count when an admin added it, the price an
 admin typed for a custom quantity): every movement of a grant is valued at its own price per
 unit, so a package's later price change re-values nothing. A package grant's credit counts
-`credited ÷ package quantity` packages. Grants without a price (transfers into a new grant,
-custom quantities given unpriced) are reported as "without a price", never valued. Every
-figure is one grouped SQL aggregate over the ledger; each function runs one query whatever the
-amount of data, on PostgreSQL and on SQLite. docs/reports.md, "Financial".
+`credited ÷ package quantity` packages; a transfer's new grant carries its source's price per
+unit. Grants without a price (custom quantities given unpriced, transfers from them) are
+reported as "without a price", never valued. Every figure is one grouped SQL aggregate over
+the ledger; each function runs one query whatever the amount of data, on PostgreSQL and on
+SQLite. docs/reports.md, "Financial".
 """
 
 from datetime import date

@@ -206,7 +206,7 @@ def grant_transfer(
             target = locked[to_grant.pk]
             _check_can_receive(target, now)
         else:
-            target = _new_transfer_grant(actor, source, list(to_service_types or []))
+            target = _new_transfer_grant(actor, source, quantity, list(to_service_types or []))
         posting = Posting(actor=actor, reason=reason, idempotency_key=idempotency_key)
         posting.add(source, EntryKind.TRANSFER_OUT, total=-quantity)
         posting.add(target, EntryKind.TRANSFER_IN, total=quantity)
@@ -257,12 +257,16 @@ def _check_can_receive(target: Grant, now: datetime) -> None:
 
 
 def _new_transfer_grant(
-    actor: User | None, source: Grant, service_types: list[ServiceType]
+    actor: User | None, source: Grant, quantity: int, service_types: list[ServiceType]
 ) -> Grant:
-    """A new grant of the source's student, unit and validity, covering `service_types`."""
+    """A new grant of the source's student, unit and validity, covering `service_types`, and
+    priced as the `quantity` it receives was: `transfer_price`."""
     if any(st.organization_id != source.organization_id for st in service_types):
         raise LedgerError("A service type of another organization was chosen.")
+    price, sold_quantity = transfer_price(source, quantity)
     target = Grant.objects.create(
+        price=price,
+        sold_quantity=sold_quantity,
         organization_id=source.organization_id,
         student_id=source.student_id,
         unit=source.unit,
@@ -277,6 +281,20 @@ def _new_transfer_grant(
         for st in service_types
     )
     return target
+
+
+def transfer_price(source: Grant, quantity: int) -> tuple[Decimal | None, int | None]:
+    """The price of a transfer's new grant (price, sold quantity): the source's own price per
+    unit, so the hours moved keep their value to the cent in the Financial report. It is
+    `quantity` at `source.price × quantity ÷ source.sold_quantity` when that is a whole number
+    of cents, else the source's own pair (the same price per unit, which a rounded price would
+    not be). An unpriced source gives an unpriced grant."""
+    if source.price is None or source.sold_quantity is None:
+        return None, None
+    proportional = source.price * quantity / source.sold_quantity
+    if proportional == proportional.quantize(Decimal("0.01")):
+        return proportional.quantize(Decimal("0.01")), quantity
+    return source.price, source.sold_quantity
 
 
 @retry_on_conflict

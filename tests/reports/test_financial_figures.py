@@ -86,15 +86,16 @@ def test_value_of_the_outstanding_hours(history: History) -> None:
         ("Five sessions", 0, 3, money("120.00")),
         # G1 455 + G4 780 minutes at $450 for 600.
         ("Ten hours", 1235, 0, money("926.25")),
-        # G6, made by the transfer, has no package.
-        (None, 100, 0, None),
+        # G6, made by the transfer, has no package; its 100 minutes came from G1 at $450
+        # for 600 and keep that price.
+        (None, 100, 0, money("75.00")),
     ]
     assert figures(history, financial.outstanding_value_totals, day=date(2025, 5, 31)) == {
         "outstanding_minutes": 1335,
         "outstanding_sessions": 3,
-        "unpriced_minutes": 100,
+        "unpriced_minutes": 0,
         "unpriced_sessions": 0,
-        "value": money("1046.25"),
+        "value": money("1121.25"),
     }
 
 

@@ -1,5 +1,7 @@
 """Transferring hours between grants (DESIGN §3)."""
 
+from decimal import Decimal
+
 import pytest
 from django.utils import timezone
 
@@ -137,3 +139,50 @@ def test_transfer_refusals(org, student, admin) -> None:
         with raises_exactly(LedgerError, message):
             services.grant_transfer(**args)
     assert snapshot() == before
+
+
+def test_a_new_grant_from_a_transfer_is_priced_as_the_hours_it_received(
+    org, student, admin
+) -> None:
+    source = make_grant(student=student, minutes=600, price=Decimal("300.00"))
+
+    new = services.grant_transfer(
+        actor=admin,
+        from_grant=source,
+        quantity=150,
+        reason="Advising instead",
+        to_service_types=[service_type(org, "Advising")],
+    )
+
+    new.refresh_from_db()
+    assert (new.price, new.sold_quantity) == (Decimal("75.00"), 150)
+
+
+def test_a_price_that_is_no_whole_cent_keeps_the_source_price_per_unit(org, student, admin) -> None:
+    source = make_grant(student=student, minutes=600, price=Decimal("100.00"))
+
+    new = services.grant_transfer(
+        actor=admin,
+        from_grant=source,
+        quantity=7,
+        reason="Advising instead",
+        to_service_types=[service_type(org, "Advising")],
+    )
+
+    new.refresh_from_db()
+    assert (new.price, new.sold_quantity) == (Decimal("100.00"), 600)
+
+
+def test_an_unpriced_source_gives_an_unpriced_grant(org, student, admin) -> None:
+    source = make_grant(student=student, minutes=600)
+
+    new = services.grant_transfer(
+        actor=admin,
+        from_grant=source,
+        quantity=150,
+        reason="Advising instead",
+        to_service_types=[service_type(org, "Advising")],
+    )
+
+    new.refresh_from_db()
+    assert (new.price, new.sold_quantity) == (None, None)
