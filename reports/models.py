@@ -13,6 +13,8 @@ A session belongs to the day and hour its start has on its center's clock. Every
 sessions, or a sum of minutes (or whole sessions) over them.
 """
 
+from typing import Any
+
 from django.db import models
 
 from matchpal.models import Organization, ServiceType
@@ -82,14 +84,23 @@ class SessionHour(Figures):
 
 class Grain(models.TextChoices):
     DAY = "d", "Day"
+    WEEK = "w", "Week"  # the payroll's only: ISO weeks, dated their Monday
     MONTH = "m", "Month"
+    QUARTER = "q", "Quarter"
+    YEAR = "y", "Year"
+
+
+# The grains each roll-up keeps (every session counts once in a row of each).
+RELATIONSHIP_GRAINS = (Grain.DAY, Grain.MONTH, Grain.QUARTER, Grain.YEAR)
+PAYROLL_GRAINS = (Grain.DAY, Grain.WEEK, Grain.MONTH, Grain.QUARTER, Grain.YEAR)
 
 
 class RelationshipPeriod(Figures):
-    """The sessions of a relationship on a day (`grain` d) and in a month (`grain` m, `first_day`
-    its 1st): every session counts in both rows. The per-provider, per-student, per-pairing and
-    no-show tables read whole months of a range from the month rows and its other days from the
-    day rows, a twelfth of the rows for a year.
+    """The sessions of a relationship on a day (`grain` d), in a month (`grain` m, `first_day`
+    its 1st), a quarter (q) and a year (y): every session counts in one row of each. The
+    per-provider, per-student, per-pairing and no-show tables read a range as the fewest rows
+    that cover it (`reports.rollups.cover`): whole years and quarters, then whole months, then
+    days, so a year is one to six rows per relationship.
 
     The relationship's provider, student and service type are copied from it (they never
     change): the tables group and filter by them without joining the relationships. (Named
@@ -128,7 +139,8 @@ class RelationshipPeriod(Figures):
                 name="relationship_period_key",
             ),
             models.CheckConstraint(
-                condition=models.Q(grain__in=Grain.values), name="relationship_period_grain"
+                condition=models.Q(grain__in=RELATIONSHIP_GRAINS),
+                name="relationship_period_grain",
             ),
         ]
 
@@ -136,3 +148,96 @@ class RelationshipPeriod(Figures):
         return (
             f"{self.get_grain_display()} of {self.first_day}, relationship {self.relationship_id}"
         )
+
+
+# The figures of a `PayrollPeriod` row, in the triggers' order (reports/payroll_sql.py). Counts
+# and minutes are integers, amounts numerics to the cent; each is summed over the row's sessions.
+PAYROLL_COUNTS = (
+    "rows",
+    "sessions",
+    "completed",
+    "late_cancelled",
+    "student_no_shows",
+    "provider_no_shows",
+    "unconfirmed",
+    "minutes_charged",
+    "minutes_confirmed",
+    "minutes_unconfirmed",
+    "minutes_absent",
+)
+PAYROLL_AMOUNTS = (
+    "earnings_confirmed",
+    "earnings_unconfirmed",
+    "earnings_absent",
+    "client_total",
+)
+PAYROLL_FIGURES = PAYROLL_COUNTS + PAYROLL_AMOUNTS
+
+
+def _amount() -> "models.DecimalField[Any, Any]":
+    return models.DecimalField(max_digits=14, decimal_places=2)
+
+
+class PayrollPeriod(models.Model):
+    """The payroll's sessions (`reports.payroll.payroll_sessions`: not scheduled, not a
+    cancellation that charged nothing) of a provider and service type, summed per day (`grain`
+    d), ISO week (w, dated its Monday), month (m), quarter (q) and year (y): every session
+    counts in one row of each.
+
+    What the center's settings decide is kept apart, so a row holds for any of them and the
+    payroll applies them when it reads (`reports.payroll`): completed sessions confirmed by the
+    student, completed ones not confirmed yet, and charged absences (late cancellations and
+    no-shows) each have their minutes and their earnings at the session's pay rate, rounded to
+    the cent per session. `rows` counts the sessions (a row at 0 is deleted), so a provider's
+    row is there exactly when the sessions would make it one. The center's fixed revision value
+    is in the minutes of a revision without a review time: a trigger re-posts those sessions
+    when it changes."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    grain = models.CharField(max_length=1, choices=Grain)
+    first_day = models.DateField()
+    of_provider = models.ForeignKey(
+        Provider,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_column="provider_id",
+    )
+    of_service_type = models.ForeignKey(
+        ServiceType,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_column="service_type_id",
+    )
+    rows = models.IntegerField()
+    sessions = models.IntegerField()
+    completed = models.IntegerField()
+    late_cancelled = models.IntegerField()
+    student_no_shows = models.IntegerField()
+    provider_no_shows = models.IntegerField()
+    unconfirmed = models.IntegerField()
+    minutes_charged = models.IntegerField()
+    minutes_confirmed = models.IntegerField()
+    minutes_unconfirmed = models.IntegerField()
+    minutes_absent = models.IntegerField()
+    earnings_confirmed = _amount()
+    earnings_unconfirmed = _amount()
+    earnings_absent = _amount()
+    client_total = _amount()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "grain", "first_day", "of_provider", "of_service_type"],
+                name="payroll_period_key",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(grain__in=PAYROLL_GRAINS), name="payroll_period_grain"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_grain_display()} of {self.first_day}, provider {self.of_provider_id}"

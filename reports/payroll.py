@@ -8,6 +8,12 @@ does not reprice it). docs/reports.md, "Payroll", defines each column.
 
 The sessions are the report scope's (`reports.framework.Scope.sessions`): those the member sees,
 starting in the range, narrowed by the filters. Each function is one query whatever the data.
+
+An admin's payroll without a student filter, on PostgreSQL, reads the same figures from the
+roll-up the triggers keep per provider, service type and day, week, month, quarter and year
+(`reports.models.PayrollPeriod`, docs/reports.md, "Roll-ups"): the center's confirmation and
+absence settings are applied to its kept-apart sums here, as `with_money` applies them to each
+session. The tables' rows are the `period_start` of their period.
 """
 
 from decimal import Decimal
@@ -28,7 +34,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Trunc
 
-from reports.framework import Scope
+from reports import rollups
+from reports.framework import Period, Scope
+from reports.models import PAYROLL_GRAINS, Grain, PayrollPeriod
 from sessions_app import selectors as sessions
 from sessions_app.models import NoShowParty, SessionQuerySet, SessionStatus, sql_amount
 
@@ -135,6 +143,90 @@ def _figures(scope: Scope) -> dict[str, Any]:
     return figures
 
 
+def rolled_up(scope: Scope) -> bool:
+    """Are the figures read from the roll-up? An admin's payroll without a student filter, on
+    PostgreSQL; the sessions with their money otherwise."""
+    return rollups.available() and scope.membership.is_admin and scope.student is None
+
+
+def _int_sum(expression: Any) -> Coalesce:
+    return Coalesce(Sum(expression), 0, output_field=IntegerField())
+
+
+def _rolled_figures(scope: Scope) -> dict[str, Any]:
+    """`_figures` over roll-up rows: the settings pick which kept sums are paid."""
+    org = scope.organization
+    paid_minutes: Any = F("minutes_confirmed")
+    earnings: Any = F("earnings_confirmed")
+    if not org.require_student_confirmation:
+        paid_minutes += F("minutes_unconfirmed")
+        earnings += F("earnings_unconfirmed")
+    if org.pay_providers_for_charged_absences:
+        paid_minutes += F("minutes_absent")
+        earnings += F("earnings_absent")
+    figures: dict[str, Any] = {
+        name: _int_sum(name)
+        for name in (
+            "sessions",
+            "completed",
+            "late_cancelled",
+            "student_no_shows",
+            "provider_no_shows",
+            "minutes_charged",
+        )
+    }
+    figures["minutes_paid"] = _int_sum(paid_minutes)
+    figures["earnings"] = _amount_sum(earnings)
+    if org.require_student_confirmation:
+        figures["pending_sessions"] = _int_sum("unconfirmed")
+        figures["minutes_pending"] = _int_sum("minutes_unconfirmed")
+        figures["pending_earnings"] = _amount_sum("earnings_unconfirmed")
+    if shows_client_amount(scope):
+        figures["client_total"] = _amount_sum("client_total")
+    return figures
+
+
+# The grains whose rows lie inside one period of each grouping.
+_PERIOD_GRAINS = {
+    Period.DAY: (Grain.DAY,),
+    Period.WEEK: (Grain.WEEK, Grain.DAY),
+    Period.MONTH: (Grain.MONTH, Grain.DAY),
+}
+
+
+def payroll_periods(scope: Scope, grains: tuple[str, ...] = PAYROLL_GRAINS) -> QuerySet[Any]:
+    """The roll-up rows that make up the scope's range (the fewest of `grains`, each day once),
+    narrowed by the service type and provider filters."""
+    if scope.membership.is_student:
+        raise PermissionDenied(STUDENTS_SEE_NO_PAYROLL)
+    rows = PayrollPeriod.objects.filter(
+        rollups.cover(scope.start, scope.end, grains), organization=scope.organization
+    )
+    if scope.service_type is not None:
+        rows = rows.filter(of_service_type=scope.service_type)
+    if scope.provider is not None:
+        rows = rows.filter(of_provider=scope.provider)
+    return rows.order_by()
+
+
+def _rolled_rows(scope: Scope) -> dict[str, Any]:
+    """`_rolled_figures` and `_constants` as the columns of a grouped query."""
+    constants = {
+        name: Cents(Value(value)) if isinstance(value, Decimal) else Value(value)
+        for name, value in _constants(scope).items()
+    }
+    return {**_rolled_figures(scope), **constants}
+
+
+def _by_period(scope: Scope) -> QuerySet[Any, Any]:
+    """The roll-up rows of the range that each lie inside one period, with their period's first
+    day as `period_start`."""
+    rows: QuerySet[Any, Any] = payroll_periods(scope, _PERIOD_GRAINS[scope.period]).annotate(
+        period_start=Trunc("first_day", scope.period, output_field=DateField())
+    )
+    return rows
+
+
 def shows_client_amount(scope: Scope) -> bool:
     """Admins see the client amount; providers only where the center lets them."""
     return sessions.sees_client_amount(scope.membership, scope.organization)
@@ -152,32 +244,45 @@ def payroll_sessions(scope: Scope) -> SessionQuerySet:
     return rows.with_money(organization=scope.organization)
 
 
-def _first_day(scope: Scope) -> Trunc:
+def _period_start(scope: Scope) -> Trunc:
     """The first day of the session's period (day, week from Monday, month), in the center's
     zone."""
     return Trunc("starts_at", scope.period, output_field=DateField(), tzinfo=scope.tz)
 
 
+_PROVIDER = {"provider": F("of_provider__name"), "provider_id": F("of_provider__public_id")}
+
+
 def payroll_rows(scope: Scope) -> QuerySet[Any, Any]:
-    """One row per provider and period (`first_day`: the period's first day), by provider name
-    then period."""
-    rows: QuerySet[Any, Any] = (
+    """One row per provider and period (`period_start`: the period's first day), by provider
+    name then period."""
+    order = ("provider", "provider_id", "period_start")
+    rows: QuerySet[Any, Any]
+    if rolled_up(scope):
+        rows = _by_period(scope).values("period_start", **_PROVIDER)
+        rows = rows.annotate(**_rolled_rows(scope)).order_by(*order)
+        return rows
+    rows = (
         payroll_sessions(scope)
-        .annotate(first_day=_first_day(scope))
+        .annotate(period_start=_period_start(scope))
         .values(
-            "first_day",
+            "period_start",
             provider=F("relationship__provider__name"),
             provider_id=F("relationship__provider__public_id"),
         )
         .annotate(**_row_figures(scope))
-        .order_by("provider", "provider_id", "first_day")
+        .order_by(*order)
     )
     return rows
 
 
 def payroll_by_provider(scope: Scope) -> QuerySet[Any, Any]:
     """One row per provider over the whole range, by name."""
-    rows: QuerySet[Any, Any] = (
+    rows: QuerySet[Any, Any]
+    if rolled_up(scope):
+        rows = payroll_periods(scope).values(**_PROVIDER).annotate(**_rolled_rows(scope))
+        return rows.order_by("provider", "provider_id")
+    rows = (
         payroll_sessions(scope)
         .values(
             provider=F("relationship__provider__name"),
@@ -190,21 +295,29 @@ def payroll_by_provider(scope: Scope) -> QuerySet[Any, Any]:
 
 
 def payroll_by_period(scope: Scope) -> QuerySet[Any, Any]:
-    """One row per period with sessions (`first_day`), every provider the member sees
+    """One row per period with sessions (`period_start`), every provider the member sees
     together."""
-    rows: QuerySet[Any, Any] = (
+    rows: QuerySet[Any, Any]
+    if rolled_up(scope):
+        rows = _by_period(scope).values("period_start").annotate(**_rolled_rows(scope))
+        return rows.order_by("period_start")
+    rows = (
         payroll_sessions(scope)
-        .annotate(first_day=_first_day(scope))
-        .values("first_day")
+        .annotate(period_start=_period_start(scope))
+        .values("period_start")
         .annotate(**_row_figures(scope))
-        .order_by("first_day")
+        .order_by("period_start")
     )
     return rows
 
 
 def payroll_totals(scope: Scope) -> dict[str, Any]:
     """The figures over the whole scope: one query."""
-    return {**payroll_sessions(scope).aggregate(**_figures(scope)), **_constants(scope)}
+    if rolled_up(scope):
+        figures = payroll_periods(scope).aggregate(**_rolled_figures(scope))
+    else:
+        figures = payroll_sessions(scope).aggregate(**_figures(scope))
+    return {**figures, **_constants(scope)}
 
 
 def pending_sessions(scope: Scope) -> SessionQuerySet:

@@ -6,7 +6,8 @@
   rebuild use it.
 - `reports_session_facts`: every session with its day, hour and month on its center's clock, its
   relationship's service type and its figures; `reports_sessionhour_expected` and
-  `reports_relationshipperiod_expected`: the two roll-ups as they should be, grouped from it.
+  `reports_relationshipperiod_expected`: the two roll-ups as they should be, grouped from it
+  (a relationship's day rows from the sessions, its month, quarter and year rows from the days).
   `manage.py rebuild_rollups --check` compares them with the tables, `rebuild_rollups` copies them.
 - `reports_session_rollup()`: the trigger after every insert, update (of a column a figure or a
   key reads) and delete of a session. It adds the new row's figures and takes the old row's away
@@ -17,9 +18,9 @@
   relationship is already gone in the same transaction (foreign keys are deferred: only emptying
   the database does that, as the tests' flush) is left alone.
 - `reports_rollup_rebuild(organization)`: the roll-ups of one organization (or all, with NULL)
-  recomputed, holding off session writers meanwhile (`SHARE ROW EXCLUSIVE` on the sessions:
-  readers go on). Run by the command and by the trigger after a center's time zone changes, in
-  that transaction: every day boundary moves.
+  recomputed, the payroll's too (`reports/payroll_sql.py`), holding off session writers
+  meanwhile (`SHARE ROW EXCLUSIVE` on the sessions: readers go on). Run by the command and by
+  the trigger after a center's time zone changes, in that transaction: every day boundary moves.
 
 The migrations run these statements (`CREATE OR REPLACE`); a change here needs a new migration
 that runs them again.
@@ -30,6 +31,7 @@ from reports.models import FIGURES
 _SUMS = ", ".join(f"sum(f[{n}])::integer AS {name}" for n, name in enumerate(FIGURES, start=1))
 _COLUMNS = ", ".join(FIGURES)
 _ADD = ", ".join(f"{name} = t.{name} + EXCLUDED.{name}" for name in FIGURES)
+_SUM_DAYS = ", ".join(f"sum({name})::integer" for name in FIGURES)
 _VALUES = ", ".join(f"f[{n}]" for n in range(1, len(FIGURES) + 1))
 
 # Built from constants of this module, never from input.
@@ -75,15 +77,25 @@ FROM reports_session_facts
 GROUP BY organization_id, service_type_id, day, hour;
 
 CREATE OR REPLACE VIEW reports_relationshipperiod_expected AS
+WITH days AS (
+    SELECT organization_id, relationship_id, day, provider_id, student_id, service_type_id,
+        {_SUMS}
+    FROM reports_session_facts
+    GROUP BY organization_id, relationship_id, day, provider_id, student_id, service_type_id
+)
 SELECT organization_id, relationship_id, 'd'::varchar(1) AS grain, day AS first_day,
-    provider_id, student_id, service_type_id, {_SUMS}
-FROM reports_session_facts
-GROUP BY organization_id, relationship_id, day, provider_id, student_id, service_type_id
+    provider_id, student_id, service_type_id, {_COLUMNS}
+FROM days
 UNION ALL
-SELECT organization_id, relationship_id, 'm'::varchar(1), month,
-    provider_id, student_id, service_type_id, {_SUMS}
-FROM reports_session_facts
-GROUP BY organization_id, relationship_id, month, provider_id, student_id, service_type_id;
+SELECT organization_id, relationship_id, g.grain::varchar(1), g.first_day,
+    provider_id, student_id, service_type_id, {_SUM_DAYS}
+FROM days, LATERAL (VALUES
+    ('m'::varchar(1), date_trunc('month', day)::date),
+    ('q', date_trunc('quarter', day)::date),
+    ('y', date_trunc('year', day)::date)
+) g(grain, first_day)
+GROUP BY organization_id, relationship_id, g.grain, g.first_day,
+    provider_id, student_id, service_type_id;
 
 CREATE OR REPLACE FUNCTION reports_rollup_post(
     org bigint, rel bigint, provider bigint, student bigint, service bigint, at timestamptz,
@@ -94,6 +106,8 @@ DECLARE
     d date := local::date;
     h smallint := extract(hour FROM local);
     m date := date_trunc('month', local)::date;
+    q date := date_trunc('quarter', local)::date;
+    y date := date_trunc('year', local)::date;
 BEGIN
     INSERT INTO reports_sessionhour AS t (organization_id, service_type_id, day, hour, {_COLUMNS})
     VALUES (org, service, d, h, {_VALUES})
@@ -101,7 +115,9 @@ BEGIN
     INSERT INTO reports_relationshipperiod AS t (organization_id, relationship_id, grain,
         first_day, provider_id, student_id, service_type_id, {_COLUMNS})
     VALUES (org, rel, 'd', d, provider, student, service, {_VALUES}),
-        (org, rel, 'm', m, provider, student, service, {_VALUES})
+        (org, rel, 'm', m, provider, student, service, {_VALUES}),
+        (org, rel, 'q', q, provider, student, service, {_VALUES}),
+        (org, rel, 'y', y, provider, student, service, {_VALUES})
     ON CONFLICT (organization_id, grain, first_day, relationship_id) DO UPDATE SET {_ADD};
     IF f[1] < 0 THEN
         DELETE FROM reports_sessionhour
@@ -109,7 +125,7 @@ BEGIN
             AND sessions = 0;
         DELETE FROM reports_relationshipperiod
         WHERE organization_id = org AND relationship_id = rel AND sessions = 0
-            AND ((grain = 'd' AND first_day = d) OR (grain = 'm' AND first_day = m));
+            AND (grain, first_day) IN (('d', d), ('m', m), ('q', q), ('y', y));
     END IF;
 END
 $$;
@@ -183,6 +199,7 @@ BEGIN
     SELECT organization_id, relationship_id, grain, first_day,
         provider_id, student_id, service_type_id, {_COLUMNS}
     FROM reports_relationshipperiod_expected WHERE org IS NULL OR organization_id = org;
+    PERFORM reports_payroll_rebuild(org);  -- reports/payroll_sql.py
 END
 $$;
 
@@ -247,21 +264,24 @@ SELECT {keys}, {mine}, {theirs}
 FROM (SELECT * FROM {table} WHERE {org} IS NULL OR organization_id = {org}) t
 FULL JOIN (SELECT * FROM {expected} WHERE {org} IS NULL OR organization_id = {org}) e
     USING ({keys})
-WHERE t.sessions IS NULL OR e.sessions IS NULL OR ({cols_t}) IS DISTINCT FROM ({cols_e})
+WHERE t.{first} IS NULL OR e.{first} IS NULL OR ({cols_t}) IS DISTINCT FROM ({cols_e})
 ORDER BY {keys}
 LIMIT {limit}
 """
 
 
-def differences_sql(table: str, keys: tuple[str, ...]) -> str:
+def differences_sql(table: str, keys: tuple[str, ...], figures: tuple[str, ...] = FIGURES) -> str:
+    """The rows of `table` that differ from `<table>_expected`; `figures[0]` is never NULL in a
+    row that is there."""
     return _DIFF.format(
         keys=", ".join(keys),
         table=table,
         expected=f"{table}_expected",
-        mine=", ".join(f"t.{name} AS actual_{name}" for name in FIGURES),
-        theirs=", ".join(f"e.{name} AS expected_{name}" for name in FIGURES),
-        cols_t=", ".join(f"t.{name}" for name in FIGURES),
-        cols_e=", ".join(f"e.{name}" for name in FIGURES),
+        first=figures[0],
+        mine=", ".join(f"t.{name} AS actual_{name}" for name in figures),
+        theirs=", ".join(f"e.{name} AS expected_{name}" for name in figures),
+        cols_t=", ".join(f"t.{name}" for name in figures),
+        cols_e=", ".join(f"e.{name}" for name in figures),
         org="%(organization)s::bigint",
         limit="%(limit)s",
     )

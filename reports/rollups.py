@@ -1,19 +1,30 @@
-"""The Sessions report's roll-ups (`reports.models`): when a report may read them, the range as
-their rows, and their rebuild and check (docs/reports.md, "Roll-ups").
+"""The reports' roll-ups (`reports.models`: the Sessions report's and the payroll's): when a
+report may read them, a range as their rows, and their rebuild and check (docs/reports.md,
+"Roll-ups").
 
 PostgreSQL keeps them (reports/rollup_sql.py); elsewhere there are none and every report reads
 the sessions, which is also what they are checked against.
 """
 
+import operator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import reduce
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
 
-from reports.models import FIGURES, Grain
+from reports import payroll_sql
+from reports.models import FIGURES, PAYROLL_FIGURES, Grain
 from reports.rollup_sql import TABLES, differences_sql
+
+# Every roll-up table: its key columns and its figures.
+ALL_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    **{table: (keys, FIGURES) for table, keys in TABLES.items()},
+    "reports_payrollperiod": (payroll_sql.KEYS, PAYROLL_FIGURES),
+}
 
 
 def available() -> bool:
@@ -25,42 +36,57 @@ def _next_month(first: date) -> date:
     return (first.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-@dataclass(frozen=True)
-class Parts:
-    """A range of days as roll-up rows: the whole months `months` (the 1st of the first, the 1st
-    of the month after the last; equal when there is none) and the days around them."""
-
-    start: date
-    end: date
-    months: tuple[date, date]
-
-    @property
-    def whole_months(self) -> bool:
-        return self.months[0] < self.months[1]
-
-
-def parts_of(start: date, end: date) -> Parts:
-    first = start if start.day == 1 else _next_month(start)
-    last = first
-    while _next_month(last) - timedelta(days=1) <= end:
-        last = _next_month(last)
-    return Parts(start=start, end=end, months=(first, last))
+def _after(first: date, grain: str) -> date | None:
+    """The day after the `grain` block that starts on `first`; None if none starts there."""
+    if grain == Grain.DAY:
+        return first + timedelta(days=1)
+    if grain == Grain.WEEK:
+        return first + timedelta(days=7) if first.weekday() == 0 else None
+    if first.day != 1:
+        return None
+    if grain == Grain.MONTH:
+        return _next_month(first)
+    if grain == Grain.QUARTER:
+        return _next_month(_next_month(_next_month(first))) if first.month % 3 == 1 else None
+    return date(first.year + 1, 1, 1) if first.month == 1 else None  # a year
 
 
-def periods_of(start: date, end: date) -> Q:
-    """The rows of `RelationshipPeriod` that hold the days `start` to `end` (both included),
-    each day once: the month rows of the months wholly inside the range, the day rows of the
-    days outside them. A year of whole months is 12 rows per relationship instead of 365."""
-    parts = parts_of(start, end)
-    if not parts.whole_months:
-        return Q(grain=Grain.DAY, first_day__gte=start, first_day__lte=end)
-    first, last = parts.months
-    rows = Q(grain=Grain.MONTH, first_day__gte=first, first_day__lt=last)
-    if start < first:
-        rows |= Q(grain=Grain.DAY, first_day__gte=start, first_day__lt=first)
-    if last <= end:
-        rows |= Q(grain=Grain.DAY, first_day__gte=last, first_day__lte=end)
-    return rows
+# From the longest grain to the shortest: the order `blocks` tries them in.
+_LONGEST_FIRST = (Grain.YEAR, Grain.QUARTER, Grain.MONTH, Grain.WEEK, Grain.DAY)
+
+
+def blocks(start: date, end: date, grains: Iterable[str]) -> list[tuple[str, date, date]]:
+    """The days `start` to `end` (both included) as the fewest roll-up rows of `grains` (which
+    hold the day), each day in exactly one: from each day on, the longest block of an allowed
+    grain that starts there and ends inside the range. Consecutive blocks of one grain come as
+    one run (`grain`, first block's first day, last block's first day). A year of whole months
+    is one to six runs; a year starting on the 15th adds the days before the next 1st."""
+    allowed = [grain for grain in _LONGEST_FIRST if grain in set(grains)]
+    assert Grain.DAY in allowed, "the days fill what no longer block covers"
+    runs: list[tuple[str, date, date]] = []
+    day = start
+    while day <= end:
+        for grain in allowed:
+            after = _after(day, grain)
+            if after is not None and after - timedelta(days=1) <= end:
+                break
+        if runs and runs[-1][0] == grain:
+            runs[-1] = (grain, runs[-1][1], day)
+        else:
+            runs.append((grain, day, day))
+        assert after is not None
+        day = after
+    return runs
+
+
+def cover(start: date, end: date, grains: Iterable[str]) -> Q:
+    """The roll-up rows (of a table keeping `grains`) that hold the days `start` to `end`, each
+    day once (`blocks`), as a condition on `grain` and `first_day`."""
+    runs = [
+        Q(grain=grain, first_day__gte=first, first_day__lte=last)
+        for grain, first, last in blocks(start, end, grains)
+    ]
+    return reduce(operator.or_, runs)
 
 
 @dataclass(frozen=True)
@@ -77,9 +103,9 @@ class Difference:
         if self.expected is None:
             return f"{self.table} ({key}): {self.actual}, but no session counts there"
         changed = {
-            name: f"{self.actual[name]} ≠ {self.expected[name]}"
-            for name in FIGURES
-            if self.actual[name] != self.expected[name]
+            name: f"{value} ≠ {self.expected[name]}"
+            for name, value in self.actual.items()
+            if value != self.expected[name]
         }
         return f"{self.table} ({key}): {changed} (roll-up ≠ sessions)"
 
@@ -89,20 +115,21 @@ def find_differences(*, organization_id: int | None = None, limit: int = 100) ->
     Each table is compared in one statement, so with the sessions of one snapshot."""
     differences: list[Difference] = []
     with connection.cursor() as cursor:
-        for table, keys in TABLES.items():
+        for table, (keys, figures) in ALL_TABLES.items():
             cursor.execute(
-                differences_sql(table, keys), {"organization": organization_id, "limit": limit}
+                differences_sql(table, keys, figures),
+                {"organization": organization_id, "limit": limit},
             )
             for row in cursor.fetchall():
                 key = dict(zip(keys, row[: len(keys)], strict=True))
-                actual = dict(zip(FIGURES, row[len(keys) : len(keys) + len(FIGURES)], strict=True))
-                expected = dict(zip(FIGURES, row[len(keys) + len(FIGURES) :], strict=True))
+                actual = dict(zip(figures, row[len(keys) : len(keys) + len(figures)], strict=True))
+                expected = dict(zip(figures, row[len(keys) + len(figures) :], strict=True))
                 differences.append(
                     Difference(
                         table=table,
                         key=key,
-                        actual=None if actual["sessions"] is None else actual,
-                        expected=None if expected["sessions"] is None else expected,
+                        actual=None if actual[figures[0]] is None else actual,
+                        expected=None if expected[figures[0]] is None else expected,
                     )
                 )
     return differences

@@ -1,10 +1,13 @@
 """Benchmark of the reports on a large center, beside a trivial view and PostgreSQL's COPY.
 
     DEBUG=true DATABASE_URL=postgres://…/<copy of the scale database> \\
-        python scripts/bench_reports.py [--runs 5] [--email admin@scale.example]
+        python scripts/bench_reports.py [--runs 5] [--email admin@scale.example] \\
+            [--only REGEX] [--no-export]
 
-In this process (Django's test client, no HTTP server): `/healthz` and the Sessions report
-over the last 30 days and the last 12 months, `--runs` times each (p50, p95); then the
+In this process (Django's test client, no HTTP server): `/healthz` and every report an admin
+opens (Sessions, Payroll, Usage, Financial) over the last 30 days, the last 12 months by month
+and by week, and this calendar year, `--runs` times each (p50, p95, and p95 as a multiple of
+`/healthz`'s); `--only` keeps the cases whose label matches. Then (unless `--no-export`) the
 one-line-per-session CSV of the last 12 months, streamed and read whole, beside `COPY (the same
 query) TO STDOUT` on the same connection, with this process' peak RSS before and after the
 export (flat memory: the two are close). Run it on a copy of the generated center, never on
@@ -13,6 +16,7 @@ the shared one: reading is all it does, but it holds its connection for minutes.
 
 import argparse
 import os
+import re
 import resource
 import sys
 import time
@@ -71,11 +75,27 @@ def copy_seconds(membership: Membership) -> tuple[float, int]:
         return time.perf_counter() - started, size
 
 
+# (label, report, query string): every report an admin opens, over the ranges the issue names.
+CASES = [
+    (f"{report} {label}", report, query)
+    for report in ("sessions", "payroll", "usage", "financial")
+    for label, query in (
+        ("last 30 days", ""),
+        ("last 12 months by month", "?range=last_12_months&period=month"),
+        ("last 12 months by week", "?range=last_12_months&period=week"),
+        ("this year", "?range=this_year"),
+    )
+]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--email", default="admin@scale.example")
+    parser.add_argument("--only", default="", help="Only the cases whose label matches.")
+    parser.add_argument("--no-export", action="store_true", help="Leave out the CSV export.")
     args = parser.parse_args()
+    only = re.compile(args.only)
 
     user = User.objects.get(email=args.email)
     membership = Membership.objects.select_related("organization").get(user=user, role="admin")
@@ -86,14 +106,20 @@ def main() -> None:
     timed(client, "/healthz", 2)  # warm up
 
     print(f"# Reports benchmark — {cpu_model()}, load average {os.getloadavg()[0]:.1f}")
-    print(f"{'page':58} {'p50 s':>8} {'p95 s':>8} {'× healthz p95':>14}")
+    print(f"{'report':36} {'p50 s':>8} {'p95 s':>8} {'× healthz p95':>14}")
     baseline = percentile(timed(client, "/healthz", max(args.runs, 20)), 95)
-    print(f"{'/healthz':58} {'':>8} {baseline:8.4f}")
-    for query in ("", "?range=last_12_months", "?range=last_12_months&period=week"):
-        path = f"/o/{slug}/reports/sessions/{query}"
+    print(f"{'/healthz':36} {'':>8} {baseline:8.4f}")
+    for label, report, query in CASES:
+        if not only.search(label):
+            continue
+        path = f"/o/{slug}/reports/{report}/{query}"
+        timed(client, path, 1)  # warm up: the plan, the caches
         times = timed(client, path, args.runs)
         p95 = percentile(times, 95)
-        print(f"{path:58} {percentile(times, 50):8.3f} {p95:8.3f} {p95 / baseline:14.0f}")
+        print(f"{label:36} {percentile(times, 50):8.3f} {p95:8.3f} {p95 / baseline:14.0f}")
+    if args.no_export:
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+        return
 
     before = peak_rss_mb()
     export = f"/o/{slug}/reports/sessions/rows.csv?range=last_12_months"

@@ -16,7 +16,7 @@ from django.db import connection
 
 from grants.balances import center_differences
 from grants.models import CenterBalance
-from reports.models import RelationshipPeriod, SessionHour
+from reports.models import PayrollPeriod, RelationshipPeriod, SessionHour
 from reports.rollups import find_differences
 from sessions_app.models import PairingActivity, Session, ShortSession
 from sessions_app.rollups import differences as pairing_differences
@@ -27,6 +27,7 @@ from tests.support import Tenant
 pytestmark = [pytest.mark.django_db]
 
 fill_rollups = import_module("reports.migrations.0002_fill_rollups")
+fill_payroll = import_module("reports.migrations.0004_fill_payroll_and_longer_grains")
 copy_providers = import_module("sessions_app.migrations.0011_booking_provider_backfill")
 require_provider = import_module("sessions_app.migrations.0012_booking_provider_required")
 fill_activity = import_module("sessions_app.migrations.0013_pairing_activity_fill")
@@ -53,18 +54,29 @@ def rows_of(model: Any) -> list[tuple[Any, ...]]:
 def test_the_batched_fill_ends_with_the_rollups_the_triggers_keep(
     history: History, editor: Any
 ) -> None:
-    kept = rows_of(SessionHour), rows_of(RelationshipPeriod)
-    assert kept[0]
-    assert kept[1]
+    kept = rows_of(SessionHour), rows_of(RelationshipPeriod), rows_of(PayrollPeriod)
+    assert all(kept)
     SessionHour.objects.all().delete()
     RelationshipPeriod.objects.all().delete()
+    PayrollPeriod.objects.all().delete()
 
     fill_rollups.fill(None, editor)
+    fill_payroll.fill(None, editor)  # the payroll, and the relationships' quarters and years
 
-    assert (rows_of(SessionHour), rows_of(RelationshipPeriod)) == kept
+    assert (rows_of(SessionHour), rows_of(RelationshipPeriod), rows_of(PayrollPeriod)) == kept
     assert find_differences() == []
     fill_rollups.fill(None, editor)  # again: each batch replaces its month
-    assert (rows_of(SessionHour), rows_of(RelationshipPeriod)) == kept
+    fill_payroll.fill(None, editor)
+    assert (rows_of(SessionHour), rows_of(RelationshipPeriod), rows_of(PayrollPeriod)) == kept
+
+
+def test_stale_payroll_rows_are_replaced_not_added_to(history: History, editor: Any) -> None:
+    kept = rows_of(PayrollPeriod)
+    PayrollPeriod.objects.update(rows=99, minutes_charged=-3)
+
+    fill_payroll.fill(None, editor)
+
+    assert rows_of(PayrollPeriod) == kept
 
 
 def test_a_month_holding_stale_rows_is_replaced_not_added_to(history: History, editor: Any) -> None:

@@ -179,6 +179,14 @@ def test_the_report_rollups_are_built_and_their_triggers_on_again(generated: str
         SELECT tgname, tgenabled FROM pg_trigger
          WHERE tgname LIKE 'reports_session_rollup%%' ORDER BY tgname
     """) == [("reports_session_rollup_insert_delete", "O"), ("reports_session_rollup_update", "O")]
+    assert rows("""
+        SELECT tgname, tgenabled FROM pg_trigger
+         WHERE tgname LIKE 'reports_session_payroll%%' ORDER BY tgname
+    """) == [
+        ("reports_session_payroll_insert_delete", "O"),
+        ("reports_session_payroll_update", "O"),
+    ]
+    assert rows("SELECT count(*) > 0 FROM reports_payrollperiod") == [(True,)]
 
 
 def test_a_database_with_organizations_is_refused() -> None:

@@ -32,6 +32,8 @@ TRIGGERS_OFF = (
     ALLOCATION_TRIGGER,
     ("sessions_app_session", "reports_session_rollup_insert_delete"),
     ("sessions_app_session", "reports_session_rollup_update"),
+    ("sessions_app_session", "reports_session_payroll_insert_delete"),
+    ("sessions_app_session", "reports_session_payroll_update"),
     ("sessions_app_session", "sessions_app_session_rollups_write"),
     ("relationships_relationship", "sessions_app_relationship_mirror_write"),
     ("grants_grantentry", "grants_center_balance"),

@@ -97,7 +97,7 @@ class PayrollReport(Report):
 
     def periods(self) -> Table:
         scope = self.scope
-        found = {row["first_day"]: row for row in payroll.payroll_by_period(scope)}
+        found = {row["period_start"]: row for row in payroll.payroll_by_period(scope)}
         # A period without sessions: every figure zero, amounts to the cent.
         empty = {
             key: payroll.ZERO if isinstance(value, Decimal) else 0
@@ -132,7 +132,7 @@ class PayrollReport(Report):
         rows = payroll.payroll_rows(self.scope)
         columns = [
             PROVIDER,
-            Column("first_day", f"{self.scope.period.capitalize()} from", Kind.TEXT),
+            Column("period_start", f"{self.scope.period.capitalize()} from", Kind.TEXT),
             SESSIONS,
             *self._money_columns(),
         ]

@@ -39,7 +39,7 @@ from reports.framework import (
     period_label,
     register,
 )
-from reports.models import FIGURES, RelationshipPeriod, SessionHour
+from reports.models import FIGURES, RELATIONSHIP_GRAINS, RelationshipPeriod, SessionHour
 from sessions_app.models import NoShowParty, SessionStatus
 
 COMPLETED = Q(status=SessionStatus.COMPLETED)
@@ -154,10 +154,12 @@ class SessionsReport(Report):
         return rows.order_by()
 
     def relationship_periods(self) -> QuerySet[RelationshipPeriod]:
-        """The relationships' roll-up months and days that make up the range, each day once."""
+        """The relationships' roll-up rows that make up the range, each day once: whole years
+        and quarters, whole months, then days (`reports.rollups.cover`)."""
         scope = self.scope
         rows = RelationshipPeriod.objects.filter(
-            rollups.periods_of(scope.start, scope.end), organization=scope.organization
+            rollups.cover(scope.start, scope.end, RELATIONSHIP_GRAINS),
+            organization=scope.organization,
         )
         if scope.service_type is not None:
             rows = rows.filter(of_service_type=scope.service_type)

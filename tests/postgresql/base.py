@@ -27,7 +27,12 @@ TRUNCATE = 32
 # Rows `post_migrate` would write back as they were.
 KEPT = ("django_content_type", "auth_permission")
 # Tables the other tables' delete triggers write: emptied after them.
-LAST = ("reports_sessionhour", "reports_relationshipperiod", "sessions_app_pairingactivity")
+LAST = (
+    "reports_sessionhour",
+    "reports_relationshipperiod",
+    "reports_payrollperiod",
+    "sessions_app_pairingactivity",
+)
 
 
 class DatabaseOperations(operations.DatabaseOperations):

@@ -200,7 +200,7 @@ def test_rows_per_period_add_up_to_each_provider(tenant_a: Tenant, history: Hist
     weeks = sorted(
         (
             "amara" if row["provider_id"] == tenant_a.provider.public_id else "other",
-            row["first_day"],
+            row["period_start"],
             row["minutes_paid"],
         )
         for row in result.rows
@@ -213,7 +213,7 @@ def test_rows_per_period_add_up_to_each_provider(tenant_a: Tenant, history: Hist
         (other, date(2025, 6, 2), 60),
         (other, date(2025, 6, 9), 120),
     ]
-    assert [(row["first_day"], row["earnings"]) for row in result.periods] == [
+    assert [(row["period_start"], row["earnings"]) for row in result.periods] == [
         (date(2025, 6, 2), Decimal("130.00")),
         (date(2025, 6, 9), Decimal("120.00")),
     ]

@@ -14,8 +14,8 @@ from django.db import connection
 from matchpal.models import Organization, ServiceType
 from reports.catalog.sessions import SessionsReport
 from reports.framework import Period, Scope
-from reports.models import RelationshipPeriod, SessionHour
-from reports.rollups import find_differences, parts_of
+from reports.models import PAYROLL_GRAINS, RELATIONSHIP_GRAINS, RelationshipPeriod, SessionHour
+from reports.rollups import blocks, find_differences
 from sessions_app import services as session_services
 from sessions_app.models import Session, SessionKind
 from tests.reports.history import History, build
@@ -114,24 +114,56 @@ def test_an_admins_report_from_the_rollups_is_the_report_from_the_sessions(
 
 
 @pytest.mark.parametrize(
-    ("start", "end", "months"),
+    ("start", "end", "grains", "runs"),
     [
-        (date(2025, 6, 1), date(2025, 6, 30), (date(2025, 6, 1), date(2025, 7, 1))),
-        (date(2025, 6, 2), date(2025, 6, 30), None),
-        (date(2025, 6, 1), date(2025, 6, 29), None),
-        (date(2025, 5, 31), date(2025, 7, 1), (date(2025, 6, 1), date(2025, 7, 1))),
-        (date(2025, 1, 1), date(2025, 12, 31), (date(2025, 1, 1), date(2026, 1, 1))),
-        (date(2024, 1, 15), date(2024, 3, 31), (date(2024, 2, 1), date(2024, 4, 1))),  # Feb 29
-        (date(2024, 12, 31), date(2025, 1, 1), None),
+        ("2025-06-01", "2025-06-30", RELATIONSHIP_GRAINS, [("m", "2025-06-01", "2025-06-01")]),
+        ("2025-06-02", "2025-06-30", RELATIONSHIP_GRAINS, [("d", "2025-06-02", "2025-06-30")]),
+        (
+            "2025-05-31",
+            "2025-07-01",
+            RELATIONSHIP_GRAINS,
+            [
+                ("d", "2025-05-31", "2025-05-31"),
+                ("m", "2025-06-01", "2025-06-01"),
+                ("d", "2025-07-01", "2025-07-01"),
+            ],
+        ),
+        ("2025-01-01", "2025-12-31", RELATIONSHIP_GRAINS, [("y", "2025-01-01", "2025-01-01")]),
+        (
+            "2024-12-01",
+            "2025-11-30",
+            RELATIONSHIP_GRAINS,
+            [
+                ("m", "2024-12-01", "2024-12-01"),
+                ("q", "2025-01-01", "2025-07-01"),
+                ("m", "2025-10-01", "2025-11-01"),
+            ],
+        ),
+        (
+            "2024-01-15",
+            "2024-03-31",  # February 29
+            RELATIONSHIP_GRAINS,
+            [("d", "2024-01-15", "2024-01-31"), ("m", "2024-02-01", "2024-03-01")],
+        ),
+        (
+            "2025-06-04",
+            "2025-06-30",
+            PAYROLL_GRAINS,
+            [
+                ("d", "2025-06-04", "2025-06-08"),
+                ("w", "2025-06-09", "2025-06-23"),
+                ("d", "2025-06-30", "2025-06-30"),
+            ],
+        ),
+        ("2024-12-31", "2025-01-01", PAYROLL_GRAINS, [("d", "2024-12-31", "2025-01-01")]),
     ],
 )
-def test_a_range_is_its_whole_months_and_the_days_around_them(
-    start: date, end: date, months: tuple[date, date] | None
+def test_a_range_is_the_fewest_rows_that_cover_each_day_once(
+    start: str, end: str, grains: tuple[str, ...], runs: list[tuple[str, str, str]]
 ) -> None:
-    parts = parts_of(start, end)
-    assert parts.whole_months == (months is not None)
-    if months is not None:
-        assert parts.months == months
+    assert blocks(date.fromisoformat(start), date.fromisoformat(end), grains) == [
+        (grain, date.fromisoformat(first), date.fromisoformat(last)) for grain, first, last in runs
+    ]
 
 
 def test_the_check_finds_each_difference_and_the_rebuild_mends_them(
