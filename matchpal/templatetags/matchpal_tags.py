@@ -11,6 +11,7 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
 from matchpal.quantities import format_quantity
+from matchpal.templatetags.urls import cached_reverse
 
 register = template.Library()
 
@@ -76,7 +77,12 @@ def row_link(name: str, *args: object) -> RowLink:
     reversed once for the page instead of once per row and link (issue 11: a list of 25 rows
     with four links each spent a tenth of its rendering in `reverse`). For URL names whose last
     argument is the row's public id."""
-    prefix, suffix = reverse(name, args=[*args, _ROW_ID]).split(str(_ROW_ID))
+    url = (
+        cached_reverse(name, (*args, _ROW_ID))
+        if all(isinstance(arg, str) for arg in args)
+        else reverse(name, args=[*args, _ROW_ID])
+    )
+    prefix, suffix = url.split(str(_ROW_ID))
     return RowLink(str(conditional_escape(prefix)), str(conditional_escape(suffix)))
 
 
