@@ -1,10 +1,14 @@
-"""The ledger history's rows written in Python (`grants/partials/history.html`).
+"""The hours pages' rows written in Python: the ledger history's
+(`grants/partials/history.html`) and the grants' (`grants/student_hours.html`,
+`grants/my_hours.html`).
 
 Each row of the history was about sixty template nodes (variable lookups through the entry,
 its grant, relationship and session, filters, `if`s): on a page of 25 entries the loop was
 most of the hours pages' rendering (issue 11, docs/performance.md "The lists within 15x
-/healthz"). `history_row` writes the same text the loop wrote, character for character
-(tests/grants/test_history_rows.py renders a history both ways), with the same filters.
+/healthz"), and each grant's row read its service types through a new related manager and
+queryset. `history_row`, `admin_grant_row` and `student_grant_row` write the same text the
+loops wrote, character for character (tests/grants/test_history_rows.py and
+test_grant_rows.py render them both ways), with the same filters.
 """
 
 from typing import Any
@@ -14,10 +18,10 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
 
-from grants.models import GrantEntry
+from grants.models import Grant, GrantEntry
 from matchpal.quantities import format_quantity
 from matchpal.templatetags.dates import date
-from matchpal.templatetags.matchpal_tags import RowLink, with_id
+from matchpal.templatetags.matchpal_tags import RowLink, last_day, with_id
 
 register = template.Library()
 
@@ -62,4 +66,88 @@ def history_row(entry: GrantEntry, relationship_link: RowLink, session_link: Row
         f"    <td>{actor}</td>\n"
         f'    <td class="small">{_e(entry.reason)}</td>\n'
         "  </tr>\n  "
+    )
+
+
+def _covers(grant: Grant) -> str:
+    """The grant's service types' names, its status badge when not active."""
+    covers = ", ".join(_e(service_type.name) for service_type in grant.service_types.all())
+    if grant.status != "active":
+        covers += f' <span class="badge text-bg-secondary">{_e(grant.get_status_display())}</span>'
+    return covers
+
+
+def _amounts(grant: Grant, indent: str) -> str:
+    unit = grant.unit
+    total, used, held, available = (
+        _e(format_quantity(value, unit))
+        for value in (grant.total, grant.used, grant.held, grant.available)
+    )
+    return (
+        f'{indent}<td class="text-end">{total}</td>\n'
+        f'{indent}<td class="text-end">{used}</td>\n'
+        f'{indent}<td class="text-end">{held}</td>\n'
+        f'{indent}<td class="text-end"><strong>{available}</strong></td>\n'
+    )
+
+
+def _last_day(grant: Grant, otherwise: str) -> str:
+    return _e(date(last_day(grant.expires_at), "M j, Y")) if grant.expires_at else otherwise
+
+
+@register.simple_tag
+def admin_grant_row(
+    grant: Grant, adjust: RowLink, transfer: RowLink, refund: RowLink, extend: RowLink
+) -> SafeString:
+    """One `<tr>` of a student's grants on the admin's hours page, with the whitespace around
+    it that the loop wrote."""
+    shade = "" if grant.status == "active" else "text-secondary"
+    if grant.status == "revoked":
+        actions = '\n      <span class="text-secondary small">No actions</span>\n    '
+    else:
+        items = "".join(
+            f'          <li><a class="dropdown-item" href="{with_id(link, grant.public_id)}">'
+            f"{label}</a></li>\n"
+            for label, link in (
+                ("Adjust", adjust),
+                ("Transfer", transfer),
+                ("Refund", refund),
+                ("Extend", extend),
+            )
+        )
+        actions = (
+            "\n      \n"
+            '      <div class="dropdown">\n'
+            '        <button class="btn btn-sm btn-outline-secondary dropdown-toggle" '
+            'data-bs-toggle="dropdown" type="button">Actions</button>\n'
+            '        <ul class="dropdown-menu dropdown-menu-end">\n'
+            f"{items}"
+            "        </ul>\n"
+            "      </div>\n"
+            "      \n    "
+        )
+    return mark_safe(  # noqa: S308 (every value is escaped)
+        f'\n  <tr class="{shade}">\n'
+        f"    <td>{_covers(grant)}</td>\n"
+        f"{_amounts(grant, '    ')}"
+        f'    <td class="text-nowrap">{_last_day(grant, "—")}</td>\n'
+        f"    <td>{_e(grant.get_source_display())}</td>\n"
+        f'    <td class="small">{_e(grant.reference)}</td>\n'
+        f'    <td class="text-nowrap">{actions}</td>\n'
+        "  </tr>\n  "
+    )
+
+
+@register.simple_tag
+def student_grant_row(grant: Grant) -> SafeString:
+    """One `<tr>` of the student's own grants ("My hours"), with the whitespace around it that
+    the loop wrote."""
+    shade = "" if grant.status == "active" else "text-secondary"
+    return mark_safe(  # noqa: S308 (every value is escaped)
+        f'\n    <tr class="{shade}" data-testid="grant">\n'
+        f"      <td>{_covers(grant)}</td>\n"
+        f"{_amounts(grant, '      ')}"
+        f'      <td class="text-nowrap" data-testid="grant-expires">'
+        f"{_last_day(grant, 'No expiry')}</td>\n"
+        "    </tr>\n    "
     )
