@@ -11,52 +11,45 @@ loops wrote, character for character (tests/grants/test_history_rows.py and
 test_grant_rows.py render them both ways), with the same filters.
 """
 
-from typing import Any
-
 from django import template
-from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
 
 from grants.models import Grant, GrantEntry
 from matchpal.quantities import format_quantity
 from matchpal.templatetags.dates import date
-from matchpal.templatetags.matchpal_tags import RowLink, last_day, with_id
+from matchpal.templatetags.matchpal_tags import RowLink, escaped, last_day, with_id
 
 register = template.Library()
-
-
-def _e(value: Any) -> str:
-    return str(conditional_escape(value))
 
 
 @register.simple_tag
 def history_row(entry: GrantEntry, relationship_link: RowLink, session_link: RowLink) -> SafeString:
     """One `<tr>` of the history, with the whitespace around it that the loop wrote."""
     unit = entry.grant.unit
-    what = _e(entry.get_kind_display())
+    what = escaped(entry.get_kind_display())
     relationship = entry.relationship
     if relationship:
         what += (
             f' · <a href="{with_id(relationship_link, relationship.public_id)}">'
-            f"{_e(relationship.provider.name)}</a>"
+            f"{escaped(relationship.provider.name)}</a>"
         )
     session = entry.session
     if session:
         what += (
             f' · <a href="{with_id(session_link, session.public_id)}">session of '
-            f"{_e(date(localtime(session.starts_at), 'M j'))}</a>"
+            f"{escaped(date(localtime(session.starts_at), 'M j'))}</a>"
         )
     change = ""
     if entry.total_delta:
-        change += f"total {_e(format_quantity(entry.total_delta, unit))} "
+        change += f"total {escaped(format_quantity(entry.total_delta, unit))} "
     if entry.used_delta:
-        change += f"used {_e(format_quantity(entry.used_delta, unit))} "
+        change += f"used {escaped(format_quantity(entry.used_delta, unit))} "
     if entry.held_delta:
-        change += f"reserved {_e(format_quantity(entry.held_delta, unit))}"
-    actor = _e(entry.actor) if entry.actor else "System"
-    running = _e(format_quantity(entry.running, unit))
-    when = _e(date(localtime(entry.created_at), "M j, Y H:i"))
+        change += f"reserved {escaped(format_quantity(entry.held_delta, unit))}"
+    actor = escaped(entry.actor) if entry.actor else "System"
+    running = escaped(format_quantity(entry.running, unit))
+    when = escaped(date(localtime(entry.created_at), "M j, Y H:i"))
     return mark_safe(  # noqa: S308 (every value above is escaped)
         "\n  <tr>\n"
         f'    <td class="text-nowrap">{when}</td>\n'
@@ -64,23 +57,25 @@ def history_row(entry: GrantEntry, relationship_link: RowLink, session_link: Row
         f'    <td class="text-end text-nowrap">{change}</td>\n'
         f'    <td class="text-end text-nowrap">{running}</td>\n'
         f"    <td>{actor}</td>\n"
-        f'    <td class="small">{_e(entry.reason)}</td>\n'
+        f'    <td class="small">{escaped(entry.reason)}</td>\n'
         "  </tr>\n  "
     )
 
 
 def _covers(grant: Grant) -> str:
     """The grant's service types' names, its status badge when not active."""
-    covers = ", ".join(_e(service_type.name) for service_type in grant.service_types.all())
+    covers = ", ".join(escaped(service_type.name) for service_type in grant.service_types.all())
     if grant.status != "active":
-        covers += f' <span class="badge text-bg-secondary">{_e(grant.get_status_display())}</span>'
+        covers += (
+            f' <span class="badge text-bg-secondary">{escaped(grant.get_status_display())}</span>'
+        )
     return covers
 
 
 def _amounts(grant: Grant, indent: str) -> str:
     unit = grant.unit
     total, used, held, available = (
-        _e(format_quantity(value, unit))
+        escaped(format_quantity(value, unit))
         for value in (grant.total, grant.used, grant.held, grant.available)
     )
     return (
@@ -92,7 +87,7 @@ def _amounts(grant: Grant, indent: str) -> str:
 
 
 def _last_day(grant: Grant, otherwise: str) -> str:
-    return _e(date(last_day(grant.expires_at), "M j, Y")) if grant.expires_at else otherwise
+    return escaped(date(last_day(grant.expires_at), "M j, Y")) if grant.expires_at else otherwise
 
 
 @register.simple_tag
@@ -131,8 +126,8 @@ def admin_grant_row(
         f"    <td>{_covers(grant)}</td>\n"
         f"{_amounts(grant, '    ')}"
         f'    <td class="text-nowrap">{_last_day(grant, "—")}</td>\n'
-        f"    <td>{_e(grant.get_source_display())}</td>\n"
-        f'    <td class="small">{_e(grant.reference)}</td>\n'
+        f"    <td>{escaped(grant.get_source_display())}</td>\n"
+        f'    <td class="small">{escaped(grant.reference)}</td>\n'
         f'    <td class="text-nowrap">{actions}</td>\n'
         "  </tr>\n  "
     )
