@@ -86,8 +86,9 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "matchpal.context_processors.tenancy",
             ],
-            # Django's `date` filter, written without its per-call formatter (issue 11).
-            "builtins": ["matchpal.templatetags.dates"],
+            # Django's `date` filter, written without its per-call formatter, and `{% url %}`
+            # with its results kept per process (issue 11).
+            "builtins": ["matchpal.templatetags.dates", "matchpal.templatetags.urls"],
         },
     },
 ]

@@ -8,16 +8,19 @@ the signed-in user's membership of that organization in one query, and answers
 - members whose role may not use the view with 403.
 """
 
+import functools
 from collections.abc import Callable
 from functools import wraps
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db.models import IntegerField, OuterRef, Subquery
+from django.db import connection
+from django.db.models import IntegerField, OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponseBase
 from django.utils import timezone
 
+from matchpal import prebuilt
 from matchpal.models import Membership, Notification, Organization, Role
 
 if TYPE_CHECKING:
@@ -99,18 +102,68 @@ def membership_for(*, user: Any, org_slug: str) -> Membership | None:
     request (docs/performance.md, "Per-request cost")."""
     if not user.is_authenticated:
         return None
+    if prebuilt.available():
+        membership = _membership_prebuilt(user_id=user.pk, org_slug=org_slug)
+    else:
+        found = list(_membership_query(user_id=user.pk, org_slug=org_slug))
+        membership = found[0] if found else None
+    if membership is None:
+        return None
+    # `request.user` is a lazy object, evaluated by `is_authenticated` above: hand on the user.
+    membership.user = getattr(user, "_wrapped", user)
+    return membership
+
+
+def _membership_query(*, user_id: Any, org_slug: str) -> QuerySet[Membership]:
     # The bell's unread count rides on this query (`unread_count`).
-    found = list(
+    return (
         Membership.objects.select_related("organization")
-        .filter(user=user, organization__slug=org_slug)
+        .filter(user_id=user_id, organization__slug=org_slug)
         .annotate(unread_notices=unread_count())
         .order_by()[:1]
     )
-    if not found:
+
+
+# Stand-ins for the lookup's two values while its statement is compiled, found again among the
+# compiled parameters to learn where each goes.
+_SLUG_MARK: Final = "\x00org_slug"
+_USER_MARK: Final = -7_919
+
+
+@functools.cache
+def _membership_statement() -> tuple[str, tuple[str, ...], prebuilt.Rows]:
+    """`_membership_query` compiled once per process: its SQL, where the user and the slug go
+    among its parameters, and its row's readers. Compiling it (a join and the unread count's
+    subquery) was most of the lookup's Python on every tenant request (docs/performance.md,
+    "The lists within 15x /healthz"); tests/matchpal/tenancy/test_membership_lookup.py reads
+    the same row both ways."""
+    sql, params = _membership_query(user_id=_USER_MARK, org_slug=_SLUG_MARK).query.sql_with_params()
+    order = tuple("user" if value == _USER_MARK else "slug" for value in params)
+    assert sorted(order) == ["slug", "user"], params
+    assert _SLUG_MARK in params, params
+    # The row: the membership's columns, the annotation, then the organization's.
+    return (
+        sql,
+        order,
+        prebuilt.Rows([prebuilt.Part(Membership, "m"), prebuilt.Part(Organization, "o")]),
+    )
+
+
+def _membership_prebuilt(*, user_id: int, org_slug: str) -> Membership | None:
+    sql, order, rows = _membership_statement()
+    values: dict[str, int | str] = {"user": user_id, "slug": org_slug}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [values[name] for name in order])
+        found = cursor.fetchone()
+    if found is None:
         return None
-    membership = found[0]
-    # `request.user` is a lazy object, evaluated by `is_authenticated` above: hand on the user.
-    membership.user = getattr(user, "_wrapped", user)
+    width = len(Membership._meta.concrete_fields)
+    unread = found[width]
+    membership, organization = rows.instances((*found[:width], *found[width + 1 :]))
+    assert isinstance(membership, Membership)
+    assert isinstance(organization, Organization)
+    membership.unread_notices = unread  # type: ignore[attr-defined]
+    membership.organization = organization
     return membership
 
 

@@ -275,6 +275,12 @@ class Session(models.Model):
                 name="session_org_kind_starts",
             ),
             models.Index(fields=["relationship", "starts_at"]),
+            # A provider's own sessions list, in its order (sessions_app 0014, built
+            # concurrently).
+            models.Index(
+                fields=["organization", "calendar_provider", "-starts_at", "-id"],
+                name="session_org_provider_starts",
+            ),
             # A provider's busy times (free slots, the center's week): their live sessions.
             models.Index(
                 fields=["calendar_provider", "starts_at"],

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from django.db.models import Aggregate, Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Aggregate, Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 from django.utils import timezone
 
@@ -176,12 +176,33 @@ def session_rows(*, organization: Organization, membership: Membership) -> Sessi
     and service type but not to its organization, which is the request's own
     (`with_organization`). The organization's 28 columns made the page's join a six-table one,
     planned on every request (docs/performance.md, "Per-request cost")."""
-    return (
-        session_list(organization=organization, membership=membership)
-        .select_related(None)
-        .select_related(
-            "relationship__student", "relationship__provider", "relationship__service_type"
+    if membership.is_provider:
+        # The provider's own sessions, read from `session_org_provider_starts` in the list's
+        # order: the page's 25 rows and a count over the index alone, where reading them
+        # through the provider's relationships gathered and sorted every one of their sessions
+        # (thousands, from all over the table) on each request (docs/indexes.md).
+        visible = Session.objects.filter(
+            organization=organization, calendar_provider_id=own_provider_id(membership)
+        ).order_by("-starts_at", "-id")
+    else:
+        visible = session_list(organization=organization, membership=membership)
+    return visible.select_related(None).select_related(
+        "relationship__student", "relationship__provider", "relationship__service_type"
+    )
+
+
+def own_provider_id(membership: Membership) -> Subquery:
+    """The provider record of a provider's membership, as a scalar subquery: PostgreSQL runs it
+    once, first, and compares `provider_id` with its value, so an index leading with the
+    provider serves the rows in its order. A session's provider is its relationship's (the key
+    `session_relationship_provider`), so these are the sessions `visible_to` gives a provider;
+    one record per user in an organization (`provider_one_record_per_user`)."""
+    return Subquery(
+        Provider.objects.filter(
+            organization_id=membership.organization_id, user_id=membership.user_id
         )
+        .order_by()
+        .values("pk")[:1]
     )
 
 

@@ -58,12 +58,14 @@ def center(tenant_a: Tenant, tenant_b: Tenant) -> Tenant:
 
 # The lists whose page is read in their order from an index, and cut after PAGE rows: a Sort
 # there would read every row of the organization first. (Filtered by a student or a provider,
-# the few rows are found through their relationships and sorted.)
+# the few rows are found through their relationships and sorted; a provider's own list has
+# its index, `session_org_provider_starts`.)
 ORDERED = {
     "sessions list",
     "sessions, by status",
     "sessions, by kind",
     "sessions, by dates",
+    "sessions list of a provider",
     "relationships list",
     "relationships, by status",
     "admin home disputed list",
@@ -78,7 +80,6 @@ THROUGH_RELATIONSHIPS = {
     "sessions, by student",
     "sessions, by provider",
     "sessions, by a provider without sessions",
-    "sessions list of a provider",
     "sessions list of a student",
     "provider home, to log",
 }
@@ -130,7 +131,8 @@ def session_page(tenant: Tenant, role: Role = Role.ADMIN, **params: str) -> Quer
         data,
         organization=tenant.organization,
         membership=member,
-        queryset=sessions.session_list(organization=tenant.organization, membership=member),
+        # As the view reads it.
+        queryset=sessions.session_rows(organization=tenant.organization, membership=member),
     )
     assert filterset.is_valid(), filterset.errors
     return filterset.qs[:PAGE]

@@ -1,6 +1,7 @@
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django import template
 from django.forms import BoundField
@@ -11,6 +12,7 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
 from matchpal.quantities import format_quantity
+from matchpal.templatetags.urls import cached_reverse
 
 register = template.Library()
 
@@ -76,7 +78,12 @@ def row_link(name: str, *args: object) -> RowLink:
     reversed once for the page instead of once per row and link (issue 11: a list of 25 rows
     with four links each spent a tenth of its rendering in `reverse`). For URL names whose last
     argument is the row's public id."""
-    prefix, suffix = reverse(name, args=[*args, _ROW_ID]).split(str(_ROW_ID))
+    url = (
+        cached_reverse(name, (*args, _ROW_ID))
+        if all(isinstance(arg, str) for arg in args)
+        else reverse(name, args=[*args, _ROW_ID])
+    )
+    prefix, suffix = url.split(str(_ROW_ID))
     return RowLink(str(conditional_escape(prefix)), str(conditional_escape(suffix)))
 
 
@@ -84,3 +91,9 @@ def row_link(name: str, *args: object) -> RowLink:
 def with_id(link: RowLink, public_id: uuid.UUID) -> SafeString:
     """The row's URL (see `row_link`); a UUID needs no escaping."""
     return mark_safe(f"{link.prefix}{uuid.UUID(str(public_id))}{link.suffix}")  # noqa: S308
+
+
+def escaped(value: Any) -> str:
+    """`{{ value }}` as a template writes it with autoescaping on: the rows written in Python
+    (grants' `hours_tags`, `session_row`, `relationship_row`) escape every value with it."""
+    return str(conditional_escape(value))

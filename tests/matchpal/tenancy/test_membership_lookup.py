@@ -4,10 +4,12 @@ without another query (docs/performance.md, "Per-request cost")."""
 
 import pytest
 from django.db import connection
+from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 from django.utils.functional import SimpleLazyObject
 
-from matchpal.models import User
+from matchpal import tenancy
+from matchpal.models import Notification, User
 from matchpal.tenancy import membership_for
 from tests.factories import UserFactory
 from tests.support import Tenant
@@ -50,3 +52,25 @@ def test_the_lookup_is_unordered_despite_the_models_default_ordering(tenant_a: T
         membership_for(user=tenant_a.admin, org_slug=tenant_a.organization.slug)
     assert len(queries) == 1
     assert "ORDER BY" not in queries[0]["sql"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL statement")
+def test_the_statement_built_once_reads_what_the_orm_query_reads(tenant_a: Tenant) -> None:
+    for text in ("one", "two"):
+        Notification.objects.create(
+            organization=tenant_a.organization, user=tenant_a.admin, text=text
+        )
+    slug = tenant_a.organization.slug
+    built = tenancy._membership_prebuilt(user_id=tenant_a.admin.pk, org_slug=slug)
+    (orm,) = tenancy._membership_query(user_id=tenant_a.admin.pk, org_slug=slug)
+    assert built is not None
+    assert values(built) == values(orm)
+    assert values(built.organization) == values(orm.organization)
+    assert built.unread_notices == orm.unread_notices == 2
+    assert not built._state.adding
+    assert not built.organization._state.adding
+    assert tenancy._membership_prebuilt(user_id=tenant_a.admin.pk, org_slug="nope") is None
+
+
+def values(instance: Model) -> dict[str, object]:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
