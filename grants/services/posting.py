@@ -9,6 +9,8 @@ Callers pass relationship and session objects in; this package never imports tho
 from __future__ import annotations
 
 import functools
+import random
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -64,6 +66,10 @@ class AlreadyApplied(LedgerError):
 
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 MAX_ATTEMPTS = 4
+# Before attempt n+1, wait a random time up to n × this. Retrying at once can take the first
+# row back before the transaction that won the conflict (woken by the abort) gets it, and form
+# the same cycle again; a short, jittered pause lets the winner through.
+RETRY_PAUSE_SECONDS = 0.02
 
 
 def retry_on_conflict[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
@@ -82,6 +88,7 @@ def retry_on_conflict[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
                 sqlstate = getattr(exc.__cause__, "sqlstate", None)
                 if sqlstate not in RETRYABLE_SQLSTATES or attempt == MAX_ATTEMPTS:
                     raise
+                time.sleep(random.uniform(0, attempt * RETRY_PAUSE_SECONDS))
         raise AssertionError("unreachable")
 
     return wrapper

@@ -28,6 +28,7 @@ from grants.services import (
     holds,
     operations,
 )
+from grants.services.posting import MAX_ATTEMPTS
 from tests.factories import RelationshipFactory, SessionFactory, make_grant
 from tests.support import assert_reconciled, balance, service_type, snapshot
 from tests.threads import run_together
@@ -392,7 +393,13 @@ def test_a_real_deadlock_is_retried_and_the_transfer_applies_once(rel, tenant_a,
     other.close()
 
     assert status == "ok", result
-    assert attempts == ["40P01", None]  # aborted by PostgreSQL once, then through
+    # Aborted by PostgreSQL at least once, then through. (On a busy machine the retry can take
+    # `a` back before the other transaction, woken by the abort, gets it: the same cycle again,
+    # aborted again; the bound on attempts is what the service promises.)
+    assert attempts[0] == "40P01"
+    assert attempts[-1] is None
+    assert set(attempts[:-1]) == {"40P01"}
+    assert len(attempts) <= MAX_ATTEMPTS
     assert (balance(a), balance(b)) == ((993, 0, 0), (1007, 0, 0))
     assert GrantEntry.objects.filter(kind__in=["transfer_out", "transfer_in"]).count() == 2
     assert_reconciled()
