@@ -9,16 +9,27 @@ the signed-in user's membership of that organization in one query, and answers
 """
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from django.conf import settings
+from django.contrib.auth import (
+    BACKEND_SESSION_KEY,
+    HASH_SESSION_KEY,
+    SESSION_KEY,
+    get_user_model,
+    load_backend,
+)
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import IntegerField, OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponseBase
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.functional import SimpleLazyObject, empty
 
 from matchpal import prebuilt
 from matchpal.models import Membership, Notification, Organization, Role
@@ -157,6 +168,11 @@ def _membership_prebuilt(*, user_id: int, org_slug: str) -> Membership | None:
         found = cursor.fetchone()
     if found is None:
         return None
+    return _membership_from(found, rows)
+
+
+def _membership_from(found: Sequence[Any], rows: prebuilt.Rows) -> Membership:
+    """The membership, its organization and its unread count, from a row of the lookup."""
     width = len(Membership._meta.concrete_fields)
     unread = found[width]
     membership, organization = rows.instances((*found[:width], *found[width + 1 :]))
@@ -165,6 +181,117 @@ def _membership_prebuilt(*, user_id: int, org_slug: str) -> Membership | None:
     membership.unread_notices = unread  # type: ignore[attr-defined]
     membership.organization = organization
     return membership
+
+
+# --- The signed-in user and the membership in one statement -------------------------------
+#
+# A tenant request used to read the user (Django's authentication, on the first use of
+# `request.user`), then the membership: two round trips, the first an ORM `get()` compiled on
+# every request. When the user has not been loaded yet, `tenant_view` reads both in one
+# statement (the user by the session's id, with the membership lookup above as a LEFT JOIN) and
+# applies Django's own checks to the user it read: the session's backend among
+# AUTHENTICATION_BACKENDS, `user_can_authenticate`, the session's hash (with the fallback
+# secrets), exactly as `django.contrib.auth.get_user` does. The user becomes the request's
+# (`request._cached_user`, where Django's middleware keeps it), so `request.user` is that user
+# and is not read again (docs/performance.md, "The per-request floor").
+
+
+@functools.cache
+def _signed_in_statement() -> tuple[str, tuple[str, ...], prebuilt.Rows, prebuilt.Rows]:
+    """The user by id, with the membership lookup's row beside it (NULLs for a non-member)."""
+    from matchpal.models import User
+
+    membership_sql, order, membership_rows = _membership_statement()
+    users = prebuilt.table(User)
+    user = prebuilt.Part(User, User._meta.db_table)
+    pk = prebuilt.quote(str(User._meta.pk.column))
+    sql = (
+        f"SELECT {user.columns()}, found.* FROM {users} "  # noqa: S608 (the model's names and the compiled lookup only)
+        f"LEFT JOIN ({membership_sql}) AS found ON TRUE WHERE {users}.{pk} = %s"
+    )
+    return sql, (*order, "user"), prebuilt.Rows([user]), membership_rows
+
+
+def _user_and_membership_prebuilt(
+    *, user_id: Any, org_slug: str
+) -> tuple["User | None", Membership | None]:
+    from matchpal.models import User
+
+    sql, order, user_rows, membership_rows = _signed_in_statement()
+    values: dict[str, Any] = {"user": user_id, "slug": org_slug}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [values[name] for name in order])
+        found = cursor.fetchone()
+    if found is None:
+        return None, None
+    width = len(User._meta.concrete_fields)
+    (user,) = user_rows.instances(found[:width])
+    assert isinstance(user, User)
+    rest = found[width:]
+    if rest[0] is None:  # the membership's primary key: no membership of this organization
+        return user, None
+    return user, _membership_from(rest, membership_rows)
+
+
+def _verified(request: HttpRequest, user: "User") -> bool:
+    """`django.contrib.auth.get_user`'s check of the session's hash against the user's, as
+    Django writes it: a hash made with a fallback secret cycles the session key, a wrong or
+    missing one flushes the session."""
+    session = request.session
+    session_hash = session.get(HASH_SESSION_KEY)
+    if not session_hash:
+        verified = False
+    else:
+        session_auth_hash = user.get_session_auth_hash()
+        verified = constant_time_compare(session_hash, session_auth_hash)
+    if not verified:
+        if session_hash and any(
+            constant_time_compare(session_hash, fallback_auth_hash)
+            for fallback_auth_hash in user.get_session_auth_fallback_hash()
+        ):
+            session.cycle_key()
+            session[HASH_SESSION_KEY] = session_auth_hash
+        else:
+            session.flush()
+            return False
+    return True
+
+
+def _signed_in(request: HttpRequest, org_slug: str) -> tuple[Any, Membership | None] | None:
+    """(the request's user, the membership) in one statement, or None where Django's own
+    loading must run: the user already loaded, a request whose `user` is not the
+    authentication middleware's, a backend with a `get_user` of its own, or no PostgreSQL."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from matchpal.models import User
+
+    lazy = request.__dict__.get("user")
+    if (
+        not isinstance(lazy, SimpleLazyObject)
+        or lazy._wrapped is not empty
+        or "_cached_user" in request.__dict__
+        or not hasattr(request, "session")
+        or get_user_model() is not User
+        or not prebuilt.available()
+    ):
+        return None
+    session = request.session
+    try:
+        user_id = User._meta.pk.to_python(session[SESSION_KEY])
+        backend_path = session[BACKEND_SESSION_KEY]
+    except KeyError:
+        return AnonymousUser(), None
+    if backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return AnonymousUser(), None
+    backend = load_backend(backend_path)
+    if not isinstance(backend, ModelBackend) or type(backend).get_user is not ModelBackend.get_user:
+        return None  # a backend that reads its users its own way
+    user, membership = _user_and_membership_prebuilt(user_id=user_id, org_slug=org_slug)
+    if user is None or not backend.user_can_authenticate(user) or not _verified(request, user):
+        return AnonymousUser(), None
+    if membership is not None:
+        membership.user = user
+    return user, membership
 
 
 def tenant_view(*roles: str) -> Callable[[TenantView], TenantView]:
@@ -179,9 +306,17 @@ def tenant_view(*roles: str) -> Callable[[TenantView], TenantView]:
         def wrapper(
             request: HttpRequest, org_slug: str, *args: Any, **kwargs: Any
         ) -> HttpResponseBase:
-            if not request.user.is_authenticated:
+            loaded = _signed_in(request, org_slug)
+            if loaded is not None:
+                user, membership = loaded
+                request._cached_user = user  # type: ignore[attr-defined]
+            else:
+                user = request.user
+                membership = None
+                if user.is_authenticated:
+                    membership = membership_for(user=user, org_slug=org_slug)
+            if not user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            membership = membership_for(user=request.user, org_slug=org_slug)
             if membership is None:
                 raise Http404("No such organization.")
             tenant_request = cast(TenantRequest, request)

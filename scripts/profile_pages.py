@@ -57,6 +57,12 @@ PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("provider", "sessions_app:list", ()),
     ("student", "grants:my_hours", ()),
     ("student", "relationships:detail", ("relationship",)),
+    # The per-request floor: pages that read next to nothing of their own.
+    ("student", "sessions_app:calendar_feed", ()),
+    ("admin", "sessions_app:calendar_feed", ()),
+    ("admin", "exports:list", ()),
+    ("admin", "member_invite", ()),
+    ("student", "sessions_app:book", ()),
 ]
 
 

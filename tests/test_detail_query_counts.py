@@ -6,10 +6,10 @@ Each page is requested with 3 of the rows around it (the student's grants, relat
 sessions; the provider's relationships and services; the store's deliveries; the packages or
 students an order error's form offers...), then with 30, and must run exactly the pinned number
 of queries both times: a count that grows with the rows is an N+1 to fix in the page's
-selector, not a number to raise here. The counts include the request's own 2 queries (user,
-membership of the tenant; the session is read from the cache). Which pages must be here is
-checked at the bottom: every tenant URL named like a detail or an own profile, and the settings
-page.
+selector, not a number to raise here. The counts include the request's own query (the
+user with its membership of the tenant, one statement; the session is read from the cache).
+Which pages must be here is checked at the bottom: every tenant URL named like a detail or an
+own profile, and the settings page.
 """
 
 import re
@@ -426,37 +426,37 @@ PAGES = {
     "org_settings": Page(Role.ADMIN, org_path("settings/"), grow_settings, shows_settings),
 }
 
-# Each count includes the request's own 2 queries (user, membership of the tenant; the session
-# is read from the cache);
+# Each count includes the request's own query (the user with its membership of the tenant, one
+# statement: matchpal.tenancy.tenant_view; the session is read from the cache);
 # a page then adds its record (1), the record's prefetched service types (1, providers) and the
 # five latest invitations (1, admins only) or the store's ten latest deliveries, or the one
 # choice list of an order error's form (1). The settings page adds nothing. The same number at
 # 3 rows and at 30.
 PINNED = {
     # The job (1).
-    "exports:detail": 3,
+    "exports:detail": 2,
     # The three latest booking suspensions, with who lifted them (1).
-    "students:detail[admin]": 5,
-    "students:detail[student]": 4,
-    "students:me": 3,
-    "providers:detail[admin]": 5,
-    "providers:detail[provider]": 4,
-    "providers:me": 4,
+    "students:detail[admin]": 4,
+    "students:detail[student]": 3,
+    "students:me": 2,
+    "providers:detail[admin]": 4,
+    "providers:detail[provider]": 3,
+    "providers:me": 3,
     # The session with its relationship's people (1), who logged it, wrote its note, sent its
     # report or resolved its dispute (1: the users, apart, so PostgreSQL plans no ten-table
     # join) and its history with who made each change (1), its messages with their authors (1)
     # and its check-in answers with their questions (1).
-    "sessions_app:detail[admin]": 7,
-    "sessions_app:detail[provider]": 7,
-    "sessions_app:detail[student]": 7,
-    "woocommerce:store_detail": 4,
-    "woocommerce:error_detail[map]": 4,
+    "sessions_app:detail[admin]": 6,
+    "sessions_app:detail[provider]": 6,
+    "sessions_app:detail[student]": 6,
+    "woocommerce:store_detail": 3,
+    "woocommerce:error_detail[map]": 3,
     # The students to link to are searched, not listed (matchpal/search.py).
-    "woocommerce:error_detail[link]": 3,
-    "woocommerce:delivery_detail": 3,
+    "woocommerce:error_detail[link]": 2,
+    "woocommerce:delivery_detail": 2,
     # The email with the event it tells (1).
-    "notifications:email_detail": 3,
-    "org_settings": 2,
+    "notifications:email_detail": 2,
+    "org_settings": 1,
 }
 
 

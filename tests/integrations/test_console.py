@@ -641,10 +641,10 @@ def grow_deliveries(shop: Shop, n: int) -> None:
 
 
 PINNED = {
-    "errors/": 4,
-    "errors/?kind=unknown_product&state=": 4,
-    "deliveries/": 4,
-    "deliveries/?status=processed&signature_valid=true": 4,
+    "errors/": 3,
+    "errors/?kind=unknown_product&state=": 3,
+    "deliveries/": 3,
+    "deliveries/?status=processed&signature_valid=true": 3,
 }
 
 

@@ -217,10 +217,10 @@ def test_the_download_runs_the_same_queries_whatever_the_history(
     history(tenant_a, sessions=sessions)
     client = client_for(tenant_a.admin)
     path = data_url(tenant_a, tenant_a.student, "export/")
-    # Request (2), the student (1), the event (1 insert in a savepoint: 3), one per section
-    # (13: profile, login, grants, ledger, relationships and their history, sessions and
-    # their history, invitations, notices, emails, orders, events).
-    with django_assert_num_queries(19):
+    # Request (1: the user with its membership), the student (1), the event (1 insert in a
+    # savepoint: 3), one per section (13: profile, login, grants, ledger, relationships and
+    # their history, sessions and their history, invitations, notices, emails, orders, events).
+    with django_assert_num_queries(18):
         assert client.post(path).status_code == 200
 
 
@@ -400,9 +400,10 @@ def test_the_page_runs_the_same_queries_whatever_its_record(
         grow_events,
         shows_events,
     )
-    # Request (2), the student (1), its record (1), erased or not (1).
+    # Request (1: the user with its membership), the student (1), its record (1), erased or
+    # not (1).
     assert_pinned_at_every_size(
-        "privacy:student_data", page, 5, tenant_a, django_assert_num_queries
+        "privacy:student_data", page, 4, tenant_a, django_assert_num_queries
     )
 
 

@@ -73,13 +73,13 @@ PAGES = {
 # lookup), the student's own record one. The CSV export runs the page's queries but the
 # filter's choices.
 PINNED = {
-    "reports:payroll[admin]": 7,
-    "reports:payroll[provider]": 6,
-    "reports:payroll[pending]": 8,
-    "reports:payroll_csv[admin]": 6,
-    "reports:statement[admin]": 8,
-    "reports:statement[student]": 8,
-    "reports:statement_csv[student]": 7,
+    "reports:payroll[admin]": 6,
+    "reports:payroll[provider]": 5,
+    "reports:payroll[pending]": 7,
+    "reports:payroll_csv[admin]": 5,
+    "reports:statement[admin]": 7,
+    "reports:statement[student]": 7,
+    "reports:statement_csv[student]": 6,
 }
 
 

@@ -54,9 +54,9 @@ def test_the_page_names_each_person_from_one_query_of_the_users(tenant_a: Tenant
     assert "— Ada Admin</span>" in html
     assert " by Pat Provider" in html
     assert ", Rae Resolver)" in html
-    # The request's 2 (user, membership), the session, its people (1), its history, its
-    # messages and its check-in answers.
-    assert count == 7
+    # The request's 1 (the user with its membership), the session, its people (1), its
+    # history, its messages and its check-in answers.
+    assert count == 6
 
 
 def test_a_session_nobody_logged_reads_no_users(tenant_a: Tenant) -> None:
@@ -66,7 +66,7 @@ def test_a_session_nobody_logged_reads_no_users(tenant_a: Tenant) -> None:
     html, count = _page(tenant_a, session)
 
     assert "Logged by" not in html
-    assert count == 6
+    assert count == 5
 
 
 def test_the_lookup_joins_the_relationship_and_its_people_only(tenant_a: Tenant) -> None:

@@ -39,9 +39,9 @@ SERVICE_QUERIES = 5
 # The three counting rules read one aggregate; the student and the provider are locked for
 # them (docs/sessions.md, lock order).
 WITH_EVERY_LIMIT = SERVICE_QUERIES + 3
-# The user (the web session is read from the cache), the membership with its organization
-# (`tenant_view`) and the relationship (`relationship_get`), then the service's.
-VIEW_QUERIES = 3 + SERVICE_QUERIES
+# The user with its membership and organization, one statement (`tenant_view`; the web session
+# is read from the cache), and the relationship (`relationship_get`), then the service's.
+VIEW_QUERIES = 2 + SERVICE_QUERIES
 
 
 def test_a_log_runs_a_fixed_number_of_queries(

@@ -684,18 +684,19 @@ def grow_student_home(tenant: Tenant, n: int) -> str:
 
 
 PAGES: dict[str, tuple[str, Callable[[Tenant, int], str], int]] = {
-    # user, membership (the web session comes from the cache); the filter's service types
-    # (students and providers are searched, not listed); the count and the page of rows
-    # (holds summed in the same query).
-    "relationships list": ("admin", grow_relationships, 5),
-    "relationships list (provider)": ("provider", grow_provider_home, 5),
-    # user, membership (the web session comes from the cache); count; page.
-    "sessions list": ("admin", grow_sessions, 4),
-    # user, membership (the web session comes from the cache); the relationship with its
-    # holds; count and page of sessions; its history.
-    "relationship detail": ("admin", grow_relationship_detail, 6),
-    "provider home": ("provider", grow_provider_home, 10),
-    "student home": ("student", grow_student_home, 9),
+    # the user with its membership, one statement (the web session comes from the cache); the
+    # filter's service types (students and providers are searched, not listed); the count and
+    # the page of rows (holds summed in the same query).
+    "relationships list": ("admin", grow_relationships, 4),
+    "relationships list (provider)": ("provider", grow_provider_home, 4),
+    # the user with its membership, one statement (the web session comes from the cache);
+    # count; page.
+    "sessions list": ("admin", grow_sessions, 3),
+    # the user with its membership, one statement (the web session comes from the cache); the
+    # relationship with its holds; count and page of sessions; its history.
+    "relationship detail": ("admin", grow_relationship_detail, 5),
+    "provider home": ("provider", grow_provider_home, 9),
+    "student home": ("student", grow_student_home, 8),
 }
 
 

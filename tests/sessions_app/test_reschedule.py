@@ -297,9 +297,9 @@ def test_the_choice_page_shows_a_bounded_number_whatever_the_data(
         grow_relationships(tenant_a, n)
         Relationship.objects.filter(organization=tenant_a.organization).update(status="paired")
         client.get(url)
-        # The user, the membership (the web session is read from the cache), the bound on the
-        # students, the rows.
-        with django_assert_num_queries(4):
+        # The user with its membership, one statement (the web session is read from the
+        # cache), the bound on the students, the rows.
+        with django_assert_num_queries(3):
             response = client.get(url)
         assert len(response.context["rows"]) == min(n, PICK_ROWS)
         assert response.context["more"] is (n > PICK_ROWS)

@@ -168,29 +168,29 @@ PAGES = {
     ),
 }
 
-# The request's own 2 (user, membership) and the page's one query of its rows; one provider's
-# week first reads the provider with its service types (`providers.selectors.provider_get`, 2);
-# the link page reads the member's feed (1).
+# The request's own 1 (the user with its membership, one statement) and the page's one query
+# of its rows; one provider's week first reads the provider with its service types
+# (`providers.selectors.provider_get`, 2); the link page reads the member's feed (1).
 PINNED = {
-    "sessions_app:week[admin]": 3,
-    "sessions_app:week[provider]": 3,
-    "sessions_app:week[student]": 3,
-    "sessions_app:week[one provider]": 5,
-    "sessions_app:check_ins": 3,
-    "sessions_app:feedback_questions": 3,
-    "sessions_app:calendar_feed": 3,
+    "sessions_app:week[admin]": 2,
+    "sessions_app:week[provider]": 2,
+    "sessions_app:week[student]": 2,
+    "sessions_app:week[one provider]": 4,
+    "sessions_app:check_ins": 2,
+    "sessions_app:feedback_questions": 2,
+    "sessions_app:calendar_feed": 2,
     # An action page of one session reads the session with its relationship's people (1);
     # check-in adds the center's live questions (1).
-    "sessions_app:check_in": 4,
-    "sessions_app:decline": 3,
-    "sessions_app:cancel_following": 3,
-    "sessions_app:cancel_booking": 3,
+    "sessions_app:check_in": 3,
+    "sessions_app:decline": 2,
+    "sessions_app:cancel_following": 2,
+    "sessions_app:cancel_booking": 2,
     # A new question reads nothing more; an edited one, the question (1).
-    "sessions_app:feedback_question_create": 2,
-    "sessions_app:feedback_question_edit": 3,
+    "sessions_app:feedback_question_create": 1,
+    "sessions_app:feedback_question_edit": 2,
     # The provider with their service types (`provider_get`, 2).
-    "providers:availability_window_add": 4,
-    "providers:availability_exception_add": 4,
+    "providers:availability_window_add": 3,
+    "providers:availability_exception_add": 3,
 }
 
 
