@@ -156,7 +156,8 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG or env_bool("MATCHPAL_PLAIN_STATIC", False)
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            # WhiteNoise's compressed manifest, each URL worked out once (static_storage.py).
+            else "matchpal.static_storage.StaticFilesStorage"
         )
     },
 }
@@ -186,9 +187,8 @@ LOGIN_REDIRECT_URL = "home"
 # --- Cache (allauth's rate limits count here) --------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
+    # Django's Redis cache with one client per connection pool (matchpal/cache.py).
+    CACHES = {"default": {"BACKEND": "matchpal.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {
         "default": {

@@ -101,7 +101,7 @@ def redis_cache(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
     prefix = "test-" + os.environ.get("PYTEST_XDIST_WORKER", "main")
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "matchpal.cache.RedisCache",
             "LOCATION": settings.REDIS_URL,
             "KEY_PREFIX": prefix,
         }

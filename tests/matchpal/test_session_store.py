@@ -40,7 +40,7 @@ def test_an_unreachable_cache_falls_back_to_the_database(
     client = client_for(tenant_a.admin)
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "matchpal.cache.RedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
         }
     }
