@@ -2,8 +2,8 @@
 process.
 
 `{% static %}` asks the storage for a file's URL on every call: the manifest's hashed name, then
-`urljoin` with STATIC_URL, about 15 to 55 µs each, and the base layout has five (the page
-floor's: docs/performance.md, "The per-request floor"). With DEBUG off the manifest is read once
+`urljoin` with STATIC_URL, 55 µs a call measured on a loaded machine, and the base layout
+has five (docs/performance.md, "The per-request floor"). With DEBUG off the manifest is read once
 when the process starts and does not change while it runs, so the URL of a name does not change
 either: the first answer is kept (an error, such as a file missing from the manifest, is not).
 `collectstatic` empties what was kept, as it writes a new manifest.
