@@ -11,7 +11,7 @@ the signed-in user's membership of that organization in one query, and answers
 import functools
 from collections.abc import Callable, Sequence
 from functools import wraps
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import Any, Final, cast
 
 from django.conf import settings
 from django.contrib.auth import (
@@ -22,6 +22,7 @@ from django.contrib.auth import (
     load_backend,
 )
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import connection
@@ -32,16 +33,13 @@ from django.utils.crypto import constant_time_compare
 from django.utils.functional import SimpleLazyObject, empty
 
 from matchpal import prebuilt
-from matchpal.models import Membership, Notification, Organization, Role
-
-if TYPE_CHECKING:
-    from matchpal.models import User
+from matchpal.models import Membership, Notification, Organization, Role, User
 
 
 class SignedInRequest(HttpRequest):
     """What a `login_required` view receives: the user is signed in."""
 
-    user: "User"
+    user: User
 
 
 class TenantRequest(SignedInRequest):
@@ -199,8 +197,6 @@ def _membership_from(found: Sequence[Any], rows: prebuilt.Rows) -> Membership:
 @functools.cache
 def _signed_in_statement() -> tuple[str, tuple[str, ...], prebuilt.Rows, prebuilt.Rows]:
     """The user by id, with the membership lookup's row beside it (NULLs for a non-member)."""
-    from matchpal.models import User
-
     membership_sql, order, membership_rows = _membership_statement()
     users = prebuilt.table(User)
     user = prebuilt.Part(User, User._meta.db_table)
@@ -214,9 +210,7 @@ def _signed_in_statement() -> tuple[str, tuple[str, ...], prebuilt.Rows, prebuil
 
 def _user_and_membership_prebuilt(
     *, user_id: Any, org_slug: str
-) -> tuple["User | None", Membership | None]:
-    from matchpal.models import User
-
+) -> tuple[User | None, Membership | None]:
     sql, order, user_rows, membership_rows = _signed_in_statement()
     values: dict[str, Any] = {"user": user_id, "slug": org_slug}
     with connection.cursor() as cursor:
@@ -233,7 +227,7 @@ def _user_and_membership_prebuilt(
     return user, _membership_from(rest, membership_rows)
 
 
-def _verified(request: HttpRequest, user: "User") -> bool:
+def _verified(request: HttpRequest, user: User) -> bool:
     """`django.contrib.auth.get_user`'s check of the session's hash against the user's, as
     Django writes it: a hash made with a fallback secret cycles the session key, a wrong or
     missing one flushes the session."""
@@ -261,10 +255,6 @@ def _signed_in(request: HttpRequest, org_slug: str) -> tuple[Any, Membership | N
     """(the request's user, the membership) in one statement, or None where Django's own
     loading must run: the user already loaded, a request whose `user` is not the
     authentication middleware's, a backend with a `get_user` of its own, or no PostgreSQL."""
-    from django.contrib.auth.models import AnonymousUser
-
-    from matchpal.models import User
-
     lazy = request.__dict__.get("user")
     if (
         not isinstance(lazy, SimpleLazyObject)
