@@ -695,7 +695,9 @@ PAGES: dict[str, tuple[str, Callable[[Tenant, int], str], int]] = {
     # the user with its membership, one statement (the web session comes from the cache); the
     # relationship with its holds; count and page of sessions; its history.
     "relationship detail": ("admin", grow_relationship_detail, 5),
-    "provider home": ("provider", grow_provider_home, 9),
+    # The provider's record is read without its service types (9, was 10: the home shows none),
+    # and the user with its membership in one statement (8).
+    "provider home": ("provider", grow_provider_home, 8),
     "student home": ("student", grow_student_home, 8),
 }
 
