@@ -6,7 +6,7 @@ from matchpal.models import Role
 from matchpal.pagination import paginate
 from matchpal.tenancy import TenantRequest, tenant_view
 from providers.selectors import provider_for_user
-from reports import dashboard, selectors
+from reports import dashboard, home_cache, selectors
 from students.selectors import student_for_user
 
 
@@ -15,8 +15,8 @@ def home(request: TenantRequest) -> HttpResponse:
     """The organization's home page, one per role."""
     organization, membership = request.organization, request.membership
     if membership.is_admin:
-        context = selectors.admin_dashboard(organization=organization, membership=membership)
-        return render(request, "reports/home_admin.html", context)
+        content = home_cache.admin_home(organization, membership)
+        return render(request, "reports/home_admin.html", {"dashboard": content})
     if membership.is_provider:
         provider = provider_for_user(organization=organization, user=request.user)
         context = selectors.provider_dashboard(organization=organization, membership=membership)
