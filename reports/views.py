@@ -1,3 +1,5 @@
+from functools import partial
+
 from django.http import HttpResponse
 from django.shortcuts import render
 
@@ -15,7 +17,9 @@ def home(request: TenantRequest) -> HttpResponse:
     """The organization's home page, one per role."""
     organization, membership = request.organization, request.membership
     if membership.is_admin:
-        content = home_cache.admin_home(organization, membership)
+        # Rendered where the page writes it (a callable in the context), so the page's own
+        # template is the first rendered, as for the other homes.
+        content = partial(home_cache.admin_home, organization, membership)
         return render(request, "reports/home_admin.html", {"dashboard": content})
     if membership.is_provider:
         provider = provider_for_user(organization=organization, user=request.user)
