@@ -142,3 +142,44 @@ def test_a_transaction_that_wrote_computes_the_figures(tenant_a: Tenant, clock: 
             content = home_cache.admin_home(org, member(tenant_a.admin, org))
         assert "Yann Uncommitted" in content
         assert content != first
+
+
+def test_the_low_balance_list_follows_the_grants_becoming_valid(
+    tenant_a: Tenant,
+    clock,  # type: ignore[no-untyped-def]
+) -> None:
+    """The low-balance list is kept until the next moment a grant becomes valid or expires:
+    a grant becoming valid takes its student off the list with no write at all."""
+    past_grant(tenant_a.student, 30)  # under the threshold: listed
+    past_grant(tenant_a.student, 900, valid_from=timezone.now() + timedelta(minutes=5))
+    before = shows_now(tenant_a)
+    low = before.split("Low balance", 1)
+    assert len(low) == 2
+    assert tenant_a.student.name in low[1]
+    clock.shift(timedelta(minutes=3))  # the minute changed, the usable grants did not
+    assert shows_now(tenant_a) == before
+    clock.shift(timedelta(minutes=3))  # the second grant is valid now
+    after = shows_now(tenant_a)
+    assert "Low balance" not in after
+
+
+def test_the_pending_invitations_follow_their_expiry(
+    tenant_a: Tenant,
+    clock,  # type: ignore[no-untyped-def]
+) -> None:
+    """The head counts are kept until the next pending invitation expires: its expiry changes
+    the count with no write at all."""
+    from matchpal.models import Invitation, Role
+
+    Invitation.objects.create(
+        organization=tenant_a.organization,
+        email="new@alpha.example",
+        role=Role.PROVIDER,
+        invited_by=tenant_a.admin,
+        expires_at=timezone.now() + timedelta(minutes=5),
+    )
+    before = shows_now(tenant_a)
+    clock.shift(timedelta(minutes=3))  # the minute changed, the invitation still pending
+    assert shows_now(tenant_a) == before
+    clock.shift(timedelta(minutes=3))  # expired
+    assert shows_now(tenant_a) != before
