@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
         ('matchpal', '0013_checkin_recap_suspension_settings'),
         ('providers', '0003_availability'),
         ('relationships', '0008_relationship_provider_key'),
-        ('reports', '0004_fill_payroll_and_longer_grains'),
+        ('reports', '0006_fill_ledger_rollups'),
         ('sessions_app', '0015_session_org_provider_starts'),
         ('students', '0004_booking_suspension'),
     ]
