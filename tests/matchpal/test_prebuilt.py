@@ -2,11 +2,14 @@
 read, field for field, and lock the same rows (docs/sessions.md, "Logging: the query budget").
 PostgreSQL only, as the statements are: elsewhere the ORM queries run."""
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Model
+from django.test.utils import CaptureQueriesContext
 
 from grants.models import Allocation
 from grants.services import holds
@@ -132,12 +135,11 @@ def test_the_session_insert_stores_what_the_orm_save_stores(tenant_a: Tenant) ->
     assert statement.sql.endswith('RETURNING "id"')
 
 
-def _sent(call) -> list[str]:  # type: ignore[no-untyped-def]
-    from django.test.utils import CaptureQueriesContext
-
+def _sent(call: Callable[[], Any]) -> tuple[list[str], Any]:
+    """The SQL of each round trip `call` made, and what it returned."""
     with CaptureQueriesContext(connection) as captured:
         result = call()
-    return [q["sql"] for q in captured.captured_queries], result  # type: ignore[return-value]
+    return [q["sql"] for q in captured.captured_queries], result
 
 
 def test_a_statement_is_prepared_once_per_connection_then_executed(tenant_a: Tenant) -> None:
@@ -156,9 +158,11 @@ def test_a_statement_is_prepared_once_per_connection_then_executed(tenant_a: Ten
         sent, again = _sent(lambda: prebuilt.send_together([statement]))
         transaction.set_rollback(True)
     assert again == first
-    assert sent[0].startswith("EXECUTE matchpal_") and "PREPARE" not in sent[0]
+    assert sent[0].startswith("EXECUTE matchpal_")
+    assert "PREPARE" not in sent[0]
     sent, again = _sent(lambda: prebuilt.send_together([statement]))  # after the rollback
-    assert again == first and sent[0].startswith("EXECUTE ")
+    assert again == first
+    assert sent[0].startswith("EXECUTE ")
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")
     with pytest.raises(DatabaseError, match="does not exist"), transaction.atomic():

@@ -2,6 +2,8 @@
 the same relationship as the ORM's query for every role that may see it, the same 404 for one
 who may not, and another organization's relationship is never found."""
 
+from typing import Any
+
 import pytest
 from django.http import Http404
 
@@ -13,7 +15,9 @@ from tests.support import Tenant, member
 pytestmark = pytest.mark.django_db
 
 
-def test_each_role_finds_what_the_orm_finds(tenant_a: Tenant, tenant_b: Tenant) -> None:
+def test_each_role_finds_what_the_orm_finds(
+    tenant_a: Tenant, tenant_b: Tenant, django_assert_num_queries: Any
+) -> None:
     org = tenant_a.organization
     own = RelationshipFactory(
         organization=org, student=tenant_a.student, provider=tenant_a.provider
@@ -34,7 +38,13 @@ def test_each_role_finds_what_the_orm_finds(tenant_a: Tenant, tenant_b: Tenant) 
                 )
                 assert found == expected[0] == relationship
                 # select_related as the ORM's: no query to read the people and the service.
-                assert found.provider.name and found.student.name and found.service_type.name
+                with django_assert_num_queries(0):
+                    names = (found.provider.name, found.student.name, found.service_type.name)
+                assert names == (
+                    relationship.provider.name,
+                    relationship.student.name,
+                    relationship.service_type.name,
+                )
             else:
                 with pytest.raises(Http404):
                     relationship_to_act_on(
