@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from grants import history as ledger_history
 from grants import selectors, services
 from grants.forms import (
     AdjustForm,
@@ -110,8 +111,14 @@ def package_set_active(request: TenantRequest, public_id: uuid.UUID) -> HttpResp
 def _hours_context(request: TenantRequest, student: Student) -> dict[str, object]:
     organization = request.organization
     grants = selectors.grants_of_student(organization=organization, student=student)
-    history = paginate(request, selectors.history(organization=organization, student=student))
-    selectors.page_with_running(history, organization=organization, student=student, grants=grants)
+    if ledger_history.available():
+        entries = ledger_history.History(organization=organization, student=student, grants=grants)
+        history = paginate(request, entries)
+    else:
+        history = paginate(request, selectors.history(organization=organization, student=student))
+        selectors.page_with_running(
+            history, organization=organization, student=student, grants=grants
+        )
     return {
         "student": student,
         "grants": grants,

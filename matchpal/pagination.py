@@ -103,11 +103,12 @@ class CappedPaginator(Paginator):  # type: ignore[type-arg]
         bottom = (number - 1) * self.per_page
         top = bottom + self.per_page + 1
         items = self.object_list
-        # Only a queryset is counted short: a list's count is its length.
-        assert isinstance(items, QuerySet)
-        if _rows_stand_alone(items):
+        if isinstance(items, QuerySet) and _rows_stand_alone(items):
             rows = list(items.filter(pk__in=items.values("pk")[bottom:top]))
         else:
+            # A queryset with a window function, or a sequence whose length is a capped
+            # count of its own (grants.history.History), is sliced as it is. (A list's
+            # length is all of it: never counted short.)
             rows = list(items[bottom:top])
         if not rows:
             raise EmptyPage("That page contains no results")

@@ -44,14 +44,22 @@ def table(model: type[Model]) -> str:
 
 @dataclass(frozen=True)
 class Part:
-    """One model's columns in a statement's select list, under the table alias `alias`."""
+    """One model's columns in a statement's select list, under the table alias `alias`: every
+    concrete field, or only those named in `only` (the others deferred, as `only()` leaves
+    them), in the model's order."""
 
     model: type[Model]
     alias: str
+    only: tuple[str, ...] = ()
 
     @property
     def fields(self) -> list[Field[Any, Any]]:
-        return list(self.model._meta.concrete_fields)
+        fields = list(self.model._meta.concrete_fields)
+        if not self.only:
+            return fields
+        unknown = set(self.only) - {f.name for f in fields}
+        assert not unknown, f"{self.model.__name__} has no fields {sorted(unknown)}"
+        return [f for f in fields if f.name in self.only]
 
     def columns(self) -> str:
         return ", ".join(f"{quote(self.alias)}.{quote(str(f.column))}" for f in self.fields)

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import models
 
+from grants.models import Grant
 from matchpal.models import Organization, ServiceType
 from providers.models import Provider
 from relationships.models import Relationship
@@ -241,3 +242,133 @@ class PayrollPeriod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_grain_display()} of {self.first_day}, provider {self.of_provider_id}"
+
+
+# The ledger's roll-ups (reports/ledger_sql.py): the Usage report's flows, its per-type table
+# and its velocity read these instead of the year's entries.
+LEDGER_GRAINS = (Grain.DAY, Grain.MONTH)
+
+
+class LedgerDay(models.Model):
+    """The ledger entries of a center, day (when the ledger recorded them, the center's clock),
+    unit and kind, summed: `total_delta`, `used_delta` and `usable_delta` (the entries' own
+    names, so `reports.usage` adds them up as it adds up entries). Kept by a statement-level
+    trigger on `grants_grantentry` in the posting's transaction, for the entries that move a
+    Usage figure (a total or a used delta, or an expiry or extension): holds and releases write
+    nothing.
+
+    Each entry counts in one row of the whole center (`of_service_type` NULL) and in the rows of
+    its service types, the report's filter's rule: an entry for a relationship
+    (`by_relationship`) under the relationship's type, any other entry under every type its
+    grant covers (so those rows double count a grant covering two types, as the filter does, and
+    the center's rows do not)."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    unit = models.CharField(max_length=10)
+    kind = models.CharField(max_length=14)
+    of_service_type = models.ForeignKey(
+        ServiceType,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_column="service_type_id",
+        null=True,
+    )
+    by_relationship = models.BooleanField()
+    total_delta = models.BigIntegerField()
+    used_delta = models.BigIntegerField()
+    usable_delta = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "organization",
+                    "day",
+                    "unit",
+                    "kind",
+                    "of_service_type",
+                    "by_relationship",
+                ],
+                name="ledger_day_key",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind} ({self.unit}), service type {self.of_service_type_id}"
+
+
+class StudentLedgerPeriod(models.Model):
+    """What a student consumed net (`used_delta`) of a unit on a day (`grain` d) and in a month
+    (m, dated the 1st), per service type of the relationship the entries were for (NULL for an
+    entry for no relationship): the velocity's consumption, a range read as whole months and
+    days (`reports.rollups.cover`). Kept by the same trigger, for entries with a used delta."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    of_student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="+", db_index=False, db_column="student_id"
+    )
+    unit = models.CharField(max_length=10)
+    grain = models.CharField(max_length=1, choices=Grain)
+    first_day = models.DateField()
+    of_service_type = models.ForeignKey(
+        ServiceType,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_column="service_type_id",
+        null=True,
+    )
+    used_delta = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "organization",
+                    "grain",
+                    "first_day",
+                    "of_student",
+                    "unit",
+                    "of_service_type",
+                ],
+                name="student_ledger_period_key",
+                nulls_distinct=False,
+            ),
+            models.CheckConstraint(
+                condition=models.Q(grain__in=LEDGER_GRAINS), name="student_ledger_period_grain"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_grain_display()} of {self.first_day}, student {self.of_student_id}"
+
+
+class GrantEnding(models.Model):
+    """When the ledger last recorded each kind of entry that can end a grant (a consumption, an
+    expiry, a refund), one row per grant that has one: the Usage report's utilization finds the
+    grants that ended in a range by these (the entry matching the grant's state today) rather
+    than by the range's entries, and what its refunds took (its total before refunds is
+    `total − refunded`). Kept by the ledger's roll-up trigger; `entries` counts them."""
+
+    grant = models.OneToOneField(
+        Grant, on_delete=models.CASCADE, primary_key=True, related_name="report_ending"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    entries = models.IntegerField()
+    last_consume_at = models.DateTimeField(null=True)
+    last_expire_at = models.DateTimeField(null=True)
+    last_refund_at = models.DateTimeField(null=True)
+    # What its refunds took out of its total (the sum of their `total_delta`, ≤ 0).
+    refunded = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"grant {self.grant_id}: {self.entries} ending entries"

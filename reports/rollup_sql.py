@@ -261,8 +261,8 @@ REBUILD_ALL = "SELECT reports_rollup_rebuild(NULL)"
 # not grouped.
 _DIFF = """
 SELECT {keys}, {mine}, {theirs}
-FROM (SELECT * FROM {table} WHERE {org} IS NULL OR organization_id = {org}) t
-FULL JOIN (SELECT * FROM {expected} WHERE {org} IS NULL OR organization_id = {org}) e
+FROM (SELECT {columns} FROM {table} WHERE {org} IS NULL OR organization_id = {org}) t
+FULL JOIN (SELECT {columns} FROM {expected} WHERE {org} IS NULL OR organization_id = {org}) e
     USING ({keys})
 WHERE t.{first} IS NULL OR e.{first} IS NULL OR ({cols_t}) IS DISTINCT FROM ({cols_e})
 ORDER BY {keys}
@@ -270,10 +270,18 @@ LIMIT {limit}
 """
 
 
-def differences_sql(table: str, keys: tuple[str, ...], figures: tuple[str, ...] = FIGURES) -> str:
+def differences_sql(
+    table: str,
+    keys: tuple[str, ...],
+    figures: tuple[str, ...] = FIGURES,
+    *,
+    nullable: tuple[str, ...] = (),
+) -> str:
     """The rows of `table` that differ from `<table>_expected`; `figures[0]` is never NULL in a
-    row that is there."""
+    row that is there. A `nullable` key (an id) is compared, and shown, as 0 where NULL."""
+    columns = [f"coalesce({key}, 0) AS {key}" if key in nullable else key for key in keys]
     return _DIFF.format(
+        columns=", ".join(columns + list(figures)),
         keys=", ".join(keys),
         table=table,
         expected=f"{table}_expected",

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Q
 
-from reports import payroll_sql
+from reports import ledger_sql, payroll_sql
 from reports.models import FIGURES, PAYROLL_FIGURES, Grain
 from reports.rollup_sql import TABLES, differences_sql
 
@@ -24,6 +24,7 @@ from reports.rollup_sql import TABLES, differences_sql
 ALL_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     **{table: (keys, FIGURES) for table, keys in TABLES.items()},
     "reports_payrollperiod": (payroll_sql.KEYS, PAYROLL_FIGURES),
+    **ledger_sql.TABLES,
 }
 
 
@@ -111,13 +112,19 @@ class Difference:
 
 
 def find_differences(*, organization_id: int | None = None, limit: int = 100) -> list[Difference]:
-    """Every roll-up row that differs from what the sessions give (at most `limit` per table).
-    Each table is compared in one statement, so with the sessions of one snapshot."""
+    """Every roll-up row that differs from what the sessions (or the ledger) give (at most
+    `limit` per table). Each table is compared in one statement, so with the sessions of one
+    snapshot."""
     differences: list[Difference] = []
     with connection.cursor() as cursor:
         for table, (keys, figures) in ALL_TABLES.items():
+            sql = (
+                ledger_sql.ledger_differences_sql(table)
+                if table in ledger_sql.TABLES
+                else differences_sql(table, keys, figures)
+            )
             cursor.execute(
-                differences_sql(table, keys, figures),
+                sql,
                 {"organization": organization_id, "limit": limit},
             )
             for row in cursor.fetchall():
@@ -136,7 +143,9 @@ def find_differences(*, organization_id: int | None = None, limit: int = 100) ->
 
 
 def rebuild(*, organization_id: int | None = None) -> None:
-    """Recompute the roll-ups of one organization (all with None) from its sessions, holding off
-    session writers until the transaction ends (readers go on)."""
+    """Recompute the roll-ups of one organization (all with None) from its sessions and its
+    ledger, holding off session and ledger writers until the transaction ends (readers go
+    on)."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT reports_rollup_rebuild(%s)", [organization_id])
+        cursor.execute("SELECT reports_ledger_rebuild(%s)", [organization_id])

@@ -17,6 +17,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from grants import history as ledger_history
 from grants import selectors as ledger
 from grants.selectors import low_balance_students
 from integrations.woocommerce import selectors as shop
@@ -242,8 +243,10 @@ STUDENT_SESSIONS = 20
 
 
 def _sessions_of_student_user(organization: int, user: int) -> QuerySet[Session]:
-    """`session_list` as the student with login `user` sees it (built with stand-ins)."""
-    return sessions.session_list(
+    """`session_rows` as the student with login `user` sees it (built with stand-ins): not
+    joined to the organization, which `student_sessions` sets from the request's (a six-table
+    join planned on every request, as the sessions list's was)."""
+    return sessions.session_rows(
         organization=stand_in(Organization, organization),
         membership=stand_in(Membership, 0, user_id=user, role=Role.STUDENT),
     )
@@ -288,7 +291,7 @@ def student_sessions(
     keys = {"organization": organization.pk, "user": membership.user_id}
     compiled = membership.is_student and limit == STUDENT_SESSIONS
     if compiled:
-        rows = _shown_sessions.rows(**keys)
+        rows = sessions.with_organization(_shown_sessions.rows(**keys), organization)
     else:
         visible = sessions.session_list(organization=organization, membership=membership)
         rows = list(visible.order_by("-starts_at", "-id")[:limit])
@@ -322,7 +325,7 @@ def _newest[Row: Model](rows: QuerySet[Row], limit: int) -> QuerySet[Row]:
 
 HOME_HISTORY = 10
 
-# The newest entries of the student's ledger, as `ledger.history` joins them.
+# The newest entries of the student's ledger, as `ledger.history` joins them (off PostgreSQL).
 _home_history = Compiled(
     lambda organization, student: _newest(
         ledger.history(
@@ -338,11 +341,18 @@ _home_history = Compiled(
 
 def student_dashboard(*, organization: Organization, student: Student) -> dict[str, object]:
     grants = ledger.grants_of_student(organization=organization, student=student)
-    history = _home_history.rows(organization=organization.pk, student=student.pk)
+    if ledger_history.available():
+        # The hours pages' statement (the page's rows and their running balance in one, the
+        # six-table join not planned per request), its first HOME_HISTORY rows, uncounted.
+        entries = ledger_history.History(organization=organization, student=student, grants=grants)
+        history = entries[:HOME_HISTORY]
+    else:
+        rows = _home_history.rows(organization=organization.pk, student=student.pk)
+        # The newest entries: their running balance starts from the grants' own.
+        history = ledger.with_running(rows, grants=grants)
     return {
         "student": student,
         "balances": ledger.student_balances(student=student, grants=grants),
         "holds": ledger.holds_of_student(organization=organization, student=student),
-        # The newest entries: their running balance starts from the grants' own.
-        "history": ledger.with_running(history, grants=grants),
+        "history": history,
     }

@@ -10,6 +10,7 @@ and on SQLite. docs/reports.md, "Usage", defines each figure.
 from datetime import date, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -40,6 +41,7 @@ from grants.models import (
     Unit,
 )
 from matchpal.models import Membership, Organization, ServiceType
+from reports import rollups
 from reports.ledger_scope import (
     LedgerFilters,
     covers,
@@ -49,6 +51,7 @@ from reports.ledger_scope import (
     rows,
     unused_hours,
 )
+from reports.models import LEDGER_GRAINS, LedgerDay
 
 VELOCITY_ROWS = 50
 
@@ -78,6 +81,24 @@ def _flows() -> dict[str, Any]:
     }
 
 
+def rolled_up(filters: LedgerFilters) -> bool:
+    """Are the range's flows, per-type figures and velocity read from the ledger's roll-ups
+    (`reports.models.LedgerDay`, `StudentLedgerPeriod`)? On PostgreSQL, for the whole center or
+    one service type; a student's or a provider's figures (a few entries, found through the
+    grant or the relationship) and SQLite read the ledger."""
+    return rollups.available() and filters.student is None and filters.provider is None
+
+
+def _ledger_days(organization: Organization, filters: LedgerFilters) -> "QuerySet[LedgerDay]":
+    """The roll-up's day rows of the range: the center's, or those of the filter's type."""
+    days = LedgerDay.objects.filter(
+        organization=organization, day__gte=filters.start, day__lte=filters.end
+    )
+    if filters.service_type is not None:
+        return days.filter(of_service_type=filters.service_type)
+    return days.filter(of_service_type__isnull=True)
+
+
 def purchased_vs_consumed(
     *,
     organization: Organization,
@@ -90,6 +111,18 @@ def purchased_vs_consumed(
     hours purchased, adjusted, transferred, refunded, consumed, restored, consumed net of
     restorations, and expired unused. Periods without entries are left out."""
     require_admin(membership)
+    if rolled_up(filters):
+        days = _ledger_days(organization, filters)
+        if unit is not None:
+            days = days.filter(unit=unit)
+        by_unit = ["unit"] if unit is None else []
+        return rows(
+            days.annotate(period=Trunc("day", filters.period, output_field=DateField()))
+            .order_by()
+            .values("period", *by_unit)
+            .annotate(**_flows())
+            .order_by(*by_unit, "period")
+        )
     start, end = filters.bounds(organization)
     entries = ledger_entries(organization=organization, filters=filters).filter(
         created_at__gte=start, created_at__lt=end
@@ -117,6 +150,14 @@ def flow_totals(
 ) -> list[dict[str, Any]]:
     """`purchased_vs_consumed` over the whole range, one row per unit."""
     require_admin(membership)
+    if rolled_up(filters):
+        return rows(
+            _ledger_days(organization, filters)
+            .order_by()
+            .values("unit")
+            .annotate(**_flows())
+            .order_by("unit")
+        )
     start, end = filters.bounds(organization)
     return rows(
         ledger_entries(organization=organization, filters=filters)
@@ -136,13 +177,16 @@ def usage_by_service_type(
     restorations (by the relationships of that type). Three queries: the types, and one
     grouped pass over the range's entries for each figure, put side by side per type."""
     require_admin(membership)
+    types = ServiceType.objects.filter(organization=organization)
+    if filters.service_type is not None:
+        types = types.filter(pk=filters.service_type.pk)
+    if rolled_up(filters):
+        consumed, purchased = _types_rolled_up(organization, filters)
+        return _side_by_side(types, purchased, consumed)
     start, end = filters.bounds(organization)
     entries = ledger_entries(organization=organization, filters=filters, by_type=False).filter(
         created_at__gte=start, created_at__lt=end
     )
-    types = ServiceType.objects.filter(organization=organization)
-    if filters.service_type is not None:
-        types = types.filter(pk=filters.service_type.pk)
 
     def per_unit(field: str, name: str) -> dict[str, Coalesce]:
         return {
@@ -168,6 +212,55 @@ def usage_by_service_type(
             .annotate(**per_unit("total_delta", "purchased"))
         )
     }
+    return _side_by_side(types, purchased, consumed)
+
+
+def _types_rolled_up(
+    organization: Organization, filters: LedgerFilters
+) -> tuple[dict[Any, dict[str, Any]], dict[Any, dict[str, Any]]]:
+    """`usage_by_service_type`'s two grouped passes over the roll-up's rows of the types: the
+    consumption by the relationships' types, the credits of the grants covering each type."""
+    days = LedgerDay.objects.filter(
+        organization=organization,
+        day__gte=filters.start,
+        day__lte=filters.end,
+        of_service_type__isnull=False,
+    )
+    if filters.service_type is not None:
+        days = days.filter(of_service_type=filters.service_type)
+
+    def per_unit(field: str, name: str) -> dict[str, Coalesce]:
+        return {
+            f"{name}_{unit}": Coalesce(Sum(field, filter=Q(unit=unit)), 0) for unit in Unit.values
+        }
+
+    consumed = {
+        row.pop("type_id"): row
+        for row in rows(
+            days.filter(by_relationship=True)
+            .order_by()
+            .values(type_id=F("of_service_type"))
+            .annotate(**per_unit("used_delta", "consumed"))
+        )
+    }
+    purchased = {
+        row.pop("type_id"): row
+        for row in rows(
+            days.filter(by_relationship=False, kind=EntryKind.CREDIT)
+            .order_by()
+            .values(type_id=F("of_service_type"))
+            .annotate(**per_unit("total_delta", "purchased"))
+        )
+    }
+    return consumed, purchased
+
+
+def _side_by_side(
+    types: "QuerySet[ServiceType]",
+    purchased: dict[Any, dict[str, Any]],
+    consumed: dict[Any, dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """A row per type (in name order): its purchases and consumption, 0 where it had none."""
     nothing = {f"{name}_{unit}": 0 for name in ("purchased", "consumed") for unit in Unit.values}
     return [
         {
@@ -196,6 +289,44 @@ def ended_grants(
     is its total before refunds (credits, adjustments and transfers), `used` what it used."""
     require_admin(membership)
     start, end = filters.bounds(organization)
+    if rollups.available():
+        grants = _ended_rolled_up(organization, start, end)
+    else:
+        grants = _ended_from_ledger(organization, start, end)
+    grants = filtered_grants(grants, filters)
+    if filters.provider is not None:
+        grants = grants.filter(
+            Exists(
+                Allocation.objects.filter(
+                    grant=OuterRef("pk"), relationship__provider=filters.provider
+                )
+            )
+        )
+    return grants.annotate(ending=_ending()).order_by()
+
+
+def _ended_rolled_up(organization: Organization, start: Any, end: Any) -> "QuerySet[Grant]":
+    """The grants whose latest entry of the kind matching their state today (`GrantEnding`,
+    kept per grant by the ledger's trigger) falls in the range: one row per ended grant, not
+    the range's entries."""
+    ended_at = Case(
+        When(status=GrantStatus.EXPIRED, then=F("report_ending__last_expire_at")),
+        When(status=GrantStatus.REVOKED, then=F("report_ending__last_refund_at")),
+        default=F("report_ending__last_consume_at"),
+    )
+    return (
+        Grant.objects.filter(organization=organization)
+        .filter(
+            Q(status__in=[GrantStatus.EXPIRED, GrantStatus.REVOKED])
+            | Q(status=GrantStatus.ACTIVE, total__gt=0, used=F("total"))
+        )
+        .alias(ended_at=ended_at)
+        .filter(ended_at__gte=start, ended_at__lt=end)
+    )
+
+
+def _ended_from_ledger(organization: Organization, start: Any, end: Any) -> "QuerySet[Grant]":
+    """`_ended_rolled_up` from the range's entries (SQLite: no roll-ups)."""
     # An entry that ends its grant: the kind that matches the grant's state today.
     ends = (
         Q(kind=EntryKind.EXPIRE, grant__status=GrantStatus.EXPIRED)
@@ -210,20 +341,10 @@ def ended_grants(
     endings = GrantEntry.objects.filter(ends, organization=organization)
     # Its latest such entry is in the range: one is, and none came after. Both read the
     # range's entries (or those after it) rather than every ended grant's history.
-    grants = Grant.objects.filter(
+    return Grant.objects.filter(
         organization=organization,
         pk__in=endings.filter(created_at__gte=start, created_at__lt=end).values("grant_id"),
     ).exclude(Exists(endings.filter(grant=OuterRef("pk"), created_at__gte=end)))
-    grants = filtered_grants(grants, filters)
-    if filters.provider is not None:
-        grants = grants.filter(
-            Exists(
-                Allocation.objects.filter(
-                    grant=OuterRef("pk"), relationship__provider=filters.provider
-                )
-            )
-        )
-    return grants.annotate(ending=_ending()).order_by()
 
 
 def _ending(prefix: str = "") -> Case:
@@ -253,12 +374,14 @@ _GRANT_FIGURES = _per_unit(
     {"grants": (Count, "pk", ""), "total": (Sum, "total", ""), "used": (Sum, "used", "")}
 )
 _REFUND_FIGURES = _per_unit({"refunded": (Sum, "total_delta", "grant__")})
+_ROLLED_REFUND_FIGURES = _per_unit({"refunded": (Sum, "report_ending__refunded", "")})
 
 
 def _with_had(row: dict[str, Any], refunds: dict[str, Any]) -> dict[str, Any]:
     """The grants' figures with `had` (total before refunds) in place of their totals."""
     for unit in Unit.values:
-        row[f"had_{unit}"] = row.pop(f"total_{unit}") - (refunds.get(f"refunded_{unit}") or 0)
+        refunded = row.pop(f"refunded_{unit}", None) or refunds.get(f"refunded_{unit}") or 0
+        row[f"had_{unit}"] = row.pop(f"total_{unit}") - refunded
     return row
 
 
@@ -267,8 +390,18 @@ def grant_utilization(
 ) -> list[dict[str, Any]]:
     """Per way of ending (expired, refunded, used up) and per unit: the grants that ended in
     the range, the hours they had and the hours they used (`utilization = used ÷ had`). Two
-    grouped queries: the grants, and their refund entries."""
+    grouped queries: the grants, and their refund entries (one on PostgreSQL, where each
+    ended grant's refunds are kept beside it: `GrantEnding.refunded`)."""
     ended = ended_grants(organization=organization, membership=membership, filters=filters)
+    if rollups.available():
+        return [
+            _with_had(row, {})
+            for row in rows(
+                ended.values("ending")
+                .annotate(**_GRANT_FIGURES, **_ROLLED_REFUND_FIGURES)
+                .order_by("ending")
+            )
+        ]
     refunds = {
         row.pop("ending"): row
         for row in rows(
@@ -294,6 +427,8 @@ def utilization_totals(
 ) -> dict[str, Any]:
     """`grant_utilization` over every grant that ended in the range: one row (two queries)."""
     ended = ended_grants(organization=organization, membership=membership, filters=filters)
+    if rollups.available():
+        return _with_had(ended.aggregate(**_GRANT_FIGURES, **_ROLLED_REFUND_FIGURES), {})
     refunds = GrantEntry.objects.filter(
         organization=organization, kind=EntryKind.REFUND, grant__in=ended.values("pk")
     ).aggregate(**_REFUND_FIGURES)
@@ -351,6 +486,8 @@ def consumption_velocity(
     that run out soonest first; each row's `runs_out` is today plus its days. (Students with
     nothing free have run out already: the admin home's low-balance list has them.)"""
     require_admin(membership)
+    if rolled_up(filters):
+        return _velocity_rolled_up(organization, filters, unit)
     start, end = filters.bounds(organization)
     days = filters.days
     # One grouped pass over the student's entries: the range's consumption, and what is free
@@ -412,3 +549,88 @@ def consumption_velocity(
         del row["place"]
         row["runs_out"] = today + timedelta(days=row["days_left"])
     return found
+
+
+# `consumption_velocity` from the roll-ups: the range's consumption per student from their
+# month and day rows (`rollups.cover`), what is free to book now from their usable grants'
+# `total − used − held` (what their entries' `usable_delta` sum to), side by side, the first
+# `VELOCITY_ROWS` of each unit. One statement.
+_VELOCITY = """
+WITH consumed AS (
+    SELECT student_id, unit, sum(used_delta)::bigint AS consumed
+    FROM reports_studentledgerperiod
+    WHERE organization_id = %(org)s AND ({cover}) {consumed_where}
+    GROUP BY student_id, unit
+    HAVING sum(used_delta) > 0
+), free AS (
+    SELECT g.student_id, g.unit, sum(g.total - g.used - g.held)::bigint AS free
+    FROM grants_grant g
+    WHERE g.organization_id = %(org)s AND g.status = 'active' AND g.valid_from <= %(now)s
+        AND (g.expires_at IS NULL OR g.expires_at > %(now)s) {free_where}
+    GROUP BY g.student_id, g.unit
+    HAVING sum(g.total - g.used - g.held) > 0
+), paced AS (
+    SELECT s.public_id, s.name, c.unit, c.consumed::integer AS consumed,
+        f.free::integer AS free, c.consumed * 7.0 / %(days)s AS per_week,
+        (f.free * %(days)s / c.consumed)::integer AS days_left
+    FROM consumed c
+    JOIN free f ON f.student_id = c.student_id AND f.unit = c.unit
+    JOIN students_student s ON s.id = c.student_id
+), placed AS (
+    SELECT *, row_number() OVER (
+        PARTITION BY unit ORDER BY days_left, name, public_id) AS place
+    FROM paced
+)
+SELECT public_id, name, unit, consumed, free, per_week, days_left FROM placed
+WHERE place <= %(rows)s
+ORDER BY unit, days_left, name, public_id
+"""
+
+
+def _velocity_rolled_up(
+    organization: Organization, filters: LedgerFilters, unit: str | None
+) -> list[dict[str, Any]]:
+    params: dict[str, Any] = {
+        "org": organization.pk,
+        "now": timezone.now(),
+        "days": filters.days,
+        "rows": VELOCITY_ROWS,
+    }
+    runs = []
+    for n, (grain, first, last) in enumerate(
+        rollups.blocks(filters.start, filters.end, LEDGER_GRAINS)
+    ):
+        runs.append(f"(grain = %(grain{n})s AND first_day BETWEEN %(first{n})s AND %(last{n})s)")
+        params.update({f"grain{n}": grain, f"first{n}": first, f"last{n}": last})
+    consumed_where = free_where = ""
+    if unit is not None:
+        consumed_where += " AND unit = %(unit)s"
+        free_where += " AND g.unit = %(unit)s"
+        params["unit"] = unit
+    if filters.service_type is not None:
+        consumed_where += " AND service_type_id = %(type)s"
+        free_where += (
+            " AND EXISTS (SELECT 1 FROM grants_grantservicetype gst"
+            " WHERE gst.grant_id = g.id AND gst.service_type_id = %(type)s)"
+        )
+        params["type"] = filters.service_type.pk
+    sql = _VELOCITY.format(
+        cover=" OR ".join(runs), consumed_where=consumed_where, free_where=free_where
+    )
+    today = timezone.localdate(timezone=organization.tz)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    return [
+        {
+            "student_id": public_id,
+            "student_name": name,
+            "unit": of_unit,
+            "consumed": consumed,
+            "free": free,
+            "per_week": float(per_week),
+            "days_left": days_left,
+            "runs_out": today + timedelta(days=days_left),
+        }
+        for public_id, name, of_unit, consumed, free, per_week, days_left in found
+    ]

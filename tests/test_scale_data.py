@@ -172,7 +172,7 @@ def test_the_allocation_trigger_is_on_again(generated: str) -> None:
 
 
 def test_the_report_rollups_are_built_and_their_triggers_on_again(generated: str) -> None:
-    assert "roll up the sessions for the reports" in generated
+    assert "roll up the sessions and the ledger for the reports" in generated
     assert rollups.find_differences() == []
     assert rows("SELECT sum(sessions) FROM reports_sessionhour") == [(Session.objects.count(),)]
     assert rows("""
@@ -187,6 +187,12 @@ def test_the_report_rollups_are_built_and_their_triggers_on_again(generated: str
         ("reports_session_payroll_update", "O"),
     ]
     assert rows("SELECT count(*) > 0 FROM reports_payrollperiod") == [(True,)]
+    # The ledger's: its trigger off for the COPY, the rows built after, the trigger on again.
+    assert rows("SELECT count(*) > 0 FROM reports_ledgerday") == [(True,)]
+    assert rows("SELECT count(*) > 0 FROM reports_grantending") == [(True,)]
+    assert rows("""
+        SELECT tgenabled FROM pg_trigger WHERE tgname = 'reports_ledger_rollup'
+    """) == [("O",)]
 
 
 def test_a_database_with_organizations_is_refused() -> None:

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 # The triggers off during the load. The allocation's runs a query per allocation (tens of
 # thousands), and `checks.check_same_student` checks its rule for every row at once afterwards;
 # the sessions' roll-up triggers would run four upserts per session (a million), and
-# `run.generate` builds the roll-ups from every session at once afterwards (reports/rollups.py);
+# `run.generate` builds the roll-ups from every session at once afterwards (reports/rollups.py,
+# which rebuilds the ledger's roll-ups too: their trigger is off for the ledger's COPY);
 # likewise the admin home's summaries (sessions_app/rollups.py, grants.balances.rebuild_center).
 ALLOCATION_TRIGGER = ("grants_allocation", "allocation_same_student")
 TRIGGERS_OFF = (
@@ -37,6 +38,7 @@ TRIGGERS_OFF = (
     ("sessions_app_session", "sessions_app_session_rollups_write"),
     ("relationships_relationship", "sessions_app_relationship_mirror_write"),
     ("grants_grantentry", "grants_center_balance"),
+    ("grants_grantentry", "reports_ledger_rollup"),
 )
 # The ledger's row checks (grants 0010): each reads one grant's entries, a query per row of
 # millions; the generator's reconcile checks every balance against the whole ledger at once

@@ -12,7 +12,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 
 from grants import balances
-from reports import rollups
+from reports import ledger_sql, rollups
 from sessions_app import rollups as dashboard_rollups
 
 from .centers import (
@@ -60,7 +60,12 @@ class Steps:
 
 def analyze_summaries() -> None:
     with connection.cursor() as cursor:
-        for table in (balances.TABLE, balances.CENTER_TABLE, *dashboard_rollups.TABLES):
+        for table in (
+            balances.TABLE,
+            balances.CENTER_TABLE,
+            *dashboard_rollups.TABLES,
+            *ledger_sql.TABLES,
+        ):
             cursor.execute(f"ANALYZE {table}")
 
 
@@ -86,8 +91,8 @@ def generate(
         # The grants were loaded by COPY, not through the ledger's services: their students'
         # summaries are built from them in one pass (reconcile checks them below).
         steps.run("summarize the students' balances", balances.rebuild)
-        # Likewise the Sessions report's roll-ups, from every session in one pass.
-        steps.run("roll up the sessions for the reports", rollups.rebuild)
+        # Likewise the reports' roll-ups, from every session and every ledger entry in one pass.
+        steps.run("roll up the sessions and the ledger for the reports", rollups.rebuild)
         steps.run("summarize the center's hours", balances.rebuild_center)
         steps.run("summarize the sessions per day and pairing", dashboard_rollups.rebuild)
     steps.run("vacuum and analyze", lambda: vacuum_analyze(plan))

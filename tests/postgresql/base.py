@@ -31,6 +31,9 @@ LAST = (
     "reports_sessionhour",
     "reports_relationshipperiod",
     "reports_payrollperiod",
+    "reports_ledgerday",
+    "reports_studentledgerperiod",
+    "reports_grantending",
     "sessions_app_pairingactivity",
 )
 

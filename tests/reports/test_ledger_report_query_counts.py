@@ -61,15 +61,17 @@ PAGES = {
 }
 
 # Usage: the outstanding totals, the flows of both units per period (the summary and the totals
-# are added up from them), three for the service types, two for utilization (the grants, their
-# refunds; its total adds up its rows), the outstanding per student, one for velocity (both units);
-# the form's service types. A chosen student adds its lookup. Financial: three totals, sales,
+# are added up from them), three for the service types, one for utilization (the grants with
+# their refunds kept beside them, `GrantEnding`: on SQLite a second query sums the refund
+# entries; its total adds up its rows), the outstanding per student, one for velocity (both
+# units); the form's service types. A chosen student adds its lookup. (Utilization read two
+# queries before the ledger's roll-ups: 12, 13 and 11.) Financial: three totals, sales,
 # refunds, outstanding value, the service types. The CSV runs the same queries but the form's
 # choices.
 PINNED = {
-    "reports:usage": 12,
-    "reports:usage[filtered]": 13,
-    "reports:usage_csv": 11,
+    "reports:usage": 11,
+    "reports:usage[filtered]": 12,
+    "reports:usage_csv": 10,
     "reports:financial": 9,
     "reports:financial_csv": 8,
 }

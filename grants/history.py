@@ -1,0 +1,185 @@
+"""A page of a student's ledger history (the hours pages), read by two statements built once.
+
+Through the ORM a page cost three statements that Django built and compiled on every request
+(the capped count, the page's rows joined to six tables by the ids of the page, and, past the
+first page, a grouped sum of the entries before it), and PostgreSQL planned the six-table join
+each time, 3 to 15 ms on the large center; each page number was a statement of its own, its
+offset written into the SQL (docs/performance.md, "The student's pages within 15×").
+
+Here the count and the page are SQL written once per process from the models' metadata, every
+value a bound parameter (the page's `LIMIT` and `OFFSET` too), and the page:
+
+- cuts the student's entries to the page first, in a derived table over the entries and their
+  grants alone (the sort walks narrow rows; only the page's 25 are joined to the others);
+- reads of the relationship, its provider, the session and the actor only what a row shows,
+  and takes each entry's grant from the grants the page has already read;
+- sums, in the same pass, what the entries newer than each one changed in its unit's usable
+  balance (a window over the student's narrow rows, which the offset's sort reads anyway), so
+  "free to book after" needs no statement of its own on any page.
+
+PostgreSQL only (`matchpal.prebuilt.available`): elsewhere the hours pages page
+`selectors.history` with `selectors.page_with_running`, which give the same rows
+(tests/grants/test_history_page.py compares the two on every page).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any, overload
+
+from django.db import connection
+from django.db.models import ForeignKey, Model
+
+from grants.models import Grant, GrantEntry
+from matchpal import prebuilt
+from matchpal.models import Organization
+from matchpal.pagination import COUNT_CAP
+from students.models import Student
+
+# What a history row shows of each (grants/templatetags/hours_tags.py, `history_row`).
+ENTRY_FIELDS = (
+    "id",
+    "organization",
+    "grant",
+    "kind",
+    "total_delta",
+    "used_delta",
+    "held_delta",
+    "usable_delta",
+    "relationship",
+    "session",
+    "actor",
+    "reason",
+    "created_at",
+)
+
+
+def available() -> bool:
+    return prebuilt.available()
+
+
+@functools.cache
+def _key(model: type[Model], name: str) -> ForeignKey[Any, Any]:
+    field = model._meta.get_field(name)
+    assert isinstance(field, ForeignKey)
+    return field
+
+
+def _related(name: str) -> type[Model]:
+    """The model behind one of the entry's lazy references (the ledger never imports the apps
+    of relationships and sessions)."""
+    model = _key(GrantEntry, name).related_model
+    assert isinstance(model, type)
+    return model
+
+
+@functools.cache
+def _statements() -> tuple[str, str, prebuilt.Rows]:
+    """The count's SQL, the page's SQL and the page row's readers."""
+    q = prebuilt.quote
+    relationship, session, actor = _related("relationship"), _related("session"), _related("actor")
+    provider = _key(relationship, "provider").related_model
+    assert isinstance(provider, type)
+    entry = prebuilt.Part(GrantEntry, "e", ENTRY_FIELDS)
+    parts = [
+        entry,
+        prebuilt.Part(relationship, "r", ("id", "public_id", "provider")),
+        prebuilt.Part(provider, "p", ("id", "name")),
+        prebuilt.Part(session, "s", ("id", "public_id", "starts_at")),
+        prebuilt.Part(actor, "u", ("id", "email", "name")),
+    ]
+    column = {f.name: q(str(f.column)) for f in GrantEntry._meta.concrete_fields}
+    student_id = q(str(Grant._meta.get_field("student").column))
+    unit = q(str(Grant._meta.get_field("unit").column))
+    pk = q("id")
+    of_student = (
+        f"FROM {prebuilt.table(GrantEntry)} e JOIN {prebuilt.table(Grant)} g"
+        f" ON g.{pk} = e.{column['grant']}"
+        f" WHERE e.{column['organization']} = %s AND g.{student_id} = %s"
+    )
+    newest_first = f"ORDER BY e.{column['created_at']} DESC, e.{pk} DESC"
+    # Only the models' own table and column names are interpolated; every value is bound.
+    count = f"SELECT COUNT(*) FROM (SELECT 1 {of_student} LIMIT %s) entries"  # noqa: S608
+    inner = ", ".join(f"e.{q(str(f.column))}" for f in entry.fields)
+    page = (
+        f"SELECT {', '.join(part.columns() for part in parts)}, e.newer"  # noqa: S608
+        f" FROM (SELECT {inner}, SUM(e.{column['usable_delta']}) OVER"
+        f" (PARTITION BY g.{unit} {newest_first} ROWS UNBOUNDED PRECEDING)"
+        f" - e.{column['usable_delta']} AS newer"
+        f" {of_student} {newest_first} LIMIT %s OFFSET %s) e"
+        f" LEFT JOIN {prebuilt.table(relationship)} r ON r.{pk} = e.{column['relationship']}"
+        f" LEFT JOIN {prebuilt.table(provider)} p"
+        f" ON p.{pk} = r.{q(str(_key(relationship, 'provider').column))}"
+        f" LEFT JOIN {prebuilt.table(session)} s ON s.{pk} = e.{column['session']}"
+        f" LEFT JOIN {prebuilt.table(actor)} u ON u.{pk} = e.{column['actor']}"
+        f" {newest_first}"
+    )
+    return count, page, prebuilt.Rows(parts)
+
+
+class History(Sequence[GrantEntry]):
+    """The student's ledger, newest first, as `CappedPaginator` pages it: its length is the
+    capped count (`COUNT_CAP` and one more at most), a slice is a page of entries with their
+    `running` column ("free to book after") set, each a `GrantEntry` whose grant is one of
+    `grants` (every grant of the student, `selectors.grants_of_student`) and whose
+    relationship, provider, session and actor hold what the row shows (their other fields are
+    deferred)."""
+
+    def __init__(self, *, organization: Organization, student: Student, grants: Sequence[Grant]):
+        self.keys = (organization.pk, student.pk)
+        self.grants = {grant.pk: grant for grant in grants}
+        self.usable: dict[str, int] = {}
+        for grant in grants:
+            self.usable[grant.unit] = self.usable.get(grant.unit, 0) + grant.usable_now
+
+    @functools.cached_property
+    def _count(self) -> int:
+        sql, _, _ = _statements()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*self.keys, COUNT_CAP + 1])
+            (count,) = cursor.fetchone()
+        return int(count)
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> GrantEntry: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[GrantEntry]: ...
+    def __getitem__(self, index: int | slice) -> GrantEntry | list[GrantEntry]:
+        if isinstance(index, int):
+            return self[index : index + 1][0]
+        start, stop, step = index.indices(10**12)
+        assert step == 1, "a page is a contiguous slice"
+        if stop <= start:
+            return []
+        return self._page(offset=start, limit=stop - start)
+
+    def _page(self, *, offset: int, limit: int) -> list[GrantEntry]:
+        _, sql, rows = _statements()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*self.keys, limit, offset])
+            found = cursor.fetchall()
+        return [self._entry(row, rows) for row in found]
+
+    def _entry(self, row: Sequence[Any], rows: prebuilt.Rows) -> GrantEntry:
+        entry, relationship, provider, session, actor = rows.instances(row)
+        assert isinstance(entry, GrantEntry)
+        grant = self.grants.get(entry.grant_id)
+        if grant is None:  # a grant made since the page's grants were read
+            grant = Grant.objects.get(pk=entry.grant_id)
+        _key(GrantEntry, "grant").set_cached_value(entry, grant)
+        if entry.relationship_id is not None:
+            _key(type(relationship), "provider").set_cached_value(relationship, provider)
+        for name, instance in (
+            ("relationship", relationship),
+            ("session", session),
+            ("actor", actor),
+        ):
+            present = getattr(entry, f"{name}_id") is not None
+            _key(GrantEntry, name).set_cached_value(entry, instance if present else None)
+        newer = row[-1]
+        entry.running = self.usable.get(grant.unit, 0) - int(newer)
+        return entry
