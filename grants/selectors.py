@@ -310,12 +310,13 @@ def page_with_running(
 PAIRED = "paired"
 
 
-def _free_to_book(organization: Organization, unit: str) -> Coalesce:
-    """A student's Free to book of one unit: `available` summed over usable grants; 0 when all
-    their grants of the unit are unusable (expired, revoked, not yet valid), None without any."""
+def _free_to_book(organization: Organization, unit: str, now: datetime | None = None) -> Coalesce:
+    """A student's Free to book of one unit: `available` summed over grants usable at `now`
+    (this moment by default); 0 when all their grants of the unit are unusable (expired,
+    revoked, not yet valid), None without any."""
     grants = Grant.objects.filter(organization=organization, student=OuterRef("pk"), unit=unit)
     usable = (
-        grants.usable()
+        grants.usable(at=now)
         .order_by()
         .values("student")
         .annotate(free=Sum(F("total") - F("used") - F("held")))
@@ -344,19 +345,21 @@ def _lowest_reserve(organization: Organization) -> Subquery:
 
 
 def with_balances(
-    queryset: QuerySet[Student], *, organization: Organization
+    queryset: QuerySet[Student], *, organization: Organization, now: datetime | None = None
 ) -> "QuerySet[WithAnnotations[Student, Balances]]":
     """Each student with `free_minutes` and `free_sessions` (Free to book per unit, None
     without grants of that unit), `lowest_reserve` (minutes) and `low_balance`, all in the one
-    query: the single definition of "low balance" (the admin home, the students list).
+    query: the single definition of "low balance" (the admin home, the students list). Grants
+    count as usable at `now`, this moment by default: a value, so that the statement may be
+    compiled once (`students.selectors.student_page`).
 
     Low: an active student whose Free to book minutes fell below the organization's threshold,
     or one of whose paired relationships has fewer minutes reserved than the threshold. The
     threshold is in minutes: hours counted in sessions are not flagged."""
     threshold = organization.low_balance_threshold_minutes
     return queryset.annotate(
-        free_minutes=_free_to_book(organization, Unit.MINUTES),
-        free_sessions=_free_to_book(organization, Unit.SESSIONS),
+        free_minutes=_free_to_book(organization, Unit.MINUTES, now),
+        free_sessions=_free_to_book(organization, Unit.SESSIONS, now),
         lowest_reserve=_lowest_reserve(organization),
     ).annotate(
         low_balance=ExpressionWrapper(

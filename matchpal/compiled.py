@@ -43,7 +43,18 @@ VOLATILE = re.compile(
     re.IGNORECASE,
 )
 
-KINDS = (int, str, datetime, date, uuid.UUID)
+
+class Rows(int):
+    """The kind of a slice's bound, an offset or a count of rows (`qs[offset:offset + limit]`):
+    Django writes `LIMIT` and `OFFSET` into the SQL as numbers, not parameters, so a compiled
+    statement finds its markers there and binds them as parameters (`LIMIT %s OFFSET %s`).
+    Values are plain `int`s of 0 or more."""
+
+
+KINDS = (int, str, datetime, date, uuid.UUID, Rows)
+
+# Where Django writes a slice's bounds (`DatabaseOperations.limit_offset_sql`).
+_SLICE = re.compile(r"\b(LIMIT|OFFSET) (\d+)\b")
 
 
 class NotCompilable(Exception):
@@ -63,11 +74,27 @@ def _marker(kind: type, n: int, variant: int) -> Any:
         return date(1901 + variant, 1 + n // 28, 1 + n % 28)
     if kind is uuid.UUID:
         return uuid.UUID(int=(0xC0DE << 112) | (variant << 32) | n)
+    if kind is Rows:
+        # Positive (a slice refuses negative bounds), and far apart, so that the limit an
+        # offset and its end make (`end - offset`) is the limit's own marker.
+        return 7_340_033 * 10**9 + 10**6 * n + variant
     raise TypeError(f"no marker for {kind.__name__}")
 
 
 def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
+
+
+def _wrapped(value: Any, marker: Any) -> bool:
+    """Whether `value` is `marker` in one of psycopg's typed integers (`Int4`…), as the
+    PostgreSQL backend binds a number compared with an integer expression: bound the same way
+    per call."""
+    return (
+        type(marker) is int
+        and isinstance(value, int)
+        and type(value).__module__.startswith("psycopg")
+        and int(value) == marker
+    )
 
 
 class _Shape:
@@ -77,6 +104,7 @@ class _Shape:
     def __init__(self, queryset: QuerySet[Any], markers: dict[str, Any]) -> None:
         compiler = queryset.query.get_compiler(using=queryset.db)
         sql, params = compiler.as_sql()
+        sql, params = _bind_slices(sql, list(params), markers)
         self.sql: str = sql
         self.params: list[Any] = list(params)
         self.compiler: SQLCompiler = compiler
@@ -84,8 +112,50 @@ class _Shape:
             (i, name)
             for i, value in enumerate(self.params)
             for name, marker in markers.items()
-            if _same(value, marker)
+            if _same(value, marker) or _wrapped(value, marker)
         ]
+        # The type each place is bound as: the value's own, or psycopg's wrapper of it.
+        self.binds: dict[int, Any] = {
+            i: type(self.params[i])
+            for i, name in self.places
+            if _wrapped(self.params[i], markers[name])
+        }
+
+    def bound(self, values: dict[str, Any]) -> list[Any]:
+        """The parameters with the call's `values` in their places."""
+        params = list(self.params)
+        for i, name in self.places:
+            bind = self.binds.get(i)
+            params[i] = values[name] if bind is None else bind(values[name])
+        return params
+
+
+def _bind_slices(sql: str, params: list[Any], markers: dict[str, Any]) -> tuple[str, list[Any]]:
+    """`sql` with each `LIMIT`/`OFFSET` whose number is a `Rows` marker written `%s`, the marker
+    put among `params` in its place (the placeholders before it counted), so it is bound."""
+    rows = {marker for name, marker in markers.items() if type(marker) is int and marker > 0}
+    if not rows:
+        return sql, params
+    out: list[str] = []
+    bound = list(params)
+    placeholders, start = 0, 0
+    for match in _SLICE.finditer(sql):
+        value = int(match.group(2))
+        if value not in rows:
+            continue
+        before = sql[start : match.start()]
+        placeholders += _placeholders(before)
+        out.append(before + f"{match.group(1)} %s")
+        bound.insert(placeholders, value)
+        placeholders += 1
+        start = match.end()
+    out.append(sql[start:])
+    return "".join(out), bound
+
+
+def _placeholders(sql: str) -> int:
+    """The `%s` placeholders in a piece of Django's SQL (`%%` is a literal percent sign)."""
+    return sql.replace("%%", "").count("%s")
 
 
 class _Query:
@@ -158,9 +228,7 @@ class Compiled:
         if not available(alias):
             return list(self.queryset(**values))
         template, shape = self._shape(alias)
-        params = list(shape.params)
-        for i, name in shape.places:
-            params[i] = values[name]
+        params = shape.bound(values)
         compiler = copy.copy(shape.compiler)
         # The compiler keeps the connection of the thread that compiled it: each call runs on
         # its own thread's.
@@ -170,6 +238,20 @@ class Compiled:
         iterable_class: Any = template._iterable_class
         rows: list[Any] = list(iterable_class(_Bound(template, compiler)))
         return rows
+
+    def count(self, **values: Any) -> int:
+        """How many rows the queryset has for `values` (`QuerySet.count()`): the compiled
+        statement counted, `SELECT COUNT(*) FROM (…)`, as Django counts a sliced queryset."""
+        self._check(values)
+        alias = self._alias()
+        if not available(alias):
+            return self.queryset(**values).count()
+        _, shape = self._shape(alias)
+        params = shape.bound(values)
+        with connections[alias].cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM ({shape.sql}) subquery", params)  # noqa: S608
+            row = cursor.fetchone()
+        return int(row[0])
 
     def sql(self) -> str:
         """The compiled statement (PostgreSQL), for tests and `EXPLAIN`."""
@@ -182,6 +264,10 @@ class Compiled:
             raise TypeError(f"expected the values {sorted(self.kinds)}, got {sorted(values)}")
         for name, value in values.items():
             kind = self.kinds[name]
+            if kind is Rows:
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise TypeError(f"{name}: a number of rows (an int of 0 or more)")
+                continue
             if kind is date and isinstance(value, datetime):
                 raise TypeError(f"{name}: a date, not a datetime")
             if not isinstance(value, kind) or isinstance(value, bool):

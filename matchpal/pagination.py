@@ -15,6 +15,7 @@ So (docs/lists.md):
   rows around them).
 """
 
+from collections.abc import Callable
 from math import ceil
 from typing import Any
 
@@ -23,6 +24,8 @@ from django.core.paginator import EmptyPage, InvalidPage, Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
+
+from matchpal.compiled import Compiled, Rows
 
 COUNT_CAP = 10_000
 
@@ -117,6 +120,44 @@ class CappedPaginator(Paginator):  # type: ignore[type-arg]
         return page
 
 
+class ReadPaginator(CappedPaginator):
+    """`CappedPaginator` over a list read by two functions rather than a queryset: `count(n)`,
+    the rows counted up to `n`, and `rows(offset, limit)`, a slice in the list's order. For
+    the lists whose statements are compiled once (`matchpal.compiled`, `Rows`): the same
+    count, pages and past-the-count pages as a queryset's."""
+
+    def __init__(
+        self,
+        *,
+        count: Callable[[int], int],
+        rows: Callable[[int, int], list[Any]],
+        per_page: int,
+        limit: int = COUNT_CAP,
+    ) -> None:
+        super().__init__([], per_page, limit=limit)
+        self._count, self._rows = count, rows
+
+    @cached_property
+    def count(self) -> int:
+        return self._count(self.limit + 1)
+
+    def page(self, number: Any) -> CappedPage:
+        if isinstance(number, int) and not self.exact and number > self.num_pages:
+            return self._past_count(number)
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = min(bottom + self.per_page, self.count)
+        return CappedPage(self._rows(bottom, top - bottom) if top > bottom else [], number, self)
+
+    def _past_count(self, number: int) -> CappedPage:
+        rows = self._rows((number - 1) * self.per_page, self.per_page + 1)
+        if not rows:
+            raise EmptyPage("That page contains no results")
+        page = CappedPage(rows[: self.per_page], number, self)
+        page.more = len(rows) > self.per_page
+        return page
+
+
 def _rows_stand_alone(items: QuerySet[Any]) -> bool:
     """Whether each row's values hold without the rows before it: a window function (a
     running balance) sums over every row of the query, so reading only the page's ids would
@@ -138,8 +179,79 @@ def paginate(
     long: the first page when the number is missing or not a number, the last when too large
     (the last one counted, for a list of more than `COUNT_CAP` rows whose end was passed)."""
     size = per_page or settings.MATCHPAL_PAGE_SIZE
+    return page_of(request, CappedPaginator(items, size, limit=COUNT_CAP), param=param)
+
+
+def paginate_read(
+    request: HttpRequest,
+    *,
+    count: Callable[[int], int],
+    rows: Callable[[int, int], list[Any]],
+    param: str = "page",
+) -> Page[Any]:
+    """`paginate` for a list read by functions (`ReadPaginator`): the same page for the same
+    `?<param>=`, `MATCHPAL_PAGE_SIZE` long."""
+    paginator = ReadPaginator(
+        count=count, rows=rows, per_page=settings.MATCHPAL_PAGE_SIZE, limit=COUNT_CAP
+    )
+    return page_of(request, paginator, param=param)
+
+
+def only_paged(request: HttpRequest, *, param: str = "page") -> bool:
+    """Whether the request asks for a page of a list and nothing else: every other parameter
+    empty (a filter form sent blank), so the list's unfiltered statements answer it."""
+    return not any(
+        value for name, values in request.GET.lists() if name != param for value in values
+    )
+
+
+class CompiledList:
+    """A list's two statements as `CappedPaginator` sends them for `build(**values)` (the
+    capped count of its ids, and a page's rows by their ids), compiled once
+    (`matchpal.compiled.Compiled`, the page's bounds bound as `Rows`). `count_build` and
+    `count_kinds`, when given, build the count from fewer values (those its SQL holds)."""
+
+    def __init__(
+        self,
+        build: Callable[..., QuerySet[Any]],
+        *,
+        count_build: Callable[..., QuerySet[Any]] | None = None,
+        count_kinds: dict[str, type] | None = None,
+        **kinds: type,
+    ) -> None:
+        counted_by = count_build or build
+        self.counted = Compiled(
+            lambda limit, **values: counted_by(**values).order_by().values("pk")[:limit],
+            limit=Rows,
+            **(kinds if count_kinds is None else count_kinds),
+        )
+        self.page = Compiled(
+            lambda offset, limit, **values: _by_ids(build(**values), offset, limit),
+            offset=Rows,
+            limit=Rows,
+            **kinds,
+        )
+        self.count_names = set(kinds if count_kinds is None else count_kinds)
+
+    def paginate(self, request: HttpRequest, *, param: str = "page", **values: Any) -> Page[Any]:
+        """The page `paginate` gives for `build(**values)`, from the compiled statements."""
+        counted = {name: values[name] for name in self.count_names}
+        return paginate_read(
+            request,
+            count=lambda n: self.counted.count(**counted, limit=n),
+            rows=lambda offset, limit: self.page.rows(**values, offset=offset, limit=limit),
+            param=param,
+        )
+
+
+def _by_ids(items: QuerySet[Any], offset: int, limit: int) -> QuerySet[Any]:
+    """A page's rows as `CappedPaginator.page` reads them: by the ids of the slice."""
+    return items.filter(pk__in=items.values("pk")[offset : offset + limit])
+
+
+def page_of(request: HttpRequest, paginator: CappedPaginator, *, param: str = "page") -> Page[Any]:
+    """The page of `paginator` asked for by `?<param>=` (see `paginate`)."""
     number = _asked(request.GET.get(param))
-    paginator = CappedPaginator(items, size, limit=COUNT_CAP)
     try:
         return paginator.page(number)
     except (EmptyPage, InvalidPage):

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
+from matchpal.compiled import Compiled
 from matchpal.models import Organization, ServiceType, User
 from providers.models import (
     AvailabilityException,
@@ -48,6 +49,24 @@ def provider_get(*, organization: Organization, public_id: uuid.UUID) -> Provide
 
 def provider_for_user(*, organization: Organization, user: User) -> Provider | None:
     return provider_list(organization=organization).filter(user=user).first()
+
+
+# Compiled once: the provider home names the provider and links to their pages; it shows
+# nothing of what `provider_list` adds (their service types, a query of their own).
+_record_of_user = Compiled(
+    lambda organization, user: Provider.objects.filter(
+        organization=organization, user=user
+    ).order_by("pk")[:1],
+    organization=int,
+    user=int,
+)
+
+
+def provider_record_for_user(*, organization: Organization, user: User) -> Provider | None:
+    """The provider record of the login in the organization (one at most,
+    `provider_one_record_per_user`), without its service types: one compiled query."""
+    rows = _record_of_user.rows(organization=organization.pk, user=user.pk)
+    return rows[0] if rows else None
 
 
 def lock_provider(*, pk: int) -> None:

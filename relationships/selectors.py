@@ -3,15 +3,17 @@ and what one relationship holds and was given."""
 
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
+from django.core.paginator import Page
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.http import Http404
+from django.http import Http404, HttpRequest
 
 from grants.models import Allocation
 from matchpal.compiled import Compiled, stand_in
 from matchpal.models import Membership, Organization, Role
+from matchpal.pagination import CompiledList
 from relationships.models import Relationship, RelationshipStatus
 
 if TYPE_CHECKING:
@@ -69,6 +71,40 @@ def relationship_list(
         Relationship.objects.filter(visible_to(membership), organization=organization)
         .select_related("student", "provider", "service_type")
         .annotate(held=_allocations_sum("held"), consumed=_allocations_sum("consumed"))
+    )
+
+
+def _listed(organization: int, user: int, role: str) -> QuerySet[Relationship]:
+    """The relationships list as the member with login `user` and `role` sees it, newest first
+    (the list page's order), built from values (stand-ins) for the statements compiled below."""
+    member = stand_in(Membership, 0, organization_id=organization, user_id=user, role=role)
+    return relationship_list(
+        organization=stand_in(Organization, organization), membership=member
+    ).order_by("-created_at", "-id")
+
+
+# The list unfiltered, as an admin and as a provider opens it, compiled once (per-request
+# work built once: docs/performance.md, "The lists and the provider's home within 15x").
+_unfiltered = {
+    Role.ADMIN: CompiledList(
+        lambda organization: _listed(organization, 0, Role.ADMIN), organization=int
+    ),
+    Role.PROVIDER: CompiledList(
+        lambda organization, user: _listed(organization, user, Role.PROVIDER),
+        organization=int,
+        user=int,
+    ),
+}
+
+
+def unfiltered_page(request: HttpRequest, *, membership: Membership) -> Page[Any]:
+    """The page of the unfiltered list the member (an admin or a provider) asked for: the page
+    `paginate` gives for `relationship_list` in the list's order."""
+    if membership.is_admin:
+        return _unfiltered[Role.ADMIN].paginate(request, organization=membership.organization_id)
+    assert membership.is_provider
+    return _unfiltered[Role.PROVIDER].paginate(
+        request, organization=membership.organization_id, user=membership.user_id
     )
 
 

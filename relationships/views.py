@@ -13,7 +13,7 @@ from grants.services import AlreadyApplied, InsufficientHours
 from matchpal.actions import FROM_ERROR, action_page, run_action
 from matchpal.htmx import render_page, wants_partial
 from matchpal.models import Role
-from matchpal.pagination import paginate
+from matchpal.pagination import only_paged, paginate
 from matchpal.search import MATCHES, matching, usable_text
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
 from relationships import selectors, services
@@ -31,15 +31,25 @@ from sessions_app import selectors as session_selectors
 
 @tenant_view(Role.ADMIN, Role.PROVIDER)
 def relationship_list(request: TenantRequest) -> HttpResponse:
-    filterset = RelationshipFilter(
-        request.GET,
-        organization=request.organization,
-        membership=request.membership,
-        queryset=selectors.relationship_list(
-            organization=request.organization, membership=request.membership
-        ).order_by("-created_at", "-id"),
-    )
-    page = paginate(request, filterset.qs)
+    if not only_paged(request):
+        filterset = RelationshipFilter(
+            request.GET,
+            organization=request.organization,
+            membership=request.membership,
+            queryset=selectors.relationship_list(
+                organization=request.organization, membership=request.membership
+            ).order_by("-created_at", "-id"),
+        )
+        page = paginate(request, filterset.qs)
+    else:
+        # Unfiltered, the list's statements are compiled once; the filter set is its form.
+        filterset = RelationshipFilter(
+            request.GET,
+            organization=request.organization,
+            membership=request.membership,
+            queryset=Relationship.objects.none(),
+        )
+        page = selectors.unfiltered_page(request, membership=request.membership)
     return render_page(
         request, "relationships/list.html", {"filter": filterset, "page": page}, partial="results"
     )

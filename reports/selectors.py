@@ -170,7 +170,9 @@ def _as_provider(organization: int, user: int) -> dict[str, Any]:
     """The selectors' arguments for the provider with login `user`, as stand-ins."""
     return {
         "organization": stand_in(Organization, organization),
-        "membership": stand_in(Membership, 0, user_id=user, role=Role.PROVIDER),
+        "membership": stand_in(
+            Membership, 0, organization_id=organization, user_id=user, role=Role.PROVIDER
+        ),
     }
 
 
@@ -228,13 +230,16 @@ def provider_dashboard(*, organization: Organization, membership: Membership) ->
     week, month = sessions.week_and_month_starts(organization)
     keys = {"organization": organization.pk, "user": membership.user_id}
     now = timezone.now()
+    # The sessions' rows leave the organization out of their join: it is the request's own.
     return {
         "proposals": _provider_proposals.rows(**keys),
         "paired": _provider_paired.rows(**keys),
-        "to_log": _provider_to_log.rows(**keys, now=now),
+        "to_log": sessions.with_organization(_provider_to_log.rows(**keys, now=now), organization),
         # Booking requests stand above the confirmed sessions (docs/scheduling.md).
-        "requests": _provider_requests.rows(**keys),
-        "upcoming": _provider_coming_up.rows(**keys, now=now),
+        "requests": sessions.with_organization(_provider_requests.rows(**keys), organization),
+        "upcoming": sessions.with_organization(
+            _provider_coming_up.rows(**keys, now=now), organization
+        ),
         **_earnings(week=week, month=month, keys=keys),
     }
 

@@ -5,7 +5,7 @@ from matchpal.htmx import render_page
 from matchpal.models import Role
 from matchpal.pagination import paginate
 from matchpal.tenancy import TenantRequest, tenant_view
-from providers.selectors import provider_for_user
+from providers.selectors import provider_record_for_user
 from reports import dashboard, selectors
 from students.selectors import student_for_user
 
@@ -18,7 +18,7 @@ def home(request: TenantRequest) -> HttpResponse:
         context = selectors.admin_dashboard(organization=organization, membership=membership)
         return render(request, "reports/home_admin.html", context)
     if membership.is_provider:
-        provider = provider_for_user(organization=organization, user=request.user)
+        provider = provider_record_for_user(organization=organization, user=request.user)
         context = selectors.provider_dashboard(organization=organization, membership=membership)
         return render_page(
             request, "reports/home_provider.html", {"provider": provider, **context}, partial="work"

@@ -7,11 +7,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
+from django.core.paginator import Page
 from django.db.models import Aggregate, Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
-from django.http import Http404
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 
-from matchpal.models import Charge, Membership, Organization, User
+from matchpal.compiled import stand_in
+from matchpal.models import Charge, Membership, Organization, Role, User
+from matchpal.pagination import CompiledList
 from providers.models import Provider
 from relationships.models import Relationship, RelationshipStatus
 from relationships.selectors import acts_for
@@ -191,6 +194,38 @@ def session_rows(*, organization: Organization, membership: Membership) -> Sessi
     )
 
 
+def _rows_of(organization: int, user: int, role: str) -> SessionQuerySet:
+    """`session_rows` for the member with login `user` and `role`, built from values
+    (stand-ins) for the statements compiled below."""
+    member = stand_in(Membership, 0, organization_id=organization, user_id=user, role=role)
+    return session_rows(organization=stand_in(Organization, organization), membership=member)
+
+
+# The list unfiltered, as an admin and as a provider opens it, compiled once (per-request
+# work built once: docs/performance.md, "The lists and the provider's home within 15x").
+_unfiltered = {
+    Role.ADMIN: CompiledList(
+        lambda organization: _rows_of(organization, 0, Role.ADMIN), organization=int
+    ),
+    Role.PROVIDER: CompiledList(
+        lambda organization, user: _rows_of(organization, user, Role.PROVIDER),
+        organization=int,
+        user=int,
+    ),
+}
+
+
+def unfiltered_page(request: HttpRequest, *, membership: Membership) -> Page[Any]:
+    """The page of the unfiltered sessions list the member (an admin or a provider) asked
+    for: the page `paginate` gives for `session_rows`."""
+    if membership.is_admin:
+        return _unfiltered[Role.ADMIN].paginate(request, organization=membership.organization_id)
+    assert membership.is_provider
+    return _unfiltered[Role.PROVIDER].paginate(
+        request, organization=membership.organization_id, user=membership.user_id
+    )
+
+
 def own_provider_id(membership: Membership) -> Subquery:
     """The provider record of a provider's membership, as a scalar subquery: PostgreSQL runs it
     once, first, and compares `provider_id` with its value, so an index leading with the
@@ -294,12 +329,33 @@ def due_to_log(now: datetime | None = None) -> Q:
     )
 
 
+def home_sessions(*, organization: Organization, membership: Membership) -> SessionQuerySet:
+    """The sessions a home lists (to log, requests, coming up): `session_list`'s rows joined to
+    the relationship's student, provider and service type but not to its organization, which
+    is the request's own (`with_organization`). A provider's are read by the session's own
+    provider column (`own_provider_id`), so the partial index `session_provider_live` (a
+    provider's pending and scheduled sessions by start) serves them in order; through the
+    relationships' provider it was a six-table join whose planning (2-7 ms a statement, three
+    statements a home) outweighed running it (docs/performance.md, "The lists and the
+    provider's home within 15x")."""
+    if membership.is_provider:
+        visible = Session.objects.filter(
+            organization=organization, calendar_provider_id=own_provider_id(membership)
+        )
+    else:
+        visible = Session.objects.filter(visible_to(membership), organization=organization)
+    return visible.select_related(
+        "relationship__student", "relationship__provider", "relationship__service_type"
+    )
+
+
 def to_log(
     *, organization: Organization, membership: Membership, now: datetime | None = None
 ) -> QuerySet[Session]:
-    """The sessions the member sees that are still to log (`due_to_log`), oldest first."""
+    """The sessions the member sees that are still to log (`due_to_log`), oldest first, without
+    their organization (`home_sessions`)."""
     return (
-        session_list(organization=organization, membership=membership)
+        home_sessions(organization=organization, membership=membership)
         .filter(due_to_log(now))
         .order_by("starts_at")
     )
@@ -312,9 +368,10 @@ COMING_UP_SHOWN = 10
 def requests_query(
     *, organization: Organization, membership: Membership, limit: int = REQUESTS_SHOWN
 ) -> QuerySet[Session]:
-    """Booking requests (pending) the member sees, soonest first: the provider's to answer."""
+    """Booking requests (pending) the member sees, soonest first: the provider's to answer
+    (without their organization, `home_sessions`)."""
     return (
-        session_list(organization=organization, membership=membership)
+        home_sessions(organization=organization, membership=membership)
         .filter(status=SessionStatus.PENDING)
         .order_by("starts_at", "id")[:limit]
     )
@@ -323,7 +380,8 @@ def requests_query(
 def requests_to_answer(
     *, organization: Organization, membership: Membership, limit: int = REQUESTS_SHOWN
 ) -> list[Session]:
-    return list(requests_query(organization=organization, membership=membership, limit=limit))
+    rows = requests_query(organization=organization, membership=membership, limit=limit)
+    return with_organization(rows, organization)
 
 
 def coming_up_query(
@@ -334,9 +392,9 @@ def coming_up_query(
     limit: int = COMING_UP_SHOWN,
 ) -> QuerySet[Session]:
     """Scheduled sessions still to come (after `now`, this moment by default) that the member
-    sees, soonest first."""
+    sees, soonest first (without their organization, `home_sessions`)."""
     return (
-        session_list(organization=organization, membership=membership)
+        home_sessions(organization=organization, membership=membership)
         .filter(status=SessionStatus.SCHEDULED, starts_at__gt=now or timezone.now())
         .order_by("starts_at", "id")[:limit]
     )
@@ -345,7 +403,8 @@ def coming_up_query(
 def coming_up(
     *, organization: Organization, membership: Membership, limit: int = COMING_UP_SHOWN
 ) -> list[Session]:
-    return list(coming_up_query(organization=organization, membership=membership, limit=limit))
+    rows = coming_up_query(organization=organization, membership=membership, limit=limit)
+    return with_organization(rows, organization)
 
 
 def delivered_in(start: datetime, end: datetime) -> Q:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from matchpal.actions import action_page, run_action
 from matchpal.htmx import render_page
 from matchpal.models import Role
-from matchpal.pagination import paginate
+from matchpal.pagination import only_paged, paginate
 from matchpal.tenancy import TenantRequest, tenant_view
 from relationships.models import RelationshipStatus
 from relationships.selectors import relationship_get, relationship_to_act_on
@@ -37,15 +37,25 @@ STAFF = (Role.ADMIN, Role.PROVIDER)
 
 @tenant_view(*STAFF)
 def session_list(request: TenantRequest) -> HttpResponse:
-    filterset = SessionFilter(
-        request.GET,
-        organization=request.organization,
-        membership=request.membership,
-        queryset=selectors.session_rows(
-            organization=request.organization, membership=request.membership
-        ),
-    )
-    page = paginate(request, filterset.qs)
+    if not only_paged(request):
+        filterset = SessionFilter(
+            request.GET,
+            organization=request.organization,
+            membership=request.membership,
+            queryset=selectors.session_rows(
+                organization=request.organization, membership=request.membership
+            ),
+        )
+        page = paginate(request, filterset.qs)
+    else:
+        # Unfiltered, the list's statements are compiled once; the filter set is its form.
+        filterset = SessionFilter(
+            request.GET,
+            organization=request.organization,
+            membership=request.membership,
+            queryset=Session.objects.none(),
+        )
+        page = selectors.unfiltered_page(request, membership=request.membership)
     page.object_list = selectors.with_organization(page.object_list, request.organization)
     return render_page(
         request, "sessions_app/list.html", {"filter": filterset, "page": page}, partial="results"

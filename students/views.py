@@ -4,26 +4,37 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from matchpal import confirmation
 from matchpal.actions import run_action
 from matchpal.htmx import render_page
 from matchpal.models import Role
-from matchpal.pagination import paginate
+from matchpal.pagination import only_paged, paginate
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
 from students import selectors, services
 from students.filters import StudentFilter
 from students.forms import StudentForm
-from students.models import StudentStatus
+from students.models import Student, StudentStatus
 
 
 @admin_required
 def student_list(request: TenantRequest) -> HttpResponse:
-    filterset = StudentFilter(
-        request.GET, queryset=selectors.student_list(organization=request.organization)
-    )
-    page = paginate(request, filterset.qs)
+    if not only_paged(request):
+        filterset = StudentFilter(
+            request.GET, queryset=selectors.student_list(organization=request.organization)
+        )
+        page = paginate(request, filterset.qs)
+    else:
+        # Unfiltered, the list's statements are compiled once; the filter set is its form.
+        filterset = StudentFilter(request.GET, queryset=Student.objects.none())
+        page = selectors.unfiltered_list.paginate(
+            request,
+            organization=request.organization.pk,
+            threshold=request.organization.low_balance_threshold_minutes,
+            now=timezone.now(),
+        )
     return render_page(
         request, "students/list.html", {"filter": filterset, "page": page}, partial="results"
     )

@@ -81,7 +81,6 @@ THROUGH_RELATIONSHIPS = {
     "sessions, by provider",
     "sessions, by a provider without sessions",
     "sessions list of a student",
-    "provider home, to log",
 }
 
 
@@ -237,6 +236,12 @@ QUERIES: dict[str, Callable[[Tenant], QuerySet[Any, Any]]] = {
     "provider home, to log": lambda t: sessions.to_log(
         organization=t.organization, membership=membership(t, Role.PROVIDER)
     )[:20],
+    "provider home, requests": lambda t: sessions.requests_query(
+        organization=t.organization, membership=membership(t, Role.PROVIDER)
+    ),
+    "provider home, coming up": lambda t: sessions.coming_up_query(
+        organization=t.organization, membership=membership(t, Role.PROVIDER)
+    ),
     "admin home figures": admin_home,
     "admin home disputed list": disputed,
     "admin home proposals list": proposals,

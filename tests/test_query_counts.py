@@ -710,7 +710,8 @@ PINNED = {
     # (21 before).
     "org_home[admin]": 15,
     **{f"warning_{sign}": 4 for sign in SIGN_SESSIONS},
-    "org_home[provider]": 10,
+    # The provider's record is read without its service types (9, was 10: the home shows none).
+    "org_home[provider]": 9,
     "org_home[student]": 9,
     "organization_list": 3,
     "grants:student_hours": 8,

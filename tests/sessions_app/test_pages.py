@@ -694,7 +694,8 @@ PAGES: dict[str, tuple[str, Callable[[Tenant, int], str], int]] = {
     # user, membership (the web session comes from the cache); the relationship with its
     # holds; count and page of sessions; its history.
     "relationship detail": ("admin", grow_relationship_detail, 6),
-    "provider home": ("provider", grow_provider_home, 10),
+    # The provider's record is read without its service types (9, was 10: the home shows none).
+    "provider home": ("provider", grow_provider_home, 9),
     "student home": ("student", grow_student_home, 9),
 }
 

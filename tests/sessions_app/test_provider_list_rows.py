@@ -51,3 +51,45 @@ def test_a_provider_without_a_record_sees_nothing(tenant_a: Tenant) -> None:
         user=tenant_a.provider_user, organization=tenant_a.organization
     )
     assert not selectors.session_rows(organization=tenant_a.organization, membership=membership)
+
+
+def test_the_provider_home_lists_are_those_of_the_sessions_they_see(
+    tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """`to_log`, `requests_query` and `coming_up_query` read a provider's sessions by their own
+    provider column (`home_sessions`): the same rows as filtering what `visible_to` shows."""
+    now = timezone.now()
+    statuses = ("scheduled", "pending", "completed", "scheduled", "pending", "cancelled")
+    for tenant, provider in (
+        (tenant_a, tenant_a.provider),
+        (tenant_a, other_provider(tenant_a)[1]),
+        (tenant_b, tenant_b.provider),
+    ):
+        pairing = RelationshipFactory(
+            organization=tenant.organization,
+            student=tenant.student,
+            provider=provider,
+            status="paired",
+        )
+        for day, status in enumerate(statuses, start=-3):
+            SessionFactory(
+                relationship=pairing, starts_at=now + timedelta(days=day, hours=1), status=status
+            )
+    org = tenant_a.organization
+    membership = Membership.objects.get(user=tenant_a.provider_user, organization=org)
+    seen = selectors.session_list(organization=org, membership=membership)
+    mine = {
+        "to log": selectors.to_log(organization=org, membership=membership, now=now),
+        "requests": selectors.requests_query(organization=org, membership=membership),
+        "coming up": selectors.coming_up_query(organization=org, membership=membership, now=now),
+    }
+    expected = {
+        "to log": seen.filter(selectors.due_to_log(now)).order_by("starts_at"),
+        "requests": seen.filter(status="pending").order_by("starts_at", "id"),
+        "coming up": seen.filter(status="scheduled", starts_at__gt=now).order_by("starts_at", "id"),
+    }
+    for name, rows in mine.items():
+        assert [s.pk for s in rows] == [s.pk for s in expected[name]], name
+        assert rows, name
+    shown = selectors.coming_up(organization=org, membership=membership)
+    assert all(s.relationship.organization is org for s in shown)
