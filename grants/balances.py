@@ -38,6 +38,9 @@ def upsert_sql(changes: list[tuple[int, int, str, int]]) -> tuple[str, list[Any]
         f"INSERT INTO {TABLE} (organization_id, student_id, unit, active_available)"  # noqa: S608
         f" VALUES {values} ON CONFLICT (student_id, unit) DO UPDATE"
         f" SET active_available = {TABLE}.active_available + excluded.active_available"
+        # A zero delta (a session's consumption from its hold) leaves the row as it is: it is
+        # locked all the same, in the same order, but no new version of it is written.
+        f" WHERE excluded.active_available <> 0"
     )
     return sql, params
 

@@ -16,11 +16,15 @@ transaction, each to completion: the lock order of the separate statements is ke
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import re
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.db.models import Field, Model
 
 
@@ -106,27 +110,35 @@ class Statement:
         self.then(rows)
 
 
-def insert(instance: Model) -> Statement:
-    """`INSERT` of a new instance with every concrete field but an auto primary key, `RETURNING`
-    that key, which `then` sets: what `save(force_insert=True)` sends, values prepared the
-    same way (`pre_save` for `auto_now_add`, `get_db_prep_save`). No signals are sent, as the
-    callers have none."""
-    meta = instance._meta
+@functools.cache
+def _insert_of(model: type[Model]) -> tuple[str, list[Field[Any, Any]], Field[Any, Any]]:
+    """`insert`'s text and fields for `model`, written once per process."""
+    meta = model._meta
     pk = meta.pk
     assert pk is not None
     fields = [f for f in meta.concrete_fields if f is not pk and not f.generated]
     columns = ", ".join(quote(str(f.column)) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
     sql = (
-        f"INSERT INTO {table(type(instance))} ({columns}) VALUES ({placeholders}) "  # noqa: S608 (the model's names only)
+        f"INSERT INTO {table(model)} ({columns}) VALUES ({placeholders}) "  # noqa: S608 (the model's names only)
         f"RETURNING {quote(str(pk.column))}"
     )
+    return sql, fields, pk
+
+
+def insert(instance: Model) -> Statement:
+    """`INSERT` of a new instance with every concrete field but an auto primary key, `RETURNING`
+    that key, which `then` sets: what `save(force_insert=True)` sends, values prepared the
+    same way (`pre_save` for `auto_now_add`, `get_db_prep_save`). No signals are sent, as the
+    callers have none."""
+    sql, fields, pk = _insert_of(type(instance))
+    db = connections[DEFAULT_DB_ALIAS]  # the connection itself, looked up once
+    params = [f.get_db_prep_save(f.pre_save(instance, True), db) for f in fields]
 
     def then(rows: list[tuple[Any, ...]]) -> None:
         ((value,),) = rows
         setattr(instance, pk.attname, value)
-        instance._state.adding, instance._state.db = False, connection.alias
+        instance._state.adding, instance._state.db = False, db.alias
 
     return Statement(sql, params, then)
 
@@ -134,14 +146,117 @@ def insert(instance: Model) -> Statement:
 def send_together(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
     """Run the statements in one round trip, in order; returns each one's rows. A statement
     that fails stops the rest (PostgreSQL runs them in the one transaction, as if sent one by
-    one), and its error is raised as Django raises any other."""
-    sql = ";\n".join(text for text, _ in statements)
-    params = [value for _, values in statements for value in values]
+    one), and its error is raised as Django raises any other.
+
+    Each statement is prepared on the connection the first time it is sent there (`PREPARE`,
+    at the head of that round trip) and from then on sent as `EXECUTE name(values)`:
+    PostgreSQL parses it once per connection and, once its generic plan is as good as a
+    custom one, plans it once too, instead of parsing and planning the whole text for every
+    log."""
+    db = connections[DEFAULT_DB_ALIAS]
+    prepared = _prepared_on(db)
+    new: list[str] = []
+    texts: list[str] = []
+    params: list[Any] = []
+    for text, values in statements:
+        name, numbered, arity = _prepared_form(text)
+        if name not in prepared:
+            if len(prepared) + len(new) >= MAX_PREPARED:
+                texts.append(text)  # enough prepared here: sent whole, as before
+                params += values
+                continue
+            new.append(f"PREPARE {name} AS {numbered}")
+        assert arity == len(values), (arity, len(values))
+        texts.append(f"EXECUTE {name}({', '.join(['%s'] * arity)})" if arity else f"EXECUTE {name}")
+        params += values
+    # The PREPAREs go first: nothing before them can fail, so once the round trip has run (or
+    # failed in a later statement) they exist on the connection, transaction or not (PREPARE
+    # is not undone by a rollback).
+    sql = ";\n".join([*new, *texts])
     results: list[list[tuple[Any, ...]]] = []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        results.append(cursor.fetchall())
-        for _ in statements[1:]:
-            cursor.nextset()
+    try:
+        with db.cursor() as cursor:
+            cursor.execute(sql, params)
+            for _ in new:
+                cursor.nextset()
             results.append(cursor.fetchall())
+            for _ in statements[1:]:
+                cursor.nextset()
+                results.append(cursor.fetchall())
+    except DatabaseError as exc:
+        sqlstate = getattr(exc.__cause__, "sqlstate", None)
+        if sqlstate in _OUT_OF_STEP:
+            _STALE.add(db)  # asked again of the server next time
+        elif sqlstate not in _NOT_PREPARED:
+            prepared.update(n.split(" ", 2)[1] for n in new)
+        raise
+    prepared.update(n.split(" ", 2)[1] for n in new)
     return results
+
+
+# At most this many statements prepared per connection (each shape of a posting is one).
+MAX_PREPARED: Final = 64
+# The round trip failed before its PREPAREs ran (the transaction was already aborted), or
+# with an error that does not say: none is counted.
+_NOT_PREPARED: Final = {"25P02", None}
+# What the server has prepared is not what this process counted (a statement it does not know:
+# `DISCARD ALL`; or one it already has): the list is read from the server before the next use.
+_OUT_OF_STEP: Final = {"26000", "42P05"}
+_STALE: weakref.WeakSet[Any] = weakref.WeakSet()
+
+# Per connection wrapper: its database connection and the names prepared on it. A new database
+# connection (after a close or a lost one) starts with none.
+_PREPARED: weakref.WeakKeyDictionary[Any, tuple[Any, set[str]]] = weakref.WeakKeyDictionary()
+
+
+def _prepared_on(db: Any) -> set[str]:
+    if db.connection is None:
+        db.ensure_connection()
+    known = _PREPARED.get(db)
+    if known is None or known[0] is not db.connection:
+        known = (db.connection, set())
+        _PREPARED[db] = known
+    if db in _STALE:
+        with db.cursor() as cursor:
+            cursor.execute("SELECT name FROM pg_prepared_statements")
+            known[1].clear()
+            known[1].update(name for (name,) in cursor.fetchall())
+        _STALE.discard(db)
+    return known[1]
+
+
+# Each prepared statement's text by name, for `expand`.
+_TEXTS: dict[str, str] = {}
+
+
+def expand(sent: str) -> str:
+    """What a round trip of `send_together` stands for, as the statements' own text: its
+    `PREPARE`s left out and each `EXECUTE name(…)` written as the statement it runs (with `%s`
+    for its values). For tests and logs that read the SQL sent."""
+    parts = []
+    for part in sent.split(";\n"):
+        if part.startswith("PREPARE matchpal_"):
+            continue
+        if part.startswith("EXECUTE matchpal_"):
+            part = _TEXTS.get(part.removeprefix("EXECUTE ").split("(", 1)[0], part)
+        parts.append(part)
+    return ";\n".join(parts)
+
+
+@functools.lru_cache(maxsize=256)
+def _prepared_form(text: str) -> tuple[str, str, int]:
+    """The statement's name (from its text: another text is another statement), its text with
+    `$1`, `$2`… for the `%s` placeholders (the client's binding then sends `%%` as `%`), and
+    their number."""
+    name = "matchpal_" + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:24]
+    _TEXTS[name] = text
+    parts = re.split(r"(%s|%%)", text)
+    out: list[str] = []
+    arity = 0
+    for part in parts:
+        if part == "%s":
+            arity += 1
+            out.append(f"${arity}")
+        else:  # `%%` stays: the round trip's text goes through the client's binding
+            out.append(part)
+    return name, "".join(out), arity

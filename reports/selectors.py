@@ -1,5 +1,6 @@
 """Read-only figures for the role dashboards. Fixed query counts whatever the data size."""
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -137,15 +138,26 @@ def center_counts(*, organization: Organization) -> dict[str, Any]:
     }
 
 
-def admin_dashboard(*, organization: Organization, membership: Membership) -> dict[str, object]:
+def admin_dashboard(
+    *,
+    organization: Organization,
+    membership: Membership,
+    low_balance: Callable[[], list[Student]] | None = None,
+    counts: Callable[[], dict[str, Any]] | None = None,
+) -> dict[str, object]:
+    """The admin home's figures; `low_balance` and `counts` read the low-balance list and the
+    head counts (by default `low_balance_students` and `center_counts`; `reports.home_cache`
+    passes ones that keep them)."""
     expiring_count, expiring = ledger.expiring_grants(organization=organization)
     return {
         "recent_entries": ledger.recent_entries(organization=organization),
         "expiring_count": expiring_count,
         "expiring": expiring,
         "expiring_days": ledger.EXPIRING_DAYS,
-        **center_counts(organization=organization),
-        "low_balance": low_balance_students(organization=organization),
+        **(counts() if counts else center_counts(organization=organization)),
+        "low_balance": (
+            low_balance() if low_balance else low_balance_students(organization=organization)
+        ),
         "recent_students": list(
             Student.objects.filter(organization=organization).order_by("-created_at")[:5]
         ),

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, ForeignKey
 from django.urls import reverse
 from django.utils import timezone
@@ -287,9 +287,7 @@ def _relationship_lock() -> tuple[str, prebuilt.Rows]:
 
 def _lock_relationship_prebuilt(pk: int) -> Relationship:
     sql, rows = _relationship_lock()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [pk])
-        found = cursor.fetchall()
+    (found,) = prebuilt.send_together([(sql, [pk])])  # prepared once per connection
     if not found:
         raise Relationship.DoesNotExist("Relationship matching query does not exist.")
     locked, *related = rows.instances(found[0])

@@ -16,12 +16,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models import Field, Model, Q, QuerySet
 from django.utils import timezone
 
 from grants import balances
 from grants.models import Allocation, Grant, GrantEntry
+from matchpal import prebuilt
 from matchpal.constraints import violated_constraint
 from matchpal.errors import DomainError
 
@@ -233,28 +241,55 @@ def _column(field: Field[Any, Any]) -> str:
     return connection.ops.quote_name(str(field.column))
 
 
-def _tuples(rows: Sequence[Model], fields: list[Field[Any, Any]]) -> tuple[str, list[Any]]:
-    """`(%s::type, …), …` for the rows' fields, and its parameters. Every value is cast to its
-    column's type: in a `FROM (VALUES …)` a column of NULLs would otherwise be text."""
+@dataclass(frozen=True)
+class _Shape:
+    """The text `_write_at_once` writes for one model's fields, worked out once per process:
+    the same for every posting, only the number of rows and the values vary. Every value is
+    cast to its column's type (`row`): in a `FROM (VALUES …)` a column of NULLs would
+    otherwise be text."""
+
+    fields: list[Field[Any, Any]]
+    row: str  # `(%s::type, …)`
+    columns: list[str]
+    table: str
+
+
+@functools.cache
+def _shape(model: type[Model], names: tuple[str, ...] | None = None) -> _Shape:
+    """The shape of `names` (every concrete field but the primary key when None)."""
+    if names is None:
+        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    else:
+        fields = _fields(model, names)
     cast = ", ".join(f"%s::{f.db_type(connection)}" for f in fields)
+    return _Shape(
+        fields=fields,
+        row=f"({cast})",
+        columns=[_column(f) for f in fields],
+        table=connection.ops.quote_name(model._meta.db_table),
+    )
+
+
+def _values(rows: Sequence[Model], fields: list[Field[Any, Any]]) -> list[Any]:
+    """The rows' values of `fields`, prepared as the ORM prepares them for a save."""
+    db = connections[DEFAULT_DB_ALIAS]  # the connection itself, looked up once
     params: list[Any] = []
     for row in rows:
-        params += [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
-    return ", ".join(f"({cast})" for _ in rows), params
+        params += [f.get_db_prep_save(getattr(row, f.attname), db) for f in fields]
+    return params
 
 
 def _update_sql(
-    model: type[Model], rows: Sequence[Model], names: list[str]
+    model: type[Model], rows: Sequence[Model], names: Sequence[str]
 ) -> tuple[str, list[Any]]:
     """`UPDATE table SET col = v.col, … FROM (VALUES …) WHERE id = v.id`: every row at once."""
-    fields = _fields(model, ["id", *names])
-    tuples, params = _tuples(rows, fields)
-    columns = [_column(f) for f in fields]
+    shape = _shape(model, ("id", *names))
+    tuples, params = ", ".join([shape.row] * len(rows)), _values(rows, shape.fields)
+    columns = shape.columns
     sets = ", ".join(f"{c} = v.{c}" for c in columns[1:])
-    table = connection.ops.quote_name(model._meta.db_table)
     # Only the models' own table and column names, quoted, go into the text; values are
     # parameters.
-    sql = f"UPDATE {table} AS t SET {sets} FROM (VALUES {tuples}) AS v({', '.join(columns)}) "  # noqa: S608
+    sql = f"UPDATE {shape.table} AS t SET {sets} FROM (VALUES {tuples}) AS v({', '.join(columns)}) "  # noqa: S608
     return sql + f"WHERE t.{columns[0]} = v.{columns[0]}", params
 
 
@@ -269,8 +304,8 @@ def _write_at_once(
     entries' `INSERT`. One round trip instead of four, on rows already locked; the CHECK
     constraints, foreign keys and triggers hold as for four statements (each runs to
     completion; the deferred ones wait for the commit)."""
-    fields = [f for f in GrantEntry._meta.concrete_fields if not f.primary_key]
-    tuples, params = _tuples(entries, fields)
+    shape = _shape(GrantEntry)
+    tuples, params = ", ".join([shape.row] * len(entries)), _values(entries, shape.fields)
     ctes: list[str] = []
     cte_params: list[Any] = []
     if grants:
@@ -285,13 +320,17 @@ def _write_at_once(
         sql, values = balances.upsert_sql(changes)
         ctes.append(f"balances AS ({sql})")
         cte_params += values
-    columns = ", ".join(_column(f) for f in fields)
-    table = connection.ops.quote_name(GrantEntry._meta.db_table)
-    insert = f"INSERT INTO {table} ({columns}) VALUES {tuples} RETURNING id"  # noqa: S608 (as above)
+    insert = f"INSERT INTO {shape.table} ({', '.join(shape.columns)}) VALUES {tuples} RETURNING id"  # noqa: S608 (as above)
     sql = (f"WITH {', '.join(ctes)} " if ctes else "") + insert
-    with connection.cursor() as cursor:
-        cursor.execute(sql, cte_params + params)
-        ids = [row[0] for row in cursor.fetchall()]
+    if prebuilt.available():
+        # Prepared once per connection and shape (the number of entries, grants, allocations
+        # and students' rows): a session's posting is nearly always one of each.
+        (found,) = prebuilt.send_together([(sql, cte_params + params)])
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, cte_params + params)
+            found = cursor.fetchall()
+    ids = [row[0] for row in found]
     for entry, pk in zip(entries, ids, strict=True):
         entry.pk = pk
         entry._state.adding, entry._state.db = False, connection.alias

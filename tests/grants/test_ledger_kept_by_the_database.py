@@ -114,6 +114,39 @@ def test_an_entry_without_its_balance_change_is_refused(ledger) -> None:
     unchanged(grant)
 
 
+def test_a_grant_checked_earlier_in_the_transaction_is_checked_again_after_a_change(
+    ledger,
+) -> None:
+    """The fixture's `SET CONSTRAINTS … IMMEDIATE` found the grant equal to its ledger in this
+    transaction (grants 0015 notes it, to skip a second sum of the same state). What comes
+    after is checked all the same: a forged entry while the balance moves away and back to the
+    state noted, and a balance moved after a legitimate posting."""
+    grant = ledger[0]
+    refused_at_commit(
+        "INSERT INTO grants_grantentry (organization_id, grant_id, kind, total_delta, "
+        "used_delta, held_delta, usable_delta, reason, created_at) "
+        "SELECT organization_id, id, 'credit', 60, 0, 0, 60, 'forged', now() "
+        "FROM grants_grant WHERE id = %s; "
+        "UPDATE grants_grant SET total = total + 60 WHERE id = %s; "
+        "UPDATE grants_grant SET total = total - 60 WHERE id = %s",
+        grant.pk,
+        grant.pk,
+        grant.pk,
+        match=rf"grant {grant.pk} has total 600, used 40, held 60 but its ledger entries sum to "
+        "total 660",
+    )
+    unchanged(grant)
+    services.grant_adjust(actor=None, grant=grant, delta=30, reason="Bonus")
+    sql("SET CONSTRAINTS ALL IMMEDIATE")  # the adjustment checked and noted: it passes
+    sql("SET CONSTRAINTS ALL DEFERRED")
+    refused_at_commit(
+        "UPDATE grants_grant SET used = used + 1, held = held - 1 WHERE id = %s",
+        grant.pk,
+        match=rf"grant {grant.pk} has total 630, used 41, held 59 but its ledger entries sum to "
+        "total 630, used 40, held 60",
+    )
+
+
 def test_a_grant_inserted_with_hours_and_no_entry_is_refused(ledger) -> None:
     grant = ledger[0]
     refused_at_commit(

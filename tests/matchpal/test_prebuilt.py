@@ -2,11 +2,14 @@
 read, field for field, and lock the same rows (docs/sessions.md, "Logging: the query budget").
 PostgreSQL only, as the statements are: elsewhere the ORM queries run."""
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Model
+from django.test.utils import CaptureQueriesContext
 
 from grants.models import Allocation
 from grants.services import holds
@@ -130,3 +133,40 @@ def test_the_session_insert_stores_what_the_orm_save_stores(tenant_a: Tenant) ->
         0,
     )
     assert statement.sql.endswith('RETURNING "id"')
+
+
+def _sent(call: Callable[[], Any]) -> tuple[list[str], Any]:
+    """The SQL of each round trip `call` made, and what it returned."""
+    with CaptureQueriesContext(connection) as captured:
+        result = call()
+    return [q["sql"] for q in captured.captured_queries], result
+
+
+def test_a_statement_is_prepared_once_per_connection_then_executed(tenant_a: Tenant) -> None:
+    """The first round trip on a connection carries the `PREPARE`, the later ones only the
+    `EXECUTE`; the rows are the same, a rollback keeps the statement, and a server that forgot
+    it (`DEALLOCATE ALL`) costs one failed use, after which it is prepared again."""
+    statement = ("SELECT %s::bigint + 1, %s::text || '%%'", [41, "100"])
+    with connection.cursor() as cursor:  # a connection that has prepared nothing yet
+        cursor.execute("DEALLOCATE ALL")
+    prebuilt._PREPARED.pop(connections["default"], None)
+    sent, first = _sent(lambda: prebuilt.send_together([statement]))
+    assert first == [[(42, "100%")]]
+    assert sent[0].startswith("PREPARE matchpal_")
+    assert prebuilt.expand(sent[0]) == statement[0]
+    with transaction.atomic():
+        sent, again = _sent(lambda: prebuilt.send_together([statement]))
+        transaction.set_rollback(True)
+    assert again == first
+    assert sent[0].startswith("EXECUTE matchpal_")
+    assert "PREPARE" not in sent[0]
+    sent, again = _sent(lambda: prebuilt.send_together([statement]))  # after the rollback
+    assert again == first
+    assert sent[0].startswith("EXECUTE ")
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    with pytest.raises(DatabaseError, match="does not exist"), transaction.atomic():
+        prebuilt.send_together([statement])
+    sent, again = _sent(lambda: prebuilt.send_together([statement]))
+    assert again == first
+    assert sent[-1].startswith("PREPARE matchpal_")  # read the server's list, prepared again

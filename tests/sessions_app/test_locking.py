@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from matchpal import prebuilt
 from relationships import services as rel_services
 from sessions_app import services
 from tests.factories import StudentFactory
@@ -28,7 +29,7 @@ def locks(call: Callable[[], Any]) -> list[tuple[str, str | None, bool]]:
         call()
     found = []
     for query in queries.captured_queries:
-        sql = query["sql"]
+        sql = prebuilt.expand(query["sql"])  # a prepared statement as its own text
         match = LOCK.search(sql)
         if not sql.startswith("SELECT") or match is None:
             continue

@@ -1,0 +1,105 @@
+"""The admin home's version per organization, kept by the database (PostgreSQL only).
+
+Every committed write to a table the admin home reads adds one to its organization's version,
+in the writing transaction, so a version read later sees it: `reports.home_cache` keeps the
+rendered dashboard under the version (and the minute) it was computed at, and any write by any
+path (a form, a task, the shell, SQL) shows on the next view.
+
+The counter is split into `SHARDS` rows per organization, each transaction adding to the row of
+its own transaction id modulo `SHARDS`: the version is their sum. One row per organization
+would make every writing transaction of a center wait for the one before it to commit. The
+trigger is a deferred constraint trigger, so the row is updated (and locked) at commit only,
+once per transaction and organization (a transaction-local setting remembers it), never from a
+transaction's first write to its end.
+
+Why a counter and not the largest id or timestamp of the rows: an id or a timestamp is taken
+before its transaction commits, so a transaction that commits after a larger one was already
+seen leaves the largest unchanged, and most of the tables read (sessions, relationships) are
+updated in place with no timestamp at all. Commits become visible in one order, so the sum a
+statement reads grows with every commit it sees."""
+
+SHARDS = 64
+
+# The tables whose rows the admin home reads, each with its organization column. The summaries
+# the page reads (`CenterBalance`, `StudentBalance`, `SessionHour`, `PairingActivity`,
+# `ShortSession`) are written by the triggers of these tables, in the same transactions.
+TABLES = {
+    "grants_grant": "organization_id",
+    "grants_grantentry": "organization_id",
+    "grants_grantservicetype": "organization_id",
+    "grants_allocation": "organization_id",
+    "students_student": "organization_id",
+    "providers_provider": "organization_id",
+    "matchpal_membership": "organization_id",
+    "matchpal_invitation": "organization_id",
+    "matchpal_servicetype": "organization_id",
+    "matchpal_organization": "id",
+    "relationships_relationship": "organization_id",
+    "sessions_app_session": "organization_id",
+    "integrations_ordererror": "organization_id",
+}
+
+TABLE = "reports_dashboardversion"
+TRIGGER = "reports_dashboard_version"
+
+CREATE = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    organization_id bigint NOT NULL,
+    shard smallint NOT NULL,
+    n bigint NOT NULL,
+    PRIMARY KEY (organization_id, shard)
+);
+"""
+
+_FUNCTION = """
+CREATE OR REPLACE FUNCTION reports_dashboard_touch_{column}() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    org bigint;
+    flag text;
+BEGIN
+    IF TG_OP = 'DELETE' THEN org := OLD.{column}; ELSE org := NEW.{column}; END IF;
+    flag := 'matchpal.dashboard_' || org;
+    IF current_setting(flag, true) = '1' THEN
+        RETURN NULL;
+    END IF;
+    PERFORM set_config(flag, '1', true);
+    INSERT INTO {table} AS v (organization_id, shard, n)
+    VALUES (org, (txid_current() % {shards})::smallint, 1)
+    ON CONFLICT (organization_id, shard) DO UPDATE SET n = v.n + 1;
+    RETURN NULL;
+END
+$$;
+"""
+
+FUNCTIONS = "".join(
+    _FUNCTION.format(column=column, table=TABLE, shards=SHARDS)
+    for column in sorted(set(TABLES.values()))
+)
+
+TRIGGERS = "".join(
+    f"""
+DROP TRIGGER IF EXISTS {TRIGGER} ON {table};
+CREATE CONSTRAINT TRIGGER {TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON {table}
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    EXECUTE FUNCTION reports_dashboard_touch_{column}();
+"""
+    for table, column in TABLES.items()
+)
+
+DROP = (
+    "".join(f"DROP TRIGGER IF EXISTS {TRIGGER} ON {table};\n" for table in TABLES)
+    + "".join(
+        f"DROP FUNCTION IF EXISTS reports_dashboard_touch_{column}();\n"
+        for column in sorted(set(TABLES.values()))
+    )
+    + f"DROP TABLE IF EXISTS {TABLE};\n"
+)
+
+# The organization's version, and whether this transaction has written anything (its own
+# writes are not counted until it commits: such a transaction reads the figures themselves).
+# Only the table's name is formatted in; the organization is a parameter.
+READ = f"""
+SELECT coalesce(sum(n), 0), pg_current_xact_id_if_assigned() IS NOT NULL
+FROM {TABLE} WHERE organization_id = %s
+"""  # noqa: S608
