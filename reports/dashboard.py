@@ -7,7 +7,8 @@ pinned with the page's.
 
 On SQLite (`make run`) there are no triggers and the summaries stay empty: the hours and the
 sessions' figures are computed there from the grants, the ledger's credits and the sessions
-instead (`*_from_base`, the same figures; a demo center is small)."""
+instead (`*_from_base`, the same figures; a demo center is small), and the warning signs'
+summaries are rewritten from the sessions before they are read (`refresh_signs`)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from relationships.models import Relationship, RelationshipStatus
 from reports.charts import BarChart, bar_chart
 from reports.models import SessionHour
 from sessions_app.models import PairingActivity, Session, SessionStatus, ShortSession
+from sessions_app.rollups import rebuild_from_base
 
 TREND_WEEKS = 12
 TREND_MONTHS = 12
@@ -341,6 +343,15 @@ class Thresholds:
         )
 
 
+def refresh_signs(organization: Organization) -> None:
+    """Where no trigger keeps the warning signs' summaries (SQLite, `make run`), rewrite the
+    center's `PairingActivity` and `ShortSession` rows from its relationships and sessions
+    (`sessions_app.rollups.rebuild_from_base`, the triggers' definitions) before they are read:
+    every sign then reads the same rows on both databases. Nothing on PostgreSQL."""
+    if not summaries_kept():
+        rebuild_from_base(organization)
+
+
 def _paired(organization: Organization) -> QuerySet[PairingActivity]:
     """The paired relationships' activity rows (`PairingActivity`, the status mirrored)."""
     return PairingActivity.objects.filter(
@@ -427,6 +438,7 @@ def sign_list(organization: Organization, sign: str, limits: Thresholds) -> Quer
     """A sign's rows for its list page, in the order that shows the worst first, joined to what
     the page shows: sessions newest first; pairings by their last session, oldest first
     (never met: by pairing date), with their activity."""
+    refresh_signs(organization)
     rows = sign_rows(organization, sign, limits)
     if sign not in ("short", "repeated_cancellations"):
         rows = Relationship.objects.filter(
@@ -451,6 +463,7 @@ def _count(rows: QuerySet[Any]) -> Coalesce:
 
 def warning_counts(organization: Organization, limits: Thresholds) -> dict[str, int]:
     """Every sign's count in one query, each its own subquery."""
+    refresh_signs(organization)
     figures = {sign: _count(sign_rows(organization, sign, limits)) for sign in SIGNS}
     counts = Organization.objects.filter(pk=organization.pk).order_by().values(**figures)
     row: dict[str, Any] = dict(counts.get())

@@ -73,6 +73,7 @@ def idle_relationships(organization: Organization, limits: dashboard.Thresholds)
     """Paired relationships with no completed session since `gap_since`: those whose last one
     is older (the long-gap sign) and those paired before it that never met (the idle sign), the
     longest idle first."""
+    dashboard.refresh_signs(organization)
     rows = dashboard.long_gaps(organization, limits).values("relationship")
     never = dashboard.idle(organization, limits).values("relationship")
     return (

@@ -7,11 +7,20 @@ PostgreSQL keeps them in the transaction of every write with the triggers of
 covered); a change of a center's session minimum or short-session share re-decides its short
 sessions by a trigger on the organizations' table. Rebuild after a bulk load with the triggers
 disabled (the scale generator does): `manage.py rebuild_rollups` (`--check` compares instead).
+SQLite has no triggers: there `rebuild_from_base` computes the same rows in Python before the
+warning signs read them (`reports.dashboard.refresh_signs`).
 """
 
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from itertools import pairwise
+from typing import TYPE_CHECKING
 
-from django.db import connection
+from django.db import connection, transaction
+
+if TYPE_CHECKING:
+    from matchpal.models import Organization
 
 TABLES = ("sessions_app_pairingactivity", "sessions_app_shortsession")
 ACTIVITY_COLUMNS = (
@@ -141,3 +150,73 @@ def differences(*, organization_id: int | None = None) -> list[Difference]:
                 )
                 found += [Difference(table, tuple(row), is_kept) for row in cursor.fetchall()]
     return found
+
+
+def _gap_variation(starts: list[datetime]) -> int | None:
+    """The spread of the gaps between the last six of `starts` (ascending): their population
+    standard deviation as a whole percentage of their mean (half away from zero, as
+    PostgreSQL's ROUND); none under three gaps or for a mean of zero."""
+    latest = starts[-6:]
+    gaps = [Decimal(str((b - a).total_seconds())) for a, b in pairwise(latest)]
+    if len(gaps) < 3:
+        return None
+    with localcontext() as context:
+        context.prec = 40
+        mean = sum(gaps, Decimal(0)) / len(gaps)
+        if mean <= 0:
+            return None
+        deviation = (sum(((g - mean) ** 2 for g in gaps), Decimal(0)) / len(gaps)).sqrt()
+        return int((100 * deviation / mean).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def rebuild_from_base(organization: "Organization") -> None:
+    """`rebuild` for one organization on any database (SQLite, where no trigger keeps the
+    summaries): the same figures, computed here from its relationships and completed sessions
+    (the ACTIVITY and SHORT queries above, which use PostgreSQL's functions), then written
+    in place of its rows. Reads all of the center's completed sessions: for small centers
+    (the embedded database's demos); `tests/reports/test_signs_without_triggers.py` checks it
+    against the triggers' rows."""
+    from relationships.models import Relationship
+    from sessions_app.models import PairingActivity, Session, SessionStatus, ShortSession
+
+    completed: dict[int, list[tuple[int, datetime, int]]] = {}
+    for pk, rel, starts_at, minutes in (
+        Session.objects.filter(organization=organization, status=SessionStatus.COMPLETED)
+        .order_by("relationship_id", "starts_at", "pk")
+        .values_list("pk", "relationship_id", "starts_at", "duration_minutes")
+    ):
+        completed.setdefault(rel, []).append((pk, starts_at, minutes))
+    activity: list[PairingActivity] = []
+    short: list[ShortSession] = []
+    relationships = Relationship.objects.filter(organization=organization).values_list(
+        "pk", "status", "paired_at"
+    )
+    for rel, status, paired_at in relationships.order_by("pk"):
+        done = completed.get(rel, [])
+        n = len(done)
+        total = sum(minutes for _, _, minutes in done)
+        activity.append(
+            PairingActivity(
+                relationship_id=rel,
+                organization=organization,
+                status=status,
+                paired_at=paired_at,
+                completed=n,
+                minutes=total,
+                last_session_at=max((s for _, s, _ in done), default=None),
+                gap_variation=_gap_variation([s for _, s, _ in done]),
+            )
+        )
+        short += [
+            ShortSession(
+                session_id=pk, organization=organization, relationship_id=rel, starts_at=starts_at
+            )
+            for pk, starts_at, minutes in done
+            if minutes < organization.min_session_minutes
+            or minutes * n * 100 < total * organization.warning_short_session_percent
+        ]
+    with transaction.atomic():
+        ShortSession.objects.filter(organization=organization).delete()
+        PairingActivity.objects.filter(organization=organization).delete()
+        PairingActivity.objects.bulk_create(activity, batch_size=500)
+        ShortSession.objects.bulk_create(short, batch_size=500)
