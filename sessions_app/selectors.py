@@ -331,7 +331,7 @@ def due_to_log(now: datetime | None = None) -> Q:
 
 def home_sessions(*, organization: Organization, membership: Membership) -> SessionQuerySet:
     """The sessions a home lists (to log, requests, coming up): `session_list`'s rows joined to
-    the relationship's student, provider and service type but not to its organization, which
+    the relationship's student and provider but not to its organization, which
     is the request's own (`with_organization`). A provider's are read by the session's own
     provider column (`own_provider_id`), so the partial index `session_provider_live` (a
     provider's pending and scheduled sessions by start) serves them in order; through the
@@ -344,9 +344,9 @@ def home_sessions(*, organization: Organization, membership: Membership) -> Sess
         )
     else:
         visible = Session.objects.filter(visible_to(membership), organization=organization)
-    return visible.select_related(
-        "relationship__student", "relationship__provider", "relationship__service_type"
-    )
+    # Not the service type: no home shows it on a session, and each table joined added to
+    # the planning of all three statements (docs/performance.md, "The provider's home, again").
+    return visible.select_related("relationship__student", "relationship__provider")
 
 
 def to_log(

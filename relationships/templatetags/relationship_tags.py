@@ -35,3 +35,21 @@ def relationship_row(relationship: Relationship, detail: RowLink) -> SafeString:
         f'    <td class="text-nowrap">{escaped(date(localtime(r.created_at), "M j, Y"))}</td>\n'
         "  </tr>\n  "
     )
+
+
+@register.simple_tag
+def paired_row(relationship: Relationship, detail: RowLink, log: RowLink) -> SafeString:
+    """One `<li>` of the provider home's "My students", with the whitespace around it that the
+    loop wrote (tests/reports/test_provider_home_rows.py renders the lists both ways;
+    docs/performance.md, "The provider's home, again")."""
+    public_id = relationship.public_id
+    held = escaped(format_quantity(relationship.held, relationship.unit))  # type: ignore[attr-defined]
+    return mark_safe(  # noqa: S308 (every value escaped)
+        '\n  <li class="list-group-item d-flex flex-wrap justify-content-between'
+        ' align-items-center gap-2">\n'
+        f'    <span><a href="{with_id(detail, public_id)}">{escaped(relationship.student.name)}</a>'
+        f" · {escaped(relationship.service_type.name)} · "
+        f'<span class="text-secondary">{held} reserved</span></span>\n'
+        f'    <a class="btn btn-sm btn-primary" href="{with_id(log, public_id)}">Log session</a>\n'
+        "  </li>\n"
+    )

@@ -139,3 +139,83 @@ def student_session_row(
         "      </li>\n"
         "    "
     )
+
+
+@register.simple_tag(takes_context=True)
+def to_log_row(context: template.Context, session: Session, complete: RowLink) -> SafeString:
+    """One `<li>` of the provider home's "Past sessions still to log", with the whitespace
+    around it that the loop wrote: Log it where `actions_for` offers it, else the window's
+    notice (tests/reports/test_provider_home_rows.py renders the lists both ways;
+    docs/performance.md, "The provider's home, again")."""
+    when = escaped(date(localtime(session.starts_at), "D M j, H:i"))
+    name = escaped(session.relationship.student.name)
+    if session_actions(session, context["membership"]).complete:
+        action = (
+            f'<a class="btn btn-sm btn-primary" href="{with_id(complete, session.public_id)}">'
+            "Log it</a>"
+        )
+    else:
+        hours = escaped(context["organization"].logging_grace_hours)
+        action = (
+            f'<span class="small text-secondary">Past the {hours}-hour window: an admin logs '
+            "it</span>"
+        )
+    return mark_safe(  # noqa: S308 (every value escaped)
+        '\n  <li class="list-group-item d-flex justify-content-between align-items-center">'
+        f"<span>{when} · {name}</span>\n    {action}</li>\n"
+    )
+
+
+def _session_line(session: Session, detail: RowLink) -> str:
+    """The start (a link to the session), the student and the topic, as the provider home's
+    requests and coming-up lists write them."""
+    when = escaped(date(localtime(session.starts_at), "D M j, H:i"))
+    topic = (
+        f' · <span class="text-secondary">{escaped(session.topic)}</span>' if session.topic else ""
+    )
+    return (
+        f'<a href="{with_id(detail, session.public_id)}">{when}</a> · '
+        f"{escaped(session.relationship.student.name)}{topic}"
+    )
+
+
+@register.simple_tag(takes_context=True)
+def request_row(
+    context: template.Context,
+    session: Session,
+    detail: RowLink,
+    accept: RowLink,
+    decline: RowLink,
+) -> SafeString:
+    """One `<li>` of the provider home's booking requests (Accept's form with its CSRF token,
+    Decline), with the whitespace around it that the loop wrote
+    (tests/reports/test_provider_home_rows.py)."""
+    token = context.get("csrf_token")
+    hidden = (
+        f'<input type="hidden" name="csrfmiddlewaretoken" value="{escaped(token)}">'
+        if token and token != "NOTPROVIDED"
+        else ""
+    )
+    weekly = ' <span class="badge text-bg-light">weekly</span>' if session.series else ""
+    public_id = session.public_id
+    return mark_safe(  # noqa: S308 (every value escaped)
+        '\n  <li class="list-group-item d-flex flex-wrap justify-content-between'
+        ' align-items-center gap-2">\n'
+        f"    <span>{_session_line(session, detail)}{weekly}</span>\n"
+        '    <span class="d-flex gap-2">\n'
+        f'      <form method="post" action="{with_id(accept, public_id)}">{hidden}'
+        '<button class="btn btn-sm btn-success" type="submit">Accept</button></form>\n'
+        f'      <a class="btn btn-sm btn-outline-danger" href="{with_id(decline, public_id)}">'
+        "Decline</a>\n"
+        "    </span>\n"
+        "  </li>\n"
+    )
+
+
+@register.simple_tag
+def coming_up_row(session: Session, detail: RowLink) -> SafeString:
+    """One `<li>` of the provider home's "Coming up", with the whitespace around it that the
+    loop wrote (tests/reports/test_provider_home_rows.py)."""
+    return mark_safe(  # noqa: S308 (every value escaped)
+        f'\n  <li class="list-group-item">{_session_line(session, detail)}</li>\n'
+    )
