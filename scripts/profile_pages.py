@@ -158,29 +158,48 @@ def measure(client: Any, path: str, iterations: int) -> dict[str, list[float]]:
     return figures
 
 
-def explain(client: Any, path: str) -> list[tuple[float, float, str]]:
-    """(planning ms, execution ms, statement) of each SELECT the page sends, best of three."""
+def explain(client: Any, path: str) -> list[tuple[float, float, str, str]]:
+    """(planning ms, execution ms, plan, statement) of each SELECT the page sends, best of
+    three. A statement sent prepared (`EXECUTE name(…)`, `matchpal.prebuilt`) is explained
+    twice: with its generic plan (what PostgreSQL runs once it has chosen it, planning nothing)
+    and with a custom plan for these values; `plan` says which is which. A generic plan much
+    slower than the custom one is a statement whose shape misleads the planner without its
+    values (a filter on the organization alone, whose one large center the plan cannot see)."""
     import json
 
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from matchpal import prebuilt
+
     client.get(path)
     with CaptureQueriesContext(connection) as captured:
         assert client.get(path).status_code == 200, path
+    statements = []
+    for query in captured.captured_queries:
+        for part in query["sql"].split(";\n"):
+            if part.startswith("PREPARE matchpal_"):
+                continue
+            if part.startswith("EXECUTE matchpal_"):
+                statements += [("generic", part), ("custom", part)]
+            elif part.lstrip().upper().startswith("SELECT"):
+                statements.append(("", part))
     figures = []
     with connection.cursor() as cursor:
-        for query in captured.captured_queries:
-            sql = query["sql"]
-            if not sql.lstrip().upper().startswith("SELECT"):
-                continue
+        for mode, sql in statements:
+            cursor.execute(
+                "SET plan_cache_mode = force_custom_plan"
+                if mode == "custom"
+                else "RESET plan_cache_mode"
+            )
             best = (float("inf"), float("inf"))
             for _ in range(3):
                 cursor.execute(f"EXPLAIN (ANALYZE, SUMMARY, FORMAT JSON) {sql}")
                 plan = cursor.fetchone()[0]
                 plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]
                 best = min(best, (plan["Planning Time"], plan["Execution Time"]))
-            figures.append((best[0], best[1], sql))
+            figures.append((best[0], best[1], mode, prebuilt.expand(sql)))
+        cursor.execute("RESET plan_cache_mode")
     return figures
 
 
@@ -221,14 +240,14 @@ def main() -> int:
             return 0
         if args.explain:
             print(f"load average before: {os.getloadavg()[0]:.2f}")
-            print("| page | role | planning ms | execution ms | statement |")
-            print("|---|---|---:|---:|---|")
+            print("| page | role | planning ms | execution ms | plan | statement |")
+            print("|---|---|---:|---:|---|---|")
             for (role, name), (client, path) in table.items():
                 if args.only and not re.search(args.only, f"{role} {name}"):
                     continue
-                for planning, execution, sql in explain(client, path):
+                for planning, execution, mode, sql in explain(client, path):
                     print(
-                        f"| `{name}` | {role} | {planning:.2f} | {execution:.2f} | "
+                        f"| `{name}` | {role} | {planning:.2f} | {execution:.2f} | {mode} | "
                         f"{' '.join(sql.split())[:90]} |",
                         flush=True,
                     )
