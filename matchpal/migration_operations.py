@@ -1,5 +1,7 @@
 """Migration operations shared by the apps' migrations."""
 
+from typing import Any
+
 from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db.migrations.operations import AddIndex
 
@@ -10,7 +12,9 @@ class AddIndexWithoutBlocking(AddIndexConcurrently):
     leaves an invalid index of that name: it is dropped (concurrently too) and built again.
     Elsewhere (SQLite, `make run`) a plain `CREATE INDEX`."""
 
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
         if schema_editor.connection.vendor != "postgresql":
             AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
             return
@@ -27,7 +31,9 @@ class AddIndexWithoutBlocking(AddIndexConcurrently):
             return  # built already
         super().database_forwards(app_label, schema_editor, from_state, to_state)
 
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
         if schema_editor.connection.vendor != "postgresql":
             AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
             return
