@@ -11,7 +11,8 @@ The copy is kept by triggers, so every path that writes an email keeps it, the O
 email change, an erasure, raw SQL, a COPY:
 
 - a membership inserted, or moved to another user, takes its user's email, whatever the insert
-  said (the ORM sends the column's default, "", and reads the value back with `RETURNING`);
+  said (the ORM sends the column's default, "", and on PostgreSQL reads the value back with
+  `RETURNING`);
 - a user's email changed is written to all of their memberships, in the same statement.
 
 PostgreSQL: one `BEFORE INSERT OR UPDATE OF user_id, user_email` trigger on the membership (an
