@@ -117,6 +117,16 @@ def _statements() -> tuple[str, str, prebuilt.Rows]:
     return count, page, prebuilt.Rows(parts)
 
 
+def page_statement(
+    *, organization: int, student: int, offset: int, limit: int
+) -> tuple[str, list[Any]]:
+    """The statement of a page of the student's history (its SQL and values), for a caller
+    that sends it with others (`matchpal.compiled.together`) before it has read the grants
+    that a `History` needs; `History.entries` reads its rows."""
+    _, sql, _ = _statements()
+    return sql, [organization, student, limit, offset]
+
+
 class History(Sequence[GrantEntry]):
     """The student's ledger, newest first, as `CappedPaginator` pages it: its length is the
     capped count (`COUNT_CAP` and one more at most), a slice is a page of entries with their
@@ -155,8 +165,16 @@ class History(Sequence[GrantEntry]):
         return self._page(offset=start, limit=stop - start)
 
     def _page(self, *, offset: int, limit: int) -> list[GrantEntry]:
-        _, sql, rows = _statements()
-        found = prebuilt.fetch(sql, [*self.keys, limit, offset])
+        return self.entries(prebuilt.fetch(*self.page_statement(offset=offset, limit=limit)))
+
+    def page_statement(self, *, offset: int, limit: int) -> tuple[str, list[Any]]:
+        return page_statement(
+            organization=self.keys[0], student=self.keys[1], offset=offset, limit=limit
+        )
+
+    def entries(self, found: Sequence[Sequence[Any]]) -> list[GrantEntry]:
+        """The entries of a page's rows, as a slice returns them."""
+        _, _, rows = _statements()
         return [self._entry(row, rows) for row in found]
 
     def _entry(self, row: Sequence[Any], rows: prebuilt.Rows) -> GrantEntry:

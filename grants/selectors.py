@@ -119,11 +119,23 @@ def grants_of_student(*, organization: Organization, student: Student) -> list[G
     them (`grant.service_types.all()` queries nothing)."""
     if not compiled.available():
         return list(grant_list(organization=organization, student=student))
+    grants, links = compiled.together(*grant_reads(organization=organization, student=student))
+    return grants_with_service_types(grants, links)
+
+
+def grant_reads(*, organization: Organization, student: Student) -> list[tuple[Compiled, Any]]:
+    """`grants_of_student`'s two statements, for a page that sends them with others
+    (`matchpal.compiled.together`; PostgreSQL only): `grants_with_service_types` reads their
+    rows."""
     keys = {"organization": organization.pk, "student": student.pk}
-    grants: list[Grant] = _grants_of.rows(**keys)
+    return [(_grants_of, keys), (_grant_service_types_of, keys)]
+
+
+def grants_with_service_types(grants: list[Grant], links: list[Any]) -> list[Grant]:
+    """The grants, each with its service types by name, from `grant_reads`' rows."""
     covered: dict[int, list[ServiceType]] = {grant.pk: [] for grant in grants}
     service_types: dict[int, ServiceType] = {}
-    for grant_id, *values in _grant_service_types_of.rows(**keys):
+    for grant_id, *values in links:
         service_type = service_types.get(values[0])  # by its id, the first field
         if service_type is None:
             service_type = ServiceType.from_db(DEFAULT_DB_ALIAS, _SERVICE_TYPE_FIELDS, values)
@@ -222,7 +234,16 @@ _holds_compiled = Compiled(
 
 def holds_of_student(*, organization: Organization, student: Student) -> list[dict[str, object]]:
     """Each relationship's current hold: "Reserved for <provider>: 4 h 30 min"."""
-    rows = _holds_compiled.rows(organization=organization.pk, student=student.pk)
+    return holds_from(_holds_compiled.rows(organization=organization.pk, student=student.pk))
+
+
+def holds_read(*, organization: Organization, student: Student) -> tuple[Compiled, Any]:
+    """`holds_of_student`'s statement, for a page that sends it with others
+    (`matchpal.compiled.together`); `holds_from` reads its rows."""
+    return _holds_compiled, {"organization": organization.pk, "student": student.pk}
+
+
+def holds_from(rows: list[Any]) -> list[dict[str, object]]:
     return [
         {
             "relationship_id": row["relationship_id"],

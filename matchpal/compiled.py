@@ -354,26 +354,35 @@ class Compiled:
         return template, shape
 
 
-def together(*calls: tuple[Compiled, dict[str, Any]]) -> list[list[Any]]:
+def together(*calls: tuple[Compiled | str, Any]) -> list[list[Any]]:
     """The rows of several compiled statements, each `(compiled, values)`, in one round trip
     (`prebuilt.send_together`, each prepared on the connection): what a page reads at once,
-    none of the statements depending on another's rows. Each list is what `rows` returns.
+    none of the statements depending on another's rows. Each list is what `rows` returns. A
+    call may also be a statement of the caller's own, `(sql, params)`, whose rows come back as
+    tuples (PostgreSQL only: its caller reads it some other way elsewhere).
 
     Each statement is sent prepared (`PREPARE` the first time on a connection, `EXECUTE`
     after), so PostgreSQL parses it once per connection and, once its generic plan costs no
     more than a custom one, plans it once too. Off PostgreSQL, each queryset runs in turn."""
-    alias = calls[0][0]._alias() if calls else "default"
-    if not available(alias) or alias != DEFAULT_DB_ALIAS:
-        return [compiled._orm_rows(values) for compiled, values in calls]
-    statements = []
+    if not available(DEFAULT_DB_ALIAS):
+        assert all(isinstance(c, Compiled) for c, _ in calls), "a statement of PostgreSQL's"
+        return [compiled._orm_rows(values) for compiled, values in calls]  # type: ignore[union-attr]
+    statements: list[tuple[QuerySet[Any] | None, _Shape | None, str, list[Any]]] = []
     for compiled, values in calls:
+        if isinstance(compiled, str):
+            statements.append((None, None, compiled, list(values)))
+            continue
+        alias = compiled._alias()
+        assert alias == DEFAULT_DB_ALIAS, alias
         compiled._check(values)
         template, shape = compiled._shape(alias)
-        statements.append((template, shape, shape.bound(values)))
-    fetched = prebuilt.send_together([(shape.sql, params) for _, shape, params in statements])
+        statements.append((template, shape, shape.sql, shape.bound(values)))
+    fetched = prebuilt.send_together([(sql, params) for _, _, sql, params in statements])
     return [
-        _instances(template, shape, params, found, alias)
-        for (template, shape, params), found in zip(statements, fetched, strict=True)
+        found
+        if shape is None or template is None
+        else _instances(template, shape, params, found, DEFAULT_DB_ALIAS)
+        for (template, shape, _, params), found in zip(statements, fetched, strict=True)
     ]
 
 

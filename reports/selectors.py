@@ -331,6 +331,41 @@ def student_sessions(
             .values_list("relationship__unit")
             .annotate(used=Sum("charged_minutes"))
         )
+    return _with_running(rows, before)
+
+
+def _oldest_shown(organization: int, user: int) -> QuerySet[Session]:
+    """The oldest of the home's shown sessions (the STUDENT_SESSIONS-th newest), as a slice
+    for subqueries: none when the student has fewer."""
+    newest_first = _sessions_of_student_user(organization, user).order_by("-starts_at", "-id")
+    return newest_first[STUDENT_SESSIONS - 1 : STUDENT_SESSIONS]
+
+
+# `_used_before` for the home's own cut, without the oldest shown row's values: it reads the
+# oldest shown itself, so it goes in the same round trip as the rows (`student_dashboard`). With
+# fewer sessions than the cut there is none, and nothing comes before the oldest shown.
+_used_before_shown = Compiled(
+    lambda organization, user: (
+        _sessions_of_student_user(organization, user)
+        .filter(
+            Q(starts_at__lt=Subquery(_oldest_shown(organization, user).values("starts_at")))
+            | Q(
+                starts_at=Subquery(_oldest_shown(organization, user).values("starts_at")),
+                pk__lt=Subquery(_oldest_shown(organization, user).values("pk")),
+            )
+        )
+        .order_by()
+        .values_list("relationship__unit")
+        .annotate(used=Sum("charged_minutes"))
+    ),
+    organization=int,
+    user=int,
+)
+
+
+def _with_running(rows: list[Session], before: list[Any]) -> list[Session]:
+    """Sets `running` on the shown rows (newest first): what the sessions before the oldest
+    used (`before`, per unit), then each row's charge, oldest first."""
     used: dict[str, int] = dict(before)
     for row in reversed(rows):
         unit = row.relationship.unit
@@ -377,4 +412,36 @@ def student_dashboard(*, organization: Organization, student: Student) -> dict[s
         "balances": ledger.student_balances(student=student, grants=grants),
         "holds": ledger.holds_of_student(organization=organization, student=student),
         "history": history,
+    }
+
+
+def student_home(
+    *, organization: Organization, membership: Membership, student: Student
+) -> dict[str, object]:
+    """The student home's context: `student_dashboard` and the sessions (`student_sessions`).
+    On PostgreSQL its six statements (the grants and their service types, a page of the
+    history, the holds, the shown sessions and what those before them used) go in one round
+    trip (`matchpal.compiled.together`): none needs another's rows."""
+    if not ledger_history.available():
+        context = student_dashboard(organization=organization, student=student)
+        context["sessions"] = student_sessions(organization=organization, membership=membership)
+        return context
+    people = {"organization": organization.pk, "user": membership.user_id}
+    grant_rows, links, history_rows, hold_rows, shown, before = together(
+        *ledger.grant_reads(organization=organization, student=student),
+        ledger_history.page_statement(
+            organization=organization.pk, student=student.pk, offset=0, limit=HOME_HISTORY
+        ),
+        ledger.holds_read(organization=organization, student=student),
+        (_shown_sessions, people),
+        (_used_before_shown, people),
+    )
+    grants = ledger.grants_with_service_types(grant_rows, links)
+    entries = ledger_history.History(organization=organization, student=student, grants=grants)
+    return {
+        "student": student,
+        "balances": ledger.student_balances(student=student, grants=grants),
+        "holds": ledger.holds_from(hold_rows),
+        "history": entries.entries(history_rows),
+        "sessions": _with_running(sessions.with_organization(shown, organization), before),
     }

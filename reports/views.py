@@ -29,14 +29,10 @@ def home(request: TenantRequest) -> HttpResponse:
         )
     student = student_for_user(organization=organization, user=request.user)
     context = (
-        selectors.student_dashboard(organization=organization, student=student)
+        selectors.student_home(organization=organization, membership=membership, student=student)
         if student
         else {"student": None}
     )
-    if student:
-        context["sessions"] = selectors.student_sessions(
-            organization=organization, membership=membership
-        )
     return render(request, "reports/home_student.html", context)
 
 

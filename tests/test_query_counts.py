@@ -720,10 +720,14 @@ PINNED = {
     # students, to log, requests, coming up, earnings) are sent in one round trip
     # (`matchpal.compiled.together`): the user and membership, the provider, the lists.
     "org_home[provider]": 3,
-    "org_home[student]": 8,
+    # The student's record, then the grants and their service types, a page of the history,
+    # the holds, the shown sessions and what those before them used in one round trip
+    # (reports.selectors.student_home), after the user and membership: 3 (8 before).
+    "org_home[student]": 3,
     "organization_list": 3,
-    "grants:student_hours": 7,
-    "grants:my_hours": 7,
+    # The grants and their service types in one round trip (7 before).
+    "grants:student_hours": 6,
+    "grants:my_hours": 6,
     "relationships:detail": 5,
     # No query for the student and provider filters: they are search fields, not selects.
     "relationships:list": 4,
