@@ -72,6 +72,11 @@ def client_for(user: User | None) -> Client:
     return client
 
 
+# Nothing listens on port 1: a connection there is refused at once (the `redis_unreachable`
+# fixture: Redis down).
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+
+
 # --- The clock ----------------------------------------------------------------------------------
 
 NY = ZoneInfo("America/New_York")
