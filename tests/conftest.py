@@ -127,4 +127,17 @@ def redis_unreachable(settings) -> None:  # type: ignore[no-untyped-def]
     settings.REDIS_URL = UNREACHABLE_REDIS
 
 
+@pytest.fixture
+def broker_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Celery's broker (Redis) down: queueing raises what kombu raises after its retries (the
+    tests' tasks otherwise run eagerly, without a broker)."""
+    from celery.app.task import Task
+    from kombu.exceptions import OperationalError
+
+    def refused(self: Task, *args: object, **kwargs: object) -> None:
+        raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+
+    monkeypatch.setattr(Task, "delay", refused)
+
+
 __all__ = ["Membership", "Tenant", "client_for", "make_tenant"]
