@@ -28,7 +28,6 @@ import functools
 from collections.abc import Sequence
 from typing import Any, overload
 
-from django.db import connection
 from django.db.models import ForeignKey, Model
 
 from grants.models import Grant, GrantEntry
@@ -136,9 +135,7 @@ class History(Sequence[GrantEntry]):
     @functools.cached_property
     def _count(self) -> int:
         sql, _, _ = _statements()
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*self.keys, COUNT_CAP + 1])
-            (count,) = cursor.fetchone()
+        ((count,),) = prebuilt.fetch(sql, [*self.keys, COUNT_CAP + 1])
         return int(count)
 
     def __len__(self) -> int:
@@ -159,9 +156,7 @@ class History(Sequence[GrantEntry]):
 
     def _page(self, *, offset: int, limit: int) -> list[GrantEntry]:
         _, sql, rows = _statements()
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*self.keys, limit, offset])
-            found = cursor.fetchall()
+        found = prebuilt.fetch(sql, [*self.keys, limit, offset])
         return [self._entry(row, rows) for row in found]
 
     def _entry(self, row: Sequence[Any], rows: prebuilt.Rows) -> GrantEntry:

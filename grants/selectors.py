@@ -101,7 +101,11 @@ _grants_of = Compiled(
 _SERVICE_TYPE_FIELDS = tuple(f.attname for f in ServiceType._meta.concrete_fields)
 _grant_service_types_of = Compiled(
     lambda organization, student: (
-        GrantServiceType.objects.filter(organization=organization, grant__student=student)
+        # Scoped by the grant's organization (the link's is the same, by its composite key):
+        # a filter on the link's own would let a plan made without values (a prepared
+        # statement's generic plan) start from every link of the center (docs/performance.md,
+        # "Statements prepared per connection").
+        GrantServiceType.objects.filter(grant__organization=organization, grant__student=student)
         .order_by("service_type__name", "pk")
         .values_list("grant_id", *(f"service_type__{name}" for name in _SERVICE_TYPE_FIELDS))
     ),
@@ -191,7 +195,8 @@ def student_balances(*, student: Student, grants: Sequence[Grant] | None = None)
 
 def _holds(organization: Organization, student: Student) -> QuerySet[Any, Any]:
     return (
-        Allocation.objects.filter(organization=organization, grant__student=student)
+        # Scoped by the grant's organization, as `_grant_service_types_of` is.
+        Allocation.objects.filter(grant__organization=organization, grant__student=student)
         .values(
             "relationship_id",
             "relationship__public_id",

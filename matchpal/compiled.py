@@ -17,6 +17,13 @@ transformed before binding): the queryset is compiled a second time with other m
 both compilations must agree on everything but the markers. Prefetches (`prefetch_related`)
 are refused too: they run queries of their own.
 
+Each statement is also prepared on its connection (`matchpal.prebuilt.fetch`): PostgreSQL
+parses it once per connection and, once its generic plan costs no more than a custom one,
+plans it once too (docs/performance.md, "Statements prepared per connection"). A generic plan
+is made without the values: a statement must not lead the planner from a filter whose
+selectivity it cannot know without them (the organization alone, on a table where one center
+holds most rows); `scripts/profile_pages.py --explain` compares the two plans of each.
+
 PostgreSQL only, with client-side binding (Django's default): elsewhere (SQLite, `make run`)
 every call builds and runs the queryset through the ORM, which gives the same rows.
 """
@@ -24,6 +31,7 @@ every call builds and runs the queryset through the ORM, which gives the same ro
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import threading
 import uuid
@@ -34,6 +42,9 @@ from typing import Any
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
+from django.db.models.sql.constants import GET_ITERATOR_CHUNK_SIZE, MULTI, SINGLE
+
+from matchpal import prebuilt
 
 # SQL functions whose value differs from one run of the same statement to the next.
 VOLATILE = re.compile(
@@ -235,6 +246,9 @@ class Compiled:
         compiler.connection = connections[alias]
         sql = shape.sql
         compiler.as_sql = lambda *args, **kwargs: (sql, tuple(params))  # type: ignore[method-assign]
+        compiler.execute_sql = functools.partial(  # type: ignore[method-assign]
+            _execute_prepared, compiler, sql, params
+        )
         iterable_class: Any = template._iterable_class
         rows: list[Any] = list(iterable_class(_Bound(template, compiler)))
         return rows
@@ -248,10 +262,8 @@ class Compiled:
             return self.queryset(**values).count()
         _, shape = self._shape(alias)
         params = shape.bound(values)
-        with connections[alias].cursor() as cursor:
-            cursor.execute(f"SELECT COUNT(*) FROM ({shape.sql}) subquery", params)  # noqa: S608
-            row = cursor.fetchone()
-        return int(row[0])
+        ((count,),) = prebuilt.fetch(f"SELECT COUNT(*) FROM ({shape.sql}) subquery", params)  # noqa: S608
+        return int(count)
 
     def sql(self) -> str:
         """The compiled statement (PostgreSQL), for tests and `EXPLAIN`."""
@@ -319,6 +331,28 @@ class Compiled:
         if missing:
             raise NotCompilable(f"the values {sorted(missing)} are not bound as given")
         return template, shape
+
+
+def _execute_prepared(
+    compiler: SQLCompiler,
+    sql: str,
+    params: list[Any],
+    result_type: str = MULTI,
+    chunked_fetch: bool = False,
+    chunk_size: int = GET_ITERATOR_CHUNK_SIZE,
+) -> Any:
+    """`SQLCompiler.execute_sql` for a compiled statement: sent prepared on the connection
+    (`prebuilt.fetch`: `PREPARE` the first time there, `EXECUTE` after), so PostgreSQL parses
+    it once per connection and, once its generic plan costs no more than a custom one, plans it
+    once too. The rows come back as the compiler's own would (a list of one chunk; a single
+    row cut to the selected columns), for Django's iterables to turn into models."""
+    assert result_type in (MULTI, SINGLE), result_type
+    rows = prebuilt.fetch(sql, params)
+    if result_type == SINGLE:
+        return rows[0][: compiler.col_count] if rows else None
+    if compiler.has_extra_select:
+        rows = [row[: compiler.col_count] for row in rows]
+    return [rows]
 
 
 def stand_in[M: Model](model: type[M], pk: int, **fields: Any) -> M:

@@ -19,9 +19,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Final
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
@@ -156,16 +159,23 @@ def send_together(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[
     db = connections[DEFAULT_DB_ALIAS]
     prepared = _prepared_on(db)
     new: list[str] = []
+    names: list[str] = []  # of the statements `new` prepares
     texts: list[str] = []
     params: list[Any] = []
     for text, values in statements:
-        name, numbered, arity = _prepared_form(text)
+        types = declared_types(values)
+        name, numbered, arity = _prepared_form(text, types)
         if name not in prepared:
             if len(prepared) + len(new) >= MAX_PREPARED:
                 texts.append(text)  # enough prepared here: sent whole, as before
                 params += values
                 continue
-            new.append(f"PREPARE {name} AS {numbered}")
+            new.append(
+                f"PREPARE {name}({', '.join(types)}) AS {numbered}"
+                if types
+                else f"PREPARE {name} AS {numbered}"
+            )
+            names.append(name)
         assert arity == len(values), (arity, len(values))
         texts.append(f"EXECUTE {name}({', '.join(['%s'] * arity)})" if arity else f"EXECUTE {name}")
         params += values
@@ -188,14 +198,22 @@ def send_together(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[
         if sqlstate in _OUT_OF_STEP:
             _STALE.add(db)  # asked again of the server next time
         elif sqlstate not in _NOT_PREPARED:
-            prepared.update(n.split(" ", 2)[1] for n in new)
+            prepared.update(names)
         raise
-    prepared.update(n.split(" ", 2)[1] for n in new)
+    prepared.update(names)
     return results
 
 
-# At most this many statements prepared per connection (each shape of a posting is one).
-MAX_PREPARED: Final = 64
+def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """The rows of one statement, prepared on the connection (`send_together` of one)."""
+    (rows,) = send_together([(sql, params)])
+    return rows
+
+
+# At most this many statements prepared per connection: each shape of a posting is one, and
+# each statement compiled once (`matchpal.compiled`) another. A prepared statement and its
+# cached plan take some of the server process's memory; past this, statements go whole.
+MAX_PREPARED: Final = 256
 # The round trip failed before its PREPAREs ran (the transaction was already aborted), or
 # with an error that does not say: none is counted.
 _NOT_PREPARED: Final = {"25P02", None}
@@ -243,12 +261,88 @@ def expand(sent: str) -> str:
     return ";\n".join(parts)
 
 
-@functools.lru_cache(maxsize=256)
-def _prepared_form(text: str) -> tuple[str, str, int]:
-    """The statement's name (from its text: another text is another statement), its text with
-    `$1`, `$2`… for the `%s` placeholders (the client's binding then sends `%%` as `%`), and
-    their number."""
-    name = "matchpal_" + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:24]
+def declared_types(values: Sequence[Any]) -> tuple[str, ...]:
+    """The type of each parameter as the `PREPARE` declares it: the type PostgreSQL gives the
+    literal the client's binding writes for the value (`5` an integer, `3000000000` a bigint,
+    a moment `'…'::timestamptz`), so that the prepared statement resolves its operators and
+    functions as the statement sent whole did. A string is `text` (a literal string takes the
+    type its place asks for, but a parameter in a place that asks for none, `COALESCE(…,
+    $1)` or a select list, would have no type at all); any other value (`NULL`, JSON, an
+    array) is `unknown`, its type taken from its place."""
+    return tuple(_declared_type(value) for value in values)
+
+
+def _declared_type(value: Any) -> str:
+    kind = type(value)
+    if kind is bool:
+        return "boolean"
+    if isinstance(value, int):
+        if -(2**31) <= value < 2**31:
+            return "integer"
+        return "bigint" if -(2**63) <= value < 2**63 else "numeric"
+    if isinstance(value, str):  # a choice (`TextChoices`) too
+        return "text"
+    if isinstance(value, datetime):
+        return "timestamp" if value.tzinfo is None else "timestamptz"
+    if isinstance(value, date):
+        return "date"
+    if isinstance(value, uuid.UUID):
+        return "uuid"
+    if isinstance(value, Decimal | float):
+        return "numeric"
+    if isinstance(value, timedelta):
+        return "interval"
+    return "unknown"
+
+
+def as_run(sent: str) -> str:
+    """`expand` with each `EXECUTE`'s values written in the places of its `%s` (as the client's
+    binding wrote them: `5`, `'text'`, `'…'::timestamptz`), the statement as if sent whole. For
+    tests that read a value in the SQL sent."""
+    texts = expand(sent).split(";\n")
+    sent_parts = [p for p in sent.split(";\n") if not p.startswith("PREPARE matchpal_")]
+    parts = []
+    for text, part in zip(texts, sent_parts, strict=True):
+        if part.startswith("EXECUTE matchpal_") and "(" in part:
+            values = _arguments(part[part.index("(") + 1 : part.rindex(")")])
+            pieces = re.split(r"(%s|%%)", text)
+            out, taken = [], iter(values)
+            for piece in pieces:
+                out.append(next(taken) if piece == "%s" else "%" if piece == "%%" else piece)
+            text = "".join(out)
+        parts.append(text)
+    return ";\n".join(parts)
+
+
+def _arguments(listed: str) -> list[str]:
+    """The top-level comma-separated items of an `EXECUTE`'s argument list (commas inside a
+    quoted string or parentheses belong to their item)."""
+    items: list[str] = []
+    current: list[str] = []
+    depth, quoted = 0, False
+    for char in listed:
+        if char == "'":
+            quoted = not quoted  # a doubled '' turns it off and on again
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and char == ",":
+            items.append("".join(current).strip())
+            current = []
+            continue
+        current.append(char)
+    items.append("".join(current).strip())
+    return items
+
+
+@functools.lru_cache(maxsize=1024)
+def _prepared_form(text: str, types: tuple[str, ...] = ()) -> tuple[str, str, int]:
+    """The statement's name (from its text and its parameters' types: another text, or the
+    same with a value of another type, is another statement), its text with `$1`, `$2`… for
+    the `%s` placeholders (the client's binding then sends `%%` as `%`), and their number."""
+    key = text if not types else f"{text}\n{','.join(types)}"
+    name = "matchpal_" + hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:24]
     _TEXTS[name] = text
     parts = re.split(r"(%s|%%)", text)
     out: list[str] = []

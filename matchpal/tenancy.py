@@ -25,7 +25,6 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.db.models import IntegerField, OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponseBase
 from django.utils import timezone
@@ -161,11 +160,10 @@ def _membership_statement() -> tuple[str, tuple[str, ...], prebuilt.Rows]:
 def _membership_prebuilt(*, user_id: int, org_slug: str) -> Membership | None:
     sql, order, rows = _membership_statement()
     values: dict[str, int | str] = {"user": user_id, "slug": org_slug}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [values[name] for name in order])
-        found = cursor.fetchone()
-    if found is None:
+    answer = prebuilt.fetch(sql, [values[name] for name in order])
+    if not answer:
         return None
+    (found,) = answer
     return _membership_from(found, rows)
 
 
@@ -213,11 +211,10 @@ def _user_and_membership_prebuilt(
 ) -> tuple[User | None, Membership | None]:
     sql, order, user_rows, membership_rows = _signed_in_statement()
     values: dict[str, Any] = {"user": user_id, "slug": org_slug}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [values[name] for name in order])
-        found = cursor.fetchone()
-    if found is None:
+    answer = prebuilt.fetch(sql, [values[name] for name in order])
+    if not answer:
         return None, None
+    (found,) = answer
     width = len(User._meta.concrete_fields)
     (user,) = user_rows.instances(found[:width])
     assert isinstance(user, User)

@@ -18,6 +18,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from matchpal import prebuilt
 from matchpal.errors import DomainError
 from matchpal.models import Membership, Role, User
 from providers.models import Provider
@@ -233,7 +234,8 @@ ACTIONS = sorted(
 def _reads(captured: CaptureQueriesContext, table: str, column: str, pk: int) -> list[str]:
     """The queries selecting from `table` by `column` = pk: those of one person's row(s)."""
     pattern = re.compile(rf'FROM "{table}" .*"{table}"\."{column}" = {pk}\b')
-    return [q["sql"] for q in captured.captured_queries if pattern.search(q["sql"])]
+    sent = [prebuilt.as_run(q["sql"]) for q in captured.captured_queries]  # prepared ones too
+    return [sql for sql in sent if pattern.search(sql)]
 
 
 @pytest.mark.parametrize("name", ACTIONS)

@@ -92,3 +92,18 @@ def test_only_a_page_number_is_unfiltered() -> None:
     assert not pagination.only_paged(factory.get("/l/", {"q": "ann"}))
     assert not pagination.only_paged(factory.get("/l/", {"student_search": "ann"}))
     assert not pagination.only_paged(factory.get("/l/?status=&status=paired"))
+
+
+def test_a_page_is_read_by_its_ids_alone() -> None:
+    """The page's statement filters its rows by the slice's ids and nothing else: the list's
+    own filters (the organization's first) stay inside the slice, where they choose the rows,
+    and off the outer statement, where a generic plan would start from them."""
+    lists = [
+        *((listed, "relationships_relationship") for listed in relationships._unfiltered.values()),
+        *((listed, "sessions_app_session") for listed in sessions._unfiltered.values()),
+        (students.unfiltered_list, "students_student"),
+    ]
+    for listed, table in lists:
+        sql = listed.page.sql()
+        assert f'WHERE "{table}"."id" IN (SELECT ' in sql, sql
+        assert f'"{table}"."organization_id" =' not in sql, sql

@@ -6,6 +6,7 @@ from django.db import connection
 from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.test.utils import CaptureQueriesContext
 
+from matchpal import prebuilt
 from matchpal.compiled import Compiled, Rows
 from students.models import Student
 from tests.factories import StudentFactory
@@ -84,8 +85,13 @@ def test_the_bounds_are_parameters_of_one_statement(tenant_a: Tenant, seven: lis
         PAGE.rows(organization=org, threshold=0, offset=2, limit=2)
         COUNTED.count(organization=org, limit=5)
     assert len(captured.captured_queries) == 2
-    assert "LIMIT 2 OFFSET 2" in captured.captured_queries[0]["sql"]
-    assert captured.captured_queries[1]["sql"].startswith("SELECT COUNT(*) FROM (")
+    # Each is sent prepared on the connection: the statement's text, then its values (the
+    # limit and the offset the last two, as `LIMIT %s OFFSET %s` binds them).
+    page, counted = (q["sql"] for q in captured.captured_queries)
+    assert "LIMIT %s OFFSET %s" in prebuilt.expand(page)
+    assert page.endswith(", 2, 2)")
+    assert prebuilt.expand(counted).startswith("SELECT COUNT(*) FROM (")
+    assert counted.endswith(", 5)")
 
 
 def test_a_slice_bound_is_a_number_of_rows(tenant_a: Tenant) -> None:

@@ -3,8 +3,10 @@ read, field for field, and lock the same rows (docs/sessions.md, "Logging: the q
 PostgreSQL only, as the statements are: elsewhere the ORM queries run."""
 
 from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import pytest
 from django.db import DatabaseError, connection, connections, transaction
@@ -17,7 +19,7 @@ from grants.services.posting import lock_grants
 from matchpal import prebuilt
 from relationships.models import Relationship
 from sessions_app import services
-from sessions_app.models import Session
+from sessions_app.models import Session, SessionStatus
 from tests.factories import StudentFactory
 from tests.support import Tenant, at, log, paired, past_grant
 
@@ -170,3 +172,61 @@ def test_a_statement_is_prepared_once_per_connection_then_executed(tenant_a: Ten
     sent, again = _sent(lambda: prebuilt.send_together([statement]))
     assert again == first
     assert sent[-1].startswith("PREPARE matchpal_")  # read the server's list, prepared again
+
+
+def test_parameters_are_declared_as_the_literals_the_client_writes() -> None:
+    """A prepared statement resolves its operators as the statement sent whole did: each
+    parameter has the type PostgreSQL gives the literal the client's binding writes."""
+    declared = prebuilt.declared_types(
+        [
+            True,
+            5,
+            3_000_000_000,
+            "text",
+            SessionStatus.COMPLETED,  # a choice is a string
+            datetime(2026, 1, 1, tzinfo=UTC),
+            date(2026, 1, 1),
+            UUID(int=1),
+            Decimal("1.5"),
+            timedelta(minutes=5),
+            None,
+            [1, 2],
+        ]
+    )
+    assert declared == (
+        "boolean",
+        "integer",
+        "bigint",
+        "text",
+        "text",
+        "timestamptz",
+        "date",
+        "uuid",
+        "numeric",
+        "interval",
+        "unknown",
+        "unknown",
+    )
+    # A string in a place that gives it no type (a select list, COALESCE's fallback) works
+    # prepared as it does sent whole; a number too large for an integer is another statement.
+    assert prebuilt.fetch("SELECT COALESCE(NULL, %s), %s + 1", ["it's, here", 2**31]) == [
+        ("it's, here", 2**31 + 1)
+    ]
+    assert prebuilt.fetch("SELECT COALESCE(NULL, %s), %s + 1", ["again", 1]) == [("again", 2)]
+
+
+def test_as_run_writes_the_values_in_their_places() -> None:
+    sql = "SELECT %s::text AS a, %s + 1 AS b, %s::timestamptz AS c, '100%%' AS d"
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with CaptureQueriesContext(connection) as captured:
+        rows = prebuilt.fetch(sql, ["a, 'quoted' (one)", 41, moment])
+        again = prebuilt.fetch(sql, ["b", 1, moment])
+    assert rows == [("a, 'quoted' (one)", 42, moment, "100%")]
+    assert again == [("b", 2, moment, "100%")]
+    first, second = (q["sql"] for q in captured.captured_queries)
+    assert first.startswith("PREPARE matchpal_")
+    assert second.startswith("EXECUTE matchpal_")
+    run = prebuilt.as_run(second)
+    assert run.startswith("SELECT 'b'::text AS a, 1 + 1 AS b, '2026-01-02 03:04:05")
+    assert run.endswith("'100%' AS d")
+    assert "'a, ''quoted'' (one)'::text" in prebuilt.as_run(first)

@@ -17,7 +17,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils.functional import SimpleLazyObject
 
-from matchpal import tenancy
+from matchpal import prebuilt, tenancy
 from matchpal.models import User
 from matchpal.sessions import SessionStore
 from tests.factories import UserFactory
@@ -210,7 +210,8 @@ def test_a_tenant_page_reads_the_user_once_with_its_membership(tenant_a: Tenant)
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     assert response.status_code == 200
-    users = [q["sql"] for q in queries.captured_queries if 'FROM "matchpal_user"' in q["sql"]]
+    sent = [prebuilt.expand(q["sql"]) for q in queries.captured_queries]  # prepared statements
+    users = [sql for sql in sent if 'FROM "matchpal_user"' in sql]
     assert len(users) == 1
     assert '"matchpal_membership"' in users[0]
     request = response.wsgi_request
