@@ -16,9 +16,10 @@ Redis is down; the happy path is Django's.
 
 import logging
 
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends import cached_db
 from django.db.models import F
+from django.utils.crypto import constant_time_compare
 
 from matchpal.cache import unreachable
 
@@ -28,12 +29,26 @@ logger = logging.getLogger(__name__)
 class SessionStore(cached_db.SessionStore):
     def flush(self) -> None:
         user_id = self.get(SESSION_KEY)
+        session_hash = self.get(HASH_SESSION_KEY)
         super().flush()
-        if user_id is not None and unreachable(self._cache):  # type: ignore[attr-defined]
-            from matchpal.models import User
+        if user_id is not None and session_hash and unreachable(self._cache):  # type: ignore[attr-defined]
+            _end_every_session(user_id, session_hash)
 
-            User.objects.filter(pk=user_id).update(session_generation=F("session_generation") + 1)
-            logger.warning(
-                "Signed out with the cache unreachable: every session of user %s was ended.",
-                user_id,
-            )
+
+def _end_every_session(user_id: str, session_hash: str) -> None:
+    """Raise the person's session generation, if the session that could not leave the cache was
+    still signed in: a session refused already (its hash no longer the person's, as after an
+    earlier sign-out here) is flushed by the request that finds it, which must not sign out the
+    session the person has opened since."""
+    from matchpal.models import User
+
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    if not any(constant_time_compare(session_hash, known) for known in hashes):
+        return
+    User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
+    logger.warning(
+        "Signed out with the cache unreachable: every session of user %s was ended.", user.pk
+    )

@@ -100,3 +100,20 @@ def test_the_session_hash_is_djangos_until_the_generation_is_raised(
     assert list(user.get_session_auth_fallback_hash()) == [raised]
     user.session_generation = 2
     assert user.get_session_auth_hash() not in {djangos, raised}
+
+
+@pytest.mark.usefixtures("redis_unreachable")
+def test_a_browser_refused_after_such_a_sign_out_leaves_the_new_session_signed_in(
+    tenant_a: Tenant,
+) -> None:
+    url = f"/o/{tenant_a.organization.slug}/students/"
+    client, other_browser = client_for(tenant_a.admin), client_for(tenant_a.admin)
+    assert client.post("/accounts/logout/").status_code == 302
+    tenant_a.admin.refresh_from_db()  # as a sign-in reads it
+    client = client_for(tenant_a.admin)  # signed in again, during the outage
+
+    assert other_browser.get(url).status_code == 302  # refused, and its session flushed
+
+    assert client.get(url).status_code == 200
+    tenant_a.admin.refresh_from_db()
+    assert tenant_a.admin.session_generation == 1
