@@ -2,6 +2,7 @@
 reused by every call instead of one made per call, read as an empty cache that drops writes
 while Redis cannot be reached."""
 
+import socket
 import time
 from unittest.mock import Mock
 
@@ -109,3 +110,18 @@ def test_redis_is_asked_again_after_a_pause_and_its_return_is_logged(
     messages = [r.getMessage() for r in caplog.records if r.name == "matchpal.cache"]
     assert len(messages) == 2
     assert messages[1].startswith("Redis answers again after")
+
+
+def test_a_redis_that_does_not_answer_is_given_up_on_after_its_timeout() -> None:
+    # A socket that accepts connections and never answers: a Redis hung, or packets dropped
+    # after the connection.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        hung = RedisCache(f"redis://127.0.0.1:{port}/0", {"OPTIONS": {"socket_timeout": 0.2}})
+        started = time.monotonic()
+
+        assert hung.get("k", "fallback") == "fallback"
+        assert hung.get("k", "fallback") == "fallback"  # within the pause: not asked
+
+        assert time.monotonic() - started < 1
+        assert unreachable(hung) is True
