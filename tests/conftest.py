@@ -10,7 +10,14 @@ from django.core.cache import cache
 from django.test import Client
 
 from matchpal.models import Membership, Organization
-from tests.support import NOW, UNREACHABLE_REDIS, Tenant, client_for, make_tenant
+from tests.support import (
+    NOW,
+    UNREACHABLE_REDIS,
+    Tenant,
+    broker_down,
+    client_for,
+    make_tenant,
+)
 
 # Tests of ten seconds and more, longest first, started before all others. `--dist worksteal`
 # hands each worker half the list in order and lets an idle one take the end of the other's
@@ -128,16 +135,11 @@ def redis_unreachable(settings) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def broker_down(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Celery's broker (Redis) down: queueing raises what kombu raises after its retries (the
-    tests' tasks otherwise run eagerly, without a broker)."""
-    from celery.app.task import Task
-    from kombu.exceptions import OperationalError
-
-    def refused(self: Task, *args: object, **kwargs: object) -> None:
-        raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
-
-    monkeypatch.setattr(Task, "delay", refused)
+def broker_unreachable() -> Iterator[None]:
+    """Redis down for Celery: tasks published for real to a port where nothing listens
+    (`tests.support.broker_down`), instead of run eagerly."""
+    with broker_down():
+        yield
 
 
 __all__ = ["Membership", "Tenant", "client_for", "make_tenant"]

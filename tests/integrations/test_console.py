@@ -680,7 +680,7 @@ def test_a_student_created_elsewhere_does_not_change_the_link_choices_of_another
     assert "Beta Only Student" not in page
 
 
-@pytest.mark.usefixtures("broker_down")
+@pytest.mark.usefixtures("broker_unreachable")
 def test_store_sync_with_the_broker_down_says_it_could_not_start(
     admin_client_a: Client, keyed_shop: Shop
 ) -> None:

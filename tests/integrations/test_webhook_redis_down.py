@@ -9,7 +9,10 @@ from integrations.woocommerce.models import Delivery
 from tests.integrations import woo
 from tests.integrations.conftest import Shop
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("redis_unreachable", "broker_down")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("redis_unreachable", "broker_unreachable"),
+]
 
 
 def test_a_signed_delivery_is_stored_for_the_sweep(shop: Shop) -> None:

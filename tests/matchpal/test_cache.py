@@ -2,6 +2,7 @@
 reused by every call instead of one made per call, read as an empty cache that drops writes
 while Redis cannot be reached."""
 
+import logging
 import socket
 import time
 from unittest.mock import Mock
@@ -73,6 +74,7 @@ def test_an_unreachable_redis_reads_as_an_empty_cache_that_drops_writes() -> Non
 def test_the_first_failure_is_logged_and_the_next_calls_skip_redis(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    caplog.set_level(logging.INFO, logger="matchpal.cache")
     down = _unreachable_cache()
     down.get("a")
     connect = Mock(side_effect=AssertionError("Redis asked again within RETRY_AFTER"))
@@ -91,6 +93,7 @@ def test_the_first_failure_is_logged_and_the_next_calls_skip_redis(
 def test_redis_is_asked_again_after_a_pause_and_its_return_is_logged(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    caplog.set_level(logging.INFO, logger="matchpal.cache")
     backend = cache._cache  # type: ignore[attr-defined]
     frontend = caches["default"]
     refuse = Mock(side_effect=redis.exceptions.ConnectionError("refused"))

@@ -4,6 +4,8 @@ each role's pages, the admin home, a form, and the limits counted in the cache, 
 requests through while django-axes still counts failed sign-ins in the database. The outage is
 logged once, not once per call."""
 
+import logging
+
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.core import mail
@@ -30,6 +32,7 @@ def cache_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_signing_in_and_out_works_and_the_outage_is_logged_once(
     tenant_a: Tenant, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="matchpal.cache")
     client = Client()
     home = f"/o/{tenant_a.organization.slug}/"
 

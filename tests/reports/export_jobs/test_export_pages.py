@@ -61,7 +61,7 @@ def test_a_report_page_posts_its_filters_and_lands_on_the_jobs_page(
     assert job.download_name == "alpha-sessions-2025-06-11.xlsx"
 
 
-@pytest.mark.usefixtures("broker_down")
+@pytest.mark.usefixtures("broker_unreachable")
 def test_an_export_the_broker_cannot_take_fails_at_once_saying_so(
     tenant_a: Tenant, django_capture_on_commit_callbacks
 ) -> None:
