@@ -34,6 +34,7 @@ from django.utils.safestring import SafeString
 
 from grants.models import Grant, GrantStatus
 from grants.selectors import low_balance_students
+from matchpal.cache import unreachable
 from matchpal.models import Invitation, Membership, Organization
 from reports import dashboard_version, selectors
 
@@ -177,6 +178,8 @@ def admin_home(organization: Organization, membership: Membership) -> SafeString
     html = cache.get(entry)
     if html is not None:
         return SafeString(html)
+    if unreachable(cache):  # nothing can be kept: spare the kept parts' look-ups of their moment
+        return SafeString(render(organization, membership))
     html = render(organization, membership, n)
     cache.set(entry, str(html), TIMEOUT)
     return SafeString(html)
