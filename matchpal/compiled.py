@@ -39,7 +39,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.models.sql.constants import GET_ITERATOR_CHUNK_SIZE, MULTI, SINGLE
@@ -131,6 +131,38 @@ class _Shape:
             for i, name in self.places
             if _wrapped(self.params[i], markers[name])
         }
+
+    def write_fixed_values(self, connection: Any) -> None:
+        """Write the statement's fixed parameters (a status, a unit: what the build function
+        filters by, not a value of the call) into its SQL as literals, as the client-side
+        binding writes them (`'scheduled'`, `0`), and keep only the values' places as
+        parameters. A prepared statement's generic plan then knows them: it can use a partial
+        index whose condition names them (`WHERE status = 'scheduled'`), which a parameter
+        hides from it, and a statement with a few parameters instead of forty plans like the
+        statement sent whole (docs/performance.md, "Statements prepared per connection")."""
+        placed = dict(self.places)
+        pieces = re.split(r"(%s|%%)", self.sql)
+        out: list[str] = []
+        params: list[Any] = []
+        places: list[tuple[int, str]] = []
+        binds: dict[int, Any] = {}
+        index = 0
+        for piece in pieces:
+            if piece != "%s":
+                out.append(piece)
+                continue
+            if index in placed:
+                if index in self.binds:
+                    binds[len(params)] = self.binds[index]
+                places.append((len(params), placed[index]))
+                params.append(self.params[index])
+                out.append("%s")
+            else:
+                literal = connection.ops.compose_sql("%s", [self.params[index]])
+                out.append(literal.replace("%", "%%"))
+            index += 1
+        assert index == len(self.params), (index, len(self.params))
+        self.sql, self.params, self.places, self.binds = "".join(out), params, places, binds
 
     def bound(self, values: dict[str, Any]) -> list[Any]:
         """The parameters with the call's `values` in their places."""
@@ -234,24 +266,12 @@ class Compiled:
 
     def rows(self, **values: Any) -> list[Any]:
         """The queryset's rows for `values`, from the SQL compiled once."""
-        self._check(values)
-        alias = self._alias()
-        if not available(alias):
-            return list(self.queryset(**values))
-        template, shape = self._shape(alias)
-        params = shape.bound(values)
-        compiler = copy.copy(shape.compiler)
-        # The compiler keeps the connection of the thread that compiled it: each call runs on
-        # its own thread's.
-        compiler.connection = connections[alias]
-        sql = shape.sql
-        compiler.as_sql = lambda *args, **kwargs: (sql, tuple(params))  # type: ignore[method-assign]
-        compiler.execute_sql = functools.partial(  # type: ignore[method-assign]
-            _execute_prepared, compiler, sql, params
-        )
-        iterable_class: Any = template._iterable_class
-        rows: list[Any] = list(iterable_class(_Bound(template, compiler)))
+        (rows,) = together((self, values))
         return rows
+
+    def _orm_rows(self, values: dict[str, Any]) -> list[Any]:
+        self._check(values)
+        return list(self.queryset(**values))
 
     def count(self, **values: Any) -> int:
         """How many rows the queryset has for `values` (`QuerySet.count()`): the compiled
@@ -330,24 +350,60 @@ class Compiled:
         missing = set(self.kinds) - {name for _, name in shape.places}
         if missing:
             raise NotCompilable(f"the values {sorted(missing)} are not bound as given")
+        shape.write_fixed_values(connections[self._alias()])
         return template, shape
 
 
-def _execute_prepared(
+def together(*calls: tuple[Compiled, dict[str, Any]]) -> list[list[Any]]:
+    """The rows of several compiled statements, each `(compiled, values)`, in one round trip
+    (`prebuilt.send_together`, each prepared on the connection): what a page reads at once,
+    none of the statements depending on another's rows. Each list is what `rows` returns.
+
+    Each statement is sent prepared (`PREPARE` the first time on a connection, `EXECUTE`
+    after), so PostgreSQL parses it once per connection and, once its generic plan costs no
+    more than a custom one, plans it once too. Off PostgreSQL, each queryset runs in turn."""
+    alias = calls[0][0]._alias() if calls else "default"
+    if not available(alias) or alias != DEFAULT_DB_ALIAS:
+        return [compiled._orm_rows(values) for compiled, values in calls]
+    statements = []
+    for compiled, values in calls:
+        compiled._check(values)
+        template, shape = compiled._shape(alias)
+        statements.append((template, shape, shape.bound(values)))
+    fetched = prebuilt.send_together([(shape.sql, params) for _, shape, params in statements])
+    return [
+        _instances(template, shape, params, found, alias)
+        for (template, shape, params), found in zip(statements, fetched, strict=True)
+    ]
+
+
+def _instances(
+    template: QuerySet[Any], shape: _Shape, params: list[Any], found: list[Any], alias: str
+) -> list[Any]:
+    """What the queryset would return for the rows `found` of its statement: Django's own
+    iterable (models with their `select_related` rows and annotations, dicts or tuples) run on
+    a copy of the compiled compiler that hands it these rows."""
+    compiler = copy.copy(shape.compiler)
+    # The compiler keeps the connection of the thread that compiled it: each call runs on
+    # its own thread's.
+    compiler.connection = connections[alias]
+    sql = shape.sql
+    compiler.as_sql = lambda *args, **kwargs: (sql, tuple(params))  # type: ignore[method-assign]
+    compiler.execute_sql = functools.partial(_fetched, compiler, found)  # type: ignore[method-assign]
+    iterable_class: Any = template._iterable_class
+    return list(iterable_class(_Bound(template, compiler)))
+
+
+def _fetched(
     compiler: SQLCompiler,
-    sql: str,
-    params: list[Any],
+    rows: list[Any],
     result_type: str = MULTI,
     chunked_fetch: bool = False,
     chunk_size: int = GET_ITERATOR_CHUNK_SIZE,
 ) -> Any:
-    """`SQLCompiler.execute_sql` for a compiled statement: sent prepared on the connection
-    (`prebuilt.fetch`: `PREPARE` the first time there, `EXECUTE` after), so PostgreSQL parses
-    it once per connection and, once its generic plan costs no more than a custom one, plans it
-    once too. The rows come back as the compiler's own would (a list of one chunk; a single
-    row cut to the selected columns), for Django's iterables to turn into models."""
+    """`SQLCompiler.execute_sql` for rows already fetched: as the compiler's own would return
+    them (a list of one chunk; a single row cut to the selected columns)."""
     assert result_type in (MULTI, SINGLE), result_type
-    rows = prebuilt.fetch(sql, params)
     if result_type == SINGLE:
         return rows[0][: compiler.col_count] if rows else None
     if compiler.has_extra_select:

@@ -18,10 +18,13 @@ def memberships_of_user(*, user: User) -> QuerySet[Membership]:
 
 
 def member_list(*, organization: Organization) -> QuerySet[Membership]:
+    """By role, then the user's email, then id: the order of `membership_org_role_email`, so a
+    page (deep ones too) reads its ids from that index alone and joins only its own rows to
+    their users. `user_email` is the database's copy of `user.email` (matchpal 0014)."""
     return (
         Membership.objects.filter(organization=organization)
         .select_related("user")
-        .order_by("role", "user__email")
+        .order_by("role", "user_email", "pk")
     )
 
 

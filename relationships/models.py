@@ -96,6 +96,12 @@ class Relationship(models.Model):
                 fields=["organization", "status", "-created_at", "-id"],
                 name="relationship_org_status_new",
             ),
+            # A provider's pairings in one state (the provider home's proposals and students),
+            # read with the organization (relationships 0009, docs/indexes.md).
+            models.Index(
+                fields=["organization", "provider", "status"],
+                name="relationship_org_provider_st",
+            ),
             # The proposals awaiting an answer, soonest deadline first (the admin home's list,
             # the daily decline of stale proposals): read in order, never sorted in full.
             models.Index(

@@ -287,6 +287,14 @@ class Session(models.Model):
                 condition=LIVE,
                 name="session_provider_live",
             ),
+            # The provider home's live sessions (to log, requests, coming up), read with the
+            # organization: the plan a prepared statement keeps starts here, not from the
+            # provider's whole history (sessions_app 0016, docs/indexes.md).
+            models.Index(
+                fields=["organization", "calendar_provider", "starts_at"],
+                condition=LIVE,
+                name="session_org_provider_live",
+            ),
             models.Index(
                 fields=["series", "starts_at"],
                 condition=Q(series__isnull=False),

@@ -716,8 +716,10 @@ PINNED = {
     "org_home[admin]": 15,
     **{f"warning_{sign}": 3 for sign in SIGN_SESSIONS},
     # The provider's record is read without its service types (9, was 10: the home shows none),
-    # and the user with its membership in one statement (8).
-    "org_home[provider]": 8,
+    # and the user with its membership in one statement (8); the six lists (proposals,
+    # students, to log, requests, coming up, earnings) are sent in one round trip
+    # (`matchpal.compiled.together`): the user and membership, the provider, the lists.
+    "org_home[provider]": 3,
     "org_home[student]": 8,
     "organization_list": 3,
     "grants:student_hours": 7,

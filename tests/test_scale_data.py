@@ -195,6 +195,15 @@ def test_the_report_rollups_are_built_and_their_triggers_on_again(generated: str
     """) == [("O",)]
 
 
+def test_the_copied_memberships_carry_their_users_emails(generated: str) -> None:
+    """The loader copies memberships without the email; their trigger (matchpal 0014), on
+    for the COPY, writes it."""
+    assert rows("""
+        SELECT count(*) > 0, count(*) FILTER (WHERE m.user_email <> u.email)
+          FROM matchpal_membership m JOIN matchpal_user u ON u.id = m.user_id
+    """) == [(True, 0)]
+
+
 def test_a_database_with_organizations_is_refused() -> None:
     Organization.objects.create(name="Existing", slug="existing")
 

@@ -2,7 +2,9 @@
 
 A `Table` knows its columns in COPY order (`id`, the ones the plan fills, then every other
 column with its constant default), so a column added to a model later is filled by its default
-or, lacking one, stops the generator before it writes anything."""
+or, lacking one, stops the generator before it writes anything. A column the database fills
+(`db_default`, e.g. the membership's copy of the user's email, written by its trigger) is left
+out of the COPY."""
 
 from __future__ import annotations
 
@@ -31,8 +33,9 @@ from students.models import Student
 
 class Table:
     """A model's table as COPY sees it: `id`, the columns the plan fills (`columns`), then every
-    other column with its constant default (or NULL). A new NOT NULL column without a constant
-    default stops the generator before it writes anything, naming it."""
+    other column with its constant default (or NULL), but those the database fills itself
+    (`db_default`). A new NOT NULL column without a constant default stops the generator before
+    it writes anything, naming it."""
 
     def __init__(self, model: type[models.Model], columns: Sequence[str]) -> None:
         self.model = model
@@ -41,7 +44,9 @@ class Table:
         unknown = set(columns) - fields.keys()
         if unknown:
             raise ImproperlyConfigured(f"{self.name} has no column {sorted(unknown)}")
-        rest = [c for c in fields if c not in columns and c != "id"]
+        rest = [
+            c for c in fields if c not in columns and c != "id" and not fields[c].has_db_default()
+        ]
         self.columns = ["id", *columns, *rest]
         self.constants = tuple(self._constant(fields[column]) for column in rest)
         self.rows: list[tuple[Any, ...]] = []
