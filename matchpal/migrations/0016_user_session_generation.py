@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('matchpal', '0013_checkin_recap_suspension_settings'),
+        ('matchpal', '0015_membership_org_role_email'),
     ]
 
     operations = [
