@@ -16,6 +16,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
+from matchpal.cache import unreachable
+
 HEARTBEAT_KEY = "matchpal:beat-heartbeat"
 HEARTBEAT_EVERY = timedelta(minutes=1)
 # Five missed beats: a worker busy with a long export for a few minutes is not an outage.
@@ -73,10 +75,13 @@ def check_redis() -> Check:
 def check_beat() -> Check:
     try:
         stamped = last_heartbeat()
-    except Exception as error:  # the cache is Redis: already reported, but say why here too
+    except Exception as error:  # a cache error other than Redis unreachable (read as empty)
         return Check("beat", False, type(error).__name__)
     if stamped is None:
-        return Check("beat", False, "no heartbeat yet")
+        # The stamp is in the cache, which reads as empty while Redis is down (matchpal/cache.py).
+        return Check(
+            "beat", False, "cache unreachable" if unreachable(cache) else "no heartbeat yet"
+        )
     age = timezone.now() - stamped
     if age > HEARTBEAT_STALE_AFTER:
         return Check("beat", False, f"last heartbeat {int(age.total_seconds())} s ago")

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class UserManager(BaseUserManager["User"]):
@@ -49,6 +50,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Raised to end every session of the person at once: a sign-out that could not remove the
+    # session's copy from the cache (Redis down) does it (matchpal/sessions.py).
+    session_generation = models.PositiveIntegerField(default=0, db_default=0, editable=False)
 
     objects = UserManager()
 
@@ -69,6 +73,21 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.name.split(" ")[0] if self.name else self.email
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        """The hash every signed-in session carries and every request checks against this row
+        (Django's `get_session_auth_hash` and its fallbacks call this): Django's HMAC of the
+        password, and of the session generation once it has been raised, so raising it ends
+        every session of the person. Generation 0 keeps Django's own hash, so sessions signed
+        in before the generation existed stay valid."""
+        if not self.session_generation:
+            return super()._get_session_auth_hash(secret)  # type: ignore[misc,no-any-return]
+        return salted_hmac(
+            "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash",
+            f"{self.password}\n{self.session_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
 
 # Offered in forms. Not a model `choices`: the list comes from the machine's time-zone data,

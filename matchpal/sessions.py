@@ -1,45 +1,54 @@
 """The session store: Django's `cached_db` (sessions read from the cache, written through to the
-database), which spares every signed-in request its session query, made to survive a cache it
-cannot reach.
+database), which spares every signed-in request its session query, made safe to sign out of
+while the cache cannot be reached.
 
-Django's store already ignores a cache error when it reads and when it saves, but not when it
-fills the cache after a miss: with Redis down, every signed-in page would fail. Here that fill is
-skipped when the cache cannot take it, and the session read from the database serves, as with
-the plain database store. Deleting (signing out) still
-fails with the cache: a session removed from the database but left in a cache that comes back
-would sign its cookie in again.
+With Redis down the cache reads as empty and drops writes (matchpal/cache.py): a session is read
+from and saved to the database, as with the plain database store, and a new session's key is
+checked against the database alone. Signing out is the one step that needs the cache: it must
+remove the session's copy there, and a copy left behind comes back with Redis (its append-only
+file keeps it across a restart), where its cookie, had someone copied it, would be read from
+the cache without the database and be signed in again. So a sign-out that could not reach the
+cache ends every session of the person instead: their `session_generation` goes up, which
+changes the hash every signed-in session must carry and every request already compares with
+the user row it reads (`User._get_session_auth_hash`). Signed out everywhere, but only while
+Redis is down; the happy path is Django's.
 """
 
 import logging
-from collections.abc import Callable
-from typing import Any
 
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends import cached_db
-from django.contrib.sessions.models import Session
-from django.core.cache.backends.base import BaseCache
+from django.db.models import F
+from django.utils.crypto import constant_time_compare
+
+from matchpal.cache import unreachable
 
 logger = logging.getLogger(__name__)
 
 
 class SessionStore(cached_db.SessionStore):
-    # Set and defined by Django's stores; the type stubs leave them out.
-    _cache: BaseCache
-    _get_session_from_db: Callable[[], Session | None]
+    def flush(self) -> None:
+        user_id = self.get(SESSION_KEY)
+        session_hash = self.get(HASH_SESSION_KEY)
+        super().flush()
+        if user_id is not None and session_hash and unreachable(self._cache):  # type: ignore[attr-defined]
+            _end_every_session(user_id, session_hash)
 
-    def load(self) -> dict[str, Any]:
-        """Django's `cached_db` load, with the cache filled after a miss only if it can be."""
-        try:
-            data = self._cache.get(self.cache_key)
-        except Exception:
-            data = None
-        if data is not None:
-            return data  # type: ignore[no-any-return]
-        stored = self._get_session_from_db()
-        if not stored:
-            return {}
-        data = self.decode(stored.session_data)
-        try:
-            self._cache.set(self.cache_key, data, self.get_expiry_age(expiry=stored.expire_date))
-        except Exception:
-            logger.warning("Session cache unreachable: the session was read from the database.")
-        return data
+
+def _end_every_session(user_id: str, session_hash: str) -> None:
+    """Raise the person's session generation, if the session that could not leave the cache was
+    still signed in: a session refused already (its hash no longer the person's, as after an
+    earlier sign-out here) is flushed by the request that finds it, which must not sign out the
+    session the person has opened since."""
+    from matchpal.models import User
+
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    if not any(constant_time_compare(session_hash, known) for known in hashes):
+        return
+    User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
+    logger.warning(
+        "Signed out with the cache unreachable: every session of user %s was ended.", user.pk
+    )

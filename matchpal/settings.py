@@ -194,8 +194,17 @@ LOGIN_REDIRECT_URL = "home"
 # --- Cache (allauth's rate limits count here) --------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    # Django's Redis cache with one client per connection pool (matchpal/cache.py).
-    CACHES = {"default": {"BACKEND": "matchpal.cache.RedisCache", "LOCATION": REDIS_URL}}
+    # Django's Redis cache with one client per connection pool, read as empty while Redis cannot
+    # be reached (matchpal/cache.py; docs/deploy.md, "When Redis is down"). Redis is on the
+    # local network: a second is ample to connect or answer, and bounds what an unreachable one
+    # costs a request (redis-py waits 5 s).
+    CACHES = {
+        "default": {
+            "BACKEND": "matchpal.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
 else:
     CACHES = {
         "default": {
@@ -207,7 +216,7 @@ else:
 # Sessions are read from the cache and written through to the database (Django's cached_db,
 # matchpal/sessions.py): a signed-in request reads no session row, one query fewer on every
 # page; a cache miss or an unreachable cache falls back to the database (docs/performance.md,
-# "Per-request cost").
+# "Per-request cost"; docs/deploy.md, "When Redis is down").
 SESSION_ENGINE = "matchpal.sessions"
 
 # --- Email (Django 6.1 mailers) ---------------------------------------------------------

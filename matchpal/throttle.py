@@ -3,7 +3,9 @@
 A limit is a number of requests per fixed window of time, per key (a client's address, a
 webhook URL's token). The count lives in Django's default cache, shared by every web process,
 and expires with its window. `cache.incr` is atomic on Redis, so concurrent requests never
-both take the last place. Where it applies and why: docs/deploy.md, "Throttles".
+both take the last place. Where it applies and why: docs/deploy.md, "Throttles". While Redis
+cannot be reached nothing is counted and every request is let through (the cache reads as empty:
+matchpal/cache.py; docs/deploy.md, "When Redis is down").
 """
 
 import hashlib

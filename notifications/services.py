@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from matchpal.broker import enqueue
 from matchpal.errors import PermissionDeniedError
 from matchpal.models import Membership, Notification, Organization, Role
 from matchpal.notifications import email_subject
@@ -228,7 +229,10 @@ def _queue(delivery_ids: list[int]) -> None:
     from notifications.tasks import send_email
 
     for delivery_id in delivery_ids:
-        send_email.delay(delivery_id)
+        # The broker down: the notices are in the inbox, the emails stay "Queued" in the
+        # delivery log, and the rest would wait for it too.
+        if not enqueue(send_email, delivery_id):
+            break
 
 
 def email_wanted(

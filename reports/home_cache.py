@@ -15,11 +15,11 @@ content is therefore kept in the cache, rendered, under a key holding everything
 
 A view reads the version (one small statement) and, on a hit, no figure at all. A transaction
 that has written something itself (its writes are not counted until it commits) and SQLite
-(`make run`: no triggers) compute the figures on every view, as does a view whose cache cannot
-be reached. On a miss the content is stored under the version read before its figures, so an
-entry never holds figures older than its key."""
+(`make run`: no triggers) compute the figures on every view, as does every view while Redis
+cannot be reached (the cache then reads as empty: matchpal/cache.py). On a miss the content is
+stored under the version read before its figures, so an entry never holds figures older than
+its key."""
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -34,10 +34,9 @@ from django.utils.safestring import SafeString
 
 from grants.models import Grant, GrantStatus
 from grants.selectors import low_balance_students
+from matchpal.cache import unreachable
 from matchpal.models import Invitation, Membership, Organization
 from reports import dashboard_version, selectors
-
-logger = logging.getLogger(__name__)
 
 TEMPLATE = "reports/dashboard/admin.html"
 
@@ -133,18 +132,12 @@ def _kept[T](
             moment.isoformat() if moment else "-",
         )
     )
-    try:
-        found: T | None = cache.get(entry)
-    except Exception:
-        found = None
+    found: T | None = cache.get(entry)
     if found is not None:
         return found
     value = compute()
     if until(organization) == moment:
-        try:
-            cache.set(entry, value, KEPT_TIMEOUT)
-        except Exception:
-            logger.warning("Cache unreachable: a part of the admin home was not kept.")
+        cache.set(entry, value, KEPT_TIMEOUT)
     return value
 
 
@@ -182,16 +175,11 @@ def admin_home(organization: Organization, membership: Membership) -> SafeString
     if n is None:
         return SafeString(render(organization, membership))
     entry = key(organization, n)
-    try:
-        html = cache.get(entry)
-    except Exception:
-        logger.warning("Cache unreachable: the admin home was computed.")
-        return SafeString(render(organization, membership))
+    html = cache.get(entry)
     if html is not None:
         return SafeString(html)
+    if unreachable(cache):  # nothing can be kept: spare the kept parts' look-ups of their moment
+        return SafeString(render(organization, membership))
     html = render(organization, membership, n)
-    try:
-        cache.set(entry, str(html), TIMEOUT)
-    except Exception:
-        logger.warning("Cache unreachable: the admin home was not kept.")
+    cache.set(entry, str(html), TIMEOUT)
     return SafeString(html)

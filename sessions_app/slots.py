@@ -5,7 +5,6 @@ Reads only, a fixed number of queries whatever the number of providers or sessio
 relationships, the windows, the exceptions and the busy sessions, one query each.
 """
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -22,8 +21,6 @@ from providers.models import ExceptionKind, Provider
 from relationships.models import Relationship, RelationshipStatus
 from sessions_app.models import LIVE, LIVE_STATUSES, Session
 from students.models import Student
-
-logger = logging.getLogger(__name__)
 
 # The longest a session can last (matchpal.services.MAX_SESSION_BOUND): a live session that
 # started this long before a range may still reach into it.
@@ -333,18 +330,15 @@ def _center_week_cached(
     *, organization: Organization, first_day: date, first_hour: int, last_hour: int
 ) -> list[CenterDay]:
     """The minutes' counts, from the cache when the rows they come from are unchanged: one small
-    statement (the fingerprint) instead of the week's rows and the arithmetic over them. On a
-    miss, the counts are stored under the fingerprint read by the same statement as their rows
-    (one snapshot), never under an earlier one. A cache that cannot be reached is skipped."""
+        statement (the fingerprint) instead of the week's rows and the arithmetic over them. On a
+        miss, the counts are stored under the fingerprint read by the same statement as their rows
+        (one snapshot), never under an earlier one. While Redis cannot be reached the cache reads as
+    empty and keeps nothing (matchpal/cache.py): every view counts from the rows."""
     stamp_sql, params = _center_week_stamp_sql(organization=organization, first_day=first_day)
     with connection.cursor() as cursor:
         cursor.execute(stamp_sql, params)
         (stamp,) = cursor.fetchone()
-    try:
-        counts = cache.get(_center_week_key(organization, first_day, first_hour, last_hour, stamp))
-    except Exception:
-        logger.warning("Cache unreachable: the center's week was counted from its rows.")
-        counts = None
+    counts = cache.get(_center_week_key(organization, first_day, first_hour, last_hour, stamp))
     if counts is not None:
         days_ = _week_days(organization, first_day, first_hour, last_hour)
         for center_day, day_counts in zip(days_, counts, strict=True):
@@ -359,14 +353,11 @@ def _center_week_cached(
         with_stamp=True,
     )
     counts = [[(hour.open, hour.free) for hour in day.hours] for day in days_]
-    try:
-        cache.set(
-            _center_week_key(organization, first_day, first_hour, last_hour, stamp),
-            counts,
-            _CENTER_WEEK_TIMEOUT,
-        )
-    except Exception:
-        logger.warning("Cache unreachable: the center's week was not kept.")
+    cache.set(
+        _center_week_key(organization, first_day, first_hour, last_hour, stamp),
+        counts,
+        _CENTER_WEEK_TIMEOUT,
+    )
     return days_
 
 

@@ -10,7 +10,14 @@ from django.core.cache import cache
 from django.test import Client
 
 from matchpal.models import Membership, Organization
-from tests.support import NOW, Tenant, client_for, make_tenant
+from tests.support import (
+    NOW,
+    UNREACHABLE_REDIS,
+    Tenant,
+    broker_down,
+    client_for,
+    make_tenant,
+)
 
 # Tests of ten seconds and more, longest first, started before all others. `--dist worksteal`
 # hands each worker half the list in order and lets an idle one take the end of the other's
@@ -116,6 +123,23 @@ def redis_cache(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
     delete_this_workers_keys()
     yield
     delete_this_workers_keys()
+
+
+@pytest.fixture
+def redis_unreachable(settings) -> None:  # type: ignore[no-untyped-def]
+    """Redis down: the production cache and `/readyz` pointed where no Redis answers."""
+    settings.CACHES = {
+        "default": {"BACKEND": "matchpal.cache.RedisCache", "LOCATION": UNREACHABLE_REDIS}
+    }
+    settings.REDIS_URL = UNREACHABLE_REDIS
+
+
+@pytest.fixture
+def broker_unreachable() -> Iterator[None]:
+    """Redis down for Celery: tasks published for real to a port where nothing listens
+    (`tests.support.broker_down`), instead of run eagerly."""
+    with broker_down():
+        yield
 
 
 __all__ = ["Membership", "Tenant", "client_for", "make_tenant"]

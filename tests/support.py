@@ -5,8 +5,10 @@ in tests/conftest.py; these are plain functions."""
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,6 +23,7 @@ from django.utils import timezone
 
 from grants.models import Allocation, Grant, GrantEntry, Package, PackageServiceType
 from grants.reconcile import find_differences
+from matchpal.celery import app as celery_app
 from matchpal.models import Membership, Organization, Role, ServiceType, User
 from providers.models import Provider
 from relationships import services as rel_services
@@ -70,6 +73,38 @@ def client_for(user: User | None) -> Client:
     if user is not None:
         client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     return client
+
+
+# --- Redis down: the cache and the broker -------------------------------------------------------
+
+# Nothing listens on port 1: a connection there is refused at once (the `redis_unreachable`
+# fixture: the cache with Redis down).
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+
+
+def _reset_broker_pools() -> None:
+    # What Celery itself does after a fork: the next publish takes a pool for the URL set now
+    # (kombu keeps one per URL, so the real broker's pool is found again afterwards).
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@contextlib.contextmanager
+def broker_down() -> Iterator[str]:
+    """Celery publishing for real (not eagerly) to a Redis URL on a loopback port where nothing
+    listens (the port stays bound, so nothing else takes it): every enqueue fails as it would
+    with Redis down."""
+    with socket.socket() as reserved:
+        reserved.bind(("127.0.0.1", 0))
+        url = f"redis://127.0.0.1:{reserved.getsockname()[1]}/0"
+        saved = (celery_app.conf.broker_url, celery_app.conf.task_always_eager)
+        celery_app.conf.broker_url, celery_app.conf.task_always_eager = url, False
+        _reset_broker_pools()
+        try:
+            yield url
+        finally:
+            celery_app.conf.broker_url, celery_app.conf.task_always_eager = saved
+            _reset_broker_pools()
 
 
 # --- The clock ----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from integrations.woocommerce.forms import LinkStudentForm, MapProductForm, Reso
 from integrations.woocommerce.models import ErrorKind, Store
 from integrations.woocommerce.tasks import sync_store
 from matchpal.actions import run_action
+from matchpal.broker import enqueue
 from matchpal.pagination import paginate
 from matchpal.tenancy import TenantRequest, admin_required
 
@@ -153,7 +154,12 @@ def store_sync(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
     store = selectors.store_get(organization=request.organization, public_id=public_id)
     if not store.has_api_keys:
         messages.error(request, "Add the store's REST API keys first.")
-    else:
-        sync_store.delay(store.pk)
+    elif enqueue(sync_store, store.pk):
         messages.success(request, "Catching up on orders in the background.")
+    else:
+        messages.error(
+            request,
+            "The catch-up could not start. It runs on its own every 15 minutes; "
+            "try again in a few minutes if you need it sooner.",
+        )
     return redirect(store.get_absolute_url())

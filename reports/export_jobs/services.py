@@ -14,6 +14,7 @@ from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.utils import timezone
 
+from matchpal.broker import enqueue
 from matchpal.errors import DomainError, PermissionDeniedError
 from matchpal.models import Membership
 from reports.export_jobs.models import RETENTION, ExportFormat, ExportJob, ExportStatus
@@ -55,8 +56,6 @@ def export_start(
     """Record a queued export of `source` with the report's filters and enqueue its writing
     once the job is committed. The source is asked for its data here (without reading any
     row), so a filter it refuses is refused now, with its message."""
-    from reports.export_jobs.tasks import run_export
-
     organization = membership.organization
     export_source = source_get(source)
     if not export_source.allows(membership):
@@ -73,8 +72,21 @@ def export_start(
         params=params,
         format=export_format,
     )
-    transaction.on_commit(lambda: run_export.delay(job.pk))
+    transaction.on_commit(lambda: _queue(job.pk))
     return job
+
+
+def _queue(job_pk: int) -> None:
+    from reports.export_jobs.tasks import run_export
+
+    if not enqueue(run_export, job_pk):
+        # Failed at once rather than "queued" until the never-started sweep: the page says so.
+        ExportJob.objects.filter(pk=job_pk, status=ExportStatus.QUEUED).update(
+            status=ExportStatus.FAILED,
+            error="The export could not be started. Start it again in a few minutes.",
+            finished_at=timezone.now(),
+            expires_at=timezone.now() + RETENTION,
+        )
 
 
 # --- The worker's side ----------------------------------------------------------------------

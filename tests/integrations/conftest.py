@@ -3,10 +3,8 @@ connected store, deliveries posted the way WooCommerce posts them (with the task
 commit, as the worker would), and a local HTTP server playing the shop's REST API."""
 
 import base64
-import contextlib
 import json
 import math
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +18,6 @@ from django.test import Client, override_settings
 from grants import services as ledger
 from grants.models import Grant, Package, ShopKey
 from integrations.woocommerce.models import Delivery, Store
-from matchpal.celery import app as celery_app
 from matchpal.models import ServiceType
 from tests.integrations import woo
 from tests.support import Tenant
@@ -255,31 +252,3 @@ def keyed_shop(shop: Shop, shop_api: ShopAPI) -> Shop:
     shop.store.consumer_key, shop.store.consumer_secret = CONSUMER_KEY, CONSUMER_SECRET
     shop.store.save()
     return shop
-
-
-# --- A broker that is down -----------------------------------------------------------------
-
-
-def _reset_broker_pools() -> None:
-    # What Celery itself does after a fork: the next publish takes a pool for the URL set now
-    # (kombu keeps one per URL, so the real broker's pool is found again afterwards).
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
-@contextlib.contextmanager
-def broker_down() -> Iterator[str]:
-    """Celery publishing for real (not eagerly) to a Redis URL on a loopback port where nothing
-    listens (the port stays bound, so nothing else takes it): every enqueue fails as it would
-    with Redis down."""
-    with socket.socket() as reserved:
-        reserved.bind(("127.0.0.1", 0))
-        url = f"redis://127.0.0.1:{reserved.getsockname()[1]}/0"
-        saved = (celery_app.conf.broker_url, celery_app.conf.task_always_eager)
-        celery_app.conf.broker_url, celery_app.conf.task_always_eager = url, False
-        _reset_broker_pools()
-        try:
-            yield url
-        finally:
-            celery_app.conf.broker_url, celery_app.conf.task_always_eager = saved
-            _reset_broker_pools()

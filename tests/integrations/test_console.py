@@ -678,3 +678,18 @@ def test_a_student_created_elsewhere_does_not_change_the_link_choices_of_another
     ).content.decode()
 
     assert "Beta Only Student" not in page
+
+
+@pytest.mark.usefixtures("broker_unreachable")
+def test_store_sync_with_the_broker_down_says_it_could_not_start(
+    admin_client_a: Client, keyed_shop: Shop
+) -> None:
+    response = admin_client_a.post(f"{SHOP}{keyed_shop.store.public_id}/sync/")
+
+    assert response.status_code == 302
+    assert messages_of(response, earlier_too=True) == [
+        "The catch-up could not start. It runs on its own every 15 minutes; try again in a few "
+        "minutes if you need it sooner."
+    ]
+    keyed_shop.store.refresh_from_db()
+    assert keyed_shop.store.last_synced_at is None

@@ -15,8 +15,8 @@ from integrations.woocommerce.models import Delivery, DeliveryStatus, ErrorKind,
 from integrations.woocommerce.tasks import MAX_RETRIES, process_delivery, requeue_stuck_deliveries
 from matchpal.models import Notification
 from tests.integrations import woo
-from tests.integrations.conftest import Shop, ShopAPI, broker_down, grants_of
-from tests.support import Tenant, later
+from tests.integrations.conftest import Shop, ShopAPI, grants_of
+from tests.support import Tenant, broker_down, later
 
 # The notices these tests are about (others, of other kinds, are tests/notifications').
 TOLD = Notification.objects.filter(kind="order_error")

@@ -21,7 +21,8 @@ from integrations.woocommerce.tasks import requeue_stuck_deliveries
 from matchpal.celery import app as celery_app
 from notifications.models import DeliveryStatus, EmailDelivery
 from tests.integrations import woo
-from tests.integrations.conftest import Shop, broker_down, grants_of
+from tests.integrations.conftest import Shop, grants_of
+from tests.support import broker_down
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -183,3 +183,22 @@ def test_the_pending_invitations_follow_their_expiry(
     assert shows_now(tenant_a) == before
     clock.shift(timedelta(minutes=3))  # expired
     assert shows_now(tenant_a) != before
+
+
+@pytest.mark.usefixtures("redis_unreachable")
+def test_with_redis_down_every_view_computes_the_figures_and_nothing_more(
+    tenant_a: Tenant, clock: object
+) -> None:
+    past_grant(tenant_a.student, 600)
+    org = tenant_a.organization
+    membership = member(tenant_a.admin, org)
+    with CaptureQueriesContext(connection) as computing, timezone.override(org.tz):
+        content = home_cache.render(org, membership)
+    client = client_for(tenant_a.admin)
+
+    for _ in range(2):  # nothing was kept by the first
+        with CaptureQueriesContext(connection) as queries:
+            assert content in page(tenant_a, client)
+        # The session's row (not read from the cache), the user with the membership, the
+        # version, then the figures as computed without a cache: not the kept parts' moments.
+        assert len(queries) == 3 + len(computing), [q["sql"] for q in queries.captured_queries]

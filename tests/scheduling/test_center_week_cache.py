@@ -177,13 +177,8 @@ def test_two_organizations_never_share_an_entry(tenant_a: Tenant, tenant_b: Tena
         assert any(f":center-week:1:{tenant.organization.pk}:" in key for key in keys)
 
 
-def test_an_unreachable_cache_still_shows_the_week(tenant_a: Tenant, monkeypatch) -> None:
+@pytest.mark.usefixtures("redis_unreachable")
+def test_an_unreachable_cache_still_shows_the_week(tenant_a: Tenant) -> None:
     _open_monday(tenant_a)
-
-    def down(*args: object, **kwargs: object) -> None:
-        raise ConnectionError("no cache")
-
-    monkeypatch.setattr(cache, "get", down)
-    monkeypatch.setattr(cache, "set", down)
 
     assert _week(tenant_a) == {"Mon 09": (1, 1), "Mon 10": (1, 1)}

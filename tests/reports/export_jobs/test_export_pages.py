@@ -61,6 +61,26 @@ def test_a_report_page_posts_its_filters_and_lands_on_the_jobs_page(
     assert job.download_name == "alpha-sessions-2025-06-11.xlsx"
 
 
+@pytest.mark.usefixtures("broker_unreachable")
+def test_an_export_the_broker_cannot_take_fails_at_once_saying_so(
+    tenant_a: Tenant, django_capture_on_commit_callbacks
+) -> None:
+    client = client_for(tenant_a.admin)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            exports_url(tenant_a, "new/"), {"source": "sessions", "format": "csv"}
+        )
+
+    job = ExportJob.objects.get()
+    assert response.status_code == 302
+    assert (job.status, job.error) == (
+        "failed",
+        "The export could not be started. Start it again in a few minutes.",
+    )
+    assert job.error in client.get(response["Location"]).content.decode()
+
+
 def test_a_refused_filter_shows_the_form_again_with_the_reason(tenant_a: Tenant) -> None:
     client = client_for(tenant_a.admin)
 
