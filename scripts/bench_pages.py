@@ -283,6 +283,18 @@ def count_queries(page: Page, host: str) -> int | None:
     return len(queries) if response.status_code == 200 else None
 
 
+def warm_up(pages: list[Page], rounds: int) -> None:
+    """Rounds over every page, not measured: each gunicorn worker's database connection
+    prepares a page's statements on first use, and PostgreSQL chooses between a prepared
+    statement's generic and custom plans after its fifth execution on the connection
+    (docs/performance.md, "Statements prepared per connection"). The measured rounds then see
+    what a worker that has been serving sees, not its first requests."""
+    for done in range(rounds):
+        print(f"warm-up round {done + 1} of {rounds}", file=sys.stderr, flush=True)
+        for page in pages:
+            page.browser.fetch("GET", page.path)
+
+
 def measure(pages: list[Page], health: Browser, repeat: int) -> None:
     """Rounds over every page, each request followed by one to /healthz; progress on stderr."""
     for done in range(repeat):
@@ -440,6 +452,13 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--password", default=None, help="their password (default: the demo's)")
     parser.add_argument("--repeat", type=int, default=30, help="requests per page (K)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=12,
+        help="unmeasured rounds first (default 12: each of 2 workers past a prepared "
+        "statement's fifth execution)",
+    )
     parser.add_argument("--only", default=None, help="a regex: only pages whose name or path match")
     parser.add_argument("--compare-org", default=None, help="a small center's slug, same pages")
     parser.add_argument("--compare-login", action="append", default=[], metavar="ROLE=EMAIL")
@@ -494,6 +513,7 @@ def run(args: argparse.Namespace, base_url: str) -> Run:
     host = urlsplit(base_url).hostname or "127.0.0.1"
     for page in pages:
         page.queries = count_queries(page, host)
+    warm_up(pages + compared, args.warmup)
     measure(pages + compared, Browser(base_url, timeout=120), args.repeat)
     problems += [
         f"{page.org}: {page.role} GET {page.path} ({page.label}): {status}"
