@@ -2,7 +2,8 @@
 
 Signs in as the center's admin, a provider and a student, discovers each role's pages by
 following the links of its home (every tenant page a link reaches, once per URL name, plus the
-last page of each paged list), then requests every page `--repeat` times in rounds, each page
+last page of each paged list), warms them up (`--warmup` unmeasured rounds), then requests
+every page `--repeat` times in rounds, each page
 request followed by one to `/healthz` (page, healthz, page, healthz …), so both see the same
 machine at the same moment. Prints a markdown table: p50 and p95 per page and role, the p95 of
 the `/healthz` requests interleaved with it, their ratio, the page's size and (when this process
