@@ -287,6 +287,13 @@ class Session(models.Model):
                 condition=LIVE,
                 name="session_provider_live",
             ),
+            # The check-in list (scheduled and missed sessions, oldest first): walked in its
+            # order past only those, not the center's completed history (sessions_app 0017).
+            models.Index(
+                fields=["organization", "starts_at", "id"],
+                condition=Q(status__in=("scheduled", "missed")),
+                name="session_org_check_in",
+            ),
             # The provider home's live sessions (to log, requests, coming up), read with the
             # organization: the plan a prepared statement keeps starts here, not from the
             # provider's whole history (sessions_app 0016, docs/indexes.md).
