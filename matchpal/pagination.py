@@ -198,6 +198,29 @@ def paginate_read(
     return page_of(request, paginator, param=param)
 
 
+def paginate_by_ids(
+    request: HttpRequest,
+    *,
+    ids: QuerySet[Any],
+    rows: QuerySet[Any],
+    param: str = "page",
+) -> Page[Any]:
+    """`paginate` for a list whose order and filters live in a narrow table beside its rows (a
+    summary kept by triggers, such as the warning signs' `PairingActivity` and `ShortSession`)
+    with an index in the list's order: `ids` is that table's rows in the list's order, as the
+    primary keys of the rows shown (`values_list("relationship_id", flat=True)`), and `rows` the
+    rows shown, in the same order. The count and the page's slice read `ids` alone, through
+    its index and without a join; only the page's rows are joined and built, in the same
+    statement (`rows` filtered by the slice). Reading the list as `rows` filtered by `ids`
+    instead joined every row of it to the summary to sort and count them."""
+    return paginate_read(
+        request,
+        count=lambda n: ids.order_by()[:n].count(),
+        rows=lambda offset, limit: list(rows.filter(pk__in=ids[offset : offset + limit])),
+        param=param,
+    )
+
+
 def only_paged(request: HttpRequest, *, param: str = "page") -> bool:
     """Whether the request asks for a page of a list and nothing else: every other parameter
     empty (a filter form sent blank), so the list's unfiltered statements answer it."""

@@ -10,14 +10,16 @@ sessions' figures are computed there from the grants, the ledger's credits and t
 instead (`*_from_base`, the same figures; a demo center is small), and the warning signs'
 summaries are rewritten from the sessions before they are read (`refresh_signs`)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
 from django.db.models import (
+    BooleanField,
     Count,
+    Expression,
     F,
     IntegerField,
     Q,
@@ -391,12 +393,10 @@ def idle(organization: Organization, limits: Thresholds) -> QuerySet[PairingActi
     return _paired(organization).filter(completed=0, paired_at__lt=limits.gap_since)
 
 
-def repeated_cancellations(
-    organization: Organization, limits: Thresholds
-) -> QuerySet[Relationship]:
-    """Relationships with at least `cancellations` sessions cancelled among those starting
-    in the window (any status of the pairing, as the sign has always counted)."""
-    repeated = (
+def _cancelling(organization: Organization, limits: Thresholds) -> QuerySet[Any]:
+    """The keys of the relationships with at least `cancellations` sessions cancelled among
+    those starting in the window."""
+    return (
         Session.objects.filter(
             organization=organization,
             status=SessionStatus.CANCELLED,
@@ -409,7 +409,16 @@ def repeated_cancellations(
         .filter(n__gte=limits.cancellations)
         .values("relationship")
     )
-    return Relationship.objects.filter(organization=organization, pk__in=repeated)
+
+
+def repeated_cancellations(
+    organization: Organization, limits: Thresholds
+) -> QuerySet[Relationship]:
+    """Relationships with at least `cancellations` sessions cancelled among those starting
+    in the window (any status of the pairing, as the sign has always counted)."""
+    return Relationship.objects.filter(
+        organization=organization, pk__in=_cancelling(organization, limits)
+    )
 
 
 def sign_rows(organization: Organization, sign: str, limits: Thresholds) -> QuerySet[Any]:
@@ -434,26 +443,95 @@ SIGN_TITLES = {
 }
 
 
-def sign_list(organization: Organization, sign: str, limits: Thresholds) -> QuerySet[Any]:
-    """A sign's rows for its list page, in the order that shows the worst first, joined to what
-    the page shows: sessions newest first; pairings by their last session, oldest first
-    (never met: by pairing date), with their activity."""
+@dataclass(frozen=True)
+class SignList:
+    """A sign's list page as `matchpal.pagination.paginate_by_ids` reads it: `ids`, the keys of
+    its rows in the list's order from the sign's summary (`ShortSession`, `PairingActivity`)
+    through the index that has that order, and `rows`, what the page shows for them (sessions
+    or relationships, joined to their student, provider, service type and activity), in the
+    same order."""
+
+    ids: QuerySet[Any]
+    rows: QuerySet[Any]
+
+
+def sign_list(organization: Organization, sign: str, limits: Thresholds) -> SignList:
+    """A sign's rows for its list page, in the order that shows the worst first: sessions
+    newest first; pairings by their last session, oldest first (never met: by pairing date).
+    The same rows as `sign_rows`, read from the summaries alone up to the page's keys: joined
+    to what the page shows before being sorted and counted, the large center's lists read and
+    sorted every row of the sign (docs/performance.md, "The warning lists")."""
     refresh_signs(organization)
-    rows = sign_rows(organization, sign, limits)
-    if sign not in ("short", "repeated_cancellations"):
-        rows = Relationship.objects.filter(
-            organization=organization, pk__in=rows.values("relationship")
-        )
     if sign == "short":
-        return rows.select_related(
+        ids = (
+            ShortSession.objects.filter(
+                organization=organization,
+                starts_at__gte=limits.short_since,
+                starts_at__lte=limits.now,
+            )
+            .order_by("-starts_at", "-session_id")
+            .values_list("session_id", flat=True)
+        )
+        sessions = Session.objects.filter(organization=organization).select_related(
             "relationship__student",
             "relationship__provider",
             "relationship__service_type",
             "relationship__activity",
-        ).order_by("-starts_at", "-id")
-    return rows.select_related("student", "provider", "service_type", "activity").order_by(
-        F("activity__last_session_at").asc(nulls_first=True), "paired_at", "id"
+        )
+        return SignList(ids, sessions.order_by("-starts_at", "-id"))
+    if sign == "repeated_cancellations":
+        # Any status of the pairing, as the sign counts; the few pairings found by the
+        # grouped cancellations, then their activity rows by key.
+        activity: QuerySet[PairingActivity] = PairingActivity.objects.filter(
+            AnyOf("relationship_id", _cancelling(organization, limits)),
+            organization=organization,
+        )
+    else:
+        activity = sign_rows(organization, sign, limits)
+    order: list[Any] = ["paired_at", "relationship_id"]
+    if sign != "idle":  # an idle pairing has no last session: its index is by pairing date
+        order.insert(0, F("last_session_at").asc(nulls_first=True))
+    pairings = activity.order_by(*order).values_list("relationship_id", flat=True)
+    relationships = Relationship.objects.filter(organization=organization).select_related(
+        "student", "provider", "service_type", "activity"
     )
+    return SignList(
+        pairings,
+        relationships.order_by(
+            F("activity__last_session_at").asc(nulls_first=True), "activity__paired_at", "id"
+        ),
+    )
+
+
+class AnyOf(Expression):
+    """`column = ANY(ARRAY(subquery))` on PostgreSQL: the subquery runs once, first, and the
+    rows are found by their keys in its result (an index lookup each). Written `column IN
+    (subquery)`, the planner may join the subquery's few rows to every row of the table by
+    hashing (its estimate of a grouped subquery's rows is a guess). `IN` elsewhere."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, column: str, values: QuerySet[Any]) -> None:
+        super().__init__()
+        self.column: Any = F(column)
+        self.values: Any = Subquery(values)
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.column, self.values]
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        self.column, self.values = exprs
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        column, column_params = compiler.compile(self.column)
+        values, values_params = compiler.compile(self.values)
+        return f"{column} IN {values}", (*column_params, *values_params)
+
+    def as_postgresql(self, compiler: Any, connection: Any) -> Any:
+        column, column_params = compiler.compile(self.column)
+        values, values_params = compiler.compile(self.values)
+        return f"{column} = ANY(ARRAY{values})", (*column_params, *values_params)
 
 
 def _count(rows: QuerySet[Any]) -> Coalesce:

@@ -192,13 +192,25 @@ def proposals(tenant: Tenant) -> QuerySet[Any, Any]:
 
 
 def warning_list(sign: str) -> Callable[[Tenant], QuerySet[Any, Any]]:
-    """A warning sign's list page, its first page (`reports.views.warning_list`)."""
+    """A warning sign's list page, its first page (`reports.views.warning_list`, read as
+    `paginate_by_ids` reads it: the rows of the page's keys, taken from the summary)."""
 
     def page(tenant: Tenant) -> QuerySet[Any, Any]:
         org = tenant.organization
-        return dashboard.sign_list(org, sign, dashboard.Thresholds.of(org))[:PAGE]
+        listed = dashboard.sign_list(org, sign, dashboard.Thresholds.of(org))
+        return listed.rows.filter(pk__in=listed.ids[:PAGE])
 
     return page
+
+
+def warning_count(sign: str) -> Callable[[Tenant], QuerySet[Any, Any]]:
+    """A warning sign's list page, its capped count: the summary's keys alone."""
+
+    def count(tenant: Tenant) -> QuerySet[Any, Any]:
+        org = tenant.organization
+        return dashboard.sign_list(org, sign, dashboard.Thresholds.of(org)).ids.order_by()[:10_001]
+
+    return count
 
 
 def warning_counts(tenant: Tenant) -> QuerySet[Any, Any]:
@@ -249,6 +261,7 @@ QUERIES: dict[str, Callable[[Tenant], QuerySet[Any, Any]]] = {
     "admin home low-balance list": lambda t: low_balance_list(organization=t.organization),
     "admin home warning signs": warning_counts,
     **{f"warning list: {sign}": warning_list(sign) for sign in dashboard.SIGNS},
+    **{f"warning list count: {sign}": warning_count(sign) for sign in dashboard.SIGNS},
     # At a few hundred students the planner rightly sorts them rather than walk their name
     # index (docs/indexes.md has the plan at scale); neither query scans the relationships.
     "pairings to log, their students": lambda t: sessions.students_to_log(

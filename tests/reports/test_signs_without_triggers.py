@@ -90,13 +90,16 @@ def _rows() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     return list(activity), list(short)
 
 
+def _listed(listed: dashboard.SignList) -> list[int]:
+    """Every row of a sign's list, in its order."""
+    return [row.pk for row in listed.rows.filter(pk__in=listed.ids)]
+
+
 def _signs(tenant: Tenant) -> tuple[dict[str, int], dict[str, list[int]], list[int]]:
     org = tenant.organization
     limits = dashboard.Thresholds.of(org)
     counts = dashboard.warning_counts(org, limits)
-    lists = {
-        sign: [row.pk for row in dashboard.sign_list(org, sign, limits)] for sign in dashboard.SIGNS
-    }
+    lists = {sign: _listed(dashboard.sign_list(org, sign, limits)) for sign in dashboard.SIGNS}
     digest = [row.pk for row in idle_relationships(org, limits)]
     return counts, lists, digest
 
