@@ -15,9 +15,14 @@ from matchpal.actions import action_page, run_action
 from matchpal.models import Role
 from matchpal.tenancy import TenantRequest, guard_exempt, tenant_view
 from providers.models import Provider
-from providers.selectors import provider_get
-from sessions_app import calendar, checkin, selectors, session_messages
-from sessions_app.forms import ATTENDED, CheckInForm, FeedbackQuestionForm, MessageForm
+from sessions_app import calendar, checkin, selectors, session_messages, week_summary
+from sessions_app.forms import (
+    ATTENDED,
+    CheckInForm,
+    FeedbackQuestionForm,
+    MessageForm,
+    WeekProviderForm,
+)
 from sessions_app.models import FeedbackQuestion, Session
 
 STAFF = (Role.ADMIN, Role.PROVIDER)
@@ -186,29 +191,34 @@ def _week_start(raw: str, today: date) -> date:
 @tenant_view()
 def week(request: TenantRequest) -> HttpResponse:
     """A week of sessions, Monday to Sunday in the center's time zone: a provider's own, a
-    student's own, an admin's whole center or one provider's (`?provider=<id>`). On a phone the
-    seven columns become a day list (the stylesheet's `.mp-week`)."""
+    student's own, an admin's whole center or one provider's (`?provider=<id>`, or typed in
+    the picker). Above `week_summary.SUMMARY_ABOVE` sessions, the admin's whole center is a
+    summary by day (sessions_app/week_summary.py). On a phone the seven columns become a day
+    list (the stylesheet's `.mp-week`)."""
     org = request.organization
     tz = org.tz
     today = timezone.localtime(timezone.now(), tz).date()
     monday = _week_start(request.GET.get("week", ""), today)
+    dates = [monday + timedelta(days=n) for n in range(7)]
+    form: WeekProviderForm | None = None
     provider: Provider | None = None
-    raw_provider = request.GET.get("provider")
-    if raw_provider and request.membership.is_admin:
-        try:
-            provider_id = uuid.UUID(raw_provider)
-        except ValueError:
-            raise Http404("No such provider.") from None
-        provider = provider_get(organization=org, public_id=provider_id)
+    if request.membership.is_admin:
+        form = WeekProviderForm(request.GET, organization=org, membership=request.membership)
+        provider = form.chosen()
     start = datetime.combine(monday, datetime.min.time(), tzinfo=tz)
     end = datetime.combine(monday + timedelta(days=7), datetime.min.time(), tzinfo=tz)
-    days = selectors.week_days(
-        organization=org,
-        membership=request.membership,
-        start=start,
-        end=end,
-        provider=provider,
-    )
+    summary = None
+    if request.membership.is_admin and provider is None:
+        summary = week_summary.week_summary(org, start, end, dates)
+    days = None
+    if summary is None or not summary.summarised:
+        days = selectors.week_days(
+            organization=org,
+            membership=request.membership,
+            start=start,
+            end=end,
+            provider=provider,
+        )
     base = reverse("sessions_app:week", args=[org.slug])
     keep = f"&provider={provider.public_id}" if provider else ""
     return render(
@@ -216,6 +226,8 @@ def week(request: TenantRequest) -> HttpResponse:
         "sessions_app/week.html",
         {
             "week": days,
+            "summary": summary if days is None else None,
+            "form": form,
             "monday": monday,
             "sunday": monday + timedelta(days=6),
             "today": today,
