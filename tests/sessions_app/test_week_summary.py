@@ -258,3 +258,15 @@ def test_a_small_week_lists_every_session(tenant_a: Tenant, rel) -> None:
     assert response.context["summary"] is None
     assert sum(len(d.sessions) for d in response.context["week"].days) == 10
     assert timezone.localtime(response.context["week"].days[0].sessions[0].starts_at, NY).hour == 8
+
+
+def test_the_providers_page_links_to_their_week(tenant_a: Tenant) -> None:
+    provider = tenant_a.provider
+    org = tenant_a.organization
+
+    page = client_for(tenant_a.admin).get(
+        reverse("providers:detail", args=[org.slug, provider.public_id])
+    )
+
+    week = reverse("sessions_app:week", args=[org.slug])
+    assert f'href="{week}?provider={provider.public_id}"' in page.content.decode()
