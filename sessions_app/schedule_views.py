@@ -7,8 +7,10 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from matchpal.actions import action_page, run_action
@@ -207,11 +209,26 @@ def week(request: TenantRequest) -> HttpResponse:
         provider = form.chosen()
     start = datetime.combine(monday, datetime.min.time(), tzinfo=tz)
     end = datetime.combine(monday + timedelta(days=7), datetime.min.time(), tzinfo=tz)
-    summary = None
+    base = reverse("sessions_app:week", args=[org.slug])
+    summary, summary_html = None, ""
     if request.membership.is_admin and provider is None:
-        summary = week_summary.week_summary(org, start, end, dates)
+        links = {
+            "today": today,
+            "provider_week_url": f"{base}?week={monday}",
+            "day_list_url": reverse("sessions_app:list", args=[org.slug]),
+        }
+        summary, summary_html = week_summary.week_summary(
+            org,
+            start,
+            end,
+            dates,
+            today=today,
+            render=lambda counted: render_to_string(
+                "sessions_app/week.html#summary", {"summary": counted, **links}
+            ),
+        )
     days = None
-    if summary is None or not summary.summarised:
+    if not summary_html:
         days = selectors.week_days(
             organization=org,
             membership=request.membership,
@@ -219,14 +236,14 @@ def week(request: TenantRequest) -> HttpResponse:
             end=end,
             provider=provider,
         )
-    base = reverse("sessions_app:week", args=[org.slug])
     keep = f"&provider={provider.public_id}" if provider else ""
     return render(
         request,
         "sessions_app/week.html",
         {
             "week": days,
-            "summary": summary if days is None else None,
+            "summary": summary if summary_html else None,
+            "summary_html": SafeString(summary_html),
             "form": form,
             "monday": monday,
             "sunday": monday + timedelta(days=6),

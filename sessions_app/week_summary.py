@@ -17,12 +17,15 @@ costs that one small read. The version is the reports app's because it already c
 writes of every table the summary reads; nothing else of `reports` is used."""
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
 
 from django.core.cache import cache
 from django.db import connection
+from django.urls import get_script_prefix
+from django.utils import translation
 
 from matchpal.models import Organization
 from reports import home_cache
@@ -56,6 +59,10 @@ class DaySummary:
     # One count per `BANDS`.
     bands: tuple[int, ...]
     top: tuple[TopProvider, ...]
+
+    @property
+    def iso(self) -> str:
+        return self.day.isoformat()
 
     @property
     def status_labels(self) -> list[tuple[str, str, int]]:
@@ -185,7 +192,7 @@ def compute(
     return _summary(rows, days)
 
 
-def key(organization: Organization, n: int, start: datetime) -> str:
+def key(organization: Organization, n: int, start: datetime, today: date) -> str:
     return ":".join(
         str(part)
         for part in (
@@ -196,23 +203,37 @@ def key(organization: Organization, n: int, start: datetime) -> str:
             n,
             start.isoformat(),
             organization.time_zone,
+            today.isoformat(),  # the page marks today's column
+            translation.get_language(),
+            get_script_prefix(),
         )
     )
 
 
 def week_summary(
-    organization: Organization, start: datetime, end: datetime, days: list[date]
-) -> WeekSummary:
-    """The week's summary, from the cache when the center's data is what it was counted from.
-    Counted on every view on SQLite, in a transaction that has written (its writes are not in
-    the version yet) and while Redis cannot be reached (the cache then reads as empty)."""
+    organization: Organization,
+    start: datetime,
+    end: datetime,
+    days: list[date],
+    *,
+    today: date,
+    render: Callable[[WeekSummary], str],
+) -> tuple[WeekSummary, str]:
+    """The week's summary and, when the week is summarised, its part of the page (`render`d
+    once: drawing seven days of counts and links costs more than reading them), from the cache
+    when the center's data is what they were made from. Made on every view on SQLite, in a
+    transaction that has written (its writes are not in the version yet) and while Redis cannot
+    be reached (the cache then reads as empty)."""
     n = home_cache.version(organization)
     if n is None:
-        return compute(organization, start, end, days)
-    entry = key(organization, n, start)
-    found: WeekSummary | None = cache.get(entry)
-    if found is not None:
+        summary = compute(organization, start, end, days)
+        return summary, render(summary) if summary.summarised else ""
+    entry = key(organization, n, start, today)
+    found: tuple[WeekSummary, str] | None = cache.get(entry)
+    # An entry made under another threshold (before a deploy that changed it) is made again.
+    if found is not None and found[0].summarised == bool(found[1]):
         return found
     summary = compute(organization, start, end, days)
-    cache.set(entry, summary, TIMEOUT)
-    return summary
+    kept = (summary, render(summary) if summary.summarised else "")
+    cache.set(entry, kept, TIMEOUT)
+    return kept
