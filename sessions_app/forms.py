@@ -3,11 +3,15 @@ from typing import Any, cast
 
 from django import forms
 from django.core.validators import MaxValueValidator
+from django.urls import reverse
 from django.utils import timezone
 
 from matchpal.fields import BoundedDateField, SingleLineField
-from matchpal.models import Organization
+from matchpal.models import Membership, Organization
 from matchpal.quantities import format_minutes
+from matchpal.search import SearchChoiceField
+from providers.models import Provider
+from relationships.filters import people_of
 from sessions_app.models import (
     DisputeResolution,
     FeedbackQuestion,
@@ -389,3 +393,27 @@ class RecapForm(forms.Form):
         label="Your recap",
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+
+
+class WeekProviderForm(forms.Form):
+    """The admin's week: one provider's sessions in full, chosen by typing their name
+    (matchpal/search.py; a link `?provider=<public id>` chooses them too). An id that is
+    malformed or not of this center is an error on the field; the page shows the center."""
+
+    provider = SearchChoiceField(
+        queryset=Provider.objects.none(), noun="provider", required=False, label="Provider"
+    )
+
+    def __init__(self, data: Any, *, organization: Organization, membership: Membership) -> None:
+        super().__init__(data)
+        field = cast(SearchChoiceField, self.fields["provider"])
+        field.bind(
+            queryset=people_of(organization=organization, membership=membership)["providers"],
+            matches_url=reverse("relationships:search_providers", args=[organization.slug]),
+            submit=True,
+        )
+
+    def chosen(self) -> Provider | None:
+        if not self.is_valid():
+            return None
+        return cast(Provider | None, self.cleaned_data["provider"])

@@ -7,17 +7,24 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from matchpal.actions import action_page, run_action
 from matchpal.models import Role
 from matchpal.tenancy import TenantRequest, guard_exempt, tenant_view
 from providers.models import Provider
-from providers.selectors import provider_get
-from sessions_app import calendar, checkin, selectors, session_messages
-from sessions_app.forms import ATTENDED, CheckInForm, FeedbackQuestionForm, MessageForm
+from sessions_app import calendar, checkin, selectors, session_messages, week_summary
+from sessions_app.forms import (
+    ATTENDED,
+    CheckInForm,
+    FeedbackQuestionForm,
+    MessageForm,
+    WeekProviderForm,
+)
 from sessions_app.models import FeedbackQuestion, Session
 
 STAFF = (Role.ADMIN, Role.PROVIDER)
@@ -186,36 +193,58 @@ def _week_start(raw: str, today: date) -> date:
 @tenant_view()
 def week(request: TenantRequest) -> HttpResponse:
     """A week of sessions, Monday to Sunday in the center's time zone: a provider's own, a
-    student's own, an admin's whole center or one provider's (`?provider=<id>`). On a phone the
-    seven columns become a day list (the stylesheet's `.mp-week`)."""
+    student's own, an admin's whole center or one provider's (`?provider=<id>`, or typed in
+    the picker). Above `week_summary.SUMMARY_ABOVE` sessions, the admin's whole center is a
+    summary by day (sessions_app/week_summary.py). On a phone the seven columns become a day
+    list (the stylesheet's `.mp-week`)."""
     org = request.organization
     tz = org.tz
     today = timezone.localtime(timezone.now(), tz).date()
     monday = _week_start(request.GET.get("week", ""), today)
+    dates = [monday + timedelta(days=n) for n in range(7)]
+    form: WeekProviderForm | None = None
     provider: Provider | None = None
-    raw_provider = request.GET.get("provider")
-    if raw_provider and request.membership.is_admin:
-        try:
-            provider_id = uuid.UUID(raw_provider)
-        except ValueError:
-            raise Http404("No such provider.") from None
-        provider = provider_get(organization=org, public_id=provider_id)
+    if request.membership.is_admin:
+        form = WeekProviderForm(request.GET, organization=org, membership=request.membership)
+        provider = form.chosen()
     start = datetime.combine(monday, datetime.min.time(), tzinfo=tz)
     end = datetime.combine(monday + timedelta(days=7), datetime.min.time(), tzinfo=tz)
-    days = selectors.week_days(
-        organization=org,
-        membership=request.membership,
-        start=start,
-        end=end,
-        provider=provider,
-    )
     base = reverse("sessions_app:week", args=[org.slug])
+    summary, summary_html = None, ""
+    if request.membership.is_admin and provider is None:
+        links = {
+            "today": today,
+            "provider_week_url": f"{base}?week={monday}",
+            "day_list_url": reverse("sessions_app:list", args=[org.slug]),
+        }
+        summary, summary_html = week_summary.week_summary(
+            org,
+            start,
+            end,
+            dates,
+            today=today,
+            render=lambda counted: render_to_string(
+                "sessions_app/week.html#summary", {"summary": counted, **links}
+            ),
+        )
+    days = None
+    if not summary_html:
+        days = selectors.week_days(
+            organization=org,
+            membership=request.membership,
+            start=start,
+            end=end,
+            provider=provider,
+        )
     keep = f"&provider={provider.public_id}" if provider else ""
     return render(
         request,
         "sessions_app/week.html",
         {
             "week": days,
+            "summary": summary if summary_html else None,
+            "summary_html": SafeString(summary_html),
+            "form": form,
             "monday": monday,
             "sunday": monday + timedelta(days=6),
             "today": today,

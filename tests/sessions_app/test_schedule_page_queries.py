@@ -169,13 +169,16 @@ PAGES = {
 }
 
 # The request's own 1 (the user with its membership, one statement) and the page's one query
-# of its rows; one provider's week first reads the provider with its service types
-# (`providers.selectors.provider_get`, 2); the link page reads the member's feed (1).
+# of its rows; one provider's week first reads the chosen provider (1). The admin's whole
+# center first reads the center's data version and, on a miss (as here: the rows grow between
+# sizes), counts the week (`sessions_app.week_summary`, 2): warm, 3; a week summarised instead
+# of listed does not read its rows (tests/sessions_app/test_week_summary.py). The link page
+# reads the member's feed (1).
 PINNED = {
-    "sessions_app:week[admin]": 2,
+    "sessions_app:week[admin]": 4,
     "sessions_app:week[provider]": 2,
     "sessions_app:week[student]": 2,
-    "sessions_app:week[one provider]": 4,
+    "sessions_app:week[one provider]": 3,
     "sessions_app:check_ins": 2,
     "sessions_app:feedback_questions": 2,
     "sessions_app:calendar_feed": 2,

@@ -43,8 +43,12 @@ def test_each_role_sees_its_own_week(tenant_a: Tenant, rel, grant) -> None:
 
 
 @pytest.mark.parametrize("provider", ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
-def test_an_unknown_provider_is_not_found(tenant_a: Tenant, provider: str) -> None:
-    assert _week(client_for(tenant_a.admin), tenant_a, f"?provider={provider}").status_code == 404
+def test_an_unknown_provider_is_an_error_on_the_picker(tenant_a: Tenant, provider: str) -> None:
+    response = _week(client_for(tenant_a.admin), tenant_a, f"?provider={provider}")
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["provider"]
+    assert response.context["provider"] is None
 
 
 @pytest.mark.parametrize("week", ["junk", "1900-01-01", "2025-02-30"])
