@@ -292,6 +292,9 @@ AXES_ENABLED = env_bool("AXES_ENABLED", True)
 MATCHPAL_ALLOW_ORG_CREATION = env_bool("MATCHPAL_ALLOW_ORG_CREATION", True)
 MATCHPAL_INVITATION_DAYS = env_int("MATCHPAL_INVITATION_DAYS", 7)
 MATCHPAL_PAGE_SIZE = env_int("MATCHPAL_PAGE_SIZE", 25)
+# A CSV downloaded directly reads at most this many rows (sessions, or ledger entries for the
+# reports over the ledger); a larger one is offered as a background export (docs/reports.md).
+MATCHPAL_CSV_DIRECT_MAX_ROWS = env_int("MATCHPAL_CSV_DIRECT_MAX_ROWS", 5000)
 # The address people reach the app at: emails are read far from any request, so their links are
 # made absolute from this (docs/notifications.md).
 MATCHPAL_SITE_URL = env_str("MATCHPAL_SITE_URL", "http://localhost:8000").rstrip("/")

@@ -11,13 +11,18 @@ same rounding as the page (`cell_value`). A text that a spreadsheet would run as
 import csv
 import io
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import F, QuerySet
 from django.db.models.functions import TruncDate, TruncTime
 from django.http import StreamingHttpResponse
 
+from reports.catalog.statement import StatementReport
+from reports.catalog.usage import LedgerReport
 from reports.framework import CHUNK_ROWS, Column, Kind, Report, Scope, Table
+from reports.ledger_scope import ledger_entries
 from sessions_app.models import Session
 
 FORMULA_STARTS = frozenset("=+-@\t\r")
@@ -183,30 +188,102 @@ def session_rows(scope: Scope) -> QuerySet[Session, tuple[Any, ...]]:
     )
 
 
+def session_cells(rows: Iterable[tuple[Any, ...]]) -> Iterator[list[Any]]:
+    """The lines of `session_rows`, in the order of SESSION_COLUMNS: what the direct download
+    and the background export (reports/export_jobs/report_sources.py) both write."""
+    for row in rows:
+        public_id, day, start, duration, student, provider, service, *rest = row
+        kind, status, party, unit, charged, shortfall, mode = rest
+        yield [
+            str(public_id),
+            day,
+            str(start)[:5],
+            duration,
+            safe_text(student),
+            safe_text(provider),
+            safe_text(service),
+            kind,
+            status,
+            party,
+            unit,
+            charged,
+            shortfall,
+            safe_text(mode),
+        ]
+
+
 def session_rows_csv(scope: Scope) -> StreamingHttpResponse:
     """The scope's sessions, oldest first, one line each (dates and times in the center's)."""
     rows = session_rows(scope)
 
     def lines() -> Iterator[list[object]]:
         yield list(SESSION_COLUMNS)
-        for row in rows.iterator(chunk_size=CHUNK_ROWS):
-            public_id, day, start, duration, student, provider, service, *rest = row
-            kind, status, party, unit, charged, shortfall, mode = rest
-            yield [
-                str(public_id),
-                day,
-                str(start)[:5],
-                duration,
-                safe_text(student),
-                safe_text(provider),
-                safe_text(service),
-                kind,
-                status,
-                party,
-                unit,
-                charged,
-                shortfall,
-                safe_text(mode),
-            ]
+        yield from session_cells(rows.iterator(chunk_size=CHUNK_ROWS))
 
     return streamed(lines(), filename(scope, "sessions-rows"))
+
+
+# --- Direct downloads, up to a size -------------------------------------------------------------
+#
+# A direct download is a request: it must answer like a page. Past
+# `MATCHPAL_CSV_DIRECT_MAX_ROWS` rows read, the view answers a page that starts the same export
+# in the background instead (docs/reports.md, "Large downloads"). The rows are counted up to one
+# past the cap, `SELECT count(*) FROM (… LIMIT cap + 1)`: through the index of the range, a few
+# milliseconds however large the center.
+
+
+@dataclass(frozen=True)
+class Measure:
+    """What a download reads that grows with the center: its rows, and what to call them."""
+
+    rows: QuerySet[Any, Any]
+    noun: str
+
+
+def direct_max_rows() -> int:
+    return settings.MATCHPAL_CSV_DIRECT_MAX_ROWS
+
+
+def over_cap(measure: Measure | None) -> bool:
+    """More rows than a direct download holds (one query; none without a measure)."""
+    if measure is None:
+        return False
+    cap = direct_max_rows()
+    return measure.rows.order_by()[: cap + 1].count() > cap
+
+
+def sessions_measure(scope: Scope) -> Measure:
+    return Measure(scope.sessions(), "sessions")
+
+
+def report_measure(report: Report) -> Measure | None:
+    """The rows a report's figures are aggregated from: the ledger entries of the range for
+    the reports over the ledger, the scope's sessions for the others. A student's statement
+    has none: it is one student's, its movements bounded (`statement.MOVEMENTS_MAX`)."""
+    if isinstance(report, StatementReport):
+        return None
+    if isinstance(report, LedgerReport):
+        scope = report.scope
+        entries = ledger_entries(organization=scope.organization, filters=report.ledger)
+        rows = entries.filter(created_at__gte=scope.starts, created_at__lt=scope.ends)
+        return Measure(rows, "changes to the hours (ledger entries)")
+    return sessions_measure(report.scope)
+
+
+def scope_params(scope: Scope) -> dict[str, str]:
+    """The report form's query for exactly `scope`: its days (not a preset, which would move
+    by the time a background export runs), its grouping and its filters."""
+    params = {
+        "range": "custom",
+        "date_from": scope.start.isoformat(),
+        "date_to": scope.end.isoformat(),
+        "period": scope.period,
+    }
+    for name, chosen in (
+        ("service_type", scope.service_type),
+        ("provider", scope.provider),
+        ("student", scope.student),
+    ):
+        if chosen is not None:
+            params[name] = str(chosen.public_id)
+    return params

@@ -7,16 +7,19 @@ is answered as the GET it would be (there is nothing to change here).
 """
 
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import render
+from django.urls import reverse
 
 from matchpal.models import Role
 from matchpal.tenancy import TenantRequest, tenant_view
 from reports import exports
 from reports.catalog.sessions import SessionsReport
+from reports.export_jobs.report_sources import SESSION_ROWS, source_name
 from reports.forms import ReportFilterForm
-from reports.framework import Report, reports_for
+from reports.framework import Report, Scope, reports_for
 
 ReportView = Callable[..., HttpResponseBase]
 
@@ -52,6 +55,34 @@ def report_page(report: type[Report]) -> ReportView:
     return page
 
 
+def _too_large(
+    request: TenantRequest,
+    *,
+    source: str,
+    title: str,
+    scope: Scope,
+    measure: exports.Measure,
+    report: type[Report],
+) -> HttpResponse:
+    """The answer to a direct download past the cap: what it would read, and a form that
+    starts the same export, for exactly the same days and filters, in the background."""
+    params = exports.scope_params(scope)
+    back = reverse(f"reports:{report.name}", args=[scope.organization.slug])
+    return render(
+        request,
+        "reports/csv_too_large.html",
+        {
+            "title": title,
+            "source": source,
+            "scope": scope,
+            "noun": measure.noun,
+            "cap": exports.direct_max_rows(),
+            "params": params,
+            "back": f"{back}?{urlencode(params)}",
+        },
+    )
+
+
 def report_csv(report: type[Report]) -> ReportView:
     @tenant_view(*report.roles)
     def export(request: TenantRequest) -> HttpResponseBase:
@@ -59,7 +90,19 @@ def report_csv(report: type[Report]) -> ReportView:
         if not form.is_valid():
             # The page, with the form's errors: nothing to export from filters that do not hold.
             return _page(request, report, form)
-        return exports.report_csv(report(form.scope()))
+        shown = report(form.scope())
+        measure = exports.report_measure(shown)
+        if exports.over_cap(measure):
+            assert measure is not None
+            return _too_large(
+                request,
+                source=source_name(report),
+                title=f"{report.title} report",
+                scope=shown.scope,
+                measure=measure,
+                report=report,
+            )
+        return exports.report_csv(shown)
 
     export.__name__ = export.__qualname__ = f"report_{report.name}_csv"
     return export
@@ -72,4 +115,15 @@ def session_rows_csv(request: TenantRequest) -> HttpResponseBase:
     form = _form(request, SessionsReport)
     if not form.is_valid():
         return _page(request, SessionsReport, form)
-    return exports.session_rows_csv(form.scope())
+    scope = form.scope()
+    measure = exports.sessions_measure(scope)
+    if exports.over_cap(measure):
+        return _too_large(
+            request,
+            source=SESSION_ROWS,
+            title="Sessions, one line each",
+            scope=scope,
+            measure=measure,
+            report=SessionsReport,
+        )
+    return exports.session_rows_csv(scope)

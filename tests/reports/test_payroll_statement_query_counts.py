@@ -71,12 +71,13 @@ PAGES = {
 # filter's choices. Statement: the per-unit totals, the grants and their service types, the
 # movements, the service types; the admin's chosen student one more (the search field's
 # lookup), the student's own record one. The CSV export runs the page's queries but the
-# filter's choices.
+# filter's choices; the payroll's one more first, the count of the range's sessions up to one
+# past the direct downloads' cap (docs/reports.md, "Large downloads"; a statement has none).
 PINNED = {
     "reports:payroll[admin]": 6,
     "reports:payroll[provider]": 5,
     "reports:payroll[pending]": 7,
-    "reports:payroll_csv[admin]": 5,
+    "reports:payroll_csv[admin]": 6,
     "reports:statement[admin]": 7,
     "reports:statement[student]": 7,
     "reports:statement_csv[student]": 6,

@@ -25,12 +25,13 @@ def test_the_form_offers_what_the_role_may_export(tenant_a: Tenant) -> None:
     ]:
         form = client_for(user).get(exports_url(tenant_a, "new/")).context["form"]
         offered[role] = [name for name, _ in form.fields["source"].choices]
-    # The built-in sources, then the reports each role may open (test_report_sources.py).
+    # The built-in sources, then the reports each role may open (test_report_sources.py) and
+    # the Sessions report's one line each (staff only, as its direct download).
     assert {
         role: [n for n in names if not n.startswith("report-")] for role, names in offered.items()
     } == {
-        "admin": ["history", "sessions"],
-        "provider": ["sessions"],
+        "admin": ["history", "sessions", "session-rows"],
+        "provider": ["sessions", "session-rows"],
         "student": ["history", "sessions"],
     }
     assert all("report-sessions" in names for names in offered.values())
