@@ -7,13 +7,14 @@ is answered as the GET it would be (there is nothing to change here).
 """
 
 from collections.abc import Callable
+from functools import partial
 
 from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import render
 
 from matchpal.models import Role
 from matchpal.tenancy import TenantRequest, tenant_view
-from reports import exports
+from reports import exports, report_cache
 from reports.catalog.sessions import SessionsReport
 from reports.forms import ReportFilterForm
 from reports.framework import Report, reports_for
@@ -36,10 +37,14 @@ def _form(request: TenantRequest, report: type[Report]) -> ReportFilterForm:
 
 
 def _page(request: TenantRequest, report: type[Report], form: ReportFilterForm) -> HttpResponse:
-    context: dict[str, object] = {"report": report, "form": form, "tables": []}
-    if form.is_valid():
+    context: dict[str, object] = {"report": report, "form": form}
+    if not form.is_valid():
+        context["tables"] = []  # nothing to show for filters that do not hold
+    else:
         shown = report(form.scope())
-        context |= {"scope": shown.scope, "tables": shown.tables(), **shown.context()}
+        # The summary and tables: rendered where the page writes them (a callable in the
+        # context), from the cache when the center's data has not changed since.
+        context |= {"scope": shown.scope, "content": partial(report_cache.content, shown)}
     return render(request, report.template, context)
 
 

@@ -70,10 +70,14 @@ PAGES = {
 # refunds, outstanding value, the service types. The CSV runs the same queries but the form's
 # choices.
 PINNED = {
-    "reports:usage": 10,
-    "reports:usage[filtered]": 11,
+    # A page (not its export) reads the version of the center's data first
+    # (reports/report_cache.py): one statement more than it computes with; in these tests'
+    # transaction, which has written, the content is computed every time
+    # (tests/reports/test_report_cache.py pins a hit).
+    "reports:usage": 11,
+    "reports:usage[filtered]": 12,
     "reports:usage_csv": 9,
-    "reports:financial": 8,
+    "reports:financial": 9,
     "reports:financial_csv": 7,
 }
 

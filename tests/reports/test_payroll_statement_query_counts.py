@@ -73,12 +73,16 @@ PAGES = {
 # lookup), the student's own record one. The CSV export runs the page's queries but the
 # filter's choices.
 PINNED = {
-    "reports:payroll[admin]": 6,
-    "reports:payroll[provider]": 5,
-    "reports:payroll[pending]": 7,
+    # A page (not its export) reads the version of the center's data first
+    # (reports/report_cache.py): one statement more than it computes with; in these tests'
+    # transaction, which has written, the content is computed every time
+    # (tests/reports/test_report_cache.py pins a hit).
+    "reports:payroll[admin]": 7,
+    "reports:payroll[provider]": 6,
+    "reports:payroll[pending]": 8,
     "reports:payroll_csv[admin]": 5,
-    "reports:statement[admin]": 7,
-    "reports:statement[student]": 7,
+    "reports:statement[admin]": 8,
+    "reports:statement[student]": 8,
     "reports:statement_csv[student]": 6,
 }
 
