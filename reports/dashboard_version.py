@@ -1,9 +1,11 @@
-"""The admin home's version per organization, kept by the database (PostgreSQL only).
+"""The admin home's and the reports' version per organization, kept by the database (PostgreSQL
+only).
 
-Every committed write to a table the admin home reads adds one to its organization's version,
-in the writing transaction, so a version read later sees it: `reports.home_cache` keeps the
-rendered dashboard under the version (and the minute) it was computed at, and any write by any
-path (a form, a task, the shell, SQL) shows on the next view.
+Every committed write to a table the admin home or a report page reads adds one to its
+organization's version, in the writing transaction, so a version read later sees it:
+`reports.home_cache` keeps the rendered dashboard under the version (and the minute) it was
+computed at, `reports.report_cache` each report's content under the version (and the day or the
+minute), and any write by any path (a form, a task, the shell, SQL) shows on the next view.
 
 The counter is split into `SHARDS` rows per organization, each transaction adding to the row of
 its own transaction id modulo `SHARDS`: the version is their sum. One row per organization
@@ -20,10 +22,14 @@ statement reads grows with every commit it sees."""
 
 SHARDS = 64
 
-# The tables whose rows the admin home reads, each with its organization column. The summaries
-# the page reads (`CenterBalance`, `StudentBalance`, `SessionHour`, `PairingActivity`,
-# `ShortSession`) are written by the triggers of these tables, in the same transactions.
+# The tables whose rows the admin home and the report pages (`reports.report_cache`) read, each
+# with its organization column. The summaries they read (`CenterBalance`, `StudentBalance`,
+# `SessionHour`, `PairingActivity`, `ShortSession`, the reports' roll-ups) are written by the
+# triggers of these tables, in the same transactions; `manage.py rebuild_rollups` adds to the
+# version itself (`bump`). `grants_package` since reports 0008: the Financial report shows the
+# packages' names and counts packages by their quantity.
 TABLES = {
+    "grants_package": "organization_id",
     "grants_grant": "organization_id",
     "grants_grantentry": "organization_id",
     "grants_grantservicetype": "organization_id",
@@ -103,3 +109,23 @@ READ = f"""
 SELECT coalesce(sum(n), 0), pg_current_xact_id_if_assigned() IS NOT NULL
 FROM {TABLE} WHERE organization_id = %s
 """  # noqa: S608
+
+# Adds one to the version of an organization (every organization with None), for a write the
+# triggers do not see: the summaries' rebuild, which rewrites only the summary tables.
+BUMP = f"""
+INSERT INTO {TABLE} AS v (organization_id, shard, n)
+SELECT o.id, (txid_current() %% {SHARDS})::smallint, 1 FROM matchpal_organization o
+WHERE %(org)s::bigint IS NULL OR o.id = %(org)s::bigint
+ON CONFLICT (organization_id, shard) DO UPDATE SET n = v.n + 1
+"""  # noqa: S608
+
+
+def bump(organization_id: int | None = None) -> None:
+    """Add one to the version of `organization_id` (of every organization with None), counted at
+    the commit of the current transaction like the triggers' (PostgreSQL only)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(BUMP, {"org": organization_id})

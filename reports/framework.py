@@ -222,7 +222,13 @@ class Report:
     name: ClassVar[str]  # the URL segment: /o/<slug>/reports/<name>/
     title: ClassVar[str]
     summary: ClassVar[str]  # one sentence on the index
-    template: ClassVar[str]
+    template: ClassVar[str]  # the page: the form, the export links (`reports/report_base.html`)
+    # The content under the form: the summary and the tables (`reports/report_content.html`),
+    # rendered once per key and kept in the cache (`reports.report_cache`).
+    content_template: ClassVar[str]
+    # Does the content depend on the moment, not only on the data and the center's date (what
+    # is free to book now, what is owed now)? Then it is kept for the minute only.
+    moment: ClassVar[bool] = False
     roles: ClassVar[frozenset[str]] = frozenset(Role.values)
     # Which filters the form offers (each also limited by role, see `reports/forms.py`).
     filters: ClassVar[frozenset[str]] = frozenset({"service_type", "provider", "student"})

@@ -7,6 +7,7 @@ is answered as the GET it would be (there is nothing to change here).
 """
 
 from collections.abc import Callable
+from functools import partial
 from urllib.parse import urlencode
 
 from django.http import HttpResponse, HttpResponseBase
@@ -15,7 +16,7 @@ from django.urls import reverse
 
 from matchpal.models import Role
 from matchpal.tenancy import TenantRequest, tenant_view
-from reports import exports
+from reports import exports, report_cache
 from reports.catalog.sessions import SessionsReport
 from reports.export_jobs.report_sources import SESSION_ROWS, source_name
 from reports.forms import ReportFilterForm
@@ -39,10 +40,14 @@ def _form(request: TenantRequest, report: type[Report]) -> ReportFilterForm:
 
 
 def _page(request: TenantRequest, report: type[Report], form: ReportFilterForm) -> HttpResponse:
-    context: dict[str, object] = {"report": report, "form": form, "tables": []}
-    if form.is_valid():
+    context: dict[str, object] = {"report": report, "form": form}
+    if not form.is_valid():
+        context["tables"] = []  # nothing to show for filters that do not hold
+    else:
         shown = report(form.scope())
-        context |= {"scope": shown.scope, "tables": shown.tables(), **shown.context()}
+        # The summary and tables: rendered where the page writes them (a callable in the
+        # context), from the cache when the center's data has not changed since.
+        context |= {"scope": shown.scope, "content": partial(report_cache.content, shown)}
     return render(request, report.template, context)
 
 

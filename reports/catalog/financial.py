@@ -29,6 +29,8 @@ class FinancialReport(LedgerReport):
         "value of the hours still owed."
     )
     template = "reports/report_financial.html"
+    content_template = "reports/content/financial.html"
+    moment = True  # free to book now, owed now: a day not over closes now (`ledger_scope`)
     roles = frozenset({Role.ADMIN})
     order = 30  # after the Sessions report on the index
     # Sales, refunds and outstanding hours belong to no provider, and are not per period.

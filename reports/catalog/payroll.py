@@ -44,6 +44,7 @@ class PayrollReport(Report):
         "rates of each session and the confirmation rule."
     )
     template = "reports/report_payroll.html"
+    content_template = "reports/content/payroll.html"
     roles = frozenset({Role.ADMIN, Role.PROVIDER})
 
     @cached_property

@@ -129,6 +129,7 @@ class SessionsReport(Report):
         "cancellation and no-show rates; popular days and times."
     )
     template = "reports/report_sessions.html"
+    content_template = "reports/content/sessions.html"
 
     @cached_property
     def rolled_up(self) -> bool:

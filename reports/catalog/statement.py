@@ -50,6 +50,7 @@ class StatementReport(Report):
         "page to send when a family asks where the hours went."
     )
     template = "reports/report_statement.html"
+    content_template = "reports/content/statement.html"
     roles = frozenset({Role.ADMIN, Role.STUDENT})
     filters = frozenset({"service_type", "student"})
     periodic = False

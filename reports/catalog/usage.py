@@ -92,6 +92,8 @@ class UsageReport(LedgerReport):
         "the grants that ended was used, the hours outstanding, and when each student runs out."
     )
     template = "reports/report_usage.html"
+    content_template = "reports/content/usage.html"
+    moment = True  # free to book now, owed now: a day not over closes now (`ledger_scope`)
     roles = frozenset({Role.ADMIN})
     order = 20  # after the Sessions report on the index
 

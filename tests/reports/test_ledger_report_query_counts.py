@@ -71,10 +71,14 @@ PAGES = {
 # choices, after one more: the count of the range's ledger entries, up to one past the direct
 # downloads' cap (docs/reports.md, "Large downloads").
 PINNED = {
-    "reports:usage": 10,
-    "reports:usage[filtered]": 11,
+    # A page (not its export) reads the version of the center's data first
+    # (reports/report_cache.py): one statement more than it computes with; in these tests'
+    # transaction, which has written, the content is computed every time
+    # (tests/reports/test_report_cache.py pins a hit).
+    "reports:usage": 11,
+    "reports:usage[filtered]": 12,
     "reports:usage_csv": 10,
-    "reports:financial": 8,
+    "reports:financial": 9,
     "reports:financial_csv": 8,
 }
 

@@ -3,6 +3,7 @@ from django.db import transaction
 
 from grants import balances
 from matchpal.models import Organization
+from reports import dashboard_version
 from reports import rollups as report_rollups
 from sessions_app import rollups as home_rollups
 
@@ -33,6 +34,9 @@ class Command(BaseCommand):
                 balances.rebuild_center(organization_id=organization_id)
                 if report_rollups.available():
                     report_rollups.rebuild(organization_id=organization_id)
+                # The admin home and the reports kept in the cache read these summaries: a
+                # rebuild that corrected one shows on the next view.
+                dashboard_version.bump(organization_id)
             self.stdout.write(self.style.SUCCESS("Summaries rebuilt."))
             return
         found = [str(d) for d in home_rollups.differences(organization_id=organization_id)]
