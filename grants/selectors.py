@@ -79,10 +79,11 @@ def active_packages(*, organization: Organization) -> QuerySet[Package]:
 
 
 def grant_list(*, organization: Organization, student: Student) -> QuerySet[Grant]:
-    return (
-        Grant.objects.filter(organization=organization, student=student)
-        .select_related("package")
-        .prefetch_related(Prefetch("service_types", queryset=ServiceType.objects.order_by("name")))
+    """The student's grants with their service types by name. Not joined to the package: no
+    page that lists them shows it, and the join built a package per grant on every request
+    (docs/performance.md, "The student's pages: the home's reads and rows")."""
+    return Grant.objects.filter(organization=organization, student=student).prefetch_related(
+        Prefetch("service_types", queryset=ServiceType.objects.order_by("name"))
     )
 
 

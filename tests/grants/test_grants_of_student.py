@@ -24,12 +24,12 @@ def test_the_grants_and_their_service_types_are_grant_lists(tenant_a: Tenant) ->
     with CaptureQueriesContext(connection) as queries:
         grants = selectors.grants_of_student(organization=org, student=tenant_a.student)
         shown = [
-            (g.pk, g.unit, g.total, g.package, [st.name for st in g.service_types.all()])
+            (g.pk, g.unit, g.total, g.package_id, [st.name for st in g.service_types.all()])
             for g in grants
         ]
     assert len(queries) == 1  # the grants and their service types in one round trip
     assert shown == [
-        (g.pk, g.unit, g.total, g.package, [st.name for st in g.service_types.all()])
+        (g.pk, g.unit, g.total, g.package_id, [st.name for st in g.service_types.all()])
         for g in expected
     ]
     assert shown[0][4] == ["Advising", "Tutoring"]
