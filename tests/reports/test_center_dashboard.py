@@ -137,7 +137,14 @@ def test_center_hours_per_service_type_agree_with_the_students_hours_pages(
     org = tenant_a.organization
     now = timezone.now()
     other = StudentFactory(organization=org, name="Other")
-    both = make_grant(student=tenant_a.student, minutes=600, service_types=("Tutoring", "Advising"))
+    # Valid since yesterday: the session logged below (three hours ago) falls on the day before
+    # in the center's time zone when the test runs in its first three hours.
+    both = make_grant(
+        student=tenant_a.student,
+        minutes=600,
+        service_types=("Tutoring", "Advising"),
+        valid_from=now - timedelta(days=1),
+    )
     make_grant(student=other, minutes=300)
     make_grant(student=other, minutes=10, unit="sessions", service_types=("Advising",))
     make_grant(student=other, minutes=120, valid_from=now + timedelta(days=3))  # not yet valid
