@@ -20,7 +20,9 @@ seen leaves the largest unchanged, and most of the tables read (sessions, relati
 updated in place with no timestamp at all. Commits become visible in one order, so the sum a
 statement reads grows with every commit it sees."""
 
-SHARDS = 64
+from matchpal.data_version import READ, SHARDS, TABLE
+
+__all__ = ["READ", "SHARDS", "TABLE", "TABLES", "bump"]
 
 # The tables whose rows the admin home and the report pages (`reports.report_cache`) read, each
 # with its organization column. The summaries they read (`CenterBalance`, `StudentBalance`,
@@ -45,7 +47,6 @@ TABLES = {
     "integrations_ordererror": "organization_id",
 }
 
-TABLE = "reports_dashboardversion"
 TRIGGER = "reports_dashboard_version"
 
 CREATE = f"""
@@ -101,14 +102,6 @@ DROP = (
     )
     + f"DROP TABLE IF EXISTS {TABLE};\n"
 )
-
-# The organization's version, and whether this transaction has written anything (its own
-# writes are not counted until it commits: such a transaction reads the figures themselves).
-# Only the table's name is formatted in; the organization is a parameter.
-READ = f"""
-SELECT coalesce(sum(n), 0), pg_current_xact_id_if_assigned() IS NOT NULL
-FROM {TABLE} WHERE organization_id = %s
-"""  # noqa: S608
 
 # Adds one to the version of an organization (every organization with None), for a write the
 # triggers do not see: the summaries' rebuild, which rewrites only the summary tables.

@@ -35,8 +35,9 @@ from django.utils.safestring import SafeString
 from grants.models import Grant, GrantStatus
 from grants.selectors import low_balance_students
 from matchpal.cache import unreachable
+from matchpal.data_version import version
 from matchpal.models import Invitation, Membership, Organization
-from reports import dashboard_version, selectors
+from reports import selectors
 
 TEMPLATE = "reports/dashboard/admin.html"
 
@@ -45,17 +46,6 @@ TIMEOUT = 120
 # The parts kept apart (the low-balance list, the head counts) last until the center's next
 # write or the next moment they depend on: this only bounds how long unused ones stay.
 KEPT_TIMEOUT = 3600
-
-
-def version(organization: Organization) -> int | None:
-    """The organization's version, or None when this view must compute the figures (SQLite, or
-    a transaction that has written rows not counted yet)."""
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(dashboard_version.READ, [organization.pk])
-        n, wrote = cursor.fetchone()
-    return None if wrote else int(n)
 
 
 def key(organization: Organization, n: int) -> str:

@@ -36,8 +36,8 @@ from django.utils import timezone, translation
 from django.utils.safestring import SafeString
 
 from matchpal.cache import unreachable
+from matchpal.data_version import version
 from reports.framework import Report
-from reports.home_cache import version
 
 # A content of the day is read until the center's next write or midnight: this only bounds how
 # long unused ones stay. One of the minute (`Report.moment`) is only read within its minute.

@@ -11,10 +11,9 @@ The counts are one statement on PostgreSQL (the week's sessions through the sess
 organization-and-start index, grouped by the center's local day; the providers ranked per day
 with a window function, only the five first joined to their names), and the same counts in
 Python elsewhere (SQLite, `make run`). They are kept in the cache under the center's data version
-(`reports.home_cache.version`: a counter the database adds to at the commit of every write to
+(`matchpal.data_version`: a counter the database adds to at the commit of every write to
 the sessions, relationships, providers, ...), the week and the center's time zone: a warm week
-costs that one small read. The version is the reports app's because it already counts the
-writes of every table the summary reads; nothing else of `reports` is used."""
+costs that one small read."""
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -27,8 +26,8 @@ from django.db import connection
 from django.urls import get_script_prefix
 from django.utils import translation
 
+from matchpal.data_version import version
 from matchpal.models import Organization
-from reports import home_cache
 from sessions_app.models import Session, SessionStatus
 
 # Up to this many sessions in the week the admin sees every one of them; above, the summary.
@@ -224,7 +223,7 @@ def week_summary(
     when the center's data is what they were made from. Made on every view on SQLite, in a
     transaction that has written (its writes are not in the version yet) and while Redis cannot
     be reached (the cache then reads as empty)."""
-    n = home_cache.version(organization)
+    n = version(organization)
     if n is None:
         summary = compute(organization, start, end, days)
         return summary, render(summary) if summary.summarised else ""

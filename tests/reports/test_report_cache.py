@@ -21,9 +21,10 @@ from django.utils import timezone
 
 from grants.models import Package
 from grants.services import grant_from_package
+from matchpal import data_version
 from matchpal.models import Organization
 from providers.models import Provider
-from reports import dashboard_version, report_cache
+from reports import report_cache
 from reports.forms import ReportFilterForm
 from reports.framework import REPORTS
 from students.models import Student
@@ -181,11 +182,11 @@ def test_the_rebuild_of_the_summaries_shows_on_the_next_view(
     past_grant(tenant_a.student, 600)
     log(tenant_a, paired(tenant_a), at(10, 10))
     with connection.cursor() as cursor:
-        cursor.execute(dashboard_version.READ, [org.pk])
+        cursor.execute(data_version.READ, [org.pk])
         before = cursor.fetchone()[0]
     call_command("rebuild_rollups", organization=org.slug, stdout=StringIO())
     with connection.cursor() as cursor:
-        cursor.execute(dashboard_version.READ, [org.pk])
+        cursor.execute(data_version.READ, [org.pk])
         assert cursor.fetchone()[0] == before + 1
 
 
