@@ -226,6 +226,54 @@ def unfiltered_page(request: HttpRequest, *, membership: Membership) -> Page[Any
     )
 
 
+# What a relationship's page shows of each session to its student (`relationship_tags
+# .relationship_session_row`): no money, so neither the money's annotations nor the columns.
+RELATIONSHIP_PAGE_FIELDS = (
+    "public_id",
+    "starts_at",
+    "duration_minutes",
+    "kind",
+    "status",
+    "disputed_at",
+    "dispute_resolved_at",
+)
+
+
+def _of_relationship(organization: int, relationship: int, money: bool) -> SessionQuerySet:
+    """A relationship's sessions, newest first; with their money (`with_money`) for staff."""
+    rows = Session.objects.filter(
+        organization_id=organization, relationship_id=relationship
+    ).order_by("-starts_at", "-id")
+    return rows.with_money() if money else rows.only(*RELATIONSHIP_PAGE_FIELDS)
+
+
+# The relationship page's sessions, compiled once, with and without their money: built by the
+# ORM on every request, the page's count and rows (the money's expressions resolved again each
+# time) were most of the page's Python (docs/performance.md, "The pairing's page and the
+# homes' rows").
+_of_relationship_lists = {
+    money: CompiledList(
+        lambda organization, relationship, money=money: _of_relationship(
+            organization, relationship, money
+        ),
+        organization=int,
+        relationship=int,
+    )
+    for money in (False, True)
+}
+
+
+def relationship_sessions_page(
+    request: HttpRequest, *, relationship: Relationship, membership: Membership
+) -> Page[Any]:
+    """The page of the relationship's sessions the member asked for (`?page=`), newest first:
+    the page `paginate` gives. Staff's rows carry `with_money`'s amounts; a student's only
+    `RELATIONSHIP_PAGE_FIELDS` (the page shows a student no money)."""
+    return _of_relationship_lists[not membership.is_student].paginate(
+        request, organization=relationship.organization_id, relationship=relationship.pk
+    )
+
+
 def own_provider_id(membership: Membership) -> Subquery:
     """The provider record of a provider's membership, as a scalar subquery: PostgreSQL runs it
     once, first, and compares `provider_id` with its value, so an index leading with the

@@ -1,4 +1,5 @@
 from django import template
+from django.utils.formats import localize
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
 
@@ -218,4 +219,30 @@ def coming_up_row(session: Session, detail: RowLink) -> SafeString:
     loop wrote (tests/reports/test_provider_home_rows.py)."""
     return mark_safe(  # noqa: S308 (every value escaped)
         f'\n  <li class="list-group-item">{_session_line(session, detail)}</li>\n'
+    )
+
+
+@register.simple_tag(takes_context=True)
+def relationship_session_row(
+    context: template.Context, session: Session, detail: RowLink, sees_client_amount: bool
+) -> SafeString:
+    """One `<tr>` of a relationship page's sessions, with the whitespace around it that the
+    loop wrote: about twenty template nodes a row (tests/relationships/
+    test_detail_session_row.py renders the list both ways; docs/performance.md, "The
+    pairing's page and the homes' rows"). Staff see the provider's earnings, and the client's
+    amount where `sees_client_amount`."""
+    status = escaped(session.get_status_display())
+    if session.dispute_open:
+        status += ' <span class="badge text-bg-danger">Disputed</span>'
+    money = ""
+    if not context["membership"].is_student:
+        money = f'<td class="text-end">{escaped(localize(session.provider_earnings))}</td>'  # type: ignore[attr-defined]
+        if sees_client_amount:
+            money += f'<td class="text-end">{escaped(localize(session.client_amount))}</td>'  # type: ignore[attr-defined]
+    when = escaped(date(localtime(session.starts_at), "D M j, Y H:i"))
+    return mark_safe(  # noqa: S308 (every value is escaped)
+        f'\n  <tr><td><a href="{with_id(detail, session.public_id)}">{when}</a></td>\n'
+        f"    <td>{escaped(format_quantity(session.duration_minutes, 'minutes'))}</td>"
+        f"<td>{escaped(session.get_kind_display())}</td><td>{status}</td>\n"
+        f"    {money}</tr>\n  "
     )
