@@ -12,7 +12,7 @@ check-in pages until none is: `overdue_guard`, run before every tenant view.
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from django.contrib import messages
@@ -22,7 +22,8 @@ from django.http import Http404, HttpResponseBase
 from django.shortcuts import redirect
 from django.utils import timezone
 
-from matchpal.models import Membership, Organization
+from matchpal.compiled import Compiled, stand_in
+from matchpal.models import Membership, Organization, Role
 from matchpal.tenancy import TenantRequest
 from relationships.models import RelationshipStatus
 from sessions_app import services
@@ -35,7 +36,7 @@ from sessions_app.models import (
     SessionStatus,
 )
 from sessions_app.rules import SessionRuleError
-from sessions_app.selectors import session_list
+from sessions_app.selectors import home_sessions, session_list, with_organization
 
 NO_ONE_CAME: Final = "No one showed up (check-in)."
 CHECK_IN_FIRST: Final = (
@@ -142,6 +143,57 @@ def to_check_in(*, organization: Organization, membership: Membership) -> QueryS
         )
         .order_by("starts_at", "id")
     )
+
+
+# A provider's check-in list, compiled once (`matchpal.compiled`): read by the session's own
+# provider column (`own_provider_id`), so the partial index of a provider's live sessions by
+# start (`session_org_provider_live`) finds the few scheduled ones already started, where
+# `session_list`'s join through the relationships' provider read every session of theirs
+# (2,400 for the large center's busiest, 10 ms) and planned a six-table join on each request
+# (docs/performance.md, "The pairing's page and the homes' rows"). Only what the list shows of
+# each row is read (sessions_app/check_ins.html, a provider's rows).
+_provider_rows = Compiled(
+    lambda organization, user, now: (
+        home_sessions(
+            organization=stand_in(Organization, organization),
+            membership=stand_in(
+                Membership, 0, organization_id=organization, user_id=user, role=Role.PROVIDER
+            ),
+        )
+        .filter(
+            status=SessionStatus.SCHEDULED,
+            starts_at__lte=now,
+            relationship__status=RelationshipStatus.PAIRED,
+        )
+        .select_related(None)
+        .select_related("relationship__student")
+        .only(
+            "public_id",
+            "starts_at",
+            "duration_minutes",
+            "status",
+            "relationship__student__name",
+        )
+        .order_by("starts_at", "id")[: CHECK_IN_ROWS + 1]
+    ),
+    organization=int,
+    user=int,
+    now=datetime,
+)
+
+
+def check_in_rows(*, organization: Organization, membership: Membership) -> list[Session]:
+    """The first `CHECK_IN_ROWS` and one of `to_check_in` (one more says there are more),
+    with their organization set (`with_organization`); a provider's from `_provider_rows`."""
+    if membership.is_provider:
+        rows = _provider_rows.rows(
+            organization=organization.pk, user=membership.user_id, now=timezone.now()
+        )
+    else:
+        rows = list(
+            to_check_in(organization=organization, membership=membership)[: CHECK_IN_ROWS + 1]
+        )
+    return with_organization(rows, organization)
 
 
 def overdue_guard(request: TenantRequest) -> HttpResponseBase | None:

@@ -12,7 +12,7 @@ from django.db.models import Aggregate, Count, Exists, OuterRef, Q, QuerySet, Su
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
-from matchpal.compiled import stand_in
+from matchpal.compiled import Compiled, stand_in
 from matchpal.models import Charge, Membership, Organization, Role, User
 from matchpal.pagination import CompiledList
 from providers.models import Provider
@@ -717,6 +717,45 @@ class Week:
     more: bool
 
 
+def _week_of(sessions: SessionQuerySet, start: datetime, end: datetime) -> SessionQuerySet:
+    return (
+        sessions.filter(starts_at__gte=start, starts_at__lt=end)
+        .exclude(status=SessionStatus.CANCELLED)
+        .order_by("starts_at", "id")
+    )
+
+
+# What the week shows of each session (`session_tags.week_session`).
+WEEK_FIELDS = (
+    "public_id",
+    "starts_at",
+    "duration_minutes",
+    "status",
+    "relationship__student__name",
+    "relationship__provider__name",
+)
+
+# A provider's and a student's own week, compiled once (`matchpal.compiled`), reading only
+# WEEK_FIELDS: the ORM built the statement, and PostgreSQL planned its five-table join, on
+# every request, and each row was five instances of every column (docs/performance.md, "The
+# pairing's page and the homes' rows").
+_own_week: dict[str, Compiled] = {
+    role: Compiled(
+        lambda organization, user, start, end, role=role: (
+            _week_of(_rows_of(organization, user, role), start, end)
+            .select_related(None)
+            .select_related("relationship__student", "relationship__provider")
+            .only(*WEEK_FIELDS)[: WEEK_MAX_SESSIONS + 1]
+        ),
+        organization=int,
+        user=int,
+        start=datetime,
+        end=datetime,
+    )
+    for role in (Role.PROVIDER, Role.STUDENT)
+}
+
+
 def week_days(
     *,
     organization: Organization,
@@ -728,15 +767,18 @@ def week_days(
     """The member's sessions from `start` to `end` (a local week), not cancelled, grouped by
     the center's local day; at most `WEEK_MAX_SESSIONS` (one query, through the sessions'
     organization-and-start index, or the provider's relationships for one provider)."""
-    sessions: QuerySet[Session] = (
-        session_rows(organization=organization, membership=membership)
-        .filter(starts_at__gte=start, starts_at__lt=end)
-        .exclude(status=SessionStatus.CANCELLED)
-        .order_by("starts_at", "id")
-    )
-    if provider is not None:
-        sessions = of_relationships(sessions, provider=provider)
-    rows = with_organization(sessions[: WEEK_MAX_SESSIONS + 1], organization)
+    if provider is None and not membership.is_admin:
+        found = _own_week[membership.role].rows(
+            organization=organization.pk, user=membership.user_id, start=start, end=end
+        )
+    else:
+        sessions: QuerySet[Session] = _week_of(
+            session_rows(organization=organization, membership=membership), start, end
+        )
+        if provider is not None:
+            sessions = of_relationships(sessions, provider=provider)
+        found = list(sessions[: WEEK_MAX_SESSIONS + 1])
+    rows = with_organization(found, organization)
     tz = organization.tz
     first = timezone.localtime(start, tz).date()
     by_day: dict[date, list[Session]] = {first + timedelta(days=n): [] for n in range(7)}

@@ -1,4 +1,5 @@
 from django import template
+from django.template.defaultfilters import time as time_filter
 from django.utils.formats import localize
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
@@ -245,4 +246,31 @@ def relationship_session_row(
         f"    <td>{escaped(format_quantity(session.duration_minutes, 'minutes'))}</td>"
         f"<td>{escaped(session.get_kind_display())}</td><td>{status}</td>\n"
         f"    {money}</tr>\n  "
+    )
+
+
+@register.simple_tag(takes_context=True)
+def week_session(context: template.Context, session: Session, detail: RowLink) -> SafeString:
+    """One session of the week (sessions_app/week.html), with the whitespace around it that
+    the loop wrote: the people the member sees, the status where not scheduled
+    (tests/sessions_app/test_week_session_tag.py renders a week both ways)."""
+    membership = context["membership"]
+    relationship = session.relationship
+    if membership.is_student:
+        who = escaped(relationship.provider.name)
+    elif membership.is_provider:
+        who = escaped(relationship.student.name)
+    else:
+        who = f"{escaped(relationship.student.name)} / {escaped(relationship.provider.name)}"
+    status = ""
+    if session.status != "scheduled":
+        status = f'<span class="small">({escaped(session.get_status_display())})</span>'
+    at = escaped(time_filter(localtime(session.starts_at), "H:i"))
+    return mark_safe(  # noqa: S308 (every value is escaped)
+        f'\n    <a class="mp-week-session mp-status-{escaped(session.status)}"'
+        f' href="{with_id(detail, session.public_id)}">\n'
+        f'      <span class="fw-semibold">{at}</span> {escaped(session.duration_minutes)} min ·\n'
+        f"      {who}\n"
+        f"      {status}\n"
+        "    </a>\n    "
     )
