@@ -189,16 +189,54 @@ def _as_provider(organization: int, user: int) -> dict[str, Any]:
 PROVIDER_TO_LOG = 20
 
 # The provider home's lists, compiled once (docs/performance.md, "The homes").
+#
+# The proposals, "My students", the requests and "Coming up" read only what their rows show
+# (`relationship_tags.proposal_row` and `paired_row`, `session_tags.request_row` and
+# `coming_up_row`): the whole relationship with its student, provider and service type was
+# four instances of every column a row, most of the home's Python for the provider with the
+# most pairings (docs/performance.md, "The pairing's page and the homes' rows").
+PROVIDER_HOME_RELATIONSHIP_FIELDS = (
+    "public_id",
+    "unit",
+    "respond_by",
+    "student__name",
+    "service_type__name",
+)
+PROVIDER_HOME_SESSION_FIELDS = (
+    "public_id",
+    "starts_at",
+    "topic",
+    "series",
+    "relationship__student__name",
+)
+
+
+def _shown_relationships(relationships: QuerySet[Any]) -> QuerySet[Any]:
+    return (
+        relationships.select_related(None)
+        .select_related("student", "service_type")
+        .only(*PROVIDER_HOME_RELATIONSHIP_FIELDS)
+    )
+
+
+def _shown_sessions_of_provider(sessions: QuerySet[Session]) -> QuerySet[Session]:
+    return (
+        sessions.select_related(None)
+        .select_related("relationship__student")
+        .only(*PROVIDER_HOME_SESSION_FIELDS)
+    )
+
+
 _provider_proposals = Compiled(
-    lambda organization, user: relationships.proposals_for_provider(
-        **_as_provider(organization, user)
+    lambda organization, user: _shown_relationships(
+        relationships.proposals_for_provider(**_as_provider(organization, user))
     ),
     organization=int,
     user=int,
 )
 _provider_paired = Compiled(
-    lambda organization, user: relationships.paired_for_provider(
-        **_as_provider(organization, user)
+    lambda organization, user: _shown_relationships(
+        relationships.paired_for_provider(**_as_provider(organization, user))
     ),
     organization=int,
     user=int,
@@ -212,7 +250,9 @@ _provider_to_log = Compiled(
     now=datetime,
 )
 _provider_requests = Compiled(
-    lambda organization, user: sessions.requests_query(**_as_provider(organization, user)),
+    lambda organization, user: _shown_sessions_of_provider(
+        sessions.requests_query(**_as_provider(organization, user))
+    ),
     organization=int,
     user=int,
 )
@@ -227,8 +267,8 @@ _provider_earnings = Compiled(
     since=datetime,
 )
 _provider_coming_up = Compiled(
-    lambda organization, user, now: sessions.coming_up_query(
-        **_as_provider(organization, user), now=now
+    lambda organization, user, now: _shown_sessions_of_provider(
+        sessions.coming_up_query(**_as_provider(organization, user), now=now)
     ),
     organization=int,
     user=int,
