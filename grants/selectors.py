@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models import (
     BooleanField,
@@ -26,6 +27,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
+from grants import history as ledger_history
 from grants.models import (
     Allocation,
     EntryKind,
@@ -130,6 +132,32 @@ def grant_reads(*, organization: Organization, student: Student) -> list[tuple[C
     rows."""
     keys = {"organization": organization.pk, "student": student.pk}
     return [(_grants_of, keys), (_grant_service_types_of, keys)]
+
+
+def hours_reads(
+    *, organization: Organization, student: Student, page: int, size: int | None = None
+) -> tuple[list[Grant], list[dict[str, object]], ledger_history.History]:
+    """What an hours page reads, in one round trip (`matchpal.compiled.together`; PostgreSQL
+    only): the grants with their service types (`grants_of_student`), the holds
+    (`holds_of_student`), and the history (`grants.history.History`) with its capped count and
+    the rows of `page` (a number asked for, 1 and up; pages of `size`, `MATCHPAL_PAGE_SIZE`
+    unless given) already read, so that paging it sends
+    nothing more unless the number is past the last page. Six round trips were half of the
+    page's time on a loaded machine."""
+    size = size or settings.MATCHPAL_PAGE_SIZE
+    offset = (page - 1) * size
+    keys = {"organization": organization.pk, "student": student.pk}
+    grant_rows, links, hold_rows, counted, page_rows = compiled.together(
+        *grant_reads(organization=organization, student=student),
+        holds_read(organization=organization, student=student),
+        ledger_history.count_statement(**keys),
+        ledger_history.page_statement(**keys, offset=offset, limit=size),
+    )
+    grants = grants_with_service_types(grant_rows, links)
+    entries = ledger_history.History(organization=organization, student=student, grants=grants)
+    ((count,),) = counted
+    entries.prime(count=int(count), offset=offset, rows=page_rows)
+    return grants, holds_from(hold_rows), entries
 
 
 def grants_with_service_types(grants: list[Grant], links: list[Any]) -> list[Grant]:
