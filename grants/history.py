@@ -200,21 +200,27 @@ class History(Sequence[GrantEntry]):
         return [self._entry(row, rows) for row in found]
 
     def _entry(self, row: Sequence[Any], rows: prebuilt.Rows) -> GrantEntry:
-        entry, relationship, provider, session, actor = rows.instances(row)
+        entry = rows.instance(row, 0)
         assert isinstance(entry, GrantEntry)
         grant = self.grants.get(entry.grant_id)
         if grant is None:  # a grant made since the page's grants were read
             grant = Grant.objects.get(pk=entry.grant_id)
         _key(GrantEntry, "grant").set_cached_value(entry, grant)
+        # Only the related rows the entry has are made (most entries name no session or no
+        # relationship): the others are None, as the left joins found nothing.
+        relationship = None
         if entry.relationship_id is not None:
+            relationship = rows.instance(row, 1)
+            provider = rows.instance(row, 2)
             _key(type(relationship), "provider").set_cached_value(relationship, provider)
+        session = rows.instance(row, 3) if entry.session_id is not None else None
+        actor = rows.instance(row, 4) if entry.actor_id is not None else None
         for name, instance in (
             ("relationship", relationship),
             ("session", session),
             ("actor", actor),
         ):
-            present = getattr(entry, f"{name}_id") is not None
-            _key(GrantEntry, name).set_cached_value(entry, instance if present else None)
+            _key(GrantEntry, name).set_cached_value(entry, instance)
         newer = row[-1]
         entry.running = self.usable.get(grant.unit, 0) - int(newer)
         return entry

@@ -64,7 +64,7 @@ def history_row(entry: GrantEntry, relationship_link: RowLink, session_link: Row
 
 def _covers(grant: Grant) -> str:
     """The grant's service types' names, its status badge when not active."""
-    covers = ", ".join(escaped(service_type.name) for service_type in grant.service_types.all())
+    covers = ", ".join(escaped(service_type.name) for service_type in grant.covered())
     if grant.status != "active":
         covers += (
             f' <span class="badge text-bg-secondary">{escaped(grant.get_status_display())}</span>'
