@@ -1,3 +1,5 @@
+from collections.abc import Iterable
+
 from django import template
 from django.template.defaultfilters import time as time_filter
 from django.utils.formats import localize
@@ -273,4 +275,40 @@ def week_session(context: template.Context, session: Session, detail: RowLink) -
         f"      {who}\n"
         f"      {status}\n"
         "    </a>\n    "
+    )
+
+
+# One tag call per list rather than per row (as `hours_tags.history_rows`): each writes what
+# `{% for %}` over the row tag wrote (tests/grants/test_list_tags.py renders both).
+
+
+@register.simple_tag(takes_context=True)
+def student_session_rows(
+    context: template.Context,
+    sessions: Iterable[Session],
+    detail: RowLink,
+    confirm: RowLink,
+    dispute: RowLink,
+    cancel_booking: RowLink,
+) -> SafeString:
+    return mark_safe(  # noqa: S308 (each row escapes its values)
+        "".join(
+            student_session_row(context, session, detail, confirm, dispute, cancel_booking)
+            for session in sessions
+        )
+    )
+
+
+@register.simple_tag(takes_context=True)
+def relationship_session_rows(
+    context: template.Context,
+    sessions: Iterable[Session],
+    detail: RowLink,
+    sees_client_amount: bool,
+) -> SafeString:
+    return mark_safe(  # noqa: S308 (each row escapes its values)
+        "".join(
+            relationship_session_row(context, session, detail, sees_client_amount)
+            for session in sessions
+        )
     )
