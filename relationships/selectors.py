@@ -2,7 +2,8 @@
 and what one relationship holds and was given."""
 
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.core.paginator import Page
@@ -62,6 +63,48 @@ def _allocations_sum(column: str) -> Coalesce:
         .values("total")
     )
     return Coalesce(Subquery(sums), 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pairing:
+    """A relationship as the provider home lists it (its proposals and My students): what the
+    rows show (`relationship_tags.proposal_row`, `paired_row`), read as values
+    (`PAIRING_FIELDS`, `pairings`) rather than as a relationship, its student and its service
+    type, three instances of every column a row (docs/performance.md, "The pairing's page and
+    the homes' rows")."""
+
+    pk: int
+    public_id: uuid.UUID
+    unit: str
+    respond_by: datetime | None
+    held: int
+    student: Named
+    service_type: Named
+
+
+# `relationship_list`'s values that make a `Pairing`, in its fields' order.
+PAIRING_FIELDS = (
+    "pk",
+    "public_id",
+    "unit",
+    "respond_by",
+    "held",
+    "student__name",
+    "service_type__name",
+)
+
+
+def pairings(rows: list[Any]) -> list[Pairing]:
+    """The `Pairing` of each row of `relationship_list(…).values_list(*PAIRING_FIELDS)`."""
+    return [
+        Pairing(pk, public_id, unit, respond_by, held, Named(student), Named(service_type))
+        for pk, public_id, unit, respond_by, held, student, service_type in rows
+    ]
 
 
 def relationship_list(

@@ -192,16 +192,10 @@ PROVIDER_TO_LOG = 20
 #
 # The proposals, "My students", the requests and "Coming up" read only what their rows show
 # (`relationship_tags.proposal_row` and `paired_row`, `session_tags.request_row` and
-# `coming_up_row`): the whole relationship with its student, provider and service type was
-# four instances of every column a row, most of the home's Python for the provider with the
-# most pairings (docs/performance.md, "The pairing's page and the homes' rows").
-PROVIDER_HOME_RELATIONSHIP_FIELDS = (
-    "public_id",
-    "unit",
-    "respond_by",
-    "student__name",
-    "service_type__name",
-)
+# `coming_up_row`), the relationships as values (`relationships.Pairing`): the whole
+# relationship with its student, provider and service type was four instances of every column
+# a row, most of the home's Python for the provider with the most pairings
+# (docs/performance.md, "The pairing's page and the homes' rows").
 PROVIDER_HOME_SESSION_FIELDS = (
     "public_id",
     "starts_at",
@@ -211,12 +205,9 @@ PROVIDER_HOME_SESSION_FIELDS = (
 )
 
 
-def _shown_relationships(relationships: QuerySet[Any]) -> QuerySet[Any]:
-    return (
-        relationships.select_related(None)
-        .select_related("student", "service_type")
-        .only(*PROVIDER_HOME_RELATIONSHIP_FIELDS)
-    )
+def _shown_relationships(rows: QuerySet[Any]) -> QuerySet[Any]:
+    """As values (`relationships.pairings` makes them `Pairing`s)."""
+    return rows.values_list(*relationships.PAIRING_FIELDS)
 
 
 def _shown_sessions_of_provider(sessions: QuerySet[Session]) -> QuerySet[Session]:
@@ -291,8 +282,8 @@ def provider_dashboard(*, organization: Organization, membership: Membership) ->
     )
     # The sessions' rows leave the organization out of their join: it is the request's own.
     return {
-        "proposals": proposals,
-        "paired": paired,
+        "proposals": relationships.pairings(proposals),
+        "paired": relationships.pairings(paired),
         "to_log": sessions.with_organization(to_log, organization),
         # Booking requests stand above the confirmed sessions (docs/scheduling.md).
         "requests": sessions.with_organization(requests, organization),

@@ -13,6 +13,7 @@ from matchpal.quantities import format_quantity
 from matchpal.templatetags.dates import date
 from matchpal.templatetags.matchpal_tags import RowLink, escaped, with_id
 from relationships.models import Relationship
+from relationships.selectors import Pairing
 
 register = template.Library()
 
@@ -40,12 +41,12 @@ def relationship_row(relationship: Relationship, detail: RowLink) -> SafeString:
 
 
 @register.simple_tag
-def paired_row(relationship: Relationship, detail: RowLink, log: RowLink) -> SafeString:
+def paired_row(relationship: Pairing, detail: RowLink, log: RowLink) -> SafeString:
     """One `<li>` of the provider home's "My students", with the whitespace around it that the
     loop wrote (tests/reports/test_provider_home_rows.py renders the lists both ways;
     docs/performance.md, "The provider's home, again")."""
     public_id = relationship.public_id
-    held = escaped(format_quantity(relationship.held, relationship.unit))  # type: ignore[attr-defined]
+    held = escaped(format_quantity(relationship.held, relationship.unit))
     return mark_safe(  # noqa: S308 (every value escaped)
         '\n  <li class="list-group-item d-flex flex-wrap justify-content-between'
         ' align-items-center gap-2">\n'
@@ -60,7 +61,7 @@ def paired_row(relationship: Relationship, detail: RowLink, log: RowLink) -> Saf
 @register.simple_tag(takes_context=True)
 def proposal_row(
     context: template.Context,
-    relationship: Relationship,
+    relationship: Pairing,
     detail: RowLink,
     accept: RowLink,
     decline: RowLink,
@@ -76,7 +77,7 @@ def proposal_row(
     )
     public_id = relationship.public_id
     name = escaped(relationship.student.name)
-    held = escaped(format_quantity(relationship.held, relationship.unit))  # type: ignore[attr-defined]
+    held = escaped(format_quantity(relationship.held, relationship.unit))
     answer = ""
     if relationship.respond_by:
         answer = (
@@ -103,7 +104,7 @@ def proposal_row(
 
 
 @register.simple_tag
-def paired_rows(relationships: Iterable[Relationship], detail: RowLink, log: RowLink) -> SafeString:
+def paired_rows(relationships: Iterable[Pairing], detail: RowLink, log: RowLink) -> SafeString:
     """`paired_row` of each, in one tag call (as `hours_tags.history_rows`): what `{% for %}`
     over the row tag wrote (tests/grants/test_list_tags.py renders both)."""
     return mark_safe(  # noqa: S308 (each row escapes its values)

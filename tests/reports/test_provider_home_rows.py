@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from matchpal.models import Membership
+from relationships import selectors as relationships
 from relationships.models import RelationshipStatus
 from reports.selectors import provider_dashboard
 from sessions_app.models import SessionStatus
@@ -166,6 +167,18 @@ def test_the_rows_are_the_loops_text(tenant_a: Tenant, zone: str, token: str | N
         before = render(LOOPS, context)
     assert after == before
     assert len(context["proposals"]) == 2  # type: ignore[arg-type]
+    # The pairings are the relationships the ORM lists, in its order, with what the rows show.
+    for name, orm in (
+        ("proposals", relationships.proposals_for_provider),
+        ("paired", relationships.paired_for_provider),
+    ):
+        assert [
+            (p.pk, p.public_id, p.unit, p.respond_by, p.held, p.student.name, p.service_type.name)
+            for p in context[name]  # type: ignore[attr-defined]
+        ] == [
+            (r.pk, r.public_id, r.unit, r.respond_by, r.held, r.student.name, r.service_type.name)  # type: ignore[attr-defined]
+            for r in orm(organization=org, membership=membership)
+        ]
     assert "answer by" in after
     assert "Decline the proposal for Dee &amp; &lt;Co&gt;?" in after
     assert ">Log it</a>" in after
