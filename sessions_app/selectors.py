@@ -704,10 +704,39 @@ def _last_student_name_to_log(
 WEEK_MAX_SESSIONS: Final = 500
 
 
+@dataclass(frozen=True, slots=True)
+class Person:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    student: Person
+    provider: Person
+
+
+@dataclass(frozen=True, slots=True)
+class WeekSession:
+    """A session of a provider's or a student's own week: what `session_tags.week_session`
+    writes, read as values (`WEEK_FIELDS`), not as a session, its relationship and their
+    people, four instances of every column a row (docs/performance.md, "The pairing's page
+    and the homes' rows")."""
+
+    pk: int
+    public_id: uuid.UUID
+    starts_at: datetime
+    duration_minutes: int
+    status: str
+    relationship: Pair
+
+    def get_status_display(self) -> str:
+        return str(SessionStatus(self.status).label)
+
+
 @dataclass(frozen=True)
 class WeekDay:
     day: date
-    sessions: list[Session]
+    sessions: list[Session] | list[WeekSession]
 
 
 @dataclass(frozen=True)
@@ -725,8 +754,9 @@ def _week_of(sessions: SessionQuerySet, start: datetime, end: datetime) -> Sessi
     )
 
 
-# What the week shows of each session (`session_tags.week_session`).
+# What the week shows of each session (`session_tags.week_session`), a `WeekSession`'s fields.
 WEEK_FIELDS = (
+    "pk",
     "public_id",
     "starts_at",
     "duration_minutes",
@@ -736,17 +766,14 @@ WEEK_FIELDS = (
 )
 
 # A provider's and a student's own week, compiled once (`matchpal.compiled`), reading only
-# WEEK_FIELDS: the ORM built the statement, and PostgreSQL planned its five-table join, on
-# every request, and each row was five instances of every column (docs/performance.md, "The
-# pairing's page and the homes' rows").
+# WEEK_FIELDS as values: the ORM built the statement, and PostgreSQL planned its five-table
+# join, on every request, and each row was five instances of every column (docs/performance.md,
+# "The pairing's page and the homes' rows").
 _own_week: dict[str, Compiled] = {
     role: Compiled(
-        lambda organization, user, start, end, role=role: (
-            _week_of(_rows_of(organization, user, role), start, end)
-            .select_related(None)
-            .select_related("relationship__student", "relationship__provider")
-            .only(*WEEK_FIELDS)[: WEEK_MAX_SESSIONS + 1]
-        ),
+        lambda organization, user, start, end, role=role: _week_of(
+            _rows_of(organization, user, role), start, end
+        ).values_list(*WEEK_FIELDS)[: WEEK_MAX_SESSIONS + 1],
         organization=int,
         user=int,
         start=datetime,
@@ -767,21 +794,24 @@ def week_days(
     """The member's sessions from `start` to `end` (a local week), not cancelled, grouped by
     the center's local day; at most `WEEK_MAX_SESSIONS` (one query, through the sessions'
     organization-and-start index, or the provider's relationships for one provider)."""
+    rows: list[Session] | list[WeekSession]
     if provider is None and not membership.is_admin:
-        found = _own_week[membership.role].rows(
-            organization=organization.pk, user=membership.user_id, start=start, end=end
-        )
+        rows = [
+            WeekSession(pk, public_id, at, minutes, status, Pair(Person(student), Person(by)))
+            for pk, public_id, at, minutes, status, student, by in _own_week[membership.role].rows(
+                organization=organization.pk, user=membership.user_id, start=start, end=end
+            )
+        ]
     else:
         sessions: QuerySet[Session] = _week_of(
             session_rows(organization=organization, membership=membership), start, end
         )
         if provider is not None:
             sessions = of_relationships(sessions, provider=provider)
-        found = list(sessions[: WEEK_MAX_SESSIONS + 1])
-    rows = with_organization(found, organization)
+        rows = with_organization(sessions[: WEEK_MAX_SESSIONS + 1], organization)
     tz = organization.tz
     first = timezone.localtime(start, tz).date()
-    by_day: dict[date, list[Session]] = {first + timedelta(days=n): [] for n in range(7)}
+    by_day: dict[date, list[Any]] = {first + timedelta(days=n): [] for n in range(7)}
     for session in rows[:WEEK_MAX_SESSIONS]:
         by_day.setdefault(timezone.localtime(session.starts_at, tz).date(), []).append(session)
     return Week(

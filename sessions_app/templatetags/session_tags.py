@@ -10,7 +10,7 @@ from matchpal.quantities import format_quantity
 from matchpal.templatetags.dates import date
 from matchpal.templatetags.matchpal_tags import RowLink, escaped, with_id
 from sessions_app.models import Session
-from sessions_app.selectors import SessionActions, session_actions
+from sessions_app.selectors import SessionActions, WeekSession, session_actions
 
 register = template.Library()
 
@@ -252,7 +252,9 @@ def relationship_session_row(
 
 
 @register.simple_tag(takes_context=True)
-def week_session(context: template.Context, session: Session, detail: RowLink) -> SafeString:
+def week_session(
+    context: template.Context, session: "Session | WeekSession", detail: RowLink
+) -> SafeString:
     """One session of the week (sessions_app/week.html), with the whitespace around it that
     the loop wrote: the people the member sees, the status where not scheduled
     (tests/sessions_app/test_week_session_tag.py renders a week both ways)."""
