@@ -196,13 +196,6 @@ PROVIDER_TO_LOG = 20
 # relationship with its student, provider and service type was four instances of every column
 # a row, most of the home's Python for the provider with the most pairings
 # (docs/performance.md, "The pairing's page and the homes' rows").
-PROVIDER_HOME_SESSION_FIELDS = (
-    "public_id",
-    "starts_at",
-    "topic",
-    "series",
-    "relationship__student__name",
-)
 
 
 def _shown_relationships(rows: QuerySet[Any]) -> QuerySet[Any]:
@@ -210,12 +203,9 @@ def _shown_relationships(rows: QuerySet[Any]) -> QuerySet[Any]:
     return rows.values_list(*relationships.PAIRING_FIELDS)
 
 
-def _shown_sessions_of_provider(sessions: QuerySet[Session]) -> QuerySet[Session]:
-    return (
-        sessions.select_related(None)
-        .select_related("relationship__student")
-        .only(*PROVIDER_HOME_SESSION_FIELDS)
-    )
+def _shown_sessions_of_provider(rows: QuerySet[Session]) -> QuerySet[Any]:
+    """As values (`sessions.home_lines` makes them `HomeSession`s)."""
+    return rows.values_list(*sessions.HOME_LINE_FIELDS)
 
 
 _provider_proposals = Compiled(
@@ -286,8 +276,8 @@ def provider_dashboard(*, organization: Organization, membership: Membership) ->
         "paired": relationships.pairings(paired),
         "to_log": sessions.with_organization(to_log, organization),
         # Booking requests stand above the confirmed sessions (docs/scheduling.md).
-        "requests": sessions.with_organization(requests, organization),
-        "upcoming": sessions.with_organization(upcoming, organization),
+        "requests": sessions.home_lines(requests),
+        "upcoming": sessions.home_lines(upcoming),
         **_earnings(earnings),
     }
 

@@ -733,6 +733,44 @@ class WeekSession:
         return str(SessionStatus(self.status).label)
 
 
+@dataclass(frozen=True, slots=True)
+class StudentOf:
+    student: Person
+
+
+@dataclass(frozen=True, slots=True)
+class HomeSession:
+    """A session of the provider home's booking requests or "Coming up": what
+    `session_tags.request_row` and `coming_up_row` write, read as values (`HOME_LINE_FIELDS`,
+    `home_lines`) rather than as a session, its relationship and its student."""
+
+    pk: int
+    public_id: uuid.UUID
+    starts_at: datetime
+    topic: str
+    series: uuid.UUID | None
+    relationship: StudentOf
+
+
+# A `HomeSession`'s values, in its fields' order.
+HOME_LINE_FIELDS = (
+    "pk",
+    "public_id",
+    "starts_at",
+    "topic",
+    "series",
+    "relationship__student__name",
+)
+
+
+def home_lines(rows: list[Any]) -> list[HomeSession]:
+    """The `HomeSession` of each row of a query's `values_list(*HOME_LINE_FIELDS)`."""
+    return [
+        HomeSession(pk, public_id, starts_at, topic, series, StudentOf(Person(student)))
+        for pk, public_id, starts_at, topic, series, student in rows
+    ]
+
+
 @dataclass(frozen=True)
 class WeekDay:
     day: date

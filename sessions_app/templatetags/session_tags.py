@@ -10,7 +10,7 @@ from matchpal.quantities import format_quantity
 from matchpal.templatetags.dates import date
 from matchpal.templatetags.matchpal_tags import RowLink, escaped, with_id
 from sessions_app.models import Session
-from sessions_app.selectors import SessionActions, WeekSession, session_actions
+from sessions_app.selectors import HomeSession, SessionActions, WeekSession, session_actions
 
 register = template.Library()
 
@@ -170,7 +170,7 @@ def to_log_row(context: template.Context, session: Session, complete: RowLink) -
     )
 
 
-def _session_line(session: Session, detail: RowLink) -> str:
+def _session_line(session: Session | HomeSession, detail: RowLink) -> str:
     """The start (a link to the session), the student and the topic, as the provider home's
     requests and coming-up lists write them."""
     when = escaped(date(localtime(session.starts_at), "D M j, H:i"))
@@ -186,7 +186,7 @@ def _session_line(session: Session, detail: RowLink) -> str:
 @register.simple_tag(takes_context=True)
 def request_row(
     context: template.Context,
-    session: Session,
+    session: Session | HomeSession,
     detail: RowLink,
     accept: RowLink,
     decline: RowLink,
@@ -217,7 +217,7 @@ def request_row(
 
 
 @register.simple_tag
-def coming_up_row(session: Session, detail: RowLink) -> SafeString:
+def coming_up_row(session: Session | HomeSession, detail: RowLink) -> SafeString:
     """One `<li>` of the provider home's "Coming up", with the whitespace around it that the
     loop wrote (tests/reports/test_provider_home_rows.py)."""
     return mark_safe(  # noqa: S308 (every value escaped)

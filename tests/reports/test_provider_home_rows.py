@@ -15,6 +15,7 @@ from matchpal.models import Membership
 from relationships import selectors as relationships
 from relationships.models import RelationshipStatus
 from reports.selectors import provider_dashboard
+from sessions_app import selectors as session_selectors
 from sessions_app.models import SessionStatus
 from tests.factories import RelationshipFactory, SessionFactory, StudentFactory
 from tests.support import Tenant, service_type
@@ -167,6 +168,18 @@ def test_the_rows_are_the_loops_text(tenant_a: Tenant, zone: str, token: str | N
         before = render(LOOPS, context)
     assert after == before
     assert len(context["proposals"]) == 2  # type: ignore[arg-type]
+    # The requests and the sessions coming up are the ORM's, with what the rows show.
+    for name, listed in (
+        ("requests", session_selectors.requests_to_answer),
+        ("upcoming", session_selectors.coming_up),
+    ):
+        assert [
+            (s.pk, s.public_id, s.starts_at, s.topic, s.series, s.relationship.student.name)
+            for s in context[name]  # type: ignore[attr-defined]
+        ] == [
+            (s.pk, s.public_id, s.starts_at, s.topic, s.series, s.relationship.student.name)
+            for s in listed(organization=org, membership=membership)
+        ]
     # The pairings are the relationships the ORM lists, in its order, with what the rows show.
     for name, orm in (
         ("proposals", relationships.proposals_for_provider),
