@@ -12,20 +12,22 @@ part is kept in the cache, rendered, under a key holding everything it depends o
   to at the commit of every write to a table the page reads, whatever wrote it);
 - for a part whose answer depends on the moment, the next moment that answer can change with
   no write (`Part.until`, from one statement read with the clock: `moments`): the next
-  time a grant becomes valid or expires (the hours, the low-balance list), a grant enters the
-  14 days of the expiring list or leaves it, a pending invitation expires (the head counts), a
-  scheduled session reaches its start ("Needs attention": sessions past their start), a row
-  enters or leaves a warning sign's window; for the week and month, the days they start on;
+  time a grant with something free to book becomes valid or expires (the hours, the
+  low-balance list), a grant with unused hours enters the 14 days of the expiring list or
+  leaves it, a pending invitation expires (the head counts), a scheduled session reaches its
+  start (the count of sessions to log, a part of its own), a row enters or leaves a warning
+  sign's window; for the week and month, the days they start on;
 - the time zone, language and script prefix the part is written in.
 
 So a part's entry is read only while its figures are those a computation would give at that
 moment. The whole page is also kept for the minute (`key`) under the version: a view reads the
 version (one small statement) and, on a hit, nothing else. The minute's first view reads the
-moments (one statement), the parts in one cache round trip, and computes only the parts whose
-moment has passed (at a large center, sessions start every few minutes: usually "Needs
-attention" alone). A part is stored only when the moments read again after computing it are
-the same (no moment fell, no write was seen meanwhile), so an entry never holds figures of
-another moment than its key's.
+moments (one statement), the parts in one cache round trip, and computes only the parts not
+found: after a write, every part; otherwise those whose moment has passed (at a busy center,
+the count of sessions to log when a session has started: one compiled statement). A part is
+stored only when the moments and the version read again after computing it are the same (no
+moment fell, no write was counted meanwhile), so an entry never holds figures of another
+moment than its key's (docs/reports.md, "The content kept in the cache").
 
 A transaction that has written something itself (its writes are not counted until it commits)
 and SQLite (`make run`: no triggers) compute every part on every view, as does every view while
