@@ -40,7 +40,8 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import F, QuerySet, Subquery
+from django.db.models import BigIntegerField, F, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix
 from django.utils import timezone, translation
@@ -51,7 +52,7 @@ from grants.models import Grant, GrantStatus
 from grants.selectors import low_balance_students
 from matchpal.cache import unreachable
 from matchpal.compiled import Compiled
-from matchpal.data_version import version
+from matchpal.data_version import SUM, version
 from matchpal.models import Invitation, Membership, Organization
 from relationships.models import RelationshipStatus
 from reports import dashboard, selectors
@@ -153,6 +154,10 @@ def _moments_query(
             cancelled_oldest=_first(
                 cancelled.filter(starts_at__gte=cancellations_since), "starts_at"
             ),
+            # The version of the center's data (`matchpal.data_version`), read with them: the
+            # check after computing parts is one statement.
+            # Only the organization is a parameter.
+            version=RawSQL(SUM, [organization], output_field=BigIntegerField()),  # noqa: S611
         )
     )
 
@@ -180,6 +185,7 @@ class Moments:
     invitations: datetime | None  # a pending invitation expires
     warnings: datetime | None  # a row enters or leaves a warning sign's window
     periods: tuple[date, date]  # this week's and this month's first days, on the center's clock
+    version: int  # the version of the center's data they were read at
 
 
 def _earliest(*moments: datetime | None) -> datetime | None:
@@ -228,6 +234,7 @@ def moments(organization: Organization) -> Moments:
             _after(row["cancelled_oldest"], cancellations),
         ),
         periods=dashboard.current_periods(organization, now),
+        version=int(row["version"]),
     )
 
 
@@ -370,7 +377,7 @@ def render(organization: Organization, membership: Membership, n: int | None = N
     if computed:
         # Kept only when no moment fell and no write was counted while they were computed.
         after = moments(organization)
-        if version(organization) == n:
+        if after.version == n:
             cache.set_many(
                 {
                     keys[name]: value

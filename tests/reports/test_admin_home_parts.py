@@ -124,8 +124,8 @@ def test_a_session_past_its_start_recomputes_only_its_count(
     assert after in html
     assert to_log(after) == 1
     # The user with the membership, the version, the moments, the count of sessions to log,
-    # then the moments and the version again before it is kept: no other part is computed.
-    assert len(queries) == 1 + 1 + 1 + 1 + 2, [q["sql"] for q in queries.captured_queries]
+    # then the moments with the version again before it is kept: no other part is computed.
+    assert len(queries) == 1 + 1 + 1 + 1 + 1, [q["sql"] for q in queries.captured_queries]
 
 
 def test_a_grant_enters_the_expiring_list_14_days_before_its_expiry(
