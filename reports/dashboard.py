@@ -290,13 +290,19 @@ def _trend(name: str, title: str, periods: list[Outcomes]) -> Trend:
     return Trend(name, title, periods, chart)
 
 
+def current_periods(organization: Organization, now: datetime | None = None) -> tuple[date, date]:
+    """The first days of this week (Monday) and this month on the center's clock, at `now`
+    (this moment by default): what the week's, the month's and the trends' figures depend on
+    the moment through (`reports.home_cache` keeps them under it)."""
+    today = timezone.localdate(now or timezone.now(), organization.tz)
+    return _week_of(today), _month_of(today)
+
+
 def session_figures(organization: Organization) -> dict[str, Any]:
     """This week (Monday to Sunday) and this month on the center's clock, and the trend of hours
     delivered: per week over the last `TREND_WEEKS` weeks and per month over the last
     `TREND_MONTHS` months, both ending with the current one. One query."""
-    today = timezone.localdate(timezone.now(), organization.tz)
-    this_week = _week_of(today)
-    this_month = _month_of(today)
+    this_week, this_month = current_periods(organization)
     week_starts = [this_week - timedelta(weeks=n) for n in range(TREND_WEEKS - 1, -1, -1)]
     month_starts = [_months_back(this_month, n) for n in range(TREND_MONTHS - 1, -1, -1)]
     # Both trends from one read of the days since the earlier of their first periods.
@@ -331,8 +337,8 @@ class Thresholds:
     cancellations: int
 
     @classmethod
-    def of(cls, organization: Organization) -> "Thresholds":
-        now = timezone.now()
+    def of(cls, organization: Organization, now: datetime | None = None) -> "Thresholds":
+        now = now or timezone.now()
         return cls(
             now=now,
             gap_since=now - timedelta(days=organization.warning_gap_days),
