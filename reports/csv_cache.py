@@ -16,8 +16,10 @@ the discipline of the report pages' content (`reports.report_cache`):
   student. A student's statement names the student their login belongs to, looked up when the
   report is made (`StatementReport`): that lookup reads rows under the version, so the
   membership stands for it in the key and a hit does not run it;
-- the direct downloads' cap (`MATCHPAL_CSV_DIRECT_MAX_ROWS`): only a download under the cap is
-  kept, and a hit skips the count, which the data under the version and the cap decide;
+- the direct downloads' cap (`MATCHPAL_CSV_DIRECT_MAX_ROWS`): a hit skips the count of the
+  rows, which the data under the version and the cap decide. Past the cap only that verdict is
+  kept (`OVER_CAP`), never a file: the offer of the background export is rendered each time
+  (it carries the request's CSRF token);
 - the center's date, the time zone and the language.
 
 What each CSV depends on besides its data: its days, the filters, the member; none of the
@@ -29,8 +31,7 @@ A view reads the version (one small statement) and, on a hit, nothing else. A tr
 has written something itself, SQLite and a view while Redis cannot be reached compute the file
 every time, streamed as before (`exports.report_csv`). On a miss the file is written whole
 (it is under the cap: bounded) and stored under the version read before its figures, so an
-entry never holds figures older than its key; a download past the cap is the background export
-offer, never kept.
+entry never holds figures older than its key.
 """
 
 from dataclasses import dataclass
@@ -47,6 +48,9 @@ from reports.framework import Report, Scope
 # A file of the day is read until the center's next write or midnight: this only bounds how
 # long unused ones stay.
 TIMEOUT = 3600
+# What is kept for a download past the cap: no report's file is empty (each begins with the
+# lines of its scope).
+OVER_CAP = ""
 
 
 def _pk(value: object) -> object:
@@ -82,10 +86,18 @@ def key(report: type[Report], scope: Scope, n: int) -> str:
 @dataclass(frozen=True)
 class Kept:
     """A download's place in the cache: `entry`, its key (None: not kept, computed and
-    streamed), and `text`, the file found there (None: a miss)."""
+    streamed), and `text`, what was found there (None: a miss; `OVER_CAP`: past the cap)."""
 
     entry: str | None
     text: str | None = None
+
+    @property
+    def file(self) -> str | None:
+        return self.text or None
+
+    @property
+    def over_cap(self) -> bool:
+        return self.text == OVER_CAP
 
 
 NOT_KEPT = Kept(entry=None)
@@ -107,6 +119,6 @@ def lookup(report: type[Report], scope: Scope) -> Kept:
 
 
 def keep(kept: Kept, text: str) -> None:
-    """Store the file written on a miss under the key read before its figures."""
-    if kept.entry is not None:
+    """Store the file written on a miss (or `OVER_CAP`) under the key read before its figures."""
+    if kept.entry is not None and kept.text is None:
         cache.set(kept.entry, text, TIMEOUT)

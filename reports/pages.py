@@ -97,14 +97,15 @@ def report_csv(report: type[Report]) -> ReportView:
             return _page(request, report, form)
         scope = form.scope()
         # The file as kept for the center's data now (`reports.csv_cache`): on a hit, nothing
-        # of the report is read, not even its count (only a download under the cap is kept).
+        # of the report is read, not even its count (kept past the cap: the verdict alone).
         kept = csv_cache.lookup(report, scope)
-        if kept.text is not None:
-            return exports.written(kept.text, exports.filename(scope, report.name))
+        if kept.file is not None:
+            return exports.written(kept.file, exports.filename(scope, report.name))
         shown = report(scope)
         measure = exports.report_measure(shown)
-        if exports.over_cap(measure):
+        if kept.over_cap or exports.over_cap(measure):
             assert measure is not None
+            csv_cache.keep(kept, csv_cache.OVER_CAP)
             return _too_large(
                 request,
                 source=source_name(report),

@@ -310,6 +310,43 @@ def test_a_kept_download_follows_a_lower_cap(tenant_a: Tenant, clock: object, se
     assert "Export as CSV" in response.content.decode()
 
 
+def offers_the_background_export(response) -> bool:  # type: ignore[no-untyped-def]
+    assert response.status_code == 200
+    return response["Content-Type"].startswith("text/html") and (
+        "Export as CSV" in response.content.decode()
+    )
+
+
+def test_past_the_cap_the_verdict_is_kept_until_a_write(
+    tenant_a: Tenant, clock: object, settings
+) -> None:  # type: ignore[no-untyped-def]
+    """Past the cap the offer of the background export is rendered each time, but the count is
+    kept: a second request does not count again. A write that brings the rows under the cap
+    gives the file."""
+    settings.MATCHPAL_CSV_DIRECT_MAX_ROWS = 2
+    past_grant(tenant_a.student, 600)
+    relationship = paired(tenant_a)
+    sessions = [log(tenant_a, relationship, at(day, 10), by="admin") for day in (8, 9, 10)]
+    provider = tenant_a.provider_user
+    client = client_for(provider)
+    path = reverse("reports:sessions_csv", args=[tenant_a.organization.slug])
+    with CaptureQueriesContext(connection) as counted:
+        assert offers_the_background_export(client.get(path))
+    with CaptureQueriesContext(connection) as kept:
+        assert offers_the_background_export(client.get(path))
+    assert len(kept) == len(counted) - 1, [q["sql"] for q in kept.captured_queries]
+    assert not any("COUNT(" in q["sql"] for q in kept.captured_queries)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE sessions_app_session SET starts_at = starts_at - interval '1 year' "
+            "WHERE id = %s",
+            [sessions[0].pk],
+        )
+    assert download(tenant_a, provider, "sessions", client=client) == (
+        streamed(tenant_a, provider, "sessions").body
+    )
+
+
 def test_a_transaction_that_wrote_streams_its_own_rows(tenant_a: Tenant, clock: object) -> None:
     past_grant(tenant_a.student, 600)
     relationship = paired(tenant_a)
