@@ -221,6 +221,43 @@ def paginate_by_ids(
     )
 
 
+class CompiledByIds:
+    """`paginate_by_ids`'s two statements for `build(**values)`, which returns the list's
+    `(ids, rows)`, compiled once (`matchpal.compiled.Compiled`, the page's bounds bound as
+    `Rows`): the capped count of `ids`, and the page's `rows` by the slice of `ids`. The rows'
+    statement keeps none of `rows`' own filters, as `CompiledList`'s page does: the slice of
+    `ids` carries the list's (the organization first), and the generic plan of a prepared
+    statement filtered by the organization again may start from the organization's rows."""
+
+    def __init__(self, build: Callable[..., tuple[QuerySet[Any], QuerySet[Any]]], **kinds: type):
+        self.counted = Compiled(
+            lambda limit, **values: build(**values)[0].order_by()[:limit], limit=Rows, **kinds
+        )
+        self.page = Compiled(
+            lambda offset, limit, **values: _slice_of(*build(**values), offset, limit),
+            offset=Rows,
+            limit=Rows,
+            **kinds,
+        )
+
+    def paginate(self, request: HttpRequest, *, param: str = "page", **values: Any) -> Page[Any]:
+        """The page `paginate_by_ids` gives for `build(**values)`, from the compiled
+        statements."""
+        return paginate_read(
+            request,
+            count=lambda n: self.counted.count(**values, limit=n),
+            rows=lambda offset, limit: self.page.rows(**values, offset=offset, limit=limit),
+            param=param,
+        )
+
+
+def _slice_of(ids: QuerySet[Any], rows: QuerySet[Any], offset: int, limit: int) -> QuerySet[Any]:
+    """The rows of `ids[offset:offset + limit]`, by those keys alone (see `CompiledByIds`)."""
+    page = rows.all()
+    page.query.where = WhereNode()
+    return page.filter(pk__in=ids[offset : offset + limit])
+
+
 def only_paged(request: HttpRequest, *, param: str = "page") -> bool:
     """Whether the request asks for a page of a list and nothing else: every other parameter
     empty (a filter form sent blank), so the list's unfiltered statements answer it."""
