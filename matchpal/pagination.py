@@ -21,12 +21,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.paginator import EmptyPage, InvalidPage, Page, Paginator
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import QuerySet
 from django.db.models.sql.where import WhereNode
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 
-from matchpal.compiled import Compiled, Rows
+from matchpal.compiled import Compiled, Rows, available, together
 
 COUNT_CAP = 10_000
 
@@ -242,13 +243,34 @@ class CompiledByIds:
 
     def paginate(self, request: HttpRequest, *, param: str = "page", **values: Any) -> Page[Any]:
         """The page `paginate_by_ids` gives for `build(**values)`, from the compiled
-        statements."""
-        return paginate_read(
-            request,
-            count=lambda n: self.counted.count(**values, limit=n),
-            rows=lambda offset, limit: self.page.rows(**values, offset=offset, limit=limit),
-            param=param,
+        statements. The count and the page asked for (`?<param>=`, with one row more, which
+        says past the count whether another page follows) are sent in one round trip: the page
+        does not wait for the count. Only a page that turns out not to be there (past the
+        last) is read again, the last one, after the count."""
+
+        def count(n: int) -> int:
+            return self.counted.count(**values, limit=n)
+
+        def rows(offset: int, limit: int) -> list[Any]:
+            return self.page.rows(**values, offset=offset, limit=limit)
+
+        if not available(DEFAULT_DB_ALIAS):
+            return paginate_read(request, count=count, rows=rows, param=param)
+        size = settings.MATCHPAL_PAGE_SIZE
+        asked, fetched = (_asked(request.GET.get(param)) - 1) * size, size + 1
+        cap = COUNT_CAP + 1
+        (((counted,),), found) = together(
+            self.counted.count_statement(**values, limit=cap),
+            (self.page, {**values, "offset": asked, "limit": fetched}),
         )
+
+        def count_of(n: int) -> int:
+            return int(counted) if n == cap else count(n)
+
+        def rows_of(offset: int, limit: int) -> list[Any]:
+            return found[:limit] if offset == asked and limit <= fetched else rows(offset, limit)
+
+        return paginate_read(request, count=count_of, rows=rows_of, param=param)
 
 
 def _slice_of(ids: QuerySet[Any], rows: QuerySet[Any], offset: int, limit: int) -> QuerySet[Any]:
