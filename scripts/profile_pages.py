@@ -57,6 +57,11 @@ PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("provider", "sessions_app:list", ()),
     ("student", "grants:my_hours", ()),
     ("student", "relationships:detail", ("relationship",)),
+    ("admin", "sessions_app:check_ins", ()),
+    ("admin", "warning_short", ()),
+    ("admin", "warning_long_gap", ()),
+    ("admin", "warning_irregular", ()),
+    ("admin", "warning_repeated_cancellations", ()),
     # The per-request floor: pages that read next to nothing of their own.
     ("student", "sessions_app:calendar_feed", ()),
     ("admin", "sessions_app:calendar_feed", ()),

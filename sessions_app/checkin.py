@@ -12,8 +12,8 @@ check-in pages until none is: `overdue_guard`, run before every tenant view.
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Final
+from datetime import datetime, timedelta
+from typing import Any, Final, NamedTuple
 
 from django.contrib import messages
 from django.db import transaction
@@ -22,7 +22,8 @@ from django.http import Http404, HttpResponseBase
 from django.shortcuts import redirect
 from django.utils import timezone
 
-from matchpal.models import Membership, Organization
+from matchpal.compiled import Compiled, Rows, stand_in
+from matchpal.models import Membership, Organization, Role
 from matchpal.tenancy import TenantRequest
 from relationships.models import RelationshipStatus
 from sessions_app import services
@@ -129,19 +130,84 @@ def overdue(*, organization: Organization, membership: Membership) -> QuerySet[S
     )
 
 
-def to_check_in(*, organization: Organization, membership: Membership) -> QuerySet[Session]:
-    """Sessions the member may check in now: scheduled, started, on a paired relationship."""
+def to_check_in(
+    *, organization: Organization, membership: Membership, now: datetime | None = None
+) -> QuerySet[Session]:
+    """Sessions the member may check in `now` (the present moment unless given): scheduled
+    (an admin: or missed), started, on a paired relationship."""
     return (
         session_list(organization=organization, membership=membership)
         .filter(
-            Q(status=SessionStatus.SCHEDULED) | Q(status=SessionStatus.MISSED)
+            Q(status__in=(SessionStatus.SCHEDULED, SessionStatus.MISSED))
             if membership.is_admin
             else Q(status=SessionStatus.SCHEDULED),
-            starts_at__lte=timezone.now(),
+            starts_at__lte=timezone.now() if now is None else now,
             relationship__status=RelationshipStatus.PAIRED,
         )
         .order_by("starts_at", "id")
     )
+
+
+class CheckInRow(NamedTuple):
+    """What the check-in list shows of a session: read as values, not models (fifty sessions
+    with their relationship, student and provider were two hundred model instances a page)."""
+
+    pk: int
+    public_id: uuid.UUID
+    starts_at: datetime
+    duration_minutes: int
+    status: str
+    student: str
+    provider: str
+
+
+_ROW_VALUES = (
+    "pk",
+    "public_id",
+    "starts_at",
+    "duration_minutes",
+    "status",
+    "relationship__student__name",
+    "relationship__provider__name",
+)
+
+
+def _check_in_rows(organization: int, now: datetime, limit: int) -> QuerySet[Any]:
+    """An admin's `to_check_in`, its first `limit` rows read ids first: the keys in order from
+    the sessions' covering index `session_org_check_in_rel` (start, id and relationship in its
+    entries: no session read) whose relationship is paired, each probed in the paired
+    relationships' keys `relationship_paired_id` (no relationship read either); then only
+    those rows, joined to the student and provider the page shows. Built from values, for the
+    statement compiled below."""
+    admin = stand_in(Membership, 0, organization_id=organization, role=Role.ADMIN)
+    listed = to_check_in(
+        organization=stand_in(Organization, organization), membership=admin, now=now
+    )
+    return (
+        Session.objects.filter(pk__in=listed.values("pk")[:limit])
+        .order_by("starts_at", "id")
+        .values_list(*_ROW_VALUES)
+    )
+
+
+# Compiled once, prepared per connection (docs/performance.md, "The check-in list and the
+# warning lists").
+_ADMIN_ROWS = Compiled(_check_in_rows, organization=int, now=datetime, limit=Rows)
+
+
+def check_in_rows(
+    *, organization: Organization, membership: Membership
+) -> tuple[list[CheckInRow], bool]:
+    """The page's sessions to check in (`to_check_in`, at most `CHECK_IN_ROWS`, oldest first)
+    and whether there are more. One query."""
+    if membership.is_admin:
+        rows = _ADMIN_ROWS.rows(
+            organization=organization.pk, now=timezone.now(), limit=CHECK_IN_ROWS + 1
+        )
+    else:
+        listed = to_check_in(organization=organization, membership=membership)
+        rows = list(listed.select_related(None).values_list(*_ROW_VALUES)[: CHECK_IN_ROWS + 1])
+    return [CheckInRow(*row) for row in rows[:CHECK_IN_ROWS]], len(rows) > CHECK_IN_ROWS
 
 
 def overdue_guard(request: TenantRequest) -> HttpResponseBase | None:

@@ -62,22 +62,14 @@ def message_post(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
 @guard_exempt
 def check_ins(request: TenantRequest) -> HttpResponse:
     """The sessions the member may check in now, oldest first (at most `CHECK_IN_ROWS`)."""
-    rows = list(
-        checkin.to_check_in(organization=request.organization, membership=request.membership)[
-            : checkin.CHECK_IN_ROWS + 1
-        ]
+    rows, more = checkin.check_in_rows(
+        organization=request.organization, membership=request.membership
     )
     overdue_after = timezone.now() - timedelta(hours=request.organization.checkin_overdue_hours)
     return render(
         request,
         "sessions_app/check_ins.html",
-        {
-            "rows": selectors.with_organization(
-                rows[: checkin.CHECK_IN_ROWS], request.organization
-            ),
-            "more": len(rows) > checkin.CHECK_IN_ROWS,
-            "overdue_after": overdue_after,
-        },
+        {"rows": rows, "more": more, "overdue_after": overdue_after},
     )
 
 
