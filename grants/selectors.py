@@ -679,3 +679,21 @@ def package_for_shop_keys(
         ).select_related("package")
     }
     return next((mappings[key] for key in keys if key in mappings), None)
+
+
+def next_usable_change(*, organization: Organization, after: datetime) -> datetime | None:
+    """The first moment after `after` at which an active grant of the organization becomes
+    valid or expires: until then the same grants are usable (`usable_condition`), so whatever is
+    read of the usable grants stays true with no write. One statement, two reads of the first
+    row of the partial indexes `grant_active_valid_from` and `grant_active_expires`."""
+    active = Grant.objects.filter(organization=organization, status=GrantStatus.ACTIVE)
+    starts = active.filter(valid_from__gt=after).order_by("valid_from").values("valid_from")[:1]
+    ends = active.filter(expires_at__gt=after).order_by("expires_at").values("expires_at")[:1]
+    moments = (
+        Organization.objects.filter(pk=organization.pk)
+        .order_by()
+        .values_list(Subquery(starts), Subquery(ends))
+        .get()
+    )
+    found = [moment for moment in moments if moment is not None]
+    return min(found) if found else None

@@ -285,6 +285,12 @@ class Compiled:
         ((count,),) = prebuilt.fetch(f"SELECT COUNT(*) FROM ({shape.sql}) subquery", params)  # noqa: S608
         return int(count)
 
+    def count_statement(self, **values: Any) -> tuple[str, list[Any]]:
+        """`count`'s statement and parameters, for `together` (PostgreSQL only)."""
+        self._check(values)
+        _, shape = self._shape(self._alias())
+        return f"SELECT COUNT(*) FROM ({shape.sql}) subquery", shape.bound(values)  # noqa: S608
+
     def sql(self) -> str:
         """The compiled statement (PostgreSQL), for tests and `EXPLAIN`."""
         return self._shape(self._alias())[1].sql

@@ -27,6 +27,11 @@ FROM {TABLE} WHERE organization_id = %s
 """  # noqa: S608
 
 
+# The organization's version alone, as a subquery of a statement that reads it with other
+# figures (`reports.home_cache.moments`).
+SUM = f"SELECT coalesce(sum(n), 0) FROM {TABLE} WHERE organization_id = %s"  # noqa: S608
+
+
 def version(organization: Organization) -> int | None:
     """The organization's version, or None when this view must compute what it shows (SQLite, or
     a transaction that has written rows not counted yet)."""

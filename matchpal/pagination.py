@@ -21,12 +21,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.paginator import EmptyPage, InvalidPage, Page, Paginator
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import QuerySet
 from django.db.models.sql.where import WhereNode
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 
-from matchpal.compiled import Compiled, Rows
+from matchpal.compiled import Compiled, Rows, available, together
 
 COUNT_CAP = 10_000
 
@@ -219,6 +220,64 @@ def paginate_by_ids(
         rows=lambda offset, limit: list(rows.filter(pk__in=ids[offset : offset + limit])),
         param=param,
     )
+
+
+class CompiledByIds:
+    """`paginate_by_ids`'s two statements for `build(**values)`, which returns the list's
+    `(ids, rows)`, compiled once (`matchpal.compiled.Compiled`, the page's bounds bound as
+    `Rows`): the capped count of `ids`, and the page's `rows` by the slice of `ids`. The rows'
+    statement keeps none of `rows`' own filters, as `CompiledList`'s page does: the slice of
+    `ids` carries the list's (the organization first), and the generic plan of a prepared
+    statement filtered by the organization again may start from the organization's rows."""
+
+    def __init__(self, build: Callable[..., tuple[QuerySet[Any], QuerySet[Any]]], **kinds: type):
+        self.counted = Compiled(
+            lambda limit, **values: build(**values)[0].order_by()[:limit], limit=Rows, **kinds
+        )
+        self.page = Compiled(
+            lambda offset, limit, **values: _slice_of(*build(**values), offset, limit),
+            offset=Rows,
+            limit=Rows,
+            **kinds,
+        )
+
+    def paginate(self, request: HttpRequest, *, param: str = "page", **values: Any) -> Page[Any]:
+        """The page `paginate_by_ids` gives for `build(**values)`, from the compiled
+        statements. The count and the page asked for (`?<param>=`, with one row more, which
+        says past the count whether another page follows) are sent in one round trip: the page
+        does not wait for the count. Only a page that turns out not to be there (past the
+        last) is read again, the last one, after the count."""
+
+        def count(n: int) -> int:
+            return self.counted.count(**values, limit=n)
+
+        def rows(offset: int, limit: int) -> list[Any]:
+            return self.page.rows(**values, offset=offset, limit=limit)
+
+        if not available(DEFAULT_DB_ALIAS):
+            return paginate_read(request, count=count, rows=rows, param=param)
+        size = settings.MATCHPAL_PAGE_SIZE
+        asked, fetched = (_asked(request.GET.get(param)) - 1) * size, size + 1
+        cap = COUNT_CAP + 1
+        (((counted,),), found) = together(
+            self.counted.count_statement(**values, limit=cap),
+            (self.page, {**values, "offset": asked, "limit": fetched}),
+        )
+
+        def count_of(n: int) -> int:
+            return int(counted) if n == cap else count(n)
+
+        def rows_of(offset: int, limit: int) -> list[Any]:
+            return found[:limit] if offset == asked and limit <= fetched else rows(offset, limit)
+
+        return paginate_read(request, count=count_of, rows=rows_of, param=param)
+
+
+def _slice_of(ids: QuerySet[Any], rows: QuerySet[Any], offset: int, limit: int) -> QuerySet[Any]:
+    """The rows of `ids[offset:offset + limit]`, by those keys alone (see `CompiledByIds`)."""
+    page = rows.all()
+    page.query.where = WhereNode()
+    return page.filter(pk__in=ids[offset : offset + limit])
 
 
 def only_paged(request: HttpRequest, *, param: str = "page") -> bool:

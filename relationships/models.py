@@ -109,6 +109,14 @@ class Relationship(models.Model):
                 condition=Q(status="proposed"),
                 name="relationship_proposed_respond",
             ),
+            # The paired relationships' keys: the check-in list keeps its sessions to those
+            # without reading a relationship, one probe by key each (relationships 0010,
+            # docs/indexes.md; a lookup by key, so no organization before it).
+            models.Index(
+                fields=["id"],
+                condition=Q(status="paired"),
+                name="relationship_paired_id",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -10,11 +10,13 @@ sessions' figures are computed there from the grants, the ledger's credits and t
 instead (`*_from_base`, the same figures; a demo center is small), and the warning signs'
 summaries are rewritten from the sessions before they are read (`refresh_signs`)."""
 
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, NamedTuple
 
+from django.core.paginator import Page
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -29,10 +31,13 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce, TruncDate
+from django.http import HttpRequest
 from django.utils import timezone
 
 from grants.models import CenterBalance, EntryKind, Grant, GrantEntry, GrantServiceType, GrantStatus
+from matchpal.compiled import stand_in
 from matchpal.models import Organization
+from matchpal.pagination import CompiledByIds
 from matchpal.quantities import format_minutes
 from relationships.models import Relationship, RelationshipStatus
 from reports.charts import BarChart, bar_chart
@@ -290,13 +295,19 @@ def _trend(name: str, title: str, periods: list[Outcomes]) -> Trend:
     return Trend(name, title, periods, chart)
 
 
+def current_periods(organization: Organization, now: datetime | None = None) -> tuple[date, date]:
+    """The first days of this week (Monday) and this month on the center's clock, at `now`
+    (this moment by default): what the week's, the month's and the trends' figures depend on
+    the moment through (`reports.home_cache` keeps them under it)."""
+    today = timezone.localdate(now or timezone.now(), organization.tz)
+    return _week_of(today), _month_of(today)
+
+
 def session_figures(organization: Organization) -> dict[str, Any]:
     """This week (Monday to Sunday) and this month on the center's clock, and the trend of hours
     delivered: per week over the last `TREND_WEEKS` weeks and per month over the last
     `TREND_MONTHS` months, both ending with the current one. One query."""
-    today = timezone.localdate(timezone.now(), organization.tz)
-    this_week = _week_of(today)
-    this_month = _month_of(today)
+    this_week, this_month = current_periods(organization)
     week_starts = [this_week - timedelta(weeks=n) for n in range(TREND_WEEKS - 1, -1, -1)]
     month_starts = [_months_back(this_month, n) for n in range(TREND_MONTHS - 1, -1, -1)]
     # Both trends from one read of the days since the earlier of their first periods.
@@ -331,8 +342,8 @@ class Thresholds:
     cancellations: int
 
     @classmethod
-    def of(cls, organization: Organization) -> "Thresholds":
-        now = timezone.now()
+    def of(cls, organization: Organization, now: datetime | None = None) -> "Thresholds":
+        now = now or timezone.now()
         return cls(
             now=now,
             gap_since=now - timedelta(days=organization.warning_gap_days),
@@ -374,16 +385,20 @@ def short_sessions(organization: Organization, limits: Thresholds) -> QuerySet[S
 
 def long_gaps(organization: Organization, limits: Thresholds) -> QuerySet[PairingActivity]:
     """Paired relationships that had a completed session, the latest before `gap_since`
-    (`pairing_paired_last_session`)."""
+    (`pairing_paired_last_order`)."""
     return _paired(organization).filter(completed__gt=0, last_session_at__lt=limits.gap_since)
 
 
 def irregular(organization: Organization, limits: Thresholds) -> QuerySet[PairingActivity]:
     """Paired relationships still meeting (their latest completed session after `gap_since`:
     not a long gap) whose gaps between their last six completed sessions vary by
-    `irregular_percent` % of their mean or more (`pairing_paired_gap_variation`)."""
+    `irregular_percent` % of their mean or more. A gap variation needs four completed
+    sessions: `completed > 0` changes no row and makes the sign a range of the completed
+    pairings' index in the list's order (`pairing_paired_last_order`, the variation in it)."""
     return _paired(organization).filter(
-        gap_variation__gte=limits.irregular_percent, last_session_at__gte=limits.gap_since
+        completed__gt=0,
+        gap_variation__gte=limits.irregular_percent,
+        last_session_at__gte=limits.gap_since,
     )
 
 
@@ -395,7 +410,8 @@ def idle(organization: Organization, limits: Thresholds) -> QuerySet[PairingActi
 
 def _cancelling(organization: Organization, limits: Thresholds) -> QuerySet[Any]:
     """The keys of the relationships with at least `cancellations` sessions cancelled among
-    those starting in the window."""
+    those starting in the window: the window's entries of `session_org_cancelled`, which hold
+    the relationship, grouped (an index-only scan: `COUNT(*)`, no column of the session)."""
     return (
         Session.objects.filter(
             organization=organization,
@@ -405,7 +421,7 @@ def _cancelling(organization: Organization, limits: Thresholds) -> QuerySet[Any]
         )
         .order_by()
         .values("relationship")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
         .filter(n__gte=limits.cancellations)
         .values("relationship")
     )
@@ -462,7 +478,12 @@ def sign_list(organization: Organization, sign: str, limits: Thresholds) -> Sign
     to what the page shows before being sorted and counted, the large center's lists read and
     sorted every row of the sign (docs/performance.md, "The warning lists")."""
     refresh_signs(organization)
+    return _sign_list(organization, sign, limits)
+
+
+def _sign_list(organization: Organization, sign: str, limits: Thresholds) -> SignList:
     if sign == "short":
+        # Newest first: `short_session_starts` read backwards, its keys in its entries.
         ids = (
             ShortSession.objects.filter(
                 organization=organization,
@@ -479,18 +500,23 @@ def sign_list(organization: Organization, sign: str, limits: Thresholds) -> Sign
             "relationship__activity",
         )
         return SignList(ids, sessions.order_by("-starts_at", "-id"))
+    order: list[Any] = ["paired_at", "relationship_id"]
     if sign == "repeated_cancellations":
         # Any status of the pairing, as the sign counts; the few pairings found by the
-        # grouped cancellations, then their activity rows by key.
+        # grouped cancellations, then their activity rows by key. One never met has no last
+        # session: first. The keys are the center's sessions' relationships, so the center's
+        # (the composite keys): filtered by the organization again, the generic plan of the
+        # prepared statement walked the center's 29,000 activity rows testing each key.
         activity: QuerySet[PairingActivity] = PairingActivity.objects.filter(
-            AnyOf("relationship_id", _cancelling(organization, limits)),
-            organization=organization,
+            AnyOf("relationship_id", _cancelling(organization, limits))
         )
+        order.insert(0, F("last_session_at").asc(nulls_first=True))
     else:
         activity = sign_rows(organization, sign, limits)
-    order: list[Any] = ["paired_at", "relationship_id"]
-    if sign != "idle":  # an idle pairing has no last session: its index is by pairing date
-        order.insert(0, F("last_session_at").asc(nulls_first=True))
+        if sign != "idle":
+            # Every row met (`completed > 0`), so none lacks a last session: the order is the
+            # one `pairing_paired_last_order` holds, read in it up to the page.
+            order.insert(0, "last_session_at")
     pairings = activity.order_by(*order).values_list("relationship_id", flat=True)
     relationships = Relationship.objects.filter(organization=organization).select_related(
         "student", "provider", "service_type", "activity"
@@ -501,6 +527,134 @@ def sign_list(organization: Organization, sign: str, limits: Thresholds) -> Sign
             F("activity__last_session_at").asc(nulls_first=True), "activity__paired_at", "id"
         ),
     )
+
+
+# The moments and figures of `Thresholds` each sign's list is filtered by (the others are not
+# in its statements).
+_SIGN_VALUES: dict[str, dict[str, type]] = {
+    "short": {"short_since": datetime, "now": datetime},
+    "long_gap": {"gap_since": datetime},
+    "irregular": {"gap_since": datetime, "irregular_percent": int},
+    "idle": {"gap_since": datetime},
+    "repeated_cancellations": {
+        "cancellations_since": datetime,
+        "now": datetime,
+        "cancellations": int,
+    },
+}
+_UNUSED = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _compiled_list(sign: str) -> CompiledByIds:
+    def build(organization: int, **values: Any) -> tuple[QuerySet[Any], QuerySet[Any]]:
+        limits = Thresholds(
+            **{
+                "now": _UNUSED,
+                "gap_since": _UNUSED,
+                "short_since": _UNUSED,
+                "cancellations_since": _UNUSED,
+                "short_percent": 0,
+                "minimum_minutes": 0,
+                "irregular_percent": 0,
+                "cancellations": 0,
+                **values,
+            }
+        )
+        listed = _sign_list(stand_in(Organization, organization), sign, limits)
+        shown = SHORT_VALUES if sign == "short" else PAIRING_VALUES
+        return listed.ids, listed.rows.values_list(*shown)
+
+    return CompiledByIds(build, organization=int, **_SIGN_VALUES[sign])
+
+
+class ShortRow(NamedTuple):
+    """What the very short sessions' list shows of a session (read as values: a page of
+    sessions with their relationship, student, provider, service type and activity was 125
+    model instances)."""
+
+    pk: int
+    public_id: uuid.UUID
+    starts_at: datetime
+    duration_minutes: int
+    student: str
+    provider: str
+    service_type: str
+    completed: int | None
+    minutes: int | None
+
+    @property
+    def usual_minutes(self) -> int | None:
+        """The pairing's usual length, as `PairingActivity.usual_minutes`."""
+        return (
+            round(self.minutes / self.completed)
+            if self.completed and self.minutes is not None
+            else None
+        )
+
+
+SHORT_VALUES = (
+    "pk",
+    "public_id",
+    "starts_at",
+    "duration_minutes",
+    "relationship__student__name",
+    "relationship__provider__name",
+    "relationship__service_type__name",
+    "relationship__activity__completed",
+    "relationship__activity__minutes",
+)
+
+
+class PairingRow(NamedTuple):
+    """What a pairings' sign list shows of a relationship and its activity."""
+
+    pk: int
+    public_id: uuid.UUID
+    student: str
+    provider: str
+    service_type: str
+    status: str
+    paired_at: datetime | None
+    completed: int | None
+    last_session_at: datetime | None
+    gap_variation: int | None
+
+    @property
+    def status_label(self) -> str:
+        return str(RelationshipStatus(self.status).label)
+
+
+PAIRING_VALUES = (
+    "pk",
+    "public_id",
+    "student__name",
+    "provider__name",
+    "service_type__name",
+    "status",
+    "paired_at",
+    "activity__completed",
+    "activity__last_session_at",
+    "activity__gap_variation",
+)
+
+
+# Each list's two statements (its capped count and a page of its rows), compiled once: per
+# request, binding the center's values (docs/performance.md, "The warning lists compiled").
+_SIGN_LISTS = {sign: _compiled_list(sign) for sign in SIGNS}
+
+
+def sign_page(
+    request: HttpRequest, organization: Organization, sign: str, limits: Thresholds
+) -> Page[Any]:
+    """The page of `sign_list(organization, sign, limits)` the request asks for
+    (`?page=`), as `paginate_by_ids` gives it, from the compiled statements: its rows as
+    `ShortRow`s or `PairingRow`s."""
+    refresh_signs(organization)
+    values = {name: getattr(limits, name) for name in _SIGN_VALUES[sign]}
+    page = _SIGN_LISTS[sign].paginate(request, organization=organization.pk, **values)
+    row: type[ShortRow | PairingRow] = ShortRow if sign == "short" else PairingRow
+    page.object_list = [row(*values) for values in page.object_list]
+    return page
 
 
 class AnyOf(Expression):

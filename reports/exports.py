@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import F, QuerySet
 from django.db.models.functions import TruncDate, TruncTime
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 
 from reports.catalog.statement import StatementReport
 from reports.catalog.usage import LedgerReport
@@ -125,6 +125,14 @@ def streamed(lines: Iterable[list[object]], filename: str) -> StreamingHttpRespo
     return response
 
 
+def written(text: str, filename: str) -> HttpResponse:
+    """A file already written whole (a download kept in the cache, `reports.csv_cache`): the
+    same bytes and headers as `streamed`."""
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 def filename(scope: Scope, name: str) -> str:
     return f"{scope.organization.slug}-{name}-{scope.start:%Y%m%d}-{scope.end:%Y%m%d}.csv"
 
@@ -139,6 +147,11 @@ def report_lines(report: Report) -> Iterator[list[object]]:
 
 def report_csv(report: Report) -> StreamingHttpResponse:
     return streamed(report_lines(report), filename(report.scope, report.name))
+
+
+def report_text(report: Report) -> str:
+    """The text `report_csv` streams, whole (a download under the cap, to keep)."""
+    return "".join(pieces(report_lines(report)))
 
 
 # --- The raw sessions export: one line per session -----------------------------------------------
@@ -229,7 +242,8 @@ def session_rows_csv(scope: Scope) -> StreamingHttpResponse:
 # `MATCHPAL_CSV_DIRECT_MAX_ROWS` rows read, the view answers a page that starts the same export
 # in the background instead (docs/reports.md, "Large downloads"). The rows are counted up to one
 # past the cap, `SELECT count(*) FROM (… LIMIT cap + 1)`: through the index of the range, a few
-# milliseconds however large the center.
+# milliseconds however large the center (the ledger entries of the whole center: their index
+# alone, without joining each entry to its grant).
 
 
 @dataclass(frozen=True)
@@ -264,7 +278,9 @@ def report_measure(report: Report) -> Measure | None:
         return None
     if isinstance(report, LedgerReport):
         scope = report.scope
-        entries = ledger_entries(organization=scope.organization, filters=report.ledger)
+        entries = ledger_entries(
+            organization=scope.organization, filters=report.ledger, grants_checked=False
+        )
         rows = entries.filter(created_at__gte=scope.starts, created_at__lt=scope.ends)
         return Measure(rows, "changes to the hours (ledger entries)")
     return sessions_measure(report.scope)

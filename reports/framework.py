@@ -227,7 +227,9 @@ class Report:
     # rendered once per key and kept in the cache (`reports.report_cache`).
     content_template: ClassVar[str]
     # Does the content depend on the moment, not only on the data and the center's date (what
-    # is free to book now, what is owed now)? Then it is kept for the minute only.
+    # is free to book now, what is owed now)? Only through the grants usable now, which is all
+    # `reports.report_cache` allows for: it is kept until one of the center's grants becomes
+    # valid or expires.
     moment: ClassVar[bool] = False
     roles: ClassVar[frozenset[str]] = frozenset(Role.values)
     # Which filters the form offers (each also limited by role, see `reports/forms.py`).

@@ -77,7 +77,11 @@ def filtered_grants[G: QuerySet[Grant]](grants: G, filters: LedgerFilters) -> G:
 
 
 def ledger_entries(
-    *, organization: Organization, filters: LedgerFilters, by_type: bool = True
+    *,
+    organization: Organization,
+    filters: LedgerFilters,
+    by_type: bool = True,
+    grants_checked: bool = True,
 ) -> QuerySet[GrantEntry]:
     """The organization's entries a filter keeps.
 
@@ -88,8 +92,14 @@ def ledger_entries(
       other entry (a credit, a refund, an expiry) is of every type its grant covers, so a grant
       covering two types counts under each (as on the balance cards). `by_type=False` leaves
       the service type out (the per-type table groups by it instead).
+
+    The grant is checked to be the organization's too (`grants_checked=False` leaves that to
+    the composite foreign key that already holds it: a count of the entries then reads their
+    index `grant_entry_org_created` alone, no grant, unless a filter needs it).
     """
-    entries = GrantEntry.objects.filter(organization=organization, grant__organization=organization)
+    entries = GrantEntry.objects.filter(organization=organization)
+    if grants_checked:
+        entries = entries.filter(grant__organization=organization)
     if filters.student is not None:
         entries = entries.filter(grant__student=filters.student)
     if filters.provider is not None:

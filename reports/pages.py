@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from matchpal.models import Role
 from matchpal.tenancy import TenantRequest, tenant_view
-from reports import exports, report_cache
+from reports import csv_cache, exports, report_cache
 from reports.catalog.sessions import SessionsReport
 from reports.export_jobs.report_sources import SESSION_ROWS, source_name
 from reports.forms import ReportFilterForm
@@ -95,10 +95,17 @@ def report_csv(report: type[Report]) -> ReportView:
         if not form.is_valid():
             # The page, with the form's errors: nothing to export from filters that do not hold.
             return _page(request, report, form)
-        shown = report(form.scope())
+        scope = form.scope()
+        # The file as kept for the center's data now (`reports.csv_cache`): on a hit, nothing
+        # of the report is read, not even its count (kept past the cap: the verdict alone).
+        kept = csv_cache.lookup(report, scope)
+        if kept.file is not None:
+            return exports.written(kept.file, exports.filename(scope, report.name))
+        shown = report(scope)
         measure = exports.report_measure(shown)
-        if exports.over_cap(measure):
+        if kept.over_cap or exports.over_cap(measure):
             assert measure is not None
+            csv_cache.keep(kept, csv_cache.OVER_CAP)
             return _too_large(
                 request,
                 source=source_name(report),
@@ -107,7 +114,11 @@ def report_csv(report: type[Report]) -> ReportView:
                 measure=measure,
                 report=report,
             )
-        return exports.report_csv(shown)
+        if kept.entry is None:
+            return exports.report_csv(shown)  # not kept: streamed as it is written
+        text = exports.report_text(shown)
+        csv_cache.keep(kept, text)
+        return exports.written(text, exports.filename(shown.scope, report.name))
 
     export.__name__ = export.__qualname__ = f"report_{report.name}_csv"
     return export

@@ -1,6 +1,5 @@
 """Read-only figures for the role dashboards. Fixed query counts whatever the data size."""
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -20,7 +19,6 @@ from django.utils import timezone
 
 from grants import history as ledger_history
 from grants import selectors as ledger
-from grants.selectors import low_balance_students
 from integrations.woocommerce import selectors as shop
 from matchpal.compiled import Compiled, stand_in, together
 from matchpal.models import Membership, Organization, Role
@@ -28,7 +26,6 @@ from matchpal.selectors import pending_invitations
 from providers.models import Provider, ProviderStatus
 from relationships import selectors as relationships
 from relationships.models import RelationshipStatus
-from reports import dashboard
 from sessions_app import selectors as sessions
 from sessions_app.models import Session
 from students.models import Student, StudentStatus
@@ -56,7 +53,7 @@ def _proposals(*, organization: Organization, membership: Membership) -> QuerySe
 
 
 def attention_figures(
-    *, organization: Organization, membership: Membership
+    *, organization: Organization, membership: Membership, now: datetime | None = None
 ) -> "QuerySet[Organization, AttentionFigures]":
     """The admin home's "Needs attention" counts in one query, each its own subquery reading
     only the rows it counts through an index (docs/indexes.md): the open disputes (the partial
@@ -64,15 +61,12 @@ def attention_figures(
     proposals awaiting an answer and the open shop order errors. Never one aggregate over every
     session of the organization."""
     visible = sessions.session_list(organization=organization, membership=membership)
-    # A session's relationship is of its organization (a composite key): saying so lets the
-    # figure that joins relationships read only this organization's, through an index.
-    joined = visible.filter(relationship__organization=organization)
     return (
         Organization.objects.filter(pk=organization.pk)
         .order_by()
         .values(
             disputed=_scalar(visible.filter(sessions.dispute_open()), Count("pk")),
-            to_log=_scalar(joined.filter(sessions.due_to_log()), Count("pk")),
+            to_log=_scalar(_to_log(organization, membership, now), Count("pk")),
             proposals=_scalar(
                 _proposals(organization=organization, membership=membership), Count("pk")
             ),
@@ -81,19 +75,95 @@ def attention_figures(
     )
 
 
-def needs_attention(*, organization: Organization, membership: Membership) -> dict[str, object]:
-    """What an admin should look at today: proposals still unanswered, disputed sessions,
-    sessions past their start that nobody logged and open shop order errors. Three queries
-    whatever the amount of data, each through an index: the first proposals, the first
-    disputed sessions, and every count (`attention_figures`)."""
+def _to_log(
+    organization: Organization, membership: Membership, now: datetime | None = None
+) -> QuerySet[Session]:
+    """The sessions past their start (at `now`, this moment by default) still to log that the
+    member sees: "Needs attention"'s count."""
+    visible = sessions.session_list(organization=organization, membership=membership)
+    # A session's relationship is of its organization (a composite key): saying so lets the
+    # figure that joins relationships read only this organization's, through an index.
+    joined = visible.filter(relationship__organization=organization)
+    return joined.filter(sessions.due_to_log(now))
+
+
+def _as_admin(organization: int) -> dict[str, Any]:
+    """The selectors' arguments for an admin of the organization, as stand-ins."""
+    return {
+        "organization": stand_in(Organization, organization),
+        "membership": stand_in(Membership, 0, organization_id=organization, role=Role.ADMIN),
+    }
+
+
+# The admin's count of `_to_log`, compiled once: the part of the admin home that changes with
+# every session's start (reports.home_cache).
+_admin_to_log = Compiled(
+    lambda organization, now: (
+        _to_log(**_as_admin(organization), now=now)
+        .order_by()
+        .values("organization")
+        .annotate(n=Count("pk"))
+        .values("n")
+    ),
+    organization=int,
+    now=datetime,
+)
+
+
+def admin_to_log_count(*, organization: Organization, now: datetime) -> int:
+    """How many sessions of the center are past their start at `now` and still to log (the
+    admin's `attention_figures`' `to_log`), one compiled statement."""
+    rows = _admin_to_log.rows(organization=organization.pk, now=now)
+    return int(rows[0]["n"]) if rows else 0
+
+
+def _attention(
+    organization: Organization, membership: Membership, now: datetime | None = None
+) -> tuple[QuerySet[Any], QuerySet[Any], QuerySet[Any]]:
+    """`needs_attention`'s three statements: the first proposals, the first disputed sessions,
+    and every count (`attention_figures`), with the sessions to log at `now`."""
     visible = sessions.session_list(organization=organization, membership=membership)
     proposals = _proposals(organization=organization, membership=membership)
-    disputed = visible.filter(sessions.dispute_open())
-    counts = attention_figures(organization=organization, membership=membership).get()
+    return (
+        proposals.order_by("respond_by", "id")[:ATTENTION_ROWS],
+        visible.filter(sessions.dispute_open()).order_by("-disputed_at", "-id")[:ATTENTION_ROWS],
+        attention_figures(organization=organization, membership=membership, now=now),
+    )
+
+
+# An admin's `_attention`, compiled once and sent in one round trip (the admin home, the
+# admins' daily digest): the two lists take the organization, the counts the moment too.
+_admin_proposals, _admin_disputed = (
+    Compiled(lambda organization, i=i: _attention(**_as_admin(organization))[i], organization=int)
+    for i in range(2)
+)
+_admin_attention_figures = Compiled(
+    lambda organization, now: _attention(**_as_admin(organization), now=now)[2],
+    organization=int,
+    now=datetime,
+)
+
+
+def needs_attention(*, organization: Organization, membership: Membership) -> dict[str, object]:
+    """What an admin should look at today: proposals still unanswered, disputed sessions,
+    sessions past their start that nobody logged and open shop order errors. Three statements
+    whatever the amount of data, each through an index: the first proposals, the first
+    disputed sessions, and every count (`attention_figures`); an admin's, compiled once and
+    sent in one round trip."""
+    if membership.is_admin:
+        org = {"organization": organization.pk}
+        proposals, disputed, (counts,) = together(
+            (_admin_proposals, org),
+            (_admin_disputed, org),
+            (_admin_attention_figures, {**org, "now": timezone.now()}),
+        )
+    else:
+        rows, first_disputed, figures = _attention(organization, membership)
+        proposals, disputed, counts = list(rows), list(first_disputed), figures.get()
     return {
-        "proposals": list(proposals.order_by("respond_by", "id")[:ATTENTION_ROWS]),
+        "proposals": proposals,
         "proposal_count": counts["proposals"],
-        "disputed": list(disputed.order_by("-disputed_at", "-id")[:ATTENTION_ROWS]),
+        "disputed": disputed,
         "disputed_count": counts["disputed"],
         "to_log": counts["to_log"],
         "open_order_errors": counts["open_order_errors"],
@@ -138,32 +208,14 @@ def center_counts(*, organization: Organization) -> dict[str, Any]:
     }
 
 
-def admin_dashboard(
-    *,
-    organization: Organization,
-    membership: Membership,
-    low_balance: Callable[[], list[Student]] | None = None,
-    counts: Callable[[], dict[str, Any]] | None = None,
-) -> dict[str, object]:
-    """The admin home's figures; `low_balance` and `counts` read the low-balance list and the
-    head counts (by default `low_balance_students` and `center_counts`; `reports.home_cache`
-    passes ones that keep them)."""
-    expiring_count, expiring = ledger.expiring_grants(organization=organization)
-    return {
-        "recent_entries": ledger.recent_entries(organization=organization),
-        "expiring_count": expiring_count,
-        "expiring": expiring,
-        "expiring_days": ledger.EXPIRING_DAYS,
-        **(counts() if counts else center_counts(organization=organization)),
-        "low_balance": (
-            low_balance() if low_balance else low_balance_students(organization=organization)
-        ),
-        "recent_students": list(
-            Student.objects.filter(organization=organization).order_by("-created_at")[:5]
-        ),
-        "attention": needs_attention(organization=organization, membership=membership),
-        **dashboard.center_dashboard(organization),
-    }
+NEWEST_STUDENTS = 5
+
+
+def newest_students(*, organization: Organization) -> list[Student]:
+    """The admin home's newest students, newest first."""
+    return list(
+        Student.objects.filter(organization=organization).order_by("-created_at")[:NEWEST_STUDENTS]
+    )
 
 
 def _earnings(rows: list[Any]) -> dict[str, object]:

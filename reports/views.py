@@ -5,7 +5,6 @@ from django.shortcuts import render
 
 from matchpal.htmx import render_page
 from matchpal.models import Role
-from matchpal.pagination import paginate_by_ids
 from matchpal.tenancy import TenantRequest, tenant_view
 from providers.selectors import provider_record_for_user
 from reports import dashboard, home_cache, selectors
@@ -43,8 +42,7 @@ def warning_list(request: TenantRequest, sign: str) -> HttpResponse:
     cancellations (one URL each, `reports/urls.py`)."""
     organization = request.organization
     limits = dashboard.Thresholds.of(organization)
-    listed = dashboard.sign_list(organization, sign, limits)
-    page = paginate_by_ids(request, ids=listed.ids, rows=listed.rows)
+    page = dashboard.sign_page(request, organization, sign, limits)
     return render(
         request,
         "reports/warning_list.html",

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final, NamedTuple
 
 from django.contrib import messages
 from django.db import transaction
@@ -22,7 +22,7 @@ from django.http import Http404, HttpResponseBase
 from django.shortcuts import redirect
 from django.utils import timezone
 
-from matchpal.compiled import Compiled, stand_in
+from matchpal.compiled import Compiled, Rows, stand_in
 from matchpal.models import Membership, Organization, Role
 from matchpal.tenancy import TenantRequest
 from relationships.models import RelationshipStatus
@@ -36,7 +36,7 @@ from sessions_app.models import (
     SessionStatus,
 )
 from sessions_app.rules import SessionRuleError
-from sessions_app.selectors import home_sessions, session_list, with_organization
+from sessions_app.selectors import home_sessions, session_list
 
 NO_ONE_CAME: Final = "No one showed up (check-in)."
 CHECK_IN_FIRST: Final = (
@@ -130,70 +130,115 @@ def overdue(*, organization: Organization, membership: Membership) -> QuerySet[S
     )
 
 
-def to_check_in(*, organization: Organization, membership: Membership) -> QuerySet[Session]:
-    """Sessions the member may check in now: scheduled, started, on a paired relationship."""
+def to_check_in(
+    *, organization: Organization, membership: Membership, now: datetime | None = None
+) -> QuerySet[Session]:
+    """Sessions the member may check in `now` (the present moment unless given): scheduled
+    (an admin: or missed), started, on a paired relationship."""
     return (
         session_list(organization=organization, membership=membership)
         .filter(
-            Q(status=SessionStatus.SCHEDULED) | Q(status=SessionStatus.MISSED)
+            Q(status__in=(SessionStatus.SCHEDULED, SessionStatus.MISSED))
             if membership.is_admin
             else Q(status=SessionStatus.SCHEDULED),
-            starts_at__lte=timezone.now(),
+            starts_at__lte=timezone.now() if now is None else now,
             relationship__status=RelationshipStatus.PAIRED,
         )
         .order_by("starts_at", "id")
     )
 
 
-# A provider's check-in list, compiled once (`matchpal.compiled`): read by the session's own
-# provider column (`own_provider_id`), so the partial index of a provider's live sessions by
-# start (`session_org_provider_live`) finds the few scheduled ones already started, where
-# `session_list`'s join through the relationships' provider read every session of theirs
-# (2,400 for the large center's busiest, 10 ms) and planned a six-table join on each request
-# (docs/performance.md, "The pairing's page and the homes' rows"). Only what the list shows of
-# each row is read (sessions_app/check_ins.html, a provider's rows).
-_provider_rows = Compiled(
-    lambda organization, user, now: (
-        home_sessions(
-            organization=stand_in(Organization, organization),
-            membership=stand_in(
-                Membership, 0, organization_id=organization, user_id=user, role=Role.PROVIDER
-            ),
-        )
+class CheckInRow(NamedTuple):
+    """What the check-in list shows of a session: read as values, not models (fifty sessions
+    with their relationship, student and provider were two hundred model instances a page)."""
+
+    pk: int
+    public_id: uuid.UUID
+    starts_at: datetime
+    duration_minutes: int
+    status: str
+    student: str
+    provider: str
+
+
+_ROW_VALUES = (
+    "pk",
+    "public_id",
+    "starts_at",
+    "duration_minutes",
+    "status",
+    "relationship__student__name",
+    "relationship__provider__name",
+)
+
+
+def _check_in_rows(organization: int, now: datetime, limit: int) -> QuerySet[Any]:
+    """An admin's `to_check_in`, its first `limit` rows read ids first: the keys in order from
+    the sessions' covering index `session_org_check_in_rel` (start, id and relationship in its
+    entries: no session read) whose relationship is paired, each probed in the paired
+    relationships' keys `relationship_paired_id` (no relationship read either); then only
+    those rows, joined to the student and provider the page shows. Built from values, for the
+    statement compiled below."""
+    admin = stand_in(Membership, 0, organization_id=organization, role=Role.ADMIN)
+    listed = to_check_in(
+        organization=stand_in(Organization, organization), membership=admin, now=now
+    )
+    return (
+        Session.objects.filter(pk__in=listed.values("pk")[:limit])
+        .order_by("starts_at", "id")
+        .values_list(*_ROW_VALUES)
+    )
+
+
+# Compiled once, prepared per connection (docs/performance.md, "The check-in list and the
+# warning lists").
+_ADMIN_ROWS = Compiled(_check_in_rows, organization=int, now=datetime, limit=Rows)
+
+
+def _provider_check_in_rows(organization: int, user: int, now: datetime) -> QuerySet[Any]:
+    """A provider's `to_check_in`, its first `CHECK_IN_ROWS` and one: read by the session's own
+    provider column (`home_sessions`, `own_provider_id`), so the partial index of a provider's
+    live sessions by start (`session_org_provider_live`) finds the few scheduled ones already
+    started, where `session_list`'s join through the relationships' provider read every session
+    of theirs (2,396 for the large center's busiest, 9.7 ms, and 2.5 ms of planning on each
+    request: docs/performance.md, "The pairing's page and the homes' rows"). Built from values,
+    for the statement compiled below."""
+    provider = stand_in(
+        Membership, 0, organization_id=organization, user_id=user, role=Role.PROVIDER
+    )
+    return (
+        home_sessions(organization=stand_in(Organization, organization), membership=provider)
         .filter(
             status=SessionStatus.SCHEDULED,
             starts_at__lte=now,
             relationship__status=RelationshipStatus.PAIRED,
         )
         .select_related(None)
-        .select_related("relationship__student")
-        .only(
-            "public_id",
-            "starts_at",
-            "duration_minutes",
-            "status",
-            "relationship__student__name",
+        .order_by("starts_at", "id")
+        .values_list(*_ROW_VALUES)[: CHECK_IN_ROWS + 1]
+    )
+
+
+_PROVIDER_ROWS = Compiled(_provider_check_in_rows, organization=int, user=int, now=datetime)
+
+
+def check_in_rows(
+    *, organization: Organization, membership: Membership
+) -> tuple[list[CheckInRow], bool]:
+    """The page's sessions to check in (`to_check_in`, at most `CHECK_IN_ROWS`, oldest first)
+    and whether there are more. One query."""
+    if membership.is_admin:
+        rows = _ADMIN_ROWS.rows(
+            organization=organization.pk, now=timezone.now(), limit=CHECK_IN_ROWS + 1
         )
-        .order_by("starts_at", "id")[: CHECK_IN_ROWS + 1]
-    ),
-    organization=int,
-    user=int,
-    now=datetime,
-)
-
-
-def check_in_rows(*, organization: Organization, membership: Membership) -> list[Session]:
-    """The first `CHECK_IN_ROWS` and one of `to_check_in` (one more says there are more),
-    with their organization set (`with_organization`); a provider's from `_provider_rows`."""
-    if membership.is_provider:
-        rows = _provider_rows.rows(
+    elif membership.is_provider:
+        rows = _PROVIDER_ROWS.rows(
             organization=organization.pk, user=membership.user_id, now=timezone.now()
         )
     else:
-        rows = list(
-            to_check_in(organization=organization, membership=membership)[: CHECK_IN_ROWS + 1]
-        )
-    return with_organization(rows, organization)
+        listed = to_check_in(organization=organization, membership=membership)
+        rows = list(listed.select_related(None).values_list(*_ROW_VALUES)[: CHECK_IN_ROWS + 1])
+    return [CheckInRow(*row) for row in rows[:CHECK_IN_ROWS]], len(rows) > CHECK_IN_ROWS
 
 
 def overdue_guard(request: TenantRequest) -> HttpResponseBase | None:

@@ -288,11 +288,22 @@ class Session(models.Model):
                 name="session_provider_live",
             ),
             # The check-in list (scheduled and missed sessions, oldest first): walked in its
-            # order past only those, not the center's completed history (sessions_app 0017).
+            # order past only those, not the center's completed history, each entry with its
+            # relationship, so the page's keys are read without a session (sessions_app
+            # 0017, 0018; docs/indexes.md).
             models.Index(
                 fields=["organization", "starts_at", "id"],
+                include=["relationship"],
                 condition=Q(status__in=("scheduled", "missed")),
-                name="session_org_check_in",
+                name="session_org_check_in_rel",
+            ),
+            # Repeated cancellations (the warning sign): the window's cancelled sessions with
+            # their relationship, grouped without reading a session (sessions_app 0018).
+            models.Index(
+                fields=["organization", "starts_at"],
+                include=["relationship"],
+                condition=Q(status="cancelled"),
+                name="session_org_cancelled",
             ),
             # The provider home's live sessions (to log, requests, coming up), read with the
             # organization: the plan a prepared statement keeps starts here, not from the
@@ -463,10 +474,13 @@ class PairingActivity(models.Model):
     class Meta:
         # docs/reports.md, "The admin dashboard": long gaps, idle pairings, irregular ones.
         indexes = [
+            # Long gaps and irregular pairings, in their lists' order; the variation read
+            # from the entries (sessions_app 0018).
             models.Index(
-                fields=["organization", "last_session_at"],
+                fields=["organization", "last_session_at", "paired_at", "relationship"],
+                include=["gap_variation"],
                 condition=Q(status="paired", completed__gt=0),
-                name="pairing_paired_last_session",
+                name="pairing_paired_last_order",
             ),
             models.Index(
                 fields=["organization", "paired_at"],
@@ -504,7 +518,13 @@ class ShortSession(models.Model):
     starts_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["organization", "starts_at"], name="short_session_starts")]
+        # The window's very short sessions, newest first, their keys in the entries
+        # (sessions_app 0018).
+        indexes = [
+            models.Index(
+                fields=["organization", "starts_at", "session"], name="short_session_starts_id"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.session_id} (short)"

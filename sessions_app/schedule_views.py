@@ -62,16 +62,14 @@ def message_post(request: TenantRequest, public_id: uuid.UUID) -> HttpResponse:
 @guard_exempt
 def check_ins(request: TenantRequest) -> HttpResponse:
     """The sessions the member may check in now, oldest first (at most `CHECK_IN_ROWS`)."""
-    rows = checkin.check_in_rows(organization=request.organization, membership=request.membership)
+    rows, more = checkin.check_in_rows(
+        organization=request.organization, membership=request.membership
+    )
     overdue_after = timezone.now() - timedelta(hours=request.organization.checkin_overdue_hours)
     return render(
         request,
         "sessions_app/check_ins.html",
-        {
-            "rows": rows[: checkin.CHECK_IN_ROWS],
-            "more": len(rows) > checkin.CHECK_IN_ROWS,
-            "overdue_after": overdue_after,
-        },
+        {"rows": rows, "more": more, "overdue_after": overdue_after},
     )
 
 

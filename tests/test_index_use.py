@@ -11,8 +11,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import QueryDict
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 
 from grants.selectors import history, low_balance_list, recent_entries_query
 from matchpal.models import Membership, Organization, Role
@@ -22,6 +25,7 @@ from relationships.models import Relationship
 from relationships.selectors import relationship_list
 from reports import dashboard
 from reports.selectors import attention_figures
+from sessions_app import checkin
 from sessions_app import selectors as sessions
 from sessions_app.filters import SessionFilter
 from sessions_app.models import Session
@@ -71,7 +75,12 @@ ORDERED = {
     "admin home disputed list",
     "admin home proposals list",
     "admin home recent transactions",
+    "warning list keys: short",
+    "warning list keys: long_gap",
+    "check-in list keys",
 }
+# (The irregular pairings' keys are read in order at scale, docs/indexes.md; on these few
+# rows, none of them irregular, the planner rightly takes the variation's index and sorts.)
 
 
 # The lists of one person's sessions, read through their relationships (an index on
@@ -213,6 +222,26 @@ def warning_count(sign: str) -> Callable[[Tenant], QuerySet[Any, Any]]:
     return count
 
 
+def warning_keys(sign: str) -> Callable[[Tenant], QuerySet[Any, Any]]:
+    """A warning sign's list page, its first page's keys: read in the list's order from the
+    summary's index (`pairing_paired_last_order`, `short_session_starts_id`), no sort."""
+
+    def keys(tenant: Tenant) -> QuerySet[Any, Any]:
+        org = tenant.organization
+        return dashboard.sign_list(org, sign, dashboard.Thresholds.of(org)).ids[:PAGE]
+
+    return keys
+
+
+def check_in_keys(tenant: Tenant) -> QuerySet[Any, Any]:
+    """The admin's check-in list, its keys (`checkin.check_in_rows` reads them first): the
+    scheduled and missed sessions in start order from `session_org_check_in_rel`."""
+    listed = checkin.to_check_in(
+        organization=tenant.organization, membership=membership(tenant, Role.ADMIN)
+    )
+    return listed.values("pk")[: checkin.CHECK_IN_ROWS + 1]
+
+
 def warning_counts(tenant: Tenant) -> QuerySet[Any, Any]:
     """The admin home's warning signs, each counted in its subquery of one query."""
     org = tenant.organization
@@ -262,6 +291,12 @@ QUERIES: dict[str, Callable[[Tenant], QuerySet[Any, Any]]] = {
     "admin home warning signs": warning_counts,
     **{f"warning list: {sign}": warning_list(sign) for sign in dashboard.SIGNS},
     **{f"warning list count: {sign}": warning_count(sign) for sign in dashboard.SIGNS},
+    **{
+        f"warning list keys: {sign}": warning_keys(sign)
+        for sign in ("short", "long_gap", "irregular")
+    },
+    "check-in list keys": check_in_keys,
+    "check-in list": lambda t: checkin._check_in_rows(t.organization.pk, NOW, 51),
     # At a few hundred students the planner rightly sorts them rather than walk their name
     # index (docs/indexes.md has the plan at scale); neither query scans the relationships.
     "pairings to log, their students": lambda t: sessions.students_to_log(
@@ -282,3 +317,65 @@ def test_each_query_reads_the_big_tables_through_indexes(center: Tenant) -> None
     scans or sorts, with the plan's lines."""
     found = {name: problems(name, query(center)) for name, query in QUERIES.items()}
     assert {name: lines for name, lines in found.items() if lines} == {}
+
+
+def generic_plans(run: Callable[[], object]) -> list[str]:
+    """The plans PostgreSQL keeps for the prepared statements `run` sends once it uses their
+    generic plan (made without the values, as a connection does after a few executions)."""
+    with CaptureQueriesContext(connection) as captured:
+        run()
+    sent = [
+        part
+        for query in captured.captured_queries
+        for part in query["sql"].split(";\n")
+        if part.startswith("EXECUTE matchpal_")
+    ]
+    assert sent
+    plans = []
+    with connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        try:
+            for statement in sent:
+                cursor.execute(f"EXPLAIN {statement}")
+                plans.append("\n".join(line for (line,) in cursor.fetchall()))
+        finally:
+            cursor.execute("RESET plan_cache_mode")
+    return plans
+
+
+@pytest.mark.django_db
+def test_the_compiled_lists_generic_plans_read_their_keys_through_their_indexes(
+    center: Tenant,
+) -> None:
+    """The check-in list's and the warning lists' statements are prepared on each connection
+    and kept with their generic plan: that plan, which cannot see the organization's share of
+    the rows, reads the sessions' keys from the covering indexes, probes the paired
+    relationships' keys, and finds the cancelling pairings' activity by key (filtered by the
+    organization there, it walked the center's activity rows: docs/indexes.md)."""
+    org = center.organization
+    admin = membership(center, Role.ADMIN)
+    limits = dashboard.Thresholds.of(org)
+    request = RequestFactory().get("/")
+    (check_in,) = generic_plans(lambda: checkin.check_in_rows(organization=org, membership=admin))
+    assert "session_org_check_in_rel" in check_in, check_in
+    assert "relationship_paired_id" in check_in, check_in
+    assert seq_scans(check_in) == [], check_in
+    for sign in ("short", "long_gap", "irregular", "repeated_cancellations"):
+        plans = generic_plans(lambda sign=sign: dashboard.sign_page(request, org, sign, limits))
+        for plan in plans:
+            assert seq_scans(plan) == [], (sign, plan)
+        # The irregular pairings may take either index of the paired rows: at scale, the one in
+        # the list's order (docs/indexes.md); on these few rows, none of them irregular, the
+        # variation's.
+        indexes = {
+            "short": ("short_session_starts_id",),
+            "long_gap": ("pairing_paired_last_order",),
+            "irregular": ("pairing_paired_last_order", "pairing_paired_gap_variation"),
+            "repeated_cancellations": ("session_org_cancelled",),
+        }[sign]
+        assert all(any(i in plan for i in indexes) for plan in plans), (sign, plans)
+        assert len(plans) == 2, plans  # the count and the page, in one round trip
+        assert indexes[0] in plans[-1] or len(indexes) > 1, (sign, plans)
+        if sign == "repeated_cancellations":
+            assert all("Index Only Scan using session_org_cancelled" in plan for plan in plans)
+            assert all("sessions_app_pairingactivity_pkey" in plan for plan in plans), plans

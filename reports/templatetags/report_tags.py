@@ -1,17 +1,70 @@
 """How a report's figures read on its page: `{% cell column row %}` formats one value by its
-column's kind, with the same rounding as the CSV export (`reports.exports.cell_value`)."""
+column's kind, with the same rounding as the CSV export (`reports.exports.cell_value`). And the
+warning lists' rows (`short_session_row`, `sign_pairing_row`)."""
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from django import template
 from django.http import QueryDict
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.timezone import localtime
 
 from matchpal.quantities import format_minutes, format_quantity
+from matchpal.templatetags.dates import date
+from matchpal.templatetags.matchpal_tags import RowLink, escaped, with_id
+from reports.dashboard import PairingRow, ShortRow
 from reports.exports import cell_value
 from reports.framework import Column, Kind
 
 register = template.Library()
+
+
+# The warning lists' rows: each written in Python with the same filters as the loop it
+# replaces, the whitespace around it included (tests/reports/test_warning_lists.py renders the
+# lists both ways; docs/performance.md, "The check-in list and the warning lists").
+
+
+@register.simple_tag
+def short_session_row(row: ShortRow, detail: RowLink) -> SafeString:
+    """One `<tr>` of the very short sessions."""
+    usual = row.usual_minutes
+    when = escaped(date(localtime(row.starts_at), "M j, Y H:i"))
+    return mark_safe(  # noqa: S308 (every value is escaped)
+        "<tr>\n"
+        f'    <td class="text-nowrap"><a href="{with_id(detail, row.public_id)}">{when}</a>'
+        "</td>\n"
+        f"    <td>{escaped(row.student)}</td><td>{escaped(row.provider)}</td>"
+        f"<td>{escaped(row.service_type)}</td>\n"
+        f'    <td class="text-end">{escaped(format_quantity(row.duration_minutes, "minutes"))}'
+        "</td>\n"
+        '    <td class="text-end">'
+        f"{escaped(format_quantity(usual, 'minutes')) if usual else '—'}</td>\n"
+        "  </tr>"
+    )
+
+
+def _day(value: datetime | None) -> str:
+    return escaped(date(localtime(value), "M j, Y")) if value is not None else ""
+
+
+@register.simple_tag
+def sign_pairing_row(row: PairingRow, detail: RowLink) -> SafeString:
+    """One `<tr>` of a pairings' sign."""
+    variation = row.gap_variation
+    return mark_safe(  # noqa: S308 (every value is escaped)
+        "<tr>\n"
+        f'    <td><a href="{with_id(detail, row.public_id)}">{escaped(row.student)}</a></td>\n'
+        f"    <td>{escaped(row.provider)}</td><td>{escaped(row.service_type)}</td>"
+        f"<td>{escaped(row.status_label)}</td>\n"
+        f'    <td class="text-nowrap">{_day(row.paired_at) or "—"}</td>\n'
+        f'    <td class="text-end">{escaped(row.completed or 0)}</td>\n'
+        f'    <td class="text-nowrap">{_day(row.last_session_at) or "never"}</td>\n'
+        '    <td class="text-end">'
+        f"{'—' if variation is None else f'{escaped(variation)} %'}</td>\n"
+        "  </tr>"
+    )
 
 
 @register.simple_tag

@@ -1,4 +1,5 @@
 from collections.abc import Iterable
+from datetime import datetime
 
 from django import template
 from django.template.defaultfilters import time as time_filter
@@ -9,7 +10,8 @@ from django.utils.timezone import localtime
 from matchpal.quantities import format_quantity
 from matchpal.templatetags.dates import date
 from matchpal.templatetags.matchpal_tags import RowLink, escaped, with_id
-from sessions_app.models import Session
+from sessions_app.checkin import CheckInRow
+from sessions_app.models import Session, SessionStatus
 from sessions_app.selectors import HomeSession, SessionActions, WeekSession, session_actions
 
 register = template.Library()
@@ -313,4 +315,35 @@ def relationship_session_rows(
             relationship_session_row(context, session, detail, sees_client_amount)
             for session in sessions
         )
+    )
+
+
+@register.simple_tag
+def check_in_row(
+    row: CheckInRow, check_in: RowLink, overdue_after: datetime, with_provider: bool
+) -> SafeString:
+    """One `<li>` of the check-in list, with the whitespace around it that the loop wrote,
+    written in Python with the same filters (tests/sessions_app/test_check_in_list.py renders
+    the list both ways; docs/performance.md, "The check-in list and the warning lists")."""
+    who = escaped(row.student)
+    if with_provider:
+        who += f" with {escaped(row.provider)}"
+    if row.status == SessionStatus.MISSED:
+        badge = '<span class="badge text-bg-warning">Missed</span>'
+    elif row.starts_at <= overdue_after:
+        badge = '<span class="badge text-bg-danger">Overdue</span>'
+    else:
+        badge = ""
+    when = escaped(date(localtime(row.starts_at), "D M j, H:i"))
+    return mark_safe(  # noqa: S308 (every value is escaped)
+        '\n  <li class="list-group-item d-flex flex-wrap justify-content-between '
+        'align-items-center gap-2">\n'
+        "    <div>\n"
+        f'      <span class="fw-semibold">{when}</span> · {who} · '
+        f"{escaped(row.duration_minutes)} min\n"
+        f"      {badge}\n"
+        "    </div>\n"
+        f'    <a class="btn btn-sm btn-primary" href="{with_id(check_in, row.public_id)}">'
+        "Check in</a>\n"
+        "  </li>\n  "
     )

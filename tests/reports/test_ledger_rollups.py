@@ -200,3 +200,28 @@ def test_a_statement_of_holds_writes_nothing(history: History) -> None:
         cursor.execute("SELECT count(*) FROM reports_ledgerday")
         assert cursor.fetchone() == (before,)
     assert find_differences() == []
+
+
+def test_the_velocity_counts_only_the_grants_usable_now(
+    history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What is free to book now comes from the students' summaries less their active grants
+    not usable now: one not valid yet, one past its date the daily job has not marked. The
+    same figures as the ledger's usable grants."""
+    student = history.g1.student
+    make_grant(student=student, minutes=500, valid_from=at(12, 9))
+    with time_machine.travel(at(1, 9), tick=False):
+        make_grant(student=student, minutes=700, expires_at=at(10, 9))
+    make_grant(student=student, unit=Unit.SESSIONS, minutes=4, valid_from=at(20, 9))
+    for start, end in RANGES:
+        filters = LedgerFilters(start=start, end=end)
+        for unit in (None, *Unit.values):
+            rolled, from_ledger = _both_ways(
+                monkeypatch,
+                lambda u=unit, f=filters: figures(history, usage.consumption_velocity, f, unit=u),
+            )
+            assert rolled == from_ledger
+    rows = figures(history, usage.consumption_velocity, LedgerFilters(*RANGES[2]))
+    mine = [row for row in rows if row["student_id"] == student.public_id]
+    assert mine, "the student consumed in the range and has hours free"
+    assert all(row["unit"] == Unit.MINUTES for row in mine)

@@ -28,7 +28,7 @@ from reports import report_cache
 from reports.forms import ReportFilterForm
 from reports.framework import REPORTS
 from students.models import Student
-from tests.factories import StudentFactory
+from tests.factories import MembershipFactory, StudentFactory
 from tests.support import (
     Tenant,
     at,
@@ -269,17 +269,91 @@ def test_the_day_is_part_of_the_key(tenant_a: Tenant, clock) -> None:  # type: i
     assert "prepared June 12, 2025" in after
 
 
-def test_a_report_of_the_moment_follows_the_minute(tenant_a: Tenant, clock) -> None:  # type: ignore[no-untyped-def]
-    """What is owed today is what the usable grants hold now: a grant becoming valid changes the
-    Financial report with no write at all."""
+def hit(tenant: Tenant, name: str, query: str = "") -> str:  # type: ignore[no-untyped-def]
+    """The admin's page, checked to be served from the cache: the hit's statements only."""
+    client = client_for(tenant.admin)
+    with CaptureQueriesContext(connection) as queries:
+        html = page(tenant, tenant.admin, name, query, client)
+    assert len(queries) == HIT, [q["sql"] for q in queries.captured_queries]
+    return html
+
+
+MOMENT_REPORTS = ("usage", "financial")
+
+
+@pytest.mark.parametrize("name", MOMENT_REPORTS)
+def test_a_grant_becoming_valid_shows_exactly_then(tenant_a: Tenant, clock, name: str) -> None:  # type: ignore[no-untyped-def]
+    """What is owed today is what the usable grants hold now: a grant becoming valid changes
+    the report with no write at all, at that moment and not before (the minutes in between
+    read the same entry)."""
+    admin = tenant_a.admin
     past_grant(tenant_a.student, 600, price="100.00")
-    past_grant(
-        tenant_a.student, 300, price="50.00", valid_from=timezone.now() + timedelta(seconds=90)
-    )
-    before = shows_now(tenant_a, tenant_a.admin, "financial")
-    clock.shift(timedelta(minutes=2))
-    after = shows_now(tenant_a, tenant_a.admin, "financial")
-    assert before != after
+    later = timezone.now() + timedelta(minutes=90)
+    past_grant(tenant_a.student, 300, price="50.00", valid_from=later)
+    before = shows_now(tenant_a, admin, name)
+    clock.move_to(later - timedelta(seconds=1))
+    assert computed(tenant_a, admin, name) == before
+    assert before in hit(tenant_a, name)
+    clock.move_to(later)
+    after = shows_now(tenant_a, admin, name)
+    assert after != before
+    assert after in hit(tenant_a, name)
+
+
+@pytest.mark.parametrize("name", MOMENT_REPORTS)
+def test_a_grant_expiring_shows_exactly_then(tenant_a: Tenant, clock, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A grant past its date is no longer owed, before the daily job marks it expired."""
+    admin = tenant_a.admin
+    past_grant(tenant_a.student, 600, price="100.00")
+    ends = timezone.now() + timedelta(hours=3)
+    past_grant(tenant_a.student, 300, price="50.00", expires_at=ends)
+    before = shows_now(tenant_a, admin, name)
+    clock.move_to(ends - timedelta(microseconds=1))
+    assert computed(tenant_a, admin, name) == before
+    assert before in hit(tenant_a, name)
+    clock.move_to(ends)
+    after = shows_now(tenant_a, admin, name)
+    assert after != before
+
+
+def test_the_day_ending_shows_at_midnight(tenant_a: Tenant, clock) -> None:  # type: ignore[no-untyped-def]
+    """The velocity's "runs out about" counts from today: the report kept during the day is
+    read until the center's midnight, and the next day's view computes it again."""
+    admin = tenant_a.admin
+    past_grant(tenant_a.student, 600)
+    log(tenant_a, paired(tenant_a, quantity=120), at(10, 10))
+    query = "?date_from=2025-06-01&date_to=2025-06-11"
+    before = shows_now(tenant_a, admin, "usage", query)
+    # 480 minutes free at 60 in 11 days: 88 days from today.
+    assert "Sep 7, 2025" in before
+    clock.move_to(at(11, 23, 59) + timedelta(seconds=59, microseconds=999999))
+    assert before in hit(tenant_a, "usage", query)
+    clock.move_to(at(12, 0))
+    after = shows_now(tenant_a, admin, "usage", query)
+    assert "Sep 8, 2025" in after
+    assert after in hit(tenant_a, "usage", query)
+
+
+@pytest.mark.parametrize("name", MOMENT_REPORTS)
+def test_reports_of_the_moment_are_per_tenant_and_member(
+    tenant_a: Tenant,
+    tenant_b: Tenant,
+    clock: object,
+    name: str,
+) -> None:
+    other = MembershipFactory(organization=tenant_a.organization).user
+    past_grant(tenant_a.student, 600, price="100.00")
+    past_grant(tenant_b.student, 900, price="70.00")
+    a_before = shows_now(tenant_a, tenant_a.admin, name)
+    b_before = shows_now(tenant_b, tenant_b.admin, name)
+    assert a_before != b_before
+    assert tenant_a.student.name not in b_before
+    # A second admin of the same center: their own entry, the same figures.
+    assert shows_now(tenant_a, other, name) == a_before
+    # A write in one tenant changes its own report only, on the next view.
+    past_grant(tenant_b.student, 300, price="20.00")
+    assert a_before in hit(tenant_a, name)
+    assert shows_now(tenant_b, tenant_b.admin, name) != b_before
 
 
 def test_a_transaction_that_wrote_computes_the_content(tenant_a: Tenant, clock: object) -> None:

@@ -3,21 +3,33 @@ its own center in its order (sessions newest first, pairings by their last sessi
 first), a page at a time, read ids first from the signs' summaries
 (`matchpal.pagination.paginate_by_ids`)."""
 
-from datetime import timedelta
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.template import Context, engines
+from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
+from matchpal import pagination
 from reports import dashboard
+from sessions_app.models import PairingActivity, Session, ShortSession
 from tests.factories import RelationshipFactory, SessionFactory, StudentFactory
 from tests.support import Tenant, client_for
 
 pytestmark = pytest.mark.django_db
 
 
-def _pairing(tenant: Tenant, name: str, *days_ago: float, minutes: int = 60, **kw: object):  # type: ignore[no-untyped-def]
-    now = timezone.now()
+def _pairing(  # type: ignore[no-untyped-def]
+    tenant: Tenant,
+    name: str,
+    *days_ago: float,
+    minutes: int = 60,
+    at: datetime | None = None,
+    **kw: object,
+):
+    now = at or timezone.now()
     relationship = RelationshipFactory(
         organization=tenant.organization,
         student=StudentFactory(organization=tenant.organization, name=name),
@@ -50,10 +62,7 @@ def _page(tenant: Tenant, sign: str, query: str = ""):  # type: ignore[no-untype
 
 def _names(response) -> list[str]:  # type: ignore[no-untyped-def]
     """The students of the page's rows, in order."""
-    rows = response.context["page"].object_list
-    if response.context["sign"] == "short":
-        return [row.relationship.student.name for row in rows]
-    return [row.student.name for row in rows]
+    return [row.student for row in response.context["page"].object_list]
 
 
 def test_each_list_shows_its_rows_in_its_order(tenant_a: Tenant, tenant_b: Tenant) -> None:
@@ -136,3 +145,159 @@ def test_another_centers_admin_gets_404(tenant_a: Tenant, tenant_b: Tenant) -> N
     _pairing(tenant_a, "Gap", 60)
     url = reverse("warning_long_gap", args=[tenant_a.organization.slug])
     assert client_for(tenant_b.admin).get(url).status_code == 404
+
+
+def _expected(tenant: Tenant, sign: str) -> list[int]:
+    """The sign's rows in the order its list has always shown them, worked out here from the
+    summaries and the sessions: sessions newest first (then by key, descending); pairings by
+    their last session, oldest first and a pairing never met before any (an idle pairing has
+    none), then by pairing date, then by key."""
+    org = tenant.organization
+    limits = dashboard.Thresholds.of(org)
+    if sign == "short":
+        short = ShortSession.objects.filter(
+            organization=org, starts_at__gte=limits.short_since, starts_at__lte=limits.now
+        )
+        return [s.session_id for s in sorted(short, key=lambda s: (s.starts_at, s.session_id))][
+            ::-1
+        ]
+    activity = PairingActivity.objects.filter(organization=org)
+    if sign == "repeated_cancellations":
+        cancelled = Counter(
+            Session.objects.filter(
+                organization=org,
+                status="cancelled",
+                starts_at__gte=limits.cancellations_since,
+                starts_at__lte=limits.now,
+            ).values_list("relationship_id", flat=True)
+        )
+        rows = [a for a in activity if cancelled[a.relationship_id] >= limits.cancellations]
+    else:
+        paired = [a for a in activity if a.status == "paired"]
+        rows = {
+            "long_gap": [
+                a for a in paired if a.completed > 0 and a.last_session_at < limits.gap_since
+            ],
+            "irregular": [
+                a
+                for a in paired
+                if a.gap_variation is not None
+                and a.gap_variation >= limits.irregular_percent
+                and a.last_session_at >= limits.gap_since
+            ],
+            "idle": [a for a in paired if a.completed == 0 and a.paired_at < limits.gap_since],
+        }[sign]
+    never = datetime.min.replace(tzinfo=UTC)
+    return [
+        a.relationship_id
+        for a in sorted(
+            rows, key=lambda a: (a.last_session_at or never, a.paired_at, a.relationship_id)
+        )
+    ]
+
+
+def _keys(response) -> list[int]:  # type: ignore[no-untyped-def]
+    return [row.pk for row in response.context["page"].object_list]
+
+
+def test_every_page_of_every_list_keeps_its_rows_and_order(  # type: ignore[no-untyped-def]
+    tenant_a: Tenant, tenant_b: Tenant, settings, monkeypatch
+) -> None:
+    """Ties in every key of the order (the same last session, the same pairing date), a list
+    longer than a page and past a capped count: each page, walked through the view (the
+    compiled statements), is the slice of the order worked out in Python, and the same page
+    the ORM's `paginate_by_ids` gives."""
+    now = timezone.now().replace(microsecond=0)
+    paired_at = now - timedelta(days=90)
+    for tenant in (tenant_a, tenant_b):
+        for i in range(3):
+            # The same last session and pairing date: ordered by key.
+            _pairing(tenant, f"Gap tie {i}", 80, 70, 60, at=now, paired_at=paired_at)
+            _pairing(tenant, f"Gap {i}", 50, at=now, paired_at=paired_at + timedelta(days=i))
+            # Irregular, the same sessions: ties again.
+            _pairing(tenant, f"Irregular {i}", 60, 59, 58, 40, 39, 2, at=now, paired_at=paired_at)
+            _pairing(tenant, f"Idle {i}", at=now, paired_at=paired_at + timedelta(days=i % 2))
+            short = _pairing(tenant, f"Short {i}", 30, 23, 16, at=now)
+            for days in (9, 3):  # very short sessions at the same moments as the others'
+                SessionFactory(
+                    relationship=short, starts_at=now - timedelta(days=days), duration_minutes=10
+                )
+            _cancel(_pairing(tenant, f"Cancelling {i}", 25, at=now, paired_at=paired_at), 1, 2, 3)
+            _cancel(_pairing(tenant, f"Never met {i}", at=now, paired_at=paired_at), 4, 5, 6)
+
+    settings.MATCHPAL_PAGE_SIZE = 2
+    for cap in (pagination.COUNT_CAP, 3):
+        monkeypatch.setattr(pagination, "COUNT_CAP", cap)
+        for sign in dashboard.SIGNS:
+            expected = _expected(tenant_a, sign)
+            assert len(expected) >= 3, sign
+            shown: list[int] = []
+            for number in range(1, len(expected) // 2 + 2):
+                response = _page(tenant_a, sign, f"?page={number}")
+                page = response.context["page"]
+                if number <= page.paginator.num_pages or page.has_previous():
+                    shown += _keys(response)
+                org = tenant_a.organization
+                listed = dashboard.sign_list(org, sign, dashboard.Thresholds.of(org))
+                orm = pagination.paginate_by_ids(
+                    response.wsgi_request, ids=listed.ids, rows=listed.rows
+                )
+                assert _keys(response) == [row.pk for row in orm.object_list], (sign, number)
+                assert page.paginator.count == orm.paginator.count == min(len(expected), cap + 1)
+                assert page.has_next() == orm.has_next()
+            assert shown[: len(expected)] == expected, sign
+
+
+# The loops as they were before the rows were written in Python (`report_tags`).
+SHORT_LOOP = """{% load matchpal_tags %}{% row_link 'sessions_app:detail' organization.slug as detail %}
+  {% for s in page %}{% with a=s.relationship.activity %}<tr>
+    <td class="text-nowrap"><a href="{{ detail|with_id:s.public_id }}">{{ s.starts_at|date:"M j, Y H:i" }}</a></td>
+    <td>{{ s.relationship.student.name }}</td><td>{{ s.relationship.provider.name }}</td><td>{{ s.relationship.service_type.name }}</td>
+    <td class="text-end">{{ s.duration_minutes|hours }}</td>
+    <td class="text-end">{% if a.usual_minutes %}{{ a.usual_minutes|hours }}{% else %}—{% endif %}</td>
+  </tr>{% endwith %}
+  {% endfor %}"""  # noqa: E501
+SHORT_ROWS = """{% load matchpal_tags report_tags %}{% row_link 'sessions_app:detail' organization.slug as detail %}
+  {% for s in page %}{% short_session_row s detail %}
+  {% endfor %}"""  # noqa: E501
+PAIRING_LOOP = """{% load matchpal_tags %}{% row_link 'relationships:detail' organization.slug as detail %}
+  {% for r in page %}<tr>
+    <td><a href="{{ detail|with_id:r.public_id }}">{{ r.student.name }}</a></td>
+    <td>{{ r.provider.name }}</td><td>{{ r.service_type.name }}</td><td>{{ r.get_status_display }}</td>
+    <td class="text-nowrap">{{ r.paired_at|date:"M j, Y"|default:"—" }}</td>
+    <td class="text-end">{{ r.activity.completed|default:0 }}</td>
+    <td class="text-nowrap">{{ r.activity.last_session_at|date:"M j, Y"|default:"never" }}</td>
+    <td class="text-end">{% if r.activity.gap_variation is not None %}{{ r.activity.gap_variation }} %{% else %}—{% endif %}</td>
+  </tr>
+  {% endfor %}"""  # noqa: E501
+PAIRING_ROWS = """{% load matchpal_tags report_tags %}{% row_link 'relationships:detail' organization.slug as detail %}
+  {% for r in page %}{% sign_pairing_row r detail %}
+  {% endfor %}"""  # noqa: E501
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Auckland"])
+def test_the_rows_are_the_loops_text(tenant_a: Tenant, zone: str) -> None:
+    """Every sign's rows, with names that need escaping, a pairing never met and one never
+    paired (no pairing date), in two time zones: the tags write what the loops wrote."""
+    now = timezone.now()
+    _pairing(tenant_a, 'Gap "A&B" <O\'Neil>', 80, 70, 60)
+    _pairing(tenant_a, "Irregular", 60, 59, 58, 40, 39, 2)
+    _pairing(tenant_a, "Idle", paired_at=now - timedelta(days=80))
+    short = _pairing(tenant_a, "Short <b>", 30, 23, 16)
+    SessionFactory(relationship=short, starts_at=now - timedelta(days=3), duration_minutes=10)
+    _cancel(_pairing(tenant_a, "Never paired", status="cancelled", paired_at=None), 1, 2, 3)
+    org = tenant_a.organization
+    limits = dashboard.Thresholds.of(org)
+    engine = engines["django"].engine  # type: ignore[attr-defined]
+    with timezone.override(zone):
+        for sign in dashboard.SIGNS:
+            listed = dashboard.sign_list(org, sign, limits)
+            models = list(listed.rows.filter(pk__in=listed.ids))
+            rows = dashboard.sign_page(RequestFactory().get("/"), org, sign, limits).object_list
+            assert [row.pk for row in rows] == [m.pk for m in models] != [], sign
+            loop, tags = (
+                (SHORT_LOOP, SHORT_ROWS) if sign == "short" else (PAIRING_LOOP, PAIRING_ROWS)
+            )
+            context = {"organization": org}
+            expected = engine.from_string(loop).render(Context({**context, "page": models}))
+            assert engine.from_string(tags).render(Context({**context, "page": rows})) == expected
