@@ -127,6 +127,13 @@ def page_statement(
     return sql, [organization, student, limit, offset]
 
 
+def count_statement(*, organization: int, student: int) -> tuple[str, list[Any]]:
+    """The statement of the history's capped count (its SQL and values), for a caller that
+    sends it with others (`matchpal.compiled.together`); `History.prime` takes its answer."""
+    sql, _, _ = _statements()
+    return sql, [organization, student, COUNT_CAP + 1]
+
+
 class History(Sequence[GrantEntry]):
     """The student's ledger, newest first, as `CappedPaginator` pages it: its length is the
     capped count (`COUNT_CAP` and one more at most), a slice is a page of entries with their
@@ -141,6 +148,15 @@ class History(Sequence[GrantEntry]):
         self.usable: dict[str, int] = {}
         for grant in grants:
             self.usable[grant.unit] = self.usable.get(grant.unit, 0) + grant.usable_now
+        self._primed: tuple[int, Sequence[Sequence[Any]]] | None = None
+
+    def prime(self, *, count: int, offset: int, rows: Sequence[Sequence[Any]]) -> None:
+        """Take the capped count and one page's rows already read (`count_statement` and
+        `page_statement` of `offset`, sent with the page's other statements): the paginator's
+        count and that page, when it asks for it, then cost no round trip of their own. A
+        page at another offset (a number past the last page) is read as before."""
+        self.__dict__["_count"] = count
+        self._primed = (offset, rows)
 
     @functools.cached_property
     def _count(self) -> int:
@@ -165,6 +181,12 @@ class History(Sequence[GrantEntry]):
         return self._page(offset=start, limit=stop - start)
 
     def _page(self, *, offset: int, limit: int) -> list[GrantEntry]:
+        if self._primed is not None:
+            at, rows = self._primed
+            # The rows read from `at`, as many as a page holds: those of any shorter slice
+            # from there too (a last page asks for what the count leaves).
+            if at == offset and limit <= len(rows):
+                return self.entries(rows[:limit])
         return self.entries(prebuilt.fetch(*self.page_statement(offset=offset, limit=limit)))
 
     def page_statement(self, *, offset: int, limit: int) -> tuple[str, list[Any]]:
@@ -178,21 +200,27 @@ class History(Sequence[GrantEntry]):
         return [self._entry(row, rows) for row in found]
 
     def _entry(self, row: Sequence[Any], rows: prebuilt.Rows) -> GrantEntry:
-        entry, relationship, provider, session, actor = rows.instances(row)
+        entry = rows.instance(row, 0)
         assert isinstance(entry, GrantEntry)
         grant = self.grants.get(entry.grant_id)
         if grant is None:  # a grant made since the page's grants were read
             grant = Grant.objects.get(pk=entry.grant_id)
         _key(GrantEntry, "grant").set_cached_value(entry, grant)
+        # Only the related rows the entry has are made (most entries name no session or no
+        # relationship): the others are None, as the left joins found nothing.
+        relationship = None
         if entry.relationship_id is not None:
+            relationship = rows.instance(row, 1)
+            provider = rows.instance(row, 2)
             _key(type(relationship), "provider").set_cached_value(relationship, provider)
+        session = rows.instance(row, 3) if entry.session_id is not None else None
+        actor = rows.instance(row, 4) if entry.actor_id is not None else None
         for name, instance in (
             ("relationship", relationship),
             ("session", session),
             ("actor", actor),
         ):
-            present = getattr(entry, f"{name}_id") is not None
-            _key(GrantEntry, name).set_cached_value(entry, instance if present else None)
+            _key(GrantEntry, name).set_cached_value(entry, instance)
         newer = row[-1]
         entry.running = self.usable.get(grant.unit, 0) - int(newer)
         return entry

@@ -7,6 +7,7 @@ tenant keys, and a trigger that makes `GrantEntry` append-only.
 """
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 
@@ -246,6 +247,16 @@ class Grant(models.Model):
     @property
     def available(self) -> int:
         return self.total - self.used - self.held
+
+    def covered(self) -> Iterable[ServiceType]:
+        """Its service types: those prefetched (`grants.selectors.grants_of_student`), read
+        without making a related manager (and its queryset) on each call, as
+        `service_types.all()` does; otherwise `service_types.all()`."""
+        cache = getattr(self, "_prefetched_objects_cache", None)
+        if cache is not None and "service_types" in cache:
+            rows: Iterable[ServiceType] = cache["service_types"]
+            return rows
+        return self.service_types.all()
 
     @property
     def usable_now(self) -> int:

@@ -23,7 +23,7 @@ from grants.models import Grant, GrantStatus, Package
 from matchpal import confirmation
 from matchpal.actions import FROM_ERROR, action_page, run_action
 from matchpal.models import Role
-from matchpal.pagination import paginate
+from matchpal.pagination import page_asked, paginate
 from matchpal.quantities import format_quantity
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
 from students.models import Student
@@ -110,15 +110,22 @@ def package_set_active(request: TenantRequest, public_id: uuid.UUID) -> HttpResp
 
 def _hours_context(request: TenantRequest, student: Student) -> dict[str, object]:
     organization = request.organization
-    grants = selectors.grants_of_student(organization=organization, student=student)
     if ledger_history.available():
-        entries = ledger_history.History(organization=organization, student=student, grants=grants)
-        history = paginate(request, entries)
-    else:
-        history = paginate(request, selectors.history(organization=organization, student=student))
-        selectors.page_with_running(
-            history, organization=organization, student=student, grants=grants
+        # The grants, their service types, the holds, the history's count and the page asked
+        # for in one round trip (docs/performance.md, "The pairing's page and the homes' rows").
+        grants, holds, entries = selectors.hours_reads(
+            organization=organization, student=student, page=page_asked(request)
         )
+        return {
+            "student": student,
+            "grants": grants,
+            "balances": selectors.student_balances(student=student, grants=grants),
+            "holds": holds,
+            "history": paginate(request, entries),
+        }
+    grants = selectors.grants_of_student(organization=organization, student=student)
+    history = paginate(request, selectors.history(organization=organization, student=student))
+    selectors.page_with_running(history, organization=organization, student=student, grants=grants)
     return {
         "student": student,
         "grants": grants,

@@ -351,6 +351,12 @@ def page_of(request: HttpRequest, paginator: CappedPaginator, *, param: str = "p
         return paginator.page(paginator.num_pages)
 
 
+def page_asked(request: HttpRequest, *, param: str = "page") -> int:
+    """The page number `?<param>=` asks for, as `paginate` reads it (before it is checked
+    against the count): for a page read together with its count."""
+    return _asked(request.GET.get(param))
+
+
 def _asked(value: str | None) -> int:
     """The page number asked for: 1 when missing, malformed or below 1."""
     try:

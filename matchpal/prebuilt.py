@@ -89,13 +89,16 @@ class Rows:
 
     def instances(self, row: Sequence[Any]) -> list[Model]:
         """One instance per part, from one row."""
-        made = []
-        for model, names, start, end, converters in self.slices:
-            values = list(row[start:end])
-            for i, convert in converters:
-                values[i] = convert(values[i], None, connection)
-            made.append(model.from_db(connection.alias, names, values))
-        return made
+        return [self.instance(row, n) for n in range(len(self.slices))]
+
+    def instance(self, row: Sequence[Any], part: int) -> Model:
+        """The instance of the `part`-th part (from 0), from one row: for a caller that skips
+        the parts a row has none of (a left join that found nothing)."""
+        model, names, start, end, converters = self.slices[part]
+        values = list(row[start:end])
+        for i, convert in converters:
+            values[i] = convert(values[i], None, connection)
+        return model.from_db(connection.alias, names, values)
 
 
 @dataclass(frozen=True)

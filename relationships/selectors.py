@@ -2,7 +2,8 @@
 and what one relationship holds and was given."""
 
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.core.paginator import Page
@@ -14,7 +15,7 @@ from grants.models import Allocation
 from matchpal.compiled import Compiled, stand_in
 from matchpal.models import Membership, Organization, Role
 from matchpal.pagination import CompiledList
-from relationships.models import Relationship, RelationshipStatus
+from relationships.models import Relationship, RelationshipStatus, RelationshipStatusChange
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -62,6 +63,48 @@ def _allocations_sum(column: str) -> Coalesce:
         .values("total")
     )
     return Coalesce(Subquery(sums), 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pairing:
+    """A relationship as the provider home lists it (its proposals and My students): what the
+    rows show (`relationship_tags.proposal_row`, `paired_row`), read as values
+    (`PAIRING_FIELDS`, `pairings`) rather than as a relationship, its student and its service
+    type, three instances of every column a row (docs/performance.md, "The pairing's page and
+    the homes' rows")."""
+
+    pk: int
+    public_id: uuid.UUID
+    unit: str
+    respond_by: datetime | None
+    held: int
+    student: Named
+    service_type: Named
+
+
+# `relationship_list`'s values that make a `Pairing`, in its fields' order.
+PAIRING_FIELDS = (
+    "pk",
+    "public_id",
+    "unit",
+    "respond_by",
+    "held",
+    "student__name",
+    "service_type__name",
+)
+
+
+def pairings(rows: list[Any]) -> list[Pairing]:
+    """The `Pairing` of each row of `relationship_list(…).values_list(*PAIRING_FIELDS)`."""
+    return [
+        Pairing(pk, public_id, unit, respond_by, held, Named(student), Named(service_type))
+        for pk, public_id, unit, respond_by, held, student, service_type in rows
+    ]
 
 
 def relationship_list(
@@ -112,15 +155,63 @@ def relationship_get(
     *, organization: Organization, membership: Membership, public_id: uuid.UUID
 ) -> "WithAnnotations[Relationship, Allocations]":
     """A relationship the member may see; otherwise 404 (another provider's pairing is not
-    theirs to know about)."""
-    relationship = (
-        relationship_list(organization=organization, membership=membership)
-        .filter(public_id=public_id)
-        .first()
-    )
-    if relationship is None:
+    theirs to know about). The statement is `relationship_list`'s, compiled once per process
+    and role (`matchpal.compiled`): built and compiled on every request, it was a fifth of the
+    relationship page's Python (docs/performance.md, "The pairing's page and the homes' rows")."""
+    values: dict[str, object] = {"organization": organization.pk, "public_id": public_id}
+    if not membership.is_admin:
+        values["user"] = membership.user_id
+    found = _get[membership.role].rows(**values)
+    if not found:
         raise Http404("No such relationship.")
+    relationship: WithAnnotations[Relationship, Allocations] = found[0]
     return relationship
+
+
+def _get_query(
+    role: str, organization: int, public_id: uuid.UUID, user: int = 0
+) -> "QuerySet[WithAnnotations[Relationship, Allocations]]":
+    """`relationship_get`'s query as the ORM writes it (`.first()`'s order and limit)."""
+    member = stand_in(Membership, 0, organization_id=organization, user_id=user, role=role)
+    found = relationship_list(
+        organization=stand_in(Organization, organization), membership=member
+    ).filter(public_id=public_id)
+    return (found if found.ordered else found.order_by("pk"))[:1]
+
+
+def _get_for(role: str) -> Compiled:
+    if role == Role.ADMIN:
+        return Compiled(
+            lambda organization, public_id: _get_query(role, organization, public_id),
+            organization=int,
+            public_id=uuid.UUID,
+        )
+    return Compiled(
+        lambda organization, user, public_id: _get_query(role, organization, public_id, user),
+        organization=int,
+        user=int,
+        public_id=uuid.UUID,
+    )
+
+
+_get: dict[str, Compiled] = {role: _get_for(role) for role in Role.values}
+
+# The changes of a relationship, oldest first (the model's order), with who made them: the
+# relationship page's "History", compiled once.
+_status_history = Compiled(
+    lambda organization, relationship: RelationshipStatusChange.objects.filter(
+        organization_id=organization, relationship_id=relationship
+    ).select_related("actor"),
+    organization=int,
+    relationship=int,
+)
+
+
+def status_history(*, relationship: Relationship) -> list[RelationshipStatusChange]:
+    """The relationship's status and allocation changes, oldest first, each with its actor."""
+    return _status_history.rows(
+        organization=relationship.organization_id, relationship=relationship.pk
+    )
 
 
 def relationship_to_act_on(

@@ -141,16 +141,10 @@ def relationship_detail(request: TenantRequest, public_id: uuid.UUID) -> HttpRes
     relationship = selectors.relationship_get(
         organization=request.organization, membership=request.membership, public_id=public_id
     )
-    sessions = paginate(
-        request,
-        relationship.sessions.filter(organization=request.organization)
-        .select_related("logged_by")
-        .with_money()
-        .order_by("-starts_at", "-id"),
+    sessions = session_selectors.relationship_sessions_page(
+        request, relationship=relationship, membership=request.membership
     )
-    history = relationship.status_changes.filter(organization=request.organization).select_related(
-        "actor"
-    )
+    history = selectors.status_history(relationship=relationship)
     return render(
         request,
         "relationships/detail.html",

@@ -241,16 +241,35 @@ def _as_provider(organization: int, user: int) -> dict[str, Any]:
 PROVIDER_TO_LOG = 20
 
 # The provider home's lists, compiled once (docs/performance.md, "The homes").
+#
+# The proposals, "My students", the requests and "Coming up" read only what their rows show
+# (`relationship_tags.proposal_row` and `paired_row`, `session_tags.request_row` and
+# `coming_up_row`), the relationships as values (`relationships.Pairing`): the whole
+# relationship with its student, provider and service type was four instances of every column
+# a row, most of the home's Python for the provider with the most pairings
+# (docs/performance.md, "The pairing's page and the homes' rows").
+
+
+def _shown_relationships(rows: QuerySet[Any]) -> QuerySet[Any]:
+    """As values (`relationships.pairings` makes them `Pairing`s)."""
+    return rows.values_list(*relationships.PAIRING_FIELDS)
+
+
+def _shown_sessions_of_provider(rows: QuerySet[Session]) -> QuerySet[Any]:
+    """As values (`sessions.home_lines` makes them `HomeSession`s)."""
+    return rows.values_list(*sessions.HOME_LINE_FIELDS)
+
+
 _provider_proposals = Compiled(
-    lambda organization, user: relationships.proposals_for_provider(
-        **_as_provider(organization, user)
+    lambda organization, user: _shown_relationships(
+        relationships.proposals_for_provider(**_as_provider(organization, user))
     ),
     organization=int,
     user=int,
 )
 _provider_paired = Compiled(
-    lambda organization, user: relationships.paired_for_provider(
-        **_as_provider(organization, user)
+    lambda organization, user: _shown_relationships(
+        relationships.paired_for_provider(**_as_provider(organization, user))
     ),
     organization=int,
     user=int,
@@ -264,7 +283,9 @@ _provider_to_log = Compiled(
     now=datetime,
 )
 _provider_requests = Compiled(
-    lambda organization, user: sessions.requests_query(**_as_provider(organization, user)),
+    lambda organization, user: _shown_sessions_of_provider(
+        sessions.requests_query(**_as_provider(organization, user))
+    ),
     organization=int,
     user=int,
 )
@@ -279,8 +300,8 @@ _provider_earnings = Compiled(
     since=datetime,
 )
 _provider_coming_up = Compiled(
-    lambda organization, user, now: sessions.coming_up_query(
-        **_as_provider(organization, user), now=now
+    lambda organization, user, now: _shown_sessions_of_provider(
+        sessions.coming_up_query(**_as_provider(organization, user), now=now)
     ),
     organization=int,
     user=int,
@@ -303,12 +324,12 @@ def provider_dashboard(*, organization: Organization, membership: Membership) ->
     )
     # The sessions' rows leave the organization out of their join: it is the request's own.
     return {
-        "proposals": proposals,
-        "paired": paired,
+        "proposals": relationships.pairings(proposals),
+        "paired": relationships.pairings(paired),
         "to_log": sessions.with_organization(to_log, organization),
         # Booking requests stand above the confirmed sessions (docs/scheduling.md).
-        "requests": sessions.with_organization(requests, organization),
-        "upcoming": sessions.with_organization(upcoming, organization),
+        "requests": sessions.home_lines(requests),
+        "upcoming": sessions.home_lines(upcoming),
         **_earnings(earnings),
     }
 

@@ -55,6 +55,8 @@ PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("admin", "grants:grant_create", ("student",)),
     ("provider", "relationships:list", ()),
     ("provider", "sessions_app:list", ()),
+    ("provider", "sessions_app:check_ins", ()),
+    ("provider", "sessions_app:week", ()),
     ("student", "grants:my_hours", ()),
     ("student", "relationships:detail", ("relationship",)),
     ("admin", "sessions_app:check_ins", ()),

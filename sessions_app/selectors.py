@@ -12,7 +12,7 @@ from django.db.models import Aggregate, Count, Exists, OuterRef, Q, QuerySet, Su
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
-from matchpal.compiled import stand_in
+from matchpal.compiled import Compiled, stand_in
 from matchpal.models import Charge, Membership, Organization, Role, User
 from matchpal.pagination import CompiledList
 from providers.models import Provider
@@ -223,6 +223,54 @@ def unfiltered_page(request: HttpRequest, *, membership: Membership) -> Page[Any
     assert membership.is_provider
     return _unfiltered[Role.PROVIDER].paginate(
         request, organization=membership.organization_id, user=membership.user_id
+    )
+
+
+# What a relationship's page shows of each session to its student (`relationship_tags
+# .relationship_session_row`): no money, so neither the money's annotations nor the columns.
+RELATIONSHIP_PAGE_FIELDS = (
+    "public_id",
+    "starts_at",
+    "duration_minutes",
+    "kind",
+    "status",
+    "disputed_at",
+    "dispute_resolved_at",
+)
+
+
+def _of_relationship(organization: int, relationship: int, money: bool) -> SessionQuerySet:
+    """A relationship's sessions, newest first; with their money (`with_money`) for staff."""
+    rows = Session.objects.filter(
+        organization_id=organization, relationship_id=relationship
+    ).order_by("-starts_at", "-id")
+    return rows.with_money() if money else rows.only(*RELATIONSHIP_PAGE_FIELDS)
+
+
+# The relationship page's sessions, compiled once, with and without their money: built by the
+# ORM on every request, the page's count and rows (the money's expressions resolved again each
+# time) were most of the page's Python (docs/performance.md, "The pairing's page and the
+# homes' rows").
+_of_relationship_lists = {
+    money: CompiledList(
+        lambda organization, relationship, money=money: _of_relationship(
+            organization, relationship, money
+        ),
+        organization=int,
+        relationship=int,
+    )
+    for money in (False, True)
+}
+
+
+def relationship_sessions_page(
+    request: HttpRequest, *, relationship: Relationship, membership: Membership
+) -> Page[Any]:
+    """The page of the relationship's sessions the member asked for (`?page=`), newest first:
+    the page `paginate` gives. Staff's rows carry `with_money`'s amounts; a student's only
+    `RELATIONSHIP_PAGE_FIELDS` (the page shows a student no money)."""
+    return _of_relationship_lists[not membership.is_student].paginate(
+        request, organization=relationship.organization_id, relationship=relationship.pk
     )
 
 
@@ -656,10 +704,77 @@ def _last_student_name_to_log(
 WEEK_MAX_SESSIONS: Final = 500
 
 
+@dataclass(frozen=True, slots=True)
+class Person:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    student: Person
+    provider: Person
+
+
+@dataclass(frozen=True, slots=True)
+class WeekSession:
+    """A session of a provider's or a student's own week: what `session_tags.week_session`
+    writes, read as values (`WEEK_FIELDS`), not as a session, its relationship and their
+    people, four instances of every column a row (docs/performance.md, "The pairing's page
+    and the homes' rows")."""
+
+    pk: int
+    public_id: uuid.UUID
+    starts_at: datetime
+    duration_minutes: int
+    status: str
+    relationship: Pair
+
+    def get_status_display(self) -> str:
+        return str(SessionStatus(self.status).label)
+
+
+@dataclass(frozen=True, slots=True)
+class StudentOf:
+    student: Person
+
+
+@dataclass(frozen=True, slots=True)
+class HomeSession:
+    """A session of the provider home's booking requests or "Coming up": what
+    `session_tags.request_row` and `coming_up_row` write, read as values (`HOME_LINE_FIELDS`,
+    `home_lines`) rather than as a session, its relationship and its student."""
+
+    pk: int
+    public_id: uuid.UUID
+    starts_at: datetime
+    topic: str
+    series: uuid.UUID | None
+    relationship: StudentOf
+
+
+# A `HomeSession`'s values, in its fields' order.
+HOME_LINE_FIELDS = (
+    "pk",
+    "public_id",
+    "starts_at",
+    "topic",
+    "series",
+    "relationship__student__name",
+)
+
+
+def home_lines(rows: list[Any]) -> list[HomeSession]:
+    """The `HomeSession` of each row of a query's `values_list(*HOME_LINE_FIELDS)`."""
+    return [
+        HomeSession(pk, public_id, starts_at, topic, series, StudentOf(Person(student)))
+        for pk, public_id, starts_at, topic, series, student in rows
+    ]
+
+
 @dataclass(frozen=True)
 class WeekDay:
     day: date
-    sessions: list[Session]
+    sessions: list[Session] | list[WeekSession]
 
 
 @dataclass(frozen=True)
@@ -667,6 +782,43 @@ class Week:
     days: list[WeekDay]
     # More sessions than a page shows (a whole large center's week): pick a provider.
     more: bool
+
+
+def _week_of(sessions: SessionQuerySet, start: datetime, end: datetime) -> SessionQuerySet:
+    return (
+        sessions.filter(starts_at__gte=start, starts_at__lt=end)
+        .exclude(status=SessionStatus.CANCELLED)
+        .order_by("starts_at", "id")
+    )
+
+
+# What the week shows of each session (`session_tags.week_session`), a `WeekSession`'s fields.
+WEEK_FIELDS = (
+    "pk",
+    "public_id",
+    "starts_at",
+    "duration_minutes",
+    "status",
+    "relationship__student__name",
+    "relationship__provider__name",
+)
+
+# A provider's and a student's own week, compiled once (`matchpal.compiled`), reading only
+# WEEK_FIELDS as values: the ORM built the statement, and PostgreSQL planned its five-table
+# join, on every request, and each row was five instances of every column (docs/performance.md,
+# "The pairing's page and the homes' rows").
+_own_week: dict[str, Compiled] = {
+    role: Compiled(
+        lambda organization, user, start, end, role=role: _week_of(
+            _rows_of(organization, user, role), start, end
+        ).values_list(*WEEK_FIELDS)[: WEEK_MAX_SESSIONS + 1],
+        organization=int,
+        user=int,
+        start=datetime,
+        end=datetime,
+    )
+    for role in (Role.PROVIDER, Role.STUDENT)
+}
 
 
 def week_days(
@@ -680,18 +832,24 @@ def week_days(
     """The member's sessions from `start` to `end` (a local week), not cancelled, grouped by
     the center's local day; at most `WEEK_MAX_SESSIONS` (one query, through the sessions'
     organization-and-start index, or the provider's relationships for one provider)."""
-    sessions: QuerySet[Session] = (
-        session_rows(organization=organization, membership=membership)
-        .filter(starts_at__gte=start, starts_at__lt=end)
-        .exclude(status=SessionStatus.CANCELLED)
-        .order_by("starts_at", "id")
-    )
-    if provider is not None:
-        sessions = of_relationships(sessions, provider=provider)
-    rows = with_organization(sessions[: WEEK_MAX_SESSIONS + 1], organization)
+    rows: list[Session] | list[WeekSession]
+    if provider is None and not membership.is_admin:
+        rows = [
+            WeekSession(pk, public_id, at, minutes, status, Pair(Person(student), Person(by)))
+            for pk, public_id, at, minutes, status, student, by in _own_week[membership.role].rows(
+                organization=organization.pk, user=membership.user_id, start=start, end=end
+            )
+        ]
+    else:
+        sessions: QuerySet[Session] = _week_of(
+            session_rows(organization=organization, membership=membership), start, end
+        )
+        if provider is not None:
+            sessions = of_relationships(sessions, provider=provider)
+        rows = with_organization(sessions[: WEEK_MAX_SESSIONS + 1], organization)
     tz = organization.tz
     first = timezone.localtime(start, tz).date()
-    by_day: dict[date, list[Session]] = {first + timedelta(days=n): [] for n in range(7)}
+    by_day: dict[date, list[Any]] = {first + timedelta(days=n): [] for n in range(7)}
     for session in rows[:WEEK_MAX_SESSIONS]:
         by_day.setdefault(timezone.localtime(session.starts_at, tz).date(), []).append(session)
     return Week(

@@ -729,9 +729,11 @@ PINNED = {
     # (reports.selectors.student_home), after the user and membership: 3 (8 before).
     "org_home[student]": 3,
     "organization_list": 3,
-    # The grants and their service types in one round trip (7 before).
-    "grants:student_hours": 6,
-    "grants:my_hours": 6,
+    # The grants and their service types, the holds, the history's capped count and the page
+    # asked for in one round trip (grants.selectors.hours_reads), after the user and
+    # membership and the student's record: 3 (6 before, 7 before that).
+    "grants:student_hours": 3,
+    "grants:my_hours": 3,
     "relationships:detail": 5,
     # No query for the student and provider filters: they are search fields, not selects.
     "relationships:list": 4,

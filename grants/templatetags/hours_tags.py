@@ -11,6 +11,8 @@ loops wrote, character for character (tests/grants/test_history_rows.py and
 test_grant_rows.py render them both ways), with the same filters.
 """
 
+from collections.abc import Iterable
+
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
@@ -64,7 +66,7 @@ def history_row(entry: GrantEntry, relationship_link: RowLink, session_link: Row
 
 def _covers(grant: Grant) -> str:
     """The grant's service types' names, its status badge when not active."""
-    covers = ", ".join(escaped(service_type.name) for service_type in grant.service_types.all())
+    covers = ", ".join(escaped(service_type.name) for service_type in grant.covered())
     if grant.status != "active":
         covers += (
             f' <span class="badge text-bg-secondary">{escaped(grant.get_status_display())}</span>'
@@ -170,3 +172,39 @@ def home_history_row(entry: GrantEntry) -> SafeString:
         f"<span>{when} · {what}</span>"
         f'<span class="text-secondary text-nowrap ms-2">{running} free to book</span></li>\n  '
     )
+
+
+# --- Whole lists -------------------------------------------------------------------------------
+# One tag call per list rather than per row: a loop's iteration and a tag's call (the
+# arguments resolved, the context read) cost about as much as the row's own text on a page of
+# 25 history rows and 66 grants (docs/performance.md, "The pairing's page and the homes'
+# rows"). Each writes what `{% for %}` over the row tag wrote; the templates keep `{% empty %}`
+# as `{% if %}…{% else %}` (tests/grants/test_list_tags.py renders both).
+
+
+@register.simple_tag
+def history_rows(
+    entries: Iterable[GrantEntry], relationship_link: RowLink, session_link: RowLink
+) -> SafeString:
+    return mark_safe(  # noqa: S308 (each row escapes its values)
+        "".join(history_row(entry, relationship_link, session_link) for entry in entries)
+    )
+
+
+@register.simple_tag
+def admin_grant_rows(
+    grants: Iterable[Grant], adjust: RowLink, transfer: RowLink, refund: RowLink, extend: RowLink
+) -> SafeString:
+    return mark_safe(  # noqa: S308 (each row escapes its values)
+        "".join(admin_grant_row(grant, adjust, transfer, refund, extend) for grant in grants)
+    )
+
+
+@register.simple_tag
+def student_grant_rows(grants: Iterable[Grant]) -> SafeString:
+    return mark_safe("".join(student_grant_row(grant) for grant in grants))  # noqa: S308
+
+
+@register.simple_tag
+def home_history_rows(entries: Iterable[GrantEntry]) -> SafeString:
+    return mark_safe("".join(home_history_row(entry) for entry in entries))  # noqa: S308

@@ -1,6 +1,9 @@
+from collections.abc import Iterable
 from datetime import datetime
 
 from django import template
+from django.template.defaultfilters import time as time_filter
+from django.utils.formats import localize
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
 
@@ -9,7 +12,7 @@ from matchpal.templatetags.dates import date
 from matchpal.templatetags.matchpal_tags import RowLink, escaped, with_id
 from sessions_app.checkin import CheckInRow
 from sessions_app.models import Session, SessionStatus
-from sessions_app.selectors import SessionActions, session_actions
+from sessions_app.selectors import HomeSession, SessionActions, WeekSession, session_actions
 
 register = template.Library()
 
@@ -169,7 +172,7 @@ def to_log_row(context: template.Context, session: Session, complete: RowLink) -
     )
 
 
-def _session_line(session: Session, detail: RowLink) -> str:
+def _session_line(session: Session | HomeSession, detail: RowLink) -> str:
     """The start (a link to the session), the student and the topic, as the provider home's
     requests and coming-up lists write them."""
     when = escaped(date(localtime(session.starts_at), "D M j, H:i"))
@@ -185,7 +188,7 @@ def _session_line(session: Session, detail: RowLink) -> str:
 @register.simple_tag(takes_context=True)
 def request_row(
     context: template.Context,
-    session: Session,
+    session: Session | HomeSession,
     detail: RowLink,
     accept: RowLink,
     decline: RowLink,
@@ -216,11 +219,102 @@ def request_row(
 
 
 @register.simple_tag
-def coming_up_row(session: Session, detail: RowLink) -> SafeString:
+def coming_up_row(session: Session | HomeSession, detail: RowLink) -> SafeString:
     """One `<li>` of the provider home's "Coming up", with the whitespace around it that the
     loop wrote (tests/reports/test_provider_home_rows.py)."""
     return mark_safe(  # noqa: S308 (every value escaped)
         f'\n  <li class="list-group-item">{_session_line(session, detail)}</li>\n'
+    )
+
+
+@register.simple_tag(takes_context=True)
+def relationship_session_row(
+    context: template.Context, session: Session, detail: RowLink, sees_client_amount: bool
+) -> SafeString:
+    """One `<tr>` of a relationship page's sessions, with the whitespace around it that the
+    loop wrote: about twenty template nodes a row (tests/relationships/
+    test_detail_session_row.py renders the list both ways; docs/performance.md, "The
+    pairing's page and the homes' rows"). Staff see the provider's earnings, and the client's
+    amount where `sees_client_amount`."""
+    status = escaped(session.get_status_display())
+    if session.dispute_open:
+        status += ' <span class="badge text-bg-danger">Disputed</span>'
+    money = ""
+    if not context["membership"].is_student:
+        money = f'<td class="text-end">{escaped(localize(session.provider_earnings))}</td>'  # type: ignore[attr-defined]
+        if sees_client_amount:
+            money += f'<td class="text-end">{escaped(localize(session.client_amount))}</td>'  # type: ignore[attr-defined]
+    when = escaped(date(localtime(session.starts_at), "D M j, Y H:i"))
+    return mark_safe(  # noqa: S308 (every value is escaped)
+        f'\n  <tr><td><a href="{with_id(detail, session.public_id)}">{when}</a></td>\n'
+        f"    <td>{escaped(format_quantity(session.duration_minutes, 'minutes'))}</td>"
+        f"<td>{escaped(session.get_kind_display())}</td><td>{status}</td>\n"
+        f"    {money}</tr>\n  "
+    )
+
+
+@register.simple_tag(takes_context=True)
+def week_session(
+    context: template.Context, session: "Session | WeekSession", detail: RowLink
+) -> SafeString:
+    """One session of the week (sessions_app/week.html), with the whitespace around it that
+    the loop wrote: the people the member sees, the status where not scheduled
+    (tests/sessions_app/test_week_session_tag.py renders a week both ways)."""
+    membership = context["membership"]
+    relationship = session.relationship
+    if membership.is_student:
+        who = escaped(relationship.provider.name)
+    elif membership.is_provider:
+        who = escaped(relationship.student.name)
+    else:
+        who = f"{escaped(relationship.student.name)} / {escaped(relationship.provider.name)}"
+    status = ""
+    if session.status != "scheduled":
+        status = f'<span class="small">({escaped(session.get_status_display())})</span>'
+    at = escaped(time_filter(localtime(session.starts_at), "H:i"))
+    return mark_safe(  # noqa: S308 (every value is escaped)
+        f'\n    <a class="mp-week-session mp-status-{escaped(session.status)}"'
+        f' href="{with_id(detail, session.public_id)}">\n'
+        f'      <span class="fw-semibold">{at}</span> {escaped(session.duration_minutes)} min ·\n'
+        f"      {who}\n"
+        f"      {status}\n"
+        "    </a>\n    "
+    )
+
+
+# One tag call per list rather than per row (as `hours_tags.history_rows`): each writes what
+# `{% for %}` over the row tag wrote (tests/grants/test_list_tags.py renders both).
+
+
+@register.simple_tag(takes_context=True)
+def student_session_rows(
+    context: template.Context,
+    sessions: Iterable[Session],
+    detail: RowLink,
+    confirm: RowLink,
+    dispute: RowLink,
+    cancel_booking: RowLink,
+) -> SafeString:
+    return mark_safe(  # noqa: S308 (each row escapes its values)
+        "".join(
+            student_session_row(context, session, detail, confirm, dispute, cancel_booking)
+            for session in sessions
+        )
+    )
+
+
+@register.simple_tag(takes_context=True)
+def relationship_session_rows(
+    context: template.Context,
+    sessions: Iterable[Session],
+    detail: RowLink,
+    sees_client_amount: bool,
+) -> SafeString:
+    return mark_safe(  # noqa: S308 (each row escapes its values)
+        "".join(
+            relationship_session_row(context, session, detail, sees_client_amount)
+            for session in sessions
+        )
     )
 
 

@@ -54,9 +54,13 @@ def build_ledger(t: Tenant) -> None:
         services.grant_adjust(actor=t.admin, grant=sessions, delta=2, reason="later")
 
 
-def pages(t: Tenant, size: int, *, orm: bool) -> list[list[tuple[int, int, str]]]:
+def pages(
+    t: Tenant, size: int, *, orm: bool, primed: bool = False
+) -> list[list[tuple[int, int, str]]]:
     """Every page of the student's history as (id, running, row text): read by `History`, or
-    by the ORM as the hours pages read it off PostgreSQL."""
+    by the ORM as the hours pages read it off PostgreSQL; `primed`: as the hours pages read it
+    (`selectors.hours_reads`, the count and the page sent with the grants), in one round trip
+    a page."""
     org, student = t.organization, t.student
     grants = selectors.grants_of_student(organization=org, student=student)
     shown = []
@@ -68,6 +72,14 @@ def pages(t: Tenant, size: int, *, orm: bool) -> list[list[tuple[int, int, str]]
                 request, selectors.history(organization=org, student=student), per_page=size
             )
             selectors.page_with_running(page, organization=org, student=student, grants=grants)
+        elif primed:
+            with CaptureQueriesContext(connection) as captured:
+                _, _, entries = selectors.hours_reads(
+                    organization=org, student=student, page=number, size=size
+                )
+                page = paginate(request, entries, per_page=size)
+                list(page.object_list)
+            assert len(captured.captured_queries) == 1
         else:
             entries = History(organization=org, student=student, grants=grants)
             page = paginate(request, entries, per_page=size)
@@ -83,6 +95,7 @@ def test_every_page_is_the_orm_page(tenant_a: Tenant, size: int) -> None:
     expected = pages(tenant_a, size, orm=True)
     shown = pages(tenant_a, size, orm=False)
     assert shown == expected
+    assert pages(tenant_a, size, orm=False, primed=True) == expected
     assert (
         sum(len(page) for page in shown)
         == GrantEntry.objects.filter(grant__student=tenant_a.student).count()
@@ -133,3 +146,28 @@ def test_a_ledger_longer_than_the_count_pages_past_it(
     expected = pages(tenant_a, 3, orm=True)
     assert pages(tenant_a, 3, orm=False) == expected
     assert sum(len(page) for page in expected) == 14
+
+
+def test_a_number_past_the_last_page_reads_the_last_one(tenant_a: Tenant) -> None:
+    """The page read with the count is the one asked for: past the last page, the paginator
+    shows the last one, read then (a second round trip), as an unprimed history does."""
+    build_ledger(tenant_a)
+    org, student = tenant_a.organization, tenant_a.student
+    grants = selectors.grants_of_student(organization=org, student=student)
+    request = RequestFactory().get("/", {"page": 99})
+    expected = paginate(
+        request, History(organization=org, student=student, grants=grants), per_page=3
+    )
+    with CaptureQueriesContext(connection) as captured:
+        grants, holds, entries = selectors.hours_reads(
+            organization=org, student=student, page=99, size=3
+        )
+        page = paginate(request, entries, per_page=3)
+        rows = [(e.pk, e.running) for e in page.object_list]
+    assert len(captured.captured_queries) == 2
+    assert page.number == expected.number == 5
+    assert rows == [(e.pk, e.running) for e in expected.object_list]
+    assert holds == selectors.holds_of_student(organization=org, student=student)
+    assert [g.pk for g in grants] == [
+        g.pk for g in selectors.grants_of_student(organization=org, student=student)
+    ]
