@@ -309,6 +309,10 @@ MATCHPAL_SHOP_ALLOW_PRIVATE_ADDRESSES = env_bool("MATCHPAL_SHOP_ALLOW_PRIVATE_AD
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = None
+    if REDIS_URL.startswith("redis://"):
+        # kombu's own transport, keeping one client per channel (matchpal/broker.py). Only for
+        # plain redis://: naming a transport turns off what kombu infers from rediss:// (TLS).
+        CELERY_BROKER_TRANSPORT = "matchpal.broker:RedisTransport"
 else:
     # Kombu's filesystem transport: a broker that needs no server, for `make run`.
     _broker_dir = VAR_DIR / "broker"

@@ -4,9 +4,10 @@ Creates (dropping it first if it exists) a scratch database next to the one in D
 migrates it and sets up one organization: a provider login per client, each paired with
 students whose grants hold plenty of hours. Then, for each mode, N client processes (default
 2) log sessions as fast as they can for a fixed time, each through the provider's log form
-(`POST /o/<org>/relationships/<id>/log/` with Django's test client: middleware, tenant
-lookup, form, `sessions_app.services.session_log` and the ledger) or, with `--via service`,
-through the service alone:
+(`POST /o/<org>/relationships/<id>/log/` with Django's test client, URL-encoded as a browser
+submits that form: middleware, tenant lookup, form, `sessions_app.services.session_log` and the
+ledger; `--multipart` posts it as the test client does by default, the measure of the runs
+before 5 December 2026) or, with `--via service`, through the service alone:
 
 - `hot`: every log of every client consumes from one student's one grant (each client's
   provider holds hours on it), so every log queues on that grant's row lock;
@@ -26,7 +27,8 @@ request, right after the commit, as logging did before the task existed, to comp
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python \\
         scripts/bench_logging.py [--clients 2] [--seconds 20] [--modes hot spread] \\
-        [--via client|service] [--notices task|inline] [--name matchpal_bench_logging] \\
+        [--via client|service] [--multipart] [--notices task|inline] \\
+        [--name matchpal_bench_logging] \\
         [--pgbench-scale 10]
 
 Not a test: nothing here asserts; it prints a markdown table. Only databases whose name
@@ -51,7 +53,13 @@ from urllib.parse import unquote, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.benchkit import cpu_model, database_url, log_form_data, recreate  # noqa: E402
+from scripts.benchkit import (  # noqa: E402
+    cpu_model,
+    database_url,
+    log_form_data,
+    post_form,
+    recreate,
+)
 
 SPREAD_STUDENTS = 20  # per client
 DURATION = 30  # minutes per logged session
@@ -170,6 +178,7 @@ def client_process(
     mode: str,
     via: str,
     notices: str,
+    multipart: bool,
     offset: int,
     seconds: float,
     ready: Any,
@@ -215,9 +224,11 @@ def client_process(
         # The success message rides in a cookie until a page shows it; the bench never follows
         # the redirect, so without this each request would carry every earlier log's message.
         http.cookies.pop("messages", None)
-        response = http.post(
+        response = post_form(
+            http,
             reverse("sessions_app:log", args=[slug, relationship.public_id]),
             log_form_data(starts_at, tz, DURATION),
+            multipart=multipart,
         )
         if response.status_code != 302:
             return f"{response.status_code}: {response.content[:300]!r}"
@@ -253,6 +264,7 @@ def run_clients(
     mode: str,
     via: str,
     notices: str,
+    multipart: bool,
     seconds: float,
     offset: int,
 ) -> tuple[int, int, str]:
@@ -264,7 +276,7 @@ def run_clients(
     processes = [
         context.Process(
             target=client_process,
-            args=(url, slug, c, mode, via, notices, offset, seconds, ready, go, queue),
+            args=(url, slug, c, mode, via, notices, multipart, offset, seconds, ready, go, queue),
         )
         for c in clients
     ]
@@ -354,6 +366,12 @@ def main() -> int:
         choices=["task", "inline"],
         help="the logged notice queued as a task (as in production) or run in the request",
     )
+    parser.add_argument(
+        "--multipart",
+        action="store_true",
+        help="with --via client, post the form multipart (the test client's default) instead "
+        "of URL-encoded as a browser does: the measure of the runs before 5 December 2026",
+    )
     parser.add_argument("--name", default="matchpal_bench_logging", help="scratch database")
     parser.add_argument("--pgbench-scale", type=int, default=10, help="pgbench -i -s")
     parser.add_argument("--label", default="", help="a name for the setup, shown in the output")
@@ -377,7 +395,7 @@ def main() -> int:
     for mode in args.modes:
         load_before = os.getloadavg()[0]
         logs, failures, first = run_clients(
-            url, slug, clients, mode, args.via, args.notices, args.seconds, offset
+            url, slug, clients, mode, args.via, args.notices, args.multipart, args.seconds, offset
         )
         offset += 200_000  # the next mode's starts never meet this one's (139 days back)
         load_mid = os.getloadavg()[0]
@@ -400,7 +418,7 @@ def main() -> int:
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu_model()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; {args.clients} clients via {args.via}, "
-        f"notices {args.notices}, "
+        f"notices {args.notices}{', multipart' if args.multipart else ''}, "
         f"{args.seconds} s each; pgbench TPC-B scale {args.pgbench_scale}, "
         f"-c {args.clients} -j {args.clients}; `{' '.join(['python', *sys.argv])}`.\n"
     )

@@ -30,6 +30,7 @@ from scripts.benchkit import (  # noqa: E402
     database_url,
     log_form_data,
     percentile,
+    post_form,
     recreate,
 )
 
@@ -74,7 +75,11 @@ def steps(
 
     def log_form(i: int) -> None:
         relationship, starts_at = next_start()
-        response = provider_http.post(
+        # As `bench_logging.py` does: the redirect is never followed, so without this each POST
+        # would carry every earlier "Session logged." until the cookie spilled into the session.
+        provider_http.cookies.pop("messages", None)
+        response = post_form(
+            provider_http,
             reverse("sessions_app:log", args=[slug, relationship.public_id]),
             log_form_data(starts_at, membership.organization.tz, DURATION),
         )

@@ -1,3 +1,5 @@
+import functools
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -5,6 +7,7 @@ from django import forms
 from django.core.validators import MaxValueValidator
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.choices import BaseChoiceIterator
 
 from matchpal.fields import BoundedDateField, SingleLineField
 from matchpal.models import Membership, Organization
@@ -29,15 +32,36 @@ def duration_choices(
     """The policy's durations; with `current` (a stored session's duration) that value too,
     labelled as recorded when today's steps no longer include it: a rule change never rewrites
     a session, and saving its form unchanged must keep what it has."""
-    step = organization.duration_step_minutes
-    first = -(-organization.min_session_minutes // step) * step
-    choices = [
-        (m, format_minutes(m)) for m in range(first, organization.max_session_minutes + 1, step)
-    ]
+    choices = list(_policy_durations(organization))
     if current is not None and all(m != current for m, _ in choices):
         choices.append((current, f"{format_minutes(current)} (as recorded)"))
         choices.sort()
     return choices
+
+
+def _policy_durations(organization: Organization) -> tuple[tuple[int, str], ...]:
+    step = organization.duration_step_minutes
+    first = -(-organization.min_session_minutes // step) * step
+    return _durations(first, organization.max_session_minutes, step)
+
+
+@functools.lru_cache(maxsize=64)
+def _durations(first: int, last: int, step: int) -> tuple[tuple[int, str], ...]:
+    """Written once per policy and process: every log form lists them (and validates against
+    them)."""
+    return tuple((m, format_minutes(m)) for m in range(first, last + 1, step))
+
+
+class _Normalized(BaseChoiceIterator):
+    """Choices already as Django keeps them (value and label pairs): a choice field takes a
+    `BaseChoiceIterator` as it is, where a list would be normalized pair by pair on every form
+    (`django.utils.choices.normalize_choices`)."""
+
+    def __init__(self, pairs: Sequence[tuple[Any, str]]) -> None:
+        self.pairs = pairs
+
+    def __iter__(self) -> Iterator[tuple[Any, str]]:
+        return iter(self.pairs)
 
 
 def _notes_minimum(field: forms.Field, minimum: int) -> None:
@@ -50,17 +74,20 @@ def _notes_minimum(field: forms.Field, minimum: int) -> None:
         field.help_text = f"At least {minimum} characters."
 
 
-def _review_minutes_field(organization: Organization) -> forms.IntegerField:
+def _review_minutes_field() -> forms.IntegerField:
     return forms.IntegerField(
         required=False,
         min_value=1,
         label="Review time (minutes)",
-        help_text=(
-            "Revisions only: the time the review took. Blank: the center's fixed "
-            f"{format_minutes(organization.revision_minutes)}."
-        ),
         # static/js/kind-fields.js shows it only while the kind is "revision".
         widget=forms.NumberInput(attrs={"inputmode": "numeric", "data-kind-only": "revision"}),
+    )
+
+
+def _review_minutes_help(organization: Organization) -> str:
+    return (
+        "Revisions only: the time the review took. Blank: the center's fixed "
+        f"{format_minutes(organization.revision_minutes)}."
     )
 
 
@@ -83,7 +110,7 @@ class LogSessionForm(forms.Form):
     time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}), label="Start time")
     duration = forms.TypedChoiceField(coerce=int, choices=())
     kind = forms.ChoiceField(choices=SessionKind.choices)
-    review_minutes = forms.IntegerField(required=False)  # with the policy's wording: __init__
+    review_minutes = _review_minutes_field()  # with the policy's wording: __init__
     mode = forms.CharField(
         max_length=120,
         required=False,
@@ -111,15 +138,15 @@ class LogSessionForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.organization = organization
-        choices = duration_choices(organization)
+        choices = _policy_durations(organization)
         duration_field = cast(forms.TypedChoiceField, self.fields["duration"])
-        duration_field.choices = choices
+        duration_field.choices = _Normalized(choices)
         default = 60 if any(m == 60 for m, _ in choices) else choices[0][0]
         start = default_start(organization, paired_at)
         self.fields["duration"].initial = default
         self.fields["date"].initial = start.date()
         self.fields["time"].initial = start.time()
-        self.fields["review_minutes"] = _review_minutes_field(organization)
+        self.fields["review_minutes"].help_text = _review_minutes_help(organization)
         _notes_minimum(self.fields["notes"], organization.notes_min_length)
 
     def clean(self) -> dict[str, object]:
@@ -165,7 +192,8 @@ class EditSessionForm(forms.Form):
         notes_due = completing or session.status == SessionStatus.COMPLETED
         _notes_minimum(self.fields["notes"], organization.notes_min_length if notes_due else 0)
         if session.kind == SessionKind.REVISION:
-            self.fields["review_minutes"] = _review_minutes_field(organization)
+            self.fields["review_minutes"] = _review_minutes_field()
+            self.fields["review_minutes"].help_text = _review_minutes_help(organization)
         if not internal_note:
             del self.fields["internal_note"]
         if not completing:
@@ -250,7 +278,8 @@ class ResolveDisputeForm(forms.Form):
         duration_field = cast(forms.TypedChoiceField, self.fields["duration"])
         duration_field.choices = duration_choices(organization, current=session.duration_minutes)
         if session.kind == SessionKind.REVISION:
-            self.fields["review_minutes"] = _review_minutes_field(organization)
+            self.fields["review_minutes"] = _review_minutes_field()
+            self.fields["review_minutes"].help_text = _review_minutes_help(organization)
         self.order_fields(["resolution", "duration", "review_minutes", "note"])
 
 

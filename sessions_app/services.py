@@ -6,12 +6,13 @@ import contextlib
 import copy
 import enum
 import functools
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, ForeignKey
+from django.db.models import F, Field, ForeignKey, Model
 from django.urls import reverse
 from django.utils import timezone
 
@@ -34,7 +35,7 @@ from matchpal.quantities import format_minutes, format_quantity
 from providers.selectors import lock_provider
 from relationships import services as relationships
 from relationships.models import Relationship, RelationshipStatus, Unit
-from relationships.selectors import acts_for
+from relationships.selectors import acts_for, visible_to
 from sessions_app import calendar, noshows, notices
 from sessions_app.models import (
     DisputeResolution,
@@ -84,7 +85,8 @@ def tells_admins_of_shortfall[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
     .InsufficientHours`, raised to the caller as it is), the admins are told. The refusal rolls
     the session back; the notice is written afterwards in a transaction of its own so that it
     survives (its email goes out after that commit). The decorated service names the
-    relationship, or the session, among its keyword arguments."""
+    relationship (or its public id, beside the membership), or the session, among its keyword
+    arguments."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -92,7 +94,15 @@ def tells_admins_of_shortfall[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except ledger.InsufficientHours as error:
             named = kwargs.get("relationship") or kwargs.get("session")
-            relationship = named.relationship if isinstance(named, Session) else named
+            if isinstance(named, Session):
+                named = named.relationship
+            elif isinstance(named, uuid.UUID):  # by public id (`session_log`): one of the member's
+                membership = kwargs["membership"]
+                assert isinstance(membership, Membership)
+                named = Relationship.objects.select_related(*_LOCKED_WITH).get(
+                    organization_id=membership.organization_id, public_id=named
+                )
+            relationship = named
             assert isinstance(relationship, Relationship)
             with transaction.atomic():
                 _tell_admins_of_shortfall(relationship, error)
@@ -257,10 +267,37 @@ def _lock_relationship(relationship: Relationship) -> Relationship:
 _LOCKED_WITH: Final = ("organization", "student", "provider", "service_type")
 
 
+# Whose relationships a member other than an admin sees: the joined row naming their login
+# (`visible_to`).
+_OWN_BY: Final[dict[str, str]] = {Role.PROVIDER: "provider", Role.STUDENT: "student"}
+
+
+def _lock_relationship_of(membership: Membership, public_id: uuid.UUID) -> Relationship:
+    """`_lock_relationship` of the relationship with this public id that the member sees:
+    in the member's organization, and a provider's or a student's own (`visible_to`)."""
+    if prebuilt.available():
+        owner = _OWN_BY.get(membership.role)
+        sql, rows = _relationship_lock(by_public_id=True, owner=owner)
+        values: list[object] = [membership.organization_id, public_id]
+        if owner is not None:
+            values.append(membership.user_id)
+        return _locked_from(prebuilt.send_together([(sql, values)])[0], rows)
+    return (
+        Relationship.objects.select_for_update(of=("self",), no_key=True)
+        .select_related(*_LOCKED_WITH)
+        .filter(visible_to(membership))
+        .get(organization_id=membership.organization_id, public_id=public_id)
+    )
+
+
 @functools.cache
-def _relationship_lock() -> tuple[str, prebuilt.Rows]:
-    """`_lock_relationship`'s statement, written once: the ORM query above, column for column
-    (tests/matchpal/test_prebuilt.py runs both)."""
+def _relationship_lock(
+    *, by_public_id: bool = False, owner: str | None = None
+) -> tuple[str, prebuilt.Rows]:
+    """`_lock_relationship`'s statement, written once: the ORM query, column for column
+    (tests/matchpal/test_prebuilt.py runs both). `by_public_id`: `_lock_relationship_of`'s, by
+    organization and public id, and the login of the joined `owner` (a provider or a student)
+    when given."""
     meta = Relationship._meta
     parts = [prebuilt.Part(Relationship, meta.db_table)]
     joins = []
@@ -277,17 +314,40 @@ def _relationship_lock() -> tuple[str, prebuilt.Rows]:
             f"{prebuilt.table(Relationship)}.{prebuilt.quote(str(field.column))})"
         )
     rows = prebuilt.Rows(parts)
+    table = prebuilt.table(Relationship)
+
+    def column(model: type[Model], name: str) -> str:
+        field = model._meta.get_field(name)
+        assert isinstance(field, Field)
+        return prebuilt.quote(str(field.column))
+
+    if not by_public_id:
+        where = f"{table}.{prebuilt.quote(str(meta.pk.column))} = %s"
+    else:
+        where = (
+            f"{table}.{column(Relationship, 'organization')} = %s "
+            f"AND {table}.{column(Relationship, 'public_id')} = %s"
+        )
+    if owner is not None:
+        owner_field = meta.get_field(owner)
+        assert isinstance(owner_field, ForeignKey)
+        assert isinstance(owner_field.related_model, type)
+        user = column(owner_field.related_model, "user")
+        where += f" AND {prebuilt.quote(f'{owner}_')}.{user} = %s"
     sql = (
-        f"SELECT {rows.select_list()} FROM {prebuilt.table(Relationship)} {' '.join(joins)} "  # noqa: S608 (the models' names only)
-        f"WHERE {prebuilt.table(Relationship)}.{prebuilt.quote(str(meta.pk.column))} = %s "
-        f"FOR NO KEY UPDATE OF {prebuilt.table(Relationship)}"
+        f"SELECT {rows.select_list()} FROM {table} {' '.join(joins)} "  # noqa: S608 (the models' names only)
+        f"WHERE {where} FOR NO KEY UPDATE OF {table}"
     )
     return sql, rows
 
 
 def _lock_relationship_prebuilt(pk: int) -> Relationship:
     sql, rows = _relationship_lock()
-    (found,) = prebuilt.send_together([(sql, [pk])])  # prepared once per connection
+    # Prepared once per connection.
+    return _locked_from(prebuilt.send_together([(sql, [pk])])[0], rows)
+
+
+def _locked_from(found: list[tuple[object, ...]], rows: prebuilt.Rows) -> Relationship:
     if not found:
         raise Relationship.DoesNotExist("Relationship matching query does not exist.")
     locked, *related = rows.instances(found[0])
@@ -461,7 +521,7 @@ _DID: Final[dict[str, str]] = {
 def session_log(
     *,
     membership: Membership,
-    relationship: Relationship,
+    relationship: Relationship | uuid.UUID,
     starts_at: datetime,
     duration: int,
     kind: str = SessionKind.TUTORING,
@@ -471,9 +531,17 @@ def session_log(
     review_minutes: int | None = None,
     scheduled: bool = False,
 ) -> Session:
-    """Log a past session (completed; consumes its hours) or schedule one ahead."""
+    """Log a past session (completed; consumes its hours) or schedule one ahead.
+
+    `relationship` may be given by its public id, as the log form's POST has it: it is then
+    found among the member's own (`relationships.selectors.visible_to`, in the organization) by
+    the statement that locks it, so the view does not read it first; `Relationship.DoesNotExist`
+    when it is not one of them (the view's 404)."""
     with transaction.atomic():
-        relationship = _lock_relationship(relationship)
+        if isinstance(relationship, Relationship):
+            relationship = _lock_relationship(relationship)
+        else:
+            relationship = _lock_relationship_of(membership, relationship)
         actor, role = _check_actor(membership, relationship), membership.role
         if relationship.status != RelationshipStatus.PAIRED:
             raise SessionRuleError("Sessions can be logged only on a paired relationship.")

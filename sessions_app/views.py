@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from django import forms
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -14,7 +14,7 @@ from matchpal.htmx import render_page
 from matchpal.models import Role
 from matchpal.pagination import only_paged, paginate
 from matchpal.tenancy import TenantRequest, tenant_view
-from relationships.models import RelationshipStatus
+from relationships.models import Relationship, RelationshipStatus
 from relationships.selectors import relationship_get, relationship_to_act_on
 from sessions_app import checkin, selectors, services, session_messages
 from sessions_app.filters import SessionFilter
@@ -64,24 +64,37 @@ def session_list(request: TenantRequest) -> HttpResponse:
 
 @tenant_view(*STAFF)
 def session_log(request: TenantRequest, relationship_id: uuid.UUID) -> HttpResponse:
+    if request.method == "POST":
+        # The service finds the relationship among the member's own with the statement that
+        # locks it (the same scope and 404 as `relationship_to_act_on`): a log reads it once.
+        # The pairing's date only presets a form that is shown, never what was posted.
+        form = LogSessionForm(request.POST, organization=request.organization)
+        if form.is_valid():
+            done = _log(request, form, relationship_id)
+            if done:
+                return done
     relationship = relationship_to_act_on(
         organization=request.organization, membership=request.membership, public_id=relationship_id
     )
-    # "Schedule a session" on the sessions list comes here with the box already ticked.
-    initial = {"schedule": True} if request.GET.get("schedule") else None
-    form = LogSessionForm(
-        request.POST or None,
-        organization=request.organization,
-        paired_at=relationship.paired_at,
-        initial=initial,
-    )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        done = run_action(
+    if request.method != "POST":
+        # "Schedule a session" on the sessions list comes here with the box already ticked.
+        initial = {"schedule": True} if request.GET.get("schedule") else None
+        form = LogSessionForm(
+            organization=request.organization, paired_at=relationship.paired_at, initial=initial
+        )
+    return render(request, "sessions_app/log.html", {"form": form, "relationship": relationship})
+
+
+def _log(
+    request: TenantRequest, form: LogSessionForm, relationship_id: uuid.UUID
+) -> HttpResponse | None:
+    data = form.cleaned_data
+    try:
+        return run_action(
             request,
             lambda: services.session_log(
                 membership=request.membership,
-                relationship=relationship,
+                relationship=relationship_id,
                 starts_at=form.starts_at(),
                 duration=data["duration"],
                 kind=data["kind"],
@@ -96,9 +109,8 @@ def session_log(request: TenantRequest, relationship_id: uuid.UUID) -> HttpRespo
             success="Session scheduled." if data["schedule"] else "Session logged.",
             then=lambda session: session.get_absolute_url(),
         )
-        if done:
-            return done
-    return render(request, "sessions_app/log.html", {"form": form, "relationship": relationship})
+    except Relationship.DoesNotExist:
+        raise Http404("No such relationship.") from None
 
 
 @tenant_view(Role.ADMIN)

@@ -18,10 +18,11 @@ from grants.services import holds
 from grants.services.posting import lock_grants
 from matchpal import prebuilt
 from relationships.models import Relationship
+from relationships.selectors import visible_to
 from sessions_app import services
 from sessions_app.models import Session, SessionStatus
 from tests.factories import StudentFactory
-from tests.support import Tenant, at, log, paired, past_grant
+from tests.support import Tenant, at, log, member, other_provider, paired, past_grant
 
 pytestmark = [
     pytest.mark.django_db,
@@ -58,6 +59,47 @@ def test_the_relationship_lock_reads_what_the_orm_query_reads(tenant_a: Tenant) 
     assert sql.endswith('FOR NO KEY UPDATE OF "relationships_relationship"')
     with transaction.atomic(), pytest.raises(Relationship.DoesNotExist):
         services._lock_relationship_prebuilt(rel.pk + 1000)
+
+
+def test_the_lock_by_public_id_reads_what_the_orm_query_reads_for_each_member(
+    tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """The log form's lookup and lock in one statement: the relationship the member sees
+    (`visible_to`) by its public id, the same row and related rows as the ORM's twin; none of
+    another provider, of another student or of another organization."""
+    past_grant(tenant_a.student, 900)
+    rel = paired(tenant_a, quantity=600)
+    other_user, _ = other_provider(tenant_a)
+    members = {
+        "admin": member(tenant_a.admin, tenant_a.organization),
+        "provider": member(tenant_a.provider_user, tenant_a.organization),
+        "student": member(tenant_a.student_user, tenant_a.organization),
+    }
+    for who, membership in members.items():
+        with transaction.atomic():
+            built = services._lock_relationship_of(membership, rel.public_id)
+            orm = (
+                Relationship.objects.select_for_update(of=("self",), no_key=True)
+                .select_related(*services._LOCKED_WITH)
+                .filter(visible_to(membership))
+                .get(organization_id=membership.organization_id, public_id=rel.public_id)
+            )
+        assert values(built) == values(orm), who
+        for name in services._LOCKED_WITH:
+            assert values(getattr(built, name)) == values(getattr(orm, name)), (who, name)
+    sql, _ = services._relationship_lock(by_public_id=True, owner="provider")
+    assert sql.endswith(
+        '"relationships_relationship"."organization_id" = %s AND '
+        '"relationships_relationship"."public_id" = %s AND "provider_"."user_id" = %s '
+        'FOR NO KEY UPDATE OF "relationships_relationship"'
+    )
+    strangers = [
+        member(other_user, tenant_a.organization),
+        member(tenant_b.admin, tenant_b.organization),
+    ]
+    for stranger in strangers:
+        with transaction.atomic(), pytest.raises(Relationship.DoesNotExist):
+            services._lock_relationship_of(stranger, rel.public_id)
 
 
 def test_the_held_locks_read_what_the_orm_queries_read(tenant_a: Tenant) -> None:

@@ -23,6 +23,7 @@ from tests.support import (
     holds,
     log,
     member,
+    other_provider,
     paired,
     past_grant,
     refused,
@@ -40,8 +41,9 @@ SERVICE_QUERIES = 5
 # them (docs/sessions.md, lock order).
 WITH_EVERY_LIMIT = SERVICE_QUERIES + 3
 # The user with its membership and organization, one statement (`tenant_view`; the web session
-# is read from the cache), and the relationship (`relationship_get`), then the service's.
-VIEW_QUERIES = 2 + SERVICE_QUERIES
+# is read from the cache), then the service's: the service finds the relationship by its public
+# id with the statement that locks it, so the view does not read it first.
+VIEW_QUERIES = 1 + SERVICE_QUERIES
 
 
 def test_a_log_runs_a_fixed_number_of_queries(
@@ -120,3 +122,18 @@ def test_a_duplicate_is_refused_first_whatever_the_limits(
     refused(lambda: log(tenant_a, rel, at(10, 15)), DUPLICATE_START)
     assert balance(grant) == (900, 60, 540)
     assert Session.objects.count() == 1
+
+
+def test_the_log_form_of_another_providers_relationship_is_not_found(
+    tenant_a: Tenant, rel: Relationship, grant
+) -> None:
+    """Found by the lock among the member's own, as `relationship_to_act_on` finds it: another
+    provider's pairing answers 404 and logs nothing, with a valid form or not."""
+    other_user, _ = other_provider(tenant_a)
+    client = client_for(other_user)
+    url = reverse("sessions_app:log", args=[tenant_a.organization.slug, rel.public_id])
+    form = {"duration": "60", "kind": "tutoring", "mode": "", "notes": "Fractions"}
+    assert client.post(url, {"date": "2025-06-10", "time": "10:15", **form}).status_code == 404
+    assert client.post(url, {"date": "", "time": "10:15", **form}).status_code == 404
+    assert not Session.objects.filter(relationship=rel).exists()
+    assert balance(grant) == (900, 0, 600)
