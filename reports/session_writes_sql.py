@@ -6,8 +6,7 @@ Until then every session write ran two row triggers, `reports_session_payroll()`
 the session's relationship and center again, called a PL/pgSQL posting function per side, and
 the payroll's figures came from a SQL function PostgreSQL could not inline (its body read a
 subquery), so it was parsed and planned anew in every transaction. A session's log spent about
-0.9 ms of the server's time there (docs/performance.md, "The session's triggers in one
-function").
+0.75 ms of the server's time there (docs/performance.md, "The triggers of a session's log").
 
 `reports_session_written()` does what the two did, in the same transaction and with the same
 figures, the same rows and the same row locks in the same order (the payroll's five grains,
