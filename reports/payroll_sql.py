@@ -6,17 +6,20 @@
   `reports.payroll`, the center's confirmation and absence settings left to the reader (a
   completed session's minutes and earnings are kept as confirmed or not, a charged absence's
   apart). The money of each session is `with_money`'s expression: minutes × rate ÷ 60, rounded
-  to the cent, so a sum of the column is the sum of the sessions' amounts to the cent.
+  to the cent, so a sum of the column is the sum of the sessions' amounts to the cent. One
+  expression (since `reports` 0009), which the planner inlines into its callers.
 - `reports_payroll_grains(local)`: the day, ISO week, month, quarter and year a local time falls
   in, as (`grain`, `first_day`) rows: every session counts in one row of each.
 - `reports_payroll_facts`, `reports_payrollperiod_expected`: the roll-up as it should be, from
   the sessions (`manage.py rebuild_rollups [--check]`); the day rows are grouped from the
   sessions, the longer grains from the day rows.
 - `reports_session_payroll()`: the trigger after every insert, delete and update of a column a
-  figure or a key reads, as `reports_session_rollup()` does for the Sessions report's roll-ups
-  (reports/rollup_sql.py): the new row's figures added, the old row's taken away, by upserts
-  that add, in the writer's transaction; a row whose sessions fall to 0 is deleted; a change
-  that moves no figure writes nothing.
+  figure or a key reads (until `reports` 0009; since then `reports_session_written()` of
+  reports/session_writes_sql.py keeps this roll-up and the Sessions report's in one function), as
+  `reports_session_rollup()` does for the Sessions report's roll-ups (reports/rollup_sql.py): the
+  new row's figures added, the old row's taken away, by upserts that add, in the writer's
+  transaction; a row whose sessions fall to 0 is deleted; a change that moves no figure writes
+  nothing.
 - `reports_organization_revision_minutes()`: when a center changes its fixed value of a revision,
   the revisions charged at it (a sessions-unit relationship's, without a review time) are posted
   again: the difference of their figures, in the same transaction.
@@ -59,6 +62,17 @@ def _figures_of(s: str, *, unit: str, revision: str) -> str:
 # What the payroll leaves out (`reports.payroll.SCHEDULED_OR_FREE`).
 _LEFT_OUT = "({s}.status = 'scheduled' OR ({s}.status = 'cancelled' AND {s}.charged_minutes = 0))"
 
+# `reports_payroll_figures` is one expression (since reports 0009), so that the planner inlines
+# it into the statements and trigger functions that call it: a SQL function whose body has a
+# FROM is called as a function, and parsed and planned again in every transaction. The minutes
+# are spelled once per use instead of read from a subquery.
+_MINUTES = """(CASE
+            WHEN unit = 'sessions' THEN charged * CASE
+                WHEN kind = 'revision' THEN coalesce(review, revision) ELSE duration END
+            ELSE charged
+        END)"""
+_EARNED = f"round({_MINUTES} * pay / 60, 2)"
+
 # Built from constants of this module, never from input.
 FUNCTIONS = f"""
 CREATE OR REPLACE FUNCTION reports_payroll_figures(
@@ -78,26 +92,16 @@ CREATE OR REPLACE FUNCTION reports_payroll_figures(
             (status = 'no_show' AND coalesce(party = 'student', false) AND charged > 0)::integer,
             (status = 'no_show' AND coalesce(party = 'provider', false))::integer,
             (status = 'completed' AND NOT confirmed)::integer,
-            m.minutes,
-            CASE WHEN status = 'completed' AND confirmed THEN m.minutes ELSE 0 END,
-            CASE WHEN status = 'completed' AND NOT confirmed THEN m.minutes ELSE 0 END,
-            CASE WHEN status IN ('cancelled', 'no_show') THEN m.minutes ELSE 0 END,
-            CASE WHEN status = 'completed' AND confirmed THEN m.earned ELSE 0 END,
-            CASE WHEN status = 'completed' AND NOT confirmed THEN m.earned ELSE 0 END,
-            CASE WHEN status IN ('cancelled', 'no_show') THEN m.earned ELSE 0 END,
-            round(m.minutes * client / 60, 2)
+            {_MINUTES},
+            CASE WHEN status = 'completed' AND confirmed THEN {_MINUTES} ELSE 0 END,
+            CASE WHEN status = 'completed' AND NOT confirmed THEN {_MINUTES} ELSE 0 END,
+            CASE WHEN status IN ('cancelled', 'no_show') THEN {_MINUTES} ELSE 0 END,
+            CASE WHEN status = 'completed' AND confirmed THEN {_EARNED} ELSE 0 END,
+            CASE WHEN status = 'completed' AND NOT confirmed THEN {_EARNED} ELSE 0 END,
+            CASE WHEN status IN ('cancelled', 'no_show') THEN {_EARNED} ELSE 0 END,
+            round({_MINUTES} * client / 60, 2)
         ]
     END
-    FROM (
-        SELECT c.minutes, round(c.minutes * pay / 60, 2) AS earned
-        FROM (
-            SELECT CASE
-                WHEN unit = 'sessions' THEN charged * CASE
-                    WHEN kind = 'revision' THEN coalesce(review, revision) ELSE duration END
-                ELSE charged
-            END AS minutes
-        ) c
-    ) m
 $$;
 
 CREATE OR REPLACE FUNCTION reports_payroll_grains(local timestamp)

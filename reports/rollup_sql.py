@@ -9,14 +9,16 @@
   `reports_relationshipperiod_expected`: the two roll-ups as they should be, grouped from it
   (a relationship's day rows from the sessions, its month, quarter and year rows from the days).
   `manage.py rebuild_rollups --check` compares them with the tables, `rebuild_rollups` copies them.
-- `reports_session_rollup()`: the trigger after every insert, update (of a column a figure or a
-  key reads) and delete of a session. It adds the new row's figures and takes the old row's away
-  with `INSERT … ON CONFLICT … DO UPDATE SET x = x + EXCLUDED.x`, so concurrent writers add up
-  (the row lock of the upsert orders them; nothing is read and written back). An update that
-  keeps the session's start and relationship posts the difference once. A row whose sessions
-  fall to 0 is deleted: a row is there only while a session counts in it. A session whose
-  relationship is already gone in the same transaction (foreign keys are deferred: only emptying
-  the database does that, as the tests' flush) is left alone.
+- `reports_session_rollup()`: the trigger after every insert, update (of a column a figure or a key
+  reads) and delete of a session, until `reports` 0009 (since then `reports_session_written()`,
+  reports/session_writes_sql.py, does the same for this roll-up and the payroll's in one function;
+  `TRIGGERS` here are what 0001 created). It adds the new row's figures and takes the old row's away
+  with `INSERT … ON CONFLICT … DO UPDATE SET x = x + EXCLUDED.x`, so concurrent writers add up (the
+  row lock of the upsert orders them; nothing is read and written back). An update that keeps the
+  session's start and relationship posts the difference once. A row whose sessions fall to 0 is
+  deleted: a row is there only while a session counts in it. A session whose relationship is already
+  gone in the same transaction (foreign keys are deferred: only emptying the database does that, as
+  the tests' flush) is left alone.
 - `reports_rollup_rebuild(organization)`: the roll-ups of one organization (or all, with NULL)
   recomputed, the payroll's too (`reports/payroll_sql.py`), holding off session writers
   meanwhile (`SHARE ROW EXCLUSIVE` on the sessions: readers go on). Run by the command and by
