@@ -263,7 +263,7 @@ class Session(models.Model):
     # rewrites it on a relationship's sessions when the relationship is paired or no longer
     # is); whatever a write puts here, the trigger decides. PostgreSQL only: elsewhere it
     # stays false and nothing reads it (`checkin.check_in_rows`; docs/indexes.md).
-    check_in_open = models.BooleanField(db_default=False, editable=False)
+    check_in_open = models.BooleanField(default=False, db_default=False, editable=False)
 
     objects = SessionQuerySet.as_manager()
 

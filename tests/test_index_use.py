@@ -372,7 +372,9 @@ def test_the_compiled_lists_generic_plans_read_their_keys_through_their_indexes(
             "repeated_cancellations": ("session_org_cancelled",),
         }[sign]
         assert all(any(i in plan for i in indexes) for plan in plans), (sign, plans)
-        assert len(plans) == 2, plans  # the count and the page, in one round trip
+        # The count and the page, in one round trip; repeated cancellations in one statement,
+        # its grouping done once.
+        assert len(plans) == (1 if sign == "repeated_cancellations" else 2), plans
         assert indexes[0] in plans[-1] or len(indexes) > 1, (sign, plans)
         if sign == "repeated_cancellations":
             assert all("Index Only Scan using session_org_cancelled" in plan for plan in plans)

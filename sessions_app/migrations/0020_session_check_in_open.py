@@ -94,7 +94,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="session",
             name="check_in_open",
-            field=models.BooleanField(db_default=False, editable=False),
+            field=models.BooleanField(default=False, db_default=False, editable=False),
         ),
         migrations.RunPython(_postgresql_only(TRIGGERS, FILL), _postgresql_only(REVERSE)),
         AddIndexWithoutBlocking(
