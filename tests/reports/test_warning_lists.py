@@ -310,6 +310,9 @@ PAIRING_LOOP = """{% load matchpal_tags %}{% row_link 'relationships:detail' org
 PAIRING_ROWS = """{% load matchpal_tags report_tags %}{% row_link 'relationships:detail' organization.slug as detail %}
   {% for r in page %}{% sign_pairing_row r detail %}
   {% endfor %}"""  # noqa: E501
+# The page's own: every row in one tag, each day and status written once.
+PAIRING_PAGE = """{% load matchpal_tags report_tags %}{% row_link 'relationships:detail' organization.slug as detail %}
+  {% sign_pairing_rows page detail %}"""  # noqa: E501
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Pacific/Auckland"])
@@ -338,3 +341,15 @@ def test_the_rows_are_the_loops_text(tenant_a: Tenant, zone: str) -> None:
             context = {"organization": org}
             expected = engine.from_string(loop).render(Context({**context, "page": models}))
             assert engine.from_string(tags).render(Context({**context, "page": rows})) == expected
+            if sign != "short":
+                page = engine.from_string(PAIRING_PAGE).render(Context({**context, "page": rows}))
+                assert page == expected, sign
+
+
+@pytest.mark.parametrize("sign", [s for s in dashboard.SIGNS if s != "short"])
+def test_an_empty_pairings_list_says_so(tenant_a: Tenant, sign: str) -> None:
+    body = _page(tenant_a, sign).content.decode()
+    assert (
+        '<tr><td colspan="8" class="text-secondary">No pairings show this sign.</td></tr>' in body
+    )
+    assert '<td class="text-end">' not in body
