@@ -241,12 +241,24 @@ class CompiledByIds:
             **kinds,
         )
 
-    def paginate(self, request: HttpRequest, *, param: str = "page", **values: Any) -> Page[Any]:
+    def paginate(
+        self,
+        request: HttpRequest,
+        *,
+        param: str = "page",
+        together_read: Callable[[int, int, int], tuple[int, list[Any]]] | None = None,
+        **values: Any,
+    ) -> Page[Any]:
         """The page `paginate_by_ids` gives for `build(**values)`, from the compiled
         statements. The count and the page asked for (`?<param>=`, with one row more, which
         says past the count whether another page follows) are sent in one round trip: the page
         does not wait for the count. Only a page that turns out not to be there (past the
-        last) is read again, the last one, after the count."""
+        last) is read again, the last one, after the count.
+
+        `together_read(offset, limit, cap)`, when given, reads the count (up to `cap`) and
+        that slice's rows in one statement of the caller's instead (a list whose keys cost
+        more to find than to count twice: repeated cancellations' grouping); the page read
+        again, if any, still comes from the compiled statements."""
 
         def count(n: int) -> int:
             return self.counted.count(**values, limit=n)
@@ -259,10 +271,13 @@ class CompiledByIds:
         size = settings.MATCHPAL_PAGE_SIZE
         asked, fetched = (_asked(request.GET.get(param)) - 1) * size, size + 1
         cap = COUNT_CAP + 1
-        (((counted,),), found) = together(
-            self.counted.count_statement(**values, limit=cap),
-            (self.page, {**values, "offset": asked, "limit": fetched}),
-        )
+        if together_read is None:
+            (((counted,),), found) = together(
+                self.counted.count_statement(**values, limit=cap),
+                (self.page, {**values, "offset": asked, "limit": fetched}),
+            )
+        else:
+            counted, found = together_read(asked, fetched, cap)
 
         def count_of(n: int) -> int:
             return int(counted) if n == cap else count(n)

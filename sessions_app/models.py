@@ -257,6 +257,13 @@ class Session(models.Model):
     # What the student wrote with their confirmation (the center's `student_recap` setting).
     student_recap = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Whether the session is one to check in, its start aside: scheduled or missed, on a
+    # paired relationship. Kept by the database in the writing transaction (sessions_app 0020:
+    # a trigger on the session sets it from its status and its relationship's, another
+    # rewrites it on a relationship's sessions when the relationship is paired or no longer
+    # is); whatever a write puts here, the trigger decides. PostgreSQL only: elsewhere it
+    # stays false and nothing reads it (`checkin.check_in_rows`; docs/indexes.md).
+    check_in_open = models.BooleanField(default=False, db_default=False, editable=False)
 
     objects = SessionQuerySet.as_manager()
 
@@ -296,6 +303,15 @@ class Session(models.Model):
                 include=["relationship"],
                 condition=Q(status__in=("scheduled", "missed")),
                 name="session_org_check_in_rel",
+            ),
+            # The admin's check-in list on PostgreSQL: the open check-ins alone, oldest first,
+            # without the sessions left scheduled or missed on pairings that ended (sessions_app
+            # 0020, built concurrently; docs/indexes.md).
+            models.Index(
+                fields=["organization", "starts_at", "id"],
+                include=["relationship"],
+                condition=Q(check_in_open=True, status__in=("scheduled", "missed")),
+                name="session_org_check_in_open",
             ),
             # Repeated cancellations (the warning sign): the window's cancelled sessions with
             # their relationship, grouped without reading a session (sessions_app 0018).

@@ -201,6 +201,19 @@ def test_the_copied_memberships_carry_their_users_emails(generated: str) -> None
     """) == [(True, 0)]
 
 
+def test_the_copied_sessions_open_to_check_in_are_those_of_paired_relationships(
+    generated: str,
+) -> None:
+    """The loader copies sessions without `check_in_open`; their trigger (sessions_app 0020),
+    on for the COPY, sets it from the relationships copied before them."""
+    assert rows("""
+        SELECT count(*) FILTER (WHERE s.check_in_open) > 0,
+               count(*) FILTER (WHERE s.check_in_open IS DISTINCT FROM
+                                (s.status IN ('scheduled', 'missed') AND r.status = 'paired'))
+          FROM sessions_app_session s JOIN relationships_relationship r ON r.id = s.relationship_id
+    """) == [(True, 0)]
+
+
 def test_a_database_with_organizations_is_refused() -> None:
     Organization.objects.create(name="Existing", slug="existing")
 

@@ -2,14 +2,15 @@
 column's kind, with the same rounding as the CSV export (`reports.exports.cell_value`). And the
 warning lists' rows (`short_session_row`, `sign_pairing_row`)."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date as date_type
 from datetime import datetime
 from typing import Any
 
 from django import template
 from django.http import QueryDict
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import localtime
+from django.utils.timezone import get_current_timezone, localtime
 
 from matchpal.quantities import format_minutes, format_quantity
 from matchpal.templatetags.dates import date
@@ -49,22 +50,59 @@ def _day(value: datetime | None) -> str:
     return escaped(date(localtime(value), "M j, Y")) if value is not None else ""
 
 
-@register.simple_tag
-def sign_pairing_row(row: PairingRow, detail: RowLink) -> SafeString:
-    """One `<tr>` of a pairings' sign."""
+def _pairing_row(
+    row: PairingRow, detail: RowLink, day: Callable[[datetime | None], str], status: str
+) -> str:
     variation = row.gap_variation
-    return mark_safe(  # noqa: S308 (every value is escaped)
+    return (
         "<tr>\n"
         f'    <td><a href="{with_id(detail, row.public_id)}">{escaped(row.student)}</a></td>\n'
         f"    <td>{escaped(row.provider)}</td><td>{escaped(row.service_type)}</td>"
-        f"<td>{escaped(row.status_label)}</td>\n"
-        f'    <td class="text-nowrap">{_day(row.paired_at) or "—"}</td>\n'
+        f"<td>{status}</td>\n"
+        f'    <td class="text-nowrap">{day(row.paired_at) or "—"}</td>\n'
         f'    <td class="text-end">{escaped(row.completed or 0)}</td>\n'
-        f'    <td class="text-nowrap">{_day(row.last_session_at) or "never"}</td>\n'
+        f'    <td class="text-nowrap">{day(row.last_session_at) or "never"}</td>\n'
         '    <td class="text-end">'
         f"{'—' if variation is None else f'{escaped(variation)} %'}</td>\n"
         "  </tr>"
     )
+
+
+@register.simple_tag
+def sign_pairing_row(row: PairingRow, detail: RowLink) -> SafeString:
+    """One `<tr>` of a pairings' sign."""
+    return mark_safe(  # noqa: S308 (every value is escaped)
+        _pairing_row(row, detail, _day, escaped(row.status_label))
+    )
+
+
+@register.simple_tag
+def sign_pairing_rows(rows: Sequence[PairingRow], detail: RowLink) -> SafeString:
+    """A page of a pairings' sign, the text of `{% for r in rows %}{% sign_pairing_row r
+    detail %}` and a new line after each row: the current time zone looked up once, each day
+    and each status written once per page (most of a row's time went to them)."""
+    zone = get_current_timezone()
+    days: dict[date_type, str] = {}
+    labels: dict[str, str] = {}
+
+    def day(value: datetime | None) -> str:
+        if value is None:
+            return ""
+        local = value.astimezone(zone)  # `localtime(value)`
+        key = local.date()
+        text = days.get(key)
+        if text is None:
+            text = days[key] = escaped(date(local, "M j, Y"))
+        return text
+
+    written = []
+    for row in rows:
+        status = labels.get(row.status)
+        if status is None:
+            status = labels[row.status] = escaped(row.status_label)
+        written.append(_pairing_row(row, detail, day, status))
+        written.append("\n  ")
+    return mark_safe("".join(written))  # noqa: S308 (every value is escaped)
 
 
 @register.simple_tag

@@ -248,6 +248,43 @@ def test_every_page_of_every_list_keeps_its_rows_and_order(  # type: ignore[no-u
             assert shown[: len(expected)] == expected, sign
 
 
+def test_repeated_cancellations_one_statement_reads_the_compiled_pairs_rows(
+    tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """Repeated cancellations' page and count in one statement (`_REPEATED_CANCELLATIONS`):
+    every column of every slice is what the compiled pair of statements reads, the count too
+    (capped), another center's pairings left out; an empty list is a count of 0 and no row."""
+    now = timezone.now().replace(microsecond=0)
+    paired_at = now - timedelta(days=90)
+    org = tenant_a.organization
+    limits = dashboard.Thresholds.of(org)
+    read = dashboard._repeated_cancellations_read(org, limits)
+    assert read(0, 26, 10_001) == (0, [])
+    for tenant in (tenant_a, tenant_b):
+        for i in range(3):
+            _cancel(_pairing(tenant, f"Cancelling {i}", 25, at=now, paired_at=paired_at), 1, 2, 3)
+            _cancel(_pairing(tenant, f"Never met {i}", at=now, paired_at=paired_at), 4, 5, 6)
+        _cancel(_pairing(tenant, "Twice", 25, at=now, paired_at=paired_at), 1, 2)
+    limits = dashboard.Thresholds.of(org)
+    read = dashboard._repeated_cancellations_read(org, limits)
+    compiled = dashboard._SIGN_LISTS["repeated_cancellations"]
+    values = {
+        "organization": org.pk,
+        "cancellations_since": limits.cancellations_since,
+        "now": limits.now,
+        "cancellations": limits.cancellations,
+    }
+    everything = compiled.page.rows(**values, offset=0, limit=100)
+    assert [row[0] for row in everything] == _expected(tenant_a, "repeated_cancellations")
+    assert len(everything) == 6
+    for offset, limit in ((0, 100), (0, 3), (2, 3), (5, 3), (6, 3), (40, 3)):
+        count, rows = read(offset, limit, 10_001)
+        assert count == 6
+        assert rows == compiled.page.rows(**values, offset=offset, limit=limit)
+        assert rows == everything[offset : offset + limit]
+    assert read(0, 3, 4)[0] == 4
+
+
 # The loops as they were before the rows were written in Python (`report_tags`).
 SHORT_LOOP = """{% load matchpal_tags %}{% row_link 'sessions_app:detail' organization.slug as detail %}
   {% for s in page %}{% with a=s.relationship.activity %}<tr>
@@ -273,6 +310,9 @@ PAIRING_LOOP = """{% load matchpal_tags %}{% row_link 'relationships:detail' org
 PAIRING_ROWS = """{% load matchpal_tags report_tags %}{% row_link 'relationships:detail' organization.slug as detail %}
   {% for r in page %}{% sign_pairing_row r detail %}
   {% endfor %}"""  # noqa: E501
+# The page's own: every row in one tag, each day and status written once.
+PAIRING_PAGE = """{% load matchpal_tags report_tags %}{% row_link 'relationships:detail' organization.slug as detail %}
+  {% sign_pairing_rows page detail %}"""  # noqa: E501
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Pacific/Auckland"])
@@ -301,3 +341,15 @@ def test_the_rows_are_the_loops_text(tenant_a: Tenant, zone: str) -> None:
             context = {"organization": org}
             expected = engine.from_string(loop).render(Context({**context, "page": models}))
             assert engine.from_string(tags).render(Context({**context, "page": rows})) == expected
+            if sign != "short":
+                page = engine.from_string(PAIRING_PAGE).render(Context({**context, "page": rows}))
+                assert page == expected, sign
+
+
+@pytest.mark.parametrize("sign", [s for s in dashboard.SIGNS if s != "short"])
+def test_an_empty_pairings_list_says_so(tenant_a: Tenant, sign: str) -> None:
+    body = _page(tenant_a, sign).content.decode()
+    assert (
+        '<tr><td colspan="8" class="text-secondary">No pairings show this sign.</td></tr>' in body
+    )
+    assert '<td class="text-end">' not in body

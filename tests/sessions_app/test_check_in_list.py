@@ -174,3 +174,92 @@ def test_the_rows_are_the_loops_text(tenant_a: Tenant, zone: str, role: str) -> 
         assert engine.from_string(ROWS).render(Context({**context, "rows": rows})) == expected
     assert "Overdue" in expected
     assert "Missed" in expected or role == "provider"
+
+
+# --- `Session.check_in_open`, kept by the database (sessions_app 0020) ----------------------------
+
+
+def _flags_wrong() -> list[tuple[int, str, str, bool]]:
+    """Every session whose flag is not "scheduled or missed, on a paired relationship"."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT s.id, s.status, r.status, s.check_in_open
+              FROM sessions_app_session s
+              JOIN relationships_relationship r ON r.id = s.relationship_id
+             WHERE s.check_in_open IS DISTINCT FROM
+                   (s.status IN ('scheduled', 'missed') AND r.status = 'paired')
+        """)
+        return cursor.fetchall()
+
+
+@pytest.mark.usefixtures("sessions")
+def test_the_flag_follows_each_sessions_status_and_relationship(tenant_a: Tenant) -> None:
+    assert _flags_wrong() == []
+    assert Session.objects.filter(check_in_open=True).count() == 2 * (3 * 4 + 3 + 3)
+
+
+def test_a_pairing_that_ends_leaves_the_list_and_one_paired_joins_it(tenant_a: Tenant) -> None:
+    """The relationship's status changes after its sessions were written: its scheduled and
+    missed sessions follow it, in the same transaction; the list is the one worked out from
+    the relationships' status at every step."""
+    org, now = tenant_a.organization, timezone.now().replace(microsecond=0)
+    paired = RelationshipFactory(organization=org)
+    proposed = RelationshipFactory(organization=org, status="proposed")
+    for pairing in (paired, proposed):
+        for hours, status in ((1, "scheduled"), (2, "missed"), (3, "completed")):
+            SessionFactory(
+                relationship=pairing, starts_at=now - timedelta(hours=hours), status=status
+            )
+    expected = _expected(tenant_a, ("scheduled", "missed"))
+    assert len(expected) == 2
+    assert _rows(tenant_a, tenant_a.admin) == (expected, False)
+
+    proposed.status = "paired"
+    proposed.save(update_fields=["status"])
+    expected = _expected(tenant_a, ("scheduled", "missed"))
+    assert len(expected) == 4
+    assert _rows(tenant_a, tenant_a.admin) == (expected, False)
+
+    for ending in ("completed", "cancelled"):
+        paired.status = ending
+        paired.save(update_fields=["status"])
+        expected = _expected(tenant_a, ("scheduled", "missed"))
+        assert len(expected) == 2
+        assert _rows(tenant_a, tenant_a.admin) == (expected, False)
+        assert _flags_wrong() == []
+        paired.status = "paired"
+        paired.save(update_fields=["status"])
+        assert _flags_wrong() == []
+    assert len(_rows(tenant_a, tenant_a.admin)[0]) == 4
+
+
+def test_the_flag_is_the_databases_to_decide(tenant_a: Tenant) -> None:
+    """A write that sets the flag, or changes what it depends on, leaves it as the session's
+    status and its relationship's say: it cannot be set wrong from outside."""
+    org, now = tenant_a.organization, timezone.now()
+    paired = RelationshipFactory(organization=org)
+    ended = RelationshipFactory(organization=org, status="completed")
+    scheduled = SessionFactory(
+        relationship=paired, starts_at=now - timedelta(hours=1), status="scheduled"
+    )
+    done = SessionFactory(relationship=paired, starts_at=now - timedelta(hours=2))
+    left = SessionFactory(relationship=ended, starts_at=now - timedelta(hours=3), status="missed")
+    sessions = Session.objects.filter(pk__in=[scheduled.pk, done.pk, left.pk])
+
+    assert sessions.filter(check_in_open=True).count() == 1
+    sessions.update(check_in_open=True)
+    assert list(sessions.filter(check_in_open=True).values_list("pk", flat=True)) == [scheduled.pk]
+    sessions.update(check_in_open=False)
+    assert list(sessions.filter(check_in_open=True).values_list("pk", flat=True)) == [scheduled.pk]
+    # A full save writes the column with the instance's value; the trigger decides it again.
+    scheduled.status = "completed"
+    scheduled.save()
+    done.status = "scheduled"
+    done.save()
+    assert list(sessions.filter(check_in_open=True).values_list("pk", flat=True)) == [done.pk]
+    # Moved to the ended pairing and back.
+    sessions.filter(pk=done.pk).update(relationship=ended)
+    assert not sessions.filter(check_in_open=True).exists()
+    sessions.filter(pk=done.pk).update(relationship=paired)
+    assert list(sessions.filter(check_in_open=True).values_list("pk", flat=True)) == [done.pk]
+    assert _flags_wrong() == []
