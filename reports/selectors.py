@@ -28,7 +28,7 @@ from relationships import selectors as relationships
 from relationships.models import RelationshipStatus
 from sessions_app import selectors as sessions
 from sessions_app.models import Session
-from students.models import Student, StudentStatus
+from students.models import ChargedTotal, Student, StudentStatus
 
 ATTENTION_ROWS = 5
 
@@ -431,33 +431,31 @@ def student_sessions(
     return _with_running(rows, before)
 
 
-def _oldest_shown(organization: int, user: int) -> QuerySet[Session]:
-    """The oldest of the home's shown sessions (the STUDENT_SESSIONS-th newest), as a slice
-    for subqueries: none when the student has fewer."""
-    newest_first = _sessions_of_student_user(organization, user).order_by("-starts_at", "-id")
-    return newest_first[STUDENT_SESSIONS - 1 : STUDENT_SESSIONS]
-
-
-# `_used_before` for the home's own cut, without the oldest shown row's values: it reads the
-# oldest shown itself, so it goes in the same round trip as the rows (`student_dashboard`). With
-# fewer sessions than the cut there is none, and nothing comes before the oldest shown.
-_used_before_shown = Compiled(
-    lambda organization, user: (
-        _sessions_of_student_user(organization, user)
-        .filter(
-            Q(starts_at__lt=Subquery(_oldest_shown(organization, user).values("starts_at")))
-            | Q(
-                starts_at=Subquery(_oldest_shown(organization, user).values("starts_at")),
-                pk__lt=Subquery(_oldest_shown(organization, user).values("pk")),
-            )
-        )
-        .order_by()
-        .values_list("relationship__unit")
-        .annotate(used=Sum("charged_minutes"))
-    ),
+# What the student's sessions were charged in all, per unit (`students.ChargedTotal`, kept by
+# PostgreSQL in the transaction of every session's write), for the home's own cut: the sessions
+# before the shown ones used that less what the shown ones did (`_before_shown`). A sum over
+# every older session (found through the student's relationships, three times: the oldest
+# shown row's start and id, then the sum) grew with the student's history: 1.5 ms for 309
+# sessions on the large center, against 0.05 for a student of a small one (docs/performance.md,
+# "The student home's running total from a kept sum").
+_charged_in_all = Compiled(
+    lambda organization, student: ChargedTotal.objects.filter(
+        organization_id=organization, student_id=student
+    ).values_list("unit", "charged"),
     organization=int,
-    user=int,
+    student=int,
 )
+
+
+def _before_shown(charged: list[Any], shown: list[Session]) -> list[tuple[str, int]]:
+    """What the sessions before the shown ones used, per unit (as `_used_before` sums it): all
+    the student's sessions were charged `charged` (`_charged_in_all`'s rows); the shown ones
+    are the newest, so every other session comes before them."""
+    used: dict[str, int] = dict(charged)
+    for row in shown:
+        unit = row.relationship.unit
+        used[unit] = used.get(unit, 0) - row.charged_minutes
+    return list(used.items())
 
 
 def _with_running(rows: list[Session], before: list[Any]) -> list[Session]:
@@ -517,21 +515,21 @@ def student_home(
 ) -> dict[str, object]:
     """The student home's context: `student_dashboard` and the sessions (`student_sessions`).
     On PostgreSQL its six statements (the grants and their service types, a page of the
-    history, the holds, the shown sessions and what those before them used) go in one round
-    trip (`matchpal.compiled.together`): none needs another's rows."""
+    history, the holds, the shown sessions and what the student's sessions were charged in all)
+    go in one round trip (`matchpal.compiled.together`): none needs another's rows."""
     if not ledger_history.available():
         context = student_dashboard(organization=organization, student=student)
         context["sessions"] = student_sessions(organization=organization, membership=membership)
         return context
     people = {"organization": organization.pk, "user": membership.user_id}
-    grant_rows, links, history_rows, hold_rows, shown, before = together(
+    grant_rows, links, history_rows, hold_rows, shown, charged = together(
         *ledger.grant_reads(organization=organization, student=student),
         ledger_history.page_statement(
             organization=organization.pk, student=student.pk, offset=0, limit=HOME_HISTORY
         ),
         ledger.holds_read(organization=organization, student=student),
         (_shown_sessions, people),
-        (_used_before_shown, people),
+        (_charged_in_all, {"organization": organization.pk, "student": student.pk}),
     )
     grants = ledger.grants_with_service_types(grant_rows, links)
     entries = ledger_history.History(organization=organization, student=student, grants=grants)
@@ -540,5 +538,7 @@ def student_home(
         "balances": ledger.student_balances(student=student, grants=grants),
         "holds": ledger.holds_from(hold_rows),
         "history": entries.entries(history_rows),
-        "sessions": _with_running(sessions.with_organization(shown, organization), before),
+        "sessions": _with_running(
+            sessions.with_organization(shown, organization), _before_shown(charged, shown)
+        ),
     }
