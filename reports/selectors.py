@@ -562,8 +562,8 @@ def student_home(
     people = {"organization": organization.pk, "user": membership.user_id}
     grant_rows, links, history_rows, hold_rows, shown, charged = together(
         *ledger.grant_reads(organization=organization, student=student),
-        ledger_history.page_statement(
-            organization=organization.pk, student=student.pk, offset=0, limit=HOME_HISTORY
+        ledger_history.first_page_statement(
+            organization=organization.pk, student=student.pk, limit=HOME_HISTORY
         ),
         ledger.holds_read(organization=organization, student=student),
         (_newest_shown, people),
