@@ -1,6 +1,7 @@
-"""The warning signs' summaries of sessions (`PairingActivity`, `ShortSession`): what they
-hold, computed from the sessions and relationships in one pass, to rebuild them or to check
-them.
+"""The warning signs' summaries of sessions (`PairingActivity`, `ShortSession`), and what each
+student's sessions were charged (`students.ChargedTotal`, the student home's running total):
+what they hold, computed from the sessions and relationships in one pass, to rebuild them or to
+check them.
 
 PostgreSQL keeps them in the transaction of every write with the triggers of
 `sessions_app/migrations/0009_pairing_activity_short_sessions.py` (every write path is
