@@ -74,8 +74,8 @@ def _related(name: str) -> type[Model]:
 
 
 @functools.cache
-def _statements() -> tuple[str, str, prebuilt.Rows]:
-    """The count's SQL, the page's SQL and the page row's readers."""
+def _statements() -> tuple[str, str, prebuilt.Rows, str]:
+    """The count's SQL, the page's SQL, the page row's readers and the first page's SQL."""
     q = prebuilt.quote
     relationship, session, actor = _related("relationship"), _related("session"), _related("actor")
     provider = _key(relationship, "provider").related_model
@@ -114,7 +114,30 @@ def _statements() -> tuple[str, str, prebuilt.Rows]:
         f" LEFT JOIN {prebuilt.table(actor)} u ON u.{pk} = e.{column['actor']}"
         f" {newest_first}"
     )
-    return count, page, prebuilt.Rows(parts)
+    # The first page alone (the student home's newest entries): no entry is newer than the
+    # page's own rows, so the window runs over those rows only, after the cut, where the
+    # page's runs over every entry of the student before it (docs/performance.md, "The student
+    # home's running total from a kept sum").
+    first = page.replace(
+        f" FROM (SELECT {inner}, SUM(e.{column['usable_delta']}) OVER"
+        f" (PARTITION BY g.{unit} {newest_first} ROWS UNBOUNDED PRECEDING)"
+        f" - e.{column['usable_delta']} AS newer"
+        f" {of_student} {newest_first} LIMIT %s OFFSET %s) e",
+        f" FROM (SELECT e.*, SUM(e.{column['usable_delta']}) OVER"  # noqa: S608
+        f" (PARTITION BY e.grant_unit {newest_first} ROWS UNBOUNDED PRECEDING)"
+        f" - e.{column['usable_delta']} AS newer"
+        f" FROM (SELECT {inner}, g.{unit} AS grant_unit"
+        f" {of_student} {newest_first} LIMIT %s) e) e",
+    )
+    assert first != page
+    return count, page, prebuilt.Rows(parts), first
+
+
+def first_page_statement(*, organization: int, student: int, limit: int) -> tuple[str, list[Any]]:
+    """`page_statement` of the first page (offset 0), the window over the page's rows only:
+    the same rows."""
+    _, _, _, sql = _statements()
+    return sql, [organization, student, limit]
 
 
 def page_statement(
@@ -123,14 +146,14 @@ def page_statement(
     """The statement of a page of the student's history (its SQL and values), for a caller
     that sends it with others (`matchpal.compiled.together`) before it has read the grants
     that a `History` needs; `History.entries` reads its rows."""
-    _, sql, _ = _statements()
+    _, sql, _, _ = _statements()
     return sql, [organization, student, limit, offset]
 
 
 def count_statement(*, organization: int, student: int) -> tuple[str, list[Any]]:
     """The statement of the history's capped count (its SQL and values), for a caller that
     sends it with others (`matchpal.compiled.together`); `History.prime` takes its answer."""
-    sql, _, _ = _statements()
+    sql, _, _, _ = _statements()
     return sql, [organization, student, COUNT_CAP + 1]
 
 
@@ -160,7 +183,7 @@ class History(Sequence[GrantEntry]):
 
     @functools.cached_property
     def _count(self) -> int:
-        sql, _, _ = _statements()
+        sql, _, _, _ = _statements()
         ((count,),) = prebuilt.fetch(sql, [*self.keys, COUNT_CAP + 1])
         return int(count)
 
@@ -196,7 +219,7 @@ class History(Sequence[GrantEntry]):
 
     def entries(self, found: Sequence[Sequence[Any]]) -> list[GrantEntry]:
         """The entries of a page's rows, as a slice returns them."""
-        _, _, rows = _statements()
+        _, _, rows, _ = _statements()
         return [self._entry(row, rows) for row in found]
 
     def _entry(self, row: Sequence[Any], rows: prebuilt.Rows) -> GrantEntry:

@@ -14,6 +14,7 @@ from django.db.models import (
     Sum,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -28,7 +29,7 @@ from relationships import selectors as relationships
 from relationships.models import RelationshipStatus
 from sessions_app import selectors as sessions
 from sessions_app.models import Session
-from students.models import Student, StudentStatus
+from students.models import ChargedTotal, Student, StudentStatus
 
 ATTENTION_ROWS = 5
 
@@ -392,6 +393,43 @@ _used_before = Compiled(
 )
 
 
+# The same rows for the home on PostgreSQL (`student_home`; a LATERAL join is PostgreSQL's),
+# cut to the shown ones first, by id (`_NEWEST_OF_STUDENT`), and only those are joined: sorted
+# after the join, every session of the student was joined to its provider and service type
+# first under the statement's generic plan (309 sessions, 1.7 ms, on the large center's
+# busiest student). `tests/reports/test_home_running_total.py` compares it with
+# `_shown_sessions`.
+_NEWEST_OF_STUDENT = f"""
+SELECT newest.id FROM relationships_relationship r
+JOIN students_student st ON st.id = r.student_id
+CROSS JOIN LATERAL (
+    SELECT s.id, s.starts_at FROM sessions_app_session s
+    WHERE s.relationship_id = r.id
+    ORDER BY s.starts_at DESC, s.id DESC LIMIT {STUDENT_SESSIONS}
+) newest
+WHERE st.user_id = %s AND r.organization_id = %s
+ORDER BY newest.starts_at DESC, newest.id DESC LIMIT {STUDENT_SESSIONS}
+"""  # noqa: S608 (a constant; every value is bound)
+_newest_shown = Compiled(
+    lambda organization, user: (
+        # The STUDENT_SESSIONS newest of each of the student's relationships, through the
+        # sessions' (relationship, starts_at) index, then the newest of those: at most that
+        # many sessions read per relationship, however long its history. Only those ids are
+        # looked up (joined to the student again, the planner walked every session of the
+        # student's relationships to find them).
+        Session.objects.filter(
+            organization_id=organization,
+            pk__in=RawSQL(_NEWEST_OF_STUDENT, (user, organization)),  # noqa: S611
+        )
+        .select_related("relationship__provider", "relationship__service_type")
+        .only(*HOME_SESSION_FIELDS)
+        .order_by("-starts_at", "-id")[:STUDENT_SESSIONS]
+    ),
+    organization=int,
+    user=int,
+)
+
+
 def student_sessions(
     *, organization: Organization, membership: Membership, limit: int = STUDENT_SESSIONS
 ) -> list[Session]:
@@ -431,33 +469,31 @@ def student_sessions(
     return _with_running(rows, before)
 
 
-def _oldest_shown(organization: int, user: int) -> QuerySet[Session]:
-    """The oldest of the home's shown sessions (the STUDENT_SESSIONS-th newest), as a slice
-    for subqueries: none when the student has fewer."""
-    newest_first = _sessions_of_student_user(organization, user).order_by("-starts_at", "-id")
-    return newest_first[STUDENT_SESSIONS - 1 : STUDENT_SESSIONS]
-
-
-# `_used_before` for the home's own cut, without the oldest shown row's values: it reads the
-# oldest shown itself, so it goes in the same round trip as the rows (`student_dashboard`). With
-# fewer sessions than the cut there is none, and nothing comes before the oldest shown.
-_used_before_shown = Compiled(
-    lambda organization, user: (
-        _sessions_of_student_user(organization, user)
-        .filter(
-            Q(starts_at__lt=Subquery(_oldest_shown(organization, user).values("starts_at")))
-            | Q(
-                starts_at=Subquery(_oldest_shown(organization, user).values("starts_at")),
-                pk__lt=Subquery(_oldest_shown(organization, user).values("pk")),
-            )
-        )
-        .order_by()
-        .values_list("relationship__unit")
-        .annotate(used=Sum("charged_minutes"))
-    ),
+# What the student's sessions were charged in all, per unit (`students.ChargedTotal`, kept by
+# PostgreSQL in the transaction of every session's write), for the home's own cut: the sessions
+# before the shown ones used that less what the shown ones did (`_before_shown`). A sum over
+# every older session (found through the student's relationships, three times: the oldest
+# shown row's start and id, then the sum) grew with the student's history: 1.5 ms for 309
+# sessions on the large center, against 0.05 for a student of a small one (docs/performance.md,
+# "The student home's running total from a kept sum").
+_charged_in_all = Compiled(
+    lambda organization, student: ChargedTotal.objects.filter(
+        organization_id=organization, student_id=student
+    ).values_list("unit", "charged"),
     organization=int,
-    user=int,
+    student=int,
 )
+
+
+def _before_shown(charged: list[Any], shown: list[Session]) -> list[tuple[str, int]]:
+    """What the sessions before the shown ones used, per unit (as `_used_before` sums it): all
+    the student's sessions were charged `charged` (`_charged_in_all`'s rows); the shown ones
+    are the newest, so every other session comes before them."""
+    used: dict[str, int] = dict(charged)
+    for row in shown:
+        unit = row.relationship.unit
+        used[unit] = used.get(unit, 0) - row.charged_minutes
+    return list(used.items())
 
 
 def _with_running(rows: list[Session], before: list[Any]) -> list[Session]:
@@ -517,21 +553,21 @@ def student_home(
 ) -> dict[str, object]:
     """The student home's context: `student_dashboard` and the sessions (`student_sessions`).
     On PostgreSQL its six statements (the grants and their service types, a page of the
-    history, the holds, the shown sessions and what those before them used) go in one round
-    trip (`matchpal.compiled.together`): none needs another's rows."""
+    history, the holds, the shown sessions and what the student's sessions were charged in all)
+    go in one round trip (`matchpal.compiled.together`): none needs another's rows."""
     if not ledger_history.available():
         context = student_dashboard(organization=organization, student=student)
         context["sessions"] = student_sessions(organization=organization, membership=membership)
         return context
     people = {"organization": organization.pk, "user": membership.user_id}
-    grant_rows, links, history_rows, hold_rows, shown, before = together(
+    grant_rows, links, history_rows, hold_rows, shown, charged = together(
         *ledger.grant_reads(organization=organization, student=student),
-        ledger_history.page_statement(
-            organization=organization.pk, student=student.pk, offset=0, limit=HOME_HISTORY
+        ledger_history.first_page_statement(
+            organization=organization.pk, student=student.pk, limit=HOME_HISTORY
         ),
         ledger.holds_read(organization=organization, student=student),
-        (_shown_sessions, people),
-        (_used_before_shown, people),
+        (_newest_shown, people),
+        (_charged_in_all, {"organization": organization.pk, "student": student.pk}),
     )
     grants = ledger.grants_with_service_types(grant_rows, links)
     entries = ledger_history.History(organization=organization, student=student, grants=grants)
@@ -540,5 +576,7 @@ def student_home(
         "balances": ledger.student_balances(student=student, grants=grants),
         "holds": ledger.holds_from(hold_rows),
         "history": entries.entries(history_rows),
-        "sessions": _with_running(sessions.with_organization(shown, organization), before),
+        "sessions": _with_running(
+            sessions.with_organization(shown, organization), _before_shown(charged, shown)
+        ),
     }

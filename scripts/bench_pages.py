@@ -159,6 +159,12 @@ def names_an_object(path: str) -> bool:
     return bool(set(resolve(urlsplit(path).path).kwargs) - {"org_slug"})
 
 
+def page_count(body: bytes) -> int:
+    """How many pages a paged list's first page says it has ("Page 1 of N"); 1 if unpaged."""
+    total = re.search(rb"Page 1 of (\d+)", body)
+    return int(total[1]) if total else 1
+
+
 def last_page(path: str, body: bytes) -> str | None:
     """The URL of a paged list's last page, from its "Page 1 of N" and its "Next" link (the
     link names the page's query parameter and keeps the others), or None if unpaged."""
@@ -173,15 +179,19 @@ def last_page(path: str, body: bytes) -> str | None:
 
 def discover(browser: Browser, org: str, role: str) -> tuple[list[Page], list[str]]:
     """The role's pages: its home, then every tenant page its pages link to, breadth first,
-    one URL per URL name (the first met, without its query string) to measure. The links of a
-    page of one object depend on its state (a scheduled session links to "Log it", a proposal
-    to "Decline", a student holding hours to "Release"), so up to OBJECT_INSTANCES of each
-    are read for links. Returns the
-    pages and what answered other than 200 on the way."""
+    one URL per URL name (without its query string) to measure. The links of a page of one
+    object depend on its state (a scheduled session links to "Log it", a proposal to
+    "Decline", a student holding hours to "Release"), so up to OBJECT_INSTANCES of each are
+    read for links; of those, the one whose list has the most pages is measured (the first met
+    among equals), with its last page: which object a page's first link names moves with the
+    clock (the student home's newest sessions), so the first met is sometimes one with a
+    single page, and a paged one's last page was then missing from the run. Returns the pages
+    and what answered other than 200 on the way."""
     home = f"/o/{org}/"
     queue, seen = [home], {home}
     taken: dict[str | None, int] = {url_name(home): 1}  # URL name → pages of it read or queued
-    pages: list[Page] = []
+    # URL name → (its pages, the URL measured, its last page's URL): the most paged read yet.
+    measured: dict[str, tuple[int, str, str | None]] = {}
     problems: list[str] = []
     while queue and len(seen) - len(queue) <= MAX_CRAWL:
         path = queue.pop(0)
@@ -190,11 +200,9 @@ def discover(browser: Browser, org: str, role: str) -> tuple[list[Page], list[st
         if answer.status != 200:
             problems.append(f"{role} GET {path} ({name}): {answer.status}")
             continue
-        if all(page.label != name for page in pages):
-            pages.append(Page(org, role, name, path, browser))
-            deep = last_page(path, answer.body)
-            if deep is not None:
-                pages.append(Page(org, role, name + " " + LAST_PAGE, deep, browser))
+        count = page_count(answer.body)
+        if name not in measured or count > measured[name][0]:
+            measured[name] = (count, path, last_page(path, answer.body))
         parser = Links()
         parser.feed(answer.body.decode("utf-8", "replace"))
         for href in parser.hrefs:
@@ -207,6 +215,11 @@ def discover(browser: Browser, org: str, role: str) -> tuple[list[Page], list[st
                 taken[target_name] = taken.get(target_name, 0) + 1
                 seen.add(target)
                 queue.append(target)
+    pages: list[Page] = []
+    for name, (_, path, deep) in measured.items():  # in the order first met
+        pages.append(Page(org, role, name, path, browser))
+        if deep is not None:
+            pages.append(Page(org, role, name + " " + LAST_PAGE, deep, browser))
     return pages, problems
 
 

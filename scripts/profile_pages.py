@@ -59,6 +59,7 @@ PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("provider", "sessions_app:week", ()),
     ("student", "grants:my_hours", ()),
     ("student", "relationships:detail", ("relationship",)),
+    ("student", "sessions_app:week", ()),
     ("admin", "sessions_app:check_ins", ()),
     ("admin", "warning_short", ()),
     ("admin", "warning_long_gap", ()),

@@ -1,6 +1,7 @@
-"""The warning signs' summaries of sessions (`PairingActivity`, `ShortSession`): what they
-hold, computed from the sessions and relationships in one pass, to rebuild them or to check
-them.
+"""The warning signs' summaries of sessions (`PairingActivity`, `ShortSession`), and what each
+student's sessions were charged (`students.ChargedTotal`, the student home's running total):
+what they hold, computed from the sessions and relationships in one pass, to rebuild them or to
+check them.
 
 PostgreSQL keeps them in the transaction of every write with the triggers of
 `sessions_app/migrations/0009_pairing_activity_short_sessions.py` (every write path is
@@ -22,7 +23,7 @@ from django.db import connection, transaction
 if TYPE_CHECKING:
     from matchpal.models import Organization
 
-TABLES = ("sessions_app_pairingactivity", "sessions_app_shortsession")
+TABLES = ("sessions_app_pairingactivity", "sessions_app_shortsession", "students_chargedtotal")
 ACTIVITY_COLUMNS = (
     "relationship_id, organization_id, status, paired_at, completed, minutes, last_session_at,"
     " gap_variation"
@@ -71,6 +72,18 @@ WHERE s.status = 'completed' {and_where}
        OR s.duration_minutes * a.completed * 100 < a.minutes * o.warning_short_session_percent)
 """
 
+CHARGED_COLUMNS = "organization_id, student_id, unit, charged"
+# What each student's sessions were charged, per unit of their relationships
+# (`students.ChargedTotal`, kept by the triggers of `students/migrations/0005_charged_total.py`).
+# No row is nothing charged: a row the triggers brought back to 0 is compared as none.
+CHARGED = """
+SELECT r.organization_id, r.student_id, r.unit, SUM(s.charged_minutes) AS charged
+FROM relationships_relationship r JOIN sessions_app_session s ON s.relationship_id = r.id
+{r_where}
+GROUP BY r.organization_id, r.student_id, r.unit
+HAVING SUM(s.charged_minutes) <> 0
+"""
+
 
 @dataclass(frozen=True)
 class Difference:
@@ -96,10 +109,17 @@ def _scope(organization_id: int | None) -> tuple[str, str, str, list[int]]:
 
 def rebuild(*, organization_id: int | None = None) -> None:
     """Recompute the summaries of one organization (or all) from its sessions and
-    relationships: every relationship's activity, then the short sessions (which read it)."""
+    relationships: every relationship's activity, then the short sessions (which read it), and
+    what each student's sessions were charged."""
     _, and_where, r_where, params = _scope(organization_id)
     only = "" if organization_id is None else " WHERE organization_id = %s"
     with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM students_chargedtotal{only}", params)  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO students_chargedtotal ({CHARGED_COLUMNS}) "
+            + CHARGED.format(r_where=r_where),
+            params,
+        )
         cursor.execute(f"DELETE FROM sessions_app_shortsession{only}", params)  # noqa: S608
         cursor.execute(f"DELETE FROM sessions_app_pairingactivity{only}", params)  # noqa: S608
         cursor.execute(
@@ -134,6 +154,14 @@ def differences(*, organization_id: int | None = None) -> list[Difference]:
             f"SELECT {SHORT_COLUMNS} FROM sessions_app_shortsession WHERE true{only}{year}",  # noqa: S608
             params,
             SHORT.format(and_where=and_where + " AND s.starts_at >= now() - interval '366 days'"),
+            params,
+        ),
+        (
+            "students_chargedtotal",
+            f"SELECT {CHARGED_COLUMNS} FROM students_chargedtotal"  # noqa: S608
+            f" WHERE charged <> 0{only}",
+            params,
+            CHARGED.format(r_where=r_where),
             params,
         ),
     ]

@@ -102,3 +102,34 @@ class BookingSuspension(models.Model):
 
     def __str__(self) -> str:
         return f"Booking suspended for {self.student_id} since {self.started_at:%Y-%m-%d}"
+
+
+class ChargedTotal(models.Model):
+    """What a student's sessions have been charged, per unit of their relationships: the sum of
+    `Session.charged_minutes` (minutes for a relationship counting minutes, whole sessions for
+    one counting sessions) over every session of the student's relationships of that unit.
+    The student home's running total of what was used starts from it: the sessions before the
+    twenty it shows used this less what those twenty did (`reports.selectors.student_home`),
+    where a sum over every older session grew with the student's history.
+
+    Kept by PostgreSQL in the transaction of every write of a session, and of a change of a
+    relationship's unit or student (`students/migrations/0005_charged_total.py`), whatever
+    writes it; the application never writes it. `sessions_app.rollups` rebuilds it after a
+    bulk load and checks it (`manage.py rebuild_rollups`). A row exists once one of the
+    student's sessions of that unit was charged; no row is nothing charged."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    # Read and upserted by the unique key's index (student, unit): no other index to keep up.
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="+", db_index=False)
+    unit = models.CharField(max_length=10)
+    charged = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["student", "unit"], name="charged_total_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student_id}: {self.charged} {self.unit} charged"

@@ -111,3 +111,62 @@ def test_a_paged_list_is_also_measured_on_its_last_page_with_its_other_parameter
 
     assert bench_pages.last_page(path, paged) == f"{path}?status=done&page=40&q=x"
     assert bench_pages.last_page(path, b"<table></table>") is None
+
+
+class Answers:
+    """A browser that answers each path with a fixed body (every other path with an empty
+    page), as `discover` reads them."""
+
+    def __init__(self, bodies: dict[str, bytes]) -> None:
+        self.bodies = bodies
+
+    def fetch(self, method: str, path: str, body: bytes | None = None) -> bench_pages.Answer:
+        return bench_pages.Answer(200, 0.0, self.bodies.get(path, b"<p></p>"), {})
+
+
+def pairing_page(pages: int) -> bytes:
+    if pages < 2:
+        return b"<table></table>"
+    return (
+        f'<span class="page-link">Page 1 of {pages}</span>'
+        '<a class="page-link" href="?page=2">Next</a>'
+    ).encode()
+
+
+def test_of_the_pages_of_one_object_the_most_paged_is_measured_with_its_last_page() -> None:
+    home = "/o/alpha/"
+    single, paged, most = (
+        f"{home}relationships/{n:08d}-0000-4000-8000-000000000000/" for n in (1, 2, 3)
+    )
+    links = "".join(f'<a href="{url}">pairing</a>' for url in (single, paged, most))
+    browser = Answers(
+        {
+            home: links.encode(),
+            single: pairing_page(1),
+            paged: pairing_page(2),
+            most: pairing_page(4),
+        }
+    )
+
+    pages, problems = bench_pages.discover(browser, "alpha", "student")  # type: ignore[arg-type]
+
+    assert problems == []
+    assert [(p.label, p.path) for p in pages] == [
+        ("org_home", home),
+        ("relationships:detail", most),
+        (f"relationships:detail {bench_pages.LAST_PAGE}", f"{most}?page=4"),
+    ]
+
+
+def test_among_equally_paged_objects_the_first_met_is_measured() -> None:
+    home = "/o/alpha/"
+    first, second = (f"{home}relationships/{n:08d}-0000-4000-8000-000000000000/" for n in (1, 2))
+    links = f'<a href="{first}">a</a><a href="{second}">b</a>'
+    browser = Answers({home: links.encode(), first: pairing_page(1), second: pairing_page(1)})
+
+    pages, _ = bench_pages.discover(browser, "alpha", "student")  # type: ignore[arg-type]
+
+    assert [(p.label, p.path) for p in pages] == [
+        ("org_home", home),
+        ("relationships:detail", first),
+    ]

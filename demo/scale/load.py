@@ -27,13 +27,15 @@ if TYPE_CHECKING:
 # the sessions' roll-up trigger would run three upserts per session (a million), and
 # `run.generate` builds the roll-ups from every session at once afterwards (reports/rollups.py,
 # which rebuilds the ledger's roll-ups too: their trigger is off for the ledger's COPY);
-# likewise the admin home's summaries (sessions_app/rollups.py, grants.balances.rebuild_center).
+# likewise the admin home's summaries and the students' charged totals (sessions_app/rollups.py,
+# grants.balances.rebuild_center).
 ALLOCATION_TRIGGER = ("grants_allocation", "allocation_same_student")
 TRIGGERS_OFF = (
     ALLOCATION_TRIGGER,
     ("sessions_app_session", "reports_session_written_insert_delete"),
     ("sessions_app_session", "reports_session_written_update"),
     ("sessions_app_session", "sessions_app_session_rollups_write"),
+    ("sessions_app_session", "students_charged_total_write"),
     ("relationships_relationship", "sessions_app_relationship_mirror_write"),
     ("grants_grantentry", "grants_center_balance"),
     ("grants_grantentry", "reports_ledger_rollup"),

@@ -126,7 +126,7 @@ def test_a_page_is_two_statements_whatever_its_number(tenant_a: Tenant) -> None:
         assert len(captured.captured_queries) == 2
         assert len(rows) == 3
     # The same SQL for every page and student: the page's place is bound, not written in.
-    count, page_sql, _ = history._statements()
+    count, page_sql, _, _ = history._statements()
     assert count.endswith("LIMIT %s) entries")
     assert "LIMIT %s OFFSET %s" in page_sql
 
@@ -171,3 +171,26 @@ def test_a_number_past_the_last_page_reads_the_last_one(tenant_a: Tenant) -> Non
     assert [g.pk for g in grants] == [
         g.pk for g in selectors.grants_of_student(organization=org, student=student)
     ]
+
+
+@pytest.mark.parametrize("limit", [1, 3, 10, 40])
+def test_the_first_page_alone_is_the_pages_first_page(tenant_a: Tenant, limit: int) -> None:
+    """The student home's newest entries (`first_page_statement`: the window over the cut rows
+    only) are the rows, and the running balances, of the page statement at offset 0."""
+    build_ledger(tenant_a)
+    keys = {"organization": tenant_a.organization.pk, "student": tenant_a.student.pk}
+
+    first = prebuilt_rows(history.first_page_statement(**keys, limit=limit))
+    page = prebuilt_rows(history.page_statement(**keys, offset=0, limit=limit))
+
+    assert first == page
+    assert len(first) == min(
+        limit, GrantEntry.objects.filter(grant__student=tenant_a.student).count()
+    )
+
+
+def prebuilt_rows(statement: tuple[str, list[object]]) -> list[tuple[object, ...]]:
+    sql, params = statement
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [tuple(row) for row in cursor.fetchall()]

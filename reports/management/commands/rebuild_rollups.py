@@ -11,7 +11,8 @@ from sessions_app import rollups as home_rollups
 class Command(BaseCommand):
     help = (
         "Recompute every summary the triggers keep from the sessions and the ledger: the admin "
-        "home's (pairings' activity, short sessions, the center's hours per service type) and, "
+        "home's (pairings' activity, short sessions, the center's hours per service type), the "
+        "students' charged totals (the student home's running total) and, "
         "on PostgreSQL, the reports' roll-ups. With --check, compare them instead and exit 1 "
         "on a difference."
     )
