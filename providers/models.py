@@ -1,4 +1,5 @@
 import uuid
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
@@ -48,7 +49,12 @@ class Provider(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
-        indexes = [models.Index(fields=["organization", "status", "name"])]
+        indexes = [
+            models.Index(fields=["organization", "status", "name"]),
+            # The providers list's order (name, then id) within the organization: its count and
+            # its page's ids read from this index alone (providers 0004, docs/indexes.md).
+            models.Index(fields=["organization", "name", "id"], name="provider_org_name"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["organization", "id"], name="provider_org_id"),
             models.UniqueConstraint(
@@ -79,6 +85,16 @@ class Provider(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == ProviderStatus.ACTIVE
+
+    def offered(self) -> Iterable[ServiceType]:
+        """Its service types: those prefetched (`providers.selectors.with_service_types`),
+        read without making a related manager (and its queryset) on each call, as
+        `service_types.all()` does; otherwise `service_types.all()`."""
+        cache = getattr(self, "_prefetched_objects_cache", None)
+        if cache is not None and "service_types" in cache:
+            rows: Iterable[ServiceType] = cache["service_types"]
+            return rows
+        return self.service_types.all()
 
 
 class ProviderService(models.Model):
@@ -204,3 +220,24 @@ class AvailabilityException(models.Model):
     @property
     def whole_day(self) -> bool:
         return self.start is None
+
+
+class AvailabilityVersion(models.Model):
+    """How many committed transactions have written an organization's weekly hours or dated
+    exceptions: kept by the database (PostgreSQL triggers of providers 0004, in the writing
+    transaction, at its commit), never by the code. The center's week is kept in the cache
+    under it and the center's data version (`sessions_app.slots.center_week`)."""
+
+    # No constraint in the database: the trigger adds to the row at the commit of a
+    # transaction that may have deleted the organization with its hours.
+    organization = models.OneToOneField(
+        Organization,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    n = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"hours of organization {self.organization_id}: version {self.n}"

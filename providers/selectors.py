@@ -1,17 +1,22 @@
 """Tenant-scoped reads of providers: the organization is always part of the query."""
 
+import copy
 import uuid
 from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
-from matchpal.compiled import Compiled
+from matchpal import prebuilt
+from matchpal.compiled import Compiled, available, stand_in
 from matchpal.models import Organization, ServiceType, User
+from matchpal.pagination import CompiledList
 from providers.models import (
     AvailabilityException,
+    AvailabilityVersion,
     AvailabilityWindow,
     Provider,
     ProviderService,
@@ -38,6 +43,76 @@ def provider_list(*, organization: Organization) -> QuerySet[Provider]:
         .select_related("user")
         .prefetch_related(Prefetch("service_types", queryset=ServiceType.objects.order_by("name")))
     )
+
+
+# What a row of the providers list shows (`providers.templatetags.provider_tags.provider_row`),
+# besides its service types: not the bio, the phone, the pay rate or the login's own row.
+LIST_FIELDS = ("public_id", "organization_id", "name", "email", "user_id", "status")
+
+
+def provider_rows(*, organization: Organization) -> QuerySet[Provider]:
+    """The providers list's rows (`providers.views.provider_list`): the columns a row shows, in
+    the list's order, which the index `provider_org_name` holds (organization, name, id): the
+    list's count and its page's ids are read from it alone. Their service types are read for
+    the page's rows only (`with_service_types`)."""
+    return (
+        Provider.objects.filter(organization=organization).only(*LIST_FIELDS).order_by("name", "id")
+    )
+
+
+# The providers list opened unfiltered (the page an admin opens), its two statements compiled
+# once (docs/performance.md, "The providers list and the center's week at a large center").
+unfiltered_list = CompiledList(
+    lambda organization: provider_rows(organization=stand_in(Organization, organization)),
+    organization=int,
+)
+
+
+# The service types of a page of providers, by name (their names are unique in the center). Only
+# table names are formatted in; the organization and the keys are parameters.
+_SERVICE_NAMES = f"""
+    SELECT ps.provider_id, st.id, st.name
+    FROM {ProviderService._meta.db_table} ps
+    JOIN {ServiceType._meta.db_table} st
+      ON st.id = ps.service_type_id AND st.organization_id = ps.organization_id
+    WHERE ps.organization_id = %s AND ps.provider_id = ANY(%s)
+    ORDER BY st.name"""  # noqa: S608
+
+
+def with_service_types(providers: list[Provider], *, organization: Organization) -> None:
+    """Give each of `providers` (a page of the list) its service types, by name, as
+    `prefetch_related("service_types")` ordered by name would, in one query of the names alone;
+    each provider's are set as its prefetched rows (`Provider.offered`, and
+    `service_types.all()` without a query), not through a related manager and a queryset made
+    per provider as `prefetch_related` does."""
+    if not providers:
+        return
+    ids = [p.pk for p in providers]
+    links: Iterable[tuple[Any, ...]]
+    if available(DEFAULT_DB_ALIAS):
+        # One statement whatever the page's length (the keys as one array), prepared on the
+        # connection: no ORM query built per request.
+        links = prebuilt.fetch(_SERVICE_NAMES, [organization.pk, ids])
+    else:
+        links = (
+            ProviderService.objects.filter(organization=organization, provider_id__in=ids)
+            .order_by("service_type__name")
+            .values_list("provider_id", "service_type_id", "service_type__name")
+        )
+    offered: dict[int, list[ServiceType]] = {p.pk: [] for p in providers}
+    kinds: dict[int, ServiceType] = {}
+    for provider_id, type_id, name in links:
+        service_type = kinds.get(type_id)
+        if service_type is None:
+            service_type = ServiceType.from_db(DEFAULT_DB_ALIAS, ["id", "name"], (type_id, name))
+            kinds[type_id] = service_type
+        offered[provider_id].append(service_type)
+    template = ServiceType.objects.none()
+    for provider in providers:
+        rows = copy.copy(template)
+        rows._result_cache = offered[provider.pk]
+        rows._prefetch_done = True  # type: ignore[attr-defined]
+        provider._prefetched_objects_cache = {"service_types": rows}  # type: ignore[attr-defined]
 
 
 def provider_get(*, organization: Organization, public_id: uuid.UUID) -> Provider:
@@ -159,6 +234,14 @@ def week_availability_stamp_sql(
            WHERE organization_id = %s AND date BETWEEN %s::date AND %s::date) x"""  # noqa: S608
     org, last_day = organization.pk, first_day + timedelta(days=6)
     return sql, [org, ProviderStatus.ACTIVE, org, org, first_day, last_day]
+
+
+# The version of the organization's hours (`AvailabilityVersion`, kept by the triggers of
+# providers 0004): 0 before their first write. One parameter, the organization.
+HOURS_VERSION_SQL = (
+    f"SELECT coalesce((SELECT n FROM {AvailabilityVersion._meta.db_table} "  # noqa: S608
+    "WHERE organization_id = %s), 0)"
+)
 
 
 def exceptions_ahead(

@@ -14,7 +14,7 @@ from matchpal.actions import FROM_ERROR, action_page, run_action
 from matchpal.bounds import in_range
 from matchpal.htmx import render_page
 from matchpal.models import Role
-from matchpal.pagination import paginate
+from matchpal.pagination import only_paged, paginate
 from matchpal.tenancy import TenantRequest, admin_required, tenant_view
 from providers import selectors, services
 from providers.availability import days, openings
@@ -25,12 +25,21 @@ from providers.models import Provider, ProviderStatus
 
 @admin_required
 def provider_list(request: TenantRequest) -> HttpResponse:
-    filterset = ProviderFilter(
-        request.GET,
-        queryset=selectors.provider_list(organization=request.organization),
-        organization=request.organization,
-    )
-    page = paginate(request, filterset.qs.distinct())
+    org = request.organization
+    if not only_paged(request):
+        filterset = ProviderFilter(
+            request.GET, queryset=selectors.provider_rows(organization=org), organization=org
+        )
+        rows = filterset.qs
+        # Only the service type's filter joins a provider to several rows.
+        if filterset.form.cleaned_data.get("service_type") is not None:
+            rows = rows.distinct()
+        page = paginate(request, rows)
+    else:
+        # Unfiltered, the list's statements are compiled once; the filter set is its form.
+        filterset = ProviderFilter(request.GET, queryset=Provider.objects.none(), organization=org)
+        page = selectors.unfiltered_list.paginate(request, organization=org.pk)
+    selectors.with_service_types(list(page.object_list), organization=org)
     return render_page(
         request, "providers/list.html", {"filter": filterset, "page": page}, partial="results"
     )

@@ -71,6 +71,7 @@ PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("admin", "exports:list", ()),
     ("admin", "member_invite", ()),
     ("student", "sessions_app:book", ()),
+    ("admin", "sessions_app:center_week", ()),
     # The provider's and the student's report downloads (under the direct downloads' cap).
     ("provider", "reports:payroll_csv", ()),
     ("provider", "reports:sessions_csv", ()),

@@ -19,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 
 from grants.selectors import history, low_balance_list, recent_entries_query
 from matchpal.models import Membership, Organization, Role
+from providers import selectors as provider_selectors
 from providers.models import Provider
 from relationships.filters import RelationshipFilter
 from relationships.models import Relationship
@@ -379,3 +380,33 @@ def test_the_compiled_lists_generic_plans_read_their_keys_through_their_indexes(
         if sign == "repeated_cancellations":
             assert all("Index Only Scan using session_org_cancelled" in plan for plan in plans)
             assert all("sessions_app_pairingactivity_pkey" in plan for plan in plans), plans
+
+
+def test_the_providers_list_reads_its_page_from_its_index(center: Tenant) -> None:
+    """The providers list opened unfiltered (`providers.selectors.unfiltered_list`): its count
+    from an index alone, and its page's ids from `provider_org_name` (organization, name, id)
+    alone, in the list's order, for the generic plans its prepared statements keep, without a
+    sort (which would read every provider of the center first; at 1,000 providers the page was
+    a hash of all of them, then a sort: docs/performance.md). On these few rows the planner may
+    also rightly read the table: sorting is disabled here, so a plan without the index would
+    sort."""
+    request = RequestFactory().get("/")
+    org = center.organization.pk
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_sort = off")
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            plans = generic_plans(
+                lambda: list(provider_selectors.unfiltered_list.paginate(request, organization=org))
+            )
+        finally:
+            cursor.execute("RESET enable_sort")
+            cursor.execute("RESET enable_seqscan")
+    count, page = plans
+    assert "Index Only Scan" in count, count  # any index of the organization
+    # The page's ids: the slice (`Limit`) straight off the index, no sort of the center's
+    # providers beneath it (the page's own 25 rows are sorted once found).
+    lines = [line.strip() for line in page.splitlines()]
+    ids = next(i for i, line in enumerate(lines) if "using provider_org_name" in line)
+    assert lines[ids].startswith("->  Index Only Scan"), page
+    assert lines[ids - 1].startswith("->  Limit"), page

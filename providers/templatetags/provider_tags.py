@@ -22,7 +22,7 @@ def provider_row(provider: Provider, detail: RowLink) -> SafeString:
     """One `<tr>` of the list, with the whitespace around it that the loop wrote."""
     services = "".join(
         f'<span class="badge text-bg-info me-1">{escaped(service_type.name)}</span>'
-        for service_type in provider.service_types.all()
+        for service_type in provider.offered()
     )
     return mark_safe(  # noqa: S308 (every value is escaped)
         "\n    <tr>\n"

@@ -5,7 +5,7 @@ import pytest
 from django.template import Context, engines
 
 from matchpal.models import ServiceType
-from providers.selectors import provider_list
+from providers.selectors import provider_list, provider_rows, with_service_types
 from tests.factories import ProviderFactory
 from tests.support import Tenant
 
@@ -55,3 +55,29 @@ def test_the_rows_are_the_loops_text(tenant_a: Tenant) -> None:
     assert "Maths &amp; &lt;Science&gt;" in after
     assert "text-bg-success" in after
     assert "text-bg-light" in after
+
+
+def test_the_pages_rows_with_their_service_types_are_the_loops_text(
+    tenant_a: Tenant, django_assert_num_queries
+) -> None:
+    """The list reads a page's rows with the columns it shows, then their service types in one
+    query (`with_service_types`): the same text as the loop over `provider_list`, whose
+    service types are prefetched; `service_types.all()` then runs no query."""
+    org = tenant_a.organization
+    ServiceType.objects.create(organization=org, name="Maths & <Science>")
+    ServiceType.objects.create(organization=org, name="Zoology")
+    ProviderFactory(
+        organization=org, name="Ann", services=["Zoology", "Tutoring", "Maths & <Science>"]
+    )
+    ProviderFactory(organization=org, name="Bo", services=[])
+    ProviderFactory(organization=org, name="Cy", services=["Zoology"])
+    rows = list(provider_rows(organization=org))
+    with django_assert_num_queries(1):
+        with_service_types(rows, organization=org)
+    with django_assert_num_queries(0):
+        after = render(ROWS, {"page": rows, "organization": org})
+        assert render(LOOP, {"page": rows, "organization": org}) == after
+    before = render(LOOP, {"page": list(provider_list(organization=org)), "organization": org})
+    assert after == before
+    ann = after[after.index(">Ann<") :]
+    assert ann.index("Maths &amp;") < ann.index("Tutoring") < ann.index("Zoology") < len(ann)

@@ -142,9 +142,10 @@ def test_the_center_week_is_one_statement_on_postgresql(
         pytest.skip("the minutes are PostgreSQL's; SQLite counts the moments")
     org = tenant_a.organization
     _window(ProviderFactory(organization=org), 0, "09:00", "10:00")
-    # Cold, the cache's fingerprint, then the one statement (with the fingerprint of its rows);
-    # warm, the fingerprint alone (tests/scheduling/test_center_week_cache.py).
-    with django_assert_num_queries(2):
+    # Cold, the versions of the center's data and hours, the cache's fingerprint, then the one
+    # statement (with the fingerprint of its rows); warm, the versions alone
+    # (tests/scheduling/test_center_week_cache.py, test_center_week_versions.py).
+    with django_assert_num_queries(3):
         slots.center_week(organization=org, first_day=MONDAY)
 
 
