@@ -33,8 +33,9 @@ from django.db.models import Field, Model
 
 def available() -> bool:
     """Whether the prebuilt statements run here: PostgreSQL with client-side binding."""
-    options = connection.settings_dict.get("OPTIONS", {})
-    return connection.vendor == "postgresql" and not options.get("server_side_binding")
+    db = connections[DEFAULT_DB_ALIAS]  # looked up once: `connection.x` looks it up for each x
+    options = db.settings_dict.get("OPTIONS", {})
+    return db.vendor == "postgresql" and not options.get("server_side_binding")
 
 
 def quote(name: str) -> str:
@@ -89,16 +90,22 @@ class Rows:
 
     def instances(self, row: Sequence[Any]) -> list[Model]:
         """One instance per part, from one row."""
-        return [self.instance(row, n) for n in range(len(self.slices))]
+        db = connections[DEFAULT_DB_ALIAS]
+        return [self._instance(row, n, db) for n in range(len(self.slices))]
 
     def instance(self, row: Sequence[Any], part: int) -> Model:
         """The instance of the `part`-th part (from 0), from one row: for a caller that skips
         the parts a row has none of (a left join that found nothing)."""
+        return self._instance(row, part, connections[DEFAULT_DB_ALIAS])
+
+    def _instance(self, row: Sequence[Any], part: int, db: Any) -> Model:
+        # `db` is the connection itself, found once per row: each `connection.x` finds it again
+        # (a context-local lookup), some twenty times per session logged.
         model, names, start, end, converters = self.slices[part]
         values = list(row[start:end])
         for i, convert in converters:
-            values[i] = convert(values[i], None, connection)
-        return model.from_db(connection.alias, names, values)
+            values[i] = convert(values[i], None, db)
+        return model.from_db(db.alias, names, values)
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,10 @@ class AdminSignInThrottle:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method == "POST" and request.path_info == _admin_login_path():
+        # The admin's sign-in is `…/login/` (`AdminSite.get_urls`): any other POST (a session
+        # logged, a form saved) is told apart without reversing the URL.
+        path = request.path_info
+        if request.method == "POST" and path.endswith("/login/") and path == _admin_login_path():
             limit = admin_sign_in_limit()
             if not limit.hit(client_address(request)):
                 return refused(request, limit)

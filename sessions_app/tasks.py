@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from matchpal.broker import KeptProducerTask
 from sessions_app import missed, notices, reminders
 
 
@@ -21,7 +22,7 @@ def mark_missed_sessions() -> int:
     return missed.mark_missed()
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, base=KeptProducerTask)
 def tell_logged(session_id: int, actor_id: int) -> None:
     """Queued when a log commits: the student's "session logged" notice (in the app and by
     email) and the low-hours notices it may call for. Safe to run twice: each notice is keyed."""
