@@ -20,7 +20,7 @@ sessions left that way never leave that index, so the walk grew with the center'
 
 PostgreSQL only, like the warning signs' summaries: on SQLite the column stays false and the
 list does not read it (`sessions_app.checkin.check_in_rows`). The index is built without
-blocking writes, so the migration is not atomic. The lead chains it after sessions_app 0019."""
+blocking writes, so the migration is not atomic."""
 
 from django.db import migrations, models
 
@@ -87,7 +87,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("relationships", "0010_relationship_paired_id"),
-        ("sessions_app", "0018_covering_list_indexes"),
+        ("sessions_app", "0019_pairing_logged_in_the_trigger"),
     ]
 
     operations = [
