@@ -32,7 +32,10 @@ BEGIN
         RETURN NULL;
     END IF;
     PERFORM set_config(flag, '1', true);
-    INSERT INTO providers_availabilityversion AS v (organization_id, n) VALUES (org, 1)
+    -- At the commit of a transaction that deleted the organization too (its hours with it),
+    -- there is nothing left to count for.
+    INSERT INTO providers_availabilityversion AS v (organization_id, n)
+    SELECT org, 1 WHERE EXISTS (SELECT FROM matchpal_organization WHERE id = org)
     ON CONFLICT (organization_id) DO UPDATE SET n = v.n + 1;
     RETURN NULL;
 END

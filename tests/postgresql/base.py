@@ -9,7 +9,9 @@ milliseconds. Foreign keys are all deferrable, so deleting in any order is check
 when nothing is left to point anywhere. A table whose rows may not be deleted (a trigger
 refuses it, before the delete: the append-only ledger) is still truncated; so is everything when
 a test asks for its sequences reset. The Sessions report's roll-ups are emptied last: deleting a
-session has its trigger write them (docs/reports.md, "Roll-ups").
+session has its trigger write them (docs/reports.md, "Roll-ups"), and so are the students'
+charged totals (students 0005). The hours' version, written at commit by a deferred trigger,
+is not written for an organization deleted in the same transaction (providers 0004).
 
 The content types and permissions stay: Django writes them back after every flush (its
 `post_migrate` signal), identical, at a quarter of a second a test; no test writes either.
@@ -35,6 +37,7 @@ LAST = (
     "reports_studentledgerperiod",
     "reports_grantending",
     "sessions_app_pairingactivity",
+    "students_chargedtotal",
 )
 
 
