@@ -12,7 +12,11 @@ sessions left that way never leave that index, so the walk grew with the center'
   relationship or the flag itself) sets the flag from the session's status and its
   relationship's: whatever a write puts in the column, the trigger decides. It reads the
   relationship `FOR SHARE`, so a change of that relationship's status waits for the session's
-  transaction, and its own trigger then sees the session.
+  transaction, and its own trigger then sees the session. An update that keeps the session
+  scheduled or missed on the same relationship (the missed-session job's) keeps the flag and
+  reads nothing: a log locks the relationship, then the session, and a job that held the
+  session and waited for the relationship would deadlock with it. The relationship's own
+  trigger, which changes the flag, has the relationship already.
 - `sessions_app_relationship_check_in` (AFTER UPDATE of a relationship's status, when it
   becomes paired or stops being paired) rewrites the flag of its scheduled and missed sessions
   (a few; through `(relationship, starts_at)`), in the same transaction.
@@ -29,6 +33,13 @@ from matchpal.migration_operations import AddIndexWithoutBlocking
 TRIGGERS = """
 CREATE OR REPLACE FUNCTION sessions_app_session_check_in_open() RETURNS trigger AS $$
 BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.check_in_open = OLD.check_in_open
+       AND OLD.status IN ('scheduled', 'missed') AND NEW.status IN ('scheduled', 'missed')
+       AND NEW.relationship_id = OLD.relationship_id THEN
+        -- Still open or not as its relationship says (scheduled to missed): the flag stands,
+        -- and the relationship is not locked after the session (the log's order is the other).
+        RETURN NEW;
+    END IF;
     IF NEW.status IN ('scheduled', 'missed') THEN
         SELECT r.status = 'paired' INTO NEW.check_in_open
         FROM relationships_relationship r WHERE r.id = NEW.relationship_id FOR SHARE;

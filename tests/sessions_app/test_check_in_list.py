@@ -263,3 +263,22 @@ def test_the_flag_is_the_databases_to_decide(tenant_a: Tenant) -> None:
     sessions.filter(pk=done.pk).update(relationship=paired)
     assert list(sessions.filter(check_in_open=True).values_list("pk", flat=True)) == [done.pk]
     assert _flags_wrong() == []
+
+
+def test_marked_missed_a_session_keeps_its_relationships_say(tenant_a: Tenant) -> None:
+    """Scheduled to missed (the missed-session job's update) keeps the flag without reading
+    the relationship; on a paired relationship it stays open, on an ended one closed."""
+    org, now = tenant_a.organization, timezone.now()
+    paired = RelationshipFactory(organization=org)
+    ended = RelationshipFactory(organization=org, status="completed")
+    sessions = [
+        SessionFactory(relationship=pairing, starts_at=now - timedelta(hours=1), status="scheduled")
+        for pairing in (paired, ended)
+    ]
+
+    Session.objects.filter(pk__in=[s.pk for s in sessions]).update(status="missed")
+
+    assert _flags_wrong() == []
+    assert list(Session.objects.filter(check_in_open=True).values_list("pk", flat=True)) == [
+        sessions[0].pk
+    ]
