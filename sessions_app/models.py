@@ -475,7 +475,13 @@ class PairingActivity(models.Model):
     relationship = models.OneToOneField(
         Relationship, on_delete=models.CASCADE, primary_key=True, related_name="activity"
     )
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # No index of the organization alone (sessions_app 0021): every read of these rows is a
+    # sign's, through its partial index below, and the prepared statements' generic plan,
+    # which cannot tell the large center from the small ones, took that index for the signs'
+    # counts and walked every pairing of the center (docs/indexes.md, "The pairings' signs").
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     status = models.CharField(
         max_length=12, choices=RelationshipStatus, default=RelationshipStatus.PROPOSED
     )
@@ -503,10 +509,14 @@ class PairingActivity(models.Model):
                 condition=Q(status="paired", completed=0),
                 name="pairing_paired_never_met",
             ),
+            # The irregular pairings' count: the pairings whose variation is over the
+            # center's percentage, their last session read from the entries (sessions_app
+            # 0021; it replaces `pairing_paired_gap_variation`, without the last session).
             models.Index(
                 fields=["organization", "gap_variation"],
-                condition=Q(status="paired", gap_variation__isnull=False),
-                name="pairing_paired_gap_variation",
+                include=["last_session_at"],
+                condition=Q(status="paired", completed__gt=0, gap_variation__isnull=False),
+                name="pairing_paired_irregular",
             ),
         ]
 

@@ -363,13 +363,16 @@ def test_the_compiled_lists_generic_plans_read_their_keys_through_their_indexes(
         plans = generic_plans(lambda sign=sign: dashboard.sign_page(request, org, sign, limits))
         for plan in plans:
             assert seq_scans(plan) == [], (sign, plan)
+            # Never every pairing of the center, through an index of the organization alone
+            # (sessions_app 0021).
+            assert "pairingactivity_organization_id" not in plan, (sign, plan)
         # The irregular pairings may take either index of the paired rows: at scale, the one in
         # the list's order (docs/indexes.md); on these few rows, none of them irregular, the
         # variation's.
         indexes = {
             "short": ("short_session_starts_id",),
             "long_gap": ("pairing_paired_last_order",),
-            "irregular": ("pairing_paired_last_order", "pairing_paired_gap_variation"),
+            "irregular": ("pairing_paired_last_order", "pairing_paired_irregular"),
             "repeated_cancellations": ("session_org_cancelled",),
         }[sign]
         assert all(any(i in plan for i in indexes) for plan in plans), (sign, plans)
