@@ -135,6 +135,28 @@ def grant_reads(*, organization: Organization, student: Student) -> list[tuple[C
     return [(_grants_of, keys), (_grant_service_types_of, keys)]
 
 
+# An hours page lists every grant that can still be used and, of the others (used up, past
+# their expiry or revoked), the last `PAST_GRANTS_SHOWN` in the list's order (the latest to
+# expire); `?grants=all` lists them all (docs/ledger.md, "Pages"). A student who bought a
+# package a month for years had every one of them on the page.
+PAST_GRANTS_SHOWN = 10
+
+
+def grants_shown(grants: Sequence[Grant], *, now: datetime, every: bool) -> tuple[list[Grant], int]:
+    """The grants an hours page lists, in their order, and how many it leaves out."""
+    past = [
+        grant
+        for grant in grants
+        if grant.status != GrantStatus.ACTIVE
+        or grant.used >= grant.total
+        or (grant.expires_at is not None and grant.expires_at <= now)
+    ]
+    if every or len(past) <= PAST_GRANTS_SHOWN:
+        return list(grants), 0
+    left_out = {id(grant) for grant in past[:-PAST_GRANTS_SHOWN]}
+    return [grant for grant in grants if id(grant) not in left_out], len(left_out)
+
+
 def hours_reads(
     *, organization: Organization, student: Student, page: int, size: int | None = None
 ) -> tuple[list[Grant], list[dict[str, object]], ledger_history.History]:

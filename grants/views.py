@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from grants import history as ledger_history
@@ -118,7 +119,7 @@ def _hours_context(request: TenantRequest, student: Student) -> dict[str, object
         )
         return {
             "student": student,
-            "grants": grants,
+            **_grants_listed(request, grants),
             "balances": selectors.student_balances(student=student, grants=grants),
             "holds": holds,
             "history": paginate(request, entries),
@@ -128,11 +129,20 @@ def _hours_context(request: TenantRequest, student: Student) -> dict[str, object
     selectors.page_with_running(history, organization=organization, student=student, grants=grants)
     return {
         "student": student,
-        "grants": grants,
+        **_grants_listed(request, grants),
         "balances": selectors.student_balances(student=student, grants=grants),
         "holds": selectors.holds_of_student(organization=organization, student=student),
         "history": history,
     }
+
+
+def _grants_listed(request: TenantRequest, grants: list[Grant]) -> dict[str, object]:
+    """The grants the page lists (the balances and the history use them all) and how many
+    finished ones it leaves out (`selectors.grants_shown`)."""
+    shown, left_out = selectors.grants_shown(
+        grants, now=timezone.now(), every=request.GET.get("grants") == "all"
+    )
+    return {"grants": shown, "grants_left_out": left_out}
 
 
 @admin_required
